@@ -1,0 +1,102 @@
+#include "qla/space.hpp"
+
+#include <algorithm>
+
+namespace qla {
+namespace {
+
+struct Fnv1a {
+  std::uint64_t h = 1469598103934665603ull;
+  void bytes(const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  void str(const std::string& s) { bytes(s.data(), s.size() + 1); }  // include the NUL as a separator
+  void integer(std::int64_t v) { bytes(&v, sizeof v); }
+};
+
+}  // namespace
+
+bool SpaceDecl::contains(const Point& p) const { return coords_of(p).has_value(); }
+
+Point SpaceDecl::point_at(const std::vector<int>& idx) const {
+  Point p(axes.size());
+  for (std::size_t a = 0; a < axes.size(); ++a) p[a] = axes[a].values.at(static_cast<std::size_t>(idx.at(a)));
+  return p;
+}
+
+std::optional<std::vector<int>> SpaceDecl::coords_of(const Point& p) const {
+  if (p.size() != axes.size()) return std::nullopt;
+  std::vector<int> idx(axes.size());
+  for (std::size_t a = 0; a < axes.size(); ++a) {
+    const auto& v = axes[a].values;
+    auto it = std::find(v.begin(), v.end(), p[a]);
+    if (it == v.end()) return std::nullopt;
+    idx[a] = static_cast<int>(it - v.begin());
+  }
+  return idx;
+}
+
+Point SpaceDecl::point_at_flat(std::size_t i) const {
+  std::vector<int> idx(axes.size());
+  for (std::size_t a = axes.size(); a-- > 0;) {
+    idx[a] = static_cast<int>(i % axes[a].values.size());
+    i /= axes[a].values.size();
+  }
+  return point_at(idx);
+}
+
+std::vector<Point> SpaceDecl::enumerate(const ArchInfo* arch) const {
+  std::vector<Point> out;
+  for (std::size_t i = 0, n = size(); i < n; ++i) {
+    Point p = point_at_flat(i);
+    if (!arch || is_buildable(p, *arch)) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::string SpaceDecl::label(const Point& p) const {
+  std::string s;
+  for (std::size_t a = 0; a < axes.size() && a < p.size(); ++a) {
+    if (a) s += '.';
+    s += axes[a].label + std::to_string(p[a]);
+  }
+  return s;
+}
+
+std::optional<Point> SpaceDecl::parse(const std::string& text) const {
+  Point p;
+  std::size_t pos = 0;
+  for (std::size_t a = 0; a < axes.size(); ++a) {
+    const std::size_t end = std::min(text.find('.', pos), text.size());
+    const std::string part = text.substr(pos, end - pos);
+    const std::string& prefix = axes[a].label;
+    if (part.size() <= prefix.size() || part.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+    const std::string digits = part.substr(prefix.size());
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        digits.size() > 9)
+      return std::nullopt;
+    p.push_back(std::stoi(digits));
+    pos = end + 1;
+    if (end == text.size() && a + 1 < axes.size()) return std::nullopt;
+  }
+  if (pos <= text.size()) return std::nullopt;  // trailing text after the last axis
+  if (!contains(p)) return std::nullopt;
+  return p;
+}
+
+std::uint64_t SpaceDecl::hash() const {
+  Fnv1a f;
+  f.str(kernel);
+  f.integer(runtime ? 1 : 0);
+  for (const auto& a : axes) {
+    f.str(a.name);
+    f.str(a.label);
+    f.integer(static_cast<std::int64_t>(a.values.size()));
+    for (int v : a.values) f.integer(v);
+  }
+  for (int v : default_point) f.integer(v);
+  return f.h;
+}
+
+}  // namespace qla
