@@ -1,0 +1,1 @@
+# Reference math: target_sources(qla_reference PRIVATE ...)

@@ -1,0 +1,17 @@
+// Each `qla` subcommand registers itself on the app; its callback runs the command and returns the exit code
+// through `set_exit`. Subcommands live one per file (cmd_<name>.cpp).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace qla::cli {
+
+/// Exit code a subcommand callback hands back to main (0 on success).
+int& exit_code();
+
+void add_devices_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_reference_command(CLI::App& app);
+// Further commands (run, tune, db, header, report) are declared here as they land.
+
+}  // namespace qla::cli

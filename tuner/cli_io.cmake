@@ -1,0 +1,1 @@
+# qla devices | generate | reference: target_sources(qla PRIVATE ...)

@@ -1,0 +1,1 @@
+# qla run: target_sources(qla PRIVATE ...)

@@ -1,0 +1,1 @@
+# tuner library (qla_tuner) and qla tune | db
