@@ -7,4 +7,4 @@ scripts/setup.sh
 source scripts/env.sh
 cmake --preset release
 cmake --build --preset release -j "$(nproc)"
-exec build/release/qla main "$@"
+exec build/release/qla tune "$@"

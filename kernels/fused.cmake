@@ -1,0 +1,1 @@
+# K2 (kkt/fused/state pass): target_sources(qla_kernels PRIVATE ...)
