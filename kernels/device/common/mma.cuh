@@ -1,0 +1,225 @@
+// Warp-level tensor-core helpers shared by the fused GDN kernels: mma.sync m16n8k16 (fp16/bf16 operands, fp32
+// accumulators), ldmatrix fragment loads from padded shared-memory tiles, cp.async with zero fill, element
+// conversion and token addressing. Compiles under nvcc and NVRTC (no host standard headers).
+//
+// Shared-memory tiles are row-major 16-bit arrays with a row pitch that is a multiple of 8 elements and ≡ 8
+// (mod 64) elements (e.g. 136 for 128 columns, 72 for 64): ldmatrix then reads 8 rows from 8 distinct 16-byte
+// bank groups, conflict-free, and every fragment row address is 16-byte aligned.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "qla/gdn/tensor_views.hpp"
+
+namespace qla::cuda {
+
+/// std::is_same without host headers.
+template <class A, class B>
+struct IsSame {
+  static constexpr bool value = false;
+};
+template <class A>
+struct IsSame<A, A> {
+  static constexpr bool value = true;
+};
+
+__device__ __forceinline__ unsigned smem_u32(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
+
+template <class T>
+__device__ __forceinline__ T from_float(float x);
+template <>
+__device__ __forceinline__ float from_float<float>(float x) { return x; }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+
+/// Two floats packed into one 32-bit register of T (low half = a).
+template <class T>
+__device__ __forceinline__ unsigned pack2(float a, float b);
+template <>
+__device__ __forceinline__ unsigned pack2<__half>(float a, float b) {
+  const __half2 h = __floats2half2_rn(a, b);
+  return *reinterpret_cast<const unsigned*>(&h);
+}
+template <>
+__device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float a, float b) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+  return *reinterpret_cast<const unsigned*>(&h);
+}
+
+/// Element offset of (flat token f = b*T + t, head h) in a token-major view.
+__device__ __forceinline__ long long token_offset(const gdn::TokenTensor& x, long long f, int h,
+                                                  long long tokens_per_row) {
+  const long long b = f / tokens_per_row;
+  const long long t = f - b * tokens_per_row;
+  return b * x.stride_batch + t * x.stride_token + static_cast<long long>(h) * x.stride_head;
+}
+
+/// 16-byte asynchronous global→shared copy; `valid == false` writes zeros and reads nothing.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  const int src_size = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(smem)), "l"(gmem),
+               "r"(src_size));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldmatrix_x2(unsigned (&r)[2], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n"
+               : "=r"(r[0]), "=r"(r[1])
+               : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldmatrix_x2_trans(unsigned (&r)[2], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
+               : "=r"(r[0]), "=r"(r[1])
+               : "r"(smem_u32(p)));
+}
+
+/// d += a·b for one m16n8k16 tile: row-major A, column-major B, fp32 accumulators; T = __half or __nv_bfloat16.
+template <class T>
+__device__ __forceinline__ void mma_16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
+template <>
+__device__ __forceinline__ void mma_16816<__half>(float (&d)[4], const unsigned (&a)[4], unsigned b0,
+                                                  unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4], const unsigned (&a)[4], unsigned b0,
+                                                         unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/// How W warps tile an M x N output: WM warps along M (16-row steps), WN along N; each warp owns MT x NT
+/// m16n8 tiles. Warp w sits at (w % WM, w / WM).
+template <int M, int N, int W>
+struct WarpTiling {
+  static constexpr int kWM = W < M / 16 ? W : M / 16;
+  static constexpr int kWN = W / kWM;
+  static constexpr int kMT = M / 16 / kWM;
+  static constexpr int kNT = N / 8 / kWN;
+  static_assert(M % 16 == 0 && N % 8 == 0, "tile extents");
+  static_assert(kWM * kWN == W && kMT * kWM * 16 == M && kNT * kWN * 8 == N, "warps must tile the output");
+  __device__ static int m0(int warp) { return (warp % kWM) * kMT * 16; }
+  __device__ static int n0(int warp) { return (warp / kWM) * kNT * 8; }
+};
+
+/// One warp: acc(16·MT x 8·NT at (m0, n0)) += A(m0.., 0..KD) · B(0..KD, n0..), from shared memory.
+///   kATrans == false: A stored row-major [m][k] (pitch lda);  true: stored as Aᵀ, i.e. [k][m].
+///   kBTrans == false: B stored as Bᵀ, i.e. [n][k] ("K-major");  true: stored row-major [k][n].
+/// Accumulator fragment: acc[mt][nt][r] = C(m0 + 16·mt + lane/4 + 8·(r/2), n0 + 8·nt + 2·(lane%4) + r%2).
+template <class T, bool kATrans, bool kBTrans, int MT, int NT, int KD>
+__device__ __forceinline__ void warp_mma(float (&acc)[MT][NT][4], const T* a, int lda, const T* b, int ldb,
+                                         int m0, int n0) {
+  static_assert(KD % 16 == 0, "k extent must be a multiple of 16");
+  const int lane = threadIdx.x % 32;
+  const int j = lane >> 3;
+  const int r = lane & 7;
+#pragma unroll
+  for (int k0 = 0; k0 < KD; k0 += 16) {
+    unsigned af[MT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      const int mb = m0 + 16 * mt;
+      if constexpr (!kATrans) {
+        ldmatrix_x4(af[mt], a + (mb + (lane & 15)) * lda + k0 + (lane >> 4) * 8);
+      } else {
+        ldmatrix_x4_trans(af[mt], a + (k0 + r + (j >> 1) * 8) * lda + mb + (j & 1) * 8);
+      }
+    }
+#pragma unroll
+    for (int np = 0; np < NT / 2; ++np) {
+      const int nb = n0 + 16 * np;
+      unsigned bf[4];
+      if constexpr (!kBTrans) {
+        ldmatrix_x4(bf, b + (nb + (j >> 1) * 8 + r) * ldb + k0 + (j & 1) * 8);
+      } else {
+        ldmatrix_x4_trans(bf, b + (k0 + (j & 1) * 8 + r) * ldb + nb + (j >> 1) * 8);
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        mma_16816<T>(acc[mt][2 * np], af[mt], bf[0], bf[1]);
+        mma_16816<T>(acc[mt][2 * np + 1], af[mt], bf[2], bf[3]);
+      }
+    }
+    if constexpr (NT % 2 == 1) {
+      const int nb = n0 + 8 * (NT - 1);
+      const int jj = (lane >> 3) & 1;
+      unsigned bf[2];
+      if constexpr (!kBTrans) {
+        ldmatrix_x2(bf, b + (nb + r) * ldb + k0 + jj * 8);
+      } else {
+        ldmatrix_x2_trans(bf, b + (k0 + jj * 8 + r) * ldb + nb);
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) mma_16816<T>(acc[mt][NT - 1], af[mt], bf[0], bf[1]);
+    }
+  }
+}
+
+template <int MT, int NT>
+__device__ __forceinline__ void zero_acc(float (&acc)[MT][NT][4]) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[mt][nt][q] = 0.f;
+}
+
+/// Calls f(row, col, value&) for every accumulator element of this lane (rows/cols relative to the tile).
+template <int MT, int NT, class F>
+__device__ __forceinline__ void for_each_acc(float (&acc)[MT][NT][4], int m0, int n0, F&& f) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int q = 0; q < 4; ++q)
+        f(m0 + 16 * mt + (lane >> 2) + 8 * (q >> 1), n0 + 8 * nt + 2 * (lane & 3) + (q & 1), acc[mt][nt][q]);
+}
+
+/// Converts a 16-byte segment (8 elements) of bf16 in shared memory to fp16 in place.
+__device__ __forceinline__ void bf16x8_to_f16x8(void* p) {
+  uint4* v = static_cast<uint4*>(p);
+  uint4 x = *v;
+  unsigned* w = reinterpret_cast<unsigned*>(&x);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const __nv_bfloat162 b = *reinterpret_cast<const __nv_bfloat162*>(&w[i]);
+    const float2 f = __bfloat1622float2(b);
+    w[i] = pack2<__half>(f.x, f.y);
+  }
+  *v = x;
+}
+
+}  // namespace qla::cuda

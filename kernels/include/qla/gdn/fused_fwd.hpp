@@ -1,0 +1,62 @@
+// fused_fwd: the FlashQLA-style fused forward (GDN.md §1.4b, §2.3): o and the final state from q, k, v, A_r,
+// g_cum, β and the initial state, one CTA per (sequence or CP piece, value head, V-slice). Its configuration
+// space, kernel specs and launch shapes. Plain C++17, no CUDA includes. Device code:
+// kernels/device/gdn/fused_fwd.cuh; params: qla/gdn/fused_params.hpp.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "qla/cuda/kernel_spec.hpp"
+#include "qla/dtype.hpp"
+#include "qla/gdn/fused_params.hpp"
+#include "qla/gdn/problem.hpp"
+#include "qla/space.hpp"
+
+namespace qla::gdn {
+
+/// One point of fused_fwd's space.
+struct FusedFwdConfig {
+  int chunk = 64;          ///< C, tokens per chunk (kkt_solve and the g cumsum must use the same)
+  int block_v = 64;        ///< BV, V columns per CTA (32, 64, 128): V / BV CTAs per (sequence, head)
+  int stages = 2;          ///< input ring depth (1..3): loads of chunk c + stages − 1 overlap chunk c
+  int warps = 8;           ///< warps per CTA (4 or 8)
+  int state_in_smem = 0;   ///< 0: fp32 state slice in registers; 1: in shared memory
+
+  Point to_point() const { return {chunk, block_v, stages, warps, state_in_smem}; }
+  static FusedFwdConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
+};
+
+/// Axes: chunk "c" {64, 32}, block_v "bv" {32, 64, 128}, stages "s" {1, 2, 3}, warps "w" {4, 8},
+/// state_in_smem "sm" {0, 1}; default c64.bv64.s2.w8.sm0; id "gdn.fused_fwd". buildable(): shared memory
+/// within the arch's opt-in limit.
+const SpaceDecl& fused_fwd_space();
+
+/// Dynamic shared memory of a config, bytes.
+std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c);
+
+/// The instantiation for q/k/v dtype `qkv` (bf16 or fp16) and β dtype `beta` (f32 or == qkv).
+cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta);
+
+/// (V / BV) · H_v · N CTAs, 1-D.
+cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v);
+
+/// Empty when the config can run `p`, else why not (head dims, dtypes, head ratio).
+std::string can_implement(const Problem& p, const FusedFwdConfig& c);
+
+/// Empty when the pointers and strides meet the kernel's alignment preconditions, else which tensor does not.
+std::string check_params(const FusedFwdParams& p);
+
+namespace detail {
+/// Checks shared by kkt_solve, fused_fwd and state_pass: K = V = 128, 16-bit q/k/v, f32 or qkv-dtype β,
+/// f32 g, H_v a multiple of H_qk. Empty when fine.
+std::string fused_family_can_implement(const Problem& p, const char* kernel);
+/// Empty when a 16-bit token tensor has 16-byte aligned data and strides (multiples of 8 elements).
+std::string check_rows16(const TokenTensor& t, const char* name);
+/// "__nv_bfloat16" / "__half" for q/k/v; throws UserError otherwise.
+std::string qkv_type_name(DType qkv);
+/// "float" or the qkv type for β; throws UserError otherwise.
+std::string beta_type_name(DType qkv, DType beta);
+}  // namespace detail
+
+}  // namespace qla::gdn

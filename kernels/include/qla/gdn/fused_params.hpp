@@ -1,0 +1,181 @@
+// Kernel parameters and shared-memory layouts of the FlashQLA-style forward kernels: kkt_solve, fused_fwd and
+// state_pass (../shared/GDN.md §1.4, §2.2–§2.4). Read by host code (any C++17 compiler), nvcc and NVRTC:
+// builtin types only, no standard headers. The layout functions are the one definition of each kernel's shared
+// memory: the kernel carves its dynamic shared memory with them and the host sizes the launch and the space's
+// buildable() check with them.
+//
+// Common preconditions (checked on the host by each family's check_params()):
+//  * K = V = 128; 16-bit tensors (q, k, v, o, A_r) have 16-byte aligned rows (data pointer and token/head/batch
+//    strides multiples of 8 elements);
+//  * g is the chunk-local inclusive cumsum of the raw gate for the same chunk size (fp32), beta is fp32 or the qkv
+//    dtype (template argument of the kernel).
+#pragma once
+
+#include "qla/gdn/tensor_views.hpp"
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define QLA_HOST_DEVICE __host__ __device__
+#else
+#define QLA_HOST_DEVICE
+#endif
+
+namespace qla::gdn {
+
+/// Head dimensions every fused kernel is written for.
+constexpr int kFusedHeadDim = 128;
+
+/// Row pitch (elements) of a 16-bit shared-memory tile with `cols` columns: +8 keeps ldmatrix conflict-free.
+QLA_HOST_DEVICE constexpr int fused_pitch16(int cols) { return cols + 8; }
+/// Row pitch (floats) of an fp32 shared-memory tile with `cols` columns.
+QLA_HOST_DEVICE constexpr int fused_pitch32(int cols) { return cols + 4; }
+
+// ---------------------------------------------------------------------------------------------------------
+// kkt_solve: A_r = (I + StrictLower(diag(beta) K Kᵀ))⁻¹ per (chunk, value head).
+
+/// Parameters of kkt_solve_kernel. Grid: one CTA per (chunk of seq.chunk_index, value head), 1-D,
+/// blockIdx.x = chunk * heads_v + head.
+struct KktSolveParams {
+  TokenTensor k;     ///< [B, T, H_qk, 128] qkv dtype
+  TokenTensor beta;  ///< [B, T, H_v] (dim 1) fp32 or qkv dtype
+  TokenTensor a;     ///< out [B, T, H_v, C] qkv dtype; row s of the chunk's A_r at token s; only valid rows
+  SequenceView seq;  ///< chunk_index/num_chunks for chunk size C
+  int heads_v;       ///< H_v
+  int group;         ///< H_v / H_qk (value heads per qk head)
+};
+
+/// Shared-memory layout of kkt_solve (bytes from the dynamic smem base).
+struct KktSolveLayout {
+  int k_tile;   ///< (C, 128) 16-bit, pitch fused_pitch16(128)
+  int l_tile;   ///< (C, C) fp32, pitch fused_pitch32(C): β-scaled strict lower K Kᵀ
+  int a_tile;   ///< (C, C) fp32: the inverse being built
+  int t_tile;   ///< (C, C) fp32: scratch for the off-diagonal block products
+  int beta;     ///< C floats
+  int bytes;    ///< total
+};
+QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
+  const int k_bytes = chunk * fused_pitch16(kFusedHeadDim) * 2;
+  const int f_bytes = chunk * fused_pitch32(chunk) * 4;
+  KktSolveLayout l{0, k_bytes, k_bytes + f_bytes, k_bytes + 2 * f_bytes, k_bytes + 3 * f_bytes, 0};
+  l.bytes = l.beta + chunk * 4;
+  return l;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// fused_fwd: o and the final state from q, k, v, A_r, g_cum, beta and the initial state (GDN.md §1.4b).
+
+/// Parameters of fused_fwd_kernel. Grid: (V / BV) * H_v * N CTAs, 1-D, V-slice fastest, then head, then
+/// sequence. Sequence n covers flat tokens [cu_seqlens[n], cu_seqlens[n+1]); it may be a CP piece.
+struct FusedFwdParams {
+  TokenTensor q;        ///< [B, T, H_qk, 128] qkv dtype
+  TokenTensor k;        ///< [B, T, H_qk, 128] qkv dtype
+  TokenTensor v;        ///< [B, T, H_v, 128] qkv dtype
+  TokenTensor a;        ///< A_r [B, T, H_v, C] qkv dtype (kkt_solve output for the same chunk size)
+  TokenTensor g;        ///< g_cum [B, T, H_v] fp32, chunk-local inclusive cumsum
+  TokenTensor beta;     ///< [B, T, H_v] fp32 or qkv dtype
+  TokenTensor o;        ///< out [B, T, H_v, 128] qkv dtype; rows after cu_seqlens[N] are written 0
+  /// Initial states, fp32 [rows, H_v, 128, 128] ([K, V] layout); null = zero initial state for every sequence.
+  const float* h0;
+  /// [N] row of h0 for each sequence, -1 = zero state; null = row n for sequence n. CP: the per-piece corrected
+  /// initial states.
+  const int* h0_index;
+  float* ht;              ///< final states, fp32 [rows, H_v, 128, 128]; null = not written
+  const int* ht_index;    ///< [N] row of ht for each sequence, -1 = not written (CP: all but the last piece)
+  SequenceView seq;       ///< cu_seqlens, num_sequences, tokens_per_row, total_tokens (chunk lists unused)
+  int heads_v;            ///< H_v
+  int group;              ///< H_v / H_qk
+  float scale;            ///< output scale (K^-1/2 by default)
+};
+
+/// Shared-memory layout of fused_fwd (bytes from the dynamic smem base). Per stage: q, k (C, 128), v slice
+/// (C, BV), A_r (C, C), all 16-bit. Then the state copy (128, BV) fp16, V_d (C, BV) fp16, P_g (C, C) fp16,
+/// g and beta (C floats each) and, when the state lives in shared memory, the fp32 state (128, BV).
+struct FusedFwdLayout {
+  int stage_bytes;  ///< bytes of one input stage
+  int q, k, v, a;   ///< offsets inside a stage
+  int s16;          ///< (128, BV) fp16 copy of the state: the GEMM operand of K·S and Q·S
+  int vd;           ///< (C, BV) fp16 V_d
+  int pg;           ///< (C, C) fp16 P_g
+  int g, beta;      ///< C floats each
+  int s32;          ///< (128, BV) fp32 state, pitch fused_pitch32(BV), when in shared memory (else == bytes)
+  int bytes;        ///< total
+};
+QLA_HOST_DEVICE constexpr FusedFwdLayout fused_fwd_layout(int chunk, int bv, int stages, bool state_in_smem) {
+  const int qk = chunk * fused_pitch16(kFusedHeadDim) * 2;
+  const int vb = chunk * fused_pitch16(bv) * 2;
+  const int ab = chunk * fused_pitch16(chunk) * 2;
+  FusedFwdLayout l{};
+  l.q = 0;
+  l.k = qk;
+  l.v = 2 * qk;
+  l.a = 2 * qk + vb;
+  l.stage_bytes = 2 * qk + vb + ab;
+  l.s16 = stages * l.stage_bytes;
+  l.vd = l.s16 + kFusedHeadDim * fused_pitch16(bv) * 2;
+  l.pg = l.vd + vb;
+  l.g = l.pg + ab;
+  l.beta = l.g + chunk * 4;
+  l.s32 = l.beta + chunk * 4;
+  l.bytes = l.s32 + (state_in_smem ? kFusedHeadDim * fused_pitch32(bv) * 4 : 0);
+  return l;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// state_pass: final state (and the transition matrix M) of the last n chunks of each sequence (GDN.md §1.4c,d).
+
+/// Parameters of state_pass_kernel. Grid: N * H_v CTAs, blockIdx.x = n * H_v + h; each CTA owns the full V.
+struct StatePassParams {
+  TokenTensor k;          ///< [B, T, H_qk, 128] qkv dtype
+  TokenTensor v;          ///< [B, T, H_v, 128] qkv dtype
+  TokenTensor a;          ///< A_r [B, T, H_v, C] qkv dtype
+  TokenTensor g;          ///< g_cum [B, T, H_v] fp32
+  TokenTensor beta;       ///< [B, T, H_v] fp32 or qkv dtype
+  /// [N * H_v] chunks to run per (sequence, head): the last n chunks of the sequence (clamped to its chunk
+  /// count); null = all chunks. A head runs from h0 only when it runs all chunks; otherwise from zero (warm-up).
+  const int* num_warmup;
+  const float* h0;        ///< [N, H_v, 128, 128] fp32 initial states, null = zero
+  float* ht;              ///< out [N, H_v, 128, 128] fp32: state after the last chunk (required)
+  /// out [N, H_v, 128, 128] fp32 or null: the product of the chunk transitions M = M_n ⋯ M_1 of the chunks run,
+  /// computed when the head runs all chunks of its sequence (CP fallback); zeros otherwise.
+  float* m;
+  SequenceView seq;       ///< cu_seqlens, num_sequences, tokens_per_row
+  int heads_v;            ///< H_v
+  int group;              ///< H_v / H_qk
+};
+
+/// Shared-memory layout of state_pass: per stage k (C, 128), v (C, 128), A_r (C, C) 16-bit; then the fp16 state
+/// copy (128, 128), X (C, 128), Y (C, 128), g, beta; with M: fp32 M (128, 128) and its fp16 copy (Z = K·M reuses
+/// the stage's v tile, dead once Y is formed). With M the kernel runs one stage (`state_pass_stages`): two would
+/// not fit in 227 KB.
+struct StatePassLayout {
+  int stage_bytes;
+  int k, v, a;
+  int s16, x, y, g, beta;
+  int m32, m16;  ///< == bytes when M is not compiled in
+  int bytes;
+};
+QLA_HOST_DEVICE constexpr int state_pass_stages(int stages, bool with_m) { return with_m ? 1 : stages; }
+QLA_HOST_DEVICE constexpr StatePassLayout state_pass_layout(int chunk, int stages, bool with_m) {
+  const int kb = chunk * fused_pitch16(kFusedHeadDim) * 2;
+  const int ab = chunk * fused_pitch16(chunk) * 2;
+  const int sb = kFusedHeadDim * fused_pitch16(kFusedHeadDim) * 2;
+  StatePassLayout l{};
+  l.k = 0;
+  l.v = kb;
+  l.a = 2 * kb;
+  l.stage_bytes = 2 * kb + ab;
+  l.s16 = state_pass_stages(stages, with_m) * l.stage_bytes;
+  l.x = l.s16 + sb;
+  l.y = l.x + kb;
+  l.g = l.y + kb;
+  l.beta = l.g + chunk * 4;
+  l.m32 = l.beta + chunk * 4;
+  if (with_m) {
+    l.m16 = l.m32 + kFusedHeadDim * fused_pitch32(kFusedHeadDim) * 4;
+    l.bytes = l.m16 + sb;
+  } else {
+    l.m16 = l.bytes = l.m32;
+  }
+  return l;
+}
+
+}  // namespace qla::gdn

@@ -1,0 +1,77 @@
+// Host side of kkt_solve: its space, specs, launch shapes and checks.
+#include "qla/gdn/kkt_solve.hpp"
+
+#include <string>
+
+#include "qla/cuda/kernel_catalog.hpp"
+#include "qla/error.hpp"
+#include "qla/gdn/fused_fwd.hpp"
+
+namespace qla::gdn {
+
+KktSolveConfig KktSolveConfig::from_point(const Point& p) {
+  QLA_REQUIRE(kkt_solve_space().contains(p), "not a point of " << kkt_solve_space().kernel);
+  return {p[0], p[1], p[2]};
+}
+
+const SpaceDecl& kkt_solve_space() {
+  static const SpaceDecl space = [] {
+    SpaceDecl s;
+    s.kernel = "gdn.kkt_solve";
+    s.axes = {
+        {"chunk", "c", {64, 32}, "tokens per chunk C"},
+        {"block", "b", {16, 32}, "diagonal block size of the blocked inversion, rows"},
+        {"warps", "w", {4, 8}, "warps per CTA"},
+    };
+    s.default_point = KktSolveConfig{}.to_point();
+    s.buildable = [](const Point& p, const ArchInfo& arch) {
+      const KktSolveConfig c{p[0], p[1], p[2]};
+      return c.block <= c.chunk &&
+             kkt_solve_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
+    };
+    return s;
+  }();
+  return space;
+}
+
+std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c) {
+  return static_cast<std::size_t>(kkt_solve_layout(c.chunk).bytes);
+}
+
+cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta) {
+  return {"gdn/kkt_solve.cuh", "qla::gdn::kkt_solve_kernel<" + std::to_string(c.chunk) + ", " +
+                                   std::to_string(c.block) + ", " + std::to_string(c.warps) + ", " +
+                                   detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">"};
+}
+
+cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_v) {
+  cuda::LaunchShape s;
+  s.grid = {static_cast<unsigned>(num_chunks * heads_v), 1, 1};
+  s.block = {static_cast<unsigned>(32 * c.warps), 1, 1};
+  s.dynamic_smem = kkt_solve_smem_bytes(c);
+  return s;
+}
+
+std::string can_implement(const Problem& p, const KktSolveConfig& c) {
+  if (!kkt_solve_space().contains(c.to_point())) return "config is not a point of gdn.kkt_solve";
+  if (c.block > c.chunk) return "kkt_solve: inversion block larger than the chunk";
+  return detail::fused_family_can_implement(p, "kkt_solve");
+}
+
+std::string check_params(const KktSolveParams& p) {
+  for (auto [t, name] : {std::pair{&p.k, "k"}, {&p.a, "A_r"}})
+    if (auto why = detail::check_rows16(*t, name); !why.empty()) return "kkt_solve: " + why;
+  if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0) return "kkt_solve: bad head counts";
+  return {};
+}
+
+namespace {
+const bool kRegistered = cuda::register_kernel_family(
+    {&kkt_solve_space(), [](const Point& pt) {
+       const auto c = KktSolveConfig::from_point(pt);
+       return std::vector<cuda::KernelSpec>{kkt_solve_spec(c, DType::kBF16, DType::kF32),
+                                            kkt_solve_spec(c, DType::kF16, DType::kF32)};
+     }});
+}  // namespace
+
+}  // namespace qla::gdn

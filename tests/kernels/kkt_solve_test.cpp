@@ -1,0 +1,103 @@
+// kkt_solve on the GPU: every config against the float64 inverse (I + StrictLower(diag(β) K Kᵀ))⁻¹ on the
+// standard edge cases; outputs poisoned before each run, rows that belong to no sequence stay untouched; a second
+// run is bit-identical.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "fused_test_util.hpp"
+#include "gpu_guard.hpp"
+#include "qla/gdn/kkt_solve.hpp"
+
+namespace qla::test {
+namespace {
+
+using gdn::KktSolveConfig;
+
+TEST(KktSolve, SpaceDeclaration) {
+  const auto& s = gdn::kkt_solve_space();
+  EXPECT_EQ(s.kernel, "gdn.kkt_solve");
+  EXPECT_EQ(s.label(s.default_point), "c64.b16.w4");
+  const ArchInfo h100;
+  EXPECT_FALSE(s.is_buildable(KktSolveConfig{32, 32, 4}.to_point(), h100) &&
+               !s.is_buildable(KktSolveConfig{64, 32, 4}.to_point(), h100));
+  gdn::Problem p;
+  p.tokens = 64;
+  p.qkv_dtype = DType::kF32;
+  EXPECT_NE(gdn::can_implement(p, KktSolveConfig{}).find("bf16 or fp16"), std::string::npos);
+}
+
+TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
+  QLA_REQUIRE_GPU();
+  const auto dev = cuda::current_device();
+  const auto& space = gdn::kkt_solve_space();
+  const auto points = space.enumerate(&dev->arch);
+  std::vector<cuda::KernelSpec> specs;
+  for (const auto& pt : points) {
+    specs.push_back(gdn::kkt_solve_spec(KktSolveConfig::from_point(pt), DType::kBF16, DType::kF32));
+    specs.push_back(gdn::kkt_solve_spec(KktSolveConfig::from_point(pt), DType::kF16, DType::kF32));
+  }
+  for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
+  double worst = 0;
+  int runs = 0;
+  for (const auto& pt : points) {
+    const auto c = KktSolveConfig::from_point(pt);
+    double cw = 0;
+    for (bool bf16 : {true, false}) {
+      const auto cases = standard_cases();
+      for (std::size_t ci = 0; ci < cases.size(); ++ci) {
+        const auto& cs = cases[ci];
+        SCOPED_TRACE(space.label(pt) + (bf16 ? " bf16 " : " fp16 ") + cs.name);
+        const auto p = make_problem(cs, bf16, 11 + static_cast<unsigned>(ci));
+        const auto ref = reference_a(p, c.chunk);
+        DeviceSeq seq(p, c.chunk);
+        auto k = cuda::DeviceBuffer::from_host(p.k16), b = cuda::DeviceBuffer::from_host(p.beta32);
+        cuda::DeviceBuffer a(ref.size() * 2);
+        gdn::KktSolveParams prm{};
+        prm.k = token_tensor(k.get(), p, p.c.h_qk, kD);
+        prm.beta = token_tensor(b.get(), p, p.c.h_v, 1);
+        prm.a = token_tensor(a.get(), p, p.c.h_v, c.chunk);
+        prm.seq = seq.view;
+        prm.heads_v = p.c.h_v;
+        prm.group = p.c.h_v / p.c.h_qk;
+        ASSERT_EQ(gdn::check_params(prm), "");
+        const auto& kernel =
+            cuda::KernelCache::global().get(gdn::kkt_solve_spec(c, bf16 ? DType::kBF16 : DType::kF16, DType::kF32));
+        std::vector<std::uint16_t> first, got(ref.size());
+        for (int rep = 0; rep < 2; ++rep) {
+          QLA_CUDA_CHECK(cudaMemset(a.get(), 0xFF, a.bytes()));
+          if (seq.view.num_chunks > 0)
+            kernel.launch(gdn::kkt_solve_shape(c, seq.view.num_chunks, p.c.h_v), &prm, nullptr);
+          QLA_CUDA_CHECK(cudaDeviceSynchronize());
+          QLA_CUDA_CHECK(cudaMemcpy(got.data(), a.get(), a.bytes(), cudaMemcpyDeviceToHost));
+          if (rep == 0) first = got;
+        }
+        EXPECT_EQ(first, got) << "repeated runs differ";
+        // Padding rows (after cu.back()) are never written: compare only sequence rows, expect poison elsewhere.
+        std::vector<double> want, have;
+        long long poisoned = 0;
+        for (long long t = 0; t < p.rows; ++t)
+          for (int i = 0; i < p.c.h_v * c.chunk; ++i) {
+            const std::size_t idx = t * p.c.h_v * c.chunk + i;
+            if (t < p.cu.back()) {
+              want.push_back(ref[idx]);
+              have.push_back(from_bits16(got[idx], bf16));
+            } else {
+              poisoned += got[idx] == 0xFFFF;
+            }
+          }
+        EXPECT_EQ(poisoned, (p.rows - p.cu.back()) * p.c.h_v * c.chunk);
+        const double e = rel_fro(want, have);
+        EXPECT_LE(e, 0.005);
+        cw = std::max(cw, e);
+        ++runs;
+      }
+    }
+    std::printf("kkt_solve %-12s max rel err A_r %.2e\n", space.label(pt).c_str(), cw);
+    worst = std::max(worst, cw);
+  }
+  std::printf("kkt_solve: %zu configs, %d runs, worst rel err %.2e\n", points.size(), runs, worst);
+}
+
+}  // namespace
+}  // namespace qla::test
