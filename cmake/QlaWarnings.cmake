@@ -3,7 +3,7 @@
 add_library(qla_warnings INTERFACE)
 target_compile_options(qla_warnings INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
-                            -Wnull-dereference -Wimplicit-fallthrough>
+                            -Wimplicit-fallthrough>
   $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
 if(QLA_WARNINGS_AS_ERRORS)
   target_compile_options(qla_warnings INTERFACE

@@ -1,0 +1,126 @@
+#include "report/report.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "qla/error.hpp"
+
+namespace qla::report {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kDir = QLA_REPORT_FIXTURES;
+
+ReportData fixture(bool with_store = false) {
+  std::optional<nlohmann::json> store;
+  if (with_store) {
+    store = nlohmann::json::parse(R"({
+      "runs": [{"started_at": "2026-11-26T10:00:00Z", "ended_at": "2026-11-26T10:03:00Z"}],
+      "trials": [{"kernel": "gdn.fused_fwd", "problem": "p1", "status": "ok"},
+                 {"kernel": "gdn.fused_fwd", "problem": "p1", "status": "invalid"},
+                 {"kernel": "gdn.fused_fwd", "problem": "p2", "status": "crashed"}],
+      "winners": [{"kernel": "gdn.fused_fwd", "problem": "p1", "config": "c64.bv64", "median_us": 100.0,
+                   "default_median_us": 150.0},
+                  {"kernel": "gdn.fused_fwd", "problem": "p2", "config": "c64.bv64", "median_us": 80.0,
+                   "default_median_us": 80.0}]})");
+  }
+  return load_report_data({kDir + "/bench_qla.json", kDir + "/bench_fla.json"},
+                          {kDir + "/published/other.json"}, store, "abc123");
+}
+
+bool has(const std::string& page, const std::string& needle) { return page.find(needle) != std::string::npos; }
+
+TEST(Report, SpeedupsComeFromTheBenchDocuments) {
+  const std::string md = render_markdown(fixture());
+  // 2/8 1x8192: FLA 0.25 / tuned 0.125 = 2.00x, unfused 0.5 / 0.125 = 4.00x, naive 32.00x.
+  EXPECT_TRUE(has(md, "| 2/8 | 1x8192 | 0.125 | 0.200 | 0.500 | 4.000 | 0.250 | 2.00x | 4.00x | 32.00x |")) << md;
+  // Without a tuned time the default is "ours": 1.2 / 0.8 = 1.50x.
+  EXPECT_TRUE(has(md, "| 16/64 | 4096+4096 | – | 0.800 | – | – | 1.200 | 1.50x | – | – |")) << md;
+  EXPECT_TRUE(has(md, "# qla report: Fixture GPU 80GB"));
+  EXPECT_TRUE(has(md, "cold mode"));
+  EXPECT_TRUE(has(md, "| fla | 0.5.2 |"));
+}
+
+TEST(Report, FloorsUseTheMeasuredCeilings) {
+  const ReportData d = fixture();
+  const Shape s{2, 8, {8192}};
+  const double mem_ms = compulsory_bytes(s) / 2000e9 * 1e3;
+  std::ostringstream want;
+  want.precision(0);
+  want << std::fixed << 100 * mem_ms / 0.125 << " %";
+  EXPECT_TRUE(has(render_markdown(d), want.str())) << want.str();
+  EXPECT_NEAR(compulsory_bytes(s), 43.5e6, 0.1e6);  // ANCHORS-style count for 2/8 1x8192
+}
+
+TEST(Report, PublishedNumbersAreComparedAsRatiosOverFla) {
+  const std::string md = render_markdown(fixture());
+  EXPECT_TRUE(has(md, "ratios over FLA only"));
+  // Published H200: 0.3 / 0.1 = 3.00x beside ours 2.00x; the backward row is ignored.
+  EXPECT_TRUE(has(md, "| 2/8 | 1x8192 | 2.00x | 3.00x |")) << md;
+  EXPECT_FALSE(has(md, "9.0"));
+}
+
+TEST(Report, TuningSummaryFromTheStore) {
+  const std::string md = render_markdown(fixture(true));
+  EXPECT_TRUE(has(md, "| gdn.fused_fwd | 2 | 3 | 1 | 1 | 0 | 1 |")) << md;
+  EXPECT_TRUE(has(md, "1.50x faster")) << md;
+  EXPECT_TRUE(has(md, "| `gdn.fused_fwd c64.bv64` | 2 |")) << md;
+  EXPECT_TRUE(has(md, "3.0 minutes")) << md;
+}
+
+TEST(Report, BadInputsAreNamed) {
+  const fs::path dir = fs::temp_directory_path() / "qla_report_test_bad";
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  };
+  const std::string not_json = write("x.json", "{oops");
+  const std::string foreign = write("y.json", R"({"schema": "other"})");
+  const std::string no_ms = write("z.json", R"({"schema": "qla.bench.v1", "implementation": "fla",
+      "device": {"name": "G"}, "rows": [{"h_qk": 2, "h_v": 8, "seqlens": [8]}]})");
+  for (const auto& f : {not_json, foreign, no_ms, (dir / "missing.json").string()}) {
+    try {
+      load_report_data({f}, {}, std::nullopt, "");
+      ADD_FAILURE() << "accepted " << f;
+    } catch (const UserError& e) {
+      EXPECT_TRUE(has(e.what(), f)) << e.what();
+    }
+  }
+  const std::string other_card = write("w.json", R"({"schema": "qla.bench.v1", "implementation": "fla",
+      "device": {"name": "Other"}, "rows": []})");
+  EXPECT_THROW(load_report_data({kDir + "/bench_qla.json", other_card}, {}, std::nullopt, ""), UserError);
+}
+
+TEST(Report, Slug) {
+  EXPECT_EQ(slug("NVIDIA H100 80GB HBM3"), "nvidia-h100-80gb-hbm3");
+  EXPECT_EQ(slug("  "), "unknown-gpu");
+}
+
+TEST(ReportCli, WritesThePageAndRefusesEmptyInput) {
+  const fs::path out = fs::temp_directory_path() / "qla_report_test_out";
+  fs::remove_all(out);
+  const std::string cmd = std::string(QLA_BINARY) + " report --results " + kDir + " --out " + out.string() +
+                          " --no-plots > /dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream page(out / "fixture-gpu-80gb.md");
+  ASSERT_TRUE(page.good());
+  std::stringstream ss;
+  ss << page.rdbuf();
+  EXPECT_TRUE(has(ss.str(), "2.00x"));
+
+  const fs::path empty = fs::temp_directory_path() / "qla_report_test_empty";
+  fs::create_directories(empty);
+  const std::string bad = std::string(QLA_BINARY) + " report --results " + empty.string() + " --out " +
+                          (empty / "out").string() + " 2> /dev/null";
+  const int rc = std::system(bad.c_str());
+  EXPECT_EQ(WEXITSTATUS(rc), 2);
+  EXPECT_FALSE(fs::exists(empty / "out"));
+}
+
+}  // namespace
+}  // namespace qla::report

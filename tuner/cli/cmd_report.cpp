@@ -1,0 +1,136 @@
+// `qla report`: writes reports/<gpu>.md (and PNG plots beside it where matplotlib is importable) from the
+// bench JSON, the FLA baseline JSON, the published numbers and the tuning store.
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "commands.hpp"
+#include "qla/error.hpp"
+#include "qla/tuner/store.hpp"
+#include "report/report.hpp"
+
+namespace qla::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ReportOptions {
+  std::vector<std::string> bench;
+  std::vector<std::string> published;
+  std::string results = "results";
+  std::string db;
+  std::string out = "reports";
+  bool plots = true;
+};
+
+std::vector<std::string> json_files(const fs::path& dir, bool recursive) {
+  std::vector<std::string> out;
+  if (!fs::is_directory(dir)) return out;
+  auto take = [&](const fs::directory_entry& e) {
+    if (e.is_regular_file() && e.path().extension() == ".json") out.push_back(e.path().string());
+  };
+  if (recursive) {
+    for (const auto& e : fs::recursive_directory_iterator(dir)) take(e);
+  } else {
+    for (const auto& e : fs::directory_iterator(dir)) take(e);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string git_commit() {
+  std::string s;
+  if (FILE* p = popen("git rev-parse --short HEAD 2>/dev/null", "r")) {
+    char buf[64];
+    if (std::fgets(buf, sizeof buf, p)) s = buf;
+    pclose(p);
+  }
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+void write_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    QLA_REQUIRE(f, "cannot write '" << tmp.string() << "'");
+    f << text;
+    QLA_REQUIRE(f.good(), "writing '" << tmp.string() << "' failed");
+  }
+  fs::rename(tmp, path);
+}
+
+int run_report(const ReportOptions& o) {
+  // Bench documents: given, or every qla.bench.v1 document under results/ (published/ excluded).
+  std::vector<std::string> bench = o.bench;
+  if (bench.empty()) {
+    for (const auto& f : json_files(o.results, true)) {
+      if (f.find("/published/") != std::string::npos) continue;
+      std::ifstream in(f);
+      const auto doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (doc.is_object() && doc.value("schema", "") == "qla.bench.v1") bench.push_back(f);
+    }
+  }
+  QLA_REQUIRE(!bench.empty(), "no bench documents: pass --bench FILE or put qla.bench.v1 JSON under '"
+                                  << o.results << "/' (the bench and bench/fla_bench.py write them)");
+  // Group by card: one page per card.
+  std::map<std::string, std::vector<std::string>> by_card;
+  for (const auto& f : bench) {
+    std::ifstream in(f);
+    QLA_REQUIRE(in, "bench document '" << f << "' cannot be read");
+    const auto doc = nlohmann::json::parse(in, nullptr, false);
+    QLA_REQUIRE(doc.is_object() && doc.contains("device"), "bench document '" << f << "' names no device");
+    by_card[doc["device"].value("name", "")].push_back(f);
+  }
+  const std::vector<std::string> published =
+      o.published.empty() ? json_files(fs::path(o.results) / "published", false) : o.published;
+  fs::create_directories(o.out);
+  for (const auto& [card, files] : by_card) {
+    const std::string slug = report::slug(card);
+    std::optional<nlohmann::json> store;
+    const std::string db = !o.db.empty() ? o.db : (fs::path(o.results) / (slug + ".sqlite")).string();
+    if (fs::exists(db)) {
+      store = tuner::Store::open(db, tuner::Store::Mode::kReadOnly).export_json();
+    } else if (!o.db.empty()) {
+      throw UserError("store '" + o.db + "' does not exist");
+    }
+    const auto data = report::load_report_data(files, published, store, git_commit());
+    const fs::path md = fs::path(o.out) / (slug + ".md");
+    const fs::path digest = fs::path(o.out) / (slug + ".json");
+    write_atomically(digest, report::plot_digest(data).dump(1) + "\n");
+    std::string page = report::render_markdown(data);
+    if (o.plots && std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") == 0) {
+      const std::string cmd = "python3 scripts/plot_report.py '" + digest.string() + "' '" + o.out + "'";
+      if (std::system(cmd.c_str()) == 0) {
+        page += "## Plots\n\n![speedup over FLA per head configuration](" + slug + "_speedup.png)\n\n![roofline](" +
+                slug + "_roofline.png)\n";
+      } else {
+        std::cerr << "qla report: plotting failed; the Markdown page is complete without it\n";
+      }
+    }
+    write_atomically(md, page);
+    std::cout << "wrote " << md.string() << " (" << files.size() << " bench documents"
+              << (store ? ", store " + db : std::string()) << ")\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app) {
+  auto opts = std::make_shared<ReportOptions>();
+  auto* cmd = app.add_subcommand("report", "Write reports/<gpu>.md from bench, baseline and tuning results");
+  cmd->add_option("--bench", opts->bench, "qla.bench.v1 JSON files (default: every one under --results)");
+  cmd->add_option("--published", opts->published,
+                  "published-number JSON files (default: <results>/published/*.json)");
+  cmd->add_option("--results", opts->results, "results folder")->capture_default_str();
+  cmd->add_option("--db", opts->db, "tuning store (default: <results>/<gpu>.sqlite when present)");
+  cmd->add_option("--out", opts->out, "output folder")->capture_default_str();
+  cmd->add_flag("!--no-plots", opts->plots, "skip the PNG plots");
+  cmd->callback([opts] { exit_code() = run_report(*opts); });
+}
+
+}  // namespace qla::cli

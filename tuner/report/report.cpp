@@ -1,0 +1,334 @@
+#include "report.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "qla/error.hpp"
+
+namespace qla::report {
+namespace {
+
+using nlohmann::json;
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  QLA_REQUIRE(in, "report input '" << path << "' cannot be read");
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    throw UserError("report input '" + path + "' is not valid JSON: " + e.what());
+  }
+}
+
+Shape shape_of(const json& row, const std::string& path) {
+  QLA_REQUIRE(row.contains("h_qk") && row.contains("h_v") && row.contains("seqlens"),
+              "report input '" << path << "': a row lacks h_qk, h_v or seqlens: " << row.dump());
+  Shape s;
+  s.h_qk = row.at("h_qk").get<int>();
+  s.h_v = row.at("h_v").get<int>();
+  s.seqlens = row.at("seqlens").get<std::vector<long long>>();
+  return s;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string ms_cell(const std::map<std::string, Timing>& t, const std::string& impl) {
+  auto it = t.find(impl);
+  return it == t.end() ? "–" : fmt("%.3f", it->second.ms);
+}
+
+/// The time the page calls "ours": the tuned configs where measured, else the defaults.
+const Timing* ours(const std::map<std::string, Timing>& t) {
+  if (auto it = t.find("qla-tuned"); it != t.end()) return &it->second;
+  if (auto it = t.find("qla-default"); it != t.end()) return &it->second;
+  return nullptr;
+}
+
+std::string ratio_cell(const std::map<std::string, Timing>& t, const std::string& baseline) {
+  const Timing* q = ours(t);
+  auto it = t.find(baseline);
+  if (!q || it == t.end() || q->ms <= 0) return "–";
+  return fmt("%.2fx", it->second.ms / q->ms);
+}
+
+std::map<Shape, std::map<std::string, Timing>> timings_in_mode(const ReportData& d, const std::string& mode) {
+  std::map<Shape, std::map<std::string, Timing>> out;
+  for (const auto& [shape, impls] : d.timings)
+    for (const auto& [impl, t] : impls)
+      if (t.mode == mode) out[shape][impl] = t;
+  return out;
+}
+
+void shape_table(std::ostringstream& os, const ReportData& d,
+                 const std::map<Shape, std::map<std::string, Timing>>& rows) {
+  const bool floors = d.copy_gbps > 0 && d.matmul_tflops > 0;
+  os << "| heads (qk/v) | tokens | qla tuned ms | qla default ms | unfused ms | naive ms | FLA ms "
+        "| ×FLA | ×unfused | ×naive |"
+     << (floors ? " memory floor | compute floor |" : "") << "\n";
+  os << "|---|---|---|---|---|---|---|---|---|---|" << (floors ? "---|---|" : "") << "\n";
+  for (const auto& [s, t] : rows) {
+    os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | " << ms_cell(t, "qla-tuned") << " | "
+       << ms_cell(t, "qla-default") << " | " << ms_cell(t, "unfused") << " | " << ms_cell(t, "naive") << " | "
+       << ms_cell(t, "fla") << " | " << ratio_cell(t, "fla") << " | " << ratio_cell(t, "unfused") << " | "
+       << ratio_cell(t, "naive") << " |";
+    if (floors) {
+      const Timing* q = ours(t);
+      if (q && q->ms > 0) {
+        const double mem_ms = compulsory_bytes(s) / (d.copy_gbps * 1e9) * 1e3;
+        const double fl_ms = forward_flops(s) / (d.matmul_tflops * 1e12) * 1e3;
+        os << ' ' << fmt("%.0f %%", 100 * mem_ms / q->ms) << " | " << fmt("%.0f %%", 100 * fl_ms / q->ms) << " |";
+      } else {
+        os << " – | – |";
+      }
+    }
+    os << "\n";
+  }
+}
+
+/// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS[...]" (UTC); nullopt when unparsable.
+std::optional<long long> iso_seconds(const std::string& s) {
+  int y, mo, d, h, mi, se;
+  if (std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &se) != 6 &&
+      std::sscanf(s.c_str(), "%d-%d-%d %d:%d:%d", &y, &mo, &d, &h, &mi, &se) != 6)
+    return std::nullopt;
+  // Days from civil (Howard Hinnant's algorithm).
+  y -= mo <= 2;
+  const long long era = (y >= 0 ? y : y - 399) / 400;
+  const long long yoe = y - era * 400;
+  const long long doy = (153LL * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return (era * 146097 + doe - 719468) * 86400LL + h * 3600LL + mi * 60LL + se;
+}
+
+}  // namespace
+
+long long Shape::tokens() const {
+  long long t = 0;
+  for (long long s : seqlens) t += s;
+  return t;
+}
+
+std::string Shape::seq_name() const {
+  if (seqlens.empty()) return "0";
+  if (std::all_of(seqlens.begin(), seqlens.end(), [&](long long s) { return s == seqlens[0]; })) {
+    return seqlens.size() == 1 ? "1x" + std::to_string(seqlens[0])
+                               : std::to_string(seqlens[0]) + "x" + std::to_string(seqlens.size());
+  }
+  std::string n;
+  for (std::size_t i = 0; i < seqlens.size(); ++i) n += (i ? "+" : "") + std::to_string(seqlens[i]);
+  return n;
+}
+
+double compulsory_bytes(const Shape& s) {
+  const double t = double(s.tokens()), n = double(s.seqlens.size()), d = 128;
+  return 2 * t * s.h_qk * d * 2      // q, k bf16
+         + 2 * t * s.h_v * d * 2     // v in, o out, bf16
+         + 2 * t * s.h_v * 4         // g, beta fp32
+         + 2 * n * s.h_v * d * d * 4;  // h0 in, final state out, fp32
+}
+
+double forward_flops(const Shape& s) {
+  double chunks = 0;
+  for (long long l : s.seqlens) chunks += double((l + 63) / 64);
+  return chunks * s.h_v * (9.437e6 + 1.049e6);
+}
+
+std::string slug(const std::string& gpu) {
+  std::string out;
+  for (char c : gpu) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (!out.empty() && out.back() != '-') {
+      out += '-';
+    }
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "unknown-gpu" : out;
+}
+
+ReportData load_report_data(const std::vector<std::string>& bench_files,
+                            const std::vector<std::string>& published_files,
+                            const std::optional<json>& store_export, std::string git_commit) {
+  ReportData d;
+  d.git_commit = std::move(git_commit);
+  for (const auto& path : bench_files) {
+    const json doc = read_json(path);
+    QLA_REQUIRE(doc.value("schema", "") == "qla.bench.v1",
+                "report input '" << path << "' is not a qla bench document (schema \"qla.bench.v1\" expected)");
+    const std::string impl = doc.value("implementation", "");
+    const std::string gpu = doc.contains("device") ? doc["device"].value("name", "") : "";
+    QLA_REQUIRE(!gpu.empty(), "report input '" << path << "' does not name its device");
+    QLA_REQUIRE(d.gpu.empty() || d.gpu == gpu, "report inputs come from different cards: '"
+                                                   << d.gpu << "' and '" << gpu << "' (" << path << ")");
+    d.gpu = gpu;
+    d.date = std::max(d.date, doc.value("date", std::string()));
+    if (doc.contains("versions"))
+      for (const auto& [k, v] : doc["versions"].items()) d.versions[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    if (doc.contains("ceilings")) {
+      d.copy_gbps = doc["ceilings"].value("copy_gbps", d.copy_gbps);
+      d.matmul_tflops = doc["ceilings"].value("matmul_tflops", d.matmul_tflops);
+    }
+    for (const auto& row : doc.at("rows")) {
+      const std::string row_impl = row.value("implementation", impl);
+      QLA_REQUIRE(!row_impl.empty(), "report input '" << path << "': a row names no implementation");
+      QLA_REQUIRE(row.contains("ms") && row["ms"].is_number() && row["ms"].get<double>() > 0,
+                  "report input '" << path << "': row " << row.value("name", "?") << " has no positive 'ms'");
+      Timing t{row["ms"].get<double>(), row.value("mode", std::string("graph")), path};
+      d.timings[shape_of(row, path)][row_impl] = t;
+    }
+  }
+  for (const auto& path : published_files) {
+    const json doc = read_json(path);
+    for (const auto& row : doc.at("rows")) {
+      if (row.value("direction", "fwd") != "fwd") continue;
+      const std::string card = row.at("card").get<std::string>();
+      d.published[{card, row.at("impl").get<std::string>()}][shape_of(row, path)] = row.at("ms").get<double>();
+      d.published_sources[card] = doc.value("source", path);
+    }
+  }
+  if (store_export) d.store = *store_export;
+  return d;
+}
+
+std::string render_markdown(const ReportData& d) {
+  std::ostringstream os;
+  os << "# qla report: " << (d.gpu.empty() ? "unknown GPU" : d.gpu) << "\n\n";
+  os << "Generated by `qla report` from measurements dated " << (d.date.empty() ? "?" : d.date)
+     << (d.git_commit.empty() ? "" : ", qla commit `" + d.git_commit + "`") << ". ";
+  os << "Every ratio in the tables of this card was measured side by side on this card in one run; "
+        "speedup = baseline time / qla time, where qla time is the tuned configs' (the defaults' where no tuned "
+        "time exists).\n\n";
+
+  os << "## Environment\n\n| item | value |\n|---|---|\n";
+  os << "| card | " << d.gpu << " |\n";
+  if (d.copy_gbps > 0) os << "| device-to-device copy (measured) | " << fmt("%.0f GB/s", d.copy_gbps) << " |\n";
+  if (d.matmul_tflops > 0) os << "| bf16 matmul (measured) | " << fmt("%.0f TFLOP/s", d.matmul_tflops) << " |\n";
+  for (const auto& [k, v] : d.versions) os << "| " << k << " | " << v << " |\n";
+  os << "\n";
+
+  for (const char* mode : {"graph", "cold"}) {
+    const auto rows = timings_in_mode(d, mode);
+    if (rows.empty()) continue;
+    os << "## Forward, " << (std::string(mode) == "graph"
+                                 ? "CUDA-graph mode (FlashQLA's published method: calls captured per replay, L2 "
+                                   "flushed per replay)"
+                                 : "cold mode (L2 flushed before every call)")
+       << "\n\n";
+    shape_table(os, d, rows);
+    os << "\n";
+  }
+  if (d.copy_gbps > 0)
+    os << "Floors: compulsory bytes (inputs read once, outputs written once) over the measured copy rate, and "
+          "the fused forward's tensor-core FLOPs over the measured matmul rate; the column is floor time / qla "
+          "time.\n\n";
+
+  if (!d.published.empty()) {
+    os << "## Against published numbers (ratios over FLA only)\n\n";
+    os << "Numbers published for other cards or systems are compared as speedups over FLA measured beside them, "
+          "never as absolute times.\n\n";
+    std::set<std::string> cards;
+    for (const auto& kv : d.published) cards.insert(kv.first.first);
+    os << "| heads (qk/v) | tokens | qla ×FLA (" << d.gpu << ") |";
+    std::vector<std::pair<std::string, std::string>> cols;
+    for (const auto& card : cards)
+      for (const char* impl : {"flashqla", "flashinfer"})
+        if (d.published.count({card, impl}) && d.published.count({card, "fla"})) {
+          cols.emplace_back(card, impl);
+          os << ' ' << impl << " ×FLA (" << card << ", published) |";
+        }
+    os << "\n|---|---|---|";
+    for (std::size_t i = 0; i < cols.size(); ++i) os << "---|";
+    os << "\n";
+    std::set<Shape> shapes;
+    for (const auto& [key, m] : d.published)
+      for (const auto& kv : m) shapes.insert(kv.first);
+    for (const auto& s : shapes) {
+      auto it = d.timings.find(s);
+      std::string mine = "–";
+      if (it != d.timings.end()) {
+        std::map<std::string, Timing> graph;
+        for (const auto& [impl, t] : it->second)
+          if (t.mode == "graph") graph[impl] = t;
+        mine = ratio_cell(graph, "fla");
+      }
+      os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | " << mine << " |";
+      for (const auto& [card, impl] : cols) {
+        const auto& a = d.published.at({card, impl});
+        const auto& f = d.published.at({card, "fla"});
+        auto ia = a.find(s), jf = f.find(s);
+        os << ' ' << (ia != a.end() && jf != f.end() ? fmt("%.2fx", jf->second / ia->second) : "–") << " |";
+      }
+      os << "\n";
+    }
+    os << "\nSources:\n";
+    for (const auto& [card, src] : d.published_sources) os << "- " << card << ": " << src << "\n";
+    os << "\n";
+  }
+
+  if (!d.store.is_null()) {
+    os << "## Tuning summary\n\n";
+    std::map<std::string, std::map<std::string, int>> status_counts;  // kernel → status → n
+    std::map<std::string, std::set<std::string>> problems;
+    for (const auto& t : d.store.value("trials", json::array())) {
+      status_counts[t.value("kernel", "?")][t.value("status", "?")]++;
+      problems[t.value("kernel", "?")].insert(t.value("problem", "?"));
+    }
+    os << "| kernel | problems | trials | ok | invalid | compile error | crashed/timeout |\n|---|---|---|---|---|---|---|\n";
+    for (const auto& [k, c] : status_counts) {
+      int total = 0;
+      for (const auto& kv : c) total += kv.second;
+      auto get = [&](const char* s) { auto it = c.find(s); return it == c.end() ? 0 : it->second; };
+      os << "| " << k << " | " << problems[k].size() << " | " << total << " | " << get("ok") << " | "
+         << get("invalid") << " | " << get("compile_error") << " | " << get("crashed") + get("timeout") << " |\n";
+    }
+    double seconds = 0;
+    int runs = 0;
+    for (const auto& r : d.store.value("runs", json::array())) {
+      const auto a = iso_seconds(r.value("started_at", "")), b = iso_seconds(r.value("ended_at", ""));
+      if (a && b && *b >= *a) seconds += double(*b - *a);
+      ++runs;
+    }
+    os << "\n" << runs << " tuning runs, " << fmt("%.1f", seconds / 60) << " minutes of wall time on the GPU "
+       << "(start to end of each run).\n\n";
+    const auto winners = d.store.value("winners", json::array());
+    if (!winners.empty()) {
+      std::map<std::string, int> wins;
+      os << "| kernel | problem | winner | median µs | default µs | winner / default |\n|---|---|---|---|---|---|\n";
+      for (const auto& w : winners) {
+        const double m = w.value("median_us", 0.0), dm = w.value("default_median_us", 0.0);
+        wins[w.value("kernel", "?") + " " + w.value("config", "?")]++;
+        os << "| " << w.value("kernel", "?") << " | " << w.value("problem", "?") << " | `" << w.value("config", "?")
+           << "` | " << fmt("%.1f", m) << " | " << (dm > 0 ? fmt("%.1f", dm) : "–") << " | "
+           << (dm > 0 && m > 0 ? fmt("%.2fx faster", dm / m) : "–") << " |\n";
+      }
+      os << "\nHow often each config won:\n\n| kernel and config | wins |\n|---|---|\n";
+      std::vector<std::pair<int, std::string>> order;
+      for (const auto& [k, n] : wins) order.emplace_back(-n, k);
+      std::sort(order.begin(), order.end());
+      for (const auto& [n, k] : order) os << "| `" << k << "` | " << -n << " |\n";
+      os << "\n";
+    }
+  }
+  return os.str();
+}
+
+json plot_digest(const ReportData& d) {
+  json rows = json::array();
+  for (const auto& [s, impls] : d.timings)
+    for (const auto& [impl, t] : impls)
+      rows.push_back({{"h_qk", s.h_qk}, {"h_v", s.h_v}, {"seqlens", s.seqlens}, {"tokens", s.tokens()},
+                      {"seq_name", s.seq_name()}, {"impl", impl}, {"mode", t.mode}, {"ms", t.ms},
+                      {"bytes", compulsory_bytes(s)}, {"flops", forward_flops(s)}});
+  return {{"gpu", d.gpu}, {"copy_gbps", d.copy_gbps}, {"matmul_tflops", d.matmul_tflops}, {"rows", rows}};
+}
+
+}  // namespace qla::report

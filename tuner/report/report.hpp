@@ -1,0 +1,75 @@
+// `qla report`: the comparison users of GDN kernels look for, from what was measured (issue 6).
+//
+// Inputs, all JSON:
+//  * bench documents (schema "qla.bench.v1"): qla's own bench (implementations "qla-tuned", "qla-default",
+//    "naive", "unfused", with the card's measured copy/matmul ceilings) and bench/fla_bench.py ("fla");
+//  * published documents (results/published/*.json): other systems' numbers, each row labelled with its card;
+//  * the tuning store's export (Store::export_json()).
+// Output: one Markdown page (tables never depend on Python), plus a JSON digest that scripts/plot_report.py
+// turns into PNG plots where matplotlib is importable.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace qla::report {
+
+/// A problem shape of the benchmark matrix: heads and the packed sequence lengths.
+struct Shape {
+  int h_qk = 0;
+  int h_v = 0;
+  std::vector<long long> seqlens;
+  long long tokens() const;
+  std::string seq_name() const;  ///< "1x8192", "8192x4" or "4096+4096"
+  bool operator<(const Shape& o) const {
+    return std::tie(h_qk, h_v, seqlens) < std::tie(o.h_qk, o.h_v, o.seqlens);
+  }
+  bool operator==(const Shape& o) const { return h_qk == o.h_qk && h_v == o.h_v && seqlens == o.seqlens; }
+};
+
+/// One measured time of one implementation on one shape.
+struct Timing {
+  double ms = 0;
+  std::string mode;     ///< "graph" (FlashQLA's published method) or "cold" (L2 flushed per call)
+  std::string source;   ///< file it came from
+};
+
+/// Everything the page is made from.
+struct ReportData {
+  std::string gpu;                                   ///< card name of the bench documents
+  std::string date;                                  ///< newest bench date
+  std::map<std::string, std::string> versions;       ///< "fla" → "0.5.2", ...
+  double copy_gbps = 0;                              ///< measured device-to-device copy ceiling, 0 if unknown
+  double matmul_tflops = 0;                          ///< measured bf16 matmul ceiling, 0 if unknown
+  std::map<Shape, std::map<std::string, Timing>> timings;  ///< shape → implementation → time
+  /// Published rows: (card, implementation) → shape → ms.
+  std::map<std::pair<std::string, std::string>, std::map<Shape, double>> published;
+  std::map<std::string, std::string> published_sources;    ///< card → source line
+  nlohmann::json store;                              ///< Store::export_json(), null when no store
+  std::string git_commit;
+};
+
+/// Reads bench and published documents and a store export; throws UserError naming a bad file.
+ReportData load_report_data(const std::vector<std::string>& bench_files,
+                            const std::vector<std::string>& published_files,
+                            const std::optional<nlohmann::json>& store_export, std::string git_commit);
+
+/// Bytes of the operator's compulsory traffic (inputs once, outputs once; bf16 data, fp32 g/β/states).
+double compulsory_bytes(const Shape& s);
+/// FLOPs of the fused forward (9.44 MFLOP per chunk-head at C = 64, K = V = 128) plus kkt_solve's KKᵀ.
+double forward_flops(const Shape& s);
+
+/// The Markdown page.
+std::string render_markdown(const ReportData& d);
+/// The digest scripts/plot_report.py reads.
+nlohmann::json plot_digest(const ReportData& d);
+
+/// "NVIDIA H100 80GB HBM3" → "nvidia-h100-80gb-hbm3".
+std::string slug(const std::string& gpu);
+
+}  // namespace qla::report
