@@ -1,0 +1,89 @@
+// chunk_local_cumsum (GDN.md §2.1): per chunk of C tokens of each sequence, the inclusive prefix sum of g
+// (Reverse: the inclusive suffix sum, for the backward's dg), in fp32.
+//
+// What is written: g_out[t] for every token t inside a sequence (the sum restarts at each sequence start and
+// every C tokens after it), and 0 for every token after cu_seqlens[N] (varlen padding), written by the
+// blocks past num_chunks. Nothing else: the rows that pad a sequence's last chunk belong to the next sequence
+// (or do not exist), so consumers load padded rows as g_out[last valid token of the chunk] themselves (the
+// GDN.md §1.5 rule); with that, g_out at the chunk's last valid token is the chunk total g_L.
+//
+// CTA = (chunk, 32-head block), 4 warps: the (C, 32) tile is loaded coalesced (32 consecutive heads of a token)
+// into padded smem, each warp scans heads: lane l owns C/32 consecutive tokens, a sequential scan inside the
+// lane and a shuffle scan across lanes.
+#pragma once
+
+#include "gdn/convert.cuh"
+#include "qla/gdn/cumsum_params.hpp"
+
+namespace qla::gdn {
+
+template <int C, bool Reverse, typename TG>
+__global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumParams p) {
+  static_assert(C == 32 || C == 64 || C == 128, "chunk size 32, 64 or 128");
+  constexpr int kPerLane = C / 32;
+  __shared__ float tile[C][33];  // (C, 32 heads) fp32, +1 column against bank conflicts
+
+  const int head0 = blockIdx.y * 32;
+  const long long T = p.seq.tokens_per_row;
+  const int tid = threadIdx.x;
+
+  if (static_cast<int>(blockIdx.x) >= p.seq.num_chunks) {  // zero the padding after cu_seqlens[N]
+    const long long pad0 = p.seq.cu_seqlens[p.seq.num_sequences] +
+                           static_cast<long long>(blockIdx.x - p.seq.num_chunks) * C;
+    for (int i = tid; i < C * 32; i += 128) {
+      const long long tok = pad0 + i / 32;
+      const int head = head0 + i % 32;
+      if (tok < p.seq.total_tokens && head < p.heads) *dev::token_ptr<float>(p.g_out, tok, T, head) = 0.f;
+    }
+    return;
+  }
+
+  const int seq = p.seq.chunk_index[2 * blockIdx.x];
+  const int chunk = p.seq.chunk_index[2 * blockIdx.x + 1];
+  const long long bos = p.seq.cu_seqlens[seq] + static_cast<long long>(chunk) * C;
+  const long long eos = p.seq.cu_seqlens[seq + 1];
+  const int len = static_cast<int>(eos - bos < C ? eos - bos : C);
+
+  for (int i = tid; i < C * 32; i += 128) {
+    const int t = i / 32;
+    const int head = head0 + i % 32;
+    tile[t][i % 32] = (t < len && head < p.heads)
+                          ? dev::to_float(*dev::token_ptr<const TG>(p.g_in, bos + t, T, head))
+                          : 0.f;
+  }
+  __syncthreads();
+
+  const int lane = tid % 32;
+  for (int h = tid / 32; h < 32; h += 4) {
+    // Position j of the scan order: token j (forward) or token C-1-j (reverse); zeros beyond len are harmless.
+    float vals[kPerLane];
+    float run = 0.f;
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) {
+      const int j = lane * kPerLane + e;
+      run += tile[Reverse ? C - 1 - j : j][h];
+      vals[e] = run;
+    }
+    float incl = run;  // inclusive scan of the lane totals
+#pragma unroll
+    for (int off = 1; off < 32; off *= 2) {
+      const float up = __shfl_up_sync(0xffffffffu, incl, off);
+      if (lane >= off) incl += up;
+    }
+    const float before = incl - run;
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) {
+      const int j = lane * kPerLane + e;
+      tile[Reverse ? C - 1 - j : j][h] = vals[e] + before;
+    }
+  }
+  __syncthreads();
+
+  for (int i = tid; i < C * 32; i += 128) {
+    const int t = i / 32;
+    const int head = head0 + i % 32;
+    if (t < len && head < p.heads) *dev::token_ptr<float>(p.g_out, bos + t, T, head) = tile[t][i % 32];
+  }
+}
+
+}  // namespace qla::gdn

@@ -1,0 +1,36 @@
+// The CUDA driver API, reached only through cudaGetDriverEntryPointByVersion: binaries never link libcuda, so
+// they start on machines without a GPU driver (CI). Types come from <cuda.h> (a header, no library).
+#pragma once
+
+#include <cuda.h>
+
+#include "qla/error.hpp"
+
+namespace qla::cuda {
+
+/// Driver entry points used by qla. Loaded once per process on first use (which needs a driver).
+struct DriverApi {
+  CUresult (*cuGetErrorString)(CUresult, const char**) = nullptr;
+  CUresult (*cuModuleLoadData)(CUmodule*, const void*) = nullptr;
+  CUresult (*cuModuleUnload)(CUmodule) = nullptr;
+  CUresult (*cuModuleGetFunction)(CUfunction*, CUmodule, const char*) = nullptr;
+  CUresult (*cuFuncSetAttribute)(CUfunction, CUfunction_attribute, int) = nullptr;
+  CUresult (*cuFuncGetAttribute)(int*, CUfunction_attribute, CUfunction) = nullptr;
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             CUstream, void**, void**) = nullptr;
+  /// For TMA descriptors (cuTensorMapEncodeTiled); null where the driver predates it.
+  CUresult (*cuTensorMapEncodeTiled)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
+                                     const cuuint64_t*, const cuuint32_t*, const cuuint32_t*,
+                                     CUtensorMapInterleave, CUtensorMapSwizzle, CUtensorMapL2promotion,
+                                     CUtensorMapFloatOOBfill) = nullptr;
+};
+
+/// The process-wide entry points; throws ApiError when the driver or an entry point is missing.
+const DriverApi& driver();
+
+/// Throws ApiError with the driver's message when rc is not CUDA_SUCCESS.
+void check_driver(CUresult rc, const char* file, int line, const char* call);
+
+}  // namespace qla::cuda
+
+#define QLA_CU_CHECK(call) ::qla::cuda::check_driver((call), __FILE__, __LINE__, #call)

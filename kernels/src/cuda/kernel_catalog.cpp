@@ -1,0 +1,37 @@
+#include "qla/cuda/kernel_catalog.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+namespace qla::cuda {
+namespace {
+
+struct Catalog {
+  std::mutex mutex;
+  std::vector<KernelFamily> families;
+};
+
+Catalog& catalog() {
+  static Catalog c;  // function-local: registrations run during static initialisation
+  return c;
+}
+
+}  // namespace
+
+bool register_kernel_family(KernelFamily family) {
+  Catalog& c = catalog();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.families.push_back(std::move(family));
+  return true;
+}
+
+std::vector<KernelFamily> kernel_families() {
+  Catalog& c = catalog();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  auto out = c.families;
+  std::sort(out.begin(), out.end(),
+            [](const KernelFamily& a, const KernelFamily& b) { return a.space->kernel < b.space->kernel; });
+  return out;
+}
+
+}  // namespace qla::cuda

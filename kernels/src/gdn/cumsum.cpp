@@ -1,0 +1,47 @@
+#include "qla/gdn/cumsum.hpp"
+
+#include "qla/cuda/kernel_catalog.hpp"
+#include "qla/cuda/type_names.hpp"
+
+namespace qla::gdn {
+
+const SpaceDecl& cumsum_space() {
+  static const SpaceDecl space = [] {
+    SpaceDecl s;
+    s.kernel = "gdn.cumsum";
+    s.axes = {{"chunk", "c", {32, 64, 128}, "tokens per chunk (must equal the consuming kernels' C)"}};
+    s.default_point = CumsumConfig{}.to_point();
+    return s;
+  }();
+  return space;
+}
+
+cuda::KernelSpec cumsum_spec(const CumsumConfig& c, bool reverse, DType gate) {
+  return {"gdn/cumsum.cuh", "qla::gdn::chunk_local_cumsum_kernel<" + std::to_string(c.chunk) + ", " +
+                                (reverse ? "true" : "false") + ", " + cuda::cuda_type_name(gate) + ">"};
+}
+
+cuda::LaunchShape cumsum_shape(const CumsumConfig& c, int num_chunks, long long padding_tokens, int heads) {
+  cuda::LaunchShape s;
+  const long long pad_blocks = (padding_tokens + c.chunk - 1) / c.chunk;
+  s.grid = {static_cast<unsigned>(num_chunks + pad_blocks), static_cast<unsigned>((heads + 31) / 32), 1};
+  s.block = {128, 1, 1};
+  return s;
+}
+
+std::string cumsum_can_implement(const Problem& p, const CumsumConfig& c) {
+  if (p.gate_dtype != DType::kF32 && p.gate_dtype != DType::kBF16) return "cumsum needs fp32 or bf16 g";
+  if (!cumsum_space().contains(c.to_point())) return "chunk size must be 32, 64 or 128";
+  return {};
+}
+
+namespace {
+const bool kRegistered = cuda::register_kernel_family(
+    {&cumsum_space(), [](const Point& p) {
+       const auto c = CumsumConfig::from_point(p);
+       return std::vector<cuda::KernelSpec>{cumsum_spec(c, false, DType::kF32), cumsum_spec(c, true, DType::kF32),
+                                            cumsum_spec(c, false, DType::kBF16)};
+     }});
+}  // namespace
+
+}  // namespace qla::gdn

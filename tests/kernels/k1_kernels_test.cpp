@@ -1,0 +1,515 @@
+// GPU tests of K1's kernels and of the forward API: naive forward (every config), cumsum, l2norm, the CP small
+// kernels, the forward for each algorithm, and bad input. Compared with float64 loops written here.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "gpu_guard.hpp"
+#include "qla/cuda/device_buffer.hpp"
+#include "qla/cuda/launcher.hpp"
+#include "qla/gdn/cp.hpp"
+#include "qla/gdn/cumsum.hpp"
+#include "qla/gdn/forward.hpp"
+#include "qla/gdn/l2norm.hpp"
+#include "qla/gdn/naive_fwd.hpp"
+
+namespace qla::gdn {
+namespace {
+
+using cuda::DeviceBuffer;
+
+std::uint16_t to_bf16(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
+  return static_cast<std::uint16_t>(u >> 16);
+}
+float from_bf16(std::uint16_t h) {
+  const std::uint32_t u = static_cast<std::uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+/// Host inputs of one problem (bf16 q/k/v stored as rounded floats and raw bits; fp32 g, beta, h0).
+struct Inputs {
+  Problem p;
+  std::vector<float> q, k, v, g, beta, h0;  // values after bf16 rounding for q/k/v
+  std::vector<std::uint16_t> qb, kb, vb;
+};
+
+Inputs make_inputs(Problem p, unsigned seed) {
+  Inputs in;
+  in.p = p;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n01;
+  const long long rows = p.total_tokens();
+  auto fill_unit = [&](std::vector<float>& x, std::vector<std::uint16_t>& xb, int heads, bool normalize) {
+    x.resize(static_cast<std::size_t>(rows) * heads * 128);
+    xb.resize(x.size());
+    for (std::size_t i = 0; i < x.size(); i += 128) {
+      double ss = 0;
+      for (int d = 0; d < 128; ++d) {
+        x[i + d] = n01(rng);
+        ss += double(x[i + d]) * x[i + d];
+      }
+      const double s = normalize ? 1.0 / std::sqrt(ss + 1e-6) : 1.0;
+      for (int d = 0; d < 128; ++d) {
+        xb[i + d] = to_bf16(static_cast<float>(x[i + d] * s));
+        x[i + d] = from_bf16(xb[i + d]);
+      }
+    }
+  };
+  fill_unit(in.q, in.qb, p.h_qk, true);
+  fill_unit(in.k, in.kb, p.h_qk, true);
+  fill_unit(in.v, in.vb, p.h_v, false);
+  in.g.resize(static_cast<std::size_t>(rows) * p.h_v);
+  in.beta.resize(in.g.size());
+  for (std::size_t i = 0; i < in.g.size(); ++i) {
+    const int h = static_cast<int>(i % p.h_v);
+    // GDN.md §5.2: A_0 = 0 (zero gate), A_{H-1} = 16 (strong decay), others in between.
+    const double a = h == 0 ? 0.0 : (h == p.h_v - 1 ? 16.0 : 16.0 * h / p.h_v);
+    const double x = 0.5 * n01(rng) + 1.0;
+    in.g[i] = static_cast<float>(-a * std::log1p(std::exp(x)));
+    in.beta[i] = static_cast<float>(1.0 / (1.0 + std::exp(-n01(rng))));
+  }
+  if (p.initial_state) {
+    in.h0.resize(static_cast<std::size_t>(p.num_sequences()) * p.h_v * 128 * 128);
+    for (auto& x : in.h0) x = n01(rng);
+  }
+  return in;
+}
+
+/// float64 token recurrence (GDN.md §1.2): o [rows, h_v, 128], ht [N, h_v, 128, 128].
+void reference(const Inputs& in, std::vector<double>& o, std::vector<double>& ht) {
+  const Problem& p = in.p;
+  const int group = p.h_v / p.h_qk;
+  const double scale = p.effective_scale();
+  o.assign(static_cast<std::size_t>(p.total_tokens()) * p.h_v * 128, 0.0);
+  ht.assign(static_cast<std::size_t>(p.num_sequences()) * p.h_v * 128 * 128, 0.0);
+  std::vector<double> S(128 * 128), qn(128), kn(128);
+  for (long long n = 0; n < p.num_sequences(); ++n) {
+    for (int h = 0; h < p.h_v; ++h) {
+      const int hq = h / group;
+      for (int i = 0; i < 128 * 128; ++i)
+        S[i] = p.initial_state ? in.h0[(static_cast<std::size_t>(n) * p.h_v + h) * 128 * 128 + i] : 0.0;
+      for (long long t = p.seq_begin(n); t < p.seq_begin(n) + p.seq_length(n); ++t) {
+        const std::size_t qk = (static_cast<std::size_t>(t) * p.h_qk + hq) * 128;
+        const std::size_t vv = (static_cast<std::size_t>(t) * p.h_v + h) * 128;
+        double qs = 0, ks = 0;
+        for (int d = 0; d < 128; ++d) {
+          qn[d] = in.q[qk + d];
+          kn[d] = in.k[qk + d];
+          qs += qn[d] * qn[d];
+          ks += kn[d] * kn[d];
+        }
+        if (p.l2norm_qk) {
+          for (int d = 0; d < 128; ++d) {
+            qn[d] /= std::sqrt(qs + 1e-6);
+            kn[d] /= std::sqrt(ks + 1e-6);
+          }
+        }
+        const double decay = std::exp(static_cast<double>(in.g[t * p.h_v + h]));
+        const double beta = in.beta[t * p.h_v + h];
+        for (int c = 0; c < 128; ++c) {
+          double dot = 0;
+          for (int r = 0; r < 128; ++r) dot += S[r * 128 + c] * kn[r];
+          const double u = beta * (in.v[vv + c] - decay * dot);
+          double out = 0;
+          for (int r = 0; r < 128; ++r) {
+            S[r * 128 + c] = decay * S[r * 128 + c] + kn[r] * u;
+            out += S[r * 128 + c] * qn[r];
+          }
+          o[vv + c] = scale * out;
+        }
+      }
+      const std::size_t base = (static_cast<std::size_t>(n) * p.h_v + h) * 128 * 128;
+      for (std::size_t i = 0; i < S.size(); ++i) ht[base + i] = S[i];
+    }
+  }
+}
+
+double rel_err(const std::vector<float>& got, const std::vector<double>& want, std::size_t count) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const double d = got[i] - want[i];
+    num += d * d;
+    den += want[i] * want[i];
+  }
+  return den == 0 ? std::sqrt(num) : std::sqrt(num / den);
+}
+
+/// Device copies of the inputs and outputs of one problem.
+struct DeviceProblem {
+  DeviceBuffer q, k, v, g, beta, h0, o, ht;
+  ForwardArgs args;
+  explicit DeviceProblem(const Inputs& in) {
+    const Problem& p = in.p;
+    q = DeviceBuffer::from_host(in.qb);
+    k = DeviceBuffer::from_host(in.kb);
+    v = DeviceBuffer::from_host(in.vb);
+    g = DeviceBuffer::from_host(in.g);
+    beta = DeviceBuffer::from_host(in.beta);
+    if (p.initial_state) h0 = DeviceBuffer::from_host(in.h0);
+    o = DeviceBuffer(in.vb.size() * 2);
+    ht = DeviceBuffer(static_cast<std::size_t>(p.num_sequences()) * p.h_v * 128 * 128 * 4);
+    args.problem = p;
+    args.q = contiguous_tensor(q.get(), p, p.h_qk, 128);
+    args.k = contiguous_tensor(k.get(), p, p.h_qk, 128);
+    args.v = contiguous_tensor(v.get(), p, p.h_v, 128);
+    args.o = contiguous_tensor(o.get(), p, p.h_v, 128);
+    args.g = contiguous_tensor(g.get(), p, p.h_v, 1);
+    args.beta = contiguous_tensor(beta.get(), p, p.h_v, 1);
+    args.h0 = p.initial_state ? h0.as<const float>() : nullptr;
+    args.ht = p.final_state ? ht.as<float>() : nullptr;
+  }
+  void poison() {
+    QLA_CUDA_CHECK(cudaMemset(o.get(), 0xff, o.bytes()));
+    QLA_CUDA_CHECK(cudaMemset(ht.get(), 0xff, ht.bytes()));
+  }
+  std::vector<std::uint16_t> o_bits() const {
+    std::vector<std::uint16_t> out(o.bytes() / 2);
+    QLA_CUDA_CHECK(cudaMemcpy(out.data(), o.get(), o.bytes(), cudaMemcpyDeviceToHost));
+    return out;
+  }
+  std::vector<float> ht_values() const {
+    std::vector<float> out(ht.bytes() / 4);
+    QLA_CUDA_CHECK(cudaMemcpy(out.data(), ht.get(), ht.bytes(), cudaMemcpyDeviceToHost));
+    return out;
+  }
+};
+
+struct Case {
+  const char* name;
+  Problem p;
+};
+
+std::vector<Case> small_cases() {
+  auto make = [](long long b, long long t, int hqk, int hv, bool h0, std::vector<std::int64_t> cu = {}) {
+    Problem p;
+    p.batch = b;
+    p.tokens = t;
+    p.h_qk = hqk;
+    p.h_v = hv;
+    p.initial_state = h0;
+    p.cu_seqlens = std::move(cu);
+    return p;
+  };
+  return {
+      {"T1", make(1, 1, 1, 1, false)},
+      {"Cminus1_gva2_h0", make(2, 63, 2, 4, true)},
+      {"C_gva2", make(1, 64, 1, 2, false)},
+      {"Cplus1_h0", make(2, 65, 2, 2, true)},
+      {"varlen_empty_1tok_padding_gva4", make(1, 210, 1, 4, true, {0, 1, 1, 70, 135, 200})},
+      {"long_partial_gva1", make(1, 300, 4, 4, false)},
+  };
+}
+
+Status run_forward(DeviceProblem& d, const Plan& plan) {
+  DeviceBuffer ws(plan.workspace_bytes());
+  Status s = forward(d.args, plan, ws.get(), nullptr);
+  QLA_CUDA_CHECK(cudaDeviceSynchronize());
+  return s;
+}
+
+void check_algorithm(Algorithm algo, const SpaceDecl* space) {
+  const auto device = cuda::current_device();
+  ASSERT_TRUE(device.has_value());
+  std::vector<Point> points = space ? space->enumerate(&device->arch) : std::vector<Point>{{}};
+  double worst_o = 0, worst_s = 0;
+  int runs = 0;
+  unsigned seed = 1;
+  for (const auto& c : small_cases()) {
+    const Inputs in = make_inputs(c.p, seed++);
+    std::vector<double> o_ref, ht_ref;
+    reference(in, o_ref, ht_ref);
+    DeviceProblem d(in);
+    for (const auto& point : points) {
+      PlanOptions opt;
+      opt.algorithm = algo;
+      if (space) opt.configs[space->kernel] = point;
+      const Plan plan = make_plan(c.p, *device, opt);
+      const std::string what = std::string(c.name) + " " + (space ? space->label(point) : "");
+      d.poison();
+      const Status s = run_forward(d, plan);
+      ASSERT_TRUE(s.ok()) << what << ": " << s.message;
+      const auto o1 = d.o_bits();
+      const auto ht1 = d.ht_values();
+      d.poison();
+      ASSERT_TRUE(run_forward(d, plan).ok());
+      EXPECT_EQ(o1, d.o_bits()) << what << ": o differs between two runs";
+      EXPECT_EQ(0, std::memcmp(ht1.data(), d.ht_values().data(), ht1.size() * 4)) << what << ": ht differs";
+      std::vector<float> o(o1.size());
+      for (std::size_t i = 0; i < o.size(); ++i) o[i] = from_bf16(o1[i]);
+      const std::size_t valid = static_cast<std::size_t>(c.p.valid_tokens() == c.p.total_tokens()
+                                                             ? c.p.total_tokens()
+                                                             : c.p.cu_seqlens.back()) * c.p.h_v * 128;
+      for (std::size_t i = valid; i < o.size(); ++i) ASSERT_EQ(o[i], 0.f) << what << ": padding row not zeroed";
+      const double eo = rel_err(o, o_ref, valid);
+      const double es = rel_err(ht1, ht_ref, ht_ref.size());
+      EXPECT_LE(eo, 0.005) << what << " o";
+      EXPECT_LE(es, 0.005) << what << " ht";
+      worst_o = std::max(worst_o, eo);
+      worst_s = std::max(worst_s, es);
+      ++runs;
+    }
+  }
+  std::printf("[%s] %d runs, worst rel. Frobenius error: o %.2e, ht %.2e\n", algorithm_name(algo), runs, worst_o,
+              worst_s);
+}
+
+TEST(Forward, NaiveEveryConfig) {
+  QLA_REQUIRE_GPU();
+  check_algorithm(Algorithm::kNaive, &naive_fwd_space());
+}
+
+TEST(Forward, UnfusedDefault) {
+  QLA_REQUIRE_GPU();
+  check_algorithm(Algorithm::kUnfused, nullptr);
+}
+
+TEST(Forward, NaiveWithL2Norm) {
+  QLA_REQUIRE_GPU();
+  Problem p;
+  p.batch = 2;
+  p.tokens = 70;
+  p.h_qk = 2;
+  p.h_v = 4;
+  p.l2norm_qk = true;
+  Inputs in = make_inputs(p, 99);
+  for (auto* x : {&in.q, &in.k})  // un-normalised inputs: the op must normalise them
+    for (std::size_t i = 0; i < x->size(); ++i) {
+      (*x)[i] *= 3.f;
+      (x == &in.q ? in.qb : in.kb)[i] = to_bf16((*x)[i]);
+      (*x)[i] = from_bf16((x == &in.q ? in.qb : in.kb)[i]);
+    }
+  std::vector<double> o_ref, ht_ref;
+  reference(in, o_ref, ht_ref);
+  DeviceProblem d(in);
+  PlanOptions opt;
+  opt.algorithm = Algorithm::kNaive;
+  const Plan plan = make_plan(p, *cuda::current_device(), opt);
+  d.poison();
+  ASSERT_TRUE(run_forward(d, plan).ok());
+  const auto bits = d.o_bits();
+  std::vector<float> o(bits.size());
+  for (std::size_t i = 0; i < o.size(); ++i) o[i] = from_bf16(bits[i]);
+  EXPECT_LE(rel_err(o, o_ref, o.size()), 0.005);
+  EXPECT_LE(rel_err(d.ht_values(), ht_ref, ht_ref.size()), 0.005);
+}
+
+TEST(Forward, FusedReportsNotImplementedOrRuns) {
+  QLA_REQUIRE_GPU();
+  Problem p;
+  p.tokens = 64;
+  const Plan plan = make_plan(p, *cuda::current_device(), {});
+  DeviceProblem d(make_inputs(p, 3));
+  const Status s = run_forward(d, plan);
+  EXPECT_TRUE(s.ok() || s.code == Status::Code::kNotImplemented) << s.message;
+}
+
+TEST(Forward, BadInputIsRejectedBeforeAnyLaunch) {
+  QLA_REQUIRE_GPU();
+  Problem p;
+  p.tokens = 64;
+  p.h_qk = 1;
+  p.h_v = 2;
+  p.initial_state = true;
+  const Inputs in = make_inputs(p, 5);
+  DeviceProblem d(in);
+  PlanOptions opt;
+  opt.algorithm = Algorithm::kNaive;
+  const Plan plan = make_plan(p, *cuda::current_device(), opt);
+  auto expect_rejected = [&](ForwardArgs a, const char* what) {
+    d.poison();
+    const Status s = forward(a, plan, nullptr, nullptr);
+    QLA_CUDA_CHECK(cudaDeviceSynchronize());
+    EXPECT_EQ(s.code, Status::Code::kInvalidArgument) << what;
+    EXPECT_FALSE(s.message.empty());
+    for (auto b : d.o_bits()) ASSERT_EQ(b, 0xffff) << what << ": something was launched";
+  };
+  ForwardArgs a = d.args;
+  a.q.data = static_cast<char*>(a.q.data) + 2;
+  expect_rejected(a, "misaligned q");
+  a = d.args;
+  a.problem.h_v = 4;
+  expect_rejected(a, "head count mismatch");
+  a = d.args;
+  a.problem.qkv_dtype = DType::kF16;
+  expect_rejected(a, "dtype mismatch");
+  a = d.args;
+  a.h0 = nullptr;
+  expect_rejected(a, "missing h0");
+  a = d.args;
+  a.v.data = nullptr;
+  expect_rejected(a, "null v");
+
+  Problem k64 = p;
+  k64.k_dim = 64;
+  const Plan bad = make_plan(k64, *cuda::current_device(), opt);
+  EXPECT_NE(bad.not_implemented_reason().find("K = V = 128"), std::string::npos);
+  ForwardArgs a64 = d.args;
+  a64.problem = k64;
+  EXPECT_EQ(forward(a64, bad, nullptr, nullptr).code, Status::Code::kNotImplemented);
+}
+
+// ---- the small kernels, launched directly ----
+
+TEST(Cumsum, EveryChunkSizeBothDirectionsVarlenWithPadding) {
+  QLA_REQUIRE_GPU();
+  Problem p;
+  p.tokens = 400;
+  p.h_v = 40;  // two 32-head blocks, the second partial
+  p.cu_seqlens = {0, 1, 1, 130, 257, 390};
+  std::mt19937 rng(7);
+  std::normal_distribution<float> n01;
+  std::vector<float> g(static_cast<std::size_t>(p.tokens) * p.h_v);
+  for (auto& x : g) x = n01(rng);
+  DeviceBuffer gin = DeviceBuffer::from_host(g), gout(g.size() * 4);
+  for (int c : {32, 64, 128}) {
+    for (bool rev : {false, true}) {
+      // Work list for chunk size c.
+      std::vector<int> index;
+      for (int n = 0; n + 1 < static_cast<int>(p.cu_seqlens.size()); ++n)
+        for (long long j = 0; j * c < p.cu_seqlens[n + 1] - p.cu_seqlens[n]; ++j) {
+          index.push_back(n);
+          index.push_back(static_cast<int>(j));
+        }
+      std::vector<int> cu(p.cu_seqlens.begin(), p.cu_seqlens.end());
+      DeviceBuffer dcu = DeviceBuffer::from_host(cu), didx = DeviceBuffer::from_host(index);
+      ChunkCumsumParams cp{};
+      cp.g_in = contiguous_tensor(gin.get(), p, p.h_v, 1);
+      cp.g_out = contiguous_tensor(gout.get(), p, p.h_v, 1);
+      cp.seq = {dcu.as<const int>(), didx.as<const int>(), nullptr, 5, static_cast<int>(index.size() / 2), 400, 400};
+      cp.heads = p.h_v;
+      QLA_CUDA_CHECK(cudaMemset(gout.get(), 0xff, gout.bytes()));
+      const CumsumConfig cfg{c};
+      cuda::KernelCache::global().get(cumsum_spec(cfg, rev, DType::kF32))
+          .launch(cumsum_shape(cfg, cp.seq.num_chunks, 10, p.h_v), &cp, nullptr);
+      std::vector<float> out(g.size());
+      QLA_CUDA_CHECK(cudaMemcpy(out.data(), gout.get(), gout.bytes(), cudaMemcpyDeviceToHost));
+      for (int n = 0; n < 5; ++n) {
+        for (long long b = p.cu_seqlens[n]; b < p.cu_seqlens[n + 1]; b += c) {
+          const long long e = std::min<long long>(b + c, p.cu_seqlens[n + 1]);
+          for (int h = 0; h < p.h_v; ++h) {
+            for (long long t = b; t < e; ++t) {
+              double want = 0;
+              for (long long s = rev ? t : b; s < (rev ? e : t + 1); ++s) want += g[s * p.h_v + h];
+              ASSERT_NEAR(out[t * p.h_v + h], want, 1e-4) << "C " << c << " rev " << rev << " t " << t;
+            }
+          }
+        }
+      }
+      for (long long t = 390; t < 400; ++t)
+        for (int h = 0; h < p.h_v; ++h) ASSERT_EQ(out[t * p.h_v + h], 0.f) << "padding not zeroed";
+    }
+  }
+}
+
+TEST(L2Norm, EveryConfigMatchesFp64) {
+  QLA_REQUIRE_GPU();
+  Problem p;
+  p.batch = 3;
+  p.tokens = 37;
+  p.h_qk = 3;
+  p.h_v = 3;
+  const Inputs in = make_inputs(p, 11);
+  std::vector<std::uint16_t> xb(in.qb.size());  // un-normalised copies of q
+  for (std::size_t i = 0; i < in.qb.size(); ++i) xb[i] = to_bf16(from_bf16(in.qb[i]) * 5.f + 0.1f);
+  DeviceBuffer x = DeviceBuffer::from_host(xb), y(xb.size() * 2), rstd(xb.size() / 128 * 4);
+  for (const auto& point : l2norm_space().enumerate()) {
+    const auto cfg = L2NormConfig::from_point(point);
+    L2NormParams lp{contiguous_tensor(x.get(), p, p.h_qk, 128), contiguous_tensor(y.get(), p, p.h_qk, 128),
+                    rstd.as<float>(), p.total_tokens(), p.tokens, p.h_qk, 1e-6f};
+    QLA_CUDA_CHECK(cudaMemset(y.get(), 0xff, y.bytes()));
+    cuda::KernelCache::global().get(l2norm_spec(cfg, DType::kBF16)).launch(l2norm_shape(cfg, lp.rows, lp.heads),
+                                                                           &lp, nullptr);
+    std::vector<std::uint16_t> out(xb.size());
+    QLA_CUDA_CHECK(cudaMemcpy(out.data(), y.get(), y.bytes(), cudaMemcpyDeviceToHost));
+    for (std::size_t v = 0; v < xb.size(); v += 128) {
+      double ss = 0;
+      for (int d = 0; d < 128; ++d) ss += double(from_bf16(xb[v + d])) * from_bf16(xb[v + d]);
+      for (int d = 0; d < 128; ++d) {
+        const double want = from_bf16(xb[v + d]) / std::sqrt(ss + 1e-6);
+        ASSERT_NEAR(from_bf16(out[v + d]), want, 1e-2 * std::abs(want) + 1e-6) << l2norm_space().label(point);
+      }
+    }
+  }
+}
+
+TEST(Cp, WarmupCountsAndCorrectionMatchHostLoops) {
+  QLA_REQUIRE_GPU();
+  // Three pieces of 4 chunks (C = 64) of one raw sequence, plus a second raw sequence of one piece.
+  const int heads = 3, C = 64, P = 4;
+  const std::vector<int> pcu = {0, 256, 512, 700, 800};
+  const std::vector<int> last = {0, 0, 1, 1};
+  const std::vector<int> raw_first = {0, 3, 4};
+  Problem p;
+  p.tokens = 800;
+  p.h_v = heads;
+  std::vector<float> gcum(800 * heads);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u01(0.f, 1.f);
+  for (int t = 0; t < 800; ++t)
+    for (int h = 0; h < heads; ++h) {
+      // head 0: no decay (fallback), head 1: -1 per chunk total, head 2: strong
+      const float per_token = h == 0 ? 0.f : (h == 1 ? -1.f / 64 : -0.5f);
+      const int local = (t - (t >= 700 ? 700 : (t / 64) * 64)) % 64;
+      gcum[t * heads + h] = per_token * (local + 1) + 0.f * u01(rng);
+    }
+  DeviceBuffer dg = DeviceBuffer::from_host(gcum), dpcu = DeviceBuffer::from_host(pcu),
+               dlast = DeviceBuffer::from_host(last), dn(P * heads * 4), dfb(P * heads * 4);
+  CpWarmupParams wp{contiguous_tensor(dg.get(), p, heads, 1), dpcu.as<const int>(), dlast.as<const int>(),
+                    dn.as<int>(), dfb.as<int>(), 800, P, heads, C, -10.f};
+  cuda::KernelCache::global().get(cp_warmup_spec()).launch(cp_warmup_shape(P, heads), &wp, nullptr);
+  std::vector<int> n(P * heads), fb(P * heads);
+  QLA_CUDA_CHECK(cudaMemcpy(n.data(), dn.get(), n.size() * 4, cudaMemcpyDeviceToHost));
+  QLA_CUDA_CHECK(cudaMemcpy(fb.data(), dfb.get(), fb.size() * 4, cudaMemcpyDeviceToHost));
+  // piece 0 and 1: 4 chunks; head 0 never decays → all chunks, fallback; head 1: -1/chunk → 4 chunks, fallback
+  // (sum -4 > -10); head 2: -32 per chunk → 1 chunk. Pieces 2, 3 are last → 0.
+  const std::vector<int> want_n = {4, 4, 1, 4, 4, 1, 0, 0, 0, 0, 0, 0};
+  const std::vector<int> want_fb = {1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_EQ(n, want_n);
+  EXPECT_EQ(fb, want_fb);
+
+  // Correction: random ht, M; fallback from above (as int).
+  const std::size_t S = 128 * 128;
+  std::normal_distribution<float> n01;
+  std::vector<float> h0(2 * heads * S), ht(P * heads * S), m(P * heads * S);
+  for (auto* v : {&h0, &ht, &m})
+    for (auto& x : *v) x = n01(rng) * (v == &m ? 0.05f : 1.f);
+  DeviceBuffer dh0 = DeviceBuffer::from_host(h0), dht = DeviceBuffer::from_host(ht), dm = DeviceBuffer::from_host(m),
+               draw = DeviceBuffer::from_host(raw_first), dout(P * heads * S * 4);
+  for (const auto& point : cp_correct_space().enumerate()) {
+    const auto cfg = CpCorrectConfig::from_point(point);
+    CpCorrectParams cp{dh0.as<const float>(), dht.as<const float>(), dm.as<const float>(), dfb.as<const int>(),
+                       draw.as<const int>(), dout.as<float>(), heads};
+    QLA_CUDA_CHECK(cudaMemset(dout.get(), 0xff, dout.bytes()));
+    cuda::KernelCache::global().get(cp_correct_spec(cfg)).launch(cp_correct_shape(cfg, heads, 2), &cp, nullptr);
+    std::vector<float> out(P * heads * S);
+    QLA_CUDA_CHECK(cudaMemcpy(out.data(), dout.get(), dout.bytes(), cudaMemcpyDeviceToHost));
+    double worst = 0;
+    for (int raw = 0; raw < 2; ++raw)
+      for (int h = 0; h < heads; ++h) {
+        std::vector<double> cur(h0.begin() + (raw * heads + h) * S, h0.begin() + (raw * heads + h + 1) * S);
+        for (int j = raw_first[raw]; j < raw_first[raw + 1]; ++j) {
+          const std::size_t base = (static_cast<std::size_t>(j) * heads + h) * S;
+          for (std::size_t i = 0; i < S; ++i) worst = std::max(worst, std::abs(out[base + i] - cur[i]));
+          std::vector<double> next(ht.begin() + base, ht.begin() + base + S);
+          if (fb[j * heads + h])
+            for (int r = 0; r < 128; ++r)
+              for (int i = 0; i < 128; ++i)
+                for (int c = 0; c < 128; ++c) next[r * 128 + c] += m[base + r * 128 + i] * cur[i * 128 + c];
+          cur.swap(next);
+        }
+      }
+    EXPECT_LE(worst, 1e-3) << cp_correct_space().label(point);
+  }
+}
+
+}  // namespace
+}  // namespace qla::gdn

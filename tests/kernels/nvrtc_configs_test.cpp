@@ -1,0 +1,131 @@
+// NVRTC compiles every buildable config of every kernel family for sm_90a (no GPU needed) and reports
+// registers, static shared memory and spills per config. Fails on any compile error.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "qla/cuda/kernel_catalog.hpp"
+#include "qla/cuda/nvrtc_compiler.hpp"
+
+namespace qla::cuda {
+namespace {
+
+struct Job {
+  std::string family;
+  std::string label;
+  KernelSpec spec;
+};
+
+struct Outcome {
+  bool ok = false;
+  ResourceUsage usage;
+  std::string error;
+};
+
+TEST(NvrtcConfigs, EveryBuildableConfigCompilesForSm90a) {
+  const ArchInfo arch;  // defaults: H100, sm_90a, 227 KB opt-in smem
+  std::vector<Job> jobs;
+  const auto families = kernel_families();
+  ASSERT_FALSE(families.empty()) << "no kernel family registered (is qla_kernels linked whole?)";
+  for (const auto& f : families) {
+    for (const auto& point : f.space->enumerate(&arch)) {
+      for (auto& spec : f.specs(point)) jobs.push_back({f.space->kernel, f.space->label(point), spec});
+    }
+  }
+  std::vector<Outcome> outcomes(jobs.size());
+  std::atomic<std::size_t> next{0};
+  const unsigned threads = std::max(2u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (std::size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+        try {
+          const auto compiled = compile_kernel(jobs[i].spec, arch);
+          outcomes[i].ok = !compiled.cubin.empty();
+          outcomes[i].usage = compiled.usage;
+        } catch (const CompileError& e) {
+          outcomes[i].error = std::string(e.what()) + "\n" + e.log();
+        } catch (const std::exception& e) {
+          outcomes[i].error = e.what();
+        }
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+
+  std::printf("%-18s %-14s %5s %8s %7s %7s  %s\n", "family", "config", "regs", "smem", "spillS", "spillL",
+              "kernel");
+  int spills = 0, over_budget = 0, failed = 0;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const auto& u = outcomes[i].usage;
+    std::printf("%-18s %-14s %5d %8d %7d %7d  %s%s\n", jobs[i].family.c_str(), jobs[i].label.c_str(), u.registers,
+                u.static_smem, u.spill_stores, u.spill_loads, jobs[i].spec.name_expression.c_str(),
+                outcomes[i].ok ? "" : "  COMPILE ERROR");
+    if (!outcomes[i].ok) {
+      ++failed;
+      ADD_FAILURE() << jobs[i].spec.name_expression << ": " << outcomes[i].error;
+      continue;
+    }
+    if (u.spill_stores > 0 || u.spill_loads > 0) ++spills;
+    if (u.static_smem > arch.smem_per_block_optin) ++over_budget;
+    EXPECT_GE(u.registers, 1) << "ptxas log not parsed for " << jobs[i].spec.name_expression;
+  }
+  std::printf("%zu kernels compiled for %s: %d failed, %d spill, %d over the shared memory budget\n",
+              jobs.size(), arch.sm_name().c_str(), failed, spills, over_budget);
+}
+
+TEST(NvrtcConfigs, ParsesPtxasLog) {
+  const auto u = parse_ptxas_log(
+      "ptxas info    : Function properties for _Z1k\n"
+      "ptxas         .     256 bytes stack frame, 8 bytes spill stores, 12 bytes spill loads\n"
+      "ptxas info    : Used 40 registers, used 1 barriers, 512 bytes smem\n");
+  EXPECT_EQ(u.registers, 40);
+  EXPECT_EQ(u.static_smem, 512);
+  EXPECT_EQ(u.spill_stores, 8);
+  EXPECT_EQ(u.spill_loads, 12);
+  EXPECT_EQ(u.stack_frame, 256);
+}
+
+TEST(NvrtcConfigs, CompileErrorCarriesTheLog) {
+  EXPECT_THROW(compile_kernel({"gdn/naive_fwd.cuh", "qla::gdn::naive_fwd_kernel<33, 4, float>"}, ArchInfo{},
+                              {{}, false}),
+               CompileError);
+}
+
+}  // namespace
+}  // namespace qla::cuda
+
+#include "qla/cuda/aot_registry.hpp"
+#include "qla/cuda/embedded_sources.hpp"
+#include "qla/error.hpp"
+
+namespace qla::cuda {
+namespace {
+
+TEST(EmbeddedSources, DeviceSourcesAndTheirParamsHeadersAreEmbedded) {
+  EXPECT_NE(source_text("gdn/naive_fwd.cuh").find("naive_fwd_kernel"), std::string_view::npos);
+  const auto closure = source_closure("gdn/naive_fwd.cuh");
+  EXPECT_NE(std::find(closure.begin(), closure.end(), "qla/gdn/tensor_views.hpp"), closure.end());
+  EXPECT_NE(source_hash("gdn/naive_fwd.cuh"), source_hash("gdn/cumsum.cuh"));
+  EXPECT_THROW(source_text("gdn/no_such_file.cuh"), qla::UserError);
+}
+
+TEST(AotRegistry, NamesCompareWithoutWhitespaceAndOuterParens) {
+  static int dummy;
+  register_aot_kernel("test/x.cuh", "(ns::k< 1, float >)", &dummy);
+  EXPECT_EQ(find_aot_kernel("test/x.cuh", "ns::k<1,float>"), &dummy);
+  EXPECT_EQ(find_aot_kernel("test/x.cuh", "ns::k<2,float>"), nullptr);
+  EXPECT_EQ(find_aot_kernel("test/y.cuh", "ns::k<1,float>"), nullptr);
+  // The library's own defaults are registered (linked whole).
+  EXPECT_NE(find_aot_kernel("gdn/naive_fwd.cuh", "qla::gdn::naive_fwd_kernel<32, 4, __nv_bfloat16, float, float>"),
+            nullptr);
+}
+
+}  // namespace
+}  // namespace qla::cuda
