@@ -1,5 +1,5 @@
-// qla::Tensor: a host tensor (dtype + shape + bytes), the unit that .npy files, generators and the CLI exchange.
-// Plain C++17, no CUDA.
+// qla::Tensor: a host tensor (dtype + shape + bytes), the unit that .npy files, generators and the
+// CLI exchange. Plain C++17, no CUDA.
 #pragma once
 
 #include <cstddef>
@@ -13,10 +13,11 @@ namespace qla {
 
 /// A dense, C-ordered (row-major), little-endian host tensor.
 ///
-/// Invariants: every extent of `shape()` is >= 0; `bytes().size() == numel() * dtype_size(dtype())`.
-/// A rank-0 tensor (empty shape) is a scalar with one element. Floating conversions round to nearest even
-/// (through Eigen::bfloat16 / Eigen::half for the 16-bit types; float64 values reach bf16/f16 through float, as
-/// PyTorch's casts do); integer conversions truncate toward zero.
+/// Invariants: every extent of `shape()` is >= 0; `bytes().size() == numel() *
+/// dtype_size(dtype())`. A rank-0 tensor (empty shape) is a scalar with one element. Floating
+/// conversions round to nearest even (through Eigen::bfloat16 / Eigen::half for the 16-bit types;
+/// float64 values reach bf16/f16 through float, as PyTorch's casts do); integer conversions
+/// truncate toward zero.
 class Tensor {
  public:
   /// A rank-0 f32 tensor holding 0.
@@ -25,10 +26,13 @@ class Tensor {
   Tensor(DType dtype, std::vector<std::int64_t> shape);
 
   /// Rounds each value to `dtype`. Throws UserError when values.size() != product(shape).
-  static Tensor from_doubles(DType dtype, std::vector<std::int64_t> shape, const std::vector<double>& values);
-  static Tensor from_floats(DType dtype, std::vector<std::int64_t> shape, const std::vector<float>& values);
+  static Tensor from_doubles(DType dtype, std::vector<std::int64_t> shape,
+                             const std::vector<double>& values);
+  static Tensor from_floats(DType dtype, std::vector<std::int64_t> shape,
+                            const std::vector<float>& values);
   /// Takes raw little-endian element bytes. Throws UserError when the size does not match.
-  static Tensor from_bytes(DType dtype, std::vector<std::int64_t> shape, std::vector<std::byte> bytes);
+  static Tensor from_bytes(DType dtype, std::vector<std::int64_t> shape,
+                           std::vector<std::byte> bytes);
 
   DType dtype() const { return dtype_; }
   const std::vector<std::int64_t>& shape() const { return shape_; }
