@@ -1,1 +1,36 @@
-# tuner library (qla_tuner) and qla tune | db
+# qla_tuner: search, store, lookup, measurement, worker isolation and the tuning loop (DESIGN.md, "The tuner").
+# The `qla tune` and `qla db` subcommands are added to the `qla` executable at the end.
+add_library(qla_tuner STATIC
+  src/trial.cpp
+  src/search.cpp
+  src/fingerprint.cpp
+  src/problem_json.cpp
+  src/store.cpp
+  src/runner.cpp
+  src/worker.cpp
+  src/fake_kernel.cpp
+  src/compile_queue.cpp
+  src/tuner.cpp
+  src/lookup.cpp
+  src/measure_stats.cpp
+  src/measure.cpp
+  src/suites.cpp)
+target_include_directories(qla_tuner PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+target_link_libraries(qla_tuner
+  PUBLIC qla::core nlohmann_json::nlohmann_json
+  PUBLIC CUDA::cudart_static
+  PRIVATE SQLiteCpp CUDA::cupti CUDA::nvrtc Threads::Threads ${CMAKE_DL_LIBS} qla_warnings)
+add_library(qla::tuner ALIAS qla_tuner)
+
+# The real-kernel adapter (gdn_adapter.hpp): depends on the kernels and the reference, so it is its own library
+# and the tuner library above stays testable without them.
+add_library(qla_tuner_gdn STATIC src/gdn_adapter.cpp)
+target_link_libraries(qla_tuner_gdn
+  PUBLIC qla_tuner
+  PRIVATE qla::kernels qla::reference Threads::Threads qla_warnings)
+
+execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+                OUTPUT_VARIABLE QLA_GIT_COMMIT_TEXT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+target_sources(qla PRIVATE cli/cmd_tune.cpp cli/cmd_db.cpp)
+set_source_files_properties(cli/cmd_tune.cpp PROPERTIES COMPILE_DEFINITIONS "QLA_GIT_COMMIT=\"${QLA_GIT_COMMIT_TEXT}\"")
+target_link_libraries(qla PRIVATE qla_tuner qla_tuner_gdn)

@@ -12,6 +12,11 @@ int& exit_code();
 void add_devices_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_reference_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_tune_command(CLI::App& app);  // also the hidden `qla worker`
+void add_db_command(CLI::App& app);
+void add_header_command(CLI::App& app);
 // Further commands (run, tune, db, header, report) are declared here as they land.
 
 }  // namespace qla::cli

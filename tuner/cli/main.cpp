@@ -23,11 +23,18 @@ int main(int argc, char** argv) {
   qla::cli::add_devices_command(app);
   qla::cli::add_generate_command(app);
   qla::cli::add_reference_command(app);
+  qla::cli::add_report_command(app);
+  qla::cli::add_run_command(app);
+  qla::cli::add_tune_command(app);
+  qla::cli::add_db_command(app);
+  qla::cli::add_header_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    // --help and --version exit 0 through CLI11; every other parse error is one line and exit code 2.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    std::fprintf(stderr, "qla: error: %s (see --help)\n", e.what());
+    return 2;
   } catch (const qla::UserError& e) {
     std::fprintf(stderr, "qla: error: %s\n", e.what());
     return 2;

@@ -1,0 +1,180 @@
+// `qla tune`, `qla db` and `qla worker` through the real executable (QLA_EXE), on the fake kernel.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <algorithm>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "gpu_guard.hpp"
+
+namespace {
+
+struct QlaRun {
+  int rc = -1;
+  std::string out, err;
+};
+
+class Dir {
+ public:
+  Dir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() / ("qla_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~Dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& n) const { return (path_ / n).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+/// Runs `qla` with args (shell-quoted by the caller where needed), capturing stdout and stderr.
+QlaRun qla(const Dir& d, const std::string& args) {
+  const std::string cmd = std::string(QLA_EXE) + " " + args + " >" + d.file("out.txt") + " 2>" + d.file("err.txt");
+  const int status = std::system(cmd.c_str());
+  QlaRun r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(d.file("out.txt"));
+  r.err = slurp(d.file("err.txt"));
+  return r;
+}
+
+TEST(Cli, TuneWithoutAGpuSaysSoInOneLine) {
+  if (qla::test::gpu_unavailable_reason().empty()) GTEST_SKIP() << "a GPU is present";
+  Dir d;
+  const QlaRun r = qla(d, "tune --suite smoke --db " + d.file("s.sqlite"));
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err.rfind("no CUDA GPU: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(d.file("s.sqlite")));
+}
+
+TEST(Cli, BadFlagsAreUserErrors) {
+  Dir d;
+  for (const char* args : {"tune --fake --problem 4096@2x8 --budget lots", "tune --fake --problem 4096@2x8 --strategy genetic",
+                           "tune --fake --problem 4096", "tune --fake --suite everything"}) {
+    const QlaRun r = qla(d, std::string(args) + " --db " + d.file("x.sqlite"));
+    EXPECT_EQ(r.rc, 2) << args << ": " << r.err;
+    EXPECT_NE(r.err.find("qla: error: --"), std::string::npos) << r.err;
+  }
+}
+
+TEST(Cli, FakeTuneThenResume) {
+  Dir d;
+  const std::string db = d.file("t.sqlite");
+  const QlaRun a = qla(d, "tune --fake --problem 4096@2x8 --problem 1000+3000@2x8 --budget 40 --json --db " + db);
+  ASSERT_EQ(a.rc, 0) << a.err;
+  const auto ja = nlohmann::json::parse(a.out);
+  ASSERT_EQ(ja["results"].size(), 2u);
+  EXPECT_EQ(ja["results"][0]["measured"], 40);
+  EXPECT_TRUE(ja["results"][0].contains("winner"));
+  const QlaRun b = qla(d, "tune --fake --problem 4096@2x8 --problem 1000+3000@2x8 --budget 40 --json --db " + db);
+  ASSERT_EQ(b.rc, 0) << b.err;
+  const auto jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(jb["results"][0]["measured"], 0);
+  EXPECT_EQ(jb["results"][0]["resumed"], 40);
+  EXPECT_EQ(jb["results"][0]["winner"]["config"], ja["results"][0]["winner"]["config"]);
+}
+
+TEST(Cli, CrashingCandidatesInTheWorkerAreStored) {
+  Dir d;
+  const std::string db = d.file("t.sqlite");
+  // The anneal strategy starts at the default config: make it crash, and a neighbour hang.
+  const QlaRun r = qla(d, "tune --fake --problem 4096@2x8 --budget 30 --timeout 1 --json --fault c64.bv64.s2.w8.u2=segv "
+                       "--fault c64.bv64.s2.w8.u1=hang --fault c64.bv64.s2.w8.u4=hang --fault c64.bv32.s2.w8.u2=abort "
+                       "--fault c64.bv128.s2.w8.u2=abort --db " + db);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& st = j["results"][0]["measured_by_status"];
+  EXPECT_GE(st.value("crashed", 0), 1) << st;
+  EXPECT_EQ(j["results"][0]["measured"], 30);
+  const QlaRun show = qla(d, "db show " + db);
+  EXPECT_NE(show.out.find("crashed="), std::string::npos) << show.out;
+}
+
+TEST(Cli, SigintStopsCleanlyAndTheRerunResumes) {
+  Dir d;
+  const std::string db = d.file("t.sqlite");
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string out = d.file("int_out.txt");
+    std::freopen(out.c_str(), "w", stdout);
+    std::freopen(d.file("int_err.txt").c_str(), "w", stderr);
+    ::execl(QLA_EXE, QLA_EXE, "tune", "--fake", "--problem", "4096@2x8", "--problem", "8192@2x8", "--strategy",
+            "exhaustive", "--timeout", "2", "--fault", "c32.bv16.s1.w4.u8=hang", "--json", "--db", db.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // inside the hanging 4th trial
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(d.file("int_err.txt"));
+  const auto j = nlohmann::json::parse(slurp(d.file("int_out.txt")));
+  EXPECT_TRUE(j["stopped"].get<bool>());
+  const int measured = j["results"][0]["measured"];
+  EXPECT_GE(measured, 4);  // the trial in flight finished (timed out) and was committed
+  const QlaRun again = qla(d, "tune --fake --problem 4096@2x8 --strategy exhaustive --budget " +
+                               std::to_string(measured) + " --json --db " + db);
+  ASSERT_EQ(again.rc, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out)["results"][0]["measured"], 0);
+}
+
+TEST(Cli, DbExportIsStableAndMergeAddsNoDuplicates) {
+  Dir d;
+  ASSERT_EQ(qla(d, "tune --fake --problem 4096@2x8 --budget 20 --db " + d.file("a.sqlite")).rc, 0);
+  ASSERT_EQ(qla(d, "tune --fake --problem 4096@2x8 --problem 2048@2x8 --budget 25 --seed 7 --db " + d.file("b.sqlite")).rc, 0);
+  const QlaRun e1 = qla(d, "db export " + d.file("a.sqlite"));
+  const QlaRun e2 = qla(d, "db export " + d.file("a.sqlite") + " -o " + d.file("a.json"));
+  ASSERT_EQ(e1.rc, 0);
+  ASSERT_EQ(e2.rc, 0);
+  EXPECT_EQ(e1.out, slurp(d.file("a.json")));
+  const QlaRun m = qla(d, "db merge --into " + d.file("m.sqlite") + " " + d.file("a.sqlite") + " " + d.file("b.sqlite"));
+  ASSERT_EQ(m.rc, 0) << m.err;
+  const QlaRun m2 = qla(d, "db merge --into " + d.file("m.sqlite") + " " + d.file("a.sqlite") + " " + d.file("b.sqlite"));
+  EXPECT_NE(m2.out.find("+0 trials"), std::string::npos) << m2.out;
+  const auto ja = nlohmann::json::parse(e1.out);
+  const auto jb = nlohmann::json::parse(qla(d, "db export " + d.file("b.sqlite")).out);
+  const auto jm = nlohmann::json::parse(qla(d, "db export " + d.file("m.sqlite")).out);
+  std::set<std::string> keys;
+  for (const auto* j : {&ja, &jb})
+    for (const auto& t : (*j)["trials"]) keys.insert(t["problem"].get<std::string>() + "|" + t["config"].get<std::string>());
+  EXPECT_EQ(jm["trials"].size(), keys.size());
+  EXPECT_EQ(jm["runs"].size(), 2u);
+}
+
+TEST(Cli, DbRefusesAForeignFileWithoutTouchingIt) {
+  Dir d;
+  const std::string path = d.file("notes.txt");
+  std::ofstream(path) << "not a store";
+  const QlaRun r = qla(d, "db show " + path);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("not an SQLite database"), std::string::npos) << r.err;
+  const QlaRun m = qla(d, "db merge --into " + path + " " + path);
+  EXPECT_EQ(m.rc, 2);
+  EXPECT_EQ(slurp(path), "not a store");
+}
+
+}  // namespace

@@ -1,0 +1,117 @@
+#include "qla/tuner/lookup.hpp"
+
+#include <gtest/gtest.h>
+
+#include "helpers.hpp"
+#include "qla/error.hpp"
+#include "qla/tuner/fake_kernel.hpp"
+#include "qla/tuner/problem_json.hpp"
+
+namespace qla::tuner {
+namespace {
+
+using test::fake_device;
+using test::TempDir;
+using test::varlen_problem;
+
+const KernelIdentity kFake{"test.fake", "src1", "space1"};
+
+void put_best(Store& s, const DeviceFingerprint& dev, const gdn::Problem& p, const Point& values, double us,
+              const KernelIdentity& k = kFake) {
+  TrialRecord t;
+  t.kernel = k;
+  t.problem = p;
+  t.values = values;
+  t.config = fake_space().label(values);
+  t.result.time = {us, us, us, 10, 0.001};
+  ASSERT_TRUE(s.put_trial(dev, t));
+}
+
+DeviceFingerprint other_arch_device() {
+  DeviceFingerprint d = fake_device(5);
+  d.name = "Fake A100";
+  d.cc_major = 8;
+  return d;
+}
+
+TEST(Lookup, FallsBackExactNearestSameArchHeuristic) {
+  TempDir dir;
+  Store s = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
+  const SpaceDecl space = fake_space();
+  const DeviceFingerprint here = fake_device(0), sibling = fake_device(1);  // same sm_90, other driver
+  put_best(s, here, varlen_problem({4096}), {64, 32, 2, 8, 2}, 10);
+  put_best(s, here, varlen_problem({32768}), {64, 128, 2, 8, 2}, 50);
+  put_best(s, here, varlen_problem({32768}), {64, 64, 2, 8, 2}, 60);  // slower: not the best
+  put_best(s, sibling, varlen_problem({8192}, 16, 64), {128, 64, 2, 16, 4}, 70);
+  put_best(s, other_arch_device(), varlen_problem({4096}, 4, 16), {32, 16, 1, 4, 1}, 5);
+
+  Lookup lookup(here);
+  lookup.add_kernel(s, kFake, space, [](const gdn::Problem&) { return Point{32, 32, 1, 4, 1}; });
+
+  const LookupResult exact = lookup.find("test.fake", varlen_problem({4096}));
+  EXPECT_EQ(exact.provenance, Provenance::kExact);
+  EXPECT_EQ(exact.config, (Point{64, 32, 2, 8, 2}));
+  EXPECT_DOUBLE_EQ(exact.distance, 0);
+  EXPECT_DOUBLE_EQ(exact.measured_us, 10);
+
+  // 16384 tokens: log2 distance 1 to 32768, 2 to 4096.
+  const LookupResult near = lookup.find("test.fake", varlen_problem({16384}));
+  EXPECT_EQ(near.provenance, Provenance::kNearest);
+  EXPECT_EQ(near.config, (Point{64, 128, 2, 8, 2}));
+  EXPECT_DOUBLE_EQ(near.distance, 1.0);
+  EXPECT_EQ(near.problem, problem_key(varlen_problem({32768})));
+
+  // Two sequences of 2048: same total as 4096, one more doubling of sequences.
+  const LookupResult split = lookup.find("test.fake", varlen_problem({2048, 2048}));
+  EXPECT_EQ(split.provenance, Provenance::kNearest);
+  EXPECT_DOUBLE_EQ(split.distance, 1.0);
+  EXPECT_EQ(split.config, (Point{64, 32, 2, 8, 2}));
+
+  // (16, 64) heads were only tuned on the sibling device of the same compute capability.
+  const LookupResult arch = lookup.find("test.fake", varlen_problem({8192}, 16, 64));
+  EXPECT_EQ(arch.provenance, Provenance::kSameArch);
+  EXPECT_EQ(arch.config, (Point{128, 64, 2, 16, 4}));
+  EXPECT_EQ(arch.device, "Fake H100");
+
+  // (4, 16) heads were only tuned on another arch: not used, the heuristic answers.
+  const LookupResult heur = lookup.find("test.fake", varlen_problem({4096}, 4, 16));
+  EXPECT_EQ(heur.provenance, Provenance::kHeuristic);
+  EXPECT_EQ(heur.config, (Point{32, 32, 1, 4, 1}));
+
+  EXPECT_THROW(lookup.find("no.such.kernel", varlen_problem({4096})), UserError);
+}
+
+TEST(Lookup, PrefersTheDecidedWinnerAndIgnoresOtherSources) {
+  TempDir dir;
+  Store s = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
+  const gdn::Problem p = varlen_problem({4096});
+  put_best(s, fake_device(), p, {64, 32, 2, 8, 2}, 10.0);
+  put_best(s, fake_device(), p, {64, 64, 2, 8, 2}, 10.05);
+  s.put_winner(fake_device(), kFake, p, {"c64.bv64.s2.w8.u2", {64, 64, 2, 8, 2}, 10.0, 0}, 0);
+  KernelIdentity newer = kFake;
+  newer.source_hash = "src2";
+
+  Lookup lookup(fake_device());
+  lookup.add_kernel(s, kFake, fake_space());
+  EXPECT_EQ(lookup.find("test.fake", p).config, (Point{64, 64, 2, 8, 2}));
+
+  Lookup fresh(fake_device());
+  fresh.add_kernel(s, newer, fake_space());  // kernel source changed: old measurements do not apply
+  const LookupResult r = fresh.find("test.fake", p);
+  EXPECT_EQ(r.provenance, Provenance::kHeuristic);
+  EXPECT_EQ(r.config, fake_space().default_point);
+}
+
+TEST(Lookup, HookAnswersForKnownKernelsOnly) {
+  TempDir dir;
+  Store s = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
+  put_best(s, fake_device(), varlen_problem({4096}), {64, 32, 2, 8, 2}, 10);
+  auto lookup = std::make_shared<Lookup>(fake_device());
+  lookup->add_kernel(s, kFake, fake_space());
+  const ConfigHook hook = make_config_hook(lookup);
+  EXPECT_EQ(hook("test.fake", varlen_problem({4096}), ArchInfo{}), (Point{64, 32, 2, 8, 2}));
+  EXPECT_FALSE(hook("gdn.unknown", varlen_problem({4096}), ArchInfo{}));
+}
+
+}  // namespace
+}  // namespace qla::tuner

@@ -1,0 +1,255 @@
+// `qla tune`: search every forward kernel's configuration space for each problem of a suite on this GPU, storing
+// every trial and the winners in SQLite (results/<gpu>.sqlite by default). Ctrl-C stops after the trial in
+// flight with everything committed; a rerun resumes. Also the hidden `qla worker` mode the tuner runs candidates
+// in (tuner/include/qla/tuner/worker.hpp).
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "device_fingerprint.hpp"
+#include "qla/error.hpp"
+#include "qla/tuner/fake_kernel.hpp"
+#include "qla/tuner/gdn_adapter.hpp"
+#include "qla/tuner/problem_json.hpp"
+#include "qla/tuner/store.hpp"
+#include "qla/tuner/suites.hpp"
+#include "qla/tuner/tuner.hpp"
+#include "qla/tuner/worker.hpp"
+
+#ifndef QLA_GIT_COMMIT
+#define QLA_GIT_COMMIT ""
+#endif
+
+namespace qla::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted = true; }
+
+struct TuneArgs {
+  std::string suite;
+  std::vector<std::string> problems;
+  std::vector<std::string> kernels;
+  std::string strategy = "anneal";
+  std::string budget = "48";
+  std::string db;
+  int device = 0;
+  bool json = false;
+  std::uint64_t seed = 42;
+  double timeout_s = 60;
+  bool fake = false;              // hidden: tune the fake kernel without a GPU (CLI tests)
+  std::vector<std::string> faults;  // hidden, with --fake
+};
+
+tuner::DeviceFingerprint to_store_fingerprint(const DeviceFingerprint& d) {
+  tuner::DeviceFingerprint f;
+  f.name = d.name;
+  f.cc_major = d.cc_major;
+  f.cc_minor = d.cc_minor;
+  f.sm_count = d.sm_count;
+  f.l2_bytes = d.l2_bytes;
+  f.mem_clock_khz = d.mem_clock_khz;
+  f.mem_bus_bits = d.mem_bus_bits;
+  f.driver_version = d.driver_version;
+  f.runtime_version = d.runtime_version;
+  f.nvrtc_version = d.nvrtc_major * 1000 + d.nvrtc_minor * 10;
+  return f;
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  return ::gethostname(buf, sizeof buf - 1) == 0 ? buf : "";
+}
+
+std::string fmt_duration(double s) {
+  char buf[32];
+  const long t = static_cast<long>(s + 0.5);
+  std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  return buf;
+}
+
+int run_tune(const TuneArgs& a, const std::string& command_line) {
+  std::vector<gdn::Problem> problems;
+  if (!a.suite.empty()) problems = tuner::suite_problems(a.suite);
+  for (const auto& p : a.problems) problems.push_back(tuner::parse_problem_spec(p));
+  QLA_REQUIRE(!problems.empty(), "give --suite or at least one --problem");
+  const tuner::Strategy strategy = tuner::parse_strategy(a.strategy);
+  const tuner::Budget budget = tuner::Budget::parse(a.budget);
+
+  tuner::DeviceFingerprint fp;
+  ArchInfo arch;
+  std::vector<tuner::TunableKernel> kernels;
+  std::vector<std::string> worker_args;
+  if (a.fake) {
+    fp.name = "fake device (CPU)";
+    kernels.push_back({tuner::fake_space(), "fake-source-1", tuner::fake_compile});
+    worker_args = {"--fake"};
+    for (const auto& f : a.faults) worker_args.insert(worker_args.end(), {"--fault", f});
+  } else {
+    const DeviceQuery q = query_devices();
+    if (q.devices.empty()) {
+      std::fprintf(stderr, "no CUDA GPU: %s\n", q.unavailable_reason.c_str());
+      return 1;
+    }
+    QLA_REQUIRE(a.device >= 0 && a.device < static_cast<int>(q.devices.size()),
+                "--device: " << a.device << " is out of range (" << q.devices.size() << " device(s))");
+    fp = to_store_fingerprint(q.devices[static_cast<std::size_t>(a.device)]);
+    arch = tuner::gdn_arch_info(a.device);
+    kernels = tuner::gdn_tunable_kernels(a.kernels, arch);
+    worker_args = {"--device", std::to_string(a.device)};
+  }
+  const std::string db = a.db.empty() ? "results/" + fp.slug() + ".sqlite" : a.db;
+  tuner::Store store = tuner::Store::open(db, tuner::Store::Mode::kReadWrite);
+  const std::int64_t run_id =
+      store.begin_run(fp, {command_line, QLA_GIT_COMMIT, a.strategy, budget.to_string(), hostname()});
+  tuner::ProcessRunner runner(tuner::ProcessRunner::self_worker_argv(worker_args), a.timeout_s);
+
+  g_interrupted = false;
+  struct sigaction sa {}, old {};
+  sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, &old);
+
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  const std::size_t total = problems.size() * kernels.size();
+  std::size_t done = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+
+  tuner::TuneOptions opt;
+  opt.strategy = strategy;
+  opt.budget = budget;
+  opt.seed = a.seed;
+  opt.stop = [] { return g_interrupted.load(); };
+  opt.on_trial = [&](const tuner::TuneProgress& p) {
+    if (!tty) return;
+    const double eta = done ? elapsed() / static_cast<double>(done) * static_cast<double>(total - done) : 0;
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s: %zu trials (%zu resumed), best %.2f us %s, ETA %s", done + 1,
+                 total, p.kernel.c_str(), p.problem.c_str(), p.trials, p.resumed, p.best_us, p.best_config.c_str(),
+                 done ? fmt_duration(eta).c_str() : "?");
+  };
+  tuner::Tuner tuner(store, fp, arch, runner, run_id, opt);
+
+  nlohmann::json summary = nlohmann::json::array();
+  bool stopped = false;
+  for (const gdn::Problem& problem : problems) {
+    for (const tuner::TunableKernel& k : kernels) {
+      const tuner::TuneOutcome out = tuner.tune(k, problem);
+      ++done;
+      if (tty) std::fprintf(stderr, "\r\033[K");
+      std::fprintf(stderr, "[%zu/%zu] %s %s: %zu trials (%zu measured, %zu resumed)", done, total, out.kernel.c_str(),
+                   out.problem.c_str(), out.trials, out.measured, out.resumed);
+      nlohmann::json row = {{"kernel", out.kernel}, {"problem", out.problem}, {"trials", out.trials},
+                            {"measured", out.measured}, {"resumed", out.resumed}};
+      nlohmann::json statuses;
+      for (std::size_t s = 0; s < out.by_status.size(); ++s)
+        if (out.by_status[s]) statuses[std::string(tuner::status_name(static_cast<tuner::TrialStatus>(s)))] = out.by_status[s];
+      row["measured_by_status"] = statuses;
+      if (out.winner) {
+        std::fprintf(stderr, ", winner %s %.2f us", out.winner->config.c_str(), out.winner->median_us);
+        if (out.winner->default_median_us > 0)
+          std::fprintf(stderr, " (default %.2f us, %.2fx)", out.winner->default_median_us,
+                       out.winner->default_median_us / out.winner->median_us);
+        row["winner"] = {{"config", out.winner->config}, {"median_us", out.winner->median_us},
+                         {"default_median_us", out.winner->default_median_us}};
+      }
+      std::fprintf(stderr, ", elapsed %s\n", fmt_duration(elapsed()).c_str());
+      summary.push_back(row);
+      if (out.stopped) {
+        stopped = true;
+        break;
+      }
+    }
+    if (stopped) break;
+  }
+  store.end_run(run_id);
+  ::sigaction(SIGINT, &old, nullptr);
+  if (a.json)
+    std::printf("%s\n", nlohmann::json({{"store", db}, {"device", fp.describe()}, {"stopped", stopped},
+                                        {"seconds", elapsed()}, {"results", summary}})
+                            .dump(2)
+                            .c_str());
+  if (stopped) {
+    std::fprintf(stderr, "interrupted: every finished trial is in %s; rerun the same command to resume\n", db.c_str());
+    return 130;
+  }
+  std::fprintf(stderr, "tuned %zu problem(s) x %zu kernel(s) in %s into %s\n", problems.size(), kernels.size(),
+               fmt_duration(elapsed()).c_str(), db.c_str());
+  return 0;
+}
+
+struct WorkerArgs {
+  bool fake = false;
+  int device = 0;
+  double noise = 0;
+  std::vector<std::string> faults;
+};
+
+int run_worker(const WorkerArgs& a) {
+  if (a.fake) {
+    tuner::FakeOptions opt;
+    opt.noise = a.noise;
+    for (const auto& f : a.faults) {
+      const auto eq = f.find('=');
+      QLA_REQUIRE(eq != std::string::npos, "--fault: expected LABEL=KIND, got '" << f << "'");
+      opt.faults[f.substr(0, eq)] = tuner::parse_fake_fault(f.substr(eq + 1));
+    }
+    tuner::FakeBackend backend(opt);
+    return tuner::serve_worker(backend);
+  }
+  std::unique_ptr<tuner::TrialRunner> backend = tuner::make_gdn_backend(a.device);
+  return tuner::serve_worker(*backend);
+}
+
+}  // namespace
+
+void add_tune_command(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand("tune", "Tune every forward kernel's configuration on this GPU into a store");
+  auto a = std::make_shared<TuneArgs>();
+  cmd->add_option("--suite", a->suite, "Named problem set: smoke | qwen35-fwd (GDN.md 5.5)");
+  cmd->add_option("--problem", a->problems,
+                  "Problem(s): T, BxT or L1+L2+... (packed) then @HQKxHV, e.g. 1x32768@2x8, 28672+4096@16x32");
+  cmd->add_option("--kernels", a->kernels, "Kernel ids to tune (default: every kernel of the fused forward)")
+      ->delimiter(',');
+  cmd->add_option("--strategy", a->strategy, "exhaustive | random | anneal")->capture_default_str();
+  cmd->add_option("--budget", a->budget, "Per kernel and problem: trials (N) or time (Ns, Nm)")->capture_default_str();
+  cmd->add_option("--db", a->db, "SQLite store (default results/<gpu-name>.sqlite)");
+  cmd->add_option("--device", a->device, "CUDA device index")->capture_default_str();
+  cmd->add_flag("--json", a->json, "Print a JSON summary on stdout");
+  cmd->add_option("--seed", a->seed, "Seed of the random and anneal strategies")->capture_default_str();
+  cmd->add_option("--timeout", a->timeout_s, "Watchdog per candidate, seconds")->capture_default_str();
+  cmd->add_flag("--fake", a->fake, "Tune the CPU fake kernel (tests)")->group("");
+  cmd->add_option("--fault", a->faults, "With --fake: LABEL=segv|abort|hang|invalid|launch|sticky")->group("");
+  cmd->callback([a] {
+    std::ostringstream line;
+    line << "qla tune";
+    if (!a->suite.empty()) line << " --suite " << a->suite;
+    for (const auto& p : a->problems) line << " --problem " << p;
+    if (!a->kernels.empty()) {
+      line << " --kernels ";
+      for (std::size_t i = 0; i < a->kernels.size(); ++i) line << (i ? "," : "") << a->kernels[i];
+    }
+    line << " --strategy " << a->strategy << " --budget " << a->budget << " --device " << a->device << " --seed "
+         << a->seed;
+    exit_code() = run_tune(*a, line.str());
+  });
+
+  CLI::App* worker = app.add_subcommand("worker", "")->group("");  // hidden: the tuner's candidate process
+  auto w = std::make_shared<WorkerArgs>();
+  worker->add_flag("--fake", w->fake);
+  worker->add_option("--device", w->device);
+  worker->add_option("--noise", w->noise);
+  worker->add_option("--fault", w->faults);
+  worker->callback([w] { exit_code() = run_worker(*w); });
+}
+
+}  // namespace qla::cli

@@ -1,0 +1,30 @@
+// The real GDN forward kernels as the tuner sees them: their spaces (from the kernel catalog), a compile step
+// through NVRTC on host threads, and the worker-side backend that runs a candidate through qla::gdn::make_plan /
+// forward with the candidate's config forced, validates it against qla::ref (outputs NaN-poisoned first) and
+// times it with the measurement core. Lives in its own library (qla_tuner_gdn) so the tuner library itself does
+// not depend on the kernels.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qla/space.hpp"
+#include "qla/tuner/measure.hpp"
+#include "qla/tuner/runner.hpp"
+#include "qla/tuner/tuner.hpp"
+
+namespace qla::tuner {
+
+/// The forward kernel families `qla tune` searches, filtered by `only` (kernel ids; empty = all of the fused
+/// forward op, spaces of one point left out). Candidates compile for `arch` (NVRTC, cached on disk). Throws
+/// UserError naming `--kernels` for an unknown id.
+std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& only, const ArchInfo& arch);
+
+/// The worker-side backend for device `device` (runs in `qla worker --device N`).
+std::unique_ptr<TrialRunner> make_gdn_backend(int device, const MeasureOptions& options = {});
+
+/// The arch facts of device `device` the spaces' buildable checks need.
+ArchInfo gdn_arch_info(int device);
+
+}  // namespace qla::tuner

@@ -1,0 +1,94 @@
+// The tuning loop: for one kernel (or op plan) space and one problem, search the space with a strategy under a
+// budget, evaluating each proposed config through the compile queue and a TrialRunner (validate, then time),
+// committing every trial to the store as it lands; then re-measure the top few with paired runs and record the
+// winner. A rerun resumes: configs the store already holds for this device, kernel source, space and problem
+// are not measured again, and a decided winner is kept when nothing new was measured.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "qla/gdn/problem.hpp"
+#include "qla/space.hpp"
+#include "qla/tuner/compile_queue.hpp"
+#include "qla/tuner/fingerprint.hpp"
+#include "qla/tuner/runner.hpp"
+#include "qla/tuner/search.hpp"
+#include "qla/tuner/store.hpp"
+
+namespace qla::tuner {
+
+/// A space the tuner can search, with what identifies its code and how to compile a point.
+struct TunableKernel {
+  SpaceDecl space;
+  std::string source_hash;           ///< hex hash of the device source (trials of other sources are not reused)
+  CompileQueue::CompileFn compile;   ///< empty: nothing to compile (AOT or fake kernels)
+  /// Kernel id, source hash and the space's hash in hex.
+  KernelIdentity identity() const;
+};
+
+/// Shown after every trial (the CLI turns it into the progress line).
+struct TuneProgress {
+  std::string kernel;
+  std::string problem;       ///< problem key
+  std::size_t trials = 0;    ///< evaluated so far for this (kernel, problem), resumed ones included
+  std::size_t resumed = 0;   ///< of which taken from the store
+  double best_us = 0;        ///< best valid time so far, 0 when none
+  std::string best_config;
+  std::string last_config;
+  TrialStatus last_status = TrialStatus::kOk;
+};
+
+struct TuneOptions {
+  Strategy strategy = Strategy::kAnneal;
+  Budget budget;                  ///< per (kernel, problem)
+  std::uint64_t seed = 42;        ///< random and anneal strategies
+  std::size_t finalists = 4;      ///< re-measured at the end (the default config is added when valid)
+  int final_rounds = 10;          ///< paired rounds of the re-measurement
+  double tie_tolerance = 0.01;    ///< relative: within this, the lower config in the space's order wins
+  std::size_t compile_ahead = 4;  ///< configs compiled ahead of the one being measured
+  int compile_threads = 2;
+  std::function<bool()> stop;     ///< polled between trials (SIGINT): true ends the search cleanly
+  std::function<void(const TuneProgress&)> on_trial;
+};
+
+/// What tune() did for one (kernel, problem).
+struct TuneOutcome {
+  std::string kernel;
+  std::string problem;
+  std::size_t trials = 0;    ///< evaluated (resumed included)
+  std::size_t measured = 0;  ///< run now
+  std::size_t resumed = 0;   ///< taken from the store
+  std::array<std::size_t, 6> by_status{};  ///< measured trials by TrialStatus (index = enum value)
+  std::optional<Winner> winner;
+  bool winner_reused = false;  ///< the store's decided winner was kept (nothing new measured)
+  bool stopped = false;        ///< `stop` ended it; no winner was decided
+  bool budget_exhausted = false;
+};
+
+class Tuner {
+ public:
+  /// `store`, `runner` must outlive the tuner. `run_id` tags the trials (0: none).
+  Tuner(Store& store, DeviceFingerprint device, ArchInfo arch, TrialRunner& runner, std::int64_t run_id,
+        TuneOptions options);
+  TuneOutcome tune(const TunableKernel& kernel, const gdn::Problem& problem);
+
+ private:
+  CompileQueue& queue_for(const TunableKernel& kernel);
+  void decide_winner(const TunableKernel& kernel, const gdn::Problem& problem, TuneOutcome& out);
+
+  Store& store_;
+  DeviceFingerprint device_;
+  ArchInfo arch_;
+  TrialRunner& runner_;
+  std::int64_t run_id_;
+  TuneOptions options_;
+  std::map<std::string, std::unique_ptr<CompileQueue>> queues_;  ///< per kernel identity
+};
+
+}  // namespace qla::tuner

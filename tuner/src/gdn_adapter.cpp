@@ -1,0 +1,400 @@
+// The real-kernel adapter: compile through K1's NVRTC compiler, run through qla::gdn::make_plan / forward with
+// the candidate's config forced, validate against qla::ref, time with the measurement core.
+#include "qla/tuner/gdn_adapter.hpp"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <cuda_runtime.h>
+
+#include "qla/cuda/device_buffer.hpp"
+#include "qla/cuda/device_info.hpp"
+#include "qla/cuda/embedded_sources.hpp"
+#include "qla/cuda/kernel_catalog.hpp"
+#include "qla/cuda/nvrtc_compiler.hpp"
+#include "qla/error.hpp"
+#include "qla/gdn/forward.hpp"
+#include "qla/gdn/plan.hpp"
+#include "qla/ref/gdn_reference.hpp"
+#include "qla/tuner/problem_json.hpp"
+#include "qla/tuner/suites.hpp"
+#include "qla/tuner/worker.hpp"
+
+namespace qla::tuner {
+namespace {
+
+/// The kernels of the fused forward op (GDN.md §2.0), the ones `qla tune` searches by default.
+const std::set<std::string> kForwardKernels = {"gdn.cumsum", "gdn.kkt_solve", "gdn.fused_fwd", "gdn.state_pass",
+                                               "gdn.cp_warmup", "gdn.cp_correct"};
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return buf;
+}
+
+std::string family_source_hash(const cuda::KernelFamily& f) {
+  std::uint64_t h = 1469598103934665603ull;
+  std::set<std::string> sources;
+  for (const cuda::KernelSpec& s : f.specs(f.space->default_point)) sources.insert(s.source);
+  for (const std::string& s : sources) {
+    const std::uint64_t x = cuda::source_hash(s);
+    for (int i = 0; i < 8; ++i) h = (h ^ ((x >> (8 * i)) & 0xff)) * 1099511628211ull;
+  }
+  return hex64(h);
+}
+
+// ---- inputs (GDN.md §5.4: the profiler/benchmark generator) ----------------------------------------------------
+
+std::uint16_t to_bf16(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;  // NaN
+  u += 0x7fffu + ((u >> 16) & 1u);                     // round to nearest even
+  return static_cast<std::uint16_t>(u >> 16);
+}
+float from_bf16(std::uint16_t b) {
+  const std::uint32_t u = static_cast<std::uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+/// splitmix64 → standard normal (Box–Muller): fast, seeded per element, so threads fill disjoint ranges.
+double normal_at(std::uint64_t seed, std::uint64_t i) {
+  auto mix = [](std::uint64_t z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  const std::uint64_t a = mix(seed * 0x100000001B3ull + 2 * i), b = mix(seed * 0x100000001B3ull + 2 * i + 1);
+  const double u1 = (static_cast<double>(a >> 11) + 1.0) / 9007199254740993.0;
+  const double u2 = static_cast<double>(b >> 11) / 9007199254740992.0;
+  return std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+template <typename F>
+void parallel_for(std::size_t n, F f) {
+  const unsigned t = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> threads;
+  for (unsigned w = 0; w < t; ++w)
+    threads.emplace_back([&, w] {
+      for (std::size_t i = n * w / t; i < n * (w + 1) / t; ++i) f(i);
+    });
+  for (auto& th : threads) th.join();
+}
+
+/// Host copies of the inputs of a problem (bf16 q, k, v; fp32 g, beta, h0), already in the kernels' layouts.
+struct HostInputs {
+  std::vector<std::uint16_t> q, k, v;
+  std::vector<float> g, beta, h0;
+};
+
+HostInputs make_inputs(const gdn::Problem& p, std::uint64_t seed) {
+  HostInputs in;
+  const std::size_t rows = static_cast<std::size_t>(p.total_tokens());
+  const std::size_t K = static_cast<std::size_t>(p.k_dim), V = static_cast<std::size_t>(p.v_dim);
+  const std::size_t hq = static_cast<std::size_t>(p.h_qk), hv = static_cast<std::size_t>(p.h_v);
+  in.q.resize(rows * hq * K);
+  in.k.resize(rows * hq * K);
+  in.v.resize(rows * hv * V);
+  in.g.resize(rows * hv);
+  in.beta.resize(rows * hv);
+  // q, k: l2-normalised per head vector, then bf16.
+  auto unit_rows = [&](std::vector<std::uint16_t>& x, std::uint64_t s) {
+    parallel_for(rows * hq, [&](std::size_t r) {
+      double norm = 0;
+      std::vector<double> tmp(K);
+      for (std::size_t d = 0; d < K; ++d) norm += (tmp[d] = normal_at(s, r * K + d)) * tmp[d];
+      const double inv = 1 / std::sqrt(norm + 1e-6);
+      for (std::size_t d = 0; d < K; ++d) x[r * K + d] = to_bf16(static_cast<float>(tmp[d] * inv));
+    });
+  };
+  unit_rows(in.q, seed + 1);
+  unit_rows(in.k, seed + 2);
+  parallel_for(in.v.size(), [&](std::size_t i) { in.v[i] = to_bf16(static_cast<float>(normal_at(seed + 3, i))); });
+  // g = logsigmoid(randn) / 16, with a quarter of the heads (deterministic choice) never decaying.
+  parallel_for(rows * hv, [&](std::size_t i) {
+    const std::size_t h = i % hv;
+    const bool zero_head = (h * 2654435761u + seed) % 4 == 0;
+    const double x = normal_at(seed + 4, i);
+    in.g[i] = zero_head ? 0.f : static_cast<float>(-std::log1p(std::exp(-x)) / 16);
+    in.beta[i] = static_cast<float>(1 / (1 + std::exp(-normal_at(seed + 5, i))));
+  });
+  if (p.initial_state) {
+    in.h0.resize(static_cast<std::size_t>(p.num_sequences()) * hv * K * V);
+    parallel_for(in.h0.size(), [&](std::size_t i) { in.h0[i] = static_cast<float>(normal_at(seed + 6, i)); });
+  }
+  return in;
+}
+
+/// Device copies of inputs and outputs of one problem.
+struct DeviceProblem {
+  gdn::Problem problem;
+  cuda::DeviceBuffer q, k, v, g, beta, h0, o, ht;
+  gdn::ForwardArgs args;
+};
+
+DeviceProblem upload(const gdn::Problem& p, const HostInputs& in) {
+  DeviceProblem d;
+  d.problem = p;
+  d.q = cuda::DeviceBuffer::from_host(in.q);
+  d.k = cuda::DeviceBuffer::from_host(in.k);
+  d.v = cuda::DeviceBuffer::from_host(in.v);
+  d.g = cuda::DeviceBuffer::from_host(in.g);
+  d.beta = cuda::DeviceBuffer::from_host(in.beta);
+  if (p.initial_state) d.h0 = cuda::DeviceBuffer::from_host(in.h0);
+  d.o = cuda::DeviceBuffer(in.v.size() * sizeof(std::uint16_t));
+  d.ht = cuda::DeviceBuffer(static_cast<std::size_t>(p.num_sequences()) * p.h_v * p.k_dim * p.v_dim * sizeof(float));
+  d.args.problem = p;
+  d.args.q = gdn::contiguous_tensor(d.q.get(), p, p.h_qk, p.k_dim);
+  d.args.k = gdn::contiguous_tensor(d.k.get(), p, p.h_qk, p.k_dim);
+  d.args.v = gdn::contiguous_tensor(d.v.get(), p, p.h_v, p.v_dim);
+  d.args.g = gdn::contiguous_tensor(d.g.get(), p, p.h_v, 1);
+  d.args.beta = gdn::contiguous_tensor(d.beta.get(), p, p.h_v, 1);
+  d.args.o = gdn::contiguous_tensor(d.o.get(), p, p.h_v, p.v_dim);
+  d.args.h0 = p.initial_state ? d.h0.as<float>() : nullptr;
+  d.args.ht = p.final_state ? d.ht.as<float>() : nullptr;
+  return d;
+}
+
+/// Relative Frobenius error, max abs error and non-finite count of `x` against `ref` over [0, n).
+OutputError compare(const std::string& name, const std::vector<double>& x, const std::vector<double>& ref) {
+  OutputError e;
+  e.name = name;
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < ref.size() && i < x.size(); ++i) {
+    if (!std::isfinite(x[i])) {
+      ++e.nan_count;
+      continue;
+    }
+    const double d = x[i] - ref[i];
+    num += d * d;
+    den += ref[i] * ref[i];
+    e.max_abs = std::max(e.max_abs, std::abs(d));
+  }
+  e.rel_fro = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  return e;
+}
+
+bool is_sticky(cudaError_t e) {
+  switch (e) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorAssert:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorECCUncorrectable:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// Runs candidates of the real kernels inside the worker.
+class GdnBackend final : public TrialRunner {
+ public:
+  GdnBackend(int device, MeasureOptions options) : device_(device) {
+    if (cudaSetDevice(device) != cudaSuccess) throw UserError("no CUDA GPU: cannot use device " + std::to_string(device));
+    auto info = cuda::current_device();
+    if (!info) throw UserError("no CUDA GPU: device " + std::to_string(device) + " unusable");
+    info_ = *info;
+    measurer_ = std::make_unique<Measurer>(device, options);
+  }
+
+  TrialResult run_trial(const TrialRequest& r) override {
+    // Validation on a smaller problem of the same class: two sequences with partial chunks.
+    gdn::Problem vp = packed_problem({2048 + 37, 515}, r.problem.h_qk, r.problem.h_v);
+    vp.k_dim = r.problem.k_dim;
+    vp.v_dim = r.problem.v_dim;
+    vp.qkv_dtype = r.problem.qkv_dtype;
+    vp.initial_state = r.problem.initial_state;
+    TrialResult result;
+    try {
+      gdn::Plan vplan = plan_for(r, vp);
+      if (!vplan.not_implemented_reason().empty()) {
+        result.status = TrialStatus::kInvalid;
+        result.message = "cannot implement: " + vplan.not_implemented_reason();
+        return result;
+      }
+      auto validate = [&] { return validate_on(vplan, vp); };
+      auto measure = [&] {
+        Prepared& full = prepare(r);
+        const MeasureResult m = measurer_->measure(full.op);
+        check_cuda("timed runs");
+        return Measurement{m.time, m.kernels};
+      };
+      result = validate_then_measure(validate, measure);
+    } catch (const WorkerMustExit&) {
+      throw;
+    } catch (const std::exception& e) {
+      result.status = TrialStatus::kLaunchError;
+      result.message = e.what();
+    }
+    return result;
+  }
+
+  double sample(const TrialRequest& r) override {
+    Prepared& full = prepare(r);
+    const double us = measurer_->sample(full.op);
+    check_cuda("sample");
+    return us;
+  }
+
+ private:
+  struct Prepared {
+    std::string key;
+    gdn::Plan plan;
+    cuda::DeviceBuffer workspace;
+    OpFn op;
+  };
+
+  gdn::Plan plan_for(const TrialRequest& r, const gdn::Problem& p) {
+    gdn::PlanOptions opt;
+    opt.configs[r.kernel] = r.config;
+    return gdn::make_plan(p, info_, opt);
+  }
+
+  DeviceProblem& data_for(const gdn::Problem& p) {
+    const std::string key = problem_key(p);
+    auto it = data_.find(key);
+    if (it != data_.end()) return it->second;
+    if (data_.size() >= 2) {  // keep device memory bounded: validation + one timed problem
+      prepared_.reset();      // its op points into data_
+      data_.clear();
+    }
+    return data_.emplace(key, upload(p, make_inputs(p, 42))).first->second;
+  }
+
+  Prepared& prepare(const TrialRequest& r) {
+    const std::string key = r.kernel + "|" + problem_key(r.problem) + "|" + nlohmann::json(r.config).dump();
+    if (prepared_ && prepared_->key == key) return *prepared_;
+    prepared_.reset();
+    DeviceProblem& d = data_for(r.problem);
+    auto p = std::make_unique<Prepared>(Prepared{key, plan_for(r, r.problem), {}, {}});
+    if (!p->plan.not_implemented_reason().empty())
+      throw std::runtime_error("cannot implement: " + p->plan.not_implemented_reason());
+    p->workspace = cuda::DeviceBuffer(p->plan.workspace_bytes());
+    const gdn::Plan* plan = &p->plan;
+    void* ws = p->workspace.get();
+    const gdn::ForwardArgs* args = &d.args;
+    p->op = [plan, ws, args](cudaStream_t s) {
+      const gdn::Status st = gdn::forward(*args, *plan, ws, s);
+      if (!st.ok()) throw std::runtime_error(std::string("forward: ") + st.message);
+    };
+    prepared_ = std::move(p);
+    return *prepared_;
+  }
+
+  void check_cuda(const char* what) {
+    const cudaError_t e = cudaDeviceSynchronize();
+    if (e == cudaSuccess) return;
+    const std::string msg = std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+    if (is_sticky(e)) throw WorkerMustExit(msg);
+    cudaGetLastError();
+    throw std::runtime_error(msg);
+  }
+
+  std::vector<OutputError> validate_on(const gdn::Plan& plan, const gdn::Problem& vp) {
+    DeviceProblem& d = data_for(vp);
+    const std::string key = problem_key(vp);
+    if (!refs_.count(key)) {
+      const HostInputs in = make_inputs(vp, 42);
+      ref::ForwardInputs ri;
+      ri.problem = vp;
+      for (auto x : in.q) ri.q.push_back(from_bf16(x));
+      for (auto x : in.k) ri.k.push_back(from_bf16(x));
+      for (auto x : in.v) ri.v.push_back(from_bf16(x));
+      ri.g.assign(in.g.begin(), in.g.end());
+      ri.beta.assign(in.beta.begin(), in.beta.end());
+      ri.h0.assign(in.h0.begin(), in.h0.end());
+      refs_[key] = ref::forward_recurrent(ri);
+    }
+    const ref::ForwardOutputs& want = refs_.at(key);
+    // Poison the outputs: a config that skips a tile leaves NaN behind and fails.
+    QLA_REQUIRE(cudaMemset(d.o.get(), 0xff, d.o.bytes()) == cudaSuccess, "poisoning o failed");
+    QLA_REQUIRE(cudaMemset(d.ht.get(), 0xff, d.ht.bytes()) == cudaSuccess, "poisoning ht failed");
+    cuda::DeviceBuffer ws(plan.workspace_bytes());
+    const gdn::Status st = gdn::forward(d.args, plan, ws.get(), measurer_->stream());
+    if (!st.ok()) throw std::runtime_error(std::string("forward: ") + st.message);
+    check_cuda("validation run");
+    std::vector<std::uint16_t> o(d.o.bytes() / 2);
+    std::vector<float> ht(d.ht.bytes() / 4);
+    QLA_REQUIRE(cudaMemcpy(o.data(), d.o.get(), d.o.bytes(), cudaMemcpyDeviceToHost) == cudaSuccess, "copy o");
+    QLA_REQUIRE(cudaMemcpy(ht.data(), d.ht.get(), d.ht.bytes(), cudaMemcpyDeviceToHost) == cudaSuccess, "copy ht");
+    std::vector<double> od(o.size()), htd(ht.begin(), ht.end());
+    for (std::size_t i = 0; i < o.size(); ++i) od[i] = from_bf16(o[i]);
+    return {compare("o", od, want.o), compare("final_state", htd, want.ht)};
+  }
+
+  int device_;
+  cuda::DeviceInfo info_;
+  std::unique_ptr<Measurer> measurer_;
+  std::map<std::string, DeviceProblem> data_;
+  std::map<std::string, ref::ForwardOutputs> refs_;
+  std::unique_ptr<Prepared> prepared_;
+};
+
+}  // namespace
+
+std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& only, const ArchInfo& arch) {
+  std::vector<TunableKernel> out;
+  std::set<std::string> wanted(only.begin(), only.end());
+  std::set<std::string> known;
+  for (const cuda::KernelFamily& f : cuda::kernel_families()) {
+    const std::string id = f.space->kernel;
+    known.insert(id);
+    const bool pick = wanted.empty() ? kForwardKernels.count(id) && f.space->size() > 1 : wanted.count(id) > 0;
+    if (!pick) continue;
+    TunableKernel k;
+    k.space = *f.space;
+    k.source_hash = family_source_hash(f);
+    auto specs = f.specs;
+    k.compile = [specs, arch](const Point& p) {
+      CompileResult r;
+      try {
+        for (const cuda::KernelSpec& s : specs(p)) {
+          const cuda::CompiledKernel c = cuda::compile_kernel(s, arch);
+          r.resources.registers = std::max(r.resources.registers, c.usage.registers);
+          r.resources.smem_bytes = std::max(r.resources.smem_bytes, c.usage.static_smem);
+          r.resources.spills = std::max(r.resources.spills, std::max(0, c.usage.spill_stores) + std::max(0, c.usage.spill_loads));
+        }
+      } catch (const cuda::CompileError& e) {
+        r.ok = false;
+        r.message = std::string(e.what()) + "\n" + e.log().substr(0, 2000);
+      }
+      return r;
+    };
+    out.push_back(std::move(k));
+  }
+  for (const std::string& w : wanted)
+    QLA_REQUIRE(known.count(w), "--kernels: unknown kernel '" << w << "'");
+  return out;
+}
+
+std::unique_ptr<TrialRunner> make_gdn_backend(int device, const MeasureOptions& options) {
+  return std::make_unique<GdnBackend>(device, options);
+}
+
+ArchInfo gdn_arch_info(int device) {
+  int current = 0;
+  cudaGetDevice(&current);
+  if (current != device) cudaSetDevice(device);
+  const auto info = cuda::current_device();
+  if (current != device) cudaSetDevice(current);
+  if (!info) throw UserError("no CUDA GPU: device " + std::to_string(device) + " is not usable");
+  return info->arch;
+}
+
+}  // namespace qla::tuner

@@ -1,0 +1,339 @@
+#include "qla/tuner/measure.hpp"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+#include <cuda_runtime.h>
+#include <cupti.h>
+
+#include "qla/error.hpp"
+
+#define QLA_MEASURE_CUDA(call)                                                                  \
+  do {                                                                                          \
+    const cudaError_t qla_err_ = (call);                                                        \
+    if (qla_err_ != cudaSuccess)                                                                \
+      ::qla::raise_api_error("CUDA", __FILE__, __LINE__, #call, cudaGetErrorString(qla_err_));  \
+  } while (0)
+
+namespace qla::tuner {
+namespace {
+
+// ---- CUPTI activity collection (process-wide: CUPTI has one set of buffer callbacks) -------------------------
+
+struct KernelRecord {
+  std::uint64_t start_ns, end_ns;
+  std::string name;
+};
+
+struct CuptiState {
+  std::mutex mu;
+  std::vector<KernelRecord> records;
+  bool enabled = false;
+  bool owned = false;  ///< a Measurer currently owns the subscription
+  std::string status = "not initialised";
+};
+
+CuptiState& cupti_state() {
+  static CuptiState s;
+  return s;
+}
+
+constexpr std::size_t kCuptiBufferBytes = 4u << 20;
+
+void CUPTIAPI buffer_requested(std::uint8_t** buffer, std::size_t* size, std::size_t* max_records) {
+  *size = kCuptiBufferBytes;
+  *buffer = static_cast<std::uint8_t*>(std::aligned_alloc(8, kCuptiBufferBytes));
+  *max_records = 0;
+}
+
+void CUPTIAPI buffer_completed(CUcontext, std::uint32_t, std::uint8_t* buffer, std::size_t, std::size_t valid) {
+  CUpti_Activity* rec = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(cupti_state().mu);
+    while (cuptiActivityGetNextRecord(buffer, valid, &rec) == CUPTI_SUCCESS) {
+      if (rec->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL && rec->kind != CUPTI_ACTIVITY_KIND_KERNEL) continue;
+      const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(rec);
+      cupti_state().records.push_back({k->start, k->end, k->name ? k->name : "?"});
+    }
+  }
+  std::free(buffer);
+}
+
+std::string cupti_error(CUptiResult r) {
+  const char* s = nullptr;
+  cuptiGetResultString(r, &s);
+  return s ? s : "unknown CUPTI error";
+}
+
+/// Subscribes once per process; returns whether CUPTI records kernels now, with the reason in status.
+bool acquire_cupti() {
+  CuptiState& s = cupti_state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.owned) {
+    s.status = "CUPTI already used by another Measurer in this process";
+    return false;
+  }
+  if (!s.enabled) {
+    CUptiResult r = cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed);
+    if (r == CUPTI_SUCCESS) r = cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+    if (r != CUPTI_SUCCESS) {
+      s.status = "CUPTI unavailable (" + cupti_error(r) + "); timing with CUDA events";
+      return false;
+    }
+    s.enabled = true;
+  }
+  s.owned = true;
+  s.status = "CUPTI activity (concurrent kernel)";
+  return true;
+}
+
+void release_cupti() {
+  std::lock_guard<std::mutex> lock(cupti_state().mu);
+  cupti_state().owned = false;
+}
+
+/// Flushes CUPTI's buffers and takes every record collected since the last call.
+std::vector<KernelRecord> take_records() {
+  cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+  std::lock_guard<std::mutex> lock(cupti_state().mu);
+  std::vector<KernelRecord> out;
+  out.swap(cupti_state().records);
+  return out;
+}
+
+// ---- NVML through dlopen (no nvml.h here: the few entry points are declared by hand) -------------------------
+
+class Nvml {
+ public:
+  explicit Nvml(int device) {
+    lib_ = ::dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib_) return;
+    using InitFn = int (*)();
+    using HandleFn = int (*)(const char*, void**);
+    auto init = reinterpret_cast<InitFn>(::dlsym(lib_, "nvmlInit_v2"));
+    auto handle = reinterpret_cast<HandleFn>(::dlsym(lib_, "nvmlDeviceGetHandleByPciBusId_v2"));
+    clock_ = reinterpret_cast<ClockFn>(::dlsym(lib_, "nvmlDeviceGetClockInfo"));
+    shutdown_ = reinterpret_cast<InitFn>(::dlsym(lib_, "nvmlShutdown"));
+    char bus[64] = {};
+    if (!init || !handle || !clock_ || init() != 0) {
+      clear();
+      return;
+    }
+    initialised_ = true;
+    if (cudaDeviceGetPCIBusId(bus, sizeof bus, device) != cudaSuccess || handle(bus, &device_) != 0) clear();
+  }
+  Nvml(const Nvml&) = delete;
+  Nvml& operator=(const Nvml&) = delete;
+  ~Nvml() { clear(); }
+  /// Current SM clock in MHz, 0 when unknown.
+  int sm_clock_mhz() const {
+    unsigned mhz = 0;
+    constexpr int kNvmlClockSm = 1;
+    return device_ && clock_(device_, kNvmlClockSm, &mhz) == 0 ? static_cast<int>(mhz) : 0;
+  }
+
+ private:
+  using ClockFn = int (*)(void*, int, unsigned*);
+  void clear() {
+    if (initialised_ && shutdown_) shutdown_();
+    initialised_ = false;
+    device_ = nullptr;
+    if (lib_) ::dlclose(lib_);
+    lib_ = nullptr;
+  }
+  void* lib_ = nullptr;
+  void* device_ = nullptr;
+  ClockFn clock_ = nullptr;
+  int (*shutdown_)() = nullptr;
+  bool initialised_ = false;
+};
+
+struct OneSample {
+  double span_us = 0;
+  double event_us = 0;
+  std::vector<std::pair<std::string, double>> kernels;
+  int clock_mhz = 0;
+};
+
+}  // namespace
+
+struct Measurer::Impl {
+  int device = 0;
+  MeasureOptions options;
+  cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  void* scrub = nullptr;
+  std::size_t scrub_bytes = 0;
+  unsigned scrub_value = 0;
+  bool cupti = false;
+  std::string cupti_status;
+  std::unique_ptr<Nvml> nvml;
+
+  Impl(int dev, MeasureOptions opt) : device(dev), options(opt) {
+    QLA_MEASURE_CUDA(cudaSetDevice(device));
+    int l2 = 0;
+    QLA_MEASURE_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
+    scrub_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(l2), 8u << 20);  // ≥ 2× L2
+    QLA_MEASURE_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    QLA_MEASURE_CUDA(cudaEventCreate(&start));
+    QLA_MEASURE_CUDA(cudaEventCreate(&stop));
+    QLA_MEASURE_CUDA(cudaMalloc(&scrub, scrub_bytes));
+    if (options.use_cupti) {
+      cupti = acquire_cupti();
+      cupti_status = cupti_state().status;
+    } else {
+      cupti_status = "CUPTI disabled; timing with CUDA events";
+    }
+    nvml = std::make_unique<Nvml>(device);
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() {
+    if (cupti) release_cupti();
+    if (scrub) cudaFree(scrub);
+    if (start) cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
+    if (stream) cudaStreamDestroy(stream);
+  }
+
+  void flush() {
+    // A different byte each time so no layer can elide the write; the memset is not a kernel record.
+    QLA_MEASURE_CUDA(cudaMemsetAsync(scrub, static_cast<int>(++scrub_value & 0xff), scrub_bytes, stream));
+  }
+
+  OneSample take(const OpFn& op, bool cold) {
+    if (cupti) take_records();  // drop whatever ran before (warm-up, other work)
+    if (cold) flush();
+    QLA_MEASURE_CUDA(cudaEventRecord(start, stream));
+    op(stream);
+    QLA_MEASURE_CUDA(cudaGetLastError());
+    QLA_MEASURE_CUDA(cudaEventRecord(stop, stream));
+    QLA_MEASURE_CUDA(cudaStreamSynchronize(stream));
+    OneSample s;
+    float ms = 0;
+    QLA_MEASURE_CUDA(cudaEventElapsedTime(&ms, start, stop));
+    s.event_us = 1e3 * ms;
+    s.span_us = s.event_us;
+    if (cupti) {
+      const std::vector<KernelRecord> recs = take_records();
+      if (!recs.empty()) {
+        std::uint64_t first = recs[0].start_ns, last = recs[0].end_ns;
+        for (const KernelRecord& r : recs) {
+          first = std::min(first, r.start_ns);
+          last = std::max(last, r.end_ns);
+          auto it = std::find_if(s.kernels.begin(), s.kernels.end(), [&](const auto& k) { return k.first == r.name; });
+          const double us = 1e-3 * static_cast<double>(r.end_ns - r.start_ns);
+          if (it == s.kernels.end()) s.kernels.emplace_back(r.name, us);
+          else it->second += us;
+        }
+        s.span_us = 1e-3 * static_cast<double>(last - first);
+      }
+    }
+    s.clock_mhz = nvml->sm_clock_mhz();
+    return s;
+  }
+};
+
+Measurer::Measurer(int device, MeasureOptions options) : impl_(std::make_unique<Impl>(device, options)) {}
+Measurer::Measurer(Measurer&&) noexcept = default;
+Measurer& Measurer::operator=(Measurer&&) noexcept = default;
+Measurer::~Measurer() = default;
+
+cudaStream_t Measurer::stream() const { return impl_->stream; }
+bool Measurer::cupti_active() const { return impl_->cupti; }
+const std::string& Measurer::cupti_status() const { return impl_->cupti_status; }
+const MeasureOptions& Measurer::options() const { return impl_->options; }
+
+double Measurer::sample(const OpFn& op) { return impl_->take(op, true).span_us; }
+double Measurer::sample_warm(const OpFn& op) { return impl_->take(op, false).span_us; }
+
+MeasureResult Measurer::measure(const OpFn& op) {
+  Impl& m = *impl_;
+  const MeasureOptions& o = m.options;
+  for (int i = 0; i < o.warmup; ++i) op(m.stream);
+  QLA_MEASURE_CUDA(cudaGetLastError());
+  QLA_MEASURE_CUDA(cudaStreamSynchronize(m.stream));
+
+  MeasureResult out;
+  out.used_cupti = m.cupti;
+  std::vector<double> spans, events;
+  std::vector<std::pair<std::string, std::vector<double>>> kernels;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    const OneSample s = m.take(op, o.flush_l2);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.sm_clock_mhz = std::max(out.sm_clock_mhz, s.clock_mhz);
+    const bool throttled = s.clock_mhz > 0 && s.clock_mhz < o.throttle_fraction * out.sm_clock_mhz;
+    if (throttled) {
+      ++out.discarded_throttled;
+    } else {
+      spans.push_back(s.span_us);
+      events.push_back(s.event_us);
+      for (const auto& [name, us] : s.kernels) {
+        auto it = std::find_if(kernels.begin(), kernels.end(), [&](const auto& k) { return k.first == name; });
+        if (it == kernels.end()) kernels.emplace_back(name, std::vector<double>{us});
+        else it->second.push_back(us);
+      }
+    }
+    if (static_cast<int>(spans.size()) >= o.max_samples) break;
+    if (enough_samples(spans, o.min_samples, o.target_noise)) break;
+    if (elapsed >= o.max_seconds && !spans.empty()) break;
+    if (elapsed >= 4 * o.max_seconds) break;  // everything throttled: give up rather than spin
+  }
+  out.time = summarize(spans);
+  out.event_time = summarize(events);
+  for (const auto& [name, v] : kernels) out.kernels.push_back({name, summarize(v).median_us});
+  return out;
+}
+
+GraphResult Measurer::measure_graph(const OpFn& op, double rep_ms, int replays) {
+  Impl& m = *impl_;
+  // Estimate one call (warm), as do_bench does, to size the graph.
+  for (int i = 0; i < 3; ++i) m.take(op, false);
+  std::vector<double> est;
+  for (int i = 0; i < 5; ++i) est.push_back(m.take(op, false).event_us);
+  const double est_ms = std::max(1e-3, summarize(est).median_us * 1e-3);
+  GraphResult out;
+  out.calls_per_replay = static_cast<int>(std::clamp(rep_ms / est_ms, 1.0, 10000.0));
+  out.replays = std::max(replays, 1);
+
+  struct GraphGuard {
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    GraphGuard() = default;
+    GraphGuard(const GraphGuard&) = delete;
+    GraphGuard& operator=(const GraphGuard&) = delete;
+    ~GraphGuard() {
+      if (exec) cudaGraphExecDestroy(exec);
+      if (graph) cudaGraphDestroy(graph);
+    }
+  } g;
+  QLA_MEASURE_CUDA(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < out.calls_per_replay; ++i) op(m.stream);
+  QLA_MEASURE_CUDA(cudaStreamEndCapture(m.stream, &g.graph));
+  QLA_MEASURE_CUDA(cudaGraphInstantiate(&g.exec, g.graph, 0));
+  QLA_MEASURE_CUDA(cudaGraphUpload(g.exec, m.stream));
+  QLA_MEASURE_CUDA(cudaGraphLaunch(g.exec, m.stream));  // first replay is warm-up
+  QLA_MEASURE_CUDA(cudaStreamSynchronize(m.stream));
+  double sum_us = 0;
+  for (int r = 0; r < out.replays; ++r) {
+    m.flush();
+    QLA_MEASURE_CUDA(cudaEventRecord(m.start, m.stream));
+    QLA_MEASURE_CUDA(cudaGraphLaunch(g.exec, m.stream));
+    QLA_MEASURE_CUDA(cudaEventRecord(m.stop, m.stream));
+    QLA_MEASURE_CUDA(cudaStreamSynchronize(m.stream));
+    float ms = 0;
+    QLA_MEASURE_CUDA(cudaEventElapsedTime(&ms, m.start, m.stop));
+    sum_us += 1e3 * ms / out.calls_per_replay;
+  }
+  if (m.cupti) take_records();
+  out.mean_us = sum_us / out.replays;
+  return out;
+}
+
+}  // namespace qla::tuner

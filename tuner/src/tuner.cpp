@@ -1,0 +1,143 @@
+#include "qla/tuner/tuner.hpp"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+
+#include "qla/tuner/problem_json.hpp"
+
+namespace qla::tuner {
+
+KernelIdentity TunableKernel::identity() const {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, space.hash());
+  return {space.kernel, source_hash, hex};
+}
+
+Tuner::Tuner(Store& store, DeviceFingerprint device, ArchInfo arch, TrialRunner& runner, std::int64_t run_id,
+             TuneOptions options)
+    : store_(store), device_(std::move(device)), arch_(arch), runner_(runner), run_id_(run_id),
+      options_(std::move(options)) {}
+
+CompileQueue& Tuner::queue_for(const TunableKernel& kernel) {
+  const KernelIdentity id = kernel.identity();
+  auto& q = queues_[id.kernel + "/" + id.source_hash + "/" + id.space_hash];
+  if (!q) q = std::make_unique<CompileQueue>(kernel.compile, options_.compile_threads);
+  return *q;
+}
+
+TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem) {
+  const SpaceDecl& space = kernel.space;
+  const KernelIdentity id = kernel.identity();
+  CompileQueue& queue = queue_for(kernel);
+  TuneOutcome out;
+  out.kernel = space.kernel;
+  out.problem = problem_key(problem);
+  TuneProgress progress;
+  progress.kernel = out.kernel;
+  progress.problem = out.problem;
+
+  auto searcher = make_searcher(options_.strategy, space, arch_, options_.seed);
+  auto evaluate = [&](const Coords& c) {
+    const Point point = space.point_at(c);
+    const std::string label = space.label(point);
+    TrialResult result;
+    if (auto stored = store_.find_trial(device_, id, problem, label)) {
+      result = stored->result;
+      ++out.resumed;
+    } else {
+      for (const Coords& next : searcher->upcoming(options_.compile_ahead)) {
+        const Point p = space.point_at(next);
+        const std::string l = space.label(p);
+        if (!store_.find_trial(device_, id, problem, l)) queue.prefetch(l, p);
+      }
+      const CompileResult compiled = queue.get(label, point);
+      if (!compiled.ok) {
+        result.status = TrialStatus::kCompileError;
+        result.message = compiled.message;
+        result.resources = compiled.resources;
+      } else {
+        result = runner_.run_trial({space.kernel, problem, point});
+        if (result.resources.registers < 0) result.resources = compiled.resources;
+      }
+      TrialRecord rec{id, problem, label, point, result, run_id_, {}, {}};
+      store_.put_trial(device_, rec);
+      ++out.measured;
+      ++out.by_status[static_cast<std::size_t>(result.status)];
+    }
+    const double cost = trial_cost(result);
+    ++progress.trials;
+    progress.resumed = out.resumed;
+    progress.last_config = label;
+    progress.last_status = result.status;
+    if (std::isfinite(cost) && (progress.best_us == 0 || cost < progress.best_us)) {
+      progress.best_us = cost;
+      progress.best_config = label;
+    }
+    if (options_.on_trial) options_.on_trial(progress);
+    return cost;
+  };
+  const SearchOutcome s = run_search(*searcher, evaluate, options_.budget, options_.stop);
+  out.trials = s.trials.size();
+  out.budget_exhausted = s.budget_exhausted;
+  out.stopped = s.stopped || (options_.stop && options_.stop());
+  if (out.stopped) return out;  // everything measured is committed; a rerun resumes and decides
+  decide_winner(kernel, problem, out);
+  return out;
+}
+
+void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& problem, TuneOutcome& out) {
+  const SpaceDecl& space = kernel.space;
+  const KernelIdentity id = kernel.identity();
+  if (out.measured == 0) {
+    if (auto w = store_.winner(device_, id, problem)) {
+      out.winner = w;
+      out.winner_reused = true;
+      return;
+    }
+  }
+  // Candidates: every valid trial the store holds for this problem (this run's and earlier ones).
+  std::vector<TrialRecord> ok;
+  for (TrialRecord& t : store_.trials(device_, id, problem))
+    if (t.result.status == TrialStatus::kOk && space.contains(t.values)) ok.push_back(std::move(t));
+  if (ok.empty()) return;
+  std::sort(ok.begin(), ok.end(), [&](const TrialRecord& a, const TrialRecord& b) {
+    if (a.result.time.median_us != b.result.time.median_us) return a.result.time.median_us < b.result.time.median_us;
+    return flat_index(space, *space.coords_of(a.values)) < flat_index(space, *space.coords_of(b.values));
+  });
+  std::vector<Coords> finalists;
+  for (std::size_t i = 0; i < ok.size() && i < std::max<std::size_t>(options_.finalists, 1); ++i)
+    finalists.push_back(*space.coords_of(ok[i].values));
+  const auto default_coords = space.coords_of(space.default_point);
+  const bool default_ok = std::any_of(ok.begin(), ok.end(), [&](const TrialRecord& t) { return t.values == space.default_point; });
+  if (default_ok && default_coords &&
+      std::find(finalists.begin(), finalists.end(), *default_coords) == finalists.end())
+    finalists.push_back(*default_coords);
+
+  Winner w;
+  if (finalists.size() == 1) {
+    w = {ok[0].config, ok[0].values, ok[0].result.time.median_us,
+         ok[0].values == space.default_point ? ok[0].result.time.median_us : 0};
+  } else {
+    auto sample = [&](const Coords& c) { return runner_.sample({space.kernel, problem, space.point_at(c)}); };
+    FinalChoice choice = remeasure_top(space, finalists, sample, options_.final_rounds, options_.tie_tolerance);
+    // A finalist that failed a sample (e.g. crashed its worker) cannot win: decide among the others.
+    std::vector<Coords> healthy;
+    for (const Finalist& f : choice.finalists)
+      if (std::all_of(f.samples.begin(), f.samples.end(), [](double x) { return std::isfinite(x); }))
+        healthy.push_back(f.coords);
+    if (healthy.empty()) return;
+    if (healthy.size() != choice.finalists.size())
+      choice = remeasure_top(space, healthy, sample, options_.final_rounds, options_.tie_tolerance);
+    const Finalist& win = choice.finalists[choice.winner];
+    const Point values = space.point_at(win.coords);
+    w = {space.label(values), values, win.median_us, 0};
+    for (const Finalist& f : choice.finalists)
+      if (default_coords && f.coords == *default_coords) w.default_median_us = f.median_us;
+  }
+  store_.put_winner(device_, id, problem, w, run_id_);
+  out.winner = w;
+}
+
+}  // namespace qla::tuner
