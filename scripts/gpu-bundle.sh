@@ -11,7 +11,7 @@ mkdir -p "$out/bin" "$out/lib"
 shopt -s nullglob
 bins=()
 [[ -x $build/qla ]] && bins+=("$build/qla")
-for f in "$build"/tests/*/*_test "$build"/bench/*; do
+for f in "$build"/tests/*/*_test "$build"/tests/*/test_* "$build"/bench/*; do
   [[ -f $f && -x $f ]] && bins+=("$f")
 done
 for b in "${bins[@]}"; do cp "$b" "$out/bin/"; done

@@ -19,7 +19,7 @@ target_include_directories(qla_tuner PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
 target_link_libraries(qla_tuner
   PUBLIC qla::core nlohmann_json::nlohmann_json
   PUBLIC CUDA::cudart_static
-  PRIVATE SQLiteCpp CUDA::cupti CUDA::nvrtc Threads::Threads ${CMAKE_DL_LIBS} qla_warnings)
+  PRIVATE qla::reference qla_device_fingerprint SQLiteCpp CUDA::cupti CUDA::nvrtc Threads::Threads ${CMAKE_DL_LIBS} qla_warnings)
 add_library(qla::tuner ALIAS qla_tuner)
 
 # The real-kernel adapter (gdn_adapter.hpp): depends on the kernels and the reference, so it is its own library

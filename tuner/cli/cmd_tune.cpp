@@ -49,21 +49,6 @@ struct TuneArgs {
   std::vector<std::string> faults;  // hidden, with --fake
 };
 
-tuner::DeviceFingerprint to_store_fingerprint(const DeviceFingerprint& d) {
-  tuner::DeviceFingerprint f;
-  f.name = d.name;
-  f.cc_major = d.cc_major;
-  f.cc_minor = d.cc_minor;
-  f.sm_count = d.sm_count;
-  f.l2_bytes = d.l2_bytes;
-  f.mem_clock_khz = d.mem_clock_khz;
-  f.mem_bus_bits = d.mem_bus_bits;
-  f.driver_version = d.driver_version;
-  f.runtime_version = d.runtime_version;
-  f.nvrtc_version = d.nvrtc_major * 1000 + d.nvrtc_minor * 10;
-  return f;
-}
-
 std::string hostname() {
   char buf[256] = {};
   return ::gethostname(buf, sizeof buf - 1) == 0 ? buf : "";
@@ -94,14 +79,13 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
     worker_args = {"--fake"};
     for (const auto& f : a.faults) worker_args.insert(worker_args.end(), {"--fault", f});
   } else {
-    const DeviceQuery q = query_devices();
-    if (q.devices.empty()) {
-      std::fprintf(stderr, "no CUDA GPU: %s\n", q.unavailable_reason.c_str());
+    try {
+      fp = tuner::read_fingerprint(a.device);
+    } catch (const UserError& e) {
+      if (std::string(e.what()).rfind("no CUDA GPU", 0) != 0) throw;
+      std::fprintf(stderr, "%s\n", e.what());
       return 1;
     }
-    QLA_REQUIRE(a.device >= 0 && a.device < static_cast<int>(q.devices.size()),
-                "--device: " << a.device << " is out of range (" << q.devices.size() << " device(s))");
-    fp = to_store_fingerprint(q.devices[static_cast<std::size_t>(a.device)]);
     arch = tuner::gdn_arch_info(a.device);
     kernels = tuner::gdn_tunable_kernels(a.kernels, arch);
     worker_args = {"--device", std::to_string(a.device)};

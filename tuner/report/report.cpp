@@ -60,14 +60,6 @@ std::string ratio_cell(const std::map<std::string, Timing>& t, const std::string
   return fmt("%.2fx", it->second.ms / q->ms);
 }
 
-std::map<Shape, std::map<std::string, Timing>> timings_in_mode(const ReportData& d, const std::string& mode) {
-  std::map<Shape, std::map<std::string, Timing>> out;
-  for (const auto& [shape, impls] : d.timings)
-    for (const auto& [impl, t] : impls)
-      if (t.mode == mode) out[shape][impl] = t;
-  return out;
-}
-
 void shape_table(std::ostringstream& os, const ReportData& d,
                  const std::map<Shape, std::map<std::string, Timing>>& rows) {
   const bool floors = d.copy_gbps > 0 && d.matmul_tflops > 0;
@@ -119,7 +111,9 @@ long long Shape::tokens() const {
 
 std::string Shape::seq_name() const {
   if (seqlens.empty()) return "0";
-  if (std::all_of(seqlens.begin(), seqlens.end(), [&](long long s) { return s == seqlens[0]; })) {
+  // FlashQLA's names: "1x8192", "8192x4" for three or more equal sequences, "4096+4096" for two.
+  if (seqlens.size() != 2 &&
+      std::all_of(seqlens.begin(), seqlens.end(), [&](long long s) { return s == seqlens[0]; })) {
     return seqlens.size() == 1 ? "1x" + std::to_string(seqlens[0])
                                : std::to_string(seqlens[0]) + "x" + std::to_string(seqlens.size());
   }
@@ -183,7 +177,7 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
       QLA_REQUIRE(row.contains("ms") && row["ms"].is_number() && row["ms"].get<double>() > 0,
                   "report input '" << path << "': row " << row.value("name", "?") << " has no positive 'ms'");
       Timing t{row["ms"].get<double>(), row.value("mode", std::string("graph")), path};
-      d.timings[shape_of(row, path)][row_impl] = t;
+      d.timings[t.mode][shape_of(row, path)][row_impl] = t;
     }
   }
   for (const auto& path : published_files) {
@@ -216,8 +210,9 @@ std::string render_markdown(const ReportData& d) {
   os << "\n";
 
   for (const char* mode : {"graph", "cold"}) {
-    const auto rows = timings_in_mode(d, mode);
-    if (rows.empty()) continue;
+    const auto it = d.timings.find(mode);
+    if (it == d.timings.end() || it->second.empty()) continue;
+    const auto& rows = it->second;
     os << "## Forward, " << (std::string(mode) == "graph"
                                  ? "CUDA-graph mode (FlashQLA's published method: calls captured per replay, L2 "
                                    "flushed per replay)"
@@ -252,13 +247,9 @@ std::string render_markdown(const ReportData& d) {
     for (const auto& [key, m] : d.published)
       for (const auto& kv : m) shapes.insert(kv.first);
     for (const auto& s : shapes) {
-      auto it = d.timings.find(s);
       std::string mine = "–";
-      if (it != d.timings.end()) {
-        std::map<std::string, Timing> graph;
-        for (const auto& [impl, t] : it->second)
-          if (t.mode == "graph") graph[impl] = t;
-        mine = ratio_cell(graph, "fla");
+      if (auto g = d.timings.find("graph"); g != d.timings.end()) {
+        if (auto it = g->second.find(s); it != g->second.end()) mine = ratio_cell(it->second, "fla");
       }
       os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | " << mine << " |";
       for (const auto& [card, impl] : cols) {
@@ -323,8 +314,9 @@ std::string render_markdown(const ReportData& d) {
 
 json plot_digest(const ReportData& d) {
   json rows = json::array();
-  for (const auto& [s, impls] : d.timings)
-    for (const auto& [impl, t] : impls)
+  for (const auto& [mode, shapes] : d.timings)
+    for (const auto& [s, impls] : shapes)
+      for (const auto& [impl, t] : impls)
       rows.push_back({{"h_qk", s.h_qk}, {"h_v", s.h_v}, {"seqlens", s.seqlens}, {"tokens", s.tokens()},
                       {"seq_name", s.seq_name()}, {"impl", impl}, {"mode", t.mode}, {"ms", t.ms},
                       {"bytes", compulsory_bytes(s)}, {"flops", forward_flops(s)}});

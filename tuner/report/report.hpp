@@ -46,7 +46,8 @@ struct ReportData {
   std::map<std::string, std::string> versions;       ///< "fla" → "0.5.2", ...
   double copy_gbps = 0;                              ///< measured device-to-device copy ceiling, 0 if unknown
   double matmul_tflops = 0;                          ///< measured bf16 matmul ceiling, 0 if unknown
-  std::map<Shape, std::map<std::string, Timing>> timings;  ///< shape → implementation → time
+  /// mode ("graph" / "cold") → shape → implementation → time.
+  std::map<std::string, std::map<Shape, std::map<std::string, Timing>>> timings;
   /// Published rows: (card, implementation) → shape → ms.
   std::map<std::pair<std::string, std::string>, std::map<Shape, double>> published;
   std::map<std::string, std::string> published_sources;    ///< card → source line

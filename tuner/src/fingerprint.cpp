@@ -3,9 +3,8 @@
 #include <cctype>
 #include <cstdio>
 
-#include <cuda_runtime.h>
-#include <nvrtc.h>
 
+#include "device_fingerprint.hpp"
 #include "qla/error.hpp"
 
 namespace qla::tuner {
@@ -42,31 +41,25 @@ std::string DeviceFingerprint::slug() const {
 }
 
 DeviceFingerprint read_fingerprint(int device) {
-  int count = 0;
-  if (const cudaError_t err = cudaGetDeviceCount(&count); err != cudaSuccess) {
-    cudaGetLastError();
-    throw UserError(std::string("no CUDA GPU: ") + cudaGetErrorString(err));
-  }
-  if (count == 0) throw UserError("no CUDA GPU: no device found");
-  if (device < 0 || device >= count)
-    throw UserError("--device: " + std::to_string(device) + " is out of range (" + std::to_string(count) +
-                    " device(s))");
-  cudaDeviceProp prop{};
-  if (const cudaError_t err = cudaGetDeviceProperties(&prop, device); err != cudaSuccess)
-    throw UserError(std::string("no CUDA GPU: ") + cudaGetErrorString(err));
-  DeviceFingerprint fp;
-  fp.name = prop.name;
-  fp.cc_major = prop.major;
-  fp.cc_minor = prop.minor;
-  fp.sm_count = prop.multiProcessorCount;
-  fp.l2_bytes = prop.l2CacheSize;
-  cudaDeviceGetAttribute(&fp.mem_clock_khz, cudaDevAttrMemoryClockRate, device);
-  cudaDeviceGetAttribute(&fp.mem_bus_bits, cudaDevAttrGlobalMemoryBusWidth, device);
-  cudaDriverGetVersion(&fp.driver_version);
-  cudaRuntimeGetVersion(&fp.runtime_version);
-  int major = 0, minor = 0;
-  if (nvrtcVersion(&major, &minor) == NVRTC_SUCCESS) fp.nvrtc_version = major * 1000 + minor * 10;
-  return fp;
+  // One reader of the device facts: the query `qla devices` prints; the store keeps its comparison subset.
+  const cli::DeviceQuery q = cli::query_devices();
+  if (q.devices.empty()) throw UserError("no CUDA GPU: " + q.unavailable_reason);
+  if (device < 0 || device >= static_cast<int>(q.devices.size()))
+    throw UserError("--device: " + std::to_string(device) + " is out of range (" +
+                    std::to_string(q.devices.size()) + " device(s))");
+  const cli::DeviceFingerprint& d = q.devices[static_cast<std::size_t>(device)];
+  DeviceFingerprint f;
+  f.name = d.name;
+  f.cc_major = d.cc_major;
+  f.cc_minor = d.cc_minor;
+  f.sm_count = d.sm_count;
+  f.l2_bytes = d.l2_bytes;
+  f.mem_clock_khz = d.mem_clock_khz;
+  f.mem_bus_bits = d.mem_bus_bits;
+  f.driver_version = d.driver_version;
+  f.runtime_version = d.runtime_version;
+  f.nvrtc_version = d.nvrtc_major * 1000 + d.nvrtc_minor * 10;
+  return f;
 }
 
 }  // namespace qla::tuner

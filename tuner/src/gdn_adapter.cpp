@@ -21,6 +21,8 @@
 #include "qla/error.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/plan.hpp"
+#include "qla/io/generate.hpp"
+#include "qla/io/tensor.hpp"
 #include "qla/ref/gdn_reference.hpp"
 #include "qla/tuner/problem_json.hpp"
 #include "qla/tuner/suites.hpp"
@@ -52,87 +54,18 @@ std::string family_source_hash(const cuda::KernelFamily& f) {
 
 // ---- inputs (GDN.md §5.4: the profiler/benchmark generator) ----------------------------------------------------
 
-std::uint16_t to_bf16(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;  // NaN
-  u += 0x7fffu + ((u >> 16) & 1u);                     // round to nearest even
-  return static_cast<std::uint16_t>(u >> 16);
-}
-float from_bf16(std::uint16_t b) {
-  const std::uint32_t u = static_cast<std::uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+/// The inputs of a problem: the benchmark distribution of GDN.md §5.5 (qla::gdn::generate_inputs), so tuning,
+/// the bench and `qla generate` all see the same tensors for the same seed.
+gdn::ProblemTensors make_inputs(const gdn::Problem& p, std::uint64_t seed) {
+  gdn::GenerateOptions opt;
+  opt.distribution = gdn::Distribution::kBench;
+  opt.seed = seed;
+  return gdn::generate_inputs(p, opt);
 }
 
-/// splitmix64 → standard normal (Box–Muller): fast, seeded per element, so threads fill disjoint ranges.
-double normal_at(std::uint64_t seed, std::uint64_t i) {
-  auto mix = [](std::uint64_t z) {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  };
-  const std::uint64_t a = mix(seed * 0x100000001B3ull + 2 * i), b = mix(seed * 0x100000001B3ull + 2 * i + 1);
-  const double u1 = (static_cast<double>(a >> 11) + 1.0) / 9007199254740993.0;
-  const double u2 = static_cast<double>(b >> 11) / 9007199254740992.0;
-  return std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-}
-
-template <typename F>
-void parallel_for(std::size_t n, F f) {
-  const unsigned t = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> threads;
-  for (unsigned w = 0; w < t; ++w)
-    threads.emplace_back([&, w] {
-      for (std::size_t i = n * w / t; i < n * (w + 1) / t; ++i) f(i);
-    });
-  for (auto& th : threads) th.join();
-}
-
-/// Host copies of the inputs of a problem (bf16 q, k, v; fp32 g, beta, h0), already in the kernels' layouts.
-struct HostInputs {
-  std::vector<std::uint16_t> q, k, v;
-  std::vector<float> g, beta, h0;
-};
-
-HostInputs make_inputs(const gdn::Problem& p, std::uint64_t seed) {
-  HostInputs in;
-  const std::size_t rows = static_cast<std::size_t>(p.total_tokens());
-  const std::size_t K = static_cast<std::size_t>(p.k_dim), V = static_cast<std::size_t>(p.v_dim);
-  const std::size_t hq = static_cast<std::size_t>(p.h_qk), hv = static_cast<std::size_t>(p.h_v);
-  in.q.resize(rows * hq * K);
-  in.k.resize(rows * hq * K);
-  in.v.resize(rows * hv * V);
-  in.g.resize(rows * hv);
-  in.beta.resize(rows * hv);
-  // q, k: l2-normalised per head vector, then bf16.
-  auto unit_rows = [&](std::vector<std::uint16_t>& x, std::uint64_t s) {
-    parallel_for(rows * hq, [&](std::size_t r) {
-      double norm = 0;
-      std::vector<double> tmp(K);
-      for (std::size_t d = 0; d < K; ++d) norm += (tmp[d] = normal_at(s, r * K + d)) * tmp[d];
-      const double inv = 1 / std::sqrt(norm + 1e-6);
-      for (std::size_t d = 0; d < K; ++d) x[r * K + d] = to_bf16(static_cast<float>(tmp[d] * inv));
-    });
-  };
-  unit_rows(in.q, seed + 1);
-  unit_rows(in.k, seed + 2);
-  parallel_for(in.v.size(), [&](std::size_t i) { in.v[i] = to_bf16(static_cast<float>(normal_at(seed + 3, i))); });
-  // g = logsigmoid(randn) / 16, with a quarter of the heads (deterministic choice) never decaying.
-  parallel_for(rows * hv, [&](std::size_t i) {
-    const std::size_t h = i % hv;
-    const bool zero_head = (h * 2654435761u + seed) % 4 == 0;
-    const double x = normal_at(seed + 4, i);
-    in.g[i] = zero_head ? 0.f : static_cast<float>(-std::log1p(std::exp(-x)) / 16);
-    in.beta[i] = static_cast<float>(1 / (1 + std::exp(-normal_at(seed + 5, i))));
-  });
-  if (p.initial_state) {
-    in.h0.resize(static_cast<std::size_t>(p.num_sequences()) * hv * K * V);
-    parallel_for(in.h0.size(), [&](std::size_t i) { in.h0[i] = static_cast<float>(normal_at(seed + 6, i)); });
-  }
-  return in;
+cuda::DeviceBuffer upload_tensor(const Tensor& t) {
+  std::vector<std::byte> bytes(t.bytes());
+  return cuda::DeviceBuffer::from_host(bytes);
 }
 
 /// Device copies of inputs and outputs of one problem.
@@ -142,16 +75,16 @@ struct DeviceProblem {
   gdn::ForwardArgs args;
 };
 
-DeviceProblem upload(const gdn::Problem& p, const HostInputs& in) {
+DeviceProblem upload(const gdn::Problem& p, const gdn::ProblemTensors& in) {
   DeviceProblem d;
   d.problem = p;
-  d.q = cuda::DeviceBuffer::from_host(in.q);
-  d.k = cuda::DeviceBuffer::from_host(in.k);
-  d.v = cuda::DeviceBuffer::from_host(in.v);
-  d.g = cuda::DeviceBuffer::from_host(in.g);
-  d.beta = cuda::DeviceBuffer::from_host(in.beta);
-  if (p.initial_state) d.h0 = cuda::DeviceBuffer::from_host(in.h0);
-  d.o = cuda::DeviceBuffer(in.v.size() * sizeof(std::uint16_t));
+  d.q = upload_tensor(in.q);
+  d.k = upload_tensor(in.k);
+  d.v = upload_tensor(in.v);
+  d.g = upload_tensor(in.g);
+  d.beta = upload_tensor(in.beta);
+  if (p.initial_state) d.h0 = upload_tensor(*in.h0);
+  d.o = cuda::DeviceBuffer(in.v.nbytes());
   d.ht = cuda::DeviceBuffer(static_cast<std::size_t>(p.num_sequences()) * p.h_v * p.k_dim * p.v_dim * sizeof(float));
   d.args.problem = p;
   d.args.q = gdn::contiguous_tensor(d.q.get(), p, p.h_qk, p.k_dim);
@@ -310,16 +243,7 @@ class GdnBackend final : public TrialRunner {
     DeviceProblem& d = data_for(vp);
     const std::string key = problem_key(vp);
     if (!refs_.count(key)) {
-      const HostInputs in = make_inputs(vp, 42);
-      ref::ForwardInputs ri;
-      ri.problem = vp;
-      for (auto x : in.q) ri.q.push_back(from_bf16(x));
-      for (auto x : in.k) ri.k.push_back(from_bf16(x));
-      for (auto x : in.v) ri.v.push_back(from_bf16(x));
-      ri.g.assign(in.g.begin(), in.g.end());
-      ri.beta.assign(in.beta.begin(), in.beta.end());
-      ri.h0.assign(in.h0.begin(), in.h0.end());
-      refs_[key] = ref::forward_recurrent(ri);
+      refs_[key] = ref::forward_recurrent(gdn::to_forward_inputs(vp, make_inputs(vp, 42)));
     }
     const ref::ForwardOutputs& want = refs_.at(key);
     // Poison the outputs: a config that skips a tile leaves NaN behind and fails.
@@ -329,13 +253,12 @@ class GdnBackend final : public TrialRunner {
     const gdn::Status st = gdn::forward(d.args, plan, ws.get(), measurer_->stream());
     if (!st.ok()) throw std::runtime_error(std::string("forward: ") + st.message);
     check_cuda("validation run");
-    std::vector<std::uint16_t> o(d.o.bytes() / 2);
+    Tensor o(vp.qkv_dtype, gdn::tensor_shape(vp, "o"));
     std::vector<float> ht(d.ht.bytes() / 4);
     QLA_REQUIRE(cudaMemcpy(o.data(), d.o.get(), d.o.bytes(), cudaMemcpyDeviceToHost) == cudaSuccess, "copy o");
     QLA_REQUIRE(cudaMemcpy(ht.data(), d.ht.get(), d.ht.bytes(), cudaMemcpyDeviceToHost) == cudaSuccess, "copy ht");
-    std::vector<double> od(o.size()), htd(ht.begin(), ht.end());
-    for (std::size_t i = 0; i < o.size(); ++i) od[i] = from_bf16(o[i]);
-    return {compare("o", od, want.o), compare("final_state", htd, want.ht)};
+    const std::vector<double> htd(ht.begin(), ht.end());
+    return {compare("o", o.to_doubles(), want.o), compare("final_state", htd, want.ht)};
   }
 
   int device_;

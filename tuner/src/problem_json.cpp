@@ -3,26 +3,10 @@
 #include <sstream>
 
 #include "qla/error.hpp"
+#include "qla/io/problem_files.hpp"
 
 namespace qla::tuner {
 namespace {
-
-template <typename T>
-T field(const nlohmann::json& j, const char* name) {
-  if (!j.is_object() || !j.contains(name)) throw UserError(std::string("problem JSON: missing field '") + name + "'");
-  try {
-    return j.at(name).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw UserError(std::string("problem JSON: field '") + name + "' has the wrong type");
-  }
-}
-
-DType dtype_field(const nlohmann::json& j, const char* name) {
-  const auto text = field<std::string>(j, name);
-  const auto t = parse_dtype(text);
-  if (!t) throw UserError(std::string("problem JSON: field '") + name + "' is not a dtype: '" + text + "'");
-  return *t;
-}
 
 std::int64_t parse_count(const std::string& text, const std::string& whole) {
   std::size_t used = 0;
@@ -39,40 +23,11 @@ std::int64_t parse_count(const std::string& text, const std::string& whole) {
 
 }  // namespace
 
-nlohmann::json problem_to_json(const gdn::Problem& p) {
-  nlohmann::json j = {{"batch", p.batch},
-                      {"tokens", p.tokens},
-                      {"cu_seqlens", p.cu_seqlens},
-                      {"h_qk", p.h_qk},
-                      {"h_v", p.h_v},
-                      {"k_dim", p.k_dim},
-                      {"v_dim", p.v_dim},
-                      {"qkv_dtype", std::string(dtype_name(p.qkv_dtype))},
-                      {"gate_dtype", std::string(dtype_name(p.gate_dtype))},
-                      {"beta_dtype", std::string(dtype_name(p.beta_dtype))},
-                      {"initial_state", p.initial_state},
-                      {"final_state", p.final_state},
-                      {"l2norm_qk", p.l2norm_qk}};
-  if (p.scale) j["scale"] = *p.scale;
-  return j;
-}
+// One JSON form of a problem in the project: problem.json's (reference/io), parsed into an object here.
+nlohmann::json problem_to_json(const gdn::Problem& p) { return nlohmann::json::parse(gdn::problem_to_json(p)); }
 
 gdn::Problem problem_from_json(const nlohmann::json& j) {
-  gdn::Problem p;
-  p.batch = field<std::int64_t>(j, "batch");
-  p.tokens = field<std::int64_t>(j, "tokens");
-  p.cu_seqlens = field<std::vector<std::int64_t>>(j, "cu_seqlens");
-  p.h_qk = field<int>(j, "h_qk");
-  p.h_v = field<int>(j, "h_v");
-  p.k_dim = field<int>(j, "k_dim");
-  p.v_dim = field<int>(j, "v_dim");
-  p.qkv_dtype = dtype_field(j, "qkv_dtype");
-  p.gate_dtype = dtype_field(j, "gate_dtype");
-  p.beta_dtype = dtype_field(j, "beta_dtype");
-  p.initial_state = field<bool>(j, "initial_state");
-  p.final_state = field<bool>(j, "final_state");
-  p.l2norm_qk = field<bool>(j, "l2norm_qk");
-  if (j.contains("scale")) p.scale = field<double>(j, "scale");
+  gdn::Problem p = gdn::problem_from_json(j.dump(), "problem");
   p.validate();
   return p;
 }

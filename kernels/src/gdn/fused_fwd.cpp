@@ -49,6 +49,10 @@ std::string beta_type_name(DType qkv, DType beta) {
 
 }  // namespace detail
 
+static_assert(fused_fwd_in_space(FusedFwdConfig{}.chunk, FusedFwdConfig{}.block_v, FusedFwdConfig{}.stages,
+                                 FusedFwdConfig{}.warps, FusedFwdConfig{}.state_in_smem),
+              "the default config must lie in the declared axes");
+
 FusedFwdConfig FusedFwdConfig::from_point(const Point& p) {
   QLA_REQUIRE(fused_fwd_space().contains(p), "not a point of " << fused_fwd_space().kernel);
   return {p[0], p[1], p[2], p[3], p[4]};
@@ -59,11 +63,12 @@ const SpaceDecl& fused_fwd_space() {
     SpaceDecl s;
     s.kernel = "gdn.fused_fwd";
     s.axes = {
-        {"chunk", "c", {64, 32}, "tokens per chunk C"},
-        {"block_v", "bv", {32, 64, 128}, "V columns per CTA"},
-        {"stages", "s", {1, 2, 3}, "cp.async input ring depth"},
-        {"warps", "w", {4, 8}, "warps per CTA"},
-        {"state_in_smem", "sm", {0, 1}, "fp32 state slice in registers (0) or shared memory (1)"},
+        {"chunk", "c", detail::axis_values(kFusedFwdChunkValues), "tokens per chunk C"},
+        {"block_v", "bv", detail::axis_values(kFusedFwdBlockVValues), "V columns per CTA"},
+        {"stages", "s", detail::axis_values(kFusedFwdStagesValues), "cp.async input ring depth"},
+        {"warps", "w", detail::axis_values(kFusedFwdWarpsValues), "warps per CTA"},
+        {"state_in_smem", "sm", detail::axis_values(kFusedFwdStateInSmemValues),
+         "fp32 state slice in registers (0) or shared memory (1)"},
     };
     s.default_point = FusedFwdConfig{}.to_point();
     s.buildable = [](const Point& p, const ArchInfo& arch) {

@@ -9,6 +9,9 @@
 
 namespace qla::gdn {
 
+static_assert(kkt_solve_in_space(KktSolveConfig{}.chunk, KktSolveConfig{}.block, KktSolveConfig{}.warps),
+              "the default config must lie in the declared axes");
+
 KktSolveConfig KktSolveConfig::from_point(const Point& p) {
   QLA_REQUIRE(kkt_solve_space().contains(p), "not a point of " << kkt_solve_space().kernel);
   return {p[0], p[1], p[2]};
@@ -19,9 +22,9 @@ const SpaceDecl& kkt_solve_space() {
     SpaceDecl s;
     s.kernel = "gdn.kkt_solve";
     s.axes = {
-        {"chunk", "c", {64, 32}, "tokens per chunk C"},
-        {"block", "b", {16, 32}, "diagonal block size of the blocked inversion, rows"},
-        {"warps", "w", {4, 8}, "warps per CTA"},
+        {"chunk", "c", detail::axis_values(kKktSolveChunkValues), "tokens per chunk C"},
+        {"block", "b", detail::axis_values(kKktSolveBlockValues), "diagonal block size of the blocked inversion, rows"},
+        {"warps", "w", detail::axis_values(kKktSolveWarpsValues), "warps per CTA"},
     };
     s.default_point = KktSolveConfig{}.to_point();
     s.buildable = [](const Point& p, const ArchInfo& arch) {

@@ -9,6 +9,9 @@
 
 namespace qla::gdn {
 
+static_assert(state_pass_in_space(StatePassConfig{}.chunk, StatePassConfig{}.stages, StatePassConfig{}.warps),
+              "the default config must lie in the declared axes");
+
 StatePassConfig StatePassConfig::from_point(const Point& p) {
   QLA_REQUIRE(state_pass_space().contains(p), "not a point of " << state_pass_space().kernel);
   return {p[0], p[1], p[2]};
@@ -19,9 +22,10 @@ const SpaceDecl& state_pass_space() {
     SpaceDecl s;
     s.kernel = "gdn.state_pass";
     s.axes = {
-        {"chunk", "c", {64, 32}, "tokens per chunk C"},
-        {"stages", "s", {1, 2}, "cp.async input ring depth (the M instantiation runs 1)"},
-        {"warps", "w", {4, 8}, "warps per CTA"},
+        {"chunk", "c", detail::axis_values(kStatePassChunkValues), "tokens per chunk C"},
+        {"stages", "s", detail::axis_values(kStatePassStagesValues),
+         "cp.async input ring depth (the M instantiation runs 1)"},
+        {"warps", "w", detail::axis_values(kStatePassWarpsValues), "warps per CTA"},
     };
     s.default_point = StatePassConfig{}.to_point();
     s.buildable = [](const Point& p, const ArchInfo& arch) {

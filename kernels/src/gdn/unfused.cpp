@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <iterator>
 #include <sstream>
 
 #include "qla/cuda/aot_registry.hpp"
@@ -78,6 +79,9 @@ void check_token_tensor(const TokenTensor& t, const char* name, bool vector_rows
 
 }  // namespace
 
+static_assert(unfused_in_space(UnfusedConfig{}.h_block_v, UnfusedConfig{}.h_warps, UnfusedConfig{}.o_block_v),
+              "the default config must lie in the declared axes");
+
 UnfusedConfig UnfusedConfig::from_point(const Point& p) {
   QLA_REQUIRE(unfused_space().contains(p), "not a point of space " << unfused_space().kernel);
   return {p[0], p[1], p[2]};
@@ -90,9 +94,12 @@ const SpaceDecl& unfused_space() {
     SpaceDecl s;
     s.kernel = "gdn.unfused";
     s.axes = {
-        {"h_block_v", "hbv", {32, 64}, "V-slice width of the state (h) kernel, columns per CTA"},
-        {"h_warps", "hw", {4, 8}, "warps of the state (h) kernel"},
-        {"o_block_v", "obv", {32, 64, 128}, "V-slice width of the output (o) kernel, columns per CTA"},
+        {"h_block_v", "hbv", std::vector<int>(std::begin(kUnfusedHBlockVValues), std::end(kUnfusedHBlockVValues)),
+         "V-slice width of the state (h) kernel, columns per CTA"},
+        {"h_warps", "hw", std::vector<int>(std::begin(kUnfusedHWarpsValues), std::end(kUnfusedHWarpsValues)),
+         "warps of the state (h) kernel"},
+        {"o_block_v", "obv", std::vector<int>(std::begin(kUnfusedOBlockVValues), std::end(kUnfusedOBlockVValues)),
+         "V-slice width of the output (o) kernel, columns per CTA"},
     };
     s.default_point = UnfusedConfig{}.to_point();
     s.buildable = buildable;

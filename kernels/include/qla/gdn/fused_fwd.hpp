@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "qla/cuda/kernel_spec.hpp"
 #include "qla/dtype.hpp"
@@ -27,9 +28,28 @@ struct FusedFwdConfig {
   static FusedFwdConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
+/// The axis values of gdn.fused_fwd, in the order the searcher walks them: the one declaration fused_fwd_space()
+/// is built from, kept constexpr so the generated deployment header can static_assert its rows against it.
+inline constexpr int kFusedFwdChunkValues[] = {64, 32};           ///< C, tokens
+inline constexpr int kFusedFwdBlockVValues[] = {32, 64, 128};     ///< BV, V columns per CTA
+inline constexpr int kFusedFwdStagesValues[] = {1, 2, 3};         ///< input ring depth
+inline constexpr int kFusedFwdWarpsValues[] = {4, 8};             ///< warps per CTA
+inline constexpr int kFusedFwdStateInSmemValues[] = {0, 1};       ///< 0: registers, 1: shared memory
+
+/// Whether every value is one of its axis' values (compile-time SpaceDecl::contains; no buildable check).
+constexpr bool fused_fwd_in_space(int chunk, int block_v, int stages, int warps, int state_in_smem) {
+  auto in = [](const auto& values, int v) {
+    for (int x : values)
+      if (x == v) return true;
+    return false;
+  };
+  return in(kFusedFwdChunkValues, chunk) && in(kFusedFwdBlockVValues, block_v) && in(kFusedFwdStagesValues, stages) &&
+         in(kFusedFwdWarpsValues, warps) && in(kFusedFwdStateInSmemValues, state_in_smem);
+}
+
 /// Axes: chunk "c" {64, 32}, block_v "bv" {32, 64, 128}, stages "s" {1, 2, 3}, warps "w" {4, 8},
-/// state_in_smem "sm" {0, 1}; default c64.bv64.s2.w8.sm0; id "gdn.fused_fwd". buildable(): shared memory
-/// within the arch's opt-in limit.
+/// state_in_smem "sm" {0, 1} (the kFusedFwd*Values above); default c64.bv64.s2.w8.sm0; id "gdn.fused_fwd".
+/// buildable(): shared memory within the arch's opt-in limit.
 const SpaceDecl& fused_fwd_space();
 
 /// Dynamic shared memory of a config, bytes.
@@ -48,6 +68,11 @@ std::string can_implement(const Problem& p, const FusedFwdConfig& c);
 std::string check_params(const FusedFwdParams& p);
 
 namespace detail {
+/// An axis' constexpr values as the std::vector a SpaceDecl holds.
+template <std::size_t N>
+std::vector<int> axis_values(const int (&values)[N]) {
+  return std::vector<int>(values, values + N);
+}
 /// Checks shared by kkt_solve, fused_fwd and state_pass: K = V = 128, 16-bit q/k/v, f32 or qkv-dtype β,
 /// f32 g, H_v a multiple of H_qk. Empty when fine.
 std::string fused_family_can_implement(const Problem& p, const char* kernel);

@@ -24,7 +24,24 @@ struct KktSolveConfig {
   static KktSolveConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
-/// Axes: chunk "c" {64, 32}, block "b" {16, 32}, warps "w" {4, 8}; default c64.b16.w4; id "gdn.kkt_solve".
+/// The axis values of gdn.kkt_solve: the one declaration kkt_solve_space() is built from, constexpr so the
+/// generated deployment header can static_assert its rows against it.
+inline constexpr int kKktSolveChunkValues[] = {64, 32};  ///< C, tokens
+inline constexpr int kKktSolveBlockValues[] = {16, 32};  ///< diagonal block of the inversion, rows
+inline constexpr int kKktSolveWarpsValues[] = {4, 8};    ///< warps per CTA
+
+/// Whether every value is one of its axis' values (compile-time SpaceDecl::contains; no buildable check).
+constexpr bool kkt_solve_in_space(int chunk, int block, int warps) {
+  auto in = [](const auto& values, int v) {
+    for (int x : values)
+      if (x == v) return true;
+    return false;
+  };
+  return in(kKktSolveChunkValues, chunk) && in(kKktSolveBlockValues, block) && in(kKktSolveWarpsValues, warps);
+}
+
+/// Axes: chunk "c" {64, 32}, block "b" {16, 32}, warps "w" {4, 8} (the kKktSolve*Values above); default
+/// c64.b16.w4; id "gdn.kkt_solve".
 const SpaceDecl& kkt_solve_space();
 
 /// Dynamic shared memory of a config, bytes.

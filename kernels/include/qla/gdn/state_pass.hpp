@@ -25,7 +25,24 @@ struct StatePassConfig {
   static StatePassConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
-/// Axes: chunk "c" {64, 32}, stages "s" {1, 2}, warps "w" {4, 8}; default c64.s2.w8; id "gdn.state_pass".
+/// The axis values of gdn.state_pass: the one declaration state_pass_space() is built from, constexpr so the
+/// generated deployment header can static_assert its rows against it.
+inline constexpr int kStatePassChunkValues[] = {64, 32};  ///< C, tokens
+inline constexpr int kStatePassStagesValues[] = {1, 2};   ///< input ring depth
+inline constexpr int kStatePassWarpsValues[] = {4, 8};    ///< warps per CTA
+
+/// Whether every value is one of its axis' values (compile-time SpaceDecl::contains; no buildable check).
+constexpr bool state_pass_in_space(int chunk, int stages, int warps) {
+  auto in = [](const auto& values, int v) {
+    for (int x : values)
+      if (x == v) return true;
+    return false;
+  };
+  return in(kStatePassChunkValues, chunk) && in(kStatePassStagesValues, stages) && in(kStatePassWarpsValues, warps);
+}
+
+/// Axes: chunk "c" {64, 32}, stages "s" {1, 2}, warps "w" {4, 8} (the kStatePass*Values above); default
+/// c64.s2.w8; id "gdn.state_pass".
 const SpaceDecl& state_pass_space();
 
 /// Dynamic shared memory, bytes; `with_m` for the instantiation that can compute M.

@@ -38,7 +38,25 @@ struct UnfusedConfig {
   std::string label() const;
 };
 
-/// The space "gdn.unfused": axes hbv {32, 64}, hw {4, 8}, obv {32, 64, 128}; default hbv32.hw8.obv128.
+/// The axis values of gdn.unfused: the one declaration unfused_space() is built from, constexpr so the generated
+/// deployment header can static_assert its rows against it.
+inline constexpr int kUnfusedHBlockVValues[] = {32, 64};      ///< BV of the h kernel, columns
+inline constexpr int kUnfusedHWarpsValues[] = {4, 8};         ///< warps of the h kernel
+inline constexpr int kUnfusedOBlockVValues[] = {32, 64, 128}; ///< BV of the o kernel, columns
+
+/// Whether every value is one of its axis' values (compile-time SpaceDecl::contains; no buildable check).
+constexpr bool unfused_in_space(int h_block_v, int h_warps, int o_block_v) {
+  auto in = [](const auto& values, int v) {
+    for (int x : values)
+      if (x == v) return true;
+    return false;
+  };
+  return in(kUnfusedHBlockVValues, h_block_v) && in(kUnfusedHWarpsValues, h_warps) &&
+         in(kUnfusedOBlockVValues, o_block_v);
+}
+
+/// The space "gdn.unfused": axes hbv {32, 64}, hw {4, 8}, obv {32, 64, 128} (the kUnfused*Values above);
+/// default hbv32.hw8.obv128.
 const SpaceDecl& unfused_space();
 
 /// The five kernels of the pipeline, in launch order.

@@ -1,0 +1,193 @@
+#include "bench_document.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <stdexcept>
+
+#include "qla/error.hpp"
+#include "report/report.hpp"
+
+namespace qla::bench {
+namespace {
+
+using nlohmann::json;
+
+template <typename T, typename ToFloat>
+ErrorMetrics compare(const std::vector<T>& x, const std::vector<T>& ref, ToFloat to_float) {
+  if (x.size() != ref.size()) {
+    throw std::invalid_argument("compare: " + std::to_string(x.size()) + " elements vs " +
+                                std::to_string(ref.size()) + " in the reference");
+  }
+  ErrorMetrics e;
+  e.elements = static_cast<std::int64_t>(x.size());
+  double diff2 = 0, ref2 = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double a = to_float(x[i]), b = to_float(ref[i]);
+    if (!std::isfinite(a)) {
+      ++e.nan_count;
+      continue;
+    }
+    const double d = a - b;
+    diff2 += d * d;
+    ref2 += b * b;
+    e.max_abs = std::max(e.max_abs, std::abs(d));
+  }
+  if (ref2 > 0) {
+    e.rel_fro = std::sqrt(diff2 / ref2);
+  } else {
+    e.rel_fro = diff2 > 0 ? std::numeric_limits<double>::infinity() : 0.0;
+  }
+  return e;
+}
+
+json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+}  // namespace
+
+float bf16_to_float(std::uint16_t bits) {
+  const std::uint32_t u = static_cast<std::uint32_t>(bits) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+ErrorMetrics compare_f32(const std::vector<float>& x, const std::vector<float>& ref) {
+  return compare(x, ref, [](float v) { return v; });
+}
+
+ErrorMetrics compare_bf16(const std::vector<std::uint16_t>& x,
+                          const std::vector<std::uint16_t>& ref) {
+  return compare(x, ref, bf16_to_float);
+}
+
+json to_json(const ErrorMetrics& e) {
+  return {{"rel_fro", finite_or_null(e.rel_fro)},
+          {"max_abs", e.max_abs},
+          {"nan_count", e.nan_count},
+          {"elements", e.elements}};
+}
+
+bool Validation::passed() const {
+  return o.nan_count == 0 && ht.nan_count == 0 && o.rel_fro <= tolerance && ht.rel_fro <= tolerance;
+}
+
+Rates rates_for(const Shape& shape, double ms, const Ceilings& ceilings) {
+  Rates r;
+  if (ms <= 0) return r;
+  report::Shape s;
+  s.h_qk = shape.heads.h_qk;
+  s.h_v = shape.heads.h_v;
+  s.seqlens.assign(shape.seqs.seqlens.begin(), shape.seqs.seqlens.end());
+  const double seconds = ms * 1e-3;
+  r.gbps = report::compulsory_bytes(s) / seconds / 1e9;
+  r.tflops = report::forward_flops(s) / seconds / 1e12;
+  if (ceilings.copy_gbps > 0) r.copy_fraction = r.gbps / ceilings.copy_gbps;
+  if (ceilings.matmul_tflops > 0) r.matmul_fraction = r.tflops / ceilings.matmul_tflops;
+  return r;
+}
+
+json to_json(const Row& r) {
+  json row = {{"name", r.shape.name()},
+              {"implementation", r.implementation},
+              {"mode", r.mode},
+              {"h_qk", r.shape.heads.h_qk},
+              {"h_v", r.shape.heads.h_v},
+              {"model", r.shape.heads.model},
+              {"seq_set", r.shape.seqs.name},
+              {"seqlens", r.shape.seqs.seqlens},
+              {"tokens", r.shape.seqs.tokens()},
+              {"ms", r.ms},
+              {"samples", r.samples},
+              {"configs", r.configs},
+              {"cp_pieces", r.cp_pieces},
+              {"gbps", r.rates.gbps},
+              {"tflops", r.rates.tflops},
+              {"copy_fraction", r.rates.copy_fraction},
+              {"matmul_fraction", r.rates.matmul_fraction},
+              {"validation",
+               {{"against", r.validation.against},
+                {"tolerance", r.validation.tolerance},
+                {"passed", r.validation.passed()},
+                {"o", to_json(r.validation.o)},
+                {"ht", to_json(r.validation.ht)}}}};
+  if (r.mode == kModeCold) {
+    row["ms_min"] = r.ms_min;
+    row["ms_max"] = r.ms_max;
+    row["noise"] = r.noise;
+    row["timer"] = r.used_cupti ? "cupti" : "events";
+  } else {
+    row["calls_per_replay"] = r.calls_per_replay;
+  }
+  if (!r.provenance.empty()) row["provenance"] = r.provenance;
+  return row;
+}
+
+json to_json(const Document& d) {
+  // Cold rows first, graph rows last (otherwise in run order): a reader that keys times by
+  // implementation alone keeps the last row it sees, and the graph time is the one comparable with
+  // FlashQLA's and FLA's tables.
+  json rows = json::array();
+  for (const char* mode : {kModeCold, kModeGraph}) {
+    for (const Row& r : d.rows) {
+      if (r.mode == mode) rows.push_back(to_json(r));
+    }
+  }
+  for (const Row& r : d.rows) {
+    if (r.mode != kModeCold && r.mode != kModeGraph) rows.push_back(to_json(r));
+  }
+  json skipped = json::array();
+  for (const Skipped& s : d.skipped) {
+    skipped.push_back({{"name", s.shape.name()},
+                       {"implementation", s.implementation},
+                       {"h_qk", s.shape.heads.h_qk},
+                       {"h_v", s.shape.heads.h_v},
+                       {"seqlens", s.shape.seqs.seqlens},
+                       {"reason", s.reason}});
+  }
+  return {{"schema", "qla.bench.v1"},
+          {"implementation", "qla"},
+          {"device", d.device},
+          {"date", d.date},
+          {"versions", d.versions},
+          {"ceilings",
+           {{"copy_gbps", d.ceilings.copy_gbps},
+            {"matmul_tflops", d.ceilings.matmul_tflops},
+            {"matmul_how", d.ceilings.matmul_how}}},
+          {"method", d.method},
+          {"rows", rows},
+          {"skipped", skipped}};
+}
+
+void write_document(const Document& d, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p(path);
+  if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
+  QLA_REQUIRE(!ec, "--qla_out: cannot create the directory of '" << path << "': " << ec.message());
+  // Write beside the target and rename, so a crash never leaves half a document where the report
+  // looks.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    QLA_REQUIRE(out, "--qla_out: cannot write '" << tmp << "'");
+    out << to_json(d).dump(1) << "\n";
+    QLA_REQUIRE(out.good(), "--qla_out: writing '" << tmp << "' failed");
+  }
+  fs::rename(tmp, p, ec);
+  QLA_REQUIRE(!ec, "--qla_out: cannot move '" << tmp << "' to '" << path << "': " << ec.message());
+}
+
+std::string today_utc() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
+}  // namespace qla::bench

@@ -1,0 +1,125 @@
+// The bench's own output: one "qla.bench.v1" JSON document per run, the format `qla report` reads
+// (tuner/report/report.hpp), plus the effective-rate counters and the output error metrics each row
+// carries. Plain C++17: tested on the CPU by loading what it writes through the report's own
+// loader.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gdn_shapes.hpp"
+
+namespace qla::bench {
+
+/// The implementations a row can time, as the report names them.
+inline constexpr const char* kImplTuned =
+    "qla-tuned";  ///< fused forward, configs from the store's lookup
+inline constexpr const char* kImplDefault =
+    "qla-default";  ///< fused forward, every kernel at its space default
+inline constexpr const char* kImplUnfused = "unfused";  ///< FLA-style five-kernel baseline
+inline constexpr const char* kImplNaive = "naive";      ///< token-by-token recurrence baseline
+
+/// The timing modes.
+inline constexpr const char* kModeGraph =
+    "graph";  ///< FlashQLA's method: calls in a CUDA graph, L2 flushed per replay
+inline constexpr const char* kModeCold = "cold";  ///< one call per sample, L2 flushed before each
+
+/// Error of one output against a reference output of the same shape.
+struct ErrorMetrics {
+  double rel_fro =
+      0;  ///< ‖x − ref‖₂ / ‖ref‖₂ over finite elements (inf when ‖ref‖ = 0 and x ≠ ref)
+  double max_abs = 0;  ///< max |x − ref| over finite elements
+  std::int64_t nan_count =
+      0;  ///< elements of x that are NaN or ±Inf (a poisoned output left unwritten shows here)
+  std::int64_t elements = 0;
+};
+
+/// Errors of x against ref (same length; bf16 given as raw uint16 bits). Throws
+/// std::invalid_argument when the lengths differ.
+ErrorMetrics compare_f32(const std::vector<float>& x, const std::vector<float>& ref);
+ErrorMetrics compare_bf16(const std::vector<std::uint16_t>& x,
+                          const std::vector<std::uint16_t>& ref);
+/// bf16 bits → float (exact).
+float bf16_to_float(std::uint16_t bits);
+nlohmann::json to_json(const ErrorMetrics& e);
+
+/// How one implementation's outputs were checked before it was timed.
+struct Validation {
+  std::string against;   ///< "naive" (the naive kernel on the same inputs) or
+                         ///< "reference-fp64:<problem label>"
+  ErrorMetrics o;        ///< output o
+  ErrorMetrics ht;       ///< final state
+  double tolerance = 0;  ///< rel_fro bound both outputs had to meet
+  bool passed() const;
+};
+
+/// The card's measured floors, from the same run.
+struct Ceilings {
+  double copy_gbps =
+      0;  ///< device-to-device copy, (bytes read + bytes written) / s / 1e9; 0 = not measured
+  double matmul_tflops = 0;  ///< bf16 GEMM, 2·M·N·K / s / 1e12; 0 = not measured
+  std::string
+      matmul_how;  ///< "cublasGemmEx bf16 8192^3, fp32 accumulate" or why it was not measured
+};
+
+/// Effective rates of one timed call of the forward on `shape`.
+struct Rates {
+  double gbps = 0;             ///< compulsory bytes (report::compulsory_bytes) / time
+  double tflops = 0;           ///< forward FLOPs (report::forward_flops) / time
+  double copy_fraction = 0;    ///< gbps / ceilings.copy_gbps (0 when the ceiling is unknown)
+  double matmul_fraction = 0;  ///< tflops / ceilings.matmul_tflops (0 when unknown)
+};
+Rates rates_for(const Shape& shape, double ms, const Ceilings& ceilings);
+
+/// One timed (shape, implementation, mode).
+struct Row {
+  Shape shape;
+  std::string implementation;     ///< kImpl*
+  std::string mode;               ///< kMode*
+  double ms = 0;                  ///< graph: mean per call over replays; cold: median per call
+  double ms_min = 0, ms_max = 0;  ///< cold only (0 otherwise)
+  int samples = 0;                ///< cold: samples kept; graph: replays
+  int calls_per_replay = 0;       ///< graph only
+  double noise = 0;               ///< cold: relative noise of the median
+  bool used_cupti = false;        ///< cold: span from CUPTI records (else CUDA events)
+  std::map<std::string, std::string> configs;  ///< kernel id → config label the plan ran
+  std::map<std::string, std::string>
+      provenance;     ///< kernel id → lookup provenance (tuned rows only)
+  int cp_pieces = 0;  ///< CP split the plan chose (0 = off)
+  Validation validation;
+  Rates rates;
+};
+nlohmann::json to_json(const Row& r);
+
+/// A (shape, implementation) that was not timed, and why (not implemented, failed validation,
+/// launch error).
+struct Skipped {
+  Shape shape;
+  std::string implementation;
+  std::string reason;
+};
+
+/// The whole run.
+struct Document {
+  nlohmann::json device;  ///< {"name", "sm_count", ...}; "name" is required by the report
+  std::string date;       ///< YYYY-MM-DD
+  std::map<std::string, std::string> versions;  ///< "qla", "cuda_runtime", "cuda_driver", ...
+  Ceilings ceilings;
+  std::string method;  ///< one sentence per timing mode
+  std::vector<Row> rows;
+  std::vector<Skipped> skipped;
+};
+/// The "qla.bench.v1" document (schema, implementation "qla", device, date, versions, ceilings,
+/// method, rows, skipped).
+nlohmann::json to_json(const Document& d);
+/// Writes to_json(d) to `path`, creating parent directories. Throws UserError naming `path` when it
+/// cannot.
+void write_document(const Document& d, const std::string& path);
+
+/// Today's date in UTC, YYYY-MM-DD.
+std::string today_utc();
+
+}  // namespace qla::bench

@@ -1,0 +1,365 @@
+#include "gdn_fwd_runner.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "qla/cuda/check.hpp"
+#include "qla/cuda/device_buffer.hpp"
+#include "qla/cuda/device_info.hpp"
+#include "qla/cuda/kernel_catalog.hpp"
+#include "qla/error.hpp"
+#include "qla/gdn/forward.hpp"
+#include "qla/gdn/plan.hpp"
+#include "qla/io/generate.hpp"
+#include "qla/ref/gdn_reference.hpp"
+#include "qla/tuner/gdn_adapter.hpp"
+#include "qla/tuner/lookup.hpp"
+#include "qla/tuner/store.hpp"
+
+namespace qla::bench {
+namespace {
+
+/// Inputs and outputs of one problem on the device, in the op's contiguous layouts.
+struct DeviceTensors {
+  gdn::Problem problem;
+  cuda::DeviceBuffer q, k, v, g, beta, h0, o, ht;
+  gdn::ForwardArgs args;
+
+  DeviceTensors(const gdn::Problem& p, std::uint64_t seed) : problem(p) {
+    gdn::GenerateOptions gen;
+    gen.distribution = gdn::Distribution::kBench;
+    gen.seed = seed;
+    const gdn::ProblemTensors t = gdn::generate_inputs(p, gen);
+    upload(t);
+  }
+
+  DeviceTensors(const gdn::Problem& p, const gdn::ProblemTensors& t) : problem(p) { upload(t); }
+
+  std::size_t o_elements() const {
+    return static_cast<std::size_t>(problem.total_tokens()) * problem.h_v * problem.v_dim;
+  }
+  std::size_t ht_elements() const {
+    return static_cast<std::size_t>(problem.num_sequences()) * problem.h_v * problem.k_dim *
+           problem.v_dim;
+  }
+
+ private:
+  void upload(const gdn::ProblemTensors& t) {
+    const gdn::Problem& p = problem;
+    q = cuda::DeviceBuffer::from_host(t.q.bytes());
+    k = cuda::DeviceBuffer::from_host(t.k.bytes());
+    v = cuda::DeviceBuffer::from_host(t.v.bytes());
+    g = cuda::DeviceBuffer::from_host(t.g.bytes());
+    beta = cuda::DeviceBuffer::from_host(t.beta.bytes());
+    if (t.h0) h0 = cuda::DeviceBuffer::from_host(t.h0->bytes());
+    o = cuda::DeviceBuffer(o_elements() * dtype_size(p.qkv_dtype));
+    ht = cuda::DeviceBuffer(ht_elements() * sizeof(float));
+    args.problem = p;
+    args.q = gdn::contiguous_tensor(q.get(), p, p.h_qk, p.k_dim);
+    args.k = gdn::contiguous_tensor(k.get(), p, p.h_qk, p.k_dim);
+    args.v = gdn::contiguous_tensor(v.get(), p, p.h_v, p.v_dim);
+    args.o = gdn::contiguous_tensor(o.get(), p, p.h_v, p.v_dim);
+    args.g = gdn::contiguous_tensor(g.get(), p, p.h_v, 1);
+    args.beta = gdn::contiguous_tensor(beta.get(), p, p.h_v, 1);
+    args.h0 = p.initial_state ? h0.as<const float>() : nullptr;
+    args.ht = p.final_state ? ht.as<float>() : nullptr;
+  }
+};
+
+/// Host copies of the outputs: o as raw bf16 bits, ht fp32.
+struct HostOutputs {
+  std::vector<std::uint16_t> o;
+  std::vector<float> ht;
+};
+
+/// A plan ready to run, with its workspace.
+struct Prepared {
+  gdn::Plan plan;
+  cuda::DeviceBuffer workspace;
+  std::map<std::string, std::string> provenance;
+  Validation validation;
+  std::string skipped;  ///< non-empty: this implementation cannot be timed on this shape
+};
+
+std::string status_text(const gdn::Status& s) {
+  return std::string(gdn::status_code_name(s.code)) + ": " + s.message;
+}
+
+/// Poisons the outputs, runs the forward once and copies the outputs back. Returns the failed
+/// status's text, or empty on success.
+std::string run_once(DeviceTensors& d, const Prepared& p, cudaStream_t stream, HostOutputs& out) {
+  QLA_CUDA_CHECK(
+      cudaMemsetAsync(d.o.get(), 0xff, d.o.bytes(), stream));  // bf16 0xffff and fp32 ~0 are NaN
+  QLA_CUDA_CHECK(cudaMemsetAsync(d.ht.get(), 0xff, d.ht.bytes(), stream));
+  const gdn::Status s = gdn::forward(d.args, p.plan, p.workspace.get(), stream);
+  if (!s.ok()) return status_text(s);
+  QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
+  QLA_CUDA_CHECK(cudaGetLastError());
+  out.o.resize(d.o_elements());
+  out.ht.resize(d.ht_elements());
+  QLA_CUDA_CHECK(cudaMemcpy(out.o.data(), d.o.get(), out.o.size() * sizeof(std::uint16_t),
+                            cudaMemcpyDeviceToHost));
+  QLA_CUDA_CHECK(
+      cudaMemcpy(out.ht.data(), d.ht.get(), out.ht.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  return {};
+}
+
+/// "failed validation against X (o: rel 0.031, 0 non-finite; ht: rel 0.002, 0 non-finite; bound
+/// 0.02)".
+std::string validation_failure(const Validation& v) {
+  std::ostringstream os;
+  os << "failed validation against " << v.against << " (o: rel " << v.o.rel_fro << ", "
+     << v.o.nan_count << " non-finite; ht: rel " << v.ht.rel_fro << ", " << v.ht.nan_count
+     << " non-finite; bound " << v.tolerance << ")";
+  return os.str();
+}
+
+std::vector<float> widen(const std::vector<std::uint16_t>& bits) {
+  std::vector<float> out(bits.size());
+  for (std::size_t i = 0; i < bits.size(); ++i) out[i] = bf16_to_float(bits[i]);
+  return out;
+}
+
+std::vector<float> narrow(const std::vector<double>& x) {
+  return std::vector<float>(x.begin(), x.end());
+}
+
+}  // namespace
+
+struct GdnFwdRunner::Impl {
+  RunnerOptions options;
+  tuner::DeviceFingerprint fingerprint;
+  cuda::DeviceInfo device;
+  tuner::Measurer measurer;
+  std::shared_ptr<tuner::Lookup> lookup;  // null without a store
+
+  // The loaded shape: inputs, the naive outputs every implementation is checked against, and the
+  // plans.
+  std::optional<Shape> shape;
+  std::unique_ptr<DeviceTensors> data;
+  HostOutputs naive_out;
+  std::map<std::string, Prepared> prepared;
+  // Naive vs the float64 reference, once per head configuration ("2x8" → validation).
+  std::map<std::string, Validation> naive_checks;
+
+  explicit Impl(RunnerOptions o)
+      : options(std::move(o)),
+        fingerprint(tuner::read_fingerprint(options.device)),
+        device(open_device(options.device)),
+        measurer(options.device, options.measure) {
+    if (!options.db.empty()) open_store();
+  }
+
+  static cuda::DeviceInfo open_device(int ordinal) {
+    QLA_CUDA_CHECK(cudaSetDevice(ordinal));
+    auto d = cuda::current_device();
+    QLA_REQUIRE(d.has_value(), "--device: CUDA device " << ordinal << " is not usable");
+    return *d;
+  }
+
+  void open_store() {
+    const tuner::Store store = tuner::Store::open(options.db, tuner::Store::Mode::kReadOnly);
+    lookup = std::make_shared<tuner::Lookup>(fingerprint);
+    std::vector<std::string> ids;
+    for (const cuda::KernelFamily& f : cuda::kernel_families()) ids.push_back(f.space->kernel);
+    for (const tuner::TunableKernel& k : tuner::gdn_tunable_kernels(ids, device.arch)) {
+      lookup->add_kernel(store, k.identity(), k.space);
+    }
+  }
+
+  gdn::PlanOptions plan_options(const std::string& impl) const {
+    gdn::PlanOptions o;
+    if (impl == kImplTuned) {
+      o.algorithm = gdn::Algorithm::kFused;
+      o.lookup = tuner::make_config_hook(lookup);
+    } else if (impl == kImplDefault) {
+      o.algorithm = gdn::Algorithm::kFused;
+    } else if (impl == kImplUnfused) {
+      o.algorithm = gdn::Algorithm::kUnfused;
+    } else if (impl == kImplNaive) {
+      o.algorithm = gdn::Algorithm::kNaive;
+    } else {
+      throw UserError("--impls: unknown implementation '" + impl +
+                      "' (qla-tuned, qla-default, unfused, naive)");
+    }
+    return o;
+  }
+
+  /// A plan for `impl` on `problem`, with its workspace; `skipped` says why it cannot run.
+  Prepared make(const std::string& impl, const gdn::Problem& problem) const {
+    Prepared p;
+    if (impl == kImplTuned && !lookup) {
+      p.skipped = "no tuning store (--db)";
+      return p;
+    }
+    p.plan = gdn::make_plan(problem, device, plan_options(impl));
+    if (!p.plan.not_implemented_reason().empty()) {
+      p.skipped = "not implemented: " + p.plan.not_implemented_reason();
+      return p;
+    }
+    p.workspace = cuda::DeviceBuffer(p.plan.workspace_bytes());
+    if (impl == kImplTuned) {
+      for (const auto& [kernel, label] : p.plan.config_labels()) {
+        try {
+          const tuner::LookupResult r = lookup->find(kernel, problem);
+          p.provenance[kernel] = std::string(tuner::provenance_name(r.provenance));
+        } catch (const UserError&) {
+          p.provenance[kernel] = "not in the catalog";  // a plan knob the lookup was not given
+        }
+      }
+    }
+    return p;
+  }
+
+  void load(const Shape& s) {
+    // Release the previous shape's buffers before allocating the next; `shape` names the loaded
+    // shape only once everything below succeeded, so a failure here (out of memory) is retried,
+    // never half-used.
+    shape.reset();
+    prepared.clear();
+    data.reset();
+    naive_out = {};
+    data = std::make_unique<DeviceTensors>(forward_problem(s), options.seed);
+    Prepared naive = make(kImplNaive, data->problem);
+    if (naive.skipped.empty()) {
+      if (std::string why = run_once(*data, naive, measurer.stream(), naive_out); !why.empty()) {
+        naive.skipped = "naive kernel failed: " + why;
+      }
+    }
+    prepared.emplace(kImplNaive, std::move(naive));
+    shape = s;
+  }
+
+  /// Naive vs the float64 reference on a short problem of `heads`: two sequences, both ending in a
+  /// partial chunk.
+  Validation check_naive(const HeadConfig& heads) {
+    if (auto it = naive_checks.find(heads.name()); it != naive_checks.end()) return it->second;
+    const Shape small{heads, {"130+61", {130, 61}}};
+    const gdn::Problem p = forward_problem(small);
+    gdn::GenerateOptions gen;
+    gen.distribution = gdn::Distribution::kBench;
+    gen.seed = options.seed;
+    const gdn::ProblemTensors t = gdn::generate_inputs(p, gen);
+    DeviceTensors d(p, t);
+    const Prepared plan = make(kImplNaive, p);
+    Validation v;
+    v.against = "reference-fp64:" + p.label();
+    v.tolerance = options.tolerance;
+    HostOutputs out;
+    std::string why = plan.skipped;
+    if (why.empty()) why = run_once(d, plan, measurer.stream(), out);
+    if (!why.empty()) {
+      v.o.nan_count = v.ht.nan_count = -1;  // never passes
+      v.against += " (naive did not run: " + why + ")";
+    } else {
+      const ref::ForwardOutputs r = ref::forward_recurrent(gdn::to_forward_inputs(p, t));
+      v.o = compare_f32(widen(out.o), narrow(r.o));
+      v.ht = compare_f32(out.ht, narrow(r.ht));
+    }
+    naive_checks[heads.name()] = v;
+    return v;
+  }
+
+  /// Prepares and validates `impl` on the loaded shape (once).
+  Prepared& prepare(const std::string& impl) {
+    if (auto it = prepared.find(impl); it != prepared.end()) {
+      if (impl == kImplNaive && it->second.skipped.empty() &&
+          it->second.validation.against.empty()) {
+        it->second.validation = check_naive(shape->heads);
+        if (!it->second.validation.passed())
+          it->second.skipped = validation_failure(it->second.validation);
+      }
+      return it->second;
+    }
+    // Every other implementation is checked against the naive kernel's outputs, so those must exist
+    // and the naive kernel must itself have passed its float64 check.
+    const Prepared& naive = prepare(kImplNaive);
+    Prepared p = make(impl, data->problem);
+    if (p.skipped.empty() && !naive.skipped.empty())
+      p.skipped = "no trusted naive outputs (" + naive.skipped + ")";
+    if (p.skipped.empty()) {
+      HostOutputs out;
+      if (std::string why = run_once(*data, p, measurer.stream(), out); !why.empty()) {
+        p.skipped = "forward failed: " + why;
+      } else {
+        p.validation.against = kImplNaive;
+        p.validation.tolerance = options.tolerance;
+        p.validation.o = compare_bf16(out.o, naive_out.o);
+        p.validation.ht = compare_f32(out.ht, naive_out.ht);
+        if (!p.validation.passed()) p.skipped = validation_failure(p.validation);
+      }
+    }
+    return prepared.emplace(impl, std::move(p)).first->second;
+  }
+};
+
+GdnFwdRunner::GdnFwdRunner(RunnerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+GdnFwdRunner::~GdnFwdRunner() = default;
+
+const tuner::DeviceFingerprint& GdnFwdRunner::fingerprint() const { return impl_->fingerprint; }
+bool GdnFwdRunner::has_store() const { return impl_->lookup != nullptr; }
+std::string GdnFwdRunner::timer_status() const {
+  return impl_->measurer.cupti_active() ? "cupti"
+                                        : "events (" + impl_->measurer.cupti_status() + ")";
+}
+
+Outcome GdnFwdRunner::run(const Shape& shape, const std::string& implementation,
+                          const std::string& mode, const Ceilings& ceilings) {
+  Impl& m = *impl_;
+  QLA_REQUIRE(mode == kModeGraph || mode == kModeCold,
+              "--modes: unknown mode '" << mode << "' (graph, cold)");
+  if (!m.shape || m.shape->name() != shape.name()) m.load(shape);
+  Prepared& p = m.prepare(implementation);
+  Outcome out;
+  if (!p.skipped.empty()) {
+    out.skipped = p.skipped;
+    return out;
+  }
+  bool failed = false;
+  std::string failure;
+  DeviceTensors& d = *m.data;
+  const tuner::OpFn op = [&](cudaStream_t stream) {
+    const gdn::Status s = gdn::forward(d.args, p.plan, p.workspace.get(), stream);
+    if (!s.ok() && !failed) {
+      failed = true;
+      failure = status_text(s);
+    }
+  };
+  Row row;
+  row.shape = shape;
+  row.implementation = implementation;
+  row.mode = mode;
+  if (mode == kModeCold) {
+    const tuner::MeasureResult r = m.measurer.measure(op);
+    row.ms = r.time.median_us * 1e-3;
+    row.ms_min = r.time.min_us * 1e-3;
+    row.ms_max = r.time.max_us * 1e-3;
+    row.samples = r.time.samples;
+    row.noise = r.time.noise;
+    row.used_cupti = r.used_cupti;
+  } else {
+    const tuner::GraphResult r =
+        m.measurer.measure_graph(op, m.options.graph_rep_ms, m.options.graph_replays);
+    row.ms = r.mean_us * 1e-3;
+    row.samples = r.replays;
+    row.calls_per_replay = r.calls_per_replay;
+  }
+  if (failed || row.ms <= 0) {
+    out.skipped = failed ? "forward failed while timing: " + failure : "measured no time";
+    return out;
+  }
+  row.configs = p.plan.config_labels();
+  row.provenance = p.provenance;
+  row.cp_pieces = p.plan.cp_pieces();
+  row.validation = p.validation;
+  row.rates = rates_for(shape, row.ms, ceilings);
+  out.row = std::move(row);
+  return out;
+}
+
+}  // namespace qla::bench

@@ -1,0 +1,151 @@
+// The bench's qla.bench.v1 document, error metrics and rates; the document is read back through
+// `qla report`'s own loader, so a schema drift between the two breaks this test.
+#include "bench_document.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "report/report.hpp"
+
+namespace qla::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::uint16_t bf16_bits(float f) {  // exact for the values used here (few mantissa bits)
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return static_cast<std::uint16_t>(u >> 16);
+}
+
+TEST(BenchErrors, RelativeFrobeniusAndMaxAbs) {
+  // x - ref = (0, 0.5, -1) against ref = (2, 0, 1): ‖d‖ = sqrt(1.25), ‖ref‖ = sqrt(5).
+  const ErrorMetrics e = compare_f32({2.f, 0.5f, 0.f}, {2.f, 0.f, 1.f});
+  EXPECT_NEAR(e.rel_fro, std::sqrt(1.25 / 5.0), 1e-12);
+  EXPECT_DOUBLE_EQ(e.max_abs, 1.0);
+  EXPECT_EQ(e.nan_count, 0);
+  EXPECT_EQ(e.elements, 3);
+  EXPECT_EQ(compare_f32({1.f, -3.f}, {1.f, -3.f}).rel_fro, 0.0);
+}
+
+TEST(BenchErrors, PoisonedElementsAreCountedNotAveraged) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(),
+              inf = std::numeric_limits<float>::infinity();
+  const ErrorMetrics e = compare_f32({nan, 1.f, inf}, {1.f, 1.f, 1.f});
+  EXPECT_EQ(e.nan_count, 2);
+  EXPECT_EQ(e.rel_fro, 0.0);
+  Validation v;
+  v.tolerance = 0.02;
+  v.o = e;
+  EXPECT_FALSE(v.passed()) << "NaNs must fail validation even when the finite part matches";
+  v.o.nan_count = 0;
+  EXPECT_TRUE(v.passed());
+  v.ht.rel_fro = 0.03;
+  EXPECT_FALSE(v.passed());
+}
+
+TEST(BenchErrors, Bf16ComparesDecodedValues) {
+  // 0xffff (the poison pattern) is NaN; 1.5 and 1.0 differ by 0.5.
+  EXPECT_TRUE(std::isnan(bf16_to_float(0xffff)));
+  EXPECT_EQ(bf16_to_float(bf16_bits(1.5f)), 1.5f);
+  const ErrorMetrics e =
+      compare_bf16({bf16_bits(1.5f), 0xffff}, {bf16_bits(1.0f), bf16_bits(2.0f)});
+  EXPECT_EQ(e.nan_count, 1);
+  EXPECT_DOUBLE_EQ(e.max_abs, 0.5);
+  EXPECT_NEAR(e.rel_fro, 0.5, 1e-12);
+  EXPECT_THROW(compare_bf16({1}, {1, 2}), std::invalid_argument);
+}
+
+TEST(BenchRates, CompulsoryBytesOfTheHeadlineShapeMatchAnchors) {
+  // ANCHORS.md §7.1: 2/8 at 1x32768 moves 170,917,888 compulsory bytes; at 1 ms that is 170.9 GB/s.
+  const Shape s{select_heads("2x8")[0], select_seqs("1x32768")[0]};
+  Ceilings c;
+  c.copy_gbps = 2000;
+  c.matmul_tflops = 800;
+  const Rates r = rates_for(s, 1.0, c);
+  EXPECT_NEAR(r.gbps, 170.917888, 1e-6);
+  EXPECT_NEAR(r.copy_fraction, 170.917888 / 2000, 1e-9);
+  // 512 chunks × 8 heads × (9.44 + 1.05) MFLOP ≈ 42.95 GFLOP → 42.95 TFLOP/s at 1 ms.
+  EXPECT_NEAR(r.tflops, 42.95, 0.05);
+  EXPECT_NEAR(r.matmul_fraction, r.tflops / 800, 1e-12);
+  // Half the time, twice the rate; unknown ceilings give zero fractions.
+  const Rates half = rates_for(s, 0.5, Ceilings{});
+  EXPECT_NEAR(half.gbps, 2 * r.gbps, 1e-9);
+  EXPECT_EQ(half.copy_fraction, 0.0);
+  EXPECT_EQ(rates_for(s, 0.0, c).gbps, 0.0);
+}
+
+Row make_row(const Shape& s, const char* impl, const char* mode, double ms) {
+  Row r;
+  r.shape = s;
+  r.implementation = impl;
+  r.mode = mode;
+  r.ms = ms;
+  r.samples = 10;
+  r.configs = {{"gdn.naive_fwd", "bv32"}};
+  r.validation.against = kImplNaive;
+  r.validation.tolerance = 0.02;
+  r.validation.o.rel_fro = 0.004;
+  return r;
+}
+
+TEST(BenchDocument, ReportReadsWhatTheBenchWrites) {
+  const Shape a{select_heads("2x8")[0], select_seqs("1x8192")[0]};
+  const Shape b{select_heads("16x64")[0], select_seqs("4096+4096")[0]};
+  Document d;
+  d.device = {{"name", "Test GPU 80GB"}, {"sm_count", 132}};
+  d.date = "2026-11-26";
+  d.versions = {{"qla", "0.1.0"}};
+  d.ceilings.copy_gbps = 2400;
+  d.ceilings.matmul_tflops = 770;
+  d.method = "test";
+  // Graph rows come first here: the writer must still leave the graph time as the one a
+  // per-implementation reader keeps.
+  d.rows.push_back(make_row(a, kImplDefault, kModeGraph, 0.2));
+  d.rows.push_back(make_row(a, kImplDefault, kModeCold, 0.3));
+  d.rows.push_back(make_row(a, kImplNaive, kModeGraph, 4.0));
+  d.rows.push_back(make_row(b, kImplUnfused, kModeCold, 0.9));
+  d.skipped.push_back({b, kImplTuned, "no tuning store (--db)"});
+
+  const fs::path dir = fs::temp_directory_path() / ("qla_bench_doc_" + std::to_string(::getpid()));
+  const std::string path = (dir / "nested" / "bench.json").string();
+  write_document(d, path);
+  ASSERT_TRUE(fs::exists(path));
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+
+  const report::ReportData rd = report::load_report_data({path}, {}, std::nullopt, "");
+  EXPECT_EQ(rd.gpu, "Test GPU 80GB");
+  EXPECT_EQ(rd.date, "2026-11-26");
+  EXPECT_DOUBLE_EQ(rd.copy_gbps, 2400);
+  EXPECT_DOUBLE_EQ(rd.matmul_tflops, 770);
+  const report::Shape ra{2, 8, {8192}}, rb{16, 64, {4096, 4096}};
+  ASSERT_EQ(rd.timings.count(ra), 1u);
+  EXPECT_DOUBLE_EQ(rd.timings.at(ra).at("qla-default").ms, 0.2);
+  EXPECT_EQ(rd.timings.at(ra).at("qla-default").mode, "graph");
+  EXPECT_DOUBLE_EQ(rd.timings.at(ra).at("naive").ms, 4.0);
+  EXPECT_DOUBLE_EQ(rd.timings.at(rb).at("unfused").ms, 0.9);
+  EXPECT_EQ(rd.timings.at(rb).at("unfused").mode, "cold");
+  EXPECT_EQ(rd.timings.at(rb).count("qla-tuned"), 0u) << "skipped rows carry no time";
+
+  std::ifstream in(path);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j.at("schema"), "qla.bench.v1");
+  ASSERT_EQ(j.at("rows").size(), 4u);
+  EXPECT_EQ(j["rows"][0]["mode"], "cold");
+  EXPECT_EQ(j["rows"][3]["mode"], "graph");
+  EXPECT_EQ(j["rows"][0]["validation"]["passed"], true);
+  EXPECT_EQ(j["rows"][0]["configs"]["gdn.naive_fwd"], "bv32");
+  EXPECT_EQ(j["skipped"][0]["reason"], "no tuning store (--db)");
+  EXPECT_EQ(j["skipped"][0]["implementation"], "qla-tuned");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace qla::bench

@@ -1,0 +1,81 @@
+// The GDN kernel families `qla header` covers, with their constexpr space predicates and the AOT
+// instantiations a tuned row needs. Kept apart from the generator so the generator itself knows no
+// kernel.
+#include <algorithm>
+
+#include "header_generator.hpp"
+#include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/kkt_solve.hpp"
+#include "qla/gdn/state_pass.hpp"
+#include "qla/gdn/unfused.hpp"
+
+namespace qla::tuner {
+namespace {
+
+// The instantiations of `values` minus those of the default point: the kernel library compiles the
+// defaults ahead of time already, and a second explicit instantiation in another unit would
+// register twice.
+std::vector<cuda::KernelSpec> beyond_default(const std::vector<cuda::KernelSpec>& mine,
+                                             const std::vector<cuda::KernelSpec>& defaults) {
+  std::vector<cuda::KernelSpec> out;
+  for (const auto& s : mine) {
+    const bool built =
+        std::any_of(defaults.begin(), defaults.end(), [&](const cuda::KernelSpec& d) {
+          return d.source == s.source && d.name_expression == s.name_expression;
+        });
+    if (!built) out.push_back(s);
+  }
+  return out;
+}
+
+// Tuned rows only exist for problems the kernels can run, but a store may hold others (a fake or
+// future dtype): those need no instantiation of ours.
+bool fused_dtypes(const gdn::Problem& p) {
+  return (p.qkv_dtype == DType::kBF16 || p.qkv_dtype == DType::kF16) &&
+         (p.beta_dtype == DType::kF32 || p.beta_dtype == p.qkv_dtype);
+}
+
+}  // namespace
+
+std::vector<HeaderKernel> gdn_header_kernels() {
+  std::vector<HeaderKernel> k;
+  k.push_back({&gdn::kkt_solve_space(), "kkt_solve", "qla/gdn/kkt_solve.hpp",
+               "qla::gdn::kkt_solve_in_space",
+               [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
+                 if (!fused_dtypes(p)) return {};
+                 const gdn::KktSolveConfig def{};
+                 return beyond_default({gdn::kkt_solve_spec(gdn::KktSolveConfig::from_point(v),
+                                                            p.qkv_dtype, p.beta_dtype)},
+                                       {gdn::kkt_solve_spec(def, p.qkv_dtype, p.beta_dtype)});
+               }});
+  k.push_back({&gdn::fused_fwd_space(), "fused_fwd", "qla/gdn/fused_fwd.hpp",
+               "qla::gdn::fused_fwd_in_space",
+               [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
+                 if (!fused_dtypes(p)) return {};
+                 const gdn::FusedFwdConfig def{};
+                 return beyond_default({gdn::fused_fwd_spec(gdn::FusedFwdConfig::from_point(v),
+                                                            p.qkv_dtype, p.beta_dtype)},
+                                       {gdn::fused_fwd_spec(def, p.qkv_dtype, p.beta_dtype)});
+               }});
+  // The plan picks the M-computing instantiation whenever a CP piece may fall back, so both are
+  // needed.
+  k.push_back({&gdn::state_pass_space(), "state_pass", "qla/gdn/state_pass.hpp",
+               "qla::gdn::state_pass_in_space",
+               [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
+                 if (!fused_dtypes(p)) return {};
+                 const auto c = gdn::StatePassConfig::from_point(v);
+                 const gdn::StatePassConfig def{};
+                 return beyond_default(
+                     {gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, false),
+                      gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, true)},
+                     {gdn::state_pass_spec(def, p.qkv_dtype, p.beta_dtype, false),
+                      gdn::state_pass_spec(def, p.qkv_dtype, p.beta_dtype, true)});
+               }});
+  // Every point of the unfused space is compiled into the kernel library (unfused_aot.cu): nothing
+  // to add.
+  k.push_back(
+      {&gdn::unfused_space(), "unfused", "qla/gdn/unfused.hpp", "qla::gdn::unfused_in_space", {}});
+  return k;
+}
+
+}  // namespace qla::tuner
