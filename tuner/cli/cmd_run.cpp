@@ -25,16 +25,20 @@ struct RunOptions {
   std::string algorithm = "fused";
   std::vector<std::string> configs;
   std::string cp = "auto";
+  int cp_piece_chunks = 0;
+  float cp_threshold = -10.f;
 };
 
-// "gdn.naive_fwd=bv32.ks4", or a bare label matched against every kernel family's space.
+// "gdn.naive_fwd=bv32.ks4", or a bare label matched against every kernel family's space and the fused path's
+// runtime plan space (gdn.fwd_plan, e.g. cp1.pc8.th-10).
 void add_config(gdn::PlanOptions& plan, const std::string& text) {
   const auto eq = text.find('=');
-  for (const auto& family : cuda::kernel_families()) {
-    const SpaceDecl& space = *family.space;
-    if (eq != std::string::npos && text.substr(0, eq) != space.kernel) continue;
-    if (auto p = space.parse(eq == std::string::npos ? text : text.substr(eq + 1))) {
-      plan.configs[space.kernel] = *p;
+  std::vector<const SpaceDecl*> spaces{&gdn::fwd_plan_space()};
+  for (const auto& family : cuda::kernel_families()) spaces.push_back(family.space);
+  for (const SpaceDecl* space : spaces) {
+    if (eq != std::string::npos && text.substr(0, eq) != space->kernel) continue;
+    if (auto p = space->parse(eq == std::string::npos ? text : text.substr(eq + 1))) {
+      plan.configs[space->kernel] = *p;
       return;
     }
   }
@@ -49,22 +53,29 @@ cuda::DeviceBuffer upload(const Tensor& t) {
 }
 
 int run(const RunOptions& o) {
-  const auto device = cuda::current_device();
-  if (!device) {
-    std::fprintf(stderr, "qla run: no usable GPU on this machine\n");
-    return 1;
-  }
+  // Everything the user got wrong (flags, input files) is reported before the GPU is looked at, so bad input
+  // is exit 2 on any machine.
   gdn::PlanOptions options;
   const auto algorithm = gdn::parse_algorithm(o.algorithm);
   if (!algorithm) throw UserError("--algorithm must be fused, unfused or naive (got " + o.algorithm + ")");
   options.algorithm = *algorithm;
   options.cp = o.cp == "on" ? gdn::CpMode::kOn : o.cp == "off" ? gdn::CpMode::kOff : gdn::CpMode::kAuto;
+  if (o.cp_piece_chunks < 0) {
+    throw UserError("--cp-piece-chunks must be >= 0 (0 = FlashQLA's rule), got " + std::to_string(o.cp_piece_chunks));
+  }
+  options.cp_piece_chunks = o.cp_piece_chunks;
+  options.cp_threshold = o.cp_threshold;
   for (const auto& c : o.configs) add_config(options, c);
 
   gdn::ReadOptions read;
   read.allow_padding = true;
   const gdn::ProblemDir in = gdn::read_problem_dir(o.inputs, read);
   const gdn::Problem& p = in.problem;
+  const auto device = cuda::current_device();
+  if (!device) {
+    std::fprintf(stderr, "qla run: no usable GPU on this machine\n");
+    return 1;
+  }
   const gdn::Plan plan = gdn::make_plan(p, *device, options);
   if (!plan.not_implemented_reason().empty()) {
     throw UserError(std::string("--algorithm ") + o.algorithm + ": " + plan.not_implemented_reason());
@@ -101,8 +112,8 @@ int run(const RunOptions& o) {
   }
   std::string labels;
   for (const auto& [kernel, label] : plan.config_labels()) labels += " " + kernel + "=" + label;
-  std::printf("qla run: %s %s on %s:%s -> %s\n", gdn::algorithm_name(plan.algorithm()), p.label().c_str(),
-              device->name.c_str(), labels.c_str(), o.outputs.c_str());
+  std::printf("qla run: %s %s on %s:%s cp_pieces=%d -> %s\n", gdn::algorithm_name(plan.algorithm()),
+              p.label().c_str(), device->name.c_str(), labels.c_str(), plan.cp_pieces(), o.outputs.c_str());
   return 0;
 }
 
@@ -116,6 +127,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--algorithm", opts->algorithm, "fused (default), unfused or naive");
   cmd->add_option("--config", opts->configs, "KERNEL=LABEL (or a bare LABEL) forcing a kernel's config");
   cmd->add_option("--cp", opts->cp, "context parallelism: on, off or auto")->check(CLI::IsMember({"on", "off", "auto"}));
+  cmd->add_option("--cp-piece-chunks", opts->cp_piece_chunks, "chunks per CP piece; 0 = FlashQLA's rule");
+  cmd->add_option("--cp-threshold", opts->cp_threshold, "CP warm-up threshold on the summed log decay (-10)");
   cmd->callback([opts] { exit_code() = run(*opts); });
 }
 

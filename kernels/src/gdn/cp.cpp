@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "qla/cuda/kernel_catalog.hpp"
+#include "qla/error.hpp"
 
 namespace qla::gdn {
 
@@ -53,6 +54,44 @@ int cp_piece_chunks_heuristic(int heads, long long total_chunks, int sm_count) {
                                    std::max(sm_count, 1));
   const int l = 1 << static_cast<int>(std::lround(std::log2(std::max(x, 1.0))));
   return std::max(l, 4);
+}
+
+bool cp_auto_rule(const Problem& p, int chunk) {
+  if (p.batch != 1) return false;
+  long long total = 0, longest = 0;
+  for (long long n = 0; n < p.num_sequences(); ++n) {
+    const long long nt = (p.seq_length(n) + chunk - 1) / chunk;
+    total += nt;
+    longest = std::max(longest, nt);
+  }
+  if (longest == 0) return false;
+  const double be_h = static_cast<double>(total) / static_cast<double>(longest) * p.h_v;
+  return be_h <= 40.0 || (be_h <= 56.0 && longest >= 128);
+}
+
+CpSplit cp_split(const Problem& p, int piece_chunks, int chunk) {
+  QLA_REQUIRE(piece_chunks >= 1 && chunk >= 1, "CP piece length must be at least one chunk (got "
+                                                   << piece_chunks << " chunks of " << chunk << " tokens)");
+  CpSplit s;
+  s.piece_chunks = piece_chunks;
+  const long long piece_tokens = static_cast<long long>(piece_chunks) * chunk;
+  s.cu.push_back(0);  // sequences are contiguous from row 0 (Problem::validate), so a piece starts where the last ended
+  for (long long n = 0; n < p.num_sequences(); ++n) {
+    s.raw_first_piece.push_back(s.pieces());
+    const long long begin = p.seq_begin(n), len = p.seq_length(n);
+    QLA_REQUIRE(s.cu.back() == begin, "cp_split: sequences must be contiguous");
+    long long at = 0;
+    do {
+      const long long take = std::min(piece_tokens, len - at);
+      at += take;
+      s.cu.push_back(static_cast<int>(begin + at));
+      s.raw.push_back(static_cast<int>(n));
+      s.is_last.push_back(at >= len ? 1 : 0);
+      s.ht_index.push_back(at >= len ? static_cast<int>(n) : -1);
+    } while (at < len);
+  }
+  s.raw_first_piece.push_back(s.pieces());
+  return s;
 }
 
 namespace {

@@ -10,14 +10,18 @@
 #include "qla/cuda/launcher.hpp"
 #include "qla/error.hpp"
 #include "qla/gdn/cp.hpp"
+#include "qla/gdn/cumsum.hpp"
+#include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/l2norm.hpp"
 #include "qla/gdn/naive_fwd.hpp"
+#include "qla/gdn/state_pass.hpp"
 #include "qla/gdn/unfused.hpp"
 
 namespace qla::gdn {
 
 namespace {
-constexpr int kChunk = 64;               // the work list's chunk size (all chunked kernels use 64 today)
+constexpr int kChunk = 64;               // the work list's chunk size of the naive and unfused paths
 constexpr std::size_t kAlign = 256;      // workspace sub-buffer alignment
 std::size_t align_up(std::size_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 }  // namespace
@@ -27,20 +31,38 @@ struct Plan::Impl {
   Algorithm algorithm = Algorithm::kFused;
   std::string not_implemented;
   std::map<std::string, std::string> labels;
+  int chunk = kChunk;
   cuda::DeviceBuffer cu_seqlens, chunk_index, chunk_offset;
   SequenceView seq{};
   int cp_pieces = 0;
   int cp_piece_chunks = 0;
+  float cp_threshold = -10.f;
   // Configs and resolved kernels.
   NaiveFwdConfig naive;
   L2NormConfig l2norm;
   UnfusedConfig unfused;
+  CumsumConfig cumsum;
+  KktSolveConfig kkt;
+  FusedFwdConfig fused;
+  StatePassConfig state;
+  CpCorrectConfig correct;
   const cuda::Kernel* naive_kernel = nullptr;
   const cuda::Kernel* l2norm_kernel = nullptr;
+  const cuda::Kernel* cumsum_kernel = nullptr;
+  const cuda::Kernel* kkt_kernel = nullptr;
+  const cuda::Kernel* fused_kernel = nullptr;
+  const cuda::Kernel* state_kernel = nullptr;
+  const cuda::Kernel* warmup_kernel = nullptr;
+  const cuda::Kernel* correct_kernel = nullptr;
+  // CP metadata: the split on the host and its device copies (pieces as the kernels' sequences).
+  CpSplit split;
+  cuda::DeviceBuffer piece_cu, piece_chunk_index, piece_chunk_offset, piece_is_last, raw_first_piece, ht_index;
+  SequenceView pieces{};
   // Workspace layout.
   std::size_t l2norm_bytes = 0;  // one normalised q or k copy
   std::size_t algo_offset = 0;
   std::size_t algo_bytes = 0;
+  FusedWorkspaceLayout fused_ws;
   std::size_t workspace = 0;
 };
 
@@ -55,7 +77,39 @@ const std::string& Plan::not_implemented_reason() const { return impl_->not_impl
 const std::map<std::string, std::string>& Plan::config_labels() const { return impl_->labels; }
 int Plan::cp_pieces() const { return impl_->cp_pieces; }
 int Plan::cp_piece_chunks() const { return impl_->cp_piece_chunks; }
+float Plan::cp_threshold() const { return impl_->cp_threshold; }
+const CpSplit& Plan::cp_split() const { return impl_->split; }
+int Plan::chunk() const { return impl_->chunk; }
 const SequenceView& Plan::sequences() const { return impl_->seq; }
+const FusedWorkspaceLayout& Plan::fused_workspace() const { return impl_->fused_ws; }
+
+FwdPlanConfig FwdPlanConfig::from_point(const Point& p) {
+  QLA_REQUIRE(fwd_plan_space().contains(p), "not a point of " << fwd_plan_space().kernel);
+  return {p[0], p[1], p[2]};
+}
+
+const SpaceDecl& fwd_plan_space() {
+  static const SpaceDecl space = [] {
+    SpaceDecl s;
+    s.kernel = "gdn.fwd_plan";
+    s.runtime = true;
+    s.axes = {
+        {"cp", "cp", {2, 0, 1}, "context parallelism: 0 off, 1 on, 2 FlashQLA's SM90 auto rule"},
+        {"piece_chunks", "pc", {0, 4, 8, 16, 32, 64, 128}, "chunks per CP piece; 0 = FlashQLA's sqrt rule"},
+        {"threshold", "th", {10, 6, 8, 12, 16}, "CP warm-up stops once the summed log decay is below -th"},
+    };
+    s.default_point = FwdPlanConfig{}.to_point();
+    return s;
+  }();
+  return space;
+}
+
+int fused_block_v_heuristic(long long ctas_per_slice, int sm_count) {
+  const double target = 0.7 * sm_count;
+  if (static_cast<double>(ctas_per_slice) >= target) return 128;
+  if (2.0 * static_cast<double>(ctas_per_slice) >= target) return 64;
+  return 32;
+}
 
 const char* algorithm_name(Algorithm a) {
   switch (a) {
@@ -103,54 +157,193 @@ Point choose(const SpaceDecl& space, const Problem& problem, const cuda::DeviceI
   return space.default_point;
 }
 
-// Sequence offsets (fixed-length: 0, T, 2T, ...) and the C = 64 chunk work list.
-void build_sequences(Plan::Impl& plan) {
-  const Problem& p = plan.problem;
-  const long long n = p.num_sequences();
-  std::vector<int> cu(static_cast<std::size_t>(n + 1));
-  for (long long i = 0; i <= n; ++i) cu[static_cast<std::size_t>(i)] = static_cast<int>(i < n ? p.seq_begin(i) : p.seq_begin(n - 1) + p.seq_length(n - 1));
+// Uploads sequence offsets `cu` ([N+1] flat rows) and their chunk work list for chunk size `chunk`; fills `view`.
+void upload_sequences(const std::vector<int>& cu, int chunk, const Problem& p, cuda::DeviceBuffer& cu_dev,
+                      cuda::DeviceBuffer& index_dev, cuda::DeviceBuffer& offset_dev, SequenceView& view) {
+  const std::size_t n = cu.size() - 1;
   std::vector<int> index, offset{0};
-  for (long long i = 0; i < n; ++i) {
-    const long long chunks = (p.seq_length(i) + kChunk - 1) / kChunk;
-    for (long long c = 0; c < chunks; ++c) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const int chunks = (cu[i + 1] - cu[i] + chunk - 1) / chunk;
+    for (int c = 0; c < chunks; ++c) {
       index.push_back(static_cast<int>(i));
-      index.push_back(static_cast<int>(c));
+      index.push_back(c);
     }
     offset.push_back(static_cast<int>(index.size() / 2));
   }
   if (index.empty()) index = {0, 0};  // keep the buffer non-null; num_chunks stays 0
-  plan.cu_seqlens = cuda::DeviceBuffer::from_host(cu);
-  plan.chunk_index = cuda::DeviceBuffer::from_host(index);
-  plan.chunk_offset = cuda::DeviceBuffer::from_host(offset);
-  plan.seq.cu_seqlens = plan.cu_seqlens.as<const int>();
-  plan.seq.chunk_index = plan.chunk_index.as<const int>();
-  plan.seq.chunk_offset = plan.chunk_offset.as<const int>();
-  plan.seq.num_sequences = static_cast<int>(n);
-  plan.seq.num_chunks = offset.back();
-  plan.seq.tokens_per_row = p.tokens;
-  plan.seq.total_tokens = p.total_tokens();
+  cu_dev = cuda::DeviceBuffer::from_host(cu);
+  index_dev = cuda::DeviceBuffer::from_host(index);
+  offset_dev = cuda::DeviceBuffer::from_host(offset);
+  view.cu_seqlens = cu_dev.as<const int>();
+  view.chunk_index = index_dev.as<const int>();
+  view.chunk_offset = offset_dev.as<const int>();
+  view.num_sequences = static_cast<int>(n);
+  view.num_chunks = offset.back();
+  view.tokens_per_row = p.tokens;
+  view.total_tokens = p.total_tokens();
 }
 
-void decide_cp(Plan::Impl& plan, const cuda::DeviceInfo& device, const PlanOptions& options) {
+// Sequence offsets (fixed-length: 0, T, 2T, ...) and the work list for chunk size `chunk`.
+void build_sequences(Plan::Impl& plan, int chunk) {
   const Problem& p = plan.problem;
-  if (options.cp == CpMode::kOff) return;
-  const long long total_chunks = plan.seq.num_chunks;
-  const int l = options.cp_piece_chunks > 0 ? options.cp_piece_chunks
-                                            : cp_piece_chunks_heuristic(p.h_v, total_chunks, device.arch.sm_count);
-  // FlashQLA's auto rule: CP only when the grid is too small to fill the card (N·H below the SM count) and a
-  // sequence is longer than one piece; `on` forces the split wherever a sequence has more than L chunks.
-  const bool small_grid = p.num_sequences() * p.h_v < device.arch.sm_count;
-  if (options.cp == CpMode::kAuto && !small_grid) return;
-  int pieces = 0;
-  bool split = false;
-  for (long long i = 0; i < p.num_sequences(); ++i) {
-    const long long chunks = (p.seq_length(i) + kChunk - 1) / kChunk;
-    split = split || chunks > l;
-    pieces += static_cast<int>(std::max<long long>(1, (chunks + l - 1) / l));
+  const long long n = p.num_sequences();
+  std::vector<int> cu{0};
+  for (long long i = 0; i < n; ++i) cu.push_back(static_cast<int>(p.seq_begin(i) + p.seq_length(i)));
+  plan.chunk = chunk;
+  upload_sequences(cu, chunk, p, plan.cu_seqlens, plan.chunk_index, plan.chunk_offset, plan.seq);
+}
+
+// `space`'s point for the fused path with its chunk axis (axis 0) at `chunk`: an explicit config must already
+// use it (UserError otherwise); a looked-up or default one is moved to it.
+Point choose_at_chunk(const SpaceDecl& space, int chunk, const Problem& problem, const cuda::DeviceInfo& device,
+                      const PlanOptions& options) {
+  Point p = choose(space, problem, device, options);
+  if (auto it = options.configs.find(space.kernel); it != options.configs.end()) {
+    QLA_REQUIRE(p.at(0) == chunk, "config " << space.label(p) << " of " << space.kernel << " has chunk size "
+                                            << p.at(0) << " but gdn.fused_fwd uses " << chunk);
+    return p;
   }
-  if (!split) return;
-  plan.cp_pieces = pieces;
-  plan.cp_piece_chunks = l;
+  p.at(0) = chunk;
+  QLA_REQUIRE(space.contains(p), space.kernel << " has no chunk size " << chunk);
+  return p;
+}
+
+// The CP knobs: a gdn.fwd_plan point from configs/lookup, else PlanOptions' fields.
+void choose_cp_knobs(const Problem& problem, const cuda::DeviceInfo& device, const PlanOptions& options,
+                     CpMode& mode, int& piece_chunks, float& threshold, std::string& label) {
+  const SpaceDecl& space = fwd_plan_space();
+  std::optional<Point> point;
+  if (auto it = options.configs.find(space.kernel); it != options.configs.end()) {
+    QLA_REQUIRE(space.contains(it->second), "config " << space.label(it->second) << " is not a point of "
+                                                      << space.kernel);
+    point = it->second;
+  } else if (options.lookup) {
+    if (auto p = options.lookup(space.kernel, problem, device.arch); p && space.contains(*p)) point = *p;
+  }
+  if (point) {
+    const FwdPlanConfig c = FwdPlanConfig::from_point(*point);
+    mode = c.cp == 0 ? CpMode::kOff : c.cp == 1 ? CpMode::kOn : CpMode::kAuto;
+    piece_chunks = c.piece_chunks;
+    threshold = -static_cast<float>(c.threshold);
+    label = space.label(*point);
+    return;
+  }
+  mode = options.cp;
+  piece_chunks = options.cp_piece_chunks;
+  threshold = options.cp_threshold;
+  QLA_REQUIRE(piece_chunks >= 0, "cp_piece_chunks must be >= 0 (0 = FlashQLA's rule), got " << piece_chunks);
+  std::ostringstream os;
+  os << "cp" << (mode == CpMode::kOff ? 0 : mode == CpMode::kOn ? 1 : 2) << ".pc" << piece_chunks << ".th"
+     << -threshold;
+  label = os.str();
+}
+
+// The fused path: configs of every kernel (one chunk size C), the CP decision and split, kernels resolved,
+// metadata uploaded, workspace laid out. Returns false (with im.not_implemented set) when it cannot run.
+bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOptions& options) {
+  const Problem& problem = im.problem;
+  // The fused kernels read g_cum (always fp32, from the cumsum kernel) and already-normalised q/k.
+  Problem kernel_problem = problem;
+  kernel_problem.gate_dtype = DType::kF32;
+  kernel_problem.l2norm_qk = false;
+
+  CpMode mode = CpMode::kAuto;
+  int piece_option = 0;
+  std::string plan_label;
+  choose_cp_knobs(problem, device, options, mode, piece_option, im.cp_threshold, plan_label);
+  im.labels[fwd_plan_space().kernel] = plan_label;
+
+  // fused_fwd first: its chunk size is everyone's. BV follows the §2.3 rule unless a config was given.
+  const SpaceDecl& fspace = fused_fwd_space();
+  const bool fused_given = options.configs.count(fspace.kernel) > 0 ||
+                           (options.lookup && [&] {
+                             auto p = options.lookup(fspace.kernel, problem, device.arch);
+                             return p && fspace.contains(*p);
+                           }());
+  im.fused = FusedFwdConfig::from_point(choose(fspace, problem, device, options));
+  const int c = im.fused.chunk;
+  build_sequences(im, c);
+
+  // CP: decided on the raw sequences in chunks of C; on only where it really cuts a sequence.
+  const long long raw_n = problem.num_sequences();
+  const bool want_cp = mode == CpMode::kOn || (mode == CpMode::kAuto && cp_auto_rule(problem, c));
+  if (want_cp && raw_n <= 65535) {  // the correction kernel's grid z is the raw sequence count
+    const int l = piece_option > 0 ? piece_option
+                                   : cp_piece_chunks_heuristic(problem.h_v, im.seq.num_chunks, device.arch.sm_count);
+    CpSplit split = cp_split(problem, l, c);
+    if (split.splits()) {
+      im.split = std::move(split);
+      im.cp_pieces = im.split.pieces();
+      im.cp_piece_chunks = l;
+    }
+  }
+  const bool cp = im.cp_pieces > 0;
+  const long long fused_sequences = cp ? im.cp_pieces : raw_n;
+  if (!fused_given) {
+    FusedFwdConfig ruled = im.fused;
+    ruled.block_v = fused_block_v_heuristic(fused_sequences * problem.h_v, device.arch.sm_count);
+    if (fspace.contains(ruled.to_point()) && fspace.is_buildable(ruled.to_point(), device.arch)) im.fused = ruled;
+  }
+  im.labels[fspace.kernel] = fspace.label(im.fused.to_point());
+
+  im.cumsum = CumsumConfig::from_point(choose_at_chunk(cumsum_space(), c, problem, device, options));
+  im.kkt = KktSolveConfig::from_point(choose_at_chunk(kkt_solve_space(), c, problem, device, options));
+  im.labels[cumsum_space().kernel] = cumsum_space().label(im.cumsum.to_point());
+  im.labels[kkt_solve_space().kernel] = kkt_solve_space().label(im.kkt.to_point());
+  if (cp) {
+    im.state = StatePassConfig::from_point(choose_at_chunk(state_pass_space(), c, problem, device, options));
+    im.correct = CpCorrectConfig::from_point(choose(cp_correct_space(), problem, device, options));
+    im.labels[state_pass_space().kernel] = state_pass_space().label(im.state.to_point());
+    im.labels[cp_correct_space().kernel] = cp_correct_space().label(im.correct.to_point());
+  }
+
+  for (std::string why : {cumsum_can_implement(problem, im.cumsum), can_implement(kernel_problem, im.kkt),
+                          can_implement(kernel_problem, im.fused),
+                          cp ? can_implement(kernel_problem, im.state) : std::string()}) {
+    if (!why.empty()) {
+      im.not_implemented = why;
+      return false;
+    }
+  }
+
+  auto& cache = cuda::KernelCache::global();
+  im.cumsum_kernel = &cache.get(cumsum_spec(im.cumsum, false, problem.gate_dtype));
+  im.kkt_kernel = &cache.get(kkt_solve_spec(im.kkt, problem.qkv_dtype, problem.beta_dtype));
+  im.fused_kernel = &cache.get(fused_fwd_spec(im.fused, problem.qkv_dtype, problem.beta_dtype));
+  if (cp) {
+    // M is needed wherever a head falls back, which only the device knows: always the M instantiation.
+    im.state_kernel = &cache.get(state_pass_spec(im.state, problem.qkv_dtype, problem.beta_dtype, true));
+    im.warmup_kernel = &cache.get(cp_warmup_spec());
+    im.correct_kernel = &cache.get(cp_correct_spec(im.correct));
+    upload_sequences(im.split.cu, c, problem, im.piece_cu, im.piece_chunk_index, im.piece_chunk_offset, im.pieces);
+    im.piece_is_last = cuda::DeviceBuffer::from_host(im.split.is_last);
+    im.raw_first_piece = cuda::DeviceBuffer::from_host(im.split.raw_first_piece);
+    im.ht_index = cuda::DeviceBuffer::from_host(im.split.ht_index);
+  }
+
+  // Workspace after the l2norm copies: g_cum, A_r, then the CP buffers.
+  const auto rows = static_cast<std::size_t>(problem.total_tokens());
+  const auto hv = static_cast<std::size_t>(problem.h_v);
+  std::size_t at = im.algo_offset;
+  auto take = [&at](std::size_t bytes) {
+    const std::size_t off = at;
+    at += align_up(bytes);
+    return off;
+  };
+  FusedWorkspaceLayout& w = im.fused_ws;
+  w.g_cum = take(rows * hv * sizeof(float));
+  w.a_r = take(rows * hv * static_cast<std::size_t>(c) * dtype_size(problem.qkv_dtype));
+  if (cp) {
+    const auto ph = static_cast<std::size_t>(im.cp_pieces) * hv;
+    const std::size_t state = 128 * 128 * sizeof(float);
+    w.num_warmup = take(ph * sizeof(int));
+    w.fallback = take(ph * sizeof(int));
+    w.cp_ht = take(ph * state);
+    w.cp_m = take(ph * state);
+    w.cp_h0 = take(ph * state);
+  }
+  im.algo_bytes = at - im.algo_offset;
+  return true;
 }
 
 }  // namespace
@@ -161,7 +354,7 @@ Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const Pla
   Plan::Impl& im = plan.impl();
   im.problem = problem;
   im.algorithm = options.algorithm;
-  build_sequences(im);
+  build_sequences(im, kChunk);  // the fused path rebuilds it for its chunk size
 
   if (problem.k_dim != 128 || problem.v_dim != 128) {
     im.not_implemented = "only K = V = 128 is implemented (got K = " + std::to_string(problem.k_dim) +
@@ -206,9 +399,8 @@ Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const Pla
       break;
     }
     case Algorithm::kFused:
-      decide_cp(im, device, options);
-      im.not_implemented = "the fused forward (K2's kkt_solve / fused_fwd) is not wired into the plan yet";
-      return plan;
+      if (!plan_fused(im, device, options)) return plan;
+      break;
   }
   im.workspace = im.algo_offset + align_up(im.algo_bytes);
   return plan;
@@ -261,6 +453,82 @@ std::string validate(const ForwardArgs& a, const Problem& p) {
   return {};
 }
 
+// Every Params struct of the fused path for one call, built and checked before anything is launched.
+struct FusedLaunch {
+  ChunkCumsumParams cumsum{};
+  KktSolveParams kkt{};
+  CpWarmupParams warmup{};
+  StatePassParams state{};
+  CpCorrectParams correct{};
+  FusedFwdParams fused{};
+
+  std::string check(bool cp) const {
+    for (std::string why : {check_params(kkt), check_params(fused), cp ? check_params(state) : std::string()})
+      if (!why.empty()) return why;
+    return {};
+  }
+};
+
+FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const TokenTensor& q,
+                         const TokenTensor& k, char* ws) {
+  const Problem& p = im.problem;
+  const FusedWorkspaceLayout& w = im.fused_ws;
+  const bool cp = im.cp_pieces > 0;
+  const int group = p.h_v / p.h_qk;
+  const TokenTensor g_cum = contiguous_tensor(ws + w.g_cum, p, p.h_v, 1);
+  const TokenTensor a_r = contiguous_tensor(ws + w.a_r, p, p.h_v, im.fused.chunk);
+  FusedLaunch l;
+  l.cumsum = {args.g, g_cum, im.seq, p.h_v};
+  l.kkt = {k, args.beta, a_r, im.seq, p.h_v, group};
+  if (cp) {
+    auto* num_warmup = reinterpret_cast<int*>(ws + w.num_warmup);
+    auto* fallback = reinterpret_cast<int*>(ws + w.fallback);
+    auto* cp_ht = reinterpret_cast<float*>(ws + w.cp_ht);
+    auto* cp_m = reinterpret_cast<float*>(ws + w.cp_m);
+    l.warmup = {g_cum,    im.piece_cu.as<const int>(), im.piece_is_last.as<const int>(), num_warmup, fallback,
+                p.tokens, im.cp_pieces,                p.h_v,                            im.fused.chunk,
+                im.cp_threshold};
+    // Warm-up from a zero state (h0 null): ht = R of the last n chunks, and M where a head runs the whole piece.
+    l.state = {k, args.v, a_r, g_cum, args.beta, num_warmup, nullptr, cp_ht, cp_m, im.pieces, p.h_v, group};
+    l.correct = {args.h0,  cp_ht, cp_m, fallback, im.raw_first_piece.as<const int>(),
+                 reinterpret_cast<float*>(ws + w.cp_h0), p.h_v};
+  }
+  FusedFwdParams& f = l.fused;
+  f.q = q;
+  f.k = k;
+  f.v = args.v;
+  f.a = a_r;
+  f.g = g_cum;
+  f.beta = args.beta;
+  f.o = args.o;
+  // With CP every piece starts from its corrected state and only the last piece of a raw sequence writes ht.
+  f.h0 = cp ? reinterpret_cast<const float*>(ws + w.cp_h0) : args.h0;
+  f.h0_index = nullptr;
+  f.ht = p.final_state ? args.ht : nullptr;
+  f.ht_index = cp ? im.ht_index.as<const int>() : nullptr;
+  f.seq = cp ? im.pieces : im.seq;
+  f.heads_v = p.h_v;
+  f.group = group;
+  f.scale = static_cast<float>(p.effective_scale());
+  return l;
+}
+
+void launch_fused(const Plan::Impl& im, const FusedLaunch& l, cudaStream_t stream) {
+  const Problem& p = im.problem;
+  const long long padding = p.total_tokens() - (p.is_varlen() ? p.cu_seqlens.back() : p.total_tokens());
+  im.cumsum_kernel->launch(cumsum_shape(im.cumsum, im.seq.num_chunks, padding, p.h_v), &l.cumsum, stream);
+  im.kkt_kernel->launch(kkt_solve_shape(im.kkt, im.seq.num_chunks, p.h_v), &l.kkt, stream);
+  const bool cp = im.cp_pieces > 0;
+  if (cp) {
+    im.warmup_kernel->launch(cp_warmup_shape(im.cp_pieces, p.h_v), &l.warmup, stream);
+    im.state_kernel->launch(state_pass_shape(im.state, im.cp_pieces, p.h_v, true), &l.state, stream);
+    im.correct_kernel->launch(cp_correct_shape(im.correct, p.h_v, static_cast<int>(p.num_sequences())),
+                              &l.correct, stream);
+  }
+  im.fused_kernel->launch(fused_fwd_shape(im.fused, cp ? im.cp_pieces : static_cast<int>(p.num_sequences()), p.h_v),
+                          &l.fused, stream);
+}
+
 }  // namespace
 
 Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaStream_t stream) {
@@ -273,8 +541,17 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
   }
   const Problem& p = im.problem;
   char* ws = static_cast<char*>(workspace);
+  TokenTensor q = args.q, k = args.k;
+  if (p.l2norm_qk) {
+    q = contiguous_tensor(ws, p, p.h_qk, 128);
+    k = contiguous_tensor(ws + im.l2norm_bytes, p, p.h_qk, 128);
+  }
+  FusedLaunch fused;
+  if (im.algorithm == Algorithm::kFused) {
+    fused = fused_params(im, args, q, k, ws);
+    if (auto why = fused.check(im.cp_pieces > 0); !why.empty()) return Status::invalid_argument(why);
+  }
   try {
-    TokenTensor q = args.q, k = args.k;
     if (p.l2norm_qk) {
       L2NormParams lp{};
       lp.rows = p.total_tokens();
@@ -283,10 +560,10 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
       lp.eps = 1e-6f;
       const auto shape = l2norm_shape(im.l2norm, lp.rows, lp.heads);
       lp.x = args.q;
-      lp.y = q = contiguous_tensor(ws, p, p.h_qk, 128);
+      lp.y = q;
       im.l2norm_kernel->launch(shape, &lp, stream);
       lp.x = args.k;
-      lp.y = k = contiguous_tensor(ws + im.l2norm_bytes, p, p.h_qk, 128);
+      lp.y = k;
       im.l2norm_kernel->launch(shape, &lp, stream);
     }
     switch (im.algorithm) {
@@ -329,7 +606,8 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
         break;
       }
       case Algorithm::kFused:
-        return Status::not_implemented("fused forward not wired");
+        launch_fused(im, fused, stream);
+        break;
     }
   } catch (const UserError& e) {
     return Status::invalid_argument(e.what());

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "qla/cuda/device_info.hpp"
+#include "qla/gdn/cp.hpp"
 #include "qla/gdn/problem.hpp"
 #include "qla/gdn/tensor_views.hpp"
 #include "qla/space.hpp"
@@ -35,14 +36,53 @@ enum class CpMode { kOff, kOn, kAuto };
 using ConfigLookup =
     std::function<std::optional<Point>(const std::string& kernel, const Problem& problem, const ArchInfo& arch)>;
 
-/// What the caller may force. Precedence per kernel: `configs` > `lookup` > the space's default.
+/// The fused path's runtime knobs as a point of the runtime space "gdn.fwd_plan" (no recompilation), so the
+/// tuner searches them like a kernel's axes. Label e.g. "cp2.pc0.th10".
+struct FwdPlanConfig {
+  int cp = 2;            ///< 0 off, 1 on (split wherever a sequence has more than L chunks), 2 auto (GDN.md §2.10)
+  int piece_chunks = 0;  ///< L, chunks (of the fused kernel's C) per CP piece; 0 = FlashQLA's rule (§3.2)
+  /// Warm-up threshold magnitude: a window stops once its summed log decay is below −threshold (FlashQLA: 10).
+  /// Stored positive because config labels carry digits only.
+  int threshold = 10;
+
+  Point to_point() const { return {cp, piece_chunks, threshold}; }
+  static FwdPlanConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
+};
+
+/// Axes cp "cp" {2, 0, 1}, piece_chunks "pc" {0, 4, 8, 16, 32, 64, 128}, threshold "th" {10, 6, 8, 12, 16}
+/// (meaning −10, −6, ...); default cp2.pc0.th10 (FlashQLA's rules); id "gdn.fwd_plan"; runtime = true.
+const SpaceDecl& fwd_plan_space();
+
+/// The fused forward's V-split rule (GDN.md §2.3) for `ctas_per_slice` = (CP pieces or sequences) · H_v:
+/// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.
+int fused_block_v_heuristic(long long ctas_per_slice, int sm_count);
+
+/// What the caller may force. Precedence per kernel: `configs` > `lookup` > the space's default (for
+/// gdn.fused_fwd: the default with the §2.3 BV rule). The kernels of the fused path (ids "gdn.cumsum",
+/// "gdn.kkt_solve", "gdn.fused_fwd", "gdn.state_pass", "gdn.cp_correct") share the fused_fwd config's chunk
+/// size C: a looked-up or default point is moved to C, an explicit point with another chunk is a UserError.
+/// The CP knobs come from the "gdn.fwd_plan" point when `configs` or `lookup` give one, else from the fields
+/// `cp`, `cp_piece_chunks` and `cp_threshold` below.
 struct PlanOptions {
   Algorithm algorithm = Algorithm::kFused;
   std::map<std::string, Point> configs;  ///< kernel id ("gdn.naive_fwd", ...) → point
   ConfigLookup lookup;                   ///< the tuner's lookup; empty = none
   CpMode cp = CpMode::kAuto;
-  int cp_piece_chunks = 0;               ///< chunks per CP piece; 0 = FlashQLA's rule (GDN.md §3.2)
+  int cp_piece_chunks = 0;               ///< chunks per CP piece (≥ 1); 0 = FlashQLA's rule (GDN.md §3.2)
   float cp_threshold = -10.f;            ///< warm-up stops once the summed log decay is below this
+};
+
+/// Byte offsets of the fused path's intermediates inside the caller's workspace (kNone when absent), so tests
+/// and tools can read them after forward().
+struct FusedWorkspaceLayout {
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::size_t g_cum = kNone;       ///< fp32 [B, T, H_v] chunk-local cumsum of g
+  std::size_t a_r = kNone;         ///< qkv dtype [B, T, H_v, C] gate-free UT matrix A_r
+  std::size_t num_warmup = kNone;  ///< int32 [P, H_v] CP warm-up chunk counts
+  std::size_t fallback = kNone;    ///< int32 [P, H_v] 1 where the warm-up never reached the threshold
+  std::size_t cp_ht = kNone;       ///< fp32 [P, H_v, K, V] warm-up states R
+  std::size_t cp_m = kNone;        ///< fp32 [P, H_v, K, K] transitions M (fallback heads; zeros elsewhere)
+  std::size_t cp_h0 = kNone;       ///< fp32 [P, H_v, K, V] corrected initial state of every piece
 };
 
 /// A ready-to-run forward for one Problem on one device. Move-only; owns its device metadata.
@@ -66,8 +106,16 @@ class Plan {
   /// CP decision: pieces of the split (0 = CP off) and chunks per piece.
   int cp_pieces() const;
   int cp_piece_chunks() const;
-  /// The sequences as kernels see them (C = 64 work list).
+  /// Warm-up threshold the CP path uses (log space).
+  float cp_threshold() const;
+  /// The CP split (host copy; empty when CP is off).
+  const CpSplit& cp_split() const;
+  /// Chunk size C of the plan's work lists (the fused config's for kFused, else 64).
+  int chunk() const;
+  /// The raw sequences as kernels see them (work list for chunk()).
   const SequenceView& sequences() const;
+  /// Where forward() keeps the fused path's intermediates in the workspace.
+  const FusedWorkspaceLayout& fused_workspace() const;
 
   struct Impl;
   Impl& impl() const { return *impl_; }

@@ -1,0 +1,161 @@
+// End-to-end tests of `qla run`: `qla generate` writes a problem, `qla run` runs the forward on the
+// GPU and writes o.npy / ht.npy, which must match the float64 library reference. Built twice
+// (tests/cli/CMakeLists.txt): with QLA_RUN_TEST_GPU=0 it holds the bad-input cases (label cpu: exit
+// 2, one line, no outputs, on any machine), with QLA_RUN_TEST_GPU=1 the runs themselves (label
+// gpu).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gpu_guard.hpp"
+#include "qla/io/generate.hpp"
+#include "qla/io/npy.hpp"
+#include "qla/io/problem_files.hpp"
+#include "qla/ref/gdn_reference.hpp"
+#include "temp_dir.hpp"
+
+#ifndef QLA_RUN_TEST_GPU
+#error "define QLA_RUN_TEST_GPU to 0 (bad-input cases) or 1 (GPU runs)"
+#endif
+
+namespace qla {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+struct RunResult {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// The qla binary: $QLA_BINARY when set (the tree was copied elsewhere, e.g. to the GPU machine),
+/// else the build's.
+std::string qla_binary() {
+  const char* env = std::getenv("QLA_BINARY");
+  return env && *env ? env : QLA_BINARY;
+}
+
+/// Runs `qla <args>` in `cwd`; captures exit code, stdout and stderr.
+RunResult run_qla(const std::string& args, const fs::path& cwd) {
+  const fs::path out = cwd / ".stdout", err = cwd / ".stderr";
+  const std::string cmd = "cd '" + cwd.string() + "' && '" + qla_binary() + "' " + args + " > '" +
+                          out.string() + "' 2> '" + err.string() + "'";
+  const int status = std::system(cmd.c_str());
+  RunResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  fs::remove(out);
+  fs::remove(err);
+  return r;
+}
+
+#if !QLA_RUN_TEST_GPU
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+/// Exit code 2, exactly one line "qla: error: ..." containing `needle`, and no output folder.
+void expect_user_failure(const RunResult& r, const std::string& needle, const TempDir& dir) {
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("qla: error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err << " lacks: " << needle;
+  EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
+TEST(CliRun, MissingInputDirExits2WithoutOutputs) {
+  TempDir dir;
+  expect_user_failure(run_qla("run --inputs nowhere --outputs out", dir.path()), "nowhere", dir);
+}
+
+TEST(CliRun, BadFlagsExit2WithoutOutputs) {
+  TempDir dir;
+  const RunResult gen =
+      run_qla("generate --out in --seqlens 20,12 --heads 1x2 --dim 128", dir.path());
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  expect_user_failure(run_qla("run --inputs in --outputs out --algorithm fastest", dir.path()),
+                      "--algorithm", dir);
+  expect_user_failure(
+      run_qla("run --inputs in --outputs out --config gdn.fused_fwd=c65", dir.path()), "c65", dir);
+  expect_user_failure(run_qla("run --inputs in --outputs out --cp-piece-chunks -1", dir.path()),
+                      "--cp-piece-chunks", dir);
+  fs::remove(dir / "in" / "v.npy");
+  expect_user_failure(run_qla("run --inputs in --outputs out", dir.path()), "v", dir);
+}
+
+#else
+
+/// ‖x − ref‖₂ / ‖ref‖₂.
+double rel_err(const Tensor& x, const std::vector<double>& ref) {
+  double num = 0, den = 0;
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    const double d = x.get(i) - ref[static_cast<std::size_t>(i)];
+    num += d * d;
+    den += ref[static_cast<std::size_t>(i)] * ref[static_cast<std::size_t>(i)];
+  }
+  return std::sqrt(num / den);
+}
+
+TEST(CliRun, ForwardMatchesTheReferenceForEveryAlgorithmAndCpSetting) {
+  QLA_REQUIRE_GPU();
+  TempDir dir;
+  const RunResult gen = run_qla(
+      "generate --out in --seqlens 700,0,1,300 --padding 20 --heads 2x4 --dim 128", dir.path());
+  ASSERT_EQ(gen.code, 0) << gen.err;
+  gdn::ReadOptions ro;
+  ro.allow_padding = true;
+  const gdn::ProblemDir in = gdn::read_problem_dir(dir / "in", ro);
+  const ref::ForwardOutputs want =
+      ref::forward_recurrent(gdn::to_forward_inputs(in.problem, in.tensors));
+  const struct {
+    const char* args;
+    const char* expect_in_stdout;
+  } runs[] = {
+      {"", "fused"},
+      {"--cp off", "cp_pieces=0"},
+      {"--cp on --cp-piece-chunks 2",
+       "cp_pieces=11"},  // 700 → 6 pieces of ≤ 128 tokens, 0 → 1, 1 → 1, 300 → 3
+      {"--config gdn.fwd_plan=cp1.pc4.th6 --config gdn.fused_fwd=c32.bv32.s2.w4.sm0",
+       "gdn.fused_fwd=c32.bv32"},
+      {"--algorithm naive", "naive"},
+      {"--algorithm unfused", "unfused"},
+  };
+  int n = 0;
+  for (const auto& r : runs) {
+    SCOPED_TRACE(r.args);
+    const std::string out = "out" + std::to_string(n++);
+    const RunResult run = run_qla("run --inputs in --outputs " + out + " " + r.args, dir.path());
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_NE(run.out.find(r.expect_in_stdout), std::string::npos) << run.out;
+    const Tensor o = read_npy(dir / out / "o.npy",
+                              {"o", in.problem.qkv_dtype, gdn::tensor_shape(in.problem, "o")});
+    const Tensor ht =
+        read_npy(dir / out / "ht.npy", {"ht", DType::kF32, gdn::tensor_shape(in.problem, "ht")});
+    const double eo = rel_err(o, want.o), eh = rel_err(ht, want.ht);
+    EXPECT_LE(eo, 0.005);
+    EXPECT_LE(eh, 0.005);
+    std::printf("qla run %-70s o %.2e ht %.2e\n", r.args, eo, eh);
+  }
+}
+
+#endif
+
+}  // namespace
+}  // namespace qla
