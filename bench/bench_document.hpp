@@ -10,9 +10,24 @@
 #include <string>
 #include <vector>
 
-#include "gdn_shapes.hpp"
+#include "qla/tuner/shape_matrix.hpp"
 
 namespace qla::bench {
+
+// The benchmark matrix is the tuner's (qla/tuner/shape_matrix.hpp): one table for `qla tune --suite` and the bench.
+using tuner::backward_heads;
+using tuner::backward_seqs;
+using tuner::cross;
+using tuner::forward_heads;
+using tuner::forward_problem;
+using tuner::forward_seqs;
+using tuner::HeadConfig;
+using tuner::headline_heads;
+using tuner::headline_seqs;
+using tuner::select_heads;
+using tuner::select_seqs;
+using tuner::SeqSet;
+using tuner::Shape;
 
 /// The implementations a row can time, as the report names them.
 inline constexpr const char* kImplTuned =

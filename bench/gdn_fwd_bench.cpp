@@ -26,7 +26,7 @@
 #include "bench_document.hpp"
 #include "card_ceilings.hpp"
 #include "gdn_fwd_runner.hpp"
-#include "gdn_shapes.hpp"
+#include "qla/tuner/shape_matrix.hpp"
 #include "qla/error.hpp"
 #include "qla/tuner/fingerprint.hpp"
 #include "report/report.hpp"

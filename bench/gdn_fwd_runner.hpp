@@ -14,7 +14,7 @@
 #include <string>
 
 #include "bench_document.hpp"
-#include "gdn_shapes.hpp"
+#include "qla/tuner/shape_matrix.hpp"
 #include "qla/tuner/fingerprint.hpp"
 #include "qla/tuner/measure.hpp"
 

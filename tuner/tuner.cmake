@@ -14,7 +14,8 @@ add_library(qla_tuner STATIC
   src/lookup.cpp
   src/measure_stats.cpp
   src/measure.cpp
-  src/suites.cpp)
+  src/suites.cpp
+  src/shape_matrix.cpp)
 target_include_directories(qla_tuner PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
 target_link_libraries(qla_tuner
   PUBLIC qla::core nlohmann_json::nlohmann_json

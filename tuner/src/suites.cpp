@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "qla/error.hpp"
+#include "qla/tuner/shape_matrix.hpp"
 
 namespace qla::tuner {
 
@@ -33,20 +34,13 @@ std::vector<gdn::Problem> suite_problems(const std::string& name) {
     out.push_back(packed_problem({8192}, 16, 32));
     return out;
   }
-  if (name == "qwen35-fwd") {
-    const std::vector<std::pair<int, int>> heads = {{2, 8},   {4, 16},  {8, 32},  {16, 64}, {16, 32},
-                                                    {8, 24},  {16, 48}, {16, 16}, {32, 32}};
-    const std::vector<std::vector<std::int64_t>> seqs = {
-        {32768}, {16384}, {8192}, {4096}, {2048},
-        {28672, 4096}, {24576, 8192}, {16384, 16384}, {8192, 24576}, {4096, 28672},
-        {12288, 4096}, {6144, 2048}, {4096, 4096}, {2048, 6144}, {1024, 7168},
-        {8192, 8192, 8192, 8192}, std::vector<std::int64_t>(8, 4096), {2048, 2048, 2048, 2048},
-        std::vector<std::int64_t>(8, 1024)};
-    for (const auto& [hqk, hv] : heads)
-      for (const auto& s : seqs) out.push_back(packed_problem(s, hqk, hv));
-    return out;
-  }
-  throw UserError("--suite: unknown suite '" + name + "' (use smoke or qwen35-fwd)");
+  // The benchmark matrix (shape_matrix.hpp), so tuned problems are exactly the ones the bench looks up.
+  std::vector<Shape> shapes;
+  if (name == "qwen35-fwd") shapes = cross(forward_heads(), forward_seqs());
+  if (name == "headline") shapes = cross(headline_heads(), headline_seqs());
+  QLA_REQUIRE(!shapes.empty(), "--suite: unknown suite '" << name << "' (use smoke, headline or qwen35-fwd)");
+  for (const Shape& s : shapes) out.push_back(forward_problem(s));
+  return out;
 }
 
 }  // namespace qla::tuner

@@ -1,10 +1,10 @@
-#include "gdn_shapes.hpp"
+#include "qla/tuner/shape_matrix.hpp"
 
 #include <sstream>
 
 #include "qla/error.hpp"
 
-namespace qla::bench {
+namespace qla::tuner {
 namespace {
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -169,4 +169,4 @@ gdn::Problem forward_problem(const Shape& shape) {
   return p;
 }
 
-}  // namespace qla::bench
+}  // namespace qla::tuner

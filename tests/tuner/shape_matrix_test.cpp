@@ -3,13 +3,14 @@
 
 #include <set>
 
-#include "gdn_shapes.hpp"
+#include "qla/tuner/shape_matrix.hpp"
+#include "qla/tuner/suites.hpp"
 #include "qla/error.hpp"
 
-namespace qla::bench {
+namespace qla::tuner {
 namespace {
 
-TEST(BenchShapes, ForwardMatrixIsFlashQlasNineHeadsByNineteenSets) {
+TEST(ShapeMatrix, ForwardMatrixIsFlashQlasNineHeadsByNineteenSets) {
   ASSERT_EQ(forward_heads().size(), 9u);
   ASSERT_EQ(forward_seqs().size(), 19u);
   std::set<std::string> names;
@@ -26,7 +27,7 @@ TEST(BenchShapes, ForwardMatrixIsFlashQlasNineHeadsByNineteenSets) {
   EXPECT_EQ(forward_heads()[8].name(), "32x32");
 }
 
-TEST(BenchShapes, SetNamesDescribeTheirLengths) {
+TEST(ShapeMatrix, SetNamesDescribeTheirLengths) {
   auto lens = [](const std::string& name) { return select_seqs(name).at(0).seqlens; };
   EXPECT_EQ(lens("8192x4"), (std::vector<std::int64_t>{8192, 8192, 8192, 8192}));
   EXPECT_EQ(lens("1x32768"), (std::vector<std::int64_t>{32768}));
@@ -35,7 +36,7 @@ TEST(BenchShapes, SetNamesDescribeTheirLengths) {
   EXPECT_EQ(lens("28672+4096"), (std::vector<std::int64_t>{28672, 4096}));
 }
 
-TEST(BenchShapes, HeadlineIsAnchorsTable) {
+TEST(ShapeMatrix, HeadlineIsAnchorsTable) {
   std::vector<std::string> heads, seqs;
   for (const HeadConfig& h : select_heads("headline")) heads.push_back(h.name());
   for (const SeqSet& s : select_seqs("headline")) seqs.push_back(s.name);
@@ -45,7 +46,7 @@ TEST(BenchShapes, HeadlineIsAnchorsTable) {
   EXPECT_EQ(cross(select_heads("all"), select_seqs("all")).size(), 9u * 19u);
 }
 
-TEST(BenchShapes, BackwardSetsSumToTheirTotals) {
+TEST(ShapeMatrix, BackwardSetsSumToTheirTotals) {
   ASSERT_EQ(backward_seqs().size(), 8u);
   ASSERT_EQ(backward_heads().size(), 4u);
   for (const SeqSet& s : backward_seqs()) {
@@ -56,7 +57,7 @@ TEST(BenchShapes, BackwardSetsSumToTheirTotals) {
   }
 }
 
-TEST(BenchShapes, ExplicitSelections) {
+TEST(ShapeMatrix, ExplicitSelections) {
   const auto heads = select_heads("16x64,2x8");
   ASSERT_EQ(heads.size(), 2u);
   EXPECT_EQ(heads[0].model, "397B/122B TP1");
@@ -71,7 +72,7 @@ TEST(BenchShapes, ExplicitSelections) {
   EXPECT_EQ(shapes[3].name(), "2x8/8K(2)");
 }
 
-TEST(BenchShapes, BadSelectionsNameTheFlag) {
+TEST(ShapeMatrix, BadSelectionsNameTheFlag) {
   for (const char* bad : {"3x8", "2x", "x8", "2x8x", "0x8", ""}) {
     try {
       select_heads(bad);
@@ -90,7 +91,7 @@ TEST(BenchShapes, BadSelectionsNameTheFlag) {
   }
 }
 
-TEST(BenchShapes, ForwardProblemIsTheGenerateCommandsProblem) {
+TEST(ShapeMatrix, ForwardProblemIsTheGenerateCommandsProblem) {
   const Shape s{select_heads("8x32")[0], select_seqs("28672+4096")[0]};
   const gdn::Problem p = forward_problem(s);
   EXPECT_EQ(p.batch, 1);
@@ -111,4 +112,18 @@ TEST(BenchShapes, ForwardProblemIsTheGenerateCommandsProblem) {
 }
 
 }  // namespace
-}  // namespace qla::bench
+}  // namespace qla::tuner
+
+namespace qla::tuner {
+namespace {
+
+TEST(Suites, ComeFromTheShapeMatrix) {
+  EXPECT_EQ(suite_problems("qwen35-fwd").size(), forward_heads().size() * forward_seqs().size());
+  const auto headline = suite_problems("headline");
+  ASSERT_EQ(headline.size(), 20u);
+  EXPECT_EQ(headline.front().label(), forward_problem(cross(headline_heads(), headline_seqs()).front()).label());
+  EXPECT_THROW(suite_problems("nope"), UserError);
+}
+
+}  // namespace
+}  // namespace qla::tuner

@@ -9,7 +9,7 @@
 
 #include "qla/gdn/problem.hpp"
 
-namespace qla::bench {
+namespace qla::tuner {
 
 /// One Qwen3.5 head configuration of the matrix.
 struct HeadConfig {
@@ -71,4 +71,4 @@ std::vector<Shape> cross(const std::vector<HeadConfig>& heads, const std::vector
 /// inside the op.
 gdn::Problem forward_problem(const Shape& shape);
 
-}  // namespace qla::bench
+}  // namespace qla::tuner
