@@ -72,7 +72,8 @@ def load_inputs(qla, hq, hv, seqlens, seed, tmp):
     out = pathlib.Path(tmp) / f"{hq}x{hv}_{'-'.join(map(str, seqlens))}"
     if not out.exists():
         subprocess.run([qla, "generate", "--out", str(out), "--seqlens", ",".join(map(str, seqlens)),
-                        "--heads", f"{hq}x{hv}", "--dist", "bench", "--seed", str(seed)], check=True)
+                        "--heads", f"{hq}x{hv}", "--dist", "bench", "--seed", str(seed)],
+                       check=True, stdout=subprocess.DEVNULL)
 
     def t(name, dtype=None):
         a = np.load(out / f"{name}.npy")
@@ -145,18 +146,18 @@ def worker(args):
                              calls_per_replay=calls))
             del x
             torch.cuda.empty_cache()
-    json.dump(rows, sys.stdout)
+    pathlib.Path(args.out).write_text(json.dumps(rows))
 
 
 def run_worker(args, shapes):
     env = dict(os.environ, FLA_DISABLE_BACKEND_DISPATCH="1")
     with tempfile.TemporaryDirectory() as cache:
         env["TRITON_CACHE_DIR"] = cache
-        out = subprocess.run([sys.executable, __file__, "--worker", "--qla", args.qla, "--seed", str(args.seed),
-                              "--replays", str(args.replays), "--budget-ms", str(args.budget_ms),
-                              "--out", "-", "--shapes", ";".join(shapes)],
-                             env=env, check=True, stdout=subprocess.PIPE, text=True)
-    return json.loads(out.stdout)
+        rows = pathlib.Path(cache) / "rows.json"  # a file, so nothing FLA or Triton prints can corrupt it
+        subprocess.run([sys.executable, __file__, "--worker", "--qla", args.qla, "--seed", str(args.seed),
+                        "--replays", str(args.replays), "--budget-ms", str(args.budget_ms),
+                        "--out", str(rows), "--shapes", ";".join(shapes)], env=env, check=True)
+        return json.loads(rows.read_text())
 
 
 def main():

@@ -6,7 +6,7 @@
 # the graph-mode times is printed last.
 #
 #   scripts/bench-gpu.sh [--heads headline|all|2x8,...] [--seqs headline|all|1x8192,...] [--only qla|fla]
-#                        [--db STORE] [-- extra bench_gdn_fwd flags]
+#                        [--db STORE] [--fla-order both|warm2048|own] [-- extra bench_gdn_fwd flags]
 #
 # Device call:  carry ["build/bundle", ".whl"], command "scripts/bench-gpu.sh --heads headline".
 # Both benches together may outrun one 10-minute call on the full headline set: split with --only.
@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 heads=headline
 seqs=headline
 only=all
+fla_order=both
 db=
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -23,6 +24,7 @@ while [[ $# -gt 0 ]]; do
     --seqs) seqs=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --db) db=$2; shift 2 ;;
+    --fla-order) fla_order=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "bench-gpu.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -36,8 +38,9 @@ bundle=$(cd "$bundle" 2>/dev/null && pwd || echo "$bundle")
 export LD_LIBRARY_PATH="$bundle/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export QLA_CACHE_DIR=${QLA_CACHE_DIR:-/tmp/qla-cache}
 export PYTHONUNBUFFERED=1
-if [[ -z ${QLA_GIT_COMMIT:-} ]] && commit=$(git rev-parse --short=12 HEAD 2>/dev/null); then
-  export QLA_GIT_COMMIT=$commit
+# The commit the bundle was built from (scripts/gpu-bundle.sh records it; the GPU machine has no .git).
+if [[ -z ${QLA_GIT_COMMIT:-} && -f $bundle/GIT_COMMIT ]]; then
+  export QLA_GIT_COMMIT=$(cat "$bundle/GIT_COMMIT")
 fi
 [[ -x $bundle/bin/bench_gdn_fwd && -x $bundle/bin/qla ]] || {
   echo "bench-gpu.sh: $bundle/bin lacks bench_gdn_fwd or qla: run scripts/gpu-bundle.sh first and carry it" >&2
@@ -65,7 +68,7 @@ if [[ $only != qla ]]; then
       "${wheels[@]}" && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
   fi
   echo "=== fla_bench.py --heads $heads --seqs $seqs"
-  python3 bench/fla_bench.py --qla "$bundle/bin/qla" --heads "$heads" --seqs "$seqs" \
+  python3 bench/fla_bench.py --qla "$bundle/bin/qla" --heads "$heads" --seqs "$seqs" --order "$fla_order" \
     --out "$out/bench_fla.json" 2>&1 | tee "$out/bench_fla.log"
   rc=${PIPESTATUS[0]}
   [[ $rc == 0 ]] || { echo "bench-gpu.sh: fla_bench.py exited $rc"; status=1; }

@@ -1,29 +1,50 @@
 #!/usr/bin/env bash
-# Copies a built tree's `qla`, test and bench binaries, plus the non-system shared libraries they need, into
-# build/bundle/ so the GPU machine can run everything with one device call (carry: ["build/bundle"]).
-#   scripts/gpu-bundle.sh [BUILD_DIR]   (default build/ci)
+# Copies a built tree's `qla`, GPU test and bench binaries (stripped), plus the shared libraries the GPU machine
+# lacks, into build/bundle/ so the GPU machine can run everything with one device call (carry: ["build/bundle"]).
+#   scripts/gpu-bundle.sh [BUILD_DIR] [--all]   (default build/ci; --all also takes the CPU-only test binaries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:-build/ci}
+build=build/ci
+all=0
+for a in "$@"; do
+  case "$a" in
+    --all) all=1 ;;
+    *) build=$a ;;
+  esac
+done
 out=build/bundle
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
 shopt -s nullglob
+# CPU-only suites run in CI; the GPU machine needs only what touches the device.
+cpu_only=" test_core test_cli test_io test_reference test_report test_tuner test_tuner_cli test_header run_test "
+cpu_only+=" nvrtc_configs_test bench_reference "
 bins=()
 [[ -x $build/qla ]] && bins+=("$build/qla")
-for f in "$build"/tests/*/*_test "$build"/tests/*/test_* "$build"/bench/*; do
-  [[ -f $f && -x $f ]] && bins+=("$f")
+[[ -x $build/qla_deploy_example ]] && bins+=("$build/qla_deploy_example")
+for f in "$build"/tests/*/*_test "$build"/tests/*/test_* "$build"/bench/* "$build"/examples/*/*; do
+  [[ -f $f && -x $f ]] || continue
+  name=$(basename "$f")
+  [[ $all == 1 || $cpu_only != *" $name "* ]] && bins+=("$f")
 done
-for b in "${bins[@]}"; do cp "$b" "$out/bin/"; done
-# Shared libraries outside the base system (and outside the CUDA toolkit, which the GPU machine has).
+for b in "${bins[@]}"; do
+  cp "$b" "$out/bin/"
+  strip --strip-unneeded "$out/bin/$(basename "$b")" 2>/dev/null || true
+done
+# Shared libraries the GPU machine (Ubuntu 24.04 with the CUDA toolkit, glibc, libstdc++ and libsqlite3) lacks,
+# e.g. Debian's libbenchmark.so.1debian.
 for b in "${bins[@]}"; do
   ldd "$b" 2>/dev/null | awk '/=> \//{print $3}' | while read -r lib; do
-    case "$lib" in
-      /lib/*|/usr/lib/x86_64-linux-gnu/libc.so*|/usr/lib/x86_64-linux-gnu/libm.so*|/usr/local/cuda*) ;;
-      */libstdc++.so*|*/libgcc_s.so*|*/libpthread.so*|*/libdl.so*|*/librt.so*) ;;
+    case "$(basename "$lib")" in
+      libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|libutil.so*|ld-linux*|libstdc++.so*|libgcc_s.so*) ;;
+      libsqlite3.so*|libcupti.so*|libnvrtc*|libcuda.so*) ;;
       *) cp -n "$lib" "$out/lib/" ;;
     esac
   done
 done
 cp scripts/gpu-test.sh "$out/"
+# The commit the binaries were built from ("-dirty" when the tree had uncommitted changes): the bench records it.
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- . ':!results' ':!reports' 2>/dev/null || commit+="-dirty"
+echo "$commit" > "$out/GIT_COMMIT"
 echo "bundled ${#bins[@]} binaries into $out ($(du -sh "$out" | cut -f1))"
