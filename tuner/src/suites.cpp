@@ -8,22 +8,7 @@
 namespace qla::tuner {
 
 gdn::Problem packed_problem(const std::vector<std::int64_t>& lengths, int h_qk, int h_v) {
-  gdn::Problem p;
-  p.batch = 1;
-  p.cu_seqlens = {0};
-  for (std::int64_t l : lengths) p.cu_seqlens.push_back(p.cu_seqlens.back() + l);
-  p.tokens = p.cu_seqlens.back();
-  p.h_qk = h_qk;
-  p.h_v = h_v;
-  p.k_dim = 128;
-  p.v_dim = 128;
-  p.qkv_dtype = DType::kBF16;
-  p.gate_dtype = DType::kF32;
-  p.beta_dtype = DType::kF32;
-  p.initial_state = true;
-  p.final_state = true;
-  p.validate();
-  return p;
+  return forward_problem(Shape{HeadConfig{h_qk, h_v, "custom"}, SeqSet{"", lengths}});
 }
 
 std::vector<gdn::Problem> suite_problems(const std::string& name) {
