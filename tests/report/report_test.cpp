@@ -68,8 +68,10 @@ TEST(Report, PublishedNumbersAreComparedAsRatiosOverFla) {
 }
 
 TEST(Report, TuningSummaryFromTheStore) {
-  const std::string md = render_markdown(fixture(true));
-  EXPECT_TRUE(has(md, "| gdn.fused_fwd | 2 | 3 | 1 | 1 | 0 | 1 |")) << md;
+  ReportData d = fixture(true);
+  d.space_sizes["gdn.fused_fwd"] = {72, 66};
+  const std::string md = render_markdown(d);
+  EXPECT_TRUE(has(md, "| gdn.fused_fwd | 72 (66) | 2 | 3 | 1 | 1 | 0 | 0 | 1 |")) << md;
   EXPECT_TRUE(has(md, "1.50x faster")) << md;
   EXPECT_TRUE(has(md, "| `gdn.fused_fwd c64.bv64` | 2 |")) << md;
   EXPECT_TRUE(has(md, "3.0 minutes")) << md;

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "commands.hpp"
+#include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
 #include "qla/tuner/store.hpp"
 #include "report/report.hpp"
@@ -97,7 +98,11 @@ int run_report(const ReportOptions& o) {
     } else if (!o.db.empty()) {
       throw UserError("store '" + o.db + "' does not exist");
     }
-    const auto data = report::load_report_data(files, published, store, git_commit());
+    auto data = report::load_report_data(files, published, store, git_commit());
+    // Space sizes from the declarations themselves (buildable on Hopper, the arch the stores here come from).
+    const ArchInfo hopper;
+    for (const cuda::KernelFamily& f : cuda::kernel_families())
+      data.space_sizes[f.space->kernel] = {f.space->size(), f.space->enumerate(&hopper).size()};
     const fs::path md = fs::path(o.out) / (slug + ".md");
     const fs::path digest = fs::path(o.out) / (slug + ".json");
     write_atomically(digest, report::plot_digest(data).dump(1) + "\n");

@@ -283,13 +283,19 @@ std::string render_markdown(const ReportData& d) {
       status_counts[t.value("kernel", "?")][t.value("status", "?")]++;
       problems[t.value("kernel", "?")].insert(t.value("problem", "?"));
     }
-    os << "| kernel | problems | trials | ok | invalid | compile error | crashed/timeout |\n|---|---|---|---|---|---|---|\n";
+    os << "| kernel | space (buildable) | problems | trials | ok | invalid | compile error | launch error "
+          "| crashed/timeout |\n|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& [k, c] : status_counts) {
       int total = 0;
       for (const auto& kv : c) total += kv.second;
       auto get = [&](const char* s) { auto it = c.find(s); return it == c.end() ? 0 : it->second; };
-      os << "| " << k << " | " << problems[k].size() << " | " << total << " | " << get("ok") << " | "
-         << get("invalid") << " | " << get("compile_error") << " | " << get("crashed") + get("timeout") << " |\n";
+      auto sz = d.space_sizes.find(k);
+      const std::string space = sz == d.space_sizes.end() ? "–"
+                                                          : std::to_string(sz->second.first) + " (" +
+                                                                std::to_string(sz->second.second) + ")";
+      os << "| " << k << " | " << space << " | " << problems[k].size() << " | " << total << " | " << get("ok")
+         << " | " << get("invalid") << " | " << get("compile_error") << " | " << get("launch_error") << " | "
+         << get("crashed") + get("timeout") << " |\n";
     }
     double seconds = 0;
     int runs = 0;

@@ -53,6 +53,8 @@ struct ReportData {
   std::map<std::pair<std::string, std::string>, std::map<Shape, double>> published;
   std::map<std::string, std::string> published_sources;    ///< card → source line
   nlohmann::json store;                              ///< Store::export_json(), null when no store
+  /// Kernel id → (points in its declared space, points buildable on the card), for the tuning summary.
+  std::map<std::string, std::pair<std::size_t, std::size_t>> space_sizes;
   std::string git_commit;
 };
 
