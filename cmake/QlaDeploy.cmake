@@ -4,7 +4,7 @@
 # configs a header written by `qla header` names (its `// qla-aot: SOURCE | TEMPLATE-ID` lines), registered in
 # the kernel library's AOT registry so that qla::gdn::make_plan launches them without NVRTC. The library is
 # compiled for the header's `// qla-cuda-arch:` architectures (the project's CMAKE_CUDA_ARCHITECTURES when it
-# names none). It adds no SQLite, CUPTI or NVRTC of its own; it links the kernel library (qla::kernels) whole.
+# names none). It links no SQLite, CUPTI or NVRTC: the kernel library without its JIT (qla::kernels_aot), whole.
 # Consumers get the header's directory on their include path and QLA_TUNED_HEADER="<file>" defined, so
 #   #include QLA_TUNED_HEADER
 # reaches the tables and qla_tuned::select(). Re-runs when the header changes (configure dependency).
@@ -63,7 +63,7 @@ function(qla_add_tuned_kernels target)
   endif()
 
   add_library(${target} OBJECT "${cu}")
-  target_link_libraries(${target} PUBLIC qla::kernels)
+  target_link_libraries(${target} PUBLIC qla::kernels_aot)
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr>)
   if(archs)
     set_target_properties(${target} PROPERTIES CUDA_ARCHITECTURES "${archs}")

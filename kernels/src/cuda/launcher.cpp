@@ -1,5 +1,6 @@
 #include "qla/cuda/launcher.hpp"
 
+#include <atomic>
 #include <cctype>
 
 #include "qla/cuda/aot_registry.hpp"
@@ -100,6 +101,16 @@ void Kernel::launch(const LaunchShape& shape, const void* params, cudaStream_t s
   }
 }
 
+namespace {
+std::atomic<JitCompiler>& jit_slot() {
+  static std::atomic<JitCompiler> slot{nullptr};
+  return slot;
+}
+}  // namespace
+
+void set_jit_compiler(JitCompiler compiler) { jit_slot().store(compiler); }
+JitCompiler jit_compiler() { return jit_slot().load(); }
+
 KernelCache& KernelCache::global() {
   static KernelCache cache;
   return cache;
@@ -116,7 +127,13 @@ const Kernel& KernelCache::get(const KernelSpec& spec, bool allow_aot) {
     const auto device = current_device();
     if (!device) raise_api_error("CUDA", __FILE__, __LINE__, "current_device()", "no GPU to compile for");
     (void)driver();  // initialises the context before loading
-    CompiledKernel compiled = compile_kernel(spec, device->arch);
+    const JitCompiler jit = jit_compiler();
+    if (!jit) {
+      raise_api_error("qla", __FILE__, __LINE__, ("launch " + spec.name_expression).c_str(),
+                      "this instantiation was not compiled ahead of time and the binary has no JIT compiler "
+                      "(link qla::kernels instead of qla::kernels_aot, or add the config to the AOT list)");
+    }
+    CompiledKernel compiled = jit(spec, device->arch);
     Module module(compiled.cubin);
     CUfunction f = module.function(compiled.lowered_name);
     kernel = std::make_unique<Kernel>(spec, std::move(module), f, compiled.usage);

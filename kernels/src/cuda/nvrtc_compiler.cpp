@@ -254,4 +254,12 @@ CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch, cons
   return result;
 }
 
+namespace {
+CompiledKernel compile_with_defaults(const KernelSpec& spec, const ArchInfo& arch) {
+  return compile_kernel(spec, arch);
+}
+// Linking this library (whole) is what gives a binary JIT compilation.
+const bool kJitInstalled = (set_jit_compiler(&compile_with_defaults), true);
+}  // namespace
+
 }  // namespace qla::cuda

@@ -55,6 +55,14 @@ struct CompileOptions {
 /// compile different specs at once. Throws CompileError (bad source) or ApiError (NVRTC failure).
 CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch, const CompileOptions& options = {});
 
+/// How the launcher (KernelCache) compiles a spec that was not built ahead of time. The JIT library
+/// (qla_kernels_jit, this header's implementation) installs compile_kernel at start-up; an AOT-only deployment
+/// (qla::kernels_aot) links no NVRTC, leaves it null, and can only launch what was compiled ahead of time.
+using JitCompiler = CompiledKernel (*)(const KernelSpec& spec, const ArchInfo& arch);
+void set_jit_compiler(JitCompiler compiler);
+/// The installed JIT compiler, or nullptr.
+JitCompiler jit_compiler();
+
 /// NVRTC's version as major * 1000 + minor * 10 (13.0 → 13000).
 int nvrtc_version();
 
