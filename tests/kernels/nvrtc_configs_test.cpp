@@ -129,3 +129,20 @@ TEST(AotRegistry, NamesCompareWithoutWhitespaceAndOuterParens) {
 
 }  // namespace
 }  // namespace qla::cuda
+
+namespace qla::cuda {
+namespace {
+
+// Linking qla::kernels (with qla_kernels_jit) installs the launcher's JIT compiler before main; the GPU tests
+// of every non-default config depend on it.
+TEST(JitHook, LinkingTheJitLibraryInstallsCompileKernel) {
+  ASSERT_NE(jit_compiler(), nullptr);
+  const JitCompiler saved = jit_compiler();
+  set_jit_compiler(nullptr);
+  EXPECT_EQ(jit_compiler(), nullptr);
+  set_jit_compiler(saved);
+  EXPECT_EQ(jit_compiler(), saved);
+}
+
+}  // namespace
+}  // namespace qla::cuda
