@@ -301,6 +301,22 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
     };
     out.push_back(std::move(k));
   }
+  // The op plan's runtime knobs (CP on/off/auto, piece length, warm-up threshold): nothing to compile, and
+  // their trials are whole-op times like every kernel's. Their best values depend on the kernels they steer,
+  // so the trials are keyed by those kernels' sources.
+  const SpaceDecl& plan = gdn::fwd_plan_space();
+  known.insert(plan.kernel);
+  if (wanted.empty() || wanted.count(plan.kernel)) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (const cuda::KernelFamily& f : cuda::kernel_families()) {
+      if (!kForwardKernels.count(f.space->kernel)) continue;
+      for (char c : f.space->kernel + family_source_hash(f)) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    }
+    TunableKernel k;
+    k.space = plan;
+    k.source_hash = hex64(h);
+    out.push_back(std::move(k));
+  }
   for (const std::string& w : wanted)
     QLA_REQUIRE(known.count(w), "--kernels: unknown kernel '" << w << "'");
   return out;

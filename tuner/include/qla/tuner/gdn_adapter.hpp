@@ -17,8 +17,9 @@
 namespace qla::tuner {
 
 /// The forward kernel families `qla tune` searches, filtered by `only` (kernel ids; empty = all of the fused
-/// forward op, spaces of one point left out). Candidates compile for `arch` (NVRTC, cached on disk). Throws
-/// UserError naming `--kernels` for an unknown id.
+/// forward op, spaces of one point left out), and the op plan's runtime space "gdn.fwd_plan" (CP knobs; nothing
+/// to compile). Candidates compile for `arch` (NVRTC, cached on disk). Throws UserError naming `--kernels` for an
+/// unknown id.
 std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& only, const ArchInfo& arch);
 
 /// The worker-side backend for device `device` (runs in `qla worker --device N`).
