@@ -690,6 +690,14 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   bad.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
   bad.configs["gdn.kkt_solve"] = {32, 16, 4};
   EXPECT_THROW(gdn::make_plan(p, dev, bad), UserError);
+  // Without an explicit fused config, another kernel's explicit config sets the shared chunk size.
+  PlanOptions kkt_only;
+  kkt_only.configs["gdn.kkt_solve"] = {32, 16, 4};
+  const Plan moved = gdn::make_plan(p, dev, kkt_only);
+  EXPECT_EQ(moved.chunk(), 32);
+  EXPECT_EQ(moved.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
+  EXPECT_EQ(moved.config_labels().at("gdn.fused_fwd").rfind("c32.", 0), 0u);
+  EXPECT_EQ(moved.config_labels().at("gdn.cumsum"), "c32");
   PlanOptions off;
   off.cp = CpMode::kOff;
   const Plan plain = gdn::make_plan(p, dev, off);

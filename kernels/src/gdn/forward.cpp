@@ -260,7 +260,21 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
                              auto p = options.lookup(fspace.kernel, problem, device.arch);
                              return p && fspace.contains(*p);
                            }());
-  im.fused = FusedFwdConfig::from_point(choose(fspace, problem, device, options));
+  Point fused_point = choose(fspace, problem, device, options);
+  if (!options.configs.count(fspace.kernel)) {
+    // An explicit config of another kernel of the path fixes the shared chunk size (the tuner measures a
+    // kkt_solve or state_pass candidate at its own C this way): fused_fwd's looked-up or default point moves to
+    // it. Explicit configs that disagree with each other stay an error (choose_at_chunk below).
+    for (const SpaceDecl* other : {&cumsum_space(), &kkt_solve_space(), &state_pass_space()}) {
+      auto it = options.configs.find(other->kernel);
+      if (it == options.configs.end() || it->second.empty()) continue;
+      Point moved = fused_point;
+      moved.at(0) = it->second.at(0);
+      if (fspace.contains(moved) && fspace.is_buildable(moved, device.arch)) fused_point = moved;
+      break;
+    }
+  }
+  im.fused = FusedFwdConfig::from_point(fused_point);
   const int c = im.fused.chunk;
   build_sequences(im, c);
 
