@@ -20,7 +20,14 @@ target_include_directories(qla_tuner PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
 target_link_libraries(qla_tuner
   PUBLIC qla::core nlohmann_json::nlohmann_json
   PUBLIC CUDA::cudart_static
-  PRIVATE qla::reference qla_device_fingerprint SQLiteCpp CUDA::cupti CUDA::nvrtc Threads::Threads ${CMAKE_DL_LIBS} qla_warnings)
+  PRIVATE qla::reference qla_device_fingerprint SQLiteCpp CUDA::nvrtc Threads::Threads ${CMAKE_DL_LIBS} qla_warnings)
+# QLA_WITH_CUPTI (default ON): kernel times from CUPTI activity records; OFF: CUDA events only, no libcupti.
+if(QLA_WITH_CUPTI)
+  target_link_libraries(qla_tuner PRIVATE CUDA::cupti)
+  target_compile_definitions(qla_tuner PRIVATE QLA_WITH_CUPTI=1)
+else()
+  target_compile_definitions(qla_tuner PRIVATE QLA_WITH_CUPTI=0)
+endif()
 add_library(qla::tuner ALIAS qla_tuner)
 
 # The real-kernel adapter (gdn_adapter.hpp): depends on the kernels and the reference, so it is its own library

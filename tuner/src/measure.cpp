@@ -9,7 +9,9 @@
 #include <mutex>
 
 #include <cuda_runtime.h>
+#if QLA_WITH_CUPTI
 #include <cupti.h>
+#endif
 
 #include "qla/error.hpp"
 
@@ -29,6 +31,8 @@ struct KernelRecord {
   std::uint64_t start_ns, end_ns;
   std::string name;
 };
+#if QLA_WITH_CUPTI
+
 
 struct CuptiState {
   std::mutex mu;
@@ -105,6 +109,12 @@ std::vector<KernelRecord> take_records() {
   out.swap(cupti_state().records);
   return out;
 }
+#else
+// Built with QLA_WITH_CUPTI=OFF: every Measurer times with CUDA events.
+bool acquire_cupti() { return false; }
+void release_cupti() {}
+std::vector<KernelRecord> take_records() { return {}; }
+#endif
 
 // ---- NVML through dlopen (no nvml.h here: the few entry points are declared by hand) -------------------------
 
@@ -185,7 +195,11 @@ struct Measurer::Impl {
     QLA_MEASURE_CUDA(cudaMalloc(&scrub, scrub_bytes));
     if (options.use_cupti) {
       cupti = acquire_cupti();
+#if QLA_WITH_CUPTI
       cupti_status = cupti_state().status;
+#else
+      cupti_status = "built without CUPTI (QLA_WITH_CUPTI=OFF); timing with CUDA events";
+#endif
     } else {
       cupti_status = "CUPTI disabled; timing with CUDA events";
     }
