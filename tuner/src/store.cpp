@@ -158,14 +158,22 @@ int count_tables(SQLite::Database& db) {
 /// Read-only inspection of an existing file. Throws UserError for anything that is not a qla store we can use.
 void check_existing(const std::string& path) {
   {
-    std::ifstream in(path, std::ios::binary);
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    // A zero-length file is an empty SQLite database: another process may have just created it.
+    if (in && in.tellg() == 0) return;
+    in.seekg(0);
     char header[16] = {};
     in.read(header, sizeof header);
     if (!in || std::string(header, 16) != std::string("SQLite format 3\0", 16))
       throw UserError("store '" + path + "' is not an SQLite database; refusing to use or modify it");
   }
   try {
-    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    // Another process may hold a write lock (schema creation, the switch to WAL, a trial's transaction):
+    // wait for it as writers do, rather than mistaking a busy store for a corrupt one.
+    SQLite::Database db(path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
+    // One read transaction, so every check sees the same snapshot: a store another process is initialising
+    // (schema and application id in one transaction) is then either empty or complete, never half of each.
+    db.exec("BEGIN");
     const int app = read_application_id(db);
     const int tables = count_tables(db);
     if (tables == 0 && app == 0) return;  // an empty database: safe to initialise
@@ -182,6 +190,9 @@ void check_existing(const std::string& path) {
     if (!check.executeStep() || check.getColumn(0).getString() != "ok")
       throw UserError("store '" + path + "' is corrupt (integrity check failed); refusing to use or modify it");
   } catch (const SQLite::Exception& e) {
+    if (is_busy(e))
+      throw UserError("store '" + path + "' stayed locked by another process for " +
+                      std::to_string(kBusyTimeoutMs / 1000) + " s (" + e.what() + "); try again");
     throw UserError("store '" + path + "' is corrupt or unreadable (" + e.what() + "); refusing to use it");
   }
 }
