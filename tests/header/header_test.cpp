@@ -117,13 +117,13 @@ TEST(HeaderGolden, FixtureStoreGivesTheGoldenBytes) {
   expect_golden(h.text, QLA_HEADER_GOLDEN_DIR "/fixture_tuned.hpp");
 }
 
-TEST(HeaderGolden, ExampleHeaderIsTheFixtureForSm90) {
+TEST(HeaderGolden, ArchScopeKeepsOnlySm90) {
   TempDir dir;
   build_fixture_store(dir.file("fixture.sqlite"));
   const tuner::HeaderResult h = make_header(dir.file("fixture.sqlite"), "", "sm_90");
   EXPECT_EQ(h.text.find("qla-cuda-arch: 80"), std::string::npos);
   EXPECT_NE(h.text.find("qla-cuda-arch: 90a"), std::string::npos);
-  expect_golden(h.text, QLA_EXAMPLE_HEADER);
+  expect_golden(h.text, QLA_SM90_GOLDEN);
 }
 
 TEST(HeaderGolden, EmptyStoreGivesDefaultsOnly) {
