@@ -79,6 +79,7 @@ int run() {
   std::printf("deploy example: %s on %s (sm_%d%d)%s\n", p.label().c_str(), device->name.c_str(),
               device->arch.cc_major, device->arch.cc_minor,
               qla_tuned::kDefaultsOnly ? ", header has defaults only" : "");
+  print_choice("gdn.fwd_plan", sel.fwd_plan);
   print_choice("gdn.kkt_solve", sel.kkt_solve);
   print_choice("gdn.fused_fwd", sel.fused_fwd);
   print_choice("gdn.state_pass", sel.state_pass);

@@ -6,8 +6,9 @@
 // scope:        --arch sm_90
 // newest trial: 2026-11-26T09:55:15.962Z
 // device sm_90 primary:   NVIDIA H100 80GB HBM3, 132 SMs, digest ab3c9937da4d00ba, driver 13000, runtime 13000, nvrtc 13000
-// kernel gdn.kkt_solve: space 215a6700f54bbc63, source 4cf1af3b3e1c780d, 20 rows
+// kernel gdn.fwd_plan: space 8c227741087a0147, no tuned rows (default c64.cp2.pc0.th10)
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source 808a94e9cb1deb7f, 20 rows
+// kernel gdn.kkt_solve: space 215a6700f54bbc63, source 4cf1af3b3e1c780d, 20 rows
 // kernel gdn.state_pass: space b820464cfbb1c7cc, source 188169ad646e9c60, 20 rows
 // kernel gdn.unfused: space fb0feaf65f1e0390, no tuned rows (default hbv32.hw8.obv128)
 //
@@ -42,6 +43,7 @@
 #include "qla/gdn/problem.hpp"
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/kkt_solve.hpp"
+#include "qla/gdn/plan.hpp"
 #include "qla/gdn/state_pass.hpp"
 #include "qla/gdn/unfused.hpp"
 
@@ -198,73 +200,10 @@ inline constexpr std::size_t kRowCount = 60;
 /// Compute capabilities with tables, {major, minor}.
 inline constexpr std::array<std::array<int, 2>, 1> kCapabilities = {{{{9, 0}}}};
 
-// ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
-/// Built-in default of gdn.kkt_solve (c64.b16.w4).
-inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]), "gdn.kkt_solve: the default lies outside the declared space");
-/// gdn.kkt_solve on sm_90: 20 rows.
-inline constexpr std::array<Row<3>, 20> kKktSolveSm90 = {{
-    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b32.w8 633.741 us (re-measured winner), 1.03x over default c64.b16.w4 (654.446 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 633.74099999999999, 654.44600000000003},
-    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w8 683.951 us (re-measured winner), 1.03x over default c64.b16.w4 (704.207 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x64.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 683.95100000000002, 704.20700000000011},
-    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w4 571.691 us (re-measured winner), 1.00x over default c64.b16.w4 (571.691 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h2x8.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 4}, 571.69100000000003, 571.69100000000003},
-    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w8 547.596 us (re-measured winner), 1.06x over default c64.b16.w4 (580.236 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h4x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 547.59550000000002, 580.23649999999998},
-    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w8 625.309 us (re-measured winner), 1.07x over default c64.b16.w4 (668.878 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 625.30850000000009, 668.87800000000004},
-    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b16.w8 4346.956 us (re-measured winner), 1.03x over default c64.b16.w4 (4467.998 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 4346.9560000000001, 4467.9984999999997},
-    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b16.w8 8118.555 us (re-measured winner), 1.03x over default c64.b16.w4 (8349.087 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x64.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 8118.5550000000003, 8349.0869999999995},
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b32.w8 2350.049 us (re-measured winner), 1.01x over default c64.b16.w4 (2375.506 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 2350.049, 2375.5055000000002},
-    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b16.w8 2673.304 us (re-measured winner), 1.02x over default c64.b16.w4 (2722.440 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h4x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 2673.3040000000001, 2722.4404999999997},
-    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b16.w8 4322.026 us (re-measured winner), 1.03x over default c64.b16.w4 (4436.733 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 4322.0264999999999, 4436.7330000000002},
-    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 1472.831 us (re-measured winner), 1.02x over default c64.b16.w4 (1508.352 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 1472.8310000000001, 1508.3520000000001},
-    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 2211.503 us (re-measured winner), 1.06x over default c64.b16.w4 (2334.049 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x64.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 2211.5025000000001, 2334.049},
-    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b16.w4 1228.474 us (re-measured winner), 1.00x over default c64.b16.w4 (1228.474 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h2x8.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 4}, 1228.4735000000001, 1228.4735000000001},
-    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 1047.558 us (re-measured winner), 1.02x over default c64.b16.w4 (1066.966 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 1047.558, 1066.9659999999999},
-    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b32.w8 1488.271 us (re-measured winner), 1.02x over default c64.b16.w4 (1516.560 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 1488.2710000000002, 1516.5599999999999},
-    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c64.b32.w8 3100.673 us (re-measured winner), 1.03x over default c64.b16.w4 (3203.284 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 3100.6729999999998, 3203.2835},
-    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 5939.165 us (re-measured winner), 1.04x over default c64.b16.w4 (6171.410 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 5939.165, 6171.4099999999999},
-    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 1490.175 us (re-measured winner), 1.02x over default c64.b16.w4 (1517.055 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 1490.1750000000002, 1517.0550000000001},
-    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 2180.798 us (re-measured winner), 1.03x over default c64.b16.w4 (2238.175 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 2180.7975000000001, 2238.1745000000001},
-    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 3063.553 us (re-measured winner), 1.04x over default c64.b16.w4 (3181.891 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 3063.5529999999999, 3181.8910000000001},
-}};
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[1].values[0], kKktSolveSm90[1].values[1], kKktSolveSm90[1].values[2]), "gdn.kkt_solve sm_90 row 1 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[2].values[0], kKktSolveSm90[2].values[1], kKktSolveSm90[2].values[2]), "gdn.kkt_solve sm_90 row 2 (c64.b16.w4) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[3].values[0], kKktSolveSm90[3].values[1], kKktSolveSm90[3].values[2]), "gdn.kkt_solve sm_90 row 3 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[4].values[0], kKktSolveSm90[4].values[1], kKktSolveSm90[4].values[2]), "gdn.kkt_solve sm_90 row 4 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[5].values[0], kKktSolveSm90[5].values[1], kKktSolveSm90[5].values[2]), "gdn.kkt_solve sm_90 row 5 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[6].values[0], kKktSolveSm90[6].values[1], kKktSolveSm90[6].values[2]), "gdn.kkt_solve sm_90 row 6 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[7].values[0], kKktSolveSm90[7].values[1], kKktSolveSm90[7].values[2]), "gdn.kkt_solve sm_90 row 7 (c64.b32.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[8].values[0], kKktSolveSm90[8].values[1], kKktSolveSm90[8].values[2]), "gdn.kkt_solve sm_90 row 8 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[9].values[0], kKktSolveSm90[9].values[1], kKktSolveSm90[9].values[2]), "gdn.kkt_solve sm_90 row 9 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[10].values[0], kKktSolveSm90[10].values[1], kKktSolveSm90[10].values[2]), "gdn.kkt_solve sm_90 row 10 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[11].values[0], kKktSolveSm90[11].values[1], kKktSolveSm90[11].values[2]), "gdn.kkt_solve sm_90 row 11 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[12].values[0], kKktSolveSm90[12].values[1], kKktSolveSm90[12].values[2]), "gdn.kkt_solve sm_90 row 12 (c64.b16.w4) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[13].values[0], kKktSolveSm90[13].values[1], kKktSolveSm90[13].values[2]), "gdn.kkt_solve sm_90 row 13 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[14].values[0], kKktSolveSm90[14].values[1], kKktSolveSm90[14].values[2]), "gdn.kkt_solve sm_90 row 14 (c64.b32.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[15].values[0], kKktSolveSm90[15].values[1], kKktSolveSm90[15].values[2]), "gdn.kkt_solve sm_90 row 15 (c64.b32.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[16].values[0], kKktSolveSm90[16].values[1], kKktSolveSm90[16].values[2]), "gdn.kkt_solve sm_90 row 16 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[17].values[0], kKktSolveSm90[17].values[1], kKktSolveSm90[17].values[2]), "gdn.kkt_solve sm_90 row 17 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[18].values[0], kKktSolveSm90[18].values[1], kKktSolveSm90[18].values[2]), "gdn.kkt_solve sm_90 row 18 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[19].values[0], kKktSolveSm90[19].values[1], kKktSolveSm90[19].values[2]), "gdn.kkt_solve sm_90 row 19 (c64.b16.w8) lies outside the declared space");
+// ---- gdn.fwd_plan: axes c (chunk) cp (cp) pc (piece_chunks) th (threshold)
+/// Built-in default of gdn.fwd_plan (c64.cp2.pc0.th10).
+inline constexpr int kFwdPlanDefault[4] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10};
+static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3]), "gdn.fwd_plan: the default lies outside the declared space");
 
 // ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem)
 /// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0).
@@ -333,6 +272,74 @@ static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[16].values[0], kFusedFw
 static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[17].values[0], kFusedFwdSm90[17].values[1], kFusedFwdSm90[17].values[2], kFusedFwdSm90[17].values[3], kFusedFwdSm90[17].values[4]), "gdn.fused_fwd sm_90 row 17 (c32.bv64.s3.w8.sm0) lies outside the declared space");
 static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[18].values[0], kFusedFwdSm90[18].values[1], kFusedFwdSm90[18].values[2], kFusedFwdSm90[18].values[3], kFusedFwdSm90[18].values[4]), "gdn.fused_fwd sm_90 row 18 (c32.bv64.s3.w8.sm0) lies outside the declared space");
 static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[19].values[0], kFusedFwdSm90[19].values[1], kFusedFwdSm90[19].values[2], kFusedFwdSm90[19].values[3], kFusedFwdSm90[19].values[4]), "gdn.fused_fwd sm_90 row 19 (c32.bv64.s3.w8.sm0) lies outside the declared space");
+
+// ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
+/// Built-in default of gdn.kkt_solve (c64.b16.w4).
+inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]), "gdn.kkt_solve: the default lies outside the declared space");
+/// gdn.kkt_solve on sm_90: 20 rows.
+inline constexpr std::array<Row<3>, 20> kKktSolveSm90 = {{
+    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b32.w8 633.741 us (re-measured winner), 1.03x over default c64.b16.w4 (654.446 us)
+    {{16, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 633.74099999999999, 654.44600000000003},
+    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w8 683.951 us (re-measured winner), 1.03x over default c64.b16.w4 (704.207 us)
+    {{16, 64, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x64.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 683.95100000000002, 704.20700000000011},
+    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w4 571.691 us (re-measured winner), 1.00x over default c64.b16.w4 (571.691 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h2x8.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 4}, 571.69100000000003, 571.69100000000003},
+    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w8 547.596 us (re-measured winner), 1.06x over default c64.b16.w4 (580.236 us)
+    {{4, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h4x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 547.59550000000002, 580.23649999999998},
+    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w8 625.309 us (re-measured winner), 1.07x over default c64.b16.w4 (668.878 us)
+    {{8, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 625.30850000000009, 668.87800000000004},
+    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b16.w8 4346.956 us (re-measured winner), 1.03x over default c64.b16.w4 (4467.998 us)
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 4346.9560000000001, 4467.9984999999997},
+    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b16.w8 8118.555 us (re-measured winner), 1.03x over default c64.b16.w4 (8349.087 us)
+    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x64.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 8118.5550000000003, 8349.0869999999995},
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b32.w8 2350.049 us (re-measured winner), 1.01x over default c64.b16.w4 (2375.506 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 2350.049, 2375.5055000000002},
+    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b16.w8 2673.304 us (re-measured winner), 1.02x over default c64.b16.w4 (2722.440 us)
+    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h4x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 2673.3040000000001, 2722.4404999999997},
+    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b16.w8 4322.026 us (re-measured winner), 1.03x over default c64.b16.w4 (4436.733 us)
+    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 4322.0264999999999, 4436.7330000000002},
+    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 1472.831 us (re-measured winner), 1.02x over default c64.b16.w4 (1508.352 us)
+    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 1472.8310000000001, 1508.3520000000001},
+    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 2211.503 us (re-measured winner), 1.06x over default c64.b16.w4 (2334.049 us)
+    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x64.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 2211.5025000000001, 2334.049},
+    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b16.w4 1228.474 us (re-measured winner), 1.00x over default c64.b16.w4 (1228.474 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h2x8.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 4}, 1228.4735000000001, 1228.4735000000001},
+    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 1047.558 us (re-measured winner), 1.02x over default c64.b16.w4 (1066.966 us)
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 1047.558, 1066.9659999999999},
+    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b32.w8 1488.271 us (re-measured winner), 1.02x over default c64.b16.w4 (1516.560 us)
+    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 1488.2710000000002, 1516.5599999999999},
+    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c64.b32.w8 3100.673 us (re-measured winner), 1.03x over default c64.b16.w4 (3203.284 us)
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 3100.6729999999998, 3203.2835},
+    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 5939.165 us (re-measured winner), 1.04x over default c64.b16.w4 (6171.410 us)
+    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 5939.165, 6171.4099999999999},
+    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 1490.175 us (re-measured winner), 1.02x over default c64.b16.w4 (1517.055 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 1490.1750000000002, 1517.0550000000001},
+    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 2180.798 us (re-measured winner), 1.03x over default c64.b16.w4 (2238.175 us)
+    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 2180.7975000000001, 2238.1745000000001},
+    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 3063.553 us (re-measured winner), 1.04x over default c64.b16.w4 (3181.891 us)
+    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 3063.5529999999999, 3181.8910000000001},
+}};
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[1].values[0], kKktSolveSm90[1].values[1], kKktSolveSm90[1].values[2]), "gdn.kkt_solve sm_90 row 1 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[2].values[0], kKktSolveSm90[2].values[1], kKktSolveSm90[2].values[2]), "gdn.kkt_solve sm_90 row 2 (c64.b16.w4) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[3].values[0], kKktSolveSm90[3].values[1], kKktSolveSm90[3].values[2]), "gdn.kkt_solve sm_90 row 3 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[4].values[0], kKktSolveSm90[4].values[1], kKktSolveSm90[4].values[2]), "gdn.kkt_solve sm_90 row 4 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[5].values[0], kKktSolveSm90[5].values[1], kKktSolveSm90[5].values[2]), "gdn.kkt_solve sm_90 row 5 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[6].values[0], kKktSolveSm90[6].values[1], kKktSolveSm90[6].values[2]), "gdn.kkt_solve sm_90 row 6 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[7].values[0], kKktSolveSm90[7].values[1], kKktSolveSm90[7].values[2]), "gdn.kkt_solve sm_90 row 7 (c64.b32.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[8].values[0], kKktSolveSm90[8].values[1], kKktSolveSm90[8].values[2]), "gdn.kkt_solve sm_90 row 8 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[9].values[0], kKktSolveSm90[9].values[1], kKktSolveSm90[9].values[2]), "gdn.kkt_solve sm_90 row 9 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[10].values[0], kKktSolveSm90[10].values[1], kKktSolveSm90[10].values[2]), "gdn.kkt_solve sm_90 row 10 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[11].values[0], kKktSolveSm90[11].values[1], kKktSolveSm90[11].values[2]), "gdn.kkt_solve sm_90 row 11 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[12].values[0], kKktSolveSm90[12].values[1], kKktSolveSm90[12].values[2]), "gdn.kkt_solve sm_90 row 12 (c64.b16.w4) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[13].values[0], kKktSolveSm90[13].values[1], kKktSolveSm90[13].values[2]), "gdn.kkt_solve sm_90 row 13 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[14].values[0], kKktSolveSm90[14].values[1], kKktSolveSm90[14].values[2]), "gdn.kkt_solve sm_90 row 14 (c64.b32.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[15].values[0], kKktSolveSm90[15].values[1], kKktSolveSm90[15].values[2]), "gdn.kkt_solve sm_90 row 15 (c64.b32.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[16].values[0], kKktSolveSm90[16].values[1], kKktSolveSm90[16].values[2]), "gdn.kkt_solve sm_90 row 16 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[17].values[0], kKktSolveSm90[17].values[1], kKktSolveSm90[17].values[2]), "gdn.kkt_solve sm_90 row 17 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[18].values[0], kKktSolveSm90[18].values[1], kKktSolveSm90[18].values[2]), "gdn.kkt_solve sm_90 row 18 (c64.b16.w8) lies outside the declared space");
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[19].values[0], kKktSolveSm90[19].values[1], kKktSolveSm90[19].values[2]), "gdn.kkt_solve sm_90 row 19 (c64.b16.w8) lies outside the declared space");
 
 // ---- gdn.state_pass: axes c (chunk) s (stages) w (warps)
 /// Built-in default of gdn.state_pass (c64.s2.w8).
@@ -409,18 +416,27 @@ static_assert(qla::gdn::unfused_in_space(kUnfusedDefault[0], kUnfusedDefault[1],
 
 /// The config of every covered kernel for one problem.
 struct Selection {
-  Choice<3> kkt_solve;  ///< gdn.kkt_solve
+  Choice<4> fwd_plan;  ///< gdn.fwd_plan
   Choice<5> fused_fwd;  ///< gdn.fused_fwd
+  Choice<3> kkt_solve;  ///< gdn.kkt_solve
   Choice<3> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
 
   /// Kernel id → values of the kernels select() found a tuned row for, for
   /// qla::gdn::PlanOptions::configs; kernels on their default are left out so the plan's own rules apply.
+  /// Kernels sharing the chunk size C (axis 0) are passed on only at the C of the first of them with a
+  /// tuned row, so one plan never mixes rows of different tunings.
   std::map<std::string, std::vector<int>> tuned_configs() const {
     std::map<std::string, std::vector<int>> out;
-    if (kkt_solve.source != Source::kDefault) out["gdn.kkt_solve"] = kkt_solve.point();
-    if (fused_fwd.source != Source::kDefault) out["gdn.fused_fwd"] = fused_fwd.point();
-    if (state_pass.source != Source::kDefault) out["gdn.state_pass"] = state_pass.point();
+    int chunk = 0;
+    if (chunk == 0 && fwd_plan.source != Source::kDefault) chunk = fwd_plan.values[0];
+    if (chunk == 0 && fused_fwd.source != Source::kDefault) chunk = fused_fwd.values[0];
+    if (chunk == 0 && kkt_solve.source != Source::kDefault) chunk = kkt_solve.values[0];
+    if (chunk == 0 && state_pass.source != Source::kDefault) chunk = state_pass.values[0];
+    if (fwd_plan.source != Source::kDefault && fwd_plan.values[0] == chunk) out["gdn.fwd_plan"] = fwd_plan.point();
+    if (fused_fwd.source != Source::kDefault && fused_fwd.values[0] == chunk) out["gdn.fused_fwd"] = fused_fwd.point();
+    if (kkt_solve.source != Source::kDefault && kkt_solve.values[0] == chunk) out["gdn.kkt_solve"] = kkt_solve.point();
+    if (state_pass.source != Source::kDefault && state_pass.values[0] == chunk) out["gdn.state_pass"] = state_pass.point();
     if (unfused.source != Source::kDefault) out["gdn.unfused"] = unfused.point();
     return out;
   }
@@ -429,13 +445,14 @@ struct Selection {
 /// The configs for `q` on a GPU of compute capability cc_major.cc_minor (see the top of this file).
 inline Selection select(const Query& q, int cc_major, int cc_minor) {
   Selection s;
-  s.kkt_solve = detail::default_choice(kKktSolveDefault);
+  s.fwd_plan = detail::default_choice(kFwdPlanDefault);
   s.fused_fwd = detail::default_choice(kFusedFwdDefault);
+  s.kkt_solve = detail::default_choice(kKktSolveDefault);
   s.state_pass = detail::default_choice(kStatePassDefault);
   s.unfused = detail::default_choice(kUnfusedDefault);
   if (cc_major == 9 && cc_minor == 0) {
-    s.kkt_solve = detail::find(kKktSolveSm90, q, kKktSolveDefault);
     s.fused_fwd = detail::find(kFusedFwdSm90, q, kFusedFwdDefault);
+    s.kkt_solve = detail::find(kKktSolveSm90, q, kKktSolveDefault);
     s.state_pass = detail::find(kStatePassSm90, q, kStatePassDefault);
   }
   return s;

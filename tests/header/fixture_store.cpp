@@ -1,5 +1,7 @@
 #include "fixture_store.hpp"
 
+#include "qla/gdn/plan.hpp"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <cinttypes>
@@ -137,6 +139,12 @@ void build_fixture_store(const std::string& path) {
     put(st, h100, kk, p32k, kk.default_point, 25.0);
     put(st, h100, un, p4k, {64, 4, 64}, 100.0);
     put(st, h100, un, p4k, un.default_point, 120.0);
+    // The op plan: C = 32 on P4K, where the fused and kkt rows are at C = 64 (rows of per-kernel tuning
+    // that the deployment must not mix with this plan), and C = 64 with CP on P32K.
+    const SpaceDecl& pl = gdn::fwd_plan_space();
+    put(st, h100, pl, p4k, {32, 0, 0, 10}, 39.0);
+    put(st, h100, pl, p4k, pl.default_point, 47.0);
+    put(st, h100, pl, p32k, {64, 1, 16, 10}, 280.0);
   }
   // The store stamps trials with the wall clock; the fixture pins them (oldest source first) so
   // that the header's "newest trial" is reproducible.

@@ -98,8 +98,8 @@ TEST(HeaderGolden, FixtureStoreGivesTheGoldenBytes) {
   build_fixture_store(dir.file("fixture.sqlite"));
   const tuner::HeaderResult h = make_header(dir.file("fixture.sqlite"));
   EXPECT_FALSE(h.defaults_only);
-  EXPECT_EQ(h.rows,
-            7u);  // fused_fwd: 3 primary + 1 sibling (sm_90) + 1 (sm_80); kkt_solve 1; unfused 1
+  // fused_fwd: 3 primary + 1 sibling (sm_90) + 1 (sm_80); kkt_solve 1; unfused 1; fwd_plan 2
+  EXPECT_EQ(h.rows, 9u);
   // The same store twice gives the same bytes.
   EXPECT_EQ(h.text, make_header(dir.file("fixture.sqlite")).text);
   // Provenance: store, devices with drivers, dates from the store, source and space hashes.
@@ -193,6 +193,7 @@ class HeaderDispatch : public ::testing::Test {
     expect_same(s.fused_fwd, l.find("gdn.fused_fwd", p), what + " fused_fwd");
     expect_same(s.state_pass, l.find("gdn.state_pass", p), what + " state_pass");
     expect_same(s.unfused, l.find("gdn.unfused", p), what + " unfused");
+    expect_same(s.fwd_plan, l.find("gdn.fwd_plan", p), what + " fwd_plan");
   }
 
   TempDir dir_;
@@ -229,6 +230,28 @@ TEST_F(HeaderDispatch, ExactRowsGiveTheirTunedValues) {
   expect_agree(fixture_h100(), packed({32768}, 2, 8));
   expect_agree(fixture_h100(), packed({8192, 8192}, 16, 64));
   expect_agree(fixture_a100(), packed({4096}, 2, 8));
+}
+
+TEST_F(HeaderDispatch, TunedConfigsNeverMixChunkSizes) {
+  // P4K: the plan row says C = 32; the fused and kkt rows that lookup finds are at C = 64 and stay out.
+  const auto s = qla_tuned::select(packed({4096}, 2, 8), 9, 0);
+  EXPECT_EQ(s.fwd_plan.source, qla_tuned::Source::kExact);
+  EXPECT_EQ(s.fwd_plan.point(), (Point{32, 0, 0, 10}));
+  EXPECT_EQ(s.fused_fwd.point().at(0), 64);
+  auto configs = s.tuned_configs();
+  EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{32, 0, 0, 10}));
+  EXPECT_EQ(configs.count("gdn.fused_fwd"), 0u);
+  EXPECT_EQ(configs.count("gdn.kkt_solve"), 0u);
+  EXPECT_EQ(configs.count("gdn.unfused"), 1u);  // shares no chunk: always passed on
+  // P32K: plan, fused and kkt rows all at C = 64 are passed on together.
+  configs = qla_tuned::select(packed({32768}, 2, 8), 9, 0).tuned_configs();
+  EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{64, 1, 16, 10}));
+  EXPECT_EQ(configs.at("gdn.fused_fwd"), (Point{64, 128, 3, 8, 0}));
+  EXPECT_EQ(configs.at("gdn.kkt_solve"), (Point{64, 32, 8}));
+  // No plan row for the class: the first chunk-sharing kernel with a row (fused_fwd) decides.
+  configs = qla_tuned::select(packed({8192, 8192}, 16, 64), 9, 0).tuned_configs();
+  EXPECT_EQ(configs.count("gdn.fwd_plan"), 0u);
+  EXPECT_EQ(configs.at("gdn.fused_fwd"), (Point{64, 128, 2, 8, 0}));
 }
 
 TEST_F(HeaderDispatch, NearestRowsInLogSpace) {
@@ -285,7 +308,7 @@ TEST(HeaderErrors, ScopesWithoutRowsAreUserErrors) {
   EXPECT_THROW(make_header(db, fixture_h100().digest(), "sm_90"), UserError);  // exclusive
   // The device scope works and keeps the sibling as same-arch fallback, without the A100's table.
   const auto h = make_header(db, fixture_h100().digest());
-  EXPECT_EQ(h.rows, 6u);
+  EXPECT_EQ(h.rows, 8u);  // 4 fused (1 sibling), 1 kkt, 1 unfused, 2 plan
   EXPECT_NE(h.text.find("(same arch)"), std::string::npos);
   EXPECT_EQ(h.text.find("A100"), std::string::npos);
   EXPECT_EQ(tuner::parse_arch("sm_90a"), (std::pair<int, int>{9, 0}));

@@ -220,15 +220,18 @@ TEST(FusedForwardRules, PlanSpaceDeclaration) {
   const auto& s = gdn::fwd_plan_space();
   EXPECT_EQ(s.kernel, "gdn.fwd_plan");
   EXPECT_TRUE(s.runtime);
-  EXPECT_EQ(s.label(s.default_point), "cp2.pc0.th10");
-  EXPECT_TRUE(s.contains({1, 8, 6}));
-  EXPECT_FALSE(s.contains({1, 3, 10}));
-  EXPECT_EQ(s.parse("cp1.pc8.th6"), (Point{1, 8, 6}));  // qla run --config gdn.fwd_plan=cp1.pc8.th6
-  const auto c = gdn::FwdPlanConfig::from_point({0, 16, 12});
+  EXPECT_EQ(s.label(s.default_point), "c64.cp2.pc0.th10");
+  EXPECT_TRUE(s.contains({32, 1, 8, 6}));
+  EXPECT_FALSE(s.contains({64, 1, 3, 10}));
+  EXPECT_FALSE(s.contains({128, 1, 8, 10}));
+  // qla run --config gdn.fwd_plan=c32.cp1.pc8.th6
+  EXPECT_EQ(s.parse("c32.cp1.pc8.th6"), (Point{32, 1, 8, 6}));
+  const auto c = gdn::FwdPlanConfig::from_point({32, 0, 16, 12});
+  EXPECT_EQ(c.chunk, 32);
   EXPECT_EQ(c.cp, 0);
   EXPECT_EQ(c.piece_chunks, 16);
   EXPECT_EQ(c.threshold, 12);
-  EXPECT_THROW(gdn::FwdPlanConfig::from_point({3, 0, 10}), UserError);
+  EXPECT_THROW(gdn::FwdPlanConfig::from_point({64, 3, 0, 10}), UserError);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -547,11 +550,11 @@ TEST(FusedForward, CpIntermediatesMatchReference) {
   for (int threshold : {-10, -6}) {
     SCOPED_TRACE("threshold " + std::to_string(threshold));
     PlanOptions opt;
-    opt.configs["gdn.fwd_plan"] = {1, 4, -threshold};  // through the runtime plan space
+    opt.configs["gdn.fwd_plan"] = {64, 1, 4, -threshold};  // through the runtime plan space
     const Plan plan = gdn::make_plan(problem, dev, opt);
     ASSERT_EQ(plan.not_implemented_reason(), "");
     EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"),
-              gdn::fwd_plan_space().label({1, 4, -threshold}));
+              gdn::fwd_plan_space().label({64, 1, 4, -threshold}));
     EXPECT_FLOAT_EQ(plan.cp_threshold(), static_cast<float>(threshold));
     ref::CpOptions ro;
     ro.chunk = 64;
@@ -669,7 +672,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
     asked.push_back(kernel);
     if (kernel == "gdn.fused_fwd") return Point{32, 64, 2, 8, 0};
     if (kernel == "gdn.kkt_solve") return Point{64, 16, 8};  // chunk moved to 32 by the plan
-    if (kernel == "gdn.fwd_plan") return Point{1, 8, 12};
+    if (kernel == "gdn.fwd_plan") return Point{32, 1, 8, 12};
     return std::nullopt;
   };
   const Plan plan = gdn::make_plan(p, dev, opt);
@@ -678,7 +681,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_EQ(plan.config_labels().at("gdn.fused_fwd"), "c32.bv64.s2.w8.sm0");
   EXPECT_EQ(plan.config_labels().at("gdn.kkt_solve"), "c32.b16.w8");
   EXPECT_EQ(plan.config_labels().at("gdn.cumsum"), "c32");
-  EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"), "cp1.pc8.th12");
+  EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"), "c32.cp1.pc8.th12");
   EXPECT_EQ(plan.cp_piece_chunks(), 8);
   EXPECT_EQ(plan.cp_pieces(), 16);  // 4096 tokens = 128 chunks of 32 → 16 pieces of 8
   EXPECT_FLOAT_EQ(plan.cp_threshold(), -12.f);
@@ -690,6 +693,10 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   bad.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
   bad.configs["gdn.kkt_solve"] = {32, 16, 4};
   EXPECT_THROW(gdn::make_plan(p, dev, bad), UserError);
+  PlanOptions bad_plan;
+  bad_plan.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
+  bad_plan.configs["gdn.fwd_plan"] = {32, 2, 0, 10};
+  EXPECT_THROW(gdn::make_plan(p, dev, bad_plan), UserError);
   // Without an explicit fused config, another kernel's explicit config sets the shared chunk size.
   PlanOptions kkt_only;
   kkt_only.configs["gdn.kkt_solve"] = {32, 16, 4};
@@ -698,6 +705,23 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_EQ(moved.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
   EXPECT_EQ(moved.config_labels().at("gdn.fused_fwd").rfind("c32.", 0), 0u);
   EXPECT_EQ(moved.config_labels().at("gdn.cumsum"), "c32");
+  // The plan point's chunk size wins over a looked-up fused config (the tuner's joint plan decides C) ...
+  PlanOptions plan_c32;
+  plan_c32.lookup = [](const std::string& kernel, const gdn::Problem&, const ArchInfo&) -> std::optional<Point> {
+    if (kernel == "gdn.fused_fwd") return Point{64, 32, 2, 4, 0};
+    if (kernel == "gdn.fwd_plan") return Point{32, 0, 0, 10};
+    return std::nullopt;
+  };
+  const Plan from_plan = gdn::make_plan(p, dev, plan_c32);
+  EXPECT_EQ(from_plan.chunk(), 32);
+  EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"), "c32.bv32.s2.w4.sm0");
+  EXPECT_EQ(from_plan.config_labels().at("gdn.kkt_solve").rfind("c32.", 0), 0u);
+  EXPECT_EQ(from_plan.cp_pieces(), 0);
+  // ... and an explicit plan point's over a looked-up one; an explicit fused config beats both.
+  plan_c32.configs["gdn.fwd_plan"] = {64, 2, 0, 10};
+  EXPECT_EQ(gdn::make_plan(p, dev, plan_c32).chunk(), 64);
+  plan_c32.configs["gdn.fused_fwd"] = {32, 64, 2, 8, 0};
+  EXPECT_EQ(gdn::make_plan(p, dev, plan_c32).chunk(), 32);
   PlanOptions off;
   off.cp = CpMode::kOff;
   const Plan plain = gdn::make_plan(p, dev, off);

@@ -232,5 +232,110 @@ TEST(Tuner, CompilesAheadOnHostThreadsOncePerConfig) {
   for (const auto& label : compiled) EXPECT_EQ(compiled.count(label), 1u) << label;
 }
 
+
+// A joint space (the op plan): each candidate runs with a member kernel's best config at the candidate's chunk
+// size; trials carry the members in their labels; the winner's member becomes the member kernel's winner.
+class JointRunner final : public TrialRunner {
+ public:
+  explicit JointRunner(FakeBackend& fake) : fake_(fake) {}
+  TrialResult run_trial(const TrialRequest& r) override {
+    if (r.kernel != "test.plan") return fake_.run_trial(r);
+    requests.push_back(r);
+    TrialResult t;
+    t.time.median_us = t.time.min_us = t.time.max_us = cost(r);
+    t.time.samples = 10;
+    return t;
+  }
+  double sample(const TrialRequest& r) override { return r.kernel == "test.plan" ? cost(r) : fake_.sample(r); }
+  /// The member's own cost plus a penalty for CP on (axis 1).
+  static double cost(const TrialRequest& r) {
+    const Point member = r.members.count("test.fake") ? r.members.at("test.fake") : fake_space().default_point;
+    return fake_cost_us(member, r.problem) + (r.config[1] == 1 ? 3.0 : 0.0);
+  }
+  std::vector<TrialRequest> requests;
+
+ private:
+  FakeBackend& fake_;
+};
+
+TunableKernel joint_kernel(const Store& store) {
+  TunableKernel plan;
+  plan.space.kernel = "test.plan";
+  plan.space.runtime = true;
+  plan.space.axes = {{"chunk", "c", {64, 32}, "shared chunk size"}, {"cp", "cp", {0, 1}, "context parallelism"}};
+  plan.space.default_point = {64, 0};
+  plan.source_hash = "plan-src";
+  const KernelIdentity member = fake_kernel().identity();
+  plan.members = [&store, member](const gdn::Problem& p, const Point& v) {
+    Members out;
+    double best = INFINITY;
+    for (const TrialRecord& t : store.trials(fake_device(), member, p))
+      if (t.result.status == TrialStatus::kOk && t.values[0] == v[0] && t.result.time.median_us < best) {
+        best = t.result.time.median_us;
+        out["test.fake"] = {member, t.config, t.values, fake_space().label(fake_space().default_point)};
+      }
+    return out;
+  };
+  return plan;
+}
+
+TEST(Tuner, AJointSpaceRunsWithItsMembersAndItsWinnerFixesTheirs) {
+  TempDir dir;
+  Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
+  FakeBackend fake({});
+  JointRunner runner(fake);
+  TuneOptions opt;
+  opt.strategy = Strategy::kExhaustive;
+  opt.budget.max_trials = 1000;
+  const gdn::Problem p = varlen_problem({16384});
+  Tuner tuner(store, fake_device(), ArchInfo{}, runner, 0, opt);
+  TuneOptions member_opt = opt;
+  member_opt.strategy = Strategy::kAnneal;  // starts at the default config
+  member_opt.budget.max_trials = 24;
+  Tuner member_tuner(store, fake_device(), ArchInfo{}, runner, 0, member_opt);
+  const TuneOutcome member_out = member_tuner.tune(fake_kernel(), p);
+  ASSERT_TRUE(member_out.winner);
+  const TunableKernel plan = joint_kernel(store);
+  const TuneOutcome out = tuner.tune(plan, p);
+  ASSERT_EQ(out.measured, 4u);
+  ASSERT_TRUE(out.winner);
+
+  // Every candidate ran with the fastest member trial at its chunk size, and says so in its label.
+  for (const TrialRequest& r : runner.requests) {
+    ASSERT_EQ(r.members.count("test.fake"), 1u);
+    EXPECT_EQ(r.members.at("test.fake")[0], r.config[0]);
+  }
+  for (const TrialRecord& t : store.trials(fake_device(), plan.identity(), p))
+    EXPECT_EQ(t.config, candidate_label(plan.space, t.values, plan.members(p, t.values)));
+  EXPECT_NE(out.winner->config.find(" [test.fake=c"), std::string::npos) << out.winner->config;
+
+  // The plan's winner: CP off, at the chunk size whose best member is fastest.
+  const double c64 = JointRunner::cost({"test.plan", p, {64, 0}, {{"test.fake", plan.members(p, {64, 0}).at("test.fake").values}}});
+  const double c32 = JointRunner::cost({"test.plan", p, {32, 0}, {{"test.fake", plan.members(p, {32, 0}).at("test.fake").values}}});
+  EXPECT_EQ(out.winner->values, (Point{c64 <= c32 ? 64 : 32, 0}));
+  const Point member_at_winner = plan.members(p, out.winner->values).at("test.fake").values;
+  const auto member_winner = store.winner(fake_device(), fake_kernel().identity(), p);
+  ASSERT_TRUE(member_winner);
+  EXPECT_EQ(member_winner->values, member_at_winner);
+  EXPECT_GT(member_winner->default_median_us, 0);  // the untuned op, from the member's default-config trial
+
+  // A rerun measures nothing; a better member trial at c32 makes the c32 candidates new trials.
+  runner.requests.clear();
+  EXPECT_EQ(tuner.tune(plan, p).measured, 0u);
+  TrialRecord better;
+  better.kernel = fake_kernel().identity();
+  better.problem = p;
+  for (const Point& v : fake_space().enumerate())
+    if (v[0] == 32 && !store.find_trial(fake_device(), better.kernel, p, fake_space().label(v))) better.values = v;
+  ASSERT_FALSE(better.values.empty());
+  better.config = fake_space().label(better.values);
+  better.result.time.median_us = 1e-3;
+  better.result.time.samples = 10;
+  ASSERT_TRUE(store.put_trial(fake_device(), better));
+  const TuneOutcome again = tuner.tune(plan, p);
+  EXPECT_EQ(again.measured, 2u);
+  for (const TrialRequest& r : runner.requests) EXPECT_EQ(r.config[0], 32);
+}
+
 }  // namespace
 }  // namespace qla::tuner

@@ -591,14 +591,26 @@ HeaderResult generate_header(const Store& store, const std::vector<HeaderKernel>
   for (const KernelOut& out : outs)
     h << "  Choice<" << out.kernel->space->axes.size() << "> " << out.kernel->name << ";  ///< "
       << out.kernel->space->kernel << "\n";
+  const bool any_sharing = std::any_of(outs.begin(), outs.end(), [](const KernelOut& o) { return o.kernel->shares_chunk; });
   h << "\n  /// Kernel id → values of the kernels select() found a tuned row for, for\n"
     << "  /// qla::gdn::PlanOptions::configs; kernels on their default are left out so the plan's "
-       "own rules apply.\n"
-    << "  std::map<std::string, std::vector<int>> tuned_configs() const {\n"
+       "own rules apply.\n";
+  if (any_sharing)
+    h << "  /// Kernels sharing the chunk size C (axis 0) are passed on only at the C of the first of them with a\n"
+      << "  /// tuned row, so one plan never mixes rows of different tunings.\n";
+  h << "  std::map<std::string, std::vector<int>> tuned_configs() const {\n"
     << "    std::map<std::string, std::vector<int>> out;\n";
+  if (any_sharing) {
+    h << "    int chunk = 0;\n";
+    for (const KernelOut& out : outs)
+      if (out.kernel->shares_chunk)
+        h << "    if (chunk == 0 && " << out.kernel->name << ".source != Source::kDefault) chunk = "
+          << out.kernel->name << ".values[0];\n";
+  }
   for (const KernelOut& out : outs)
-    h << "    if (" << out.kernel->name << ".source != Source::kDefault) out["
-      << literal(out.kernel->space->kernel) << "] = " << out.kernel->name << ".point();\n";
+    h << "    if (" << out.kernel->name << ".source != Source::kDefault"
+      << (out.kernel->shares_chunk ? " && " + out.kernel->name + ".values[0] == chunk" : std::string())
+      << ") out[" << literal(out.kernel->space->kernel) << "] = " << out.kernel->name << ".point();\n";
   h << "    return out;\n  }\n};\n\n"
     << "/// The configs for `q` on a GPU of compute capability cc_major.cc_minor (see the top of "
        "this file).\n"

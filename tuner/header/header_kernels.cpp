@@ -6,6 +6,7 @@
 #include "header_generator.hpp"
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/kkt_solve.hpp"
+#include "qla/gdn/plan.hpp"
 #include "qla/gdn/state_pass.hpp"
 #include "qla/gdn/unfused.hpp"
 
@@ -39,15 +40,9 @@ bool fused_dtypes(const gdn::Problem& p) {
 
 std::vector<HeaderKernel> gdn_header_kernels() {
   std::vector<HeaderKernel> k;
-  k.push_back({&gdn::kkt_solve_space(), "kkt_solve", "qla/gdn/kkt_solve.hpp",
-               "qla::gdn::kkt_solve_in_space",
-               [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
-                 if (!fused_dtypes(p)) return {};
-                 const gdn::KktSolveConfig def{};
-                 return beyond_default({gdn::kkt_solve_spec(gdn::KktSolveConfig::from_point(v),
-                                                            p.qkv_dtype, p.beta_dtype)},
-                                       {gdn::kkt_solve_spec(def, p.qkv_dtype, p.beta_dtype)});
-               }});
+  // The op plan first: its chunk size is the one the chunk-sharing kernels' rows must agree with. Runtime
+  // knobs only: nothing to instantiate.
+  k.push_back({&gdn::fwd_plan_space(), "fwd_plan", "qla/gdn/plan.hpp", "qla::gdn::fwd_plan_in_space", {}, true});
   k.push_back({&gdn::fused_fwd_space(), "fused_fwd", "qla/gdn/fused_fwd.hpp",
                "qla::gdn::fused_fwd_in_space",
                [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
@@ -56,7 +51,18 @@ std::vector<HeaderKernel> gdn_header_kernels() {
                  return beyond_default({gdn::fused_fwd_spec(gdn::FusedFwdConfig::from_point(v),
                                                             p.qkv_dtype, p.beta_dtype)},
                                        {gdn::fused_fwd_spec(def, p.qkv_dtype, p.beta_dtype)});
-               }});
+               },
+               true});
+  k.push_back({&gdn::kkt_solve_space(), "kkt_solve", "qla/gdn/kkt_solve.hpp",
+               "qla::gdn::kkt_solve_in_space",
+               [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
+                 if (!fused_dtypes(p)) return {};
+                 const gdn::KktSolveConfig def{};
+                 return beyond_default({gdn::kkt_solve_spec(gdn::KktSolveConfig::from_point(v),
+                                                            p.qkv_dtype, p.beta_dtype)},
+                                       {gdn::kkt_solve_spec(def, p.qkv_dtype, p.beta_dtype)});
+               },
+               true});
   // The plan picks the M-computing instantiation whenever a CP piece may fall back, so both are
   // needed.
   k.push_back({&gdn::state_pass_space(), "state_pass", "qla/gdn/state_pass.hpp",
@@ -70,11 +76,12 @@ std::vector<HeaderKernel> gdn_header_kernels() {
                       gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, true)},
                      {gdn::state_pass_spec(def, p.qkv_dtype, p.beta_dtype, false),
                       gdn::state_pass_spec(def, p.qkv_dtype, p.beta_dtype, true)});
-               }});
+               },
+               true});
   // Every point of the unfused space is compiled into the kernel library (unfused_aot.cu): nothing
   // to add.
   k.push_back(
-      {&gdn::unfused_space(), "unfused", "qla/gdn/unfused.hpp", "qla::gdn::unfused_in_space", {}});
+      {&gdn::unfused_space(), "unfused", "qla/gdn/unfused.hpp", "qla::gdn::unfused_in_space", {}, false});
   return k;
 }
 

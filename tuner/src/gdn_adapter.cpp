@@ -195,6 +195,7 @@ class GdnBackend final : public TrialRunner {
 
   gdn::Plan plan_for(const TrialRequest& r, const gdn::Problem& p) {
     gdn::PlanOptions opt;
+    opt.configs = r.members;
     opt.configs[r.kernel] = r.config;
     return gdn::make_plan(p, info_, opt);
   }
@@ -211,7 +212,8 @@ class GdnBackend final : public TrialRunner {
   }
 
   Prepared& prepare(const TrialRequest& r) {
-    const std::string key = r.kernel + "|" + problem_key(r.problem) + "|" + nlohmann::json(r.config).dump();
+    const std::string key = r.kernel + "|" + problem_key(r.problem) + "|" + nlohmann::json(r.config).dump() + "|" +
+                            nlohmann::json(r.members).dump();
     if (prepared_ && prepared_->key == key) return *prepared_;
     prepared_.reset();
     DeviceProblem& d = data_for(r.problem);
@@ -320,6 +322,46 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
   for (const std::string& w : wanted)
     QLA_REQUIRE(known.count(w), "--kernels: unknown kernel '" << w << "'");
   return out;
+}
+
+std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const Store& store,
+                                                                           const DeviceFingerprint& device) {
+  struct Member {
+    KernelIdentity identity;
+    SpaceDecl space;
+    bool shares_chunk;
+  };
+  std::vector<Member> members;
+  for (const cuda::KernelFamily& f : cuda::kernel_families()) {
+    const SpaceDecl& sp = *f.space;
+    if (!kForwardKernels.count(sp.kernel) || sp.size() <= 1) continue;
+    const bool shares = std::find(std::begin(gdn::kChunkSharingKernels), std::end(gdn::kChunkSharingKernels),
+                                  sp.kernel) != std::end(gdn::kChunkSharingKernels);
+    members.push_back({{sp.kernel, family_source_hash(f), hex64(sp.hash())}, sp, shares});
+  }
+  return [&store, device, members](const gdn::Problem& problem, const Point& plan_point) {
+    const int chunk = gdn::FwdPlanConfig::from_point(plan_point).chunk;
+    Members out;
+    for (const Member& m : members) {
+      auto fits = [&](const Point& v) { return m.space.contains(v) && (!m.shares_chunk || v.at(0) == chunk); };
+      std::optional<Point> pick;
+      if (auto w = store.winner(device, m.identity, problem); w && fits(w->values)) {
+        pick = w->values;
+      } else {
+        double best = 0;
+        for (const TrialRecord& t : store.trials(device, m.identity, problem)) {  // ordered by label
+          if (t.result.status != TrialStatus::kOk || !fits(t.values)) continue;
+          if (!pick || t.result.time.median_us < best) {
+            pick = t.values;
+            best = t.result.time.median_us;
+          }
+        }
+      }
+      if (pick)
+        out[m.space.kernel] = {m.identity, m.space.label(*pick), *pick, m.space.label(m.space.default_point)};
+    }
+    return out;
+  };
 }
 
 std::unique_ptr<TrialRunner> make_gdn_backend(int device, const MeasureOptions& options) {

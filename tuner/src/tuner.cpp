@@ -15,6 +15,18 @@ KernelIdentity TunableKernel::identity() const {
   return {space.kernel, source_hash, hex};
 }
 
+std::string candidate_label(const SpaceDecl& space, const Point& values, const Members& members) {
+  std::string label = space.label(values);
+  if (members.empty()) return label;
+  label += " [";
+  bool first = true;
+  for (const auto& [kernel, m] : members) {
+    label += (first ? "" : " ") + kernel + "=" + m.label;
+    first = false;
+  }
+  return label + "]";
+}
+
 Tuner::Tuner(Store& store, DeviceFingerprint device, ArchInfo arch, TrialRunner& runner, std::int64_t run_id,
              TuneOptions options)
     : store_(store), device_(std::move(device)), arch_(arch), runner_(runner), run_id_(run_id),
@@ -41,7 +53,9 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   auto searcher = make_searcher(options_.strategy, space, arch_, options_.seed);
   auto evaluate = [&](const Coords& c) {
     const Point point = space.point_at(c);
-    const std::string label = space.label(point);
+    const TrialRequest request = request_for(kernel, problem, point);
+    const std::string label = kernel.members ? candidate_label(space, point, kernel.members(problem, point))
+                                             : space.label(point);
     TrialResult result;
     if (auto stored = store_.find_trial(device_, id, problem, label)) {
       result = stored->result;
@@ -50,7 +64,7 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
       for (const Coords& next : searcher->upcoming(options_.compile_ahead)) {
         const Point p = space.point_at(next);
         const std::string l = space.label(p);
-        if (!store_.find_trial(device_, id, problem, l)) queue.prefetch(l, p);
+        if (kernel.compile && !store_.find_trial(device_, id, problem, l)) queue.prefetch(l, p);
       }
       const CompileResult compiled = queue.get(label, point);
       if (!compiled.ok) {
@@ -58,7 +72,7 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
         result.message = compiled.message;
         result.resources = compiled.resources;
       } else {
-        result = runner_.run_trial({space.kernel, problem, point});
+        result = runner_.run_trial(request);
         if (result.resources.registers < 0) result.resources = compiled.resources;
       }
       TrialRecord rec{id, problem, label, point, result, run_id_, {}, {}};
@@ -94,13 +108,18 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
     if (auto w = store_.winner(device_, id, problem)) {
       out.winner = w;
       out.winner_reused = true;
+      adopt_members(kernel, problem, *w);
       return;
     }
   }
-  // Candidates: every valid trial the store holds for this problem (this run's and earlier ones).
+  // Candidates: every valid trial the store holds for this problem (this run's and earlier ones); for a joint
+  // space only those measured with the members a candidate would run with now.
   std::vector<TrialRecord> ok;
-  for (TrialRecord& t : store_.trials(device_, id, problem))
-    if (t.result.status == TrialStatus::kOk && space.contains(t.values)) ok.push_back(std::move(t));
+  for (TrialRecord& t : store_.trials(device_, id, problem)) {
+    if (t.result.status != TrialStatus::kOk || !space.contains(t.values)) continue;
+    if (kernel.members && t.config != candidate_label(space, t.values, kernel.members(problem, t.values))) continue;
+    ok.push_back(std::move(t));
+  }
   if (ok.empty()) return;
   std::sort(ok.begin(), ok.end(), [&](const TrialRecord& a, const TrialRecord& b) {
     if (a.result.time.median_us != b.result.time.median_us) return a.result.time.median_us < b.result.time.median_us;
@@ -120,7 +139,7 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
     w = {ok[0].config, ok[0].values, ok[0].result.time.median_us,
          ok[0].values == space.default_point ? ok[0].result.time.median_us : 0};
   } else {
-    auto sample = [&](const Coords& c) { return runner_.sample({space.kernel, problem, space.point_at(c)}); };
+    auto sample = [&](const Coords& c) { return runner_.sample(request_for(kernel, problem, space.point_at(c))); };
     FinalChoice choice = remeasure_top(space, finalists, sample, options_.final_rounds, options_.tie_tolerance);
     // A finalist that failed a sample (e.g. crashed its worker) cannot win: decide among the others.
     std::vector<Coords> healthy;
@@ -132,12 +151,31 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
       choice = remeasure_top(space, healthy, sample, options_.final_rounds, options_.tie_tolerance);
     const Finalist& win = choice.finalists[choice.winner];
     const Point values = space.point_at(win.coords);
-    w = {space.label(values), values, win.median_us, 0};
+    w = {kernel.members ? candidate_label(space, values, kernel.members(problem, values)) : space.label(values),
+         values, win.median_us, 0};
     for (const Finalist& f : choice.finalists)
       if (default_coords && f.coords == *default_coords) w.default_median_us = f.median_us;
   }
   store_.put_winner(device_, id, problem, w, run_id_);
   out.winner = w;
+  adopt_members(kernel, problem, w);
+}
+
+TrialRequest Tuner::request_for(const TunableKernel& kernel, const gdn::Problem& problem, const Point& values) const {
+  TrialRequest r{kernel.space.kernel, problem, values};
+  if (kernel.members)
+    for (const auto& [id, m] : kernel.members(problem, values)) r.members[id] = m.values;
+  return r;
+}
+
+void Tuner::adopt_members(const TunableKernel& kernel, const gdn::Problem& problem, const Winner& w) {
+  if (!kernel.members) return;
+  for (const auto& [id, m] : kernel.members(problem, w.values)) {
+    Winner mw{m.label, m.values, w.median_us, 0};
+    if (auto d = store_.find_trial(device_, m.identity, problem, m.default_label); d && d->result.status == TrialStatus::kOk)
+      mw.default_median_us = d->result.time.median_us;
+    store_.put_winner(device_, m.identity, problem, mw, run_id_);
+  }
 }
 
 }  // namespace qla::tuner

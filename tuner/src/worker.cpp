@@ -86,11 +86,13 @@ TrialResult trial_result_from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json trial_request_to_json(const TrialRequest& r) {
-  return {{"kernel", r.kernel}, {"problem", problem_to_json(r.problem)}, {"config", r.config}};
+  return {{"kernel", r.kernel}, {"problem", problem_to_json(r.problem)}, {"config", r.config},
+          {"members", r.members}};
 }
 
 TrialRequest trial_request_from_json(const nlohmann::json& j) {
-  return {j.at("kernel").get<std::string>(), problem_from_json(j.at("problem")), j.at("config").get<Point>()};
+  return {j.at("kernel").get<std::string>(), problem_from_json(j.at("problem")), j.at("config").get<Point>(),
+          j.value("members", std::map<std::string, Point>{})};
 }
 
 int serve_worker(TrialRunner& backend) {

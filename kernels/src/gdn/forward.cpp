@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -85,7 +86,7 @@ const FusedWorkspaceLayout& Plan::fused_workspace() const { return impl_->fused_
 
 FwdPlanConfig FwdPlanConfig::from_point(const Point& p) {
   QLA_REQUIRE(fwd_plan_space().contains(p), "not a point of " << fwd_plan_space().kernel);
-  return {p[0], p[1], p[2]};
+  return {p[0], p[1], p[2], p[3]};
 }
 
 const SpaceDecl& fwd_plan_space() {
@@ -94,9 +95,13 @@ const SpaceDecl& fwd_plan_space() {
     s.kernel = "gdn.fwd_plan";
     s.runtime = true;
     s.axes = {
-        {"cp", "cp", {2, 0, 1}, "context parallelism: 0 off, 1 on, 2 FlashQLA's SM90 auto rule"},
-        {"piece_chunks", "pc", {0, 4, 8, 16, 32, 64, 128}, "chunks per CP piece; 0 = FlashQLA's sqrt rule"},
-        {"threshold", "th", {10, 6, 8, 12, 16}, "CP warm-up stops once the summed log decay is below -th"},
+        {"chunk", "c", detail::axis_values(kFwdPlanChunkValues),
+         "chunk size C shared by cumsum, kkt_solve, fused_fwd and state_pass"},
+        {"cp", "cp", detail::axis_values(kFwdPlanCpValues), "context parallelism: 0 off, 1 on, 2 FlashQLA's SM90 auto rule"},
+        {"piece_chunks", "pc", detail::axis_values(kFwdPlanPieceChunksValues),
+         "chunks per CP piece; 0 = FlashQLA's sqrt rule"},
+        {"threshold", "th", detail::axis_values(kFwdPlanThresholdValues),
+         "CP warm-up stops once the summed log decay is below -th"},
     };
     s.default_point = FwdPlanConfig{}.to_point();
     return s;
@@ -208,24 +213,38 @@ Point choose_at_chunk(const SpaceDecl& space, int chunk, const Problem& problem,
   return p;
 }
 
-// The CP knobs: a gdn.fwd_plan point from configs/lookup, else PlanOptions' fields.
-void choose_cp_knobs(const Problem& problem, const cuda::DeviceInfo& device, const PlanOptions& options,
-                     CpMode& mode, int& piece_chunks, float& threshold, std::string& label) {
+// The gdn.fwd_plan point from `configs` (explicit) or the lookup, if any.
+struct PlanPoint {
+  std::optional<FwdPlanConfig> config;
+  bool explicit_point = false;
+};
+
+PlanPoint find_plan_point(const Problem& problem, const cuda::DeviceInfo& device, const PlanOptions& options) {
   const SpaceDecl& space = fwd_plan_space();
-  std::optional<Point> point;
   if (auto it = options.configs.find(space.kernel); it != options.configs.end()) {
     QLA_REQUIRE(space.contains(it->second), "config " << space.label(it->second) << " is not a point of "
                                                       << space.kernel);
-    point = it->second;
-  } else if (options.lookup) {
-    if (auto p = options.lookup(space.kernel, problem, device.arch); p && space.contains(*p)) point = *p;
+    return {FwdPlanConfig::from_point(it->second), true};
   }
-  if (point) {
-    const FwdPlanConfig c = FwdPlanConfig::from_point(*point);
+  if (options.lookup) {
+    if (auto p = options.lookup(space.kernel, problem, device.arch); p && space.contains(*p))
+      return {FwdPlanConfig::from_point(*p), false};
+  }
+  return {};
+}
+
+// The CP knobs: the gdn.fwd_plan point when there is one, else PlanOptions' fields; `label` is the plan's
+// label at chunk size `chunk`.
+void choose_cp_knobs(const PlanPoint& plan, int chunk, const PlanOptions& options, CpMode& mode,
+                     int& piece_chunks, float& threshold, std::string& label) {
+  if (plan.config) {
+    const FwdPlanConfig& c = *plan.config;
     mode = c.cp == 0 ? CpMode::kOff : c.cp == 1 ? CpMode::kOn : CpMode::kAuto;
     piece_chunks = c.piece_chunks;
     threshold = -static_cast<float>(c.threshold);
-    label = space.label(*point);
+    FwdPlanConfig used = c;
+    used.chunk = chunk;  // a looked-up plan point yields to an explicit kernel config's chunk size
+    label = fwd_plan_space().label(used.to_point());
     return;
   }
   mode = options.cp;
@@ -233,9 +252,36 @@ void choose_cp_knobs(const Problem& problem, const cuda::DeviceInfo& device, con
   threshold = options.cp_threshold;
   QLA_REQUIRE(piece_chunks >= 0, "cp_piece_chunks must be >= 0 (0 = FlashQLA's rule), got " << piece_chunks);
   std::ostringstream os;
-  os << "cp" << (mode == CpMode::kOff ? 0 : mode == CpMode::kOn ? 1 : 2) << ".pc" << piece_chunks << ".th"
-     << -threshold;
+  os << "c" << chunk << ".cp" << (mode == CpMode::kOff ? 0 : mode == CpMode::kOn ? 1 : 2) << ".pc" << piece_chunks
+     << ".th" << -threshold;
   label = os.str();
+}
+
+// The shared chunk size C and gdn.fused_fwd's point at C (PlanOptions' precedence, plan.hpp).
+Point choose_fused_at_shared_chunk(const Problem& problem, const cuda::DeviceInfo& device,
+                                   const PlanOptions& options, const PlanPoint& plan) {
+  const SpaceDecl& fspace = fused_fwd_space();
+  Point fused_point = choose(fspace, problem, device, options);
+  if (options.configs.count(fspace.kernel)) {
+    QLA_REQUIRE(!plan.explicit_point || plan.config->chunk == fused_point.at(0),
+                "config " << fspace.label(fused_point) << " of " << fspace.kernel << " has chunk size "
+                          << fused_point.at(0) << " but the gdn.fwd_plan config says " << plan.config->chunk);
+    return fused_point;
+  }
+  std::optional<int> chunk;
+  if (plan.config && plan.explicit_point) chunk = plan.config->chunk;
+  for (const SpaceDecl* other : {&cumsum_space(), &kkt_solve_space(), &state_pass_space()}) {
+    if (chunk) break;
+    auto it = options.configs.find(other->kernel);
+    if (it != options.configs.end() && !it->second.empty()) chunk = it->second.at(0);
+  }
+  if (!chunk && plan.config) chunk = plan.config->chunk;
+  if (!chunk || *chunk == fused_point.at(0)) return fused_point;
+  for (Point moved : {fused_point, fspace.default_point}) {
+    moved.at(0) = *chunk;
+    if (fspace.contains(moved) && fspace.is_buildable(moved, device.arch)) return moved;
+  }
+  throw UserError("gdn.fused_fwd has no buildable config with chunk size " + std::to_string(*chunk));
 }
 
 // The fused path: configs of every kernel (one chunk size C), the CP decision and split, kernels resolved,
@@ -247,12 +293,6 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   kernel_problem.gate_dtype = DType::kF32;
   kernel_problem.l2norm_qk = false;
 
-  CpMode mode = CpMode::kAuto;
-  int piece_option = 0;
-  std::string plan_label;
-  choose_cp_knobs(problem, device, options, mode, piece_option, im.cp_threshold, plan_label);
-  im.labels[fwd_plan_space().kernel] = plan_label;
-
   // fused_fwd first: its chunk size is everyone's. BV follows the §2.3 rule unless a config was given.
   const SpaceDecl& fspace = fused_fwd_space();
   const bool fused_given = options.configs.count(fspace.kernel) > 0 ||
@@ -260,20 +300,14 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
                              auto p = options.lookup(fspace.kernel, problem, device.arch);
                              return p && fspace.contains(*p);
                            }());
-  Point fused_point = choose(fspace, problem, device, options);
-  if (!options.configs.count(fspace.kernel)) {
-    // An explicit config of another kernel of the path fixes the shared chunk size (the tuner measures a
-    // kkt_solve or state_pass candidate at its own C this way): fused_fwd's looked-up or default point moves to
-    // it. Explicit configs that disagree with each other stay an error (choose_at_chunk below).
-    for (const SpaceDecl* other : {&cumsum_space(), &kkt_solve_space(), &state_pass_space()}) {
-      auto it = options.configs.find(other->kernel);
-      if (it == options.configs.end() || it->second.empty()) continue;
-      Point moved = fused_point;
-      moved.at(0) = it->second.at(0);
-      if (fspace.contains(moved) && fspace.is_buildable(moved, device.arch)) fused_point = moved;
-      break;
-    }
-  }
+  const PlanPoint plan_point = find_plan_point(problem, device, options);
+  const Point fused_point = choose_fused_at_shared_chunk(problem, device, options, plan_point);
+  CpMode mode = CpMode::kAuto;
+  int piece_option = 0;
+  std::string plan_label;
+  choose_cp_knobs(plan_point, fused_point.at(0), options, mode, piece_option, im.cp_threshold, plan_label);
+  im.labels[fwd_plan_space().kernel] = plan_label;
+
   im.fused = FusedFwdConfig::from_point(fused_point);
   const int c = im.fused.chunk;
   build_sequences(im, c);

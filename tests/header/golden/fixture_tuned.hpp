@@ -8,8 +8,9 @@
 // device sm_80 primary:   NVIDIA A100-SXM4-80GB, 108 SMs, digest 88ca87fbd463bdf3, driver 13000, runtime 12080, nvrtc 12080
 // device sm_90 primary:   NVIDIA H100 80GB HBM3, 132 SMs, digest 247170c442dd9876, driver 13000, runtime 12080, nvrtc 12080
 // device sm_90 same arch: NVIDIA H100 80GB HBM3, 132 SMs, digest 7553e7b3acdd2fa1, driver 12080, runtime 12080, nvrtc 12080
-// kernel gdn.kkt_solve: space 215a6700f54bbc63, source fixture-src-1, 1 row
+// kernel gdn.fwd_plan: space 8c227741087a0147, source fixture-src-1, 2 rows
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source fixture-src-1, 5 rows
+// kernel gdn.kkt_solve: space 215a6700f54bbc63, source fixture-src-1, 1 row
 // kernel gdn.state_pass: space b820464cfbb1c7cc, no tuned rows (default c64.s2.w8)
 // kernel gdn.unfused: space fb0feaf65f1e0390, source fixture-src-1, 1 row
 //
@@ -41,6 +42,7 @@
 #include "qla/gdn/problem.hpp"
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/kkt_solve.hpp"
+#include "qla/gdn/plan.hpp"
 #include "qla/gdn/state_pass.hpp"
 #include "qla/gdn/unfused.hpp"
 
@@ -193,20 +195,23 @@ Choice<N> find(const std::array<Row<N>, R>& rows, const Query& q, const int (&fa
 /// True when the store held no trials: select() answers every kernel's built-in default.
 inline constexpr bool kDefaultsOnly = false;
 /// Rows over every table.
-inline constexpr std::size_t kRowCount = 7;
+inline constexpr std::size_t kRowCount = 9;
 /// Compute capabilities with tables, {major, minor}.
 inline constexpr std::array<std::array<int, 2>, 2> kCapabilities = {{{{8, 0}}, {{9, 0}}}};
 
-// ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
-/// Built-in default of gdn.kkt_solve (c64.b16.w4).
-inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]), "gdn.kkt_solve: the default lies outside the declared space");
-/// gdn.kkt_solve on sm_90: 1 row.
-inline constexpr std::array<Row<3>, 1> kKktSolveSm90 = {{
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b32.w8 20.000 us (best trial), 1.25x over default c64.b16.w4 (25.000 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 20.0, 25.0},
+// ---- gdn.fwd_plan: axes c (chunk) cp (cp) pc (piece_chunks) th (threshold)
+/// Built-in default of gdn.fwd_plan (c64.cp2.pc0.th10).
+inline constexpr int kFwdPlanDefault[4] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10};
+static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3]), "gdn.fwd_plan: the default lies outside the declared space");
+/// gdn.fwd_plan on sm_90: 2 rows.
+inline constexpr std::array<Row<4>, 2> kFwdPlanSm90 = {{
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp1.pc16.th10 280.000 us (best trial), default c64.cp2.pc0.th10 not measured
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*cp*/ 1, /*pc*/ 16, /*th*/ 10}, 280.0, 0.0},
+    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10 39.000 us (best trial), 1.21x over default c64.cp2.pc0.th10 (47.000 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 10}, 39.0, 47.0},
 }};
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8) lies outside the declared space");
+static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanSm90[0].values[0], kFwdPlanSm90[0].values[1], kFwdPlanSm90[0].values[2], kFwdPlanSm90[0].values[3]), "gdn.fwd_plan sm_90 row 0 (c64.cp1.pc16.th10) lies outside the declared space");
+static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanSm90[1].values[0], kFwdPlanSm90[1].values[1], kFwdPlanSm90[1].values[2], kFwdPlanSm90[1].values[3]), "gdn.fwd_plan sm_90 row 1 (c32.cp0.pc0.th10) lies outside the declared space");
 
 // ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem)
 /// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0).
@@ -234,6 +239,17 @@ static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[1].values[0], kFusedFwd
 static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[2].values[0], kFusedFwdSm90[2].values[1], kFusedFwdSm90[2].values[2], kFusedFwdSm90[2].values[3], kFusedFwdSm90[2].values[4]), "gdn.fused_fwd sm_90 row 2 (c64.bv128.s2.w8.sm0) lies outside the declared space");
 static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[3].values[0], kFusedFwdSm90[3].values[1], kFusedFwdSm90[3].values[2], kFusedFwdSm90[3].values[3], kFusedFwdSm90[3].values[4]), "gdn.fused_fwd sm_90 row 3 (c64.bv32.s2.w4.sm0) lies outside the declared space");
 
+// ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
+/// Built-in default of gdn.kkt_solve (c64.b16.w4).
+inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]), "gdn.kkt_solve: the default lies outside the declared space");
+/// gdn.kkt_solve on sm_90: 1 row.
+inline constexpr std::array<Row<3>, 1> kKktSolveSm90 = {{
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b32.w8 20.000 us (best trial), 1.25x over default c64.b16.w4 (25.000 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 20.0, 25.0},
+}};
+static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8) lies outside the declared space");
+
 // ---- gdn.state_pass: axes c (chunk) s (stages) w (warps)
 /// Built-in default of gdn.state_pass (c64.s2.w8).
 inline constexpr int kStatePassDefault[3] = {/*c*/ 64, /*s*/ 2, /*w*/ 8};
@@ -252,18 +268,27 @@ static_assert(qla::gdn::unfused_in_space(kUnfusedSm90[0].values[0], kUnfusedSm90
 
 /// The config of every covered kernel for one problem.
 struct Selection {
-  Choice<3> kkt_solve;  ///< gdn.kkt_solve
+  Choice<4> fwd_plan;  ///< gdn.fwd_plan
   Choice<5> fused_fwd;  ///< gdn.fused_fwd
+  Choice<3> kkt_solve;  ///< gdn.kkt_solve
   Choice<3> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
 
   /// Kernel id → values of the kernels select() found a tuned row for, for
   /// qla::gdn::PlanOptions::configs; kernels on their default are left out so the plan's own rules apply.
+  /// Kernels sharing the chunk size C (axis 0) are passed on only at the C of the first of them with a
+  /// tuned row, so one plan never mixes rows of different tunings.
   std::map<std::string, std::vector<int>> tuned_configs() const {
     std::map<std::string, std::vector<int>> out;
-    if (kkt_solve.source != Source::kDefault) out["gdn.kkt_solve"] = kkt_solve.point();
-    if (fused_fwd.source != Source::kDefault) out["gdn.fused_fwd"] = fused_fwd.point();
-    if (state_pass.source != Source::kDefault) out["gdn.state_pass"] = state_pass.point();
+    int chunk = 0;
+    if (chunk == 0 && fwd_plan.source != Source::kDefault) chunk = fwd_plan.values[0];
+    if (chunk == 0 && fused_fwd.source != Source::kDefault) chunk = fused_fwd.values[0];
+    if (chunk == 0 && kkt_solve.source != Source::kDefault) chunk = kkt_solve.values[0];
+    if (chunk == 0 && state_pass.source != Source::kDefault) chunk = state_pass.values[0];
+    if (fwd_plan.source != Source::kDefault && fwd_plan.values[0] == chunk) out["gdn.fwd_plan"] = fwd_plan.point();
+    if (fused_fwd.source != Source::kDefault && fused_fwd.values[0] == chunk) out["gdn.fused_fwd"] = fused_fwd.point();
+    if (kkt_solve.source != Source::kDefault && kkt_solve.values[0] == chunk) out["gdn.kkt_solve"] = kkt_solve.point();
+    if (state_pass.source != Source::kDefault && state_pass.values[0] == chunk) out["gdn.state_pass"] = state_pass.point();
     if (unfused.source != Source::kDefault) out["gdn.unfused"] = unfused.point();
     return out;
   }
@@ -272,16 +297,18 @@ struct Selection {
 /// The configs for `q` on a GPU of compute capability cc_major.cc_minor (see the top of this file).
 inline Selection select(const Query& q, int cc_major, int cc_minor) {
   Selection s;
-  s.kkt_solve = detail::default_choice(kKktSolveDefault);
+  s.fwd_plan = detail::default_choice(kFwdPlanDefault);
   s.fused_fwd = detail::default_choice(kFusedFwdDefault);
+  s.kkt_solve = detail::default_choice(kKktSolveDefault);
   s.state_pass = detail::default_choice(kStatePassDefault);
   s.unfused = detail::default_choice(kUnfusedDefault);
   if (cc_major == 8 && cc_minor == 0) {
     s.fused_fwd = detail::find(kFusedFwdSm80, q, kFusedFwdDefault);
   }
   if (cc_major == 9 && cc_minor == 0) {
-    s.kkt_solve = detail::find(kKktSolveSm90, q, kKktSolveDefault);
+    s.fwd_plan = detail::find(kFwdPlanSm90, q, kFwdPlanDefault);
     s.fused_fwd = detail::find(kFusedFwdSm90, q, kFusedFwdDefault);
+    s.kkt_solve = detail::find(kKktSolveSm90, q, kKktSolveDefault);
     s.unfused = detail::find(kUnfusedSm90, q, kUnfusedDefault);
   }
   return s;

@@ -36,33 +36,58 @@ enum class CpMode { kOff, kOn, kAuto };
 using ConfigLookup =
     std::function<std::optional<Point>(const std::string& kernel, const Problem& problem, const ArchInfo& arch)>;
 
-/// The fused path's runtime knobs as a point of the runtime space "gdn.fwd_plan" (no recompilation), so the
-/// tuner searches them like a kernel's axes. Label e.g. "cp2.pc0.th10".
+/// The fused path's op-level knobs as a point of the runtime space "gdn.fwd_plan" (no recompilation of its
+/// own), so the tuner searches them jointly: the chunk size C every kernel of the path shares, and the CP knobs.
+/// Label e.g. "c64.cp2.pc0.th10".
 struct FwdPlanConfig {
+  int chunk = 64;        ///< C of cumsum, kkt_solve, fused_fwd and state_pass
   int cp = 2;            ///< 0 off, 1 on (split wherever a sequence has more than L chunks), 2 auto (GDN.md §2.10)
-  int piece_chunks = 0;  ///< L, chunks (of the fused kernel's C) per CP piece; 0 = FlashQLA's rule (§3.2)
+  int piece_chunks = 0;  ///< L, chunks (of C) per CP piece; 0 = FlashQLA's rule (§3.2)
   /// Warm-up threshold magnitude: a window stops once its summed log decay is below −threshold (FlashQLA: 10).
   /// Stored positive because config labels carry digits only.
   int threshold = 10;
 
-  Point to_point() const { return {cp, piece_chunks, threshold}; }
+  Point to_point() const { return {chunk, cp, piece_chunks, threshold}; }
   static FwdPlanConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
-/// Axes cp "cp" {2, 0, 1}, piece_chunks "pc" {0, 4, 8, 16, 32, 64, 128}, threshold "th" {10, 6, 8, 12, 16}
-/// (meaning −10, −6, ...); default cp2.pc0.th10 (FlashQLA's rules); id "gdn.fwd_plan"; runtime = true.
+/// The axis values of gdn.fwd_plan: the one declaration fwd_plan_space() is built from, constexpr so the
+/// generated deployment header can static_assert its rows against it.
+inline constexpr int kFwdPlanChunkValues[] = {64, 32};                        ///< C, tokens
+inline constexpr int kFwdPlanCpValues[] = {2, 0, 1};                          ///< 2 auto, 0 off, 1 on
+inline constexpr int kFwdPlanPieceChunksValues[] = {0, 4, 8, 16, 32, 64, 128};  ///< L; 0 = FlashQLA's rule
+inline constexpr int kFwdPlanThresholdValues[] = {10, 6, 8, 12, 16};          ///< −log-decay bound
+
+/// Whether every value is one of its axis' values (compile-time SpaceDecl::contains).
+constexpr bool fwd_plan_in_space(int chunk, int cp, int piece_chunks, int threshold) {
+  auto in = [](const auto& values, int v) {
+    for (int x : values)
+      if (x == v) return true;
+    return false;
+  };
+  return in(kFwdPlanChunkValues, chunk) && in(kFwdPlanCpValues, cp) && in(kFwdPlanPieceChunksValues, piece_chunks) &&
+         in(kFwdPlanThresholdValues, threshold);
+}
+
+/// Axes chunk "c", cp "cp", piece_chunks "pc", threshold "th" (the kFwdPlan*Values above; threshold 10 means
+/// −10); default c64.cp2.pc0.th10 (FlashQLA's rules); id "gdn.fwd_plan"; runtime = true.
 const SpaceDecl& fwd_plan_space();
+
+/// The kernels of the fused path that share the plan's chunk size C (axis 0 of each of their spaces).
+inline constexpr const char* kChunkSharingKernels[] = {"gdn.fused_fwd", "gdn.kkt_solve", "gdn.state_pass",
+                                                       "gdn.cumsum"};
 
 /// The fused forward's V-split rule (GDN.md §2.3) for `ctas_per_slice` = (CP pieces or sequences) · H_v:
 /// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.
 int fused_block_v_heuristic(long long ctas_per_slice, int sm_count);
 
 /// What the caller may force. Precedence per kernel: `configs` > `lookup` > the space's default (for
-/// gdn.fused_fwd: the default with the §2.3 BV rule). The kernels of the fused path (ids "gdn.cumsum",
-/// "gdn.kkt_solve", "gdn.fused_fwd", "gdn.state_pass", "gdn.cp_correct") share the fused_fwd config's chunk
-/// size C: a looked-up or default point is moved to C, an explicit point with another chunk is a UserError.
-/// The CP knobs come from the "gdn.fwd_plan" point when `configs` or `lookup` give one, else from the fields
-/// `cp`, `cp_piece_chunks` and `cp_threshold` below.
+/// gdn.fused_fwd: the default with the §2.3 BV rule). The kernels of the fused path (kChunkSharingKernels) share
+/// one chunk size C, decided in this order: an explicit gdn.fused_fwd config; an explicit gdn.fwd_plan point; an
+/// explicit config of another chunk-sharing kernel; a looked-up gdn.fwd_plan point; a looked-up gdn.fused_fwd
+/// config; 64. Looked-up and default points of the others are moved to C; an explicit point with another C is a
+/// UserError. The CP knobs come from the "gdn.fwd_plan" point when `configs` or `lookup` give one, else from the
+/// fields `cp`, `cp_piece_chunks` and `cp_threshold` below.
 struct PlanOptions {
   Algorithm algorithm = Algorithm::kFused;
   std::map<std::string, Point> configs;  ///< kernel id ("gdn.naive_fwd", ...) → point

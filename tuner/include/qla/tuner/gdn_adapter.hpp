@@ -5,6 +5,7 @@
 // not depend on the kernels.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,13 @@ namespace qla::tuner {
 /// to compile). Candidates compile for `arch` (NVRTC, cached on disk). Throws UserError naming `--kernels` for an
 /// unknown id.
 std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& only, const ArchInfo& arch);
+
+/// The members of the op plan "gdn.fwd_plan" (TunableKernel::members): for a plan point of chunk size C,
+/// every other tunable forward kernel's config taken from `store` for that problem on `device`: its decided
+/// winner when that lies at C, else its fastest valid trial at C; kernels with nothing measured at C are left
+/// out (they run at their defaults moved to C). `store` must outlive the function.
+std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const Store& store,
+                                                                           const DeviceFingerprint& device);
 
 /// The worker-side backend for device `device` (runs in `qla worker --device N`).
 std::unique_ptr<TrialRunner> make_gdn_backend(int device, const MeasureOptions& options = {});

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct TrialRequest {
   std::string kernel;   ///< SpaceDecl::kernel
   gdn::Problem problem;
   Point config;         ///< values, axis order
+  /// Configs of the op's other kernels the candidate runs with (kernel id → values); empty: the op's defaults.
+  /// A joint space (the op plan) fixes its members this way.
+  std::map<std::string, Point> members = {};
 };
 
 /// Runs candidates. Implementations: a backend inside the worker process (the real kernels through the op, or

@@ -23,14 +23,33 @@
 
 namespace qla::tuner {
 
+/// The config of another kernel a candidate of a joint space runs with.
+struct MemberConfig {
+  KernelIdentity identity;    ///< the member kernel's identity (its trials and winner in the store)
+  std::string label;          ///< its config label
+  Point values;               ///< its config values
+  std::string default_label;  ///< its space's default config (the untuned op, for the winner's speedup)
+};
+/// Member kernel id → its config.
+using Members = std::map<std::string, MemberConfig>;
+
 /// A space the tuner can search, with what identifies its code and how to compile a point.
 struct TunableKernel {
   SpaceDecl space;
   std::string source_hash;           ///< hex hash of the device source (trials of other sources are not reused)
   CompileQueue::CompileFn compile;   ///< empty: nothing to compile (AOT or fake kernels)
+  /// Joint spaces only (the op plan): the member configs a candidate runs with, chosen from what the store
+  /// holds when the candidate is evaluated. Trials are labelled with them (a changed member is a new trial),
+  /// and the winner's members become the members' winners for that problem, so every kernel's served config
+  /// belongs to one measured plan.
+  std::function<Members(const gdn::Problem&, const Point&)> members = {};
   /// Kernel id, source hash and the space's hash in hex.
   KernelIdentity identity() const;
 };
+
+/// A candidate's trial label: the space's label of `values`, then its members, e.g.
+/// "c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0 gdn.kkt_solve=c64.b16.w4]".
+std::string candidate_label(const SpaceDecl& space, const Point& values, const Members& members);
 
 /// Shown after every trial (the CLI turns it into the progress line).
 struct TuneProgress {
@@ -80,6 +99,8 @@ class Tuner {
 
  private:
   CompileQueue& queue_for(const TunableKernel& kernel);
+  TrialRequest request_for(const TunableKernel& kernel, const gdn::Problem& problem, const Point& values) const;
+  void adopt_members(const TunableKernel& kernel, const gdn::Problem& problem, const Winner& w);
   void decide_winner(const TunableKernel& kernel, const gdn::Problem& problem, TuneOutcome& out);
 
   Store& store_;
