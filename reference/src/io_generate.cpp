@@ -1,9 +1,12 @@
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <stdexcept>
 
 #include "qla/error.hpp"
 #include "qla/io/generate.hpp"
+#include "ref_common.hpp"
 
 namespace qla::gdn {
 namespace {
@@ -35,6 +38,10 @@ std::uint64_t splitmix64(std::uint64_t x) {
 class Rng {
  public:
   Rng(std::uint64_t seed, StreamId stream) : engine_(splitmix64(splitmix64(seed) ^ stream)) {}
+  /// Block `block` of a stream: block 0 is the stream itself, so tensors of one block are unchanged.
+  Rng(std::uint64_t seed, StreamId stream, std::uint64_t block)
+      : engine_(block == 0 ? splitmix64(splitmix64(seed) ^ stream)
+                           : splitmix64(splitmix64(seed) ^ stream ^ splitmix64(block))) {}
 
   /// Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
@@ -67,27 +74,47 @@ double softplus(double x) { return std::log1p(std::exp(-std::fabs(x))) + std::fm
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double log_sigmoid(double x) { return -softplus(-x); }
 
-Tensor randn(DType dtype, std::vector<std::int64_t> shape, Rng rng, double factor = 1.0) {
+/// Elements drawn from one Rng: the big tensors are filled block by block on all cores, with the same values
+/// for every thread count.
+constexpr std::int64_t kBlockElements = std::int64_t{1} << 16;
+
+/// Runs body(block, begin, end) over [0, n) in kBlockElements blocks, in parallel.
+void for_blocks(std::int64_t n, const std::function<void(std::uint64_t, std::int64_t, std::int64_t)>& body) {
+  const std::int64_t blocks = (n + kBlockElements - 1) / kBlockElements;
+  ref::detail::parallel_for(static_cast<std::size_t>(blocks), [&](std::size_t b) {
+    const std::int64_t begin = static_cast<std::int64_t>(b) * kBlockElements;
+    body(b, begin, std::min(n, begin + kBlockElements));
+  });
+}
+
+Tensor randn(DType dtype, std::vector<std::int64_t> shape, std::uint64_t seed, StreamId stream, double factor = 1.0) {
   Tensor t(dtype, std::move(shape));
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.set(i, factor * rng.normal());
+  for_blocks(t.numel(), [&](std::uint64_t b, std::int64_t begin, std::int64_t end) {
+    Rng rng(seed, stream, b);
+    for (std::int64_t i = begin; i < end; ++i) t.set(i, factor * rng.normal());
+  });
   return t;
 }
 
-/// randn rows of length `dim`, optionally l2-normalised the way FlashQLA's l2norm does it: fp32
-/// y = x · rsqrt(Σx² + 1e−6), then cast to the tensor's dtype.
-Tensor randn_rows(DType dtype, std::vector<std::int64_t> shape, Rng rng, bool normalise) {
+/// randn rows of length `dim` (a divisor of kBlockElements), optionally l2-normalised the way FlashQLA's
+/// l2norm does it: fp32 y = x · rsqrt(Σx² + 1e−6), then cast to the tensor's dtype.
+Tensor randn_rows(DType dtype, std::vector<std::int64_t> shape, std::uint64_t seed, StreamId stream, bool normalise) {
   Tensor t(dtype, std::move(shape));
   const std::int64_t dim = t.shape().back();
-  std::vector<float> row(static_cast<std::size_t>(dim));
-  for (std::int64_t base = 0; base < t.numel(); base += dim) {
-    float ss = 0.0f;
-    for (std::int64_t j = 0; j < dim; ++j) {
-      row[j] = static_cast<float>(rng.normal());
-      ss += row[j] * row[j];
+  QLA_REQUIRE(kBlockElements % dim == 0, "randn_rows: row length " << dim << " does not divide the block");
+  for_blocks(t.numel(), [&](std::uint64_t b, std::int64_t begin, std::int64_t end) {
+    Rng rng(seed, stream, b);
+    std::vector<float> row(static_cast<std::size_t>(dim));
+    for (std::int64_t base = begin; base < end; base += dim) {
+      float ss = 0.0f;
+      for (std::int64_t j = 0; j < dim; ++j) {
+        row[j] = static_cast<float>(rng.normal());
+        ss += row[j] * row[j];
+      }
+      const float inv = normalise ? 1.0f / std::sqrt(ss + 1e-6f) : 1.0f;
+      for (std::int64_t j = 0; j < dim; ++j) t.set(base + j, row[j] * inv);
     }
-    const float inv = normalise ? 1.0f / std::sqrt(ss + 1e-6f) : 1.0f;
-    for (std::int64_t j = 0; j < dim; ++j) t.set(base + j, row[j] * inv);
-  }
+  });
   return t;
 }
 
@@ -154,9 +181,9 @@ ProblemTensors generate_inputs(const Problem& p, const GenerateOptions& o) {
               "cu_seqlens dtype must be i32 or i64, got " << dtype_name(o.cu_seqlens_dtype));
   const bool normalise = !p.l2norm_qk;
   ProblemTensors out{
-      randn_rows(p.qkv_dtype, tensor_shape(p, "q"), Rng(o.seed, kStreamQ), normalise),
-      randn_rows(p.qkv_dtype, tensor_shape(p, "k"), Rng(o.seed, kStreamK), normalise),
-      randn(p.qkv_dtype, tensor_shape(p, "v"), Rng(o.seed, kStreamV)),
+      randn_rows(p.qkv_dtype, tensor_shape(p, "q"), o.seed, kStreamQ, normalise),
+      randn_rows(p.qkv_dtype, tensor_shape(p, "k"), o.seed, kStreamK, normalise),
+      randn(p.qkv_dtype, tensor_shape(p, "v"), o.seed, kStreamV),
       gate(p, o),
       Tensor(p.beta_dtype, tensor_shape(p, "beta")),
       std::nullopt,
@@ -165,7 +192,7 @@ ProblemTensors generate_inputs(const Problem& p, const GenerateOptions& o) {
       std::nullopt};
   Rng beta_rng(o.seed, kStreamBeta);
   for (std::int64_t i = 0; i < out.beta.numel(); ++i) out.beta.set(i, sigmoid(beta_rng.normal()));
-  if (p.initial_state) out.h0 = randn(DType::kF32, tensor_shape(p, "h0"), Rng(o.seed, kStreamH0));
+  if (p.initial_state) out.h0 = randn(DType::kF32, tensor_shape(p, "h0"), o.seed, kStreamH0);
   if (p.is_varlen()) {
     Tensor cu(o.cu_seqlens_dtype, tensor_shape(p, "cu_seqlens"));
     for (std::size_t i = 0; i < p.cu_seqlens.size(); ++i)
@@ -173,8 +200,8 @@ ProblemTensors generate_inputs(const Problem& p, const GenerateOptions& o) {
     out.cu_seqlens = std::move(cu);
   }
   if (o.backward) {
-    out.d_o = randn(p.qkv_dtype, tensor_shape(p, "do"), Rng(o.seed, kStreamDo));
-    out.dht = randn(DType::kF32, tensor_shape(p, "dht"), Rng(o.seed, kStreamDht), 1.0 / 8.0);
+    out.d_o = randn(p.qkv_dtype, tensor_shape(p, "do"), o.seed, kStreamDo);
+    out.dht = randn(DType::kF32, tensor_shape(p, "dht"), o.seed, kStreamDht, 1.0 / 8.0);
   }
   return out;
 }
