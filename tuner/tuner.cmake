@@ -11,6 +11,7 @@ add_library(qla_tuner STATIC
   src/fake_kernel.cpp
   src/compile_queue.cpp
   src/tuner.cpp
+  src/efficiency.cpp
   src/lookup.cpp
   src/measure_stats.cpp
   src/measure.cpp

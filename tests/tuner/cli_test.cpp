@@ -177,4 +177,21 @@ TEST(Cli, DbRefusesAForeignFileWithoutTouchingIt) {
   EXPECT_EQ(slurp(path), "not a store");
 }
 
+
+TEST(Cli, DbEfficiencyReplaysAnExhaustiveTuning) {
+  Dir d;
+  const std::string db = d.file("t.sqlite");
+  ASSERT_EQ(qla(d, "tune --fake --problem 4096@2x8 --strategy exhaustive --budget 1000 --transfer 0 --db " + db).rc, 0);
+  const QlaRun r = qla(d, "db efficiency --fake --repeats 5 --json " + d.file("e.json") + " " + db);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  for (const char* s : {"exhaustive", "random", "anneal"}) EXPECT_NE(r.out.find(s), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(slurp(d.file("e.json")));
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[1]["repeats"], 5);
+  // A store with no exhaustive tuning, and a file that is no store, are refused.
+  ASSERT_EQ(qla(d, "tune --fake --problem 8192@2x8 --budget 5 --db " + d.file("p.sqlite")).rc, 0);
+  EXPECT_EQ(qla(d, "db efficiency --fake " + d.file("p.sqlite")).rc, 2);
+  EXPECT_EQ(qla(d, "db efficiency --fake " + d.file("e.json")).rc, 2);
+}
+
 }  // namespace

@@ -337,5 +337,41 @@ TEST(Tuner, AJointSpaceRunsWithItsMembersAndItsWinnerFixesTheirs) {
   for (const TrialRequest& r : runner.requests) EXPECT_EQ(r.config[0], 32);
 }
 
+
+TEST(Tuner, TransferEvaluatesTheNearestTunedNeighboursWinnersFirst) {
+  TempDir dir;
+  Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
+  FakeBackend backend({});
+  TuneOptions opt;
+  opt.strategy = Strategy::kExhaustive;
+  Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const gdn::Problem near = varlen_problem({16384}), far = varlen_problem({1024}), other_class = varlen_problem({8192}, 4, 16);
+  const auto near_win = tuner.tune(fake_kernel(), near).winner;
+  const auto far_win = tuner.tune(fake_kernel(), far).winner;
+  ASSERT_TRUE(near_win && far_win);
+  ASSERT_NE(near_win->values, far_win->values);  // the fake's best block_v grows with tokens
+  tuner.tune(fake_kernel(), other_class);
+
+  // 8192 tokens: 16384 is one doubling away, 1024 three; the other head class never counts.
+  opt.budget.max_trials = 2;
+  Tuner warm(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const gdn::Problem p = varlen_problem({8192});
+  const TuneOutcome out = warm.tune(fake_kernel(), p);
+  EXPECT_EQ(out.seeded, 2u);
+  EXPECT_EQ(out.trials, 2u);
+  std::set<Point> tried;
+  for (const TrialRecord& t : store.trials(fake_device(), fake_kernel().identity(), p)) tried.insert(t.values);
+  EXPECT_EQ(tried, (std::set<Point>{near_win->values, far_win->values}));
+
+  // transfer = 0: a cold search (exhaustive order) that never looks at the neighbours.
+  opt.transfer = 0;
+  Tuner cold(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const gdn::Problem q = varlen_problem({8000});
+  const TuneOutcome cold_out = cold.tune(fake_kernel(), q);
+  EXPECT_EQ(cold_out.seeded, 0u);
+  for (const TrialRecord& t : store.trials(fake_device(), fake_kernel().identity(), q))
+    EXPECT_EQ(t.values[0], 32) << t.config;  // the first points of the space's order
+}
+
 }  // namespace
 }  // namespace qla::tuner

@@ -5,7 +5,12 @@
 #include <memory>
 
 #include "commands.hpp"
+#include <nlohmann/json.hpp>
+
 #include "qla/error.hpp"
+#include "qla/tuner/efficiency.hpp"
+#include "qla/tuner/fake_kernel.hpp"
+#include "qla/tuner/gdn_adapter.hpp"
 #include "qla/tuner/store.hpp"
 
 namespace qla::cli {
@@ -38,6 +43,53 @@ void add_db_command(CLI::App& app) {
       QLA_REQUIRE(out, "--output: cannot write '" << *exp_out << "'");
       out << text;
       QLA_REQUIRE(out.good(), "--output: writing '" << *exp_out << "' failed");
+    }
+    exit_code() = 0;
+  });
+
+  CLI::App* eff = db->add_subcommand(
+      "efficiency", "Replay each search strategy on exhaustively tuned problems: trials to within 2 % of the best");
+  struct EffArgs {
+    std::string store;
+    std::string kernel = "gdn.fused_fwd";
+    std::size_t repeats = 20;
+    double tolerance = 0.02;
+    std::string json;
+    bool fake = false;
+  };
+  auto ea = std::make_shared<EffArgs>();
+  eff->add_option("store", ea->store, "SQLite store")->required();
+  eff->add_option("--kernel", ea->kernel, "Kernel id")->capture_default_str();
+  eff->add_option("--repeats", ea->repeats, "Seeds replayed for random and anneal")->capture_default_str();
+  eff->add_option("--tolerance", ea->tolerance, "Relative distance to the exhaustive best")->capture_default_str();
+  eff->add_option("--json", ea->json, "Also write the rows as JSON to this file");
+  eff->add_flag("--fake", ea->fake, "The CPU fake kernel (tests)")->group("");
+  eff->callback([ea] {
+    QLA_REQUIRE(ea->repeats > 0, "--repeats must be positive");
+    QLA_REQUIRE(ea->tolerance >= 0, "--tolerance must be >= 0");
+    const tuner::Store s = tuner::Store::open(ea->store, tuner::Store::Mode::kReadOnly);
+    const ArchInfo arch;  // the buildable rule of the H100-class card the stores hold
+    tuner::TunableKernel k =
+        ea->fake ? tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}
+                 : tuner::gdn_tunable_kernels({ea->kernel}, arch).at(0);
+    const auto rows = tuner::search_efficiency(s, k.identity(), k.space, arch, ea->repeats, ea->tolerance);
+    QLA_REQUIRE(!rows.empty(), "store: no problem of " << k.space.kernel << " (current source) was tuned exhaustively "
+                                                       "(qla tune --strategy exhaustive --transfer 0)");
+    std::printf("%-58s %-10s %6s %9s %9s %6s %6s  %s\n", "problem", "strategy", "space", "best_us", "mean", "median",
+                "worst", "best config");
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : rows) {
+      std::printf("%-58s %-10s %6zu %9.2f %9.1f %6zu %6zu  %s\n", r.problem.c_str(), r.strategy.c_str(), r.buildable,
+                  r.best_us, r.mean_trials, r.median_trials, r.worst_trials, r.best_config.c_str());
+      out.push_back({{"device", r.device}, {"problem", r.problem}, {"strategy", r.strategy},
+                     {"buildable", r.buildable}, {"best_config", r.best_config}, {"best_us", r.best_us},
+                     {"repeats", r.repeats}, {"mean_trials", r.mean_trials}, {"median_trials", r.median_trials},
+                     {"worst_trials", r.worst_trials}, {"tolerance", ea->tolerance}});
+    }
+    if (!ea->json.empty()) {
+      std::ofstream f(ea->json, std::ios::binary | std::ios::trunc);
+      QLA_REQUIRE(f, "--json: cannot write '" << ea->json << "'");
+      f << out.dump(1) << "\n";
     }
     exit_code() = 0;
   });

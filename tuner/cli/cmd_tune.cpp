@@ -44,6 +44,7 @@ struct TuneArgs {
   int device = 0;
   bool json = false;
   std::uint64_t seed = 42;
+  std::size_t transfer = 3;
   double timeout_s = 60;
   bool fake = false;              // hidden: tune the fake kernel without a GPU (CLI tests)
   std::vector<std::string> faults;  // hidden, with --fake
@@ -117,6 +118,7 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
   opt.strategy = strategy;
   opt.budget = budget;
   opt.seed = a.seed;
+  opt.transfer = a.transfer;
   opt.stop = [] { return g_interrupted.load(); };
   opt.on_trial = [&](const tuner::TuneProgress& p) {
     if (!tty) return;
@@ -134,10 +136,10 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
       const tuner::TuneOutcome out = tuner.tune(k, problem);
       ++done;
       if (tty) std::fprintf(stderr, "\r\033[K");
-      std::fprintf(stderr, "[%zu/%zu] %s %s: %zu trials (%zu measured, %zu resumed)", done, total, out.kernel.c_str(),
-                   out.problem.c_str(), out.trials, out.measured, out.resumed);
+      std::fprintf(stderr, "[%zu/%zu] %s %s: %zu trials (%zu measured, %zu resumed, %zu transferred)", done, total,
+                   out.kernel.c_str(), out.problem.c_str(), out.trials, out.measured, out.resumed, out.seeded);
       nlohmann::json row = {{"kernel", out.kernel}, {"problem", out.problem}, {"trials", out.trials},
-                            {"measured", out.measured}, {"resumed", out.resumed}};
+                            {"measured", out.measured}, {"resumed", out.resumed}, {"transferred", out.seeded}};
       nlohmann::json statuses;
       for (std::size_t s = 0; s < out.by_status.size(); ++s)
         if (out.by_status[s]) statuses[std::string(tuner::status_name(static_cast<tuner::TrialStatus>(s)))] = out.by_status[s];
@@ -215,6 +217,10 @@ void add_tune_command(CLI::App& app) {
   cmd->add_option("--device", a->device, "CUDA device index")->capture_default_str();
   cmd->add_flag("--json", a->json, "Print a JSON summary on stdout");
   cmd->add_option("--seed", a->seed, "Seed of the random and anneal strategies")->capture_default_str();
+  cmd->add_option("--transfer", a->transfer,
+                  "Evaluate the winners of this many nearest tuned problems of the same heads first (0: cold "
+                  "searches)")
+      ->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s, "Watchdog per candidate, seconds")->capture_default_str();
   cmd->add_flag("--fake", a->fake, "Tune the CPU fake kernel (tests)")->group("");
   cmd->add_option("--fault", a->faults, "With --fake: LABEL=segv|abort|hang|invalid|launch|sticky")->group("");
@@ -228,7 +234,7 @@ void add_tune_command(CLI::App& app) {
       for (std::size_t i = 0; i < a->kernels.size(); ++i) line << (i ? "," : "") << a->kernels[i];
     }
     line << " --strategy " << a->strategy << " --budget " << a->budget << " --device " << a->device << " --seed "
-         << a->seed;
+         << a->seed << " --transfer " << a->transfer;
     exit_code() = run_tune(*a, line.str());
   });
 

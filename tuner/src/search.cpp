@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
 #include <unordered_set>
 
 #include "qla/error.hpp"
@@ -25,18 +26,26 @@ class ListSearcher final : public Searcher {
  public:
   explicit ListSearcher(std::vector<Coords> order) : order_(std::move(order)) {}
   std::optional<Coords> next() override {
+    skip_seeded();
     if (pos_ >= order_.size()) return std::nullopt;
     return order_[pos_++];
   }
   void report(const Coords&, double) override {}
   std::vector<Coords> upcoming(std::size_t n) const override {
-    const std::size_t end = std::min(order_.size(), pos_ + n);
-    return {order_.begin() + static_cast<std::ptrdiff_t>(pos_), order_.begin() + static_cast<std::ptrdiff_t>(end)};
+    std::vector<Coords> out;
+    for (std::size_t i = pos_; i < order_.size() && out.size() < n; ++i)
+      if (!seeded_.count(order_[i])) out.push_back(order_[i]);
+    return out;
   }
+  void seed(const Coords& c, double) override { seeded_.insert(c); }
 
  private:
+  void skip_seeded() {
+    while (pos_ < order_.size() && seeded_.count(order_[pos_])) ++pos_;
+  }
   std::vector<Coords> order_;
   std::size_t pos_ = 0;
+  std::set<Coords> seeded_;
 };
 
 /// Simulated annealing with a tabu memory: a proposal is a random unvisited buildable neighbour (one axis moved
@@ -73,6 +82,18 @@ class AnnealSearcher final : public Searcher {
       break;
     }
     return propose(random_unvisited(), true);
+  }
+
+  void seed(const Coords& c, double cost) override {
+    if (is_open(c)) {
+      visited_.insert(flat_index(space_, c));
+      --unvisited_;
+    }
+    const Evaluated e{c, cost};
+    if (std::isfinite(cost) && (!best_ || better(e, *best_))) {
+      best_ = e;
+      current_ = e;  // the walk starts here
+    }
   }
 
   void report(const Coords& c, double cost) override {

@@ -394,6 +394,20 @@ void Store::end_run(std::int64_t run_id) {
   });
 }
 
+std::optional<std::string> Store::first_trial_at(const DeviceFingerprint& fp, const KernelIdentity& k,
+                                                const gdn::Problem& problem) const {
+  SQLite::Statement q(*db_,
+                      "SELECT MIN(t.created_at) FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? "
+                      "AND t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ?");
+  q.bind(1, fp.digest());
+  q.bind(2, k.kernel);
+  q.bind(3, k.source_hash);
+  q.bind(4, k.space_hash);
+  q.bind(5, problem_key(problem));
+  if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
+  return q.getColumn(0).getString();
+}
+
 std::optional<TrialRecord> Store::find_trial(const DeviceFingerprint& fp, const KernelIdentity& k,
                                              const gdn::Problem& problem, const std::string& config) const {
   SQLite::Statement q(*db_, std::string("SELECT ") + kTrialColumns +
@@ -463,11 +477,16 @@ bool Store::put_trial(const DeviceFingerprint& fp, const TrialRecord& t) {
 
 std::vector<TrialRecord> Store::trials(const DeviceFingerprint& fp, const KernelIdentity& k,
                                        const gdn::Problem& problem) const {
+  return trials(fp.digest(), k, problem);
+}
+
+std::vector<TrialRecord> Store::trials(const std::string& device_digest, const KernelIdentity& k,
+                                       const gdn::Problem& problem) const {
   SQLite::Statement q(*db_, std::string("SELECT ") + kTrialColumns +
                                 " FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? AND "
                                 "t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ? "
                                 "ORDER BY t.config");
-  q.bind(1, fp.digest());
+  q.bind(1, device_digest);
   q.bind(2, k.kernel);
   q.bind(3, k.source_hash);
   q.bind(4, k.space_hash);
@@ -521,7 +540,10 @@ std::vector<TunedEntry> Store::tuned_entries(const KernelIdentity& k) const {
   SQLite::Statement q(*db_,
                       "SELECT d.digest, d.name, d.cc_major, d.cc_minor, b.problem, b.problem_json, "
                       "COALESCE(w.config, b.config), COALESCE(w.config_values, b.config_values), "
-                      "COALESCE(w.median_us, b.median_us), w.config IS NOT NULL "
+                      "COALESCE(w.median_us, b.median_us), w.config IS NOT NULL, "
+                      "(SELECT MAX(t.created_at) FROM trials t WHERE t.device_id = b.device_id AND "
+                      "  t.kernel = b.kernel AND t.source_hash = b.source_hash AND t.space_hash = b.space_hash AND "
+                      "  t.problem = b.problem) "
                       "FROM best_valid b JOIN devices d ON d.id = b.device_id "
                       "LEFT JOIN winners w ON w.device_id = b.device_id AND w.kernel = b.kernel AND "
                       "  w.source_hash = b.source_hash AND w.space_hash = b.space_hash AND w.problem = b.problem "
@@ -543,6 +565,7 @@ std::vector<TunedEntry> Store::tuned_entries(const KernelIdentity& k) const {
     e.values = nlohmann::json::parse(q.getColumn(7).getString()).get<Point>();
     e.median_us = q.getColumn(8).getDouble();
     e.decided = q.getColumn(9).getInt() != 0;
+    e.last_trial_at = q.getColumn(10).getString();
     out.push_back(std::move(e));
   }
   return out;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "qla/tuner/lookup.hpp"
 #include "qla/tuner/problem_json.hpp"
 
 namespace qla::tuner {
@@ -92,8 +93,21 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
     if (options_.on_trial) options_.on_trial(progress);
     return cost;
   };
-  const SearchOutcome s = run_search(*searcher, evaluate, options_.budget, options_.stop);
-  out.trials = s.trials.size();
+  Budget budget = options_.budget;
+  bool spent = false;
+  for (const Coords& c : transfer_seeds(kernel, problem)) {
+    if (budget.max_trials && out.seeded >= budget.max_trials) break;
+    if (options_.stop && options_.stop()) break;
+    searcher->seed(c, evaluate(c));
+    ++out.seeded;
+  }
+  if (budget.max_trials) {
+    spent = out.seeded >= budget.max_trials;
+    budget.max_trials -= std::min(budget.max_trials, out.seeded);
+  }
+  const SearchOutcome s = spent ? SearchOutcome{{}, {}, true, false}
+                                : run_search(*searcher, evaluate, budget, options_.stop);
+  out.trials = out.seeded + s.trials.size();
   out.budget_exhausted = s.budget_exhausted;
   out.stopped = s.stopped || (options_.stop && options_.stop());
   if (out.stopped) return out;  // everything measured is committed; a rerun resumes and decides
@@ -159,6 +173,29 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
   store_.put_winner(device_, id, problem, w, run_id_);
   out.winner = w;
   adopt_members(kernel, problem, w);
+}
+
+std::vector<Coords> Tuner::transfer_seeds(const TunableKernel& kernel, const gdn::Problem& problem) const {
+  if (options_.transfer == 0) return {};
+  const std::string key = problem_key(problem);
+  // A resumed problem sees only the neighbours that were tuned before it first was, so a rerun takes the
+  // same path and measures nothing new.
+  const std::optional<std::string> started = store_.first_trial_at(device_, kernel.identity(), problem);
+  std::vector<std::pair<double, const TunedEntry*>> near;
+  const std::vector<TunedEntry> entries = store_.tuned_entries(kernel.identity());
+  for (const TunedEntry& e : entries)
+    if (e.device_digest == device_.digest() && e.problem != key && same_class(e.problem_value, problem) &&
+        (!started || e.last_trial_at <= *started))
+      near.emplace_back(problem_distance(e.problem_value, problem), &e);
+  std::stable_sort(near.begin(), near.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Coords> seeds;
+  for (const auto& [distance, e] : near) {
+    if (seeds.size() >= options_.transfer) break;
+    const auto c = kernel.space.coords_of(e->values);
+    if (!c || !kernel.space.is_buildable(e->values, arch_)) continue;
+    if (std::find(seeds.begin(), seeds.end(), *c) == seeds.end()) seeds.push_back(*c);
+  }
+  return seeds;
 }
 
 TrialRequest Tuner::request_for(const TunableKernel& kernel, const gdn::Problem& problem, const Point& values) const {

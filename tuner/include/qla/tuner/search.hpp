@@ -55,6 +55,9 @@ class Searcher {
   virtual void report(const Coords& c, double cost) = 0;
   /// Up to n points the strategy will propose next if nothing changes (for compiling ahead); may be empty.
   virtual std::vector<Coords> upcoming(std::size_t n) const { (void)n; return {}; }
+  /// A point evaluated before the search (transfer: the winners of tuned neighbouring problems) and its cost.
+  /// It is never proposed; anneal starts its walk from the best seed instead of the default point.
+  virtual void seed(const Coords& c, double cost) = 0;
 };
 
 /// Builds a strategy over `space`'s buildable points on `arch`. `seed` drives random and anneal.

@@ -83,6 +83,7 @@ struct TunedEntry {
   Point values;
   double median_us = 0;
   bool decided = false;      ///< from the winners table (re-measured) rather than the best single trial
+  std::string last_trial_at; ///< created_at of the problem's newest trial of this kernel on that device
 };
 
 /// Counts `qla db merge` reports.
@@ -118,11 +119,17 @@ class Store {
   /// The stored trial of that key on that device, if any (resume).
   std::optional<TrialRecord> find_trial(const DeviceFingerprint& fp, const KernelIdentity& k,
                                         const gdn::Problem& problem, const std::string& config) const;
+  /// created_at of the oldest trial of (device, kernel identity, problem); nullopt when there is none.
+  std::optional<std::string> first_trial_at(const DeviceFingerprint& fp, const KernelIdentity& k,
+                                            const gdn::Problem& problem) const;
   /// Inserts one trial in its own transaction. Returns false when a trial with the same key already exists
   /// (it is kept unchanged).
   bool put_trial(const DeviceFingerprint& fp, const TrialRecord& t);
   /// Every trial of (device, kernel identity, problem), ordered by config label.
   std::vector<TrialRecord> trials(const DeviceFingerprint& fp, const KernelIdentity& k,
+                                  const gdn::Problem& problem) const;
+  /// The same for the device of fingerprint digest `device_digest`.
+  std::vector<TrialRecord> trials(const std::string& device_digest, const KernelIdentity& k,
                                   const gdn::Problem& problem) const;
 
   /// Records (replacing) the decided winner of (device, kernel identity, problem).

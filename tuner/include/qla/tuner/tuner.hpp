@@ -71,6 +71,10 @@ struct TuneOptions {
   int final_rounds = 10;          ///< paired rounds of the re-measurement
   double tie_tolerance = 0.01;    ///< relative: within this, the lower config in the space's order wins
   std::size_t compile_ahead = 4;  ///< configs compiled ahead of the one being measured
+  /// Transfer: the winners of up to this many nearest tuned problems of the same class (H_qk, H_v, K, V, dtype)
+  /// on this device are evaluated first, within the trial budget, and the search goes on from the best of
+  /// them. 0: every search starts cold (what the search-efficiency figures measure).
+  std::size_t transfer = 3;
   int compile_threads = 2;
   std::function<bool()> stop;     ///< polled between trials (SIGINT): true ends the search cleanly
   std::function<void(const TuneProgress&)> on_trial;
@@ -83,6 +87,7 @@ struct TuneOutcome {
   std::size_t trials = 0;    ///< evaluated (resumed included)
   std::size_t measured = 0;  ///< run now
   std::size_t resumed = 0;   ///< taken from the store
+  std::size_t seeded = 0;    ///< of the trials, neighbours' winners evaluated first (transfer)
   std::array<std::size_t, 6> by_status{};  ///< measured trials by TrialStatus (index = enum value)
   std::optional<Winner> winner;
   bool winner_reused = false;  ///< the store's decided winner was kept (nothing new measured)
@@ -100,6 +105,7 @@ class Tuner {
  private:
   CompileQueue& queue_for(const TunableKernel& kernel);
   TrialRequest request_for(const TunableKernel& kernel, const gdn::Problem& problem, const Point& values) const;
+  std::vector<Coords> transfer_seeds(const TunableKernel& kernel, const gdn::Problem& problem) const;
   void adopt_members(const TunableKernel& kernel, const gdn::Problem& problem, const Winner& w);
   void decide_winner(const TunableKernel& kernel, const gdn::Problem& problem, TuneOutcome& out);
 
