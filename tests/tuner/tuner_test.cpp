@@ -296,6 +296,21 @@ TEST(Tuner, AJointSpaceRunsWithItsMembersAndItsWinnerFixesTheirs) {
   const TuneOutcome member_out = member_tuner.tune(fake_kernel(), p);
   ASSERT_TRUE(member_out.winner);
   const TunableKernel plan = joint_kernel(store);
+  {
+    // Even a budget of 2 measures the default at each value of the first axis (the chunk size).
+    TempDir other;
+    Store small = Store::open(other.file("s.sqlite"), Store::Mode::kReadWrite);
+    TuneOptions two = opt;
+    two.strategy = Strategy::kAnneal;
+    two.budget.max_trials = 2;
+    Tuner t2(small, fake_device(), ArchInfo{}, runner, 0, two);
+    const TuneOutcome o2 = t2.tune(joint_kernel(small), p);
+    EXPECT_EQ(o2.seeded, 2u);
+    std::set<Point> tried;
+    for (const TrialRecord& t : small.trials(fake_device(), plan.identity(), p)) tried.insert(t.values);
+    EXPECT_EQ(tried, (std::set<Point>{{64, 0}, {32, 0}}));
+    runner.requests.clear();
+  }
   const TuneOutcome out = tuner.tune(plan, p);
   ASSERT_EQ(out.measured, 4u);
   ASSERT_TRUE(out.winner);

@@ -95,7 +95,19 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   };
   Budget budget = options_.budget;
   bool spent = false;
-  for (const Coords& c : transfer_seeds(kernel, problem)) {
+  std::vector<Coords> seeds = transfer_seeds(kernel, problem);
+  if (kernel.members) {
+    // A joint space's first axis picks its members (the op plan's chunk size: every kernel changes with it), so
+    // the default point at each of its values is measured up front rather than left to the walk.
+    for (const int v : space.axes.at(0).values) {
+      Point p = space.default_point;
+      p.at(0) = v;
+      const auto c = space.coords_of(p);
+      if (c && space.is_buildable(p, arch_) && std::find(seeds.begin(), seeds.end(), *c) == seeds.end())
+        seeds.push_back(*c);
+    }
+  }
+  for (const Coords& c : seeds) {
     if (budget.max_trials && out.seeded >= budget.max_trials) break;
     if (options_.stop && options_.stop()) break;
     searcher->seed(c, evaluate(c));

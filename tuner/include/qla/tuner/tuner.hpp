@@ -39,7 +39,8 @@ struct TunableKernel {
   std::string source_hash;           ///< hex hash of the device source (trials of other sources are not reused)
   CompileQueue::CompileFn compile;   ///< empty: nothing to compile (AOT or fake kernels)
   /// Joint spaces only (the op plan): the member configs a candidate runs with, chosen from what the store
-  /// holds when the candidate is evaluated. Trials are labelled with them (a changed member is a new trial),
+  /// holds when the candidate is evaluated. Axis 0 of a joint space is taken to select the members (the chunk
+  /// size): the default point at each of its values is evaluated before the search. Trials are labelled with them (a changed member is a new trial),
   /// and the winner's members become the members' winners for that problem, so every kernel's served config
   /// belongs to one measured plan.
   std::function<Members(const gdn::Problem&, const Point&)> members = {};
@@ -87,7 +88,8 @@ struct TuneOutcome {
   std::size_t trials = 0;    ///< evaluated (resumed included)
   std::size_t measured = 0;  ///< run now
   std::size_t resumed = 0;   ///< taken from the store
-  std::size_t seeded = 0;    ///< of the trials, neighbours' winners evaluated first (transfer)
+  std::size_t seeded = 0;    ///< of the trials, evaluated before the search: neighbours' winners (transfer)
+                             ///< and, for a joint space, its default at each value of its first axis
   std::array<std::size_t, 6> by_status{};  ///< measured trials by TrialStatus (index = enum value)
   std::optional<Winner> winner;
   bool winner_reused = false;  ///< the store's decided winner was kept (nothing new measured)
