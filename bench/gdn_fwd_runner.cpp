@@ -163,12 +163,7 @@ struct GdnFwdRunner::Impl {
 
   void open_store() {
     const tuner::Store store = tuner::Store::open(options.db, tuner::Store::Mode::kReadOnly);
-    lookup = std::make_shared<tuner::Lookup>(fingerprint);
-    std::vector<std::string> ids;
-    for (const cuda::KernelFamily& f : cuda::kernel_families()) ids.push_back(f.space->kernel);
-    for (const tuner::TunableKernel& k : tuner::gdn_tunable_kernels(ids, device.arch)) {
-      lookup->add_kernel(store, k.identity(), k.space);
-    }
+    lookup = tuner::gdn_lookup(store, fingerprint, device.arch);
   }
 
   gdn::PlanOptions plan_options(const std::string& impl) const {

@@ -1,11 +1,14 @@
 // The tunable kernels of the fused forward, as `qla tune` enumerates them without a GPU.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <random>
 #include <set>
 
 #include "qla/error.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/tuner/gdn_adapter.hpp"
+#include "qla/tuner/store.hpp"
 
 namespace qla::tuner {
 namespace {
@@ -35,6 +38,76 @@ TEST(GdnTunableKernels, PlanKnobsNeedNoCompileAndFollowTheKernelSources) {
   // Deterministic: the same sources give the same key, so a rerun resumes.
   EXPECT_EQ(gdn_tunable_kernels({"gdn.fwd_plan"}, hopper)[0].source_hash, only[0].source_hash);
   EXPECT_THROW(gdn_tunable_kernels({"gdn.no_such_kernel"}, hopper), UserError);
+}
+
+
+/// A store on a made-up H100 with trials of the real kernels' identities (no GPU needed).
+class GdnStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("qla_gdn_store_" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(dir_);
+    store_ = std::make_unique<Store>(Store::open((dir_ / "s.sqlite").string(), Store::Mode::kReadWrite));
+    device_.name = "NVIDIA H100 80GB HBM3";
+    device_.cc_major = 9;
+    device_.sm_count = 132;
+    problem_.tokens = 8192;
+    problem_.h_qk = 2;
+    problem_.h_v = 8;
+    for (const auto& k : gdn_tunable_kernels({}, ArchInfo{})) kernels_[k.space.kernel] = k;
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void put(const std::string& kernel, const Point& values, double us) {
+    const TunableKernel& k = kernels_.at(kernel);
+    TrialRecord t;
+    t.kernel = k.identity();
+    t.problem = problem_;
+    t.values = values;
+    t.config = k.space.label(values);
+    t.result.time.median_us = us;
+    t.result.time.samples = 10;
+    ASSERT_TRUE(store_->put_trial(device_, t));
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+  DeviceFingerprint device_;
+  gdn::Problem problem_;
+  std::map<std::string, TunableKernel> kernels_;
+};
+
+TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
+  put("gdn.fused_fwd", {64, 64, 2, 8, 0}, 100);
+  put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
+  put("gdn.fused_fwd", {32, 64, 2, 8, 0}, 95);
+  put("gdn.kkt_solve", {64, 32, 8}, 80);
+  put("gdn.cp_correct", {32}, 70);
+  const auto members = gdn_plan_members(*store_, device_);
+  const Members at32 = members(problem_, {32, 2, 0, 10});
+  EXPECT_EQ(at32.at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");
+  EXPECT_EQ(at32.count("gdn.kkt_solve"), 0u);  // nothing measured at C = 32: its default, moved, runs
+  EXPECT_EQ(at32.at("gdn.cp_correct").label, "bv32");  // shares no chunk size
+  EXPECT_EQ(at32.at("gdn.fused_fwd").default_label, "c64.bv64.s2.w8.sm0");
+  const Members at64 = members(problem_, {64, 2, 0, 10});
+  EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0");
+  EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8");
+  // A decided winner at that C is preferred over a faster single trial.
+  store_->put_winner(device_, kernels_.at("gdn.fused_fwd").identity(), problem_,
+                     {"c32.bv64.s2.w8.sm0", {32, 64, 2, 8, 0}, 94, 0}, 0);
+  EXPECT_EQ(members(problem_, {32, 0, 0, 10}).at("gdn.fused_fwd").label, "c32.bv64.s2.w8.sm0");
+}
+
+TEST_F(GdnStore, TheLookupServesThePlanWithTheKernels) {
+  put("gdn.fwd_plan", {32, 1, 16, 6}, 50);
+  put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
+  const auto lookup = gdn_lookup(*store_, device_, ArchInfo{});
+  const LookupResult plan = lookup->find("gdn.fwd_plan", problem_);
+  EXPECT_EQ(plan.provenance, Provenance::kExact);
+  EXPECT_EQ(plan.config, (Point{32, 1, 16, 6}));
+  EXPECT_EQ(lookup->find("gdn.fused_fwd", problem_).config, (Point{32, 128, 2, 4, 0}));
+  EXPECT_EQ(lookup->find("gdn.kkt_solve", problem_).provenance, Provenance::kHeuristic);
 }
 
 }  // namespace

@@ -364,6 +364,14 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const
   };
 }
 
+std::shared_ptr<Lookup> gdn_lookup(const Store& store, const DeviceFingerprint& device, const ArchInfo& arch) {
+  auto lookup = std::make_shared<Lookup>(device);
+  std::vector<std::string> ids{gdn::fwd_plan_space().kernel};
+  for (const cuda::KernelFamily& f : cuda::kernel_families()) ids.push_back(f.space->kernel);
+  for (const TunableKernel& k : gdn_tunable_kernels(ids, arch)) lookup->add_kernel(store, k.identity(), k.space);
+  return lookup;
+}
+
 std::unique_ptr<TrialRunner> make_gdn_backend(int device, const MeasureOptions& options) {
   return std::make_unique<GdnBackend>(device, options);
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "qla/space.hpp"
+#include "qla/tuner/lookup.hpp"
 #include "qla/tuner/measure.hpp"
 #include "qla/tuner/runner.hpp"
 #include "qla/tuner/tuner.hpp"
@@ -29,6 +30,11 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
 /// out (they run at their defaults moved to C). `store` must outlive the function.
 std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const Store& store,
                                                                            const DeviceFingerprint& device);
+
+/// A lookup over `store` for `device` that knows every tunable kernel of the fused forward and the op plan
+/// "gdn.fwd_plan" at their current sources: what make_plan's PlanOptions::lookup should be given (through
+/// make_config_hook) to run the tuned plan.
+std::shared_ptr<Lookup> gdn_lookup(const Store& store, const DeviceFingerprint& device, const ArchInfo& arch);
 
 /// The worker-side backend for device `device` (runs in `qla worker --device N`).
 std::unique_ptr<TrialRunner> make_gdn_backend(int device, const MeasureOptions& options = {});
