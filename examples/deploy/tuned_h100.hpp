@@ -223,347 +223,347 @@ inline constexpr int kFwdPlanDefault[4] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 
 static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3]), "gdn.fwd_plan: the default lies outside the declared space");
 /// gdn.fwd_plan on sm_90: 171 rows.
 inline constexpr std::array<Row<4>, 171> kFwdPlanSm90 = {{
-    // varlen1.t16384.h16x16.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 1711.898 us (re-measured winner), 1.05x over default c64.cp2.pc0.th10 (1790.971 us)
+    // varlen1.t16384.h16x16.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 1711.898 us (re-measured winner), 1.05x over the untuned op (1790.971 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x16.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1711.8980000000001, 1790.971},
-    // varlen1.t16384.h16x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s1.w8.sm0] 2998.575 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (2998.575 us)
+    // varlen1.t16384.h16x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s1.w8.sm0] 2998.575 us (re-measured winner), 1.00x over the untuned op (2998.575 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2998.5750000000003, 2998.5750000000003},
-    // varlen1.t16384.h16x48.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10 [gdn.fused_fwd=c32.bv64.s3.w8.sm0] 3688.040 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen1.t16384.h16x48.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10 [gdn.fused_fwd=c32.bv64.s3.w8.sm0] 3688.040 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x48.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 10}, 3688.04, 0.0},
-    // varlen1.t16384.h16x64.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3741.034 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen1.t16384.h16x64.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3741.034 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x64.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3741.0335000000005, 0.0},
-    // varlen1.t16384.h2x8.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 1309.875 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1309.875 us)
+    // varlen1.t16384.h2x8.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 1309.875 us (re-measured winner), 1.00x over the untuned op (1309.875 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h2x8.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1309.875, 1309.875},
-    // varlen1.t16384.h32x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s1.w8.sm0] 3009.453 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (3009.453 us)
+    // varlen1.t16384.h32x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s1.w8.sm0] 3009.453 us (re-measured winner), 1.00x over the untuned op (3009.453 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h32x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 3009.4525000000003, 3009.4525000000003},
-    // varlen1.t16384.h4x16.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 1812.955 us (re-measured winner), 1.13x over default c64.cp2.pc0.th10 (2044.511 us)
+    // varlen1.t16384.h4x16.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 1812.955 us (re-measured winner), 1.13x over the untuned op (2044.511 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h4x16.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1812.9549999999999, 2044.511},
-    // varlen1.t16384.h8x24.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 2074.430 us (re-measured winner), 1.12x over default c64.cp2.pc0.th10 (2321.522 us)
+    // varlen1.t16384.h8x24.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 2074.430 us (re-measured winner), 1.12x over the untuned op (2321.522 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h8x24.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 2074.4304999999999, 2321.5219999999999},
-    // varlen1.t16384.h8x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 2460.645 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (2460.645 us)
+    // varlen1.t16384.h8x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 2460.645 us (re-measured winner), 1.00x over the untuned op (2460.645 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h8x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2460.6450000000004, 2460.6450000000004},
-    // varlen1.t2048.h16x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s1.w8.sm0] 588.216 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (588.216 us)
+    // varlen1.t2048.h16x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s1.w8.sm0] 588.216 us (re-measured winner), 1.00x over the untuned op (588.216 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 588.2165, 588.2165},
-    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s1.w4.sm0 gdn.kkt_solve=c32.b16.w8 gdn.state_pass=c32.s1.w8] 665.306 us (re-measured winner), 1.06x over default c64.cp2.pc0.th10 (703.946 us)
+    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s1.w4.sm0 gdn.kkt_solve=c32.b16.w8 gdn.state_pass=c32.s1.w8] 665.306 us (re-measured winner), 1.06x over the untuned op (703.946 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 665.30600000000004, 703.94599999999991},
-    // varlen1.t2048.h16x48.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 675.627 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen1.t2048.h16x48.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 675.627 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x48.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 675.62650000000008, 0.0},
-    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 621.640 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 621.640 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x64.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 621.64049999999997, 0.0},
-    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c64 gdn.fused_fwd=c64.bv64.s1.w8.sm0 gdn.kkt_solve=c64.b16.w4 gdn.state_pass=c64.s2.w8] 451.366 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (451.366 us)
+    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c64 gdn.fused_fwd=c64.bv64.s1.w8.sm0 gdn.kkt_solve=c64.b16.w4 gdn.state_pass=c64.s2.w8] 451.366 us (re-measured winner), 1.00x over the untuned op (451.366 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h2x8.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 451.36649999999997, 451.36649999999997},
-    // varlen1.t2048.h32x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s1.w4.sm0] 670.586 us (re-measured winner), 1.04x over default c64.cp2.pc0.th10 (700.250 us)
+    // varlen1.t2048.h32x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s1.w4.sm0] 670.586 us (re-measured winner), 1.04x over the untuned op (700.250 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h32x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 670.58600000000001, 700.25},
-    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c64 gdn.fused_fwd=c64.bv64.s2.w8.sm0 gdn.kkt_solve=c64.b16.w8 gdn.state_pass=c64.s2.w8] 489.351 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (489.351 us)
+    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c64 gdn.fused_fwd=c64.bv64.s2.w8.sm0 gdn.kkt_solve=c64.b16.w8 gdn.state_pass=c64.s2.w8] 489.351 us (re-measured winner), 1.00x over the untuned op (489.351 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h4x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 489.35050000000001, 489.35050000000001},
-    // varlen1.t2048.h8x24.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 615.433 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (615.433 us)
+    // varlen1.t2048.h8x24.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 615.433 us (re-measured winner), 1.00x over the untuned op (615.433 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x24.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 615.43299999999999, 615.43299999999999},
-    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 582.648 us (re-measured winner), 1.02x over default c64.cp2.pc0.th10 (591.928 us)
+    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 582.648 us (re-measured winner), 1.02x over the untuned op (591.928 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 582.64799999999991, 591.928},
-    // varlen1.t32768.h16x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2758.490 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (2758.490 us)
+    // varlen1.t32768.h16x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2758.490 us (re-measured winner), 1.00x over the untuned op (2758.490 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2758.4900000000002, 2758.4900000000002},
-    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s3.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 4885.108 us (re-measured winner), 1.10x over default c64.cp2.pc0.th10 (5382.331 us)
+    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s3.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 4885.108 us (re-measured winner), 1.10x over the untuned op (5382.331 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 4885.1080000000002, 5382.3305},
-    // varlen1.t32768.h16x48.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10 [gdn.fused_fwd=c32.bv64.s3.w8.sm0] 6999.482 us (re-measured winner), 1.15x over default c64.cp2.pc0.th10 (8051.258 us)
+    // varlen1.t32768.h16x48.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10 [gdn.fused_fwd=c32.bv64.s3.w8.sm0] 6999.482 us (re-measured winner), 1.15x over the untuned op (8051.258 us)
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x48.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 10}, 6999.482, 8051.2584999999999},
-    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc8.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 7147.445 us (re-measured winner), 1.12x over default c64.cp2.pc0.th10 (8029.826 us)
+    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc8.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 7147.445 us (re-measured winner), 1.12x over the untuned op (8029.826 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x64.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 8, /*th*/ 10}, 7147.4449999999997, 8029.8255000000008},
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 1952.700 us (re-measured winner), 1.04x over default c64.cp2.pc0.th10 (2028.957 us)
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 1952.700 us (re-measured winner), 1.04x over the untuned op (2028.957 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1952.7, 2028.9575},
-    // varlen1.t32768.h32x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s3.w8.sm0] 4994.779 us (re-measured winner), 1.12x over default c64.cp2.pc0.th10 (5588.419 us)
+    // varlen1.t32768.h32x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s3.w8.sm0] 4994.779 us (re-measured winner), 1.12x over the untuned op (5588.419 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h32x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 4994.7785000000003, 5588.4189999999999},
-    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s3.w8.sm1 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s2.w8] 2781.495 us (re-measured winner), 1.03x over default c64.cp2.pc0.th10 (2876.456 us)
+    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s3.w8.sm1 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s2.w8] 2781.495 us (re-measured winner), 1.03x over the untuned op (2876.456 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h4x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2781.4949999999999, 2876.4555},
-    // varlen1.t32768.h8x24.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 3707.447 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (3715.015 us)
+    // varlen1.t32768.h8x24.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 3707.447 us (re-measured winner), 1.00x over the untuned op (3715.015 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x24.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3707.4470000000001, 3715.0150000000003},
-    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 4843.365 us (re-measured winner), 1.10x over default c64.cp2.pc0.th10 (5316.651 us)
+    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 4843.365 us (re-measured winner), 1.10x over the untuned op (5316.651 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 4843.3649999999998, 5316.6514999999999},
-    // varlen1.t4096.h16x16.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 762.123 us (re-measured winner), 1.01x over default c64.cp2.pc0.th10 (770.108 us)
+    // varlen1.t4096.h16x16.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 762.123 us (re-measured winner), 1.01x over the untuned op (770.108 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x16.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 762.12349999999992, 770.10750000000007},
-    // varlen1.t4096.h16x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s1.w4.sm0] 1022.832 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1022.832 us)
+    // varlen1.t4096.h16x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s1.w4.sm0] 1022.832 us (re-measured winner), 1.00x over the untuned op (1022.832 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1022.832, 1022.832},
-    // varlen1.t4096.h16x48.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1310.468 us (re-measured winner), 1.17x over default c64.cp2.pc0.th10 (1533.863 us)
+    // varlen1.t4096.h16x48.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1310.468 us (re-measured winner), 1.17x over the untuned op (1533.863 us)
     {{16, 48, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x48.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1310.4680000000001, 1533.8634999999999},
-    // varlen1.t4096.h16x64.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1143.089 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen1.t4096.h16x64.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1143.089 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x64.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1143.0889999999999, 0.0},
-    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 699.931 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (699.931 us)
+    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 699.931 us (re-measured winner), 1.00x over the untuned op (699.931 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 699.93100000000004, 699.93100000000004},
-    // varlen1.t4096.h32x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th8 [gdn.fused_fwd=c32.bv32.s1.w8.sm0] 957.294 us (re-measured winner), 1.10x over default c64.cp2.pc0.th10 (1057.184 us)
+    // varlen1.t4096.h32x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th8 [gdn.fused_fwd=c32.bv32.s1.w8.sm0] 957.294 us (re-measured winner), 1.10x over the untuned op (1057.184 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h32x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 8}, 957.29449999999997, 1057.1840000000002},
-    // varlen1.t4096.h4x16.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 759.340 us (re-measured winner), 1.06x over default c64.cp2.pc0.th10 (803.804 us)
+    // varlen1.t4096.h4x16.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 759.340 us (re-measured winner), 1.06x over the untuned op (803.804 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h4x16.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 759.33950000000004, 803.80399999999997},
-    // varlen1.t4096.h8x24.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 922.429 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen1.t4096.h8x24.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 922.429 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h8x24.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 922.42949999999996, 0.0},
-    // varlen1.t4096.h8x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 928.495 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (928.495 us)
+    // varlen1.t4096.h8x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 928.495 us (re-measured winner), 1.00x over the untuned op (928.495 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h8x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 928.49450000000002, 928.49450000000002},
-    // varlen1.t8192.h16x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 1077.104 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1077.104 us)
+    // varlen1.t8192.h16x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 1077.104 us (re-measured winner), 1.00x over the untuned op (1077.104 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1077.1044999999999, 1077.1044999999999},
-    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s1.w4.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 1541.413 us (re-measured winner), 1.13x over default c64.cp2.pc0.th10 (1743.400 us)
+    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s1.w4.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 1541.413 us (re-measured winner), 1.13x over the untuned op (1743.400 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1541.413, 1743.4000000000001},
-    // varlen1.t8192.h16x48.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1880.990 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen1.t8192.h16x48.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1880.990 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x48.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1880.9895000000001, 0.0},
-    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 2085.934 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 2085.934 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x64.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 2085.9335000000001, 0.0},
-    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 751.098 us (re-measured winner), 1.01x over default c64.cp2.pc0.th10 (758.395 us)
+    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 751.098 us (re-measured winner), 1.01x over the untuned op (758.395 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h2x8.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 751.09799999999996, 758.39499999999998},
-    // varlen1.t8192.h32x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s1.w4.sm0] 1579.015 us (re-measured winner), 1.15x over default c64.cp2.pc0.th10 (1810.395 us)
+    // varlen1.t8192.h32x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s1.w4.sm0] 1579.015 us (re-measured winner), 1.15x over the untuned op (1810.395 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h32x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1579.0155, 1810.395},
-    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c64 gdn.fused_fwd=c64.bv64.s2.w8.sm0 gdn.kkt_solve=c64.b16.w8 gdn.state_pass=c64.s2.w8] 1008.014 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1008.014 us)
+    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c64 gdn.fused_fwd=c64.bv64.s2.w8.sm0 gdn.kkt_solve=c64.b16.w8 gdn.state_pass=c64.s2.w8] 1008.014 us (re-measured winner), 1.00x over the untuned op (1008.014 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1008.014, 1008.014},
-    // varlen1.t8192.h8x24.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 1485.142 us (re-measured winner), 1.02x over default c64.cp2.pc0.th10 (1513.831 us)
+    // varlen1.t8192.h8x24.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 1485.142 us (re-measured winner), 1.02x over the untuned op (1513.831 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x24.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1485.1420000000001, 1513.8310000000001},
-    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s1.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 1340.611 us (re-measured winner), 1.05x over default c64.cp2.pc0.th10 (1406.196 us)
+    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s1.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 1340.611 us (re-measured winner), 1.05x over the untuned op (1406.196 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1340.6110000000001, 1406.1955},
-    // varlen2.t16384.h16x16.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1512.006 us (re-measured winner), 1.10x over default c64.cp2.pc0.th10 (1669.881 us)
+    // varlen2.t16384.h16x16.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1512.006 us (re-measured winner), 1.10x over the untuned op (1669.881 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x16.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1512.0065, 1669.8810000000001},
-    // varlen2.t16384.h16x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc64.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 2134.847 us (re-measured winner), 1.39x over default c64.cp2.pc0.th10 (2964.828 us)
+    // varlen2.t16384.h16x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc64.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 2134.847 us (re-measured winner), 1.39x over the untuned op (2964.828 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 64, /*th*/ 10}, 2134.8469999999998, 2964.8275000000003},
-    // varlen2.t16384.h16x48.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3025.887 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t16384.h16x48.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3025.887 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x48.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3025.8869999999997, 0.0},
-    // varlen2.t16384.h16x64.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th12 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3756.364 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t16384.h16x64.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th12 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3756.364 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x64.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 12}, 3756.3635000000004, 0.0},
-    // varlen2.t16384.h2x8.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm1] 1243.075 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1243.075 us)
+    // varlen2.t16384.h2x8.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm1] 1243.075 us (re-measured winner), 1.00x over the untuned op (1243.075 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h2x8.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1243.0745000000002, 1243.0745000000002},
-    // varlen2.t16384.h32x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 2278.689 us (re-measured winner), 1.30x over default c64.cp2.pc0.th10 (2961.131 us)
+    // varlen2.t16384.h32x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 2278.689 us (re-measured winner), 1.30x over the untuned op (2961.131 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h32x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 2278.6895, 2961.1315},
-    // varlen2.t16384.h4x16.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 1669.049 us (re-measured winner), 1.14x over default c64.cp2.pc0.th10 (1903.020 us)
+    // varlen2.t16384.h4x16.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 1669.049 us (re-measured winner), 1.14x over the untuned op (1903.020 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h4x16.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1669.049, 1903.02},
-    // varlen2.t16384.h8x24.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1971.934 us (re-measured winner), 1.13x over default c64.cp2.pc0.th10 (2222.002 us)
+    // varlen2.t16384.h8x24.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1971.934 us (re-measured winner), 1.13x over the untuned op (2222.002 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h8x24.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1971.9335000000001, 2222.0015000000003},
-    // varlen2.t16384.h8x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 2284.627 us (re-measured winner), 1.06x over default c64.cp2.pc0.th10 (2429.860 us)
+    // varlen2.t16384.h8x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 2284.627 us (re-measured winner), 1.06x over the untuned op (2429.860 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h8x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 2284.6265000000003, 2429.8604999999998},
-    // varlen2.t32768.h16x16.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2455.285 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (2455.285 us)
+    // varlen2.t32768.h16x16.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2455.285 us (re-measured winner), 1.00x over the untuned op (2455.285 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2455.2845000000002, 2455.2845000000002},
-    // varlen2.t32768.h16x16.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2535.222 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (2535.222 us)
+    // varlen2.t32768.h16x16.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2535.222 us (re-measured winner), 1.00x over the untuned op (2535.222 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2535.2224999999999, 2535.2224999999999},
-    // varlen2.t32768.h16x16.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2600.391 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (2600.391 us)
+    // varlen2.t32768.h16x16.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2600.391 us (re-measured winner), 1.00x over the untuned op (2600.391 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2600.3914999999997, 2600.3914999999997},
-    // varlen2.t32768.h16x16.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2624.712 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (2624.712 us)
+    // varlen2.t32768.h16x16.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2624.712 us (re-measured winner), 1.00x over the untuned op (2624.712 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2624.7115000000003, 2624.7115000000003},
-    // varlen2.t32768.h16x16.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2574.439 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (2574.439 us)
+    // varlen2.t32768.h16x16.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 2574.439 us (re-measured winner), 1.00x over the untuned op (2574.439 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2574.4385000000002, 2574.4385000000002},
-    // varlen2.t32768.h16x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3649.061 us (re-measured winner), 1.16x over default c64.cp2.pc0.th10 (4241.374 us)
+    // varlen2.t32768.h16x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3649.061 us (re-measured winner), 1.16x over the untuned op (4241.374 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3649.0609999999997, 4241.3739999999998},
-    // varlen2.t32768.h16x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3597.913 us (re-measured winner), 1.50x over default c64.cp2.pc0.th10 (5414.676 us)
+    // varlen2.t32768.h16x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3597.913 us (re-measured winner), 1.50x over the untuned op (5414.676 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3597.9125000000004, 5414.6759999999995},
-    // varlen2.t32768.h16x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3635.657 us (re-measured winner), 1.40x over default c64.cp2.pc0.th10 (5087.312 us)
+    // varlen2.t32768.h16x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3635.657 us (re-measured winner), 1.40x over the untuned op (5087.312 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3635.6570000000002, 5087.3119999999999},
-    // varlen2.t32768.h16x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3636.741 us (re-measured winner), 1.76x over default c64.cp2.pc0.th10 (6389.566 us)
+    // varlen2.t32768.h16x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3636.741 us (re-measured winner), 1.76x over the untuned op (6389.566 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3636.741, 6389.5655000000006},
-    // varlen2.t32768.h16x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3601.109 us (re-measured winner), 1.76x over default c64.cp2.pc0.th10 (6335.293 us)
+    // varlen2.t32768.h16x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3601.109 us (re-measured winner), 1.76x over the untuned op (6335.293 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3601.1090000000004, 6335.2930000000006},
-    // varlen2.t32768.h16x48.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s3.w4.sm0] 6126.110 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t32768.h16x48.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s3.w4.sm0] 6126.110 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 6126.1104999999998, 0.0},
-    // varlen2.t32768.h16x48.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 5413.524 us (re-measured winner), 1.17x over default c64.cp2.pc0.th10 (6347.010 us)
+    // varlen2.t32768.h16x48.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 5413.524 us (re-measured winner), 1.17x over the untuned op (6347.010 us)
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 5413.5235000000002, 6347.0095000000001},
-    // varlen2.t32768.h16x48.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 5595.158 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t32768.h16x48.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 5595.158 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 5595.1580000000004, 0.0},
-    // varlen2.t32768.h16x48.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 5472.740 us (re-measured winner), 1.17x over default c64.cp2.pc0.th10 (6401.587 us)
+    // varlen2.t32768.h16x48.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 5472.740 us (re-measured winner), 1.17x over the untuned op (6401.587 us)
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 5472.7404999999999, 6401.5869999999995},
-    // varlen2.t32768.h16x48.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 7151.342 us (re-measured winner), 1.14x over default c64.cp2.pc0.th10 (8124.669 us)
+    // varlen2.t32768.h16x48.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 7151.342 us (re-measured winner), 1.14x over the untuned op (8124.669 us)
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 7151.3420000000006, 8124.6689999999999},
-    // varlen2.t32768.h16x64.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 6071.022 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t32768.h16x64.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 6071.022 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 6071.0219999999999, 0.0},
-    // varlen2.t32768.h16x64.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 7114.238 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t32768.h16x64.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 7114.238 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 8}, 7114.2384999999995, 0.0},
-    // varlen2.t32768.h16x64.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 7158.431 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t32768.h16x64.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 7158.431 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 7158.4310000000005, 0.0},
-    // varlen2.t32768.h16x64.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 7216.753 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t32768.h16x64.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 7216.753 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 8}, 7216.7530000000006, 0.0},
-    // varlen2.t32768.h16x64.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 7218.529 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t32768.h16x64.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 7218.529 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 8}, 7218.5290000000005, 0.0},
-    // varlen2.t32768.h2x8.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1629.528 us (re-measured winner), 1.10x over default c64.cp2.pc0.th10 (1788.890 us)
+    // varlen2.t32768.h2x8.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1629.528 us (re-measured winner), 1.10x over the untuned op (1788.890 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1629.528, 1788.8900000000001},
-    // varlen2.t32768.h2x8.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1892.747 us (re-measured winner), 1.08x over default c64.cp2.pc0.th10 (2046.511 us)
+    // varlen2.t32768.h2x8.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1892.747 us (re-measured winner), 1.08x over the untuned op (2046.511 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1892.7474999999999, 2046.511},
-    // varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 2087.967 us (re-measured winner), 1.30x over default c64.cp2.pc0.th10 (2715.032 us)
+    // varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 2087.967 us (re-measured winner), 1.30x over the untuned op (2715.032 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2087.9670000000001, 2715.0315000000001},
-    // varlen2.t32768.h2x8.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 2085.135 us (re-measured winner), 1.08x over default c64.cp2.pc0.th10 (2249.489 us)
+    // varlen2.t32768.h2x8.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 2085.135 us (re-measured winner), 1.08x over the untuned op (2249.489 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 2085.1350000000002, 2249.489},
-    // varlen2.t32768.h2x8.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1890.460 us (re-measured winner), 1.08x over default c64.cp2.pc0.th10 (2041.086 us)
+    // varlen2.t32768.h2x8.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1890.460 us (re-measured winner), 1.08x over the untuned op (2041.086 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1890.46, 2041.086},
-    // varlen2.t32768.h32x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3757.895 us (re-measured winner), 1.16x over default c64.cp2.pc0.th10 (4358.736 us)
+    // varlen2.t32768.h32x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3757.895 us (re-measured winner), 1.16x over the untuned op (4358.736 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3757.895, 4358.7359999999999},
-    // varlen2.t32768.h32x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3580.885 us (re-measured winner), 1.51x over default c64.cp2.pc0.th10 (5416.129 us)
+    // varlen2.t32768.h32x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3580.885 us (re-measured winner), 1.51x over the untuned op (5416.129 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3580.8850000000002, 5416.1285000000007},
-    // varlen2.t32768.h32x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3679.238 us (re-measured winner), 1.38x over default c64.cp2.pc0.th10 (5093.979 us)
+    // varlen2.t32768.h32x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3679.238 us (re-measured winner), 1.38x over the untuned op (5093.979 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3679.2380000000003, 5093.9790000000003},
-    // varlen2.t32768.h32x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3693.718 us (re-measured winner), 1.73x over default c64.cp2.pc0.th10 (6375.629 us)
+    // varlen2.t32768.h32x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3693.718 us (re-measured winner), 1.73x over the untuned op (6375.629 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3693.7179999999998, 6375.6290000000008},
-    // varlen2.t32768.h32x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3558.501 us (re-measured winner), 1.76x over default c64.cp2.pc0.th10 (6259.085 us)
+    // varlen2.t32768.h32x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3558.501 us (re-measured winner), 1.76x over the untuned op (6259.085 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3558.5005000000001, 6259.0845000000008},
-    // varlen2.t32768.h4x16.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 2780.329 us (re-measured winner), 1.06x over default c64.cp2.pc0.th10 (2956.765 us)
+    // varlen2.t32768.h4x16.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 2780.329 us (re-measured winner), 1.06x over the untuned op (2956.765 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2780.3294999999998, 2956.7650000000003},
-    // varlen2.t32768.h4x16.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 3066.079 us (re-measured winner), 1.02x over default c64.cp2.pc0.th10 (3135.374 us)
+    // varlen2.t32768.h4x16.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 3066.079 us (re-measured winner), 1.02x over the untuned op (3135.374 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3066.0785000000001, 3135.3740000000003},
-    // varlen2.t32768.h4x16.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 3115.407 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (3115.407 us)
+    // varlen2.t32768.h4x16.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 3115.407 us (re-measured winner), 1.00x over the untuned op (3115.407 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 3115.4065000000001, 3115.4065000000001},
-    // varlen2.t32768.h4x16.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 3156.864 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (3156.864 us)
+    // varlen2.t32768.h4x16.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 3156.864 us (re-measured winner), 1.00x over the untuned op (3156.864 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 3156.8635000000004, 3156.8635000000004},
-    // varlen2.t32768.h4x16.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 3035.789 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (3048.382 us)
+    // varlen2.t32768.h4x16.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 3035.789 us (re-measured winner), 1.00x over the untuned op (3048.382 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 3035.7894999999999, 3048.3820000000001},
-    // varlen2.t32768.h8x24.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 3398.226 us (re-measured winner), 1.01x over default c64.cp2.pc0.th10 (3445.490 us)
+    // varlen2.t32768.h8x24.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 3398.226 us (re-measured winner), 1.01x over the untuned op (3445.490 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3398.2260000000001, 3445.4904999999999},
-    // varlen2.t32768.h8x24.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 3511.875 us (re-measured winner), 1.01x over default c64.cp2.pc0.th10 (3553.588 us)
+    // varlen2.t32768.h8x24.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 3511.875 us (re-measured winner), 1.01x over the untuned op (3553.588 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3511.875, 3553.5884999999998},
-    // varlen2.t32768.h8x24.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 3603.830 us (re-measured winner), 1.01x over default c64.cp2.pc0.th10 (3642.869 us)
+    // varlen2.t32768.h8x24.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 3603.830 us (re-measured winner), 1.01x over the untuned op (3642.869 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3603.8295000000003, 3642.8690000000001},
-    // varlen2.t32768.h8x24.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 3699.447 us (re-measured winner), 1.01x over default c64.cp2.pc0.th10 (3740.200 us)
+    // varlen2.t32768.h8x24.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 3699.447 us (re-measured winner), 1.01x over the untuned op (3740.200 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3699.4465, 3740.1999999999998},
-    // varlen2.t32768.h8x24.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 3619.606 us (re-measured winner), 1.01x over default c64.cp2.pc0.th10 (3665.958 us)
+    // varlen2.t32768.h8x24.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th6 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 3619.606 us (re-measured winner), 1.01x over the untuned op (3665.958 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3619.6060000000002, 3665.9580000000001},
-    // varlen2.t32768.h8x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3689.784 us (re-measured winner), 1.16x over default c64.cp2.pc0.th10 (4272.065 us)
+    // varlen2.t32768.h8x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3689.784 us (re-measured winner), 1.16x over the untuned op (4272.065 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 3689.7835000000005, 4272.0645000000004},
-    // varlen2.t32768.h8x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3630.007 us (re-measured winner), 1.22x over default c64.cp2.pc0.th10 (4441.603 us)
+    // varlen2.t32768.h8x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3630.007 us (re-measured winner), 1.22x over the untuned op (4441.603 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3630.0070000000001, 4441.6030000000001},
-    // varlen2.t32768.h8x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3644.423 us (re-measured winner), 1.21x over default c64.cp2.pc0.th10 (4427.684 us)
+    // varlen2.t32768.h8x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3644.423 us (re-measured winner), 1.21x over the untuned op (4427.684 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3644.4230000000002, 4427.6835000000001},
-    // varlen2.t32768.h8x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3631.479 us (re-measured winner), 1.22x over default c64.cp2.pc0.th10 (4419.075 us)
+    // varlen2.t32768.h8x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3631.479 us (re-measured winner), 1.22x over the untuned op (4419.075 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3631.4785000000002, 4419.0750000000007},
-    // varlen2.t32768.h8x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3530.198 us (re-measured winner), 1.22x over default c64.cp2.pc0.th10 (4310.434 us)
+    // varlen2.t32768.h8x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 3530.198 us (re-measured winner), 1.22x over the untuned op (4310.434 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3530.1980000000003, 4310.4335000000001},
-    // varlen2.t8192.h16x16.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 1061.456 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1061.456 us)
+    // varlen2.t8192.h16x16.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 1061.456 us (re-measured winner), 1.00x over the untuned op (1061.456 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1061.4560000000001, 1061.4560000000001},
-    // varlen2.t8192.h16x16.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 989.087 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (989.087 us)
+    // varlen2.t8192.h16x16.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 989.087 us (re-measured winner), 1.00x over the untuned op (989.087 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 989.08699999999999, 989.08699999999999},
-    // varlen2.t8192.h16x16.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 925.134 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (925.134 us)
+    // varlen2.t8192.h16x16.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 925.134 us (re-measured winner), 1.00x over the untuned op (925.134 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 925.13400000000001, 925.13400000000001},
-    // varlen2.t8192.h16x16.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 1020.864 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1020.864 us)
+    // varlen2.t8192.h16x16.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s2.w8.sm0] 1020.864 us (re-measured winner), 1.00x over the untuned op (1020.864 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1020.864, 1020.864},
-    // varlen2.t8192.h16x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1386.085 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1386.085 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1386.085, 0.0},
-    // varlen2.t8192.h16x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1322.436 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1322.436 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1322.4360000000001, 0.0},
-    // varlen2.t8192.h16x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc16.th10 [gdn.fused_fwd=c32.bv32.s1.w8.sm0] 1086.447 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc16.th10 [gdn.fused_fwd=c32.bv32.s1.w8.sm0] 1086.447 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 16, /*th*/ 10}, 1086.4475, 0.0},
-    // varlen2.t8192.h16x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1334.916 us (re-measured winner), 1.25x over default c64.cp2.pc0.th10 (1668.776 us)
+    // varlen2.t8192.h16x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1334.916 us (re-measured winner), 1.25x over the untuned op (1668.776 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1334.9160000000002, 1668.7764999999999},
-    // varlen2.t8192.h16x48.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1832.156 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x48.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1832.156 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1832.1559999999999, 0.0},
-    // varlen2.t8192.h16x48.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1983.166 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x48.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1983.166 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1983.1660000000002, 0.0},
-    // varlen2.t8192.h16x48.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1411.254 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x48.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1411.254 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1411.2539999999999, 0.0},
-    // varlen2.t8192.h16x48.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1559.208 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x48.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1559.208 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1559.2080000000001, 0.0},
-    // varlen2.t8192.h16x64.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1986.015 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x64.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1986.015 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 8}, 1986.0149999999999, 0.0},
-    // varlen2.t8192.h16x64.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 2016.672 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x64.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 2016.672 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 2016.672, 0.0},
-    // varlen2.t8192.h16x64.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 1749.788 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x64.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 1749.788 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1749.788, 0.0},
-    // varlen2.t8192.h16x64.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 2000.880 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen2.t8192.h16x64.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 2000.880 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 2000.8795, 0.0},
-    // varlen2.t8192.h2x8.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 970.191 us (re-measured winner), 1.04x over default c64.cp2.pc0.th10 (1010.751 us)
+    // varlen2.t8192.h2x8.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 970.191 us (re-measured winner), 1.04x over the untuned op (1010.751 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 970.19050000000004, 1010.751},
-    // varlen2.t8192.h2x8.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 914.302 us (re-measured winner), 1.03x over default c64.cp2.pc0.th10 (943.726 us)
+    // varlen2.t8192.h2x8.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 914.302 us (re-measured winner), 1.03x over the untuned op (943.726 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 914.30150000000003, 943.726},
-    // varlen2.t8192.h2x8.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 752.171 us (re-measured winner), 1.05x over default c64.cp2.pc0.th10 (788.172 us)
+    // varlen2.t8192.h2x8.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 752.171 us (re-measured winner), 1.05x over the untuned op (788.172 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 752.17100000000005, 788.17200000000003},
-    // varlen2.t8192.h2x8.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 940.173 us (re-measured winner), 1.03x over default c64.cp2.pc0.th10 (966.254 us)
+    // varlen2.t8192.h2x8.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 940.173 us (re-measured winner), 1.03x over the untuned op (966.254 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 940.173, 966.25400000000002},
-    // varlen2.t8192.h32x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1327.348 us (re-measured winner), 1.50x over default c64.cp2.pc0.th10 (1990.909 us)
+    // varlen2.t8192.h32x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1327.348 us (re-measured winner), 1.50x over the untuned op (1990.909 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1327.3475000000001, 1990.9090000000001},
-    // varlen2.t8192.h32x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1347.188 us (re-measured winner), 2.63x over default c64.cp2.pc0.th10 (3537.748 us)
+    // varlen2.t8192.h32x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1347.188 us (re-measured winner), 2.63x over the untuned op (3537.748 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1347.1880000000001, 3537.748},
-    // varlen2.t8192.h32x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv32.s1.w8.sm0] 1128.928 us (re-measured winner), 1.14x over default c64.cp2.pc0.th10 (1285.267 us)
+    // varlen2.t8192.h32x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv32.s1.w8.sm0] 1128.928 us (re-measured winner), 1.14x over the untuned op (1285.267 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 8}, 1128.9280000000001, 1285.2670000000001},
-    // varlen2.t8192.h32x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1306.035 us (re-measured winner), 1.26x over default c64.cp2.pc0.th10 (1644.568 us)
+    // varlen2.t8192.h32x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1306.035 us (re-measured winner), 1.26x over the untuned op (1644.568 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1306.0350000000001, 1644.568},
-    // varlen2.t8192.h4x16.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 1165.954 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1165.954 us)
+    // varlen2.t8192.h4x16.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 1165.954 us (re-measured winner), 1.00x over the untuned op (1165.954 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1165.9535000000001, 1165.9535000000001},
-    // varlen2.t8192.h4x16.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 1115.601 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1115.601 us)
+    // varlen2.t8192.h4x16.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 1115.601 us (re-measured winner), 1.00x over the untuned op (1115.601 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1115.6010000000001, 1115.6010000000001},
-    // varlen2.t8192.h4x16.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 1043.904 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1043.904 us)
+    // varlen2.t8192.h4x16.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 1043.904 us (re-measured winner), 1.00x over the untuned op (1043.904 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1043.904, 1043.904},
-    // varlen2.t8192.h4x16.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 1124.976 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1124.976 us)
+    // varlen2.t8192.h4x16.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv64.s2.w8.sm0] 1124.976 us (re-measured winner), 1.00x over the untuned op (1124.976 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1124.9765, 1124.9765},
-    // varlen2.t8192.h8x24.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 1500.070 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1500.070 us)
+    // varlen2.t8192.h8x24.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 1500.070 us (re-measured winner), 1.00x over the untuned op (1500.070 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1500.0700000000002, 1500.0700000000002},
-    // varlen2.t8192.h8x24.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 1447.590 us (re-measured winner), 1.00x over default c64.cp2.pc0.th10 (1447.590 us)
+    // varlen2.t8192.h8x24.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.cp2.pc0.th10 [gdn.fused_fwd=c64.bv128.s1.w8.sm0] 1447.590 us (re-measured winner), 1.00x over the untuned op (1447.590 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1447.5900000000001, 1447.5900000000001},
-    // varlen2.t8192.h8x24.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1281.907 us (re-measured winner), 1.16x over default c64.cp2.pc0.th10 (1491.318 us)
+    // varlen2.t8192.h8x24.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1281.907 us (re-measured winner), 1.16x over the untuned op (1491.318 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1281.9070000000002, 1491.3184999999999},
-    // varlen2.t8192.h8x24.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1373.092 us (re-measured winner), 1.02x over default c64.cp2.pc0.th10 (1394.581 us)
+    // varlen2.t8192.h8x24.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1373.092 us (re-measured winner), 1.02x over the untuned op (1394.581 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1373.0925, 1394.5810000000001},
-    // varlen2.t8192.h8x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1342.372 us (re-measured winner), 1.48x over default c64.cp2.pc0.th10 (1988.126 us)
+    // varlen2.t8192.h8x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1342.372 us (re-measured winner), 1.48x over the untuned op (1988.126 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1342.3720000000001, 1988.1260000000002},
-    // varlen2.t8192.h8x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1295.700 us (re-measured winner), 2.64x over default c64.cp2.pc0.th10 (3423.108 us)
+    // varlen2.t8192.h8x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1295.700 us (re-measured winner), 2.64x over the untuned op (3423.108 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1295.6995000000002, 3423.1080000000002},
-    // varlen2.t8192.h8x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1072.480 us (re-measured winner), 1.40x over default c64.cp2.pc0.th10 (1503.143 us)
+    // varlen2.t8192.h8x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1072.480 us (re-measured winner), 1.40x over the untuned op (1503.143 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1072.48, 1503.143},
-    // varlen2.t8192.h8x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1305.635 us (re-measured winner), 1.56x over default c64.cp2.pc0.th10 (2041.071 us)
+    // varlen2.t8192.h8x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1305.635 us (re-measured winner), 1.56x over the untuned op (2041.071 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1305.6354999999999, 2041.0709999999999},
-    // varlen4.t32768.h16x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1975.005 us (re-measured winner), 1.16x over default c64.cp2.pc0.th10 (2282.162 us)
+    // varlen4.t32768.h16x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1975.005 us (re-measured winner), 1.16x over the untuned op (2282.162 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1975.0055, 2282.1620000000003},
-    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s3.w4.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 3276.654 us (re-measured winner), 1.87x over default c64.cp2.pc0.th10 (6138.997 us)
+    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s3.w4.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 3276.654 us (re-measured winner), 1.87x over the untuned op (6138.997 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 3276.654, 6138.9974999999995},
-    // varlen4.t32768.h16x48.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 4880.890 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen4.t32768.h16x48.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 4880.890 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x48.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 4880.8904999999995, 0.0},
-    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s1.w4.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 4735.137 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s1.w4.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 4735.137 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 4735.1374999999998, 0.0},
-    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s1.w4.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 1302.562 us (re-measured winner), 1.10x over default c64.cp2.pc0.th10 (1430.517 us)
+    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s1.w4.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w8] 1302.562 us (re-measured winner), 1.10x over the untuned op (1430.517 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1302.5625, 1430.5165000000002},
-    // varlen4.t32768.h32x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3667.973 us (re-measured winner), 1.16x over default c64.cp2.pc0.th10 (4260.462 us)
+    // varlen4.t32768.h32x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 3667.973 us (re-measured winner), 1.16x over the untuned op (4260.462 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h32x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 3667.973, 4260.4624999999996},
-    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 1952.700 us (re-measured winner), 1.12x over default c64.cp2.pc0.th10 (2182.096 us)
+    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv64.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 1952.700 us (re-measured winner), 1.12x over the untuned op (2182.096 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1952.7, 2182.096},
-    // varlen4.t32768.h8x24.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 2581.127 us (re-measured winner), 1.19x over default c64.cp2.pc0.th10 (3070.446 us)
+    // varlen4.t32768.h8x24.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 2581.127 us (re-measured winner), 1.19x over the untuned op (3070.446 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x24.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2581.127, 3070.4455000000003},
-    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 2626.997 us (re-measured winner), 1.19x over default c64.cp2.pc0.th10 (3113.229 us)
+    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.cp_correct=bv16 gdn.cumsum=c32 gdn.fused_fwd=c32.bv128.s2.w8.sm0 gdn.kkt_solve=c32.b16.w4 gdn.state_pass=c32.s1.w4] 2626.997 us (re-measured winner), 1.19x over the untuned op (3113.229 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2626.9974999999999, 3113.2285000000002},
-    // varlen4.t8192.h16x16.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s1.w8.sm0] 699.194 us (re-measured winner), 1.10x over default c64.cp2.pc0.th10 (770.380 us)
+    // varlen4.t8192.h16x16.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s1.w8.sm0] 699.194 us (re-measured winner), 1.10x over the untuned op (770.380 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x16.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 699.19399999999996, 770.37950000000001},
-    // varlen4.t8192.h16x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 952.158 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen4.t8192.h16x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 952.158 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 952.15800000000002, 0.0},
-    // varlen4.t8192.h16x48.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1361.861 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen4.t8192.h16x48.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1361.861 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x48.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1361.8605, 0.0},
-    // varlen4.t8192.h16x64.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1378.278 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen4.t8192.h16x64.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 1378.278 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x64.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 8}, 1378.2775000000001, 0.0},
-    // varlen4.t8192.h2x8.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 612.154 us (re-measured winner), 1.05x over default c64.cp2.pc0.th10 (641.817 us)
+    // varlen4.t8192.h2x8.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w8.sm0] 612.154 us (re-measured winner), 1.05x over the untuned op (641.817 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h2x8.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 612.15350000000001, 641.8175},
-    // varlen4.t8192.h32x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s1.w4.sm0] 971.198 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen4.t8192.h32x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s1.w4.sm0] 971.198 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h32x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 971.19800000000009, 0.0},
-    // varlen4.t8192.h4x16.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 643.546 us (re-measured winner), 1.11x over default c64.cp2.pc0.th10 (716.331 us)
+    // varlen4.t8192.h4x16.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 643.546 us (re-measured winner), 1.11x over the untuned op (716.331 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h4x16.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 643.54600000000005, 716.33050000000003},
-    // varlen4.t8192.h8x24.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 791.372 us (re-measured winner), 1.17x over default c64.cp2.pc0.th10 (924.206 us)
+    // varlen4.t8192.h8x24.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 791.372 us (re-measured winner), 1.17x over the untuned op (924.206 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h8x24.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 791.37200000000007, 924.20550000000003},
-    // varlen4.t8192.h8x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1077.153 us (re-measured winner), 1.14x over default c64.cp2.pc0.th10 (1229.475 us)
+    // varlen4.t8192.h8x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 1077.153 us (re-measured winner), 1.14x over the untuned op (1229.475 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h8x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1077.1525000000001, 1229.4749999999999},
-    // varlen8.t32768.h16x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1454.997 us (re-measured winner), 1.21x over default c64.cp2.pc0.th10 (1762.010 us)
+    // varlen8.t32768.h16x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1454.997 us (re-measured winner), 1.21x over the untuned op (1762.010 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1454.9974999999999, 1762.01},
-    // varlen8.t32768.h16x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 2419.747 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen8.t32768.h16x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 2419.747 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 2419.7474999999999, 0.0},
-    // varlen8.t32768.h16x48.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 3916.828 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen8.t32768.h16x48.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 3916.828 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x48.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 3916.8275000000003, 0.0},
-    // varlen8.t32768.h16x64.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 4681.610 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen8.t32768.h16x64.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 4681.610 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x64.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 8}, 4681.6095000000005, 0.0},
-    // varlen8.t32768.h2x8.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s3.w8.sm0] 1102.176 us (re-measured winner), 1.52x over default c64.cp2.pc0.th10 (1671.513 us)
+    // varlen8.t32768.h2x8.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv64.s3.w8.sm0] 1102.176 us (re-measured winner), 1.52x over the untuned op (1671.513 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h2x8.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 1102.1759999999999, 1671.5129999999999},
-    // varlen8.t32768.h32x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 2462.403 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen8.t32768.h32x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 2462.403 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h32x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2462.4030000000002, 0.0},
-    // varlen8.t32768.h4x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 1684.425 us (re-measured winner), 1.22x over default c64.cp2.pc0.th10 (2061.680 us)
+    // varlen8.t32768.h4x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w4.sm0] 1684.425 us (re-measured winner), 1.22x over the untuned op (2061.680 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h4x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1684.4250000000002, 2061.6795000000002},
-    // varlen8.t32768.h8x24.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 2462.437 us (re-measured winner), 1.25x over default c64.cp2.pc0.th10 (3083.118 us)
+    // varlen8.t32768.h8x24.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 2462.437 us (re-measured winner), 1.25x over the untuned op (3083.118 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h8x24.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 2462.4369999999999, 3083.1180000000004},
-    // varlen8.t32768.h8x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 2441.765 us (re-measured winner), 2.13x over default c64.cp2.pc0.th10 (5189.791 us)
+    // varlen8.t32768.h8x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 2441.765 us (re-measured winner), 2.13x over the untuned op (5189.791 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h8x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 2441.7650000000003, 5189.7910000000002},
-    // varlen8.t8192.h16x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 504.760 us (re-measured winner), 1.18x over default c64.cp2.pc0.th10 (595.305 us)
+    // varlen8.t8192.h16x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 504.760 us (re-measured winner), 1.18x over the untuned op (595.305 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 504.7595, 595.30549999999994},
-    // varlen8.t8192.h16x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 830.557 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen8.t8192.h16x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 830.557 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 830.55650000000003, 0.0},
-    // varlen8.t8192.h16x48.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1151.570 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen8.t8192.h16x48.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s2.w8.sm0] 1151.570 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x48.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 1151.5695000000001, 0.0},
-    // varlen8.t8192.h16x64.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1369.125 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen8.t8192.h16x64.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 1369.125 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x64.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 8}, 1369.125, 0.0},
-    // varlen8.t8192.h2x8.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 475.143 us (re-measured winner), 1.11x over default c64.cp2.pc0.th10 (525.896 us)
+    // varlen8.t8192.h2x8.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s2.w8.sm0] 475.143 us (re-measured winner), 1.11x over the untuned op (525.896 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h2x8.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 475.14300000000003, 525.89599999999996},
-    // varlen8.t8192.h32x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 787.851 us (re-measured winner), default c64.cp2.pc0.th10 not measured
+    // varlen8.t8192.h32x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s2.w4.sm0] 787.851 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h32x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 787.85149999999999, 0.0},
-    // varlen8.t8192.h4x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s1.w4.sm0] 574.121 us (re-measured winner), 1.24x over default c64.cp2.pc0.th10 (713.755 us)
+    // varlen8.t8192.h4x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv64.s1.w4.sm0] 574.121 us (re-measured winner), 1.24x over the untuned op (713.755 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h4x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 6}, 574.12099999999998, 713.755},
-    // varlen8.t8192.h8x24.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 767.884 us (re-measured winner), 1.22x over default c64.cp2.pc0.th10 (939.262 us)
+    // varlen8.t8192.h8x24.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th8 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 767.884 us (re-measured winner), 1.22x over the untuned op (939.262 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h8x24.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 8}, 767.88350000000003, 939.26199999999994},
-    // varlen8.t8192.h8x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 783.100 us (re-measured winner), 1.91x over default c64.cp2.pc0.th10 (1491.831 us)
+    // varlen8.t8192.h8x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.cp2.pc0.th10 [gdn.fused_fwd=c32.bv128.s1.w4.sm0] 783.100 us (re-measured winner), 1.91x over the untuned op (1491.831 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h8x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*cp*/ 2, /*pc*/ 0, /*th*/ 10}, 783.10000000000002, 1491.8310000000001},
 }};
 static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanSm90[0].values[0], kFwdPlanSm90[0].values[1], kFwdPlanSm90[0].values[2], kFwdPlanSm90[0].values[3]), "gdn.fwd_plan sm_90 row 0 (c32.cp2.pc0.th6 [gdn.fused_fwd=c32.bv128.s1.w8.sm0]) lies outside the declared space");
@@ -744,351 +744,351 @@ inline constexpr int kFusedFwdDefault[5] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 
 static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdDefault[0], kFusedFwdDefault[1], kFusedFwdDefault[2], kFusedFwdDefault[3], kFusedFwdDefault[4]), "gdn.fused_fwd: the default lies outside the declared space");
 /// gdn.fused_fwd on sm_90: 173 rows.
 inline constexpr std::array<Row<5>, 173> kFusedFwdSm90 = {{
-    // b1.t32768.h16x32.k128v128.bf16.h0 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3809.062 us (re-measured winner), 1.45x over default c64.bv64.s2.w8.sm0 (5506.719 us)
+    // b1.t32768.h16x32.k128v128.bf16.h0 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3809.062 us (re-measured winner), 1.45x over the untuned op (5506.719 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "b1.t32768.h16x32.k128v128.bf16.h0"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3809.0619999999999, 5506.719000000001},
-    // b1.t8192.h2x8.k128v128.bf16.h0 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w8.sm1 1089.135 us (re-measured winner), 1.06x over default c64.bv64.s2.w8.sm0 (1157.120 us)
+    // b1.t8192.h2x8.k128v128.bf16.h0 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w8.sm1 1089.135 us (re-measured winner), 1.06x over the untuned op (1157.120 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "b1.t8192.h2x8.k128v128.bf16.h0"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 1}, 1089.1350000000002, 1157.1199999999999},
-    // varlen1.t16384.h16x16.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 1711.898 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t16384.h16x16.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 1711.898 us (re-measured winner), untuned op not measured
     {{16, 16, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x16.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1711.8980000000001, 0.0},
-    // varlen1.t16384.h16x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 2998.575 us (re-measured winner), 0.99x over default c64.bv64.s2.w8.sm0 (2975.087 us)
+    // varlen1.t16384.h16x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 2998.575 us (re-measured winner), 0.99x over the untuned op (2975.087 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 2998.5750000000003, 2975.087},
-    // varlen1.t16384.h16x48.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 3688.040 us (re-measured winner), 1.14x over default c64.bv64.s2.w8.sm0 (4221.569 us)
+    // varlen1.t16384.h16x48.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 3688.040 us (re-measured winner), 1.14x over the untuned op (4221.569 us)
     {{16, 48, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x48.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 3688.04, 4221.5690000000004},
-    // varlen1.t16384.h16x64.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3741.034 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t16384.h16x64.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3741.034 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x64.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3741.0335000000005, 0.0},
-    // varlen1.t16384.h2x8.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1859.676 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t16384.h2x8.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1859.676 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h2x8.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1859.6755000000001, 0.0},
-    // varlen1.t16384.h32x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 3009.453 us (re-measured winner), 0.99x over default c64.bv64.s2.w8.sm0 (2986.413 us)
+    // varlen1.t16384.h32x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 3009.453 us (re-measured winner), 0.99x over the untuned op (2986.413 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h32x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3009.4525000000003, 2986.413},
-    // varlen1.t16384.h4x16.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1812.955 us (re-measured winner), 1.18x over default c64.bv64.s2.w8.sm0 (2145.280 us)
+    // varlen1.t16384.h4x16.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1812.955 us (re-measured winner), 1.18x over the untuned op (2145.280 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h4x16.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1812.9549999999999, 2145.2800000000002},
-    // varlen1.t16384.h8x24.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 2074.430 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t16384.h8x24.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 2074.430 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h8x24.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2074.4304999999999, 0.0},
-    // varlen1.t16384.h8x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 2460.645 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t16384.h8x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 2460.645 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h8x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 2460.6450000000004, 0.0},
-    // varlen1.t2048.h16x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 588.216 us (re-measured winner), 0.93x over default c64.bv64.s2.w8.sm0 (546.809 us)
+    // varlen1.t2048.h16x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 588.216 us (re-measured winner), 0.93x over the untuned op (546.809 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 588.2165, 546.80850000000009},
-    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 665.306 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 665.306 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 665.30600000000004, 0.0},
-    // varlen1.t2048.h16x48.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 675.627 us (re-measured winner), 1.00x over default c64.bv64.s2.w8.sm0 (678.602 us)
+    // varlen1.t2048.h16x48.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 675.627 us (re-measured winner), 1.00x over the untuned op (678.602 us)
     {{16, 48, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x48.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 675.62650000000008, 678.60249999999996},
-    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 621.640 us (re-measured winner), 1.19x over default c64.bv64.s2.w8.sm0 (741.692 us)
+    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 621.640 us (re-measured winner), 1.19x over the untuned op (741.692 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x64.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 621.64049999999997, 741.69150000000002},
-    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 451.366 us (re-measured winner), 1.29x over default c64.bv64.s2.w8.sm0 (584.264 us)
+    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 451.366 us (re-measured winner), 1.29x over the untuned op (584.264 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h2x8.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 451.36649999999997, 584.26400000000001},
-    // varlen1.t2048.h32x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 670.586 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t2048.h32x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 670.586 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h32x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 670.58600000000001, 0.0},
-    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 489.351 us (re-measured winner), 1.11x over default c64.bv64.s2.w8.sm0 (541.640 us)
+    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 489.351 us (re-measured winner), 1.11x over the untuned op (541.640 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h4x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 489.35050000000001, 541.6400000000001},
-    // varlen1.t2048.h8x24.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 615.433 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t2048.h8x24.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 615.433 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x24.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 615.43299999999999, 0.0},
-    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 582.648 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 582.648 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 582.64799999999991, 0.0},
-    // varlen1.t32768.h16x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2758.490 us (re-measured winner), 1.19x over default c64.bv64.s2.w8.sm0 (3293.937 us)
+    // varlen1.t32768.h16x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2758.490 us (re-measured winner), 1.19x over the untuned op (3293.937 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2758.4900000000002, 3293.9369999999999},
-    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 4885.108 us (re-measured winner), 1.20x over default c64.bv64.s2.w8.sm0 (5855.949 us)
+    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 4885.108 us (re-measured winner), 1.20x over the untuned op (5855.949 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 4885.1080000000002, 5855.9485000000004},
-    // varlen1.t32768.h16x48.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 6999.482 us (re-measured winner), 1.19x over default c64.bv64.s2.w8.sm0 (8294.478 us)
+    // varlen1.t32768.h16x48.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 6999.482 us (re-measured winner), 1.19x over the untuned op (8294.478 us)
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x48.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 6999.482, 8294.4779999999992},
-    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7147.445 us (re-measured winner), 1.17x over default c64.bv64.s2.w8.sm0 (8375.935 us)
+    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7147.445 us (re-measured winner), 1.17x over the untuned op (8375.935 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x64.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7147.4449999999997, 8375.9354999999996},
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1952.700 us (re-measured winner), 1.36x over default c64.bv64.s2.w8.sm0 (2658.087 us)
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1952.700 us (re-measured winner), 1.36x over the untuned op (2658.087 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1952.7, 2658.087},
-    // varlen1.t32768.h32x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 4994.779 us (re-measured winner), 1.14x over default c64.bv64.s2.w8.sm0 (5682.132 us)
+    // varlen1.t32768.h32x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 4994.779 us (re-measured winner), 1.14x over the untuned op (5682.132 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h32x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 4994.7785000000003, 5682.1320000000005},
-    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv128.s3.w8.sm1 2781.495 us (re-measured winner), 1.19x over default c64.bv64.s2.w8.sm0 (3301.137 us)
+    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv128.s3.w8.sm1 2781.495 us (re-measured winner), 1.19x over the untuned op (3301.137 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h4x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 3, /*w*/ 8, /*sm*/ 1}, 2781.4949999999999, 3301.1370000000002},
-    // varlen1.t32768.h8x24.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 3707.447 us (re-measured winner), 1.20x over default c64.bv64.s2.w8.sm0 (4453.633 us)
+    // varlen1.t32768.h8x24.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 3707.447 us (re-measured winner), 1.20x over the untuned op (4453.633 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x24.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3707.4470000000001, 4453.6329999999998},
-    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 4843.365 us (re-measured winner), 1.15x over default c64.bv64.s2.w8.sm0 (5590.228 us)
+    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 4843.365 us (re-measured winner), 1.15x over the untuned op (5590.228 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 4843.3649999999998, 5590.2280000000001},
-    // varlen1.t4096.h16x16.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 762.123 us (re-measured winner), 1.12x over default c64.bv64.s2.w8.sm0 (851.309 us)
+    // varlen1.t4096.h16x16.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 762.123 us (re-measured winner), 1.12x over the untuned op (851.309 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x16.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 762.12349999999992, 851.30899999999997},
-    // varlen1.t4096.h16x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w4.sm0 1022.832 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t4096.h16x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w4.sm0 1022.832 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1022.832, 0.0},
-    // varlen1.t4096.h16x48.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1310.468 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t4096.h16x48.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1310.468 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x48.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1310.4680000000001, 0.0},
-    // varlen1.t4096.h16x64.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1143.089 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t4096.h16x64.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1143.089 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x64.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1143.0889999999999, 0.0},
-    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 884.669 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 884.669 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 884.6690000000001, 0.0},
-    // varlen1.t4096.h32x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv32.s1.w8.sm0 957.294 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t4096.h32x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv32.s1.w8.sm0 957.294 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h32x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 32, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 957.29449999999997, 0.0},
-    // varlen1.t4096.h4x16.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 759.340 us (re-measured winner), 1.07x over default c64.bv64.s2.w8.sm0 (814.204 us)
+    // varlen1.t4096.h4x16.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 759.340 us (re-measured winner), 1.07x over the untuned op (814.204 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h4x16.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 759.33950000000004, 814.20399999999995},
-    // varlen1.t4096.h8x24.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 922.429 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t4096.h8x24.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 922.429 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h8x24.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 922.42949999999996, 0.0},
-    // varlen1.t4096.h8x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 928.495 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t4096.h8x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 928.495 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h8x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 928.49450000000002, 0.0},
-    // varlen1.t8192.h16x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1077.104 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t8192.h16x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1077.104 us (re-measured winner), untuned op not measured
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1077.1044999999999, 0.0},
-    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 1541.413 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 1541.413 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1541.413, 0.0},
-    // varlen1.t8192.h16x48.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1880.990 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t8192.h16x48.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1880.990 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x48.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1880.9895000000001, 0.0},
-    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 2085.934 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 2085.934 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x64.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2085.9335000000001, 0.0},
-    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 751.098 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 751.098 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h2x8.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 751.09799999999996, 0.0},
-    // varlen1.t8192.h32x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 1579.015 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t8192.h32x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 1579.015 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h32x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1579.0155, 0.0},
-    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1008.014 us (re-measured winner), 1.17x over default c64.bv64.s2.w8.sm0 (1176.274 us)
+    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1008.014 us (re-measured winner), 1.17x over the untuned op (1176.274 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1008.014, 1176.2735},
-    // varlen1.t8192.h8x24.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1485.142 us (re-measured winner), 1.02x over default c64.bv64.s2.w8.sm0 (1510.070 us)
+    // varlen1.t8192.h8x24.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1485.142 us (re-measured winner), 1.02x over the untuned op (1510.070 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x24.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1485.1420000000001, 1510.0699999999999},
-    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 1340.611 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 1340.611 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1340.6110000000001, 0.0},
-    // varlen2.t16384.h16x16.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1512.006 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t16384.h16x16.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1512.006 us (re-measured winner), untuned op not measured
     {{16, 16, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x16.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1512.0065, 0.0},
-    // varlen2.t16384.h16x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2134.847 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t16384.h16x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2134.847 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2134.8469999999998, 0.0},
-    // varlen2.t16384.h16x48.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3025.887 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t16384.h16x48.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3025.887 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x48.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3025.8869999999997, 0.0},
-    // varlen2.t16384.h16x64.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3756.364 us (re-measured winner), 1.17x over default c64.bv64.s2.w8.sm0 (4411.014 us)
+    // varlen2.t16384.h16x64.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3756.364 us (re-measured winner), 1.17x over the untuned op (4411.014 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x64.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3756.3635000000004, 4411.0140000000001},
-    // varlen2.t16384.h2x8.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm1 1243.075 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t16384.h2x8.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm1 1243.075 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h2x8.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 1}, 1243.0745000000002, 0.0},
-    // varlen2.t16384.h32x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2278.689 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t16384.h32x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2278.689 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h32x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2278.6895, 0.0},
-    // varlen2.t16384.h4x16.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1669.049 us (re-measured winner), 1.17x over default c64.bv64.s2.w8.sm0 (1958.782 us)
+    // varlen2.t16384.h4x16.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1669.049 us (re-measured winner), 1.17x over the untuned op (1958.782 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h4x16.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1669.049, 1958.7820000000002},
-    // varlen2.t16384.h8x24.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1971.934 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t16384.h8x24.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1971.934 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h8x24.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1971.9335000000001, 0.0},
-    // varlen2.t16384.h8x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2284.627 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t16384.h8x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2284.627 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h8x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2284.6265000000003, 0.0},
-    // varlen2.t32768.h16x16.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2455.285 us (re-measured winner), 1.21x over default c64.bv64.s2.w8.sm0 (2966.254 us)
+    // varlen2.t32768.h16x16.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2455.285 us (re-measured winner), 1.21x over the untuned op (2966.254 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2455.2845000000002, 2966.2539999999999},
-    // varlen2.t32768.h16x16.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2535.222 us (re-measured winner), 1.22x over default c64.bv64.s2.w8.sm0 (3102.703 us)
+    // varlen2.t32768.h16x16.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2535.222 us (re-measured winner), 1.22x over the untuned op (3102.703 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2535.2224999999999, 3102.703},
-    // varlen2.t32768.h16x16.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2600.391 us (re-measured winner), 1.24x over default c64.bv64.s2.w8.sm0 (3212.577 us)
+    // varlen2.t32768.h16x16.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2600.391 us (re-measured winner), 1.24x over the untuned op (3212.577 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2600.3914999999997, 3212.5765000000001},
-    // varlen2.t32768.h16x16.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2624.712 us (re-measured winner), 1.21x over default c64.bv64.s2.w8.sm0 (3179.919 us)
+    // varlen2.t32768.h16x16.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2624.712 us (re-measured winner), 1.21x over the untuned op (3179.919 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2624.7115000000003, 3179.9189999999999},
-    // varlen2.t32768.h16x16.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2574.439 us (re-measured winner), 1.21x over default c64.bv64.s2.w8.sm0 (3114.319 us)
+    // varlen2.t32768.h16x16.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2574.439 us (re-measured winner), 1.21x over the untuned op (3114.319 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2574.4385000000002, 3114.319},
-    // varlen2.t32768.h16x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3649.061 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3649.061 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3649.0609999999997, 0.0},
-    // varlen2.t32768.h16x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3597.913 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3597.913 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3597.9125000000004, 0.0},
-    // varlen2.t32768.h16x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3635.657 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3635.657 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3635.6570000000002, 0.0},
-    // varlen2.t32768.h16x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3636.741 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3636.741 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3636.741, 0.0},
-    // varlen2.t32768.h16x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3601.109 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3601.109 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3601.1090000000004, 0.0},
-    // varlen2.t32768.h16x48.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w4.sm0 6126.110 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x48.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w4.sm0 6126.110 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 4, /*sm*/ 0}, 6126.1104999999998, 0.0},
-    // varlen2.t32768.h16x48.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 5413.524 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x48.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 5413.524 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 5413.5235000000002, 0.0},
-    // varlen2.t32768.h16x48.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 5595.158 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x48.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 5595.158 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 5595.1580000000004, 0.0},
-    // varlen2.t32768.h16x48.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 5472.740 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x48.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 5472.740 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 5472.7404999999999, 0.0},
-    // varlen2.t32768.h16x48.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7151.342 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x48.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7151.342 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7151.3420000000006, 0.0},
-    // varlen2.t32768.h16x64.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 6071.022 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x64.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 6071.022 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 6071.0219999999999, 0.0},
-    // varlen2.t32768.h16x64.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7114.238 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x64.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7114.238 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7114.2384999999995, 0.0},
-    // varlen2.t32768.h16x64.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7158.431 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h16x64.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7158.431 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7158.4310000000005, 0.0},
-    // varlen2.t32768.h16x64.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7216.753 us (re-measured winner), 1.18x over default c64.bv64.s2.w8.sm0 (8549.814 us)
+    // varlen2.t32768.h16x64.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7216.753 us (re-measured winner), 1.18x over the untuned op (8549.814 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7216.7530000000006, 8549.8135000000002},
-    // varlen2.t32768.h16x64.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7218.529 us (re-measured winner), 1.16x over default c64.bv64.s2.w8.sm0 (8372.691 us)
+    // varlen2.t32768.h16x64.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7218.529 us (re-measured winner), 1.16x over the untuned op (8372.691 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7218.5290000000005, 8372.6905000000006},
-    // varlen2.t32768.h2x8.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1629.528 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h2x8.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1629.528 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1629.528, 0.0},
-    // varlen2.t32768.h2x8.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1892.747 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h2x8.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1892.747 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1892.7474999999999, 0.0},
-    // varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2087.967 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2087.967 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2087.9670000000001, 0.0},
-    // varlen2.t32768.h2x8.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2085.135 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h2x8.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2085.135 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2085.1350000000002, 0.0},
-    // varlen2.t32768.h2x8.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1890.460 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h2x8.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1890.460 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1890.46, 0.0},
-    // varlen2.t32768.h32x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3757.895 us (re-measured winner), 1.18x over default c64.bv64.s2.w8.sm0 (4420.321 us)
+    // varlen2.t32768.h32x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3757.895 us (re-measured winner), 1.18x over the untuned op (4420.321 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3757.895, 4420.3209999999999},
-    // varlen2.t32768.h32x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3580.885 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h32x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3580.885 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3580.8850000000002, 0.0},
-    // varlen2.t32768.h32x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3679.238 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h32x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3679.238 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3679.2380000000003, 0.0},
-    // varlen2.t32768.h32x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3693.718 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h32x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3693.718 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3693.7179999999998, 0.0},
-    // varlen2.t32768.h32x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3558.501 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h32x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3558.501 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3558.5005000000001, 0.0},
-    // varlen2.t32768.h4x16.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 2780.329 us (re-measured winner), 1.07x over default c64.bv64.s2.w8.sm0 (2972.269 us)
+    // varlen2.t32768.h4x16.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 2780.329 us (re-measured winner), 1.07x over the untuned op (2972.269 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2780.3294999999998, 2972.2690000000002},
-    // varlen2.t32768.h4x16.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 3066.079 us (re-measured winner), 1.03x over default c64.bv64.s2.w8.sm0 (3159.438 us)
+    // varlen2.t32768.h4x16.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 3066.079 us (re-measured winner), 1.03x over the untuned op (3159.438 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3066.0785000000001, 3159.4380000000001},
-    // varlen2.t32768.h4x16.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 3115.407 us (re-measured winner), 1.03x over default c64.bv64.s2.w8.sm0 (3201.168 us)
+    // varlen2.t32768.h4x16.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 3115.407 us (re-measured winner), 1.03x over the untuned op (3201.168 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3115.4065000000001, 3201.1680000000001},
-    // varlen2.t32768.h4x16.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 3156.864 us (re-measured winner), 1.01x over default c64.bv64.s2.w8.sm0 (3176.976 us)
+    // varlen2.t32768.h4x16.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 3156.864 us (re-measured winner), 1.01x over the untuned op (3176.976 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3156.8635000000004, 3176.9760000000001},
-    // varlen2.t32768.h4x16.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 3035.789 us (re-measured winner), 1.02x over default c64.bv64.s2.w8.sm0 (3109.103 us)
+    // varlen2.t32768.h4x16.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 3035.789 us (re-measured winner), 1.02x over the untuned op (3109.103 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3035.7894999999999, 3109.1030000000001},
-    // varlen2.t32768.h8x24.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 3398.226 us (re-measured winner), 1.26x over default c64.bv64.s2.w8.sm0 (4267.759 us)
+    // varlen2.t32768.h8x24.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 3398.226 us (re-measured winner), 1.26x over the untuned op (4267.759 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3398.2260000000001, 4267.759},
-    // varlen2.t32768.h8x24.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 3511.875 us (re-measured winner), 1.24x over default c64.bv64.s2.w8.sm0 (4360.897 us)
+    // varlen2.t32768.h8x24.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 3511.875 us (re-measured winner), 1.24x over the untuned op (4360.897 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3511.875, 4360.8969999999999},
-    // varlen2.t32768.h8x24.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 3603.830 us (re-measured winner), 1.23x over default c64.bv64.s2.w8.sm0 (4418.353 us)
+    // varlen2.t32768.h8x24.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 3603.830 us (re-measured winner), 1.23x over the untuned op (4418.353 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3603.8295000000003, 4418.3530000000001},
-    // varlen2.t32768.h8x24.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 3699.447 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h8x24.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 3699.447 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3699.4465, 0.0},
-    // varlen2.t32768.h8x24.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 3619.606 us (re-measured winner), 1.22x over default c64.bv64.s2.w8.sm0 (4418.369 us)
+    // varlen2.t32768.h8x24.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 3619.606 us (re-measured winner), 1.22x over the untuned op (4418.369 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3619.6060000000002, 4418.3689999999997},
-    // varlen2.t32768.h8x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3689.784 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h8x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3689.784 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3689.7835000000005, 0.0},
-    // varlen2.t32768.h8x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3630.007 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h8x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3630.007 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3630.0070000000001, 0.0},
-    // varlen2.t32768.h8x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3644.423 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h8x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3644.423 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3644.4230000000002, 0.0},
-    // varlen2.t32768.h8x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3631.479 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h8x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3631.479 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3631.4785000000002, 0.0},
-    // varlen2.t32768.h8x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3530.198 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t32768.h8x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3530.198 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3530.1980000000003, 0.0},
-    // varlen2.t8192.h16x16.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1061.456 us (re-measured winner), 1.11x over default c64.bv64.s2.w8.sm0 (1183.490 us)
+    // varlen2.t8192.h16x16.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1061.456 us (re-measured winner), 1.11x over the untuned op (1183.490 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1061.4560000000001, 1183.4900000000002},
-    // varlen2.t8192.h16x16.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 989.087 us (re-measured winner), 1.15x over default c64.bv64.s2.w8.sm0 (1137.553 us)
+    // varlen2.t8192.h16x16.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 989.087 us (re-measured winner), 1.15x over the untuned op (1137.553 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 989.08699999999999, 1137.5530000000001},
-    // varlen2.t8192.h16x16.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 925.134 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h16x16.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 925.134 us (re-measured winner), untuned op not measured
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 925.13400000000001, 0.0},
-    // varlen2.t8192.h16x16.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 1020.864 us (re-measured winner), 1.13x over default c64.bv64.s2.w8.sm0 (1158.193 us)
+    // varlen2.t8192.h16x16.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 1020.864 us (re-measured winner), 1.13x over the untuned op (1158.193 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1020.864, 1158.1934999999999},
-    // varlen2.t8192.h16x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1386.085 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h16x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1386.085 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1386.085, 0.0},
-    // varlen2.t8192.h16x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1322.436 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h16x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1322.436 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1322.4360000000001, 0.0},
-    // varlen2.t8192.h16x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv32.s1.w8.sm0 1086.447 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h16x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv32.s1.w8.sm0 1086.447 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 32, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1086.4475, 0.0},
-    // varlen2.t8192.h16x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1334.916 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h16x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1334.916 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1334.9160000000002, 0.0},
-    // varlen2.t8192.h16x48.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1832.156 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h16x48.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1832.156 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1832.1559999999999, 0.0},
-    // varlen2.t8192.h16x48.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1983.166 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h16x48.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1983.166 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1983.1660000000002, 0.0},
-    // varlen2.t8192.h16x48.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1411.254 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h16x48.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1411.254 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1411.2539999999999, 0.0},
-    // varlen2.t8192.h16x48.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1559.208 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h16x48.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1559.208 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1559.2080000000001, 0.0},
-    // varlen2.t8192.h16x64.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1986.015 us (re-measured winner), 1.15x over default c64.bv64.s2.w8.sm0 (2274.868 us)
+    // varlen2.t8192.h16x64.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1986.015 us (re-measured winner), 1.15x over the untuned op (2274.868 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1986.0149999999999, 2274.8679999999999},
-    // varlen2.t8192.h16x64.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 2016.672 us (re-measured winner), 1.12x over default c64.bv64.s2.w8.sm0 (2255.524 us)
+    // varlen2.t8192.h16x64.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 2016.672 us (re-measured winner), 1.12x over the untuned op (2255.524 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2016.672, 2255.5239999999999},
-    // varlen2.t8192.h16x64.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1749.788 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h16x64.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1749.788 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1749.788, 0.0},
-    // varlen2.t8192.h16x64.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 2000.880 us (re-measured winner), 1.17x over default c64.bv64.s2.w8.sm0 (2341.556 us)
+    // varlen2.t8192.h16x64.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 2000.880 us (re-measured winner), 1.17x over the untuned op (2341.556 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2000.8795, 2341.5564999999997},
-    // varlen2.t8192.h2x8.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 970.191 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h2x8.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 970.191 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 970.19050000000004, 0.0},
-    // varlen2.t8192.h2x8.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 914.302 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h2x8.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 914.302 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 914.30150000000003, 0.0},
-    // varlen2.t8192.h2x8.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 752.171 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h2x8.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 752.171 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 752.17100000000005, 0.0},
-    // varlen2.t8192.h2x8.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 940.173 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h2x8.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 940.173 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 940.173, 0.0},
-    // varlen2.t8192.h32x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1327.348 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h32x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1327.348 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1327.3475000000001, 0.0},
-    // varlen2.t8192.h32x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1347.188 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h32x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1347.188 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1347.1880000000001, 0.0},
-    // varlen2.t8192.h32x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv32.s1.w8.sm0 1128.928 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h32x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv32.s1.w8.sm0 1128.928 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 32, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1128.9280000000001, 0.0},
-    // varlen2.t8192.h32x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1306.035 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h32x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1306.035 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1306.0350000000001, 0.0},
-    // varlen2.t8192.h4x16.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1165.954 us (re-measured winner), 0.99x over default c64.bv64.s2.w8.sm0 (1151.121 us)
+    // varlen2.t8192.h4x16.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1165.954 us (re-measured winner), 0.99x over the untuned op (1151.121 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1165.9535000000001, 1151.1210000000001},
-    // varlen2.t8192.h4x16.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1115.601 us (re-measured winner), 1.01x over default c64.bv64.s2.w8.sm0 (1122.609 us)
+    // varlen2.t8192.h4x16.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1115.601 us (re-measured winner), 1.01x over the untuned op (1122.609 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1115.6010000000001, 1122.6089999999999},
-    // varlen2.t8192.h4x16.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1043.904 us (re-measured winner), 1.03x over default c64.bv64.s2.w8.sm0 (1076.177 us)
+    // varlen2.t8192.h4x16.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1043.904 us (re-measured winner), 1.03x over the untuned op (1076.177 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1043.904, 1076.1770000000001},
-    // varlen2.t8192.h4x16.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1124.976 us (re-measured winner), 1.00x over default c64.bv64.s2.w8.sm0 (1124.977 us)
+    // varlen2.t8192.h4x16.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1124.976 us (re-measured winner), 1.00x over the untuned op (1124.977 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1124.9765, 1124.9770000000001},
-    // varlen2.t8192.h8x24.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1500.070 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h8x24.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1500.070 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1500.0700000000002, 0.0},
-    // varlen2.t8192.h8x24.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1447.590 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h8x24.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1447.590 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1447.5900000000001, 0.0},
-    // varlen2.t8192.h8x24.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1281.907 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h8x24.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1281.907 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1281.9070000000002, 0.0},
-    // varlen2.t8192.h8x24.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1373.092 us (re-measured winner), 1.03x over default c64.bv64.s2.w8.sm0 (1418.581 us)
+    // varlen2.t8192.h8x24.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1373.092 us (re-measured winner), 1.03x over the untuned op (1418.581 us)
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1373.0925, 1418.5810000000001},
-    // varlen2.t8192.h8x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1342.372 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h8x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1342.372 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1342.3720000000001, 0.0},
-    // varlen2.t8192.h8x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1295.700 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h8x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1295.700 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1295.6995000000002, 0.0},
-    // varlen2.t8192.h8x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1072.480 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h8x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1072.480 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1072.48, 0.0},
-    // varlen2.t8192.h8x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1305.635 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t8192.h8x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1305.635 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1305.6354999999999, 0.0},
-    // varlen4.t32768.h16x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1975.005 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t32768.h16x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1975.005 us (re-measured winner), untuned op not measured
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1975.0055, 0.0},
-    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w4.sm0 3276.654 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w4.sm0 3276.654 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 4, /*sm*/ 0}, 3276.654, 0.0},
-    // varlen4.t32768.h16x48.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 4880.890 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t32768.h16x48.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 4880.890 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x48.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 4880.8904999999995, 0.0},
-    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 4735.137 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 4735.137 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 4735.1374999999998, 0.0},
-    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1302.562 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1302.562 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1302.5625, 0.0},
-    // varlen4.t32768.h32x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3667.973 us (re-measured winner), 1.19x over default c64.bv64.s2.w8.sm0 (4378.464 us)
+    // varlen4.t32768.h32x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3667.973 us (re-measured winner), 1.19x over the untuned op (4378.464 us)
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h32x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3667.973, 4378.4639999999999},
-    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1952.700 us (re-measured winner), 1.18x over default c64.bv64.s2.w8.sm0 (2307.523 us)
+    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1952.700 us (re-measured winner), 1.18x over the untuned op (2307.523 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1952.7, 2307.5230000000001},
-    // varlen4.t32768.h8x24.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 2581.127 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t32768.h8x24.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 2581.127 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x24.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2581.127, 0.0},
-    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 2626.997 us (re-measured winner), 1.66x over default c64.bv64.s2.w8.sm0 (4367.727 us)
+    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 2626.997 us (re-measured winner), 1.66x over the untuned op (4367.727 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2626.9974999999999, 4367.7269999999999},
-    // varlen4.t8192.h16x16.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w8.sm0 699.194 us (re-measured winner), 1.06x over default c64.bv64.s2.w8.sm0 (741.547 us)
+    // varlen4.t8192.h16x16.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w8.sm0 699.194 us (re-measured winner), 1.06x over the untuned op (741.547 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x16.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 699.19399999999996, 741.54700000000003},
-    // varlen4.t8192.h16x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 952.158 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t8192.h16x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 952.158 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 952.15800000000002, 0.0},
-    // varlen4.t8192.h16x48.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1361.861 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t8192.h16x48.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1361.861 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x48.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1361.8605, 0.0},
-    // varlen4.t8192.h16x64.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1378.278 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t8192.h16x64.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1378.278 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x64.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1378.2775000000001, 0.0},
-    // varlen4.t8192.h2x8.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 612.154 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t8192.h2x8.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 612.154 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h2x8.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 612.15350000000001, 0.0},
-    // varlen4.t8192.h32x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 971.198 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t8192.h32x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 971.198 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h32x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 971.19800000000009, 0.0},
-    // varlen4.t8192.h4x16.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 643.546 us (re-measured winner), 1.10x over default c64.bv64.s2.w8.sm0 (705.098 us)
+    // varlen4.t8192.h4x16.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 643.546 us (re-measured winner), 1.10x over the untuned op (705.098 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h4x16.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 643.54600000000005, 705.09800000000007},
-    // varlen4.t8192.h8x24.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 791.372 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen4.t8192.h8x24.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 791.372 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h8x24.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 791.37200000000007, 0.0},
-    // varlen4.t8192.h8x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1077.153 us (re-measured winner), 1.16x over default c64.bv64.s2.w8.sm0 (1249.811 us)
+    // varlen4.t8192.h8x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1077.153 us (re-measured winner), 1.16x over the untuned op (1249.811 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h8x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1077.1525000000001, 1249.8109999999999},
-    // varlen8.t32768.h16x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1454.997 us (re-measured winner), 1.59x over default c64.bv64.s2.w8.sm0 (2314.403 us)
+    // varlen8.t32768.h16x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1454.997 us (re-measured winner), 1.59x over the untuned op (2314.403 us)
     {{16, 16, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1454.9974999999999, 2314.4030000000002},
-    // varlen8.t32768.h16x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2419.747 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t32768.h16x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2419.747 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2419.7474999999999, 0.0},
-    // varlen8.t32768.h16x48.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 3916.828 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t32768.h16x48.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 3916.828 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x48.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3916.8275000000003, 0.0},
-    // varlen8.t32768.h16x64.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 4681.610 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t32768.h16x64.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 4681.610 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x64.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 4681.6095000000005, 0.0},
-    // varlen8.t32768.h2x8.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 1102.176 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t32768.h2x8.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 1102.176 us (re-measured winner), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h2x8.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 1102.1759999999999, 0.0},
-    // varlen8.t32768.h32x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2462.403 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t32768.h32x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2462.403 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h32x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2462.4030000000002, 0.0},
-    // varlen8.t32768.h4x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1684.425 us (re-measured winner), 1.34x over default c64.bv64.s2.w8.sm0 (2261.858 us)
+    // varlen8.t32768.h4x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1684.425 us (re-measured winner), 1.34x over the untuned op (2261.858 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h4x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1684.4250000000002, 2261.8580000000002},
-    // varlen8.t32768.h8x24.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2462.437 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t32768.h8x24.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2462.437 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h8x24.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2462.4369999999999, 0.0},
-    // varlen8.t32768.h8x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2441.765 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t32768.h8x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2441.765 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h8x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2441.7650000000003, 0.0},
-    // varlen8.t8192.h16x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 504.760 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t8192.h16x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 504.760 us (re-measured winner), untuned op not measured
     {{16, 16, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 504.7595, 0.0},
-    // varlen8.t8192.h16x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 830.557 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t8192.h16x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 830.557 us (re-measured winner), untuned op not measured
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 830.55650000000003, 0.0},
-    // varlen8.t8192.h16x48.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1151.570 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t8192.h16x48.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1151.570 us (re-measured winner), untuned op not measured
     {{16, 48, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x48.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1151.5695000000001, 0.0},
-    // varlen8.t8192.h16x64.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1369.125 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t8192.h16x64.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1369.125 us (re-measured winner), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x64.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1369.125, 0.0},
-    // varlen8.t8192.h2x8.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 475.143 us (re-measured winner), 0.95x over default c64.bv64.s2.w8.sm0 (449.942 us)
+    // varlen8.t8192.h2x8.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 475.143 us (re-measured winner), 0.95x over the untuned op (449.942 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h2x8.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 475.14300000000003, 449.9425},
-    // varlen8.t8192.h32x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 787.851 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t8192.h32x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 787.851 us (re-measured winner), untuned op not measured
     {{32, 32, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h32x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 787.85149999999999, 0.0},
-    // varlen8.t8192.h4x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 574.121 us (re-measured winner), 1.24x over default c64.bv64.s2.w8.sm0 (712.683 us)
+    // varlen8.t8192.h4x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 574.121 us (re-measured winner), 1.24x over the untuned op (712.683 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h4x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 574.12099999999998, 712.68250000000012},
-    // varlen8.t8192.h8x24.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 767.884 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t8192.h8x24.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 767.884 us (re-measured winner), untuned op not measured
     {{8, 24, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h8x24.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 767.88350000000003, 0.0},
-    // varlen8.t8192.h8x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 783.100 us (re-measured winner), default c64.bv64.s2.w8.sm0 not measured
+    // varlen8.t8192.h8x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 783.100 us (re-measured winner), untuned op not measured
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h8x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 783.10000000000002, 0.0},
 }};
 static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[0].values[0], kFusedFwdSm90[0].values[1], kFusedFwdSm90[0].values[2], kFusedFwdSm90[0].values[3], kFusedFwdSm90[0].values[4]), "gdn.fused_fwd sm_90 row 0 (c32.bv128.s2.w4.sm0) lies outside the declared space");
@@ -1271,45 +1271,45 @@ inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
 static_assert(qla::gdn::kkt_solve_in_space(kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]), "gdn.kkt_solve: the default lies outside the declared space");
 /// gdn.kkt_solve on sm_90: 20 rows.
 inline constexpr std::array<Row<3>, 20> kKktSolveSm90 = {{
-    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.b16.w8 665.306 us (re-measured winner), 2.32x over default c64.b16.w4 (1544.166 us)
+    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.b16.w8 665.306 us (re-measured winner), 2.32x over the untuned op (1544.166 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 8}, 665.30600000000004, 1544.1655000000001},
-    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.b16.w4 621.640 us (re-measured winner), 1.13x over default c64.b16.w4 (704.955 us)
+    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.b16.w4 621.640 us (re-measured winner), 1.13x over the untuned op (704.955 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x64.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 621.64049999999997, 704.95450000000005},
-    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w4 451.366 us (re-measured winner), 1.35x over default c64.b16.w4 (607.529 us)
+    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w4 451.366 us (re-measured winner), 1.35x over the untuned op (607.529 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h2x8.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 4}, 451.36649999999997, 607.529},
-    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w8 489.351 us (re-measured winner), 1.18x over default c64.b16.w4 (575.464 us)
+    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w8 489.351 us (re-measured winner), 1.18x over the untuned op (575.464 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h4x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 489.35050000000001, 575.46400000000006},
-    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.b16.w4 582.648 us (re-measured winner), 1.09x over default c64.b16.w4 (637.673 us)
+    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.b16.w4 582.648 us (re-measured winner), 1.09x over the untuned op (637.673 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 582.64799999999991, 637.673},
-    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 4885.108 us (re-measured winner), 0.93x over default c64.b16.w4 (4562.080 us)
+    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 4885.108 us (re-measured winner), 0.93x over the untuned op (4562.080 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 4885.1080000000002, 4562.0799999999999},
-    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 7147.445 us (re-measured winner), 1.18x over default c64.b16.w4 (8434.231 us)
+    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 7147.445 us (re-measured winner), 1.18x over the untuned op (8434.231 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x64.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 7147.4449999999997, 8434.2314999999999},
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 1952.700 us (re-measured winner), 1.24x over default c64.b16.w4 (2420.610 us)
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 1952.700 us (re-measured winner), 1.24x over the untuned op (2420.610 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1952.7, 2420.6100000000001},
-    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 2781.495 us (re-measured winner), 0.99x over default c64.b16.w4 (2740.007 us)
+    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 2781.495 us (re-measured winner), 0.99x over the untuned op (2740.007 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h4x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 2781.4949999999999, 2740.0070000000001},
-    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 4843.365 us (re-measured winner), 0.94x over default c64.b16.w4 (4549.024 us)
+    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 4843.365 us (re-measured winner), 0.94x over the untuned op (4549.024 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 4843.3649999999998, 4549.0240000000003},
-    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1541.413 us (re-measured winner), 0.99x over default c64.b16.w4 (1529.877 us)
+    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1541.413 us (re-measured winner), 0.99x over the untuned op (1529.877 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1541.413, 1529.877},
-    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 2085.934 us (re-measured winner), 1.09x over default c64.b16.w4 (2265.248 us)
+    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 2085.934 us (re-measured winner), 1.09x over the untuned op (2265.248 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x64.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 2085.9335000000001, 2265.248},
-    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 751.098 us (re-measured winner), 1.41x over default c64.b16.w4 (1057.743 us)
+    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 751.098 us (re-measured winner), 1.41x over the untuned op (1057.743 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h2x8.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 751.09799999999996, 1057.7429999999999},
-    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 1008.014 us (re-measured winner), 1.05x over default c64.b16.w4 (1055.039 us)
+    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.b16.w8 1008.014 us (re-measured winner), 1.05x over the untuned op (1055.039 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 1008.014, 1055.039},
-    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1340.611 us (re-measured winner), 1.16x over default c64.b16.w4 (1555.286 us)
+    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1340.611 us (re-measured winner), 1.16x over the untuned op (1555.286 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1340.6110000000001, 1555.2860000000001},
-    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 3276.654 us (re-measured winner), 1.01x over default c64.b16.w4 (3307.135 us)
+    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 3276.654 us (re-measured winner), 1.01x over the untuned op (3307.135 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 3276.654, 3307.1345000000001},
-    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 4735.137 us (re-measured winner), 1.35x over default c64.b16.w4 (6388.761 us)
+    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 4735.137 us (re-measured winner), 1.35x over the untuned op (6388.761 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 4735.1374999999998, 6388.7610000000004},
-    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1302.562 us (re-measured winner), 1.15x over default c64.b16.w4 (1497.781 us)
+    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1302.562 us (re-measured winner), 1.15x over the untuned op (1497.781 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1302.5625, 1497.7809999999999},
-    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1952.700 us (re-measured winner), 1.14x over default c64.b16.w4 (2234.656 us)
+    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1952.700 us (re-measured winner), 1.14x over the untuned op (2234.656 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1952.7, 2234.6559999999999},
-    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 2626.997 us (re-measured winner), 1.25x over default c64.b16.w4 (3296.495 us)
+    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 2626.997 us (re-measured winner), 1.25x over the untuned op (3296.495 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 2626.9974999999999, 3296.4949999999999},
 }};
 static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]), "gdn.kkt_solve sm_90 row 0 (c32.b16.w8) lies outside the declared space");
@@ -1339,45 +1339,45 @@ inline constexpr int kStatePassDefault[3] = {/*c*/ 64, /*s*/ 2, /*w*/ 8};
 static_assert(qla::gdn::state_pass_in_space(kStatePassDefault[0], kStatePassDefault[1], kStatePassDefault[2]), "gdn.state_pass: the default lies outside the declared space");
 /// gdn.state_pass on sm_90: 20 rows.
 inline constexpr std::array<Row<3>, 20> kStatePassSm90 = {{
-    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.s1.w8 665.306 us (re-measured winner), 1.03x over default c64.s2.w8 (683.962 us)
+    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.s1.w8 665.306 us (re-measured winner), 1.03x over the untuned op (683.962 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 665.30600000000004, 683.96199999999999},
-    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.s1.w4 621.640 us (re-measured winner), 1.20x over default c64.s2.w8 (744.426 us)
+    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.s1.w4 621.640 us (re-measured winner), 1.20x over the untuned op (744.426 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x64.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 621.64049999999997, 744.42600000000004},
-    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.s2.w8 451.366 us (re-measured winner), 1.27x over default c64.s2.w8 (572.617 us)
+    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.s2.w8 451.366 us (re-measured winner), 1.27x over the untuned op (572.617 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h2x8.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*s*/ 2, /*w*/ 8}, 451.36649999999997, 572.61650000000009},
-    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.s2.w8 489.351 us (re-measured winner), 1.13x over default c64.s2.w8 (553.624 us)
+    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.s2.w8 489.351 us (re-measured winner), 1.13x over the untuned op (553.624 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h4x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*s*/ 2, /*w*/ 8}, 489.35050000000001, 553.62400000000002},
-    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.s1.w8 582.648 us (re-measured winner), 1.10x over default c64.s2.w8 (643.369 us)
+    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.s1.w8 582.648 us (re-measured winner), 1.10x over the untuned op (643.369 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 582.64799999999991, 643.36900000000003},
-    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w8 4885.108 us (re-measured winner), 0.93x over default c64.s2.w8 (4553.007 us)
+    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w8 4885.108 us (re-measured winner), 0.93x over the untuned op (4553.007 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 4885.1080000000002, 4553.0069999999996},
-    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w4 7147.445 us (re-measured winner), 1.17x over default c64.s2.w8 (8355.990 us)
+    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w4 7147.445 us (re-measured winner), 1.17x over the untuned op (8355.990 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x64.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 7147.4449999999997, 8355.9899999999998},
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w8 1952.700 us (re-measured winner), 1.22x over default c64.s2.w8 (2381.858 us)
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w8 1952.700 us (re-measured winner), 1.22x over the untuned op (2381.858 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 1952.7, 2381.8580000000002},
-    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s2.w8 2781.495 us (re-measured winner), 0.98x over default c64.s2.w8 (2731.207 us)
+    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s2.w8 2781.495 us (re-measured winner), 0.98x over the untuned op (2731.207 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h4x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*s*/ 2, /*w*/ 8}, 2781.4949999999999, 2731.2069999999999},
-    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w8 4843.365 us (re-measured winner), 0.93x over default c64.s2.w8 (4481.984 us)
+    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w8 4843.365 us (re-measured winner), 0.93x over the untuned op (4481.984 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 4843.3649999999998, 4481.9840000000004},
-    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 1541.413 us (re-measured winner), 1.00x over default c64.s2.w8 (1535.669 us)
+    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 1541.413 us (re-measured winner), 1.00x over the untuned op (1535.669 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 1541.413, 1535.6689999999999},
-    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 2085.934 us (re-measured winner), 1.09x over default c64.s2.w8 (2264.833 us)
+    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 2085.934 us (re-measured winner), 1.09x over the untuned op (2264.833 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x64.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 2085.9335000000001, 2264.8330000000001},
-    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 751.098 us (re-measured winner), 1.48x over default c64.s2.w8 (1108.128 us)
+    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 751.098 us (re-measured winner), 1.48x over the untuned op (1108.128 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h2x8.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 751.09799999999996, 1108.1280000000002},
-    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.s2.w8 1008.014 us (re-measured winner), 1.04x over default c64.s2.w8 (1051.023 us)
+    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.s2.w8 1008.014 us (re-measured winner), 1.04x over the untuned op (1051.023 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*s*/ 2, /*w*/ 8}, 1008.014, 1051.0229999999999},
-    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 1340.611 us (re-measured winner), 1.13x over default c64.s2.w8 (1517.909 us)
+    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 1340.611 us (re-measured winner), 1.13x over the untuned op (1517.909 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 1340.6110000000001, 1517.9090000000001},
-    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 3276.654 us (re-measured winner), 1.01x over default c64.s2.w8 (3323.790 us)
+    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 3276.654 us (re-measured winner), 1.01x over the untuned op (3323.790 us)
     {{16, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 3276.654, 3323.79},
-    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 4735.137 us (re-measured winner), 1.34x over default c64.s2.w8 (6327.384 us)
+    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 4735.137 us (re-measured winner), 1.34x over the untuned op (6327.384 us)
     {{16, 64, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 4735.1374999999998, 6327.384},
-    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 1302.562 us (re-measured winner), 1.15x over default c64.s2.w8 (1495.350 us)
+    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 1302.562 us (re-measured winner), 1.15x over the untuned op (1495.350 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 1302.5625, 1495.3500000000001},
-    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 1952.700 us (re-measured winner), 1.17x over default c64.s2.w8 (2275.201 us)
+    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 1952.700 us (re-measured winner), 1.17x over the untuned op (2275.201 us)
     {{4, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 1952.7, 2275.201},
-    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 2626.997 us (re-measured winner), 1.23x over default c64.s2.w8 (3224.558 us)
+    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 2626.997 us (re-measured winner), 1.23x over the untuned op (3224.558 us)
     {{8, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 2626.9974999999999, 3224.558},
 }};
 static_assert(qla::gdn::state_pass_in_space(kStatePassSm90[0].values[0], kStatePassSm90[0].values[1], kStatePassSm90[0].values[2]), "gdn.state_pass sm_90 row 0 (c32.s1.w8) lies outside the declared space");

@@ -108,7 +108,7 @@ TEST(HeaderGolden, FixtureStoreGivesTheGoldenBytes) {
   EXPECT_NE(h.text.find("driver 13000"), std::string::npos);
   EXPECT_NE(h.text.find("source fixture-src-1"), std::string::npos);
   EXPECT_EQ(h.text.find("fixture-src-0"), std::string::npos) << "an older kernel source leaked in";
-  EXPECT_NE(h.text.find("1.27x over default"),
+  EXPECT_NE(h.text.find("1.27x over the untuned op"),
             std::string::npos);  // the P32K winner: 379.25 / 298.5
   EXPECT_NE(h.text.find(
                 "// qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 128, 3, 8, false, "

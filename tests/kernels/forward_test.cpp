@@ -726,6 +726,16 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   const Plan fused_wins = gdn::make_plan(p, dev, plan_c32);
   EXPECT_EQ(fused_wins.chunk(), 64);
   EXPECT_EQ(fused_wins.config_labels().at("gdn.fwd_plan"), "c64.cp0.pc0.th10");
+  // The tuner's untuned baseline (host-only) is what make_plan runs with nothing given.
+  gdn::Problem wide = p;
+  wide.tokens = 32768;
+  wide.h_qk = 16;
+  wide.h_v = 64;
+  for (const gdn::Problem& q : {p, wide}) {
+    const Plan untuned = gdn::make_plan(q, dev, {});
+    EXPECT_EQ(untuned.config_labels().at("gdn.fused_fwd"),
+              gdn::fused_fwd_space().label(gdn::untuned_fused_point(q, dev.arch)));
+  }
   PlanOptions off;
   off.cp = CpMode::kOff;
   const Plan plain = gdn::make_plan(p, dev, off);

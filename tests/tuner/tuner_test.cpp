@@ -388,5 +388,28 @@ TEST(Tuner, TransferEvaluatesTheNearestTunedNeighboursWinnersFirst) {
     EXPECT_EQ(t.values[0], 32) << t.config;  // the first points of the space's order
 }
 
+
+TEST(Tuner, TheUntunedBaselineIsMeasuredFirstAndIsTheWinnersDefault) {
+  TempDir dir;
+  Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
+  FakeBackend backend({});
+  TuneOptions opt;
+  opt.strategy = Strategy::kAnneal;
+  opt.budget.max_trials = 12;
+  TunableKernel k = fake_kernel();
+  const Point untuned{64, 128, 2, 8, 2};  // what "the op" would run, not the space's default
+  ASSERT_NE(untuned, k.space.default_point);
+  k.baseline = [&](const gdn::Problem&) { return untuned; };
+  Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const gdn::Problem p = varlen_problem({4096});
+  const TuneOutcome out = tuner.tune(k, p);
+  EXPECT_EQ(out.seeded, 1u);
+  ASSERT_TRUE(store.find_trial(fake_device(), k.identity(), p, k.space.label(untuned)));
+  ASSERT_TRUE(out.winner);
+  if (out.winner->values != untuned) {
+    EXPECT_GT(out.winner->default_median_us, 0);  // re-measured beside the finalists as the default
+  }
+}
+
 }  // namespace
 }  // namespace qla::tuner

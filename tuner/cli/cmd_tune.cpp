@@ -96,7 +96,7 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
   // The op plan is searched jointly: each candidate runs with the other kernels' best configs at its chunk size
   // (kernels are tuned first, problem by problem), and its winner fixes theirs.
   for (tuner::TunableKernel& k : kernels)
-    if (k.space.kernel == "gdn.fwd_plan") k.members = tuner::gdn_plan_members(store, fp);
+    if (k.space.kernel == "gdn.fwd_plan") k.members = tuner::gdn_plan_members(store, fp, arch);
   const std::int64_t run_id =
       store.begin_run(fp, {command_line, QLA_GIT_COMMIT, a.strategy, budget.to_string(), hostname()});
   tuner::ProcessRunner runner(tuner::ProcessRunner::self_worker_argv(worker_args), a.timeout_s);

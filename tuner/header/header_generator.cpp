@@ -569,10 +569,10 @@ HeaderResult generate_header(const Store& store, const std::vector<HeaderKernel>
           << (r.same_arch ? " (same arch)" : "") << ": " << e.config << " " << fixed3(e.median_us)
           << " us (" << (e.decided ? "re-measured winner" : "best trial") << "), ";
         if (r.default_us > 0)
-          h << fixed2(r.default_us / e.median_us) << "x over default "
-            << space.label(space.default_point) << " (" << fixed3(r.default_us) << " us)\n";
+          h << fixed2(r.default_us / e.median_us) << "x over the untuned op (" << fixed3(r.default_us)
+            << " us)\n";
         else
-          h << "default " << space.label(space.default_point) << " not measured\n";
+          h << "untuned op not measured\n";
         h << "    {{" << p.h_qk << ", " << p.h_v << ", " << p.k_dim << ", " << p.v_dim << ", "
           << dtype_enumerator(p.qkv_dtype) << ", " << p.valid_tokens() << ", " << p.num_sequences()
           << ", " << literal(e.problem) << "}, " << (r.same_arch ? "true" : "false") << ", "

@@ -20,6 +20,7 @@
 #include "qla/cuda/nvrtc_compiler.hpp"
 #include "qla/error.hpp"
 #include "qla/gdn/forward.hpp"
+#include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/io/generate.hpp"
 #include "qla/io/tensor.hpp"
@@ -285,6 +286,8 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
     TunableKernel k;
     k.space = *f.space;
     k.source_hash = family_source_hash(f);
+    if (id == gdn::fused_fwd_space().kernel)
+      k.baseline = [arch](const gdn::Problem& p) { return gdn::untuned_fused_point(p, arch); };
     auto specs = f.specs;
     k.compile = [specs, arch](const Point& p) {
       CompileResult r;
@@ -325,7 +328,8 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
 }
 
 std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const Store& store,
-                                                                           const DeviceFingerprint& device) {
+                                                                           const DeviceFingerprint& device,
+                                                                           const ArchInfo& arch) {
   struct Member {
     KernelIdentity identity;
     SpaceDecl space;
@@ -339,7 +343,7 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const
                                   sp.kernel) != std::end(gdn::kChunkSharingKernels);
     members.push_back({{sp.kernel, family_source_hash(f), hex64(sp.hash())}, sp, shares});
   }
-  return [&store, device, members](const gdn::Problem& problem, const Point& plan_point) {
+  return [&store, device, members, arch](const gdn::Problem& problem, const Point& plan_point) {
     const int chunk = gdn::FwdPlanConfig::from_point(plan_point).chunk;
     Members out;
     for (const Member& m : members) {
@@ -357,8 +361,9 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const
           }
         }
       }
-      if (pick)
-        out[m.space.kernel] = {m.identity, m.space.label(*pick), *pick, m.space.label(m.space.default_point)};
+      const Point untuned = m.space.kernel == gdn::fused_fwd_space().kernel ? gdn::untuned_fused_point(problem, arch)
+                                                                            : m.space.default_point;
+      if (pick) out[m.space.kernel] = {m.identity, m.space.label(*pick), *pick, m.space.label(untuned)};
     }
     return out;
   };

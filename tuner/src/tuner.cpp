@@ -95,7 +95,13 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   };
   Budget budget = options_.budget;
   bool spent = false;
-  std::vector<Coords> seeds = transfer_seeds(kernel, problem);
+  std::vector<Coords> seeds;
+  if (kernel.baseline) {  // the untuned op first: the winner's speedup is over it
+    const Point b = kernel.baseline(problem);
+    if (auto c = space.coords_of(b); c && space.is_buildable(b, arch_)) seeds.push_back(*c);
+  }
+  for (const Coords& c : transfer_seeds(kernel, problem))
+    if (std::find(seeds.begin(), seeds.end(), c) == seeds.end()) seeds.push_back(c);
   if (kernel.members) {
     // A joint space's first axis picks its members (the op plan's chunk size: every kernel changes with it), so
     // the default point at each of its values is measured up front rather than left to the walk.
@@ -154,8 +160,9 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
   std::vector<Coords> finalists;
   for (std::size_t i = 0; i < ok.size() && i < std::max<std::size_t>(options_.finalists, 1); ++i)
     finalists.push_back(*space.coords_of(ok[i].values));
-  const auto default_coords = space.coords_of(space.default_point);
-  const bool default_ok = std::any_of(ok.begin(), ok.end(), [&](const TrialRecord& t) { return t.values == space.default_point; });
+  const Point default_point = kernel.baseline_point(problem);
+  const auto default_coords = space.coords_of(default_point);
+  const bool default_ok = std::any_of(ok.begin(), ok.end(), [&](const TrialRecord& t) { return t.values == default_point; });
   if (default_ok && default_coords &&
       std::find(finalists.begin(), finalists.end(), *default_coords) == finalists.end())
     finalists.push_back(*default_coords);
@@ -163,7 +170,7 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
   Winner w;
   if (finalists.size() == 1) {
     w = {ok[0].config, ok[0].values, ok[0].result.time.median_us,
-         ok[0].values == space.default_point ? ok[0].result.time.median_us : 0};
+         ok[0].values == default_point ? ok[0].result.time.median_us : 0};
   } else {
     auto sample = [&](const Coords& c) { return runner_.sample(request_for(kernel, problem, space.point_at(c))); };
     FinalChoice choice = remeasure_top(space, finalists, sample, options_.final_rounds, options_.tie_tolerance);

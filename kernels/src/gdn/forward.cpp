@@ -257,6 +257,34 @@ void choose_cp_knobs(const PlanPoint& plan, int chunk, const PlanOptions& option
   label = os.str();
 }
 
+long long chunk_count(const Problem& p, int chunk) {
+  long long n = 0;
+  for (long long i = 0; i < p.num_sequences(); ++i) n += (p.seq_length(i) + chunk - 1) / chunk;
+  return n;
+}
+
+// The CP split of `problem` at chunk size `c` (and its chunks per piece), or nullopt when CP is off or would
+// cut nothing.
+std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, int c, CpMode mode, int piece_option,
+                                                 const ArchInfo& arch) {
+  const bool want = mode == CpMode::kOn || (mode == CpMode::kAuto && cp_auto_rule(problem, c));
+  if (!want || problem.num_sequences() > 65535) return std::nullopt;  // cp_correct's grid z: raw sequences
+  const int l = piece_option > 0 ? piece_option
+                                 : cp_piece_chunks_heuristic(problem.h_v, chunk_count(problem, c), arch.sm_count);
+  CpSplit split = cp_split(problem, l, c);
+  if (!split.splits()) return std::nullopt;
+  return std::make_pair(std::move(split), l);
+}
+
+// `fused` with the §2.3 BV rule applied for the CTAs per V-slice the plan launches, when that point builds.
+Point with_block_v_rule(Point fused, const Problem& problem, int cp_pieces, const ArchInfo& arch) {
+  const long long sequences = cp_pieces > 0 ? cp_pieces : problem.num_sequences();
+  Point ruled = fused;
+  ruled.at(1) = fused_block_v_heuristic(sequences * problem.h_v, arch.sm_count);
+  const SpaceDecl& space = fused_fwd_space();
+  return space.contains(ruled) && space.is_buildable(ruled, arch) ? ruled : fused;
+}
+
 // The shared chunk size C and gdn.fused_fwd's point at C (PlanOptions' precedence, plan.hpp).
 Point choose_fused_at_shared_chunk(const Problem& problem, const cuda::DeviceInfo& device,
                                    const PlanOptions& options, const PlanPoint& plan) {
@@ -313,25 +341,13 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   build_sequences(im, c);
 
   // CP: decided on the raw sequences in chunks of C; on only where it really cuts a sequence.
-  const long long raw_n = problem.num_sequences();
-  const bool want_cp = mode == CpMode::kOn || (mode == CpMode::kAuto && cp_auto_rule(problem, c));
-  if (want_cp && raw_n <= 65535) {  // the correction kernel's grid z is the raw sequence count
-    const int l = piece_option > 0 ? piece_option
-                                   : cp_piece_chunks_heuristic(problem.h_v, im.seq.num_chunks, device.arch.sm_count);
-    CpSplit split = cp_split(problem, l, c);
-    if (split.splits()) {
-      im.split = std::move(split);
-      im.cp_pieces = im.split.pieces();
-      im.cp_piece_chunks = l;
-    }
+  if (auto split = decide_cp(problem, c, mode, piece_option, device.arch)) {
+    im.split = std::move(split->first);
+    im.cp_pieces = im.split.pieces();
+    im.cp_piece_chunks = split->second;
   }
   const bool cp = im.cp_pieces > 0;
-  const long long fused_sequences = cp ? im.cp_pieces : raw_n;
-  if (!fused_given) {
-    FusedFwdConfig ruled = im.fused;
-    ruled.block_v = fused_block_v_heuristic(fused_sequences * problem.h_v, device.arch.sm_count);
-    if (fspace.contains(ruled.to_point()) && fspace.is_buildable(ruled.to_point(), device.arch)) im.fused = ruled;
-  }
+  if (!fused_given) im.fused = FusedFwdConfig::from_point(with_block_v_rule(im.fused.to_point(), problem, im.cp_pieces, device.arch));
   im.labels[fspace.kernel] = fspace.label(im.fused.to_point());
 
   im.cumsum = CumsumConfig::from_point(choose_at_chunk(cumsum_space(), c, problem, device, options));
@@ -395,6 +411,12 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
 }
 
 }  // namespace
+
+Point untuned_fused_point(const Problem& problem, const ArchInfo& arch) {
+  const Point fused = fused_fwd_space().default_point;
+  const auto split = decide_cp(problem, fused.at(0), CpMode::kAuto, 0, arch);
+  return with_block_v_rule(fused, problem, split ? split->first.pieces() : 0, arch);
+}
 
 Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const PlanOptions& options) {
   problem.validate();

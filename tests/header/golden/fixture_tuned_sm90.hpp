@@ -202,9 +202,9 @@ inline constexpr int kFwdPlanDefault[4] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 
 static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3]), "gdn.fwd_plan: the default lies outside the declared space");
 /// gdn.fwd_plan on sm_90: 2 rows.
 inline constexpr std::array<Row<4>, 2> kFwdPlanSm90 = {{
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp1.pc16.th10 280.000 us (best trial), default c64.cp2.pc0.th10 not measured
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp1.pc16.th10 280.000 us (best trial), untuned op not measured
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*cp*/ 1, /*pc*/ 16, /*th*/ 10}, 280.0, 0.0},
-    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10 39.000 us (best trial), 1.21x over default c64.cp2.pc0.th10 (47.000 us)
+    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10 39.000 us (best trial), 1.21x over the untuned op (47.000 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 10}, 39.0, 47.0},
 }};
 static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanSm90[0].values[0], kFwdPlanSm90[0].values[1], kFwdPlanSm90[0].values[2], kFwdPlanSm90[0].values[3]), "gdn.fwd_plan sm_90 row 0 (c64.cp1.pc16.th10) lies outside the declared space");
@@ -216,13 +216,13 @@ inline constexpr int kFusedFwdDefault[5] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 
 static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdDefault[0], kFusedFwdDefault[1], kFusedFwdDefault[2], kFusedFwdDefault[3], kFusedFwdDefault[4]), "gdn.fused_fwd: the default lies outside the declared space");
 /// gdn.fused_fwd on sm_90: 4 rows.
 inline constexpr std::array<Row<5>, 4> kFusedFwdSm90 = {{
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s3.w8.sm0 298.500 us (re-measured winner), 1.27x over default c64.bv64.s2.w8.sm0 (379.250 us)
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s3.w8.sm0 298.500 us (re-measured winner), 1.27x over the untuned op (379.250 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 298.5, 379.25},
-    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv32.s2.w8.sm0 40.000 us (best trial), 1.20x over default c64.bv64.s2.w8.sm0 (48.000 us)
+    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv32.s2.w8.sm0 40.000 us (best trial), 1.20x over the untuned op (48.000 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 40.0, 48.0},
-    // varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 500.000 us (best trial), default c64.bv64.s2.w8.sm0 not measured
+    // varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 500.000 us (best trial), untuned op not measured
     {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 500.0, 0.0},
-    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3 (same arch): c64.bv32.s2.w4.sm0 90.000 us (best trial), default c64.bv64.s2.w8.sm0 not measured
+    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3 (same arch): c64.bv32.s2.w4.sm0 90.000 us (best trial), untuned op not measured
     {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, true, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 90.0, 0.0},
 }};
 static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[0].values[0], kFusedFwdSm90[0].values[1], kFusedFwdSm90[0].values[2], kFusedFwdSm90[0].values[3], kFusedFwdSm90[0].values[4]), "gdn.fused_fwd sm_90 row 0 (c64.bv128.s3.w8.sm0) lies outside the declared space");
@@ -236,7 +236,7 @@ inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
 static_assert(qla::gdn::kkt_solve_in_space(kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]), "gdn.kkt_solve: the default lies outside the declared space");
 /// gdn.kkt_solve on sm_90: 1 row.
 inline constexpr std::array<Row<3>, 1> kKktSolveSm90 = {{
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b32.w8 20.000 us (best trial), 1.25x over default c64.b16.w4 (25.000 us)
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b32.w8 20.000 us (best trial), 1.25x over the untuned op (25.000 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 20.0, 25.0},
 }};
 static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8) lies outside the declared space");
@@ -252,7 +252,7 @@ inline constexpr int kUnfusedDefault[3] = {/*hbv*/ 32, /*hw*/ 8, /*obv*/ 128};
 static_assert(qla::gdn::unfused_in_space(kUnfusedDefault[0], kUnfusedDefault[1], kUnfusedDefault[2]), "gdn.unfused: the default lies outside the declared space");
 /// gdn.unfused on sm_90: 1 row.
 inline constexpr std::array<Row<3>, 1> kUnfusedSm90 = {{
-    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: hbv64.hw4.obv64 100.000 us (best trial), 1.20x over default hbv32.hw8.obv128 (120.000 us)
+    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: hbv64.hw4.obv64 100.000 us (best trial), 1.20x over the untuned op (120.000 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*hbv*/ 64, /*hw*/ 4, /*obv*/ 64}, 100.0, 120.0},
 }};
 static_assert(qla::gdn::unfused_in_space(kUnfusedSm90[0].values[0], kUnfusedSm90[0].values[1], kUnfusedSm90[0].values[2]), "gdn.unfused sm_90 row 0 (hbv64.hw4.obv64) lies outside the declared space");

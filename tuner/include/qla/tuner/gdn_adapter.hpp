@@ -27,9 +27,11 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
 /// The members of the op plan "gdn.fwd_plan" (TunableKernel::members): for a plan point of chunk size C,
 /// every other tunable forward kernel's config taken from `store` for that problem on `device`: its decided
 /// winner when that lies at C, else its fastest valid trial at C; kernels with nothing measured at C are left
-/// out (they run at their defaults moved to C). `store` must outlive the function.
+/// out (they run at their defaults moved to C). A member's "default" is what the untuned op runs on `arch`.
+/// `store` must outlive the function.
 std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const Store& store,
-                                                                           const DeviceFingerprint& device);
+                                                                           const DeviceFingerprint& device,
+                                                                           const ArchInfo& arch);
 
 /// A lookup over `store` for `device` that knows every tunable kernel of the fused forward and the op plan
 /// "gdn.fwd_plan" at their current sources: what make_plan's PlanOptions::lookup should be given (through

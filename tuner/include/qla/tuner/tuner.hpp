@@ -44,8 +44,13 @@ struct TunableKernel {
   /// and the winner's members become the members' winners for that problem, so every kernel's served config
   /// belongs to one measured plan.
   std::function<Members(const gdn::Problem&, const Point&)> members = {};
+  /// The config the untuned op runs for a problem (e.g. the fused kernel's default with its BV rule); empty:
+  /// the space's default. It is always measured first and is the "default" of the winner's speedup.
+  std::function<Point(const gdn::Problem&)> baseline = {};
   /// Kernel id, source hash and the space's hash in hex.
   KernelIdentity identity() const;
+  /// baseline(problem), or the space's default.
+  Point baseline_point(const gdn::Problem& problem) const { return baseline ? baseline(problem) : space.default_point; }
 };
 
 /// A candidate's trial label: the space's label of `values`, then its members, e.g.
