@@ -671,7 +671,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
                    const ArchInfo&) -> std::optional<Point> {
     asked.push_back(kernel);
     if (kernel == "gdn.fused_fwd") return Point{32, 64, 2, 8, 0};
-    if (kernel == "gdn.kkt_solve") return Point{64, 16, 8};  // chunk moved to 32 by the plan
+    if (kernel == "gdn.kkt_solve") return Point{64, 32, 8};  // another tuning's C: the default at 32 runs
     if (kernel == "gdn.fwd_plan") return Point{32, 1, 8, 12};
     return std::nullopt;
   };
@@ -679,7 +679,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   ASSERT_EQ(plan.not_implemented_reason(), "");
   EXPECT_EQ(plan.chunk(), 32);
   EXPECT_EQ(plan.config_labels().at("gdn.fused_fwd"), "c32.bv64.s2.w8.sm0");
-  EXPECT_EQ(plan.config_labels().at("gdn.kkt_solve"), "c32.b16.w8");
+  EXPECT_EQ(plan.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
   EXPECT_EQ(plan.config_labels().at("gdn.cumsum"), "c32");
   EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"), "c32.cp1.pc8.th12");
   EXPECT_EQ(plan.cp_piece_chunks(), 8);
@@ -714,7 +714,9 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   };
   const Plan from_plan = gdn::make_plan(p, dev, plan_c32);
   EXPECT_EQ(from_plan.chunk(), 32);
-  EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"), "c32.bv32.s2.w4.sm0");
+  // The looked-up c64 fused row is dropped: the default at C = 32 with the BV rule, as the plan was measured.
+  // (CP off, one sequence x 2 heads = 2 CTAs per V-slice → BV 32), not the looked-up c64.bv32.s2.w4.
+  EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"), "c32.bv32.s2.w8.sm0");
   EXPECT_EQ(from_plan.config_labels().at("gdn.kkt_solve").rfind("c32.", 0), 0u);
   EXPECT_EQ(from_plan.cp_pieces(), 0);
   // ... an explicit plan point's over a looked-up one; an explicit fused config over a looked-up plan (whose

@@ -199,7 +199,8 @@ void build_sequences(Plan::Impl& plan, int chunk) {
 }
 
 // `space`'s point for the fused path with its chunk axis (axis 0) at `chunk`: an explicit config must already
-// use it (UserError otherwise); a looked-up or default one is moved to it.
+// use it (UserError otherwise); a looked-up one at another chunk size belongs to another tuning and is dropped;
+// the default is moved to `chunk`.
 Point choose_at_chunk(const SpaceDecl& space, int chunk, const Problem& problem, const cuda::DeviceInfo& device,
                       const PlanOptions& options) {
   Point p = choose(space, problem, device, options);
@@ -208,6 +209,7 @@ Point choose_at_chunk(const SpaceDecl& space, int chunk, const Problem& problem,
                                             << p.at(0) << " but gdn.fused_fwd uses " << chunk);
     return p;
   }
+  if (p.at(0) != chunk) p = space.default_point;
   p.at(0) = chunk;
   QLA_REQUIRE(space.contains(p), space.kernel << " has no chunk size " << chunk);
   return p;
@@ -285,16 +287,26 @@ Point with_block_v_rule(Point fused, const Problem& problem, int cp_pieces, cons
   return space.contains(ruled) && space.is_buildable(ruled, arch) ? ruled : fused;
 }
 
-// The shared chunk size C and gdn.fused_fwd's point at C (PlanOptions' precedence, plan.hpp).
+// The shared chunk size C and gdn.fused_fwd's point at C (PlanOptions' precedence, plan.hpp); `given` is false
+// when the point is the default (the plan applies the BV rule to it).
 Point choose_fused_at_shared_chunk(const Problem& problem, const cuda::DeviceInfo& device,
-                                   const PlanOptions& options, const PlanPoint& plan) {
+                                   const PlanOptions& options, const PlanPoint& plan, bool& given) {
   const SpaceDecl& fspace = fused_fwd_space();
-  Point fused_point = choose(fspace, problem, device, options);
-  if (options.configs.count(fspace.kernel)) {
+  Point fused_point = fspace.default_point;
+  given = false;
+  if (auto it = options.configs.find(fspace.kernel); it != options.configs.end()) {
+    fused_point = choose(fspace, problem, device, options);
     QLA_REQUIRE(!plan.explicit_point || plan.config->chunk == fused_point.at(0),
                 "config " << fspace.label(fused_point) << " of " << fspace.kernel << " has chunk size "
                           << fused_point.at(0) << " but the gdn.fwd_plan config says " << plan.config->chunk);
+    given = true;
     return fused_point;
+  }
+  if (options.lookup) {
+    if (auto p = options.lookup(fspace.kernel, problem, device.arch); p && fspace.contains(*p)) {
+      fused_point = *p;
+      given = true;
+    }
   }
   std::optional<int> chunk;
   if (plan.config && plan.explicit_point) chunk = plan.config->chunk;
@@ -305,11 +317,13 @@ Point choose_fused_at_shared_chunk(const Problem& problem, const cuda::DeviceInf
   }
   if (!chunk && plan.config) chunk = plan.config->chunk;
   if (!chunk || *chunk == fused_point.at(0)) return fused_point;
-  for (Point moved : {fused_point, fspace.default_point}) {
-    moved.at(0) = *chunk;
-    if (fspace.contains(moved) && fspace.is_buildable(moved, device.arch)) return moved;
-  }
-  throw UserError("gdn.fused_fwd has no buildable config with chunk size " + std::to_string(*chunk));
+  // A looked-up config at another chunk size belongs to another tuning: the default at C runs instead.
+  given = false;
+  Point moved = fspace.default_point;
+  moved.at(0) = *chunk;
+  QLA_REQUIRE(fspace.contains(moved) && fspace.is_buildable(moved, device.arch),
+              "gdn.fused_fwd has no buildable default with chunk size " << *chunk);
+  return moved;
 }
 
 // The fused path: configs of every kernel (one chunk size C), the CP decision and split, kernels resolved,
@@ -323,13 +337,9 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
 
   // fused_fwd first: its chunk size is everyone's. BV follows the §2.3 rule unless a config was given.
   const SpaceDecl& fspace = fused_fwd_space();
-  const bool fused_given = options.configs.count(fspace.kernel) > 0 ||
-                           (options.lookup && [&] {
-                             auto p = options.lookup(fspace.kernel, problem, device.arch);
-                             return p && fspace.contains(*p);
-                           }());
   const PlanPoint plan_point = find_plan_point(problem, device, options);
-  const Point fused_point = choose_fused_at_shared_chunk(problem, device, options, plan_point);
+  bool fused_given = false;
+  const Point fused_point = choose_fused_at_shared_chunk(problem, device, options, plan_point, fused_given);
   CpMode mode = CpMode::kAuto;
   int piece_option = 0;
   std::string plan_label;
