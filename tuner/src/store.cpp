@@ -94,6 +94,16 @@ CREATE VIEW best_valid AS
 
 namespace {
 
+/// Binds ?1..?5 of a statement keyed by (device digest, kernel, source hash, space hash, problem key).
+void bind_trial_key(SQLite::Statement& q, const std::string& device_digest, const KernelIdentity& k,
+                    const gdn::Problem& problem) {
+  q.bind(1, device_digest);
+  q.bind(2, k.kernel);
+  q.bind(3, k.source_hash);
+  q.bind(4, k.space_hash);
+  q.bind(5, problem_key(problem));
+}
+
 constexpr int kBusyTimeoutMs = 30000;
 constexpr const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
@@ -399,11 +409,7 @@ std::optional<std::string> Store::first_trial_at(const DeviceFingerprint& fp, co
   SQLite::Statement q(*db_,
                       "SELECT MIN(t.created_at) FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? "
                       "AND t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ?");
-  q.bind(1, fp.digest());
-  q.bind(2, k.kernel);
-  q.bind(3, k.source_hash);
-  q.bind(4, k.space_hash);
-  q.bind(5, problem_key(problem));
+  bind_trial_key(q, fp.digest(), k, problem);
   if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
   return q.getColumn(0).getString();
 }
@@ -414,11 +420,7 @@ std::optional<TrialRecord> Store::find_trial(const DeviceFingerprint& fp, const 
                                 " FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? AND "
                                 "t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ? AND "
                                 "t.config = ?");
-  q.bind(1, fp.digest());
-  q.bind(2, k.kernel);
-  q.bind(3, k.source_hash);
-  q.bind(4, k.space_hash);
-  q.bind(5, problem_key(problem));
+  bind_trial_key(q, fp.digest(), k, problem);
   q.bind(6, config);
   if (!q.executeStep()) return std::nullopt;
   return read_trial(q);
@@ -486,11 +488,7 @@ std::vector<TrialRecord> Store::trials(const std::string& device_digest, const K
                                 " FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? AND "
                                 "t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ? "
                                 "ORDER BY t.config");
-  q.bind(1, device_digest);
-  q.bind(2, k.kernel);
-  q.bind(3, k.source_hash);
-  q.bind(4, k.space_hash);
-  q.bind(5, problem_key(problem));
+  bind_trial_key(q, device_digest, k, problem);
   std::vector<TrialRecord> out;
   while (q.executeStep()) out.push_back(read_trial(q));
   return out;
@@ -526,11 +524,7 @@ std::optional<Winner> Store::winner(const DeviceFingerprint& fp, const KernelIde
                       "SELECT w.config, w.config_values, w.median_us, w.default_median_us FROM winners w "
                       "JOIN devices d ON d.id = w.device_id WHERE d.digest = ? AND w.kernel = ? AND "
                       "w.source_hash = ? AND w.space_hash = ? AND w.problem = ?");
-  q.bind(1, fp.digest());
-  q.bind(2, k.kernel);
-  q.bind(3, k.source_hash);
-  q.bind(4, k.space_hash);
-  q.bind(5, problem_key(problem));
+  bind_trial_key(q, fp.digest(), k, problem);
   if (!q.executeStep()) return std::nullopt;
   return Winner{q.getColumn(0).getString(), nlohmann::json::parse(q.getColumn(1).getString()).get<Point>(),
                 q.getColumn(2).getDouble(), q.getColumn(3).getDouble()};
