@@ -54,9 +54,10 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   auto searcher = make_searcher(options_.strategy, space, arch_, options_.seed);
   auto evaluate = [&](const Coords& c) {
     const Point point = space.point_at(c);
-    const TrialRequest request = request_for(kernel, problem, point);
-    const std::string label = kernel.members ? candidate_label(space, point, kernel.members(problem, point))
-                                             : space.label(point);
+    const Members members = kernel.members ? kernel.members(problem, point) : Members{};
+    TrialRequest request{space.kernel, problem, point};
+    for (const auto& [member, m] : members) request.members[member] = m.values;
+    const std::string label = candidate_label(space, point, members);
     TrialResult result;
     if (auto stored = store_.find_trial(device_, id, problem, label)) {
       result = stored->result;
