@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/plan.hpp"
 #include "qla/tuner/store.hpp"
 #include "report/report.hpp"
 
@@ -103,6 +104,8 @@ int run_report(const ReportOptions& o) {
     const ArchInfo hopper;
     for (const cuda::KernelFamily& f : cuda::kernel_families())
       data.space_sizes[f.space->kernel] = {f.space->size(), f.space->enumerate(&hopper).size()};
+    const SpaceDecl& plan = gdn::fwd_plan_space();
+    data.space_sizes[plan.kernel] = {plan.size(), plan.enumerate(&hopper).size()};
     const fs::path md = fs::path(o.out) / (slug + ".md");
     const fs::path digest = fs::path(o.out) / (slug + ".json");
     write_atomically(digest, report::plot_digest(data).dump(1) + "\n");

@@ -309,13 +309,16 @@ std::string render_markdown(const ReportData& d) {
     const auto winners = d.store.value("winners", json::array());
     if (!winners.empty()) {
       std::map<std::string, int> wins;
+      os << "Times are the tuner's (CUPTI op span, L2 flushed). \"default\" is the untuned op in the same problem; a "
+            "kernel's winner inside the op plan carries the plan's time, its default the untuned op's trial, so "
+            "the two come from different moments and short ops can show a ratio below 1 within noise.\n\n";
       os << "| kernel | problem | winner | median µs | default µs | winner / default |\n|---|---|---|---|---|---|\n";
       for (const auto& w : winners) {
         const double m = w.value("median_us", 0.0), dm = w.value("default_median_us", 0.0);
         wins[w.value("kernel", "?") + " " + w.value("config", "?")]++;
         os << "| " << w.value("kernel", "?") << " | " << w.value("problem", "?") << " | `" << w.value("config", "?")
            << "` | " << fmt("%.1f", m) << " | " << (dm > 0 ? fmt("%.1f", dm) : "–") << " | "
-           << (dm > 0 && m > 0 ? fmt("%.2fx faster", dm / m) : "–") << " |\n";
+           << (dm > 0 && m > 0 ? fmt(dm >= m ? "%.2fx faster" : "%.2fx (slower)", dm / m) : "–") << " |\n";
       }
       os << "\nHow often each config won:\n\n| kernel and config | wins |\n|---|---|\n";
       std::vector<std::pair<int, std::string>> order;
