@@ -719,15 +719,16 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"), "c32.bv32.s2.w8.sm0");
   EXPECT_EQ(from_plan.config_labels().at("gdn.kkt_solve").rfind("c32.", 0), 0u);
   EXPECT_EQ(from_plan.cp_pieces(), 0);
-  // ... an explicit plan point's over a looked-up one; an explicit fused config over a looked-up plan (whose
-  // label then shows the C used). An explicit plan and fused config that disagree are refused (bad_plan).
+  // ... an explicit plan point's over a looked-up one; an explicit fused config over a looked-up plan, whose CP
+  // knobs (tuned at another C) then give way to PlanOptions' fields. An explicit plan and fused config that
+  // disagree are refused (bad_plan).
   plan_c32.configs["gdn.fwd_plan"] = {64, 2, 0, 10};
   EXPECT_EQ(gdn::make_plan(p, dev, plan_c32).chunk(), 64);
   plan_c32.configs.erase("gdn.fwd_plan");
   plan_c32.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
   const Plan fused_wins = gdn::make_plan(p, dev, plan_c32);
   EXPECT_EQ(fused_wins.chunk(), 64);
-  EXPECT_EQ(fused_wins.config_labels().at("gdn.fwd_plan"), "c64.cp0.pc0.th10");
+  EXPECT_EQ(fused_wins.config_labels().at("gdn.fwd_plan"), "c64.cp2.pc0.th10");
   // The tuner's untuned baseline (host-only) is what make_plan runs with nothing given.
   gdn::Problem wide = p;
   wide.tokens = 32768;

@@ -95,10 +95,10 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   const Members at64 = members(problem_, {64, 2, 0, 10});
   EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0");
   EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8");
-  // A decided winner at that C is preferred over a faster single trial.
+  // Winners do not change the members (a plan's adoption rewrites them; a rerun must see the same members).
   store_->put_winner(device_, kernels_.at("gdn.fused_fwd").identity(), problem_,
                      {"c32.bv64.s2.w8.sm0", {32, 64, 2, 8, 0}, 94, 0}, 0);
-  EXPECT_EQ(members(problem_, {32, 0, 0, 10}).at("gdn.fused_fwd").label, "c32.bv64.s2.w8.sm0");
+  EXPECT_EQ(members(problem_, {32, 0, 0, 10}).at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");
 }
 
 TEST_F(GdnStore, TheLookupServesThePlanWithTheKernels) {

@@ -333,6 +333,11 @@ TEST(Tuner, AJointSpaceRunsWithItsMembersAndItsWinnerFixesTheirs) {
   ASSERT_TRUE(member_winner);
   EXPECT_EQ(member_winner->values, member_at_winner);
   EXPECT_GT(member_winner->default_median_us, 0);  // the untuned op, from the member's default-config trial
+  // The plan's default is the untuned op too, not its default point with tuned members.
+  const auto untuned = store.find_trial(fake_device(), fake_kernel().identity(), p,
+                                        fake_space().label(fake_space().default_point));
+  ASSERT_TRUE(untuned);
+  EXPECT_EQ(out.winner->default_median_us, untuned->result.time.median_us);
 
   // A rerun measures nothing; a better member trial at c32 makes the c32 candidates new trials.
   runner.requests.clear();
@@ -373,6 +378,7 @@ TEST(Tuner, TransferEvaluatesTheNearestTunedNeighboursWinnersFirst) {
   const gdn::Problem p = varlen_problem({8192});
   const TuneOutcome out = warm.tune(fake_kernel(), p);
   EXPECT_EQ(out.seeded, 2u);
+  EXPECT_EQ(out.transferred, 2u);
   EXPECT_EQ(out.trials, 2u);
   std::set<Point> tried;
   for (const TrialRecord& t : store.trials(fake_device(), fake_kernel().identity(), p)) tried.insert(t.values);
@@ -404,6 +410,7 @@ TEST(Tuner, TheUntunedBaselineIsMeasuredFirstAndIsTheWinnersDefault) {
   const gdn::Problem p = varlen_problem({4096});
   const TuneOutcome out = tuner.tune(k, p);
   EXPECT_EQ(out.seeded, 1u);
+  EXPECT_EQ(out.transferred, 0u);
   ASSERT_TRUE(store.find_trial(fake_device(), k.identity(), p, k.space.label(untuned)));
   ASSERT_TRUE(out.winner);
   if (out.winner->values != untuned) {

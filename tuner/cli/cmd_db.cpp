@@ -72,6 +72,8 @@ void add_db_command(CLI::App& app) {
     tuner::TunableKernel k =
         ea->fake ? tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}
                  : tuner::gdn_tunable_kernels({ea->kernel}, arch).at(0);
+    QLA_REQUIRE(!k.space.runtime, "--kernel: " << k.space.kernel << " is a joint space whose trials depend on the "
+                                                "configs of its members; only kernel spaces are replayed");
     const auto rows = tuner::search_efficiency(s, k.identity(), k.space, arch, ea->repeats, ea->tolerance);
     QLA_REQUIRE(!rows.empty(), "store: no problem of " << k.space.kernel << " (current source) was tuned exhaustively "
                                                        "(qla tune --strategy exhaustive --transfer 0)");

@@ -137,9 +137,9 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
       ++done;
       if (tty) std::fprintf(stderr, "\r\033[K");
       std::fprintf(stderr, "[%zu/%zu] %s %s: %zu trials (%zu measured, %zu resumed, %zu transferred)", done, total,
-                   out.kernel.c_str(), out.problem.c_str(), out.trials, out.measured, out.resumed, out.seeded);
+                   out.kernel.c_str(), out.problem.c_str(), out.trials, out.measured, out.resumed, out.transferred);
       nlohmann::json row = {{"kernel", out.kernel}, {"problem", out.problem}, {"trials", out.trials},
-                            {"measured", out.measured}, {"resumed", out.resumed}, {"transferred", out.seeded}};
+                            {"measured", out.measured}, {"resumed", out.resumed}, {"seeded", out.seeded}, {"transferred", out.transferred}};
       nlohmann::json statuses;
       for (std::size_t s = 0; s < out.by_status.size(); ++s)
         if (out.by_status[s]) statuses[std::string(tuner::status_name(static_cast<tuner::TrialStatus>(s)))] = out.by_status[s];
@@ -218,8 +218,8 @@ void add_tune_command(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print a JSON summary on stdout");
   cmd->add_option("--seed", a->seed, "Seed of the random and anneal strategies")->capture_default_str();
   cmd->add_option("--transfer", a->transfer,
-                  "Evaluate the winners of this many nearest tuned problems of the same heads first (0: cold "
-                  "searches)")
+                  "Evaluate the winners of this many nearest tuned problems of the same heads first, after the "
+                  "untuned op (0: none)")
       ->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s, "Watchdog per candidate, seconds")->capture_default_str();
   cmd->add_flag("--fake", a->fake, "Tune the CPU fake kernel (tests)")->group("");

@@ -597,7 +597,7 @@ HeaderResult generate_header(const Store& store, const std::vector<HeaderKernel>
        "own rules apply.\n";
   if (any_sharing)
     h << "  /// Kernels sharing the chunk size C (axis 0) are passed on only at the C of the first of them with a\n"
-      << "  /// tuned row, so one plan never mixes rows of different tunings.\n";
+      << "  /// tuned row, so one plan never mixes chunk sizes.\n";
   h << "  std::map<std::string, std::vector<int>> tuned_configs() const {\n"
     << "    std::map<std::string, std::vector<int>> out;\n";
   if (any_sharing) {

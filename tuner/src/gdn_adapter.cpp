@@ -348,17 +348,15 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const
     Members out;
     for (const Member& m : members) {
       auto fits = [&](const Point& v) { return m.space.contains(v) && (!m.shares_chunk || v.at(0) == chunk); };
+      // Trials only: they never change once stored, while winners are rewritten when a plan adopts its members,
+      // so choosing from winners would change the members (and the labels) of a rerun.
       std::optional<Point> pick;
-      if (auto w = store.winner(device, m.identity, problem); w && fits(w->values)) {
-        pick = w->values;
-      } else {
-        double best = 0;
-        for (const TrialRecord& t : store.trials(device, m.identity, problem)) {  // ordered by label
-          if (t.result.status != TrialStatus::kOk || !fits(t.values)) continue;
-          if (!pick || t.result.time.median_us < best) {
-            pick = t.values;
-            best = t.result.time.median_us;
-          }
+      double best = 0;
+      for (const TrialRecord& t : store.trials(device, m.identity, problem)) {  // ordered by label
+        if (t.result.status != TrialStatus::kOk || !fits(t.values)) continue;
+        if (!pick || t.result.time.median_us < best) {
+          pick = t.values;
+          best = t.result.time.median_us;
         }
       }
       const Point untuned = m.space.kernel == gdn::fused_fwd_space().kernel ? gdn::untuned_fused_point(problem, arch)

@@ -1,6 +1,7 @@
 #include "qla/tuner/tuner.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -94,35 +95,46 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
     if (options_.on_trial) options_.on_trial(progress);
     return cost;
   };
-  Budget budget = options_.budget;
-  bool spent = false;
+  // Seeds, within the budget and in this order: the untuned op (the winner's speedup is over it); for a joint
+  // space the default at each value of its first axis (the op plan's chunk size: every kernel changes with it);
+  // then the winners of tuned neighbours (transfer).
   std::vector<Coords> seeds;
-  if (kernel.baseline) {  // the untuned op first: the winner's speedup is over it
-    const Point b = kernel.baseline(problem);
-    if (auto c = space.coords_of(b); c && space.is_buildable(b, arch_)) seeds.push_back(*c);
-  }
-  for (const Coords& c : transfer_seeds(kernel, problem))
-    if (std::find(seeds.begin(), seeds.end(), c) == seeds.end()) seeds.push_back(c);
+  const std::vector<Coords> transfer = transfer_seeds(kernel, problem);
+  auto add_seed = [&](const Point& p) {
+    const auto c = space.coords_of(p);
+    if (c && space.is_buildable(p, arch_) && std::find(seeds.begin(), seeds.end(), *c) == seeds.end())
+      seeds.push_back(*c);
+  };
+  if (kernel.baseline) add_seed(kernel.baseline(problem));
   if (kernel.members) {
-    // A joint space's first axis picks its members (the op plan's chunk size: every kernel changes with it), so
-    // the default point at each of its values is measured up front rather than left to the walk.
     for (const int v : space.axes.at(0).values) {
       Point p = space.default_point;
       p.at(0) = v;
-      const auto c = space.coords_of(p);
-      if (c && space.is_buildable(p, arch_) && std::find(seeds.begin(), seeds.end(), *c) == seeds.end())
-        seeds.push_back(*c);
+      add_seed(p);
     }
   }
+  for (const Coords& c : transfer) add_seed(space.point_at(c));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto seconds_since_start = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  Budget budget = options_.budget;
   for (const Coords& c : seeds) {
     if (budget.max_trials && out.seeded >= budget.max_trials) break;
+    if (budget.max_seconds > 0 && seconds_since_start() >= budget.max_seconds) break;
     if (options_.stop && options_.stop()) break;
+    const bool from_neighbour = std::find(transfer.begin(), transfer.end(), c) != transfer.end();
     searcher->seed(c, evaluate(c));
     ++out.seeded;
+    if (from_neighbour) ++out.transferred;
   }
+  bool spent = false;
   if (budget.max_trials) {
     spent = out.seeded >= budget.max_trials;
     budget.max_trials -= std::min(budget.max_trials, out.seeded);
+  }
+  if (budget.max_seconds > 0) {  // the seeds' time counts against a time budget too
+    const double used = seconds_since_start();
+    spent = spent || used >= budget.max_seconds;
+    budget.max_seconds = std::max(budget.max_seconds - used, 1e-3);
   }
   const SearchOutcome s = spent ? SearchOutcome{{}, {}, true, false}
                                 : run_search(*searcher, evaluate, budget, options_.stop);
@@ -190,10 +202,23 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
     for (const Finalist& f : choice.finalists)
       if (default_coords && f.coords == *default_coords) w.default_median_us = f.median_us;
   }
+  if (kernel.members) {
+    // A joint space's "default" is the untuned op, as for every kernel: its members' untuned-config trials are
+    // that op (the others ran at their defaults then), not the space's default point with tuned members.
+    w.default_median_us = 0;
+    for (const auto& [member, m] : kernel.members(problem, w.values)) {
+      const auto d = store_.find_trial(device_, m.identity, problem, m.default_label);
+      if (d && d->result.status == TrialStatus::kOk) {
+        w.default_median_us = d->result.time.median_us;
+        break;
+      }
+    }
+  }
   store_.put_winner(device_, id, problem, w, run_id_);
   out.winner = w;
   adopt_members(kernel, problem, w);
 }
+
 
 std::vector<Coords> Tuner::transfer_seeds(const TunableKernel& kernel, const gdn::Problem& problem) const {
   if (options_.transfer == 0) return {};

@@ -235,18 +235,17 @@ PlanPoint find_plan_point(const Problem& problem, const cuda::DeviceInfo& device
   return {};
 }
 
-// The CP knobs: the gdn.fwd_plan point when there is one, else PlanOptions' fields; `label` is the plan's
-// label at chunk size `chunk`.
+// The CP knobs: the gdn.fwd_plan point when there is one (a looked-up one only at chunk size `chunk`), else
+// PlanOptions' fields; `label` is the plan's label at `chunk`.
 void choose_cp_knobs(const PlanPoint& plan, int chunk, const PlanOptions& options, CpMode& mode,
                      int& piece_chunks, float& threshold, std::string& label) {
-  if (plan.config) {
+  // A looked-up plan point tuned at another chunk size than the one used says nothing about this C.
+  if (plan.config && (plan.explicit_point || plan.config->chunk == chunk)) {
     const FwdPlanConfig& c = *plan.config;
     mode = c.cp == 0 ? CpMode::kOff : c.cp == 1 ? CpMode::kOn : CpMode::kAuto;
     piece_chunks = c.piece_chunks;
     threshold = -static_cast<float>(c.threshold);
-    FwdPlanConfig used = c;
-    used.chunk = chunk;  // a looked-up plan point yields to an explicit kernel config's chunk size
-    label = fwd_plan_space().label(used.to_point());
+    label = fwd_plan_space().label(c.to_point());
     return;
   }
   mode = options.cp;

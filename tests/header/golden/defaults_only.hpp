@@ -225,7 +225,7 @@ struct Selection {
   /// Kernel id → values of the kernels select() found a tuned row for, for
   /// qla::gdn::PlanOptions::configs; kernels on their default are left out so the plan's own rules apply.
   /// Kernels sharing the chunk size C (axis 0) are passed on only at the C of the first of them with a
-  /// tuned row, so one plan never mixes rows of different tunings.
+  /// tuned row, so one plan never mixes chunk sizes.
   std::map<std::string, std::vector<int>> tuned_configs() const {
     std::map<std::string, std::vector<int>> out;
     int chunk = 0;

@@ -91,8 +91,8 @@ Point untuned_fused_point(const Problem& problem, const ArchInfo& arch);
 /// one chunk size C, decided in this order: an explicit gdn.fused_fwd config; an explicit gdn.fwd_plan point; an
 /// explicit config of another chunk-sharing kernel; a looked-up gdn.fwd_plan point; a looked-up gdn.fused_fwd
 /// config; 64. Default points are moved to C; a looked-up point at another C belongs to another tuning and is
-/// replaced by the default at C (rows of different tunings are never mixed); an explicit point with another C is
-/// a UserError. The CP knobs come from the "gdn.fwd_plan" point when `configs` or `lookup` give one, else from the
+/// replaced by the default at C (so chunk sizes are never mixed; a looked-up plan point at another C gives way
+/// to the CP fields below); an explicit point with another C is a UserError. The CP knobs come from the "gdn.fwd_plan" point when `configs` or `lookup` give one, else from the
 /// fields `cp`, `cp_piece_chunks` and `cp_threshold` below.
 struct PlanOptions {
   Algorithm algorithm = Algorithm::kFused;

@@ -25,9 +25,9 @@ namespace qla::tuner {
 std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& only, const ArchInfo& arch);
 
 /// The members of the op plan "gdn.fwd_plan" (TunableKernel::members): for a plan point of chunk size C,
-/// every other tunable forward kernel's config taken from `store` for that problem on `device`: its decided
-/// winner when that lies at C, else its fastest valid trial at C; kernels with nothing measured at C are left
-/// out (they run at their defaults moved to C). A member's "default" is what the untuned op runs on `arch`.
+/// every other tunable forward kernel's config taken from `store` for that problem on `device`: its fastest
+/// valid trial at C (trials, not winners: a plan's winner rewrites its members' winners, and a rerun must see
+/// the same members); kernels with nothing measured at C are left out (they run at their defaults at C). A member's "default" is what the untuned op runs on `arch`.
 /// `store` must outlive the function.
 std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const Store& store,
                                                                            const DeviceFingerprint& device,
