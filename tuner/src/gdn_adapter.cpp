@@ -162,7 +162,16 @@ class GdnBackend final : public TrialRunner {
         result.message = "cannot implement: " + vplan.not_implemented_reason();
         return result;
       }
-      auto validate = [&] { return validate_on(vplan, vp); };
+      // The kernels are deterministic (repeats are bit-identical), so a candidate validated on this validation
+      // problem keeps its errors: the problems of one head class share the validation problem, and the same
+      // configs come back across them (transfer), so each is validated once per worker.
+      const std::string vkey = r.kernel + "|" + nlohmann::json(r.config).dump() + "|" +
+                               nlohmann::json(r.members).dump() + "|" + problem_key(vp);
+      auto validate = [&] {
+        auto it = validated_.find(vkey);
+        if (it == validated_.end()) it = validated_.emplace(vkey, validate_on(vplan, vp)).first;
+        return it->second;
+      };
       auto measure = [&] {
         Prepared& full = prepare(r);
         const MeasureResult m = measurer_->measure(full.op);
@@ -269,6 +278,7 @@ class GdnBackend final : public TrialRunner {
   std::unique_ptr<Measurer> measurer_;
   std::map<std::string, DeviceProblem> data_;
   std::map<std::string, ref::ForwardOutputs> refs_;
+  std::map<std::string, std::vector<OutputError>> validated_;  ///< candidate + validation problem → its errors
   std::unique_ptr<Prepared> prepared_;
 };
 
