@@ -29,6 +29,15 @@ std::string candidate_label(const SpaceDecl& space, const Point& values, const M
   return label + "]";
 }
 
+namespace {
+TrialRequest request_with(const std::string& kernel, const gdn::Problem& problem, const Point& values,
+                          const Members& members) {
+  TrialRequest r{kernel, problem, values};
+  for (const auto& [id, m] : members) r.members[id] = m.values;
+  return r;
+}
+}  // namespace
+
 Tuner::Tuner(Store& store, DeviceFingerprint device, ArchInfo arch, TrialRunner& runner, std::int64_t run_id,
              TuneOptions options)
     : store_(store), device_(std::move(device)), arch_(arch), runner_(runner), run_id_(run_id),
@@ -56,8 +65,7 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   auto evaluate = [&](const Coords& c) {
     const Point point = space.point_at(c);
     const Members members = kernel.members ? kernel.members(problem, point) : Members{};
-    TrialRequest request{space.kernel, problem, point};
-    for (const auto& [member, m] : members) request.members[member] = m.values;
+    const TrialRequest request = request_with(space.kernel, problem, point, members);
     const std::string label = candidate_label(space, point, members);
     TrialResult result;
     if (auto stored = store_.find_trial(device_, id, problem, label)) {
@@ -244,10 +252,8 @@ std::vector<Coords> Tuner::transfer_seeds(const TunableKernel& kernel, const gdn
 }
 
 TrialRequest Tuner::request_for(const TunableKernel& kernel, const gdn::Problem& problem, const Point& values) const {
-  TrialRequest r{kernel.space.kernel, problem, values};
-  if (kernel.members)
-    for (const auto& [id, m] : kernel.members(problem, values)) r.members[id] = m.values;
-  return r;
+  return request_with(kernel.space.kernel, problem, values,
+                      kernel.members ? kernel.members(problem, values) : Members{});
 }
 
 void Tuner::adopt_members(const TunableKernel& kernel, const gdn::Problem& problem, const Winner& w) {
