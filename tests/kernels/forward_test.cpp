@@ -246,17 +246,17 @@ std::vector<ConfigSet> config_sets() {
   return {
       {"default", {}},
       {"c32",
-       {{"gdn.fused_fwd", {32, 32, 1, 4, 0}},
+       {{"gdn.fused_fwd", {32, 32, 1, 4, 0, 0}},
         {"gdn.kkt_solve", {32, 16, 8}},
         {"gdn.state_pass", {32, 1, 4}},
         {"gdn.cumsum", {32}}}},
       {"c64_bv128",
-       {{"gdn.fused_fwd", {64, 128, 2, 8, 0}},
+       {{"gdn.fused_fwd", {64, 128, 2, 8, 0, 0}},
         {"gdn.kkt_solve", {64, 32, 4}},
         {"gdn.state_pass", {64, 2, 4}},
         {"gdn.cp_correct", {16}}}},
       {"c64_bv64_smem",
-       {{"gdn.fused_fwd", {64, 64, 3, 4, 1}},
+       {{"gdn.fused_fwd", {64, 64, 3, 4, 1, 0}},
         {"gdn.kkt_solve", {64, 16, 8}},
         {"gdn.state_pass", {64, 1, 8}},
         {"gdn.cp_correct", {64}}}},
@@ -670,7 +670,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   opt.lookup = [&](const std::string& kernel, const gdn::Problem&,
                    const ArchInfo&) -> std::optional<Point> {
     asked.push_back(kernel);
-    if (kernel == "gdn.fused_fwd") return Point{32, 64, 2, 8, 0};
+    if (kernel == "gdn.fused_fwd") return Point{32, 64, 2, 8, 0, 0};
     if (kernel == "gdn.kkt_solve") return Point{64, 32, 8};  // another tuning's C: the default at 32 runs
     if (kernel == "gdn.fwd_plan") return Point{32, 1, 8, 12};
     return std::nullopt;
@@ -678,7 +678,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   const Plan plan = gdn::make_plan(p, dev, opt);
   ASSERT_EQ(plan.not_implemented_reason(), "");
   EXPECT_EQ(plan.chunk(), 32);
-  EXPECT_EQ(plan.config_labels().at("gdn.fused_fwd"), "c32.bv64.s2.w8.sm0");
+  EXPECT_EQ(plan.config_labels().at("gdn.fused_fwd"), "c32.bv64.s2.w8.sm0.rs0");
   EXPECT_EQ(plan.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
   EXPECT_EQ(plan.config_labels().at("gdn.cumsum"), "c32");
   EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"), "c32.cp1.pc8.th12");
@@ -690,11 +690,11 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
     EXPECT_NE(std::find(asked.begin(), asked.end(), k), asked.end()) << k << " was not looked up";
 
   PlanOptions bad;
-  bad.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
+  bad.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0, 0};
   bad.configs["gdn.kkt_solve"] = {32, 16, 4};
   EXPECT_THROW(gdn::make_plan(p, dev, bad), UserError);
   PlanOptions bad_plan;
-  bad_plan.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
+  bad_plan.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0, 0};
   bad_plan.configs["gdn.fwd_plan"] = {32, 2, 0, 10};
   EXPECT_THROW(gdn::make_plan(p, dev, bad_plan), UserError);
   // Without an explicit fused config, another kernel's explicit config sets the shared chunk size.
@@ -708,7 +708,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   // The plan point's chunk size wins over a looked-up fused config (the tuner's joint plan decides C) ...
   PlanOptions plan_c32;
   plan_c32.lookup = [](const std::string& kernel, const gdn::Problem&, const ArchInfo&) -> std::optional<Point> {
-    if (kernel == "gdn.fused_fwd") return Point{64, 32, 2, 4, 0};
+    if (kernel == "gdn.fused_fwd") return Point{64, 32, 2, 4, 0, 0};
     if (kernel == "gdn.fwd_plan") return Point{32, 0, 0, 10};
     return std::nullopt;
   };
@@ -716,7 +716,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_EQ(from_plan.chunk(), 32);
   // The looked-up c64 fused row is dropped: the default at C = 32 with the BV rule, as the plan was measured.
   // (CP off, one sequence x 2 heads = 2 CTAs per V-slice → BV 32), not the looked-up c64.bv32.s2.w4.
-  EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"), "c32.bv32.s2.w8.sm0");
+  EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"), "c32.bv32.s2.w8.sm0.rs0");
   EXPECT_EQ(from_plan.config_labels().at("gdn.kkt_solve").rfind("c32.", 0), 0u);
   EXPECT_EQ(from_plan.cp_pieces(), 0);
   // ... an explicit plan point's over a looked-up one; an explicit fused config over a looked-up plan, whose CP
@@ -725,7 +725,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   plan_c32.configs["gdn.fwd_plan"] = {64, 2, 0, 10};
   EXPECT_EQ(gdn::make_plan(p, dev, plan_c32).chunk(), 64);
   plan_c32.configs.erase("gdn.fwd_plan");
-  plan_c32.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
+  plan_c32.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0, 0};
   const Plan fused_wins = gdn::make_plan(p, dev, plan_c32);
   EXPECT_EQ(fused_wins.chunk(), 64);
   EXPECT_EQ(fused_wins.config_labels().at("gdn.fwd_plan"), "c64.cp2.pc0.th10");

@@ -97,8 +97,32 @@ TEST(FusedFwd, SpaceDeclaration) {
   EXPECT_TRUE(s.contains(s.default_point));
   const ArchInfo h100;
   EXPECT_TRUE(s.is_buildable(s.default_point, h100));
-  EXPECT_FALSE(s.is_buildable(FusedFwdConfig{64, 128, 3, 8, 1}.to_point(), h100));  // > 227 KB
-  EXPECT_EQ(s.label(s.default_point), "c64.bv64.s2.w8.sm0");
+  EXPECT_FALSE(s.is_buildable(FusedFwdConfig{64, 128, 3, 8, 1, 0}.to_point(), h100));  // > 227 KB
+  EXPECT_EQ(s.label(s.default_point), "c64.bv64.s2.w8.sm0.rs0");
+  // The register split: a producer warpgroup beside the compute warps, sm_90a only, state in registers only.
+  const FusedFwdConfig ws{64, 128, 2, 8, 0, 40};
+  EXPECT_TRUE(s.is_buildable(ws.to_point(), h100));
+  EXPECT_FALSE(s.is_buildable(FusedFwdConfig{64, 64, 2, 8, 1, 40}.to_point(), h100));
+  EXPECT_FALSE(s.is_buildable(ws.to_point(), ArchInfo{8, 0, 108, 166912, 65536, 40 << 20}));
+  EXPECT_TRUE(s.is_buildable(FusedFwdConfig{}.to_point(), ArchInfo{8, 0, 108, 166912, 65536, 40 << 20}));
+  EXPECT_EQ(gdn::fused_fwd_spec(ws, DType::kBF16, DType::kF32).source, "gdn/fused_fwd_ws.cuh");
+  EXPECT_EQ(gdn::fused_fwd_spec(ws, DType::kBF16, DType::kF32).name_expression,
+            "qla::gdn::fused_fwd_ws_kernel<64, 128, 2, 8, 40, __nv_bfloat16, float>");
+  EXPECT_EQ(gdn::fused_fwd_spec(FusedFwdConfig{}, DType::kBF16, DType::kF32).source, "gdn/fused_fwd.cuh");
+  EXPECT_EQ(gdn::fused_fwd_shape(ws, 2, 8).block[0], 384u);
+  EXPECT_EQ(gdn::fused_fwd_shape(FusedFwdConfig{64, 128, 2, 4, 0, 24}, 2, 8).block[0], 256u);
+  EXPECT_EQ(gdn::fused_fwd_shape(ws, 2, 8).grid[0], 16u);
+  EXPECT_EQ(gdn::fused_fwd_smem_bytes(ws), static_cast<std::size_t>(gdn::fused_fwd_ws_layout(64, 128, 2).bytes));
+  // 8 consumer warps start at 168 registers (one CTA of 384 threads per SM); the producer's surplus moves over.
+  EXPECT_EQ(gdn::fused_ws_entry_regs(8), 168);
+  EXPECT_EQ(gdn::fused_ws_consumer_regs(8, 40), 232);
+  EXPECT_EQ(gdn::fused_ws_consumer_regs(8, 24), 240);
+  EXPECT_EQ(gdn::fused_ws_consumer_regs(4, 40), 0);  // already at the cap
+  for (int rs : gdn::kFusedFwdRegSplitValues) {
+    if (rs == 0) continue;
+    const int consumers = gdn::fused_ws_consumer_regs(8, rs);
+    EXPECT_LE(consumers * 256 + rs * 128, gdn::fused_ws_entry_regs(8) * 384) << "rs" << rs;
+  }
   gdn::Problem p;
   p.tokens = 64;
   p.h_qk = 2;
@@ -152,15 +176,20 @@ TEST(FusedFwd, EveryConfigMatchesReference) {
 
 TEST(FusedFwd, Fp16Inputs) {
   QLA_REQUIRE_GPU();
+  const auto dev = cuda::current_device();
   for (const auto& cs : standard_cases()) {
-    SCOPED_TRACE(cs.name);
     const auto p = make_problem(cs, false, 7);
     std::vector<double> o_ref, ht_ref;
     reference_forward(p, o_ref, ht_ref);
-    const auto e = compare(p, run_fused(p, FusedFwdConfig{}, false, nullptr), o_ref, ht_ref);
-    EXPECT_LE(e.o, 0.005);
-    EXPECT_LE(e.ht, 0.005);
-    EXPECT_EQ(e.bad_padding, 0);
+    // The plain kernel and the warp-specialised one (no in-place conversion with fp16 inputs).
+    for (const FusedFwdConfig& c : {FusedFwdConfig{}, FusedFwdConfig{32, 128, 2, 8, 0, 40}}) {
+      if (!gdn::fused_fwd_space().is_buildable(c.to_point(), dev->arch)) continue;
+      SCOPED_TRACE(cs.name + " " + gdn::fused_fwd_space().label(c.to_point()));
+      const auto e = compare(p, run_fused(p, c, false, nullptr), o_ref, ht_ref);
+      EXPECT_LE(e.o, 0.005);
+      EXPECT_LE(e.ht, 0.005);
+      EXPECT_EQ(e.bad_padding, 0);
+    }
   }
 }
 
@@ -255,8 +284,9 @@ TEST(FusedFwd, DISABLED_Timing) {
                   gdn::kkt_solve_space().label(kc.to_point()).c_str(), t);
     }
     for (int bv : {32, 64, 128})
-      for (int w : {4, 8}) {
-        const FusedFwdConfig fc{64, bv, 2, w, 0};
+      for (int w : {4, 8})
+        for (int rs : {0, 40}) {
+        const FusedFwdConfig fc{64, bv, 2, w, 0, rs};
         const auto& fk = cuda::KernelCache::global().get(gdn::fused_fwd_spec(fc, DType::kBF16, DType::kF32));
         const double t = time_ms([&] { fk.launch(gdn::fused_fwd_shape(fc, 1, sh.hv), &fp, nullptr); });
         std::printf("TIMING fused_fwd %d/%d 1x%lld %s: %.4f ms (regs %d, spill %d B)\n", sh.hqk, sh.hv, sh.t,

@@ -79,36 +79,36 @@ class GdnStore : public ::testing::Test {
 };
 
 TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
-  put("gdn.fused_fwd", {64, 64, 2, 8, 0}, 100);
-  put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
-  put("gdn.fused_fwd", {32, 64, 2, 8, 0}, 95);
+  put("gdn.fused_fwd", {64, 64, 2, 8, 0, 0}, 100);
+  put("gdn.fused_fwd", {32, 128, 2, 4, 0, 0}, 90);
+  put("gdn.fused_fwd", {32, 64, 2, 8, 0, 0}, 95);
   put("gdn.kkt_solve", {64, 32, 8}, 80);
   put("gdn.cp_correct", {32}, 70);
   const auto members = gdn_plan_members(*store_, device_, ArchInfo{});
   const Members at32 = members(problem_, {32, 2, 0, 10});
-  EXPECT_EQ(at32.at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");
+  EXPECT_EQ(at32.at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0.rs0");
   EXPECT_EQ(at32.count("gdn.kkt_solve"), 0u);  // nothing measured at C = 32: its default, moved, runs
   EXPECT_EQ(at32.at("gdn.cp_correct").label, "bv32");  // shares no chunk size
   // The untuned op's fused config: 2/8 heads, 8192 tokens split by CP auto into 16 pieces, 16 x 8 = 128 CTAs
   // per V-slice >= 0.7 x 132 SMs → BV 128 (GDN.md §2.3).
-  EXPECT_EQ(at32.at("gdn.fused_fwd").default_label, "c64.bv128.s2.w8.sm0");
+  EXPECT_EQ(at32.at("gdn.fused_fwd").default_label, "c64.bv128.s2.w8.sm0.rs0");
   const Members at64 = members(problem_, {64, 2, 0, 10});
-  EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0");
+  EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0.rs0");
   EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8");
   // Winners do not change the members (a plan's adoption rewrites them; a rerun must see the same members).
   store_->put_winner(device_, kernels_.at("gdn.fused_fwd").identity(), problem_,
-                     {"c32.bv64.s2.w8.sm0", {32, 64, 2, 8, 0}, 94, 0}, 0);
-  EXPECT_EQ(members(problem_, {32, 0, 0, 10}).at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");
+                     {"c32.bv64.s2.w8.sm0.rs0", {32, 64, 2, 8, 0, 0}, 94, 0}, 0);
+  EXPECT_EQ(members(problem_, {32, 0, 0, 10}).at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0.rs0");
 }
 
 TEST_F(GdnStore, TheLookupServesThePlanWithTheKernels) {
   put("gdn.fwd_plan", {32, 1, 16, 6}, 50);
-  put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
+  put("gdn.fused_fwd", {32, 128, 2, 4, 0, 0}, 90);
   const auto lookup = gdn_lookup(*store_, device_, ArchInfo{});
   const LookupResult plan = lookup->find("gdn.fwd_plan", problem_);
   EXPECT_EQ(plan.provenance, Provenance::kExact);
   EXPECT_EQ(plan.config, (Point{32, 1, 16, 6}));
-  EXPECT_EQ(lookup->find("gdn.fused_fwd", problem_).config, (Point{32, 128, 2, 4, 0}));
+  EXPECT_EQ(lookup->find("gdn.fused_fwd", problem_).config, (Point{32, 128, 2, 4, 0, 0}));
   EXPECT_EQ(lookup->find("gdn.kkt_solve", problem_).provenance, Provenance::kHeuristic);
 }
 

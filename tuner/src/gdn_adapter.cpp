@@ -42,10 +42,13 @@ std::string hex64(std::uint64_t v) {
   return buf;
 }
 
+/// Hash of every device source any point of the family compiles (a family may pick its kernel by config, as
+/// gdn.fused_fwd does by register split), so an edit to any of them starts a fresh set of trials.
 std::string family_source_hash(const cuda::KernelFamily& f) {
   std::uint64_t h = 1469598103934665603ull;
   std::set<std::string> sources;
-  for (const cuda::KernelSpec& s : f.specs(f.space->default_point)) sources.insert(s.source);
+  for (const Point& p : f.space->enumerate())
+    for (const cuda::KernelSpec& s : f.specs(p)) sources.insert(s.source);
   for (const std::string& s : sources) {
     const std::uint64_t x = cuda::source_hash(s);
     for (int i = 0; i < 8; ++i) h = (h ^ ((x >> (8 * i)) & 0xff)) * 1099511628211ull;

@@ -27,6 +27,8 @@ struct ArchInfo {
     std::string s = "sm_" + std::to_string(cc_major) + std::to_string(cc_minor);
     return cc_major == 9 && cc_minor == 0 ? s + "a" : s;
   }
+  /// Whether the target sm_name() names has setmaxnreg (moving registers between warpgroups): sm_90a.
+  bool has_setmaxnreg() const { return cc_major == 9 && cc_minor == 0; }
 };
 
 /// One tunable axis: a name ("bv"), the label prefix used in config labels ("bv"), and its allowed values.

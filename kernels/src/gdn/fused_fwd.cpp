@@ -50,12 +50,12 @@ std::string beta_type_name(DType qkv, DType beta) {
 }  // namespace detail
 
 static_assert(fused_fwd_in_space(FusedFwdConfig{}.chunk, FusedFwdConfig{}.block_v, FusedFwdConfig{}.stages,
-                                 FusedFwdConfig{}.warps, FusedFwdConfig{}.state_in_smem),
+                                 FusedFwdConfig{}.warps, FusedFwdConfig{}.state_in_smem, FusedFwdConfig{}.reg_split),
               "the default config must lie in the declared axes");
 
 FusedFwdConfig FusedFwdConfig::from_point(const Point& p) {
   QLA_REQUIRE(fused_fwd_space().contains(p), "not a point of " << fused_fwd_space().kernel);
-  return {p[0], p[1], p[2], p[3], p[4]};
+  return {p[0], p[1], p[2], p[3], p[4], p[5]};
 }
 
 const SpaceDecl& fused_fwd_space() {
@@ -69,10 +69,13 @@ const SpaceDecl& fused_fwd_space() {
         {"warps", "w", detail::axis_values(kFusedFwdWarpsValues), "warps per CTA"},
         {"state_in_smem", "sm", detail::axis_values(kFusedFwdStateInSmemValues),
          "fp32 state slice in registers (0) or shared memory (1)"},
+        {"reg_split", "rs", detail::axis_values(kFusedFwdRegSplitValues),
+         "producer warpgroup registers (setmaxnreg); 0 = no warp specialisation"},
     };
     s.default_point = FusedFwdConfig{}.to_point();
     s.buildable = [](const Point& p, const ArchInfo& arch) {
-      const FusedFwdConfig c{p[0], p[1], p[2], p[3], p[4]};
+      const FusedFwdConfig c{p[0], p[1], p[2], p[3], p[4], p[5]};
+      if (c.reg_split != 0 && (c.state_in_smem != 0 || !arch.has_setmaxnreg())) return false;
       return fused_fwd_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
     };
     return s;
@@ -81,20 +84,25 @@ const SpaceDecl& fused_fwd_space() {
 }
 
 std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c) {
+  if (c.reg_split != 0) return static_cast<std::size_t>(fused_fwd_ws_layout(c.chunk, c.block_v, c.stages).bytes);
   return static_cast<std::size_t>(fused_fwd_layout(c.chunk, c.block_v, c.stages, c.state_in_smem != 0).bytes);
 }
 
 cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta) {
-  return {"gdn/fused_fwd.cuh", "qla::gdn::fused_fwd_kernel<" + std::to_string(c.chunk) + ", " +
-                                   std::to_string(c.block_v) + ", " + std::to_string(c.stages) + ", " +
-                                   std::to_string(c.warps) + ", " + (c.state_in_smem ? "true" : "false") + ", " +
-                                   detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">"};
+  const std::string types = detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">";
+  const std::string common = std::to_string(c.chunk) + ", " + std::to_string(c.block_v) + ", " +
+                             std::to_string(c.stages) + ", " + std::to_string(c.warps) + ", ";
+  if (c.reg_split != 0)
+    return {"gdn/fused_fwd_ws.cuh",
+            "qla::gdn::fused_fwd_ws_kernel<" + common + std::to_string(c.reg_split) + ", " + types};
+  return {"gdn/fused_fwd.cuh",
+          "qla::gdn::fused_fwd_kernel<" + common + (c.state_in_smem ? "true" : "false") + ", " + types};
 }
 
 cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v) {
   cuda::LaunchShape s;
   s.grid = {static_cast<unsigned>(kFusedHeadDim / c.block_v * heads_v * num_sequences), 1, 1};
-  s.block = {static_cast<unsigned>(32 * c.warps), 1, 1};
+  s.block = {static_cast<unsigned>(c.reg_split != 0 ? fused_ws_threads(c.warps) : 32 * c.warps), 1, 1};
   s.dynamic_smem = fused_fwd_smem_bytes(c);
   return s;
 }

@@ -7,7 +7,7 @@
 // DEFAULTS ONLY: the store holds no trials yet, so every kernel runs its built-in default config.
 //               Tune (`qla tune`) and regenerate to get tuned tables.
 // kernel gdn.fwd_plan: space 8c227741087a0147, no tuned rows (default c64.cp2.pc0.th10)
-// kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, no tuned rows (default c64.bv64.s2.w8.sm0)
+// kernel gdn.fused_fwd: space 4775a3cbec442959, no tuned rows (default c64.bv64.s2.w8.sm0.rs0)
 // kernel gdn.kkt_solve: space 215a6700f54bbc63, no tuned rows (default c64.b16.w4)
 // kernel gdn.state_pass: space b820464cfbb1c7cc, no tuned rows (default c64.s2.w8)
 // kernel gdn.unfused: space fb0feaf65f1e0390, no tuned rows (default hbv32.hw8.obv128)
@@ -194,10 +194,10 @@ inline constexpr std::array<std::array<int, 2>, 0> kCapabilities = {{}};
 inline constexpr int kFwdPlanDefault[4] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10};
 static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3]), "gdn.fwd_plan: the default lies outside the declared space");
 
-// ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem)
-/// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0).
-inline constexpr int kFusedFwdDefault[5] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0};
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdDefault[0], kFusedFwdDefault[1], kFusedFwdDefault[2], kFusedFwdDefault[3], kFusedFwdDefault[4]), "gdn.fused_fwd: the default lies outside the declared space");
+// ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem) rs (reg_split)
+/// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0.rs0).
+inline constexpr int kFusedFwdDefault[6] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0, /*rs*/ 0};
+static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdDefault[0], kFusedFwdDefault[1], kFusedFwdDefault[2], kFusedFwdDefault[3], kFusedFwdDefault[4], kFusedFwdDefault[5]), "gdn.fused_fwd: the default lies outside the declared space");
 
 // ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
 /// Built-in default of gdn.kkt_solve (c64.b16.w4).
@@ -217,7 +217,7 @@ static_assert(qla::gdn::unfused_in_space(kUnfusedDefault[0], kUnfusedDefault[1],
 /// The config of every covered kernel for one problem.
 struct Selection {
   Choice<4> fwd_plan;  ///< gdn.fwd_plan
-  Choice<5> fused_fwd;  ///< gdn.fused_fwd
+  Choice<6> fused_fwd;  ///< gdn.fused_fwd
   Choice<3> kkt_solve;  ///< gdn.kkt_solve
   Choice<3> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused

@@ -8,7 +8,7 @@
 // device sm_90 primary:   NVIDIA H100 80GB HBM3, 132 SMs, digest 247170c442dd9876, driver 13000, runtime 12080, nvrtc 12080
 // device sm_90 same arch: NVIDIA H100 80GB HBM3, 132 SMs, digest 7553e7b3acdd2fa1, driver 12080, runtime 12080, nvrtc 12080
 // kernel gdn.fwd_plan: space 8c227741087a0147, source fixture-src-1, 2 rows
-// kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source fixture-src-1, 4 rows
+// kernel gdn.fused_fwd: space 4775a3cbec442959, source fixture-src-1, 4 rows
 // kernel gdn.kkt_solve: space 215a6700f54bbc63, source fixture-src-1, 1 row
 // kernel gdn.state_pass: space b820464cfbb1c7cc, no tuned rows (default c64.s2.w8)
 // kernel gdn.unfused: space fb0feaf65f1e0390, source fixture-src-1, 1 row
@@ -21,10 +21,10 @@
 // Lines for qla_add_tuned_kernels (cmake/QlaDeploy.cmake): CUDA architectures, then the instantiations the
 // tables name beyond the defaults the kernel library already builds ahead of time.
 // qla-cuda-arch: 90a
-// qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 128, 2, 8, false, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 128, 3, 8, false, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 32, 2, 4, false, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 32, 2, 8, false, __nv_bfloat16, float>
+// qla-aot: gdn/fused_fwd_ws.cuh | qla::gdn::fused_fwd_ws_kernel<64, 128, 2, 8, 40, __nv_bfloat16, float>
 // qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<64, 32, 8, __nv_bfloat16, float>
 #pragma once
 
@@ -210,25 +210,25 @@ inline constexpr std::array<Row<4>, 2> kFwdPlanSm90 = {{
 static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanSm90[0].values[0], kFwdPlanSm90[0].values[1], kFwdPlanSm90[0].values[2], kFwdPlanSm90[0].values[3]), "gdn.fwd_plan sm_90 row 0 (c64.cp1.pc16.th10) lies outside the declared space");
 static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanSm90[1].values[0], kFwdPlanSm90[1].values[1], kFwdPlanSm90[1].values[2], kFwdPlanSm90[1].values[3]), "gdn.fwd_plan sm_90 row 1 (c32.cp0.pc0.th10) lies outside the declared space");
 
-// ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem)
-/// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0).
-inline constexpr int kFusedFwdDefault[5] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0};
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdDefault[0], kFusedFwdDefault[1], kFusedFwdDefault[2], kFusedFwdDefault[3], kFusedFwdDefault[4]), "gdn.fused_fwd: the default lies outside the declared space");
+// ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem) rs (reg_split)
+/// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0.rs0).
+inline constexpr int kFusedFwdDefault[6] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0, /*rs*/ 0};
+static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdDefault[0], kFusedFwdDefault[1], kFusedFwdDefault[2], kFusedFwdDefault[3], kFusedFwdDefault[4], kFusedFwdDefault[5]), "gdn.fused_fwd: the default lies outside the declared space");
 /// gdn.fused_fwd on sm_90: 4 rows.
-inline constexpr std::array<Row<5>, 4> kFusedFwdSm90 = {{
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s3.w8.sm0 298.500 us (re-measured winner), 1.27x over the untuned op (379.250 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 298.5, 379.25},
-    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv32.s2.w8.sm0 40.000 us (best trial), 1.20x over the untuned op (48.000 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 40.0, 48.0},
-    // varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 500.000 us (best trial), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 500.0, 0.0},
-    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3 (same arch): c64.bv32.s2.w4.sm0 90.000 us (best trial), untuned op not measured
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, true, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 90.0, 0.0},
+inline constexpr std::array<Row<6>, 4> kFusedFwdSm90 = {{
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s3.w8.sm0.rs0 298.500 us (re-measured winner), 1.27x over the untuned op (379.250 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 3, /*w*/ 8, /*sm*/ 0, /*rs*/ 0}, 298.5, 379.25},
+    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv32.s2.w8.sm0.rs0 40.000 us (best trial), 1.20x over the untuned op (48.000 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 8, /*sm*/ 0, /*rs*/ 0}, 40.0, 48.0},
+    // varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0.rs40 500.000 us (best trial), untuned op not measured
+    {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0, /*rs*/ 40}, 500.0, 0.0},
+    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3 (same arch): c64.bv32.s2.w4.sm0.rs0 90.000 us (best trial), untuned op not measured
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, true, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 4, /*sm*/ 0, /*rs*/ 0}, 90.0, 0.0},
 }};
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[0].values[0], kFusedFwdSm90[0].values[1], kFusedFwdSm90[0].values[2], kFusedFwdSm90[0].values[3], kFusedFwdSm90[0].values[4]), "gdn.fused_fwd sm_90 row 0 (c64.bv128.s3.w8.sm0) lies outside the declared space");
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[1].values[0], kFusedFwdSm90[1].values[1], kFusedFwdSm90[1].values[2], kFusedFwdSm90[1].values[3], kFusedFwdSm90[1].values[4]), "gdn.fused_fwd sm_90 row 1 (c64.bv32.s2.w8.sm0) lies outside the declared space");
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[2].values[0], kFusedFwdSm90[2].values[1], kFusedFwdSm90[2].values[2], kFusedFwdSm90[2].values[3], kFusedFwdSm90[2].values[4]), "gdn.fused_fwd sm_90 row 2 (c64.bv128.s2.w8.sm0) lies outside the declared space");
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[3].values[0], kFusedFwdSm90[3].values[1], kFusedFwdSm90[3].values[2], kFusedFwdSm90[3].values[3], kFusedFwdSm90[3].values[4]), "gdn.fused_fwd sm_90 row 3 (c64.bv32.s2.w4.sm0) lies outside the declared space");
+static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[0].values[0], kFusedFwdSm90[0].values[1], kFusedFwdSm90[0].values[2], kFusedFwdSm90[0].values[3], kFusedFwdSm90[0].values[4], kFusedFwdSm90[0].values[5]), "gdn.fused_fwd sm_90 row 0 (c64.bv128.s3.w8.sm0.rs0) lies outside the declared space");
+static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[1].values[0], kFusedFwdSm90[1].values[1], kFusedFwdSm90[1].values[2], kFusedFwdSm90[1].values[3], kFusedFwdSm90[1].values[4], kFusedFwdSm90[1].values[5]), "gdn.fused_fwd sm_90 row 1 (c64.bv32.s2.w8.sm0.rs0) lies outside the declared space");
+static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[2].values[0], kFusedFwdSm90[2].values[1], kFusedFwdSm90[2].values[2], kFusedFwdSm90[2].values[3], kFusedFwdSm90[2].values[4], kFusedFwdSm90[2].values[5]), "gdn.fused_fwd sm_90 row 2 (c64.bv128.s2.w8.sm0.rs40) lies outside the declared space");
+static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[3].values[0], kFusedFwdSm90[3].values[1], kFusedFwdSm90[3].values[2], kFusedFwdSm90[3].values[3], kFusedFwdSm90[3].values[4], kFusedFwdSm90[3].values[5]), "gdn.fused_fwd sm_90 row 3 (c64.bv32.s2.w4.sm0.rs0) lies outside the declared space");
 
 // ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
 /// Built-in default of gdn.kkt_solve (c64.b16.w4).
@@ -260,7 +260,7 @@ static_assert(qla::gdn::unfused_in_space(kUnfusedSm90[0].values[0], kUnfusedSm90
 /// The config of every covered kernel for one problem.
 struct Selection {
   Choice<4> fwd_plan;  ///< gdn.fwd_plan
-  Choice<5> fused_fwd;  ///< gdn.fused_fwd
+  Choice<6> fused_fwd;  ///< gdn.fused_fwd
   Choice<3> kkt_solve;  ///< gdn.kkt_solve
   Choice<3> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused

@@ -23,8 +23,12 @@ struct FusedFwdConfig {
   int stages = 2;          ///< input ring depth (1..3): loads of chunk c + stages − 1 overlap chunk c
   int warps = 8;           ///< warps per CTA (4 or 8)
   int state_in_smem = 0;   ///< 0: fp32 state slice in registers; 1: in shared memory
+  /// Register split: 0 = every warp loads and computes (fused_fwd_kernel); R > 0 = warp-specialised
+  /// (fused_fwd_ws_kernel): a producer warpgroup at R registers per thread loads, `warps` consumer warps compute
+  /// with the registers it gave up (fused_ws_consumer_regs). sm_90a only.
+  int reg_split = 0;
 
-  Point to_point() const { return {chunk, block_v, stages, warps, state_in_smem}; }
+  Point to_point() const { return {chunk, block_v, stages, warps, state_in_smem, reg_split}; }
   static FusedFwdConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
@@ -35,21 +39,24 @@ inline constexpr int kFusedFwdBlockVValues[] = {32, 64, 128};     ///< BV, V col
 inline constexpr int kFusedFwdStagesValues[] = {1, 2, 3};         ///< input ring depth
 inline constexpr int kFusedFwdWarpsValues[] = {4, 8};             ///< warps per CTA
 inline constexpr int kFusedFwdStateInSmemValues[] = {0, 1};       ///< 0: registers, 1: shared memory
+inline constexpr int kFusedFwdRegSplitValues[] = {0, 40, 24};     ///< producer registers, 0 = no producer
 
 /// Whether every value is one of its axis' values (compile-time SpaceDecl::contains; no buildable check).
-constexpr bool fused_fwd_in_space(int chunk, int block_v, int stages, int warps, int state_in_smem) {
+constexpr bool fused_fwd_in_space(int chunk, int block_v, int stages, int warps, int state_in_smem, int reg_split) {
   auto in = [](const auto& values, int v) {
     for (int x : values)
       if (x == v) return true;
     return false;
   };
   return in(kFusedFwdChunkValues, chunk) && in(kFusedFwdBlockVValues, block_v) && in(kFusedFwdStagesValues, stages) &&
-         in(kFusedFwdWarpsValues, warps) && in(kFusedFwdStateInSmemValues, state_in_smem);
+         in(kFusedFwdWarpsValues, warps) && in(kFusedFwdStateInSmemValues, state_in_smem) &&
+         in(kFusedFwdRegSplitValues, reg_split);
 }
 
 /// Axes: chunk "c" {64, 32}, block_v "bv" {32, 64, 128}, stages "s" {1, 2, 3}, warps "w" {4, 8},
-/// state_in_smem "sm" {0, 1} (the kFusedFwd*Values above); default c64.bv64.s2.w8.sm0; id "gdn.fused_fwd".
-/// buildable(): shared memory within the arch's opt-in limit.
+/// state_in_smem "sm" {0, 1}, reg_split "rs" {0, 40, 24} (the kFusedFwd*Values above); default
+/// c64.bv64.s2.w8.sm0.rs0; id "gdn.fused_fwd". buildable(): shared memory within the arch's opt-in limit; a
+/// register split only with the state in registers and on a target with setmaxnreg (ArchInfo::has_setmaxnreg).
 const SpaceDecl& fused_fwd_space();
 
 /// Dynamic shared memory of a config, bytes.
@@ -58,7 +65,7 @@ std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c);
 /// The instantiation for q/k/v dtype `qkv` (bf16 or fp16) and β dtype `beta` (f32 or == qkv).
 cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta);
 
-/// (V / BV) · H_v · N CTAs, 1-D.
+/// (V / BV) · H_v · N CTAs, 1-D; 32 · warps threads, plus a 128-thread producer warpgroup with a register split.
 cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v);
 
 /// Empty when the config can run `p`, else why not (head dims, dtypes, head ratio).

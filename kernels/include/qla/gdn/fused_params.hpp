@@ -119,6 +119,52 @@ QLA_HOST_DEVICE constexpr FusedFwdLayout fused_fwd_layout(int chunk, int bv, int
   return l;
 }
 
+/// Register split of the warp-specialised fused_fwd (fused_fwd_ws_kernel): one producer warpgroup (128 threads)
+/// loads, `consumer_warps` warps compute. The kernel is compiled for one CTA per SM, so every thread starts with
+/// fused_ws_entry_regs(); the producer drops to `producer_regs` (setmaxnreg.dec) and the consumers take what it
+/// freed (setmaxnreg.inc to fused_ws_consumer_regs(), 0 = no increase: with 4 consumer warps they already start
+/// at the 255-register cap). 8 consumer warps: 168 at entry; producer 40 → consumers 232, 24 → 240.
+QLA_HOST_DEVICE constexpr int fused_ws_threads(int consumer_warps) { return 32 * consumer_warps + 128; }
+QLA_HOST_DEVICE constexpr int fused_ws_entry_regs(int consumer_warps) {
+  const int r = 65536 / fused_ws_threads(consumer_warps);
+  return (r > 255 ? 255 : r) / 8 * 8;
+}
+QLA_HOST_DEVICE constexpr int fused_ws_consumer_regs(int consumer_warps, int producer_regs) {
+  const int entry = fused_ws_entry_regs(consumer_warps);
+  const int r = (entry + (entry - producer_regs) * 128 / (32 * consumer_warps)) / 8 * 8;
+  return entry >= 248 ? 0 : (r > 248 ? 248 : r);
+}
+
+/// Shared-memory layout of the warp-specialised fused_fwd. Per stage: q, k (C, 128), v slice (C, BV), A_r (C, C),
+/// all 16-bit, then g and β (C floats each): the producer fills a whole stage. Then the consumers' state copy
+/// (128, BV) fp16, V_d (C, BV) fp16, P_g (C, C) fp16, and the ring's mbarriers (full[stages], empty[stages]).
+struct FusedFwdWsLayout {
+  int stage_bytes;           ///< bytes of one input stage
+  int q, k, v, a, g, beta;   ///< offsets inside a stage
+  int s16, vd, pg;           ///< consumer tiles
+  int bars;                  ///< 2 · stages 8-byte mbarriers
+  int bytes;                 ///< total
+};
+QLA_HOST_DEVICE constexpr FusedFwdWsLayout fused_fwd_ws_layout(int chunk, int bv, int stages) {
+  const int qk = chunk * fused_pitch16(kFusedHeadDim) * 2;
+  const int vb = chunk * fused_pitch16(bv) * 2;
+  const int ab = chunk * fused_pitch16(chunk) * 2;
+  FusedFwdWsLayout l{};
+  l.q = 0;
+  l.k = qk;
+  l.v = 2 * qk;
+  l.a = 2 * qk + vb;
+  l.g = l.a + ab;
+  l.beta = l.g + chunk * 4;
+  l.stage_bytes = l.beta + chunk * 4;
+  l.s16 = stages * l.stage_bytes;
+  l.vd = l.s16 + kFusedHeadDim * fused_pitch16(bv) * 2;
+  l.pg = l.vd + vb;
+  l.bars = l.pg + ab;
+  l.bytes = l.bars + 2 * stages * 8;
+  return l;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // state_pass: final state (and the transition matrix M) of the last n chunks of each sequence (GDN.md §1.4c,d).
 
