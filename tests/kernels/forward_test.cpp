@@ -188,6 +188,30 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
   EXPECT_FALSE(gdn::cp_auto_rule(batched, 64));
 }
 
+TEST(FusedForwardRules, UntunedPointTakesTheRegisterSplitWhereTheTargetHasIt) {
+  gdn::Problem p;
+  p.tokens = 32768;
+  p.cu_seqlens = {0, 32768};
+  p.h_qk = 2;
+  p.h_v = 8;
+  const ArchInfo h100;  // sm_90a
+  const ArchInfo a100{8, 0, 108, 166912, 65536, 40 << 20};
+  const auto on_h100 = gdn::FusedFwdConfig::from_point(gdn::untuned_fused_point(p, h100));
+  const auto on_a100 = gdn::FusedFwdConfig::from_point(gdn::untuned_fused_point(p, a100));
+  EXPECT_EQ(on_h100.reg_split, gdn::kUntunedRegSplit);
+  EXPECT_EQ(on_a100.reg_split, 0);
+  // The BV rule still applies (CP on: 32 pieces x 8 heads fill the card → 128); on the A100 bv128 at two stages
+  // needs 181 KB of its 163 KB, so the default's bv64 stays.
+  EXPECT_EQ(on_h100.block_v, 128);
+  EXPECT_EQ(on_a100.block_v, 64);
+  const gdn::FusedFwdConfig d{};
+  EXPECT_EQ(on_h100.chunk, d.chunk);
+  EXPECT_EQ(on_h100.stages, d.stages);
+  EXPECT_EQ(on_h100.warps, d.warps);
+  EXPECT_TRUE(gdn::fused_fwd_space().is_buildable(on_h100.to_point(), h100));
+  EXPECT_TRUE(gdn::fused_fwd_space().is_buildable(on_a100.to_point(), a100));
+}
+
 TEST(FusedForwardRules, SplitMatchesReferenceSplit) {
   gdn::Problem p;
   p.tokens = 1200;
@@ -286,7 +310,8 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
   // tests).
   for (DType t : {DType::kBF16, DType::kF16})
     for (int bv : {32, 128})
-      specs.push_back(gdn::fused_fwd_spec(gdn::FusedFwdConfig{64, bv, 2, 8, 0}, t, DType::kF32));
+      for (int rs : {0, gdn::kUntunedRegSplit})
+        specs.push_back(gdn::fused_fwd_spec(gdn::FusedFwdConfig{64, bv, 2, 8, 0, rs}, t, DType::kF32));
   for (int bv : {16, 64}) specs.push_back(gdn::cp_correct_spec({bv}));
   specs.push_back(gdn::cumsum_spec({32}, false, DType::kF32));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
@@ -716,7 +741,8 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_EQ(from_plan.chunk(), 32);
   // The looked-up c64 fused row is dropped: the default at C = 32 with the BV rule, as the plan was measured.
   // (CP off, one sequence x 2 heads = 2 CTAs per V-slice → BV 32), not the looked-up c64.bv32.s2.w4.
-  EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"), "c32.bv32.s2.w8.sm0.rs0");
+  EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"),
+            dev.arch.has_setmaxnreg() ? "c32.bv32.s2.w8.sm0.rs40" : "c32.bv32.s2.w8.sm0.rs0");
   EXPECT_EQ(from_plan.config_labels().at("gdn.kkt_solve").rfind("c32.", 0), 0u);
   EXPECT_EQ(from_plan.cp_pieces(), 0);
   // ... an explicit plan point's over a looked-up one; an explicit fused config over a looked-up plan, whose CP

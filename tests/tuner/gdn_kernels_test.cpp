@@ -90,8 +90,8 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   EXPECT_EQ(at32.count("gdn.kkt_solve"), 0u);  // nothing measured at C = 32: its default, moved, runs
   EXPECT_EQ(at32.at("gdn.cp_correct").label, "bv32");  // shares no chunk size
   // The untuned op's fused config: 2/8 heads, 8192 tokens split by CP auto into 16 pieces, 16 x 8 = 128 CTAs
-  // per V-slice >= 0.7 x 132 SMs → BV 128 (GDN.md §2.3).
-  EXPECT_EQ(at32.at("gdn.fused_fwd").default_label, "c64.bv128.s2.w8.sm0.rs0");
+  // per V-slice >= 0.7 x 132 SMs → BV 128 (GDN.md §2.3); sm_90a → the warp-specialised kernel.
+  EXPECT_EQ(at32.at("gdn.fused_fwd").default_label, "c64.bv128.s2.w8.sm0.rs40");
   const Members at64 = members(problem_, {64, 2, 0, 10});
   EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0.rs0");
   EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8");

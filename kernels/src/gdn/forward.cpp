@@ -277,17 +277,24 @@ std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, int c, 
   return std::make_pair(std::move(split), l);
 }
 
-// `fused` with the §2.3 BV rule applied for the CTAs per V-slice the plan launches, when that point builds.
-Point with_block_v_rule(Point fused, const Problem& problem, int cp_pieces, const ArchInfo& arch) {
+// `fused` with the untuned rules applied, each kept only when the point still builds: the §2.3 BV rule for the
+// CTAs per V-slice the plan launches, then, on a target with setmaxnreg, the warp-specialised kernel at
+// kUntunedRegSplit producer registers (1.2–1.45x the plain kernel at the same tile on the H100, NOTES.md).
+Point with_untuned_rules(Point fused, const Problem& problem, int cp_pieces, const ArchInfo& arch) {
+  const SpaceDecl& space = fused_fwd_space();
+  auto builds = [&](const Point& p) { return space.contains(p) && space.is_buildable(p, arch); };
   const long long sequences = cp_pieces > 0 ? cp_pieces : problem.num_sequences();
   Point ruled = fused;
   ruled.at(1) = fused_block_v_heuristic(sequences * problem.h_v, arch.sm_count);
-  const SpaceDecl& space = fused_fwd_space();
-  return space.contains(ruled) && space.is_buildable(ruled, arch) ? ruled : fused;
+  if (!builds(ruled)) ruled = fused;
+  FusedFwdConfig split = FusedFwdConfig::from_point(ruled);
+  split.reg_split = kUntunedRegSplit;
+  if (arch.has_setmaxnreg() && builds(split.to_point())) ruled = split.to_point();
+  return ruled;
 }
 
 // The shared chunk size C and gdn.fused_fwd's point at C (PlanOptions' precedence, plan.hpp); `given` is false
-// when the point is the default (the plan applies the BV rule to it).
+// when the point is the default (the plan applies the untuned rules to it).
 Point choose_fused_at_shared_chunk(const Problem& problem, const cuda::DeviceInfo& device,
                                    const PlanOptions& options, const PlanPoint& plan, bool& given) {
   const SpaceDecl& fspace = fused_fwd_space();
@@ -356,7 +363,7 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
     im.cp_piece_chunks = split->second;
   }
   const bool cp = im.cp_pieces > 0;
-  if (!fused_given) im.fused = FusedFwdConfig::from_point(with_block_v_rule(im.fused.to_point(), problem, im.cp_pieces, device.arch));
+  if (!fused_given) im.fused = FusedFwdConfig::from_point(with_untuned_rules(im.fused.to_point(), problem, im.cp_pieces, device.arch));
   im.labels[fspace.kernel] = fspace.label(im.fused.to_point());
 
   im.cumsum = CumsumConfig::from_point(choose_at_chunk(cumsum_space(), c, problem, device, options));
@@ -424,7 +431,7 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
 Point untuned_fused_point(const Problem& problem, const ArchInfo& arch) {
   const Point fused = fused_fwd_space().default_point;
   const auto split = decide_cp(problem, fused.at(0), CpMode::kAuto, 0, arch);
-  return with_block_v_rule(fused, problem, split ? split->first.pieces() : 0, arch);
+  return with_untuned_rules(fused, problem, split ? split->first.pieces() : 0, arch);
 }
 
 Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const PlanOptions& options) {

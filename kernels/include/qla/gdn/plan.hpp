@@ -81,13 +81,17 @@ inline constexpr const char* kChunkSharingKernels[] = {"gdn.fused_fwd", "gdn.kkt
 /// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.
 int fused_block_v_heuristic(long long ctas_per_slice, int sm_count);
 
+/// The register split an untuned plan runs on a target with setmaxnreg (gdn.fused_fwd's rs axis).
+inline constexpr int kUntunedRegSplit = 40;
+
 /// The gdn.fused_fwd config make_plan runs for `problem` on `arch` when nothing is given or looked up: the
-/// space's default with the §2.3 BV rule applied to the default CP decision. The tuner measures it as the
-/// untuned baseline. Host-only; no GPU needed.
+/// space's default with the §2.3 BV rule applied to the default CP decision and, where the target has
+/// setmaxnreg (sm_90a), the warp-specialised kernel at kUntunedRegSplit. The tuner measures it as the untuned
+/// baseline. Host-only; no GPU needed.
 Point untuned_fused_point(const Problem& problem, const ArchInfo& arch);
 
 /// What the caller may force. Precedence per kernel: `configs` > `lookup` > the space's default (for
-/// gdn.fused_fwd: the default with the §2.3 BV rule). The kernels of the fused path (kChunkSharingKernels) share
+/// gdn.fused_fwd: untuned_fused_point's rules on the default). The kernels of the fused path (kChunkSharingKernels) share
 /// one chunk size C, decided in this order: an explicit gdn.fused_fwd config; an explicit gdn.fwd_plan point; an
 /// explicit config of another chunk-sharing kernel; a looked-up gdn.fwd_plan point; a looked-up gdn.fused_fwd
 /// config; 64. Default points are moved to C; a looked-up point at another C belongs to another tuning and is
