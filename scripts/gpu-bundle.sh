@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copies a built tree's `qla`, GPU test and bench binaries (stripped), plus the shared libraries the GPU machine
-# lacks, into build/bundle/ so the GPU machine can run everything with one device call (carry: ["build/bundle"]).
+# lacks, into build/bundle/ so the GPU machine can run everything with one device call (carry: ["build/bundle"], or
+# the compressed build/bundle.tar.xz, see the end).
 #   scripts/gpu-bundle.sh [BUILD_DIR] [--all]   (default build/ci; --all also takes the CPU-only test binaries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,4 +48,7 @@ cp scripts/gpu-test.sh "$out/"
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- . ':!results' ':!reports' 2>/dev/null || commit+="-dirty"
 echo "$commit" > "$out/GIT_COMMIT"
-echo "bundled ${#bins[@]} binaries into $out ($(du -sh "$out" | cut -f1))"
+# The same tree compressed, for when the binaries and the tracked files together outgrow what a device call may
+# carry (64 MiB): carry ["build/bundle.tar.xz"] and start the command with `tar -xJf build/bundle.tar.xz -C build`.
+tar -cJf build/bundle.tar.xz -C build bundle
+echo "bundled ${#bins[@]} binaries into $out ($(du -sh "$out" | cut -f1); build/bundle.tar.xz $(du -sh build/bundle.tar.xz | cut -f1))"
