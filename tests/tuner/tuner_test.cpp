@@ -358,6 +358,48 @@ TEST(Tuner, AJointSpaceRunsWithItsMembersAndItsWinnerFixesTheirs) {
 }
 
 
+// A plan's "default" comes from the baseline member's untuned-config trial, even when another member (first in
+// id order) holds a default-config trial: that one timed the op under older untuned rules.
+TEST(Tuner, APlansDefaultComesFromTheBaselineMemberFirst) {
+  TempDir dir;
+  Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
+  FakeBackend fake({});
+  JointRunner runner(fake);
+  TuneOptions opt;
+  opt.strategy = Strategy::kExhaustive;
+  opt.budget.max_trials = 1000;
+  const gdn::Problem p = varlen_problem({16384});
+  Tuner tuner(store, fake_device(), ArchInfo{}, runner, 0, opt);
+  TuneOptions member_opt = opt;
+  member_opt.strategy = Strategy::kAnneal;  // starts at the default config
+  member_opt.budget.max_trials = 8;
+  ASSERT_TRUE(Tuner(store, fake_device(), ArchInfo{}, runner, 0, member_opt).tune(fake_kernel(), p).winner);
+  const KernelIdentity stale{"test.aaa", "aaa-src", "aaa-space"};
+  TrialRecord old;
+  old.kernel = stale;
+  old.problem = p;
+  old.values = {1};
+  old.config = "x1";
+  old.result.time.median_us = old.result.time.min_us = old.result.time.max_us = 999.0;
+  old.result.time.samples = 10;
+  ASSERT_TRUE(store.put_trial(fake_device(), old));
+  TunableKernel plan = joint_kernel(store);
+  const auto fake_members = plan.members;
+  plan.members = [fake_members, stale](const gdn::Problem& q, const Point& v) {
+    Members out = fake_members(q, v);
+    for (auto& [id, m] : out) m.baseline = true;
+    out["test.aaa"] = {stale, "x1", {1}, "x1", false};
+    return out;
+  };
+  const TuneOutcome out = tuner.tune(plan, p);
+  ASSERT_TRUE(out.winner);
+  const auto untuned = store.find_trial(fake_device(), fake_kernel().identity(), p,
+                                        fake_space().label(fake_space().default_point));
+  ASSERT_TRUE(untuned);
+  EXPECT_EQ(out.winner->default_median_us, untuned->result.time.median_us);
+  EXPECT_NE(out.winner->default_median_us, 999.0);
+}
+
 TEST(Tuner, TransferEvaluatesTheNearestTunedNeighboursWinnersFirst) {
   TempDir dir;
   Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);

@@ -372,9 +372,9 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const
           best = t.result.time.median_us;
         }
       }
-      const Point untuned = m.space.kernel == gdn::fused_fwd_space().kernel ? gdn::untuned_fused_point(problem, arch)
-                                                                            : m.space.default_point;
-      if (pick) out[m.space.kernel] = {m.identity, m.space.label(*pick), *pick, m.space.label(untuned)};
+      const bool fused = m.space.kernel == gdn::fused_fwd_space().kernel;
+      const Point untuned = fused ? gdn::untuned_fused_point(problem, arch) : m.space.default_point;
+      if (pick) out[m.space.kernel] = {m.identity, m.space.label(*pick), *pick, m.space.label(untuned), fused};
     }
     return out;
   };

@@ -213,12 +213,14 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
   if (kernel.members) {
     // A joint space's "default" is the untuned op, as for every kernel: its members' untuned-config trials are
     // that op (the others ran at their defaults then), not the space's default point with tuned members.
+    // The baseline member's trial first: the others' default trials may predate a change of the untuned rules.
     w.default_median_us = 0;
-    for (const auto& [member, m] : kernel.members(problem, w.values)) {
-      const auto d = store_.find_trial(device_, m.identity, problem, m.default_label);
-      if (d && d->result.status == TrialStatus::kOk) {
-        w.default_median_us = d->result.time.median_us;
-        break;
+    const Members members = kernel.members(problem, w.values);
+    for (const bool baseline : {true, false}) {
+      for (const auto& [member, m] : members) {
+        if (m.baseline != baseline || w.default_median_us > 0) continue;
+        const auto d = store_.find_trial(device_, m.identity, problem, m.default_label);
+        if (d && d->result.status == TrialStatus::kOk) w.default_median_us = d->result.time.median_us;
       }
     }
   }

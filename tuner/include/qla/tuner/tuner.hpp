@@ -29,6 +29,10 @@ struct MemberConfig {
   std::string label;          ///< its config label
   Point values;               ///< its config values
   std::string default_label;  ///< its space's default config (the untuned op, for the winner's speedup)
+  /// Its default_label is the untuned op's own config (TunableKernel::baseline): its trial there times exactly
+  /// the untuned op, so the plan's speedup is taken from it first. Another member's default trial timed the op
+  /// with whatever the untuned rules were when it ran.
+  bool baseline = false;
 };
 /// Member kernel id → its config.
 using Members = std::map<std::string, MemberConfig>;
