@@ -1,5 +1,8 @@
 // Serial correction of the CP pieces' initial states (GDN.md §2.6), fp32. CTA = (V-slice of BV, head, raw
-// sequence); thread r owns state row r of the slice; h lives in smem because M h reads every row.
+// sequence); thread r owns state row r of the slice. Per piece the step is latency-bound (the pieces are a
+// serial chain), so everything a step needs is requested at once: thread r loads its whole row of M[j] (128
+// floats, 32 float4 loads in flight) and its ht row together, then multiplies from registers against the
+// running state in shared memory, which every thread reads at the same address (a broadcast).
 #pragma once
 
 #include "qla/gdn/cp_params.hpp"
@@ -10,39 +13,60 @@ template <int BV>
 __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams p) {
   constexpr int kK = 128;
   constexpr int kV = 128;
-  static_assert(kV % BV == 0 && BV <= 64, "BV divides 128, at most 64");
-  __shared__ float h_s[kK][BV + 1];  // (K, BV) fp32 running state slice
+  constexpr int kQ = BV / 4;  // float4 per row slice
+  static_assert(kV % BV == 0 && BV % 4 == 0 && BV <= 64, "BV divides 128, a multiple of 4, at most 64");
+  __shared__ __align__(16) float4 h_s[kK][kQ];  // (K, BV) fp32 running state slice
 
   const int v0 = blockIdx.x * BV;
   const int head = blockIdx.y;
   const int raw = blockIdx.z;
   const int r = threadIdx.x;
   const long long head_state = static_cast<long long>(kK) * kV;
-  float row[BV];
+  float4 row[kQ];
+  {
+    const float4* h0 = p.h0 ? reinterpret_cast<const float4*>(
+                                  p.h0 + (static_cast<long long>(raw) * p.heads + head) * head_state + r * kV + v0)
+                            : nullptr;
 #pragma unroll
-  for (int c = 0; c < BV; ++c) {
-    row[c] = p.h0 ? p.h0[(static_cast<long long>(raw) * p.heads + head) * head_state + r * kV + v0 + c] : 0.f;
+    for (int q = 0; q < kQ; ++q) row[q] = h0 ? h0[q] : make_float4(0.f, 0.f, 0.f, 0.f);
   }
   for (int j = p.raw_first_piece[raw]; j < p.raw_first_piece[raw + 1]; ++j) {
     const long long base = (static_cast<long long>(j) * p.heads + head) * head_state;
+    float4* cp_h0 = reinterpret_cast<float4*>(p.cp_h0 + base + r * kV + v0);
 #pragma unroll
-    for (int c = 0; c < BV; ++c) {
-      p.cp_h0[base + r * kV + v0 + c] = row[c];
-      h_s[r][c] = row[c];
+    for (int q = 0; q < kQ; ++q) {
+      cp_h0[q] = row[q];
+      h_s[r][q] = row[q];
     }
-    __syncthreads();
     const bool fb = p.fallback[j * p.heads + head] != 0;
+    float4 mrow[kK / 4];  // row r of M[j]
+    if (fb) {
+      const float4* m = reinterpret_cast<const float4*>(p.m + base + static_cast<long long>(r) * kK);
 #pragma unroll
-    for (int c = 0; c < BV; ++c) row[c] = p.ht[base + r * kV + v0 + c];
+      for (int i = 0; i < kK / 4; ++i) mrow[i] = m[i];
+    }
+    const float4* ht = reinterpret_cast<const float4*>(p.ht + base + r * kV + v0);
+#pragma unroll
+    for (int q = 0; q < kQ; ++q) row[q] = ht[q];
+    __syncthreads();  // h_s complete
     if (fb) {  // row r of M[j] h: Σ_i M[r][i] h[i][:]
-      const float* m = p.m + base + static_cast<long long>(r) * kK;
-      for (int i = 0; i < kK; ++i) {
-        const float mi = m[i];
 #pragma unroll
-        for (int c = 0; c < BV; ++c) row[c] += mi * h_s[i][c];
+      for (int i4 = 0; i4 < kK / 4; ++i4) {
+        const float mi[4] = {mrow[i4].x, mrow[i4].y, mrow[i4].z, mrow[i4].w};
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+#pragma unroll
+          for (int q = 0; q < kQ; ++q) {
+            const float4 h = h_s[4 * i4 + e][q];
+            row[q].x += mi[e] * h.x;
+            row[q].y += mi[e] * h.y;
+            row[q].z += mi[e] * h.z;
+            row[q].w += mi[e] * h.w;
+          }
+        }
       }
     }
-    __syncthreads();
+    __syncthreads();  // every read of h_s done before the next piece overwrites it
   }
 }
 
