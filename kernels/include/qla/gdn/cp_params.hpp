@@ -29,7 +29,8 @@ struct CpWarmupParams {
 struct CpCorrectParams {
   const float* h0;               ///< [N_raw, heads, K, V] or null (zeros)
   const float* ht;               ///< [P, heads, K, V] warm-up states
-  const float* m;                ///< [P, heads, K, K] transitions (read only where fallback)
+  const float* m;                ///< [P, heads, K, K] transitions, allocated for every (piece, head): all are
+                                 ///< loaded (ahead of use), only the fallback ones multiply
   const int* fallback;           ///< [P, heads]
   const int* raw_first_piece;    ///< [N_raw+1] first piece of each raw sequence
   float* cp_h0;                  ///< [P, heads, K, V] out: initial state of every piece
