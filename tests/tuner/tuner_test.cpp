@@ -279,22 +279,30 @@ TunableKernel joint_kernel(const Store& store) {
   return plan;
 }
 
+TuneOptions exhaustive_options() {
+  TuneOptions opt;
+  opt.strategy = Strategy::kExhaustive;
+  opt.budget.max_trials = 1000;
+  return opt;
+}
+
+/// Tunes the member kernel first (annealing starts at its default config, so the untuned trial exists).
+TuneOutcome tune_member(Store& store, TrialRunner& runner, const gdn::Problem& p, std::size_t trials) {
+  TuneOptions opt = exhaustive_options();
+  opt.strategy = Strategy::kAnneal;
+  opt.budget.max_trials = trials;
+  return Tuner(store, fake_device(), ArchInfo{}, runner, 0, opt).tune(fake_kernel(), p);
+}
+
 TEST(Tuner, AJointSpaceRunsWithItsMembersAndItsWinnerFixesTheirs) {
   TempDir dir;
   Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
   FakeBackend fake({});
   JointRunner runner(fake);
-  TuneOptions opt;
-  opt.strategy = Strategy::kExhaustive;
-  opt.budget.max_trials = 1000;
+  const TuneOptions opt = exhaustive_options();
   const gdn::Problem p = varlen_problem({16384});
   Tuner tuner(store, fake_device(), ArchInfo{}, runner, 0, opt);
-  TuneOptions member_opt = opt;
-  member_opt.strategy = Strategy::kAnneal;  // starts at the default config
-  member_opt.budget.max_trials = 24;
-  Tuner member_tuner(store, fake_device(), ArchInfo{}, runner, 0, member_opt);
-  const TuneOutcome member_out = member_tuner.tune(fake_kernel(), p);
-  ASSERT_TRUE(member_out.winner);
+  ASSERT_TRUE(tune_member(store, runner, p, 24).winner);
   const TunableKernel plan = joint_kernel(store);
   {
     // Even a budget of 2 measures the default at each value of the first axis (the chunk size).
@@ -365,15 +373,9 @@ TEST(Tuner, APlansDefaultComesFromTheBaselineMemberFirst) {
   Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
   FakeBackend fake({});
   JointRunner runner(fake);
-  TuneOptions opt;
-  opt.strategy = Strategy::kExhaustive;
-  opt.budget.max_trials = 1000;
   const gdn::Problem p = varlen_problem({16384});
-  Tuner tuner(store, fake_device(), ArchInfo{}, runner, 0, opt);
-  TuneOptions member_opt = opt;
-  member_opt.strategy = Strategy::kAnneal;  // starts at the default config
-  member_opt.budget.max_trials = 8;
-  ASSERT_TRUE(Tuner(store, fake_device(), ArchInfo{}, runner, 0, member_opt).tune(fake_kernel(), p).winner);
+  Tuner tuner(store, fake_device(), ArchInfo{}, runner, 0, exhaustive_options());
+  ASSERT_TRUE(tune_member(store, runner, p, 8).winner);
   const KernelIdentity stale{"test.aaa", "aaa-src", "aaa-space"};
   TrialRecord old;
   old.kernel = stale;
