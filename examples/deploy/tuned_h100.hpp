@@ -30,9 +30,7 @@
 // qla-aot: gdn/fused_fwd_ws.cuh | qla::gdn::fused_fwd_ws_kernel<32, 64, 3, 8, 24, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd_ws.cuh | qla::gdn::fused_fwd_ws_kernel<32, 64, 3, 8, 40, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd_ws.cuh | qla::gdn::fused_fwd_ws_kernel<64, 128, 2, 8, 24, __nv_bfloat16, float>
-// qla-aot: gdn/fused_fwd_ws.cuh | qla::gdn::fused_fwd_ws_kernel<64, 128, 2, 8, 40, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd_ws.cuh | qla::gdn::fused_fwd_ws_kernel<64, 64, 2, 8, 24, __nv_bfloat16, float>
-// qla-aot: gdn/fused_fwd_ws.cuh | qla::gdn::fused_fwd_ws_kernel<64, 64, 2, 8, 40, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd_ws.cuh | qla::gdn::fused_fwd_ws_kernel<64, 64, 3, 8, 24, __nv_bfloat16, float>
 // qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<32, 16, 4, __nv_bfloat16, float>
 // qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<32, 16, 8, __nv_bfloat16, float>

@@ -20,6 +20,7 @@
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
+#include "qla/cuda/aot_registry.hpp"
 #include "qla/error.hpp"
 #include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/fused_fwd.hpp"
@@ -210,6 +211,27 @@ TEST(FusedForwardRules, UntunedPointTakesTheRegisterSplitWhereTheTargetHasIt) {
   EXPECT_EQ(on_h100.warps, d.warps);
   EXPECT_TRUE(gdn::fused_fwd_space().is_buildable(on_h100.to_point(), h100));
   EXPECT_TRUE(gdn::fused_fwd_space().is_buildable(on_a100.to_point(), a100));
+}
+
+TEST(FusedForwardRules, TheUntunedFusedConfigIsBuiltAheadOfTimeForTheH100) {
+  // An untuned plan must launch without NVRTC on the architecture the library is built for (sm_90a): whatever
+  // the BV rule picks, the untuned fused point is among the AOT instantiations (fused_fwd_aot.cu).
+  const ArchInfo h100;
+  for (int h_v : {8, 16, 32, 64})
+    for (const std::vector<std::int64_t>& cu :
+         {std::vector<std::int64_t>{0, 2048}, {0, 8192}, {0, 32768}, {0, 8192, 16384, 24576, 32768}}) {
+      gdn::Problem p;
+      p.tokens = cu.back();
+      p.cu_seqlens = cu;
+      p.h_qk = 2;
+      p.h_v = h_v;
+      const auto c = gdn::FusedFwdConfig::from_point(gdn::untuned_fused_point(p, h100));
+      for (DType t : {DType::kBF16, DType::kF16}) {
+        const auto spec = gdn::fused_fwd_spec(c, t, DType::kF32);
+        EXPECT_NE(cuda::find_aot_kernel(spec.source, spec.name_expression), nullptr)
+            << p.label() << ": " << spec.name_expression;
+      }
+    }
 }
 
 TEST(FusedForwardRules, SplitMatchesReferenceSplit) {

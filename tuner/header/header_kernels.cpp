@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "header_generator.hpp"
+#include "qla/cuda/aot_registry.hpp"
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/plan.hpp"
@@ -13,19 +14,13 @@
 namespace qla::tuner {
 namespace {
 
-// The instantiations of `values` minus those of the default point: the kernel library compiles the
-// defaults ahead of time already, and a second explicit instantiation in another unit would
-// register twice.
-std::vector<cuda::KernelSpec> beyond_default(const std::vector<cuda::KernelSpec>& mine,
-                                             const std::vector<cuda::KernelSpec>& defaults) {
+// The instantiations the kernel library does not already build ahead of time (its AOT registry: the
+// defaults and, for fused_fwd, the untuned op's points): a second instantiation in the deployment's unit
+// would only register twice.
+std::vector<cuda::KernelSpec> not_built_ahead(const std::vector<cuda::KernelSpec>& mine) {
   std::vector<cuda::KernelSpec> out;
-  for (const auto& s : mine) {
-    const bool built =
-        std::any_of(defaults.begin(), defaults.end(), [&](const cuda::KernelSpec& d) {
-          return d.source == s.source && d.name_expression == s.name_expression;
-        });
-    if (!built) out.push_back(s);
-  }
+  for (const auto& s : mine)
+    if (cuda::find_aot_kernel(s.source, s.name_expression) == nullptr) out.push_back(s);
   return out;
 }
 
@@ -47,20 +42,16 @@ std::vector<HeaderKernel> gdn_header_kernels() {
                "qla::gdn::fused_fwd_in_space",
                [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
                  if (!fused_dtypes(p)) return {};
-                 const gdn::FusedFwdConfig def{};
-                 return beyond_default({gdn::fused_fwd_spec(gdn::FusedFwdConfig::from_point(v),
-                                                            p.qkv_dtype, p.beta_dtype)},
-                                       {gdn::fused_fwd_spec(def, p.qkv_dtype, p.beta_dtype)});
+                 return not_built_ahead({gdn::fused_fwd_spec(gdn::FusedFwdConfig::from_point(v),
+                                                             p.qkv_dtype, p.beta_dtype)});
                },
                true});
   k.push_back({&gdn::kkt_solve_space(), "kkt_solve", "qla/gdn/kkt_solve.hpp",
                "qla::gdn::kkt_solve_in_space",
                [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
                  if (!fused_dtypes(p)) return {};
-                 const gdn::KktSolveConfig def{};
-                 return beyond_default({gdn::kkt_solve_spec(gdn::KktSolveConfig::from_point(v),
-                                                            p.qkv_dtype, p.beta_dtype)},
-                                       {gdn::kkt_solve_spec(def, p.qkv_dtype, p.beta_dtype)});
+                 return not_built_ahead({gdn::kkt_solve_spec(gdn::KktSolveConfig::from_point(v),
+                                                             p.qkv_dtype, p.beta_dtype)});
                },
                true});
   // The plan picks the M-computing instantiation whenever a CP piece may fall back, so both are
@@ -70,12 +61,8 @@ std::vector<HeaderKernel> gdn_header_kernels() {
                [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
                  if (!fused_dtypes(p)) return {};
                  const auto c = gdn::StatePassConfig::from_point(v);
-                 const gdn::StatePassConfig def{};
-                 return beyond_default(
-                     {gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, false),
-                      gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, true)},
-                     {gdn::state_pass_spec(def, p.qkv_dtype, p.beta_dtype, false),
-                      gdn::state_pass_spec(def, p.qkv_dtype, p.beta_dtype, true)});
+                 return not_built_ahead({gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, false),
+                                         gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, true)});
                },
                true});
   // Every point of the unfused space is compiled into the kernel library (unfused_aot.cu): nothing
