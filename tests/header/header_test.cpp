@@ -251,7 +251,7 @@ TEST_F(HeaderDispatch, TunedConfigsNeverMixChunkSizes) {
   // No plan row for the class: the first chunk-sharing kernel with a row (fused_fwd) decides.
   configs = qla_tuned::select(packed({8192, 8192}, 16, 64), 9, 0).tuned_configs();
   EXPECT_EQ(configs.count("gdn.fwd_plan"), 0u);
-  EXPECT_EQ(configs.at("gdn.fused_fwd"), (Point{64, 128, 2, 8, 0, 0}));
+  EXPECT_EQ(configs.at("gdn.fused_fwd"), (Point{64, 128, 2, 8, 0, 24}));
 }
 
 TEST_F(HeaderDispatch, NearestRowsInLogSpace) {
