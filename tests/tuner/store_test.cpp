@@ -1,6 +1,7 @@
 #include "qla/tuner/store.hpp"
 
 #include <fstream>
+#include <sstream>
 #include <sys/wait.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -210,6 +211,46 @@ TEST(Store, WinnersAreReplacedNotDuplicated) {
   EXPECT_TRUE(tuned[0].decided);
 }
 
+TEST(Store, PruneKeepsCurrentSourcesAndEveryWinner) {
+  TempDir dir;
+  Store s = Store::open(dir.file("p.sqlite"), Store::Mode::kReadWrite);
+  const KernelIdentity old_source{"test.fake", "src0", "space1"};
+  const std::int64_t old_run = s.begin_run(fake_device(), {"old", "", "random", "8", "h"});
+  const std::int64_t new_run = s.begin_run(fake_device(), {"new", "", "random", "8", "h"});
+  const Point a{64, 64, 2, 8, 2}, b{64, 64, 2, 8, 1}, c{32, 64, 2, 8, 2};
+  for (const Point& p : {a, b, c}) {
+    TrialRecord t = ok_trial(p, 10 + p[4]);
+    t.kernel = old_source;
+    t.run_id = old_run;
+    ASSERT_TRUE(s.put_trial(fake_device(), t));
+    t.kernel = kFake;
+    t.run_id = new_run;
+    ASSERT_TRUE(s.put_trial(fake_device(), t));
+  }
+  // The superseded source's winner (b) keeps its trial; its other trials and nothing of the current source go.
+  s.put_winner(fake_device(), old_source, varlen_problem({4096}), {fake_space().label(b), b, 11, 12}, old_run);
+  const PruneStats dry = s.prune({kFake}, /*dry_run=*/true);
+  EXPECT_EQ(dry.trials_removed, 2);
+  EXPECT_EQ(s.trials(fake_device(), old_source, varlen_problem({4096})).size(), 3u) << "a dry run changed the store";
+
+  const PruneStats st = s.prune({kFake});
+  EXPECT_EQ(st.trials_removed, 2);
+  EXPECT_EQ(st.trials_kept, 4);
+  EXPECT_EQ(st.winners_kept, 1);
+  EXPECT_EQ(st.runs_removed, 0) << "the old run still owns the winner and its trial";
+  const auto old_left = s.trials(fake_device(), old_source, varlen_problem({4096}));
+  ASSERT_EQ(old_left.size(), 1u);
+  EXPECT_EQ(old_left[0].values, b);
+  EXPECT_EQ(s.trials(fake_device(), kFake, varlen_problem({4096})).size(), 3u);
+  ASSERT_TRUE(s.winner(fake_device(), old_source, varlen_problem({4096})).has_value());
+
+  // With no current source left, only the winner's trial stays; a run that owns nothing goes.
+  const PruneStats none = s.prune({});
+  EXPECT_EQ(none.trials_removed, 3);
+  EXPECT_EQ(none.runs_removed, 1);
+  EXPECT_EQ(s.prune({}).trials_removed, 0) << "pruning twice removes nothing more";
+}
+
 TEST(Store, ExportIsOrderedAndMergeAddsNoDuplicates) {
   TempDir dir;
   Store a = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
@@ -227,6 +268,18 @@ TEST(Store, ExportIsOrderedAndMergeAddsNoDuplicates) {
 
   const nlohmann::json ea = a.export_json();
   EXPECT_EQ(ea, a.export_json());
+  // The text form is the same JSON, one row per line.
+  const std::string text = a.export_text();
+  EXPECT_EQ(nlohmann::json::parse(text), ea);
+  std::size_t row_lines = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] != '{' || line == "{") continue;
+    if (line.back() == ',') line.pop_back();
+    EXPECT_TRUE(nlohmann::json::parse(line).is_object()) << line;
+    ++row_lines;
+  }
+  EXPECT_EQ(row_lines, ea["devices"].size() + ea["runs"].size() + ea["trials"].size() + ea["winners"].size());
   const auto& trials = ea["trials"];
   for (std::size_t i = 1; i < trials.size(); ++i) {
     const auto key = [&](std::size_t j) {

@@ -35,7 +35,7 @@ void add_db_command(CLI::App& app) {
   exp->add_option("-o,--output", *exp_out, "Output file (default stdout)");
   exp->callback([exp_path, exp_out] {
     const tuner::Store s = tuner::Store::open(*exp_path, tuner::Store::Mode::kReadOnly);
-    const std::string text = s.export_json().dump(1) + "\n";
+    const std::string text = s.export_text();
     if (exp_out->empty()) {
       std::fputs(text.c_str(), stdout);
     } else {
@@ -93,6 +93,34 @@ void add_db_command(CLI::App& app) {
       QLA_REQUIRE(f, "--json: cannot write '" << ea->json << "'");
       f << out.dump(1) << "\n";
     }
+    exit_code() = 0;
+  });
+
+  CLI::App* prune = db->add_subcommand(
+      "prune", "Delete the trials of superseded kernel sources (every winner and its trial stay), then compact");
+  struct PruneArgs {
+    std::string store;
+    bool dry_run = false;
+    bool fake = false;
+  };
+  auto pa = std::make_shared<PruneArgs>();
+  prune->add_option("store", pa->store, "SQLite store")->required();
+  prune->add_flag("--dry-run", pa->dry_run, "Count what would be deleted; change nothing");
+  prune->add_flag("--fake", pa->fake, "The CPU fake kernel is the only current source (tests)")->group("");
+  prune->callback([pa] {
+    // Current: the sources and spaces this build would tune (qla tune's identities), whatever the card.
+    std::vector<tuner::KernelIdentity> current;
+    if (pa->fake) {
+      current.push_back(tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}.identity());
+    } else {
+      for (const tuner::TunableKernel& k : tuner::gdn_tunable_kernels({}, ArchInfo{})) current.push_back(k.identity());
+    }
+    tuner::Store s = tuner::Store::open(pa->store, tuner::Store::Mode::kReadWrite);
+    const tuner::PruneStats st = s.prune(current, pa->dry_run);
+    std::printf("%s%s: %lld trials kept, %lld removed; %lld winners kept; %lld runs and %lld devices removed\n",
+                pa->store.c_str(), pa->dry_run ? " (dry run)" : "", static_cast<long long>(st.trials_kept),
+                static_cast<long long>(st.trials_removed), static_cast<long long>(st.winners_kept),
+                static_cast<long long>(st.runs_removed), static_cast<long long>(st.devices_removed));
     exit_code() = 0;
   });
 

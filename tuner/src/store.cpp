@@ -643,6 +643,25 @@ nlohmann::json Store::export_json() const {
   return out;
 }
 
+std::string Store::export_text() const {
+  const nlohmann::json j = export_json();
+  std::string out = "{\n";
+  bool first_key = true;
+  for (const auto& [key, value] : j.items()) {
+    out += first_key ? "" : ",\n";
+    first_key = false;
+    out += nlohmann::json(key).dump() + ": ";
+    if (!value.is_array() || value.empty()) {
+      out += value.dump();
+      continue;
+    }
+    out += "[\n";
+    for (std::size_t i = 0; i < value.size(); ++i) out += value[i].dump() + (i + 1 < value.size() ? ",\n" : "\n");
+    out += "]";
+  }
+  return out + "\n}\n";
+}
+
 std::string Store::summary() const {
   std::ostringstream os;
   os << "store " << path_ << " (schema " << schema_version() << ")\n";
@@ -674,6 +693,52 @@ std::string Store::summary() const {
   }
   if (!any) os << "(empty)\n";
   return os.str();
+}
+
+PruneStats Store::prune(const std::vector<KernelIdentity>& current, bool dry_run) {
+  PruneStats st;
+  with_retry([&] {
+    st = {};
+    WriteTransaction txn(*db_);
+    db_->exec("CREATE TEMP TABLE IF NOT EXISTS prune_keep (kernel TEXT, source_hash TEXT, space_hash TEXT)");
+    db_->exec("DELETE FROM temp.prune_keep");
+    SQLite::Statement keep(*db_, "INSERT INTO temp.prune_keep VALUES (?, ?, ?)");
+    for (const KernelIdentity& k : current) {
+      keep.reset();
+      keep.bind(1, k.kernel);
+      keep.bind(2, k.source_hash);
+      keep.bind(3, k.space_hash);
+      keep.exec();
+    }
+    // A trial stays when its kernel identity is current or a winner names it.
+    constexpr const char* kDoomed =
+        "NOT EXISTS (SELECT 1 FROM temp.prune_keep c WHERE c.kernel = t.kernel AND c.source_hash = t.source_hash "
+        "AND c.space_hash = t.space_hash) AND NOT EXISTS (SELECT 1 FROM winners w WHERE w.device_id = t.device_id "
+        "AND w.kernel = t.kernel AND w.source_hash = t.source_hash AND w.space_hash = t.space_hash AND "
+        "w.problem = t.problem AND w.config = t.config)";
+    st.trials_removed = db_->execAndGet(std::string("SELECT COUNT(*) FROM trials t WHERE ") + kDoomed).getInt64();
+    st.trials_kept = db_->execAndGet("SELECT COUNT(*) FROM trials").getInt64() - st.trials_removed;
+    st.winners_kept = db_->execAndGet("SELECT COUNT(*) FROM winners").getInt64();
+    db_->exec(std::string("DELETE FROM trials AS t WHERE ") + kDoomed);
+    st.runs_removed = db_->exec(
+        "DELETE FROM runs WHERE id NOT IN (SELECT run_id FROM trials WHERE run_id IS NOT NULL) AND "
+        "id NOT IN (SELECT run_id FROM winners WHERE run_id IS NOT NULL)");
+    st.devices_removed = db_->exec(
+        "DELETE FROM devices WHERE id NOT IN (SELECT device_id FROM trials) AND "
+        "id NOT IN (SELECT device_id FROM winners) AND id NOT IN (SELECT device_id FROM runs)");
+    db_->exec("DROP TABLE temp.prune_keep");
+    if (dry_run) return 0;  // the transaction rolls back
+    txn.commit();
+    return 0;
+  });
+  if (!dry_run && st.trials_removed + st.runs_removed + st.devices_removed > 0) {
+    // VACUUM cannot run inside a transaction; it rewrites the file without the freed pages.
+    with_retry([&] {
+      db_->exec("VACUUM");
+      return 0;
+    });
+  }
+  return st;
 }
 
 MergeStats Store::merge_from(const Store& other) {

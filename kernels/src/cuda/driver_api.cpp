@@ -10,15 +10,14 @@
 namespace qla::cuda {
 namespace {
 
-// The ABI version we ask each symbol for: 12.0 (all of these exist with this signature since then).
+// The ABI version we ask each symbol for: 12.0 unless named (each exists with this signature since then).
 constexpr unsigned kDriverAbiVersion = 12000;
 
 template <typename Fn>
-void load(Fn& fn, const char* symbol, bool required) {
+void load(Fn& fn, const char* symbol, bool required, unsigned version = kDriverAbiVersion) {
   void* ptr = nullptr;
   cudaDriverEntryPointQueryResult status = cudaDriverEntryPointSymbolNotFound;
-  const cudaError_t rc = cudaGetDriverEntryPointByVersion(symbol, &ptr, kDriverAbiVersion, cudaEnableDefault,
-                                                          &status);
+  const cudaError_t rc = cudaGetDriverEntryPointByVersion(symbol, &ptr, version, cudaEnableDefault, &status);
   if (rc != cudaSuccess || status != cudaDriverEntryPointSuccess || ptr == nullptr) {
     if (!required) return;
     raise_api_error("CUDA driver", __FILE__, __LINE__, symbol,
@@ -42,6 +41,8 @@ const DriverApi& driver() {
     load(api.cuFuncSetAttribute, "cuFuncSetAttribute", true);
     load(api.cuFuncGetAttribute, "cuFuncGetAttribute", true);
     load(api.cuLaunchKernel, "cuLaunchKernel", true);
+    load(api.cuLaunchKernelEx, "cuLaunchKernelEx", true);
+    load(api.cuFuncGetParamInfo, "cuFuncGetParamInfo", false, 12040);
     load(api.cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", false);
   });
   return api;

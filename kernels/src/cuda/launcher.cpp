@@ -2,11 +2,13 @@
 
 #include <atomic>
 #include <cctype>
+#include <cstdint>
 
 #include "qla/cuda/aot_registry.hpp"
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/device_info.hpp"
 #include "qla/cuda/driver_api.hpp"
+#include "qla/error.hpp"
 
 namespace qla::cuda {
 namespace {
@@ -53,6 +55,8 @@ Kernel::Kernel(KernelSpec spec, const void* aot_stub) : spec_(std::move(spec)), 
   usage_.registers = attr.numRegs;
   usage_.static_smem = static_cast<int>(attr.sharedSizeBytes);
   usage_.stack_frame = static_cast<int>(attr.localSizeBytes);
+  cudaFunction_t f = nullptr;
+  if (cudaGetFuncBySymbol(&f, aot_stub_) == cudaSuccess) verify_params(reinterpret_cast<CUfunction>(f));
 }
 
 Kernel::Kernel(KernelSpec spec, Module module, CUfunction function, ResourceUsage usage)
@@ -61,6 +65,35 @@ Kernel::Kernel(KernelSpec spec, Module module, CUfunction function, ResourceUsag
   if (driver().cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, function_) == CUDA_SUCCESS) {
     usage_.registers = regs;
   }
+  verify_params(function_);
+}
+
+Kernel::Kernel(KernelSpec spec, ResourceUsage usage) : spec_(std::move(spec)), usage_(usage) {}
+
+void Kernel::verify_params(CUfunction f) const {
+  const auto get_info = driver().cuFuncGetParamInfo;
+  if (!get_info || spec_.params.size == 0) return;
+  std::size_t offset = 0, size = 0, extra_offset = 0, extra_size = 0;
+  if (get_info(f, 0, &offset, &size) != CUDA_SUCCESS) return;
+  const bool one_param = get_info(f, 1, &extra_offset, &extra_size) != CUDA_SUCCESS;
+  if (size != spec_.params.size || !one_param) {
+    raise_api_error("qla", __FILE__, __LINE__, ("load " + spec_.name_expression).c_str(),
+                    "the kernel takes " + std::string(one_param ? "" : "more than one parameter, the first of ") +
+                        std::to_string(size) + " bytes, but its spec declares one Params of " +
+                        std::to_string(spec_.params.size) + " bytes");
+  }
+}
+
+std::string Kernel::params_mismatch(const void* params, ParamsLayout layout) const {
+  if (spec_.params.size == 0) return "its spec declares no Params layout";
+  if (layout != spec_.params) {
+    return "Params of " + std::to_string(layout.size) + " bytes (alignment " + std::to_string(layout.align) +
+           ") passed, the kernel takes " + std::to_string(spec_.params.size) + " bytes (alignment " +
+           std::to_string(spec_.params.align) + ")";
+  }
+  if (params == nullptr) return "null Params";
+  if (reinterpret_cast<std::uintptr_t>(params) % layout.align != 0) return "Params not aligned to its type";
+  return {};
 }
 
 cudaError_t Kernel::ensure_smem(std::size_t bytes) const noexcept {
@@ -80,21 +113,74 @@ cudaError_t Kernel::ensure_smem(std::size_t bytes) const noexcept {
   return rc;
 }
 
-cudaError_t Kernel::try_launch(const LaunchShape& shape, const void* params, cudaStream_t stream) const noexcept {
+cudaError_t Kernel::try_launch_checked(const LaunchShape& shape, const void* params, ParamsLayout layout,
+                                       cudaStream_t stream) const noexcept {
+  try {
+    if (!params_mismatch(params, layout).empty()) return cudaErrorInvalidValue;
+  } catch (...) {  // std::bad_alloc from the message
+    return cudaErrorMemoryAllocation;
+  }
+  if (!aot_stub_ && !function_) return cudaErrorInvalidDeviceFunction;
   if (cudaError_t rc = ensure_smem(shape.dynamic_smem); rc != cudaSuccess) return rc;
   void* args[] = {const_cast<void*>(params)};
   if (aot_stub_) {
-    const dim3 grid(shape.grid[0], shape.grid[1], shape.grid[2]);
-    const dim3 block(shape.block[0], shape.block[1], shape.block[2]);
-    return cudaLaunchKernel(aot_stub_, grid, block, args, shape.dynamic_smem, stream);
+    cudaLaunchAttribute attrs[2] = {};
+    unsigned n = 0;
+    if (shape.has_cluster()) {
+      attrs[n].id = cudaLaunchAttributeClusterDimension;
+      attrs[n].val.clusterDim.x = shape.cluster[0];
+      attrs[n].val.clusterDim.y = shape.cluster[1];
+      attrs[n].val.clusterDim.z = shape.cluster[2];
+      ++n;
+    }
+    if (shape.programmatic_dependent_launch) {
+      attrs[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+      attrs[n].val.programmaticStreamSerializationAllowed = 1;
+      ++n;
+    }
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(shape.grid[0], shape.grid[1], shape.grid[2]);
+    config.blockDim = dim3(shape.block[0], shape.block[1], shape.block[2]);
+    config.dynamicSmemBytes = shape.dynamic_smem;
+    config.stream = stream;
+    config.attrs = n ? attrs : nullptr;
+    config.numAttrs = n;
+    return cudaLaunchKernelExC(&config, aot_stub_, args);
   }
-  return to_runtime_error(driver().cuLaunchKernel(
-      function_, shape.grid[0], shape.grid[1], shape.grid[2], shape.block[0], shape.block[1], shape.block[2],
-      static_cast<unsigned>(shape.dynamic_smem), reinterpret_cast<CUstream>(stream), args, nullptr));
+  CUlaunchAttribute attrs[2] = {};
+  unsigned n = 0;
+  if (shape.has_cluster()) {
+    attrs[n].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attrs[n].value.clusterDim.x = shape.cluster[0];
+    attrs[n].value.clusterDim.y = shape.cluster[1];
+    attrs[n].value.clusterDim.z = shape.cluster[2];
+    ++n;
+  }
+  if (shape.programmatic_dependent_launch) {
+    attrs[n].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attrs[n].value.programmaticStreamSerializationAllowed = 1;
+    ++n;
+  }
+  CUlaunchConfig config = {};
+  config.gridDimX = shape.grid[0];
+  config.gridDimY = shape.grid[1];
+  config.gridDimZ = shape.grid[2];
+  config.blockDimX = shape.block[0];
+  config.blockDimY = shape.block[1];
+  config.blockDimZ = shape.block[2];
+  config.sharedMemBytes = static_cast<unsigned>(shape.dynamic_smem);
+  config.hStream = reinterpret_cast<CUstream>(stream);
+  config.attrs = n ? attrs : nullptr;
+  config.numAttrs = n;
+  return to_runtime_error(driver().cuLaunchKernelEx(&config, function_, args, nullptr));
 }
 
-void Kernel::launch(const LaunchShape& shape, const void* params, cudaStream_t stream) const {
-  const cudaError_t rc = try_launch(shape, params, stream);
+void Kernel::launch_checked(const LaunchShape& shape, const void* params, ParamsLayout layout,
+                            cudaStream_t stream) const {
+  if (const std::string why = params_mismatch(params, layout); !why.empty()) {
+    raise_api_error("qla", __FILE__, __LINE__, ("launch " + spec_.name_expression).c_str(), why);
+  }
+  const cudaError_t rc = try_launch_checked(shape, params, layout, stream);
   if (rc != cudaSuccess) {
     raise_api_error("CUDA", __FILE__, __LINE__, ("launch " + spec_.name_expression).c_str(),
                     std::string(cudaGetErrorName(rc)) + ": " + cudaGetErrorString(rc));
@@ -111,34 +197,58 @@ std::atomic<JitCompiler>& jit_slot() {
 void set_jit_compiler(JitCompiler compiler) { jit_slot().store(compiler); }
 JitCompiler jit_compiler() { return jit_slot().load(); }
 
+namespace {
+
+/// The global cache's resolver: the AOT stub when registered (and allowed), else an NVRTC compile for `device`.
+std::unique_ptr<Kernel> resolve_kernel(const KernelSpec& spec, int device, bool allow_aot) {
+  if (const void* stub = allow_aot ? find_aot_kernel(spec.source, spec.name_expression) : nullptr) {
+    return std::make_unique<Kernel>(spec, stub);
+  }
+  const auto info = current_device();
+  if (!info || info->ordinal != device)
+    raise_api_error("CUDA", __FILE__, __LINE__, "current_device()", "no GPU to compile for");
+  (void)driver();  // initialises the context before loading
+  const JitCompiler jit = jit_compiler();
+  if (!jit) {
+    raise_api_error("qla", __FILE__, __LINE__, ("launch " + spec.name_expression).c_str(),
+                    "this instantiation was not compiled ahead of time and the binary has no JIT compiler "
+                    "(link qla::kernels instead of qla::kernels_aot, or add the config to the AOT list)");
+  }
+  CompiledKernel compiled = jit(spec, info->arch);
+  Module module(compiled.cubin);
+  CUfunction f = module.function(compiled.lowered_name);
+  return std::make_unique<Kernel>(spec, std::move(module), f, compiled.usage);
+}
+
+int current_ordinal() {
+  int device = 0;
+  QLA_CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
+}  // namespace
+
 KernelCache& KernelCache::global() {
-  static KernelCache cache;
+  static KernelCache cache(resolve_kernel, current_ordinal);
   return cache;
 }
 
+KernelCache::KernelCache(Resolver resolve, DeviceQuery current_device)
+    : resolve_(std::move(resolve)), current_device_(std::move(current_device)) {}
+
 const Kernel& KernelCache::get(const KernelSpec& spec, bool allow_aot) {
-  const auto key = std::make_pair(spec.source + (allow_aot ? "" : "#jit"), strip_spaces(spec.name_expression));
+  const int device = current_device_();
+  Key key{device, spec.source, allow_aot, strip_spaces(spec.name_expression)};
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = kernels_.find(key); it != kernels_.end()) return *it->second;
-  std::unique_ptr<Kernel> kernel;
-  if (const void* stub = allow_aot ? find_aot_kernel(spec.source, spec.name_expression) : nullptr) {
-    kernel = std::make_unique<Kernel>(spec, stub);
-  } else {
-    const auto device = current_device();
-    if (!device) raise_api_error("CUDA", __FILE__, __LINE__, "current_device()", "no GPU to compile for");
-    (void)driver();  // initialises the context before loading
-    const JitCompiler jit = jit_compiler();
-    if (!jit) {
-      raise_api_error("qla", __FILE__, __LINE__, ("launch " + spec.name_expression).c_str(),
-                      "this instantiation was not compiled ahead of time and the binary has no JIT compiler "
-                      "(link qla::kernels instead of qla::kernels_aot, or add the config to the AOT list)");
-    }
-    CompiledKernel compiled = jit(spec, device->arch);
-    Module module(compiled.cubin);
-    CUfunction f = module.function(compiled.lowered_name);
-    kernel = std::make_unique<Kernel>(spec, std::move(module), f, compiled.usage);
-  }
-  return *kernels_.emplace(key, std::move(kernel)).first->second;
+  std::unique_ptr<Kernel> kernel = resolve_(spec, device, allow_aot);
+  if (!kernel) raise_api_error("qla", __FILE__, __LINE__, "KernelCache::get", "the resolver returned no kernel");
+  return *kernels_.emplace(std::move(key), std::move(kernel)).first->second;
+}
+
+std::size_t KernelCache::size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return kernels_.size();
 }
 
 }  // namespace qla::cuda

@@ -28,10 +28,13 @@ const SpaceDecl& cp_correct_space() {
   return space;
 }
 
-cuda::KernelSpec cp_warmup_spec() { return {"gdn/cp_warmup.cuh", "qla::gdn::cp_warmup_counts_kernel<0>"}; }
+cuda::KernelSpec cp_warmup_spec() {
+  return {"gdn/cp_warmup.cuh", "qla::gdn::cp_warmup_counts_kernel<0>", cuda::params_layout<CpWarmupParams>()};
+}
 
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c) {
-  return {"gdn/cp_correct.cuh", "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ">"};
+  return {"gdn/cp_correct.cuh", "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ">",
+          cuda::params_layout<CpCorrectParams>()};
 }
 
 cuda::LaunchShape cp_warmup_shape(int num_pieces, int heads) {

@@ -18,7 +18,8 @@ const SpaceDecl& cumsum_space() {
 
 cuda::KernelSpec cumsum_spec(const CumsumConfig& c, bool reverse, DType gate) {
   return {"gdn/cumsum.cuh", "qla::gdn::chunk_local_cumsum_kernel<" + std::to_string(c.chunk) + ", " +
-                                (reverse ? "true" : "false") + ", " + cuda::cuda_type_name(gate) + ">"};
+                                (reverse ? "true" : "false") + ", " + cuda::cuda_type_name(gate) + ">",
+          cuda::params_layout<ChunkCumsumParams>()};
 }
 
 cuda::LaunchShape cumsum_shape(const CumsumConfig& c, int num_chunks, long long padding_tokens, int heads) {

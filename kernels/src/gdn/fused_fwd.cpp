@@ -94,9 +94,11 @@ cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta) 
                              std::to_string(c.stages) + ", " + std::to_string(c.warps) + ", ";
   if (c.reg_split != 0)
     return {"gdn/fused_fwd_ws.cuh",
-            "qla::gdn::fused_fwd_ws_kernel<" + common + std::to_string(c.reg_split) + ", " + types};
+            "qla::gdn::fused_fwd_ws_kernel<" + common + std::to_string(c.reg_split) + ", " + types,
+            cuda::params_layout<FusedFwdParams>()};
   return {"gdn/fused_fwd.cuh",
-          "qla::gdn::fused_fwd_kernel<" + common + (c.state_in_smem ? "true" : "false") + ", " + types};
+          "qla::gdn::fused_fwd_kernel<" + common + (c.state_in_smem ? "true" : "false") + ", " + types,
+          cuda::params_layout<FusedFwdParams>()};
 }
 
 cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v) {

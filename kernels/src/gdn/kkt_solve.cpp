@@ -44,7 +44,8 @@ std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c) {
 cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta) {
   return {"gdn/kkt_solve.cuh", "qla::gdn::kkt_solve_kernel<" + std::to_string(c.chunk) + ", " +
                                    std::to_string(c.block) + ", " + std::to_string(c.warps) + ", " +
-                                   detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">"};
+                                   detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">",
+          cuda::params_layout<KktSolveParams>()};
 }
 
 cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_v) {

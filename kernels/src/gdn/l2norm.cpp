@@ -18,7 +18,8 @@ const SpaceDecl& l2norm_space() {
 
 cuda::KernelSpec l2norm_spec(const L2NormConfig& c, DType dtype) {
   return {"gdn/l2norm.cuh",
-          "qla::gdn::l2norm_kernel<" + std::to_string(c.warps) + ", " + cuda::cuda_type_name(dtype) + ">"};
+          "qla::gdn::l2norm_kernel<" + std::to_string(c.warps) + ", " + cuda::cuda_type_name(dtype) + ">",
+          cuda::params_layout<L2NormParams>()};
 }
 
 cuda::LaunchShape l2norm_shape(const L2NormConfig& c, long long rows, int heads) {

@@ -24,7 +24,8 @@ const SpaceDecl& naive_fwd_space() {
 cuda::KernelSpec naive_fwd_spec(const NaiveFwdConfig& c, DType qkv, DType gate, DType beta) {
   return {"gdn/naive_fwd.cuh", "qla::gdn::naive_fwd_kernel<" + std::to_string(c.block_v) + ", " +
                                    std::to_string(c.k_split) + ", " + cuda::cuda_type_name(qkv) + ", " +
-                                   cuda::cuda_type_name(gate) + ", " + cuda::cuda_type_name(beta) + ">"};
+                                   cuda::cuda_type_name(gate) + ", " + cuda::cuda_type_name(beta) + ">",
+          cuda::params_layout<NaiveFwdParams>()};
 }
 
 cuda::LaunchShape naive_fwd_shape(const NaiveFwdConfig& c, int h_v, long long num_sequences) {

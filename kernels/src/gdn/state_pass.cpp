@@ -46,7 +46,8 @@ cuda::KernelSpec state_pass_spec(const StatePassConfig& c, DType qkv, DType beta
   return {"gdn/state_pass.cuh", "qla::gdn::state_pass_kernel<" + std::to_string(c.chunk) + ", " +
                                     std::to_string(c.stages) + ", " + std::to_string(c.warps) + ", " +
                                     (with_m ? "true" : "false") + ", " + detail::qkv_type_name(qkv) + ", " +
-                                    detail::beta_type_name(qkv, beta) + ">"};
+                                    detail::beta_type_name(qkv, beta) + ">",
+          cuda::params_layout<StatePassParams>()};
 }
 
 cuda::LaunchShape state_pass_shape(const StatePassConfig& c, int num_sequences, int heads_v, bool with_m) {

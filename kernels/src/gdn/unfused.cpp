@@ -10,6 +10,7 @@
 #include "qla/cuda/aot_registry.hpp"
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/kernel_catalog.hpp"
+#include "qla/cuda/launcher.hpp"
 #include "qla/error.hpp"
 
 namespace qla::gdn {
@@ -135,7 +136,7 @@ cuda::KernelSpec unfused_spec(UnfusedStage stage, const UnfusedConfig& config, D
       break;
     case UnfusedStage::kO: name << "unfused_o_kernel<" << device_type(qkv) << ", " << config.o_block_v << ">"; break;
   }
-  return {stage_source(stage), name.str()};
+  return {stage_source(stage), name.str(), cuda::params_layout<UnfusedParams>()};
 }
 
 cuda::LaunchShape unfused_shape(UnfusedStage stage, const UnfusedConfig& config, long long num_chunks,
@@ -247,24 +248,15 @@ UnfusedParams checked_params(const UnfusedArgs& args, const UnfusedConfig& confi
 
 void launch(UnfusedParams p, const UnfusedArgs& args, const UnfusedConfig& config, UnfusedStage stage,
             CUstream_st* stream) {
-  void* kernel_args[] = {&p};
   const bool needs_chunks = stage == UnfusedStage::kKktSolve || stage == UnfusedStage::kWu || stage == UnfusedStage::kO;
   if (needs_chunks && p.seq.num_chunks == 0) return;
   if (stage == UnfusedStage::kH && p.seq.num_sequences == 0) return;
-  {
-    const cuda::KernelSpec spec = unfused_spec(stage, config, args.qkv_dtype, args.gate_dtype, args.beta_dtype);
-    const void* stub = cuda::find_aot_kernel(spec.source, spec.name_expression);
-    if (!stub)
-      raise_api_error("qla", __FILE__, __LINE__, "unfused_forward",
-                      "kernel " + spec.name_expression + " is not compiled ahead of time");
-    const cuda::LaunchShape shape = unfused_shape(stage, config, p.seq.num_chunks, p.seq.num_sequences, p.h_v);
-    if (shape.dynamic_smem > 48 * 1024)
-      QLA_CUDA_CHECK(cudaFuncSetAttribute(stub, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(shape.dynamic_smem)));
-    const dim3 grid(shape.grid[0], shape.grid[1], shape.grid[2]);
-    const dim3 block(shape.block[0], shape.block[1], shape.block[2]);
-    QLA_CUDA_CHECK(cudaLaunchKernel(stub, grid, block, kernel_args, shape.dynamic_smem, stream));
-  }
+  const cuda::KernelSpec spec = unfused_spec(stage, config, args.qkv_dtype, args.gate_dtype, args.beta_dtype);
+  if (!cuda::find_aot_kernel(spec.source, spec.name_expression))
+    raise_api_error("qla", __FILE__, __LINE__, "unfused_forward",
+                    "kernel " + spec.name_expression + " is not compiled ahead of time");
+  cuda::KernelCache::global().get(spec).launch(
+      unfused_shape(stage, config, p.seq.num_chunks, p.seq.num_sequences, p.h_v), &p, stream);
 }
 
 }  // namespace

@@ -38,6 +38,14 @@ class DeviceBuffer {
     return b;
   }
 
+  /// A host copy of the whole buffer as elements of T (synchronous: plan time and tests only).
+  template <typename T>
+  std::vector<T> to_host() const {
+    std::vector<T> host(bytes_ / sizeof(T));
+    if (!host.empty()) QLA_CUDA_CHECK(cudaMemcpy(host.data(), ptr_, host.size() * sizeof(T), cudaMemcpyDeviceToHost));
+    return host;
+  }
+
   void* get() const { return ptr_; }
   template <typename T>
   T* as() const { return static_cast<T*>(ptr_); }

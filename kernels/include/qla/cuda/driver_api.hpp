@@ -4,6 +4,8 @@
 
 #include <cuda.h>
 
+#include <cstddef>
+
 #include "qla/error.hpp"
 
 namespace qla::cuda {
@@ -18,6 +20,10 @@ struct DriverApi {
   CUresult (*cuFuncGetAttribute)(int*, CUfunction_attribute, CUfunction) = nullptr;
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                              CUstream, void**, void**) = nullptr;
+  /// Launch with a config (cluster dimensions, launch attributes).
+  CUresult (*cuLaunchKernelEx)(const CUlaunchConfig*, CUfunction, void**, void**) = nullptr;
+  /// Offset and size of a kernel parameter (driver 12.4+); null where the driver predates it.
+  CUresult (*cuFuncGetParamInfo)(CUfunction, std::size_t, std::size_t*, std::size_t*) = nullptr;
   /// For TMA descriptors (cuTensorMapEncodeTiled); null where the driver predates it.
   CUresult (*cuTensorMapEncodeTiled)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
                                      const cuuint64_t*, const cuuint32_t*, const cuuint32_t*,

@@ -95,6 +95,15 @@ struct MergeStats {
   std::int64_t winners_added = 0;
 };
 
+/// Counts `qla db prune` reports.
+struct PruneStats {
+  std::int64_t trials_kept = 0;
+  std::int64_t trials_removed = 0;
+  std::int64_t runs_removed = 0;
+  std::int64_t devices_removed = 0;
+  std::int64_t winners_kept = 0;
+};
+
 class Store {
  public:
   enum class Mode { kReadOnly, kReadWrite };
@@ -144,10 +153,18 @@ class Store {
 
   /// Stable JSON form of the whole store (object keys sorted; arrays ordered by their natural keys; no row ids).
   nlohmann::json export_json() const;
+  /// export_json() as text, one row per line: compact, and a changed row is a changed line in a diff.
+  std::string export_text() const;
   /// Human summary: per device, trials by status, problems, kernels, winners, runs.
   std::string summary() const;
   /// Copies devices, runs, trials and winners of `other` that this store lacks.
   MergeStats merge_from(const Store& other);
+
+  /// Deletes the trials of every kernel identity not in `current` (superseded sources or spaces), except the
+  /// trial each winner names, then the runs and devices no row refers to any more, and compacts the file. Every
+  /// winner is kept. With `dry_run`, counts what would go and changes nothing. One transaction: a failure or
+  /// a kill leaves the store as it was.
+  PruneStats prune(const std::vector<KernelIdentity>& current, bool dry_run = false);
 
  private:
   Store(std::string path, std::unique_ptr<SQLite::Database> db);
