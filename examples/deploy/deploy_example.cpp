@@ -82,6 +82,7 @@ int run() {
   print_choice("gdn.fwd_plan", sel.fwd_plan);
   print_choice("gdn.kkt_solve", sel.kkt_solve);
   print_choice("gdn.fused_fwd", sel.fused_fwd);
+  print_choice("gdn.fused_fwd_ws", sel.fused_fwd_ws);
   print_choice("gdn.state_pass", sel.state_pass);
   print_choice("gdn.unfused", sel.unfused);
 

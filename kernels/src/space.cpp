@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "qla/error.hpp"
+#include "qla/family.hpp"
+
 namespace qla {
 namespace {
 
@@ -65,6 +68,7 @@ std::string SpaceDecl::label(const Point& p) const {
 }
 
 std::optional<Point> SpaceDecl::parse(const std::string& text) const {
+  if (axes.empty()) return text.empty() ? std::optional<Point>(Point{}) : std::nullopt;  // the one point, ""
   Point p;
   std::size_t pos = 0;
   for (std::size_t a = 0; a < axes.size(); ++a) {
@@ -97,6 +101,30 @@ std::uint64_t SpaceDecl::hash() const {
   }
   for (int v : default_point) f.integer(v);
   return f.h;
+}
+
+namespace {
+std::size_t axis_index(const SpaceDecl& space, std::string_view name) {
+  for (std::size_t a = 0; a < space.axes.size(); ++a)
+    if (space.axes[a].name == name) return a;
+  throw UserError(space.kernel + " has no axis '" + std::string(name) + "'");
+}
+}  // namespace
+
+int value_of(const SpaceDecl& space, const Point& p, std::string_view name) {
+  const std::size_t a = axis_index(space, name);
+  QLA_REQUIRE(a < p.size(), "not a point of " << space.kernel);
+  return p[a];
+}
+
+Point with_value(const SpaceDecl& space, Point p, std::string_view name, int value) {
+  const std::size_t a = axis_index(space, name);
+  QLA_REQUIRE(a < p.size(), "not a point of " << space.kernel);
+  const auto& v = space.axes[a].values;
+  QLA_REQUIRE(std::find(v.begin(), v.end(), value) != v.end(),
+              space.kernel << ": " << value << " is not a value of axis " << name);
+  p[a] = value;
+  return p;
 }
 
 }  // namespace qla

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/unfused.hpp"
 #include "qla/tuner/store.hpp"
@@ -109,6 +110,7 @@ void build_fixture_store(const std::string& path) {
   {
     Store st = Store::open(path, Store::Mode::kReadWrite);
     const SpaceDecl& ff = gdn::fused_fwd_space();
+    const SpaceDecl& ws = gdn::fused_fwd_ws_space();
     const SpaceDecl& kk = gdn::kkt_solve_space();
     const SpaceDecl& un = gdn::unfused_space();
     const auto h100 = fixture_h100(), sib = fixture_h100_sibling(), a100 = fixture_a100();
@@ -117,22 +119,22 @@ void build_fixture_store(const std::string& path) {
     // fused_fwd on the primary H100: best trial beats the default (P4K), a decided winner (P32K), a
     // row whose default was never measured (P8K2), and an invalid trial faster than everything
     // (never a row).
-    put(st, h100, ff, p4k, {64, 32, 2, 8, 0, 0}, 40.0);
+    put(st, h100, ff, p4k, {64, 32, 2, 8, 0}, 40.0);
     put(st, h100, ff, p4k, ff.default_point, 48.0);
-    put(st, h100, ff, p4k, {32, 32, 1, 4, 1, 0}, 1.0, tuner::TrialStatus::kInvalid);
-    put(st, h100, ff, p32k, {64, 128, 3, 8, 0, 0}, 300.0);
+    put(st, h100, ff, p4k, {32, 32, 1, 4, 1}, 1.0, tuner::TrialStatus::kInvalid);
+    put(st, h100, ff, p32k, {64, 128, 3, 8, 0}, 300.0);
     put(st, h100, ff, p32k, ff.default_point, 380.0);
-    put(st, h100, ff, p32k, {64, 64, 1, 4, 0, 0}, 420.0);
+    put(st, h100, ff, p32k, {64, 64, 1, 4, 0}, 420.0);
     st.put_winner(h100, identity(ff), p32k,
-                  {ff.label({64, 128, 3, 8, 0, 0}), {64, 128, 3, 8, 0, 0}, 298.5, 379.25}, 0);
-    put(st, h100, ff, p8k2, {64, 128, 2, 8, 0, 24}, 500.0);  // warp-specialised, not built ahead of time
+                  {ff.label({64, 128, 3, 8, 0}), {64, 128, 3, 8, 0}, 298.5, 379.25}, 0);
+    put(st, h100, ws, p8k2, {64, 128, 2, 8, 24}, 500.0);  // warp-specialised, not built ahead of time
     // An older kernel source on the same device: faster, but not comparable with the current code.
-    put(st, h100, ff, p4k, {32, 128, 1, 4, 0, 0}, 10.0, tuner::TrialStatus::kOk, kOldSource);
+    put(st, h100, ff, p4k, {32, 128, 1, 4, 0}, 10.0, tuner::TrialStatus::kOk, kOldSource);
     // The sibling H100 (same sm_90) tuned a class the primary did not; the A100 tuned P4K.
-    put(st, sib, ff, p8k, {64, 32, 2, 4, 0, 0}, 90.0);
-    put(st, a100, ff, p4k, {64, 32, 1, 4, 0, 0}, 80.0);
+    put(st, sib, ff, p8k, {64, 32, 2, 4, 0}, 90.0);
+    put(st, a100, ff, p4k, {64, 32, 1, 4, 0}, 80.0);
     // An H200 whose only trial failed to compile: in the store, but with no rows.
-    put(st, fixture_h200(), ff, p4k, {64, 128, 3, 8, 1, 0}, 0.0, tuner::TrialStatus::kCompileError);
+    put(st, fixture_h200(), ff, p4k, {64, 128, 3, 8, 1}, 0.0, tuner::TrialStatus::kCompileError);
     // kkt_solve and the unfused baseline on the primary; state_pass never tuned (its default
     // stays).
     put(st, h100, kk, p32k, {64, 32, 8}, 20.0);
@@ -142,9 +144,9 @@ void build_fixture_store(const std::string& path) {
     // The op plan: C = 32 on P4K, where the fused and kkt rows are at C = 64 (rows of per-kernel tuning
     // that the deployment must not mix with this plan), and C = 64 with CP on P32K.
     const SpaceDecl& pl = gdn::fwd_plan_space();
-    put(st, h100, pl, p4k, {32, 0, 0, 10}, 39.0);
+    put(st, h100, pl, p4k, {32, 0, 0, 10, 1}, 39.0);
     put(st, h100, pl, p4k, pl.default_point, 47.0);
-    put(st, h100, pl, p32k, {64, 1, 16, 10}, 280.0);
+    put(st, h100, pl, p32k, {64, 1, 16, 10, 1}, 280.0);
   }
   // The store stamps trials with the wall clock; the fixture pins them (oldest source first) so
   // that the header's "newest trial" is reproducible.

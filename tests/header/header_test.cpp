@@ -98,7 +98,7 @@ TEST(HeaderGolden, FixtureStoreGivesTheGoldenBytes) {
   build_fixture_store(dir.file("fixture.sqlite"));
   const tuner::HeaderResult h = make_header(dir.file("fixture.sqlite"));
   EXPECT_FALSE(h.defaults_only);
-  // fused_fwd: 3 primary + 1 sibling (sm_90) + 1 (sm_80); kkt_solve 1; unfused 1; fwd_plan 2
+  // fused_fwd: 2 primary + 1 sibling (sm_90) + 1 (sm_80); fused_fwd_ws 1; kkt_solve 1; unfused 1; fwd_plan 2
   EXPECT_EQ(h.rows, 9u);
   // The same store twice gives the same bytes.
   EXPECT_EQ(h.text, make_header(dir.file("fixture.sqlite")).text);
@@ -191,6 +191,7 @@ class HeaderDispatch : public ::testing::Test {
                              std::to_string(device.cc_minor);
     expect_same(s.kkt_solve, l.find("gdn.kkt_solve", p), what + " kkt_solve");
     expect_same(s.fused_fwd, l.find("gdn.fused_fwd", p), what + " fused_fwd");
+    expect_same(s.fused_fwd_ws, l.find("gdn.fused_fwd_ws", p), what + " fused_fwd_ws");
     expect_same(s.state_pass, l.find("gdn.state_pass", p), what + " state_pass");
     expect_same(s.unfused, l.find("gdn.unfused", p), what + " unfused");
     expect_same(s.fwd_plan, l.find("gdn.fwd_plan", p), what + " fwd_plan");
@@ -216,13 +217,13 @@ TEST_F(HeaderDispatch, ExactRowsGiveTheirTunedValues) {
   const auto s = qla_tuned::select(packed({4096}, 2, 8), 9, 0);
   EXPECT_EQ(s.fused_fwd.source, qla_tuned::Source::kExact);
   EXPECT_EQ(s.fused_fwd.point(),
-            (Point{64, 32, 2, 8, 0, 0}));  // the best valid trial, not the invalid one
+            (Point{64, 32, 2, 8, 0}));  // the best valid trial, not the invalid one
   EXPECT_DOUBLE_EQ(s.fused_fwd.measured_us, 40.0);
   EXPECT_EQ(s.unfused.point(), (Point{64, 4, 64}));
   EXPECT_EQ(s.state_pass.source, qla_tuned::Source::kDefault);
   const auto w = qla_tuned::select(packed({32768}, 2, 8), 9, 0);
   EXPECT_EQ(w.fused_fwd.point(),
-            (Point{64, 128, 3, 8, 0, 0}));  // the decided winner and its re-measured time
+            (Point{64, 128, 3, 8, 0}));  // the decided winner and its re-measured time
   EXPECT_DOUBLE_EQ(w.fused_fwd.measured_us, 298.5);
   EXPECT_EQ(w.tuned_configs().count("gdn.fused_fwd"), 1u);
   EXPECT_EQ(w.tuned_configs().count("gdn.state_pass"), 0u);
@@ -236,28 +237,29 @@ TEST_F(HeaderDispatch, TunedConfigsNeverMixChunkSizes) {
   // P4K: the plan row says C = 32; the fused and kkt rows that lookup finds are at C = 64 and stay out.
   const auto s = qla_tuned::select(packed({4096}, 2, 8), 9, 0);
   EXPECT_EQ(s.fwd_plan.source, qla_tuned::Source::kExact);
-  EXPECT_EQ(s.fwd_plan.point(), (Point{32, 0, 0, 10}));
+  EXPECT_EQ(s.fwd_plan.point(), (Point{32, 0, 0, 10, 1}));
   EXPECT_EQ(s.fused_fwd.point().at(0), 64);
   auto configs = s.tuned_configs();
-  EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{32, 0, 0, 10}));
+  EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{32, 0, 0, 10, 1}));
   EXPECT_EQ(configs.count("gdn.fused_fwd"), 0u);
   EXPECT_EQ(configs.count("gdn.kkt_solve"), 0u);
   EXPECT_EQ(configs.count("gdn.unfused"), 1u);  // shares no chunk: always passed on
   // P32K: plan, fused and kkt rows all at C = 64 are passed on together.
   configs = qla_tuned::select(packed({32768}, 2, 8), 9, 0).tuned_configs();
-  EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{64, 1, 16, 10}));
-  EXPECT_EQ(configs.at("gdn.fused_fwd"), (Point{64, 128, 3, 8, 0, 0}));
+  EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{64, 1, 16, 10, 1}));
+  EXPECT_EQ(configs.at("gdn.fused_fwd"), (Point{64, 128, 3, 8, 0}));
   EXPECT_EQ(configs.at("gdn.kkt_solve"), (Point{64, 32, 8}));
   // No plan row for the class: the first chunk-sharing kernel with a row (fused_fwd) decides.
   configs = qla_tuned::select(packed({8192, 8192}, 16, 64), 9, 0).tuned_configs();
   EXPECT_EQ(configs.count("gdn.fwd_plan"), 0u);
-  EXPECT_EQ(configs.at("gdn.fused_fwd"), (Point{64, 128, 2, 8, 0, 24}));
+  EXPECT_EQ(configs.at("gdn.fused_fwd_ws"), (Point{64, 128, 2, 8, 24}));
+  EXPECT_EQ(configs.count("gdn.fused_fwd"), 0u);
 }
 
 TEST_F(HeaderDispatch, NearestRowsInLogSpace) {
   const auto s = qla_tuned::select(packed({16384}, 2, 8), 9, 0);
   EXPECT_EQ(s.fused_fwd.source, qla_tuned::Source::kNearest);
-  EXPECT_EQ(s.fused_fwd.point(), (Point{64, 128, 3, 8, 0, 0}));  // 32K is one doubling away, 4K two
+  EXPECT_EQ(s.fused_fwd.point(), (Point{64, 128, 3, 8, 0}));  // 32K is one doubling away, 4K two
   EXPECT_DOUBLE_EQ(s.fused_fwd.distance, 1.0);
   gdn::Problem l2 = packed({4096}, 2, 8);
   l2.l2norm_qk = true;  // another key at distance 0
@@ -276,7 +278,7 @@ TEST_F(HeaderDispatch, SameArchThenDefault) {
   const auto s = qla_tuned::select(packed({2048}, 4, 16), 9, 0);
   EXPECT_EQ(s.fused_fwd.source,
             qla_tuned::Source::kSameArch);  // only the sibling H100 tuned (4, 16)
-  EXPECT_EQ(s.fused_fwd.point(), (Point{64, 32, 2, 4, 0, 0}));
+  EXPECT_EQ(s.fused_fwd.point(), (Point{64, 32, 2, 4, 0}));
   const auto unseen = qla_tuned::select(packed({4096}, 8, 32), 9, 0);
   EXPECT_EQ(unseen.fused_fwd.source, qla_tuned::Source::kDefault);
   EXPECT_EQ(unseen.fused_fwd.point(), gdn::fused_fwd_space().default_point);

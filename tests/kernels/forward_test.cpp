@@ -24,6 +24,7 @@
 #include "qla/error.hpp"
 #include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/state_pass.hpp"
 #include "qla/ref/cp_reference.hpp"
@@ -189,7 +190,7 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
   EXPECT_FALSE(gdn::cp_auto_rule(batched, 64));
 }
 
-TEST(FusedForwardRules, UntunedPointTakesTheRegisterSplitWhereTheTargetHasIt) {
+TEST(FusedForwardRules, UntunedOpRunsTheWarpSpecialisedVariantWhereTheTargetHasIt) {
   gdn::Problem p;
   p.tokens = 32768;
   p.cu_seqlens = {0, 32768};
@@ -197,9 +198,12 @@ TEST(FusedForwardRules, UntunedPointTakesTheRegisterSplitWhereTheTargetHasIt) {
   p.h_v = 8;
   const ArchInfo h100;  // sm_90a
   const ArchInfo a100{8, 0, 108, 166912, 65536, 40 << 20};
-  const auto on_h100 = gdn::FusedFwdConfig::from_point(gdn::untuned_fused_point(p, h100));
-  const auto on_a100 = gdn::FusedFwdConfig::from_point(gdn::untuned_fused_point(p, a100));
-  EXPECT_EQ(on_h100.reg_split, gdn::kUntunedRegSplit);
+  EXPECT_STREQ(gdn::untuned_chunk_fwd_family(h100), "gdn.fused_fwd_ws");
+  EXPECT_STREQ(gdn::untuned_chunk_fwd_family(a100), "gdn.fused_fwd");
+  const auto on_h100 =
+      gdn::fused_fwd_config("gdn.fused_fwd_ws", gdn::untuned_fused_point("gdn.fused_fwd_ws", p, h100));
+  const auto on_a100 = gdn::fused_fwd_config("gdn.fused_fwd", gdn::untuned_fused_point("gdn.fused_fwd", p, a100));
+  EXPECT_EQ(on_h100.reg_split, gdn::FusedFwdWsFamily::kDefault.reg_split);
   EXPECT_EQ(on_a100.reg_split, 0);
   // The BV rule still applies (CP on: 32 pieces x 8 heads fill the card → 128); on the A100 bv128 at two stages
   // needs 181 KB of its 163 KB, so the default's bv64 stays.
@@ -209,13 +213,13 @@ TEST(FusedForwardRules, UntunedPointTakesTheRegisterSplitWhereTheTargetHasIt) {
   EXPECT_EQ(on_h100.chunk, d.chunk);
   EXPECT_EQ(on_h100.stages, d.stages);
   EXPECT_EQ(on_h100.warps, d.warps);
-  EXPECT_TRUE(gdn::fused_fwd_space().is_buildable(on_h100.to_point(), h100));
+  EXPECT_TRUE(gdn::fused_fwd_ws_space().is_buildable(on_h100.to_point(), h100));
   EXPECT_TRUE(gdn::fused_fwd_space().is_buildable(on_a100.to_point(), a100));
 }
 
 TEST(FusedForwardRules, TheUntunedFusedConfigIsBuiltAheadOfTimeForTheH100) {
   // An untuned plan must launch without NVRTC on the architecture the library is built for (sm_90a): whatever
-  // the BV rule picks, the untuned fused point is among the AOT instantiations (fused_fwd_aot.cu).
+  // the BV rule picks, the untuned chunk-forward point is among the AOT instantiations (its family's kAot).
   const ArchInfo h100;
   for (int h_v : {8, 16, 32, 64})
     for (const std::vector<std::int64_t>& cu :
@@ -225,7 +229,8 @@ TEST(FusedForwardRules, TheUntunedFusedConfigIsBuiltAheadOfTimeForTheH100) {
       p.cu_seqlens = cu;
       p.h_qk = 2;
       p.h_v = h_v;
-      const auto c = gdn::FusedFwdConfig::from_point(gdn::untuned_fused_point(p, h100));
+      const std::string family = gdn::untuned_chunk_fwd_family(h100);
+      const auto c = gdn::fused_fwd_config(family, gdn::untuned_fused_point(family, p, h100));
       for (DType t : {DType::kBF16, DType::kF16}) {
         const auto spec = gdn::fused_fwd_spec(c, t, DType::kF32);
         EXPECT_NE(cuda::find_aot_kernel(spec.source, spec.name_expression), nullptr)
@@ -266,18 +271,25 @@ TEST(FusedForwardRules, PlanSpaceDeclaration) {
   const auto& s = gdn::fwd_plan_space();
   EXPECT_EQ(s.kernel, "gdn.fwd_plan");
   EXPECT_TRUE(s.runtime);
-  EXPECT_EQ(s.label(s.default_point), "c64.cp2.pc0.th10");
-  EXPECT_TRUE(s.contains({32, 1, 8, 6}));
-  EXPECT_FALSE(s.contains({64, 1, 3, 10}));
-  EXPECT_FALSE(s.contains({128, 1, 8, 10}));
-  // qla run --config gdn.fwd_plan=c32.cp1.pc8.th6
-  EXPECT_EQ(s.parse("c32.cp1.pc8.th6"), (Point{32, 1, 8, 6}));
-  const auto c = gdn::FwdPlanConfig::from_point({32, 0, 16, 12});
+  EXPECT_EQ(s.label(s.default_point), "c64.cp2.pc0.th10.v0");
+  EXPECT_TRUE(s.contains({32, 1, 8, 6, 2}));
+  EXPECT_FALSE(s.contains({64, 1, 3, 10, 0}));
+  EXPECT_FALSE(s.contains({128, 1, 8, 10, 0}));
+  EXPECT_FALSE(s.contains({64, 1, 8, 10, 3}));
+  // qla run --config gdn.fwd_plan=c32.cp1.pc8.th6.v1
+  EXPECT_EQ(s.parse("c32.cp1.pc8.th6.v1"), (Point{32, 1, 8, 6, 1}));
+  const auto c = gdn::FwdPlanConfig::from_point({32, 0, 16, 12, 2});
   EXPECT_EQ(c.chunk, 32);
   EXPECT_EQ(c.cp, 0);
   EXPECT_EQ(c.piece_chunks, 16);
   EXPECT_EQ(c.threshold, 12);
-  EXPECT_THROW(gdn::FwdPlanConfig::from_point({64, 3, 0, 10}), UserError);
+  EXPECT_STREQ(gdn::kChunkFwdVariants[c.variant], "gdn.fused_fwd_ws");
+  EXPECT_THROW(gdn::FwdPlanConfig::from_point({64, 3, 0, 10, 0}), UserError);
+  // Axes by name: the plan's chunk and variant.
+  EXPECT_EQ(value_of(s, {32, 0, 16, 12, 2}, "variant"), 2);
+  EXPECT_EQ(with_value(s, s.default_point, "chunk", 32), (Point{32, 2, 0, 10, 0}));
+  EXPECT_THROW(value_of(s, s.default_point, "block_v"), UserError);
+  EXPECT_THROW(with_value(s, s.default_point, "chunk", 48), UserError);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -292,17 +304,17 @@ std::vector<ConfigSet> config_sets() {
   return {
       {"default", {}},
       {"c32",
-       {{"gdn.fused_fwd", {32, 32, 1, 4, 0, 0}},
+       {{"gdn.fused_fwd", {32, 32, 1, 4, 0}},
         {"gdn.kkt_solve", {32, 16, 8}},
         {"gdn.state_pass", {32, 1, 4}},
         {"gdn.cumsum", {32}}}},
       {"c64_bv128",
-       {{"gdn.fused_fwd", {64, 128, 2, 8, 0, 0}},
+       {{"gdn.fused_fwd", {64, 128, 2, 8, 0}},
         {"gdn.kkt_solve", {64, 32, 4}},
         {"gdn.state_pass", {64, 2, 4}},
         {"gdn.cp_correct", {16}}}},
       {"c64_bv64_smem",
-       {{"gdn.fused_fwd", {64, 64, 3, 4, 1, 0}},
+       {{"gdn.fused_fwd", {64, 64, 3, 4, 1}},
         {"gdn.kkt_solve", {64, 16, 8}},
         {"gdn.state_pass", {64, 1, 8}},
         {"gdn.cp_correct", {64}}}},
@@ -319,7 +331,7 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
     for (const auto& [kernel, pt] : set.configs) {
       if (kernel == "gdn.fused_fwd")
         specs.push_back(
-            gdn::fused_fwd_spec(gdn::FusedFwdConfig::from_point(pt), DType::kBF16, DType::kF32));
+            gdn::fused_fwd_spec(gdn::fused_fwd_config(kernel, pt), DType::kBF16, DType::kF32));
       if (kernel == "gdn.kkt_solve")
         specs.push_back(
             gdn::kkt_solve_spec(gdn::KktSolveConfig::from_point(pt), DType::kBF16, DType::kF32));
@@ -332,7 +344,7 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
   // tests).
   for (DType t : {DType::kBF16, DType::kF16})
     for (int bv : {32, 128})
-      for (int rs : {0, gdn::kUntunedRegSplit})
+      for (int rs : {0, gdn::FusedFwdWsFamily::kDefault.reg_split})
         specs.push_back(gdn::fused_fwd_spec(gdn::FusedFwdConfig{64, bv, 2, 8, 0, rs}, t, DType::kF32));
   for (int bv : {16, 64}) specs.push_back(gdn::cp_correct_spec({bv}));
   specs.push_back(gdn::cumsum_spec({32}, false, DType::kF32));
@@ -717,18 +729,19 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   opt.lookup = [&](const std::string& kernel, const gdn::Problem&,
                    const ArchInfo&) -> std::optional<Point> {
     asked.push_back(kernel);
-    if (kernel == "gdn.fused_fwd") return Point{32, 64, 2, 8, 0, 0};
+    if (kernel == "gdn.fused_fwd") return Point{32, 64, 2, 8, 0};
     if (kernel == "gdn.kkt_solve") return Point{64, 32, 8};  // another tuning's C: the default at 32 runs
-    if (kernel == "gdn.fwd_plan") return Point{32, 1, 8, 12};
+    if (kernel == "gdn.fwd_plan") return Point{32, 1, 8, 12, 1};  // variant 1: the mma kernel
     return std::nullopt;
   };
   const Plan plan = gdn::make_plan(p, dev, opt);
   ASSERT_EQ(plan.not_implemented_reason(), "");
   EXPECT_EQ(plan.chunk(), 32);
-  EXPECT_EQ(plan.config_labels().at("gdn.fused_fwd"), "c32.bv64.s2.w8.sm0.rs0");
+  EXPECT_EQ(plan.config_labels().at("gdn.fused_fwd"), "c32.bv64.s2.w8.sm0");
+  EXPECT_EQ(plan.config_labels().count("gdn.fused_fwd_ws"), 0u) << "one variant fills the role";
   EXPECT_EQ(plan.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
   EXPECT_EQ(plan.config_labels().at("gdn.cumsum"), "c32");
-  EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"), "c32.cp1.pc8.th12");
+  EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"), "c32.cp1.pc8.th12.v1");
   EXPECT_EQ(plan.cp_piece_chunks(), 8);
   EXPECT_EQ(plan.cp_pieces(), 16);  // 4096 tokens = 128 chunks of 32 → 16 pieces of 8
   EXPECT_FLOAT_EQ(plan.cp_threshold(), -12.f);
@@ -737,12 +750,12 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
     EXPECT_NE(std::find(asked.begin(), asked.end(), k), asked.end()) << k << " was not looked up";
 
   PlanOptions bad;
-  bad.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0, 0};
+  bad.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
   bad.configs["gdn.kkt_solve"] = {32, 16, 4};
   EXPECT_THROW(gdn::make_plan(p, dev, bad), UserError);
   PlanOptions bad_plan;
-  bad_plan.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0, 0};
-  bad_plan.configs["gdn.fwd_plan"] = {32, 2, 0, 10};
+  bad_plan.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
+  bad_plan.configs["gdn.fwd_plan"] = {32, 2, 0, 10, 0};
   EXPECT_THROW(gdn::make_plan(p, dev, bad_plan), UserError);
   // Without an explicit fused config, another kernel's explicit config sets the shared chunk size.
   PlanOptions kkt_only;
@@ -750,33 +763,42 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   const Plan moved = gdn::make_plan(p, dev, kkt_only);
   EXPECT_EQ(moved.chunk(), 32);
   EXPECT_EQ(moved.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
-  EXPECT_EQ(moved.config_labels().at("gdn.fused_fwd").rfind("c32.", 0), 0u);
+  EXPECT_EQ(moved.config_labels().at(gdn::untuned_chunk_fwd_family(dev.arch)).rfind("c32.", 0), 0u);
   EXPECT_EQ(moved.config_labels().at("gdn.cumsum"), "c32");
   // The plan point's chunk size wins over a looked-up fused config (the tuner's joint plan decides C) ...
   PlanOptions plan_c32;
   plan_c32.lookup = [](const std::string& kernel, const gdn::Problem&, const ArchInfo&) -> std::optional<Point> {
-    if (kernel == "gdn.fused_fwd") return Point{64, 32, 2, 4, 0, 0};
-    if (kernel == "gdn.fwd_plan") return Point{32, 0, 0, 10};
+    if (kernel == "gdn.fused_fwd") return Point{64, 32, 2, 4, 0};
+    if (kernel == "gdn.fwd_plan") return Point{32, 0, 0, 10, 1};
     return std::nullopt;
   };
   const Plan from_plan = gdn::make_plan(p, dev, plan_c32);
   EXPECT_EQ(from_plan.chunk(), 32);
   // The looked-up c64 fused row is dropped: the default at C = 32 with the BV rule, as the plan was measured.
   // (CP off, one sequence x 2 heads = 2 CTAs per V-slice → BV 32), not the looked-up c64.bv32.s2.w4.
-  EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"),
-            dev.arch.has_setmaxnreg() ? "c32.bv32.s2.w8.sm0.rs40" : "c32.bv32.s2.w8.sm0.rs0");
+  EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"), "c32.bv32.s2.w8.sm0");
   EXPECT_EQ(from_plan.config_labels().at("gdn.kkt_solve").rfind("c32.", 0), 0u);
   EXPECT_EQ(from_plan.cp_pieces(), 0);
   // ... an explicit plan point's over a looked-up one; an explicit fused config over a looked-up plan, whose CP
   // knobs (tuned at another C) then give way to PlanOptions' fields. An explicit plan and fused config that
   // disagree are refused (bad_plan).
-  plan_c32.configs["gdn.fwd_plan"] = {64, 2, 0, 10};
+  plan_c32.configs["gdn.fwd_plan"] = {64, 2, 0, 10, 1};
   EXPECT_EQ(gdn::make_plan(p, dev, plan_c32).chunk(), 64);
   plan_c32.configs.erase("gdn.fwd_plan");
-  plan_c32.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0, 0};
+  plan_c32.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
   const Plan fused_wins = gdn::make_plan(p, dev, plan_c32);
   EXPECT_EQ(fused_wins.chunk(), 64);
-  EXPECT_EQ(fused_wins.config_labels().at("gdn.fwd_plan"), "c64.cp2.pc0.th10");
+  EXPECT_EQ(fused_wins.config_labels().at("gdn.fwd_plan"), "c64.cp2.pc0.th10.v1");
+  // Both variants given: the explicit plan point's variant picks; without one, the untuned op's family.
+  PlanOptions both;
+  both.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
+  both.configs["gdn.fused_fwd_ws"] = {64, 64, 2, 8, 40};
+  both.configs["gdn.fwd_plan"] = {64, 2, 0, 10, 1};
+  if (dev.arch.has_setmaxnreg()) {
+    EXPECT_EQ(gdn::make_plan(p, dev, both).config_labels().count("gdn.fused_fwd"), 1u);
+    both.configs.erase("gdn.fwd_plan");
+    EXPECT_EQ(gdn::make_plan(p, dev, both).config_labels().count("gdn.fused_fwd_ws"), 1u);
+  }
   // The tuner's untuned baseline (host-only) is what make_plan runs with nothing given.
   gdn::Problem wide = p;
   wide.tokens = 32768;
@@ -784,8 +806,9 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   wide.h_v = 64;
   for (const gdn::Problem& q : {p, wide}) {
     const Plan untuned = gdn::make_plan(q, dev, {});
-    EXPECT_EQ(untuned.config_labels().at("gdn.fused_fwd"),
-              gdn::fused_fwd_space().label(gdn::untuned_fused_point(q, dev.arch)));
+    const std::string family = gdn::untuned_chunk_fwd_family(dev.arch);
+    EXPECT_EQ(untuned.config_labels().at(family),
+              gdn::fused_fwd_family_space(family)->label(gdn::untuned_fused_point(family, q, dev.arch)));
   }
   PlanOptions off;
   off.cp = CpMode::kOff;

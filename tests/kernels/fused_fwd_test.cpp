@@ -8,6 +8,7 @@
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 
 namespace qla::test {
@@ -91,20 +92,30 @@ Errors compare(const HostProblem& p, const FusedRun& r, const std::vector<double
   return e;
 }
 
-TEST(FusedFwd, SpaceDeclaration) {
+TEST(FusedFwd, SpaceDeclarationOfBothVariants) {
+  const ArchInfo h100;
+  const ArchInfo a100{8, 0, 108, 166912, 65536, 40 << 20};
   const auto& s = gdn::fused_fwd_space();
   EXPECT_EQ(s.kernel, "gdn.fused_fwd");
   EXPECT_TRUE(s.contains(s.default_point));
-  const ArchInfo h100;
   EXPECT_TRUE(s.is_buildable(s.default_point, h100));
+  EXPECT_TRUE(s.is_buildable(s.default_point, a100));
   EXPECT_FALSE(s.is_buildable(FusedFwdConfig{64, 128, 3, 8, 1, 0}.to_point(), h100));  // > 227 KB
-  EXPECT_EQ(s.label(s.default_point), "c64.bv64.s2.w8.sm0.rs0");
-  // The register split: a producer warpgroup beside the compute warps, sm_90a only, state in registers only.
+  EXPECT_EQ(s.label(s.default_point), "c64.bv64.s2.w8.sm0");
+  EXPECT_EQ(s.enumerate(&h100).size(), 66u);
+  // The warp-specialised variant: a producer warpgroup beside the compute warps, sm_90a only.
+  const auto& w = gdn::fused_fwd_ws_space();
+  EXPECT_EQ(w.kernel, "gdn.fused_fwd_ws");
+  EXPECT_EQ(w.label(w.default_point), "c64.bv64.s2.w8.rs40");
+  EXPECT_EQ(w.enumerate(&h100).size(), 68u);
+  EXPECT_TRUE(w.enumerate(&a100).empty());
   const FusedFwdConfig ws{64, 128, 2, 8, 0, 40};
-  EXPECT_TRUE(s.is_buildable(ws.to_point(), h100));
-  EXPECT_FALSE(s.is_buildable(FusedFwdConfig{64, 64, 2, 8, 1, 40}.to_point(), h100));
-  EXPECT_FALSE(s.is_buildable(ws.to_point(), ArchInfo{8, 0, 108, 166912, 65536, 40 << 20}));
-  EXPECT_TRUE(s.is_buildable(FusedFwdConfig{}.to_point(), ArchInfo{8, 0, 108, 166912, 65536, 40 << 20}));
+  EXPECT_EQ(ws.to_point(), (Point{64, 128, 2, 8, 40}));
+  EXPECT_EQ(gdn::fused_fwd_family_id(ws), std::string("gdn.fused_fwd_ws"));
+  EXPECT_EQ(gdn::fused_fwd_config("gdn.fused_fwd_ws", ws.to_point()).reg_split, 40);
+  EXPECT_EQ(gdn::fused_fwd_config("gdn.fused_fwd", s.default_point).reg_split, 0);
+  EXPECT_THROW(gdn::fused_fwd_config("gdn.fused_fwd", ws.to_point()), UserError);
+  EXPECT_TRUE(w.is_buildable(ws.to_point(), h100));
   EXPECT_EQ(gdn::fused_fwd_spec(ws, DType::kBF16, DType::kF32).source, "gdn/fused_fwd_ws.cuh");
   EXPECT_EQ(gdn::fused_fwd_spec(ws, DType::kBF16, DType::kF32).name_expression,
             "qla::gdn::fused_fwd_ws_kernel<64, 128, 2, 8, 40, __nv_bfloat16, float>");
@@ -118,8 +129,7 @@ TEST(FusedFwd, SpaceDeclaration) {
   EXPECT_EQ(gdn::fused_ws_consumer_regs(8, 40), 232);
   EXPECT_EQ(gdn::fused_ws_consumer_regs(8, 24), 240);
   EXPECT_EQ(gdn::fused_ws_consumer_regs(4, 40), 0);  // already at the cap
-  for (int rs : gdn::kFusedFwdRegSplitValues) {
-    if (rs == 0) continue;
+  for (int rs : gdn::kFusedFwdWsRegSplitValues) {
     const int consumers = gdn::fused_ws_consumer_regs(8, rs);
     EXPECT_LE(consumers * 256 + rs * 128, gdn::fused_ws_entry_regs(8) * 384) << "rs" << rs;
   }
@@ -135,10 +145,13 @@ TEST(FusedFwd, SpaceDeclaration) {
 TEST(FusedFwd, EveryConfigMatchesReference) {
   QLA_REQUIRE_GPU();
   const auto dev = cuda::current_device();
-  const auto& space = gdn::fused_fwd_space();
-  const auto points = space.enumerate(&dev->arch);
+  // Every config of both chunk-forward variants that builds here.
+  std::vector<std::pair<const SpaceDecl*, Point>> points;
+  for (const SpaceDecl* space : {&gdn::fused_fwd_space(), &gdn::fused_fwd_ws_space()})
+    for (const Point& pt : space->enumerate(&dev->arch)) points.emplace_back(space, pt);
   std::vector<cuda::KernelSpec> specs;
-  for (const auto& pt : points) specs.push_back(gdn::fused_fwd_spec(FusedFwdConfig::from_point(pt), DType::kBF16, DType::kF32));
+  for (const auto& [space, pt] : points)
+    specs.push_back(gdn::fused_fwd_spec(gdn::fused_fwd_config(space->kernel, pt), DType::kBF16, DType::kF32));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
 
   const auto cases = standard_cases();
@@ -150,11 +163,11 @@ TEST(FusedFwd, EveryConfigMatchesReference) {
   }
   double worst_o = 0, worst_ht = 0;
   int runs = 0;
-  for (const auto& pt : points) {
-    const auto c = FusedFwdConfig::from_point(pt);
+  for (const auto& [space, pt] : points) {
+    const auto c = gdn::fused_fwd_config(space->kernel, pt);
     double co = 0, cht = 0;
     for (std::size_t i = 0; i < probs.size(); ++i) {
-      SCOPED_TRACE(space.label(pt) + " " + cases[i].name);
+      SCOPED_TRACE(space->kernel + " " + space->label(pt) + " " + cases[i].name);
       bool identical = false;
       const auto r = run_fused(probs[i], c, true, &identical);
       const auto e = compare(probs[i], r, o_ref[i], ht_ref[i]);
@@ -166,7 +179,8 @@ TEST(FusedFwd, EveryConfigMatchesReference) {
       cht = std::max(cht, e.ht);
       ++runs;
     }
-    std::printf("fused_fwd %-22s max rel err o %.2e ht %.2e\n", space.label(pt).c_str(), co, cht);
+    std::printf("%-16s %-22s max rel err o %.2e ht %.2e\n", space->kernel.c_str(), space->label(pt).c_str(), co,
+                cht);
     worst_o = std::max(worst_o, co);
     worst_ht = std::max(worst_ht, cht);
   }
@@ -183,8 +197,9 @@ TEST(FusedFwd, Fp16Inputs) {
     reference_forward(p, o_ref, ht_ref);
     // The plain kernel and the warp-specialised one (no in-place conversion with fp16 inputs).
     for (const FusedFwdConfig& c : {FusedFwdConfig{}, FusedFwdConfig{32, 128, 2, 8, 0, 40}}) {
-      if (!gdn::fused_fwd_space().is_buildable(c.to_point(), dev->arch)) continue;
-      SCOPED_TRACE(cs.name + " " + gdn::fused_fwd_space().label(c.to_point()));
+      const SpaceDecl& space = *gdn::fused_fwd_family_space(gdn::fused_fwd_family_id(c));
+      if (!space.is_buildable(c.to_point(), dev->arch)) continue;
+      SCOPED_TRACE(cs.name + " " + space.kernel + " " + space.label(c.to_point()));
       const auto e = compare(p, run_fused(p, c, false, nullptr), o_ref, ht_ref);
       EXPECT_LE(e.o, 0.005);
       EXPECT_LE(e.ht, 0.005);
@@ -290,7 +305,8 @@ TEST(FusedFwd, DISABLED_Timing) {
         const auto& fk = cuda::KernelCache::global().get(gdn::fused_fwd_spec(fc, DType::kBF16, DType::kF32));
         const double t = time_ms([&] { fk.launch(gdn::fused_fwd_shape(fc, 1, sh.hv), &fp, nullptr); });
         std::printf("TIMING fused_fwd %d/%d 1x%lld %s: %.4f ms (regs %d, spill %d B)\n", sh.hqk, sh.hv, sh.t,
-                    gdn::fused_fwd_space().label(fc.to_point()).c_str(), t, fk.usage().registers,
+                    gdn::fused_fwd_family_space(gdn::fused_fwd_family_id(fc))->label(fc.to_point()).c_str(), t,
+                    fk.usage().registers,
                     fk.usage().spill_stores);
       }
   }

@@ -18,9 +18,15 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
   const auto all = gdn_tunable_kernels({}, hopper);
   std::set<std::string> ids;
   for (const auto& k : all) ids.insert(k.space.kernel);
-  for (const char* id : {"gdn.fused_fwd", "gdn.kkt_solve", "gdn.state_pass", "gdn.fwd_plan"})
+  for (const char* id : {"gdn.fused_fwd", "gdn.fused_fwd_ws", "gdn.kkt_solve", "gdn.state_pass", "gdn.fwd_plan"})
     EXPECT_TRUE(ids.count(id)) << id;
   EXPECT_FALSE(ids.count("gdn.naive_fwd")) << "baselines are not part of the fused op";
+  // A variant that builds nowhere on the target is not searched by default (setmaxnreg is sm_90a only).
+  const ArchInfo ampere{8, 0, 108, 166912, 65536, 40 << 20};
+  std::set<std::string> on_ampere;
+  for (const auto& k : gdn_tunable_kernels({}, ampere)) on_ampere.insert(k.space.kernel);
+  EXPECT_TRUE(on_ampere.count("gdn.fused_fwd"));
+  EXPECT_FALSE(on_ampere.count("gdn.fused_fwd_ws"));
   for (const auto& k : all) {
     EXPECT_FALSE(k.source_hash.empty()) << k.space.kernel;
     EXPECT_GT(k.space.size(), 1u) << k.space.kernel;
@@ -79,36 +85,49 @@ class GdnStore : public ::testing::Test {
 };
 
 TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
-  put("gdn.fused_fwd", {64, 64, 2, 8, 0, 0}, 100);
-  put("gdn.fused_fwd", {32, 128, 2, 4, 0, 0}, 90);
-  put("gdn.fused_fwd", {32, 64, 2, 8, 0, 0}, 95);
+  put("gdn.fused_fwd", {64, 64, 2, 8, 0}, 100);
+  put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
+  put("gdn.fused_fwd", {32, 64, 2, 8, 0}, 95);
+  put("gdn.fused_fwd_ws", {32, 128, 2, 8, 40}, 85);
   put("gdn.kkt_solve", {64, 32, 8}, 80);
   put("gdn.cp_correct", {32}, 70);
   const auto members = gdn_plan_members(*store_, device_, ArchInfo{});
-  const Members at32 = members(problem_, {32, 2, 0, 10});
-  EXPECT_EQ(at32.at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0.rs0");
+  // Variant 1: the mma kernel fills the chunk-forward role, the warp-specialised one stays out.
+  const Members at32 = members(problem_, {32, 2, 0, 10, 1});
+  EXPECT_EQ(at32.at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");
+  EXPECT_EQ(at32.count("gdn.fused_fwd_ws"), 0u);
   EXPECT_EQ(at32.count("gdn.kkt_solve"), 0u);  // nothing measured at C = 32: its default, moved, runs
   EXPECT_EQ(at32.at("gdn.cp_correct").label, "bv32");  // shares no chunk size
-  // The untuned op's fused config: 2/8 heads, 8192 tokens split by CP auto into 16 pieces, 16 x 8 = 128 CTAs
-  // per V-slice >= 0.7 x 132 SMs → BV 128 (GDN.md §2.3); sm_90a → the warp-specialised kernel.
-  EXPECT_EQ(at32.at("gdn.fused_fwd").default_label, "c64.bv128.s2.w8.sm0.rs40");
-  const Members at64 = members(problem_, {64, 2, 0, 10});
-  EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0.rs0");
+  // Its untuned point: 2/8 heads, 8192 tokens split by CP auto into 16 pieces, 16 x 8 = 128 CTAs per V-slice
+  // >= 0.7 x 132 SMs → BV 128. Not the baseline member: the untuned op runs the warp-specialised kernel here.
+  EXPECT_EQ(at32.at("gdn.fused_fwd").default_label, "c64.bv128.s2.w8.sm0");
+  EXPECT_FALSE(at32.at("gdn.fused_fwd").baseline);
+  // Variant 0 on sm_90a: the untuned op's family, the warp-specialised kernel, which is the baseline member.
+  const Members untuned = members(problem_, {32, 2, 0, 10, 0});
+  EXPECT_EQ(untuned.count("gdn.fused_fwd"), 0u);
+  EXPECT_EQ(untuned.at("gdn.fused_fwd_ws").label, "c32.bv128.s2.w8.rs40");
+  EXPECT_EQ(untuned.at("gdn.fused_fwd_ws").default_label, "c64.bv128.s2.w8.rs40");
+  EXPECT_TRUE(untuned.at("gdn.fused_fwd_ws").baseline);
+  const Members at64 = members(problem_, {64, 2, 0, 10, 1});
+  EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0");
   EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8");
+  EXPECT_EQ(members(problem_, {64, 2, 0, 10, 2}).count("gdn.fused_fwd_ws"), 0u) << "nothing at C = 64";
   // Winners do not change the members (a plan's adoption rewrites them; a rerun must see the same members).
   store_->put_winner(device_, kernels_.at("gdn.fused_fwd").identity(), problem_,
-                     {"c32.bv64.s2.w8.sm0.rs0", {32, 64, 2, 8, 0, 0}, 94, 0}, 0);
-  EXPECT_EQ(members(problem_, {32, 0, 0, 10}).at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0.rs0");
+                     {"c32.bv64.s2.w8.sm0", {32, 64, 2, 8, 0}, 94, 0}, 0);
+  EXPECT_EQ(members(problem_, {32, 0, 0, 10, 1}).at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");
 }
 
 TEST_F(GdnStore, TheLookupServesThePlanWithTheKernels) {
-  put("gdn.fwd_plan", {32, 1, 16, 6}, 50);
-  put("gdn.fused_fwd", {32, 128, 2, 4, 0, 0}, 90);
+  put("gdn.fwd_plan", {32, 1, 16, 6, 2}, 50);
+  put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
+  put("gdn.fused_fwd_ws", {32, 64, 3, 8, 24}, 80);
   const auto lookup = gdn_lookup(*store_, device_, ArchInfo{});
   const LookupResult plan = lookup->find("gdn.fwd_plan", problem_);
   EXPECT_EQ(plan.provenance, Provenance::kExact);
-  EXPECT_EQ(plan.config, (Point{32, 1, 16, 6}));
-  EXPECT_EQ(lookup->find("gdn.fused_fwd", problem_).config, (Point{32, 128, 2, 4, 0, 0}));
+  EXPECT_EQ(plan.config, (Point{32, 1, 16, 6, 2}));
+  EXPECT_EQ(lookup->find("gdn.fused_fwd", problem_).config, (Point{32, 128, 2, 4, 0}));
+  EXPECT_EQ(lookup->find("gdn.fused_fwd_ws", problem_).config, (Point{32, 64, 3, 8, 24}));
   EXPECT_EQ(lookup->find("gdn.kkt_solve", problem_).provenance, Provenance::kHeuristic);
 }
 

@@ -543,10 +543,10 @@ HeaderResult generate_header(const Store& store, const std::vector<HeaderKernel>
     const std::size_t n_axes = space.axes.size();
     auto in_space_call = [&](const std::string& values_expr) {
       std::ostringstream os;
-      os << out.kernel->in_space << '(';
+      os << out.kernel->in_space << "({";
       for (std::size_t i = 0; i < n_axes; ++i)
         os << (i ? ", " : "") << values_expr << '[' << i << ']';
-      os << ')';
+      os << "})";
       return os.str();
     };
     h << "\n// ---- " << space.kernel << ": axes";

@@ -6,6 +6,7 @@
 #include "header_generator.hpp"
 #include "qla/cuda/aot_registry.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/gdn/state_pass.hpp"
@@ -35,19 +36,23 @@ bool fused_dtypes(const gdn::Problem& p) {
 
 std::vector<HeaderKernel> gdn_header_kernels() {
   std::vector<HeaderKernel> k;
-  // The op plan first: its chunk size is the one the chunk-sharing kernels' rows must agree with. Runtime
-  // knobs only: nothing to instantiate.
-  k.push_back({&gdn::fwd_plan_space(), "fwd_plan", "qla/gdn/plan.hpp", "qla::gdn::fwd_plan_in_space", {}, true});
+  // The op plan first: its chunk size is the one the chunk-sharing kernels' rows must agree with, and its
+  // variant names the chunk-forward family. Runtime knobs only: nothing to instantiate.
+  k.push_back({&gdn::fwd_plan_space(), "fwd_plan", "qla/gdn/plan.hpp", "qla::in_space_values<qla::gdn::FwdPlanFamily>",
+               {}, true});
+  // Both variants of the chunk-forward role; the plan's variant picks one.
+  auto fused = [](const std::string& id) {
+    return [id](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
+      if (!fused_dtypes(p)) return {};
+      return not_built_ahead({gdn::fused_fwd_spec(gdn::fused_fwd_config(id, v), p.qkv_dtype, p.beta_dtype)});
+    };
+  };
   k.push_back({&gdn::fused_fwd_space(), "fused_fwd", "qla/gdn/fused_fwd.hpp",
-               "qla::gdn::fused_fwd_in_space",
-               [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
-                 if (!fused_dtypes(p)) return {};
-                 return not_built_ahead({gdn::fused_fwd_spec(gdn::FusedFwdConfig::from_point(v),
-                                                             p.qkv_dtype, p.beta_dtype)});
-               },
-               true});
+               "qla::in_space_values<qla::gdn::FusedFwdFamily>", fused(gdn::FusedFwdFamily::kId), true});
+  k.push_back({&gdn::fused_fwd_ws_space(), "fused_fwd_ws", "qla/gdn/fused_fwd_ws.hpp",
+               "qla::in_space_values<qla::gdn::FusedFwdWsFamily>", fused(gdn::FusedFwdWsFamily::kId), true});
   k.push_back({&gdn::kkt_solve_space(), "kkt_solve", "qla/gdn/kkt_solve.hpp",
-               "qla::gdn::kkt_solve_in_space",
+               "qla::in_space_values<qla::gdn::KktSolveFamily>",
                [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
                  if (!fused_dtypes(p)) return {};
                  return not_built_ahead({gdn::kkt_solve_spec(gdn::KktSolveConfig::from_point(v),
@@ -57,7 +62,7 @@ std::vector<HeaderKernel> gdn_header_kernels() {
   // The plan picks the M-computing instantiation whenever a CP piece may fall back, so both are
   // needed.
   k.push_back({&gdn::state_pass_space(), "state_pass", "qla/gdn/state_pass.hpp",
-               "qla::gdn::state_pass_in_space",
+               "qla::in_space_values<qla::gdn::StatePassFamily>",
                [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
                  if (!fused_dtypes(p)) return {};
                  const auto c = gdn::StatePassConfig::from_point(v);
@@ -65,10 +70,9 @@ std::vector<HeaderKernel> gdn_header_kernels() {
                                          gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, true)});
                },
                true});
-  // Every point of the unfused space is compiled into the kernel library (unfused_aot.cu): nothing
-  // to add.
-  k.push_back(
-      {&gdn::unfused_space(), "unfused", "qla/gdn/unfused.hpp", "qla::gdn::unfused_in_space", {}, false});
+  // Every point of the unfused space is compiled into the kernel library (its AOT set): nothing to add.
+  k.push_back({&gdn::unfused_space(), "unfused", "qla/gdn/unfused.hpp", "qla::in_space_values<qla::gdn::UnfusedFamily>",
+               {}, false});
   return k;
 }
 

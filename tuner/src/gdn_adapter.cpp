@@ -21,6 +21,7 @@
 #include "qla/error.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/io/generate.hpp"
 #include "qla/io/tensor.hpp"
@@ -32,9 +33,13 @@
 namespace qla::tuner {
 namespace {
 
-/// The kernels of the fused forward op (GDN.md §2.0), the ones `qla tune` searches by default.
-const std::set<std::string> kForwardKernels = {"gdn.cumsum", "gdn.kkt_solve", "gdn.fused_fwd", "gdn.state_pass",
-                                               "gdn.cp_warmup", "gdn.cp_correct"};
+/// Whether the family fills a role of the fused forward op: those are what `qla tune` searches by default.
+bool in_forward_op(const cuda::KernelFamily& f) {
+  return std::find(std::begin(gdn::kFusedForwardRoles), std::end(gdn::kFusedForwardRoles), f.role) !=
+         std::end(gdn::kFusedForwardRoles);
+}
+
+bool is_chunk_fwd(const std::string& kernel) { return gdn::fused_fwd_family_space(kernel) != nullptr; }
 
 std::string hex64(std::uint64_t v) {
   char buf[17];
@@ -294,13 +299,15 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
   for (const cuda::KernelFamily& f : cuda::kernel_families()) {
     const std::string id = f.space->kernel;
     known.insert(id);
-    const bool pick = wanted.empty() ? kForwardKernels.count(id) && f.space->size() > 1 : wanted.count(id) > 0;
+    // By default: the op's families with something to tune that build on this target.
+    const bool pick = wanted.empty() ? in_forward_op(f) && f.space->size() > 1 && !f.space->enumerate(&arch).empty()
+                                     : wanted.count(id) > 0;
     if (!pick) continue;
     TunableKernel k;
     k.space = *f.space;
     k.source_hash = family_source_hash(f);
-    if (id == gdn::fused_fwd_space().kernel)
-      k.baseline = [arch](const gdn::Problem& p) { return gdn::untuned_fused_point(p, arch); };
+    if (is_chunk_fwd(id))
+      k.baseline = [arch, id](const gdn::Problem& p) { return gdn::untuned_fused_point(id, p, arch); };
     auto specs = f.specs;
     k.compile = [specs, arch](const Point& p) {
       CompileResult r;
@@ -327,7 +334,7 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
   if (wanted.empty() || wanted.count(plan.kernel)) {
     std::uint64_t h = 1469598103934665603ull;
     for (const cuda::KernelFamily& f : cuda::kernel_families()) {
-      if (!kForwardKernels.count(f.space->kernel)) continue;
+      if (!in_forward_op(f)) continue;
       for (char c : f.space->kernel + family_source_hash(f)) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
     }
     TunableKernel k;
@@ -351,16 +358,23 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const
   std::vector<Member> members;
   for (const cuda::KernelFamily& f : cuda::kernel_families()) {
     const SpaceDecl& sp = *f.space;
-    if (!kForwardKernels.count(sp.kernel) || sp.size() <= 1) continue;
+    if (!in_forward_op(f) || sp.size() <= 1) continue;
     const bool shares = std::find(std::begin(gdn::kChunkSharingKernels), std::end(gdn::kChunkSharingKernels),
                                   sp.kernel) != std::end(gdn::kChunkSharingKernels);
     members.push_back({{sp.kernel, family_source_hash(f), hex64(sp.hash())}, sp, shares});
   }
   return [&store, device, members, arch](const gdn::Problem& problem, const Point& plan_point) {
-    const int chunk = gdn::FwdPlanConfig::from_point(plan_point).chunk;
+    const gdn::FwdPlanConfig plan = gdn::FwdPlanConfig::from_point(plan_point);
+    const int chunk = plan.chunk;
+    // The chunk-forward role is filled by the plan's variant only (variant 0: the untuned op's family).
+    const std::string untuned_family = gdn::untuned_chunk_fwd_family(arch);
+    const std::string chunk_fwd = plan.variant != 0 ? gdn::kChunkFwdVariants[plan.variant] : untuned_family;
     Members out;
     for (const Member& m : members) {
-      auto fits = [&](const Point& v) { return m.space.contains(v) && (!m.shares_chunk || v.at(0) == chunk); };
+      if (is_chunk_fwd(m.space.kernel) && m.space.kernel != chunk_fwd) continue;
+      auto fits = [&](const Point& v) {
+        return m.space.contains(v) && (!m.shares_chunk || value_of(m.space, v, "chunk") == chunk);
+      };
       // Trials only: they never change once stored, while winners are rewritten when a plan adopts its members,
       // so choosing from winners would change the members (and the labels) of a rerun.
       std::optional<Point> pick;
@@ -372,9 +386,11 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const
           best = t.result.time.median_us;
         }
       }
-      const bool fused = m.space.kernel == gdn::fused_fwd_space().kernel;
-      const Point untuned = fused ? gdn::untuned_fused_point(problem, arch) : m.space.default_point;
-      if (pick) out[m.space.kernel] = {m.identity, m.space.label(*pick), *pick, m.space.label(untuned), fused};
+      const bool fused = is_chunk_fwd(m.space.kernel);
+      const Point untuned = fused ? gdn::untuned_fused_point(m.space.kernel, problem, arch) : m.space.default_point;
+      if (pick)
+        out[m.space.kernel] = {m.identity, m.space.label(*pick), *pick, m.space.label(untuned),
+                               m.space.kernel == untuned_family};
     }
     return out;
   };

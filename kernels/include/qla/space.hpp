@@ -27,8 +27,16 @@ struct ArchInfo {
     std::string s = "sm_" + std::to_string(cc_major) + std::to_string(cc_minor);
     return cc_major == 9 && cc_minor == 0 ? s + "a" : s;
   }
-  /// Whether the target sm_name() names has setmaxnreg (moving registers between warpgroups): sm_90a.
+  // Feature predicates: what a config's buildable() asks of a target, never its name. The arch-specific
+  // (sm_90a) features exist on compute capability 9.0 only; TMA and clusters on 9.0 and newer.
+  /// setmaxnreg (moving registers between warpgroups): sm_90a.
   bool has_setmaxnreg() const { return cc_major == 9 && cc_minor == 0; }
+  /// wgmma.mma_async (warpgroup tensor-core MMA from shared memory or registers): sm_90a.
+  bool has_wgmma() const { return cc_major == 9 && cc_minor == 0; }
+  /// The Tensor Memory Accelerator (cp.async.bulk.tensor with tensor maps): sm_90 and newer.
+  bool has_tma() const { return cc_major >= 9; }
+  /// Thread-block clusters and distributed shared memory: sm_90 and newer.
+  bool has_clusters() const { return cc_major >= 9; }
 };
 
 /// One tunable axis: a name ("bv"), the label prefix used in config labels ("bv"), and its allowed values.

@@ -34,4 +34,12 @@ std::vector<KernelFamily> kernel_families() {
   return out;
 }
 
+const KernelFamily* find_kernel_family(const std::string& kernel) {
+  Catalog& c = catalog();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  for (const KernelFamily& f : c.families)
+    if (f.space->kernel == kernel) return &f;
+  return nullptr;
+}
+
 }  // namespace qla::cuda

@@ -8,25 +8,9 @@
 
 namespace qla::gdn {
 
-const SpaceDecl& cp_warmup_space() {
-  static const SpaceDecl space = [] {
-    SpaceDecl s;
-    s.kernel = "gdn.cp_warmup";
-    return s;
-  }();
-  return space;
-}
+std::vector<cuda::KernelSpec> CpWarmupFamily::specs(const Config&) { return {cp_warmup_spec()}; }
 
-const SpaceDecl& cp_correct_space() {
-  static const SpaceDecl space = [] {
-    SpaceDecl s;
-    s.kernel = "gdn.cp_correct";
-    s.axes = {{"block_v", "bv", {16, 32, 64}, "state columns per CTA"}};
-    s.default_point = CpCorrectConfig{}.to_point();
-    return s;
-  }();
-  return space;
-}
+std::vector<cuda::KernelSpec> CpCorrectFamily::specs(const Config& c) { return {cp_correct_spec(c)}; }
 
 cuda::KernelSpec cp_warmup_spec() {
   return {"gdn/cp_warmup.cuh", "qla::gdn::cp_warmup_counts_kernel<0>", cuda::params_layout<CpWarmupParams>()};
@@ -98,12 +82,8 @@ CpSplit cp_split(const Problem& p, int piece_chunks, int chunk) {
 }
 
 namespace {
-const bool kRegisteredWarmup = cuda::register_kernel_family(
-    {&cp_warmup_space(), [](const Point&) { return std::vector<cuda::KernelSpec>{cp_warmup_spec()}; }});
-const bool kRegisteredCorrect = cuda::register_kernel_family(
-    {&cp_correct_space(), [](const Point& p) {
-       return std::vector<cuda::KernelSpec>{cp_correct_spec(CpCorrectConfig::from_point(p))};
-     }});
+const bool kRegisteredWarmup = cuda::register_family<CpWarmupFamily>();
+const bool kRegisteredCorrect = cuda::register_family<CpCorrectFamily>();
 }  // namespace
 
 }  // namespace qla::gdn

@@ -5,15 +5,11 @@
 
 namespace qla::gdn {
 
-const SpaceDecl& cumsum_space() {
-  static const SpaceDecl space = [] {
-    SpaceDecl s;
-    s.kernel = "gdn.cumsum";
-    s.axes = {{"chunk", "c", {32, 64, 128}, "tokens per chunk (must equal the consuming kernels' C)"}};
-    s.default_point = CumsumConfig{}.to_point();
-    return s;
-  }();
-  return space;
+std::vector<cuda::KernelSpec> CumsumFamily::specs(const Config& c) {
+  std::vector<cuda::KernelSpec> out;
+  for (DType gate : {DType::kF32, DType::kBF16})
+    for (bool reverse : {false, true}) out.push_back(cumsum_spec(c, reverse, gate));
+  return out;
 }
 
 cuda::KernelSpec cumsum_spec(const CumsumConfig& c, bool reverse, DType gate) {
@@ -37,12 +33,7 @@ std::string cumsum_can_implement(const Problem& p, const CumsumConfig& c) {
 }
 
 namespace {
-const bool kRegistered = cuda::register_kernel_family(
-    {&cumsum_space(), [](const Point& p) {
-       const auto c = CumsumConfig::from_point(p);
-       return std::vector<cuda::KernelSpec>{cumsum_spec(c, false, DType::kF32), cumsum_spec(c, true, DType::kF32),
-                                            cumsum_spec(c, false, DType::kBF16)};
-     }});
+const bool kRegistered = cuda::register_family<CumsumFamily>();
 }  // namespace
 
 }  // namespace qla::gdn

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "qla/gdn/cp.hpp"
 #include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/l2norm.hpp"
 #include "qla/gdn/naive_fwd.hpp"
@@ -83,31 +85,6 @@ const CpSplit& Plan::cp_split() const { return impl_->split; }
 int Plan::chunk() const { return impl_->chunk; }
 const SequenceView& Plan::sequences() const { return impl_->seq; }
 const FusedWorkspaceLayout& Plan::fused_workspace() const { return impl_->fused_ws; }
-
-FwdPlanConfig FwdPlanConfig::from_point(const Point& p) {
-  QLA_REQUIRE(fwd_plan_space().contains(p), "not a point of " << fwd_plan_space().kernel);
-  return {p[0], p[1], p[2], p[3]};
-}
-
-const SpaceDecl& fwd_plan_space() {
-  static const SpaceDecl space = [] {
-    SpaceDecl s;
-    s.kernel = "gdn.fwd_plan";
-    s.runtime = true;
-    s.axes = {
-        {"chunk", "c", detail::axis_values(kFwdPlanChunkValues),
-         "chunk size C shared by cumsum, kkt_solve, fused_fwd and state_pass"},
-        {"cp", "cp", detail::axis_values(kFwdPlanCpValues), "context parallelism: 0 off, 1 on, 2 FlashQLA's SM90 auto rule"},
-        {"piece_chunks", "pc", detail::axis_values(kFwdPlanPieceChunksValues),
-         "chunks per CP piece; 0 = FlashQLA's sqrt rule"},
-        {"threshold", "th", detail::axis_values(kFwdPlanThresholdValues),
-         "CP warm-up stops once the summed log decay is below -th"},
-    };
-    s.default_point = FwdPlanConfig{}.to_point();
-    return s;
-  }();
-  return space;
-}
 
 int fused_block_v_heuristic(long long ctas_per_slice, int sm_count) {
   const double target = 0.7 * sm_count;
@@ -198,21 +175,20 @@ void build_sequences(Plan::Impl& plan, int chunk) {
   upload_sequences(cu, chunk, p, plan.cu_seqlens, plan.chunk_index, plan.chunk_offset, plan.seq);
 }
 
-// `space`'s point for the fused path with its chunk axis (axis 0) at `chunk`: an explicit config must already
+// `space`'s point for the fused path with its chunk axis at `chunk`: an explicit config must already
 // use it (UserError otherwise); a looked-up one at another chunk size belongs to another tuning and is dropped;
 // the default is moved to `chunk`.
 Point choose_at_chunk(const SpaceDecl& space, int chunk, const Problem& problem, const cuda::DeviceInfo& device,
                       const PlanOptions& options) {
   Point p = choose(space, problem, device, options);
+  const int c = value_of(space, p, "chunk");
   if (auto it = options.configs.find(space.kernel); it != options.configs.end()) {
-    QLA_REQUIRE(p.at(0) == chunk, "config " << space.label(p) << " of " << space.kernel << " has chunk size "
-                                            << p.at(0) << " but gdn.fused_fwd uses " << chunk);
+    QLA_REQUIRE(c == chunk, "config " << space.label(p) << " of " << space.kernel << " has chunk size " << c
+                                      << " but the chunk forward uses " << chunk);
     return p;
   }
-  if (p.at(0) != chunk) p = space.default_point;
-  p.at(0) = chunk;
-  QLA_REQUIRE(space.contains(p), space.kernel << " has no chunk size " << chunk);
-  return p;
+  if (c != chunk) p = space.default_point;
+  return with_value(space, p, "chunk", chunk);
 }
 
 // The gdn.fwd_plan point from `configs` (explicit) or the lookup, if any.
@@ -237,7 +213,7 @@ PlanPoint find_plan_point(const Problem& problem, const cuda::DeviceInfo& device
 
 // The CP knobs: the gdn.fwd_plan point when there is one (a looked-up one only at chunk size `chunk`), else
 // PlanOptions' fields; `label` is the plan's label at `chunk`.
-void choose_cp_knobs(const PlanPoint& plan, int chunk, const PlanOptions& options, CpMode& mode,
+void choose_cp_knobs(const PlanPoint& plan, int chunk, int variant, const PlanOptions& options, CpMode& mode,
                      int& piece_chunks, float& threshold, std::string& label) {
   // A looked-up plan point tuned at another chunk size than the one used says nothing about this C.
   if (plan.config && (plan.explicit_point || plan.config->chunk == chunk)) {
@@ -254,7 +230,7 @@ void choose_cp_knobs(const PlanPoint& plan, int chunk, const PlanOptions& option
   QLA_REQUIRE(piece_chunks >= 0, "cp_piece_chunks must be >= 0 (0 = FlashQLA's rule), got " << piece_chunks);
   std::ostringstream os;
   os << "c" << chunk << ".cp" << (mode == CpMode::kOff ? 0 : mode == CpMode::kOn ? 1 : 2) << ".pc" << piece_chunks
-     << ".th" << -threshold;
+     << ".th" << -threshold << ".v" << variant;
   label = os.str();
 }
 
@@ -277,34 +253,47 @@ std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, int c, 
   return std::make_pair(std::move(split), l);
 }
 
-// `fused` with the untuned rules applied, each kept only when the point still builds: the §2.3 BV rule for the
-// CTAs per V-slice the plan launches, then, on a target with setmaxnreg, the warp-specialised kernel at
-// kUntunedRegSplit producer registers (1.2–1.45x the plain kernel at the same tile on the H100, NOTES.md).
-Point with_untuned_rules(Point fused, const Problem& problem, int cp_pieces, const ArchInfo& arch) {
-  const SpaceDecl& space = fused_fwd_space();
-  auto builds = [&](const Point& p) { return space.contains(p) && space.is_buildable(p, arch); };
+// The family's default at its untuned BV: the V-split rule for the CTAs per V-slice the plan launches, where
+// that point still builds.
+Point with_untuned_block_v(const SpaceDecl& space, Point fused, const Problem& problem, int cp_pieces,
+                           const ArchInfo& arch) {
   const long long sequences = cp_pieces > 0 ? cp_pieces : problem.num_sequences();
-  Point ruled = fused;
-  ruled.at(1) = fused_block_v_heuristic(sequences * problem.h_v, arch.sm_count);
-  if (!builds(ruled)) ruled = fused;
-  FusedFwdConfig split = FusedFwdConfig::from_point(ruled);
-  split.reg_split = kUntunedRegSplit;
-  if (arch.has_setmaxnreg() && builds(split.to_point())) ruled = split.to_point();
-  return ruled;
+  const Point ruled =
+      with_value(space, fused, "block_v", fused_block_v_heuristic(sequences * problem.h_v, arch.sm_count));
+  return space.is_buildable(ruled, arch) ? ruled : fused;
 }
 
-// The shared chunk size C and gdn.fused_fwd's point at C (PlanOptions' precedence, plan.hpp); `given` is false
-// when the point is the default (the plan applies the untuned rules to it).
-Point choose_fused_at_shared_chunk(const Problem& problem, const cuda::DeviceInfo& device,
+// The family that fills the chunk-forward role (PlanOptions' precedence, plan.hpp).
+const SpaceDecl& choose_chunk_fwd_family(const PlanOptions& options, const PlanPoint& plan, const ArchInfo& arch) {
+  const int variant = plan.config ? plan.config->variant : 0;
+  const std::string untuned = untuned_chunk_fwd_family(arch);
+  std::vector<std::string> given;
+  for (const char* id : kChunkFwdVariants)
+    if (*id != '\0' && options.configs.count(id)) given.emplace_back(id);
+  if (given.size() == 1) return *fused_fwd_family_space(given.front());
+  if (given.size() > 1) {
+    // Several variants given (a deployment header passes every tuned row): the plan's variant picks, else the
+    // untuned op's.
+    const std::string pick = plan.explicit_point && variant != 0 ? kChunkFwdVariants[variant] : untuned;
+    QLA_REQUIRE(std::find(given.begin(), given.end(), pick) != given.end(),
+                "configs for several chunk-forward variants given but none for " << pick);
+    return *fused_fwd_family_space(pick);
+  }
+  return *fused_fwd_family_space(variant != 0 ? kChunkFwdVariants[variant] : untuned);
+}
+
+// The shared chunk size C and the chunk-forward family's point at C (PlanOptions' precedence, plan.hpp); `given`
+// is false when the point is the family's default (the plan applies the untuned BV rule to it).
+Point choose_fused_at_shared_chunk(const SpaceDecl& fspace, const Problem& problem, const cuda::DeviceInfo& device,
                                    const PlanOptions& options, const PlanPoint& plan, bool& given) {
-  const SpaceDecl& fspace = fused_fwd_space();
   Point fused_point = fspace.default_point;
   given = false;
   if (auto it = options.configs.find(fspace.kernel); it != options.configs.end()) {
     fused_point = choose(fspace, problem, device, options);
-    QLA_REQUIRE(!plan.explicit_point || plan.config->chunk == fused_point.at(0),
-                "config " << fspace.label(fused_point) << " of " << fspace.kernel << " has chunk size "
-                          << fused_point.at(0) << " but the gdn.fwd_plan config says " << plan.config->chunk);
+    const int c = value_of(fspace, fused_point, "chunk");
+    QLA_REQUIRE(!plan.explicit_point || plan.config->chunk == c,
+                "config " << fspace.label(fused_point) << " of " << fspace.kernel << " has chunk size " << c
+                          << " but the gdn.fwd_plan config says " << plan.config->chunk);
     given = true;
     return fused_point;
   }
@@ -319,16 +308,17 @@ Point choose_fused_at_shared_chunk(const Problem& problem, const cuda::DeviceInf
   for (const SpaceDecl* other : {&cumsum_space(), &kkt_solve_space(), &state_pass_space()}) {
     if (chunk) break;
     auto it = options.configs.find(other->kernel);
-    if (it != options.configs.end() && !it->second.empty()) chunk = it->second.at(0);
+    if (it != options.configs.end() && !it->second.empty()) chunk = value_of(*other, it->second, "chunk");
   }
   if (!chunk && plan.config) chunk = plan.config->chunk;
-  if (!chunk || *chunk == fused_point.at(0)) return fused_point;
+  if (!chunk || *chunk == value_of(fspace, fused_point, "chunk")) return fused_point;
   // A looked-up config at another chunk size belongs to another tuning: the default at C runs instead.
   given = false;
-  Point moved = fspace.default_point;
-  moved.at(0) = *chunk;
-  QLA_REQUIRE(fspace.contains(moved) && fspace.is_buildable(moved, device.arch),
-              "gdn.fused_fwd has no buildable default with chunk size " << *chunk);
+  QLA_REQUIRE(fspace.contains(with_value(fspace, fspace.default_point, "chunk", *chunk)),
+              fspace.kernel << " has no chunk size " << *chunk);
+  const Point moved = with_value(fspace, fspace.default_point, "chunk", *chunk);
+  QLA_REQUIRE(fspace.is_buildable(moved, device.arch),
+              fspace.kernel << " has no buildable default with chunk size " << *chunk);
   return moved;
 }
 
@@ -341,19 +331,22 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   kernel_problem.gate_dtype = DType::kF32;
   kernel_problem.l2norm_qk = false;
 
-  // fused_fwd first: its chunk size is everyone's. BV follows the §2.3 rule unless a config was given.
-  const SpaceDecl& fspace = fused_fwd_space();
+  // The chunk forward first: its chunk size is everyone's. BV follows the V-split rule unless a config was given.
   const PlanPoint plan_point = find_plan_point(problem, device, options);
+  const SpaceDecl& fspace = choose_chunk_fwd_family(options, plan_point, device.arch);
   bool fused_given = false;
-  const Point fused_point = choose_fused_at_shared_chunk(problem, device, options, plan_point, fused_given);
+  const Point fused_point = choose_fused_at_shared_chunk(fspace, problem, device, options, plan_point, fused_given);
+  im.fused = fused_fwd_config(fspace.kernel, fused_point);
+  const int c = im.fused.chunk;
   CpMode mode = CpMode::kAuto;
   int piece_option = 0;
   std::string plan_label;
-  choose_cp_knobs(plan_point, fused_point.at(0), options, mode, piece_option, im.cp_threshold, plan_label);
+  const int variant = static_cast<int>(
+      std::find_if(std::begin(kChunkFwdVariants), std::end(kChunkFwdVariants),
+                   [&](const char* id) { return fspace.kernel == id; }) -
+      std::begin(kChunkFwdVariants));
+  choose_cp_knobs(plan_point, c, variant, options, mode, piece_option, im.cp_threshold, plan_label);
   im.labels[fwd_plan_space().kernel] = plan_label;
-
-  im.fused = FusedFwdConfig::from_point(fused_point);
-  const int c = im.fused.chunk;
   build_sequences(im, c);
 
   // CP: decided on the raw sequences in chunks of C; on only where it really cuts a sequence.
@@ -363,7 +356,9 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
     im.cp_piece_chunks = split->second;
   }
   const bool cp = im.cp_pieces > 0;
-  if (!fused_given) im.fused = FusedFwdConfig::from_point(with_untuned_rules(im.fused.to_point(), problem, im.cp_pieces, device.arch));
+  if (!fused_given)
+    im.fused = fused_fwd_config(fspace.kernel,
+                                with_untuned_block_v(fspace, fused_point, problem, im.cp_pieces, device.arch));
   im.labels[fspace.kernel] = fspace.label(im.fused.to_point());
 
   im.cumsum = CumsumConfig::from_point(choose_at_chunk(cumsum_space(), c, problem, device, options));
@@ -428,10 +423,16 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
 
 }  // namespace
 
-Point untuned_fused_point(const Problem& problem, const ArchInfo& arch) {
-  const Point fused = fused_fwd_space().default_point;
-  const auto split = decide_cp(problem, fused.at(0), CpMode::kAuto, 0, arch);
-  return with_untuned_rules(fused, problem, split ? split->first.pieces() : 0, arch);
+const char* untuned_chunk_fwd_family(const ArchInfo& arch) {
+  return fused_fwd_ws_space().is_buildable(fused_fwd_ws_space().default_point, arch) ? FusedFwdWsFamily::kId
+                                                                                      : FusedFwdFamily::kId;
+}
+
+Point untuned_fused_point(const std::string& kernel, const Problem& problem, const ArchInfo& arch) {
+  const SpaceDecl* space = fused_fwd_family_space(kernel);
+  QLA_REQUIRE(space != nullptr, kernel << " is not a chunk-forward family");
+  const auto split = decide_cp(problem, value_of(*space, space->default_point, "chunk"), CpMode::kAuto, 0, arch);
+  return with_untuned_block_v(*space, space->default_point, problem, split ? split->first.pieces() : 0, arch);
 }
 
 Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const PlanOptions& options) {

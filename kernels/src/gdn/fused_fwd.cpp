@@ -1,6 +1,7 @@
-// Host side of fused_fwd: its space, specs, launch shapes and checks, plus the checks shared with kkt_solve and
-// state_pass.
+// Host side of the chunk-forward role: both variants' declarations, the specs, launch shapes and checks they
+// share, plus the checks shared with kkt_solve and state_pass.
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
 
 #include <string>
 
@@ -49,38 +50,41 @@ std::string beta_type_name(DType qkv, DType beta) {
 
 }  // namespace detail
 
-static_assert(fused_fwd_in_space(FusedFwdConfig{}.chunk, FusedFwdConfig{}.block_v, FusedFwdConfig{}.stages,
-                                 FusedFwdConfig{}.warps, FusedFwdConfig{}.state_in_smem, FusedFwdConfig{}.reg_split),
-              "the default config must lie in the declared axes");
-
-FusedFwdConfig FusedFwdConfig::from_point(const Point& p) {
-  QLA_REQUIRE(fused_fwd_space().contains(p), "not a point of " << fused_fwd_space().kernel);
-  return {p[0], p[1], p[2], p[3], p[4], p[5]};
+bool FusedFwdFamily::buildable(const Config& c, const ArchInfo& arch) {
+  return c.reg_split == 0 && fused_fwd_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
 }
 
-const SpaceDecl& fused_fwd_space() {
-  static const SpaceDecl space = [] {
-    SpaceDecl s;
-    s.kernel = "gdn.fused_fwd";
-    s.axes = {
-        {"chunk", "c", detail::axis_values(kFusedFwdChunkValues), "tokens per chunk C"},
-        {"block_v", "bv", detail::axis_values(kFusedFwdBlockVValues), "V columns per CTA"},
-        {"stages", "s", detail::axis_values(kFusedFwdStagesValues), "cp.async input ring depth"},
-        {"warps", "w", detail::axis_values(kFusedFwdWarpsValues), "warps per CTA"},
-        {"state_in_smem", "sm", detail::axis_values(kFusedFwdStateInSmemValues),
-         "fp32 state slice in registers (0) or shared memory (1)"},
-        {"reg_split", "rs", detail::axis_values(kFusedFwdRegSplitValues),
-         "producer warpgroup registers (setmaxnreg); 0 = no warp specialisation"},
-    };
-    s.default_point = FusedFwdConfig{}.to_point();
-    s.buildable = [](const Point& p, const ArchInfo& arch) {
-      const FusedFwdConfig c{p[0], p[1], p[2], p[3], p[4], p[5]};
-      if (c.reg_split != 0 && (c.state_in_smem != 0 || !arch.has_setmaxnreg())) return false;
-      return fused_fwd_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
-    };
-    return s;
-  }();
-  return space;
+std::vector<cuda::KernelSpec> FusedFwdFamily::specs(const Config& c) {
+  return {fused_fwd_spec(c, DType::kBF16, DType::kF32), fused_fwd_spec(c, DType::kF16, DType::kF32)};
+}
+
+bool FusedFwdWsFamily::buildable(const Config& c, const ArchInfo& arch) {
+  return c.reg_split != 0 && c.state_in_smem == 0 && arch.has_setmaxnreg() &&
+         fused_fwd_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
+}
+
+std::vector<cuda::KernelSpec> FusedFwdWsFamily::specs(const Config& c) {
+  return {fused_fwd_spec(c, DType::kBF16, DType::kF32), fused_fwd_spec(c, DType::kF16, DType::kF32)};
+}
+
+const char* fused_fwd_family_id(const FusedFwdConfig& c) {
+  return c.reg_split != 0 ? FusedFwdWsFamily::kId : FusedFwdFamily::kId;
+}
+
+Point FusedFwdConfig::to_point() const {
+  return reg_split != 0 ? qla::to_point<FusedFwdWsFamily>(*this) : qla::to_point<FusedFwdFamily>(*this);
+}
+
+FusedFwdConfig fused_fwd_config(const std::string& kernel, const Point& p) {
+  if (kernel == FusedFwdWsFamily::kId) return qla::from_point<FusedFwdWsFamily>(p);
+  QLA_REQUIRE(kernel == FusedFwdFamily::kId, kernel << " is not a chunk-forward family");
+  return qla::from_point<FusedFwdFamily>(p);
+}
+
+const SpaceDecl* fused_fwd_family_space(const std::string& kernel) {
+  if (kernel == FusedFwdFamily::kId) return &fused_fwd_space();
+  if (kernel == FusedFwdWsFamily::kId) return &fused_fwd_ws_space();
+  return nullptr;
 }
 
 std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c) {
@@ -110,7 +114,9 @@ cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, in
 }
 
 std::string can_implement(const Problem& p, const FusedFwdConfig& c) {
-  if (!fused_fwd_space().contains(c.to_point())) return "config is not a point of gdn.fused_fwd";
+  const bool in = c.reg_split != 0 ? in_space<FusedFwdWsFamily>(c) && c.state_in_smem == 0
+                                   : in_space<FusedFwdFamily>(c);
+  if (!in) return std::string("config is not a point of ") + fused_fwd_family_id(c);
   return detail::fused_family_can_implement(p, "fused_fwd");
 }
 
@@ -122,12 +128,8 @@ std::string check_params(const FusedFwdParams& p) {
 }
 
 namespace {
-const bool kRegistered = cuda::register_kernel_family(
-    {&fused_fwd_space(), [](const Point& pt) {
-       const auto c = FusedFwdConfig::from_point(pt);
-       return std::vector<cuda::KernelSpec>{fused_fwd_spec(c, DType::kBF16, DType::kF32),
-                                            fused_fwd_spec(c, DType::kF16, DType::kF32)};
-     }});
+const bool kRegistered = cuda::register_family<FusedFwdFamily>();
+const bool kRegisteredWs = cuda::register_family<FusedFwdWsFamily>();
 }  // namespace
 
 }  // namespace qla::gdn

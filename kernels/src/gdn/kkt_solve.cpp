@@ -9,32 +9,12 @@
 
 namespace qla::gdn {
 
-static_assert(kkt_solve_in_space(KktSolveConfig{}.chunk, KktSolveConfig{}.block, KktSolveConfig{}.warps),
-              "the default config must lie in the declared axes");
-
-KktSolveConfig KktSolveConfig::from_point(const Point& p) {
-  QLA_REQUIRE(kkt_solve_space().contains(p), "not a point of " << kkt_solve_space().kernel);
-  return {p[0], p[1], p[2]};
+bool KktSolveFamily::buildable(const Config& c, const ArchInfo& arch) {
+  return c.block <= c.chunk && kkt_solve_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
 }
 
-const SpaceDecl& kkt_solve_space() {
-  static const SpaceDecl space = [] {
-    SpaceDecl s;
-    s.kernel = "gdn.kkt_solve";
-    s.axes = {
-        {"chunk", "c", detail::axis_values(kKktSolveChunkValues), "tokens per chunk C"},
-        {"block", "b", detail::axis_values(kKktSolveBlockValues), "diagonal block size of the blocked inversion, rows"},
-        {"warps", "w", detail::axis_values(kKktSolveWarpsValues), "warps per CTA"},
-    };
-    s.default_point = KktSolveConfig{}.to_point();
-    s.buildable = [](const Point& p, const ArchInfo& arch) {
-      const KktSolveConfig c{p[0], p[1], p[2]};
-      return c.block <= c.chunk &&
-             kkt_solve_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
-    };
-    return s;
-  }();
-  return space;
+std::vector<cuda::KernelSpec> KktSolveFamily::specs(const Config& c) {
+  return {kkt_solve_spec(c, DType::kBF16, DType::kF32), kkt_solve_spec(c, DType::kF16, DType::kF32)};
 }
 
 std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c) {
@@ -70,12 +50,7 @@ std::string check_params(const KktSolveParams& p) {
 }
 
 namespace {
-const bool kRegistered = cuda::register_kernel_family(
-    {&kkt_solve_space(), [](const Point& pt) {
-       const auto c = KktSolveConfig::from_point(pt);
-       return std::vector<cuda::KernelSpec>{kkt_solve_spec(c, DType::kBF16, DType::kF32),
-                                            kkt_solve_spec(c, DType::kF16, DType::kF32)};
-     }});
+const bool kRegistered = cuda::register_family<KktSolveFamily>();
 }  // namespace
 
 }  // namespace qla::gdn

@@ -5,15 +5,8 @@
 
 namespace qla::gdn {
 
-const SpaceDecl& l2norm_space() {
-  static const SpaceDecl space = [] {
-    SpaceDecl s;
-    s.kernel = "gdn.l2norm";
-    s.axes = {{"warps", "w", {4, 8}, "warps (= head vectors) per CTA"}};
-    s.default_point = L2NormConfig{}.to_point();
-    return s;
-  }();
-  return space;
+std::vector<cuda::KernelSpec> L2NormFamily::specs(const Config& c) {
+  return {l2norm_spec(c, DType::kBF16), l2norm_spec(c, DType::kF16)};
 }
 
 cuda::KernelSpec l2norm_spec(const L2NormConfig& c, DType dtype) {
@@ -37,11 +30,7 @@ std::string l2norm_can_implement(const Problem& p, const L2NormConfig& c) {
 }
 
 namespace {
-const bool kRegistered = cuda::register_kernel_family(
-    {&l2norm_space(), [](const Point& p) {
-       const auto c = L2NormConfig::from_point(p);
-       return std::vector<cuda::KernelSpec>{l2norm_spec(c, DType::kBF16), l2norm_spec(c, DType::kF16)};
-     }});
+const bool kRegistered = cuda::register_family<L2NormFamily>();
 }  // namespace
 
 }  // namespace qla::gdn

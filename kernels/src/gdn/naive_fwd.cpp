@@ -5,20 +5,12 @@
 
 namespace qla::gdn {
 
-const SpaceDecl& naive_fwd_space() {
-  static const SpaceDecl space = [] {
-    SpaceDecl s;
-    s.kernel = "gdn.naive_fwd";
-    s.axes = {{"block_v", "bv", {32, 64, 128}, "value columns per CTA"},
-              {"k_split", "ks", {4, 8, 16}, "threads sharing one state column (128/ks state rows each)"}};
-    s.default_point = NaiveFwdConfig{}.to_point();
-    s.buildable = [](const Point& p, const ArchInfo&) {
-      const int threads = p.at(0) * p.at(1);
-      return threads >= 32 && threads <= 1024;
-    };
-    return s;
-  }();
-  return space;
+std::vector<cuda::KernelSpec> NaiveFwdFamily::specs(const Config& c) {
+  std::vector<cuda::KernelSpec> out;
+  for (DType qkv : {DType::kBF16, DType::kF16})
+    for (DType gate : {DType::kF32, DType::kBF16})
+      for (DType beta : {DType::kF32, DType::kBF16}) out.push_back(naive_fwd_spec(c, qkv, gate, beta));
+  return out;
 }
 
 cuda::KernelSpec naive_fwd_spec(const NaiveFwdConfig& c, DType qkv, DType gate, DType beta) {
@@ -51,12 +43,7 @@ std::string naive_fwd_can_implement(const Problem& p, const NaiveFwdConfig& c) {
 }
 
 namespace {
-const bool kRegistered = cuda::register_kernel_family(
-    {&naive_fwd_space(), [](const Point& p) {
-       const auto c = NaiveFwdConfig::from_point(p);
-       return std::vector<cuda::KernelSpec>{naive_fwd_spec(c, DType::kBF16, DType::kF32, DType::kF32),
-                                            naive_fwd_spec(c, DType::kF16, DType::kF32, DType::kF32)};
-     }});
+const bool kRegistered = cuda::register_family<NaiveFwdFamily>();
 }  // namespace
 
 }  // namespace qla::gdn

@@ -9,33 +9,16 @@
 
 namespace qla::gdn {
 
-static_assert(state_pass_in_space(StatePassConfig{}.chunk, StatePassConfig{}.stages, StatePassConfig{}.warps),
-              "the default config must lie in the declared axes");
-
-StatePassConfig StatePassConfig::from_point(const Point& p) {
-  QLA_REQUIRE(state_pass_space().contains(p), "not a point of " << state_pass_space().kernel);
-  return {p[0], p[1], p[2]};
+bool StatePassFamily::buildable(const Config& c, const ArchInfo& arch) {
+  return state_pass_smem_bytes(c, true) <= static_cast<std::size_t>(arch.smem_per_block_optin) &&
+         state_pass_smem_bytes(c, false) <= static_cast<std::size_t>(arch.smem_per_block_optin);
 }
 
-const SpaceDecl& state_pass_space() {
-  static const SpaceDecl space = [] {
-    SpaceDecl s;
-    s.kernel = "gdn.state_pass";
-    s.axes = {
-        {"chunk", "c", detail::axis_values(kStatePassChunkValues), "tokens per chunk C"},
-        {"stages", "s", detail::axis_values(kStatePassStagesValues),
-         "cp.async input ring depth (the M instantiation runs 1)"},
-        {"warps", "w", detail::axis_values(kStatePassWarpsValues), "warps per CTA"},
-    };
-    s.default_point = StatePassConfig{}.to_point();
-    s.buildable = [](const Point& p, const ArchInfo& arch) {
-      const StatePassConfig c{p[0], p[1], p[2]};
-      return state_pass_smem_bytes(c, true) <= static_cast<std::size_t>(arch.smem_per_block_optin) &&
-             state_pass_smem_bytes(c, false) <= static_cast<std::size_t>(arch.smem_per_block_optin);
-    };
-    return s;
-  }();
-  return space;
+std::vector<cuda::KernelSpec> StatePassFamily::specs(const Config& c) {
+  std::vector<cuda::KernelSpec> out;
+  for (DType qkv : {DType::kBF16, DType::kF16})
+    for (bool with_m : {false, true}) out.push_back(state_pass_spec(c, qkv, DType::kF32, with_m));
+  return out;
 }
 
 std::size_t state_pass_smem_bytes(const StatePassConfig& c, bool with_m) {
@@ -72,13 +55,7 @@ std::string check_params(const StatePassParams& p) {
 }
 
 namespace {
-const bool kRegistered = cuda::register_kernel_family(
-    {&state_pass_space(), [](const Point& pt) {
-       const auto c = StatePassConfig::from_point(pt);
-       return std::vector<cuda::KernelSpec>{state_pass_spec(c, DType::kBF16, DType::kF32, false),
-                                            state_pass_spec(c, DType::kBF16, DType::kF32, true),
-                                            state_pass_spec(c, DType::kF16, DType::kF32, true)};
-     }});
+const bool kRegistered = cuda::register_family<StatePassFamily>();
 }  // namespace
 
 }  // namespace qla::gdn

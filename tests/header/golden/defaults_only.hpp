@@ -6,8 +6,9 @@
 // scope:        every device of the store
 // DEFAULTS ONLY: the store holds no trials yet, so every kernel runs its built-in default config.
 //               Tune (`qla tune`) and regenerate to get tuned tables.
-// kernel gdn.fwd_plan: space 8c227741087a0147, no tuned rows (default c64.cp2.pc0.th10)
-// kernel gdn.fused_fwd: space 4775a3cbec442959, no tuned rows (default c64.bv64.s2.w8.sm0.rs0)
+// kernel gdn.fwd_plan: space b0d848395705dcae, no tuned rows (default c64.cp2.pc0.th10.v0)
+// kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, no tuned rows (default c64.bv64.s2.w8.sm0)
+// kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, no tuned rows (default c64.bv64.s2.w8.rs40)
 // kernel gdn.kkt_solve: space 215a6700f54bbc63, no tuned rows (default c64.b16.w4)
 // kernel gdn.state_pass: space b820464cfbb1c7cc, no tuned rows (default c64.s2.w8)
 // kernel gdn.unfused: space fb0feaf65f1e0390, no tuned rows (default hbv32.hw8.obv128)
@@ -31,6 +32,7 @@
 #include "qla/dtype.hpp"
 #include "qla/gdn/problem.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/gdn/state_pass.hpp"
@@ -189,35 +191,41 @@ inline constexpr std::size_t kRowCount = 0;
 /// Compute capabilities with tables, {major, minor}.
 inline constexpr std::array<std::array<int, 2>, 0> kCapabilities = {{}};
 
-// ---- gdn.fwd_plan: axes c (chunk) cp (cp) pc (piece_chunks) th (threshold)
-/// Built-in default of gdn.fwd_plan (c64.cp2.pc0.th10).
-inline constexpr int kFwdPlanDefault[4] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10};
-static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3]), "gdn.fwd_plan: the default lies outside the declared space");
+// ---- gdn.fwd_plan: axes c (chunk) cp (cp) pc (piece_chunks) th (threshold) v (variant)
+/// Built-in default of gdn.fwd_plan (c64.cp2.pc0.th10.v0).
+inline constexpr int kFwdPlanDefault[5] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10, /*v*/ 0};
+static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3], kFwdPlanDefault[4]}), "gdn.fwd_plan: the default lies outside the declared space");
 
-// ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem) rs (reg_split)
-/// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0.rs0).
-inline constexpr int kFusedFwdDefault[6] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0, /*rs*/ 0};
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdDefault[0], kFusedFwdDefault[1], kFusedFwdDefault[2], kFusedFwdDefault[3], kFusedFwdDefault[4], kFusedFwdDefault[5]), "gdn.fused_fwd: the default lies outside the declared space");
+// ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem)
+/// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0).
+inline constexpr int kFusedFwdDefault[5] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0};
+static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdDefault[0], kFusedFwdDefault[1], kFusedFwdDefault[2], kFusedFwdDefault[3], kFusedFwdDefault[4]}), "gdn.fused_fwd: the default lies outside the declared space");
+
+// ---- gdn.fused_fwd_ws: axes c (chunk) bv (block_v) s (stages) w (warps) rs (reg_split)
+/// Built-in default of gdn.fused_fwd_ws (c64.bv64.s2.w8.rs40).
+inline constexpr int kFusedFwdWsDefault[5] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*rs*/ 40};
+static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsDefault[0], kFusedFwdWsDefault[1], kFusedFwdWsDefault[2], kFusedFwdWsDefault[3], kFusedFwdWsDefault[4]}), "gdn.fused_fwd_ws: the default lies outside the declared space");
 
 // ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
 /// Built-in default of gdn.kkt_solve (c64.b16.w4).
 inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]), "gdn.kkt_solve: the default lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]}), "gdn.kkt_solve: the default lies outside the declared space");
 
 // ---- gdn.state_pass: axes c (chunk) s (stages) w (warps)
 /// Built-in default of gdn.state_pass (c64.s2.w8).
 inline constexpr int kStatePassDefault[3] = {/*c*/ 64, /*s*/ 2, /*w*/ 8};
-static_assert(qla::gdn::state_pass_in_space(kStatePassDefault[0], kStatePassDefault[1], kStatePassDefault[2]), "gdn.state_pass: the default lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassDefault[0], kStatePassDefault[1], kStatePassDefault[2]}), "gdn.state_pass: the default lies outside the declared space");
 
 // ---- gdn.unfused: axes hbv (h_block_v) hw (h_warps) obv (o_block_v)
 /// Built-in default of gdn.unfused (hbv32.hw8.obv128).
 inline constexpr int kUnfusedDefault[3] = {/*hbv*/ 32, /*hw*/ 8, /*obv*/ 128};
-static_assert(qla::gdn::unfused_in_space(kUnfusedDefault[0], kUnfusedDefault[1], kUnfusedDefault[2]), "gdn.unfused: the default lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::UnfusedFamily>({kUnfusedDefault[0], kUnfusedDefault[1], kUnfusedDefault[2]}), "gdn.unfused: the default lies outside the declared space");
 
 /// The config of every covered kernel for one problem.
 struct Selection {
-  Choice<4> fwd_plan;  ///< gdn.fwd_plan
-  Choice<6> fused_fwd;  ///< gdn.fused_fwd
+  Choice<5> fwd_plan;  ///< gdn.fwd_plan
+  Choice<5> fused_fwd;  ///< gdn.fused_fwd
+  Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
   Choice<3> kkt_solve;  ///< gdn.kkt_solve
   Choice<3> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
@@ -231,10 +239,12 @@ struct Selection {
     int chunk = 0;
     if (chunk == 0 && fwd_plan.source != Source::kDefault) chunk = fwd_plan.values[0];
     if (chunk == 0 && fused_fwd.source != Source::kDefault) chunk = fused_fwd.values[0];
+    if (chunk == 0 && fused_fwd_ws.source != Source::kDefault) chunk = fused_fwd_ws.values[0];
     if (chunk == 0 && kkt_solve.source != Source::kDefault) chunk = kkt_solve.values[0];
     if (chunk == 0 && state_pass.source != Source::kDefault) chunk = state_pass.values[0];
     if (fwd_plan.source != Source::kDefault && fwd_plan.values[0] == chunk) out["gdn.fwd_plan"] = fwd_plan.point();
     if (fused_fwd.source != Source::kDefault && fused_fwd.values[0] == chunk) out["gdn.fused_fwd"] = fused_fwd.point();
+    if (fused_fwd_ws.source != Source::kDefault && fused_fwd_ws.values[0] == chunk) out["gdn.fused_fwd_ws"] = fused_fwd_ws.point();
     if (kkt_solve.source != Source::kDefault && kkt_solve.values[0] == chunk) out["gdn.kkt_solve"] = kkt_solve.point();
     if (state_pass.source != Source::kDefault && state_pass.values[0] == chunk) out["gdn.state_pass"] = state_pass.point();
     if (unfused.source != Source::kDefault) out["gdn.unfused"] = unfused.point();
@@ -247,6 +257,7 @@ inline Selection select(const Query& q, int cc_major, int cc_minor) {
   Selection s;
   s.fwd_plan = detail::default_choice(kFwdPlanDefault);
   s.fused_fwd = detail::default_choice(kFusedFwdDefault);
+  s.fused_fwd_ws = detail::default_choice(kFusedFwdWsDefault);
   s.kkt_solve = detail::default_choice(kKktSolveDefault);
   s.state_pass = detail::default_choice(kStatePassDefault);
   s.unfused = detail::default_choice(kUnfusedDefault);

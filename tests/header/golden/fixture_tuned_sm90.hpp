@@ -7,8 +7,9 @@
 // newest trial: 2026-11-16T10:00:13.000Z
 // device sm_90 primary:   NVIDIA H100 80GB HBM3, 132 SMs, digest 247170c442dd9876, driver 13000, runtime 12080, nvrtc 12080
 // device sm_90 same arch: NVIDIA H100 80GB HBM3, 132 SMs, digest 7553e7b3acdd2fa1, driver 12080, runtime 12080, nvrtc 12080
-// kernel gdn.fwd_plan: space 8c227741087a0147, source fixture-src-1, 2 rows
-// kernel gdn.fused_fwd: space 4775a3cbec442959, source fixture-src-1, 4 rows
+// kernel gdn.fwd_plan: space b0d848395705dcae, source fixture-src-1, 2 rows
+// kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source fixture-src-1, 3 rows
+// kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, source fixture-src-1, 1 row
 // kernel gdn.kkt_solve: space 215a6700f54bbc63, source fixture-src-1, 1 row
 // kernel gdn.state_pass: space b820464cfbb1c7cc, no tuned rows (default c64.s2.w8)
 // kernel gdn.unfused: space fb0feaf65f1e0390, source fixture-src-1, 1 row
@@ -38,6 +39,7 @@
 #include "qla/dtype.hpp"
 #include "qla/gdn/problem.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/gdn/state_pass.hpp"
@@ -196,71 +198,80 @@ inline constexpr std::size_t kRowCount = 8;
 /// Compute capabilities with tables, {major, minor}.
 inline constexpr std::array<std::array<int, 2>, 1> kCapabilities = {{{{9, 0}}}};
 
-// ---- gdn.fwd_plan: axes c (chunk) cp (cp) pc (piece_chunks) th (threshold)
-/// Built-in default of gdn.fwd_plan (c64.cp2.pc0.th10).
-inline constexpr int kFwdPlanDefault[4] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10};
-static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3]), "gdn.fwd_plan: the default lies outside the declared space");
+// ---- gdn.fwd_plan: axes c (chunk) cp (cp) pc (piece_chunks) th (threshold) v (variant)
+/// Built-in default of gdn.fwd_plan (c64.cp2.pc0.th10.v0).
+inline constexpr int kFwdPlanDefault[5] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10, /*v*/ 0};
+static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3], kFwdPlanDefault[4]}), "gdn.fwd_plan: the default lies outside the declared space");
 /// gdn.fwd_plan on sm_90: 2 rows.
-inline constexpr std::array<Row<4>, 2> kFwdPlanSm90 = {{
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp1.pc16.th10 280.000 us (best trial), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*cp*/ 1, /*pc*/ 16, /*th*/ 10}, 280.0, 0.0},
-    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10 39.000 us (best trial), 1.21x over the untuned op (47.000 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 10}, 39.0, 47.0},
+inline constexpr std::array<Row<5>, 2> kFwdPlanSm90 = {{
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp1.pc16.th10.v1 280.000 us (best trial), untuned op not measured
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*cp*/ 1, /*pc*/ 16, /*th*/ 10, /*v*/ 1}, 280.0, 0.0},
+    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10.v1 39.000 us (best trial), 1.21x over the untuned op (47.000 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 10, /*v*/ 1}, 39.0, 47.0},
 }};
-static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanSm90[0].values[0], kFwdPlanSm90[0].values[1], kFwdPlanSm90[0].values[2], kFwdPlanSm90[0].values[3]), "gdn.fwd_plan sm_90 row 0 (c64.cp1.pc16.th10) lies outside the declared space");
-static_assert(qla::gdn::fwd_plan_in_space(kFwdPlanSm90[1].values[0], kFwdPlanSm90[1].values[1], kFwdPlanSm90[1].values[2], kFwdPlanSm90[1].values[3]), "gdn.fwd_plan sm_90 row 1 (c32.cp0.pc0.th10) lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanSm90[0].values[0], kFwdPlanSm90[0].values[1], kFwdPlanSm90[0].values[2], kFwdPlanSm90[0].values[3], kFwdPlanSm90[0].values[4]}), "gdn.fwd_plan sm_90 row 0 (c64.cp1.pc16.th10.v1) lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanSm90[1].values[0], kFwdPlanSm90[1].values[1], kFwdPlanSm90[1].values[2], kFwdPlanSm90[1].values[3], kFwdPlanSm90[1].values[4]}), "gdn.fwd_plan sm_90 row 1 (c32.cp0.pc0.th10.v1) lies outside the declared space");
 
-// ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem) rs (reg_split)
-/// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0.rs0).
-inline constexpr int kFusedFwdDefault[6] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0, /*rs*/ 0};
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdDefault[0], kFusedFwdDefault[1], kFusedFwdDefault[2], kFusedFwdDefault[3], kFusedFwdDefault[4], kFusedFwdDefault[5]), "gdn.fused_fwd: the default lies outside the declared space");
-/// gdn.fused_fwd on sm_90: 4 rows.
-inline constexpr std::array<Row<6>, 4> kFusedFwdSm90 = {{
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s3.w8.sm0.rs0 298.500 us (re-measured winner), 1.27x over the untuned op (379.250 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 3, /*w*/ 8, /*sm*/ 0, /*rs*/ 0}, 298.5, 379.25},
-    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv32.s2.w8.sm0.rs0 40.000 us (best trial), 1.20x over the untuned op (48.000 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 8, /*sm*/ 0, /*rs*/ 0}, 40.0, 48.0},
-    // varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0.rs24 500.000 us (best trial), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0, /*rs*/ 24}, 500.0, 0.0},
-    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3 (same arch): c64.bv32.s2.w4.sm0.rs0 90.000 us (best trial), untuned op not measured
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, true, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 4, /*sm*/ 0, /*rs*/ 0}, 90.0, 0.0},
+// ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem)
+/// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0).
+inline constexpr int kFusedFwdDefault[5] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0};
+static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdDefault[0], kFusedFwdDefault[1], kFusedFwdDefault[2], kFusedFwdDefault[3], kFusedFwdDefault[4]}), "gdn.fused_fwd: the default lies outside the declared space");
+/// gdn.fused_fwd on sm_90: 3 rows.
+inline constexpr std::array<Row<5>, 3> kFusedFwdSm90 = {{
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s3.w8.sm0 298.500 us (re-measured winner), 1.27x over the untuned op (379.250 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 298.5, 379.25},
+    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv32.s2.w8.sm0 40.000 us (best trial), 1.20x over the untuned op (48.000 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 40.0, 48.0},
+    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3 (same arch): c64.bv32.s2.w4.sm0 90.000 us (best trial), untuned op not measured
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, true, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 90.0, 0.0},
 }};
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[0].values[0], kFusedFwdSm90[0].values[1], kFusedFwdSm90[0].values[2], kFusedFwdSm90[0].values[3], kFusedFwdSm90[0].values[4], kFusedFwdSm90[0].values[5]), "gdn.fused_fwd sm_90 row 0 (c64.bv128.s3.w8.sm0.rs0) lies outside the declared space");
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[1].values[0], kFusedFwdSm90[1].values[1], kFusedFwdSm90[1].values[2], kFusedFwdSm90[1].values[3], kFusedFwdSm90[1].values[4], kFusedFwdSm90[1].values[5]), "gdn.fused_fwd sm_90 row 1 (c64.bv32.s2.w8.sm0.rs0) lies outside the declared space");
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[2].values[0], kFusedFwdSm90[2].values[1], kFusedFwdSm90[2].values[2], kFusedFwdSm90[2].values[3], kFusedFwdSm90[2].values[4], kFusedFwdSm90[2].values[5]), "gdn.fused_fwd sm_90 row 2 (c64.bv128.s2.w8.sm0.rs24) lies outside the declared space");
-static_assert(qla::gdn::fused_fwd_in_space(kFusedFwdSm90[3].values[0], kFusedFwdSm90[3].values[1], kFusedFwdSm90[3].values[2], kFusedFwdSm90[3].values[3], kFusedFwdSm90[3].values[4], kFusedFwdSm90[3].values[5]), "gdn.fused_fwd sm_90 row 3 (c64.bv32.s2.w4.sm0.rs0) lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdSm90[0].values[0], kFusedFwdSm90[0].values[1], kFusedFwdSm90[0].values[2], kFusedFwdSm90[0].values[3], kFusedFwdSm90[0].values[4]}), "gdn.fused_fwd sm_90 row 0 (c64.bv128.s3.w8.sm0) lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdSm90[1].values[0], kFusedFwdSm90[1].values[1], kFusedFwdSm90[1].values[2], kFusedFwdSm90[1].values[3], kFusedFwdSm90[1].values[4]}), "gdn.fused_fwd sm_90 row 1 (c64.bv32.s2.w8.sm0) lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdSm90[2].values[0], kFusedFwdSm90[2].values[1], kFusedFwdSm90[2].values[2], kFusedFwdSm90[2].values[3], kFusedFwdSm90[2].values[4]}), "gdn.fused_fwd sm_90 row 2 (c64.bv32.s2.w4.sm0) lies outside the declared space");
+
+// ---- gdn.fused_fwd_ws: axes c (chunk) bv (block_v) s (stages) w (warps) rs (reg_split)
+/// Built-in default of gdn.fused_fwd_ws (c64.bv64.s2.w8.rs40).
+inline constexpr int kFusedFwdWsDefault[5] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*rs*/ 40};
+static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsDefault[0], kFusedFwdWsDefault[1], kFusedFwdWsDefault[2], kFusedFwdWsDefault[3], kFusedFwdWsDefault[4]}), "gdn.fused_fwd_ws: the default lies outside the declared space");
+/// gdn.fused_fwd_ws on sm_90: 1 row.
+inline constexpr std::array<Row<5>, 1> kFusedFwdWsSm90 = {{
+    // varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.rs24 500.000 us (best trial), untuned op not measured
+    {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*rs*/ 24}, 500.0, 0.0},
+}};
+static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsSm90[0].values[0], kFusedFwdWsSm90[0].values[1], kFusedFwdWsSm90[0].values[2], kFusedFwdWsSm90[0].values[3], kFusedFwdWsSm90[0].values[4]}), "gdn.fused_fwd_ws sm_90 row 0 (c64.bv128.s2.w8.rs24) lies outside the declared space");
 
 // ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
 /// Built-in default of gdn.kkt_solve (c64.b16.w4).
 inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]), "gdn.kkt_solve: the default lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]}), "gdn.kkt_solve: the default lies outside the declared space");
 /// gdn.kkt_solve on sm_90: 1 row.
 inline constexpr std::array<Row<3>, 1> kKktSolveSm90 = {{
     // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b32.w8 20.000 us (best trial), 1.25x over the untuned op (25.000 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 20.0, 25.0},
 }};
-static_assert(qla::gdn::kkt_solve_in_space(kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8) lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]}), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8) lies outside the declared space");
 
 // ---- gdn.state_pass: axes c (chunk) s (stages) w (warps)
 /// Built-in default of gdn.state_pass (c64.s2.w8).
 inline constexpr int kStatePassDefault[3] = {/*c*/ 64, /*s*/ 2, /*w*/ 8};
-static_assert(qla::gdn::state_pass_in_space(kStatePassDefault[0], kStatePassDefault[1], kStatePassDefault[2]), "gdn.state_pass: the default lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassDefault[0], kStatePassDefault[1], kStatePassDefault[2]}), "gdn.state_pass: the default lies outside the declared space");
 
 // ---- gdn.unfused: axes hbv (h_block_v) hw (h_warps) obv (o_block_v)
 /// Built-in default of gdn.unfused (hbv32.hw8.obv128).
 inline constexpr int kUnfusedDefault[3] = {/*hbv*/ 32, /*hw*/ 8, /*obv*/ 128};
-static_assert(qla::gdn::unfused_in_space(kUnfusedDefault[0], kUnfusedDefault[1], kUnfusedDefault[2]), "gdn.unfused: the default lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::UnfusedFamily>({kUnfusedDefault[0], kUnfusedDefault[1], kUnfusedDefault[2]}), "gdn.unfused: the default lies outside the declared space");
 /// gdn.unfused on sm_90: 1 row.
 inline constexpr std::array<Row<3>, 1> kUnfusedSm90 = {{
     // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: hbv64.hw4.obv64 100.000 us (best trial), 1.20x over the untuned op (120.000 us)
     {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*hbv*/ 64, /*hw*/ 4, /*obv*/ 64}, 100.0, 120.0},
 }};
-static_assert(qla::gdn::unfused_in_space(kUnfusedSm90[0].values[0], kUnfusedSm90[0].values[1], kUnfusedSm90[0].values[2]), "gdn.unfused sm_90 row 0 (hbv64.hw4.obv64) lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::UnfusedFamily>({kUnfusedSm90[0].values[0], kUnfusedSm90[0].values[1], kUnfusedSm90[0].values[2]}), "gdn.unfused sm_90 row 0 (hbv64.hw4.obv64) lies outside the declared space");
 
 /// The config of every covered kernel for one problem.
 struct Selection {
-  Choice<4> fwd_plan;  ///< gdn.fwd_plan
-  Choice<6> fused_fwd;  ///< gdn.fused_fwd
+  Choice<5> fwd_plan;  ///< gdn.fwd_plan
+  Choice<5> fused_fwd;  ///< gdn.fused_fwd
+  Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
   Choice<3> kkt_solve;  ///< gdn.kkt_solve
   Choice<3> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
@@ -274,10 +285,12 @@ struct Selection {
     int chunk = 0;
     if (chunk == 0 && fwd_plan.source != Source::kDefault) chunk = fwd_plan.values[0];
     if (chunk == 0 && fused_fwd.source != Source::kDefault) chunk = fused_fwd.values[0];
+    if (chunk == 0 && fused_fwd_ws.source != Source::kDefault) chunk = fused_fwd_ws.values[0];
     if (chunk == 0 && kkt_solve.source != Source::kDefault) chunk = kkt_solve.values[0];
     if (chunk == 0 && state_pass.source != Source::kDefault) chunk = state_pass.values[0];
     if (fwd_plan.source != Source::kDefault && fwd_plan.values[0] == chunk) out["gdn.fwd_plan"] = fwd_plan.point();
     if (fused_fwd.source != Source::kDefault && fused_fwd.values[0] == chunk) out["gdn.fused_fwd"] = fused_fwd.point();
+    if (fused_fwd_ws.source != Source::kDefault && fused_fwd_ws.values[0] == chunk) out["gdn.fused_fwd_ws"] = fused_fwd_ws.point();
     if (kkt_solve.source != Source::kDefault && kkt_solve.values[0] == chunk) out["gdn.kkt_solve"] = kkt_solve.point();
     if (state_pass.source != Source::kDefault && state_pass.values[0] == chunk) out["gdn.state_pass"] = state_pass.point();
     if (unfused.source != Source::kDefault) out["gdn.unfused"] = unfused.point();
@@ -290,12 +303,14 @@ inline Selection select(const Query& q, int cc_major, int cc_minor) {
   Selection s;
   s.fwd_plan = detail::default_choice(kFwdPlanDefault);
   s.fused_fwd = detail::default_choice(kFusedFwdDefault);
+  s.fused_fwd_ws = detail::default_choice(kFusedFwdWsDefault);
   s.kkt_solve = detail::default_choice(kKktSolveDefault);
   s.state_pass = detail::default_choice(kStatePassDefault);
   s.unfused = detail::default_choice(kUnfusedDefault);
   if (cc_major == 9 && cc_minor == 0) {
     s.fwd_plan = detail::find(kFwdPlanSm90, q, kFwdPlanDefault);
     s.fused_fwd = detail::find(kFusedFwdSm90, q, kFusedFwdDefault);
+    s.fused_fwd_ws = detail::find(kFusedFwdWsSm90, q, kFusedFwdWsDefault);
     s.kkt_solve = detail::find(kKktSolveSm90, q, kKktSolveDefault);
     s.unfused = detail::find(kUnfusedSm90, q, kUnfusedDefault);
   }

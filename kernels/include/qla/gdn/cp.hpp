@@ -2,12 +2,14 @@
 // initial states (§2.6). Host side; device code gdn/cp_warmup.cuh and gdn/cp_correct.cuh.
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
 #include "qla/cuda/kernel_spec.hpp"
 #include "qla/gdn/cp_params.hpp"
 #include "qla/gdn/problem.hpp"
+#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
@@ -15,14 +17,49 @@ namespace qla::gdn {
 /// Config of cp_correct_states_kernel. Label e.g. "bv32".
 struct CpCorrectConfig {
   int block_v = 32;  ///< V columns per CTA (16, 32, 64)
-  Point to_point() const { return {block_v}; }
-  static CpCorrectConfig from_point(const Point& p) { return {p.at(0)}; }
+
+  Point to_point() const;
+  static CpCorrectConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
+/// cp_warmup_counts_kernel has nothing to tune: one point.
+struct CpWarmupConfig {};
+
+inline constexpr int kCpCorrectBlockVValues[] = {16, 32, 64};  ///< state columns per CTA
+
+/// The declaration of gdn.cp_warmup (qla/family.hpp): no axes, one point.
+struct CpWarmupFamily {
+  using Config = CpWarmupConfig;
+  static constexpr const char* kId = "gdn.cp_warmup";
+  static constexpr const char* kRole = "cp_warmup";
+  static constexpr const char* kVariant = "simt";
+  static constexpr std::array<AxisDecl<Config>, 0> kAxes{};
+  static constexpr Config kAot[] = {Config{}};
+  static bool buildable(const Config&, const ArchInfo&) { return true; }
+  static std::vector<cuda::KernelSpec> specs(const Config& c);
+};
+
+/// The declaration of gdn.cp_correct (qla/family.hpp): default bv32.
+struct CpCorrectFamily {
+  using Config = CpCorrectConfig;
+  static constexpr const char* kId = "gdn.cp_correct";
+  static constexpr const char* kRole = "cp_correct";
+  static constexpr const char* kVariant = "simt";
+  static constexpr AxisDecl<Config> kAxes[] = {
+      axis("block_v", "bv", &Config::block_v, kCpCorrectBlockVValues, "state columns per CTA"),
+  };
+  static constexpr Config kAot[] = {Config{}};
+  static bool buildable(const Config&, const ArchInfo&) { return true; }
+  static std::vector<cuda::KernelSpec> specs(const Config& c);
+};
+
+inline Point CpCorrectConfig::to_point() const { return qla::to_point<CpCorrectFamily>(*this); }
+inline CpCorrectConfig CpCorrectConfig::from_point(const Point& p) { return qla::from_point<CpCorrectFamily>(p); }
+
 /// Space "gdn.cp_warmup" (no axes: one point).
-const SpaceDecl& cp_warmup_space();
+inline const SpaceDecl& cp_warmup_space() { return space_of<CpWarmupFamily>(); }
 /// Space "gdn.cp_correct".
-const SpaceDecl& cp_correct_space();
+inline const SpaceDecl& cp_correct_space() { return space_of<CpCorrectFamily>(); }
 cuda::KernelSpec cp_warmup_spec();
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c);
 /// Grid (pieces), ceil(heads/32)*32 threads.

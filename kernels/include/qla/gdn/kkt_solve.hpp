@@ -5,11 +5,13 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "qla/cuda/kernel_spec.hpp"
 #include "qla/dtype.hpp"
 #include "qla/gdn/fused_params.hpp"
 #include "qla/gdn/problem.hpp"
+#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
@@ -20,29 +22,37 @@ struct KktSolveConfig {
   int block = 16;  ///< diagonal block size of the blocked inversion (16 or 32 rows)
   int warps = 4;   ///< warps per CTA (4 or 8)
 
-  Point to_point() const { return {chunk, block, warps}; }
+  Point to_point() const;
   static KktSolveConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
-/// The axis values of gdn.kkt_solve: the one declaration kkt_solve_space() is built from, constexpr so the
-/// generated deployment header can static_assert its rows against it.
 inline constexpr int kKktSolveChunkValues[] = {64, 32};  ///< C, tokens
 inline constexpr int kKktSolveBlockValues[] = {16, 32};  ///< diagonal block of the inversion, rows
 inline constexpr int kKktSolveWarpsValues[] = {4, 8};    ///< warps per CTA
 
-/// Whether every value is one of its axis' values (compile-time SpaceDecl::contains; no buildable check).
-constexpr bool kkt_solve_in_space(int chunk, int block, int warps) {
-  auto in = [](const auto& values, int v) {
-    for (int x : values)
-      if (x == v) return true;
-    return false;
+/// The declaration of gdn.kkt_solve (qla/family.hpp): default c64.b16.w4.
+struct KktSolveFamily {
+  using Config = KktSolveConfig;
+  static constexpr const char* kId = "gdn.kkt_solve";
+  static constexpr const char* kRole = "ut_prep";
+  static constexpr const char* kVariant = "mma";
+  static constexpr AxisDecl<Config> kAxes[] = {
+      axis("chunk", "c", &Config::chunk, kKktSolveChunkValues, "tokens per chunk C"),
+      axis("block", "b", &Config::block, kKktSolveBlockValues, "diagonal block size of the blocked inversion, rows"),
+      axis("warps", "w", &Config::warps, kKktSolveWarpsValues, "warps per CTA"),
   };
-  return in(kKktSolveChunkValues, chunk) && in(kKktSolveBlockValues, block) && in(kKktSolveWarpsValues, warps);
-}
+  static constexpr Config kAot[] = {Config{}};
+  /// The inversion block fits the chunk; shared memory within the arch's opt-in limit.
+  static bool buildable(const Config& c, const ArchInfo& arch);
+  /// bf16 and fp16 q/k/v, fp32 β.
+  static std::vector<cuda::KernelSpec> specs(const Config& c);
+};
 
-/// Axes: chunk "c" {64, 32}, block "b" {16, 32}, warps "w" {4, 8} (the kKktSolve*Values above); default
-/// c64.b16.w4; id "gdn.kkt_solve".
-const SpaceDecl& kkt_solve_space();
+inline Point KktSolveConfig::to_point() const { return qla::to_point<KktSolveFamily>(*this); }
+inline KktSolveConfig KktSolveConfig::from_point(const Point& p) { return qla::from_point<KktSolveFamily>(p); }
+
+/// gdn.kkt_solve's space (space_of<KktSolveFamily>()).
+inline const SpaceDecl& kkt_solve_space() { return space_of<KktSolveFamily>(); }
 
 /// Dynamic shared memory of a config, bytes.
 std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c);

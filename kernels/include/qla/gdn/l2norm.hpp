@@ -2,24 +2,47 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "qla/cuda/kernel_spec.hpp"
 #include "qla/dtype.hpp"
 #include "qla/gdn/l2norm_params.hpp"
 #include "qla/gdn/problem.hpp"
+#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
 
-/// Compile-time config: warps (= vectors) per CTA. Label e.g. "w4".
+/// One point of l2norm's space.
 struct L2NormConfig {
   int warps = 4;  ///< 4 or 8
-  Point to_point() const { return {warps}; }
-  static L2NormConfig from_point(const Point& p) { return {p.at(0)}; }
+
+  Point to_point() const;
+  static L2NormConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
-/// Space "gdn.l2norm".
-const SpaceDecl& l2norm_space();
+inline constexpr int kL2NormWarpsValues[] = {4, 8};  ///< warps (= head vectors) per CTA
+
+/// The declaration of gdn.l2norm (qla/family.hpp): default w4.
+struct L2NormFamily {
+  using Config = L2NormConfig;
+  static constexpr const char* kId = "gdn.l2norm";
+  static constexpr const char* kRole = "qk_norm";
+  static constexpr const char* kVariant = "simt";
+  static constexpr AxisDecl<Config> kAxes[] = {
+      axis("warps", "w", &Config::warps, kL2NormWarpsValues, "warps (= head vectors) per CTA"),
+  };
+  static constexpr Config kAot[] = {Config{}};
+  static bool buildable(const Config&, const ArchInfo&) { return true; }
+  /// bf16 and fp16 q/k.
+  static std::vector<cuda::KernelSpec> specs(const Config& c);
+};
+
+inline Point L2NormConfig::to_point() const { return qla::to_point<L2NormFamily>(*this); }
+inline L2NormConfig L2NormConfig::from_point(const Point& p) { return qla::from_point<L2NormFamily>(p); }
+
+/// gdn.l2norm's space (space_of<L2NormFamily>()).
+inline const SpaceDecl& l2norm_space() { return space_of<L2NormFamily>(); }
 /// "qla::gdn::l2norm_kernel<W, T>" from "gdn/l2norm.cuh"; T bf16 or fp16.
 cuda::KernelSpec l2norm_spec(const L2NormConfig& c, DType dtype);
 /// ceil(rows*heads / warps) CTAs of warps*32 threads.

@@ -14,6 +14,7 @@
 #include "qla/gdn/cp.hpp"
 #include "qla/gdn/problem.hpp"
 #include "qla/gdn/tensor_views.hpp"
+#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
@@ -37,67 +38,94 @@ using ConfigLookup =
     std::function<std::optional<Point>(const std::string& kernel, const Problem& problem, const ArchInfo& arch)>;
 
 /// The fused path's op-level knobs as a point of the runtime space "gdn.fwd_plan" (no recompilation of its
-/// own), so the tuner searches them jointly: the chunk size C every kernel of the path shares, and the CP knobs.
-/// Label e.g. "c64.cp2.pc0.th10".
+/// own), so the tuner searches them jointly: the chunk size C every kernel of the path shares, the CP knobs, and
+/// which variant fills the chunk-forward role. Label e.g. "c64.cp2.pc0.th10.v0".
 struct FwdPlanConfig {
-  int chunk = 64;        ///< C of cumsum, kkt_solve, fused_fwd and state_pass
+  int chunk = 64;        ///< C of cumsum, kkt_solve, the chunk forward and state_pass
   int cp = 2;            ///< 0 off, 1 on (split wherever a sequence has more than L chunks), 2 auto (GDN.md §2.10)
   int piece_chunks = 0;  ///< L, chunks (of C) per CP piece; 0 = FlashQLA's rule (§3.2)
   /// Warm-up threshold magnitude: a window stops once its summed log decay is below −threshold (FlashQLA: 10).
   /// Stored positive because config labels carry digits only.
   int threshold = 10;
+  /// The chunk-forward variant: 0 = the untuned rule (untuned_chunk_fwd), else an index of kChunkFwdVariants.
+  int variant = 0;
 
-  Point to_point() const { return {chunk, cp, piece_chunks, threshold}; }
+  Point to_point() const;
   static FwdPlanConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
-/// The axis values of gdn.fwd_plan: the one declaration fwd_plan_space() is built from, constexpr so the
-/// generated deployment header can static_assert its rows against it.
-inline constexpr int kFwdPlanChunkValues[] = {64, 32};                        ///< C, tokens
-inline constexpr int kFwdPlanCpValues[] = {2, 0, 1};                          ///< 2 auto, 0 off, 1 on
+/// The families that can fill the chunk-forward role, by FwdPlanConfig::variant (index 0: the untuned rule).
+inline constexpr const char* kChunkFwdVariants[] = {"", "gdn.fused_fwd", "gdn.fused_fwd_ws"};
+
+inline constexpr int kFwdPlanChunkValues[] = {64, 32};                          ///< C, tokens
+inline constexpr int kFwdPlanCpValues[] = {2, 0, 1};                            ///< 2 auto, 0 off, 1 on
 inline constexpr int kFwdPlanPieceChunksValues[] = {0, 4, 8, 16, 32, 64, 128};  ///< L; 0 = FlashQLA's rule
-inline constexpr int kFwdPlanThresholdValues[] = {10, 6, 8, 12, 16};          ///< −log-decay bound
+inline constexpr int kFwdPlanThresholdValues[] = {10, 6, 8, 12, 16};            ///< −log-decay bound
+inline constexpr int kFwdPlanVariantValues[] = {0, 1, 2};                       ///< kChunkFwdVariants index
 
-/// Whether every value is one of its axis' values (compile-time SpaceDecl::contains).
-constexpr bool fwd_plan_in_space(int chunk, int cp, int piece_chunks, int threshold) {
-  auto in = [](const auto& values, int v) {
-    for (int x : values)
-      if (x == v) return true;
-    return false;
+/// The declaration of the runtime space gdn.fwd_plan (qla/family.hpp): default c64.cp2.pc0.th10.v0
+/// (FlashQLA's rules, the untuned variant rule). Nothing to compile.
+struct FwdPlanFamily {
+  using Config = FwdPlanConfig;
+  static constexpr const char* kId = "gdn.fwd_plan";
+  static constexpr const char* kRole = "plan";
+  static constexpr const char* kVariant = "runtime";
+  static constexpr bool kRuntime = true;
+  static constexpr AxisDecl<Config> kAxes[] = {
+      axis("chunk", "c", &Config::chunk, kFwdPlanChunkValues,
+           "chunk size C shared by cumsum, kkt_solve, the chunk forward and state_pass"),
+      axis("cp", "cp", &Config::cp, kFwdPlanCpValues, "context parallelism: 0 off, 1 on, 2 FlashQLA's SM90 auto rule"),
+      axis("piece_chunks", "pc", &Config::piece_chunks, kFwdPlanPieceChunksValues,
+           "chunks per CP piece; 0 = FlashQLA's sqrt rule"),
+      axis("threshold", "th", &Config::threshold, kFwdPlanThresholdValues,
+           "CP warm-up stops once the summed log decay is below -th"),
+      axis("variant", "v", &Config::variant, kFwdPlanVariantValues,
+           "chunk-forward variant: 0 the untuned rule, 1 gdn.fused_fwd (mma), 2 gdn.fused_fwd_ws"),
   };
-  return in(kFwdPlanChunkValues, chunk) && in(kFwdPlanCpValues, cp) && in(kFwdPlanPieceChunksValues, piece_chunks) &&
-         in(kFwdPlanThresholdValues, threshold);
-}
+  static bool buildable(const Config&, const ArchInfo&) { return true; }
+};
 
-/// Axes chunk "c", cp "cp", piece_chunks "pc", threshold "th" (the kFwdPlan*Values above; threshold 10 means
-/// −10); default c64.cp2.pc0.th10 (FlashQLA's rules); id "gdn.fwd_plan"; runtime = true.
-const SpaceDecl& fwd_plan_space();
+inline Point FwdPlanConfig::to_point() const { return qla::to_point<FwdPlanFamily>(*this); }
+inline FwdPlanConfig FwdPlanConfig::from_point(const Point& p) { return qla::from_point<FwdPlanFamily>(p); }
 
-/// The kernels of the fused path that share the plan's chunk size C (axis 0 of each of their spaces).
-inline constexpr const char* kChunkSharingKernels[] = {"gdn.fused_fwd", "gdn.kkt_solve", "gdn.state_pass",
-                                                       "gdn.cumsum"};
+/// gdn.fwd_plan's space (space_of<FwdPlanFamily>(); runtime = true).
+inline const SpaceDecl& fwd_plan_space() { return space_of<FwdPlanFamily>(); }
+
+/// The roles of the fused forward op, in launch order; each is filled by one family of the kernel catalog whose
+/// kRole names it (the chunk forward by one of kChunkFwdVariants).
+inline constexpr const char* kFusedForwardRoles[] = {"gate_prep", "ut_prep", "cp_warmup", "cp_state_pass",
+                                                     "cp_correct", "chunk_fwd"};
+
+/// The kernels of the fused path that share the plan's chunk size C (their "chunk" axis).
+inline constexpr const char* kChunkSharingKernels[] = {"gdn.fused_fwd", "gdn.fused_fwd_ws", "gdn.kkt_solve",
+                                                       "gdn.state_pass", "gdn.cumsum"};
 
 /// The fused forward's V-split rule (GDN.md §2.3) for `ctas_per_slice` = (CP pieces or sequences) · H_v:
 /// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.
 int fused_block_v_heuristic(long long ctas_per_slice, int sm_count);
 
-/// The register split an untuned plan runs on a target with setmaxnreg (gdn.fused_fwd's rs axis).
-inline constexpr int kUntunedRegSplit = 40;
+/// The chunk-forward family the untuned op runs on `arch`: gdn.fused_fwd_ws where the target has setmaxnreg
+/// (sm_90a; 1.2–1.45x the mma kernel at the same tile on the H100), else gdn.fused_fwd.
+const char* untuned_chunk_fwd_family(const ArchInfo& arch);
 
-/// The gdn.fused_fwd config make_plan runs for `problem` on `arch` when nothing is given or looked up: the
-/// space's default with the §2.3 BV rule applied to the default CP decision and, where the target has
-/// setmaxnreg (sm_90a), the warp-specialised kernel at kUntunedRegSplit. The tuner measures it as the untuned
-/// baseline. Host-only; no GPU needed.
-Point untuned_fused_point(const Problem& problem, const ArchInfo& arch);
+/// The point of chunk-forward family `kernel` that the untuned op runs for `problem` on `arch`: the family's
+/// default with the V-split rule (fused_block_v_heuristic) applied to the default CP decision, where that still
+/// builds. The tuner measures it as each family's untuned baseline. Host-only; no GPU needed.
+Point untuned_fused_point(const std::string& kernel, const Problem& problem, const ArchInfo& arch);
 
-/// What the caller may force. Precedence per kernel: `configs` > `lookup` > the space's default (for
-/// gdn.fused_fwd: untuned_fused_point's rules on the default). The kernels of the fused path (kChunkSharingKernels) share
-/// one chunk size C, decided in this order: an explicit gdn.fused_fwd config; an explicit gdn.fwd_plan point; an
-/// explicit config of another chunk-sharing kernel; a looked-up gdn.fwd_plan point; a looked-up gdn.fused_fwd
-/// config; 64. Default points are moved to C; a looked-up point at another C belongs to another tuning and is
-/// replaced by the default at C (so chunk sizes are never mixed; a looked-up plan point at another C gives way
-/// to the CP fields below); an explicit point with another C is a UserError. The CP knobs come from the "gdn.fwd_plan" point when `configs` or `lookup` give one, else from the
-/// fields `cp`, `cp_piece_chunks` and `cp_threshold` below.
+/// What the caller may force. Precedence per kernel: `configs` > `lookup` > the space's default.
+///
+/// The chunk-forward role (kChunkFwdVariants) is filled by one family: the one of an explicit config (several
+/// given: the explicit gdn.fwd_plan point's variant picks, else untuned_chunk_fwd_family; UserError when that
+/// one has no config); else the variant of the gdn.fwd_plan point (explicit or looked up) when it names one; else
+/// untuned_chunk_fwd_family. Its point: explicit, else looked up, else untuned_fused_point.
+///
+/// The kernels of kChunkSharingKernels share one chunk size C: the chunk-forward config's when explicit, else an
+/// explicit gdn.fwd_plan point's, else an explicit config of another chunk-sharing kernel's, else a looked-up
+/// plan point's, else a looked-up chunk-forward config's, else 64. Default points are moved to C; a looked-up
+/// point at another C belongs to another tuning and is replaced by the default at C (chunk sizes are never
+/// mixed); an explicit point at another C is a UserError. The CP knobs come from the gdn.fwd_plan point when
+/// `configs` or `lookup` give one (a looked-up one only at C), else from the fields below.
 struct PlanOptions {
   Algorithm algorithm = Algorithm::kFused;
   std::map<std::string, Point> configs;  ///< kernel id ("gdn.naive_fwd", ...) → point

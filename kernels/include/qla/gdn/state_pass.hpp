@@ -6,11 +6,13 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "qla/cuda/kernel_spec.hpp"
 #include "qla/dtype.hpp"
 #include "qla/gdn/fused_params.hpp"
 #include "qla/gdn/problem.hpp"
+#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
@@ -21,29 +23,38 @@ struct StatePassConfig {
   int stages = 2;   ///< input ring depth (1 or 2); the M-computing instantiation always runs 1
   int warps = 8;    ///< warps per CTA (4 or 8)
 
-  Point to_point() const { return {chunk, stages, warps}; }
+  Point to_point() const;
   static StatePassConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
-/// The axis values of gdn.state_pass: the one declaration state_pass_space() is built from, constexpr so the
-/// generated deployment header can static_assert its rows against it.
 inline constexpr int kStatePassChunkValues[] = {64, 32};  ///< C, tokens
 inline constexpr int kStatePassStagesValues[] = {1, 2};   ///< input ring depth
 inline constexpr int kStatePassWarpsValues[] = {4, 8};    ///< warps per CTA
 
-/// Whether every value is one of its axis' values (compile-time SpaceDecl::contains; no buildable check).
-constexpr bool state_pass_in_space(int chunk, int stages, int warps) {
-  auto in = [](const auto& values, int v) {
-    for (int x : values)
-      if (x == v) return true;
-    return false;
+/// The declaration of gdn.state_pass (qla/family.hpp): default c64.s2.w8.
+struct StatePassFamily {
+  using Config = StatePassConfig;
+  static constexpr const char* kId = "gdn.state_pass";
+  static constexpr const char* kRole = "cp_state_pass";
+  static constexpr const char* kVariant = "mma";
+  static constexpr AxisDecl<Config> kAxes[] = {
+      axis("chunk", "c", &Config::chunk, kStatePassChunkValues, "tokens per chunk C"),
+      axis("stages", "s", &Config::stages, kStatePassStagesValues,
+           "cp.async input ring depth (the M instantiation runs 1)"),
+      axis("warps", "w", &Config::warps, kStatePassWarpsValues, "warps per CTA"),
   };
-  return in(kStatePassChunkValues, chunk) && in(kStatePassStagesValues, stages) && in(kStatePassWarpsValues, warps);
-}
+  static constexpr Config kAot[] = {Config{}};
+  /// Both instantiations (with and without M) within the arch's shared-memory opt-in limit.
+  static bool buildable(const Config& c, const ArchInfo& arch);
+  /// bf16 and fp16 q/k/v with fp32 β, each without and with the transition M.
+  static std::vector<cuda::KernelSpec> specs(const Config& c);
+};
 
-/// Axes: chunk "c" {64, 32}, stages "s" {1, 2}, warps "w" {4, 8} (the kStatePass*Values above); default
-/// c64.s2.w8; id "gdn.state_pass".
-const SpaceDecl& state_pass_space();
+inline Point StatePassConfig::to_point() const { return qla::to_point<StatePassFamily>(*this); }
+inline StatePassConfig StatePassConfig::from_point(const Point& p) { return qla::from_point<StatePassFamily>(p); }
+
+/// gdn.state_pass's space (space_of<StatePassFamily>()).
+inline const SpaceDecl& state_pass_space() { return space_of<StatePassFamily>(); }
 
 /// Dynamic shared memory, bytes; `with_m` for the instantiation that can compute M.
 std::size_t state_pass_smem_bytes(const StatePassConfig& c, bool with_m);

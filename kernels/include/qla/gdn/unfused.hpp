@@ -18,6 +18,7 @@
 #include "qla/dtype.hpp"
 #include "qla/gdn/problem.hpp"
 #include "qla/gdn/unfused_params.hpp"
+#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 struct CUstream_st;  // cudaStream_t without the CUDA headers
@@ -31,33 +32,45 @@ struct UnfusedConfig {
   int h_warps = 8;     ///< warps of the h kernel (4 or 8): the K rows of the state are split among them
   int o_block_v = 128; ///< BV of the o kernel: V-slice per CTA (32, 64 or 128); grid NC x H x V/BV
 
-  Point to_point() const { return {h_block_v, h_warps, o_block_v}; }
+  Point to_point() const;
   /// Inverse of to_point(); throws UserError when `p` is not a point of unfused_space().
   static UnfusedConfig from_point(const Point& p);
   /// e.g. "hbv32.hw8.obv128".
   std::string label() const;
 };
 
-/// The axis values of gdn.unfused: the one declaration unfused_space() is built from, constexpr so the generated
-/// deployment header can static_assert its rows against it.
 inline constexpr int kUnfusedHBlockVValues[] = {32, 64};      ///< BV of the h kernel, columns
 inline constexpr int kUnfusedHWarpsValues[] = {4, 8};         ///< warps of the h kernel
 inline constexpr int kUnfusedOBlockVValues[] = {32, 64, 128}; ///< BV of the o kernel, columns
 
-/// Whether every value is one of its axis' values (compile-time SpaceDecl::contains; no buildable check).
-constexpr bool unfused_in_space(int h_block_v, int h_warps, int o_block_v) {
-  auto in = [](const auto& values, int v) {
-    for (int x : values)
-      if (x == v) return true;
-    return false;
+/// The declaration of gdn.unfused (qla/family.hpp), default hbv32.hw8.obv128. The space is small: every point
+/// is built ahead of time, so the pipeline runs without NVRTC.
+struct UnfusedFamily {
+  using Config = UnfusedConfig;
+  static constexpr const char* kId = "gdn.unfused";
+  static constexpr const char* kRole = "unfused_pipeline";
+  static constexpr const char* kVariant = "mma";
+  static constexpr AxisDecl<Config> kAxes[] = {
+      axis("h_block_v", "hbv", &Config::h_block_v, kUnfusedHBlockVValues,
+           "V-slice width of the state (h) kernel, columns per CTA"),
+      axis("h_warps", "hw", &Config::h_warps, kUnfusedHWarpsValues, "warps of the state (h) kernel"),
+      axis("o_block_v", "obv", &Config::o_block_v, kUnfusedOBlockVValues,
+           "V-slice width of the output (o) kernel, columns per CTA"),
   };
-  return in(kUnfusedHBlockVValues, h_block_v) && in(kUnfusedHWarpsValues, h_warps) &&
-         in(kUnfusedOBlockVValues, o_block_v);
-}
+  static constexpr Config kAot[] = {{32, 8, 128}, {32, 4, 32},  {32, 4, 64},  {32, 4, 128},
+                                    {32, 8, 32},  {32, 8, 64},  {64, 4, 32},  {64, 4, 64},
+                                    {64, 4, 128}, {64, 8, 32},  {64, 8, 64},  {64, 8, 128}};
+  /// The h and o kernels' shared memory within the arch's opt-in limit.
+  static bool buildable(const Config& c, const ArchInfo& arch);
+  /// Every kernel of the pipeline: cumsum for f32/bf16 g and β, the others for bf16 and fp16 q/k/v.
+  static std::vector<cuda::KernelSpec> specs(const Config& c);
+};
 
-/// The space "gdn.unfused": axes hbv {32, 64}, hw {4, 8}, obv {32, 64, 128} (the kUnfused*Values above);
-/// default hbv32.hw8.obv128.
-const SpaceDecl& unfused_space();
+inline Point UnfusedConfig::to_point() const { return qla::to_point<UnfusedFamily>(*this); }
+inline UnfusedConfig UnfusedConfig::from_point(const Point& p) { return qla::from_point<UnfusedFamily>(p); }
+
+/// The space "gdn.unfused" (space_of<UnfusedFamily>()).
+inline const SpaceDecl& unfused_space() { return space_of<UnfusedFamily>(); }
 
 /// The five kernels of the pipeline, in launch order.
 enum class UnfusedStage { kCumsum, kKktSolve, kWu, kH, kO };
