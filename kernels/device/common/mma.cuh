@@ -1,6 +1,6 @@
 // Warp-level tensor-core helpers shared by the fused GDN kernels: mma.sync m16n8k16 (fp16/bf16 operands, fp32
-// accumulators), ldmatrix fragment loads from padded shared-memory tiles, cp.async with zero fill, element
-// conversion and token addressing. Compiles under nvcc and NVRTC (no host standard headers).
+// accumulators), ldmatrix fragment loads from padded shared-memory tiles, cp.async with zero fill (element
+// conversion and token addressing: common/convert.cuh). Compiles under nvcc and NVRTC (no host standard headers).
 //
 // Shared-memory tiles are row-major 16-bit arrays with a row pitch that is a multiple of 8 elements and ≡ 8
 // (mod 64) elements (e.g. 136 for 128 columns, 72 for 64): ldmatrix then reads 8 rows from 8 distinct 16-byte
@@ -10,58 +10,15 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "common/convert.cuh"
 #include "qla/gdn/tensor_views.hpp"
 
 namespace qla::cuda {
-
-/// std::is_same without host headers.
-template <class A, class B>
-struct IsSame {
-  static constexpr bool value = false;
-};
-template <class A>
-struct IsSame<A, A> {
-  static constexpr bool value = true;
-};
 
 __device__ __forceinline__ unsigned smem_u32(const void* p) {
   return static_cast<unsigned>(__cvta_generic_to_shared(p));
 }
 
-__device__ __forceinline__ float to_float(float x) { return x; }
-__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
-
-template <class T>
-__device__ __forceinline__ T from_float(float x);
-template <>
-__device__ __forceinline__ float from_float<float>(float x) { return x; }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
-template <>
-__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
-
-/// Two floats packed into one 32-bit register of T (low half = a).
-template <class T>
-__device__ __forceinline__ unsigned pack2(float a, float b);
-template <>
-__device__ __forceinline__ unsigned pack2<__half>(float a, float b) {
-  const __half2 h = __floats2half2_rn(a, b);
-  return *reinterpret_cast<const unsigned*>(&h);
-}
-template <>
-__device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float a, float b) {
-  const __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
-  return *reinterpret_cast<const unsigned*>(&h);
-}
-
-/// Element offset of (flat token f = b*T + t, head h) in a token-major view.
-__device__ __forceinline__ long long token_offset(const gdn::TokenTensor& x, long long f, int h,
-                                                  long long tokens_per_row) {
-  const long long b = f / tokens_per_row;
-  const long long t = f - b * tokens_per_row;
-  return b * x.stride_batch + t * x.stride_token + static_cast<long long>(h) * x.stride_head;
-}
 
 /// 16-byte asynchronous global→shared copy; `valid == false` writes zeros and reads nothing.
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {

@@ -3,7 +3,7 @@
 // drops below the threshold.
 #pragma once
 
-#include "gdn/convert.cuh"
+#include "common/convert.cuh"
 #include "qla/gdn/cp_params.hpp"
 
 namespace qla::gdn {
@@ -23,7 +23,7 @@ __global__ void cp_warmup_counts_kernel(CpWarmupParams p) {
     fallback = 1;
     for (int c = chunks - 1; c >= 0; --c) {
       const long long last = (c == chunks - 1) ? eos - 1 : bos + static_cast<long long>(c + 1) * p.chunk - 1;
-      sum += *dev::token_ptr<const float>(p.g_cum, last, p.tokens_per_row, head);
+      sum += *cuda::token_ptr<const float>(p.g_cum, last, head, p.tokens_per_row);
       ++n;
       if (sum < p.threshold) {
         fallback = 0;

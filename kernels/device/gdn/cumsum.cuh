@@ -12,7 +12,7 @@
 // lane and a shuffle scan across lanes.
 #pragma once
 
-#include "gdn/convert.cuh"
+#include "common/convert.cuh"
 #include "qla/gdn/cumsum_params.hpp"
 
 namespace qla::gdn {
@@ -33,7 +33,7 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
     for (int i = tid; i < C * 32; i += 128) {
       const long long tok = pad0 + i / 32;
       const int head = head0 + i % 32;
-      if (tok < p.seq.total_tokens && head < p.heads) *dev::token_ptr<float>(p.g_out, tok, T, head) = 0.f;
+      if (tok < p.seq.total_tokens && head < p.heads) *cuda::token_ptr<float>(p.g_out, tok, head, T) = 0.f;
     }
     return;
   }
@@ -48,7 +48,7 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
     const int t = i / 32;
     const int head = head0 + i % 32;
     tile[t][i % 32] = (t < len && head < p.heads)
-                          ? dev::to_float(*dev::token_ptr<const TG>(p.g_in, bos + t, T, head))
+                          ? cuda::to_float(*cuda::token_ptr<const TG>(p.g_in, bos + t, head, T))
                           : 0.f;
   }
   __syncthreads();
@@ -82,7 +82,7 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
   for (int i = tid; i < C * 32; i += 128) {
     const int t = i / 32;
     const int head = head0 + i % 32;
-    if (t < len && head < p.heads) *dev::token_ptr<float>(p.g_out, bos + t, T, head) = tile[t][i % 32];
+    if (t < len && head < p.heads) *cuda::token_ptr<float>(p.g_out, bos + t, head, T) = tile[t][i % 32];
   }
 }
 

@@ -2,7 +2,7 @@
 // One warp per (token, head) vector of 128: each lane holds 4 elements.
 #pragma once
 
-#include "gdn/convert.cuh"
+#include "common/convert.cuh"
 #include "qla/gdn/l2norm_params.hpp"
 
 namespace qla::gdn {
@@ -16,20 +16,20 @@ __global__ void __launch_bounds__(Warps * 32) l2norm_kernel(L2NormParams p) {
   const long long row = vec / p.heads;
   const int head = static_cast<int>(vec - row * p.heads);
   const int lane = threadIdx.x % 32;
-  const T* x = dev::token_ptr<const T>(p.x, row, p.tokens_per_row, head);
+  const T* x = cuda::token_ptr<const T>(p.x, row, head, p.tokens_per_row);
   float v[kPerLane];
   float ss = 0.f;
 #pragma unroll
   for (int e = 0; e < kPerLane; ++e) {
-    v[e] = dev::to_float(x[e * 32 + lane]);
+    v[e] = cuda::to_float(x[e * 32 + lane]);
     ss += v[e] * v[e];
   }
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, off);
   const float rstd = rsqrtf(ss + p.eps);
-  T* y = dev::token_ptr<T>(p.y, row, p.tokens_per_row, head);
+  T* y = cuda::token_ptr<T>(p.y, row, head, p.tokens_per_row);
 #pragma unroll
-  for (int e = 0; e < kPerLane; ++e) y[e * 32 + lane] = dev::from_float<T>(v[e] * rstd);
+  for (int e = 0; e < kPerLane; ++e) y[e * 32 + lane] = cuda::from_float<T>(v[e] * rstd);
   if (p.rstd && lane == 0) p.rstd[row * p.heads + head] = rstd;
 }
 

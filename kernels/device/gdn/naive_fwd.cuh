@@ -4,7 +4,7 @@
 // the two dot products per token reduce with shuffles. Also the GPU reference for long sequences.
 #pragma once
 
-#include "gdn/convert.cuh"
+#include "common/convert.cuh"
 #include "qla/gdn/naive_fwd_params.hpp"
 
 namespace qla::gdn {
@@ -43,15 +43,15 @@ __global__ void __launch_bounds__(BV* KSplit) naive_fwd_kernel(NaiveFwdParams p)
   for (long long tok = bos; tok < eos; ++tok) {
     __syncthreads();  // the previous token's smem reads are done
     for (int i = tid; i < kK; i += BV * KSplit) {
-      k_s[i] = dev::to_float(dev::token_ptr<const T>(p.k, tok, rows_per_batch, qk_head)[i]);
-      q_s[i] = dev::to_float(dev::token_ptr<const T>(p.q, tok, rows_per_batch, qk_head)[i]);
+      k_s[i] = cuda::to_float(cuda::token_ptr<const T>(p.k, tok, qk_head, rows_per_batch)[i]);
+      q_s[i] = cuda::to_float(cuda::token_ptr<const T>(p.q, tok, qk_head, rows_per_batch)[i]);
     }
     for (int i = tid; i < BV; i += BV * KSplit) {
-      v_s[i] = dev::to_float(dev::token_ptr<const T>(p.v, tok, rows_per_batch, head)[slice * BV + i]);
+      v_s[i] = cuda::to_float(cuda::token_ptr<const T>(p.v, tok, head, rows_per_batch)[slice * BV + i]);
     }
     if (tid == 0) {
-      gb_s[0] = expf(dev::to_float(*dev::token_ptr<const TG>(p.g, tok, rows_per_batch, head)));
-      gb_s[1] = dev::to_float(*dev::token_ptr<const TB>(p.beta, tok, rows_per_batch, head));
+      gb_s[0] = expf(cuda::to_float(*cuda::token_ptr<const TG>(p.g, tok, head, rows_per_batch)));
+      gb_s[1] = cuda::to_float(*cuda::token_ptr<const TB>(p.beta, tok, head, rows_per_batch));
     }
     __syncthreads();
     const float decay = gb_s[0];
@@ -71,7 +71,7 @@ __global__ void __launch_bounds__(BV* KSplit) naive_fwd_kernel(NaiveFwdParams p)
     }
 #pragma unroll
     for (int off = KSplit / 2; off > 0; off /= 2) out += __shfl_xor_sync(0xffffffffu, out, off);
-    if (part == 0) dev::token_ptr<T>(p.o, tok, rows_per_batch, head)[col] = dev::from_float<T>(p.scale * out);
+    if (part == 0) cuda::token_ptr<T>(p.o, tok, head, rows_per_batch)[col] = cuda::from_float<T>(p.scale * out);
   }
 
   float* ht = static_cast<float*>(p.ht.data);
@@ -82,7 +82,7 @@ __global__ void __launch_bounds__(BV* KSplit) naive_fwd_kernel(NaiveFwdParams p)
   // Rows after cu_seqlens[N] (varlen padding) get zeros, written by the last sequence's CTAs.
   if (seq == p.seq.num_sequences - 1 && part == 0) {
     for (long long tok = p.seq.cu_seqlens[p.seq.num_sequences]; tok < p.seq.total_tokens; ++tok) {
-      dev::token_ptr<T>(p.o, tok, rows_per_batch, head)[col] = dev::from_float<T>(0.f);
+      cuda::token_ptr<T>(p.o, tok, head, rows_per_batch)[col] = cuda::from_float<T>(0.f);
     }
   }
 }

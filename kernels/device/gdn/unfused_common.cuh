@@ -1,5 +1,5 @@
-// Device helpers of the unfused baseline pipeline (kernels/device/gdn/unfused_*.cuh): element conversion,
-// token addressing, cp.async, and one warp-level tensor-core GEMM on shared-memory tiles.
+// Device helpers of the unfused baseline pipeline (kernels/device/gdn/unfused_*.cuh), beside the shared vocabulary
+// of common/convert.cuh: chunk ranges, cp.async and one warp-level tensor-core GEMM on shared-memory tiles.
 //
 // Precision choice: every GEMM of the pipeline runs on TF32 tensor cores (mma.sync m16n8k8, fp32 accumulate)
 // from fp32 or 16-bit shared-memory tiles, and every intermediate (g cumsum, beta, A, w, u/v_new, h) is fp32 in
@@ -12,6 +12,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "common/convert.cuh"
 #include "qla/gdn/unfused_params.hpp"
 
 namespace qla::gdn::unfused {
@@ -21,26 +22,9 @@ constexpr int kHeadDim = 128;  ///< K = V = 128
 constexpr int kThreads = 128;  ///< threads of every kernel but h (whose warp count is a config axis)
 constexpr int kWarps = kThreads / 32;
 
-__device__ __forceinline__ float to_float(float x) { return x; }
-__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
-
-template <class T>
-__device__ __forceinline__ T from_float(float x);
-template <>
-__device__ __forceinline__ float from_float<float>(float x) { return x; }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
-template <>
-__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
-
-/// Element offset of (flat token f, head h) in a token-major view: f = b*T + t.
-__device__ __forceinline__ long long token_offset(const TokenTensor& x, long long f, int h,
-                                                  long long tokens_per_row) {
-  const long long b = f / tokens_per_row;
-  const long long t = f - b * tokens_per_row;
-  return b * x.stride_batch + t * x.stride_token + static_cast<long long>(h) * x.stride_head;
-}
+using cuda::from_float;
+using cuda::to_float;
+using cuda::token_offset;
 
 /// Where chunk c of the work list lies: first flat token and valid rows (1..64).
 struct ChunkRange {
