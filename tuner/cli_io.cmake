@@ -5,6 +5,8 @@ target_include_directories(qla_device_fingerprint PUBLIC ${CMAKE_CURRENT_SOURCE_
 target_link_libraries(qla_device_fingerprint
   PUBLIC CUDA::cudart_static
   PRIVATE qla::core CUDA::nvrtc nlohmann_json::nlohmann_json qla_warnings)
+# qla/cuda/check.hpp (header-only) from the kernels' include tree; no kernel library is linked.
+target_include_directories(qla_device_fingerprint PRIVATE $<TARGET_PROPERTY:qla_families,INTERFACE_INCLUDE_DIRECTORIES>)
 
 target_sources(qla PRIVATE
   cli/cmd_devices.cpp

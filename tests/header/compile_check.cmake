@@ -1,6 +1,6 @@
 # Compiles a generated header in a tiny translation unit (syntax only) and checks the outcome; a ctest runs it
 # with `cmake -P`. Variables:
-#   COMPILER   the C++ compiler          INCLUDES  ';'-separated include directories
+#   COMPILER   the C++ compiler          INCLUDES, MORE_INCLUDES  include directories
 #   HEADER     the generated header      EXPECT    "pass" or "fail"
 #   TAMPER_FROM / TAMPER_TO  optional: the header is copied with the first TAMPER_FROM replaced by TAMPER_TO
 #   MATCH      with EXPECT fail: a regex the compiler's output must contain (the failure must be the one meant)
@@ -27,7 +27,7 @@ file(WRITE ${WORK}/use_header.cpp
   "  return s.fused_fwd.values[0] == 0 ? 1 : 0;\n"
   "}\n")
 set(flags -std=c++17 -fsyntax-only -Wall -Wextra -Werror)
-foreach(dir IN LISTS INCLUDES)
+foreach(dir IN LISTS INCLUDES MORE_INCLUDES)
   list(APPEND flags -I${dir})
 endforeach()
 execute_process(COMMAND ${COMPILER} ${flags} ${WORK}/use_header.cpp
