@@ -11,6 +11,7 @@
 #include "qla/error.hpp"
 #include "qla/tuner/fake_kernel.hpp"
 #include "qla/tuner/problem_json.hpp"
+#include "store_columns.hpp"
 
 namespace qla::tuner {
 namespace {
@@ -249,6 +250,83 @@ TEST(Store, PruneKeepsCurrentSourcesAndEveryWinner) {
   EXPECT_EQ(none.trials_removed, 3);
   EXPECT_EQ(none.runs_removed, 1);
   EXPECT_EQ(s.prune({}).trials_removed, 0) << "pruning twice removes nothing more";
+}
+
+TEST(Store, TheColumnTableIsTheTrialsTable) {
+  TempDir dir;
+  Store s = Store::open(dir.file("c.sqlite"), Store::Mode::kReadWrite);
+  SQLite::Database db(dir.file("c.sqlite"), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "PRAGMA table_info(trials)");
+  std::vector<std::string> columns;
+  while (q.executeStep()) columns.push_back(q.getColumn(1).getString());
+  std::vector<std::string> expected{"id", "device_id"};
+  for (const auto& c : schema::kTrialColumns) {
+    expected.push_back(c.name);
+    if (std::string(c.name) == "spills") expected.push_back("run_id");
+  }
+  EXPECT_EQ(columns, expected);
+}
+
+TEST(Store, EveryFieldOfATrialRoundTrips) {
+  TempDir dir;
+  Store s = Store::open(dir.file("r.sqlite"), Store::Mode::kReadWrite);
+  const std::int64_t run = s.begin_run(fake_device(), {"args", "abc", "anneal", "8", "host"});
+  TrialRecord t = ok_trial({32, 16, 3, 4, 8}, 12.5);
+  t.problem = varlen_problem({100, 0, 4000}, 4, 16);
+  t.result.message = "note";
+  t.run_id = run;
+  ASSERT_TRUE(s.put_trial(fake_device(), t));
+  TrialRecord failed = ok_trial({64, 64, 2, 8, 1}, 0);
+  failed.result.status = TrialStatus::kCompileError;
+  failed.result.resources = {-1, -1, -1};
+  ASSERT_TRUE(s.put_trial(fake_device(), failed));
+  const auto got = s.find_trial(fake_device(), kFake, t.problem, t.config);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->values, t.values);
+  EXPECT_EQ(got->run_id, run);
+  EXPECT_EQ(problem_key(got->problem), problem_key(t.problem));
+  EXPECT_DOUBLE_EQ(got->result.time.median_us, 12.5);
+  EXPECT_DOUBLE_EQ(got->result.time.noise, t.result.time.noise);
+  EXPECT_EQ(got->result.time.samples, 12);
+  ASSERT_EQ(got->result.kernels.size(), 2u);
+  EXPECT_EQ(got->result.kernels[1].name, "k2");
+  ASSERT_EQ(got->result.errors.size(), 1u);
+  EXPECT_DOUBLE_EQ(got->result.errors[0].max_abs, 2e-3);
+  EXPECT_EQ(got->result.message, "note");
+  EXPECT_EQ(got->result.resources.registers, 128);
+  EXPECT_FALSE(got->created_at.empty());
+  const auto untimed = s.find_trial(fake_device(), kFake, failed.problem, failed.config);
+  ASSERT_TRUE(untimed);
+  EXPECT_EQ(untimed->result.status, TrialStatus::kCompileError);
+  EXPECT_EQ(untimed->result.time.samples, 0);
+  EXPECT_EQ(untimed->result.resources.registers, -1);
+  // The export names every exported column once and leaves the class columns to problem_json.
+  const auto row = s.export_json()["trials"][0];
+  for (const auto& c : schema::kTrialColumns) EXPECT_EQ(row.contains(c.name), c.exported) << c.name;
+}
+
+TEST(Store, MergeRefusesADamagedRowAndChangesNothing) {
+  TempDir dir;
+  {
+    Store b = Store::open(dir.file("b.sqlite"), Store::Mode::kReadWrite);
+    b.put_trial(fake_device(), ok_trial({64, 64, 2, 8, 2}, 10));
+    b.put_trial(fake_device(), ok_trial({64, 64, 2, 8, 1}, 11));
+  }
+  {
+    SQLite::Database db(dir.file("b.sqlite"), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE trials SET errors = '[{\"name\": ' WHERE config = 'c64.bv64.s2.w8.u1'");
+  }
+  Store a = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
+  a.put_trial(fake_device(), ok_trial({32, 64, 2, 8, 2}, 9));
+  const auto before = a.export_json();
+  const Store b = Store::open(dir.file("b.sqlite"), Store::Mode::kReadOnly);
+  try {
+    a.merge_from(b);
+    ADD_FAILURE() << "a damaged row was merged";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("errors is not valid JSON"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(a.export_json(), before) << "a refused merge changed the target";
 }
 
 TEST(Store, ExportIsOrderedAndMergeAddsNoDuplicates) {

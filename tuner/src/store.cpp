@@ -1,5 +1,6 @@
 #include "qla/tuner/store.hpp"
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -9,12 +10,14 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <variant>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
 #include "qla/error.hpp"
 #include "qla/tuner/problem_json.hpp"
+#include "store_columns.hpp"
 #include "store_schema.hpp"
 
 namespace qla::tuner {
@@ -240,11 +243,6 @@ double number_or_nan(const nlohmann::json& j) {
   return j.is_number() ? j.get<double>() : std::numeric_limits<double>::quiet_NaN();
 }
 
-void bind_optional_int(SQLite::Statement& s, const char* name, int v) {
-  if (v < 0) s.bind(name);
-  else s.bind(name, v);
-}
-
 /// Copies a column of one store into a parameter of a statement on another, keeping its SQLite type.
 void bind_column(SQLite::Statement& s, int index, const SQLite::Column& c) {
   switch (c.getType()) {
@@ -259,33 +257,141 @@ void bind_column(SQLite::Statement& s, int index, const SQLite::Column& c) {
 int column_int_or(const SQLite::Column& c, int fallback) { return c.isNull() ? fallback : c.getInt(); }
 double column_double_or(const SQLite::Column& c, double fallback) { return c.isNull() ? fallback : c.getDouble(); }
 
-constexpr const char* kTrialColumns =
-    "d.digest, t.kernel, t.source_hash, t.space_hash, t.problem_json, t.config, t.config_values, t.status, "
-    "t.median_us, t.min_us, t.max_us, t.samples, t.noise, t.kernel_times, t.errors, t.message, t.registers, "
-    "t.smem_bytes, t.spills, COALESCE(t.run_id, 0), t.created_at";
+// ---- the trial column table (store_columns.hpp) drives every statement over trials ---------------------------
+
+using schema::ColumnType;
+using schema::kTrialColumnCount;
+using schema::kTrialColumns;
+
+/// A value of one cell, as SQLite stores it.
+using Cell = std::variant<std::monostate, std::int64_t, double, std::string>;
+using TrialCells = std::array<Cell, kTrialColumnCount>;
+
+constexpr std::size_t col(std::string_view name) {
+  const std::size_t i = schema::trial_column_index(name);
+  return i < kTrialColumnCount ? i : throw "no such trial column";
+}
+
+/// "t.kernel, t.source_hash, ..." (with `prefix`), in table order.
+std::string trial_column_list(const char* prefix) {
+  std::string out;
+  for (const auto& c : kTrialColumns) out += (out.empty() ? "" : ", ") + std::string(prefix) + c.name;
+  return out;
+}
+
+/// The trial's cells in table order; created_at is left NULL (the insert stamps it).
+TrialCells trial_cells(const TrialRecord& t) {
+  const gdn::Problem& p = t.problem;
+  const TrialResult& r = t.result;
+  const bool timed = r.status == TrialStatus::kOk;
+  auto opt_int = [](int v) { return v < 0 ? Cell{} : Cell{static_cast<std::int64_t>(v)}; };
+  TrialCells c;
+  c[col("kernel")] = t.kernel.kernel;
+  c[col("source_hash")] = t.kernel.source_hash;
+  c[col("space_hash")] = t.kernel.space_hash;
+  c[col("problem")] = problem_key(p);
+  c[col("h_qk")] = std::int64_t{p.h_qk};
+  c[col("h_v")] = std::int64_t{p.h_v};
+  c[col("k_dim")] = std::int64_t{p.k_dim};
+  c[col("v_dim")] = std::int64_t{p.v_dim};
+  c[col("dtype")] = std::string(dtype_name(p.qkv_dtype));
+  c[col("tokens")] = static_cast<std::int64_t>(p.valid_tokens());
+  c[col("sequences")] = static_cast<std::int64_t>(p.num_sequences());
+  c[col("problem_json")] = dump(problem_to_json(p));
+  c[col("config")] = t.config;
+  c[col("config_values")] = dump(nlohmann::json(t.values));
+  c[col("status")] = std::string(status_name(r.status));
+  if (timed) {
+    c[col("median_us")] = r.time.median_us;
+    c[col("min_us")] = r.time.min_us;
+    c[col("max_us")] = r.time.max_us;
+    c[col("noise")] = r.time.noise;
+  }
+  c[col("samples")] = std::int64_t{timed ? r.time.samples : 0};
+  c[col("kernel_times")] = dump(kernel_times_json(r.kernels));
+  c[col("errors")] = dump(errors_json(r.errors));
+  c[col("message")] = r.message;
+  c[col("registers")] = opt_int(r.resources.registers);
+  c[col("smem_bytes")] = opt_int(r.resources.smem_bytes);
+  c[col("spills")] = opt_int(r.resources.spills);
+  return c;
+}
+
+void bind_cell(SQLite::Statement& s, int index, const Cell& c) {
+  if (const auto* i = std::get_if<std::int64_t>(&c)) s.bind(index, *i);
+  else if (const auto* d = std::get_if<double>(&c)) s.bind(index, *d);
+  else if (const auto* t = std::get_if<std::string>(&c)) s.bind(index, *t);
+  else s.bind(index);
+}
+
+/// "INSERT INTO trials (device_id, run_id, <every column>) VALUES (?, ?, ...) ON CONFLICT DO NOTHING"; a NULL
+/// created_at is stamped with the insert's time.
+std::string trial_insert_sql() {
+  std::string values = "?, ?";
+  for (std::size_t i = 0; i < kTrialColumnCount; ++i) {
+    const std::string ph = "?" + std::to_string(i + 3);
+    values += ", " + (std::string_view(kTrialColumns[i].name) == "created_at"
+                          ? "COALESCE(" + ph + ", " + kNow + ")"
+                          : ph);
+  }
+  return "INSERT INTO trials (device_id, run_id, " + trial_column_list("") + ") VALUES (" + values +
+         ") ON CONFLICT DO NOTHING";
+}
+
+/// The JSON of one cell of `type` (NULL → null; JSON columns parsed).
+nlohmann::json cell_json(const SQLite::Column& c, ColumnType type) {
+  if (c.isNull()) return nullptr;
+  switch (type) {
+    case ColumnType::kInteger: return c.getInt64();
+    case ColumnType::kReal: return c.getDouble();
+    case ColumnType::kText: return c.getString();
+    case ColumnType::kJson: return nlohmann::json::parse(c.getString());
+  }
+  return nullptr;
+}
+
+/// Empty when a trial row copied from another store is well formed (NOT NULL cells present, JSON cells parse,
+/// a known status), else what is wrong.
+std::string check_trial_row(SQLite::Statement& q, int first) {
+  for (std::size_t i = 0; i < kTrialColumnCount; ++i) {
+    const auto& spec = kTrialColumns[i];
+    const SQLite::Column c = q.getColumn(first + static_cast<int>(i));
+    if (c.isNull()) {
+      if (!spec.nullable) return std::string("column ") + spec.name + " is NULL";
+      continue;
+    }
+    if (spec.type == ColumnType::kJson && !nlohmann::json::accept(c.getString()))
+      return std::string("column ") + spec.name + " is not valid JSON";
+  }
+  if (!parse_status(q.getColumn(first + static_cast<int>(col("status"))).getString()))
+    return "unknown status '" + q.getColumn(first + static_cast<int>(col("status"))).getString() + "'";
+  return {};
+}
+
+/// SELECT d.digest, COALESCE(t.run_id, 0), t.<every column> ...: the columns read_trial expects.
+std::string trial_select_sql() { return "SELECT d.digest, COALESCE(t.run_id, 0), " + trial_column_list("t."); }
 
 TrialRecord read_trial(SQLite::Statement& q) {
+  auto at = [&q](std::string_view name) { return q.getColumn(2 + static_cast<int>(col(name))); };
   TrialRecord t;
   t.device_digest = q.getColumn(0).getString();
-  t.kernel = {q.getColumn(1).getString(), q.getColumn(2).getString(), q.getColumn(3).getString()};
-  t.problem = problem_from_json(nlohmann::json::parse(q.getColumn(4).getString()));
-  t.config = q.getColumn(5).getString();
-  t.values = nlohmann::json::parse(q.getColumn(6).getString()).get<Point>();
-  const auto status = parse_status(q.getColumn(7).getString());
-  t.result.status = status.value_or(TrialStatus::kCrashed);
-  t.result.time = {column_double_or(q.getColumn(8), 0), column_double_or(q.getColumn(9), 0),
-                   column_double_or(q.getColumn(10), 0), q.getColumn(11).getInt(),
-                   column_double_or(q.getColumn(12), 0)};
-  for (const auto& k : nlohmann::json::parse(q.getColumn(13).getString()))
+  t.run_id = q.getColumn(1).getInt64();
+  t.kernel = {at("kernel").getString(), at("source_hash").getString(), at("space_hash").getString()};
+  t.problem = problem_from_json(nlohmann::json::parse(at("problem_json").getString()));
+  t.config = at("config").getString();
+  t.values = nlohmann::json::parse(at("config_values").getString()).get<Point>();
+  t.result.status = parse_status(at("status").getString()).value_or(TrialStatus::kCrashed);
+  t.result.time = {column_double_or(at("median_us"), 0), column_double_or(at("min_us"), 0),
+                   column_double_or(at("max_us"), 0), at("samples").getInt(), column_double_or(at("noise"), 0)};
+  for (const auto& k : nlohmann::json::parse(at("kernel_times").getString()))
     t.result.kernels.push_back({k.at("name").get<std::string>(), number_or_nan(k.at("median_us"))});
-  for (const auto& e : nlohmann::json::parse(q.getColumn(14).getString()))
+  for (const auto& e : nlohmann::json::parse(at("errors").getString()))
     t.result.errors.push_back({e.at("name").get<std::string>(), number_or_nan(e.at("rel_fro")),
                                number_or_nan(e.at("max_abs")), e.at("nan_count").get<std::int64_t>()});
-  t.result.message = q.getColumn(15).getString();
-  t.result.resources = {column_int_or(q.getColumn(16), -1), column_int_or(q.getColumn(17), -1),
-                        column_int_or(q.getColumn(18), -1)};
-  t.run_id = q.getColumn(19).getInt64();
-  t.created_at = q.getColumn(20).getString();
+  t.result.message = at("message").getString();
+  t.result.resources = {column_int_or(at("registers"), -1), column_int_or(at("smem_bytes"), -1),
+                        column_int_or(at("spills"), -1)};
+  t.created_at = at("created_at").getString();
   return t;
 }
 
@@ -416,7 +522,7 @@ std::optional<std::string> Store::first_trial_at(const DeviceFingerprint& fp, co
 
 std::optional<TrialRecord> Store::find_trial(const DeviceFingerprint& fp, const KernelIdentity& k,
                                              const gdn::Problem& problem, const std::string& config) const {
-  SQLite::Statement q(*db_, std::string("SELECT ") + kTrialColumns +
+  SQLite::Statement q(*db_, trial_select_sql() +
                                 " FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? AND "
                                 "t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ? AND "
                                 "t.config = ?");
@@ -428,49 +534,13 @@ std::optional<TrialRecord> Store::find_trial(const DeviceFingerprint& fp, const 
 
 bool Store::put_trial(const DeviceFingerprint& fp, const TrialRecord& t) {
   const std::int64_t dev = ensure_device(fp);
-  const gdn::Problem& p = t.problem;
-  const TrialResult& r = t.result;
-  const bool timed = r.status == TrialStatus::kOk;
+  const TrialCells cells = trial_cells(t);
   return with_retry([&] {
     WriteTransaction txn(*db_);
-    SQLite::Statement ins(
-        *db_, std::string("INSERT INTO trials (device_id, kernel, source_hash, space_hash, problem, h_qk, h_v, "
-                          "k_dim, v_dim, dtype, tokens, sequences, problem_json, config, config_values, status, "
-                          "median_us, min_us, max_us, samples, noise, kernel_times, errors, message, registers, "
-                          "smem_bytes, spills, run_id, created_at) VALUES (:dev, :kernel, :src, :space, :problem, "
-                          ":hqk, :hv, :k, :v, :dtype, :tokens, :seqs, :pjson, :config, :values, :status, :median, "
-                          ":min, :max, :samples, :noise, :ktimes, :errors, :message, :regs, :smem, :spills, :run, ") +
-                  kNow + ") ON CONFLICT DO NOTHING");
-    ins.bind(":dev", static_cast<std::int64_t>(dev));
-    ins.bind(":kernel", t.kernel.kernel);
-    ins.bind(":src", t.kernel.source_hash);
-    ins.bind(":space", t.kernel.space_hash);
-    ins.bind(":problem", problem_key(p));
-    ins.bind(":hqk", p.h_qk);
-    ins.bind(":hv", p.h_v);
-    ins.bind(":k", p.k_dim);
-    ins.bind(":v", p.v_dim);
-    ins.bind(":dtype", std::string(dtype_name(p.qkv_dtype)));
-    ins.bind(":tokens", static_cast<std::int64_t>(p.valid_tokens()));
-    ins.bind(":seqs", static_cast<std::int64_t>(p.num_sequences()));
-    ins.bind(":pjson", dump(problem_to_json(p)));
-    ins.bind(":config", t.config);
-    ins.bind(":values", dump(nlohmann::json(t.values)));
-    ins.bind(":status", std::string(status_name(r.status)));
-    if (timed) {
-      ins.bind(":median", r.time.median_us);
-      ins.bind(":min", r.time.min_us);
-      ins.bind(":max", r.time.max_us);
-      ins.bind(":noise", r.time.noise);
-    }
-    ins.bind(":samples", timed ? r.time.samples : 0);
-    ins.bind(":ktimes", dump(kernel_times_json(r.kernels)));
-    ins.bind(":errors", dump(errors_json(r.errors)));
-    ins.bind(":message", r.message);
-    bind_optional_int(ins, ":regs", r.resources.registers);
-    bind_optional_int(ins, ":smem", r.resources.smem_bytes);
-    bind_optional_int(ins, ":spills", r.resources.spills);
-    if (t.run_id > 0) ins.bind(":run", static_cast<std::int64_t>(t.run_id));
+    SQLite::Statement ins(*db_, trial_insert_sql());
+    ins.bind(1, static_cast<std::int64_t>(dev));
+    if (t.run_id > 0) ins.bind(2, static_cast<std::int64_t>(t.run_id));
+    for (std::size_t i = 0; i < kTrialColumnCount; ++i) bind_cell(ins, static_cast<int>(i) + 3, cells[i]);
     const bool inserted = ins.exec() > 0;
     txn.commit();
     return inserted;
@@ -484,7 +554,7 @@ std::vector<TrialRecord> Store::trials(const DeviceFingerprint& fp, const Kernel
 
 std::vector<TrialRecord> Store::trials(const std::string& device_digest, const KernelIdentity& k,
                                        const gdn::Problem& problem) const {
-  SQLite::Statement q(*db_, std::string("SELECT ") + kTrialColumns +
+  SQLite::Statement q(*db_, trial_select_sql() +
                                 " FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? AND "
                                 "t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ? "
                                 "ORDER BY t.config");
@@ -598,30 +668,17 @@ nlohmann::json Store::export_json() const {
   out["runs"] = runs;
   nlohmann::json trials = nlohmann::json::array();
   {
-    SQLite::Statement q(*db_,
-                        "SELECT d.digest, t.kernel, t.source_hash, t.space_hash, t.problem, t.problem_json, "
-                        "t.config, t.config_values, t.status, t.median_us, t.min_us, t.max_us, t.samples, t.noise, "
-                        "t.kernel_times, t.errors, t.message, t.registers, t.smem_bytes, t.spills, "
-                        "COALESCE(r.uid, ''), t.created_at FROM trials t JOIN devices d ON d.id = t.device_id "
-                        "LEFT JOIN runs r ON r.id = t.run_id "
-                        "ORDER BY d.digest, t.kernel, t.source_hash, t.space_hash, t.problem, t.config");
-    auto opt_real = [](const SQLite::Column& c) { return c.isNull() ? nlohmann::json() : nlohmann::json(c.getDouble()); };
-    auto opt_int = [](const SQLite::Column& c) { return c.isNull() ? nlohmann::json() : nlohmann::json(c.getInt()); };
-    while (q.executeStep())
-      trials.push_back({{"device", q.getColumn(0).getString()}, {"kernel", q.getColumn(1).getString()},
-                        {"source_hash", q.getColumn(2).getString()}, {"space_hash", q.getColumn(3).getString()},
-                        {"problem", q.getColumn(4).getString()},
-                        {"problem_json", nlohmann::json::parse(q.getColumn(5).getString())},
-                        {"config", q.getColumn(6).getString()},
-                        {"config_values", nlohmann::json::parse(q.getColumn(7).getString())},
-                        {"status", q.getColumn(8).getString()}, {"median_us", opt_real(q.getColumn(9))},
-                        {"min_us", opt_real(q.getColumn(10))}, {"max_us", opt_real(q.getColumn(11))},
-                        {"samples", q.getColumn(12).getInt()}, {"noise", opt_real(q.getColumn(13))},
-                        {"kernel_times", nlohmann::json::parse(q.getColumn(14).getString())},
-                        {"errors", nlohmann::json::parse(q.getColumn(15).getString())},
-                        {"message", q.getColumn(16).getString()}, {"registers", opt_int(q.getColumn(17))},
-                        {"smem_bytes", opt_int(q.getColumn(18))}, {"spills", opt_int(q.getColumn(19))},
-                        {"run", q.getColumn(20).getString()}, {"created_at", q.getColumn(21).getString()}});
+    SQLite::Statement q(*db_, "SELECT d.digest, COALESCE(r.uid, ''), " + trial_column_list("t.") +
+                                  " FROM trials t JOIN devices d ON d.id = t.device_id "
+                                  "LEFT JOIN runs r ON r.id = t.run_id "
+                                  "ORDER BY d.digest, t.kernel, t.source_hash, t.space_hash, t.problem, t.config");
+    while (q.executeStep()) {
+      nlohmann::json row = {{"device", q.getColumn(0).getString()}, {"run", q.getColumn(1).getString()}};
+      for (std::size_t i = 0; i < kTrialColumnCount; ++i)
+        if (kTrialColumns[i].exported)
+          row[kTrialColumns[i].name] = cell_json(q.getColumn(2 + static_cast<int>(i)), kTrialColumns[i].type);
+      trials.push_back(std::move(row));
+    }
   }
   out["trials"] = trials;
   nlohmann::json winners = nlohmann::json::array();
@@ -778,22 +835,18 @@ MergeStats Store::merge_from(const Store& other) {
       id.executeStep();
       run_map[runs.getColumn(0).getInt64()] = id.getColumn(0).getInt64();
     }
-    constexpr const char* kCopied =
-        "kernel, source_hash, space_hash, problem, h_qk, h_v, k_dim, v_dim, dtype, tokens, sequences, "
-        "problem_json, config, config_values, status, median_us, min_us, max_us, samples, noise, kernel_times, "
-        "errors, message, registers, smem_bytes, spills, created_at";
-    constexpr int kCopiedCount = 27;
-    SQLite::Statement trials(*other.db_, std::string("SELECT device_id, run_id, ") + kCopied + " FROM trials");
-    std::string placeholders;
-    for (int c = 0; c < kCopiedCount + 2; ++c) placeholders += c ? ", ?" : "?";
-    SQLite::Statement ins(*db_, std::string("INSERT INTO trials (device_id, run_id, ") + kCopied + ") VALUES (" +
-                                    placeholders + ") ON CONFLICT DO NOTHING");
+    SQLite::Statement trials(*other.db_, "SELECT device_id, run_id, " + trial_column_list("") + " FROM trials");
+    SQLite::Statement ins(*db_, trial_insert_sql());
     while (trials.executeStep()) {
+      if (const std::string why = check_trial_row(trials, 2); !why.empty())
+        throw UserError("store '" + other.path_ + "': trial row " + std::to_string(st.trials_added + st.trials_skipped + 1) +
+                        " is damaged (" + why + "); nothing was merged");
       ins.reset();
       ins.clearBindings();
       ins.bind(1, device_map.at(trials.getColumn(0).getInt64()));
       if (!trials.getColumn(1).isNull()) ins.bind(2, run_map.at(trials.getColumn(1).getInt64()));
-      for (int c = 0; c < kCopiedCount; ++c) bind_column(ins, c + 3, trials.getColumn(c + 2));
+      for (std::size_t c = 0; c < kTrialColumnCount; ++c)
+        bind_column(ins, static_cast<int>(c) + 3, trials.getColumn(static_cast<int>(c) + 2));
       if (ins.exec() > 0) ++st.trials_added;
       else ++st.trials_skipped;
     }
