@@ -1,6 +1,6 @@
 // The card's own floors, measured at the start of every bench run so each row's "fraction of the
 // ceiling" is relative to this card in this state: a 1 GiB device-to-device copy (memory) and a
-// bf16 8192³ GEMM through cuBLAS (compute), the two figures ANCHORS.md quotes for the H100.
+// bf16 8192³ GEMM through cuBLAS (compute).
 //
 // cuBLAS is loaded with dlopen (libcublas.so.13, .12, or from /usr/local/cuda/lib64) rather than
 // linked: the bench must start where the toolkit's 500 MB of cuBLAS is absent and then reports the

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Times FLA's Triton `chunk_gated_delta_rule_fwd` on qla's benchmark shapes, on the same inputs.
 
-Inputs come from `qla generate --dist bench` (the benchmark distribution of GDN.md §5.5, fixed seed), so FLA and
+Inputs come from `qla generate --dist bench` (FlashQLA's benchmark distribution, fixed seed), so FLA and
 qla's own kernels see identical tensors. Timing reproduces FlashQLA's published method: many calls captured into
 one CUDA graph, L2 flushed before each replay, per-call time = replay time / calls; the median over replays.
 
 FLA's autotune key leaves T out, so the config it picks depends on the first shape it sees for a head
-configuration. `--order` selects how that first shape is chosen (see GPU.md): `warm2048` tunes on 1x2048 first,
+configuration. `--order` selects how that first shape is chosen: `warm2048` tunes on 1x2048 first,
 `own` tunes on the timed shape itself. The runner times both in fresh processes (fresh TRITON_CACHE_DIR) and keeps
 the faster, recording which won.
 
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 
-# The qwen35-fwd matrix of GDN.md §5.5 (forward): head configurations x sequence sets.
+# The qwen35-fwd matrix of FlashQLA's forward benchmark: head configurations x sequence sets.
 HEADS = [(2, 8), (4, 16), (8, 32), (16, 64), (16, 32), (8, 24), (16, 48), (16, 16), (32, 32)]
 SEQS = {
     "1x32768": [32768], "1x16384": [16384], "1x8192": [8192], "1x4096": [4096], "1x2048": [2048],
@@ -169,7 +169,7 @@ def main():
         import triton
         import fla
     except ImportError as e:
-        sys.exit(f"fla_bench: FLA is not importable here ({e}); install its wheels first (see GPU.md)")
+        sys.exit(f"fla_bench: FLA is not importable here ({e}); install flash-linear-attention first")
     heads, names = select(args)
     best = {}
     for hq, hv in heads:

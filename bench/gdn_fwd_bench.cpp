@@ -1,4 +1,4 @@
-// bench_gdn_fwd: Google Benchmark over FlashQLA's forward matrix (GDN.md §5.5) for qla's tuned and
+// bench_gdn_fwd: Google Benchmark over FlashQLA's forward benchmark matrix for qla's tuned and
 // default fused forward and the in-project baselines (unfused, naive), in FlashQLA's CUDA-graph
 // mode and in cold mode, with manual time from the tuner's measurement core. Besides Google
 // Benchmark's own output it writes one "qla.bench.v1" document (what `qla report` reads) to

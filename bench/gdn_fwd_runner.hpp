@@ -1,6 +1,6 @@
 // Runs the GDN forward of one benchmark shape on the GPU for every implementation the bench
-// compares, on one set of inputs: generated once per shape from the benchmark distribution (GDN.md
-// §5.5, fixed seed, the same bytes `qla generate --dist bench` writes for bench/fla_bench.py),
+// compares, on one set of inputs: generated once per shape from FlashQLA's benchmark distribution
+// (fixed seed, the same bytes `qla generate --dist bench` writes for bench/fla_bench.py),
 // uploaded once, shared by every implementation. Before an implementation is timed its outputs are
 // poisoned (NaN), computed once and compared with the naive kernel's on the same inputs; the naive
 // kernel itself is compared once per head configuration with the float64 reference on a short
@@ -25,7 +25,7 @@ struct RunnerOptions {
   int device = 0;
   std::uint64_t seed = 42;  ///< input generator seed (bench/fla_bench.py uses 42 too)
   std::string db;  ///< tuning store for the qla-tuned rows; empty = none (tuned rows skipped)
-  double tolerance = 0.02;        ///< rel. Frobenius bound against naive (GDN.md's test criterion)
+  double tolerance = 0.02;        ///< rel. Frobenius bound against naive (FlashQLA's test bound)
   tuner::MeasureOptions measure;  ///< cold mode
   double graph_rep_ms =
       100;  ///< graph mode: calls captured per graph ≈ this budget / one call's time

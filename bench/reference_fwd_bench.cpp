@@ -1,5 +1,5 @@
 // Google Benchmark of the float64 reference forward (the token recurrence and the chunked form) at
-// the shape: B = 1, T = 8192, H_qk = 4, H_v = 16, K = V = 128. Inputs are drawn once per
+// one shape: B = 1, T = 8192, H_qk = 4, H_v = 16, K = V = 128. Inputs are drawn once per
 // process (unit-norm q/k, beta in [0, 1), g = -0.05 softplus(z) per token), so the timing excludes
 // input generation.
 #include <benchmark/benchmark.h>

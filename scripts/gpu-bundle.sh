@@ -18,12 +18,12 @@ rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
 shopt -s nullglob
 # CPU-only suites run in CI; the GPU machine needs only what touches the device.
-cpu_only=" test_core test_cli test_io test_reference test_report test_tuner test_tuner_cli test_header run_test "
-cpu_only+=" nvrtc_configs_test bench_reference "
+cpu_only=" core_test cli_test io_test reference_test report_test tuner_test tune_cli_test header_test run_test "
+cpu_only+=" tuned_dispatch_test launch_test tuner_gdn_test nvrtc_configs_test bench_reference "
 bins=()
 [[ -x $build/qla ]] && bins+=("$build/qla")
 [[ -x $build/qla_deploy_example ]] && bins+=("$build/qla_deploy_example")
-for f in "$build"/tests/*/*_test "$build"/tests/*/test_* "$build"/bench/* "$build"/examples/*/*; do
+for f in "$build"/tests/*/*_test "$build"/bench/* "$build"/examples/*/*; do
   [[ -f $f && -x $f ]] || continue
   name=$(basename "$f")
   [[ $all == 1 || $cpu_only != *" $name "* ]] && bins+=("$f")

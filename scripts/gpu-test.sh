@@ -8,7 +8,7 @@ export QLA_CACHE_DIR=${QLA_CACHE_DIR:-/tmp/qla-cache}
 filter=${1:-.}
 declare -a rows
 status=0
-for t in "$here"/bin/*_test "$here"/bin/test_*; do
+for t in "$here"/bin/*_test; do
   name=$(basename "$t")
   [[ $name =~ $filter ]] || continue
   start=$(date +%s)

@@ -1,4 +1,4 @@
-# `qla header` (issue 5): the header generator library and its subcommand. The library reads stores through
+# `qla header`: the header generator library and its subcommand. The library reads stores through
 # qla::tuner and the kernel families' spaces through qla_kernels (linked whole, as every consumer of it must be).
 add_library(qla_header STATIC header/header_generator.cpp header/header_kernels.cpp)
 target_include_directories(qla_header PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/header)

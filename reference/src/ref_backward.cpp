@@ -1,4 +1,4 @@
-// Exact gradients by token-level backpropagation through time (GDN.md §4.4). States are
+// Exact gradients by token-level backpropagation through time. States are
 // checkpointed at every 64-token boundary and recomputed inside the chunk on the way back, so
 // memory is O(T/64 + 64) states per task.
 #include <algorithm>

@@ -1,4 +1,4 @@
-// The chunked form (GDN.md §1.3–§1.5) with FlashQLA's gate-free A_r and the gated mask A_g, written
+// The chunked form with FlashQLA's gate-free A_r and the gated mask A_g, written
 // independently of the recurrence so that the two check each other.
 #include <algorithm>
 #include <cmath>
@@ -38,7 +38,7 @@ ForwardOutputs forward_chunked(const ForwardInputs& in, int chunk) {
         Vector beta(c), g(c);
         for (std::int64_t c0 = 0; c0 < task.length; c0 += c) {
           const int valid = static_cast<int>(std::min<std::int64_t>(c, task.length - c0));
-          // Load the chunk; padded rows (§1.5): q, k, v, beta = 0, g = cumsum of the last valid
+          // Load the chunk; padded rows: q, k, v, beta = 0, g = cumsum of the last valid
           // token.
           Q.setZero();
           K.setZero();
@@ -60,7 +60,7 @@ ForwardOutputs forward_chunked(const ForwardInputs& in, int chunk) {
           }
           const double g_last = g(c - 1);
 
-          // A_r = (I + StrictLower(diag(beta) K K^T))^-1, gate-free (§1.4a).
+          // A_r = (I + StrictLower(diag(beta) K K^T))^-1, gate-free.
           const RowMatrix kkt = K * K.transpose();
           RowMatrix unit_lower = RowMatrix::Identity(c, c);
           for (int s = 0; s < c; ++s)
@@ -76,7 +76,7 @@ ForwardOutputs forward_chunked(const ForwardInputs& in, int chunk) {
           for (int t = 0; t < c; ++t) a_g.col(t) *= beta(t);
           const RowMatrix p_g = scale * gate.cwiseProduct(Q * K.transpose());
 
-          // §1.4(b): U = K S; W = V - e^g ⊙ U; V_d = A_g W; O = scale e^g ⊙ (Q S) + P_g V_d.
+          // U = K S; W = V - e^g ⊙ U; V_d = A_g W; O = scale e^g ⊙ (Q S) + P_g V_d.
           const Vector e_g = g.array().exp();
           const RowMatrix U = K * S;
           const RowMatrix W = V - e_g.asDiagonal() * U;

@@ -60,7 +60,7 @@ struct RecurrentScratch {
 };
 
 /// Advances the state S (K x V) of value head `head` through the flat token rows [begin, begin +
-/// length) by the exact recurrence (GDN.md §1.2), reading q/k from `qk`. Writes the o rows of those
+/// length) by the exact recurrence, reading q/k from `qk`. Writes the o rows of those
 /// tokens when `o` is non-null. Used by forward_recurrent, the backward recompute and the CP
 /// warm-up.
 void recurrent_span(const ForwardInputs& in, const QkView& qk, std::int64_t begin,

@@ -1,5 +1,4 @@
-// CP reference (GDN.md §3, §2.5, §2.6): split, warm-up, transitions, corrected initial states, CP
-// forward.
+// CP reference: split, warm-up, transitions, corrected initial states, CP forward.
 #include <algorithm>
 #include <cmath>
 
@@ -112,7 +111,7 @@ CpPlan cp_prepare(const ForwardInputs& in, const CpOptions& options) {
 
     if (fallback) {
       // M <- e^{g_t} (I - beta_t k_t k_t^T) M, token by token (the definition, independent of
-      // §1.4d's form).
+      // the per-chunk closed form).
       RowMatrix M = RowMatrix::Identity(kd, kd);
       Eigen::RowVectorXd kt_m(kd);
       const int hq = h / p.group_size();
@@ -127,7 +126,7 @@ CpPlan cp_prepare(const ForwardInputs& in, const CpOptions& options) {
     }
   });
 
-  // Corrected initial states: the serial chain over the pieces of each raw sequence (GDN.md §2.6).
+  // Corrected initial states: the serial chain over the pieces of each raw sequence.
   std::vector<std::size_t> first_piece(static_cast<std::size_t>(p.num_sequences()) + 1,
                                        plan.pieces.size());
   for (std::size_t j = plan.pieces.size(); j-- > 0;) first_piece[plan.pieces[j].raw_seq] = j;

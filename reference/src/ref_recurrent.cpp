@@ -1,4 +1,4 @@
-// The exact token recurrence (GDN.md §1.2), one (sequence, value head) per task.
+// The exact token recurrence, one (sequence, value head) per task.
 #include <cmath>
 
 #include "qla/ref/gdn_reference.hpp"

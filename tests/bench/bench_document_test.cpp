@@ -64,7 +64,8 @@ TEST(BenchErrors, Bf16ComparesDecodedValues) {
 }
 
 TEST(BenchRates, CompulsoryBytesOfTheHeadlineShapeMatchAnchors) {
-  // ANCHORS.md §7.1: 2/8 at 1x32768 moves 170,917,888 compulsory bytes; at 1 ms that is 170.9 GB/s.
+  // 2/8 at 1x32768 moves 170,917,888 compulsory bytes (inputs read once, outputs written once);
+  // at 1 ms that is 170.9 GB/s.
   const Shape s{select_heads("2x8")[0], select_seqs("1x32768")[0]};
   Ceilings c;
   c.copy_gbps = 2000;

@@ -1,4 +1,4 @@
-// Every way loaded inputs can be wrong produces one UserError naming the tensor (GDN issue 2, §4).
+// Every way loaded inputs can be wrong produces one UserError naming the tensor.
 #include <gtest/gtest.h>
 
 #include <cmath>

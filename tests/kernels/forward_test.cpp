@@ -4,7 +4,7 @@
 // Outputs are poisoned with NaN before every run; repeated runs must be bit-identical; forward() is
 // captured into a CUDA graph and replayed.
 //
-// Non-normalised k (FusedForward.CpNonNormalisedKeys): GDN.md §3.4's truncation bound ‖Φ_w‖ ≤
+// Non-normalised k (FusedForward.CpNonNormalisedKeys): the CP truncation bound ‖Φ_w‖ ≤
 // e^{G_w} needs ‖k‖ = 1 and β ≤ 2; with ‖k‖ ≈ s the factors I − β k kᵀ have an eigenvalue 1 − β s²,
 // of modulus up to 1.25 for s = 1.5 and 3 for s = 2, so the bound is void. Measured on the H100
 // (kernels/NOTES.md, section F): at s = 1.5 CP on and off both stay within 2.4e-3 of float64 (on vs
@@ -149,7 +149,7 @@ double rel_o(const HostProblem& p, const Outputs& a, const Outputs& b) {
 // Host-side rules (no GPU needed).
 
 TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
-  // GDN.md §3.2's table for 132 SMs: (sequences of 64-token chunks, H_v) → CP, L, pieces, fused BV.
+  // FlashQLA's rules for 132 SMs: (sequences of 64-token chunks, H_v) → CP, L, pieces, fused BV.
   struct Row {
     std::vector<std::int64_t> cu;
     int h_v;
@@ -340,7 +340,7 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
                                              DType::kF32, true));
     }
   }
-  // The §2.3 BV rule picks bv32 for these small grids and bv128 for CP on long sequences (later
+  // FlashQLA's BV rule picks bv32 for these small grids and bv128 for CP on long sequences (later
   // tests).
   for (DType t : {DType::kBF16, DType::kF16})
     for (int bv : {32, 128})
@@ -422,7 +422,7 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
 /// Gates per head for CP: head 0 g ≡ 0 (every warm-up falls back to M), head 1 FlashQLA's bench
 /// gate logsigmoid(randn)/16 (≈ −3.2 per 64 tokens: windows of ~4 chunks), head 2 a very weak gate
 /// (≈ −0.3 per 64 tokens: ~32-chunk windows, longer than short pieces → fallback), the others
-/// GDN.md §5.2's strong decay.
+/// the strong decay of FlashQLA's unit-test gate.
 void set_cp_gates(HostProblem& p, unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> nd;
@@ -558,9 +558,9 @@ TEST(FusedForward, CpNonNormalisedKeys) {
     EXPECT_LE(r.naive.o, 0.005);
     EXPECT_EQ(r.naive.non_finite, 0);
     if (s == 1.5) {
-      // β‖k‖² ≤ 2.25: some factors expand (|1 − β‖k‖²| ≤ 1.25), so §3.4 does not apply, yet CP on
-      // and off both stay within the forward bar (measured on the H100: 2.4e-3 both, on vs
-      // off 1.7e-3).
+      // β‖k‖² ≤ 2.25: some factors expand (|1 − β‖k‖²| ≤ 1.25), so the CP truncation bound
+      // does not apply, yet CP on and off both stay within the forward bar (measured on the H100:
+      // 2.4e-3 both, on vs off 1.7e-3).
       EXPECT_EQ(r.on.non_finite, 0);
       EXPECT_EQ(r.off.non_finite, 0);
       EXPECT_LE(r.off.o, 0.005);
@@ -609,11 +609,11 @@ TEST(FusedForward, CpIntermediatesMatchReference) {
   for (int threshold : {-10, -6}) {
     SCOPED_TRACE("threshold " + std::to_string(threshold));
     PlanOptions opt;
-    opt.configs["gdn.fwd_plan"] = {64, 1, 4, -threshold};  // through the runtime plan space
+    opt.configs["gdn.fwd_plan"] = {64, 1, 4, -threshold, 0};  // through the runtime plan space
     const Plan plan = gdn::make_plan(problem, dev, opt);
     ASSERT_EQ(plan.not_implemented_reason(), "");
     EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"),
-              gdn::fwd_plan_space().label({64, 1, 4, -threshold}));
+              gdn::fwd_plan_space().label({64, 1, 4, -threshold, 0}));
     EXPECT_FLOAT_EQ(plan.cp_threshold(), static_cast<float>(threshold));
     ref::CpOptions ro;
     ro.chunk = 64;

@@ -1,5 +1,5 @@
-// Shared by the kkt_solve, fused_fwd and state_pass GPU tests: problem generation (GDN.md §5.2 distribution),
-// 16-bit rounding, a float64 token recurrence (GDN.md §1.2) and host-side chunk quantities (g cumsum, A_r),
+// Shared by the kkt_solve, fused_fwd and state_pass GPU tests: problem generation (FlashQLA's test inputs),
+// 16-bit rounding, a float64 token recurrence and host-side chunk quantities (g cumsum, A_r),
 // device upload of a problem, and parallel NVRTC pre-compilation of every config under test.
 #pragma once
 

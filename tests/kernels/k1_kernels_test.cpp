@@ -1,5 +1,6 @@
-// GPU tests of K1's kernels and of the forward API: naive forward (every config), cumsum, l2norm, the CP small
-// kernels, the forward for each algorithm, and bad input. Compared with float64 loops written here.
+// GPU tests of the small kernels and of the forward API: naive forward (every config), cumsum,
+// l2norm, the CP small kernels, the forward for each algorithm, and bad input. Compared with float64
+// loops written here.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -71,7 +72,7 @@ Inputs make_inputs(Problem p, unsigned seed) {
   in.beta.resize(in.g.size());
   for (std::size_t i = 0; i < in.g.size(); ++i) {
     const int h = static_cast<int>(i % p.h_v);
-    // GDN.md §5.2: A_0 = 0 (zero gate), A_{H-1} = 16 (strong decay), others in between.
+    // FlashQLA's test gate: A_0 = 0 (zero gate), A_{H-1} = 16 (strong decay), others in between.
     const double a = h == 0 ? 0.0 : (h == p.h_v - 1 ? 16.0 : 16.0 * h / p.h_v);
     const double x = 0.5 * n01(rng) + 1.0;
     in.g[i] = static_cast<float>(-a * std::log1p(std::exp(x)));
@@ -84,7 +85,7 @@ Inputs make_inputs(Problem p, unsigned seed) {
   return in;
 }
 
-/// float64 token recurrence (GDN.md §1.2): o [rows, h_v, 128], ht [N, h_v, 128, 128].
+/// float64 token recurrence: o [rows, h_v, 128], ht [N, h_v, 128, 128].
 void reference(const Inputs& in, std::vector<double>& o, std::vector<double>& ht) {
   const Problem& p = in.p;
   const int group = p.h_v / p.h_qk;

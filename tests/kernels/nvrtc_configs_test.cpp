@@ -122,6 +122,18 @@ TEST(EmbeddedSources, DeviceSourcesAndTheirParamsHeadersAreEmbedded) {
   EXPECT_THROW(source_text("gdn/no_such_file.cuh"), qla::UserError);
 }
 
+TEST(EmbeddedSources, TheHashSeesCodeNotCommentsOrLayout) {
+  const std::string code = "__device__ int f(int x) {\n  return x + 1;  // one more\n}\n";
+  EXPECT_EQ(code_text(code), "__device__ int f(int x) { return x + 1; }");
+  EXPECT_EQ(code_text("/* block\n comment */int  a =\t1;"), "int a = 1;");
+  EXPECT_EQ(code_text(code), code_text("// a new first line\n__device__ int f(int x)\n{ return x + 1; }"));
+  EXPECT_NE(code_text(code), code_text("__device__ int f(int x) { return x + 2; }"));
+  // Literals stay as written: asm text, a "//" inside a string, escaped quotes.
+  EXPECT_EQ(code_text("asm(\"mov.u32  %0, 1; // x\");"), "asm(\"mov.u32  %0, 1; // x\");");
+  EXPECT_EQ(code_text("s = \"a\\\"b\"; // c"), "s = \"a\\\"b\";");
+  EXPECT_EQ(code_text("c = '/';  /* d */"), "c = '/';");
+}
+
 TEST(AotRegistry, NamesCompareWithoutWhitespaceAndOuterParens) {
   static int dummy;
   register_aot_kernel("test/x.cuh", "(ns::k< 1, float >)", &dummy);

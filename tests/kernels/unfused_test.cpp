@@ -1,5 +1,5 @@
 // GPU tests of baseline (b), the unfused chunk pipeline (kernels/include/qla/gdn/unfused.hpp): every config of
-// gdn.unfused against a float64 token recurrence (GDN.md §1.2) on small edge problems, NaN-poisoned outputs,
+// gdn.unfused against a float64 token recurrence on small edge problems, NaN-poisoned outputs,
 // bit-identical repeats; argument checks. QLA_UNFUSED_TIMING=1 also times the headline shapes (CUDA events).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -164,7 +164,7 @@ Inputs make_inputs(const Case& c, unsigned seed) {
   return in;
 }
 
-/// float64 token recurrence (GDN.md §1.2): o [rows, H, V] (padding rows 0) and final states [N, H, K, V].
+/// float64 token recurrence: o [rows, H, V] (padding rows 0) and final states [N, H, K, V].
 void reference(const Inputs& in, std::vector<double>& o, std::vector<double>& ht) {
   const Problem& p = in.problem;
   const int hv = p.h_v, group = p.h_v / p.h_qk;

@@ -1,4 +1,4 @@
-// The chunked form (GDN.md §1.3–§1.5) against the token recurrence on random inputs: two
+// The chunked form against the token recurrence on random inputs: two
 // independent implementations of the same operator must agree to float64 round-off.
 #include <gtest/gtest.h>
 

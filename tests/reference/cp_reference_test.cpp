@@ -1,5 +1,5 @@
-// CP reference (GDN.md §3): piece length rule, split, warm-up counts, transitions, corrected
-// states, and the §3.4 error bound of the CP forward against the exact recurrence.
+// CP reference: piece length rule, split, warm-up counts, transitions, corrected
+// states, and the truncation error bound of the CP forward against the exact recurrence.
 #include "qla/ref/cp_reference.hpp"
 
 #include <gtest/gtest.h>
@@ -20,7 +20,7 @@ using testing::random_inputs;
 using testing::relative_error;
 using testing::varlen_problem;
 
-// Values of GDN.md §3.2's table (H200, 132 SMs, chunk 64).
+// FlashQLA's piece length rule evaluated for 132 SMs (H200), chunk 64.
 TEST(CpPieceLength, MatchesTheSpecTable) {
   EXPECT_EQ(cp_piece_chunks(8, 8192 / 64, 132), 8);
   EXPECT_EQ(cp_piece_chunks(16, 8192 / 64, 132), 16);
@@ -183,7 +183,7 @@ double distance(const double* a, const std::vector<double>& b) {
   return std::sqrt(s);
 }
 
-// GDN.md §3.4: with unit-norm k and beta in [0, 2] every token map is a contraction, so the error
+// Error bound: with unit-norm k and beta in [0, 2] every token map is a contraction, so the error
 // of a corrected state is <= e^threshold ||S_w|| (S_w = true state at the start of the previous
 // piece's warm-up window), or the previous piece's error when that piece fell back, and the output
 // error of token t is <= scale ||q_t|| times the error of its piece's initial state. Fallback heads
@@ -300,7 +300,7 @@ TEST(CpForward, AllFallbackIsExact) {
   EXPECT_LT(relative_error(cp.ht, exact.ht), 1e-10);
 }
 
-// GDN.md §1.4(d): one chunk's transition is e^{g_L} (I - K^T A_r diag(beta) K) with the gate-free
+// One chunk's transition is e^{g_L} (I - K^T A_r diag(beta) K) with the gate-free
 // A_r = (I + StrictLower(diag(beta) K K^T))^-1. A threshold that is never reached makes every head
 // fall back, so the plan holds M for gated heads too.
 TEST(CpWarmup, TransitionMatchesTheChunkFormula) {

@@ -56,7 +56,7 @@ TEST(Report, FloorsUseTheMeasuredCeilings) {
   want.precision(0);
   want << std::fixed << 100 * mem_ms / 0.125 << " %";
   EXPECT_TRUE(has(render_markdown(d), want.str())) << want.str();
-  EXPECT_NEAR(compulsory_bytes(s), 43.5e6, 0.1e6);  // ANCHORS-style count for 2/8 1x8192
+  EXPECT_NEAR(compulsory_bytes(s), 43.5e6, 0.1e6);  // inputs once + outputs once, 2/8 1x8192
 }
 
 TEST(Report, PublishedNumbersAreComparedAsRatiosOverFla) {

@@ -1,4 +1,5 @@
-// The bench's shape matrix and flag selection against GDN.md §5.5 and ANCHORS.md.
+// The bench's shape matrix and flag selection against FlashQLA's benchmark matrix and
+// the headline subset.
 #include <gtest/gtest.h>
 
 #include <set>

@@ -1,5 +1,5 @@
-// `qla generate`: writes a problem's inputs (GDN.md §5.2 or §5.5 distribution, fixed seed) as .npy
-// files plus problem.json, the folder `qla reference` and `qla run` read.
+// `qla generate`: writes a problem's inputs (FlashQLA's test or benchmark distribution, fixed
+// seed) as .npy files plus problem.json, the folder `qla reference` and `qla run` read.
 #include <cstdio>
 #include <memory>
 #include <numeric>
@@ -120,7 +120,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--g-dtype", a->g_dtype, "g (log decay) dtype: f32 or bf16")->capture_default_str();
   cmd->add_option("--beta-dtype", a->beta_dtype, "beta dtype: f32, bf16 or f16 (the kernels take f32 or the q/k/v dtype)")
       ->capture_default_str();
-  cmd->add_option("--dist", a->dist, "Input distribution: test (GDN.md 5.2) or bench (5.5)")
+  cmd->add_option("--dist", a->dist, "Input distribution: FlashQLA's test or bench")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "RNG seed")->capture_default_str();
   cmd->add_option("--cu-seqlens-dtype", a->cu_dtype, "cu_seqlens dtype: i32 or i64")

@@ -206,7 +206,7 @@ void add_tune_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("tune", "Tune every forward kernel's configuration on this GPU into a store");
   auto a = std::make_shared<TuneArgs>();
   cmd->add_option("--suite", a->suite,
-                  "Named problem set: smoke | headline (ANCHORS.md: 5 heads x 4 sets) | qwen35-fwd (GDN.md 5.5)");
+                  "Named problem set: smoke | headline (5 heads x 4 sets) | qwen35-fwd (FlashQLA's benchmark)");
   cmd->add_option("--problem", a->problems,
                   "Problem(s): T, BxT or L1+L2+... (packed) then @HQKxHV, e.g. 1x32768@2x8, 28672+4096@16x32");
   cmd->add_option("--kernels", a->kernels, "Kernel ids to tune (default: every kernel of the fused forward)")

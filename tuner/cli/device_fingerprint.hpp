@@ -1,4 +1,4 @@
-// What `qla devices` reports of each GPU: the device fingerprint of DESIGN.md (the facts that make
+// What `qla devices` reports of each GPU: the device fingerprint (the facts that make
 // two measurements comparable) plus a few descriptive extras. Read through the CUDA runtime (linked
 // statically) and NVRTC, so it works, and says why not, on machines without a GPU or driver.
 #pragma once

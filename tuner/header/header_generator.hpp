@@ -1,5 +1,5 @@
-// `qla header`: turns a tuning store into a self-contained C++ header for a deployment build
-// (DESIGN.md, "Runtime lookup and the generated header"). The header holds, per compute capability
+// `qla header`: turns a tuning store into a self-contained C++ header for a deployment build.
+// The header holds, per compute capability
 // and per kernel, a constexpr table from tuned problem (lookup class + token and sequence counts +
 // the store's problem key) to config VALUES, the measured time and the speedup over the default
 // beside every row, a dispatcher `qla_tuned::select` with the lookup's fallback order, a

@@ -1,4 +1,4 @@
-// `qla report`: the comparison users of GDN kernels look for, from what was measured (issue 6).
+// `qla report`: the comparison users of GDN kernels look for, from what was measured.
 //
 // Inputs, all JSON:
 //  * bench documents (schema "qla.bench.v1"): qla's own bench (implementations "qla-tuned", "qla-default",

@@ -1,4 +1,4 @@
-// The real-kernel adapter: compile through K1's NVRTC compiler, run through qla::gdn::make_plan / forward with
+// The real-kernel adapter: compile through the NVRTC compiler, run through qla::gdn::make_plan / forward with
 // the candidate's config forced, validate against qla::ref, time with the measurement core.
 #include "qla/tuner/gdn_adapter.hpp"
 
@@ -61,9 +61,9 @@ std::string family_source_hash(const cuda::KernelFamily& f) {
   return hex64(h);
 }
 
-// ---- inputs (GDN.md §5.4: the profiler/benchmark generator) ----------------------------------------------------
+// ---- inputs (FlashQLA's profiler/benchmark generator) ----------------------------------------------------------
 
-/// The inputs of a problem: the benchmark distribution of GDN.md §5.5 (qla::gdn::generate_inputs), so tuning,
+/// The inputs of a problem: FlashQLA's benchmark distribution (qla::gdn::generate_inputs), so tuning,
 /// the bench and `qla generate` all see the same tensors for the same seed.
 gdn::ProblemTensors make_inputs(const gdn::Problem& p, std::uint64_t seed) {
   gdn::GenerateOptions opt;

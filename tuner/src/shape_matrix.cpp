@@ -80,7 +80,7 @@ const std::vector<HeadConfig>& backward_heads() {
 }
 
 const std::vector<SeqSet>& backward_seqs() {
-  // Split points of torch.randperm(T - 1, generator seed 42), as GDN.md §5.5 lists them.
+  // Split points of torch.randperm(T - 1, generator seed 42), as FlashQLA's benchmark draws them.
   static const std::vector<SeqSet> seqs = {
       {"8K(1)", {8192}},
       {"8K(2)", {7053, 1139}},

@@ -1,4 +1,4 @@
-// Serial correction of the CP pieces' initial states (GDN.md §2.6), fp32. CTA = (V-slice of BV, head, raw
+// Serial correction of the CP pieces' initial states, fp32. CTA = (V-slice of BV, head, raw
 // sequence); thread r owns state row r of the slice. Per piece the step is latency-bound (the pieces are a
 // serial chain), so the loads run ahead: thread r holds its whole row of M[j] in registers (128 floats), refills
 // each float4 with M[j+1]'s while it multiplies piece j, and multiplies against the running state in shared

@@ -1,4 +1,4 @@
-// CP warm-up counts per (piece, head) (GDN.md §2.5, forward direction): walk the piece's chunks from its end
+// CP warm-up counts per (piece, head) (forward direction): walk the piece's chunks from its end
 // backwards summing chunk totals g_L (the chunk-local cumsum at each chunk's last valid token) until the sum
 // drops below the threshold.
 #pragma once

@@ -1,11 +1,11 @@
-// chunk_local_cumsum (GDN.md §2.1): per chunk of C tokens of each sequence, the inclusive prefix sum of g
+// chunk_local_cumsum: per chunk of C tokens of each sequence, the inclusive prefix sum of g
 // (Reverse: the inclusive suffix sum, for the backward's dg), in fp32.
 //
 // What is written: g_out[t] for every token t inside a sequence (the sum restarts at each sequence start and
 // every C tokens after it), and 0 for every token after cu_seqlens[N] (varlen padding), written by the
 // blocks past num_chunks. Nothing else: the rows that pad a sequence's last chunk belong to the next sequence
-// (or do not exist), so consumers load padded rows as g_out[last valid token of the chunk] themselves (the
-// GDN.md §1.5 rule); with that, g_out at the chunk's last valid token is the chunk total g_L.
+// (or do not exist), so consumers load padded rows as g_out[last valid token of the chunk] themselves
+// (FlashQLA's padding rule); with that, g_out at the chunk's last valid token is the chunk total g_L.
 //
 // CTA = (chunk, 32-head block), 4 warps: the (C, 32) tile is loaded coalesced (32 consecutive heads of a token)
 // into padded smem, each warp scans heads: lane l owns C/32 consecutive tokens, a sequential scan inside the

@@ -1,4 +1,4 @@
-// fused_fwd: the FlashQLA-style fused forward (GDN.md §1.4b, §2.3), every warp both loading and computing (the
+// fused_fwd: the FlashQLA-style fused forward, every warp both loading and computing (the
 // register split 0 of gdn.fused_fwd; fused_fwd_ws.cuh is the warp-specialised one). One CTA per (sequence or CP
 // piece, value head, V-slice of BV columns) walks its chunks in order, keeping the fp32 state slice S (128, BV)
 // in registers (or shared memory), and writes only o and the final state; the per-chunk compute is

@@ -1,4 +1,4 @@
-// The compute of the fused forward (GDN.md §1.4b), shared by both fused_fwd kernels: the plain one where every
+// The compute of the fused forward, shared by both fused_fwd kernels: the plain one where every
 // warp loads and computes (fused_fwd.cuh) and the warp-specialised one where a producer warpgroup loads and the
 // consumer warps compute (fused_fwd_ws.cuh). One group of kWarps warps owns the fp32 state slice S (128, BV)
 // and walks the chunks. Per chunk (g = chunk-local cumsum, L = last row):

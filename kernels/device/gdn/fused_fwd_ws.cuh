@@ -1,4 +1,4 @@
-// fused_fwd_ws: the warp-specialised fused forward (GDN.md §2.3's producer/consumer split on mma.sync). Same
+// fused_fwd_ws: the warp-specialised fused forward (FlashQLA's producer/consumer split, on mma.sync). Same
 // work item and math as fused_fwd.cuh (FusedFwdStep), with the roles split by warpgroup:
 //  * warpgroup 0, the producer, drops to kProducerRegs registers (setmaxnreg.dec) and fills a ring of kStages
 //    input stages: q, k, v-slice and A_r by cp.async, bf16 → fp16 in place, then g and β; it publishes a stage

@@ -1,4 +1,4 @@
-// kkt_solve: the gate-free UT matrix of each (chunk, value head) (GDN.md §1.4a, §2.2):
+// kkt_solve: the gate-free UT matrix of each (chunk, value head):
 //   A_r = (I + StrictLower(diag(β) K Kᵀ))⁻¹            (C, C), unit lower triangular, stored in the qkv dtype
 // K Kᵀ runs on tensor cores (mma.sync m16n8k16, fp32 accumulators); the inversion is blocked, in fp32 shared
 // memory on CUDA cores: diagonal blocks of kBlock rows by forward substitution, then block row i (i = 1..) from

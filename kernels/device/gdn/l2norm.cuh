@@ -1,4 +1,4 @@
-// l2norm of q or k per head vector (GDN.md §1.1): y = x · rsqrt(Σx² + eps) in fp32, cast back to x's type.
+// l2norm of q or k per head vector: y = x · rsqrt(Σx² + eps) in fp32, cast back to x's type.
 // One warp per (token, head) vector of 128: each lane holds 4 elements.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Baseline (a): the GDN recurrence token by token (GDN.md §1.2), fp32 state in registers.
+// Baseline (a): the GDN recurrence token by token, fp32 state in registers.
 // CTA = (V-slice of BV columns, value head, sequence); BV*KSplit threads: thread (col, part) holds the state
 // rows r = i*KSplit + part (i < 128/KSplit) of column col, so a column's KSplit owners are adjacent lanes and
 // the two dot products per token reduce with shuffles. Also the GPU reference for long sequences.

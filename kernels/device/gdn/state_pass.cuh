@@ -1,4 +1,4 @@
-// state_pass: the state-only pass (FlashQLA's prepare_h, GDN.md §1.4c,d and §2.4), used for the CP warm-up.
+// state_pass: the state-only pass (FlashQLA's prepare_h), used for the CP warm-up.
 // One CTA per (sequence or CP piece, value head) with the full V = 128 runs the last n chunks of its sequence
 // (n = num_warmup[seq * H + h], all chunks when null) and writes the final state; heads that run every chunk
 // (CP fallback) also accumulate the exact transition M = M_n ⋯ M_1, M_c = e^{g_L}(I + Xᵀ K). Per chunk:

@@ -1,4 +1,4 @@
-// Unfused pipeline, kernel 1 of 5: chunk-local cumsum of g and fp32 copies of β, chunk-major (GDN.md §1.3),
+// Unfused pipeline, kernel 1 of 5: chunk-local cumsum of g and fp32 copies of β, chunk-major,
 // plus zeroing of the padding rows of o after cu_seqlens[N].
 //   g_cum[c, h, s] = Σ_{r ≤ s} g[c·64 + r, h] (restarted at every chunk), padded rows = g_cum of the last token
 //   beta_f[c, h, s] = β[c·64 + s, h], 0 on padded rows

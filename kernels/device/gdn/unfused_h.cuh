@@ -1,4 +1,4 @@
-// Unfused pipeline, kernel 4 of 5: the inter-chunk state recurrence (GDN.md §1.3), per (sequence, value head,
+// Unfused pipeline, kernel 4 of 5: the inter-chunk state recurrence, per (sequence, value head,
 // V-slice of width BV), serial over the sequence's chunks. With S the state at the chunk start (K x BV slice):
 //   h[c] = S;   v_new = u − w S;   S ← e^{g_L} S + (e^{g_L − g} ⊙ K)ᵀ v_new
 // writes every chunk-start state h (fp32), v_new over u (fp32), and the final state.

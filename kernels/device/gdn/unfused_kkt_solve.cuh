@@ -1,4 +1,4 @@
-// Unfused pipeline, kernel 2 of 5: FLA's gated UT matrix per (chunk, value head) (GDN.md §1.3)
+// Unfused pipeline, kernel 2 of 5: FLA's gated UT matrix per (chunk, value head)
 //   L = StrictLower(diag(β) (K Kᵀ) ⊙ Γ),  Γ[s,t] = e^{g_s − g_t};   A = (I + L)⁻¹  (unit lower triangular)
 // Grid (NC, H), 128 threads. KKᵀ on TF32 tensor cores (4 warps x 16 rows); the inverse by column-wise forward
 // substitution in fp32 (two threads per column, even/odd terms): A[s,j] = −Σ_{j ≤ r < s} L[s,r] A[r,j].

@@ -1,4 +1,4 @@
-// Unfused pipeline, kernel 5 of 5: the output per (chunk, value head, V-slice of width BV) (GDN.md §1.3)
+// Unfused pipeline, kernel 5 of 5: the output per (chunk, value head, V-slice of width BV)
 //   O = scale·(e^g ⊙ Q) h[c] + (scale·Γ ⊙ Q Kᵀ) v_new,   Γ[s,t] = e^{g_s − g_t} for s ≥ t, else 0
 // Grid (NC, H, V/BV), 128 threads, dynamic shared memory unfused_layout::o_smem_bytes(BV). Q Kᵀ (recomputed per V-slice), Q h
 // and P v_new on TF32 tensor cores, 4 warps x 16 rows. Only the chunk's valid rows are written.

@@ -1,4 +1,4 @@
-// Unfused pipeline, kernel 3 of 5: the WY representation per (chunk, value head) (GDN.md §1.3)
+// Unfused pipeline, kernel 3 of 5: the WY representation per (chunk, value head)
 //   w = A (β e^g ⊙ K) = (A diag(β e^g)) K,    u = A (β ⊙ V) = (A diag(β)) V
 // Grid (NC, H), 128 threads, dynamic shared memory unfused_layout::kWuSmemBytes. The row scalings are folded into A's columns in
 // fp32 so that K and V stay exact 16-bit tiles; both GEMMs (C x C x 128) on TF32 tensor cores, 4 warps x 16 rows.

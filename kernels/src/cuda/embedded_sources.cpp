@@ -68,9 +68,44 @@ std::uint64_t source_hash(std::string_view name) {
   };
   for (const auto& f : source_closure(name)) {
     mix(f);
-    mix(source_text(f));
+    mix(code_text(source_text(f)));
   }
   return h;
+}
+
+std::string code_text(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool space = false;  // a whitespace run (or a comment) is pending
+  auto put = [&](char c) {
+    if (space && !out.empty()) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '/' && i + 1 < s.size() && s[i + 1] == '/') {  // line comment
+      while (i < s.size() && s[i] != '\n') ++i;
+      space = true;
+    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {  // block comment
+      i += 2;
+      while (i + 1 < s.size() && !(s[i] == '*' && s[i + 1] == '/')) ++i;
+      ++i;
+      space = true;
+    } else if (c == '"' || c == '\'') {  // literal, escapes included
+      put(c);
+      for (++i; i < s.size() && s[i] != c; ++i) {
+        out.push_back(s[i]);
+        if (s[i] == '\\' && i + 1 < s.size()) out.push_back(s[++i]);
+      }
+      if (i < s.size()) out.push_back(c);
+    } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      space = true;
+    } else {
+      put(c);
+    }
+  }
+  return out;
 }
 
 }  // namespace qla::cuda

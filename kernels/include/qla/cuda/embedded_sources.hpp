@@ -25,9 +25,14 @@ std::string_view source_text(std::string_view name);
 /// Whether `name` is embedded.
 bool has_source(std::string_view name);
 
-/// FNV-1a 64 hash of `name`'s text and, recursively, of every embedded file it #includes with quotes. Changes
-/// whenever anything the kernel compiles from changes.
+/// Stable 64-bit hash of a device source and every embedded file it includes (source_closure), over the code
+/// only: comments are dropped and whitespace runs count as one space (code_text), so rewording a comment or
+/// reformatting keeps a kernel's tuning data current, while any change to its code starts a fresh set.
 std::uint64_t source_hash(std::string_view name);
+
+/// The code of a C++/CUDA source without its comments, whitespace runs collapsed to one space, for hashing.
+/// String and character literals are kept as written.
+std::string code_text(std::string_view source);
 
 /// The quoted #include names of `name` that are embedded, transitively, `name` itself first.
 std::vector<std::string> source_closure(std::string_view name);

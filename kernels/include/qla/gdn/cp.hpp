@@ -1,5 +1,5 @@
-// Context parallelism (CP) small kernels: warm-up counts (GDN.md §2.5) and the serial correction of the pieces'
-// initial states (§2.6). Host side; device code gdn/cp_warmup.cuh and gdn/cp_correct.cuh.
+// Context parallelism (CP) small kernels: warm-up counts and the serial correction of the pieces'
+// initial states. Host side; device code gdn/cp_warmup.cuh and gdn/cp_correct.cuh.
 #pragma once
 
 #include <array>
@@ -67,14 +67,14 @@ cuda::LaunchShape cp_warmup_shape(int num_pieces, int heads);
 /// Grid (128/BV, heads, raw sequences), 128 threads.
 cuda::LaunchShape cp_correct_shape(const CpCorrectConfig& c, int heads, int raw_sequences);
 
-/// FlashQLA's piece length in chunks (GDN.md §3.2): 2^round(log2(3·sqrt(heads·total_chunks/sm_count))), ≥ 4.
+/// FlashQLA's piece length in chunks: 2^round(log2(3·sqrt(heads·total_chunks/sm_count))), ≥ 4.
 int cp_piece_chunks_heuristic(int heads, long long total_chunks, int sm_count);
 
-/// FlashQLA's SM90 rule for turning CP on (GDN.md §2.10), chunks of C tokens: tensor batch B == 1 and
+/// FlashQLA's SM90 rule for turning CP on, chunks of C tokens: tensor batch B == 1 and
 /// (Be·H_v ≤ 40 or (Be·H_v ≤ 56 and max NT ≥ 128)), Be = ΣNT / max NT (the "effective batch").
 bool cp_auto_rule(const Problem& p, int chunk);
 
-/// The CP split of a problem's sequences into pieces (GDN.md §3.2): every sequence with more than
+/// The CP split of a problem's sequences into pieces: every sequence with more than
 /// `piece_chunks` chunks is cut into pieces of exactly piece_chunks·C tokens (the last takes the remainder);
 /// shorter ones (also empty ones) stay one piece. Pieces are in sequence order; offsets are flat token rows.
 struct CpSplit {

@@ -1,4 +1,4 @@
-// Params of the context-parallel (CP) small kernels (GDN.md §2.5, §2.6). Builtin types only.
+// Params of the context-parallel (CP) small kernels. Builtin types only.
 #pragma once
 
 #include "qla/gdn/tensor_views.hpp"
@@ -22,7 +22,7 @@ struct CpWarmupParams {
   float threshold;                ///< e.g. -10 (log space)
 };
 
-/// cp_correct_states_kernel: per raw sequence and head, serially over its pieces j (GDN.md §2.6):
+/// cp_correct_states_kernel: per raw sequence and head, serially over its pieces j:
 ///   cp_h0[j] = h;  h = ht[j] + (fallback[j] ? M[j] h : 0),   h starting at h0 (or 0).
 /// All fp32; states [.., 128, 128] layout [K, V]; M [P, heads, 128, 128] row-major (M h = Σ_i M[k][i] h[i][v]).
 /// Grid (128 / BV, heads, N_raw), 128 threads (one per state row).

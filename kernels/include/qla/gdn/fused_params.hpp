@@ -1,5 +1,5 @@
 // Kernel parameters and shared-memory layouts of the FlashQLA-style forward kernels: kkt_solve, fused_fwd and
-// state_pass (../shared/GDN.md §1.4, §2.2–§2.4). Read by host code (any C++17 compiler), nvcc and NVRTC:
+// state_pass. Read by host code (any C++17 compiler), nvcc and NVRTC:
 // builtin types only, no standard headers. The layout functions are the one definition of each kernel's shared
 // memory: the kernel carves its dynamic shared memory with them and the host sizes the launch and the space's
 // buildable() check with them.
@@ -61,7 +61,7 @@ QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// fused_fwd: o and the final state from q, k, v, A_r, g_cum, beta and the initial state (GDN.md §1.4b).
+// fused_fwd: o and the final state from q, k, v, A_r, g_cum, beta and the initial state.
 
 /// Parameters of fused_fwd_kernel. Grid: (V / BV) * H_v * N CTAs, 1-D, V-slice fastest, then head, then
 /// sequence. Sequence n covers flat tokens [cu_seqlens[n], cu_seqlens[n+1]); it may be a CP piece.
@@ -166,7 +166,7 @@ QLA_HOST_DEVICE constexpr FusedFwdWsLayout fused_fwd_ws_layout(int chunk, int bv
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// state_pass: final state (and the transition matrix M) of the last n chunks of each sequence (GDN.md §1.4c,d).
+// state_pass: final state (and the transition matrix M) of the last n chunks of each sequence.
 
 /// Parameters of state_pass_kernel. Grid: N * H_v CTAs, blockIdx.x = n * H_v + h; each CTA owns the full V.
 struct StatePassParams {

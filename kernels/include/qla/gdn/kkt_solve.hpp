@@ -1,4 +1,4 @@
-// kkt_solve: A_r = (I + StrictLower(diag(β) K Kᵀ))⁻¹ per (chunk, value head), gate-free (GDN.md §1.4a, §2.2).
+// kkt_solve: A_r = (I + StrictLower(diag(β) K Kᵀ))⁻¹ per (chunk, value head), gate-free.
 // Its configuration space, kernel specs and launch shapes. Plain C++17, no CUDA includes. Device code:
 // kernels/device/gdn/kkt_solve.cuh; params: qla/gdn/fused_params.hpp.
 #pragma once

@@ -21,8 +21,8 @@ namespace qla::gdn {
 
 /// The forward algorithms.
 enum class Algorithm {
-  kFused,    ///< FlashQLA's: cumsum, kkt_solve, [CP], fused_fwd (K2's kernels)
-  kUnfused,  ///< baseline (b): FLA-style five-kernel pipeline (K3's)
+  kFused,    ///< FlashQLA's: cumsum, kkt_solve, [CP], fused_fwd
+  kUnfused,  ///< baseline (b): FLA-style five-kernel pipeline
   kNaive,    ///< baseline (a): token-by-token recurrence
 };
 /// "fused", "unfused", "naive".
@@ -42,8 +42,8 @@ using ConfigLookup =
 /// which variant fills the chunk-forward role. Label e.g. "c64.cp2.pc0.th10.v0".
 struct FwdPlanConfig {
   int chunk = 64;        ///< C of cumsum, kkt_solve, the chunk forward and state_pass
-  int cp = 2;            ///< 0 off, 1 on (split wherever a sequence has more than L chunks), 2 auto (GDN.md §2.10)
-  int piece_chunks = 0;  ///< L, chunks (of C) per CP piece; 0 = FlashQLA's rule (§3.2)
+  int cp = 2;            ///< 0 off, 1 on (split wherever a sequence has more than L chunks), 2 auto
+  int piece_chunks = 0;  ///< L, chunks (of C) per CP piece; 0 = FlashQLA's rule
   /// Warm-up threshold magnitude: a window stops once its summed log decay is below −threshold (FlashQLA: 10).
   /// Stored positive because config labels carry digits only.
   int threshold = 10;
@@ -100,7 +100,7 @@ inline constexpr const char* kFusedForwardRoles[] = {"gate_prep", "ut_prep", "cp
 inline constexpr const char* kChunkSharingKernels[] = {"gdn.fused_fwd", "gdn.fused_fwd_ws", "gdn.kkt_solve",
                                                        "gdn.state_pass", "gdn.cumsum"};
 
-/// The fused forward's V-split rule (GDN.md §2.3) for `ctas_per_slice` = (CP pieces or sequences) · H_v:
+/// The fused forward's V-split rule for `ctas_per_slice` = (CP pieces or sequences) · H_v:
 /// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.
 int fused_block_v_heuristic(long long ctas_per_slice, int sm_count);
 
@@ -131,7 +131,7 @@ struct PlanOptions {
   std::map<std::string, Point> configs;  ///< kernel id ("gdn.naive_fwd", ...) → point
   ConfigLookup lookup;                   ///< the tuner's lookup; empty = none
   CpMode cp = CpMode::kAuto;
-  int cp_piece_chunks = 0;               ///< chunks per CP piece (≥ 1); 0 = FlashQLA's rule (GDN.md §3.2)
+  int cp_piece_chunks = 0;               ///< chunks per CP piece (≥ 1); 0 = FlashQLA's rule
   float cp_threshold = -10.f;            ///< warm-up stops once the summed log decay is below this
 };
 

@@ -1,4 +1,4 @@
-// state_pass: the state-only pass (FlashQLA's prepare_h, GDN.md §1.4c,d, §2.4) for the CP warm-up: the state
+// state_pass: the state-only pass (FlashQLA's prepare_h) for the CP warm-up: the state
 // after the last n chunks of each (piece, head) and, for heads that run all chunks, the transition matrix M.
 // Its configuration space, kernel specs and launch shapes. Plain C++17, no CUDA includes. Device code:
 // kernels/device/gdn/state_pass.cuh; params: qla/gdn/fused_params.hpp.

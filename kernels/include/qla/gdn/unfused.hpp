@@ -1,4 +1,4 @@
-// Baseline (b): the unfused FLA-style chunk pipeline (GDN.md §1.3, issue 3). Five kernels, each writing its
+// Baseline (b): the unfused FLA-style chunk pipeline. Five kernels, each writing its
 // intermediates to global memory (the decomposition FlashQLA fuses away):
 //   1. cumsum     g → chunk-local cumsum g_cum, β → fp32                      (unfused_cumsum.cuh)
 //   2. kkt_solve  A = (I + StrictLower(diag(β)(KKᵀ)⊙Γ))⁻¹ per chunk          (unfused_kkt_solve.cuh)

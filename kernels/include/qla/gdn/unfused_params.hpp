@@ -11,7 +11,7 @@ namespace qla::gdn {
 ///
 /// Workspace tensors are chunk-major and fp32, NC = seq.num_chunks, H = h_v, C = 64, K = V = 128. Rows of a
 /// partial chunk beyond its sequence hold: g_cum = g_cum of the last valid token, beta = 0, A = identity rows,
-/// w = u = 0 (FLA's padding rule, GDN.md §1.5).
+/// w = u = 0 (FLA's padding rule).
 struct UnfusedParams {
   TokenTensor q;     ///< [B, T, h_qk, K] bf16 or fp16
   TokenTensor k;     ///< [B, T, h_qk, K], q's dtype

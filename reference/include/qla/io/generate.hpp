@@ -1,4 +1,4 @@
-// Problem inputs as host tensors: fixed-seed generators for GDN.md's two input distributions,
+// Problem inputs as host tensors: fixed-seed generators for FlashQLA's two input distributions,
 // validation of tensors a user brings, and the conversion to the float64 reference's inputs. Plain
 // C++17, no CUDA.
 #pragma once
@@ -16,13 +16,13 @@
 
 namespace qla::gdn {
 
-/// The input distributions of ../shared/GDN.md §5.
+/// The input distributions of FlashQLA's unit tests and of its benchmark.
 enum class Distribution {
-  /// §5.2 (FlashQLA's unit tests): q, k = l2norm(randn) cast to the qkv dtype; v = randn;
+  /// FlashQLA's unit tests: q, k = l2norm(randn) cast to the qkv dtype; v = randn;
   /// g = −A_h·softplus(0.5·randn + 1) with A_h ~ U[0,16) per value head, A_0 = 0 (never decays) and
   /// A_{H−1} = 16 (decays ≈ −21 per token) when H > 1; beta = sigmoid(randn); h0 = randn.
   kTest,
-  /// §5.5 (FlashQLA's benchmark): q, k = l2norm(randn); v = randn; g = logsigmoid(randn)/16 on
+  /// FlashQLA's benchmark: q, k = l2norm(randn); v = randn; g = logsigmoid(randn)/16 on
   /// ceil(0.75·H)
   /// randomly chosen value heads and g ≡ 0 on the others; beta = sigmoid(randn); h0 = randn.
   kBench,

@@ -1,4 +1,4 @@
-// Float64 reference of intra-card context parallelism (CP, ../shared/GDN.md §3): the piece split,
+// Float64 reference of intra-card context parallelism (CP): the piece split,
 // the warm-up counts and states, the transition matrices of fallback heads, the corrected initial
 // states, and a CP forward that runs every piece from its corrected state. Every intermediate is
 // exposed so that the GPU CP kernels (get_warmup_chunks, the warm-up state pass,
@@ -66,11 +66,11 @@ struct CpPlan {
   /// (whole piece for fallback heads); zero where n == 0.
   std::vector<double> warmup_states;
   /// [P, h_v, K, K] M = prod over the piece's tokens (latest on the left) of e^{g_t} (I - beta_t
-  /// k_t k_t^T) for fallback (piece, head) pairs (GDN.md §1.4d), zero elsewhere. Exact: S_end = M
+  /// k_t k_t^T) for fallback (piece, head) pairs, zero elsewhere. Exact: S_end = M
   /// S_start + R.
   std::vector<double> transition;
   /// [P, h_v, K, V] initial state each piece runs from: per raw sequence h = h0 (or 0); for its
-  /// pieces in order corrected_h0[j] = h, then h = R_j + (fallback_j ? M_j h : 0)   (GDN.md §2.6).
+  /// pieces in order corrected_h0[j] = h, then h = R_j + (fallback_j ? M_j h : 0).
   std::vector<double> corrected_h0;
 };
 
@@ -79,8 +79,8 @@ CpPlan cp_prepare(const ForwardInputs& in, const CpOptions& options = {});
 
 /// CP forward: every piece runs the exact recurrence from its corrected initial state; o rows come
 /// from the piece that holds them, ht from the last piece of each raw sequence. Differs from
-/// forward_recurrent only by the dropped Phi_w S_w terms of non-fallback warm-ups (GDN.md §3.4: <=
-/// e^threshold relative to the state).
+/// forward_recurrent only by the dropped Phi_w S_w terms of non-fallback warm-ups (<=
+/// e^threshold relative to the state when every k is unit-norm and beta is in [0, 2]).
 ForwardOutputs forward_cp(const ForwardInputs& in, const CpPlan& plan);
 
 }  // namespace qla::ref

@@ -1,4 +1,4 @@
-// The float64 CPU reference of the GDN operator (../shared/GDN.md §1–§4), on Eigen. No CUDA.
+// The float64 CPU reference of the GDN operator (arXiv:2412.06464), on Eigen. No CUDA.
 //
 // All tensors are flat row-major std::vector<double> in the token-major layouts of gdn::Problem:
 //   q, k  [B*T, h_qk, K]      v, o  [B*T, h_v, V]      g, beta  [B*T, h_v]      states  [N, h_v, K, V]
@@ -25,13 +25,13 @@ struct ForwardOutputs {
   std::vector<double> ht;  ///< [N, h_v, K, V]; final states (always computed)
 };
 
-/// Exact token recurrence (GDN.md §1.2), applying the l2norm flag and scale of the problem.
+/// Exact token recurrence, applying the l2norm flag and scale of the problem.
 ForwardOutputs forward_recurrent(const ForwardInputs& in);
 
-/// Chunked form with the gate-free A_r and the gated mask A_g (GDN.md §1.3–§1.4), chunk size a parameter.
+/// Chunked form with the gate-free A_r and the gated mask A_g, chunk size a parameter.
 ForwardOutputs forward_chunked(const ForwardInputs& in, int chunk);
 
-/// Gradients of a scalar loss L = <o, d_o> + <ht, dht> (GDN.md §4.4), in the input layouts.
+/// Gradients of a scalar loss L = <o, d_o> + <ht, dht>, in the input layouts.
 struct Gradients {
   std::vector<double> dq, dk;  ///< [B*T, h_qk, K], summed over the value heads of each group
   std::vector<double> dv;      ///< [B*T, h_v, V]

@@ -1,7 +1,7 @@
 // Search efficiency from stored trials: for a problem whose space was measured exhaustively, replay each
 // strategy against the measured costs (no GPU) and count the trials it needs before its best so far lies within
 // a tolerance of the exhaustive best. Random and anneal are replayed over several seeds. What `qla db
-// efficiency` prints and the figure (trials to within 2 % of the exhaustive best).
+// efficiency` prints (trials to within 2 % of the exhaustive best).
 #pragma once
 
 #include <cstddef>

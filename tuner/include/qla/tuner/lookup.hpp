@@ -1,4 +1,4 @@
-// Runtime lookup of a tuned config (DESIGN.md, "Runtime lookup"). Order:
+// Runtime lookup of a tuned config. Order:
 //   1. exact: the same problem (problem_key) tuned on this device;
 //   2. nearest: the closest tuned problem of the same class (H_qk, H_v, K, V, qkv dtype) on this device, by
 //      distance in log space of token counts: sqrt(Δlog2(valid tokens)² + Δlog2(sequences)²);

@@ -1,4 +1,4 @@
-// The measurement core, shared by the tuner and bench/ (DESIGN.md, "Measurement"): NVBench's cold-measurement
+// The measurement core, shared by the tuner and bench/: NVBench's cold-measurement
 // method with CUPTI.
 //
 //  * Each sample: scrub the L2 (a memset of ≥ 2× the L2 size on the same stream), then run the op once.
@@ -10,7 +10,7 @@
 //    median is under `target_noise`, when it stops falling, at `max_samples` or at the time cap.
 //  * The SM clock is read through NVML (dlopen'ed libnvidia-ml.so.1; absent NVML = no check) after each sample;
 //    samples taken while the clock sagged below `throttle_fraction` of the highest clock seen are discarded.
-//  * Graph mode reproduces FlashQLA's published method (GDN.md §5.5): many calls captured in one CUDA graph,
+//  * Graph mode reproduces FlashQLA's published method: many calls captured in one CUDA graph,
 //    the L2 flushed before each replay, result = mean over replays of replay time / calls per replay.
 //
 // CUPTI is called only once a device exists; on a machine without a GPU nothing here is reached.

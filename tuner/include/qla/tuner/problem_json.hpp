@@ -22,8 +22,8 @@ gdn::Problem problem_from_json(const nlohmann::json& j);
 std::string problem_key(const gdn::Problem& p);
 
 /// Parses the `--problem` text "T", "BxT" or "L1+L2+..." (packed varlen) with heads "...@HQKxHV"
-/// (e.g. "1x32768@2x8", "28672+4096@16x32"); K = V = 128, bf16, h0 given, final state written (GDN.md §5.5).
-/// Throws UserError naming `--problem`.
+/// (e.g. "1x32768@2x8", "28672+4096@16x32"); K = V = 128, bf16, h0 given, final state written, as
+/// in FlashQLA's benchmark. Throws UserError naming `--problem`.
 gdn::Problem parse_problem_spec(const std::string& text);
 
 }  // namespace qla::tuner

@@ -50,7 +50,7 @@ struct Measurement {
   std::vector<KernelTime> kernels;
 };
 
-/// Relative Frobenius tolerance a candidate must meet on every output (GDN.md §5.1).
+/// Relative Frobenius tolerance a candidate must meet on every output (FlashQLA's test criterion).
 inline constexpr double kValidationTolerance = 0.02;
 
 /// The sequence every backend follows: `validate` (outputs NaN-poisoned, compared with the reference); a

@@ -1,4 +1,4 @@
-// FlashQLA's published benchmark matrix (../shared/GDN.md §5.5) as data, and the selection the
+// FlashQLA's published benchmark matrix as data, and the selection the
 // bench flags make of it. Plain C++17: the bench, its CPU tests and anything else that enumerates
 // the matrix read it.
 #pragma once
@@ -42,16 +42,16 @@ struct Shape {
 const std::vector<HeadConfig>& forward_heads();
 /// The forward sequence sets, in FlashQLA's table order (19 of them).
 const std::vector<SeqSet>& forward_seqs();
-/// The subset ANCHORS.md's measured table covers (5 head configurations: 2x8, 4x16, 8x32, 16x64,
+/// The subset FLA's H100 measurements cover (5 head configurations: 2x8, 4x16, 8x32, 16x64,
 /// 16x32).
 const std::vector<HeadConfig>& headline_heads();
-/// ANCHORS.md's headline sequence sets: 1x2048, 1x8192, 1x32768, 8192x4.
+/// The headline sequence sets (those of FLA's H100 measurements): 1x2048, 1x8192, 1x32768, 8192x4.
 const std::vector<SeqSet>& headline_seqs();
 
 /// The backward head configurations (16x32, 8x16, 4x8, 2x4), kept for the backward bench.
 const std::vector<HeadConfig>& backward_heads();
 /// The backward sequence sets: {8K, 32K} tokens × {1, 2, 4, 8} sequences with FlashQLA's random
-/// split points (GDN.md §5.5), named "8K(1)" ... "32K(8)".
+/// split points, named "8K(1)" ... "32K(8)".
 const std::vector<SeqSet>& backward_seqs();
 
 /// Parses --heads: "headline", "all", or a comma list of HxV ("2x8,16x64"). A pair outside the

@@ -1,5 +1,5 @@
 // The tuning store: one SQLite file holding every trial, the devices they ran on, the runs that produced them
-// and the chosen winners (DESIGN.md, "The store"). RAII over SQLiteCpp; parametrised statements only; WAL; one
+// and the chosen winners. RAII over SQLiteCpp; parametrised statements only; WAL; one
 // transaction per trial; schema version with migrations.
 //
 // Safety: an existing file is first opened read-only and checked (SQLite header, application id, known tables,

@@ -1,4 +1,4 @@
-// The GDN chunked-prefill problem: what one call of the operator computes (../shared/GDN.md §1.1).
+// The GDN chunked-prefill problem: what one call of the operator computes.
 // Plain C++17, shared by the reference, the kernels, the tuner, the bench and the generated header.
 #pragma once
 
