@@ -14,7 +14,8 @@
 
 namespace qla::bench {
 
-// The benchmark matrix is the tuner's (qla/tuner/shape_matrix.hpp): one table for `qla tune --suite` and the bench.
+// The benchmark matrix is the tuner's (qla/tuner/shape_matrix.hpp): one table for `qla tune
+// --suite` and the bench.
 using tuner::backward_heads;
 using tuner::backward_seqs;
 using tuner::cross;

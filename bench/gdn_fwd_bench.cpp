@@ -26,9 +26,9 @@
 #include "bench_document.hpp"
 #include "card_ceilings.hpp"
 #include "gdn_fwd_runner.hpp"
-#include "qla/tuner/shape_matrix.hpp"
 #include "qla/error.hpp"
 #include "qla/tuner/fingerprint.hpp"
+#include "qla/tuner/shape_matrix.hpp"
 #include "report/report.hpp"
 
 #ifndef QLA_VERSION_TEXT

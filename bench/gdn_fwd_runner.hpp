@@ -14,9 +14,9 @@
 #include <string>
 
 #include "bench_document.hpp"
-#include "qla/tuner/shape_matrix.hpp"
 #include "qla/tuner/fingerprint.hpp"
 #include "qla/tuner/measure.hpp"
+#include "qla/tuner/shape_matrix.hpp"
 
 namespace qla::bench {
 

@@ -38,7 +38,8 @@ std::uint64_t splitmix64(std::uint64_t x) {
 class Rng {
  public:
   Rng(std::uint64_t seed, StreamId stream) : engine_(splitmix64(splitmix64(seed) ^ stream)) {}
-  /// Block `block` of a stream: block 0 is the stream itself, so tensors of one block are unchanged.
+  /// Block `block` of a stream: block 0 is the stream itself, so tensors of one block are
+  /// unchanged.
   Rng(std::uint64_t seed, StreamId stream, std::uint64_t block)
       : engine_(block == 0 ? splitmix64(splitmix64(seed) ^ stream)
                            : splitmix64(splitmix64(seed) ^ stream ^ splitmix64(block))) {}
@@ -74,12 +75,13 @@ double softplus(double x) { return std::log1p(std::exp(-std::fabs(x))) + std::fm
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double log_sigmoid(double x) { return -softplus(-x); }
 
-/// Elements drawn from one Rng: the big tensors are filled block by block on all cores, with the same values
-/// for every thread count.
+/// Elements drawn from one Rng: the big tensors are filled block by block on all cores, with the
+/// same values for every thread count.
 constexpr std::int64_t kBlockElements = std::int64_t{1} << 16;
 
 /// Runs body(block, begin, end) over [0, n) in kBlockElements blocks, in parallel.
-void for_blocks(std::int64_t n, const std::function<void(std::uint64_t, std::int64_t, std::int64_t)>& body) {
+void for_blocks(std::int64_t n,
+                const std::function<void(std::uint64_t, std::int64_t, std::int64_t)>& body) {
   const std::int64_t blocks = (n + kBlockElements - 1) / kBlockElements;
   ref::detail::parallel_for(static_cast<std::size_t>(blocks), [&](std::size_t b) {
     const std::int64_t begin = static_cast<std::int64_t>(b) * kBlockElements;
@@ -87,7 +89,8 @@ void for_blocks(std::int64_t n, const std::function<void(std::uint64_t, std::int
   });
 }
 
-Tensor randn(DType dtype, std::vector<std::int64_t> shape, std::uint64_t seed, StreamId stream, double factor = 1.0) {
+Tensor randn(DType dtype, std::vector<std::int64_t> shape, std::uint64_t seed, StreamId stream,
+             double factor = 1.0) {
   Tensor t(dtype, std::move(shape));
   for_blocks(t.numel(), [&](std::uint64_t b, std::int64_t begin, std::int64_t end) {
     Rng rng(seed, stream, b);
@@ -96,12 +99,14 @@ Tensor randn(DType dtype, std::vector<std::int64_t> shape, std::uint64_t seed, S
   return t;
 }
 
-/// randn rows of length `dim` (a divisor of kBlockElements), optionally l2-normalised the way FlashQLA's
-/// l2norm does it: fp32 y = x · rsqrt(Σx² + 1e−6), then cast to the tensor's dtype.
-Tensor randn_rows(DType dtype, std::vector<std::int64_t> shape, std::uint64_t seed, StreamId stream, bool normalise) {
+/// randn rows of length `dim` (a divisor of kBlockElements), optionally l2-normalised the way
+/// FlashQLA's l2norm does it: fp32 y = x · rsqrt(Σx² + 1e−6), then cast to the tensor's dtype.
+Tensor randn_rows(DType dtype, std::vector<std::int64_t> shape, std::uint64_t seed, StreamId stream,
+                  bool normalise) {
   Tensor t(dtype, std::move(shape));
   const std::int64_t dim = t.shape().back();
-  QLA_REQUIRE(kBlockElements % dim == 0, "randn_rows: row length " << dim << " does not divide the block");
+  QLA_REQUIRE(kBlockElements % dim == 0,
+              "randn_rows: row length " << dim << " does not divide the block");
   for_blocks(t.numel(), [&](std::uint64_t b, std::int64_t begin, std::int64_t end) {
     Rng rng(seed, stream, b);
     std::vector<float> row(static_cast<std::size_t>(dim));
@@ -180,16 +185,15 @@ ProblemTensors generate_inputs(const Problem& p, const GenerateOptions& o) {
   QLA_REQUIRE(o.cu_seqlens_dtype == DType::kI32 || o.cu_seqlens_dtype == DType::kI64,
               "cu_seqlens dtype must be i32 or i64, got " << dtype_name(o.cu_seqlens_dtype));
   const bool normalise = !p.l2norm_qk;
-  ProblemTensors out{
-      randn_rows(p.qkv_dtype, tensor_shape(p, "q"), o.seed, kStreamQ, normalise),
-      randn_rows(p.qkv_dtype, tensor_shape(p, "k"), o.seed, kStreamK, normalise),
-      randn(p.qkv_dtype, tensor_shape(p, "v"), o.seed, kStreamV),
-      gate(p, o),
-      Tensor(p.beta_dtype, tensor_shape(p, "beta")),
-      std::nullopt,
-      std::nullopt,
-      std::nullopt,
-      std::nullopt};
+  ProblemTensors out{randn_rows(p.qkv_dtype, tensor_shape(p, "q"), o.seed, kStreamQ, normalise),
+                     randn_rows(p.qkv_dtype, tensor_shape(p, "k"), o.seed, kStreamK, normalise),
+                     randn(p.qkv_dtype, tensor_shape(p, "v"), o.seed, kStreamV),
+                     gate(p, o),
+                     Tensor(p.beta_dtype, tensor_shape(p, "beta")),
+                     std::nullopt,
+                     std::nullopt,
+                     std::nullopt,
+                     std::nullopt};
   Rng beta_rng(o.seed, kStreamBeta);
   for (std::int64_t i = 0; i < out.beta.numel(); ++i) out.beta.set(i, sigmoid(beta_rng.normal()));
   if (p.initial_state) out.h0 = randn(DType::kF32, tensor_shape(p, "h0"), o.seed, kStreamH0);

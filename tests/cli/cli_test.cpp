@@ -330,8 +330,10 @@ TEST(Cli, GenerateBadFlagsExit2WithoutOutputs) {
                       {"--padding"});
   expect_user_failure(run_qla("generate --out g --tokens 4 --cu-seqlens-dtype f32", dir.path()),
                       {"--cu-seqlens-dtype"});
-  expect_user_failure(run_qla("generate --out g --tokens 4 --g-dtype f16", dir.path()), {"--g-dtype"});
-  expect_user_failure(run_qla("generate --out g --tokens 4 --beta-dtype i32", dir.path()), {"--beta-dtype"});
+  expect_user_failure(run_qla("generate --out g --tokens 4 --g-dtype f16", dir.path()),
+                      {"--g-dtype"});
+  expect_user_failure(run_qla("generate --out g --tokens 4 --beta-dtype i32", dir.path()),
+                      {"--beta-dtype"});
   EXPECT_EQ(run_qla("generate --out g --tokens 10 --seqlens 5,5", dir.path()).code,
             2);  // CLI11: excluded
   expect_no_output(dir, "g");
@@ -368,10 +370,11 @@ TEST(Cli, GenerateWritesTheRequestedFiles) {
   EXPECT_EQ(cu.to_doubles(), (std::vector<double>{0, 5, 11}));
   EXPECT_EQ(read_npy(dir / "b" / "q.npy").shape(), (std::vector<std::int64_t>{1, 14, 1, 8}));
   // bf16 g and β: written as bf16 bits, recorded in problem.json, read back by the reference.
-  ASSERT_EQ(run_qla("generate --out c --seqlens 9,3 --heads 1x2 --dim 8 --g-dtype bf16 --beta-dtype bf16",
-                    dir.path())
-                .code,
-            0);
+  ASSERT_EQ(
+      run_qla("generate --out c --seqlens 9,3 --heads 1x2 --dim 8 --g-dtype bf16 --beta-dtype bf16",
+              dir.path())
+          .code,
+      0);
   const gdn::ProblemDir c = gdn::read_problem_dir(dir / "c");
   EXPECT_EQ(c.problem.gate_dtype, DType::kBF16);
   EXPECT_EQ(c.problem.beta_dtype, DType::kBF16);

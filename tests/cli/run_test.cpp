@@ -155,26 +155,31 @@ TEST(CliRun, ForwardMatchesTheReferenceForEveryAlgorithmAndCpSetting) {
   }
 }
 
-
-// bf16 g and β through every algorithm (the fused path reads g through its cumsum kernel, β directly).
+// bf16 g and β through every algorithm (the fused path reads g through its cumsum kernel, β
+// directly).
 TEST(CliRun, Bf16GateAndBetaMatchTheReference) {
   QLA_REQUIRE_GPU();
   TempDir dir;
-  const RunResult gen = run_qla(
-      "generate --out in --seqlens 300,1,129 --heads 2x4 --g-dtype bf16 --beta-dtype bf16", dir.path());
+  const RunResult gen =
+      run_qla("generate --out in --seqlens 300,1,129 --heads 2x4 --g-dtype bf16 --beta-dtype bf16",
+              dir.path());
   ASSERT_EQ(gen.code, 0) << gen.err;
   const gdn::ProblemDir in = gdn::read_problem_dir(dir / "in", {});
   ASSERT_EQ(in.problem.gate_dtype, DType::kBF16);
   ASSERT_EQ(in.problem.beta_dtype, DType::kBF16);
-  const ref::ForwardOutputs want = ref::forward_recurrent(gdn::to_forward_inputs(in.problem, in.tensors));
+  const ref::ForwardOutputs want =
+      ref::forward_recurrent(gdn::to_forward_inputs(in.problem, in.tensors));
   int n = 0;
-  for (const char* args : {"", "--cp on --cp-piece-chunks 1", "--algorithm unfused", "--algorithm naive"}) {
+  for (const char* args :
+       {"", "--cp on --cp-piece-chunks 1", "--algorithm unfused", "--algorithm naive"}) {
     SCOPED_TRACE(args);
     const std::string out = "out" + std::to_string(n++);
     const RunResult run = run_qla("run --inputs in --outputs " + out + " " + args, dir.path());
     ASSERT_EQ(run.code, 0) << run.err;
-    const Tensor o = read_npy(dir / out / "o.npy", {"o", in.problem.qkv_dtype, gdn::tensor_shape(in.problem, "o")});
-    const Tensor ht = read_npy(dir / out / "ht.npy", {"ht", DType::kF32, gdn::tensor_shape(in.problem, "ht")});
+    const Tensor o = read_npy(dir / out / "o.npy",
+                              {"o", in.problem.qkv_dtype, gdn::tensor_shape(in.problem, "o")});
+    const Tensor ht =
+        read_npy(dir / out / "ht.npy", {"ht", DType::kF32, gdn::tensor_shape(in.problem, "ht")});
     const double eo = rel_err(o, want.o), eh = rel_err(ht, want.ht);
     EXPECT_LE(eo, 0.005);
     EXPECT_LE(eh, 0.005);

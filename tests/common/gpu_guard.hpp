@@ -1,5 +1,5 @@
-// GPU tests call QLA_REQUIRE_GPU() first: on a machine without a usable GPU (no driver, no device) the test is
-// skipped with the runtime's reason instead of failing.
+// GPU tests call QLA_REQUIRE_GPU() first: on a machine without a usable GPU (no driver, no device)
+// the test is skipped with the runtime's reason instead of failing.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -21,8 +21,8 @@ inline std::string gpu_unavailable_reason() {
 
 }  // namespace qla::test
 
-#define QLA_REQUIRE_GPU()                                                       \
-  do {                                                                          \
+#define QLA_REQUIRE_GPU()                                                               \
+  do {                                                                                  \
     if (auto qla_reason_ = ::qla::test::gpu_unavailable_reason(); !qla_reason_.empty()) \
-      GTEST_SKIP() << qla_reason_;                                              \
+      GTEST_SKIP() << qla_reason_;                                                      \
   } while (0)

@@ -49,12 +49,12 @@ TEST(Problem, RejectsBadShapes) {
   p.h_qk = 3;
   p.h_v = 8;
   EXPECT_THROW(p.validate(), UserError);
-  EXPECT_THROW(varlen({1, 5}, 8).validate(), UserError);       // not starting at 0
-  EXPECT_THROW(varlen({0, 5, 4}, 8).validate(), UserError);    // decreasing
-  EXPECT_THROW(varlen({0, 9}, 8).validate(), UserError);       // past T
+  EXPECT_THROW(varlen({1, 5}, 8).validate(), UserError);     // not starting at 0
+  EXPECT_THROW(varlen({0, 5, 4}, 8).validate(), UserError);  // decreasing
+  EXPECT_THROW(varlen({0, 9}, 8).validate(), UserError);     // past T
   Problem b = varlen({0, 8}, 8);
   b.batch = 2;
-  EXPECT_THROW(b.validate(), UserError);                       // varlen needs B == 1
+  EXPECT_THROW(b.validate(), UserError);  // varlen needs B == 1
 }
 
 TEST(Problem, ErrorNamesTheProblem) {

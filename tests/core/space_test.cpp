@@ -8,9 +8,13 @@ namespace {
 SpaceDecl toy() {
   SpaceDecl s;
   s.kernel = "toy";
-  s.axes = {{"chunk", "c", {32, 64}, ""}, {"block_v", "bv", {32, 64, 128}, ""}, {"stages", "s", {1, 2}, ""}};
+  s.axes = {{"chunk", "c", {32, 64}, ""},
+            {"block_v", "bv", {32, 64, 128}, ""},
+            {"stages", "s", {1, 2}, ""}};
   s.default_point = {64, 64, 2};
-  s.buildable = [](const Point& p, const ArchInfo& a) { return p[0] * p[1] * p[2] * 16 <= a.smem_per_block_optin / 16; };
+  s.buildable = [](const Point& p, const ArchInfo& a) {
+    return p[0] * p[1] * p[2] * 16 <= a.smem_per_block_optin / 16;
+  };
   return s;
 }
 

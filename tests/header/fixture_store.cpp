@@ -1,7 +1,5 @@
 #include "fixture_store.hpp"
 
-#include "qla/gdn/plan.hpp"
-
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <cinttypes>
@@ -10,6 +8,7 @@
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
+#include "qla/gdn/plan.hpp"
 #include "qla/gdn/unfused.hpp"
 #include "qla/tuner/store.hpp"
 
@@ -127,7 +126,8 @@ void build_fixture_store(const std::string& path) {
     put(st, h100, ff, p32k, {64, 64, 1, 4, 0}, 420.0);
     st.put_winner(h100, identity(ff), p32k,
                   {ff.label({64, 128, 3, 8, 0}), {64, 128, 3, 8, 0}, 298.5, 379.25}, 0);
-    put(st, h100, ws, p8k2, {64, 128, 2, 8, 24}, 500.0);  // warp-specialised, not built ahead of time
+    put(st, h100, ws, p8k2, {64, 128, 2, 8, 24},
+        500.0);  // warp-specialised, not built ahead of time
     // An older kernel source on the same device: faster, but not comparable with the current code.
     put(st, h100, ff, p4k, {32, 128, 1, 4, 0}, 10.0, tuner::TrialStatus::kOk, kOldSource);
     // The sibling H100 (same sm_90) tuned a class the primary did not; the A100 tuned P4K.
@@ -141,8 +141,8 @@ void build_fixture_store(const std::string& path) {
     put(st, h100, kk, p32k, kk.default_point, 25.0);
     put(st, h100, un, p4k, {64, 4, 64}, 100.0);
     put(st, h100, un, p4k, un.default_point, 120.0);
-    // The op plan: C = 32 on P4K, where the fused and kkt rows are at C = 64 (rows of per-kernel tuning
-    // that the deployment must not mix with this plan), and C = 64 with CP on P32K.
+    // The op plan: C = 32 on P4K, where the fused and kkt rows are at C = 64 (rows of per-kernel
+    // tuning that the deployment must not mix with this plan), and C = 64 with CP on P32K.
     const SpaceDecl& pl = gdn::fwd_plan_space();
     put(st, h100, pl, p4k, {32, 0, 0, 10, 1}, 39.0);
     put(st, h100, pl, p4k, pl.default_point, 47.0);

@@ -98,7 +98,8 @@ TEST(HeaderGolden, FixtureStoreGivesTheGoldenBytes) {
   build_fixture_store(dir.file("fixture.sqlite"));
   const tuner::HeaderResult h = make_header(dir.file("fixture.sqlite"));
   EXPECT_FALSE(h.defaults_only);
-  // fused_fwd: 2 primary + 1 sibling (sm_90) + 1 (sm_80); fused_fwd_ws 1; kkt_solve 1; unfused 1; fwd_plan 2
+  // fused_fwd: 2 primary + 1 sibling (sm_90) + 1 (sm_80); fused_fwd_ws 1; kkt_solve 1; unfused 1;
+  // fwd_plan 2
   EXPECT_EQ(h.rows, 9u);
   // The same store twice gives the same bytes.
   EXPECT_EQ(h.text, make_header(dir.file("fixture.sqlite")).text);
@@ -234,7 +235,8 @@ TEST_F(HeaderDispatch, ExactRowsGiveTheirTunedValues) {
 }
 
 TEST_F(HeaderDispatch, TunedConfigsNeverMixChunkSizes) {
-  // P4K: the plan row says C = 32; the fused and kkt rows that lookup finds are at C = 64 and stay out.
+  // P4K: the plan row says C = 32; the fused and kkt rows that lookup finds are at C = 64 and stay
+  // out.
   const auto s = qla_tuned::select(packed({4096}, 2, 8), 9, 0);
   EXPECT_EQ(s.fwd_plan.source, qla_tuned::Source::kExact);
   EXPECT_EQ(s.fwd_plan.point(), (Point{32, 0, 0, 10, 1}));

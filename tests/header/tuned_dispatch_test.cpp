@@ -1,6 +1,6 @@
-// qla/tuned_dispatch.hpp on hand-made tables: the lookup order a deployment's select() follows (exact, nearest
-// of the class in log space, the same capability's other devices, the default), its tie rule, and what makes a
-// class (heads, dims and the q/k/v dtype).
+// qla/tuned_dispatch.hpp on hand-made tables: the lookup order a deployment's select() follows
+// (exact, nearest of the class in log space, the same capability's other devices, the default), its
+// tie rule, and what makes a class (heads, dims and the q/k/v dtype).
 #include "qla/tuned_dispatch.hpp"
 
 #include <gtest/gtest.h>
@@ -8,11 +8,13 @@
 namespace qla_tuned {
 namespace {
 
-Bucket bucket(std::int64_t tokens, std::int64_t sequences, const char* key, qla::DType dtype = qla::DType::kBF16) {
+Bucket bucket(std::int64_t tokens, std::int64_t sequences, const char* key,
+              qla::DType dtype = qla::DType::kBF16) {
   return {2, 8, 128, 128, dtype, tokens, sequences, key};
 }
 
-Query query(std::int64_t tokens, std::int64_t sequences, std::string key, qla::DType dtype = qla::DType::kBF16) {
+Query query(std::int64_t tokens, std::int64_t sequences, std::string key,
+            qla::DType dtype = qla::DType::kBF16) {
   Query q;
   q.h_qk = 2;
   q.h_v = 8;
@@ -35,7 +37,8 @@ TEST(TunedDispatch, ExactThenNearestInLogSpaceThenDefault) {
   EXPECT_EQ(exact.source, Source::kExact);
   EXPECT_EQ(exact.values[0], 2);
   EXPECT_DOUBLE_EQ(exact.measured_us, 50.0);
-  const Choice<1> near = detail::find(rows, query(16384, 1, "x"), kDefault);  // 1 doubling from b, 2 from a
+  const Choice<1> near =
+      detail::find(rows, query(16384, 1, "x"), kDefault);  // 1 doubling from b, 2 from a
   EXPECT_EQ(near.source, Source::kNearest);
   EXPECT_EQ(near.values[0], 2);
   EXPECT_DOUBLE_EQ(near.distance, 1.0);
@@ -54,7 +57,8 @@ TEST(TunedDispatch, AQueryExactlyBetweenTwoRowsTakesTheEarlier) {
   const Choice<1> c = detail::find(rows, query(8192, 1, "mid"), kDefault);
   EXPECT_EQ(c.values[0], 1) << "ties keep the earlier row";
   EXPECT_DOUBLE_EQ(c.distance, 1.0);
-  // An exact key beats a different problem at the same distance (a packed and a fixed batch can share sizes).
+  // An exact key beats a different problem at the same distance (a packed and a fixed batch can
+  // share sizes).
   const std::array<Row<1>, 2> same_size = {{
       {bucket(8192, 1, "other"), false, {1}, 10.0, 0.0},
       {bucket(8192, 1, "mine"), false, {2}, 20.0, 0.0},
@@ -67,14 +71,16 @@ TEST(TunedDispatch, TheDtypeIsPartOfTheClass) {
       {bucket(4096, 1, "a-f16", qla::DType::kF16), false, {1}, 10.0, 0.0},
       {bucket(65536, 1, "b"), false, {2}, 20.0, 0.0},
   }};
-  EXPECT_EQ(detail::find(rows, query(4096, 1, "a"), kDefault).values[0], 2) << "an fp16 row served a bf16 query";
+  EXPECT_EQ(detail::find(rows, query(4096, 1, "a"), kDefault).values[0], 2)
+      << "an fp16 row served a bf16 query";
   EXPECT_EQ(detail::find(rows, query(4096, 1, "a", qla::DType::kF16), kDefault).values[0], 1);
-  EXPECT_EQ(detail::find(rows, query(4096, 1, "a", qla::DType::kF32), kDefault).source, Source::kDefault);
+  EXPECT_EQ(detail::find(rows, query(4096, 1, "a", qla::DType::kF32), kDefault).source,
+            Source::kDefault);
 }
 
 TEST(TunedDispatch, TheSameCapabilitysOtherDevicesComeAfterThePrimary) {
   const std::array<Row<1>, 2> rows = {{
-      {bucket(4096, 1, "a"), true, {1}, 10.0, 0.0},   // exact, but measured on a sibling device
+      {bucket(4096, 1, "a"), true, {1}, 10.0, 0.0},    // exact, but measured on a sibling device
       {bucket(65536, 1, "b"), false, {2}, 20.0, 0.0},  // far, but the primary device's
   }};
   const Choice<1> c = detail::find(rows, query(4096, 1, "a"), kDefault);

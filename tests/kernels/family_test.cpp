@@ -1,6 +1,7 @@
-// One declaration per family (qla/family.hpp) on the CPU: everything derived from a family's table (its space,
-// point ⇄ Config by axis name, the compile-time membership test, the catalog entry), and, for every family the
-// library registers, that its declaration is coherent and its AOT set is what the library built.
+// One declaration per family (qla/family.hpp) on the CPU: everything derived from a family's table
+// (its space, point ⇄ Config by axis name, the compile-time membership test, the catalog entry),
+// and, for every family the library registers, that its declaration is coherent and its AOT set is
+// what the library built.
 #include "qla/family.hpp"
 
 #include <gtest/gtest.h>
@@ -36,9 +37,13 @@ struct ToyFamily {
   };
   static constexpr Config kDefault = {64, 2, 9};
   static constexpr Config kAot[] = {Config{64, 2, 9}};
-  static bool buildable(const Config& c, const ArchInfo& arch) { return c.tile * c.depth <= arch.regs_per_sm / 512; }
+  static bool buildable(const Config& c, const ArchInfo& arch) {
+    return c.tile * c.depth <= arch.regs_per_sm / 512;
+  }
   static std::vector<cuda::KernelSpec> specs(const Config& c) {
-    return {{"test/toy.cuh", "toy<" + std::to_string(c.tile) + ", " + std::to_string(c.depth) + ">", {8, 8}}};
+    return {{"test/toy.cuh",
+             "toy<" + std::to_string(c.tile) + ", " + std::to_string(c.depth) + ">",
+             {8, 8}}};
   }
 };
 
@@ -47,7 +52,8 @@ static_assert(in_space<ToyFamily>(ToyConfig{128, 3, 0}));
 static_assert(!in_space<ToyFamily>(ToyConfig{48, 3, 0}));
 static_assert(in_space_values<ToyFamily>({32, 1}));
 static_assert(!in_space_values<ToyFamily>({32, 4}));
-static_assert(config_of<ToyFamily>({128, 1}).tile == 128 && config_of<ToyFamily>({128, 1}).unused == 9);
+static_assert(config_of<ToyFamily>({128, 1}).tile == 128 &&
+              config_of<ToyFamily>({128, 1}).unused == 9);
 static_assert(axis_count<ToyFamily>() == 2);
 
 TEST(Family, TheSpaceIsDerivedFromTheTable) {
@@ -96,7 +102,8 @@ TEST(Family, RegistrationCarriesRoleVariantAndAotSet) {
   EXPECT_EQ(f->specs({32, 3})[0].name_expression, "toy<32, 3>");
 }
 
-// Every family the library registers: a coherent declaration, and its AOT set built into the library.
+// Every family the library registers: a coherent declaration, and its AOT set built into the
+// library.
 TEST(Family, EveryRegisteredFamilyIsCoherentAndItsAotSetIsBuilt) {
   ArchInfo sm90a;  // the architecture the library's AOT units are compiled for
   std::set<std::string> ids;
@@ -116,7 +123,8 @@ TEST(Family, EveryRegisteredFamilyIsCoherentAndItsAotSetIsBuilt) {
       EXPECT_TRUE(s.contains(p) && s.is_buildable(p, sm90a)) << s.label(p);
       for (const cuda::KernelSpec& spec : f.specs(p)) {
         EXPECT_GT(spec.params.size, 0u) << spec.name_expression;
-        EXPECT_NE(cuda::find_aot_kernel(spec.source, spec.name_expression), nullptr) << spec.name_expression;
+        EXPECT_NE(cuda::find_aot_kernel(spec.source, spec.name_expression), nullptr)
+            << spec.name_expression;
         ++aot_kernels;
       }
     }

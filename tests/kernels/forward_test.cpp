@@ -200,13 +200,14 @@ TEST(FusedForwardRules, UntunedOpRunsTheWarpSpecialisedVariantWhereTheTargetHasI
   const ArchInfo a100{8, 0, 108, 166912, 65536, 40 << 20};
   EXPECT_STREQ(gdn::untuned_chunk_fwd_family(h100), "gdn.fused_fwd_ws");
   EXPECT_STREQ(gdn::untuned_chunk_fwd_family(a100), "gdn.fused_fwd");
-  const auto on_h100 =
-      gdn::fused_fwd_config("gdn.fused_fwd_ws", gdn::untuned_fused_point("gdn.fused_fwd_ws", p, h100));
-  const auto on_a100 = gdn::fused_fwd_config("gdn.fused_fwd", gdn::untuned_fused_point("gdn.fused_fwd", p, a100));
+  const auto on_h100 = gdn::fused_fwd_config("gdn.fused_fwd_ws",
+                                             gdn::untuned_fused_point("gdn.fused_fwd_ws", p, h100));
+  const auto on_a100 =
+      gdn::fused_fwd_config("gdn.fused_fwd", gdn::untuned_fused_point("gdn.fused_fwd", p, a100));
   EXPECT_EQ(on_h100.reg_split, gdn::FusedFwdWsFamily::kDefault.reg_split);
   EXPECT_EQ(on_a100.reg_split, 0);
-  // The BV rule still applies (CP on: 32 pieces x 8 heads fill the card → 128); on the A100 bv128 at two stages
-  // needs 181 KB of its 163 KB, so the default's bv64 stays.
+  // The BV rule still applies (CP on: 32 pieces x 8 heads fill the card → 128); on the A100 bv128
+  // at two stages needs 181 KB of its 163 KB, so the default's bv64 stays.
   EXPECT_EQ(on_h100.block_v, 128);
   EXPECT_EQ(on_a100.block_v, 64);
   const gdn::FusedFwdConfig d{};
@@ -218,12 +219,15 @@ TEST(FusedForwardRules, UntunedOpRunsTheWarpSpecialisedVariantWhereTheTargetHasI
 }
 
 TEST(FusedForwardRules, TheUntunedFusedConfigIsBuiltAheadOfTimeForTheH100) {
-  // An untuned plan must launch without NVRTC on the architecture the library is built for (sm_90a): whatever
-  // the BV rule picks, the untuned chunk-forward point is among the AOT instantiations (its family's kAot).
+  // An untuned plan must launch without NVRTC on the architecture the library is built for
+  // (sm_90a): whatever the BV rule picks, the untuned chunk-forward point is among the AOT
+  // instantiations (its family's kAot).
   const ArchInfo h100;
   for (int h_v : {8, 16, 32, 64})
-    for (const std::vector<std::int64_t>& cu :
-         {std::vector<std::int64_t>{0, 2048}, {0, 8192}, {0, 32768}, {0, 8192, 16384, 24576, 32768}}) {
+    for (const std::vector<std::int64_t>& cu : {std::vector<std::int64_t>{0, 2048},
+                                                {0, 8192},
+                                                {0, 32768},
+                                                {0, 8192, 16384, 24576, 32768}}) {
       gdn::Problem p;
       p.tokens = cu.back();
       p.cu_seqlens = cu;
@@ -345,7 +349,8 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
   for (DType t : {DType::kBF16, DType::kF16})
     for (int bv : {32, 128})
       for (int rs : {0, gdn::FusedFwdWsFamily::kDefault.reg_split})
-        specs.push_back(gdn::fused_fwd_spec(gdn::FusedFwdConfig{64, bv, 2, 8, 0, rs}, t, DType::kF32));
+        specs.push_back(
+            gdn::fused_fwd_spec(gdn::FusedFwdConfig{64, bv, 2, 8, 0, rs}, t, DType::kF32));
   for (int bv : {16, 64}) specs.push_back(gdn::cp_correct_spec({bv}));
   specs.push_back(gdn::cumsum_spec({32}, false, DType::kF32));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
@@ -730,7 +735,8 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
                    const ArchInfo&) -> std::optional<Point> {
     asked.push_back(kernel);
     if (kernel == "gdn.fused_fwd") return Point{32, 64, 2, 8, 0};
-    if (kernel == "gdn.kkt_solve") return Point{64, 32, 8};  // another tuning's C: the default at 32 runs
+    if (kernel == "gdn.kkt_solve")
+      return Point{64, 32, 8};  // another tuning's C: the default at 32 runs
     if (kernel == "gdn.fwd_plan") return Point{32, 1, 8, 12, 1};  // variant 1: the mma kernel
     return std::nullopt;
   };
@@ -765,23 +771,26 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_EQ(moved.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
   EXPECT_EQ(moved.config_labels().at(gdn::untuned_chunk_fwd_family(dev.arch)).rfind("c32.", 0), 0u);
   EXPECT_EQ(moved.config_labels().at("gdn.cumsum"), "c32");
-  // The plan point's chunk size wins over a looked-up fused config (the tuner's joint plan decides C) ...
+  // The plan point's chunk size wins over a looked-up fused config (the tuner's joint plan decides
+  // C) ...
   PlanOptions plan_c32;
-  plan_c32.lookup = [](const std::string& kernel, const gdn::Problem&, const ArchInfo&) -> std::optional<Point> {
+  plan_c32.lookup = [](const std::string& kernel, const gdn::Problem&,
+                       const ArchInfo&) -> std::optional<Point> {
     if (kernel == "gdn.fused_fwd") return Point{64, 32, 2, 4, 0};
     if (kernel == "gdn.fwd_plan") return Point{32, 0, 0, 10, 1};
     return std::nullopt;
   };
   const Plan from_plan = gdn::make_plan(p, dev, plan_c32);
   EXPECT_EQ(from_plan.chunk(), 32);
-  // The looked-up c64 fused row is dropped: the default at C = 32 with the BV rule, as the plan was measured.
-  // (CP off, one sequence x 2 heads = 2 CTAs per V-slice → BV 32), not the looked-up c64.bv32.s2.w4.
+  // The looked-up c64 fused row is dropped: the default at C = 32 with the BV rule, as the plan was
+  // measured. (CP off, one sequence x 2 heads = 2 CTAs per V-slice → BV 32), not the looked-up
+  // c64.bv32.s2.w4.
   EXPECT_EQ(from_plan.config_labels().at("gdn.fused_fwd"), "c32.bv32.s2.w8.sm0");
   EXPECT_EQ(from_plan.config_labels().at("gdn.kkt_solve").rfind("c32.", 0), 0u);
   EXPECT_EQ(from_plan.cp_pieces(), 0);
-  // ... an explicit plan point's over a looked-up one; an explicit fused config over a looked-up plan, whose CP
-  // knobs (tuned at another C) then give way to PlanOptions' fields. An explicit plan and fused config that
-  // disagree are refused (bad_plan).
+  // ... an explicit plan point's over a looked-up one; an explicit fused config over a looked-up
+  // plan, whose CP knobs (tuned at another C) then give way to PlanOptions' fields. An explicit
+  // plan and fused config that disagree are refused (bad_plan).
   plan_c32.configs["gdn.fwd_plan"] = {64, 2, 0, 10, 1};
   EXPECT_EQ(gdn::make_plan(p, dev, plan_c32).chunk(), 64);
   plan_c32.configs.erase("gdn.fwd_plan");
@@ -789,7 +798,8 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   const Plan fused_wins = gdn::make_plan(p, dev, plan_c32);
   EXPECT_EQ(fused_wins.chunk(), 64);
   EXPECT_EQ(fused_wins.config_labels().at("gdn.fwd_plan"), "c64.cp2.pc0.th10.v1");
-  // Both variants given: the explicit plan point's variant picks; without one, the untuned op's family.
+  // Both variants given: the explicit plan point's variant picks; without one, the untuned op's
+  // family.
   PlanOptions both;
   both.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
   both.configs["gdn.fused_fwd_ws"] = {64, 64, 2, 8, 40};
@@ -807,8 +817,9 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   for (const gdn::Problem& q : {p, wide}) {
     const Plan untuned = gdn::make_plan(q, dev, {});
     const std::string family = gdn::untuned_chunk_fwd_family(dev.arch);
-    EXPECT_EQ(untuned.config_labels().at(family),
-              gdn::fused_fwd_family_space(family)->label(gdn::untuned_fused_point(family, q, dev.arch)));
+    EXPECT_EQ(
+        untuned.config_labels().at(family),
+        gdn::fused_fwd_family_space(family)->label(gdn::untuned_fused_point(family, q, dev.arch)));
   }
   PlanOptions off;
   off.cp = CpMode::kOff;

@@ -1,13 +1,15 @@
-// fused_fwd on the GPU: every config of its space against a float64 token recurrence on the standard edge
-// cases (fused_test_util.hpp), A_r and g_cum computed on the host; outputs poisoned with NaN before every run;
-// a second run must be bit-identical. Also: CP-style index maps (h0_index / ht_index) and fp16 inputs.
+// fused_fwd on the GPU: every config of its space against a float64 token recurrence on the
+// standard edge cases (fused_test_util.hpp), A_r and g_cum computed on the host; outputs poisoned
+// with NaN before every run; a second run must be bit-identical. Also: CP-style index maps
+// (h0_index / ht_index) and fp16 inputs.
+#include "qla/gdn/fused_fwd.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
-#include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 
@@ -21,22 +23,27 @@ struct FusedRun {
   std::vector<float> ht;
 };
 
-/// Uploads `p` for chunk size C and runs config `c` (twice when `repeat`), returns o and ht of the last run.
+/// Uploads `p` for chunk size C and runs config `c` (twice when `repeat`), returns o and ht of the
+/// last run.
 FusedRun run_fused(const HostProblem& p, const FusedFwdConfig& c, bool repeat, bool* identical,
-                   const std::vector<int>* h0_index = nullptr, const std::vector<int>* ht_index = nullptr) {
+                   const std::vector<int>* h0_index = nullptr,
+                   const std::vector<int>* ht_index = nullptr) {
   const int hv = p.c.h_v, hqk = p.c.h_qk;
   DeviceSeq seq(p, c.chunk);
   const auto a64 = reference_a(p, c.chunk);
   std::vector<std::uint16_t> a16(a64.size());
-  for (std::size_t i = 0; i < a64.size(); ++i) a16[i] = to_bits16(static_cast<float>(a64[i]), p.bf16);
+  for (std::size_t i = 0; i < a64.size(); ++i)
+    a16[i] = to_bits16(static_cast<float>(a64[i]), p.bf16);
   auto q = cuda::DeviceBuffer::from_host(p.q16), k = cuda::DeviceBuffer::from_host(p.k16),
        v = cuda::DeviceBuffer::from_host(p.v16), a = cuda::DeviceBuffer::from_host(a16),
-       g = cuda::DeviceBuffer::from_host(chunk_cumsum(p, c.chunk)), b = cuda::DeviceBuffer::from_host(p.beta32);
+       g = cuda::DeviceBuffer::from_host(chunk_cumsum(p, c.chunk)),
+       b = cuda::DeviceBuffer::from_host(p.beta32);
   cuda::DeviceBuffer h0, h0i, hti;
   if (p.c.h0) h0 = cuda::DeviceBuffer::from_host(p.h032);
   if (h0_index) h0i = cuda::DeviceBuffer::from_host(*h0_index);
   if (ht_index) hti = cuda::DeviceBuffer::from_host(*ht_index);
-  cuda::DeviceBuffer o(p.rows * hv * kD * 2), ht(static_cast<std::size_t>(p.nseq) * hv * kD * kD * 4);
+  cuda::DeviceBuffer o(p.rows * hv * kD * 2),
+      ht(static_cast<std::size_t>(p.nseq) * hv * kD * kD * 4);
   gdn::FusedFwdParams prm{};
   prm.q = token_tensor(q.get(), p, hqk, kD);
   prm.k = token_tensor(k.get(), p, hqk, kD);
@@ -119,12 +126,15 @@ TEST(FusedFwd, SpaceDeclarationOfBothVariants) {
   EXPECT_EQ(gdn::fused_fwd_spec(ws, DType::kBF16, DType::kF32).source, "gdn/fused_fwd_ws.cuh");
   EXPECT_EQ(gdn::fused_fwd_spec(ws, DType::kBF16, DType::kF32).name_expression,
             "qla::gdn::fused_fwd_ws_kernel<64, 128, 2, 8, 40, __nv_bfloat16, float>");
-  EXPECT_EQ(gdn::fused_fwd_spec(FusedFwdConfig{}, DType::kBF16, DType::kF32).source, "gdn/fused_fwd.cuh");
+  EXPECT_EQ(gdn::fused_fwd_spec(FusedFwdConfig{}, DType::kBF16, DType::kF32).source,
+            "gdn/fused_fwd.cuh");
   EXPECT_EQ(gdn::fused_fwd_shape(ws, 2, 8).block[0], 384u);
   EXPECT_EQ(gdn::fused_fwd_shape(FusedFwdConfig{64, 128, 2, 4, 0, 24}, 2, 8).block[0], 256u);
   EXPECT_EQ(gdn::fused_fwd_shape(ws, 2, 8).grid[0], 16u);
-  EXPECT_EQ(gdn::fused_fwd_smem_bytes(ws), static_cast<std::size_t>(gdn::fused_fwd_ws_layout(64, 128, 2).bytes));
-  // 8 consumer warps start at 168 registers (one CTA of 384 threads per SM); the producer's surplus moves over.
+  EXPECT_EQ(gdn::fused_fwd_smem_bytes(ws),
+            static_cast<std::size_t>(gdn::fused_fwd_ws_layout(64, 128, 2).bytes));
+  // 8 consumer warps start at 168 registers (one CTA of 384 threads per SM); the producer's surplus
+  // moves over.
   EXPECT_EQ(gdn::fused_ws_entry_regs(8), 168);
   EXPECT_EQ(gdn::fused_ws_consumer_regs(8, 40), 232);
   EXPECT_EQ(gdn::fused_ws_consumer_regs(8, 24), 240);
@@ -151,7 +161,8 @@ TEST(FusedFwd, EveryConfigMatchesReference) {
     for (const Point& pt : space->enumerate(&dev->arch)) points.emplace_back(space, pt);
   std::vector<cuda::KernelSpec> specs;
   for (const auto& [space, pt] : points)
-    specs.push_back(gdn::fused_fwd_spec(gdn::fused_fwd_config(space->kernel, pt), DType::kBF16, DType::kF32));
+    specs.push_back(
+        gdn::fused_fwd_spec(gdn::fused_fwd_config(space->kernel, pt), DType::kBF16, DType::kF32));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
 
   const auto cases = standard_cases();
@@ -179,13 +190,13 @@ TEST(FusedFwd, EveryConfigMatchesReference) {
       cht = std::max(cht, e.ht);
       ++runs;
     }
-    std::printf("%-16s %-22s max rel err o %.2e ht %.2e\n", space->kernel.c_str(), space->label(pt).c_str(), co,
-                cht);
+    std::printf("%-16s %-22s max rel err o %.2e ht %.2e\n", space->kernel.c_str(),
+                space->label(pt).c_str(), co, cht);
     worst_o = std::max(worst_o, co);
     worst_ht = std::max(worst_ht, cht);
   }
-  std::printf("fused_fwd: %zu configs x %zu cases = %d runs, worst o %.2e, worst ht %.2e\n", points.size(),
-              cases.size(), runs, worst_o, worst_ht);
+  std::printf("fused_fwd: %zu configs x %zu cases = %d runs, worst o %.2e, worst ht %.2e\n",
+              points.size(), cases.size(), runs, worst_o, worst_ht);
 }
 
 TEST(FusedFwd, Fp16Inputs) {
@@ -210,7 +221,8 @@ TEST(FusedFwd, Fp16Inputs) {
 
 TEST(FusedFwd, IndexMapsSelectStatesLikeCp) {
   QLA_REQUIRE_GPU();
-  // Sequence n reads h0 row (n + 1) % N (row −1 → zero for the last) and writes ht only for even n, to row n / 2.
+  // Sequence n reads h0 row (n + 1) % N (row −1 → zero for the last) and writes ht only for even n,
+  // to row n / 2.
   const auto p = make_problem({"varlen_maps", 1, 215, {0, 1, 1, 70, 200}, 1, 4, true}, true, 3);
   std::vector<int> h0i, hti;
   for (int n = 0; n < p.nseq; ++n) {
@@ -220,7 +232,8 @@ TEST(FusedFwd, IndexMapsSelectStatesLikeCp) {
   HostProblem shifted = p;
   for (int n = 0; n < p.nseq; ++n)
     for (std::size_t i = 0; i < static_cast<std::size_t>(p.c.h_v) * kD * kD; ++i)
-      shifted.h0[n * p.c.h_v * kD * kD + i] = h0i[n] < 0 ? 0.0 : p.h0[h0i[n] * p.c.h_v * kD * kD + i];
+      shifted.h0[n * p.c.h_v * kD * kD + i] =
+          h0i[n] < 0 ? 0.0 : p.h0[h0i[n] * p.c.h_v * kD * kD + i];
   std::vector<double> o_ref, ht_ref;
   reference_forward(shifted, o_ref, ht_ref);
   const auto r = run_fused(p, FusedFwdConfig{}, false, nullptr, &h0i, &hti);
@@ -237,8 +250,9 @@ TEST(FusedFwd, IndexMapsSelectStatesLikeCp) {
   EXPECT_TRUE(std::isnan(r.ht[((p.nseq + 1) / 2) * sz]));
 }
 
-/// First timings (kernels/NOTES.md): kkt_solve and fused_fwd alone, CUDA events, median of 20 after 3 warm-ups,
-/// L2 not flushed. Disabled by default; run with --gtest_also_run_disabled_tests --gtest_filter=*Timing*.
+/// First timings (kernels/NOTES.md): kkt_solve and fused_fwd alone, CUDA events, median of 20 after
+/// 3 warm-ups, L2 not flushed. Disabled by default; run with --gtest_also_run_disabled_tests
+/// --gtest_filter=*Timing*.
 TEST(FusedFwd, DISABLED_Timing) {
   QLA_REQUIRE_GPU();
   struct Shape {
@@ -249,9 +263,11 @@ TEST(FusedFwd, DISABLED_Timing) {
     const auto p = make_problem({"timing", 1, sh.t, {}, sh.hqk, sh.hv, true}, true, 5);
     DeviceSeq seq(p, 64);
     auto q = cuda::DeviceBuffer::from_host(p.q16), k = cuda::DeviceBuffer::from_host(p.k16),
-         v = cuda::DeviceBuffer::from_host(p.v16), g = cuda::DeviceBuffer::from_host(chunk_cumsum(p, 64)),
+         v = cuda::DeviceBuffer::from_host(p.v16),
+         g = cuda::DeviceBuffer::from_host(chunk_cumsum(p, 64)),
          b = cuda::DeviceBuffer::from_host(p.beta32), h0 = cuda::DeviceBuffer::from_host(p.h032);
-    cuda::DeviceBuffer a(p.rows * sh.hv * 64 * 2), o(p.rows * sh.hv * kD * 2), ht(p.h032.size() * 4);
+    cuda::DeviceBuffer a(p.rows * sh.hv * 64 * 2), o(p.rows * sh.hv * kD * 2),
+        ht(p.h032.size() * 4);
     gdn::KktSolveParams kp{};
     kp.k = token_tensor(k.get(), p, sh.hqk, kD);
     kp.beta = token_tensor(b.get(), p, sh.hv, 1);
@@ -293,22 +309,28 @@ TEST(FusedFwd, DISABLED_Timing) {
       return 0.5 * (ms[9] + ms[10]);
     };
     for (const auto& kc : {gdn::KktSolveConfig{64, 16, 4}, gdn::KktSolveConfig{64, 32, 8}}) {
-      const auto& kk = cuda::KernelCache::global().get(gdn::kkt_solve_spec(kc, DType::kBF16, DType::kF32));
-      const double t = time_ms([&] { kk.launch(gdn::kkt_solve_shape(kc, seq.view.num_chunks, sh.hv), &kp, nullptr); });
+      const auto& kk =
+          cuda::KernelCache::global().get(gdn::kkt_solve_spec(kc, DType::kBF16, DType::kF32));
+      const double t = time_ms(
+          [&] { kk.launch(gdn::kkt_solve_shape(kc, seq.view.num_chunks, sh.hv), &kp, nullptr); });
       std::printf("TIMING kkt_solve %d/%d 1x%lld %s: %.4f ms\n", sh.hqk, sh.hv, sh.t,
                   gdn::kkt_solve_space().label(kc.to_point()).c_str(), t);
     }
     for (int bv : {32, 64, 128})
       for (int w : {4, 8})
         for (int rs : {0, 40}) {
-        const FusedFwdConfig fc{64, bv, 2, w, 0, rs};
-        const auto& fk = cuda::KernelCache::global().get(gdn::fused_fwd_spec(fc, DType::kBF16, DType::kF32));
-        const double t = time_ms([&] { fk.launch(gdn::fused_fwd_shape(fc, 1, sh.hv), &fp, nullptr); });
-        std::printf("TIMING fused_fwd %d/%d 1x%lld %s: %.4f ms (regs %d, spill %d B)\n", sh.hqk, sh.hv, sh.t,
-                    gdn::fused_fwd_family_space(gdn::fused_fwd_family_id(fc))->label(fc.to_point()).c_str(), t,
-                    fk.usage().registers,
-                    fk.usage().spill_stores);
-      }
+          const FusedFwdConfig fc{64, bv, 2, w, 0, rs};
+          const auto& fk =
+              cuda::KernelCache::global().get(gdn::fused_fwd_spec(fc, DType::kBF16, DType::kF32));
+          const double t =
+              time_ms([&] { fk.launch(gdn::fused_fwd_shape(fc, 1, sh.hv), &fp, nullptr); });
+          std::printf("TIMING fused_fwd %d/%d 1x%lld %s: %.4f ms (regs %d, spill %d B)\n", sh.hqk,
+                      sh.hv, sh.t,
+                      gdn::fused_fwd_family_space(gdn::fused_fwd_family_id(fc))
+                          ->label(fc.to_point())
+                          .c_str(),
+                      t, fk.usage().registers, fk.usage().spill_stores);
+        }
   }
 }
 

@@ -1,6 +1,6 @@
-// Shared by the kkt_solve, fused_fwd and state_pass GPU tests: problem generation (FlashQLA's test inputs),
-// 16-bit rounding, a float64 token recurrence and host-side chunk quantities (g cumsum, A_r),
-// device upload of a problem, and parallel NVRTC pre-compilation of every config under test.
+// Shared by the kkt_solve, fused_fwd and state_pass GPU tests: problem generation (FlashQLA's test
+// inputs), 16-bit rounding, a float64 token recurrence and host-side chunk quantities (g cumsum,
+// A_r), device upload of a problem, and parallel NVRTC pre-compilation of every config under test.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -60,9 +60,9 @@ struct Case {
   bool h0;
 };
 
-/// The standard edge cases for chunk sizes 32 and 64: T = 1, C−1, C, C+1, several chunks with a partial last
-/// one, varlen with an empty and a 1-token sequence and 15 padding rows; GVA 1, 2, 4; head 0 zero-gate, the last
-/// head strong decay; with and without h0.
+/// The standard edge cases for chunk sizes 32 and 64: T = 1, C−1, C, C+1, several chunks with a
+/// partial last one, varlen with an empty and a 1-token sequence and 15 padding rows; GVA 1, 2, 4;
+/// head 0 zero-gate, the last head strong decay; with and without h0.
 inline std::vector<Case> standard_cases() {
   return {{"b2_t1_gva2_h0", 2, 1, {}, 1, 2, true},
           {"b1_t63_gva1", 1, 63, {}, 2, 2, false},
@@ -72,13 +72,14 @@ inline std::vector<Case> standard_cases() {
           {"b1_t300_gva1", 1, 300, {}, 2, 2, false}};
 }
 
-/// Inputs in float64 (already rounded to the 16-bit dtype where the kernel reads 16-bit) and their 16-bit bits.
+/// Inputs in float64 (already rounded to the 16-bit dtype where the kernel reads 16-bit) and their
+/// 16-bit bits.
 struct HostProblem {
   Case c;
   bool bf16 = true;
   int nseq = 0;
-  long long rows = 0;    ///< B*T
-  std::vector<int> cu;   ///< N+1 flat offsets (fixed-length: multiples of T)
+  long long rows = 0;   ///< B*T
+  std::vector<int> cu;  ///< N+1 flat offsets (fixed-length: multiples of T)
   std::vector<double> q, k, v, g, beta, h0;
   std::vector<std::uint16_t> q16, k16, v16;
   std::vector<float> beta32, h032;
@@ -98,7 +99,8 @@ inline HostProblem make_problem(const Case& c, bool bf16, unsigned seed = 42) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> nd;
   std::uniform_real_distribution<double> ud(0.0, 16.0);
-  auto unit = [&](std::vector<double>& x, std::vector<std::uint16_t>& bits, int heads, bool normalise) {
+  auto unit = [&](std::vector<double>& x, std::vector<std::uint16_t>& bits, int heads,
+                  bool normalise) {
     x.assign(p.rows * heads * kD, 0.0);
     bits.assign(x.size(), 0);
     for (long long i = 0; i < p.rows * heads; ++i) {
@@ -133,13 +135,14 @@ inline HostProblem make_problem(const Case& c, bool bf16, unsigned seed = 42) {
   if (c.h0) {
     p.h032.resize(static_cast<std::size_t>(p.nseq) * c.h_v * kD * kD);
     p.h0.resize(p.h032.size());
-    for (std::size_t i = 0; i < p.h032.size(); ++i) p.h0[i] = p.h032[i] = static_cast<float>(nd(rng));
+    for (std::size_t i = 0; i < p.h032.size(); ++i)
+      p.h0[i] = p.h032[i] = static_cast<float>(nd(rng));
   }
   return p;
 }
 
-/// Float64 token recurrence over tokens [t0, t1) of sequence n, head h, from `s` (K*V, updated in place);
-/// writes o rows when `o` is non-null.
+/// Float64 token recurrence over tokens [t0, t1) of sequence n, head h, from `s` (K*V, updated in
+/// place); writes o rows when `o` is non-null.
 inline void recur(const HostProblem& p, int h, long long t0, long long t1, std::vector<double>& s,
                   std::vector<double>* o) {
   const int grp = p.c.h_v / p.c.h_qk;
@@ -169,7 +172,8 @@ inline void recur(const HostProblem& p, int h, long long t0, long long t1, std::
 }
 
 /// Reference o [rows, H_v, V] (0 on padding rows) and final states [N, H_v, K, V].
-inline void reference_forward(const HostProblem& p, std::vector<double>& o, std::vector<double>& ht) {
+inline void reference_forward(const HostProblem& p, std::vector<double>& o,
+                              std::vector<double>& ht) {
   o.assign(p.rows * p.c.h_v * kD, 0.0);
   ht.assign(static_cast<std::size_t>(p.nseq) * p.c.h_v * kD * kD, 0.0);
   std::vector<std::future<void>> jobs;
@@ -177,7 +181,9 @@ inline void reference_forward(const HostProblem& p, std::vector<double>& o, std:
     for (int h = 0; h < p.c.h_v; ++h)
       jobs.push_back(std::async(std::launch::async, [&, n, h] {
         std::vector<double> s(kD * kD, 0.0);
-        if (p.c.h0) std::copy_n(&p.h0[(static_cast<std::size_t>(n) * p.c.h_v + h) * kD * kD], kD * kD, s.begin());
+        if (p.c.h0)
+          std::copy_n(&p.h0[(static_cast<std::size_t>(n) * p.c.h_v + h) * kD * kD], kD * kD,
+                      s.begin());
         recur(p, h, p.cu[n], p.cu[n + 1], s, &o);
         std::copy(s.begin(), s.end(), &ht[(static_cast<std::size_t>(n) * p.c.h_v + h) * kD * kD]);
       }));
@@ -199,7 +205,8 @@ inline std::vector<float> chunk_cumsum(const HostProblem& p, int chunk) {
   return out;
 }
 
-/// Float64 A_r = (I + StrictLower(diag(β) K Kᵀ))⁻¹ per chunk, stored per token row [rows, H_v, C] (0 elsewhere).
+/// Float64 A_r = (I + StrictLower(diag(β) K Kᵀ))⁻¹ per chunk, stored per token row [rows, H_v, C]
+/// (0 elsewhere).
 inline std::vector<double> reference_a(const HostProblem& p, int chunk) {
   std::vector<double> a(p.rows * p.c.h_v * chunk, 0.0);
   const int grp = p.c.h_v / p.c.h_qk;
@@ -212,7 +219,8 @@ inline std::vector<double> reference_a(const HostProblem& p, int chunk) {
           for (int t = 0; t < s; ++t) {
             double d = 0;
             for (int i = 0; i < kD; ++i)
-              d += p.k[((c0 + s) * p.c.h_qk + h / grp) * kD + i] * p.k[((c0 + t) * p.c.h_qk + h / grp) * kD + i];
+              d += p.k[((c0 + s) * p.c.h_qk + h / grp) * kD + i] *
+                   p.k[((c0 + t) * p.c.h_qk + h / grp) * kD + i];
             l[s * rows + t] = p.beta[(c0 + s) * p.c.h_v + h] * d;
           }
         for (int j = 0; j < rows; ++j)
@@ -256,7 +264,9 @@ struct DeviceSeq {
     cu = cuda::DeviceBuffer::from_host(p.cu);
     chunk_index = cuda::DeviceBuffer::from_host(idx);
     chunk_offset = cuda::DeviceBuffer::from_host(off);
-    view = {cu.as<int>(), chunk_index.as<int>(), chunk_offset.as<int>(), p.nseq, off.back(), p.c.tokens, p.rows};
+    view = {
+        cu.as<int>(), chunk_index.as<int>(), chunk_offset.as<int>(), p.nseq, off.back(), p.c.tokens,
+        p.rows};
   }
 };
 
@@ -264,8 +274,8 @@ inline gdn::TokenTensor token_tensor(void* data, const HostProblem& p, int heads
   return {data, p.c.tokens * heads * dim, static_cast<long long>(heads) * dim, dim};
 }
 
-/// Compiles every spec with NVRTC on all host threads (fills the disk cache KernelCache reads), so the test
-/// loop does not compile serially. Returns the specs that failed, with their messages.
+/// Compiles every spec with NVRTC on all host threads (fills the disk cache KernelCache reads), so
+/// the test loop does not compile serially. Returns the specs that failed, with their messages.
 inline std::vector<std::string> precompile(const std::vector<cuda::KernelSpec>& specs) {
   std::vector<std::string> failed;
   const auto dev = cuda::current_device();

@@ -1,13 +1,14 @@
-// kkt_solve on the GPU: every config against the float64 inverse (I + StrictLower(diag(β) K Kᵀ))⁻¹ on the
-// standard edge cases; outputs poisoned before each run, rows that belong to no sequence stay untouched; a second
-// run is bit-identical.
+// kkt_solve on the GPU: every config against the float64 inverse (I + StrictLower(diag(β) K Kᵀ))⁻¹
+// on the standard edge cases; outputs poisoned before each run, rows that belong to no sequence
+// stay untouched; a second run is bit-identical.
+#include "qla/gdn/kkt_solve.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
-#include "qla/gdn/kkt_solve.hpp"
 
 namespace qla::test {
 namespace {
@@ -61,8 +62,8 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
         prm.heads_v = p.c.h_v;
         prm.group = p.c.h_v / p.c.h_qk;
         ASSERT_EQ(gdn::check_params(prm), "");
-        const auto& kernel =
-            cuda::KernelCache::global().get(gdn::kkt_solve_spec(c, bf16 ? DType::kBF16 : DType::kF16, DType::kF32));
+        const auto& kernel = cuda::KernelCache::global().get(
+            gdn::kkt_solve_spec(c, bf16 ? DType::kBF16 : DType::kF16, DType::kF32));
         std::vector<std::uint16_t> first, got(ref.size());
         for (int rep = 0; rep < 2; ++rep) {
           QLA_CUDA_CHECK(cudaMemset(a.get(), 0xFF, a.bytes()));
@@ -73,7 +74,8 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
           if (rep == 0) first = got;
         }
         EXPECT_EQ(first, got) << "repeated runs differ";
-        // Padding rows (after cu.back()) are never written: compare only sequence rows, expect poison elsewhere.
+        // Padding rows (after cu.back()) are never written: compare only sequence rows, expect
+        // poison elsewhere.
         std::vector<double> want, have;
         long long poisoned = 0;
         for (long long t = 0; t < p.rows; ++t)

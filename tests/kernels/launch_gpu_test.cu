@@ -1,7 +1,7 @@
-// The Hopper launch layer on the GPU: a box loaded by TMA through a host-encoded tensor map lands in shared
-// memory bit for bit where the host says (plain and 128-byte swizzled, out-of-bounds rows zero-filled); cluster
-// dimensions and programmatic dependent launch reach AOT kernels through the kernel cache; launches capture into
-// a CUDA graph.
+// The Hopper launch layer on the GPU: a box loaded by TMA through a host-encoded tensor map lands
+// in shared memory bit for bit where the host says (plain and 128-byte swizzled, out-of-bounds rows
+// zero-filled); cluster dimensions and programmatic dependent launch reach AOT kernels through the
+// kernel cache; launches capture into a CUDA graph.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -23,8 +23,8 @@ namespace qla::test {
 struct TmaBoxParams {
   cuda::TensorMap map;
   unsigned short* out;
-  int c0, c1;       ///< box coordinates, elements
-  unsigned bytes;   ///< box bytes
+  int c0, c1;      ///< box coordinates, elements
+  unsigned bytes;  ///< box bytes
 };
 
 __global__ void tma_box_kernel(const __grid_constant__ TmaBoxParams p) {
@@ -47,8 +47,8 @@ __global__ void tma_box_kernel(const __grid_constant__ TmaBoxParams p) {
   for (unsigned i = threadIdx.x; i < p.bytes / 2; i += blockDim.x) p.out[i] = words[i];
 }
 
-/// Writes each CTA's cluster rank and the cluster size; with PDL, waits for the previous kernel first and adds
-/// what it wrote.
+/// Writes each CTA's cluster rank and the cluster size; with PDL, waits for the previous kernel
+/// first and adds what it wrote.
 struct ClusterParams {
   int* out;          ///< [2 * gridDim.x]
   const int* prior;  ///< null, or [gridDim.x] written by the kernel before this one
@@ -93,9 +93,10 @@ const cuda::Kernel& kernel(const char* name, cuda::ParamsLayout params) {
   return cuda::KernelCache::global().get({"test/launch_gpu_test", name, params});
 }
 
-/// The box (64 columns × 32 rows at c0, c1) as the TMA unit lays it out: row r's 16-byte unit j at unit
-/// j ^ (r % 8) for the 128-byte swizzle; rows past the tensor read as zero.
-std::vector<unsigned short> expected_box(const std::vector<unsigned short>& t, int c0, int c1, bool swizzle) {
+/// The box (64 columns × 32 rows at c0, c1) as the TMA unit lays it out: row r's 16-byte unit j at
+/// unit j ^ (r % 8) for the 128-byte swizzle; rows past the tensor read as zero.
+std::vector<unsigned short> expected_box(const std::vector<unsigned short>& t, int c0, int c1,
+                                         bool swizzle) {
   std::vector<unsigned short> box(64 * 32, 0);
   for (int r = 0; r < 32; ++r)
     for (int c = 0; c < 64; ++c) {
@@ -114,12 +115,14 @@ TEST(TmaLoad, BoxLandsWhereTheHostSaysPlainSwizzledAndOutOfBounds) {
   ASSERT_TRUE(dev);
   if (dev->arch.cc_major < 9) GTEST_SKIP() << "TMA needs sm_90";
   std::vector<unsigned short> host(kRows * kCols);
-  for (int i = 0; i < kRows * kCols; ++i) host[i] = static_cast<unsigned short>(i * 2654435761u >> 16);
+  for (int i = 0; i < kRows * kCols; ++i)
+    host[i] = static_cast<unsigned short>(i * 2654435761u >> 16);
   DeviceBuffer in = DeviceBuffer::from_host(host);
   DeviceBuffer out(64 * 32 * sizeof(unsigned short));
   const cuda::Kernel& k = kernel("qla::test::tma_box_kernel", cuda::params_layout<TmaBoxParams>());
   for (bool swizzle : {false, true})
-    for (auto [c0, c1] : {std::pair{0, 0}, {64, 8}, {64, 80}}) {  // the last box runs 12 rows past the end
+    for (auto [c0, c1] :
+         {std::pair{0, 0}, {64, 8}, {64, 80}}) {  // the last box runs 12 rows past the end
       cuda::TensorMapDesc d;
       d.base = in.get();
       d.dtype = DType::kBF16;
@@ -137,7 +140,8 @@ TEST(TmaLoad, BoxLandsWhereTheHostSaysPlainSwizzledAndOutOfBounds) {
       k.launch(shape, &p, nullptr);
       QLA_CUDA_CHECK(cudaDeviceSynchronize());
       const auto got = out.to_host<unsigned short>();
-      EXPECT_EQ(got, expected_box(host, c0, c1, swizzle)) << "swizzle " << swizzle << " box at " << c0 << ", " << c1;
+      EXPECT_EQ(got, expected_box(host, c0, c1, swizzle))
+          << "swizzle " << swizzle << " box at " << c0 << ", " << c1;
     }
 }
 
@@ -148,15 +152,16 @@ TEST(LaunchAttributes, ClusterDimensionsAndDependentLaunchReachTheKernel) {
   if (dev->arch.cc_major < 9) GTEST_SKIP() << "clusters and PDL need sm_90";
   constexpr int kBlocks = 8;
   DeviceBuffer ranks(2 * kBlocks * sizeof(int)), prior(kBlocks * sizeof(int));
-  const cuda::Kernel& rank = kernel("qla::test::cluster_rank_kernel", cuda::params_layout<ClusterParams>());
+  const cuda::Kernel& rank =
+      kernel("qla::test::cluster_rank_kernel", cuda::params_layout<ClusterParams>());
   const cuda::Kernel& fill = kernel("qla::test::fill_kernel", cuda::params_layout<FillParams>());
 
   cudaStream_t stream = nullptr;
   QLA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
-  // Cluster of 2 then of 4, each after a fill the rank kernel depends on through PDL; the second pair is
-  // captured into a graph and replayed.
+  // Cluster of 2 then of 4, each after a fill the rank kernel depends on through PDL; the second
+  // pair is captured into a graph and replayed.
   for (unsigned cluster : {2u, 4u}) {
     const bool captured = cluster == 4;
     QLA_CUDA_CHECK(cudaMemset(ranks.get(), 0xff, ranks.bytes()));
@@ -181,7 +186,8 @@ TEST(LaunchAttributes, ClusterDimensionsAndDependentLaunchReachTheKernel) {
     QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
     const auto got = ranks.to_host<int>();
     for (int b = 0; b < kBlocks; ++b) {
-      EXPECT_EQ(got[2 * b], b % static_cast<int>(cluster) + 100 * static_cast<int>(cluster) + b) << "block " << b;
+      EXPECT_EQ(got[2 * b], b % static_cast<int>(cluster) + 100 * static_cast<int>(cluster) + b)
+          << "block " << b;
       EXPECT_EQ(got[2 * b + 1], static_cast<int>(cluster)) << "block " << b;
     }
   }

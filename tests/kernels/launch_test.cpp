@@ -1,13 +1,13 @@
-// The launch boundary on the CPU: the kernel cache keeps one entry per (device, spec), a Params type that does
-// not match the spec is refused before anything reaches CUDA, and every family's specs declare their Params.
-#include "qla/cuda/launcher.hpp"
-
+// The launch boundary on the CPU: the kernel cache keeps one entry per (device, spec), a Params
+// type that does not match the spec is refused before anything reaches CUDA, and every family's
+// specs declare their Params.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "qla/cuda/kernel_catalog.hpp"
+#include "qla/cuda/launcher.hpp"
 #include "qla/error.hpp"
 
 namespace qla::cuda {
@@ -21,7 +21,9 @@ struct LargeParams {
   double x[4];
 };
 
-KernelSpec spec_of(const std::string& name) { return {"test/fake.cuh", name, params_layout<SmallParams>()}; }
+KernelSpec spec_of(const std::string& name) {
+  return {"test/fake.cuh", name, params_layout<SmallParams>()};
+}
 
 /// A cache whose resolver counts calls and whose current device the test sets.
 struct CountingCache {
@@ -37,7 +39,8 @@ struct CountingCache {
 TEST(KernelCache, KeepsOneKernelPerDeviceAndSpec) {
   CountingCache c;
   const Kernel& on0 = c.cache.get(spec_of("k<1>"));
-  EXPECT_EQ(&c.cache.get(spec_of("k< 1 >")), &on0) << "whitespace in the name expression is not a new kernel";
+  EXPECT_EQ(&c.cache.get(spec_of("k< 1 >")), &on0)
+      << "whitespace in the name expression is not a new kernel";
   EXPECT_EQ(c.resolved, 1);
   c.device = 1;
   const Kernel& on1 = c.cache.get(spec_of("k<1>"));
@@ -46,7 +49,8 @@ TEST(KernelCache, KeepsOneKernelPerDeviceAndSpec) {
   c.device = 0;
   EXPECT_EQ(&c.cache.get(spec_of("k<1>")), &on0);
   EXPECT_NE(&c.cache.get(spec_of("k<2>")), &on0);
-  EXPECT_NE(&c.cache.get(spec_of("k<1>"), /*allow_aot=*/false), &on0) << "a forced JIT kernel is its own entry";
+  EXPECT_NE(&c.cache.get(spec_of("k<1>"), /*allow_aot=*/false), &on0)
+      << "a forced JIT kernel is its own entry";
   EXPECT_EQ(c.resolved, 4);
   EXPECT_EQ(c.cache.size(), 4u);
 }
@@ -65,7 +69,8 @@ TEST(KernelLaunch, RefusesAParamsTypeThatIsNotTheSpecs) {
   // The right type gets past the check; this kernel has no code, so the launch itself is refused.
   const SmallParams small{};
   EXPECT_EQ(k.try_launch(shape, &small, nullptr), cudaErrorInvalidDeviceFunction);
-  EXPECT_EQ(k.try_launch(shape, static_cast<const SmallParams*>(nullptr), nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(k.try_launch(shape, static_cast<const SmallParams*>(nullptr), nullptr),
+            cudaErrorInvalidValue);
   const Kernel undeclared(KernelSpec{"test/fake.cuh", "k<3>", {}}, ResourceUsage{});
   EXPECT_EQ(undeclared.try_launch(shape, &small, nullptr), cudaErrorInvalidValue);
 }

@@ -1,5 +1,5 @@
-// NVRTC compiles every buildable config of every kernel family for sm_90a (no GPU needed) and reports
-// registers, static shared memory and spills per config. Fails on any compile error.
+// NVRTC compiles every buildable config of every kernel family for sm_90a (no GPU needed) and
+// reports registers, static shared memory and spills per config. Fails on any compile error.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,8 +34,8 @@ TEST(NvrtcConfigs, EveryBuildableConfigCompilesForSm90a) {
   std::vector<Job> jobs;
   const auto families = kernel_families();
   ASSERT_FALSE(families.empty()) << "no kernel family registered (is qla_kernels linked whole?)";
-  // Each instantiation once: families whose points share kernels (the unfused pipeline's fixed stages) name
-  // them many times.
+  // Each instantiation once: families whose points share kernels (the unfused pipeline's fixed
+  // stages) name them many times.
   std::set<std::pair<std::string, std::string>> seen;
   for (const auto& f : families) {
     for (const auto& point : f.space->enumerate(&arch)) {
@@ -65,14 +65,14 @@ TEST(NvrtcConfigs, EveryBuildableConfigCompilesForSm90a) {
   }
   for (auto& t : pool) t.join();
 
-  std::printf("%-18s %-14s %5s %8s %7s %7s  %s\n", "family", "config", "regs", "smem", "spillS", "spillL",
-              "kernel");
+  std::printf("%-18s %-14s %5s %8s %7s %7s  %s\n", "family", "config", "regs", "smem", "spillS",
+              "spillL", "kernel");
   int spills = 0, over_budget = 0, failed = 0;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const auto& u = outcomes[i].usage;
-    std::printf("%-18s %-14s %5d %8d %7d %7d  %s%s\n", jobs[i].family.c_str(), jobs[i].label.c_str(), u.registers,
-                u.static_smem, u.spill_stores, u.spill_loads, jobs[i].spec.name_expression.c_str(),
-                outcomes[i].ok ? "" : "  COMPILE ERROR");
+    std::printf("%-18s %-14s %5d %8d %7d %7d  %s%s\n", jobs[i].family.c_str(),
+                jobs[i].label.c_str(), u.registers, u.static_smem, u.spill_stores, u.spill_loads,
+                jobs[i].spec.name_expression.c_str(), outcomes[i].ok ? "" : "  COMPILE ERROR");
     if (!outcomes[i].ok) {
       ++failed;
       ADD_FAILURE() << jobs[i].spec.name_expression << ": " << outcomes[i].error;
@@ -82,8 +82,9 @@ TEST(NvrtcConfigs, EveryBuildableConfigCompilesForSm90a) {
     if (u.static_smem > arch.smem_per_block_optin) ++over_budget;
     EXPECT_GE(u.registers, 1) << "ptxas log not parsed for " << jobs[i].spec.name_expression;
   }
-  std::printf("%zu kernels compiled for %s: %d failed, %d spill, %d over the shared memory budget\n",
-              jobs.size(), arch.sm_name().c_str(), failed, spills, over_budget);
+  std::printf(
+      "%zu kernels compiled for %s: %d failed, %d spill, %d over the shared memory budget\n",
+      jobs.size(), arch.sm_name().c_str(), failed, spills, over_budget);
 }
 
 TEST(NvrtcConfigs, ParsesPtxasLog) {
@@ -99,8 +100,8 @@ TEST(NvrtcConfigs, ParsesPtxasLog) {
 }
 
 TEST(NvrtcConfigs, CompileErrorCarriesTheLog) {
-  EXPECT_THROW(compile_kernel({"gdn/naive_fwd.cuh", "qla::gdn::naive_fwd_kernel<33, 4, float>"}, ArchInfo{},
-                              {{}, false}),
+  EXPECT_THROW(compile_kernel({"gdn/naive_fwd.cuh", "qla::gdn::naive_fwd_kernel<33, 4, float>"},
+                              ArchInfo{}, {{}, false}),
                CompileError);
 }
 
@@ -126,7 +127,8 @@ TEST(EmbeddedSources, TheHashSeesCodeNotCommentsOrLayout) {
   const std::string code = "__device__ int f(int x) {\n  return x + 1;  // one more\n}\n";
   EXPECT_EQ(code_text(code), "__device__ int f(int x) { return x + 1; }");
   EXPECT_EQ(code_text("/* block\n comment */int  a =\t1;"), "int a = 1;");
-  EXPECT_EQ(code_text(code), code_text("// a new first line\n__device__ int f(int x)\n{ return x + 1; }"));
+  EXPECT_EQ(code_text(code),
+            code_text("// a new first line\n__device__ int f(int x)\n{ return x + 1; }"));
   EXPECT_NE(code_text(code), code_text("__device__ int f(int x) { return x + 2; }"));
   // Literals stay as written: asm text, a "//" inside a string, escaped quotes.
   EXPECT_EQ(code_text("asm(\"mov.u32  %0, 1; // x\");"), "asm(\"mov.u32  %0, 1; // x\");");
@@ -141,7 +143,8 @@ TEST(AotRegistry, NamesCompareWithoutWhitespaceAndOuterParens) {
   EXPECT_EQ(find_aot_kernel("test/x.cuh", "ns::k<2,float>"), nullptr);
   EXPECT_EQ(find_aot_kernel("test/y.cuh", "ns::k<1,float>"), nullptr);
   // The library's own defaults are registered (linked whole).
-  EXPECT_NE(find_aot_kernel("gdn/naive_fwd.cuh", "qla::gdn::naive_fwd_kernel<32, 4, __nv_bfloat16, float, float>"),
+  EXPECT_NE(find_aot_kernel("gdn/naive_fwd.cuh",
+                            "qla::gdn::naive_fwd_kernel<32, 4, __nv_bfloat16, float, float>"),
             nullptr);
 }
 
@@ -151,8 +154,8 @@ TEST(AotRegistry, NamesCompareWithoutWhitespaceAndOuterParens) {
 namespace qla::cuda {
 namespace {
 
-// Linking qla::kernels (with qla_kernels_jit) installs the launcher's JIT compiler before main; the GPU tests
-// of every non-default config depend on it.
+// Linking qla::kernels (with qla_kernels_jit) installs the launcher's JIT compiler before main; the
+// GPU tests of every non-default config depend on it.
 TEST(JitHook, LinkingTheJitLibraryInstallsCompileKernel) {
   ASSERT_NE(jit_compiler(), nullptr);
   const JitCompiler saved = jit_compiler();

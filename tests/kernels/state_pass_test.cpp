@@ -1,13 +1,15 @@
-// state_pass on the GPU: every config against float64 (the recurrence over the last n chunks of each
-// (sequence, head) from zero, or from h0 over all chunks; M = Π e^{g_t}(I − β_t k_t k_tᵀ) for heads that run
-// all chunks, zeros otherwise); outputs poisoned before each run; a second run is bit-identical.
+// state_pass on the GPU: every config against float64 (the recurrence over the last n chunks of
+// each (sequence, head) from zero, or from h0 over all chunks; M = Π e^{g_t}(I − β_t k_t k_tᵀ) for
+// heads that run all chunks, zeros otherwise); outputs poisoned before each run; a second run is
+// bit-identical.
+#include "qla/gdn/state_pass.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
-#include "qla/gdn/state_pass.hpp"
 
 namespace qla::test {
 namespace {
@@ -21,7 +23,9 @@ TEST(StatePass, EveryConfigMatchesReference) {
   const auto points = space.enumerate(&dev->arch);
   std::vector<cuda::KernelSpec> specs;
   for (const auto& pt : points)
-    for (bool m : {false, true}) specs.push_back(gdn::state_pass_spec(StatePassConfig::from_point(pt), DType::kBF16, DType::kF32, m));
+    for (bool m : {false, true})
+      specs.push_back(
+          gdn::state_pass_spec(StatePassConfig::from_point(pt), DType::kBF16, DType::kF32, m));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
   double worst_ht = 0, worst_m = 0;
   const auto cases = standard_cases();
@@ -32,7 +36,8 @@ TEST(StatePass, EveryConfigMatchesReference) {
       const auto p = make_problem(cases[ci], true, 21 + static_cast<unsigned>(ci));
       const int hv = p.c.h_v;
       const std::size_t sz = kD * kD;
-      // n per (sequence, head): cycles through 0..nchunks, so warm-up windows, full runs and n = 0 all occur.
+      // n per (sequence, head): cycles through 0..nchunks, so warm-up windows, full runs and n = 0
+      // all occur.
       std::vector<int> nw(static_cast<std::size_t>(p.nseq) * hv);
       std::vector<double> ht_ref(nw.size() * sz, 0.0), m_ref(nw.size() * sz, 0.0);
       for (int n = 0; n < p.nseq; ++n)
@@ -47,7 +52,8 @@ TEST(StatePass, EveryConfigMatchesReference) {
           recur(p, h, t0, p.cu[n + 1], s, nullptr);
           std::copy(s.begin(), s.end(), &ht_ref[(n * hv + h) * sz]);
           if (full) {
-            // M = Π e^{g_t}(I − β k kᵀ): column j of M is the state column evolved without v (v = 0).
+            // M = Π e^{g_t}(I − β k kᵀ): column j of M is the state column evolved without v (v =
+            // 0).
             HostProblem zv = p;
             std::fill(zv.v.begin(), zv.v.end(), 0.0);
             std::vector<double> mm(sz, 0.0);
@@ -59,9 +65,11 @@ TEST(StatePass, EveryConfigMatchesReference) {
       DeviceSeq seq(p, c.chunk);
       const auto a64 = reference_a(p, c.chunk);
       std::vector<std::uint16_t> a16(a64.size());
-      for (std::size_t i = 0; i < a64.size(); ++i) a16[i] = to_bits16(static_cast<float>(a64[i]), true);
+      for (std::size_t i = 0; i < a64.size(); ++i)
+        a16[i] = to_bits16(static_cast<float>(a64[i]), true);
       auto k = cuda::DeviceBuffer::from_host(p.k16), v = cuda::DeviceBuffer::from_host(p.v16),
-           a = cuda::DeviceBuffer::from_host(a16), g = cuda::DeviceBuffer::from_host(chunk_cumsum(p, c.chunk)),
+           a = cuda::DeviceBuffer::from_host(a16),
+           g = cuda::DeviceBuffer::from_host(chunk_cumsum(p, c.chunk)),
            b = cuda::DeviceBuffer::from_host(p.beta32), nwd = cuda::DeviceBuffer::from_host(nw);
       cuda::DeviceBuffer h0;
       if (p.c.h0) h0 = cuda::DeviceBuffer::from_host(p.h032);
@@ -82,8 +90,8 @@ TEST(StatePass, EveryConfigMatchesReference) {
       for (bool with_m : {true, false}) {
         SCOPED_TRACE(space.label(pt) + (with_m ? " M " : " noM ") + cases[ci].name);
         prm.m = with_m ? m.as<float>() : nullptr;
-        const auto& kernel =
-            cuda::KernelCache::global().get(gdn::state_pass_spec(c, DType::kBF16, DType::kF32, with_m));
+        const auto& kernel = cuda::KernelCache::global().get(
+            gdn::state_pass_spec(c, DType::kBF16, DType::kF32, with_m));
         std::vector<float> got_ht(ht_ref.size()), got_m(m_ref.size()), first_ht;
         for (int rep = 0; rep < 2; ++rep) {
           QLA_CUDA_CHECK(cudaMemset(ht.get(), 0xFF, ht.bytes()));
@@ -93,15 +101,16 @@ TEST(StatePass, EveryConfigMatchesReference) {
           QLA_CUDA_CHECK(cudaMemcpy(got_ht.data(), ht.get(), ht.bytes(), cudaMemcpyDeviceToHost));
           if (rep == 0) first_ht = got_ht;
         }
-        EXPECT_EQ(std::memcmp(first_ht.data(), got_ht.data(), ht.bytes()), 0) << "repeated runs differ";
+        EXPECT_EQ(std::memcmp(first_ht.data(), got_ht.data(), ht.bytes()), 0)
+            << "repeated runs differ";
         const double eht = rel_fro(ht_ref, got_ht);
         EXPECT_LE(eht, 0.005);
         cht = std::max(cht, eht);
         if (with_m) {
           QLA_CUDA_CHECK(cudaMemcpy(got_m.data(), m.get(), m.bytes(), cudaMemcpyDeviceToHost));
-          // Heads whose whole-sequence decay underflows fp32 (e.g. 64 tokens at g ≈ −21) have M ≈ 1e-300 in
-          // float64 and exactly 0 on the GPU: measure M relative to max(‖M_ref‖, 1), the scale of the state it
-          // multiplies in the CP correction.
+          // Heads whose whole-sequence decay underflows fp32 (e.g. 64 tokens at g ≈ −21) have M ≈
+          // 1e-300 in float64 and exactly 0 on the GPU: measure M relative to max(‖M_ref‖, 1), the
+          // scale of the state it multiplies in the CP correction.
           double num = 0, den = 0;
           for (std::size_t i = 0; i < m_ref.size(); ++i) {
             num += (got_m[i] - m_ref[i]) * (got_m[i] - m_ref[i]);
@@ -117,8 +126,8 @@ TEST(StatePass, EveryConfigMatchesReference) {
     worst_ht = std::max(worst_ht, cht);
     worst_m = std::max(worst_m, cm);
   }
-  std::printf("state_pass: %zu configs x %zu cases, worst ht %.2e, worst M %.2e\n", points.size(), cases.size(),
-              worst_ht, worst_m);
+  std::printf("state_pass: %zu configs x %zu cases, worst ht %.2e, worst M %.2e\n", points.size(),
+              cases.size(), worst_ht, worst_m);
 }
 
 }  // namespace

@@ -1,13 +1,12 @@
-// TMA descriptors on the CPU: the arguments cuTensorMapEncodeTiled receives for a view, and each rule of the
-// PTX ISA / driver documentation that a view can break.
-#include "qla/cuda/tensor_map_encode.hpp"
-
+// TMA descriptors on the CPU: the arguments cuTensorMapEncodeTiled receives for a view, and each
+// rule of the PTX ISA / driver documentation that a view can break.
 #include <cuda.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <string>
 
+#include "qla/cuda/tensor_map_encode.hpp"
 #include "qla/error.hpp"
 
 namespace qla::cuda {
@@ -15,8 +14,8 @@ namespace {
 
 alignas(256) const unsigned char kBuffer[256] = {};
 
-/// q of a [T = 4096, H = 16, K = 128] bf16 tensor seen as (K, H, T) boxes of 64 × 1 × 64: one head's 64 tokens,
-/// half of K (128 bytes, one 128-byte swizzle span).
+/// q of a [T = 4096, H = 16, K = 128] bf16 tensor seen as (K, H, T) boxes of 64 × 1 × 64: one
+/// head's 64 tokens, half of K (128 bytes, one 128-byte swizzle span).
 TensorMapDesc q_view() {
   TensorMapDesc d;
   d.base = kBuffer;
@@ -43,7 +42,8 @@ TEST(TensorMap, EncodeArgumentsOfATokenMajorView) {
   EXPECT_EQ(a.global_dim[0], 128u);
   EXPECT_EQ(a.global_dim[1], 16u);
   EXPECT_EQ(a.global_dim[2], 4096u);
-  EXPECT_EQ(a.global_strides[0], 256u) << "dimension 1's stride goes first; dimension 0 is contiguous";
+  EXPECT_EQ(a.global_strides[0], 256u)
+      << "dimension 1's stride goes first; dimension 0 is contiguous";
   EXPECT_EQ(a.global_strides[1], 4096u);
   EXPECT_EQ(a.box_dim[0], 64u);
   EXPECT_EQ(a.box_dim[1], 1u);

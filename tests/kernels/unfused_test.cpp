@@ -1,6 +1,9 @@
-// GPU tests of baseline (b), the unfused chunk pipeline (kernels/include/qla/gdn/unfused.hpp): every config of
-// gdn.unfused against a float64 token recurrence on small edge problems, NaN-poisoned outputs,
-// bit-identical repeats; argument checks. QLA_UNFUSED_TIMING=1 also times the headline shapes (CUDA events).
+// GPU tests of baseline (b), the unfused chunk pipeline (kernels/include/qla/gdn/unfused.hpp):
+// every config of gdn.unfused against a float64 token recurrence on small edge problems,
+// NaN-poisoned outputs, bit-identical repeats; argument checks. QLA_UNFUSED_TIMING=1 also times the
+// headline shapes (CUDA events).
+#include "qla/gdn/unfused.hpp"
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -17,7 +20,6 @@
 
 #include "gpu_guard.hpp"
 #include "qla/error.hpp"
-#include "qla/gdn/unfused.hpp"
 
 namespace qla::gdn {
 namespace {
@@ -31,7 +33,8 @@ constexpr int kChunk = 64;
 class DeviceBuffer {
  public:
   explicit DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
-    if (bytes > 0 && cudaMalloc(&ptr_, bytes) != cudaSuccess) throw std::runtime_error("cudaMalloc failed");
+    if (bytes > 0 && cudaMalloc(&ptr_, bytes) != cudaSuccess)
+      throw std::runtime_error("cudaMalloc failed");
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
@@ -46,7 +49,8 @@ class DeviceBuffer {
   std::size_t bytes_ = 0;
 };
 
-/// Rounds x to `t` and returns the rounded value (what the kernel sees); appends its bits to `bytes`.
+/// Rounds x to `t` and returns the rounded value (what the kernel sees); appends its bits to
+/// `bytes`.
 double store(DType t, double x, std::vector<unsigned char>& bytes) {
   const auto push = [&](const void* p, std::size_t n) {
     const auto* c = static_cast<const unsigned char*>(p);
@@ -123,7 +127,8 @@ Inputs make_inputs(const Case& c, unsigned seed) {
   std::normal_distribution<double> normal;
   std::uniform_real_distribution<double> uniform(0.0, 16.0);
   const long long rows = p.total_tokens();
-  // Per value head decay strength: head 0 never decays, the last one decays hard (g ≈ −21 per token).
+  // Per value head decay strength: head 0 never decays, the last one decays hard (g ≈ −21 per
+  // token).
   std::vector<double> a_h(c.h_v);
   for (int h = 0; h < c.h_v; ++h) a_h[h] = h == 0 ? 0.0 : h == c.h_v - 1 ? 16.0 : uniform(rng);
   const auto l2_rows = [&](int heads, std::vector<double>& out, std::vector<unsigned char>& bytes) {
@@ -138,7 +143,8 @@ Inputs make_inputs(const Case& c, unsigned seed) {
   };
   l2_rows(c.h_qk, in.q, in.qb);
   l2_rows(c.h_qk, in.k, in.kb);
-  for (long long i = 0; i < rows * c.h_v * kDim; ++i) in.v.push_back(store(c.qkv, normal(rng), in.vb));
+  for (long long i = 0; i < rows * c.h_v * kDim; ++i)
+    in.v.push_back(store(c.qkv, normal(rng), in.vb));
   for (long long r = 0; r < rows; ++r)
     for (int h = 0; h < c.h_v; ++h) {
       const double sp = std::log1p(std::exp(0.5 * normal(rng) + 1.0));
@@ -147,9 +153,11 @@ Inputs make_inputs(const Case& c, unsigned seed) {
     }
   const long long n_seq = p.num_sequences();
   if (c.h0)
-    for (long long i = 0; i < n_seq * c.h_v * kDim * kDim; ++i) in.h0.push_back(static_cast<float>(normal(rng)));
+    for (long long i = 0; i < n_seq * c.h_v * kDim * kDim; ++i)
+      in.h0.push_back(static_cast<float>(normal(rng)));
   int nc = 0;
-  for (long long n = 0; n <= n_seq; ++n) in.cu.push_back(static_cast<int>(n < n_seq ? p.seq_begin(n) : 0));
+  for (long long n = 0; n <= n_seq; ++n)
+    in.cu.push_back(static_cast<int>(n < n_seq ? p.seq_begin(n) : 0));
   in.cu.back() = static_cast<int>(n_seq > 0 ? p.seq_begin(n_seq - 1) + p.seq_length(n_seq - 1) : 0);
   for (long long n = 0; n < n_seq; ++n) {
     in.chunk_offset.push_back(nc);
@@ -200,15 +208,22 @@ void reference(const Inputs& in, std::vector<double>& o, std::vector<double>& ht
 struct DeviceProblem {
   explicit DeviceProblem(const Inputs& in)
       : problem(in.problem),
-        q(in.qb.size()), k(in.kb.size()), v(in.vb.size()), g(in.gb.size()), beta(in.bb.size()),
+        q(in.qb.size()),
+        k(in.kb.size()),
+        v(in.vb.size()),
+        g(in.gb.size()),
+        beta(in.bb.size()),
         o(in.vb.size()),
         h0(in.h0.size() * sizeof(float)),
-        ht(static_cast<std::size_t>(problem.num_sequences()) * problem.h_v * kDim * kDim * sizeof(float)),
-        cu(in.cu.size() * sizeof(int)), chunk_index(std::max<std::size_t>(in.chunk_index.size(), 1) * sizeof(int)),
+        ht(static_cast<std::size_t>(problem.num_sequences()) * problem.h_v * kDim * kDim *
+           sizeof(float)),
+        cu(in.cu.size() * sizeof(int)),
+        chunk_index(std::max<std::size_t>(in.chunk_index.size(), 1) * sizeof(int)),
         chunk_offset(in.chunk_offset.size() * sizeof(int)),
         workspace(std::max<std::size_t>(unfused_workspace_bytes(problem), 256)) {
     const auto up = [](const DeviceBuffer& d, const void* src, std::size_t n) {
-      if (n && cudaMemcpy(d.get(), src, n, cudaMemcpyHostToDevice) != cudaSuccess) throw std::runtime_error("upload");
+      if (n && cudaMemcpy(d.get(), src, n, cudaMemcpyHostToDevice) != cudaSuccess)
+        throw std::runtime_error("upload");
     };
     up(q, in.qb.data(), in.qb.size());
     up(k, in.kb.data(), in.kb.size());
@@ -230,9 +245,13 @@ struct DeviceProblem {
     args.tensors.beta = {beta.get(), T * hv, hv, 1};
     args.tensors.h0 = {problem.initial_state ? h0.get() : nullptr};
     args.tensors.ht = {problem.final_state ? ht.get() : nullptr};
-    args.tensors.seq = {static_cast<const int*>(cu.get()), static_cast<const int*>(chunk_index.get()),
-                        static_cast<const int*>(chunk_offset.get()), static_cast<int>(problem.num_sequences()),
-                        static_cast<int>(in.chunk_index.size() / 2), T, problem.total_tokens()};
+    args.tensors.seq = {static_cast<const int*>(cu.get()),
+                        static_cast<const int*>(chunk_index.get()),
+                        static_cast<const int*>(chunk_offset.get()),
+                        static_cast<int>(problem.num_sequences()),
+                        static_cast<int>(in.chunk_index.size() / 2),
+                        T,
+                        problem.total_tokens()};
     args.tensors.h_qk = problem.h_qk;
     args.tensors.h_v = problem.h_v;
     args.tensors.scale = static_cast<float>(problem.effective_scale());
@@ -242,11 +261,14 @@ struct DeviceProblem {
   }
 
   /// Poisons o and ht with NaN (0xFF bytes), runs the forward, downloads o and ht bytes.
-  void run(const UnfusedConfig& config, std::vector<unsigned char>& o_out, std::vector<unsigned char>& ht_out) {
-    if (cudaMemset(o.get(), 0xFF, o.bytes()) != cudaSuccess || cudaMemset(ht.get(), 0xFF, ht.bytes()) != cudaSuccess)
+  void run(const UnfusedConfig& config, std::vector<unsigned char>& o_out,
+           std::vector<unsigned char>& ht_out) {
+    if (cudaMemset(o.get(), 0xFF, o.bytes()) != cudaSuccess ||
+        cudaMemset(ht.get(), 0xFF, ht.bytes()) != cudaSuccess)
       throw std::runtime_error("memset");
     unfused_forward(args, config, workspace.get(), workspace.bytes(), nullptr);
-    if (cudaDeviceSynchronize() != cudaSuccess) throw std::runtime_error(cudaGetErrorString(cudaGetLastError()));
+    if (cudaDeviceSynchronize() != cudaSuccess)
+      throw std::runtime_error(cudaGetErrorString(cudaGetLastError()));
     o_out.resize(o.bytes());
     ht_out.resize(ht.bytes());
     if (cudaMemcpy(o_out.data(), o.get(), o.bytes(), cudaMemcpyDeviceToHost) != cudaSuccess ||
@@ -277,7 +299,17 @@ std::vector<Case> edge_cases() {
       {"b2_t65_fp16_bf16gates_h0", 2, 65, {}, 2, 2, true, true, D::kF16, D::kBF16, D::kBF16},
       {"varlen_empty_1tok_padding_h0", 1, 210, {0, 1, 1, 130, 200}, 2, 4, true, true},
       {"t300_fp16_no_final_state", 1, 300, {}, 1, 2, false, false, D::kF16},
-      {"varlen_all_padding_tail", 1, 150, {0, 129, 129}, 1, 1, true, true, D::kBF16, D::kF32, D::kBF16},
+      {"varlen_all_padding_tail",
+       1,
+       150,
+       {0, 129, 129},
+       1,
+       1,
+       true,
+       true,
+       D::kBF16,
+       D::kF32,
+       D::kBF16},
   };
 }
 
@@ -336,8 +368,8 @@ TEST_P(UnfusedConfigs, MatchesFloat64RecurrenceOnEdgeCases) {
       worst_ht = std::max(worst_ht, e);
     }
   }
-  std::printf("[unfused %s] worst rel. Frobenius error: o %.3e, final state %.3e\n", config.label().c_str(), worst_o,
-              worst_ht);
+  std::printf("[unfused %s] worst rel. Frobenius error: o %.3e, final state %.3e\n",
+              config.label().c_str(), worst_o, worst_ht);
 }
 
 std::string point_name(const ::testing::TestParamInfo<std::size_t>& point) {
@@ -345,8 +377,8 @@ std::string point_name(const ::testing::TestParamInfo<std::size_t>& point) {
   std::replace(name.begin(), name.end(), '.', '_');  // gtest names: alphanumerics and '_' only
   return name;
 }
-INSTANTIATE_TEST_SUITE_P(AllPoints, UnfusedConfigs, ::testing::Range<std::size_t>(0, unfused_space().size()),
-                         point_name);
+INSTANTIATE_TEST_SUITE_P(AllPoints, UnfusedConfigs,
+                         ::testing::Range<std::size_t>(0, unfused_space().size()), point_name);
 
 TEST(UnfusedSpace, EveryPointBuildableOnHopperAndSpecsNamed) {
   ArchInfo hopper;
@@ -357,7 +389,8 @@ TEST(UnfusedSpace, EveryPointBuildableOnHopperAndSpecsNamed) {
   EXPECT_EQ(unfused_spec(UnfusedStage::kH, c, DType::kBF16).name_expression,
             "qla::gdn::unfused_h_kernel<__nv_bfloat16, 64, 4>");
   EXPECT_EQ(unfused_shape(UnfusedStage::kH, UnfusedConfig{32, 8, 64}, 10, 2, 8).block[0], 256u);
-  EXPECT_EQ(unfused_spec(UnfusedStage::kCumsum, c, DType::kF16, DType::kBF16, DType::kF32).name_expression,
+  EXPECT_EQ(unfused_spec(UnfusedStage::kCumsum, c, DType::kF16, DType::kBF16, DType::kF32)
+                .name_expression,
             "qla::gdn::unfused_cumsum_kernel<__nv_bfloat16, float>");
   const auto shape = unfused_shape(UnfusedStage::kO, c, 10, 2, 8);
   EXPECT_EQ(shape.grid[0], 10u);
@@ -405,21 +438,26 @@ TEST(UnfusedChecks, ForwardRejectsBadArgumentsBeforeLaunching) {
   DeviceProblem dev(in);
   UnfusedArgs misaligned = dev.args;
   misaligned.tensors.q.data = static_cast<char*>(misaligned.tensors.q.data) + 2;
-  EXPECT_THROW(unfused_forward(misaligned, UnfusedConfig{}, dev.workspace.get(), dev.workspace.bytes(), nullptr),
+  EXPECT_THROW(unfused_forward(misaligned, UnfusedConfig{}, dev.workspace.get(),
+                               dev.workspace.bytes(), nullptr),
                UserError);
   UnfusedArgs odd_stride = dev.args;
   odd_stride.tensors.v.stride_token += 1;
-  EXPECT_THROW(unfused_forward(odd_stride, UnfusedConfig{}, dev.workspace.get(), dev.workspace.bytes(), nullptr),
+  EXPECT_THROW(unfused_forward(odd_stride, UnfusedConfig{}, dev.workspace.get(),
+                               dev.workspace.bytes(), nullptr),
                UserError);
-  EXPECT_THROW(unfused_forward(dev.args, UnfusedConfig{}, dev.workspace.get(), 1024, nullptr), UserError);
+  EXPECT_THROW(unfused_forward(dev.args, UnfusedConfig{}, dev.workspace.get(), 1024, nullptr),
+               UserError);
   UnfusedArgs gva = dev.args;
   gva.tensors.h_qk = 3;
-  EXPECT_THROW(unfused_forward(gva, UnfusedConfig{}, dev.workspace.get(), dev.workspace.bytes(), nullptr),
-               UserError);
+  EXPECT_THROW(
+      unfused_forward(gva, UnfusedConfig{}, dev.workspace.get(), dev.workspace.bytes(), nullptr),
+      UserError);
 }
 
-// Headline-shape timings for kernels/NOTES.md: whole forward (5 kernels), CUDA events, median of 20, L2 scrubbed
-// (memset of 128 MB) before every sample. Off unless QLA_UNFUSED_TIMING=1: it allocates GBs and takes seconds.
+// Headline-shape timings for kernels/NOTES.md: whole forward (5 kernels), CUDA events, median of
+// 20, L2 scrubbed (memset of 128 MB) before every sample. Off unless QLA_UNFUSED_TIMING=1: it
+// allocates GBs and takes seconds.
 TEST(UnfusedTiming, HeadlineShapes) {
   QLA_REQUIRE_GPU();
   if (!std::getenv("QLA_UNFUSED_TIMING")) GTEST_SKIP() << "set QLA_UNFUSED_TIMING=1";
@@ -439,7 +477,8 @@ TEST(UnfusedTiming, HeadlineShapes) {
     const auto median_ms = [&](const auto& enqueue) {
       std::vector<float> ms;
       for (int rep = 0; rep < 23; ++rep) {
-        if (cudaMemset(scrub.get(), rep, scrub.bytes()) != cudaSuccess) throw std::runtime_error("scrub");
+        if (cudaMemset(scrub.get(), rep, scrub.bytes()) != cudaSuccess)
+          throw std::runtime_error("scrub");
         cudaEventRecord(start);
         enqueue();
         cudaEventRecord(stop);
@@ -453,15 +492,20 @@ TEST(UnfusedTiming, HeadlineShapes) {
     };
     for (std::size_t i = 0; i < unfused_space().size(); ++i) {
       const UnfusedConfig config = UnfusedConfig::from_point(unfused_space().point_at_flat(i));
-      const double t = median_ms([&] { unfused_forward(dev.args, config, dev.workspace.get(), dev.workspace.bytes(), nullptr); });
-      std::printf("[unfused timing] %d/%d 1x%lld %s: forward median %.3f ms\n", s.hqk, s.hv, s.tokens,
-                  config.label().c_str(), t);
+      const double t = median_ms([&] {
+        unfused_forward(dev.args, config, dev.workspace.get(), dev.workspace.bytes(), nullptr);
+      });
+      std::printf("[unfused timing] %d/%d 1x%lld %s: forward median %.3f ms\n", s.hqk, s.hv,
+                  s.tokens, config.label().c_str(), t);
     }
     const UnfusedConfig def;
-    std::printf("[unfused timing] %d/%d 1x%lld %s per kernel (ms):", s.hqk, s.hv, s.tokens, def.label().c_str());
+    std::printf("[unfused timing] %d/%d 1x%lld %s per kernel (ms):", s.hqk, s.hv, s.tokens,
+                def.label().c_str());
     for (UnfusedStage stage : kUnfusedStages) {
-      const double t = median_ms(
-          [&] { unfused_launch_stage(dev.args, def, dev.workspace.get(), dev.workspace.bytes(), stage, nullptr); });
+      const double t = median_ms([&] {
+        unfused_launch_stage(dev.args, def, dev.workspace.get(), dev.workspace.bytes(), stage,
+                             nullptr);
+      });
       std::printf(" %s %.3f", unfused_stage_name(stage), t);
     }
     std::printf("\n");

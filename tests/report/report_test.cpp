@@ -32,16 +32,21 @@ ReportData fixture(bool with_store = false) {
                           {kDir + "/published/other.json"}, store, "abc123");
 }
 
-bool has(const std::string& page, const std::string& needle) { return page.find(needle) != std::string::npos; }
+bool has(const std::string& page, const std::string& needle) {
+  return page.find(needle) != std::string::npos;
+}
 
 TEST(Report, SpeedupsComeFromTheBenchDocuments) {
   const std::string md = render_markdown(fixture());
   // 2/8 1x8192: FLA 0.25 / tuned 0.125 = 2.00x, unfused 0.5 / 0.125 = 4.00x, naive 32.00x.
-  EXPECT_TRUE(has(md, "| 2/8 | 1x8192 | 0.125 | 0.200 | 0.500 | 4.000 | 0.250 | 2.00x | 4.00x | 32.00x |")) << md;
+  EXPECT_TRUE(
+      has(md, "| 2/8 | 1x8192 | 0.125 | 0.200 | 0.500 | 4.000 | 0.250 | 2.00x | 4.00x | 32.00x |"))
+      << md;
   // Without a tuned time the default is "ours": 1.2 / 0.8 = 1.50x.
   EXPECT_TRUE(has(md, "| 16/64 | 4096+4096 | – | 0.800 | – | – | 1.200 | 1.50x | – | – |")) << md;
   EXPECT_TRUE(has(md, "# qla report: Fixture GPU 80GB"));
-  // The cold row of the same shape and implementation lands in its own table, not over the graph row.
+  // The cold row of the same shape and implementation lands in its own table, not over the graph
+  // row.
   const std::size_t cold = md.find("cold mode");
   ASSERT_NE(cold, std::string::npos);
   EXPECT_TRUE(has(md.substr(cold), "| 2/8 | 1x8192 | 0.150 | – | – | – | – |")) << md;
@@ -96,9 +101,11 @@ TEST(Report, BadInputsAreNamed) {
       EXPECT_TRUE(has(e.what(), f)) << e.what();
     }
   }
-  const std::string other_card = write("w.json", R"({"schema": "qla.bench.v1", "implementation": "fla",
+  const std::string other_card =
+      write("w.json", R"({"schema": "qla.bench.v1", "implementation": "fla",
       "device": {"name": "Other"}, "rows": []})");
-  EXPECT_THROW(load_report_data({kDir + "/bench_qla.json", other_card}, {}, std::nullopt, ""), UserError);
+  EXPECT_THROW(load_report_data({kDir + "/bench_qla.json", other_card}, {}, std::nullopt, ""),
+               UserError);
 }
 
 TEST(Report, Slug) {
@@ -109,8 +116,8 @@ TEST(Report, Slug) {
 TEST(ReportCli, WritesThePageAndRefusesEmptyInput) {
   const fs::path out = fs::temp_directory_path() / "qla_report_test_out";
   fs::remove_all(out);
-  const std::string cmd = std::string(QLA_BINARY) + " report --results " + kDir + " --out " + out.string() +
-                          " --no-plots > /dev/null";
+  const std::string cmd = std::string(QLA_BINARY) + " report --results " + kDir + " --out " +
+                          out.string() + " --no-plots > /dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::ifstream page(out / "fixture-gpu-80gb.md");
   ASSERT_TRUE(page.good());
@@ -120,8 +127,8 @@ TEST(ReportCli, WritesThePageAndRefusesEmptyInput) {
 
   const fs::path empty = fs::temp_directory_path() / "qla_report_test_empty";
   fs::create_directories(empty);
-  const std::string bad = std::string(QLA_BINARY) + " report --results " + empty.string() + " --out " +
-                          (empty / "out").string() + " 2> /dev/null";
+  const std::string bad = std::string(QLA_BINARY) + " report --results " + empty.string() +
+                          " --out " + (empty / "out").string() + " 2> /dev/null";
   const int rc = std::system(bad.c_str());
   EXPECT_EQ(WEXITSTATUS(rc), 2);
   EXPECT_FALSE(fs::exists(empty / "out"));

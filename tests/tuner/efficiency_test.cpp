@@ -1,9 +1,9 @@
 // Search efficiency from stored trials (tuner/include/qla/tuner/efficiency.hpp) on the fake kernel.
 #include "qla/tuner/efficiency.hpp"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "helpers.hpp"
 #include "qla/tuner/fake_kernel.hpp"

@@ -18,10 +18,12 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
   const auto all = gdn_tunable_kernels({}, hopper);
   std::set<std::string> ids;
   for (const auto& k : all) ids.insert(k.space.kernel);
-  for (const char* id : {"gdn.fused_fwd", "gdn.fused_fwd_ws", "gdn.kkt_solve", "gdn.state_pass", "gdn.fwd_plan"})
+  for (const char* id :
+       {"gdn.fused_fwd", "gdn.fused_fwd_ws", "gdn.kkt_solve", "gdn.state_pass", "gdn.fwd_plan"})
     EXPECT_TRUE(ids.count(id)) << id;
   EXPECT_FALSE(ids.count("gdn.naive_fwd")) << "baselines are not part of the fused op";
-  // A variant that builds nowhere on the target is not searched by default (setmaxnreg is sm_90a only).
+  // A variant that builds nowhere on the target is not searched by default (setmaxnreg is sm_90a
+  // only).
   const ArchInfo ampere{8, 0, 108, 166912, 65536, 40 << 20};
   std::set<std::string> on_ampere;
   for (const auto& k : gdn_tunable_kernels({}, ampere)) on_ampere.insert(k.space.kernel);
@@ -46,14 +48,15 @@ TEST(GdnTunableKernels, PlanKnobsNeedNoCompileAndFollowTheKernelSources) {
   EXPECT_THROW(gdn_tunable_kernels({"gdn.no_such_kernel"}, hopper), UserError);
 }
 
-
 /// A store on a made-up H100 with trials of the real kernels' identities (no GPU needed).
 class GdnStore : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("qla_gdn_store_" + std::to_string(std::random_device{}()));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("qla_gdn_store_" + std::to_string(std::random_device{}()));
     std::filesystem::create_directories(dir_);
-    store_ = std::make_unique<Store>(Store::open((dir_ / "s.sqlite").string(), Store::Mode::kReadWrite));
+    store_ =
+        std::make_unique<Store>(Store::open((dir_ / "s.sqlite").string(), Store::Mode::kReadWrite));
     device_.name = "NVIDIA H100 80GB HBM3";
     device_.cc_major = 9;
     device_.sm_count = 132;
@@ -96,13 +99,17 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   const Members at32 = members(problem_, {32, 2, 0, 10, 1});
   EXPECT_EQ(at32.at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");
   EXPECT_EQ(at32.count("gdn.fused_fwd_ws"), 0u);
-  EXPECT_EQ(at32.count("gdn.kkt_solve"), 0u);  // nothing measured at C = 32: its default, moved, runs
+  EXPECT_EQ(at32.count("gdn.kkt_solve"),
+            0u);  // nothing measured at C = 32: its default, moved, runs
   EXPECT_EQ(at32.at("gdn.cp_correct").label, "bv32");  // shares no chunk size
-  // Its untuned point: 2/8 heads, 8192 tokens split by CP auto into 16 pieces, 16 x 8 = 128 CTAs per V-slice
-  // >= 0.7 x 132 SMs → BV 128. Not the baseline member: the untuned op runs the warp-specialised kernel here.
+  // Its untuned point: 2/8 heads, 8192 tokens split by CP auto into 16 pieces, 16 x 8 = 128 CTAs
+  // per V-slice
+  // >= 0.7 x 132 SMs → BV 128. Not the baseline member: the untuned op runs the warp-specialised
+  // kernel here.
   EXPECT_EQ(at32.at("gdn.fused_fwd").default_label, "c64.bv128.s2.w8.sm0");
   EXPECT_FALSE(at32.at("gdn.fused_fwd").baseline);
-  // Variant 0 on sm_90a: the untuned op's family, the warp-specialised kernel, which is the baseline member.
+  // Variant 0 on sm_90a: the untuned op's family, the warp-specialised kernel, which is the
+  // baseline member.
   const Members untuned = members(problem_, {32, 2, 0, 10, 0});
   EXPECT_EQ(untuned.count("gdn.fused_fwd"), 0u);
   EXPECT_EQ(untuned.at("gdn.fused_fwd_ws").label, "c32.bv128.s2.w8.rs40");
@@ -111,8 +118,10 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   const Members at64 = members(problem_, {64, 2, 0, 10, 1});
   EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0");
   EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8");
-  EXPECT_EQ(members(problem_, {64, 2, 0, 10, 2}).count("gdn.fused_fwd_ws"), 0u) << "nothing at C = 64";
-  // Winners do not change the members (a plan's adoption rewrites them; a rerun must see the same members).
+  EXPECT_EQ(members(problem_, {64, 2, 0, 10, 2}).count("gdn.fused_fwd_ws"), 0u)
+      << "nothing at C = 64";
+  // Winners do not change the members (a plan's adoption rewrites them; a rerun must see the same
+  // members).
   store_->put_winner(device_, kernels_.at("gdn.fused_fwd").identity(), problem_,
                      {"c32.bv64.s2.w8.sm0", {32, 64, 2, 8, 0}, 94, 0}, 0);
   EXPECT_EQ(members(problem_, {32, 0, 0, 10, 1}).at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");

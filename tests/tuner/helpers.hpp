@@ -1,5 +1,5 @@
-// Shared by the tuner tests: temporary directories, a fake device, problems, and running this test binary as a
-// child process.
+// Shared by the tuner tests: temporary directories, a fake device, problems, and running this test
+// binary as a child process.
 #pragma once
 
 #include <filesystem>

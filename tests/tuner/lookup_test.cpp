@@ -16,8 +16,8 @@ using test::varlen_problem;
 
 const KernelIdentity kFake{"test.fake", "src1", "space1"};
 
-void put_best(Store& s, const DeviceFingerprint& dev, const gdn::Problem& p, const Point& values, double us,
-              const KernelIdentity& k = kFake) {
+void put_best(Store& s, const DeviceFingerprint& dev, const gdn::Problem& p, const Point& values,
+              double us, const KernelIdentity& k = kFake) {
   TrialRecord t;
   t.kernel = k;
   t.problem = p;
@@ -38,7 +38,8 @@ TEST(Lookup, FallsBackExactNearestSameArchHeuristic) {
   TempDir dir;
   Store s = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
   const SpaceDecl space = fake_space();
-  const DeviceFingerprint here = fake_device(0), sibling = fake_device(1);  // same sm_90, other driver
+  const DeviceFingerprint here = fake_device(0),
+                          sibling = fake_device(1);  // same sm_90, other driver
   put_best(s, here, varlen_problem({4096}), {64, 32, 2, 8, 2}, 10);
   put_best(s, here, varlen_problem({32768}), {64, 128, 2, 8, 2}, 50);
   put_best(s, here, varlen_problem({32768}), {64, 64, 2, 8, 2}, 60);  // slower: not the best

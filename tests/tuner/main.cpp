@@ -1,6 +1,8 @@
 // Test entry point. Besides running the GoogleTest suites, this binary is its own helper process:
 //   test_tuner worker [--noise X] [--fault LABEL=KIND]...   serve the fake backend on stdin/stdout
-//   test_tuner tune-into DB SEED PROBLEM...                  tune the fake kernel into DB (concurrency test)
+//   test_tuner tune-into DB SEED PROBLEM...                  tune the fake kernel into DB
+//   (concurrency test)
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,8 +12,6 @@
 #include <iostream>
 #include <random>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "helpers.hpp"
 #include "qla/tuner/fake_kernel.hpp"
@@ -23,8 +23,8 @@ namespace qla::tuner::test {
 
 TempDir::TempDir() {
   std::random_device rd;
-  path_ = std::filesystem::temp_directory_path() / ("qla_tuner_test_" + std::to_string(::getpid()) + "_" +
-                                                    std::to_string(rd()));
+  path_ = std::filesystem::temp_directory_path() /
+          ("qla_tuner_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
   std::filesystem::create_directories(path_);
 }
 TempDir::~TempDir() {

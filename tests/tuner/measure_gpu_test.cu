@@ -1,9 +1,9 @@
 // The measurement core on a real GPU (label gpu; skipped without one).
-#include <cmath>
-#include <cstdint>
-
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
 
 #include "gpu_guard.hpp"
 #include "qla/tuner/measure.hpp"
@@ -11,7 +11,8 @@
 namespace qla::tuner {
 namespace {
 
-// Spins one thread until `ns` nanoseconds of the global timer have passed: a kernel of known duration.
+// Spins one thread until `ns` nanoseconds of the global timer have passed: a kernel of known
+// duration.
 __global__ void spin_kernel(std::uint64_t ns) {
   std::uint64_t t0, t;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
@@ -22,12 +23,16 @@ __global__ void spin_kernel(std::uint64_t ns) {
 
 __global__ void empty_kernel() {}
 
-// Sums a buffer (grid-stride, each element read once): L2-resident when warm, from DRAM after a flush.
+// Sums a buffer (grid-stride, each element read once): L2-resident when warm, from DRAM after a
+// flush.
 __global__ void read_kernel(const float4* in, std::size_t n, float* out) {
   float4 acc{0, 0, 0, 0};
   for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     const float4 v = in[i];
-    acc.x += v.x; acc.y += v.y; acc.z += v.z; acc.w += v.w;
+    acc.x += v.x;
+    acc.y += v.y;
+    acc.z += v.z;
+    acc.w += v.w;
   }
   if (acc.x + acc.y + acc.z + acc.w == 12345.f) *out = acc.x;  // keeps the loads alive
 }
@@ -35,10 +40,12 @@ __global__ void read_kernel(const float4* in, std::size_t n, float* out) {
 TEST(MeasureGpu, SpinKernelOfKnownDurationWithinTwoPercent) {
   QLA_REQUIRE_GPU();
   Measurer m(0);
-  // The 2 % claim is about the op span from CUPTI; events add the launch overhead (checked in the next test).
+  // The 2 % claim is about the op span from CUPTI; events add the launch overhead (checked in the
+  // next test).
   if (!m.cupti_active()) GTEST_SKIP() << m.cupti_status();
   for (double us : {100.0, 200.0, 1000.0}) {
-    const MeasureResult r = m.measure([&](cudaStream_t s) { spin_kernel<<<1, 1, 0, s>>>(static_cast<std::uint64_t>(us * 1e3)); });
+    const MeasureResult r = m.measure(
+        [&](cudaStream_t s) { spin_kernel<<<1, 1, 0, s>>>(static_cast<std::uint64_t>(us * 1e3)); });
     EXPECT_GE(r.time.samples, 10);
     EXPECT_NEAR(r.time.median_us, us, 0.02 * us);
     ASSERT_EQ(r.kernels.size(), 1u);
@@ -50,7 +57,8 @@ TEST(MeasureGpu, CuptiAndEventsAgreeWithinTheCalibratedOverhead) {
   QLA_REQUIRE_GPU();
   Measurer m(0);
   if (!m.cupti_active()) GTEST_SKIP() << m.cupti_status();
-  // Calibrate: the events' extra time around an (almost) empty kernel is the launch/record overhead.
+  // Calibrate: the events' extra time around an (almost) empty kernel is the launch/record
+  // overhead.
   const MeasureResult empty = m.measure([](cudaStream_t s) { empty_kernel<<<1, 1, 0, s>>>(); });
   const double overhead = empty.event_time.median_us - empty.time.median_us;
   EXPECT_GE(overhead, -1.0);
@@ -71,7 +79,9 @@ TEST(MeasureGpu, L2FlushCoolsTheCache) {
   ASSERT_EQ(cudaMalloc(&out, sizeof(float)), cudaSuccess);
   ASSERT_EQ(cudaMemset(buf, 0, bytes), cudaSuccess);
   Measurer m(0);
-  auto op = [&](cudaStream_t s) { read_kernel<<<264, 512, 0, s>>>(buf, bytes / sizeof(float4), out); };
+  auto op = [&](cudaStream_t s) {
+    read_kernel<<<264, 512, 0, s>>>(buf, bytes / sizeof(float4), out);
+  };
   std::vector<double> warm, cold;
   for (int i = 0; i < 30; ++i) {
     m.sample_warm(op);  // make sure the buffer is in L2
@@ -87,7 +97,8 @@ TEST(MeasureGpu, L2FlushCoolsTheCache) {
 TEST(MeasureGpu, GraphModeMatchesTheSpinDuration) {
   QLA_REQUIRE_GPU();
   Measurer m(0);
-  const GraphResult g = m.measure_graph([](cudaStream_t s) { spin_kernel<<<1, 1, 0, s>>>(100000); }, 20, 5);
+  const GraphResult g =
+      m.measure_graph([](cudaStream_t s) { spin_kernel<<<1, 1, 0, s>>>(100000); }, 20, 5);
   EXPECT_GT(g.calls_per_replay, 10);
   EXPECT_NEAR(g.mean_us, 100.0, 5.0);
 }

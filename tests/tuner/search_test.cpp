@@ -1,12 +1,12 @@
 #include "qla/tuner/search.hpp"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cmath>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "helpers.hpp"
 #include "qla/error.hpp"
@@ -30,22 +30,26 @@ Optimum exhaustive_optimum(const SpaceDecl& s, const gdn::Problem& p) {
   return o;
 }
 
-SearchOutcome search(Strategy st, const SpaceDecl& s, const gdn::Problem& p, Budget b, std::uint64_t seed,
-                     std::set<std::size_t>* seen = nullptr) {
+SearchOutcome search(Strategy st, const SpaceDecl& s, const gdn::Problem& p, Budget b,
+                     std::uint64_t seed, std::set<std::size_t>* seen = nullptr) {
   auto searcher = make_searcher(st, s, ArchInfo{}, seed);
-  return run_search(*searcher, [&](const Coords& c) {
-    const Point pt = s.point_at(c);
-    EXPECT_TRUE(s.is_buildable(pt, ArchInfo{})) << s.label(pt);
-    if (seen) {
-      EXPECT_TRUE(seen->insert(flat_index(s, c)).second) << "proposed twice: " << s.label(pt);
-    }
-    return fake_cost_us(pt, p);
-  }, b);
+  return run_search(
+      *searcher,
+      [&](const Coords& c) {
+        const Point pt = s.point_at(c);
+        EXPECT_TRUE(s.is_buildable(pt, ArchInfo{})) << s.label(pt);
+        if (seen) {
+          EXPECT_TRUE(seen->insert(flat_index(s, c)).second) << "proposed twice: " << s.label(pt);
+        }
+        return fake_cost_us(pt, p);
+      },
+      b);
 }
 
 const std::vector<gdn::Problem>& problems() {
-  static const std::vector<gdn::Problem> ps = {test::varlen_problem({1024}), test::varlen_problem({4096, 4096}),
-                                               test::varlen_problem({32768}), test::varlen_problem({131072}, 16, 64)};
+  static const std::vector<gdn::Problem> ps = {
+      test::varlen_problem({1024}), test::varlen_problem({4096, 4096}),
+      test::varlen_problem({32768}), test::varlen_problem({131072}, 16, 64)};
   return ps;
 }
 
@@ -115,11 +119,14 @@ TEST(Search, TimeBudgetIsRespected) {
   const SpaceDecl s = fake_space();
   auto searcher = make_searcher(Strategy::kAnneal, s, ArchInfo{}, 1);
   const auto t0 = std::chrono::steady_clock::now();
-  const SearchOutcome r = run_search(*searcher, [&](const Coords& c) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return fake_cost_us(s.point_at(c), problems()[0]);
-  }, {0, 0.15});
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const SearchOutcome r = run_search(*searcher,
+                                     [&](const Coords& c) {
+                                       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                                       return fake_cost_us(s.point_at(c), problems()[0]);
+                                     },
+                                     {0, 0.15});
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_TRUE(r.budget_exhausted);
   EXPECT_GE(r.trials.size(), 3u);
   EXPECT_LE(r.trials.size(), 9u);
@@ -130,8 +137,9 @@ TEST(Search, StopEndsTheSearch) {
   const SpaceDecl s = fake_space();
   auto searcher = make_searcher(Strategy::kExhaustive, s, ArchInfo{}, 1);
   int n = 0;
-  const SearchOutcome r = run_search(*searcher, [&](const Coords&) { return static_cast<double>(++n); }, {},
-                                     [&] { return n >= 5; });
+  const SearchOutcome r = run_search(
+      *searcher, [&](const Coords&) { return static_cast<double>(++n); }, {},
+      [&] { return n >= 5; });
   EXPECT_TRUE(r.stopped);
   EXPECT_EQ(r.trials.size(), 5u);
 }
@@ -139,10 +147,14 @@ TEST(Search, StopEndsTheSearch) {
 TEST(Search, FailedCandidatesNeverWin) {
   const SpaceDecl s = fake_space();
   auto searcher = make_searcher(Strategy::kExhaustive, s, ArchInfo{}, 1);
-  const SearchOutcome r = run_search(*searcher, [&](const Coords& c) {
-    const Point p = s.point_at(c);
-    return p[0] == 32 ? INFINITY : fake_cost_us(p, problems()[0]) + 100.0 * p[0];  // c32 would be best
-  }, {});
+  const SearchOutcome r = run_search(*searcher,
+                                     [&](const Coords& c) {
+                                       const Point p = s.point_at(c);
+                                       return p[0] == 32 ? INFINITY
+                                                         : fake_cost_us(p, problems()[0]) +
+                                                               100.0 * p[0];  // c32 would be best
+                                     },
+                                     {});
   ASSERT_TRUE(r.best);
   EXPECT_NE(s.point_at(r.best->coords)[0], 32);
 }
@@ -168,7 +180,8 @@ TEST(Remeasure, WithinNoiseTheLowerConfigWinsEveryTime) {
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<double> noise(0, 0.002);
-    // `high` is 0.2 % faster on average: within the 1 % tie tolerance, so `low` must win regardless of noise.
+    // `high` is 0.2 % faster on average: within the 1 % tie tolerance, so `low` must win regardless
+    // of noise.
     auto sample = [&](const Coords& c) { return (c == high ? 99.8 : 100.0) * (1 + noise(rng)); };
     const FinalChoice ch = remeasure_top(s, {high, low}, sample, 10, 0.01);
     ASSERT_EQ(ch.finalists.size(), 2u);
@@ -191,19 +204,25 @@ TEST(Remeasure, AClearlyFasterConfigWinsWhateverItsOrder) {
 TEST(Remeasure, SamplesAreInterleavedAndPaired) {
   const SpaceDecl s = fake_space();
   std::vector<Coords> order;
-  const std::vector<Coords> cands = {*s.coords_of({64, 32, 2, 8, 2}), *s.coords_of({64, 64, 2, 8, 2}),
+  const std::vector<Coords> cands = {*s.coords_of({64, 32, 2, 8, 2}),
+                                     *s.coords_of({64, 64, 2, 8, 2}),
                                      *s.coords_of({32, 64, 2, 8, 2})};
-  const FinalChoice ch = remeasure_top(s, cands, [&](const Coords& c) {
-    order.push_back(c);
-    return 10.0;
-  }, 4, 0.01);
+  const FinalChoice ch = remeasure_top(
+      s, cands,
+      [&](const Coords& c) {
+        order.push_back(c);
+        return 10.0;
+      },
+      4, 0.01);
   ASSERT_EQ(order.size(), 12u);
   for (std::size_t r = 0; r < 4; ++r) {  // every round samples every candidate once
-    std::set<Coords> round(order.begin() + static_cast<long>(3 * r), order.begin() + static_cast<long>(3 * r + 3));
+    std::set<Coords> round(order.begin() + static_cast<long>(3 * r),
+                           order.begin() + static_cast<long>(3 * r + 3));
     EXPECT_EQ(round.size(), 3u);
   }
   EXPECT_NE(order[0], order[3]);  // the first slot rotates
-  EXPECT_EQ(ch.finalists[ch.winner].coords, *s.coords_of({32, 64, 2, 8, 2}));  // all tied: lowest flat index
+  EXPECT_EQ(ch.finalists[ch.winner].coords,
+            *s.coords_of({32, 64, 2, 8, 2}));  // all tied: lowest flat index
 }
 
 }  // namespace

@@ -1,12 +1,13 @@
 // The bench's shape matrix and flag selection against FlashQLA's benchmark matrix and
 // the headline subset.
+#include "qla/tuner/shape_matrix.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "qla/tuner/shape_matrix.hpp"
-#include "qla/tuner/suites.hpp"
 #include "qla/error.hpp"
+#include "qla/tuner/suites.hpp"
 
 namespace qla::tuner {
 namespace {
@@ -122,7 +123,8 @@ TEST(Suites, ComeFromTheShapeMatrix) {
   EXPECT_EQ(suite_problems("qwen35-fwd").size(), forward_heads().size() * forward_seqs().size());
   const auto headline = suite_problems("headline");
   ASSERT_EQ(headline.size(), 20u);
-  EXPECT_EQ(headline.front().label(), forward_problem(cross(headline_heads(), headline_seqs()).front()).label());
+  EXPECT_EQ(headline.front().label(),
+            forward_problem(cross(headline_heads(), headline_seqs()).front()).label());
   EXPECT_THROW(suite_problems("nope"), UserError);
 }
 

@@ -1,11 +1,11 @@
 #include "qla/tuner/store.hpp"
 
-#include <fstream>
-#include <sstream>
-#include <sys/wait.h>
-
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "helpers.hpp"
 #include "qla/error.hpp"
@@ -56,8 +56,12 @@ TEST(Store, FreshStoreHasTheCurrentSchemaInWalMode) {
   SQLite::Database db(dir.file("a.sqlite"), SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
   EXPECT_EQ(db.execAndGet("PRAGMA application_id").getInt(), kStoreApplicationId);
-  for (const char* t : {"devices", "runs", "trials", "winners", "schema_version"}) EXPECT_TRUE(db.tableExists(t)) << t;
-  EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND name = 'best_valid'").getInt(), 1);
+  for (const char* t : {"devices", "runs", "trials", "winners", "schema_version"})
+    EXPECT_TRUE(db.tableExists(t)) << t;
+  EXPECT_EQ(db.execAndGet(
+                  "SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND name = 'best_valid'")
+                .getInt(),
+            1);
 }
 
 TEST(Store, MigratesAVersionOneStoreAndKeepsItsRows) {
@@ -68,9 +72,13 @@ TEST(Store, MigratesAVersionOneStoreAndKeepsItsRows) {
     db.exec(kSchemaV1Sql);
     db.exec("PRAGMA application_id = " + std::to_string(kStoreApplicationId));
     db.exec("INSERT INTO devices VALUES (1, 'd1', 'Old GPU', 8, 0, 108, 1, 1, 1, 1, 1, 1)");
-    db.exec("INSERT INTO trials (device_id, kernel, source_hash, space_hash, problem, h_qk, h_v, k_dim, v_dim, "
-            "dtype, tokens, sequences, problem_json, config, config_values, status, median_us, samples, created_at) "
-            "VALUES (1, 'k', 's', 'h', 'p', 2, 8, 128, 128, 'bf16', 4096, 1, '{}', 'c64', '[64]', 'ok', 10.5, 10, 'x')");
+    db.exec(
+        "INSERT INTO trials (device_id, kernel, source_hash, space_hash, problem, h_qk, h_v, "
+        "k_dim, v_dim, "
+        "dtype, tokens, sequences, problem_json, config, config_values, status, median_us, "
+        "samples, created_at) "
+        "VALUES (1, 'k', 's', 'h', 'p', 2, 8, 128, 128, 'bf16', 4096, 1, '{}', 'c64', '[64]', "
+        "'ok', 10.5, 10, 'x')");
   }
   try {
     Store::open(path, Store::Mode::kReadOnly);
@@ -98,7 +106,9 @@ TEST(Store, RefusesAForeignDatabaseAndLeavesItAlone) {
   const std::string path = dir.file("foreign.sqlite");
   {
     SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers VALUES (1, 'a')");
+    db.exec(
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers VALUES "
+        "(1, 'a')");
   }
   expect_refused_unchanged(path, "another application");
 }
@@ -136,7 +146,8 @@ TEST(Store, RefusesACorruptFileAndLeavesItAlone) {
   }
   std::string bytes = slurp(path);
   ASSERT_GT(bytes.size(), 8192u);
-  for (std::size_t i = 4096 + 100; i < bytes.size(); i += 7) bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
+  for (std::size_t i = 4096 + 100; i < bytes.size(); i += 7)
+    bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   expect_refused_unchanged(path, "corrupt");
 }
@@ -228,11 +239,14 @@ TEST(Store, PruneKeepsCurrentSourcesAndEveryWinner) {
     t.run_id = new_run;
     ASSERT_TRUE(s.put_trial(fake_device(), t));
   }
-  // The superseded source's winner (b) keeps its trial; its other trials and nothing of the current source go.
-  s.put_winner(fake_device(), old_source, varlen_problem({4096}), {fake_space().label(b), b, 11, 12}, old_run);
+  // The superseded source's winner (b) keeps its trial; its other trials and nothing of the current
+  // source go.
+  s.put_winner(fake_device(), old_source, varlen_problem({4096}),
+               {fake_space().label(b), b, 11, 12}, old_run);
   const PruneStats dry = s.prune({kFake}, /*dry_run=*/true);
   EXPECT_EQ(dry.trials_removed, 2);
-  EXPECT_EQ(s.trials(fake_device(), old_source, varlen_problem({4096})).size(), 3u) << "a dry run changed the store";
+  EXPECT_EQ(s.trials(fake_device(), old_source, varlen_problem({4096})).size(), 3u)
+      << "a dry run changed the store";
 
   const PruneStats st = s.prune({kFake});
   EXPECT_EQ(st.trials_removed, 2);
@@ -324,7 +338,8 @@ TEST(Store, MergeRefusesADamagedRowAndChangesNothing) {
     a.merge_from(b);
     ADD_FAILURE() << "a damaged row was merged";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("errors is not valid JSON"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("errors is not valid JSON"), std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(a.export_json(), before) << "a refused merge changed the target";
 }
@@ -334,14 +349,17 @@ TEST(Store, ExportIsOrderedAndMergeAddsNoDuplicates) {
   Store a = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
   Store b = Store::open(dir.file("b.sqlite"), Store::Mode::kReadWrite);
   const std::vector<Point> pts = {{64, 64, 2, 8, 2}, {32, 64, 2, 8, 2}, {64, 128, 1, 8, 2}};
-  const std::int64_t run_a = a.begin_run(fake_device(0), {"tune a", "abc", "anneal", "10", "host-a"});
+  const std::int64_t run_a =
+      a.begin_run(fake_device(0), {"tune a", "abc", "anneal", "10", "host-a"});
   for (const Point& p : pts) {  // a: in one order; b: the other order, on another device
     TrialRecord t = ok_trial(p, 10 + p[1]);
     t.run_id = run_a;
     a.put_trial(fake_device(0), t);
   }
-  for (auto it = pts.rbegin(); it != pts.rend(); ++it) b.put_trial(fake_device(1), ok_trial(*it, 20));
-  a.put_trial(fake_device(1), ok_trial(pts[0], 20));  // also present in b: a duplicate for the merge
+  for (auto it = pts.rbegin(); it != pts.rend(); ++it)
+    b.put_trial(fake_device(1), ok_trial(*it, 20));
+  a.put_trial(fake_device(1),
+              ok_trial(pts[0], 20));  // also present in b: a duplicate for the merge
   a.end_run(run_a);
 
   const nlohmann::json ea = a.export_json();
@@ -357,12 +375,13 @@ TEST(Store, ExportIsOrderedAndMergeAddsNoDuplicates) {
     EXPECT_TRUE(nlohmann::json::parse(line).is_object()) << line;
     ++row_lines;
   }
-  EXPECT_EQ(row_lines, ea["devices"].size() + ea["runs"].size() + ea["trials"].size() + ea["winners"].size());
+  EXPECT_EQ(row_lines,
+            ea["devices"].size() + ea["runs"].size() + ea["trials"].size() + ea["winners"].size());
   const auto& trials = ea["trials"];
   for (std::size_t i = 1; i < trials.size(); ++i) {
     const auto key = [&](std::size_t j) {
-      return trials[j]["device"].get<std::string>() + "|" + trials[j]["problem"].get<std::string>() + "|" +
-             trials[j]["config"].get<std::string>();
+      return trials[j]["device"].get<std::string>() + "|" +
+             trials[j]["problem"].get<std::string>() + "|" + trials[j]["config"].get<std::string>();
     };
     EXPECT_LT(key(i - 1), key(i));
   }
@@ -390,7 +409,8 @@ TEST(Store, ExportIsOrderedAndMergeAddsNoDuplicates) {
 TEST(Store, TwoProcessesTuneIntoOneStoreAtOnce) {
   TempDir dir;
   const std::string path = dir.file("shared.sqlite");
-  // Both tune the same two problems (in opposite orders) plus one of their own: every key must land exactly once.
+  // Both tune the same two problems (in opposite orders) plus one of their own: every key must land
+  // exactly once.
   const int p1 = test::spawn_self({"tune-into", path, "1", "4096@2x8", "8192@2x8", "1024@2x8"});
   const int p2 = test::spawn_self({"tune-into", path, "2", "8192@2x8", "4096@2x8", "2048@2x8"});
   int s1 = 0, s2 = 0;

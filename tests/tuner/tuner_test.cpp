@@ -1,12 +1,12 @@
 #include "qla/tuner/tuner.hpp"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cmath>
 #include <mutex>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "helpers.hpp"
 #include "qla/tuner/fake_kernel.hpp"
@@ -50,7 +50,8 @@ TEST(Tuner, AnnealFindsANearOptimalWinnerAndStoresEveryTrial) {
   EXPECT_EQ(out.measured, out.trials);
   ASSERT_TRUE(out.winner);
   EXPECT_LE(fake_cost_us(out.winner->values, p), 1.02 * true_optimum(p).second);
-  EXPECT_GT(out.winner->default_median_us, 0);  // the default config was re-measured beside the finalists
+  EXPECT_GT(out.winner->default_median_us,
+            0);  // the default config was re-measured beside the finalists
   EXPECT_EQ(store.trials(fake_device(), fake_kernel().identity(), p).size(), out.trials);
   ASSERT_TRUE(store.winner(fake_device(), fake_kernel().identity(), p));
 }
@@ -66,11 +67,13 @@ TEST(Tuner, ExhaustiveStoresCompileErrorsAndFindsTheExactOptimum) {
   const TuneOutcome out = tuner.tune(fake_kernel(), p);
   const ArchInfo arch;
   std::size_t compile_errors = 0;
-  for (const Point& pt : fake_space().enumerate(&arch)) compile_errors += fake_compile(pt).ok ? 0 : 1;
+  for (const Point& pt : fake_space().enumerate(&arch))
+    compile_errors += fake_compile(pt).ok ? 0 : 1;
   ASSERT_GT(compile_errors, 0u);
   EXPECT_EQ(out.by_status[static_cast<int>(TrialStatus::kCompileError)], compile_errors);
   EXPECT_EQ(out.by_status[static_cast<int>(TrialStatus::kOk)], buildable_count() - compile_errors);
-  EXPECT_EQ(backend.trials_run(), static_cast<int>(buildable_count() - compile_errors));  // never ran uncompiled
+  EXPECT_EQ(backend.trials_run(),
+            static_cast<int>(buildable_count() - compile_errors));  // never ran uncompiled
   ASSERT_TRUE(out.winner);
   EXPECT_EQ(out.winner->values, true_optimum(p).first);
 }
@@ -130,7 +133,8 @@ TEST(Tuner, AnInvalidCandidateNeverWins) {
   const TuneOutcome out = tuner.tune(fake_kernel(), p);
   ASSERT_TRUE(out.winner);
   EXPECT_NE(out.winner->values, opt_point);
-  const auto t = store.find_trial(fake_device(), fake_kernel().identity(), p, fake_space().label(opt_point));
+  const auto t =
+      store.find_trial(fake_device(), fake_kernel().identity(), p, fake_space().label(opt_point));
   ASSERT_TRUE(t);
   EXPECT_EQ(t->result.status, TrialStatus::kInvalid);
   EXPECT_GT(t->result.errors.at(0).rel_fro, 0.02);
@@ -141,10 +145,11 @@ TEST(Tuner, CrashingAndHangingCandidatesAreStoredAndTuningGoesOn) {
   Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
   const SpaceDecl s = fake_space();
   const gdn::Problem p = varlen_problem({4096});
-  const Point segv{32, 16, 1, 4, 2}, hang{32, 16, 2, 4, 1}, sticky{32, 32, 1, 4, 1};  // early in the order
-  ProcessRunner runner(ProcessRunner::self_worker_argv({"--fault", s.label(segv) + "=segv", "--fault",
-                                                        s.label(hang) + "=hang", "--fault",
-                                                        s.label(sticky) + "=sticky"}),
+  const Point segv{32, 16, 1, 4, 2}, hang{32, 16, 2, 4, 1},
+      sticky{32, 32, 1, 4, 1};  // early in the order
+  ProcessRunner runner(ProcessRunner::self_worker_argv({"--fault", s.label(segv) + "=segv",
+                                                        "--fault", s.label(hang) + "=hang",
+                                                        "--fault", s.label(sticky) + "=sticky"}),
                        0.5);
   TuneOptions opt;
   opt.strategy = Strategy::kExhaustive;
@@ -153,7 +158,8 @@ TEST(Tuner, CrashingAndHangingCandidatesAreStoredAndTuningGoesOn) {
   const TuneOutcome out = tuner.tune({s, "src1", {}}, p);
   EXPECT_EQ(out.measured, 200u);
   auto status_of = [&](const Point& pt) {
-    return store.find_trial(fake_device(), TunableKernel{s, "src1", {}}.identity(), p, s.label(pt))->result.status;
+    return store.find_trial(fake_device(), TunableKernel{s, "src1", {}}.identity(), p, s.label(pt))
+        ->result.status;
   };
   EXPECT_EQ(status_of(segv), TrialStatus::kCrashed);
   EXPECT_EQ(status_of(hang), TrialStatus::kTimeout);
@@ -176,8 +182,9 @@ TEST(Tuner, TheSameWinnerComesOutTwiceUnderNoise) {
     TuneOptions opt;
     opt.strategy = Strategy::kExhaustive;
     opt.final_rounds = 15;
-    // The four best configs lie within 1.4 % of each other, the fifth 3.5 % away: with a 2 % tie tolerance
-    // they are all tied and the first in the space's order must win every time, whatever the noise.
+    // The four best configs lie within 1.4 % of each other, the fifth 3.5 % away: with a 2 % tie
+    // tolerance they are all tied and the first in the space's order must win every time, whatever
+    // the noise.
     opt.tie_tolerance = 0.02;
     Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
     const TuneOutcome out = tuner.tune(fake_kernel(), p);
@@ -232,9 +239,9 @@ TEST(Tuner, CompilesAheadOnHostThreadsOncePerConfig) {
   for (const auto& label : compiled) EXPECT_EQ(compiled.count(label), 1u) << label;
 }
 
-
-// A joint space (the op plan): each candidate runs with a member kernel's best config at the candidate's chunk
-// size; trials carry the members in their labels; the winner's member becomes the member kernel's winner.
+// A joint space (the op plan): each candidate runs with a member kernel's best config at the
+// candidate's chunk size; trials carry the members in their labels; the winner's member becomes the
+// member kernel's winner.
 class JointRunner final : public TrialRunner {
  public:
   explicit JointRunner(FakeBackend& fake) : fake_(fake) {}
@@ -246,10 +253,13 @@ class JointRunner final : public TrialRunner {
     t.time.samples = 10;
     return t;
   }
-  double sample(const TrialRequest& r) override { return r.kernel == "test.plan" ? cost(r) : fake_.sample(r); }
+  double sample(const TrialRequest& r) override {
+    return r.kernel == "test.plan" ? cost(r) : fake_.sample(r);
+  }
   /// The member's own cost plus a penalty for CP on (axis 1).
   static double cost(const TrialRequest& r) {
-    const Point member = r.members.count("test.fake") ? r.members.at("test.fake") : fake_space().default_point;
+    const Point member =
+        r.members.count("test.fake") ? r.members.at("test.fake") : fake_space().default_point;
     return fake_cost_us(member, r.problem) + (r.config[1] == 1 ? 3.0 : 0.0);
   }
   std::vector<TrialRequest> requests;
@@ -262,7 +272,8 @@ TunableKernel joint_kernel(const Store& store) {
   TunableKernel plan;
   plan.space.kernel = "test.plan";
   plan.space.runtime = true;
-  plan.space.axes = {{"chunk", "c", {64, 32}, "shared chunk size"}, {"cp", "cp", {0, 1}, "context parallelism"}};
+  plan.space.axes = {{"chunk", "c", {64, 32}, "shared chunk size"},
+                     {"cp", "cp", {0, 1}, "context parallelism"}};
   plan.space.default_point = {64, 0};
   plan.source_hash = "plan-src";
   const KernelIdentity member = fake_kernel().identity();
@@ -270,9 +281,11 @@ TunableKernel joint_kernel(const Store& store) {
     Members out;
     double best = INFINITY;
     for (const TrialRecord& t : store.trials(fake_device(), member, p))
-      if (t.result.status == TrialStatus::kOk && t.values[0] == v[0] && t.result.time.median_us < best) {
+      if (t.result.status == TrialStatus::kOk && t.values[0] == v[0] &&
+          t.result.time.median_us < best) {
         best = t.result.time.median_us;
-        out["test.fake"] = {member, t.config, t.values, fake_space().label(fake_space().default_point)};
+        out["test.fake"] = {member, t.config, t.values,
+                            fake_space().label(fake_space().default_point)};
       }
     return out;
   };
@@ -286,8 +299,10 @@ TuneOptions exhaustive_options() {
   return opt;
 }
 
-/// Tunes the member kernel first (annealing starts at its default config, so the untuned trial exists).
-TuneOutcome tune_member(Store& store, TrialRunner& runner, const gdn::Problem& p, std::size_t trials) {
+/// Tunes the member kernel first (annealing starts at its default config, so the untuned trial
+/// exists).
+TuneOutcome tune_member(Store& store, TrialRunner& runner, const gdn::Problem& p,
+                        std::size_t trials) {
   TuneOptions opt = exhaustive_options();
   opt.strategy = Strategy::kAnneal;
   opt.budget.max_trials = trials;
@@ -315,7 +330,8 @@ TEST(Tuner, AJointSpaceRunsWithItsMembersAndItsWinnerFixesTheirs) {
     const TuneOutcome o2 = t2.tune(joint_kernel(small), p);
     EXPECT_EQ(o2.seeded, 2u);
     std::set<Point> tried;
-    for (const TrialRecord& t : small.trials(fake_device(), plan.identity(), p)) tried.insert(t.values);
+    for (const TrialRecord& t : small.trials(fake_device(), plan.identity(), p))
+      tried.insert(t.values);
     EXPECT_EQ(tried, (std::set<Point>{{64, 0}, {32, 0}}));
     runner.requests.clear();
   }
@@ -333,14 +349,17 @@ TEST(Tuner, AJointSpaceRunsWithItsMembersAndItsWinnerFixesTheirs) {
   EXPECT_NE(out.winner->config.find(" [test.fake=c"), std::string::npos) << out.winner->config;
 
   // The plan's winner: CP off, at the chunk size whose best member is fastest.
-  const double c64 = JointRunner::cost({"test.plan", p, {64, 0}, {{"test.fake", plan.members(p, {64, 0}).at("test.fake").values}}});
-  const double c32 = JointRunner::cost({"test.plan", p, {32, 0}, {{"test.fake", plan.members(p, {32, 0}).at("test.fake").values}}});
+  const double c64 = JointRunner::cost(
+      {"test.plan", p, {64, 0}, {{"test.fake", plan.members(p, {64, 0}).at("test.fake").values}}});
+  const double c32 = JointRunner::cost(
+      {"test.plan", p, {32, 0}, {{"test.fake", plan.members(p, {32, 0}).at("test.fake").values}}});
   EXPECT_EQ(out.winner->values, (Point{c64 <= c32 ? 64 : 32, 0}));
   const Point member_at_winner = plan.members(p, out.winner->values).at("test.fake").values;
   const auto member_winner = store.winner(fake_device(), fake_kernel().identity(), p);
   ASSERT_TRUE(member_winner);
   EXPECT_EQ(member_winner->values, member_at_winner);
-  EXPECT_GT(member_winner->default_median_us, 0);  // the untuned op, from the member's default-config trial
+  EXPECT_GT(member_winner->default_median_us,
+            0);  // the untuned op, from the member's default-config trial
   // The plan's default is the untuned op too, not its default point with tuned members.
   const auto untuned = store.find_trial(fake_device(), fake_kernel().identity(), p,
                                         fake_space().label(fake_space().default_point));
@@ -354,7 +373,8 @@ TEST(Tuner, AJointSpaceRunsWithItsMembersAndItsWinnerFixesTheirs) {
   better.kernel = fake_kernel().identity();
   better.problem = p;
   for (const Point& v : fake_space().enumerate())
-    if (v[0] == 32 && !store.find_trial(fake_device(), better.kernel, p, fake_space().label(v))) better.values = v;
+    if (v[0] == 32 && !store.find_trial(fake_device(), better.kernel, p, fake_space().label(v)))
+      better.values = v;
   ASSERT_FALSE(better.values.empty());
   better.config = fake_space().label(better.values);
   better.result.time.median_us = 1e-3;
@@ -365,9 +385,9 @@ TEST(Tuner, AJointSpaceRunsWithItsMembersAndItsWinnerFixesTheirs) {
   for (const TrialRequest& r : runner.requests) EXPECT_EQ(r.config[0], 32);
 }
 
-
-// A plan's "default" comes from the baseline member's untuned-config trial, even when another member (first in
-// id order) holds a default-config trial: that one timed the op under older untuned rules.
+// A plan's "default" comes from the baseline member's untuned-config trial, even when another
+// member (first in id order) holds a default-config trial: that one timed the op under older
+// untuned rules.
 TEST(Tuner, APlansDefaultComesFromTheBaselineMemberFirst) {
   TempDir dir;
   Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
@@ -409,7 +429,8 @@ TEST(Tuner, TransferEvaluatesTheNearestTunedNeighboursWinnersFirst) {
   TuneOptions opt;
   opt.strategy = Strategy::kExhaustive;
   Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
-  const gdn::Problem near = varlen_problem({16384}), far = varlen_problem({1024}), other_class = varlen_problem({8192}, 4, 16);
+  const gdn::Problem near = varlen_problem({16384}), far = varlen_problem({1024}),
+                     other_class = varlen_problem({8192}, 4, 16);
   const auto near_win = tuner.tune(fake_kernel(), near).winner;
   const auto far_win = tuner.tune(fake_kernel(), far).winner;
   ASSERT_TRUE(near_win && far_win);
@@ -425,7 +446,8 @@ TEST(Tuner, TransferEvaluatesTheNearestTunedNeighboursWinnersFirst) {
   EXPECT_EQ(out.transferred, 2u);
   EXPECT_EQ(out.trials, 2u);
   std::set<Point> tried;
-  for (const TrialRecord& t : store.trials(fake_device(), fake_kernel().identity(), p)) tried.insert(t.values);
+  for (const TrialRecord& t : store.trials(fake_device(), fake_kernel().identity(), p))
+    tried.insert(t.values);
   EXPECT_EQ(tried, (std::set<Point>{near_win->values, far_win->values}));
 
   // transfer = 0: a cold search (exhaustive order) that never looks at the neighbours.
@@ -437,7 +459,6 @@ TEST(Tuner, TransferEvaluatesTheNearestTunedNeighboursWinnersFirst) {
   for (const TrialRecord& t : store.trials(fake_device(), fake_kernel().identity(), q))
     EXPECT_EQ(t.values[0], 32) << t.config;  // the first points of the space's order
 }
-
 
 TEST(Tuner, TheUntunedBaselineIsMeasuredFirstAndIsTheWinnersDefault) {
   TempDir dir;

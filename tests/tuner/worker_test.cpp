@@ -1,9 +1,9 @@
 #include "qla/tuner/worker.hpp"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cmath>
-
-#include <gtest/gtest.h>
 
 #include "helpers.hpp"
 #include "qla/tuner/fake_kernel.hpp"
@@ -24,11 +24,12 @@ const Point kLaunch{32, 64, 2, 8, 2};
 ProcessRunner faulty_runner(double timeout_s) {
   const SpaceDecl s = fake_space();
   // The test binary itself is the worker (see main.cpp).
-  return ProcessRunner(ProcessRunner::self_worker_argv(
-                           {"--fault", s.label(kSegv) + "=segv", "--fault", s.label(kAbort) + "=abort", "--fault",
-                            s.label(kHang) + "=hang", "--fault", s.label(kSticky) + "=sticky", "--fault",
-                            s.label(kInvalid) + "=invalid", "--fault", s.label(kLaunch) + "=launch"}),
-                       timeout_s);
+  return ProcessRunner(
+      ProcessRunner::self_worker_argv(
+          {"--fault", s.label(kSegv) + "=segv", "--fault", s.label(kAbort) + "=abort", "--fault",
+           s.label(kHang) + "=hang", "--fault", s.label(kSticky) + "=sticky", "--fault",
+           s.label(kInvalid) + "=invalid", "--fault", s.label(kLaunch) + "=launch"}),
+      timeout_s);
 }
 
 TEST(Worker, HealthyTrialsReuseOneWorker) {

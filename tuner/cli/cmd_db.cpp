@@ -1,12 +1,11 @@
-// `qla db show | export | merge`: read a tuning store (summary, diffable JSON) and combine stores from several
-// machines without duplicates. Stores are opened read-only except the merge target.
+// `qla db show | export | merge`: read a tuning store (summary, diffable JSON) and combine stores
+// from several machines without duplicates. Stores are opened read-only except the merge target.
 #include <cstdio>
 #include <fstream>
 #include <memory>
-
-#include "commands.hpp"
 #include <nlohmann/json.hpp>
 
+#include "commands.hpp"
 #include "qla/error.hpp"
 #include "qla/tuner/efficiency.hpp"
 #include "qla/tuner/fake_kernel.hpp"
@@ -19,7 +18,8 @@ void add_db_command(CLI::App& app) {
   CLI::App* db = app.add_subcommand("db", "Inspect, export and merge tuning stores");
   db->require_subcommand(1);
 
-  CLI::App* show = db->add_subcommand("show", "Summary of a store: devices, trials by status, kernels, winners");
+  CLI::App* show =
+      db->add_subcommand("show", "Summary of a store: devices, trials by status, kernels, winners");
   auto show_path = std::make_shared<std::string>();
   show->add_option("store", *show_path, "SQLite store")->required();
   show->callback([show_path] {
@@ -28,7 +28,8 @@ void add_db_command(CLI::App& app) {
     exit_code() = 0;
   });
 
-  CLI::App* exp = db->add_subcommand("export", "Write a store as JSON (stable order, for review and diffs)");
+  CLI::App* exp =
+      db->add_subcommand("export", "Write a store as JSON (stable order, for review and diffs)");
   auto exp_path = std::make_shared<std::string>();
   auto exp_out = std::make_shared<std::string>();
   exp->add_option("store", *exp_path, "SQLite store")->required();
@@ -47,8 +48,9 @@ void add_db_command(CLI::App& app) {
     exit_code() = 0;
   });
 
-  CLI::App* eff = db->add_subcommand(
-      "efficiency", "Replay each search strategy on exhaustively tuned problems: trials to within 2 % of the best");
+  CLI::App* eff = db->add_subcommand("efficiency",
+                                     "Replay each search strategy on exhaustively tuned problems: "
+                                     "trials to within 2 % of the best");
   struct EffArgs {
     std::string store;
     std::string kernel = "gdn.fused_fwd";
@@ -60,8 +62,10 @@ void add_db_command(CLI::App& app) {
   auto ea = std::make_shared<EffArgs>();
   eff->add_option("store", ea->store, "SQLite store")->required();
   eff->add_option("--kernel", ea->kernel, "Kernel id")->capture_default_str();
-  eff->add_option("--repeats", ea->repeats, "Seeds replayed for random and anneal")->capture_default_str();
-  eff->add_option("--tolerance", ea->tolerance, "Relative distance to the exhaustive best")->capture_default_str();
+  eff->add_option("--repeats", ea->repeats, "Seeds replayed for random and anneal")
+      ->capture_default_str();
+  eff->add_option("--tolerance", ea->tolerance, "Relative distance to the exhaustive best")
+      ->capture_default_str();
   eff->add_option("--json", ea->json, "Also write the rows as JSON to this file");
   eff->add_flag("--fake", ea->fake, "The CPU fake kernel (tests)")->group("");
   eff->callback([ea] {
@@ -69,24 +73,37 @@ void add_db_command(CLI::App& app) {
     QLA_REQUIRE(ea->tolerance >= 0, "--tolerance must be >= 0");
     const tuner::Store s = tuner::Store::open(ea->store, tuner::Store::Mode::kReadOnly);
     const ArchInfo arch;  // the buildable rule of the H100-class card the stores hold
-    tuner::TunableKernel k =
-        ea->fake ? tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}
-                 : tuner::gdn_tunable_kernels({ea->kernel}, arch).at(0);
-    QLA_REQUIRE(!k.space.runtime, "--kernel: " << k.space.kernel << " is a joint space whose trials depend on the "
-                                                "configs of its members; only kernel spaces are replayed");
-    const auto rows = tuner::search_efficiency(s, k.identity(), k.space, arch, ea->repeats, ea->tolerance);
-    QLA_REQUIRE(!rows.empty(), "store: no problem of " << k.space.kernel << " (current source) was tuned exhaustively "
-                                                       "(qla tune --strategy exhaustive --transfer 0)");
-    std::printf("%-58s %-10s %6s %9s %9s %6s %6s  %s\n", "problem", "strategy", "space", "best_us", "mean", "median",
-                "worst", "best config");
+    tuner::TunableKernel k = ea->fake
+                                 ? tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}
+                                 : tuner::gdn_tunable_kernels({ea->kernel}, arch).at(0);
+    QLA_REQUIRE(!k.space.runtime,
+                "--kernel: " << k.space.kernel
+                             << " is a joint space whose trials depend on the "
+                                "configs of its members; only kernel spaces are replayed");
+    const auto rows =
+        tuner::search_efficiency(s, k.identity(), k.space, arch, ea->repeats, ea->tolerance);
+    QLA_REQUIRE(!rows.empty(), "store: no problem of "
+                                   << k.space.kernel
+                                   << " (current source) was tuned exhaustively "
+                                      "(qla tune --strategy exhaustive --transfer 0)");
+    std::printf("%-58s %-10s %6s %9s %9s %6s %6s  %s\n", "problem", "strategy", "space", "best_us",
+                "mean", "median", "worst", "best config");
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : rows) {
-      std::printf("%-58s %-10s %6zu %9.2f %9.1f %6zu %6zu  %s\n", r.problem.c_str(), r.strategy.c_str(), r.buildable,
-                  r.best_us, r.mean_trials, r.median_trials, r.worst_trials, r.best_config.c_str());
-      out.push_back({{"device", r.device}, {"problem", r.problem}, {"strategy", r.strategy},
-                     {"buildable", r.buildable}, {"best_config", r.best_config}, {"best_us", r.best_us},
-                     {"repeats", r.repeats}, {"mean_trials", r.mean_trials}, {"median_trials", r.median_trials},
-                     {"worst_trials", r.worst_trials}, {"tolerance", ea->tolerance}});
+      std::printf("%-58s %-10s %6zu %9.2f %9.1f %6zu %6zu  %s\n", r.problem.c_str(),
+                  r.strategy.c_str(), r.buildable, r.best_us, r.mean_trials, r.median_trials,
+                  r.worst_trials, r.best_config.c_str());
+      out.push_back({{"device", r.device},
+                     {"problem", r.problem},
+                     {"strategy", r.strategy},
+                     {"buildable", r.buildable},
+                     {"best_config", r.best_config},
+                     {"best_us", r.best_us},
+                     {"repeats", r.repeats},
+                     {"mean_trials", r.mean_trials},
+                     {"median_trials", r.median_trials},
+                     {"worst_trials", r.worst_trials},
+                     {"tolerance", ea->tolerance}});
     }
     if (!ea->json.empty()) {
       std::ofstream f(ea->json, std::ios::binary | std::ios::trunc);
@@ -96,8 +113,9 @@ void add_db_command(CLI::App& app) {
     exit_code() = 0;
   });
 
-  CLI::App* prune = db->add_subcommand(
-      "prune", "Delete the trials of superseded kernel sources (every winner and its trial stay), then compact");
+  CLI::App* prune = db->add_subcommand("prune",
+                                       "Delete the trials of superseded kernel sources (every "
+                                       "winner and its trial stay), then compact");
   struct PruneArgs {
     std::string store;
     bool dry_run = false;
@@ -106,25 +124,31 @@ void add_db_command(CLI::App& app) {
   auto pa = std::make_shared<PruneArgs>();
   prune->add_option("store", pa->store, "SQLite store")->required();
   prune->add_flag("--dry-run", pa->dry_run, "Count what would be deleted; change nothing");
-  prune->add_flag("--fake", pa->fake, "The CPU fake kernel is the only current source (tests)")->group("");
+  prune->add_flag("--fake", pa->fake, "The CPU fake kernel is the only current source (tests)")
+      ->group("");
   prune->callback([pa] {
-    // Current: the sources and spaces this build would tune (qla tune's identities), whatever the card.
+    // Current: the sources and spaces this build would tune (qla tune's identities), whatever the
+    // card.
     std::vector<tuner::KernelIdentity> current;
     if (pa->fake) {
       current.push_back(tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}.identity());
     } else {
-      for (const tuner::TunableKernel& k : tuner::gdn_tunable_kernels({}, ArchInfo{})) current.push_back(k.identity());
+      for (const tuner::TunableKernel& k : tuner::gdn_tunable_kernels({}, ArchInfo{}))
+        current.push_back(k.identity());
     }
     tuner::Store s = tuner::Store::open(pa->store, tuner::Store::Mode::kReadWrite);
     const tuner::PruneStats st = s.prune(current, pa->dry_run);
-    std::printf("%s%s: %lld trials kept, %lld removed; %lld winners kept; %lld runs and %lld devices removed\n",
-                pa->store.c_str(), pa->dry_run ? " (dry run)" : "", static_cast<long long>(st.trials_kept),
-                static_cast<long long>(st.trials_removed), static_cast<long long>(st.winners_kept),
-                static_cast<long long>(st.runs_removed), static_cast<long long>(st.devices_removed));
+    std::printf(
+        "%s%s: %lld trials kept, %lld removed; %lld winners kept; %lld runs and %lld devices "
+        "removed\n",
+        pa->store.c_str(), pa->dry_run ? " (dry run)" : "", static_cast<long long>(st.trials_kept),
+        static_cast<long long>(st.trials_removed), static_cast<long long>(st.winners_kept),
+        static_cast<long long>(st.runs_removed), static_cast<long long>(st.devices_removed));
     exit_code() = 0;
   });
 
-  CLI::App* merge = db->add_subcommand("merge", "Merge stores into one (created if missing); no duplicates");
+  CLI::App* merge =
+      db->add_subcommand("merge", "Merge stores into one (created if missing); no duplicates");
   auto into = std::make_shared<std::string>();
   auto inputs = std::make_shared<std::vector<std::string>>();
   merge->add_option("--into", *into, "Target store")->required();
@@ -132,14 +156,16 @@ void add_db_command(CLI::App& app) {
   merge->callback([into, inputs] {
     // Check every input before touching the target, so a bad input leaves the target as it was.
     std::vector<tuner::Store> sources;
-    for (const auto& in : *inputs) sources.push_back(tuner::Store::open(in, tuner::Store::Mode::kReadOnly));
+    for (const auto& in : *inputs)
+      sources.push_back(tuner::Store::open(in, tuner::Store::Mode::kReadOnly));
     tuner::Store target = tuner::Store::open(*into, tuner::Store::Mode::kReadWrite);
     for (std::size_t i = 0; i < sources.size(); ++i) {
       const tuner::MergeStats m = target.merge_from(sources[i]);
-      std::printf("%s: +%lld trials (%lld already present), +%lld devices, +%lld runs, +%lld winners\n",
-                  (*inputs)[i].c_str(), static_cast<long long>(m.trials_added),
-                  static_cast<long long>(m.trials_skipped), static_cast<long long>(m.devices_added),
-                  static_cast<long long>(m.runs_added), static_cast<long long>(m.winners_added));
+      std::printf(
+          "%s: +%lld trials (%lld already present), +%lld devices, +%lld runs, +%lld winners\n",
+          (*inputs)[i].c_str(), static_cast<long long>(m.trials_added),
+          static_cast<long long>(m.trials_skipped), static_cast<long long>(m.devices_added),
+          static_cast<long long>(m.runs_added), static_cast<long long>(m.winners_added));
     }
     exit_code() = 0;
   });

@@ -68,8 +68,9 @@ void run_generate(const GenerateArgs& a, const CLI::App& cmd) {
   QLA_REQUIRE(p.gate_dtype == DType::kF32 || p.gate_dtype == DType::kBF16,
               "--g-dtype: must be f32 or bf16, got \"" << a.g_dtype << "\"");
   p.beta_dtype = parse_dtype_flag("--beta-dtype", a.beta_dtype);
-  QLA_REQUIRE(p.beta_dtype == DType::kF32 || p.beta_dtype == DType::kBF16 || p.beta_dtype == DType::kF16,
-              "--beta-dtype: must be f32, bf16 or f16, got \"" << a.beta_dtype << "\"");
+  QLA_REQUIRE(
+      p.beta_dtype == DType::kF32 || p.beta_dtype == DType::kBF16 || p.beta_dtype == DType::kF16,
+      "--beta-dtype: must be f32, bf16 or f16, got \"" << a.beta_dtype << "\"");
   p.initial_state = !a.no_h0;
   p.l2norm_qk = a.l2norm;
   p.validate();
@@ -117,8 +118,10 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--dim", a->dim, "K = V head dimension")->capture_default_str();
   cmd->add_option("--v-dim", a->v_dim, "V head dimension when it differs from --dim");
   cmd->add_option("--dtype", a->dtype, "q/k/v/do dtype: bf16, f16 or f32")->capture_default_str();
-  cmd->add_option("--g-dtype", a->g_dtype, "g (log decay) dtype: f32 or bf16")->capture_default_str();
-  cmd->add_option("--beta-dtype", a->beta_dtype, "beta dtype: f32, bf16 or f16 (the kernels take f32 or the q/k/v dtype)")
+  cmd->add_option("--g-dtype", a->g_dtype, "g (log decay) dtype: f32 or bf16")
+      ->capture_default_str();
+  cmd->add_option("--beta-dtype", a->beta_dtype,
+                  "beta dtype: f32, bf16 or f16 (the kernels take f32 or the q/k/v dtype)")
       ->capture_default_str();
   cmd->add_option("--dist", a->dist, "Input distribution: FlashQLA's test or bench")
       ->capture_default_str();

@@ -1,5 +1,5 @@
-// `qla report`: writes reports/<gpu>.md (and PNG plots beside it where matplotlib is importable) from the
-// bench JSON, the FLA baseline JSON, the published numbers and the tuning store.
+// `qla report`: writes reports/<gpu>.md (and PNG plots beside it where matplotlib is importable)
+// from the bench JSON, the FLA baseline JSON, the published numbers and the tuning store.
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -76,15 +76,17 @@ int run_report(const ReportOptions& o) {
       if (doc.is_object() && doc.value("schema", "") == "qla.bench.v1") bench.push_back(f);
     }
   }
-  QLA_REQUIRE(!bench.empty(), "no bench documents: pass --bench FILE or put qla.bench.v1 JSON under '"
-                                  << o.results << "/' (the bench and bench/fla_bench.py write them)");
+  QLA_REQUIRE(!bench.empty(),
+              "no bench documents: pass --bench FILE or put qla.bench.v1 JSON under '"
+                  << o.results << "/' (the bench and bench/fla_bench.py write them)");
   // Group by card: one page per card.
   std::map<std::string, std::vector<std::string>> by_card;
   for (const auto& f : bench) {
     std::ifstream in(f);
     QLA_REQUIRE(in, "bench document '" << f << "' cannot be read");
     const auto doc = nlohmann::json::parse(in, nullptr, false);
-    QLA_REQUIRE(doc.is_object() && doc.contains("device"), "bench document '" << f << "' names no device");
+    QLA_REQUIRE(doc.is_object() && doc.contains("device"),
+                "bench document '" << f << "' names no device");
     by_card[doc["device"].value("name", "")].push_back(f);
   }
   const std::vector<std::string> published =
@@ -93,14 +95,16 @@ int run_report(const ReportOptions& o) {
   for (const auto& [card, files] : by_card) {
     const std::string slug = report::slug(card);
     std::optional<nlohmann::json> store;
-    const std::string db = !o.db.empty() ? o.db : (fs::path(o.results) / (slug + ".sqlite")).string();
+    const std::string db =
+        !o.db.empty() ? o.db : (fs::path(o.results) / (slug + ".sqlite")).string();
     if (fs::exists(db)) {
       store = tuner::Store::open(db, tuner::Store::Mode::kReadOnly).export_json();
     } else if (!o.db.empty()) {
       throw UserError("store '" + o.db + "' does not exist");
     }
     auto data = report::load_report_data(files, published, store, git_commit());
-    // Space sizes from the declarations themselves (buildable on Hopper, the arch the stores here come from).
+    // Space sizes from the declarations themselves (buildable on Hopper, the arch the stores here
+    // come from).
     const ArchInfo hopper;
     for (const cuda::KernelFamily& f : cuda::kernel_families())
       data.space_sizes[f.space->kernel] = {f.space->size(), f.space->enumerate(&hopper).size()};
@@ -111,10 +115,11 @@ int run_report(const ReportOptions& o) {
     write_atomically(digest, report::plot_digest(data).dump(1) + "\n");
     std::string page = report::render_markdown(data);
     if (o.plots && std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") == 0) {
-      const std::string cmd = "python3 scripts/plot_report.py '" + digest.string() + "' '" + o.out + "'";
+      const std::string cmd =
+          "python3 scripts/plot_report.py '" + digest.string() + "' '" + o.out + "'";
       if (std::system(cmd.c_str()) == 0) {
-        page += "## Plots\n\n![speedup over FLA per head configuration](" + slug + "_speedup.png)\n\n![roofline](" +
-                slug + "_roofline.png)\n";
+        page += "## Plots\n\n![speedup over FLA per head configuration](" + slug +
+                "_speedup.png)\n\n![roofline](" + slug + "_roofline.png)\n";
       } else {
         std::cerr << "qla report: plotting failed; the Markdown page is complete without it\n";
       }
@@ -130,8 +135,10 @@ int run_report(const ReportOptions& o) {
 
 void add_report_command(CLI::App& app) {
   auto opts = std::make_shared<ReportOptions>();
-  auto* cmd = app.add_subcommand("report", "Write reports/<gpu>.md from bench, baseline and tuning results");
-  cmd->add_option("--bench", opts->bench, "qla.bench.v1 JSON files (default: every one under --results)");
+  auto* cmd = app.add_subcommand("report",
+                                 "Write reports/<gpu>.md from bench, baseline and tuning results");
+  cmd->add_option("--bench", opts->bench,
+                  "qla.bench.v1 JSON files (default: every one under --results)");
   cmd->add_option("--published", opts->published,
                   "published-number JSON files (default: <results>/published/*.json)");
   cmd->add_option("--results", opts->results, "results folder")->capture_default_str();

@@ -1,4 +1,5 @@
-// `qla run`: the GDN forward on the GPU for the .npy inputs `qla generate` wrote; writes o.npy and ht.npy.
+// `qla run`: the GDN forward on the GPU for the .npy inputs `qla generate` wrote; writes o.npy and
+// ht.npy.
 #include <cuda_runtime_api.h>
 
 #include <cstdio>
@@ -29,8 +30,8 @@ struct RunOptions {
   float cp_threshold = -10.f;
 };
 
-// "gdn.naive_fwd=bv32.ks4", or a bare label matched against every kernel family's space and the fused path's
-// runtime plan space (gdn.fwd_plan, e.g. cp1.pc8.th-10).
+// "gdn.naive_fwd=bv32.ks4", or a bare label matched against every kernel family's space and the
+// fused path's runtime plan space (gdn.fwd_plan, e.g. cp1.pc8.th-10).
 void add_config(gdn::PlanOptions& plan, const std::string& text) {
   const auto eq = text.find('=');
   std::vector<const SpaceDecl*> spaces{&gdn::fwd_plan_space()};
@@ -42,7 +43,8 @@ void add_config(gdn::PlanOptions& plan, const std::string& text) {
       return;
     }
   }
-  throw UserError("--config " + text + ": not a config label of any kernel space (use KERNEL=LABEL, e.g. "
+  throw UserError("--config " + text +
+                  ": not a config label of any kernel space (use KERNEL=LABEL, e.g. "
                   "gdn.naive_fwd=bv32.ks4)");
 }
 
@@ -53,15 +55,19 @@ cuda::DeviceBuffer upload(const Tensor& t) {
 }
 
 int run(const RunOptions& o) {
-  // Everything the user got wrong (flags, input files) is reported before the GPU is looked at, so bad input
-  // is exit 2 on any machine.
+  // Everything the user got wrong (flags, input files) is reported before the GPU is looked at, so
+  // bad input is exit 2 on any machine.
   gdn::PlanOptions options;
   const auto algorithm = gdn::parse_algorithm(o.algorithm);
-  if (!algorithm) throw UserError("--algorithm must be fused, unfused or naive (got " + o.algorithm + ")");
+  if (!algorithm)
+    throw UserError("--algorithm must be fused, unfused or naive (got " + o.algorithm + ")");
   options.algorithm = *algorithm;
-  options.cp = o.cp == "on" ? gdn::CpMode::kOn : o.cp == "off" ? gdn::CpMode::kOff : gdn::CpMode::kAuto;
+  options.cp = o.cp == "on"    ? gdn::CpMode::kOn
+               : o.cp == "off" ? gdn::CpMode::kOff
+                               : gdn::CpMode::kAuto;
   if (o.cp_piece_chunks < 0) {
-    throw UserError("--cp-piece-chunks must be >= 0 (0 = FlashQLA's rule), got " + std::to_string(o.cp_piece_chunks));
+    throw UserError("--cp-piece-chunks must be >= 0 (0 = FlashQLA's rule), got " +
+                    std::to_string(o.cp_piece_chunks));
   }
   options.cp_piece_chunks = o.cp_piece_chunks;
   options.cp_threshold = o.cp_threshold;
@@ -78,11 +84,13 @@ int run(const RunOptions& o) {
   }
   const gdn::Plan plan = gdn::make_plan(p, *device, options);
   if (!plan.not_implemented_reason().empty()) {
-    throw UserError(std::string("--algorithm ") + o.algorithm + ": " + plan.not_implemented_reason());
+    throw UserError(std::string("--algorithm ") + o.algorithm + ": " +
+                    plan.not_implemented_reason());
   }
 
   const auto& t = in.tensors;
-  cuda::DeviceBuffer q = upload(t.q), k = upload(t.k), v = upload(t.v), g = upload(t.g), beta = upload(t.beta);
+  cuda::DeviceBuffer q = upload(t.q), k = upload(t.k), v = upload(t.v), g = upload(t.g),
+                     beta = upload(t.beta);
   cuda::DeviceBuffer h0 = t.h0 ? upload(*t.h0) : cuda::DeviceBuffer();
   Tensor o_host(p.qkv_dtype, {p.batch, p.tokens, p.h_v, p.v_dim});
   Tensor ht_host(DType::kF32, {p.num_sequences(), p.h_v, p.k_dim, p.v_dim});
@@ -101,19 +109,22 @@ int run(const RunOptions& o) {
   args.ht = p.final_state ? ht_dev.as<float>() : nullptr;
   const gdn::Status s = gdn::forward(args, plan, ws.get(), nullptr);
   if (s.code == gdn::Status::Code::kInvalidArgument) throw UserError(s.message);
-  if (!s.ok()) throw ApiError("qla run", std::string(gdn::status_code_name(s.code)) + ": " + s.message);
+  if (!s.ok())
+    throw ApiError("qla run", std::string(gdn::status_code_name(s.code)) + ": " + s.message);
   QLA_CUDA_CHECK(cudaDeviceSynchronize());
   QLA_CUDA_CHECK(cudaMemcpy(o_host.data(), o_dev.get(), o_host.nbytes(), cudaMemcpyDeviceToHost));
   std::filesystem::create_directories(o.outputs);
   write_npy(std::filesystem::path(o.outputs) / "o.npy", o_host);
   if (p.final_state) {
-    QLA_CUDA_CHECK(cudaMemcpy(ht_host.data(), ht_dev.get(), ht_host.nbytes(), cudaMemcpyDeviceToHost));
+    QLA_CUDA_CHECK(
+        cudaMemcpy(ht_host.data(), ht_dev.get(), ht_host.nbytes(), cudaMemcpyDeviceToHost));
     write_npy(std::filesystem::path(o.outputs) / "ht.npy", ht_host);
   }
   std::string labels;
   for (const auto& [kernel, label] : plan.config_labels()) labels += " " + kernel + "=" + label;
   std::printf("qla run: %s %s on %s:%s cp_pieces=%d -> %s\n", gdn::algorithm_name(plan.algorithm()),
-              p.label().c_str(), device->name.c_str(), labels.c_str(), plan.cp_pieces(), o.outputs.c_str());
+              p.label().c_str(), device->name.c_str(), labels.c_str(), plan.cp_pieces(),
+              o.outputs.c_str());
   return 0;
 }
 
@@ -121,14 +132,19 @@ int run(const RunOptions& o) {
 
 void add_run_command(CLI::App& app) {
   auto opts = std::make_shared<RunOptions>();
-  CLI::App* cmd = app.add_subcommand("run", "Run the GDN forward on the GPU for .npy inputs; write o.npy, ht.npy");
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run the GDN forward on the GPU for .npy inputs; write o.npy, ht.npy");
   cmd->add_option("--inputs", opts->inputs, "directory written by `qla generate`")->required();
   cmd->add_option("--outputs", opts->outputs, "directory for o.npy and ht.npy")->required();
   cmd->add_option("--algorithm", opts->algorithm, "fused (default), unfused or naive");
-  cmd->add_option("--config", opts->configs, "KERNEL=LABEL (or a bare LABEL) forcing a kernel's config");
-  cmd->add_option("--cp", opts->cp, "context parallelism: on, off or auto")->check(CLI::IsMember({"on", "off", "auto"}));
-  cmd->add_option("--cp-piece-chunks", opts->cp_piece_chunks, "chunks per CP piece; 0 = FlashQLA's rule");
-  cmd->add_option("--cp-threshold", opts->cp_threshold, "CP warm-up threshold on the summed log decay (-10)");
+  cmd->add_option("--config", opts->configs,
+                  "KERNEL=LABEL (or a bare LABEL) forcing a kernel's config");
+  cmd->add_option("--cp", opts->cp, "context parallelism: on, off or auto")
+      ->check(CLI::IsMember({"on", "off", "auto"}));
+  cmd->add_option("--cp-piece-chunks", opts->cp_piece_chunks,
+                  "chunks per CP piece; 0 = FlashQLA's rule");
+  cmd->add_option("--cp-threshold", opts->cp_threshold,
+                  "CP warm-up threshold on the summed log decay (-10)");
   cmd->callback([opts] { exit_code() = run(*opts); });
 }
 

@@ -1,7 +1,7 @@
-// `qla tune`: search every forward kernel's configuration space for each problem of a suite on this GPU, storing
-// every trial and the winners in SQLite (results/<gpu>.sqlite by default). Ctrl-C stops after the trial in
-// flight with everything committed; a rerun resumes. Also the hidden `qla worker` mode the tuner runs candidates
-// in (tuner/include/qla/tuner/worker.hpp).
+// `qla tune`: search every forward kernel's configuration space for each problem of a suite on this
+// GPU, storing every trial and the winners in SQLite (results/<gpu>.sqlite by default). Ctrl-C
+// stops after the trial in flight with everything committed; a rerun resumes. Also the hidden `qla
+// worker` mode the tuner runs candidates in (tuner/include/qla/tuner/worker.hpp).
 #include <unistd.h>
 
 #include <atomic>
@@ -9,9 +9,8 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "commands.hpp"
 #include "device_fingerprint.hpp"
@@ -46,7 +45,7 @@ struct TuneArgs {
   std::uint64_t seed = 42;
   std::size_t transfer = 3;
   double timeout_s = 60;
-  bool fake = false;              // hidden: tune the fake kernel without a GPU (CLI tests)
+  bool fake = false;                // hidden: tune the fake kernel without a GPU (CLI tests)
   std::vector<std::string> faults;  // hidden, with --fake
 };
 
@@ -93,16 +92,17 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
   }
   const std::string db = a.db.empty() ? "results/" + fp.slug() + ".sqlite" : a.db;
   tuner::Store store = tuner::Store::open(db, tuner::Store::Mode::kReadWrite);
-  // The op plan is searched jointly: each candidate runs with the other kernels' best configs at its chunk size
-  // (kernels are tuned first, problem by problem), and its winner fixes theirs.
+  // The op plan is searched jointly: each candidate runs with the other kernels' best configs at
+  // its chunk size (kernels are tuned first, problem by problem), and its winner fixes theirs.
   for (tuner::TunableKernel& k : kernels)
     if (k.space.kernel == "gdn.fwd_plan") k.members = tuner::gdn_plan_members(store, fp, arch);
-  const std::int64_t run_id =
-      store.begin_run(fp, {command_line, QLA_GIT_COMMIT, a.strategy, budget.to_string(), hostname()});
+  const std::int64_t run_id = store.begin_run(
+      fp, {command_line, QLA_GIT_COMMIT, a.strategy, budget.to_string(), hostname()});
   tuner::ProcessRunner runner(tuner::ProcessRunner::self_worker_argv(worker_args), a.timeout_s);
 
   g_interrupted = false;
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = on_sigint;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
@@ -112,7 +112,9 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
   const std::size_t total = problems.size() * kernels.size();
   std::size_t done = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
 
   tuner::TuneOptions opt;
   opt.strategy = strategy;
@@ -122,10 +124,12 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
   opt.stop = [] { return g_interrupted.load(); };
   opt.on_trial = [&](const tuner::TuneProgress& p) {
     if (!tty) return;
-    const double eta = done ? elapsed() / static_cast<double>(done) * static_cast<double>(total - done) : 0;
-    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s: %zu trials (%zu resumed), best %.2f us %s, ETA %s", done + 1,
-                 total, p.kernel.c_str(), p.problem.c_str(), p.trials, p.resumed, p.best_us, p.best_config.c_str(),
-                 done ? fmt_duration(eta).c_str() : "?");
+    const double eta =
+        done ? elapsed() / static_cast<double>(done) * static_cast<double>(total - done) : 0;
+    std::fprintf(stderr,
+                 "\r\033[K[%zu/%zu] %s %s: %zu trials (%zu resumed), best %.2f us %s, ETA %s",
+                 done + 1, total, p.kernel.c_str(), p.problem.c_str(), p.trials, p.resumed,
+                 p.best_us, p.best_config.c_str(), done ? fmt_duration(eta).c_str() : "?");
   };
   tuner::Tuner tuner(store, fp, arch, runner, run_id, opt);
 
@@ -136,20 +140,28 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
       const tuner::TuneOutcome out = tuner.tune(k, problem);
       ++done;
       if (tty) std::fprintf(stderr, "\r\033[K");
-      std::fprintf(stderr, "[%zu/%zu] %s %s: %zu trials (%zu measured, %zu resumed, %zu transferred)", done, total,
-                   out.kernel.c_str(), out.problem.c_str(), out.trials, out.measured, out.resumed, out.transferred);
-      nlohmann::json row = {{"kernel", out.kernel}, {"problem", out.problem}, {"trials", out.trials},
-                            {"measured", out.measured}, {"resumed", out.resumed}, {"seeded", out.seeded}, {"transferred", out.transferred}};
+      std::fprintf(stderr,
+                   "[%zu/%zu] %s %s: %zu trials (%zu measured, %zu resumed, %zu transferred)", done,
+                   total, out.kernel.c_str(), out.problem.c_str(), out.trials, out.measured,
+                   out.resumed, out.transferred);
+      nlohmann::json row = {{"kernel", out.kernel},          {"problem", out.problem},
+                            {"trials", out.trials},          {"measured", out.measured},
+                            {"resumed", out.resumed},        {"seeded", out.seeded},
+                            {"transferred", out.transferred}};
       nlohmann::json statuses;
       for (std::size_t s = 0; s < out.by_status.size(); ++s)
-        if (out.by_status[s]) statuses[std::string(tuner::status_name(static_cast<tuner::TrialStatus>(s)))] = out.by_status[s];
+        if (out.by_status[s])
+          statuses[std::string(tuner::status_name(static_cast<tuner::TrialStatus>(s)))] =
+              out.by_status[s];
       row["measured_by_status"] = statuses;
       if (out.winner) {
-        std::fprintf(stderr, ", winner %s %.2f us", out.winner->config.c_str(), out.winner->median_us);
+        std::fprintf(stderr, ", winner %s %.2f us", out.winner->config.c_str(),
+                     out.winner->median_us);
         if (out.winner->default_median_us > 0)
           std::fprintf(stderr, " (default %.2f us, %.2fx)", out.winner->default_median_us,
                        out.winner->default_median_us / out.winner->median_us);
-        row["winner"] = {{"config", out.winner->config}, {"median_us", out.winner->median_us},
+        row["winner"] = {{"config", out.winner->config},
+                         {"median_us", out.winner->median_us},
                          {"default_median_us", out.winner->default_median_us}};
       }
       std::fprintf(stderr, ", elapsed %s\n", fmt_duration(elapsed()).c_str());
@@ -164,16 +176,21 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
   store.end_run(run_id);
   ::sigaction(SIGINT, &old, nullptr);
   if (a.json)
-    std::printf("%s\n", nlohmann::json({{"store", db}, {"device", fp.describe()}, {"stopped", stopped},
-                                        {"seconds", elapsed()}, {"results", summary}})
+    std::printf("%s\n", nlohmann::json({{"store", db},
+                                        {"device", fp.describe()},
+                                        {"stopped", stopped},
+                                        {"seconds", elapsed()},
+                                        {"results", summary}})
                             .dump(2)
                             .c_str());
   if (stopped) {
-    std::fprintf(stderr, "interrupted: every finished trial is in %s; rerun the same command to resume\n", db.c_str());
+    std::fprintf(stderr,
+                 "interrupted: every finished trial is in %s; rerun the same command to resume\n",
+                 db.c_str());
     return 130;
   }
-  std::fprintf(stderr, "tuned %zu problem(s) x %zu kernel(s) in %s into %s\n", problems.size(), kernels.size(),
-               fmt_duration(elapsed()).c_str(), db.c_str());
+  std::fprintf(stderr, "tuned %zu problem(s) x %zu kernel(s) in %s into %s\n", problems.size(),
+               kernels.size(), fmt_duration(elapsed()).c_str(), db.c_str());
   return 0;
 }
 
@@ -203,27 +220,36 @@ int run_worker(const WorkerArgs& a) {
 }  // namespace
 
 void add_tune_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("tune", "Tune every forward kernel's configuration on this GPU into a store");
+  CLI::App* cmd = app.add_subcommand(
+      "tune", "Tune every forward kernel's configuration on this GPU into a store");
   auto a = std::make_shared<TuneArgs>();
-  cmd->add_option("--suite", a->suite,
-                  "Named problem set: smoke | headline (5 heads x 4 sets) | qwen35-fwd (FlashQLA's benchmark)");
-  cmd->add_option("--problem", a->problems,
-                  "Problem(s): T, BxT or L1+L2+... (packed) then @HQKxHV, e.g. 1x32768@2x8, 28672+4096@16x32");
-  cmd->add_option("--kernels", a->kernels, "Kernel ids to tune (default: every kernel of the fused forward)")
+  cmd->add_option(
+      "--suite", a->suite,
+      "Named problem set: smoke | headline (5 heads x 4 sets) | qwen35-fwd (FlashQLA's benchmark)");
+  cmd->add_option(
+      "--problem", a->problems,
+      "Problem(s): T, BxT or L1+L2+... (packed) then @HQKxHV, e.g. 1x32768@2x8, 28672+4096@16x32");
+  cmd->add_option("--kernels", a->kernels,
+                  "Kernel ids to tune (default: every kernel of the fused forward)")
       ->delimiter(',');
   cmd->add_option("--strategy", a->strategy, "exhaustive | random | anneal")->capture_default_str();
-  cmd->add_option("--budget", a->budget, "Per kernel and problem: trials (N) or time (Ns, Nm)")->capture_default_str();
+  cmd->add_option("--budget", a->budget, "Per kernel and problem: trials (N) or time (Ns, Nm)")
+      ->capture_default_str();
   cmd->add_option("--db", a->db, "SQLite store (default results/<gpu-name>.sqlite)");
   cmd->add_option("--device", a->device, "CUDA device index")->capture_default_str();
   cmd->add_flag("--json", a->json, "Print a JSON summary on stdout");
-  cmd->add_option("--seed", a->seed, "Seed of the random and anneal strategies")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the random and anneal strategies")
+      ->capture_default_str();
   cmd->add_option("--transfer", a->transfer,
-                  "Evaluate the winners of this many nearest tuned problems of the same heads first, after the "
+                  "Evaluate the winners of this many nearest tuned problems of the same heads "
+                  "first, after the "
                   "untuned op (0: none)")
       ->capture_default_str();
-  cmd->add_option("--timeout", a->timeout_s, "Watchdog per candidate, seconds")->capture_default_str();
+  cmd->add_option("--timeout", a->timeout_s, "Watchdog per candidate, seconds")
+      ->capture_default_str();
   cmd->add_flag("--fake", a->fake, "Tune the CPU fake kernel (tests)")->group("");
-  cmd->add_option("--fault", a->faults, "With --fake: LABEL=segv|abort|hang|invalid|launch|sticky")->group("");
+  cmd->add_option("--fault", a->faults, "With --fake: LABEL=segv|abort|hang|invalid|launch|sticky")
+      ->group("");
   cmd->callback([a] {
     std::ostringstream line;
     line << "qla tune";
@@ -233,12 +259,13 @@ void add_tune_command(CLI::App& app) {
       line << " --kernels ";
       for (std::size_t i = 0; i < a->kernels.size(); ++i) line << (i ? "," : "") << a->kernels[i];
     }
-    line << " --strategy " << a->strategy << " --budget " << a->budget << " --device " << a->device << " --seed "
-         << a->seed << " --transfer " << a->transfer;
+    line << " --strategy " << a->strategy << " --budget " << a->budget << " --device " << a->device
+         << " --seed " << a->seed << " --transfer " << a->transfer;
     exit_code() = run_tune(*a, line.str());
   });
 
-  CLI::App* worker = app.add_subcommand("worker", "")->group("");  // hidden: the tuner's candidate process
+  CLI::App* worker =
+      app.add_subcommand("worker", "")->group("");  // hidden: the tuner's candidate process
   auto w = std::make_shared<WorkerArgs>();
   worker->add_flag("--fake", w->fake);
   worker->add_option("--device", w->device);

@@ -1,5 +1,5 @@
-// Each `qla` subcommand registers itself on the app; its callback runs the command and returns the exit code
-// through `set_exit`. Subcommands live one per file (cmd_<name>.cpp).
+// Each `qla` subcommand registers itself on the app; its callback runs the command and returns the
+// exit code through `set_exit`. Subcommands live one per file (cmd_<name>.cpp).
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -1,10 +1,9 @@
 // `qla`: the command line of the GDN autotuning harness. Only this function catches exceptions.
 //   UserError (bad flags, files, shapes) → one line on stderr, exit 2.
 //   ApiError or anything else unexpected → one line on stderr, exit 1.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
-
-#include <CLI/CLI.hpp>
 
 #include "commands.hpp"
 #include "qla/error.hpp"
@@ -31,7 +30,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0 through CLI11; every other parse error is one line and exit code 2.
+    // --help and --version exit 0 through CLI11; every other parse error is one line and exit
+    // code 2.
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
     std::fprintf(stderr, "qla: error: %s (see --help)\n", e.what());
     return 2;

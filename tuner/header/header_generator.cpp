@@ -133,7 +133,6 @@ std::string values_init(const SpaceDecl& space, const Point& values) {
   return os.str();
 }
 
-
 }  // namespace
 
 std::pair<int, int> parse_arch(const std::string& text) {
@@ -422,8 +421,8 @@ HeaderResult generate_header(const Store& store, const std::vector<HeaderKernel>
           << (r.same_arch ? " (same arch)" : "") << ": " << e.config << " " << fixed3(e.median_us)
           << " us (" << (e.decided ? "re-measured winner" : "best trial") << "), ";
         if (r.default_us > 0)
-          h << fixed2(r.default_us / e.median_us) << "x over the untuned op (" << fixed3(r.default_us)
-            << " us)\n";
+          h << fixed2(r.default_us / e.median_us) << "x over the untuned op ("
+            << fixed3(r.default_us) << " us)\n";
         else
           h << "untuned op not measured\n";
         h << "    {{" << p.h_qk << ", " << p.h_v << ", " << p.k_dim << ", " << p.v_dim << ", "
@@ -444,12 +443,14 @@ HeaderResult generate_header(const Store& store, const std::vector<HeaderKernel>
   for (const KernelOut& out : outs)
     h << "  Choice<" << out.kernel->space->axes.size() << "> " << out.kernel->name << ";  ///< "
       << out.kernel->space->kernel << "\n";
-  const bool any_sharing = std::any_of(outs.begin(), outs.end(), [](const KernelOut& o) { return o.kernel->shares_chunk; });
+  const bool any_sharing = std::any_of(outs.begin(), outs.end(),
+                                       [](const KernelOut& o) { return o.kernel->shares_chunk; });
   h << "\n  /// Kernel id → values of the kernels select() found a tuned row for, for\n"
     << "  /// qla::gdn::PlanOptions::configs; kernels on their default are left out so the plan's "
        "own rules apply.\n";
   if (any_sharing)
-    h << "  /// Kernels sharing the chunk size C (axis 0) are passed on only at the C of the first of them with a\n"
+    h << "  /// Kernels sharing the chunk size C (axis 0) are passed on only at the C of the first "
+         "of them with a\n"
       << "  /// tuned row, so one plan never mixes chunk sizes.\n";
   h << "  std::map<std::string, std::vector<int>> tuned_configs() const {\n"
     << "    std::map<std::string, std::vector<int>> out;\n";
@@ -457,13 +458,15 @@ HeaderResult generate_header(const Store& store, const std::vector<HeaderKernel>
     h << "    int chunk = 0;\n";
     for (const KernelOut& out : outs)
       if (out.kernel->shares_chunk)
-        h << "    if (chunk == 0 && " << out.kernel->name << ".source != Source::kDefault) chunk = "
-          << out.kernel->name << ".values[0];\n";
+        h << "    if (chunk == 0 && " << out.kernel->name
+          << ".source != Source::kDefault) chunk = " << out.kernel->name << ".values[0];\n";
   }
   for (const KernelOut& out : outs)
     h << "    if (" << out.kernel->name << ".source != Source::kDefault"
-      << (out.kernel->shares_chunk ? " && " + out.kernel->name + ".values[0] == chunk" : std::string())
-      << ") out[" << literal(out.kernel->space->kernel) << "] = " << out.kernel->name << ".point();\n";
+      << (out.kernel->shares_chunk ? " && " + out.kernel->name + ".values[0] == chunk"
+                                   : std::string())
+      << ") out[" << literal(out.kernel->space->kernel) << "] = " << out.kernel->name
+      << ".point();\n";
   h << "    return out;\n  }\n};\n\n"
     << "/// The configs for `q` on a GPU of compute capability cc_major.cc_minor (see the top of "
        "this file).\n"

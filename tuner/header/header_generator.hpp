@@ -52,9 +52,10 @@ struct HeaderKernel {
   /// default config); empty function or empty result: nothing extra.
   std::function<std::vector<cuda::KernelSpec>(const Point& values, const gdn::Problem& problem)>
       aot_specs;
-  /// Axis 0 is the op's shared chunk size C: Selection::tuned_configs() passes on this kernel's row only
-  /// when it agrees with the C of the first chunk-sharing kernel with a tuned row (in `kernels` order), so one
-  /// plan never mixes chunk sizes. (Each kernel's row is still its own nearest problem's.)
+  /// Axis 0 is the op's shared chunk size C: Selection::tuned_configs() passes on this kernel's row
+  /// only when it agrees with the C of the first chunk-sharing kernel with a tuned row (in
+  /// `kernels` order), so one plan never mixes chunk sizes. (Each kernel's row is still its own
+  /// nearest problem's.)
   bool shares_chunk = false;
 };
 

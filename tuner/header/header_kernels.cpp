@@ -16,8 +16,8 @@ namespace qla::tuner {
 namespace {
 
 // The instantiations the kernel library does not already build ahead of time (its AOT registry: the
-// defaults and, for fused_fwd, the untuned op's points): a second instantiation in the deployment's unit
-// would only register twice.
+// defaults and, for fused_fwd, the untuned op's points): a second instantiation in the deployment's
+// unit would only register twice.
 std::vector<cuda::KernelSpec> not_built_ahead(const std::vector<cuda::KernelSpec>& mine) {
   std::vector<cuda::KernelSpec> out;
   for (const auto& s : mine)
@@ -36,21 +36,28 @@ bool fused_dtypes(const gdn::Problem& p) {
 
 std::vector<HeaderKernel> gdn_header_kernels() {
   std::vector<HeaderKernel> k;
-  // The op plan first: its chunk size is the one the chunk-sharing kernels' rows must agree with, and its
-  // variant names the chunk-forward family. Runtime knobs only: nothing to instantiate.
-  k.push_back({&gdn::fwd_plan_space(), "fwd_plan", "qla/gdn/plan.hpp", "qla::in_space_values<qla::gdn::FwdPlanFamily>",
-               {}, true});
+  // The op plan first: its chunk size is the one the chunk-sharing kernels' rows must agree with,
+  // and its variant names the chunk-forward family. Runtime knobs only: nothing to instantiate.
+  k.push_back({&gdn::fwd_plan_space(),
+               "fwd_plan",
+               "qla/gdn/plan.hpp",
+               "qla::in_space_values<qla::gdn::FwdPlanFamily>",
+               {},
+               true});
   // Both variants of the chunk-forward role; the plan's variant picks one.
   auto fused = [](const std::string& id) {
     return [id](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
       if (!fused_dtypes(p)) return {};
-      return not_built_ahead({gdn::fused_fwd_spec(gdn::fused_fwd_config(id, v), p.qkv_dtype, p.beta_dtype)});
+      return not_built_ahead(
+          {gdn::fused_fwd_spec(gdn::fused_fwd_config(id, v), p.qkv_dtype, p.beta_dtype)});
     };
   };
   k.push_back({&gdn::fused_fwd_space(), "fused_fwd", "qla/gdn/fused_fwd.hpp",
-               "qla::in_space_values<qla::gdn::FusedFwdFamily>", fused(gdn::FusedFwdFamily::kId), true});
+               "qla::in_space_values<qla::gdn::FusedFwdFamily>", fused(gdn::FusedFwdFamily::kId),
+               true});
   k.push_back({&gdn::fused_fwd_ws_space(), "fused_fwd_ws", "qla/gdn/fused_fwd_ws.hpp",
-               "qla::in_space_values<qla::gdn::FusedFwdWsFamily>", fused(gdn::FusedFwdWsFamily::kId), true});
+               "qla::in_space_values<qla::gdn::FusedFwdWsFamily>",
+               fused(gdn::FusedFwdWsFamily::kId), true});
   k.push_back({&gdn::kkt_solve_space(), "kkt_solve", "qla/gdn/kkt_solve.hpp",
                "qla::in_space_values<qla::gdn::KktSolveFamily>",
                [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
@@ -70,9 +77,14 @@ std::vector<HeaderKernel> gdn_header_kernels() {
                                          gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, true)});
                },
                true});
-  // Every point of the unfused space is compiled into the kernel library (its AOT set): nothing to add.
-  k.push_back({&gdn::unfused_space(), "unfused", "qla/gdn/unfused.hpp", "qla::in_space_values<qla::gdn::UnfusedFamily>",
-               {}, false});
+  // Every point of the unfused space is compiled into the kernel library (its AOT set): nothing to
+  // add.
+  k.push_back({&gdn::unfused_space(),
+               "unfused",
+               "qla/gdn/unfused.hpp",
+               "qla::in_space_values<qla::gdn::UnfusedFamily>",
+               {},
+               false});
   return k;
 }
 

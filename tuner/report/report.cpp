@@ -68,16 +68,18 @@ void shape_table(std::ostringstream& os, const ReportData& d,
      << (floors ? " memory floor | compute floor |" : "") << "\n";
   os << "|---|---|---|---|---|---|---|---|---|---|" << (floors ? "---|---|" : "") << "\n";
   for (const auto& [s, t] : rows) {
-    os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | " << ms_cell(t, "qla-tuned") << " | "
-       << ms_cell(t, "qla-default") << " | " << ms_cell(t, "unfused") << " | " << ms_cell(t, "naive") << " | "
-       << ms_cell(t, "fla") << " | " << ratio_cell(t, "fla") << " | " << ratio_cell(t, "unfused") << " | "
+    os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | "
+       << ms_cell(t, "qla-tuned") << " | " << ms_cell(t, "qla-default") << " | "
+       << ms_cell(t, "unfused") << " | " << ms_cell(t, "naive") << " | " << ms_cell(t, "fla")
+       << " | " << ratio_cell(t, "fla") << " | " << ratio_cell(t, "unfused") << " | "
        << ratio_cell(t, "naive") << " |";
     if (floors) {
       const Timing* q = ours(t);
       if (q && q->ms > 0) {
         const double mem_ms = compulsory_bytes(s) / (d.copy_gbps * 1e9) * 1e3;
         const double fl_ms = forward_flops(s) / (d.matmul_tflops * 1e12) * 1e3;
-        os << ' ' << fmt("%.0f %%", 100 * mem_ms / q->ms) << " | " << fmt("%.0f %%", 100 * fl_ms / q->ms) << " |";
+        os << ' ' << fmt("%.0f %%", 100 * mem_ms / q->ms) << " | "
+           << fmt("%.0f %%", 100 * fl_ms / q->ms) << " |";
       } else {
         os << " – | – |";
       }
@@ -124,9 +126,9 @@ std::string Shape::seq_name() const {
 
 double compulsory_bytes(const Shape& s) {
   const double t = double(s.tokens()), n = double(s.seqlens.size()), d = 128;
-  return 2 * t * s.h_qk * d * 2      // q, k bf16
-         + 2 * t * s.h_v * d * 2     // v in, o out, bf16
-         + 2 * t * s.h_v * 4         // g, beta fp32
+  return 2 * t * s.h_qk * d * 2        // q, k bf16
+         + 2 * t * s.h_v * d * 2       // v in, o out, bf16
+         + 2 * t * s.h_v * 4           // g, beta fp32
          + 2 * n * s.h_v * d * d * 4;  // h0 in, final state out, fp32
 }
 
@@ -156,31 +158,38 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
   d.git_commit = std::move(git_commit);
   for (const auto& path : bench_files) {
     const json doc = read_json(path);
-    QLA_REQUIRE(doc.value("schema", "") == "qla.bench.v1",
-                "report input '" << path << "' is not a qla bench document (schema \"qla.bench.v1\" expected)");
+    QLA_REQUIRE(
+        doc.value("schema", "") == "qla.bench.v1",
+        "report input '" << path
+                         << "' is not a qla bench document (schema \"qla.bench.v1\" expected)");
     const std::string impl = doc.value("implementation", "");
     const std::string gpu = doc.contains("device") ? doc["device"].value("name", "") : "";
     QLA_REQUIRE(!gpu.empty(), "report input '" << path << "' does not name its device");
     QLA_REQUIRE(d.gpu.empty() || d.gpu == gpu, "report inputs come from different cards: '"
-                                                   << d.gpu << "' and '" << gpu << "' (" << path << ")");
+                                                   << d.gpu << "' and '" << gpu << "' (" << path
+                                                   << ")");
     d.gpu = gpu;
     d.date = std::max(d.date, doc.value("date", std::string()));
-    d.sources.push_back(path + " (" + (impl.empty() ? "qla" : impl) + ", " + doc.value("date", std::string("?")) +
+    d.sources.push_back(path + " (" + (impl.empty() ? "qla" : impl) + ", " +
+                        doc.value("date", std::string("?")) +
                         (doc.contains("versions") && doc["versions"].contains("git_commit")
                              ? ", qla " + doc["versions"]["git_commit"].get<std::string>()
                              : std::string()) +
                         ")");
     if (doc.contains("versions"))
-      for (const auto& [k, v] : doc["versions"].items()) d.versions[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      for (const auto& [k, v] : doc["versions"].items())
+        d.versions[k] = v.is_string() ? v.get<std::string>() : v.dump();
     if (doc.contains("ceilings")) {
       d.copy_gbps = doc["ceilings"].value("copy_gbps", d.copy_gbps);
       d.matmul_tflops = doc["ceilings"].value("matmul_tflops", d.matmul_tflops);
     }
     for (const auto& row : doc.at("rows")) {
       const std::string row_impl = row.value("implementation", impl);
-      QLA_REQUIRE(!row_impl.empty(), "report input '" << path << "': a row names no implementation");
+      QLA_REQUIRE(!row_impl.empty(),
+                  "report input '" << path << "': a row names no implementation");
       QLA_REQUIRE(row.contains("ms") && row["ms"].is_number() && row["ms"].get<double>() > 0,
-                  "report input '" << path << "': row " << row.value("name", "?") << " has no positive 'ms'");
+                  "report input '" << path << "': row " << row.value("name", "?")
+                                   << " has no positive 'ms'");
       Timing t{row["ms"].get<double>(), row.value("mode", std::string("graph")), path};
       d.timings[t.mode][shape_of(row, path)][row_impl] = t;
     }
@@ -190,7 +199,8 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
     for (const auto& row : doc.at("rows")) {
       if (row.value("direction", "fwd") != "fwd") continue;
       const std::string card = row.at("card").get<std::string>();
-      d.published[{card, row.at("impl").get<std::string>()}][shape_of(row, path)] = row.at("ms").get<double>();
+      d.published[{card, row.at("impl").get<std::string>()}][shape_of(row, path)] =
+          row.at("ms").get<double>();
       d.published_sources[card] = doc.value("source", path);
     }
   }
@@ -203,8 +213,10 @@ std::string render_markdown(const ReportData& d) {
   os << "# qla report: " << (d.gpu.empty() ? "unknown GPU" : d.gpu) << "\n\n";
   os << "Generated by `qla report` from measurements dated " << (d.date.empty() ? "?" : d.date)
      << (d.git_commit.empty() ? "" : ", qla commit `" + d.git_commit + "`") << ". ";
-  os << "Every time in the tables of this card was measured on this card with identical inputs (the bench "
-        "documents below name their runs); speedup = baseline time / qla time, where qla time is the tuned "
+  os << "Every time in the tables of this card was measured on this card with identical inputs "
+        "(the bench "
+        "documents below name their runs); speedup = baseline time / qla time, where qla time is "
+        "the tuned "
         "configs' (the defaults' where no tuned time exists).\n\n";
 
   if (!d.sources.empty()) {
@@ -214,8 +226,10 @@ std::string render_markdown(const ReportData& d) {
   }
   os << "## Environment\n\n| item | value |\n|---|---|\n";
   os << "| card | " << d.gpu << " |\n";
-  if (d.copy_gbps > 0) os << "| device-to-device copy (measured) | " << fmt("%.0f GB/s", d.copy_gbps) << " |\n";
-  if (d.matmul_tflops > 0) os << "| bf16 matmul (measured) | " << fmt("%.0f TFLOP/s", d.matmul_tflops) << " |\n";
+  if (d.copy_gbps > 0)
+    os << "| device-to-device copy (measured) | " << fmt("%.0f GB/s", d.copy_gbps) << " |\n";
+  if (d.matmul_tflops > 0)
+    os << "| bf16 matmul (measured) | " << fmt("%.0f TFLOP/s", d.matmul_tflops) << " |\n";
   for (const auto& [k, v] : d.versions) os << "| " << k << " | " << v << " |\n";
   os << "\n";
 
@@ -223,22 +237,26 @@ std::string render_markdown(const ReportData& d) {
     const auto it = d.timings.find(mode);
     if (it == d.timings.end() || it->second.empty()) continue;
     const auto& rows = it->second;
-    os << "## Forward, " << (std::string(mode) == "graph"
-                                 ? "CUDA-graph mode (FlashQLA's published method: calls captured per replay, L2 "
-                                   "flushed per replay)"
-                                 : "cold mode (L2 flushed before every call)")
+    os << "## Forward, "
+       << (std::string(mode) == "graph"
+               ? "CUDA-graph mode (FlashQLA's published method: calls captured per replay, L2 "
+                 "flushed per replay)"
+               : "cold mode (L2 flushed before every call)")
        << "\n\n";
     shape_table(os, d, rows);
     os << "\n";
   }
   if (d.copy_gbps > 0)
-    os << "Floors: compulsory bytes (inputs read once, outputs written once) over the measured copy rate, and "
-          "the fused forward's tensor-core FLOPs over the measured matmul rate; the column is floor time / qla "
+    os << "Floors: compulsory bytes (inputs read once, outputs written once) over the measured "
+          "copy rate, and "
+          "the fused forward's tensor-core FLOPs over the measured matmul rate; the column is "
+          "floor time / qla "
           "time.\n\n";
 
   if (!d.published.empty()) {
     os << "## Against published numbers (ratios over FLA only)\n\n";
-    os << "Numbers published for other cards or systems are compared as speedups over FLA measured beside them, "
+    os << "Numbers published for other cards or systems are compared as speedups over FLA measured "
+          "beside them, "
           "never as absolute times.\n\n";
     std::set<std::string> cards;
     for (const auto& kv : d.published) cards.insert(kv.first.first);
@@ -259,14 +277,16 @@ std::string render_markdown(const ReportData& d) {
     for (const auto& s : shapes) {
       std::string mine = "–";
       if (auto g = d.timings.find("graph"); g != d.timings.end()) {
-        if (auto it = g->second.find(s); it != g->second.end()) mine = ratio_cell(it->second, "fla");
+        if (auto it = g->second.find(s); it != g->second.end())
+          mine = ratio_cell(it->second, "fla");
       }
       os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | " << mine << " |";
       for (const auto& [card, impl] : cols) {
         const auto& a = d.published.at({card, impl});
         const auto& f = d.published.at({card, "fla"});
         auto ia = a.find(s), jf = f.find(s);
-        os << ' ' << (ia != a.end() && jf != f.end() ? fmt("%.2fx", jf->second / ia->second) : "–") << " |";
+        os << ' ' << (ia != a.end() && jf != f.end() ? fmt("%.2fx", jf->second / ia->second) : "–")
+           << " |";
       }
       os << "\n";
     }
@@ -283,42 +303,56 @@ std::string render_markdown(const ReportData& d) {
       status_counts[t.value("kernel", "?")][t.value("status", "?")]++;
       problems[t.value("kernel", "?")].insert(t.value("problem", "?"));
     }
-    os << "| kernel | space (buildable) | problems | trials | ok | invalid | compile error | launch error "
+    os << "| kernel | space (buildable) | problems | trials | ok | invalid | compile error | "
+          "launch error "
           "| crashed/timeout |\n|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& [k, c] : status_counts) {
       int total = 0;
       for (const auto& kv : c) total += kv.second;
-      auto get = [&](const char* s) { auto it = c.find(s); return it == c.end() ? 0 : it->second; };
+      auto get = [&](const char* s) {
+        auto it = c.find(s);
+        return it == c.end() ? 0 : it->second;
+      };
       auto sz = d.space_sizes.find(k);
-      const std::string space = sz == d.space_sizes.end() ? "–"
-                                                          : std::to_string(sz->second.first) + " (" +
-                                                                std::to_string(sz->second.second) + ")";
-      os << "| " << k << " | " << space << " | " << problems[k].size() << " | " << total << " | " << get("ok")
-         << " | " << get("invalid") << " | " << get("compile_error") << " | " << get("launch_error") << " | "
-         << get("crashed") + get("timeout") << " |\n";
+      const std::string space =
+          sz == d.space_sizes.end()
+              ? "–"
+              : std::to_string(sz->second.first) + " (" + std::to_string(sz->second.second) + ")";
+      os << "| " << k << " | " << space << " | " << problems[k].size() << " | " << total << " | "
+         << get("ok") << " | " << get("invalid") << " | " << get("compile_error") << " | "
+         << get("launch_error") << " | " << get("crashed") + get("timeout") << " |\n";
     }
     double seconds = 0;
     int runs = 0;
     for (const auto& r : d.store.value("runs", json::array())) {
-      const auto a = iso_seconds(r.value("started_at", "")), b = iso_seconds(r.value("ended_at", ""));
+      const auto a = iso_seconds(r.value("started_at", "")),
+                 b = iso_seconds(r.value("ended_at", ""));
       if (a && b && *b >= *a) seconds += double(*b - *a);
       ++runs;
     }
-    os << "\n" << runs << " tuning runs, " << fmt("%.1f", seconds / 60) << " minutes of wall time on the GPU "
+    os << "\n"
+       << runs << " tuning runs, " << fmt("%.1f", seconds / 60)
+       << " minutes of wall time on the GPU "
        << "(start to end of each run).\n\n";
     const auto winners = d.store.value("winners", json::array());
     if (!winners.empty()) {
       std::map<std::string, int> wins;
-      os << "Times are the tuner's (CUPTI op span, L2 flushed). \"default\" is the untuned op in the same problem; a "
-            "kernel's winner inside the op plan carries the plan's time, its default the untuned op's trial, so "
-            "the two come from different moments and short ops can show a ratio below 1 within noise.\n\n";
-      os << "| kernel | problem | winner | median µs | default µs | winner / default |\n|---|---|---|---|---|---|\n";
+      os << "Times are the tuner's (CUPTI op span, L2 flushed). \"default\" is the untuned op in "
+            "the same problem; a "
+            "kernel's winner inside the op plan carries the plan's time, its default the untuned "
+            "op's trial, so "
+            "the two come from different moments and short ops can show a ratio below 1 within "
+            "noise.\n\n";
+      os << "| kernel | problem | winner | median µs | default µs | winner / default "
+            "|\n|---|---|---|---|---|---|\n";
       for (const auto& w : winners) {
         const double m = w.value("median_us", 0.0), dm = w.value("default_median_us", 0.0);
         wins[w.value("kernel", "?") + " " + w.value("config", "?")]++;
-        os << "| " << w.value("kernel", "?") << " | " << w.value("problem", "?") << " | `" << w.value("config", "?")
-           << "` | " << fmt("%.1f", m) << " | " << (dm > 0 ? fmt("%.1f", dm) : "–") << " | "
-           << (dm > 0 && m > 0 ? fmt(dm >= m ? "%.2fx faster" : "%.2fx (slower)", dm / m) : "–") << " |\n";
+        os << "| " << w.value("kernel", "?") << " | " << w.value("problem", "?") << " | `"
+           << w.value("config", "?") << "` | " << fmt("%.1f", m) << " | "
+           << (dm > 0 ? fmt("%.1f", dm) : "–") << " | "
+           << (dm > 0 && m > 0 ? fmt(dm >= m ? "%.2fx faster" : "%.2fx (slower)", dm / m) : "–")
+           << " |\n";
       }
       os << "\nHow often each config won:\n\n| kernel and config | wins |\n|---|---|\n";
       std::vector<std::pair<int, std::string>> order;
@@ -336,10 +370,20 @@ json plot_digest(const ReportData& d) {
   for (const auto& [mode, shapes] : d.timings)
     for (const auto& [s, impls] : shapes)
       for (const auto& [impl, t] : impls)
-      rows.push_back({{"h_qk", s.h_qk}, {"h_v", s.h_v}, {"seqlens", s.seqlens}, {"tokens", s.tokens()},
-                      {"seq_name", s.seq_name()}, {"impl", impl}, {"mode", t.mode}, {"ms", t.ms},
-                      {"bytes", compulsory_bytes(s)}, {"flops", forward_flops(s)}});
-  return {{"gpu", d.gpu}, {"copy_gbps", d.copy_gbps}, {"matmul_tflops", d.matmul_tflops}, {"rows", rows}};
+        rows.push_back({{"h_qk", s.h_qk},
+                        {"h_v", s.h_v},
+                        {"seqlens", s.seqlens},
+                        {"tokens", s.tokens()},
+                        {"seq_name", s.seq_name()},
+                        {"impl", impl},
+                        {"mode", t.mode},
+                        {"ms", t.ms},
+                        {"bytes", compulsory_bytes(s)},
+                        {"flops", forward_flops(s)}});
+  return {{"gpu", d.gpu},
+          {"copy_gbps", d.copy_gbps},
+          {"matmul_tflops", d.matmul_tflops},
+          {"rows", rows}};
 }
 
 }  // namespace qla::report

@@ -1,21 +1,23 @@
 // `qla report`: the comparison users of GDN kernels look for, from what was measured.
 //
 // Inputs, all JSON:
-//  * bench documents (schema "qla.bench.v1"): qla's own bench (implementations "qla-tuned", "qla-default",
-//    "naive", "unfused", with the card's measured copy/matmul ceilings) and bench/fla_bench.py ("fla");
-//  * published documents (results/published/*.json): other systems' numbers, each row labelled with its card;
+//  * bench documents (schema "qla.bench.v1"): qla's own bench (implementations "qla-tuned",
+//  "qla-default",
+//    "naive", "unfused", with the card's measured copy/matmul ceilings) and bench/fla_bench.py
+//    ("fla");
+//  * published documents (results/published/*.json): other systems' numbers, each row labelled with
+//  its card;
 //  * the tuning store's export (Store::export_json()).
-// Output: one Markdown page (tables never depend on Python), plus a JSON digest that scripts/plot_report.py
-// turns into PNG plots where matplotlib is importable.
+// Output: one Markdown page (tables never depend on Python), plus a JSON digest that
+// scripts/plot_report.py turns into PNG plots where matplotlib is importable.
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace qla::report {
 
@@ -29,31 +31,34 @@ struct Shape {
   bool operator<(const Shape& o) const {
     return std::tie(h_qk, h_v, seqlens) < std::tie(o.h_qk, o.h_v, o.seqlens);
   }
-  bool operator==(const Shape& o) const { return h_qk == o.h_qk && h_v == o.h_v && seqlens == o.seqlens; }
+  bool operator==(const Shape& o) const {
+    return h_qk == o.h_qk && h_v == o.h_v && seqlens == o.seqlens;
+  }
 };
 
 /// One measured time of one implementation on one shape.
 struct Timing {
   double ms = 0;
-  std::string mode;     ///< "graph" (FlashQLA's published method) or "cold" (L2 flushed per call)
-  std::string source;   ///< file it came from
+  std::string mode;    ///< "graph" (FlashQLA's published method) or "cold" (L2 flushed per call)
+  std::string source;  ///< file it came from
 };
 
 /// Everything the page is made from.
 struct ReportData {
-  std::string gpu;                                   ///< card name of the bench documents
-  std::string date;                                  ///< newest bench date
-  std::vector<std::string> sources;                  ///< one line per bench document: path, implementation, date
-  std::map<std::string, std::string> versions;       ///< "fla" → "0.5.2", ...
-  double copy_gbps = 0;                              ///< measured device-to-device copy ceiling, 0 if unknown
-  double matmul_tflops = 0;                          ///< measured bf16 matmul ceiling, 0 if unknown
+  std::string gpu;                   ///< card name of the bench documents
+  std::string date;                  ///< newest bench date
+  std::vector<std::string> sources;  ///< one line per bench document: path, implementation, date
+  std::map<std::string, std::string> versions;  ///< "fla" → "0.5.2", ...
+  double copy_gbps = 0;      ///< measured device-to-device copy ceiling, 0 if unknown
+  double matmul_tflops = 0;  ///< measured bf16 matmul ceiling, 0 if unknown
   /// mode ("graph" / "cold") → shape → implementation → time.
   std::map<std::string, std::map<Shape, std::map<std::string, Timing>>> timings;
   /// Published rows: (card, implementation) → shape → ms.
   std::map<std::pair<std::string, std::string>, std::map<Shape, double>> published;
-  std::map<std::string, std::string> published_sources;    ///< card → source line
-  nlohmann::json store;                              ///< Store::export_json(), null when no store
-  /// Kernel id → (points in its declared space, points buildable on the card), for the tuning summary.
+  std::map<std::string, std::string> published_sources;  ///< card → source line
+  nlohmann::json store;  ///< Store::export_json(), null when no store
+  /// Kernel id → (points in its declared space, points buildable on the card), for the tuning
+  /// summary.
   std::map<std::string, std::pair<std::size_t, std::size_t>> space_sizes;
   std::string git_commit;
 };
@@ -61,11 +66,14 @@ struct ReportData {
 /// Reads bench and published documents and a store export; throws UserError naming a bad file.
 ReportData load_report_data(const std::vector<std::string>& bench_files,
                             const std::vector<std::string>& published_files,
-                            const std::optional<nlohmann::json>& store_export, std::string git_commit);
+                            const std::optional<nlohmann::json>& store_export,
+                            std::string git_commit);
 
-/// Bytes of the operator's compulsory traffic (inputs once, outputs once; bf16 data, fp32 g/β/states).
+/// Bytes of the operator's compulsory traffic (inputs once, outputs once; bf16 data, fp32
+/// g/β/states).
 double compulsory_bytes(const Shape& s);
-/// FLOPs of the fused forward (9.44 MFLOP per chunk-head at C = 64, K = V = 128) plus kkt_solve's KKᵀ.
+/// FLOPs of the fused forward (9.44 MFLOP per chunk-head at C = 64, K = V = 128) plus kkt_solve's
+/// KKᵀ.
 double forward_flops(const Shape& s);
 
 /// The Markdown page.

@@ -9,7 +9,8 @@
 namespace qla::tuner {
 
 std::size_t trials_to_within(Strategy strategy, const SpaceDecl& space, const ArchInfo& arch,
-                             const std::map<Coords, double>& cost, double tolerance, std::uint64_t seed) {
+                             const std::map<Coords, double>& cost, double tolerance,
+                             std::uint64_t seed) {
   double best = std::numeric_limits<double>::infinity();
   for (const auto& [c, t] : cost) best = std::min(best, t);
   auto searcher = make_searcher(strategy, space, arch, seed);
@@ -25,8 +26,8 @@ std::size_t trials_to_within(Strategy strategy, const SpaceDecl& space, const Ar
 }
 
 std::vector<EfficiencyRow> search_efficiency(const Store& store, const KernelIdentity& kernel,
-                                             const SpaceDecl& space, const ArchInfo& arch, std::size_t repeats,
-                                             double tolerance) {
+                                             const SpaceDecl& space, const ArchInfo& arch,
+                                             std::size_t repeats, double tolerance) {
   std::set<Coords> buildable;
   for (const Point& p : space.enumerate(&arch)) buildable.insert(*space.coords_of(p));
   std::vector<EfficiencyRow> rows;
@@ -40,10 +41,11 @@ std::vector<EfficiencyRow> search_efficiency(const Store& store, const KernelIde
       if (t.result.status == TrialStatus::kOk && std::isfinite(t.result.time.median_us))
         cost[*c] = t.result.time.median_us;
     }
-    if (!std::includes(seen.begin(), seen.end(), buildable.begin(), buildable.end()) || cost.empty()) continue;
-    const auto best = std::min_element(cost.begin(), cost.end(), [](const auto& a, const auto& b) {
-      return a.second < b.second;
-    });
+    if (!std::includes(seen.begin(), seen.end(), buildable.begin(), buildable.end()) ||
+        cost.empty())
+      continue;
+    const auto best = std::min_element(
+        cost.begin(), cost.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
     for (Strategy s : {Strategy::kExhaustive, Strategy::kRandom, Strategy::kAnneal}) {
       EfficiencyRow r;
       r.device = e.device_name;
@@ -57,7 +59,8 @@ std::vector<EfficiencyRow> search_efficiency(const Store& store, const KernelIde
       for (std::size_t i = 0; i < r.repeats; ++i)
         n.push_back(trials_to_within(s, space, arch, cost, tolerance, 1000 + i));
       std::sort(n.begin(), n.end());
-      r.mean_trials = static_cast<double>(std::accumulate(n.begin(), n.end(), std::size_t{0})) / n.size();
+      r.mean_trials =
+          static_cast<double>(std::accumulate(n.begin(), n.end(), std::size_t{0})) / n.size();
       r.median_trials = n[n.size() / 2];
       r.worst_trials = n.back();
       rows.push_back(std::move(r));

@@ -21,7 +21,8 @@ FakeFault parse_fake_fault(const std::string& name) {
   if (name == "invalid") return FakeFault::kInvalid;
   if (name == "launch") return FakeFault::kLaunchError;
   if (name == "sticky") return FakeFault::kSticky;
-  throw UserError("--fault: unknown fault '" + name + "' (segv, abort, hang, invalid, launch, sticky)");
+  throw UserError("--fault: unknown fault '" + name +
+                  "' (segv, abort, hang, invalid, launch, sticky)");
 }
 
 SpaceDecl fake_space() {
@@ -41,11 +42,13 @@ SpaceDecl fake_space() {
 double fake_cost_us(const Point& p, const gdn::Problem& problem) {
   const double tokens = static_cast<double>(std::max<std::int64_t>(problem.valid_tokens(), 1));
   const double work_us = 5.0 + tokens * problem.h_v / 2000.0;
-  const double xc = std::log2(p[0]), xb = std::log2(p[1]), s = p[2], xw = std::log2(p[3]), xu = std::log2(p[4]);
-  const double tb = std::clamp(std::log2(tokens) / 2 - 1.5, 4.0, 7.0);  // best block_v grows with tokens
-  const double bowl = 0.08 * (xc - 6) * (xc - 6) + 0.05 * (xb - tb) * (xb - tb) + 0.04 * (s - 2.6) * (s - 2.6) +
-                      0.06 * (xw - 3.2) * (xw - 3.2) + 0.03 * (xu - 1.4) * (xu - 1.4) +
-                      0.02 * (xc - 6) * (xb - tb);
+  const double xc = std::log2(p[0]), xb = std::log2(p[1]), s = p[2], xw = std::log2(p[3]),
+               xu = std::log2(p[4]);
+  const double tb =
+      std::clamp(std::log2(tokens) / 2 - 1.5, 4.0, 7.0);  // best block_v grows with tokens
+  const double bowl = 0.08 * (xc - 6) * (xc - 6) + 0.05 * (xb - tb) * (xb - tb) +
+                      0.04 * (s - 2.6) * (s - 2.6) + 0.06 * (xw - 3.2) * (xw - 3.2) +
+                      0.03 * (xu - 1.4) * (xu - 1.4) + 0.02 * (xc - 6) * (xb - tb);
   return work_us * (1 + bowl);
 }
 
@@ -60,7 +63,8 @@ CompileResult fake_compile(const Point& p) {
   return r;
 }
 
-FakeBackend::FakeBackend(FakeOptions options) : options_(std::move(options)), space_(fake_space()) {}
+FakeBackend::FakeBackend(FakeOptions options)
+    : options_(std::move(options)), space_(fake_space()) {}
 
 double FakeBackend::noisy(double us) {
   if (options_.noise <= 0) return us;
@@ -73,14 +77,19 @@ void FakeBackend::fault_if_asked(const std::string& label) {
   const auto it = options_.faults.find(label);
   if (it == options_.faults.end()) return;
   switch (it->second) {
-    case FakeFault::kSegfault: std::raise(SIGSEGV); break;
-    case FakeFault::kAbort: std::abort();
+    case FakeFault::kSegfault:
+      std::raise(SIGSEGV);
+      break;
+    case FakeFault::kAbort:
+      std::abort();
     case FakeFault::kHang:
       for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-    case FakeFault::kSticky: throw WorkerMustExit("cudaErrorIllegalAddress (fake sticky error): context unusable");
+    case FakeFault::kSticky:
+      throw WorkerMustExit("cudaErrorIllegalAddress (fake sticky error): context unusable");
     case FakeFault::kNone:
     case FakeFault::kInvalid:
-    case FakeFault::kLaunchError: break;
+    case FakeFault::kLaunchError:
+      break;
   }
 }
 
@@ -96,7 +105,8 @@ TrialResult FakeBackend::run_trial(const TrialRequest& request) {
         return std::vector<OutputError>{{"o", err, err, 0}, {"final_state", 1e-4, 1e-4, 0}};
       },
       [&] {
-        if (fault == FakeFault::kLaunchError) throw std::runtime_error("cudaErrorInvalidValue (fake launch error)");
+        if (fault == FakeFault::kLaunchError)
+          throw std::runtime_error("cudaErrorInvalidValue (fake launch error)");
         const double exact = fake_cost_us(request.config, request.problem);
         std::vector<double> s;
         for (int i = 0; i < 10; ++i) s.push_back(noisy(exact));

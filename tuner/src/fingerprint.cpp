@@ -3,7 +3,6 @@
 #include <cctype>
 #include <cstdio>
 
-
 #include "device_fingerprint.hpp"
 #include "qla/error.hpp"
 
@@ -16,9 +15,10 @@ std::string DeviceFingerprint::digest() const {
     h = (h ^ 0xffu) * 1099511628211ull;  // field separator
   };
   mix(name);
-  for (std::int64_t v : {std::int64_t{cc_major}, std::int64_t{cc_minor}, std::int64_t{sm_count}, l2_bytes,
-                         std::int64_t{mem_clock_khz}, std::int64_t{mem_bus_bits}, std::int64_t{driver_version},
-                         std::int64_t{runtime_version}, std::int64_t{nvrtc_version}})
+  for (std::int64_t v :
+       {std::int64_t{cc_major}, std::int64_t{cc_minor}, std::int64_t{sm_count}, l2_bytes,
+        std::int64_t{mem_clock_khz}, std::int64_t{mem_bus_bits}, std::int64_t{driver_version},
+        std::int64_t{runtime_version}, std::int64_t{nvrtc_version}})
     mix(std::to_string(v));
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
@@ -26,22 +26,25 @@ std::string DeviceFingerprint::digest() const {
 }
 
 std::string DeviceFingerprint::describe() const {
-  return name + " (sm_" + std::to_string(cc_major) + std::to_string(cc_minor) + ", " + std::to_string(sm_count) +
-         " SMs)";
+  return name + " (sm_" + std::to_string(cc_major) + std::to_string(cc_minor) + ", " +
+         std::to_string(sm_count) + " SMs)";
 }
 
 std::string DeviceFingerprint::slug() const {
   std::string s;
   for (unsigned char c : name) {
-    if (std::isalnum(c)) s += static_cast<char>(std::tolower(c));
-    else if (!s.empty() && s.back() != '-') s += '-';
+    if (std::isalnum(c))
+      s += static_cast<char>(std::tolower(c));
+    else if (!s.empty() && s.back() != '-')
+      s += '-';
   }
   while (!s.empty() && s.back() == '-') s.pop_back();
   return s.empty() ? "gpu" : s;
 }
 
 DeviceFingerprint read_fingerprint(int device) {
-  // One reader of the device facts: the query `qla devices` prints; the store keeps its comparison subset.
+  // One reader of the device facts: the query `qla devices` prints; the store keeps its comparison
+  // subset.
   const cli::DeviceQuery q = cli::query_devices();
   if (q.devices.empty()) throw UserError("no CUDA GPU: " + q.unavailable_reason);
   if (device < 0 || device >= static_cast<int>(q.devices.size()))

@@ -1,6 +1,9 @@
-// The real-kernel adapter: compile through the NVRTC compiler, run through qla::gdn::make_plan / forward with
-// the candidate's config forced, validate against qla::ref, time with the measurement core.
+// The real-kernel adapter: compile through the NVRTC compiler, run through qla::gdn::make_plan /
+// forward with the candidate's config forced, validate against qla::ref, time with the measurement
+// core.
 #include "qla/tuner/gdn_adapter.hpp"
+
+#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -10,8 +13,6 @@
 #include <map>
 #include <set>
 #include <thread>
-
-#include <cuda_runtime.h>
 
 #include "qla/cuda/device_buffer.hpp"
 #include "qla/cuda/device_info.hpp"
@@ -33,13 +34,16 @@
 namespace qla::tuner {
 namespace {
 
-/// Whether the family fills a role of the fused forward op: those are what `qla tune` searches by default.
+/// Whether the family fills a role of the fused forward op: those are what `qla tune` searches by
+/// default.
 bool in_forward_op(const cuda::KernelFamily& f) {
-  return std::find(std::begin(gdn::kFusedForwardRoles), std::end(gdn::kFusedForwardRoles), f.role) !=
-         std::end(gdn::kFusedForwardRoles);
+  return std::find(std::begin(gdn::kFusedForwardRoles), std::end(gdn::kFusedForwardRoles),
+                   f.role) != std::end(gdn::kFusedForwardRoles);
 }
 
-bool is_chunk_fwd(const std::string& kernel) { return gdn::fused_fwd_family_space(kernel) != nullptr; }
+bool is_chunk_fwd(const std::string& kernel) {
+  return gdn::fused_fwd_family_space(kernel) != nullptr;
+}
 
 std::string hex64(std::uint64_t v) {
   char buf[17];
@@ -47,8 +51,9 @@ std::string hex64(std::uint64_t v) {
   return buf;
 }
 
-/// Hash of every device source any point of the family compiles (a family may pick its kernel by config, as
-/// gdn.fused_fwd does by register split), so an edit to any of them starts a fresh set of trials.
+/// Hash of every device source any point of the family compiles (a family may pick its kernel by
+/// config, as gdn.fused_fwd does by register split), so an edit to any of them starts a fresh set
+/// of trials.
 std::string family_source_hash(const cuda::KernelFamily& f) {
   std::uint64_t h = 1469598103934665603ull;
   std::set<std::string> sources;
@@ -61,10 +66,11 @@ std::string family_source_hash(const cuda::KernelFamily& f) {
   return hex64(h);
 }
 
-// ---- inputs (FlashQLA's profiler/benchmark generator) ----------------------------------------------------------
+// ---- inputs (FlashQLA's profiler/benchmark generator)
+// ----------------------------------------------------------
 
-/// The inputs of a problem: FlashQLA's benchmark distribution (qla::gdn::generate_inputs), so tuning,
-/// the bench and `qla generate` all see the same tensors for the same seed.
+/// The inputs of a problem: FlashQLA's benchmark distribution (qla::gdn::generate_inputs), so
+/// tuning, the bench and `qla generate` all see the same tensors for the same seed.
 gdn::ProblemTensors make_inputs(const gdn::Problem& p, std::uint64_t seed) {
   gdn::GenerateOptions opt;
   opt.distribution = gdn::Distribution::kBench;
@@ -94,7 +100,8 @@ DeviceProblem upload(const gdn::Problem& p, const gdn::ProblemTensors& in) {
   d.beta = upload_tensor(in.beta);
   if (p.initial_state) d.h0 = upload_tensor(*in.h0);
   d.o = cuda::DeviceBuffer(in.v.nbytes());
-  d.ht = cuda::DeviceBuffer(static_cast<std::size_t>(p.num_sequences()) * p.h_v * p.k_dim * p.v_dim * sizeof(float));
+  d.ht = cuda::DeviceBuffer(static_cast<std::size_t>(p.num_sequences()) * p.h_v * p.k_dim *
+                            p.v_dim * sizeof(float));
   d.args.problem = p;
   d.args.q = gdn::contiguous_tensor(d.q.get(), p, p.h_qk, p.k_dim);
   d.args.k = gdn::contiguous_tensor(d.k.get(), p, p.h_qk, p.k_dim);
@@ -108,7 +115,8 @@ DeviceProblem upload(const gdn::Problem& p, const gdn::ProblemTensors& in) {
 }
 
 /// Relative Frobenius error, max abs error and non-finite count of `x` against `ref` over [0, n).
-OutputError compare(const std::string& name, const std::vector<double>& x, const std::vector<double>& ref) {
+OutputError compare(const std::string& name, const std::vector<double>& x,
+                    const std::vector<double>& ref) {
   OutputError e;
   e.name = name;
   double num = 0, den = 0;
@@ -148,7 +156,8 @@ bool is_sticky(cudaError_t e) {
 class GdnBackend final : public TrialRunner {
  public:
   GdnBackend(int device, MeasureOptions options) : device_(device) {
-    if (cudaSetDevice(device) != cudaSuccess) throw UserError("no CUDA GPU: cannot use device " + std::to_string(device));
+    if (cudaSetDevice(device) != cudaSuccess)
+      throw UserError("no CUDA GPU: cannot use device " + std::to_string(device));
     auto info = cuda::current_device();
     if (!info) throw UserError("no CUDA GPU: device " + std::to_string(device) + " unusable");
     info_ = *info;
@@ -170,9 +179,10 @@ class GdnBackend final : public TrialRunner {
         result.message = "cannot implement: " + vplan.not_implemented_reason();
         return result;
       }
-      // The kernels are deterministic (repeats are bit-identical), so a candidate validated on this validation
-      // problem keeps its errors: the problems of one head class share the validation problem, and the same
-      // configs come back across them (transfer), so each is validated once per worker.
+      // The kernels are deterministic (repeats are bit-identical), so a candidate validated on this
+      // validation problem keeps its errors: the problems of one head class share the validation
+      // problem, and the same configs come back across them (transfer), so each is validated once
+      // per worker.
       const std::string vkey = r.kernel + "|" + nlohmann::json(r.config).dump() + "|" +
                                nlohmann::json(r.members).dump() + "|" + problem_key(vp);
       auto validate = [&] {
@@ -230,7 +240,8 @@ class GdnBackend final : public TrialRunner {
   }
 
   Prepared& prepare(const TrialRequest& r) {
-    const std::string key = r.kernel + "|" + problem_key(r.problem) + "|" + nlohmann::json(r.config).dump() + "|" +
+    const std::string key = r.kernel + "|" + problem_key(r.problem) + "|" +
+                            nlohmann::json(r.config).dump() + "|" +
                             nlohmann::json(r.members).dump();
     if (prepared_ && prepared_->key == key) return *prepared_;
     prepared_.reset();
@@ -253,7 +264,8 @@ class GdnBackend final : public TrialRunner {
   void check_cuda(const char* what) {
     const cudaError_t e = cudaDeviceSynchronize();
     if (e == cudaSuccess) return;
-    const std::string msg = std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+    const std::string msg =
+        std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
     if (is_sticky(e)) throw WorkerMustExit(msg);
     cudaGetLastError();
     throw std::runtime_error(msg);
@@ -275,8 +287,11 @@ class GdnBackend final : public TrialRunner {
     check_cuda("validation run");
     Tensor o(vp.qkv_dtype, gdn::tensor_shape(vp, "o"));
     std::vector<float> ht(d.ht.bytes() / 4);
-    QLA_REQUIRE(cudaMemcpy(o.data(), d.o.get(), d.o.bytes(), cudaMemcpyDeviceToHost) == cudaSuccess, "copy o");
-    QLA_REQUIRE(cudaMemcpy(ht.data(), d.ht.get(), d.ht.bytes(), cudaMemcpyDeviceToHost) == cudaSuccess, "copy ht");
+    QLA_REQUIRE(cudaMemcpy(o.data(), d.o.get(), d.o.bytes(), cudaMemcpyDeviceToHost) == cudaSuccess,
+                "copy o");
+    QLA_REQUIRE(
+        cudaMemcpy(ht.data(), d.ht.get(), d.ht.bytes(), cudaMemcpyDeviceToHost) == cudaSuccess,
+        "copy ht");
     const std::vector<double> htd(ht.begin(), ht.end());
     return {compare("o", o.to_doubles(), want.o), compare("final_state", htd, want.ht)};
   }
@@ -286,13 +301,15 @@ class GdnBackend final : public TrialRunner {
   std::unique_ptr<Measurer> measurer_;
   std::map<std::string, DeviceProblem> data_;
   std::map<std::string, ref::ForwardOutputs> refs_;
-  std::map<std::string, std::vector<OutputError>> validated_;  ///< candidate + validation problem → its errors
+  std::map<std::string, std::vector<OutputError>>
+      validated_;  ///< candidate + validation problem → its errors
   std::unique_ptr<Prepared> prepared_;
 };
 
 }  // namespace
 
-std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& only, const ArchInfo& arch) {
+std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& only,
+                                               const ArchInfo& arch) {
   std::vector<TunableKernel> out;
   std::set<std::string> wanted(only.begin(), only.end());
   std::set<std::string> known;
@@ -300,14 +317,17 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
     const std::string id = f.space->kernel;
     known.insert(id);
     // By default: the op's families with something to tune that build on this target.
-    const bool pick = wanted.empty() ? in_forward_op(f) && f.space->size() > 1 && !f.space->enumerate(&arch).empty()
+    const bool pick = wanted.empty() ? in_forward_op(f) && f.space->size() > 1 &&
+                                           !f.space->enumerate(&arch).empty()
                                      : wanted.count(id) > 0;
     if (!pick) continue;
     TunableKernel k;
     k.space = *f.space;
     k.source_hash = family_source_hash(f);
     if (is_chunk_fwd(id))
-      k.baseline = [arch, id](const gdn::Problem& p) { return gdn::untuned_fused_point(id, p, arch); };
+      k.baseline = [arch, id](const gdn::Problem& p) {
+        return gdn::untuned_fused_point(id, p, arch);
+      };
     auto specs = f.specs;
     k.compile = [specs, arch](const Point& p) {
       CompileResult r;
@@ -316,7 +336,8 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
           const cuda::CompiledKernel c = cuda::compile_kernel(s, arch);
           r.resources.registers = std::max(r.resources.registers, c.usage.registers);
           r.resources.smem_bytes = std::max(r.resources.smem_bytes, c.usage.static_smem);
-          r.resources.spills = std::max(r.resources.spills, std::max(0, c.usage.spill_stores) + std::max(0, c.usage.spill_loads));
+          r.resources.spills = std::max(r.resources.spills, std::max(0, c.usage.spill_stores) +
+                                                                std::max(0, c.usage.spill_loads));
         }
       } catch (const cuda::CompileError& e) {
         r.ok = false;
@@ -326,16 +347,17 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
     };
     out.push_back(std::move(k));
   }
-  // The op plan's runtime knobs (CP on/off/auto, piece length, warm-up threshold): nothing to compile, and
-  // their trials are whole-op times like every kernel's. Their best values depend on the kernels they steer,
-  // so the trials are keyed by those kernels' sources.
+  // The op plan's runtime knobs (CP on/off/auto, piece length, warm-up threshold): nothing to
+  // compile, and their trials are whole-op times like every kernel's. Their best values depend on
+  // the kernels they steer, so the trials are keyed by those kernels' sources.
   const SpaceDecl& plan = gdn::fwd_plan_space();
   known.insert(plan.kernel);
   if (wanted.empty() || wanted.count(plan.kernel)) {
     std::uint64_t h = 1469598103934665603ull;
     for (const cuda::KernelFamily& f : cuda::kernel_families()) {
       if (!in_forward_op(f)) continue;
-      for (char c : f.space->kernel + family_source_hash(f)) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      for (char c : f.space->kernel + family_source_hash(f))
+        h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
     }
     TunableKernel k;
     k.space = plan;
@@ -347,9 +369,8 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
   return out;
 }
 
-std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const Store& store,
-                                                                           const DeviceFingerprint& device,
-                                                                           const ArchInfo& arch) {
+std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(
+    const Store& store, const DeviceFingerprint& device, const ArchInfo& arch) {
   struct Member {
     KernelIdentity identity;
     SpaceDecl space;
@@ -359,24 +380,27 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const
   for (const cuda::KernelFamily& f : cuda::kernel_families()) {
     const SpaceDecl& sp = *f.space;
     if (!in_forward_op(f) || sp.size() <= 1) continue;
-    const bool shares = std::find(std::begin(gdn::kChunkSharingKernels), std::end(gdn::kChunkSharingKernels),
-                                  sp.kernel) != std::end(gdn::kChunkSharingKernels);
+    const bool shares =
+        std::find(std::begin(gdn::kChunkSharingKernels), std::end(gdn::kChunkSharingKernels),
+                  sp.kernel) != std::end(gdn::kChunkSharingKernels);
     members.push_back({{sp.kernel, family_source_hash(f), hex64(sp.hash())}, sp, shares});
   }
   return [&store, device, members, arch](const gdn::Problem& problem, const Point& plan_point) {
     const gdn::FwdPlanConfig plan = gdn::FwdPlanConfig::from_point(plan_point);
     const int chunk = plan.chunk;
-    // The chunk-forward role is filled by the plan's variant only (variant 0: the untuned op's family).
+    // The chunk-forward role is filled by the plan's variant only (variant 0: the untuned op's
+    // family).
     const std::string untuned_family = gdn::untuned_chunk_fwd_family(arch);
-    const std::string chunk_fwd = plan.variant != 0 ? gdn::kChunkFwdVariants[plan.variant] : untuned_family;
+    const std::string chunk_fwd =
+        plan.variant != 0 ? gdn::kChunkFwdVariants[plan.variant] : untuned_family;
     Members out;
     for (const Member& m : members) {
       if (is_chunk_fwd(m.space.kernel) && m.space.kernel != chunk_fwd) continue;
       auto fits = [&](const Point& v) {
         return m.space.contains(v) && (!m.shares_chunk || value_of(m.space, v, "chunk") == chunk);
       };
-      // Trials only: they never change once stored, while winners are rewritten when a plan adopts its members,
-      // so choosing from winners would change the members (and the labels) of a rerun.
+      // Trials only: they never change once stored, while winners are rewritten when a plan adopts
+      // its members, so choosing from winners would change the members (and the labels) of a rerun.
       std::optional<Point> pick;
       double best = 0;
       for (const TrialRecord& t : store.trials(device, m.identity, problem)) {  // ordered by label
@@ -387,7 +411,8 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const
         }
       }
       const bool fused = is_chunk_fwd(m.space.kernel);
-      const Point untuned = fused ? gdn::untuned_fused_point(m.space.kernel, problem, arch) : m.space.default_point;
+      const Point untuned =
+          fused ? gdn::untuned_fused_point(m.space.kernel, problem, arch) : m.space.default_point;
       if (pick)
         out[m.space.kernel] = {m.identity, m.space.label(*pick), *pick, m.space.label(untuned),
                                m.space.kernel == untuned_family};
@@ -396,11 +421,13 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const
   };
 }
 
-std::shared_ptr<Lookup> gdn_lookup(const Store& store, const DeviceFingerprint& device, const ArchInfo& arch) {
+std::shared_ptr<Lookup> gdn_lookup(const Store& store, const DeviceFingerprint& device,
+                                   const ArchInfo& arch) {
   auto lookup = std::make_shared<Lookup>(device);
   std::vector<std::string> ids{gdn::fwd_plan_space().kernel};
   for (const cuda::KernelFamily& f : cuda::kernel_families()) ids.push_back(f.space->kernel);
-  for (const TunableKernel& k : gdn_tunable_kernels(ids, arch)) lookup->add_kernel(store, k.identity(), k.space);
+  for (const TunableKernel& k : gdn_tunable_kernels(ids, arch))
+    lookup->add_kernel(store, k.identity(), k.space);
   return lookup;
 }
 

@@ -10,20 +10,27 @@ namespace qla::tuner {
 
 std::string_view provenance_name(Provenance p) {
   switch (p) {
-    case Provenance::kExact: return "exact";
-    case Provenance::kNearest: return "nearest";
-    case Provenance::kSameArch: return "same_arch";
-    case Provenance::kHeuristic: return "heuristic";
+    case Provenance::kExact:
+      return "exact";
+    case Provenance::kNearest:
+      return "nearest";
+    case Provenance::kSameArch:
+      return "same_arch";
+    case Provenance::kHeuristic:
+      return "heuristic";
   }
   return "?";
 }
 
 bool same_class(const gdn::Problem& a, const gdn::Problem& b) {
-  return a.h_qk == b.h_qk && a.h_v == b.h_v && a.k_dim == b.k_dim && a.v_dim == b.v_dim && a.qkv_dtype == b.qkv_dtype;
+  return a.h_qk == b.h_qk && a.h_v == b.h_v && a.k_dim == b.k_dim && a.v_dim == b.v_dim &&
+         a.qkv_dtype == b.qkv_dtype;
 }
 
 double problem_distance(const gdn::Problem& a, const gdn::Problem& b) {
-  auto lg = [](std::int64_t x) { return std::log2(static_cast<double>(std::max<std::int64_t>(x, 1))); };
+  auto lg = [](std::int64_t x) {
+    return std::log2(static_cast<double>(std::max<std::int64_t>(x, 1)));
+  };
   const double dt = lg(a.valid_tokens()) - lg(b.valid_tokens());
   const double dn = lg(a.num_sequences()) - lg(b.num_sequences());
   return std::sqrt(dt * dt + dn * dn);
@@ -31,7 +38,8 @@ double problem_distance(const gdn::Problem& a, const gdn::Problem& b) {
 
 Lookup::Lookup(DeviceFingerprint device) : device_(std::move(device)) {}
 
-void Lookup::add_kernel(const Store& store, const KernelIdentity& kernel, const SpaceDecl& space, Heuristic heuristic) {
+void Lookup::add_kernel(const Store& store, const KernelIdentity& kernel, const SpaceDecl& space,
+                        Heuristic heuristic) {
   add_kernel(kernel, space, std::move(heuristic));
   Entry& e = kernels_.at(kernel.kernel);
   for (TunedEntry& t : store.tuned_entries(kernel))
@@ -40,7 +48,8 @@ void Lookup::add_kernel(const Store& store, const KernelIdentity& kernel, const 
 
 void Lookup::add_kernel(const KernelIdentity& kernel, const SpaceDecl& space, Heuristic heuristic) {
   auto it = kernels_.find(kernel.kernel);
-  if (it == kernels_.end()) kernels_.emplace(kernel.kernel, Entry{kernel, space, std::move(heuristic), {}});
+  if (it == kernels_.end())
+    kernels_.emplace(kernel.kernel, Entry{kernel, space, std::move(heuristic), {}});
 }
 
 LookupResult Lookup::find(const std::string& kernel, const gdn::Problem& problem) const {
@@ -50,14 +59,19 @@ LookupResult Lookup::find(const std::string& kernel, const gdn::Problem& problem
   const std::string key = problem_key(problem);
   const std::string digest = device_.digest();
 
-  // Best candidate per tier; ties go to the earlier entry (ordered by device digest, then problem key).
+  // Best candidate per tier; ties go to the earlier entry (ordered by device digest, then problem
+  // key).
   const TunedEntry* best[2] = {nullptr, nullptr};  // [0] this device, [1] same arch elsewhere
-  double best_d[2] = {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity()};
+  double best_d[2] = {std::numeric_limits<double>::infinity(),
+                      std::numeric_limits<double>::infinity()};
   for (const TunedEntry& t : e.tuned) {
     int tier;
-    if (t.device_digest == digest) tier = 0;
-    else if (t.cc_major == device_.cc_major && t.cc_minor == device_.cc_minor) tier = 1;
-    else continue;
+    if (t.device_digest == digest)
+      tier = 0;
+    else if (t.cc_major == device_.cc_major && t.cc_minor == device_.cc_minor)
+      tier = 1;
+    else
+      continue;
     if (!same_class(t.problem_value, problem)) continue;
     const double d = t.problem == key ? 0.0 : problem_distance(t.problem_value, problem);
     // An exact key beats a different problem at the same distance (e.g. flags differ).
@@ -73,7 +87,8 @@ LookupResult Lookup::find(const std::string& kernel, const gdn::Problem& problem
     const TunedEntry& t = *best[tier];
     LookupResult r;
     r.config = t.values;
-    r.provenance = tier == 1 ? Provenance::kSameArch : (t.problem == key ? Provenance::kExact : Provenance::kNearest);
+    r.provenance = tier == 1 ? Provenance::kSameArch
+                             : (t.problem == key ? Provenance::kExact : Provenance::kNearest);
     r.distance = t.problem == key ? 0.0 : best_d[tier];
     r.device = t.device_name;
     r.problem = t.problem;

@@ -1,5 +1,6 @@
 #include "qla/tuner/measure.hpp"
 
+#include <cuda_runtime.h>
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -7,32 +8,30 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
-
-#include <cuda_runtime.h>
 #if QLA_WITH_CUPTI
 #include <cupti.h>
 #endif
 
 #include "qla/error.hpp"
 
-#define QLA_MEASURE_CUDA(call)                                                                  \
-  do {                                                                                          \
-    const cudaError_t qla_err_ = (call);                                                        \
-    if (qla_err_ != cudaSuccess)                                                                \
-      ::qla::raise_api_error("CUDA", __FILE__, __LINE__, #call, cudaGetErrorString(qla_err_));  \
+#define QLA_MEASURE_CUDA(call)                                                                 \
+  do {                                                                                         \
+    const cudaError_t qla_err_ = (call);                                                       \
+    if (qla_err_ != cudaSuccess)                                                               \
+      ::qla::raise_api_error("CUDA", __FILE__, __LINE__, #call, cudaGetErrorString(qla_err_)); \
   } while (0)
 
 namespace qla::tuner {
 namespace {
 
-// ---- CUPTI activity collection (process-wide: CUPTI has one set of buffer callbacks) -------------------------
+// ---- CUPTI activity collection (process-wide: CUPTI has one set of buffer callbacks)
+// -------------------------
 
 struct KernelRecord {
   std::uint64_t start_ns, end_ns;
   std::string name;
 };
 #if QLA_WITH_CUPTI
-
 
 struct CuptiState {
   std::mutex mu;
@@ -55,12 +54,15 @@ void CUPTIAPI buffer_requested(std::uint8_t** buffer, std::size_t* size, std::si
   *max_records = 0;
 }
 
-void CUPTIAPI buffer_completed(CUcontext, std::uint32_t, std::uint8_t* buffer, std::size_t, std::size_t valid) {
+void CUPTIAPI buffer_completed(CUcontext, std::uint32_t, std::uint8_t* buffer, std::size_t,
+                               std::size_t valid) {
   CUpti_Activity* rec = nullptr;
   {
     std::lock_guard<std::mutex> lock(cupti_state().mu);
     while (cuptiActivityGetNextRecord(buffer, valid, &rec) == CUPTI_SUCCESS) {
-      if (rec->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL && rec->kind != CUPTI_ACTIVITY_KIND_KERNEL) continue;
+      if (rec->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL &&
+          rec->kind != CUPTI_ACTIVITY_KIND_KERNEL)
+        continue;
       const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(rec);
       cupti_state().records.push_back({k->start, k->end, k->name ? k->name : "?"});
     }
@@ -74,7 +76,8 @@ std::string cupti_error(CUptiResult r) {
   return s ? s : "unknown CUPTI error";
 }
 
-/// Subscribes once per process; returns whether CUPTI records kernels now, with the reason in status.
+/// Subscribes once per process; returns whether CUPTI records kernels now, with the reason in
+/// status.
 bool acquire_cupti() {
   CuptiState& s = cupti_state();
   std::lock_guard<std::mutex> lock(s.mu);
@@ -116,7 +119,8 @@ void release_cupti() {}
 std::vector<KernelRecord> take_records() { return {}; }
 #endif
 
-// ---- NVML through dlopen (no nvml.h here: the few entry points are declared by hand) -------------------------
+// ---- NVML through dlopen (no nvml.h here: the few entry points are declared by hand)
+// -------------------------
 
 class Nvml {
  public:
@@ -135,7 +139,8 @@ class Nvml {
       return;
     }
     initialised_ = true;
-    if (cudaDeviceGetPCIBusId(bus, sizeof bus, device) != cudaSuccess || handle(bus, &device_) != 0) clear();
+    if (cudaDeviceGetPCIBusId(bus, sizeof bus, device) != cudaSuccess || handle(bus, &device_) != 0)
+      clear();
   }
   Nvml(const Nvml&) = delete;
   Nvml& operator=(const Nvml&) = delete;
@@ -216,8 +221,10 @@ struct Measurer::Impl {
   }
 
   void flush() {
-    // A different byte each time so no layer can elide the write; the memset is not a kernel record.
-    QLA_MEASURE_CUDA(cudaMemsetAsync(scrub, static_cast<int>(++scrub_value & 0xff), scrub_bytes, stream));
+    // A different byte each time so no layer can elide the write; the memset is not a kernel
+    // record.
+    QLA_MEASURE_CUDA(
+        cudaMemsetAsync(scrub, static_cast<int>(++scrub_value & 0xff), scrub_bytes, stream));
   }
 
   OneSample take(const OpFn& op, bool cold) {
@@ -240,10 +247,13 @@ struct Measurer::Impl {
         for (const KernelRecord& r : recs) {
           first = std::min(first, r.start_ns);
           last = std::max(last, r.end_ns);
-          auto it = std::find_if(s.kernels.begin(), s.kernels.end(), [&](const auto& k) { return k.first == r.name; });
+          auto it = std::find_if(s.kernels.begin(), s.kernels.end(),
+                                 [&](const auto& k) { return k.first == r.name; });
           const double us = 1e-3 * static_cast<double>(r.end_ns - r.start_ns);
-          if (it == s.kernels.end()) s.kernels.emplace_back(r.name, us);
-          else it->second += us;
+          if (it == s.kernels.end())
+            s.kernels.emplace_back(r.name, us);
+          else
+            it->second += us;
         }
         s.span_us = 1e-3 * static_cast<double>(last - first);
       }
@@ -253,7 +263,8 @@ struct Measurer::Impl {
   }
 };
 
-Measurer::Measurer(int device, MeasureOptions options) : impl_(std::make_unique<Impl>(device, options)) {}
+Measurer::Measurer(int device, MeasureOptions options)
+    : impl_(std::make_unique<Impl>(device, options)) {}
 Measurer::Measurer(Measurer&&) noexcept = default;
 Measurer& Measurer::operator=(Measurer&&) noexcept = default;
 Measurer::~Measurer() = default;
@@ -280,7 +291,8 @@ MeasureResult Measurer::measure(const OpFn& op) {
   const auto t0 = std::chrono::steady_clock::now();
   for (;;) {
     const OneSample s = m.take(op, o.flush_l2);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out.sm_clock_mhz = std::max(out.sm_clock_mhz, s.clock_mhz);
     const bool throttled = s.clock_mhz > 0 && s.clock_mhz < o.throttle_fraction * out.sm_clock_mhz;
     if (throttled) {
@@ -289,9 +301,12 @@ MeasureResult Measurer::measure(const OpFn& op) {
       spans.push_back(s.span_us);
       events.push_back(s.event_us);
       for (const auto& [name, us] : s.kernels) {
-        auto it = std::find_if(kernels.begin(), kernels.end(), [&](const auto& k) { return k.first == name; });
-        if (it == kernels.end()) kernels.emplace_back(name, std::vector<double>{us});
-        else it->second.push_back(us);
+        auto it = std::find_if(kernels.begin(), kernels.end(),
+                               [&](const auto& k) { return k.first == name; });
+        if (it == kernels.end())
+          kernels.emplace_back(name, std::vector<double>{us});
+        else
+          it->second.push_back(us);
       }
     }
     if (static_cast<int>(spans.size()) >= o.max_samples) break;

@@ -42,8 +42,10 @@ bool enough_samples(const std::vector<double>& samples, int min_samples, double 
   if (now < target_noise) return true;
   constexpr std::size_t kWindow = 10;
   if (samples.size() < static_cast<std::size_t>(min_samples) + kWindow) return false;
-  const double before = median_noise({samples.begin(), samples.end() - static_cast<std::ptrdiff_t>(kWindow)});
-  return now >= 0.98 * before;  // more samples no longer tighten the median: further sampling is wasted
+  const double before =
+      median_noise({samples.begin(), samples.end() - static_cast<std::ptrdiff_t>(kWindow)});
+  return now >=
+         0.98 * before;  // more samples no longer tighten the median: further sampling is wasted
 }
 
 }  // namespace qla::tuner

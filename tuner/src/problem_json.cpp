@@ -17,14 +17,18 @@ std::int64_t parse_count(const std::string& text, const std::string& whole) {
     used = 0;
   }
   if (used == 0 || used != text.size() || v <= 0)
-    throw UserError("--problem: '" + whole + "' is not of the form T, BxT or L1+L2+... followed by @HQKxHV");
+    throw UserError("--problem: '" + whole +
+                    "' is not of the form T, BxT or L1+L2+... followed by @HQKxHV");
   return v;
 }
 
 }  // namespace
 
-// One JSON form of a problem in the project: problem.json's (reference/io), parsed into an object here.
-nlohmann::json problem_to_json(const gdn::Problem& p) { return nlohmann::json::parse(gdn::problem_to_json(p)); }
+// One JSON form of a problem in the project: problem.json's (reference/io), parsed into an object
+// here.
+nlohmann::json problem_to_json(const gdn::Problem& p) {
+  return nlohmann::json::parse(gdn::problem_to_json(p));
+}
 
 gdn::Problem problem_from_json(const nlohmann::json& j) {
   gdn::Problem p = gdn::problem_from_json(j.dump(), "problem");
@@ -48,7 +52,8 @@ gdn::Problem parse_problem_spec(const std::string& text) {
   const auto at = text.find('@');
   const auto x = at == std::string::npos ? std::string::npos : text.find('x', at);
   if (at == std::string::npos || x == std::string::npos)
-    throw UserError("--problem: '" + text + "' lacks the heads, e.g. '1x32768@2x8' or '28672+4096@16x32'");
+    throw UserError("--problem: '" + text +
+                    "' lacks the heads, e.g. '1x32768@2x8' or '28672+4096@16x32'");
   gdn::Problem p;
   p.h_qk = static_cast<int>(parse_count(text.substr(at + 1, x - at - 1), text));
   p.h_v = static_cast<int>(parse_count(text.substr(x + 1), text));

@@ -11,9 +11,11 @@
 namespace qla::tuner {
 namespace {
 
-// Fisher–Yates on mt19937_64 directly: std::shuffle's use of the generator is unspecified, and the random
-// strategy must visit the same order for the same seed on every standard library.
-std::size_t uniform_below(std::mt19937_64& rng, std::size_t n) { return static_cast<std::size_t>(rng() % n); }
+// Fisher–Yates on mt19937_64 directly: std::shuffle's use of the generator is unspecified, and the
+// random strategy must visit the same order for the same seed on every standard library.
+std::size_t uniform_below(std::mt19937_64& rng, std::size_t n) {
+  return static_cast<std::size_t>(rng() % n);
+}
 
 std::vector<Coords> buildable_coords(const SpaceDecl& space, const ArchInfo& arch) {
   std::vector<Coords> out;
@@ -48,16 +50,17 @@ class ListSearcher final : public Searcher {
   std::set<Coords> seeded_;
 };
 
-/// Simulated annealing with a tabu memory: a proposal is a random unvisited buildable neighbour (one axis moved
-/// by one step, skipping over unbuildable values) of the current point; a worse point is accepted with
-/// probability exp(−(relative loss) / T) and T cools geometrically. Because a point is never re-proposed, a fully
-/// explored neighbourhood sends the walk back to the best point, and when that is exhausted too, to a random
-/// unvisited point (a restart).
+/// Simulated annealing with a tabu memory: a proposal is a random unvisited buildable neighbour
+/// (one axis moved by one step, skipping over unbuildable values) of the current point; a worse
+/// point is accepted with probability exp(−(relative loss) / T) and T cools geometrically. Because
+/// a point is never re-proposed, a fully explored neighbourhood sends the walk back to the best
+/// point, and when that is exhausted too, to a random unvisited point (a restart).
 class AnnealSearcher final : public Searcher {
  public:
   AnnealSearcher(const SpaceDecl& space, const ArchInfo& arch, std::uint64_t seed)
       : space_(space), rng_(seed) {
-    for (std::size_t a = 0; a < space.axes.size(); ++a) extent_.push_back(static_cast<int>(space.axes[a].values.size()));
+    for (std::size_t a = 0; a < space.axes.size(); ++a)
+      extent_.push_back(static_cast<int>(space.axes[a].values.size()));
     buildable_.assign(space.size(), false);
     for (const Coords& c : buildable_coords(space, arch)) {
       buildable_[flat_index(space, c)] = true;
@@ -111,7 +114,8 @@ class AnnealSearcher final : public Searcher {
   }
 
  private:
-  static constexpr double kInitialTemperature = 0.03;  // a 3 % worse point is accepted with p = 1/e at first
+  static constexpr double kInitialTemperature =
+      0.03;  // a 3 % worse point is accepted with p = 1/e at first
   static constexpr double kCooling = 0.93;
 
   bool better(const Evaluated& a, const Evaluated& b) const {
@@ -169,9 +173,12 @@ class AnnealSearcher final : public Searcher {
 
 std::string_view strategy_name(Strategy s) {
   switch (s) {
-    case Strategy::kExhaustive: return "exhaustive";
-    case Strategy::kRandom: return "random";
-    case Strategy::kAnneal: return "anneal";
+    case Strategy::kExhaustive:
+      return "exhaustive";
+    case Strategy::kRandom:
+      return "random";
+    case Strategy::kAnneal:
+      return "anneal";
   }
   return "?";
 }
@@ -179,7 +186,8 @@ std::string_view strategy_name(Strategy s) {
 Strategy parse_strategy(std::string_view name) {
   for (Strategy s : {Strategy::kExhaustive, Strategy::kRandom, Strategy::kAnneal})
     if (name == strategy_name(s)) return s;
-  throw UserError("--strategy: unknown strategy '" + std::string(name) + "' (use exhaustive, random or anneal)");
+  throw UserError("--strategy: unknown strategy '" + std::string(name) +
+                  "' (use exhaustive, random or anneal)");
 }
 
 Budget Budget::parse(const std::string& text) {
@@ -192,10 +200,13 @@ Budget Budget::parse(const std::string& text) {
     used = 0;
   }
   const std::string unit = used ? text.substr(used) : "";
-  if (used == 0 || !(value > 0) || !std::isfinite(value) || (unit != "" && unit != "s" && unit != "m"))
-    throw UserError("--budget: '" + text + "' is not a positive trial count (e.g. 200) or time (e.g. 90s, 5m)");
+  if (used == 0 || !(value > 0) || !std::isfinite(value) ||
+      (unit != "" && unit != "s" && unit != "m"))
+    throw UserError("--budget: '" + text +
+                    "' is not a positive trial count (e.g. 200) or time (e.g. 90s, 5m)");
   if (unit.empty()) {
-    if (value != std::floor(value)) throw UserError("--budget: a trial count must be a whole number, got '" + text + "'");
+    if (value != std::floor(value))
+      throw UserError("--budget: a trial count must be a whole number, got '" + text + "'");
     b.max_trials = static_cast<std::size_t>(value);
   } else {
     b.max_seconds = unit == "m" ? value * 60 : value;
@@ -213,24 +224,28 @@ std::string Budget::to_string() const {
   return s.empty() ? "unbounded" : s;
 }
 
-std::unique_ptr<Searcher> make_searcher(Strategy strategy, const SpaceDecl& space, const ArchInfo& arch,
-                                        std::uint64_t seed) {
+std::unique_ptr<Searcher> make_searcher(Strategy strategy, const SpaceDecl& space,
+                                        const ArchInfo& arch, std::uint64_t seed) {
   switch (strategy) {
-    case Strategy::kExhaustive: return std::make_unique<ListSearcher>(buildable_coords(space, arch));
+    case Strategy::kExhaustive:
+      return std::make_unique<ListSearcher>(buildable_coords(space, arch));
     case Strategy::kRandom: {
       std::vector<Coords> order = buildable_coords(space, arch);
       std::mt19937_64 rng(seed);
-      for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[uniform_below(rng, i)]);
+      for (std::size_t i = order.size(); i > 1; --i)
+        std::swap(order[i - 1], order[uniform_below(rng, i)]);
       return std::make_unique<ListSearcher>(std::move(order));
     }
-    case Strategy::kAnneal: return std::make_unique<AnnealSearcher>(space, arch, seed);
+    case Strategy::kAnneal:
+      return std::make_unique<AnnealSearcher>(space, arch, seed);
   }
   return nullptr;
 }
 
 std::size_t flat_index(const SpaceDecl& space, const Coords& c) {
   std::size_t i = 0;
-  for (std::size_t a = 0; a < space.axes.size(); ++a) i = i * space.axes[a].values.size() + static_cast<std::size_t>(c.at(a));
+  for (std::size_t a = 0; a < space.axes.size(); ++a)
+    i = i * space.axes[a].values.size() + static_cast<std::size_t>(c.at(a));
   return i;
 }
 
@@ -248,7 +263,8 @@ SearchOutcome run_search(Searcher& searcher, const std::function<double(const Co
       break;
     }
     if (budget.max_seconds > 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= budget.max_seconds) {
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
+            budget.max_seconds) {
       out.budget_exhausted = true;
       break;
     }
@@ -263,7 +279,8 @@ SearchOutcome run_search(Searcher& searcher, const std::function<double(const Co
 }
 
 FinalChoice remeasure_top(const SpaceDecl& space, const std::vector<Coords>& candidates,
-                          const std::function<double(const Coords&)>& sample, int rounds, double tie_tolerance) {
+                          const std::function<double(const Coords&)>& sample, int rounds,
+                          double tie_tolerance) {
   FinalChoice out;
   for (const Coords& c : candidates) out.finalists.push_back({c, {}, 0, 1});
   std::sort(out.finalists.begin(), out.finalists.end(), [&](const Finalist& a, const Finalist& b) {
@@ -300,7 +317,8 @@ FinalChoice remeasure_top(const SpaceDecl& space, const std::vector<Coords>& can
       out.winner = i;
       break;
     }
-  for (std::size_t i = 0; i < n; ++i) out.finalists[i].ratio_to_winner = paired_ratio(i, out.winner);
+  for (std::size_t i = 0; i < n; ++i)
+    out.finalists[i].ratio_to_winner = paired_ratio(i, out.winner);
   return out;
 }
 

@@ -1,5 +1,8 @@
 #include "qla/tuner/store.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -11,9 +14,6 @@
 #include <sstream>
 #include <thread>
 #include <variant>
-
-#include <SQLiteCpp/SQLiteCpp.h>
-#include <sqlite3.h>
 
 #include "qla/error.hpp"
 #include "qla/tuner/problem_json.hpp"
@@ -97,7 +97,8 @@ CREATE VIEW best_valid AS
 
 namespace {
 
-/// Binds ?1..?5 of a statement keyed by (device digest, kernel, source hash, space hash, problem key).
+/// Binds ?1..?5 of a statement keyed by (device digest, kernel, source hash, space hash, problem
+/// key).
 void bind_trial_key(SQLite::Statement& q, const std::string& device_digest, const KernelIdentity& k,
                     const gdn::Problem& problem) {
   q.bind(1, device_digest);
@@ -115,7 +116,8 @@ bool is_busy(const SQLite::Exception& e) {
   return code == SQLITE_BUSY || code == SQLITE_LOCKED;
 }
 
-/// Runs `f` (a whole write transaction), retrying when another process holds the lock past the busy timeout.
+/// Runs `f` (a whole write transaction), retrying when another process holds the lock past the busy
+/// timeout.
 template <typename F>
 auto with_retry(F&& f) {
   for (int attempt = 0;; ++attempt) {
@@ -128,8 +130,8 @@ auto with_retry(F&& f) {
   }
 }
 
-/// BEGIN IMMEDIATE … COMMIT, rolled back when left by an exception. IMMEDIATE takes the write lock up front so
-/// two writers never deadlock upgrading read locks.
+/// BEGIN IMMEDIATE … COMMIT, rolled back when left by an exception. IMMEDIATE takes the write lock
+/// up front so two writers never deadlock upgrading read locks.
 class WriteTransaction {
  public:
   explicit WriteTransaction(SQLite::Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
@@ -168,7 +170,8 @@ int count_tables(SQLite::Database& db) {
   return q.getColumn(0).getInt();
 }
 
-/// Read-only inspection of an existing file. Throws UserError for anything that is not a qla store we can use.
+/// Read-only inspection of an existing file. Throws UserError for anything that is not a qla store
+/// we can use.
 void check_existing(const std::string& path) {
   {
     std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -178,35 +181,42 @@ void check_existing(const std::string& path) {
     char header[16] = {};
     in.read(header, sizeof header);
     if (!in || std::string(header, 16) != std::string("SQLite format 3\0", 16))
-      throw UserError("store '" + path + "' is not an SQLite database; refusing to use or modify it");
+      throw UserError("store '" + path +
+                      "' is not an SQLite database; refusing to use or modify it");
   }
   try {
-    // Another process may hold a write lock (schema creation, the switch to WAL, a trial's transaction):
-    // wait for it as writers do, rather than mistaking a busy store for a corrupt one.
+    // Another process may hold a write lock (schema creation, the switch to WAL, a trial's
+    // transaction): wait for it as writers do, rather than mistaking a busy store for a corrupt
+    // one.
     SQLite::Database db(path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
-    // One read transaction, so every check sees the same snapshot: a store another process is initialising
-    // (schema and application id in one transaction) is then either empty or complete, never half of each.
+    // One read transaction, so every check sees the same snapshot: a store another process is
+    // initialising (schema and application id in one transaction) is then either empty or complete,
+    // never half of each.
     db.exec("BEGIN");
     const int app = read_application_id(db);
     const int tables = count_tables(db);
     if (tables == 0 && app == 0) return;  // an empty database: safe to initialise
     if (app != kStoreApplicationId)
-      throw UserError("store '" + path + "' is an SQLite database of another application (application_id " +
+      throw UserError("store '" + path +
+                      "' is an SQLite database of another application (application_id " +
                       std::to_string(app) + "); refusing to use or modify it");
     const int version = read_version(db);
     if (version > kSchemaVersion)
       throw UserError("store '" + path + "' has schema version " + std::to_string(version) +
                       ", newer than this qla understands (" + std::to_string(kSchemaVersion) +
                       "); use a newer qla");
-    if (version < 1) throw UserError("store '" + path + "' has no schema version; refusing to use or modify it");
+    if (version < 1)
+      throw UserError("store '" + path + "' has no schema version; refusing to use or modify it");
     SQLite::Statement check(db, "PRAGMA quick_check");
     if (!check.executeStep() || check.getColumn(0).getString() != "ok")
-      throw UserError("store '" + path + "' is corrupt (integrity check failed); refusing to use or modify it");
+      throw UserError("store '" + path +
+                      "' is corrupt (integrity check failed); refusing to use or modify it");
   } catch (const SQLite::Exception& e) {
     if (is_busy(e))
       throw UserError("store '" + path + "' stayed locked by another process for " +
                       std::to_string(kBusyTimeoutMs / 1000) + " s (" + e.what() + "); try again");
-    throw UserError("store '" + path + "' is corrupt or unreadable (" + e.what() + "); refusing to use it");
+    throw UserError("store '" + path + "' is corrupt or unreadable (" + e.what() +
+                    "); refusing to use it");
   }
 }
 
@@ -215,7 +225,8 @@ void migrate(SQLite::Database& db) {
   // Re-read under the write lock: another process may have created or migrated the store meanwhile.
   int version = read_version(db);
   if (version == 0) {
-    if (count_tables(db) != 0) throw UserError("store has tables but no schema version; refusing to modify it");
+    if (count_tables(db) != 0)
+      throw UserError("store has tables but no schema version; refusing to modify it");
     db.exec(kSchemaV1Sql);
     db.exec("PRAGMA application_id = " + std::to_string(kStoreApplicationId));
     version = 1;
@@ -235,7 +246,10 @@ nlohmann::json kernel_times_json(const std::vector<KernelTime>& v) {
 nlohmann::json errors_json(const std::vector<OutputError>& v) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& e : v)
-    a.push_back({{"name", e.name}, {"rel_fro", e.rel_fro}, {"max_abs", e.max_abs}, {"nan_count", e.nan_count}});
+    a.push_back({{"name", e.name},
+                 {"rel_fro", e.rel_fro},
+                 {"max_abs", e.max_abs},
+                 {"nan_count", e.nan_count}});
   return a;
 }
 
@@ -243,21 +257,37 @@ double number_or_nan(const nlohmann::json& j) {
   return j.is_number() ? j.get<double>() : std::numeric_limits<double>::quiet_NaN();
 }
 
-/// Copies a column of one store into a parameter of a statement on another, keeping its SQLite type.
+/// Copies a column of one store into a parameter of a statement on another, keeping its SQLite
+/// type.
 void bind_column(SQLite::Statement& s, int index, const SQLite::Column& c) {
   switch (c.getType()) {
-    case SQLITE_INTEGER: s.bind(index, static_cast<std::int64_t>(c.getInt64())); break;
-    case SQLITE_FLOAT: s.bind(index, c.getDouble()); break;
-    case SQLITE_TEXT: s.bind(index, c.getString()); break;
-    case SQLITE_BLOB: s.bind(index, c.getBlob(), c.getBytes()); break;
-    default: s.bind(index); break;
+    case SQLITE_INTEGER:
+      s.bind(index, static_cast<std::int64_t>(c.getInt64()));
+      break;
+    case SQLITE_FLOAT:
+      s.bind(index, c.getDouble());
+      break;
+    case SQLITE_TEXT:
+      s.bind(index, c.getString());
+      break;
+    case SQLITE_BLOB:
+      s.bind(index, c.getBlob(), c.getBytes());
+      break;
+    default:
+      s.bind(index);
+      break;
   }
 }
 
-int column_int_or(const SQLite::Column& c, int fallback) { return c.isNull() ? fallback : c.getInt(); }
-double column_double_or(const SQLite::Column& c, double fallback) { return c.isNull() ? fallback : c.getDouble(); }
+int column_int_or(const SQLite::Column& c, int fallback) {
+  return c.isNull() ? fallback : c.getInt();
+}
+double column_double_or(const SQLite::Column& c, double fallback) {
+  return c.isNull() ? fallback : c.getDouble();
+}
 
-// ---- the trial column table (store_columns.hpp) drives every statement over trials ---------------------------
+// ---- the trial column table (store_columns.hpp) drives every statement over trials
+// ---------------------------
 
 using schema::ColumnType;
 using schema::kTrialColumnCount;
@@ -275,7 +305,8 @@ constexpr std::size_t col(std::string_view name) {
 /// "t.kernel, t.source_hash, ..." (with `prefix`), in table order.
 std::string trial_column_list(const char* prefix) {
   std::string out;
-  for (const auto& c : kTrialColumns) out += (out.empty() ? "" : ", ") + std::string(prefix) + c.name;
+  for (const auto& c : kTrialColumns)
+    out += (out.empty() ? "" : ", ") + std::string(prefix) + c.name;
   return out;
 }
 
@@ -318,14 +349,18 @@ TrialCells trial_cells(const TrialRecord& t) {
 }
 
 void bind_cell(SQLite::Statement& s, int index, const Cell& c) {
-  if (const auto* i = std::get_if<std::int64_t>(&c)) s.bind(index, *i);
-  else if (const auto* d = std::get_if<double>(&c)) s.bind(index, *d);
-  else if (const auto* t = std::get_if<std::string>(&c)) s.bind(index, *t);
-  else s.bind(index);
+  if (const auto* i = std::get_if<std::int64_t>(&c))
+    s.bind(index, *i);
+  else if (const auto* d = std::get_if<double>(&c))
+    s.bind(index, *d);
+  else if (const auto* t = std::get_if<std::string>(&c))
+    s.bind(index, *t);
+  else
+    s.bind(index);
 }
 
-/// "INSERT INTO trials (device_id, run_id, <every column>) VALUES (?, ?, ...) ON CONFLICT DO NOTHING"; a NULL
-/// created_at is stamped with the insert's time.
+/// "INSERT INTO trials (device_id, run_id, <every column>) VALUES (?, ?, ...) ON CONFLICT DO
+/// NOTHING"; a NULL created_at is stamped with the insert's time.
 std::string trial_insert_sql() {
   std::string values = "?, ?";
   for (std::size_t i = 0; i < kTrialColumnCount; ++i) {
@@ -342,16 +377,20 @@ std::string trial_insert_sql() {
 nlohmann::json cell_json(const SQLite::Column& c, ColumnType type) {
   if (c.isNull()) return nullptr;
   switch (type) {
-    case ColumnType::kInteger: return c.getInt64();
-    case ColumnType::kReal: return c.getDouble();
-    case ColumnType::kText: return c.getString();
-    case ColumnType::kJson: return nlohmann::json::parse(c.getString());
+    case ColumnType::kInteger:
+      return c.getInt64();
+    case ColumnType::kReal:
+      return c.getDouble();
+    case ColumnType::kText:
+      return c.getString();
+    case ColumnType::kJson:
+      return nlohmann::json::parse(c.getString());
   }
   return nullptr;
 }
 
-/// Empty when a trial row copied from another store is well formed (NOT NULL cells present, JSON cells parse,
-/// a known status), else what is wrong.
+/// Empty when a trial row copied from another store is well formed (NOT NULL cells present, JSON
+/// cells parse, a known status), else what is wrong.
 std::string check_trial_row(SQLite::Statement& q, int first) {
   for (std::size_t i = 0; i < kTrialColumnCount; ++i) {
     const auto& spec = kTrialColumns[i];
@@ -364,30 +403,36 @@ std::string check_trial_row(SQLite::Statement& q, int first) {
       return std::string("column ") + spec.name + " is not valid JSON";
   }
   if (!parse_status(q.getColumn(first + static_cast<int>(col("status"))).getString()))
-    return "unknown status '" + q.getColumn(first + static_cast<int>(col("status"))).getString() + "'";
+    return "unknown status '" + q.getColumn(first + static_cast<int>(col("status"))).getString() +
+           "'";
   return {};
 }
 
 /// SELECT d.digest, COALESCE(t.run_id, 0), t.<every column> ...: the columns read_trial expects.
-std::string trial_select_sql() { return "SELECT d.digest, COALESCE(t.run_id, 0), " + trial_column_list("t."); }
+std::string trial_select_sql() {
+  return "SELECT d.digest, COALESCE(t.run_id, 0), " + trial_column_list("t.");
+}
 
 TrialRecord read_trial(SQLite::Statement& q) {
   auto at = [&q](std::string_view name) { return q.getColumn(2 + static_cast<int>(col(name))); };
   TrialRecord t;
   t.device_digest = q.getColumn(0).getString();
   t.run_id = q.getColumn(1).getInt64();
-  t.kernel = {at("kernel").getString(), at("source_hash").getString(), at("space_hash").getString()};
+  t.kernel = {at("kernel").getString(), at("source_hash").getString(),
+              at("space_hash").getString()};
   t.problem = problem_from_json(nlohmann::json::parse(at("problem_json").getString()));
   t.config = at("config").getString();
   t.values = nlohmann::json::parse(at("config_values").getString()).get<Point>();
   t.result.status = parse_status(at("status").getString()).value_or(TrialStatus::kCrashed);
   t.result.time = {column_double_or(at("median_us"), 0), column_double_or(at("min_us"), 0),
-                   column_double_or(at("max_us"), 0), at("samples").getInt(), column_double_or(at("noise"), 0)};
+                   column_double_or(at("max_us"), 0), at("samples").getInt(),
+                   column_double_or(at("noise"), 0)};
   for (const auto& k : nlohmann::json::parse(at("kernel_times").getString()))
     t.result.kernels.push_back({k.at("name").get<std::string>(), number_or_nan(k.at("median_us"))});
   for (const auto& e : nlohmann::json::parse(at("errors").getString()))
     t.result.errors.push_back({e.at("name").get<std::string>(), number_or_nan(e.at("rel_fro")),
-                               number_or_nan(e.at("max_abs")), e.at("nan_count").get<std::int64_t>()});
+                               number_or_nan(e.at("max_abs")),
+                               e.at("nan_count").get<std::int64_t>()});
   t.result.message = at("message").getString();
   t.result.resources = {column_int_or(at("registers"), -1), column_int_or(at("smem_bytes"), -1),
                         column_int_or(at("spills"), -1)};
@@ -397,8 +442,9 @@ TrialRecord read_trial(SQLite::Statement& q) {
 
 std::string random_uid() {
   std::random_device rd;
-  std::mt19937_64 rng((static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
-                      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::mt19937_64 rng(
+      (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   std::ostringstream os;
   os << std::hex << rng() << rng();
   return os.str();
@@ -406,7 +452,8 @@ std::string random_uid() {
 
 }  // namespace
 
-Store::Store(std::string path, std::unique_ptr<SQLite::Database> db) : path_(std::move(path)), db_(std::move(db)) {}
+Store::Store(std::string path, std::unique_ptr<SQLite::Database> db)
+    : path_(std::move(path)), db_(std::move(db)) {}
 Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
 Store::~Store() = default;
@@ -422,7 +469,8 @@ Store Store::open(const std::string& path, Mode mode) {
     try {
       auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
       if (read_version(*db) != kSchemaVersion)
-        throw UserError("store '" + path + "' has schema version " + std::to_string(read_version(*db)) +
+        throw UserError("store '" + path + "' has schema version " +
+                        std::to_string(read_version(*db)) +
                         "; open it for writing once (e.g. `qla tune`) to migrate it to version " +
                         std::to_string(kSchemaVersion));
       return Store(path, std::move(db));
@@ -435,7 +483,8 @@ Store Store::open(const std::string& path, Mode mode) {
     if (!parent.empty()) fs::create_directories(parent, ec);
   }
   try {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, kBusyTimeoutMs);
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                                 kBusyTimeoutMs);
     with_retry([&] { db->exec("PRAGMA journal_mode = WAL"); });
     db->exec("PRAGMA foreign_keys = ON");
     db->exec("PRAGMA synchronous = NORMAL");
@@ -459,10 +508,11 @@ std::int64_t Store::ensure_device(const DeviceFingerprint& fp) {
   if (auto id = device_id(fp)) return *id;
   return with_retry([&] {
     WriteTransaction txn(*db_);
-    SQLite::Statement ins(*db_,
-                          "INSERT INTO devices (digest, name, cc_major, cc_minor, sm_count, l2_bytes, mem_clock_khz, "
-                          "mem_bus_bits, driver_version, runtime_version, nvrtc_version) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING");
+    SQLite::Statement ins(
+        *db_,
+        "INSERT INTO devices (digest, name, cc_major, cc_minor, sm_count, l2_bytes, mem_clock_khz, "
+        "mem_bus_bits, driver_version, runtime_version, nvrtc_version) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING");
     ins.bind(1, fp.digest());
     ins.bind(2, fp.name);
     ins.bind(3, fp.cc_major);
@@ -484,8 +534,10 @@ std::int64_t Store::begin_run(const DeviceFingerprint& fp, const RunInfo& run) {
   const std::int64_t dev = ensure_device(fp);
   return with_retry([&] {
     WriteTransaction txn(*db_);
-    SQLite::Statement ins(*db_, std::string("INSERT INTO runs (uid, device_id, args, git_commit, strategy, budget, "
-                                            "host, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ") + kNow + ")");
+    SQLite::Statement ins(
+        *db_, std::string("INSERT INTO runs (uid, device_id, args, git_commit, strategy, budget, "
+                          "host, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ") +
+                  kNow + ")");
     ins.bind(1, random_uid());
     ins.bind(2, static_cast<std::int64_t>(dev));
     ins.bind(3, run.args);
@@ -510,22 +562,27 @@ void Store::end_run(std::int64_t run_id) {
   });
 }
 
-std::optional<std::string> Store::first_trial_at(const DeviceFingerprint& fp, const KernelIdentity& k,
-                                                const gdn::Problem& problem) const {
-  SQLite::Statement q(*db_,
-                      "SELECT MIN(t.created_at) FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? "
-                      "AND t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ?");
+std::optional<std::string> Store::first_trial_at(const DeviceFingerprint& fp,
+                                                 const KernelIdentity& k,
+                                                 const gdn::Problem& problem) const {
+  SQLite::Statement q(
+      *db_,
+      "SELECT MIN(t.created_at) FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest "
+      "= ? "
+      "AND t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ?");
   bind_trial_key(q, fp.digest(), k, problem);
   if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
   return q.getColumn(0).getString();
 }
 
 std::optional<TrialRecord> Store::find_trial(const DeviceFingerprint& fp, const KernelIdentity& k,
-                                             const gdn::Problem& problem, const std::string& config) const {
-  SQLite::Statement q(*db_, trial_select_sql() +
-                                " FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? AND "
-                                "t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ? AND "
-                                "t.config = ?");
+                                             const gdn::Problem& problem,
+                                             const std::string& config) const {
+  SQLite::Statement q(
+      *db_, trial_select_sql() +
+                " FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? AND "
+                "t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ? AND "
+                "t.config = ?");
   bind_trial_key(q, fp.digest(), k, problem);
   q.bind(6, config);
   if (!q.executeStep()) return std::nullopt;
@@ -540,7 +597,8 @@ bool Store::put_trial(const DeviceFingerprint& fp, const TrialRecord& t) {
     SQLite::Statement ins(*db_, trial_insert_sql());
     ins.bind(1, static_cast<std::int64_t>(dev));
     if (t.run_id > 0) ins.bind(2, static_cast<std::int64_t>(t.run_id));
-    for (std::size_t i = 0; i < kTrialColumnCount; ++i) bind_cell(ins, static_cast<int>(i) + 3, cells[i]);
+    for (std::size_t i = 0; i < kTrialColumnCount; ++i)
+      bind_cell(ins, static_cast<int>(i) + 3, cells[i]);
     const bool inserted = ins.exec() > 0;
     txn.commit();
     return inserted;
@@ -554,25 +612,28 @@ std::vector<TrialRecord> Store::trials(const DeviceFingerprint& fp, const Kernel
 
 std::vector<TrialRecord> Store::trials(const std::string& device_digest, const KernelIdentity& k,
                                        const gdn::Problem& problem) const {
-  SQLite::Statement q(*db_, trial_select_sql() +
-                                " FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? AND "
-                                "t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ? "
-                                "ORDER BY t.config");
+  SQLite::Statement q(
+      *db_, trial_select_sql() +
+                " FROM trials t JOIN devices d ON d.id = t.device_id WHERE d.digest = ? AND "
+                "t.kernel = ? AND t.source_hash = ? AND t.space_hash = ? AND t.problem = ? "
+                "ORDER BY t.config");
   bind_trial_key(q, device_digest, k, problem);
   std::vector<TrialRecord> out;
   while (q.executeStep()) out.push_back(read_trial(q));
   return out;
 }
 
-void Store::put_winner(const DeviceFingerprint& fp, const KernelIdentity& k, const gdn::Problem& problem,
-                       const Winner& w, std::int64_t run_id) {
+void Store::put_winner(const DeviceFingerprint& fp, const KernelIdentity& k,
+                       const gdn::Problem& problem, const Winner& w, std::int64_t run_id) {
   const std::int64_t dev = ensure_device(fp);
   with_retry([&] {
     WriteTransaction txn(*db_);
-    SQLite::Statement ins(*db_, std::string("INSERT OR REPLACE INTO winners (device_id, kernel, source_hash, "
-                                            "space_hash, problem, config, config_values, median_us, "
-                                            "default_median_us, run_id, decided_at) VALUES "
-                                            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ") + kNow + ")");
+    SQLite::Statement ins(
+        *db_, std::string("INSERT OR REPLACE INTO winners (device_id, kernel, source_hash, "
+                          "space_hash, problem, config, config_values, median_us, "
+                          "default_median_us, run_id, decided_at) VALUES "
+                          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ") +
+                  kNow + ")");
     ins.bind(1, static_cast<std::int64_t>(dev));
     ins.bind(2, k.kernel);
     ins.bind(3, k.source_hash);
@@ -590,29 +651,32 @@ void Store::put_winner(const DeviceFingerprint& fp, const KernelIdentity& k, con
 
 std::optional<Winner> Store::winner(const DeviceFingerprint& fp, const KernelIdentity& k,
                                     const gdn::Problem& problem) const {
-  SQLite::Statement q(*db_,
-                      "SELECT w.config, w.config_values, w.median_us, w.default_median_us FROM winners w "
-                      "JOIN devices d ON d.id = w.device_id WHERE d.digest = ? AND w.kernel = ? AND "
-                      "w.source_hash = ? AND w.space_hash = ? AND w.problem = ?");
+  SQLite::Statement q(
+      *db_,
+      "SELECT w.config, w.config_values, w.median_us, w.default_median_us FROM winners w "
+      "JOIN devices d ON d.id = w.device_id WHERE d.digest = ? AND w.kernel = ? AND "
+      "w.source_hash = ? AND w.space_hash = ? AND w.problem = ?");
   bind_trial_key(q, fp.digest(), k, problem);
   if (!q.executeStep()) return std::nullopt;
-  return Winner{q.getColumn(0).getString(), nlohmann::json::parse(q.getColumn(1).getString()).get<Point>(),
+  return Winner{q.getColumn(0).getString(),
+                nlohmann::json::parse(q.getColumn(1).getString()).get<Point>(),
                 q.getColumn(2).getDouble(), q.getColumn(3).getDouble()};
 }
 
 std::vector<TunedEntry> Store::tuned_entries(const KernelIdentity& k) const {
-  SQLite::Statement q(*db_,
-                      "SELECT d.digest, d.name, d.cc_major, d.cc_minor, b.problem, b.problem_json, "
-                      "COALESCE(w.config, b.config), COALESCE(w.config_values, b.config_values), "
-                      "COALESCE(w.median_us, b.median_us), w.config IS NOT NULL, "
-                      "(SELECT MAX(t.created_at) FROM trials t WHERE t.device_id = b.device_id AND "
-                      "  t.kernel = b.kernel AND t.source_hash = b.source_hash AND t.space_hash = b.space_hash AND "
-                      "  t.problem = b.problem) "
-                      "FROM best_valid b JOIN devices d ON d.id = b.device_id "
-                      "LEFT JOIN winners w ON w.device_id = b.device_id AND w.kernel = b.kernel AND "
-                      "  w.source_hash = b.source_hash AND w.space_hash = b.space_hash AND w.problem = b.problem "
-                      "WHERE b.kernel = ? AND b.source_hash = ? AND b.space_hash = ? "
-                      "ORDER BY d.digest, b.problem");
+  SQLite::Statement q(
+      *db_,
+      "SELECT d.digest, d.name, d.cc_major, d.cc_minor, b.problem, b.problem_json, "
+      "COALESCE(w.config, b.config), COALESCE(w.config_values, b.config_values), "
+      "COALESCE(w.median_us, b.median_us), w.config IS NOT NULL, "
+      "(SELECT MAX(t.created_at) FROM trials t WHERE t.device_id = b.device_id AND "
+      "  t.kernel = b.kernel AND t.source_hash = b.source_hash AND t.space_hash = b.space_hash AND "
+      "  t.problem = b.problem) "
+      "FROM best_valid b JOIN devices d ON d.id = b.device_id "
+      "LEFT JOIN winners w ON w.device_id = b.device_id AND w.kernel = b.kernel AND "
+      "  w.source_hash = b.source_hash AND w.space_hash = b.space_hash AND w.problem = b.problem "
+      "WHERE b.kernel = ? AND b.source_hash = ? AND b.space_hash = ? "
+      "ORDER BY d.digest, b.problem");
   q.bind(1, k.kernel);
   q.bind(2, k.source_hash);
   q.bind(3, k.space_hash);
@@ -640,61 +704,81 @@ nlohmann::json Store::export_json() const {
   out["schema_version"] = schema_version();
   nlohmann::json devices = nlohmann::json::array();
   {
-    SQLite::Statement q(*db_,
-                        "SELECT digest, name, cc_major, cc_minor, sm_count, l2_bytes, mem_clock_khz, mem_bus_bits, "
-                        "driver_version, runtime_version, nvrtc_version FROM devices ORDER BY digest");
+    SQLite::Statement q(
+        *db_,
+        "SELECT digest, name, cc_major, cc_minor, sm_count, l2_bytes, mem_clock_khz, mem_bus_bits, "
+        "driver_version, runtime_version, nvrtc_version FROM devices ORDER BY digest");
     while (q.executeStep())
-      devices.push_back({{"digest", q.getColumn(0).getString()}, {"name", q.getColumn(1).getString()},
-                         {"cc_major", q.getColumn(2).getInt()}, {"cc_minor", q.getColumn(3).getInt()},
-                         {"sm_count", q.getColumn(4).getInt()}, {"l2_bytes", q.getColumn(5).getInt64()},
-                         {"mem_clock_khz", q.getColumn(6).getInt()}, {"mem_bus_bits", q.getColumn(7).getInt()},
-                         {"driver_version", q.getColumn(8).getInt()}, {"runtime_version", q.getColumn(9).getInt()},
+      devices.push_back({{"digest", q.getColumn(0).getString()},
+                         {"name", q.getColumn(1).getString()},
+                         {"cc_major", q.getColumn(2).getInt()},
+                         {"cc_minor", q.getColumn(3).getInt()},
+                         {"sm_count", q.getColumn(4).getInt()},
+                         {"l2_bytes", q.getColumn(5).getInt64()},
+                         {"mem_clock_khz", q.getColumn(6).getInt()},
+                         {"mem_bus_bits", q.getColumn(7).getInt()},
+                         {"driver_version", q.getColumn(8).getInt()},
+                         {"runtime_version", q.getColumn(9).getInt()},
                          {"nvrtc_version", q.getColumn(10).getInt()}});
   }
   out["devices"] = devices;
   nlohmann::json runs = nlohmann::json::array();
   {
-    SQLite::Statement q(*db_,
-                        "SELECT r.uid, d.digest, r.args, r.git_commit, r.strategy, r.budget, r.host, r.started_at, "
-                        "COALESCE(r.ended_at, '') FROM runs r JOIN devices d ON d.id = r.device_id "
-                        "ORDER BY r.started_at, r.uid");
+    SQLite::Statement q(
+        *db_,
+        "SELECT r.uid, d.digest, r.args, r.git_commit, r.strategy, r.budget, r.host, r.started_at, "
+        "COALESCE(r.ended_at, '') FROM runs r JOIN devices d ON d.id = r.device_id "
+        "ORDER BY r.started_at, r.uid");
     while (q.executeStep())
-      runs.push_back({{"uid", q.getColumn(0).getString()}, {"device", q.getColumn(1).getString()},
-                      {"args", q.getColumn(2).getString()}, {"git_commit", q.getColumn(3).getString()},
-                      {"strategy", q.getColumn(4).getString()}, {"budget", q.getColumn(5).getString()},
-                      {"host", q.getColumn(6).getString()}, {"started_at", q.getColumn(7).getString()},
+      runs.push_back({{"uid", q.getColumn(0).getString()},
+                      {"device", q.getColumn(1).getString()},
+                      {"args", q.getColumn(2).getString()},
+                      {"git_commit", q.getColumn(3).getString()},
+                      {"strategy", q.getColumn(4).getString()},
+                      {"budget", q.getColumn(5).getString()},
+                      {"host", q.getColumn(6).getString()},
+                      {"started_at", q.getColumn(7).getString()},
                       {"ended_at", q.getColumn(8).getString()}});
   }
   out["runs"] = runs;
   nlohmann::json trials = nlohmann::json::array();
   {
-    SQLite::Statement q(*db_, "SELECT d.digest, COALESCE(r.uid, ''), " + trial_column_list("t.") +
-                                  " FROM trials t JOIN devices d ON d.id = t.device_id "
-                                  "LEFT JOIN runs r ON r.id = t.run_id "
-                                  "ORDER BY d.digest, t.kernel, t.source_hash, t.space_hash, t.problem, t.config");
+    SQLite::Statement q(
+        *db_, "SELECT d.digest, COALESCE(r.uid, ''), " + trial_column_list("t.") +
+                  " FROM trials t JOIN devices d ON d.id = t.device_id "
+                  "LEFT JOIN runs r ON r.id = t.run_id "
+                  "ORDER BY d.digest, t.kernel, t.source_hash, t.space_hash, t.problem, t.config");
     while (q.executeStep()) {
-      nlohmann::json row = {{"device", q.getColumn(0).getString()}, {"run", q.getColumn(1).getString()}};
+      nlohmann::json row = {{"device", q.getColumn(0).getString()},
+                            {"run", q.getColumn(1).getString()}};
       for (std::size_t i = 0; i < kTrialColumnCount; ++i)
         if (kTrialColumns[i].exported)
-          row[kTrialColumns[i].name] = cell_json(q.getColumn(2 + static_cast<int>(i)), kTrialColumns[i].type);
+          row[kTrialColumns[i].name] =
+              cell_json(q.getColumn(2 + static_cast<int>(i)), kTrialColumns[i].type);
       trials.push_back(std::move(row));
     }
   }
   out["trials"] = trials;
   nlohmann::json winners = nlohmann::json::array();
   {
-    SQLite::Statement q(*db_,
-                        "SELECT d.digest, w.kernel, w.source_hash, w.space_hash, w.problem, w.config, "
-                        "w.config_values, w.median_us, w.default_median_us, COALESCE(r.uid, ''), w.decided_at "
-                        "FROM winners w JOIN devices d ON d.id = w.device_id LEFT JOIN runs r ON r.id = w.run_id "
-                        "ORDER BY d.digest, w.kernel, w.source_hash, w.space_hash, w.problem");
+    SQLite::Statement q(
+        *db_,
+        "SELECT d.digest, w.kernel, w.source_hash, w.space_hash, w.problem, w.config, "
+        "w.config_values, w.median_us, w.default_median_us, COALESCE(r.uid, ''), w.decided_at "
+        "FROM winners w JOIN devices d ON d.id = w.device_id LEFT JOIN runs r ON r.id = w.run_id "
+        "ORDER BY d.digest, w.kernel, w.source_hash, w.space_hash, w.problem");
     while (q.executeStep())
-      winners.push_back({{"device", q.getColumn(0).getString()}, {"kernel", q.getColumn(1).getString()},
-                         {"source_hash", q.getColumn(2).getString()}, {"space_hash", q.getColumn(3).getString()},
-                         {"problem", q.getColumn(4).getString()}, {"config", q.getColumn(5).getString()},
+      winners.push_back({{"device", q.getColumn(0).getString()},
+                         {"kernel", q.getColumn(1).getString()},
+                         {"source_hash", q.getColumn(2).getString()},
+                         {"space_hash", q.getColumn(3).getString()},
+                         {"problem", q.getColumn(4).getString()},
+                         {"config", q.getColumn(5).getString()},
                          {"config_values", nlohmann::json::parse(q.getColumn(6).getString())},
-                         {"median_us", q.getColumn(7).getDouble()}, {"default_median_us", q.getColumn(8).getDouble()},
-                         {"run", q.getColumn(9).getString()}, {"decided_at", q.getColumn(10).getString()}});
+                         {"median_us", q.getColumn(7).getDouble()},
+                         {"default_median_us", q.getColumn(8).getDouble()},
+                         {"run", q.getColumn(9).getString()},
+                         {"decided_at", q.getColumn(10).getString()}});
   }
   out["winners"] = winners;
   return out;
@@ -713,7 +797,8 @@ std::string Store::export_text() const {
       continue;
     }
     out += "[\n";
-    for (std::size_t i = 0; i < value.size(); ++i) out += value[i].dump() + (i + 1 < value.size() ? ",\n" : "\n");
+    for (std::size_t i = 0; i < value.size(); ++i)
+      out += value[i].dump() + (i + 1 < value.size() ? ",\n" : "\n");
     out += "]";
   }
   return out + "\n}\n";
@@ -722,31 +807,38 @@ std::string Store::export_text() const {
 std::string Store::summary() const {
   std::ostringstream os;
   os << "store " << path_ << " (schema " << schema_version() << ")\n";
-  SQLite::Statement devs(*db_, "SELECT id, digest, name, cc_major, cc_minor FROM devices ORDER BY digest");
+  SQLite::Statement devs(
+      *db_, "SELECT id, digest, name, cc_major, cc_minor FROM devices ORDER BY digest");
   bool any = false;
   while (devs.executeStep()) {
     any = true;
     const std::int64_t id = devs.getColumn(0).getInt64();
     os << "device " << devs.getColumn(2).getString() << " (sm_" << devs.getColumn(3).getInt()
        << devs.getColumn(4).getInt() << ", " << devs.getColumn(1).getString() << ")\n";
-    SQLite::Statement by_status(*db_, "SELECT status, COUNT(*) FROM trials WHERE device_id = ? GROUP BY status ORDER BY status");
+    SQLite::Statement by_status(
+        *db_,
+        "SELECT status, COUNT(*) FROM trials WHERE device_id = ? GROUP BY status ORDER BY status");
     by_status.bind(1, id);
     os << "  trials:";
-    while (by_status.executeStep()) os << ' ' << by_status.getColumn(0).getString() << '=' << by_status.getColumn(1).getInt64();
+    while (by_status.executeStep())
+      os << ' ' << by_status.getColumn(0).getString() << '=' << by_status.getColumn(1).getInt64();
     os << '\n';
-    SQLite::Statement kernels(*db_,
-                              "SELECT kernel, COUNT(DISTINCT problem), COUNT(*) FROM trials WHERE device_id = ? "
-                              "GROUP BY kernel ORDER BY kernel");
+    SQLite::Statement kernels(
+        *db_,
+        "SELECT kernel, COUNT(DISTINCT problem), COUNT(*) FROM trials WHERE device_id = ? "
+        "GROUP BY kernel ORDER BY kernel");
     kernels.bind(1, id);
     while (kernels.executeStep())
-      os << "  kernel " << kernels.getColumn(0).getString() << ": " << kernels.getColumn(1).getInt64()
-         << " problems, " << kernels.getColumn(2).getInt64() << " trials\n";
+      os << "  kernel " << kernels.getColumn(0).getString() << ": "
+         << kernels.getColumn(1).getInt64() << " problems, " << kernels.getColumn(2).getInt64()
+         << " trials\n";
     SQLite::Statement counts(*db_,
                              "SELECT (SELECT COUNT(*) FROM winners WHERE device_id = ?1), "
                              "(SELECT COUNT(*) FROM runs WHERE device_id = ?1)");
     counts.bind(1, id);
     counts.executeStep();
-    os << "  winners: " << counts.getColumn(0).getInt64() << ", runs: " << counts.getColumn(1).getInt64() << '\n';
+    os << "  winners: " << counts.getColumn(0).getInt64()
+       << ", runs: " << counts.getColumn(1).getInt64() << '\n';
   }
   if (!any) os << "(empty)\n";
   return os.str();
@@ -757,7 +849,9 @@ PruneStats Store::prune(const std::vector<KernelIdentity>& current, bool dry_run
   with_retry([&] {
     st = {};
     WriteTransaction txn(*db_);
-    db_->exec("CREATE TEMP TABLE IF NOT EXISTS prune_keep (kernel TEXT, source_hash TEXT, space_hash TEXT)");
+    db_->exec(
+        "CREATE TEMP TABLE IF NOT EXISTS prune_keep (kernel TEXT, source_hash TEXT, space_hash "
+        "TEXT)");
     db_->exec("DELETE FROM temp.prune_keep");
     SQLite::Statement keep(*db_, "INSERT INTO temp.prune_keep VALUES (?, ?, ?)");
     for (const KernelIdentity& k : current) {
@@ -769,11 +863,15 @@ PruneStats Store::prune(const std::vector<KernelIdentity>& current, bool dry_run
     }
     // A trial stays when its kernel identity is current or a winner names it.
     constexpr const char* kDoomed =
-        "NOT EXISTS (SELECT 1 FROM temp.prune_keep c WHERE c.kernel = t.kernel AND c.source_hash = t.source_hash "
-        "AND c.space_hash = t.space_hash) AND NOT EXISTS (SELECT 1 FROM winners w WHERE w.device_id = t.device_id "
-        "AND w.kernel = t.kernel AND w.source_hash = t.source_hash AND w.space_hash = t.space_hash AND "
+        "NOT EXISTS (SELECT 1 FROM temp.prune_keep c WHERE c.kernel = t.kernel AND c.source_hash = "
+        "t.source_hash "
+        "AND c.space_hash = t.space_hash) AND NOT EXISTS (SELECT 1 FROM winners w WHERE "
+        "w.device_id = t.device_id "
+        "AND w.kernel = t.kernel AND w.source_hash = t.source_hash AND w.space_hash = t.space_hash "
+        "AND "
         "w.problem = t.problem AND w.config = t.config)";
-    st.trials_removed = db_->execAndGet(std::string("SELECT COUNT(*) FROM trials t WHERE ") + kDoomed).getInt64();
+    st.trials_removed =
+        db_->execAndGet(std::string("SELECT COUNT(*) FROM trials t WHERE ") + kDoomed).getInt64();
     st.trials_kept = db_->execAndGet("SELECT COUNT(*) FROM trials").getInt64() - st.trials_removed;
     st.winners_kept = db_->execAndGet("SELECT COUNT(*) FROM winners").getInt64();
     db_->exec(std::string("DELETE FROM trials AS t WHERE ") + kDoomed);
@@ -804,14 +902,16 @@ MergeStats Store::merge_from(const Store& other) {
     st = {};
     WriteTransaction txn(*db_);
     std::map<std::int64_t, std::int64_t> device_map, run_map;
-    SQLite::Statement devs(*other.db_,
-                           "SELECT id, digest, name, cc_major, cc_minor, sm_count, l2_bytes, mem_clock_khz, "
-                           "mem_bus_bits, driver_version, runtime_version, nvrtc_version FROM devices");
+    SQLite::Statement devs(
+        *other.db_,
+        "SELECT id, digest, name, cc_major, cc_minor, sm_count, l2_bytes, mem_clock_khz, "
+        "mem_bus_bits, driver_version, runtime_version, nvrtc_version FROM devices");
     while (devs.executeStep()) {
-      SQLite::Statement ins(*db_,
-                            "INSERT INTO devices (digest, name, cc_major, cc_minor, sm_count, l2_bytes, "
-                            "mem_clock_khz, mem_bus_bits, driver_version, runtime_version, nvrtc_version) VALUES "
-                            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING");
+      SQLite::Statement ins(
+          *db_,
+          "INSERT INTO devices (digest, name, cc_major, cc_minor, sm_count, l2_bytes, "
+          "mem_clock_khz, mem_bus_bits, driver_version, runtime_version, nvrtc_version) VALUES "
+          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING");
       for (int c = 1; c <= 11; ++c) bind_column(ins, c, devs.getColumn(c));
       st.devices_added += ins.exec();
       SQLite::Statement id(*db_, "SELECT id FROM devices WHERE digest = ?");
@@ -819,13 +919,15 @@ MergeStats Store::merge_from(const Store& other) {
       id.executeStep();
       device_map[devs.getColumn(0).getInt64()] = id.getColumn(0).getInt64();
     }
-    SQLite::Statement runs(*other.db_,
-                           "SELECT id, uid, device_id, args, git_commit, strategy, budget, host, started_at, ended_at "
-                           "FROM runs");
+    SQLite::Statement runs(
+        *other.db_,
+        "SELECT id, uid, device_id, args, git_commit, strategy, budget, host, started_at, ended_at "
+        "FROM runs");
     while (runs.executeStep()) {
-      SQLite::Statement ins(*db_,
-                            "INSERT INTO runs (uid, device_id, args, git_commit, strategy, budget, host, started_at, "
-                            "ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING");
+      SQLite::Statement ins(
+          *db_,
+          "INSERT INTO runs (uid, device_id, args, git_commit, strategy, budget, host, started_at, "
+          "ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uid) DO NOTHING");
       bind_column(ins, 1, runs.getColumn(1));
       ins.bind(2, device_map.at(runs.getColumn(2).getInt64()));
       for (int c = 3; c <= 9; ++c) bind_column(ins, c, runs.getColumn(c));
@@ -835,28 +937,34 @@ MergeStats Store::merge_from(const Store& other) {
       id.executeStep();
       run_map[runs.getColumn(0).getInt64()] = id.getColumn(0).getInt64();
     }
-    SQLite::Statement trials(*other.db_, "SELECT device_id, run_id, " + trial_column_list("") + " FROM trials");
+    SQLite::Statement trials(*other.db_,
+                             "SELECT device_id, run_id, " + trial_column_list("") + " FROM trials");
     SQLite::Statement ins(*db_, trial_insert_sql());
     while (trials.executeStep()) {
       if (const std::string why = check_trial_row(trials, 2); !why.empty())
-        throw UserError("store '" + other.path_ + "': trial row " + std::to_string(st.trials_added + st.trials_skipped + 1) +
-                        " is damaged (" + why + "); nothing was merged");
+        throw UserError("store '" + other.path_ + "': trial row " +
+                        std::to_string(st.trials_added + st.trials_skipped + 1) + " is damaged (" +
+                        why + "); nothing was merged");
       ins.reset();
       ins.clearBindings();
       ins.bind(1, device_map.at(trials.getColumn(0).getInt64()));
       if (!trials.getColumn(1).isNull()) ins.bind(2, run_map.at(trials.getColumn(1).getInt64()));
       for (std::size_t c = 0; c < kTrialColumnCount; ++c)
         bind_column(ins, static_cast<int>(c) + 3, trials.getColumn(static_cast<int>(c) + 2));
-      if (ins.exec() > 0) ++st.trials_added;
-      else ++st.trials_skipped;
+      if (ins.exec() > 0)
+        ++st.trials_added;
+      else
+        ++st.trials_skipped;
     }
-    SQLite::Statement winners(*other.db_,
-                              "SELECT device_id, run_id, kernel, source_hash, space_hash, problem, config, "
-                              "config_values, median_us, default_median_us, decided_at FROM winners");
+    SQLite::Statement winners(
+        *other.db_,
+        "SELECT device_id, run_id, kernel, source_hash, space_hash, problem, config, "
+        "config_values, median_us, default_median_us, decided_at FROM winners");
     while (winners.executeStep()) {
       // A winner decided here is kept: it was re-measured on this machine's own terms.
       SQLite::Statement win(*db_,
-                            "INSERT INTO winners (device_id, run_id, kernel, source_hash, space_hash, problem, config, "
+                            "INSERT INTO winners (device_id, run_id, kernel, source_hash, "
+                            "space_hash, problem, config, "
                             "config_values, median_us, default_median_us, decided_at) VALUES "
                             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
       win.bind(1, device_map.at(winners.getColumn(0).getInt64()));

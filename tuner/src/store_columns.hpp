@@ -1,7 +1,7 @@
-// The trials table's columns after its keys (id, device_id, run_id): the one list that the insert, the reads,
-// the JSON export and the merge are generated from, with each column's SQL type and whether the export carries
-// it (the problem's class columns are an index over problem_json, which the export already holds). Private to
-// the store.
+// The trials table's columns after its keys (id, device_id, run_id): the one list that the insert,
+// the reads, the JSON export and the merge are generated from, with each column's SQL type and
+// whether the export carries it (the problem's class columns are an index over problem_json, which
+// the export already holds). Private to the store.
 #pragma once
 
 #include <cstddef>
@@ -50,8 +50,8 @@ inline constexpr TrialColumn kTrialColumns[] = {
 
 inline constexpr std::size_t kTrialColumnCount = sizeof(kTrialColumns) / sizeof(kTrialColumns[0]);
 
-/// Index of column `name` in kTrialColumns; kTrialColumnCount when there is none (a compile error where used
-/// in a constant expression through trial_column).
+/// Index of column `name` in kTrialColumns; kTrialColumnCount when there is none (a compile error
+/// where used in a constant expression through trial_column).
 constexpr std::size_t trial_column_index(std::string_view name) {
   for (std::size_t i = 0; i < kTrialColumnCount; ++i)
     if (name == kTrialColumns[i].name) return i;

@@ -1,11 +1,13 @@
-// The store's SQL: schema version 1 and the migrations that lead to kSchemaVersion. Private to store.cpp.
+// The store's SQL: schema version 1 and the migrations that lead to kSchemaVersion. Private to
+// store.cpp.
 #pragma once
 
 namespace qla::tuner::schema {
 
 // Migration i (0-based) takes a store from version i + 1 to version i + 2.
 inline constexpr const char* kMigrations[] = {
-    // 1 → 2: the decided winners (after the paired re-measurement), so the same winner is served twice.
+    // 1 → 2: the decided winners (after the paired re-measurement), so the same winner is served
+    // twice.
     R"sql(
 CREATE TABLE winners (
   device_id INTEGER NOT NULL REFERENCES devices(id),

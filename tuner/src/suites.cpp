@@ -19,11 +19,13 @@ std::vector<gdn::Problem> suite_problems(const std::string& name) {
     out.push_back(packed_problem({8192}, 16, 32));
     return out;
   }
-  // The benchmark matrix (shape_matrix.hpp), so tuned problems are exactly the ones the bench looks up.
+  // The benchmark matrix (shape_matrix.hpp), so tuned problems are exactly the ones the bench looks
+  // up.
   std::vector<Shape> shapes;
   if (name == "qwen35-fwd") shapes = cross(forward_heads(), forward_seqs());
   if (name == "headline") shapes = cross(headline_heads(), headline_seqs());
-  QLA_REQUIRE(!shapes.empty(), "--suite: unknown suite '" << name << "' (use smoke, headline or qwen35-fwd)");
+  QLA_REQUIRE(!shapes.empty(),
+              "--suite: unknown suite '" << name << "' (use smoke, headline or qwen35-fwd)");
   for (const Shape& s : shapes) out.push_back(forward_problem(s));
   return out;
 }

@@ -7,12 +7,18 @@ namespace qla::tuner {
 
 std::string_view status_name(TrialStatus s) {
   switch (s) {
-    case TrialStatus::kOk: return "ok";
-    case TrialStatus::kInvalid: return "invalid";
-    case TrialStatus::kCompileError: return "compile_error";
-    case TrialStatus::kLaunchError: return "launch_error";
-    case TrialStatus::kCrashed: return "crashed";
-    case TrialStatus::kTimeout: return "timeout";
+    case TrialStatus::kOk:
+      return "ok";
+    case TrialStatus::kInvalid:
+      return "invalid";
+    case TrialStatus::kCompileError:
+      return "compile_error";
+    case TrialStatus::kLaunchError:
+      return "launch_error";
+    case TrialStatus::kCrashed:
+      return "crashed";
+    case TrialStatus::kTimeout:
+      return "timeout";
   }
   return "?";
 }
@@ -31,8 +37,9 @@ bool errors_pass(const std::vector<OutputError>& errors, double tolerance) {
 }
 
 double trial_cost(const TrialResult& r) {
-  return r.status == TrialStatus::kOk && r.time.median_us > 0 ? r.time.median_us
-                                                              : std::numeric_limits<double>::infinity();
+  return r.status == TrialStatus::kOk && r.time.median_us > 0
+             ? r.time.median_us
+             : std::numeric_limits<double>::infinity();
 }
 
 }  // namespace qla::tuner

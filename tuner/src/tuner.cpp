@@ -30,17 +30,21 @@ std::string candidate_label(const SpaceDecl& space, const Point& values, const M
 }
 
 namespace {
-TrialRequest request_with(const std::string& kernel, const gdn::Problem& problem, const Point& values,
-                          const Members& members) {
+TrialRequest request_with(const std::string& kernel, const gdn::Problem& problem,
+                          const Point& values, const Members& members) {
   TrialRequest r{kernel, problem, values};
   for (const auto& [id, m] : members) r.members[id] = m.values;
   return r;
 }
 }  // namespace
 
-Tuner::Tuner(Store& store, DeviceFingerprint device, ArchInfo arch, TrialRunner& runner, std::int64_t run_id,
-             TuneOptions options)
-    : store_(store), device_(std::move(device)), arch_(arch), runner_(runner), run_id_(run_id),
+Tuner::Tuner(Store& store, DeviceFingerprint device, ArchInfo arch, TrialRunner& runner,
+             std::int64_t run_id, TuneOptions options)
+    : store_(store),
+      device_(std::move(device)),
+      arch_(arch),
+      runner_(runner),
+      run_id_(run_id),
       options_(std::move(options)) {}
 
 CompileQueue& Tuner::queue_for(const TunableKernel& kernel) {
@@ -103,14 +107,15 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
     if (options_.on_trial) options_.on_trial(progress);
     return cost;
   };
-  // Seeds, within the budget and in this order: the untuned op (the winner's speedup is over it); for a joint
-  // space the default at each value of its first axis (the op plan's chunk size: every kernel changes with it);
-  // then the winners of tuned neighbours (transfer).
+  // Seeds, within the budget and in this order: the untuned op (the winner's speedup is over it);
+  // for a joint space the default at each value of its first axis (the op plan's chunk size: every
+  // kernel changes with it); then the winners of tuned neighbours (transfer).
   std::vector<Coords> seeds;
   const std::vector<Coords> transfer = transfer_seeds(kernel, problem);
   auto add_seed = [&](const Point& p) {
     const auto c = space.coords_of(p);
-    if (c && space.is_buildable(p, arch_) && std::find(seeds.begin(), seeds.end(), *c) == seeds.end())
+    if (c && space.is_buildable(p, arch_) &&
+        std::find(seeds.begin(), seeds.end(), *c) == seeds.end())
       seeds.push_back(*c);
   };
   if (kernel.baseline) add_seed(kernel.baseline(problem));
@@ -123,7 +128,9 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   }
   for (const Coords& c : transfer) add_seed(space.point_at(c));
   const auto t0 = std::chrono::steady_clock::now();
-  auto seconds_since_start = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  auto seconds_since_start = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   Budget budget = options_.budget;
   for (const Coords& c : seeds) {
     if (budget.max_trials && out.seeded >= budget.max_trials) break;
@@ -154,7 +161,8 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   return out;
 }
 
-void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& problem, TuneOutcome& out) {
+void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& problem,
+                          TuneOutcome& out) {
   const SpaceDecl& space = kernel.space;
   const KernelIdentity id = kernel.identity();
   if (out.measured == 0) {
@@ -165,25 +173,30 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
       return;
     }
   }
-  // Candidates: every valid trial the store holds for this problem (this run's and earlier ones); for a joint
-  // space only those measured with the members a candidate would run with now.
+  // Candidates: every valid trial the store holds for this problem (this run's and earlier ones);
+  // for a joint space only those measured with the members a candidate would run with now.
   std::vector<TrialRecord> ok;
   for (TrialRecord& t : store_.trials(device_, id, problem)) {
     if (t.result.status != TrialStatus::kOk || !space.contains(t.values)) continue;
-    if (kernel.members && t.config != candidate_label(space, t.values, kernel.members(problem, t.values))) continue;
+    if (kernel.members &&
+        t.config != candidate_label(space, t.values, kernel.members(problem, t.values)))
+      continue;
     ok.push_back(std::move(t));
   }
   if (ok.empty()) return;
   std::sort(ok.begin(), ok.end(), [&](const TrialRecord& a, const TrialRecord& b) {
-    if (a.result.time.median_us != b.result.time.median_us) return a.result.time.median_us < b.result.time.median_us;
-    return flat_index(space, *space.coords_of(a.values)) < flat_index(space, *space.coords_of(b.values));
+    if (a.result.time.median_us != b.result.time.median_us)
+      return a.result.time.median_us < b.result.time.median_us;
+    return flat_index(space, *space.coords_of(a.values)) <
+           flat_index(space, *space.coords_of(b.values));
   });
   std::vector<Coords> finalists;
   for (std::size_t i = 0; i < ok.size() && i < std::max<std::size_t>(options_.finalists, 1); ++i)
     finalists.push_back(*space.coords_of(ok[i].values));
   const Point default_point = kernel.baseline_point(problem);
   const auto default_coords = space.coords_of(default_point);
-  const bool default_ok = std::any_of(ok.begin(), ok.end(), [&](const TrialRecord& t) { return t.values == default_point; });
+  const bool default_ok = std::any_of(
+      ok.begin(), ok.end(), [&](const TrialRecord& t) { return t.values == default_point; });
   if (default_ok && default_coords &&
       std::find(finalists.begin(), finalists.end(), *default_coords) == finalists.end())
     finalists.push_back(*default_coords);
@@ -193,34 +206,42 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
     w = {ok[0].config, ok[0].values, ok[0].result.time.median_us,
          ok[0].values == default_point ? ok[0].result.time.median_us : 0};
   } else {
-    auto sample = [&](const Coords& c) { return runner_.sample(request_for(kernel, problem, space.point_at(c))); };
-    FinalChoice choice = remeasure_top(space, finalists, sample, options_.final_rounds, options_.tie_tolerance);
-    // A finalist that failed a sample (e.g. crashed its worker) cannot win: decide among the others.
+    auto sample = [&](const Coords& c) {
+      return runner_.sample(request_for(kernel, problem, space.point_at(c)));
+    };
+    FinalChoice choice =
+        remeasure_top(space, finalists, sample, options_.final_rounds, options_.tie_tolerance);
+    // A finalist that failed a sample (e.g. crashed its worker) cannot win: decide among the
+    // others.
     std::vector<Coords> healthy;
     for (const Finalist& f : choice.finalists)
-      if (std::all_of(f.samples.begin(), f.samples.end(), [](double x) { return std::isfinite(x); }))
+      if (std::all_of(f.samples.begin(), f.samples.end(),
+                      [](double x) { return std::isfinite(x); }))
         healthy.push_back(f.coords);
     if (healthy.empty()) return;
     if (healthy.size() != choice.finalists.size())
       choice = remeasure_top(space, healthy, sample, options_.final_rounds, options_.tie_tolerance);
     const Finalist& win = choice.finalists[choice.winner];
     const Point values = space.point_at(win.coords);
-    w = {kernel.members ? candidate_label(space, values, kernel.members(problem, values)) : space.label(values),
+    w = {kernel.members ? candidate_label(space, values, kernel.members(problem, values))
+                        : space.label(values),
          values, win.median_us, 0};
     for (const Finalist& f : choice.finalists)
       if (default_coords && f.coords == *default_coords) w.default_median_us = f.median_us;
   }
   if (kernel.members) {
-    // A joint space's "default" is the untuned op, as for every kernel: its members' untuned-config trials are
-    // that op (the others ran at their defaults then), not the space's default point with tuned members.
-    // The baseline member's trial first: the others' default trials may predate a change of the untuned rules.
+    // A joint space's "default" is the untuned op, as for every kernel: its members' untuned-config
+    // trials are that op (the others ran at their defaults then), not the space's default point
+    // with tuned members. The baseline member's trial first: the others' default trials may predate
+    // a change of the untuned rules.
     w.default_median_us = 0;
     const Members members = kernel.members(problem, w.values);
     for (const bool baseline : {true, false}) {
       for (const auto& [member, m] : members) {
         if (m.baseline != baseline || w.default_median_us > 0) continue;
         const auto d = store_.find_trial(device_, m.identity, problem, m.default_label);
-        if (d && d->result.status == TrialStatus::kOk) w.default_median_us = d->result.time.median_us;
+        if (d && d->result.status == TrialStatus::kOk)
+          w.default_median_us = d->result.time.median_us;
       }
     }
   }
@@ -229,20 +250,22 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
   adopt_members(kernel, problem, w);
 }
 
-
-std::vector<Coords> Tuner::transfer_seeds(const TunableKernel& kernel, const gdn::Problem& problem) const {
+std::vector<Coords> Tuner::transfer_seeds(const TunableKernel& kernel,
+                                          const gdn::Problem& problem) const {
   if (options_.transfer == 0) return {};
   const std::string key = problem_key(problem);
-  // A resumed problem sees only the neighbours that were tuned before it first was, so a rerun takes the
-  // same path and measures nothing new.
-  const std::optional<std::string> started = store_.first_trial_at(device_, kernel.identity(), problem);
+  // A resumed problem sees only the neighbours that were tuned before it first was, so a rerun
+  // takes the same path and measures nothing new.
+  const std::optional<std::string> started =
+      store_.first_trial_at(device_, kernel.identity(), problem);
   std::vector<std::pair<double, const TunedEntry*>> near;
   const std::vector<TunedEntry> entries = store_.tuned_entries(kernel.identity());
   for (const TunedEntry& e : entries)
-    if (e.device_digest == device_.digest() && e.problem != key && same_class(e.problem_value, problem) &&
-        (!started || e.last_trial_at <= *started))
+    if (e.device_digest == device_.digest() && e.problem != key &&
+        same_class(e.problem_value, problem) && (!started || e.last_trial_at <= *started))
       near.emplace_back(problem_distance(e.problem_value, problem), &e);
-  std::stable_sort(near.begin(), near.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(near.begin(), near.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<Coords> seeds;
   for (const auto& [distance, e] : near) {
     if (seeds.size() >= options_.transfer) break;
@@ -253,16 +276,19 @@ std::vector<Coords> Tuner::transfer_seeds(const TunableKernel& kernel, const gdn
   return seeds;
 }
 
-TrialRequest Tuner::request_for(const TunableKernel& kernel, const gdn::Problem& problem, const Point& values) const {
+TrialRequest Tuner::request_for(const TunableKernel& kernel, const gdn::Problem& problem,
+                                const Point& values) const {
   return request_with(kernel.space.kernel, problem, values,
                       kernel.members ? kernel.members(problem, values) : Members{});
 }
 
-void Tuner::adopt_members(const TunableKernel& kernel, const gdn::Problem& problem, const Winner& w) {
+void Tuner::adopt_members(const TunableKernel& kernel, const gdn::Problem& problem,
+                          const Winner& w) {
   if (!kernel.members) return;
   for (const auto& [id, m] : kernel.members(problem, w.values)) {
     Winner mw{m.label, m.values, w.median_us, 0};
-    if (auto d = store_.find_trial(device_, m.identity, problem, m.default_label); d && d->result.status == TrialStatus::kOk)
+    if (auto d = store_.find_trial(device_, m.identity, problem, m.default_label);
+        d && d->result.status == TrialStatus::kOk)
       mw.default_median_us = d->result.time.median_us;
     store_.put_winner(device_, m.identity, problem, mw, run_id_);
   }

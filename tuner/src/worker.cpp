@@ -1,18 +1,18 @@
 #include "qla/tuner/worker.hpp"
 
-#include <cerrno>
-#include <chrono>
-#include <csignal>
-#include <cstring>
-#include <iostream>
-#include <limits>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <limits>
 
 #include "qla/error.hpp"
 #include "qla/tuner/problem_json.hpp"
@@ -22,7 +22,8 @@ namespace {
 
 double num(const nlohmann::json& j, const char* key) {
   const auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<double>() : std::numeric_limits<double>::quiet_NaN();
+  return it != j.end() && it->is_number() ? it->get<double>()
+                                          : std::numeric_limits<double>::quiet_NaN();
 }
 
 bool write_all(int fd, const std::string& s, bool no_signal) {
@@ -41,8 +42,8 @@ std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
     const char* name = sigabbrev_np(sig);
-    return std::string("worker killed by signal SIG") + (name ? name : std::to_string(sig).c_str()) + " (" +
-           strsignal(sig) + ")";
+    return std::string("worker killed by signal SIG") +
+           (name ? name : std::to_string(sig).c_str()) + " (" + strsignal(sig) + ")";
   }
   if (WIFEXITED(status)) return "worker exited with code " + std::to_string(WEXITSTATUS(status));
   return "worker ended";
@@ -55,7 +56,10 @@ nlohmann::json trial_result_to_json(const TrialResult& r) {
   for (const auto& k : r.kernels) kernels.push_back({{"name", k.name}, {"median_us", k.median_us}});
   nlohmann::json errors = nlohmann::json::array();
   for (const auto& e : r.errors)
-    errors.push_back({{"name", e.name}, {"rel_fro", e.rel_fro}, {"max_abs", e.max_abs}, {"nan_count", e.nan_count}});
+    errors.push_back({{"name", e.name},
+                      {"rel_fro", e.rel_fro},
+                      {"max_abs", e.max_abs},
+                      {"nan_count", e.nan_count}});
   return {{"status", std::string(status_name(r.status))},
           {"median_us", r.time.median_us},
           {"min_us", r.time.min_us},
@@ -75,8 +79,10 @@ TrialResult trial_result_from_json(const nlohmann::json& j) {
   const auto status = parse_status(j.at("status").get<std::string>());
   if (!status) throw std::runtime_error("worker answered an unknown status");
   r.status = *status;
-  r.time = {num(j, "median_us"), num(j, "min_us"), num(j, "max_us"), j.value("samples", 0), num(j, "noise")};
-  for (const auto& k : j.at("kernels")) r.kernels.push_back({k.at("name").get<std::string>(), num(k, "median_us")});
+  r.time = {num(j, "median_us"), num(j, "min_us"), num(j, "max_us"), j.value("samples", 0),
+            num(j, "noise")};
+  for (const auto& k : j.at("kernels"))
+    r.kernels.push_back({k.at("name").get<std::string>(), num(k, "median_us")});
   for (const auto& e : j.at("errors"))
     r.errors.push_back({e.at("name").get<std::string>(), num(e, "rel_fro"), num(e, "max_abs"),
                         e.value("nan_count", std::int64_t{0})});
@@ -86,13 +92,15 @@ TrialResult trial_result_from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json trial_request_to_json(const TrialRequest& r) {
-  return {{"kernel", r.kernel}, {"problem", problem_to_json(r.problem)}, {"config", r.config},
+  return {{"kernel", r.kernel},
+          {"problem", problem_to_json(r.problem)},
+          {"config", r.config},
           {"members", r.members}};
 }
 
 TrialRequest trial_request_from_json(const nlohmann::json& j) {
-  return {j.at("kernel").get<std::string>(), problem_from_json(j.at("problem")), j.at("config").get<Point>(),
-          j.value("members", std::map<std::string, Point>{})};
+  return {j.at("kernel").get<std::string>(), problem_from_json(j.at("problem")),
+          j.at("config").get<Point>(), j.value("members", std::map<std::string, Point>{})};
 }
 
 int serve_worker(TrialRunner& backend) {
@@ -140,8 +148,12 @@ ProcessRunner::ProcessRunner(std::vector<std::string> argv, double timeout_s)
 }
 
 ProcessRunner::ProcessRunner(ProcessRunner&& o) noexcept
-    : argv_(std::move(o.argv_)), timeout_s_(o.timeout_s_), pid_(o.pid_), fd_(o.fd_),
-      buffer_(std::move(o.buffer_)), started_(o.started_) {
+    : argv_(std::move(o.argv_)),
+      timeout_s_(o.timeout_s_),
+      pid_(o.pid_),
+      fd_(o.fd_),
+      buffer_(std::move(o.buffer_)),
+      started_(o.started_) {
   o.pid_ = -1;
   o.fd_ = -1;
 }
@@ -182,8 +194,8 @@ void ProcessRunner::start() {
   const pid_t pid = ::fork();
   if (pid < 0) raise_api_error("POSIX", __FILE__, __LINE__, "fork", std::strerror(errno));
   if (pid == 0) {
-    // Child: its own process group, so a Ctrl-C at the terminal reaches only the tuner, which then stops
-    // cleanly after the trial in flight; and it dies with the parent.
+    // Child: its own process group, so a Ctrl-C at the terminal reaches only the tuner, which then
+    // stops cleanly after the trial in flight; and it dies with the parent.
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(sv[1], STDIN_FILENO);
@@ -231,7 +243,8 @@ ProcessRunner::Reply ProcessRunner::call(const nlohmann::json& request) {
     return reply;
   };
   if (!write_all(fd_, request.dump() + "\n", true)) return died("could not send the request: ");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s_);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s_);
   for (;;) {
     const auto nl = buffer_.find('\n');
     if (nl != std::string::npos) {
@@ -248,7 +261,8 @@ ProcessRunner::Reply ProcessRunner::call(const nlohmann::json& request) {
       if (reply.body.value("fatal", false)) stop(false);
       return reply;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       stop(true);
       reply.failure = TrialStatus::kTimeout;

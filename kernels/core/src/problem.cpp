@@ -11,37 +11,48 @@ std::int64_t Problem::num_sequences() const {
   return is_varlen() ? static_cast<std::int64_t>(cu_seqlens.size()) - 1 : batch;
 }
 
-std::int64_t Problem::seq_begin(std::int64_t n) const { return is_varlen() ? cu_seqlens[n] : n * tokens; }
+std::int64_t Problem::seq_begin(std::int64_t n) const {
+  return is_varlen() ? cu_seqlens[n] : n * tokens;
+}
 
 std::int64_t Problem::seq_length(std::int64_t n) const {
   return is_varlen() ? cu_seqlens[n + 1] - cu_seqlens[n] : tokens;
 }
 
-std::int64_t Problem::valid_tokens() const { return is_varlen() ? cu_seqlens.back() : batch * tokens; }
+std::int64_t Problem::valid_tokens() const {
+  return is_varlen() ? cu_seqlens.back() : batch * tokens;
+}
 
 double Problem::effective_scale() const { return scale ? *scale : 1.0 / std::sqrt(double(k_dim)); }
 
 void Problem::validate() const {
   QLA_REQUIRE(batch >= 1, "batch must be >= 1, got " << batch);
   QLA_REQUIRE(tokens >= 0, "tokens must be >= 0, got " << tokens);
-  QLA_REQUIRE(h_qk >= 1 && h_v >= 1, "head counts must be >= 1, got h_qk=" << h_qk << " h_v=" << h_v);
-  QLA_REQUIRE(h_v % h_qk == 0,
-              "h_v (" << h_v << ") must be a multiple of h_qk (" << h_qk << ") for grouped value attention");
-  QLA_REQUIRE(k_dim >= 1 && v_dim >= 1, "head dims must be >= 1, got K=" << k_dim << " V=" << v_dim);
+  QLA_REQUIRE(h_qk >= 1 && h_v >= 1,
+              "head counts must be >= 1, got h_qk=" << h_qk << " h_v=" << h_v);
+  QLA_REQUIRE(h_v % h_qk == 0, "h_v (" << h_v << ") must be a multiple of h_qk (" << h_qk
+                                       << ") for grouped value attention");
+  QLA_REQUIRE(k_dim >= 1 && v_dim >= 1,
+              "head dims must be >= 1, got K=" << k_dim << " V=" << v_dim);
   QLA_REQUIRE(qkv_dtype == DType::kBF16 || qkv_dtype == DType::kF16 || qkv_dtype == DType::kF32,
               "q/k/v dtype must be bf16, f16 or f32, got " << dtype_name(qkv_dtype));
-  QLA_REQUIRE(is_floating(gate_dtype) && is_floating(beta_dtype), "g and beta must be floating point");
+  QLA_REQUIRE(is_floating(gate_dtype) && is_floating(beta_dtype),
+              "g and beta must be floating point");
   if (is_varlen()) {
     QLA_REQUIRE(batch == 1, "cu_seqlens: varlen needs batch == 1 (packed), got batch " << batch);
-    QLA_REQUIRE(cu_seqlens.size() >= 2, "cu_seqlens: needs at least 2 entries, got " << cu_seqlens.size());
-    QLA_REQUIRE(cu_seqlens.front() == 0, "cu_seqlens: must start at 0, starts at " << cu_seqlens.front());
+    QLA_REQUIRE(cu_seqlens.size() >= 2,
+                "cu_seqlens: needs at least 2 entries, got " << cu_seqlens.size());
+    QLA_REQUIRE(cu_seqlens.front() == 0,
+                "cu_seqlens: must start at 0, starts at " << cu_seqlens.front());
     for (std::size_t i = 1; i < cu_seqlens.size(); ++i) {
-      QLA_REQUIRE(cu_seqlens[i] >= cu_seqlens[i - 1], "cu_seqlens: must be non-decreasing, but entry "
-                                                          << i << " (" << cu_seqlens[i] << ") < entry " << i - 1
-                                                          << " (" << cu_seqlens[i - 1] << ")");
+      QLA_REQUIRE(cu_seqlens[i] >= cu_seqlens[i - 1],
+                  "cu_seqlens: must be non-decreasing, but entry " << i << " (" << cu_seqlens[i]
+                                                                   << ") < entry " << i - 1 << " ("
+                                                                   << cu_seqlens[i - 1] << ")");
     }
-    QLA_REQUIRE(cu_seqlens.back() <= tokens, "cu_seqlens: last entry " << cu_seqlens.back()
-                                                                        << " exceeds the token count " << tokens);
+    QLA_REQUIRE(cu_seqlens.back() <= tokens, "cu_seqlens: last entry "
+                                                 << cu_seqlens.back() << " exceeds the token count "
+                                                 << tokens);
   }
 }
 

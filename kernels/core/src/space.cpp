@@ -14,7 +14,9 @@ struct Fnv1a {
     const auto* p = static_cast<const unsigned char*>(data);
     for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
   }
-  void str(const std::string& s) { bytes(s.data(), s.size() + 1); }  // include the NUL as a separator
+  void str(const std::string& s) {
+    bytes(s.data(), s.size() + 1);
+  }  // include the NUL as a separator
   void integer(std::int64_t v) { bytes(&v, sizeof v); }
 };
 
@@ -24,7 +26,8 @@ bool SpaceDecl::contains(const Point& p) const { return coords_of(p).has_value()
 
 Point SpaceDecl::point_at(const std::vector<int>& idx) const {
   Point p(axes.size());
-  for (std::size_t a = 0; a < axes.size(); ++a) p[a] = axes[a].values.at(static_cast<std::size_t>(idx.at(a)));
+  for (std::size_t a = 0; a < axes.size(); ++a)
+    p[a] = axes[a].values.at(static_cast<std::size_t>(idx.at(a)));
   return p;
 }
 
@@ -68,14 +71,16 @@ std::string SpaceDecl::label(const Point& p) const {
 }
 
 std::optional<Point> SpaceDecl::parse(const std::string& text) const {
-  if (axes.empty()) return text.empty() ? std::optional<Point>(Point{}) : std::nullopt;  // the one point, ""
+  if (axes.empty())
+    return text.empty() ? std::optional<Point>(Point{}) : std::nullopt;  // the one point, ""
   Point p;
   std::size_t pos = 0;
   for (std::size_t a = 0; a < axes.size(); ++a) {
     const std::size_t end = std::min(text.find('.', pos), text.size());
     const std::string part = text.substr(pos, end - pos);
     const std::string& prefix = axes[a].label;
-    if (part.size() <= prefix.size() || part.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+    if (part.size() <= prefix.size() || part.compare(0, prefix.size(), prefix) != 0)
+      return std::nullopt;
     const std::string digits = part.substr(prefix.size());
     if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
         digits.size() > 9)

@@ -1,6 +1,6 @@
-// The device vocabulary every kernel shares: element conversion (fp32 ⇄ bf16/fp16, round to nearest), 16-bit
-// pair packing, and token addressing in token-major tensors. Compiles under nvcc and NVRTC (no host standard
-// headers).
+// The device vocabulary every kernel shares: element conversion (fp32 ⇄ bf16/fp16, round to
+// nearest), 16-bit pair packing, and token addressing in token-major tensors. Compiles under nvcc
+// and NVRTC (no host standard headers).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -27,11 +27,17 @@ __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
 template <class T>
 __device__ __forceinline__ T from_float(float x);
 template <>
-__device__ __forceinline__ float from_float<float>(float x) { return x; }
+__device__ __forceinline__ float from_float<float>(float x) {
+  return x;
+}
 template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
 template <>
-__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+__device__ __forceinline__ __half from_float<__half>(float x) {
+  return __float2half_rn(x);
+}
 
 /// Two floats packed into one 32-bit register of T (low half = a).
 template <class T>
@@ -58,7 +64,8 @@ __device__ __forceinline__ long long token_offset(const gdn::TokenTensor& x, lon
 
 /// Pointer to the first element of (flat token f, head h) in a token-major view of element type T.
 template <class T>
-__device__ __forceinline__ T* token_ptr(const gdn::TokenTensor& x, long long f, int h, long long tokens_per_row) {
+__device__ __forceinline__ T* token_ptr(const gdn::TokenTensor& x, long long f, int h,
+                                        long long tokens_per_row) {
   return static_cast<T*>(x.data) + token_offset(x, f, h, tokens_per_row);
 }
 

@@ -1,10 +1,11 @@
-// Warp-level tensor-core helpers shared by the fused GDN kernels: mma.sync m16n8k16 (fp16/bf16 operands, fp32
-// accumulators), ldmatrix fragment loads from padded shared-memory tiles, cp.async with zero fill (element
-// conversion and token addressing: common/convert.cuh). Compiles under nvcc and NVRTC (no host standard headers).
+// Warp-level tensor-core helpers shared by the fused GDN kernels: mma.sync m16n8k16 (fp16/bf16
+// operands, fp32 accumulators), ldmatrix fragment loads from padded shared-memory tiles, cp.async
+// with zero fill (element conversion and token addressing: common/convert.cuh). Compiles under nvcc
+// and NVRTC (no host standard headers).
 //
-// Shared-memory tiles are row-major 16-bit arrays with a row pitch that is a multiple of 8 elements and ≡ 8
-// (mod 64) elements (e.g. 136 for 128 columns, 72 for 64): ldmatrix then reads 8 rows from 8 distinct 16-byte
-// bank groups, conflict-free, and every fragment row address is 16-byte aligned.
+// Shared-memory tiles are row-major 16-bit arrays with a row pitch that is a multiple of 8 elements
+// and ≡ 8 (mod 64) elements (e.g. 136 for 128 columns, 72 for 64): ldmatrix then reads 8 rows from
+// 8 distinct 16-byte bank groups, conflict-free, and every fragment row address is 16-byte aligned.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -18,7 +19,6 @@ namespace qla::cuda {
 __device__ __forceinline__ unsigned smem_u32(const void* p) {
   return static_cast<unsigned>(__cvta_generic_to_shared(p));
 }
-
 
 /// 16-byte asynchronous global→shared copy; `valid == false` writes zeros and reads nothing.
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
@@ -53,12 +53,14 @@ __device__ __forceinline__ void ldmatrix_x2_trans(unsigned (&r)[2], const void* 
                : "r"(smem_u32(p)));
 }
 
-/// d += a·b for one m16n8k16 tile: row-major A, column-major B, fp32 accumulators; T = __half or __nv_bfloat16.
+/// d += a·b for one m16n8k16 tile: row-major A, column-major B, fp32 accumulators; T = __half or
+/// __nv_bfloat16.
 template <class T>
-__device__ __forceinline__ void mma_16816(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
+__device__ __forceinline__ void mma_16816(float (&d)[4], const unsigned (&a)[4], unsigned b0,
+                                          unsigned b1);
 template <>
-__device__ __forceinline__ void mma_16816<__half>(float (&d)[4], const unsigned (&a)[4], unsigned b0,
-                                                  unsigned b1) {
+__device__ __forceinline__ void mma_16816<__half>(float (&d)[4], const unsigned (&a)[4],
+                                                  unsigned b0, unsigned b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
@@ -66,8 +68,8 @@ __device__ __forceinline__ void mma_16816<__half>(float (&d)[4], const unsigned 
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 template <>
-__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4], const unsigned (&a)[4], unsigned b0,
-                                                         unsigned b1) {
+__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4], const unsigned (&a)[4],
+                                                         unsigned b0, unsigned b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
@@ -75,8 +77,8 @@ __device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&d)[4], const un
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-/// How W warps tile an M x N output: WM warps along M (16-row steps), WN along N; each warp owns MT x NT
-/// m16n8 tiles. Warp w sits at (w % WM, w / WM).
+/// How W warps tile an M x N output: WM warps along M (16-row steps), WN along N; each warp owns MT
+/// x NT m16n8 tiles. Warp w sits at (w % WM, w / WM).
 template <int M, int N, int W>
 struct WarpTiling {
   static constexpr int kWM = W < M / 16 ? W : M / 16;
@@ -84,7 +86,8 @@ struct WarpTiling {
   static constexpr int kMT = M / 16 / kWM;
   static constexpr int kNT = N / 8 / kWN;
   static_assert(M % 16 == 0 && N % 8 == 0, "tile extents");
-  static_assert(kWM * kWN == W && kMT * kWM * 16 == M && kNT * kWN * 8 == N, "warps must tile the output");
+  static_assert(kWM * kWN == W && kMT * kWM * 16 == M && kNT * kWN * 8 == N,
+                "warps must tile the output");
   __device__ static int m0(int warp) { return (warp % kWM) * kMT * 16; }
   __device__ static int n0(int warp) { return (warp / kWM) * kNT * 8; }
 };
@@ -92,10 +95,11 @@ struct WarpTiling {
 /// One warp: acc(16·MT x 8·NT at (m0, n0)) += A(m0.., 0..KD) · B(0..KD, n0..), from shared memory.
 ///   kATrans == false: A stored row-major [m][k] (pitch lda);  true: stored as Aᵀ, i.e. [k][m].
 ///   kBTrans == false: B stored as Bᵀ, i.e. [n][k] ("K-major");  true: stored row-major [k][n].
-/// Accumulator fragment: acc[mt][nt][r] = C(m0 + 16·mt + lane/4 + 8·(r/2), n0 + 8·nt + 2·(lane%4) + r%2).
+/// Accumulator fragment: acc[mt][nt][r] = C(m0 + 16·mt + lane/4 + 8·(r/2), n0 + 8·nt + 2·(lane%4) +
+/// r%2).
 template <class T, bool kATrans, bool kBTrans, int MT, int NT, int KD>
-__device__ __forceinline__ void warp_mma(float (&acc)[MT][NT][4], const T* a, int lda, const T* b, int ldb,
-                                         int m0, int n0) {
+__device__ __forceinline__ void warp_mma(float (&acc)[MT][NT][4], const T* a, int lda, const T* b,
+                                         int ldb, int m0, int n0) {
   static_assert(KD % 16 == 0, "k extent must be a multiple of 16");
   const int lane = threadIdx.x % 32;
   const int j = lane >> 3;
@@ -152,7 +156,8 @@ __device__ __forceinline__ void zero_acc(float (&acc)[MT][NT][4]) {
       for (int q = 0; q < 4; ++q) acc[mt][nt][q] = 0.f;
 }
 
-/// Calls f(row, col, value&) for every accumulator element of this lane (rows/cols relative to the tile).
+/// Calls f(row, col, value&) for every accumulator element of this lane (rows/cols relative to the
+/// tile).
 template <int MT, int NT, class F>
 __device__ __forceinline__ void for_each_acc(float (&acc)[MT][NT][4], int m0, int n0, F&& f) {
   const int lane = threadIdx.x % 32;
@@ -162,7 +167,8 @@ __device__ __forceinline__ void for_each_acc(float (&acc)[MT][NT][4], int m0, in
     for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
       for (int q = 0; q < 4; ++q)
-        f(m0 + 16 * mt + (lane >> 2) + 8 * (q >> 1), n0 + 8 * nt + 2 * (lane & 3) + (q & 1), acc[mt][nt][q]);
+        f(m0 + 16 * mt + (lane >> 2) + 8 * (q >> 1), n0 + 8 * nt + 2 * (lane & 3) + (q & 1),
+          acc[mt][nt][q]);
 }
 
 /// Converts a 16-byte segment (8 elements) of bf16 in shared memory to fp16 in place.

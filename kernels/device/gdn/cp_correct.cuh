@@ -1,8 +1,9 @@
 // Serial correction of the CP pieces' initial states, fp32. CTA = (V-slice of BV, head, raw
-// sequence); thread r owns state row r of the slice. Per piece the step is latency-bound (the pieces are a
-// serial chain), so the loads run ahead: thread r holds its whole row of M[j] in registers (128 floats), refills
-// each float4 with M[j+1]'s while it multiplies piece j, and multiplies against the running state in shared
-// memory, which every thread reads at the same address (a broadcast).
+// sequence); thread r owns state row r of the slice. Per piece the step is latency-bound (the
+// pieces are a serial chain), so the loads run ahead: thread r holds its whole row of M[j] in
+// registers (128 floats), refills each float4 with M[j+1]'s while it multiplies piece j, and
+// multiplies against the running state in shared memory, which every thread reads at the same
+// address (a broadcast).
 #pragma once
 
 #include "qla/gdn/cp_params.hpp"
@@ -14,7 +15,8 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
   constexpr int kK = 128;
   constexpr int kV = 128;
   constexpr int kQ = BV / 4;  // float4 per row slice
-  static_assert(kV % BV == 0 && BV % 4 == 0 && BV <= 64, "BV divides 128, a multiple of 4, at most 64");
+  static_assert(kV % BV == 0 && BV % 4 == 0 && BV <= 64,
+                "BV divides 128, a multiple of 4, at most 64");
   __shared__ __align__(16) float4 h_s[kK][kQ];  // (K, BV) fp32 running state slice
 
   const int v0 = blockIdx.x * BV;
@@ -24,18 +26,21 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
   const long long head_state = static_cast<long long>(kK) * kV;
   float4 row[kQ];
   {
-    const float4* h0 = p.h0 ? reinterpret_cast<const float4*>(
-                                  p.h0 + (static_cast<long long>(raw) * p.heads + head) * head_state + r * kV + v0)
-                            : nullptr;
+    const float4* h0 =
+        p.h0 ? reinterpret_cast<const float4*>(
+                   p.h0 + (static_cast<long long>(raw) * p.heads + head) * head_state + r * kV + v0)
+             : nullptr;
 #pragma unroll
     for (int q = 0; q < kQ; ++q) row[q] = h0 ? h0[q] : make_float4(0.f, 0.f, 0.f, 0.f);
   }
-  // Row r of M[j], loaded for piece j while piece j − 1 still multiplies: each float4 is refilled with the next
-  // piece's as soon as it was used (the state_pass writes M for every (piece, head), zeros where not needed).
+  // Row r of M[j], loaded for piece j while piece j − 1 still multiplies: each float4 is refilled
+  // with the next piece's as soon as it was used (the state_pass writes M for every (piece, head),
+  // zeros where not needed).
   const int first = p.raw_first_piece[raw], end = p.raw_first_piece[raw + 1];
   auto m_row = [&](int j) {
-    return reinterpret_cast<const float4*>(p.m + (static_cast<long long>(j) * p.heads + head) * head_state +
-                                           static_cast<long long>(r) * kK);
+    return reinterpret_cast<const float4*>(
+        p.m + (static_cast<long long>(j) * p.heads + head) * head_state +
+        static_cast<long long>(r) * kK);
   };
   float4 mrow[kK / 4];
   if (first < end) {

@@ -1,6 +1,6 @@
 // CP warm-up counts per (piece, head) (forward direction): walk the piece's chunks from its end
-// backwards summing chunk totals g_L (the chunk-local cumsum at each chunk's last valid token) until the sum
-// drops below the threshold.
+// backwards summing chunk totals g_L (the chunk-local cumsum at each chunk's last valid token)
+// until the sum drops below the threshold.
 #pragma once
 
 #include "common/convert.cuh"
@@ -22,7 +22,8 @@ __global__ void cp_warmup_counts_kernel(CpWarmupParams p) {
     float sum = 0.f;
     fallback = 1;
     for (int c = chunks - 1; c >= 0; --c) {
-      const long long last = (c == chunks - 1) ? eos - 1 : bos + static_cast<long long>(c + 1) * p.chunk - 1;
+      const long long last =
+          (c == chunks - 1) ? eos - 1 : bos + static_cast<long long>(c + 1) * p.chunk - 1;
       sum += *cuda::token_ptr<const float>(p.g_cum, last, head, p.tokens_per_row);
       ++n;
       if (sum < p.threshold) {

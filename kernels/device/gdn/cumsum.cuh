@@ -1,15 +1,16 @@
 // chunk_local_cumsum: per chunk of C tokens of each sequence, the inclusive prefix sum of g
 // (Reverse: the inclusive suffix sum, for the backward's dg), in fp32.
 //
-// What is written: g_out[t] for every token t inside a sequence (the sum restarts at each sequence start and
-// every C tokens after it), and 0 for every token after cu_seqlens[N] (varlen padding), written by the
-// blocks past num_chunks. Nothing else: the rows that pad a sequence's last chunk belong to the next sequence
-// (or do not exist), so consumers load padded rows as g_out[last valid token of the chunk] themselves
-// (FlashQLA's padding rule); with that, g_out at the chunk's last valid token is the chunk total g_L.
+// What is written: g_out[t] for every token t inside a sequence (the sum restarts at each sequence
+// start and every C tokens after it), and 0 for every token after cu_seqlens[N] (varlen padding),
+// written by the blocks past num_chunks. Nothing else: the rows that pad a sequence's last chunk
+// belong to the next sequence (or do not exist), so consumers load padded rows as g_out[last valid
+// token of the chunk] themselves (FlashQLA's padding rule); with that, g_out at the chunk's last
+// valid token is the chunk total g_L.
 //
-// CTA = (chunk, 32-head block), 4 warps: the (C, 32) tile is loaded coalesced (32 consecutive heads of a token)
-// into padded smem, each warp scans heads: lane l owns C/32 consecutive tokens, a sequential scan inside the
-// lane and a shuffle scan across lanes.
+// CTA = (chunk, 32-head block), 4 warps: the (C, 32) tile is loaded coalesced (32 consecutive heads
+// of a token) into padded smem, each warp scans heads: lane l owns C/32 consecutive tokens, a
+// sequential scan inside the lane and a shuffle scan across lanes.
 #pragma once
 
 #include "common/convert.cuh"
@@ -33,7 +34,8 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
     for (int i = tid; i < C * 32; i += 128) {
       const long long tok = pad0 + i / 32;
       const int head = head0 + i % 32;
-      if (tok < p.seq.total_tokens && head < p.heads) *cuda::token_ptr<float>(p.g_out, tok, head, T) = 0.f;
+      if (tok < p.seq.total_tokens && head < p.heads)
+        *cuda::token_ptr<float>(p.g_out, tok, head, T) = 0.f;
     }
     return;
   }
@@ -55,7 +57,8 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
 
   const int lane = tid % 32;
   for (int h = tid / 32; h < 32; h += 4) {
-    // Position j of the scan order: token j (forward) or token C-1-j (reverse); zeros beyond len are harmless.
+    // Position j of the scan order: token j (forward) or token C-1-j (reverse); zeros beyond len
+    // are harmless.
     float vals[kPerLane];
     float run = 0.f;
 #pragma unroll
@@ -82,7 +85,8 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
   for (int i = tid; i < C * 32; i += 128) {
     const int t = i / 32;
     const int head = head0 + i % 32;
-    if (t < len && head < p.heads) *cuda::token_ptr<float>(p.g_out, bos + t, head, T) = tile[t][i % 32];
+    if (t < len && head < p.heads)
+      *cuda::token_ptr<float>(p.g_out, bos + t, head, T) = tile[t][i % 32];
   }
 }
 

@@ -1,13 +1,19 @@
-// fused_fwd_ws: the warp-specialised fused forward (FlashQLA's producer/consumer split, on mma.sync). Same
-// work item and math as fused_fwd.cuh (FusedFwdStep), with the roles split by warpgroup:
-//  * warpgroup 0, the producer, drops to kProducerRegs registers (setmaxnreg.dec) and fills a ring of kStages
-//    input stages: q, k, v-slice and A_r by cp.async, bf16 → fp16 in place, then g and β; it publishes a stage
-//    on its `full` mbarrier and waits for the stage's `empty` barrier before refilling it;
-//  * the kWarps consumer warps take the freed registers (setmaxnreg.inc, fused_ws_consumer_regs), keep the fp32
-//    state slice in registers and run the chunk chain, synchronising among themselves on named barrier 1 only.
-// So loading, converting and the gate reads of the next kStages chunks overlap the consumers' chunk step, and
-// the consumers' register budget grows from 168 to 232–240 per thread with 8 warps (BV = 128 without spills).
-// sm_90a for setmaxnreg (elsewhere the split compiles away and only the roles remain). nvcc and NVRTC.
+// fused_fwd_ws: the warp-specialised fused forward (FlashQLA's producer/consumer split, on
+// mma.sync). Same work item and math as fused_fwd.cuh (FusedFwdStep), with the roles split by
+// warpgroup:
+//  * warpgroup 0, the producer, drops to kProducerRegs registers (setmaxnreg.dec) and fills a ring
+//  of kStages
+//    input stages: q, k, v-slice and A_r by cp.async, bf16 → fp16 in place, then g and β; it
+//    publishes a stage on its `full` mbarrier and waits for the stage's `empty` barrier before
+//    refilling it;
+//  * the kWarps consumer warps take the freed registers (setmaxnreg.inc, fused_ws_consumer_regs),
+//  keep the fp32
+//    state slice in registers and run the chunk chain, synchronising among themselves on named
+//    barrier 1 only.
+// So loading, converting and the gate reads of the next kStages chunks overlap the consumers' chunk
+// step, and the consumers' register budget grows from 168 to 232–240 per thread with 8 warps (BV =
+// 128 without spills). sm_90a for setmaxnreg (elsewhere the split compiles away and only the roles
+// remain). nvcc and NVRTC.
 #pragma once
 
 #include "common/warp_roles.cuh"
@@ -15,11 +21,12 @@
 
 namespace qla::gdn {
 
-/// kChunk: C (32 or 64); kBV: V-slice width (32, 64, 128); kStages: ring depth (1..3); kWarps: consumer warps
-/// (4 or 8); kProducerRegs: the producer warpgroup's registers after the split (24..56); T: qkv dtype; BetaT:
-/// float or T.
+/// kChunk: C (32 or 64); kBV: V-slice width (32, 64, 128); kStages: ring depth (1..3); kWarps:
+/// consumer warps (4 or 8); kProducerRegs: the producer warpgroup's registers after the split
+/// (24..56); T: qkv dtype; BetaT: float or T.
 template <int kChunk, int kBV, int kStages, int kWarps, int kProducerRegs, class T, class BetaT>
-__global__ void __launch_bounds__(fused_ws_threads(kWarps), 1) fused_fwd_ws_kernel(FusedFwdParams p) {
+__global__ void __launch_bounds__(fused_ws_threads(kWarps), 1)
+    fused_fwd_ws_kernel(FusedFwdParams p) {
   static_assert(kStages >= 1 && kStages <= 3, "stages");
   using Step = FusedFwdStep<kChunk, kBV, kWarps, false, T>;
   using Tc = typename Step::Tc;
@@ -29,8 +36,9 @@ __global__ void __launch_bounds__(fused_ws_threads(kWarps), 1) fused_fwd_ws_kern
   constexpr FusedFwdWsLayout kL = fused_fwd_ws_layout(kChunk, kBV, kStages);
 
   extern __shared__ __align__(128) unsigned char smem[];
-  unsigned long long* full = reinterpret_cast<unsigned long long*>(smem + kL.bars);  // producer → consumers
-  unsigned long long* empty = full + kStages;                                        // consumers → producer
+  unsigned long long* full =
+      reinterpret_cast<unsigned long long*>(smem + kL.bars);  // producer → consumers
+  unsigned long long* empty = full + kStages;                 // consumers → producer
   const FusedFwdTile t = fused_fwd_tile<kChunk, kBV>(p);
 
   if (threadIdx.x == 0) {
@@ -54,7 +62,8 @@ __global__ void __launch_bounds__(fused_ws_threads(kWarps), 1) fused_fwd_ws_kern
           p, t, st, kL, c, tid, kProducerThreads,
           [&](Tc* dst, const TokenTensor& x, long long f, int h, int col, bool valid) {
             const T* base = static_cast<const T*>(x.data);
-            cuda::cp_async16(dst, valid ? base + cuda::token_offset(x, f, h, tpr) + col : base, valid);
+            cuda::cp_async16(dst, valid ? base + cuda::token_offset(x, f, h, tpr) + col : base,
+                             valid);
           });
       cuda::cp_async_commit();
       if (tid < kChunk) {  // the gate reads overlap the copies in flight
@@ -65,10 +74,11 @@ __global__ void __launch_bounds__(fused_ws_threads(kWarps), 1) fused_fwd_ws_kern
       }
       cuda::cp_async_wait<0>();
       if constexpr (kConvert)
-        fused_fwd_stage_segments<kChunk, kBV>(p, t, st, kL, c, tid, kProducerThreads,
-                                              [&](Tc* dst, const TokenTensor&, long long, int, int, bool valid) {
-                                                if (valid) cuda::bf16x8_to_f16x8(dst);
-                                              });
+        fused_fwd_stage_segments<kChunk, kBV>(
+            p, t, st, kL, c, tid, kProducerThreads,
+            [&](Tc* dst, const TokenTensor&, long long, int, int, bool valid) {
+              if (valid) cuda::bf16x8_to_f16x8(dst);
+            });
       cuda::mbar_arrive(&full[b]);
     }
     return;
@@ -78,14 +88,18 @@ __global__ void __launch_bounds__(fused_ws_threads(kWarps), 1) fused_fwd_ws_kern
   const int tid = threadIdx.x - kProducerThreads;
   const int warp = tid / 32;
   auto sync = [] { cuda::named_barrier_sync<1, Step::kThreads>(); };
-  const typename Step::Shared sh{reinterpret_cast<Tc*>(smem + kL.s16), reinterpret_cast<Tc*>(smem + kL.vd),
+  const typename Step::Shared sh{reinterpret_cast<Tc*>(smem + kL.s16),
+                                 reinterpret_cast<Tc*>(smem + kL.vd),
                                  reinterpret_cast<Tc*>(smem + kL.pg), nullptr};
   const typename Step::Out out{t.head, t.v0, p.seq.tokens_per_row};
 
   typename Step::StateRegs sreg;
   {
     const int row = p.h0 ? (p.h0_index ? p.h0_index[t.seq] : t.seq) : -1;
-    Step::load_state(sreg, sh, row >= 0 ? p.h0 + (static_cast<long long>(row) * p.heads_v + t.head) * kFusedHeadDim * kFusedHeadDim : nullptr,
+    Step::load_state(sreg, sh,
+                     row >= 0 ? p.h0 + (static_cast<long long>(row) * p.heads_v + t.head) *
+                                           kFusedHeadDim * kFusedHeadDim
+                              : nullptr,
                      t.v0, tid, warp);
   }
   Step::write_s16(sreg, sh, tid, warp);
@@ -112,7 +126,9 @@ __global__ void __launch_bounds__(fused_ws_threads(kWarps), 1) fused_fwd_ws_kern
 
   const int ht_row = p.ht ? (p.ht_index ? p.ht_index[t.seq] : t.seq) : -1;
   if (ht_row >= 0)
-    Step::store_state(sreg, sh, p.ht + (static_cast<long long>(ht_row) * p.heads_v + t.head) * kFusedHeadDim * kFusedHeadDim,
+    Step::store_state(sreg, sh,
+                      p.ht + (static_cast<long long>(ht_row) * p.heads_v + t.head) * kFusedHeadDim *
+                                 kFusedHeadDim,
                       t.v0, tid, warp);
   Step::zero_padding(p, t.seq, out, tid);
 }

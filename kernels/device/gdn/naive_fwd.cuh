@@ -1,7 +1,8 @@
 // Baseline (a): the GDN recurrence token by token, fp32 state in registers.
-// CTA = (V-slice of BV columns, value head, sequence); BV*KSplit threads: thread (col, part) holds the state
-// rows r = i*KSplit + part (i < 128/KSplit) of column col, so a column's KSplit owners are adjacent lanes and
-// the two dot products per token reduce with shuffles. Also the GPU reference for long sequences.
+// CTA = (V-slice of BV columns, value head, sequence); BV*KSplit threads: thread (col, part) holds
+// the state rows r = i*KSplit + part (i < 128/KSplit) of column col, so a column's KSplit owners
+// are adjacent lanes and the two dot products per token reduce with shuffles. Also the GPU
+// reference for long sequences.
 #pragma once
 
 #include "common/convert.cuh"
@@ -38,7 +39,8 @@ __global__ void __launch_bounds__(BV* KSplit) naive_fwd_kernel(NaiveFwdParams p)
   const long long state_base = (static_cast<long long>(seq) * p.h_v + head) * kK * kV;
   const float* h0 = static_cast<const float*>(p.h0.data);
 #pragma unroll
-  for (int i = 0; i < kRows; ++i) state[i] = h0 ? h0[state_base + (i * KSplit + part) * kV + col] : 0.f;
+  for (int i = 0; i < kRows; ++i)
+    state[i] = h0 ? h0[state_base + (i * KSplit + part) * kV + col] : 0.f;
 
   for (long long tok = bos; tok < eos; ++tok) {
     __syncthreads();  // the previous token's smem reads are done
@@ -47,7 +49,8 @@ __global__ void __launch_bounds__(BV* KSplit) naive_fwd_kernel(NaiveFwdParams p)
       q_s[i] = cuda::to_float(cuda::token_ptr<const T>(p.q, tok, qk_head, rows_per_batch)[i]);
     }
     for (int i = tid; i < BV; i += BV * KSplit) {
-      v_s[i] = cuda::to_float(cuda::token_ptr<const T>(p.v, tok, head, rows_per_batch)[slice * BV + i]);
+      v_s[i] =
+          cuda::to_float(cuda::token_ptr<const T>(p.v, tok, head, rows_per_batch)[slice * BV + i]);
     }
     if (tid == 0) {
       gb_s[0] = expf(cuda::to_float(*cuda::token_ptr<const TG>(p.g, tok, head, rows_per_batch)));
@@ -71,7 +74,8 @@ __global__ void __launch_bounds__(BV* KSplit) naive_fwd_kernel(NaiveFwdParams p)
     }
 #pragma unroll
     for (int off = KSplit / 2; off > 0; off /= 2) out += __shfl_xor_sync(0xffffffffu, out, off);
-    if (part == 0) cuda::token_ptr<T>(p.o, tok, head, rows_per_batch)[col] = cuda::from_float<T>(p.scale * out);
+    if (part == 0)
+      cuda::token_ptr<T>(p.o, tok, head, rows_per_batch)[col] = cuda::from_float<T>(p.scale * out);
   }
 
   float* ht = static_cast<float*>(p.ht.data);

@@ -1,13 +1,15 @@
 // state_pass: the state-only pass (FlashQLA's prepare_h), used for the CP warm-up.
-// One CTA per (sequence or CP piece, value head) with the full V = 128 runs the last n chunks of its sequence
-// (n = num_warmup[seq * H + h], all chunks when null) and writes the final state; heads that run every chunk
-// (CP fallback) also accumulate the exact transition M = M_n ⋯ M_1, M_c = e^{g_L}(I + Xᵀ K). Per chunk:
+// One CTA per (sequence or CP piece, value head) with the full V = 128 runs the last n chunks of
+// its sequence (n = num_warmup[seq * H + h], all chunks when null) and writes the final state;
+// heads that run every chunk (CP fallback) also accumulate the exact transition M = M_n ⋯ M_1, M_c
+// = e^{g_L}(I + Xᵀ K). Per chunk:
 //   X = −diag(β) A_rᵀ K                 (C,C)ᵀ(C,128)    S-independent, off the serial chain
 //   Y = e^{g_L} (K S) − e^{g_L − g} ⊙ V  (C,128)(128,128) (e^{g_L − g} = 0 on padded rows)
 //   S ← e^{g_L} S + Xᵀ Y                (128,C)(C,128)
 //   with M: Z = K M (into the dead v tile);  M ← e^{g_L} (M + Xᵀ Z)
-// GEMMs: mma.sync m16n8k16 with fp16 operands (bf16 inputs converted in shared memory, see fused_fwd.cuh),
-// fp32 accumulators; S in registers, M fp32 in shared memory. Compiles under nvcc and NVRTC.
+// GEMMs: mma.sync m16n8k16 with fp16 operands (bf16 inputs converted in shared memory, see
+// fused_fwd.cuh), fp32 accumulators; S in registers, M fp32 in shared memory. Compiles under nvcc
+// and NVRTC.
 #pragma once
 
 #include "common/mma.cuh"
@@ -15,8 +17,8 @@
 
 namespace qla::gdn {
 
-/// kChunk: C (32 or 64); kStages: input ring depth (1..2; 1 when kWithM); kWarps: 4 or 8; kWithM: M support
-/// compiled in; T: qkv dtype; BetaT: float or T.
+/// kChunk: C (32 or 64); kStages: input ring depth (1..2; 1 when kWithM); kWarps: 4 or 8; kWithM: M
+/// support compiled in; T: qkv dtype; BetaT: float or T.
 template <int kChunk, int kStages, int kWarps, bool kWithM, class T, class BetaT>
 __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams p) {
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
@@ -79,10 +81,12 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
     }
   };
   auto load_stage = [&](int c, int b) {
-    for_stage_segments(c, b, [&](Tc* dst, const TokenTensor& x, long long f, int h, int col, bool valid) {
-      const T* base = static_cast<const T*>(x.data);
-      cuda::cp_async16(dst, valid ? base + cuda::token_offset(x, f, h, tpr) + col : base, valid);
-    });
+    for_stage_segments(
+        c, b, [&](Tc* dst, const TokenTensor& x, long long f, int h, int col, bool valid) {
+          const T* base = static_cast<const T*>(x.data);
+          cuda::cp_async16(dst, valid ? base + cuda::token_offset(x, f, h, tpr) + col : base,
+                           valid);
+        });
   };
   auto convert_stage = [&](int c, int b) {
     for_stage_segments(c, b, [&](Tc* dst, const TokenTensor&, long long, int, int, bool valid) {
@@ -96,16 +100,18 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
       const int rows = rows_of(c);
       const int r = tid < rows ? tid : rows - 1;
       g_next = static_cast<const float*>(p.g.data)[cuda::token_offset(p.g, cs + r, head, tpr)];
-      b_next = tid < rows
-                   ? cuda::to_float(static_cast<const BetaT*>(p.beta.data)[cuda::token_offset(p.beta, cs + r, head, tpr)])
-                   : 0.f;
+      b_next = tid < rows ? cuda::to_float(static_cast<const BetaT*>(
+                                p.beta.data)[cuda::token_offset(p.beta, cs + r, head, tpr)])
+                          : 0.f;
     }
   };
 
   // Initial state: h0 when the whole sequence runs, zero for a warm-up window.
   float sreg[TileS::kMT][TileS::kNT][4];
   {
-    const float* h0 = (p.h0 && full) ? p.h0 + (static_cast<long long>(seq) * p.heads_v + head) * kD * kD : nullptr;
+    const float* h0 = (p.h0 && full)
+                          ? p.h0 + (static_cast<long long>(seq) * p.heads_v + head) * kD * kD
+                          : nullptr;
     cuda::for_each_acc(sreg, ss_m0, ss_n0, [&](int r, int c, float& x) {
       x = h0 ? h0[r * kD + c] : 0.f;
       s16[r * kPq + c] = __float2half_rn(x);
@@ -160,13 +166,17 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
     {
       float acc[TileX::kMT][TileX::kNT][4];
       cuda::zero_acc(acc);
-      cuda::warp_mma<Tc, true, true, TileX::kMT, TileX::kNT, kChunk>(acc, as, kPa, ks, kPq, sx_m0, sx_n0);
-      cuda::for_each_acc(acc, sx_m0, sx_n0, [&](int r, int cc, float& x) { xs[r * kPq + cc] = __float2half_rn(-bs[r] * x); });
+      cuda::warp_mma<Tc, true, true, TileX::kMT, TileX::kNT, kChunk>(acc, as, kPa, ks, kPq, sx_m0,
+                                                                     sx_n0);
+      cuda::for_each_acc(acc, sx_m0, sx_n0, [&](int r, int cc, float& x) {
+        xs[r * kPq + cc] = __float2half_rn(-bs[r] * x);
+      });
     }
     {
       float acc[TileX::kMT][TileX::kNT][4];
       cuda::zero_acc(acc);
-      cuda::warp_mma<Tc, false, true, TileX::kMT, TileX::kNT, kD>(acc, ks, kPq, s16, kPq, sx_m0, sx_n0);
+      cuda::warp_mma<Tc, false, true, TileX::kMT, TileX::kNT, kD>(acc, ks, kPq, s16, kPq, sx_m0,
+                                                                  sx_n0);
       cuda::for_each_acc(acc, sx_m0, sx_n0, [&](int r, int cc, float& x) {
         const float tail = r < rows ? __expf(g_last - gs[r]) : 0.f;
         ys[r * kPq + cc] = __float2half_rn(decay * x - tail * __half2float(vs[r * kPq + cc]));
@@ -174,22 +184,30 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
     }
     __syncthreads();  // (2)
 
-    // Phase 2: S ← e^{g_L} S + Xᵀ Y (and its fp16 copy: K·S of this chunk is done); Z = K M into the v tile.
+    // Phase 2: S ← e^{g_L} S + Xᵀ Y (and its fp16 copy: K·S of this chunk is done); Z = K M into
+    // the v tile.
     cuda::for_each_acc(sreg, ss_m0, ss_n0, [&](int, int, float& x) { x *= decay; });
-    cuda::warp_mma<Tc, true, true, TileS::kMT, TileS::kNT, kChunk>(sreg, xs, kPq, ys, kPq, ss_m0, ss_n0);
-    cuda::for_each_acc(sreg, ss_m0, ss_n0, [&](int r, int cc, float& x) { s16[r * kPq + cc] = __float2half_rn(x); });
+    cuda::warp_mma<Tc, true, true, TileS::kMT, TileS::kNT, kChunk>(sreg, xs, kPq, ys, kPq, ss_m0,
+                                                                   ss_n0);
+    cuda::for_each_acc(sreg, ss_m0, ss_n0,
+                       [&](int r, int cc, float& x) { s16[r * kPq + cc] = __float2half_rn(x); });
     if constexpr (kWithM) {
       if (with_m) {
         {
           float acc[TileX::kMT][TileX::kNT][4];
           cuda::zero_acc(acc);
-          cuda::warp_mma<Tc, false, true, TileX::kMT, TileX::kNT, kD>(acc, ks, kPq, m16, kPq, sx_m0, sx_n0);
-          cuda::for_each_acc(acc, sx_m0, sx_n0, [&](int r, int cc, float& x) { vs[r * kPq + cc] = __float2half_rn(x); });
+          cuda::warp_mma<Tc, false, true, TileX::kMT, TileX::kNT, kD>(acc, ks, kPq, m16, kPq, sx_m0,
+                                                                      sx_n0);
+          cuda::for_each_acc(acc, sx_m0, sx_n0, [&](int r, int cc, float& x) {
+            vs[r * kPq + cc] = __float2half_rn(x);
+          });
         }
         __syncthreads();  // (3) Z complete, every read of m16 done
         float acc[TileS::kMT][TileS::kNT][4];
-        cuda::for_each_acc(acc, ss_m0, ss_n0, [&](int r, int cc, float& x) { x = m32[r * kPm + cc]; });
-        cuda::warp_mma<Tc, true, true, TileS::kMT, TileS::kNT, kChunk>(acc, xs, kPq, vs, kPq, ss_m0, ss_n0);
+        cuda::for_each_acc(acc, ss_m0, ss_n0,
+                           [&](int r, int cc, float& x) { x = m32[r * kPm + cc]; });
+        cuda::warp_mma<Tc, true, true, TileS::kMT, TileS::kNT, kChunk>(acc, xs, kPq, vs, kPq, ss_m0,
+                                                                       ss_n0);
         cuda::for_each_acc(acc, ss_m0, ss_n0, [&](int r, int cc, float& x) {
           x *= decay;
           m32[r * kPm + cc] = x;

@@ -1,12 +1,14 @@
-// Device helpers of the unfused baseline pipeline (kernels/device/gdn/unfused_*.cuh), beside the shared vocabulary
-// of common/convert.cuh: chunk ranges, cp.async and one warp-level tensor-core GEMM on shared-memory tiles.
+// Device helpers of the unfused baseline pipeline (kernels/device/gdn/unfused_*.cuh), beside the
+// shared vocabulary of common/convert.cuh: chunk ranges, cp.async and one warp-level tensor-core
+// GEMM on shared-memory tiles.
 //
-// Precision choice: every GEMM of the pipeline runs on TF32 tensor cores (mma.sync m16n8k8, fp32 accumulate)
-// from fp32 or 16-bit shared-memory tiles, and every intermediate (g cumsum, beta, A, w, u/v_new, h) is fp32 in
-// global memory. bf16/fp16 inputs are exact in TF32; fp32 intermediates are rounded to nearest TF32 (10-bit
-// mantissa, 8x finer than bf16). FLA keeps these intermediates in bf16 and lands at 3.5-4.2e-3 relative error,
-// too close to the 5e-3 bar; TF32 keeps this baseline well inside it at twice the bytes of FLA's intermediates.
-// Compiles under nvcc and NVRTC: no host standard headers.
+// Precision choice: every GEMM of the pipeline runs on TF32 tensor cores (mma.sync m16n8k8, fp32
+// accumulate) from fp32 or 16-bit shared-memory tiles, and every intermediate (g cumsum, beta, A,
+// w, u/v_new, h) is fp32 in global memory. bf16/fp16 inputs are exact in TF32; fp32 intermediates
+// are rounded to nearest TF32 (10-bit mantissa, 8x finer than bf16). FLA keeps these intermediates
+// in bf16 and lands at 3.5-4.2e-3 relative error, too close to the 5e-3 bar; TF32 keeps this
+// baseline well inside it at twice the bytes of FLA's intermediates. Compiles under nvcc and NVRTC:
+// no host standard headers.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -19,7 +21,8 @@ namespace qla::gdn::unfused {
 
 constexpr int kChunk = 64;     ///< C, tokens per chunk (fixed for this pipeline)
 constexpr int kHeadDim = 128;  ///< K = V = 128
-constexpr int kThreads = 128;  ///< threads of every kernel but h (whose warp count is a config axis)
+constexpr int kThreads =
+    128;  ///< threads of every kernel but h (whose warp count is a config axis)
 constexpr int kWarps = kThreads / 32;
 
 using cuda::from_float;
@@ -41,15 +44,19 @@ __device__ __forceinline__ ChunkRange chunk_range(const SequenceView& seq, int c
   return {n, begin, static_cast<int>(rows)};
 }
 
-/// 16-byte asynchronous global→shared copy; `valid == false` writes zeros (src-size 0), reading nothing.
+/// 16-byte asynchronous global→shared copy; `valid == false` writes zeros (src-size 0), reading
+/// nothing.
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
   const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   const int src_size = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem), "r"(src_size));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem),
+               "r"(src_size));
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int kPending>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending)); }
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
 
 __device__ __forceinline__ unsigned to_tf32(float x) {
   unsigned r;
@@ -58,7 +65,8 @@ __device__ __forceinline__ unsigned to_tf32(float x) {
 }
 
 /// d += a·b for one 16x8x8 TF32 tile (row-major A, column-major B, fp32 accumulators).
-__device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+__device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4],
+                                         const unsigned (&b)[2]) {
   asm volatile(
       "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
@@ -67,11 +75,12 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4], 
 }
 
 /// One warp: acc(16·MT x 8·NT) += A(16·MT x KD) · B(KD x 8·NT), TF32 tensor cores.
-/// A(i, k) = a[i·kARow + k·kACol], B(k, j) = b[k·kBK + j·kBN] (shared memory, any of float/bf16/half), so
-/// transposed operands are a matter of strides. Accumulator fragment (m16n8 layout): acc[mt][nt][r] holds
-/// row 16·mt + lane/4 + 8·(r/2), column 8·nt + 2·(lane%4) + r%2.
-/// Bank-conflict-free strides: fp32 rows read along k need row pitch ≡ 4 (mod 32) words, fp32 rows read
-/// along the output index need ≡ 8; 16-bit tiles with a pitch of 136 elements are conflict-free both ways.
+/// A(i, k) = a[i·kARow + k·kACol], B(k, j) = b[k·kBK + j·kBN] (shared memory, any of
+/// float/bf16/half), so transposed operands are a matter of strides. Accumulator fragment (m16n8
+/// layout): acc[mt][nt][r] holds row 16·mt + lane/4 + 8·(r/2), column 8·nt + 2·(lane%4) + r%2.
+/// Bank-conflict-free strides: fp32 rows read along k need row pitch ≡ 4 (mod 32) words, fp32 rows
+/// read along the output index need ≡ 8; 16-bit tiles with a pitch of 136 elements are
+/// conflict-free both ways.
 template <int MT, int NT, int KD, int kARow, int kACol, int kBK, int kBN, class TA, class TB>
 __device__ __forceinline__ void warp_mma(float (&acc)[MT][NT][4], const TA* a, const TB* b) {
   static_assert(KD % 8 == 0, "k extent must be a multiple of 8");
@@ -109,11 +118,12 @@ __device__ __forceinline__ void zero_acc(float (&acc)[MT][NT][4]) {
       for (int r = 0; r < 4; ++r) acc[mt][nt][r] = 0.f;
 }
 
-/// Copies rows [0, 64) of a token-major 128-wide 16-bit tile (q, k or v of one head) into shared memory with
-/// row pitch kPitch elements; rows >= `rows` are zero-filled (partial chunk). All threads of the CTA share the
-/// copies; cp.async (no commit).
+/// Copies rows [0, 64) of a token-major 128-wide 16-bit tile (q, k or v of one head) into shared
+/// memory with row pitch kPitch elements; rows >= `rows` are zero-filled (partial chunk). All
+/// threads of the CTA share the copies; cp.async (no commit).
 template <int kPitch, class T>
-__device__ __forceinline__ void load_token_tile_async(T* smem, const TokenTensor& x, const ChunkRange& r, int head,
+__device__ __forceinline__ void load_token_tile_async(T* smem, const TokenTensor& x,
+                                                      const ChunkRange& r, int head,
                                                       long long tokens_per_row) {
   static_assert(sizeof(T) == 2, "16-bit tiles");
   constexpr int kVecs = kHeadDim * 2 / 16;  // 16-byte vectors per row
@@ -122,15 +132,18 @@ __device__ __forceinline__ void load_token_tile_async(T* smem, const TokenTensor
     const int row = i / kVecs;
     const int vec = i % kVecs;
     const bool valid = row < r.rows;
-    const T* src = valid ? base + token_offset(x, r.first_token + row, head, tokens_per_row) + vec * 8 : base;
+    const T* src =
+        valid ? base + token_offset(x, r.first_token + row, head, tokens_per_row) + vec * 8 : base;
     cp_async16(smem + row * kPitch + vec * 8, src, valid);
   }
 }
 
-/// Copies a dense fp32 tile of `kRows` x `kCols` (global row pitch `gpitch` floats) into shared memory with
-/// row pitch kPitch floats. All threads of the CTA share the copies; cp.async (no commit).
+/// Copies a dense fp32 tile of `kRows` x `kCols` (global row pitch `gpitch` floats) into shared
+/// memory with row pitch kPitch floats. All threads of the CTA share the copies; cp.async (no
+/// commit).
 template <int kRows, int kCols, int kPitch>
-__device__ __forceinline__ void load_f32_tile_async(float* smem, const float* gmem, long long gpitch) {
+__device__ __forceinline__ void load_f32_tile_async(float* smem, const float* gmem,
+                                                    long long gpitch) {
   constexpr int kVecs = kCols / 4;
   for (int i = threadIdx.x; i < kRows * kVecs; i += blockDim.x) {
     const int row = i / kVecs;

@@ -1,10 +1,12 @@
 // Unfused pipeline, kernel 4 of 5: the inter-chunk state recurrence, per (sequence, value head,
-// V-slice of width BV), serial over the sequence's chunks. With S the state at the chunk start (K x BV slice):
+// V-slice of width BV), serial over the sequence's chunks. With S the state at the chunk start (K x
+// BV slice):
 //   h[c] = S;   v_new = u − w S;   S ← e^{g_L} S + (e^{g_L − g} ⊙ K)ᵀ v_new
 // writes every chunk-start state h (fp32), v_new over u (fp32), and the final state.
-// Grid (V/BV, H, N), 32·W threads (W = 4 or 8 warps), dynamic shared memory unfused_layout::h_smem_bytes(BV). S lives in registers as TF32 MMA
-// accumulators (warp w owns rows [(128/W)·w, (128/W)·(w+1))); w, K, u and g of chunk i+1 are fetched with cp.async while
-// chunk i computes (2 stages).
+// Grid (V/BV, H, N), 32·W threads (W = 4 or 8 warps), dynamic shared memory
+// unfused_layout::h_smem_bytes(BV). S lives in registers as TF32 MMA accumulators (warp w owns rows
+// [(128/W)·w, (128/W)·(w+1))); w, K, u and g of chunk i+1 are fetched with cp.async while chunk i
+// computes (2 stages).
 #pragma once
 
 #include "gdn/unfused_common.cuh"
@@ -24,12 +26,15 @@ __global__ void __launch_bounds__(32 * W) unfused_h_kernel(UnfusedParams p) {
   static_assert(W == 4 || W == 8, "4 or 8 warps");
   constexpr int kSRows = kHeadDim / W;  // state rows per warp
   constexpr int kSMT = kSRows / 16;     // their m16 tiles
-  constexpr int kColGroups = W / 4;     // v_new (C x BV): 4 row tiles x kColGroups column groups of warps
+  constexpr int kColGroups =
+      W / 4;  // v_new (C x BV): 4 row tiles x kColGroups column groups of warps
   constexpr int kVNT = BV / 8 / kColGroups;
-  constexpr int kUPitch = unfused_layout::f32_col_pitch(BV);  // fp32 (C, BV) u / v_new tile, read along the output index
+  constexpr int kUPitch = unfused_layout::f32_col_pitch(
+      BV);  // fp32 (C, BV) u / v_new tile, read along the output index
   constexpr int kNT = BV / 8;
   extern __shared__ __align__(16) unsigned char smem[];
-  float* ss = reinterpret_cast<float*>(smem + 2 * h_stage_bytes(BV));  // (K, BV) fp32 chunk-start state
+  float* ss =
+      reinterpret_cast<float*>(smem + 2 * h_stage_bytes(BV));  // (K, BV) fp32 chunk-start state
 
   const int v0 = blockIdx.x * BV;
   const int head = blockIdx.y;
@@ -43,10 +48,11 @@ __global__ void __launch_bounds__(32 * W) unfused_h_kernel(UnfusedParams p) {
 
   auto stage_ptrs = [&](int stage, float*& ws, T*& ks, float*& us, float*& gs) {
     unsigned char* base = smem + stage * h_stage_bytes(BV);
-    ws = reinterpret_cast<float*>(base);                       // (C, K) fp32, 33 KB
-    ks = reinterpret_cast<T*>(ws + kChunk * kHWPitch);         // (C, K) 16-bit, 17 KB
-    us = reinterpret_cast<float*>(ks + kChunk * kHKPitch);     // (C, BV) fp32 u, then e^{g_L−g} ⊙ v_new
-    gs = us + kChunk * kUPitch;                                // (C) fp32 g cumsum
+    ws = reinterpret_cast<float*>(base);                // (C, K) fp32, 33 KB
+    ks = reinterpret_cast<T*>(ws + kChunk * kHWPitch);  // (C, K) 16-bit, 17 KB
+    us =
+        reinterpret_cast<float*>(ks + kChunk * kHKPitch);  // (C, BV) fp32 u, then e^{g_L−g} ⊙ v_new
+    gs = us + kChunk * kUPitch;                            // (C) fp32 g cumsum
   };
   auto load_chunk = [&](int i) {
     float *ws, *us, *gs;
@@ -55,12 +61,15 @@ __global__ void __launch_bounds__(32 * W) unfused_h_kernel(UnfusedParams p) {
     const int c = first + i;
     const long long ch = static_cast<long long>(c) * p.h_v + head;
     load_f32_tile_async<kChunk, kHeadDim, kHWPitch>(ws, p.w + ch * kChunk * kHeadDim, kHeadDim);
-    load_token_tile_async<kHKPitch>(ks, p.k, chunk_range(p.seq, c), head / group, p.seq.tokens_per_row);
+    load_token_tile_async<kHKPitch>(ks, p.k, chunk_range(p.seq, c), head / group,
+                                    p.seq.tokens_per_row);
     load_f32_tile_async<kChunk, BV, kUPitch>(us, p.u + ch * kChunk * kHeadDim + v0, kHeadDim);
-    if (threadIdx.x < kChunk / 4) cp_async16(gs + 4 * threadIdx.x, p.g_cum + ch * kChunk + 4 * threadIdx.x, true);
+    if (threadIdx.x < kChunk / 4)
+      cp_async16(gs + 4 * threadIdx.x, p.g_cum + ch * kChunk + 4 * threadIdx.x, true);
   };
 
-  // S (K x BV slice): acc[mt][nt][e] is row kSRows·warp + 16·mt + lane/4 + 8·(e/2), column 8·nt + 2·(lane%4) + e%2.
+  // S (K x BV slice): acc[mt][nt][e] is row kSRows·warp + 16·mt + lane/4 + 8·(e/2), column 8·nt +
+  // 2·(lane%4) + e%2.
   float s[kSMT][kNT][4];
   const long long state = (static_cast<long long>(n) * p.h_v + head) * kv;
   const float* h0 = static_cast<const float*>(p.h0.data);
@@ -102,8 +111,8 @@ __global__ void __launch_bounds__(32 * W) unfused_h_kernel(UnfusedParams p) {
     cp_async_wait<1>();
     __syncthreads();
 
-    // v_new = u − w S (C x BV; warp w: rows [16·(w%4), +16), columns [(BV/kColGroups)·(w/4), +BV/kColGroups));
-    // v_new → global (over u), e^{g_L−g} ⊙ v_new → us.
+    // v_new = u − w S (C x BV; warp w: rows [16·(w%4), +16), columns [(BV/kColGroups)·(w/4),
+    // +BV/kColGroups)); v_new → global (over u), e^{g_L−g} ⊙ v_new → us.
     const float gl = gs[kChunk - 1];
     {
       const int row0 = 16 * (warp % 4);
@@ -134,7 +143,8 @@ __global__ void __launch_bounds__(32 * W) unfused_h_kernel(UnfusedParams p) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) s[mt][nt][e] *= chunk_decay;
     __syncthreads();
-    // S += Kᵀ (e^{g_L−g} ⊙ v_new): A(i,k) = K[k][i] (rows kSRows·warp of the K dim), B(k,j) = us[k][j].
+    // S += Kᵀ (e^{g_L−g} ⊙ v_new): A(i,k) = K[k][i] (rows kSRows·warp of the K dim), B(k,j) =
+    // us[k][j].
     warp_mma<kSMT, kNT, kChunk, 1, kHKPitch, kUPitch, 1>(s, ks + kSRows * warp, us);
     __syncthreads();
   }
@@ -150,7 +160,8 @@ __global__ void __launch_bounds__(32 * W) unfused_h_kernel(UnfusedParams p) {
         for (int hr = 0; hr < 2; ++hr) {
           const int row = kSRows * warp + 16 * mt + lane / 4 + 8 * hr;
           const int col = 8 * nt + 2 * (lane % 4);
-          *reinterpret_cast<float2*>(ht + row * kHeadDim + col) = make_float2(s[mt][nt][2 * hr], s[mt][nt][2 * hr + 1]);
+          *reinterpret_cast<float2*>(ht + row * kHeadDim + col) =
+              make_float2(s[mt][nt][2 * hr], s[mt][nt][2 * hr + 1]);
         }
   }
 }

@@ -1,7 +1,9 @@
 // Unfused pipeline, kernel 2 of 5: FLA's gated UT matrix per (chunk, value head)
-//   L = StrictLower(diag(β) (K Kᵀ) ⊙ Γ),  Γ[s,t] = e^{g_s − g_t};   A = (I + L)⁻¹  (unit lower triangular)
-// Grid (NC, H), 128 threads. KKᵀ on TF32 tensor cores (4 warps x 16 rows); the inverse by column-wise forward
-// substitution in fp32 (two threads per column, even/odd terms): A[s,j] = −Σ_{j ≤ r < s} L[s,r] A[r,j].
+//   L = StrictLower(diag(β) (K Kᵀ) ⊙ Γ),  Γ[s,t] = e^{g_s − g_t};   A = (I + L)⁻¹  (unit lower
+//   triangular)
+// Grid (NC, H), 128 threads. KKᵀ on TF32 tensor cores (4 warps x 16 rows); the inverse by
+// column-wise forward substitution in fp32 (two threads per column, even/odd terms): A[s,j] = −Σ_{j
+// ≤ r < s} L[s,r] A[r,j].
 #pragma once
 
 #include "gdn/unfused_common.cuh"
@@ -12,14 +14,14 @@ template <class T>
 __global__ void __launch_bounds__(128) unfused_kkt_solve_kernel(UnfusedParams p) {
   using namespace unfused;
   constexpr int kKPitch = 136;  // 16-bit K tile pitch (elements)
-  constexpr int kLPitch = 65;   // fp32 L and A pitch: column walks and row walks both conflict-light
+  constexpr int kLPitch = 65;  // fp32 L and A pitch: column walks and row walks both conflict-light
   constexpr int kKBytes = kChunk * kKPitch * 2;
   constexpr int kLBytes = kChunk * kLPitch * 4;
   static_assert(kChunk * kLPitch * 4 <= kKBytes, "A aliases the K tile");
   __shared__ alignas(16) unsigned char smem[kKBytes + kLBytes];
-  T* ks = reinterpret_cast<T*>(smem);                      // (C, K) 16-bit, 17 KB
-  float* ls = reinterpret_cast<float*>(smem + kKBytes);    // (C, C) fp32, 16.3 KB
-  float* as = reinterpret_cast<float*>(smem);              // (C, C) fp32, aliases ks once KKᵀ is done
+  T* ks = reinterpret_cast<T*>(smem);                    // (C, K) 16-bit, 17 KB
+  float* ls = reinterpret_cast<float*>(smem + kKBytes);  // (C, C) fp32, 16.3 KB
+  float* as = reinterpret_cast<float*>(smem);  // (C, C) fp32, aliases ks once KKᵀ is done
   __shared__ float gs[kChunk];
   __shared__ float bs[kChunk];
 
@@ -69,7 +71,8 @@ __global__ void __launch_bounds__(128) unfused_kkt_solve_kernel(UnfusedParams p)
   }
   __syncthreads();
   float* out = p.a + (static_cast<long long>(c) * p.h_v + head) * kChunk * kChunk;
-  for (int i = threadIdx.x; i < kChunk * kChunk; i += kThreads) out[i] = as[(i / kChunk) * kLPitch + i % kChunk];
+  for (int i = threadIdx.x; i < kChunk * kChunk; i += kThreads)
+    out[i] = as[(i / kChunk) * kLPitch + i % kChunk];
 }
 
 }  // namespace qla::gdn

@@ -1,7 +1,8 @@
 // Unfused pipeline, kernel 3 of 5: the WY representation per (chunk, value head)
 //   w = A (β e^g ⊙ K) = (A diag(β e^g)) K,    u = A (β ⊙ V) = (A diag(β)) V
-// Grid (NC, H), 128 threads, dynamic shared memory unfused_layout::kWuSmemBytes. The row scalings are folded into A's columns in
-// fp32 so that K and V stay exact 16-bit tiles; both GEMMs (C x C x 128) on TF32 tensor cores, 4 warps x 16 rows.
+// Grid (NC, H), 128 threads, dynamic shared memory unfused_layout::kWuSmemBytes. The row scalings
+// are folded into A's columns in fp32 so that K and V stay exact 16-bit tiles; both GEMMs (C x C x
+// 128) on TF32 tensor cores, 4 warps x 16 rows.
 #pragma once
 
 #include "gdn/unfused_common.cuh"
@@ -17,10 +18,10 @@ template <class T>
 __global__ void __launch_bounds__(128) unfused_wu_kernel(UnfusedParams p) {
   using namespace unfused;
   extern __shared__ __align__(16) unsigned char smem[];
-  float* aw = reinterpret_cast<float*>(smem);              // (C, C) fp32 A diag(β e^g), 17 KB
-  float* au = aw + kChunk * kWuAPitch;                     // (C, C) fp32 A diag(β), 17 KB
+  float* aw = reinterpret_cast<float*>(smem);             // (C, C) fp32 A diag(β e^g), 17 KB
+  float* au = aw + kChunk * kWuAPitch;                    // (C, C) fp32 A diag(β), 17 KB
   T* ks = reinterpret_cast<T*>(au + kChunk * kWuAPitch);  // (C, K) 16-bit, 17 KB
-  T* vs = ks + kChunk * kWuXPitch;                         // (C, V) 16-bit, 17 KB
+  T* vs = ks + kChunk * kWuXPitch;                        // (C, V) 16-bit, 17 KB
   float* gs = reinterpret_cast<float*>(vs + kChunk * kWuXPitch);
   float* bs = gs + kChunk;
 
@@ -63,7 +64,8 @@ __global__ void __launch_bounds__(128) unfused_wu_kernel(UnfusedParams p) {
       for (int hr = 0; hr < 2; ++hr) {
         const int s = 16 * warp + lane / 4 + 8 * hr;
         const int col = 8 * nt + 2 * (lane % 4);
-        *reinterpret_cast<float2*>(out + s * kHeadDim + col) = make_float2(acc[0][nt][2 * hr], acc[0][nt][2 * hr + 1]);
+        *reinterpret_cast<float2*>(out + s * kHeadDim + col) =
+            make_float2(acc[0][nt][2 * hr], acc[0][nt][2 * hr + 1]);
       }
   }
 }

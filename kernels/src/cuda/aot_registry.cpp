@@ -9,8 +9,9 @@
 namespace qla::cuda {
 namespace {
 
-// The macro stringizes the parenthesised template-id, so names arrive as "(qla::gdn::k< 64, float >)":
-// strip one pair of outer parentheses and every whitespace character so that both spellings compare equal.
+// The macro stringizes the parenthesised template-id, so names arrive as "(qla::gdn::k< 64, float
+// >)": strip one pair of outer parentheses and every whitespace character so that both spellings
+// compare equal.
 std::string normalize_name(const std::string& name) {
   std::string out;
   out.reserve(name.size());

@@ -25,7 +25,8 @@ std::vector<std::string> quoted_includes(std::string_view text) {
     const std::size_t open = line.find('"');
     if (open != std::string_view::npos) {
       const std::size_t close = line.find('"', open + 1);
-      if (close != std::string_view::npos) out.emplace_back(line.substr(open + 1, close - open - 1));
+      if (close != std::string_view::npos)
+        out.emplace_back(line.substr(open + 1, close - open - 1));
     }
     pos = eol;
   }
@@ -35,9 +36,11 @@ std::vector<std::string> quoted_includes(std::string_view text) {
 }  // namespace
 
 std::vector<EmbeddedFile> embedded_files() {
-  std::vector<EmbeddedFile> out(detail::kEmbeddedFiles, detail::kEmbeddedFiles + detail::kEmbeddedFileCount);
-  std::sort(out.begin(), out.end(),
-            [](const EmbeddedFile& a, const EmbeddedFile& b) { return std::string_view(a.name) < b.name; });
+  std::vector<EmbeddedFile> out(detail::kEmbeddedFiles,
+                                detail::kEmbeddedFiles + detail::kEmbeddedFileCount);
+  std::sort(out.begin(), out.end(), [](const EmbeddedFile& a, const EmbeddedFile& b) {
+    return std::string_view(a.name) < b.name;
+  });
   return out;
 }
 

@@ -29,8 +29,9 @@ std::vector<KernelFamily> kernel_families() {
   Catalog& c = catalog();
   std::lock_guard<std::mutex> lock(c.mutex);
   auto out = c.families;
-  std::sort(out.begin(), out.end(),
-            [](const KernelFamily& a, const KernelFamily& b) { return a.space->kernel < b.space->kernel; });
+  std::sort(out.begin(), out.end(), [](const KernelFamily& a, const KernelFamily& b) {
+    return a.space->kernel < b.space->kernel;
+  });
   return out;
 }
 

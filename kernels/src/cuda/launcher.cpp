@@ -28,7 +28,9 @@ cudaError_t to_runtime_error(CUresult rc) {
 
 }  // namespace
 
-Module::Module(const std::string& cubin) { QLA_CU_CHECK(driver().cuModuleLoadData(&module_, cubin.data())); }
+Module::Module(const std::string& cubin) {
+  QLA_CU_CHECK(driver().cuModuleLoadData(&module_, cubin.data()));
+}
 
 Module& Module::operator=(Module&& o) noexcept {
   if (this != &o) {
@@ -39,7 +41,8 @@ Module& Module::operator=(Module&& o) noexcept {
 }
 
 Module::~Module() {
-  // Unloading after the context is gone (process exit) fails harmlessly; nothing to report from a destructor.
+  // Unloading after the context is gone (process exit) fails harmlessly; nothing to report from a
+  // destructor.
   if (module_) driver().cuModuleUnload(module_);
 }
 
@@ -49,14 +52,16 @@ CUfunction Module::function(const std::string& lowered_name) const {
   return f;
 }
 
-Kernel::Kernel(KernelSpec spec, const void* aot_stub) : spec_(std::move(spec)), aot_stub_(aot_stub) {
+Kernel::Kernel(KernelSpec spec, const void* aot_stub)
+    : spec_(std::move(spec)), aot_stub_(aot_stub) {
   cudaFuncAttributes attr{};
   QLA_CUDA_CHECK(cudaFuncGetAttributes(&attr, aot_stub_));
   usage_.registers = attr.numRegs;
   usage_.static_smem = static_cast<int>(attr.sharedSizeBytes);
   usage_.stack_frame = static_cast<int>(attr.localSizeBytes);
   cudaFunction_t f = nullptr;
-  if (cudaGetFuncBySymbol(&f, aot_stub_) == cudaSuccess) verify_params(reinterpret_cast<CUfunction>(f));
+  if (cudaGetFuncBySymbol(&f, aot_stub_) == cudaSuccess)
+    verify_params(reinterpret_cast<CUfunction>(f));
 }
 
 Kernel::Kernel(KernelSpec spec, Module module, CUfunction function, ResourceUsage usage)
@@ -78,7 +83,8 @@ void Kernel::verify_params(CUfunction f) const {
   const bool one_param = get_info(f, 1, &extra_offset, &extra_size) != CUDA_SUCCESS;
   if (size != spec_.params.size || !one_param) {
     raise_api_error("qla", __FILE__, __LINE__, ("load " + spec_.name_expression).c_str(),
-                    "the kernel takes " + std::string(one_param ? "" : "more than one parameter, the first of ") +
+                    "the kernel takes " +
+                        std::string(one_param ? "" : "more than one parameter, the first of ") +
                         std::to_string(size) + " bytes, but its spec declares one Params of " +
                         std::to_string(spec_.params.size) + " bytes");
   }
@@ -87,12 +93,14 @@ void Kernel::verify_params(CUfunction f) const {
 std::string Kernel::params_mismatch(const void* params, ParamsLayout layout) const {
   if (spec_.params.size == 0) return "its spec declares no Params layout";
   if (layout != spec_.params) {
-    return "Params of " + std::to_string(layout.size) + " bytes (alignment " + std::to_string(layout.align) +
-           ") passed, the kernel takes " + std::to_string(spec_.params.size) + " bytes (alignment " +
+    return "Params of " + std::to_string(layout.size) + " bytes (alignment " +
+           std::to_string(layout.align) + ") passed, the kernel takes " +
+           std::to_string(spec_.params.size) + " bytes (alignment " +
            std::to_string(spec_.params.align) + ")";
   }
   if (params == nullptr) return "null Params";
-  if (reinterpret_cast<std::uintptr_t>(params) % layout.align != 0) return "Params not aligned to its type";
+  if (reinterpret_cast<std::uintptr_t>(params) % layout.align != 0)
+    return "Params not aligned to its type";
   return {};
 }
 
@@ -100,7 +108,8 @@ cudaError_t Kernel::ensure_smem(std::size_t bytes) const noexcept {
   if (bytes <= smem_opt_in_.load(std::memory_order_acquire)) return cudaSuccess;
   cudaError_t rc;
   if (aot_stub_) {
-    rc = cudaFuncSetAttribute(aot_stub_, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+    rc = cudaFuncSetAttribute(aot_stub_, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(bytes));
   } else {
     rc = to_runtime_error(driver().cuFuncSetAttribute(
         function_, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes)));
@@ -113,8 +122,8 @@ cudaError_t Kernel::ensure_smem(std::size_t bytes) const noexcept {
   return rc;
 }
 
-cudaError_t Kernel::try_launch_checked(const LaunchShape& shape, const void* params, ParamsLayout layout,
-                                       cudaStream_t stream) const noexcept {
+cudaError_t Kernel::try_launch_checked(const LaunchShape& shape, const void* params,
+                                       ParamsLayout layout, cudaStream_t stream) const noexcept {
   try {
     if (!params_mismatch(params, layout).empty()) return cudaErrorInvalidValue;
   } catch (...) {  // std::bad_alloc from the message
@@ -199,7 +208,8 @@ JitCompiler jit_compiler() { return jit_slot().load(); }
 
 namespace {
 
-/// The global cache's resolver: the AOT stub when registered (and allowed), else an NVRTC compile for `device`.
+/// The global cache's resolver: the AOT stub when registered (and allowed), else an NVRTC compile
+/// for `device`.
 std::unique_ptr<Kernel> resolve_kernel(const KernelSpec& spec, int device, bool allow_aot) {
   if (const void* stub = allow_aot ? find_aot_kernel(spec.source, spec.name_expression) : nullptr) {
     return std::make_unique<Kernel>(spec, stub);
@@ -210,9 +220,10 @@ std::unique_ptr<Kernel> resolve_kernel(const KernelSpec& spec, int device, bool 
   (void)driver();  // initialises the context before loading
   const JitCompiler jit = jit_compiler();
   if (!jit) {
-    raise_api_error("qla", __FILE__, __LINE__, ("launch " + spec.name_expression).c_str(),
-                    "this instantiation was not compiled ahead of time and the binary has no JIT compiler "
-                    "(link qla::kernels instead of qla::kernels_aot, or add the config to the AOT list)");
+    raise_api_error(
+        "qla", __FILE__, __LINE__, ("launch " + spec.name_expression).c_str(),
+        "this instantiation was not compiled ahead of time and the binary has no JIT compiler "
+        "(link qla::kernels instead of qla::kernels_aot, or add the config to the AOT list)");
   }
   CompiledKernel compiled = jit(spec, info->arch);
   Module module(compiled.cubin);
@@ -242,7 +253,9 @@ const Kernel& KernelCache::get(const KernelSpec& spec, bool allow_aot) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = kernels_.find(key); it != kernels_.end()) return *it->second;
   std::unique_ptr<Kernel> kernel = resolve_(spec, device, allow_aot);
-  if (!kernel) raise_api_error("qla", __FILE__, __LINE__, "KernelCache::get", "the resolver returned no kernel");
+  if (!kernel)
+    raise_api_error("qla", __FILE__, __LINE__, "KernelCache::get",
+                    "the resolver returned no kernel");
   return *kernels_.emplace(std::move(key), std::move(kernel)).first->second;
 }
 

@@ -29,8 +29,9 @@ class Program {
  public:
   Program(const std::string& text, const std::vector<const char*>& headers,
           const std::vector<const char*>& names) {
-    QLA_NVRTC_CHECK(nvrtcCreateProgram(&prog_, text.c_str(), "qla_jit.cu", static_cast<int>(headers.size()),
-                                       headers.data(), names.data()));
+    QLA_NVRTC_CHECK(nvrtcCreateProgram(&prog_, text.c_str(), "qla_jit.cu",
+                                       static_cast<int>(headers.size()), headers.data(),
+                                       names.data()));
   }
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
@@ -65,7 +66,8 @@ std::string find_include_dir() {
     if (const char* v = std::getenv(var); v && *v) candidates.emplace_back(fs::path(v) / "include");
   }
   candidates.emplace_back("/usr/local/cuda/include");
-  // Next to libnvrtc: <root>/lib64/libnvrtc.so → <root>/include, or <root>/targets/<arch>/lib → ../include.
+  // Next to libnvrtc: <root>/lib64/libnvrtc.so → <root>/include, or <root>/targets/<arch>/lib →
+  // ../include.
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&nvrtcVersion), &info) && info.dli_fname) {
     const fs::path lib = fs::path(info.dli_fname).parent_path();
@@ -75,8 +77,9 @@ std::string find_include_dir() {
   for (const auto& c : candidates) {
     if (has_bf16_header(c)) return c.string();
   }
-  raise_api_error("NVRTC", __FILE__, __LINE__, "find CUDA headers",
-                  "cuda_bf16.h not found in $CUDA_HOME/include, /usr/local/cuda/include or next to libnvrtc");
+  raise_api_error(
+      "NVRTC", __FILE__, __LINE__, "find CUDA headers",
+      "cuda_bf16.h not found in $CUDA_HOME/include, /usr/local/cuda/include or next to libnvrtc");
 }
 
 std::uint64_t fnv1a(std::uint64_t h, std::string_view s) {
@@ -109,7 +112,8 @@ bool read_file(const fs::path& p, std::string& out) {
 
 // Best effort: a cache that cannot be written only costs a recompile next time.
 void write_atomically(const fs::path& p, const std::string& data) {
-  const fs::path tmp = p.string() + ".tmp" + std::to_string(reinterpret_cast<std::uintptr_t>(&data));
+  const fs::path tmp =
+      p.string() + ".tmp" + std::to_string(reinterpret_cast<std::uintptr_t>(&data));
   {
     std::ofstream out(tmp, std::ios::binary);
     if (!out) return;
@@ -133,13 +137,20 @@ bool parse_meta(const std::string& text, CompiledKernel& k) {
   std::istringstream is(text);
   std::string key;
   while (is >> key) {
-    if (key == "lowered") is >> k.lowered_name;
-    else if (key == "registers") is >> k.usage.registers;
-    else if (key == "static_smem") is >> k.usage.static_smem;
-    else if (key == "spill_stores") is >> k.usage.spill_stores;
-    else if (key == "spill_loads") is >> k.usage.spill_loads;
-    else if (key == "stack_frame") is >> k.usage.stack_frame;
-    else return false;
+    if (key == "lowered")
+      is >> k.lowered_name;
+    else if (key == "registers")
+      is >> k.usage.registers;
+    else if (key == "static_smem")
+      is >> k.usage.static_smem;
+    else if (key == "spill_stores")
+      is >> k.usage.spill_stores;
+    else if (key == "spill_loads")
+      is >> k.usage.spill_loads;
+    else if (key == "stack_frame")
+      is >> k.usage.stack_frame;
+    else
+      return false;
   }
   return !k.lowered_name.empty();
 }
@@ -183,16 +194,19 @@ ResourceUsage parse_ptxas_log(const std::string& log) {
   grab(std::regex(R"((\d+) bytes spill stores)"), u.spill_stores);
   grab(std::regex(R"((\d+) bytes spill loads)"), u.spill_loads);
   grab(std::regex(R"((\d+) bytes stack frame)"), u.stack_frame);
-  if (u.registers >= 0 && u.static_smem < 0) u.static_smem = 0;  // ptxas omits "smem" when there is none
+  if (u.registers >= 0 && u.static_smem < 0)
+    u.static_smem = 0;  // ptxas omits "smem" when there is none
   return u;
 }
 
-CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch, const CompileOptions& options) {
+CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch,
+                              const CompileOptions& options) {
   const std::string include = cuda_include_dir();
-  std::vector<std::string> flags = {"--gpu-architecture=" + arch.sm_name(), "-std=c++17", "-I" + include,
-                                    "-I" + include + "/cccl", "--ptxas-options=-v", "-DQLA_NVRTC=1",
-                                    // Params headers are plain C++ (constexpr helpers without __host__ __device__).
-                                    "-default-device"};
+  std::vector<std::string> flags = {
+      "--gpu-architecture=" + arch.sm_name(), "-std=c++17", "-I" + include,
+      "-I" + include + "/cccl", "--ptxas-options=-v", "-DQLA_NVRTC=1",
+      // Params headers are plain C++ (constexpr helpers without __host__ __device__).
+      "-default-device"};
   flags.insert(flags.end(), options.extra_flags.begin(), options.extra_flags.end());
 
   std::uint64_t key = 1469598103934665603ull;
@@ -201,7 +215,8 @@ CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch, cons
   key = fnv1a(key, arch.sm_name());
   key = fnv1a(key, std::to_string(nvrtc_version()));
   for (const auto& f : flags) {
-    // The include directory's location does not change the result; its contents are versioned with NVRTC.
+    // The include directory's location does not change the result; its contents are versioned with
+    // NVRTC.
     if (f.rfind("-I", 0) != 0) key = fnv1a(key, f);
   }
 
@@ -212,8 +227,8 @@ CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch, cons
   result.key = key;
   if (options.use_cache) {
     std::string meta;
-    if (read_file(meta_path, meta) && parse_meta(meta, result) && read_file(cubin_path, result.cubin) &&
-        !result.cubin.empty()) {
+    if (read_file(meta_path, meta) && parse_meta(meta, result) &&
+        read_file(cubin_path, result.cubin) && !result.cubin.empty()) {
       result.from_cache = true;
       return result;
     }
@@ -231,11 +246,12 @@ CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch, cons
   QLA_NVRTC_CHECK(nvrtcAddNameExpression(prog.get(), spec.name_expression.c_str()));
   std::vector<const char*> argv;
   for (const auto& f : flags) argv.push_back(f.c_str());
-  const nvrtcResult rc = nvrtcCompileProgram(prog.get(), static_cast<int>(argv.size()), argv.data());
+  const nvrtcResult rc =
+      nvrtcCompileProgram(prog.get(), static_cast<int>(argv.size()), argv.data());
   result.log = get_log(prog.get());
   if (rc != NVRTC_SUCCESS) {
-    throw CompileError("NVRTC failed to compile " + spec.name_expression + " from " + spec.source + " for " +
-                           arch.sm_name() + ": " + nvrtcGetErrorString(rc),
+    throw CompileError("NVRTC failed to compile " + spec.name_expression + " from " + spec.source +
+                           " for " + arch.sm_name() + ": " + nvrtcGetErrorString(rc),
                        result.log);
   }
   const char* lowered = nullptr;
@@ -249,7 +265,8 @@ CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch, cons
 
   if (options.use_cache) {
     write_atomically(cubin_path, result.cubin);
-    write_atomically(meta_path, meta_text(result));  // meta last: its presence means the cubin is complete
+    write_atomically(meta_path,
+                     meta_text(result));  // meta last: its presence means the cubin is complete
   }
   return result;
 }

@@ -10,14 +10,18 @@ namespace qla::gdn {
 
 std::vector<cuda::KernelSpec> CpWarmupFamily::specs(const Config&) { return {cp_warmup_spec()}; }
 
-std::vector<cuda::KernelSpec> CpCorrectFamily::specs(const Config& c) { return {cp_correct_spec(c)}; }
+std::vector<cuda::KernelSpec> CpCorrectFamily::specs(const Config& c) {
+  return {cp_correct_spec(c)};
+}
 
 cuda::KernelSpec cp_warmup_spec() {
-  return {"gdn/cp_warmup.cuh", "qla::gdn::cp_warmup_counts_kernel<0>", cuda::params_layout<CpWarmupParams>()};
+  return {"gdn/cp_warmup.cuh", "qla::gdn::cp_warmup_counts_kernel<0>",
+          cuda::params_layout<CpWarmupParams>()};
 }
 
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c) {
-  return {"gdn/cp_correct.cuh", "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ">",
+  return {"gdn/cp_correct.cuh",
+          "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ">",
           cuda::params_layout<CpCorrectParams>()};
 }
 
@@ -58,11 +62,13 @@ bool cp_auto_rule(const Problem& p, int chunk) {
 
 CpSplit cp_split(const Problem& p, int piece_chunks, int chunk) {
   QLA_REQUIRE(piece_chunks >= 1 && chunk >= 1, "CP piece length must be at least one chunk (got "
-                                                   << piece_chunks << " chunks of " << chunk << " tokens)");
+                                                   << piece_chunks << " chunks of " << chunk
+                                                   << " tokens)");
   CpSplit s;
   s.piece_chunks = piece_chunks;
   const long long piece_tokens = static_cast<long long>(piece_chunks) * chunk;
-  s.cu.push_back(0);  // sequences are contiguous from row 0 (Problem::validate), so a piece starts where the last ended
+  s.cu.push_back(0);  // sequences are contiguous from row 0 (Problem::validate), so a piece starts
+                      // where the last ended
   for (long long n = 0; n < p.num_sequences(); ++n) {
     s.raw_first_piece.push_back(s.pieces());
     const long long begin = p.seq_begin(n), len = p.seq_length(n);

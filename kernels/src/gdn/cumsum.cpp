@@ -13,21 +13,25 @@ std::vector<cuda::KernelSpec> CumsumFamily::specs(const Config& c) {
 }
 
 cuda::KernelSpec cumsum_spec(const CumsumConfig& c, bool reverse, DType gate) {
-  return {"gdn/cumsum.cuh", "qla::gdn::chunk_local_cumsum_kernel<" + std::to_string(c.chunk) + ", " +
-                                (reverse ? "true" : "false") + ", " + cuda::cuda_type_name(gate) + ">",
+  return {"gdn/cumsum.cuh",
+          "qla::gdn::chunk_local_cumsum_kernel<" + std::to_string(c.chunk) + ", " +
+              (reverse ? "true" : "false") + ", " + cuda::cuda_type_name(gate) + ">",
           cuda::params_layout<ChunkCumsumParams>()};
 }
 
-cuda::LaunchShape cumsum_shape(const CumsumConfig& c, int num_chunks, long long padding_tokens, int heads) {
+cuda::LaunchShape cumsum_shape(const CumsumConfig& c, int num_chunks, long long padding_tokens,
+                               int heads) {
   cuda::LaunchShape s;
   const long long pad_blocks = (padding_tokens + c.chunk - 1) / c.chunk;
-  s.grid = {static_cast<unsigned>(num_chunks + pad_blocks), static_cast<unsigned>((heads + 31) / 32), 1};
+  s.grid = {static_cast<unsigned>(num_chunks + pad_blocks),
+            static_cast<unsigned>((heads + 31) / 32), 1};
   s.block = {128, 1, 1};
   return s;
 }
 
 std::string cumsum_can_implement(const Problem& p, const CumsumConfig& c) {
-  if (p.gate_dtype != DType::kF32 && p.gate_dtype != DType::kBF16) return "cumsum needs fp32 or bf16 g";
+  if (p.gate_dtype != DType::kF32 && p.gate_dtype != DType::kBF16)
+    return "cumsum needs fp32 or bf16 g";
   if (!cumsum_space().contains(c.to_point())) return "chunk size must be 32, 64 or 128";
   return {};
 }

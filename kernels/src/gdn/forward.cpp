@@ -24,8 +24,8 @@
 namespace qla::gdn {
 
 namespace {
-constexpr int kChunk = 64;               // the work list's chunk size of the naive and unfused paths
-constexpr std::size_t kAlign = 256;      // workspace sub-buffer alignment
+constexpr int kChunk = 64;           // the work list's chunk size of the naive and unfused paths
+constexpr std::size_t kAlign = 256;  // workspace sub-buffer alignment
 std::size_t align_up(std::size_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 }  // namespace
 
@@ -59,7 +59,8 @@ struct Plan::Impl {
   const cuda::Kernel* correct_kernel = nullptr;
   // CP metadata: the split on the host and its device copies (pieces as the kernels' sequences).
   CpSplit split;
-  cuda::DeviceBuffer piece_cu, piece_chunk_index, piece_chunk_offset, piece_is_last, raw_first_piece, ht_index;
+  cuda::DeviceBuffer piece_cu, piece_chunk_index, piece_chunk_offset, piece_is_last,
+      raw_first_piece, ht_index;
   SequenceView pieces{};
   // Workspace layout.
   std::size_t l2norm_bytes = 0;  // one normalised q or k copy
@@ -95,9 +96,12 @@ int fused_block_v_heuristic(long long ctas_per_slice, int sm_count) {
 
 const char* algorithm_name(Algorithm a) {
   switch (a) {
-    case Algorithm::kFused: return "fused";
-    case Algorithm::kUnfused: return "unfused";
-    case Algorithm::kNaive: return "naive";
+    case Algorithm::kFused:
+      return "fused";
+    case Algorithm::kUnfused:
+      return "unfused";
+    case Algorithm::kNaive:
+      return "naive";
   }
   return "?";
 }
@@ -111,10 +115,14 @@ std::optional<Algorithm> parse_algorithm(const std::string& name) {
 
 const char* status_code_name(Status::Code c) {
   switch (c) {
-    case Status::Code::kOk: return "ok";
-    case Status::Code::kNotImplemented: return "not_implemented";
-    case Status::Code::kInvalidArgument: return "invalid_argument";
-    case Status::Code::kLaunchError: return "launch_error";
+    case Status::Code::kOk:
+      return "ok";
+    case Status::Code::kNotImplemented:
+      return "not_implemented";
+    case Status::Code::kInvalidArgument:
+      return "invalid_argument";
+    case Status::Code::kLaunchError:
+      return "launch_error";
   }
   return "?";
 }
@@ -129,19 +137,22 @@ namespace {
 Point choose(const SpaceDecl& space, const Problem& problem, const cuda::DeviceInfo& device,
              const PlanOptions& options) {
   if (auto it = options.configs.find(space.kernel); it != options.configs.end()) {
-    QLA_REQUIRE(space.contains(it->second), "config " << space.label(it->second) << " is not a point of "
-                                                      << space.kernel);
+    QLA_REQUIRE(space.contains(it->second),
+                "config " << space.label(it->second) << " is not a point of " << space.kernel);
     return it->second;
   }
   if (options.lookup) {
-    if (auto p = options.lookup(space.kernel, problem, device.arch); p && space.contains(*p)) return *p;
+    if (auto p = options.lookup(space.kernel, problem, device.arch); p && space.contains(*p))
+      return *p;
   }
   return space.default_point;
 }
 
-// Uploads sequence offsets `cu` ([N+1] flat rows) and their chunk work list for chunk size `chunk`; fills `view`.
-void upload_sequences(const std::vector<int>& cu, int chunk, const Problem& p, cuda::DeviceBuffer& cu_dev,
-                      cuda::DeviceBuffer& index_dev, cuda::DeviceBuffer& offset_dev, SequenceView& view) {
+// Uploads sequence offsets `cu` ([N+1] flat rows) and their chunk work list for chunk size `chunk`;
+// fills `view`.
+void upload_sequences(const std::vector<int>& cu, int chunk, const Problem& p,
+                      cuda::DeviceBuffer& cu_dev, cuda::DeviceBuffer& index_dev,
+                      cuda::DeviceBuffer& offset_dev, SequenceView& view) {
   const std::size_t n = cu.size() - 1;
   std::vector<int> index, offset{0};
   for (std::size_t i = 0; i < n; ++i) {
@@ -170,21 +181,23 @@ void build_sequences(Plan::Impl& plan, int chunk) {
   const Problem& p = plan.problem;
   const long long n = p.num_sequences();
   std::vector<int> cu{0};
-  for (long long i = 0; i < n; ++i) cu.push_back(static_cast<int>(p.seq_begin(i) + p.seq_length(i)));
+  for (long long i = 0; i < n; ++i)
+    cu.push_back(static_cast<int>(p.seq_begin(i) + p.seq_length(i)));
   plan.chunk = chunk;
   upload_sequences(cu, chunk, p, plan.cu_seqlens, plan.chunk_index, plan.chunk_offset, plan.seq);
 }
 
-// `space`'s point for the fused path with its chunk axis at `chunk`: an explicit config must already
-// use it (UserError otherwise); a looked-up one at another chunk size belongs to another tuning and is dropped;
-// the default is moved to `chunk`.
-Point choose_at_chunk(const SpaceDecl& space, int chunk, const Problem& problem, const cuda::DeviceInfo& device,
-                      const PlanOptions& options) {
+// `space`'s point for the fused path with its chunk axis at `chunk`: an explicit config must
+// already use it (UserError otherwise); a looked-up one at another chunk size belongs to another
+// tuning and is dropped; the default is moved to `chunk`.
+Point choose_at_chunk(const SpaceDecl& space, int chunk, const Problem& problem,
+                      const cuda::DeviceInfo& device, const PlanOptions& options) {
   Point p = choose(space, problem, device, options);
   const int c = value_of(space, p, "chunk");
   if (auto it = options.configs.find(space.kernel); it != options.configs.end()) {
-    QLA_REQUIRE(c == chunk, "config " << space.label(p) << " of " << space.kernel << " has chunk size " << c
-                                      << " but the chunk forward uses " << chunk);
+    QLA_REQUIRE(c == chunk, "config " << space.label(p) << " of " << space.kernel
+                                      << " has chunk size " << c << " but the chunk forward uses "
+                                      << chunk);
     return p;
   }
   if (c != chunk) p = space.default_point;
@@ -197,11 +210,12 @@ struct PlanPoint {
   bool explicit_point = false;
 };
 
-PlanPoint find_plan_point(const Problem& problem, const cuda::DeviceInfo& device, const PlanOptions& options) {
+PlanPoint find_plan_point(const Problem& problem, const cuda::DeviceInfo& device,
+                          const PlanOptions& options) {
   const SpaceDecl& space = fwd_plan_space();
   if (auto it = options.configs.find(space.kernel); it != options.configs.end()) {
-    QLA_REQUIRE(space.contains(it->second), "config " << space.label(it->second) << " is not a point of "
-                                                      << space.kernel);
+    QLA_REQUIRE(space.contains(it->second),
+                "config " << space.label(it->second) << " is not a point of " << space.kernel);
     return {FwdPlanConfig::from_point(it->second), true};
   }
   if (options.lookup) {
@@ -211,10 +225,10 @@ PlanPoint find_plan_point(const Problem& problem, const cuda::DeviceInfo& device
   return {};
 }
 
-// The CP knobs: the gdn.fwd_plan point when there is one (a looked-up one only at chunk size `chunk`), else
-// PlanOptions' fields; `label` is the plan's label at `chunk`.
-void choose_cp_knobs(const PlanPoint& plan, int chunk, int variant, const PlanOptions& options, CpMode& mode,
-                     int& piece_chunks, float& threshold, std::string& label) {
+// The CP knobs: the gdn.fwd_plan point when there is one (a looked-up one only at chunk size
+// `chunk`), else PlanOptions' fields; `label` is the plan's label at `chunk`.
+void choose_cp_knobs(const PlanPoint& plan, int chunk, int variant, const PlanOptions& options,
+                     CpMode& mode, int& piece_chunks, float& threshold, std::string& label) {
   // A looked-up plan point tuned at another chunk size than the one used says nothing about this C.
   if (plan.config && (plan.explicit_point || plan.config->chunk == chunk)) {
     const FwdPlanConfig& c = *plan.config;
@@ -227,10 +241,14 @@ void choose_cp_knobs(const PlanPoint& plan, int chunk, int variant, const PlanOp
   mode = options.cp;
   piece_chunks = options.cp_piece_chunks;
   threshold = options.cp_threshold;
-  QLA_REQUIRE(piece_chunks >= 0, "cp_piece_chunks must be >= 0 (0 = FlashQLA's rule), got " << piece_chunks);
+  QLA_REQUIRE(piece_chunks >= 0,
+              "cp_piece_chunks must be >= 0 (0 = FlashQLA's rule), got " << piece_chunks);
   std::ostringstream os;
-  os << "c" << chunk << ".cp" << (mode == CpMode::kOff ? 0 : mode == CpMode::kOn ? 1 : 2) << ".pc" << piece_chunks
-     << ".th" << -threshold << ".v" << variant;
+  os << "c" << chunk << ".cp"
+     << (mode == CpMode::kOff  ? 0
+         : mode == CpMode::kOn ? 1
+                               : 2)
+     << ".pc" << piece_chunks << ".th" << -threshold << ".v" << variant;
   label = os.str();
 }
 
@@ -240,31 +258,34 @@ long long chunk_count(const Problem& p, int chunk) {
   return n;
 }
 
-// The CP split of `problem` at chunk size `c` (and its chunks per piece), or nullopt when CP is off or would
-// cut nothing.
-std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, int c, CpMode mode, int piece_option,
-                                                 const ArchInfo& arch) {
+// The CP split of `problem` at chunk size `c` (and its chunks per piece), or nullopt when CP is off
+// or would cut nothing.
+std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, int c, CpMode mode,
+                                                 int piece_option, const ArchInfo& arch) {
   const bool want = mode == CpMode::kOn || (mode == CpMode::kAuto && cp_auto_rule(problem, c));
-  if (!want || problem.num_sequences() > 65535) return std::nullopt;  // cp_correct's grid z: raw sequences
+  if (!want || problem.num_sequences() > 65535)
+    return std::nullopt;  // cp_correct's grid z: raw sequences
   const int l = piece_option > 0 ? piece_option
-                                 : cp_piece_chunks_heuristic(problem.h_v, chunk_count(problem, c), arch.sm_count);
+                                 : cp_piece_chunks_heuristic(problem.h_v, chunk_count(problem, c),
+                                                             arch.sm_count);
   CpSplit split = cp_split(problem, l, c);
   if (!split.splits()) return std::nullopt;
   return std::make_pair(std::move(split), l);
 }
 
-// The family's default at its untuned BV: the V-split rule for the CTAs per V-slice the plan launches, where
-// that point still builds.
-Point with_untuned_block_v(const SpaceDecl& space, Point fused, const Problem& problem, int cp_pieces,
-                           const ArchInfo& arch) {
+// The family's default at its untuned BV: the V-split rule for the CTAs per V-slice the plan
+// launches, where that point still builds.
+Point with_untuned_block_v(const SpaceDecl& space, Point fused, const Problem& problem,
+                           int cp_pieces, const ArchInfo& arch) {
   const long long sequences = cp_pieces > 0 ? cp_pieces : problem.num_sequences();
-  const Point ruled =
-      with_value(space, fused, "block_v", fused_block_v_heuristic(sequences * problem.h_v, arch.sm_count));
+  const Point ruled = with_value(space, fused, "block_v",
+                                 fused_block_v_heuristic(sequences * problem.h_v, arch.sm_count));
   return space.is_buildable(ruled, arch) ? ruled : fused;
 }
 
 // The family that fills the chunk-forward role (PlanOptions' precedence, plan.hpp).
-const SpaceDecl& choose_chunk_fwd_family(const PlanOptions& options, const PlanPoint& plan, const ArchInfo& arch) {
+const SpaceDecl& choose_chunk_fwd_family(const PlanOptions& options, const PlanPoint& plan,
+                                         const ArchInfo& arch) {
   const int variant = plan.config ? plan.config->variant : 0;
   const std::string untuned = untuned_chunk_fwd_family(arch);
   std::vector<std::string> given;
@@ -272,9 +293,10 @@ const SpaceDecl& choose_chunk_fwd_family(const PlanOptions& options, const PlanP
     if (*id != '\0' && options.configs.count(id)) given.emplace_back(id);
   if (given.size() == 1) return *fused_fwd_family_space(given.front());
   if (given.size() > 1) {
-    // Several variants given (a deployment header passes every tuned row): the plan's variant picks, else the
-    // untuned op's.
-    const std::string pick = plan.explicit_point && variant != 0 ? kChunkFwdVariants[variant] : untuned;
+    // Several variants given (a deployment header passes every tuned row): the plan's variant
+    // picks, else the untuned op's.
+    const std::string pick =
+        plan.explicit_point && variant != 0 ? kChunkFwdVariants[variant] : untuned;
     QLA_REQUIRE(std::find(given.begin(), given.end(), pick) != given.end(),
                 "configs for several chunk-forward variants given but none for " << pick);
     return *fused_fwd_family_space(pick);
@@ -282,18 +304,21 @@ const SpaceDecl& choose_chunk_fwd_family(const PlanOptions& options, const PlanP
   return *fused_fwd_family_space(variant != 0 ? kChunkFwdVariants[variant] : untuned);
 }
 
-// The shared chunk size C and the chunk-forward family's point at C (PlanOptions' precedence, plan.hpp); `given`
-// is false when the point is the family's default (the plan applies the untuned BV rule to it).
-Point choose_fused_at_shared_chunk(const SpaceDecl& fspace, const Problem& problem, const cuda::DeviceInfo& device,
-                                   const PlanOptions& options, const PlanPoint& plan, bool& given) {
+// The shared chunk size C and the chunk-forward family's point at C (PlanOptions' precedence,
+// plan.hpp); `given` is false when the point is the family's default (the plan applies the untuned
+// BV rule to it).
+Point choose_fused_at_shared_chunk(const SpaceDecl& fspace, const Problem& problem,
+                                   const cuda::DeviceInfo& device, const PlanOptions& options,
+                                   const PlanPoint& plan, bool& given) {
   Point fused_point = fspace.default_point;
   given = false;
   if (auto it = options.configs.find(fspace.kernel); it != options.configs.end()) {
     fused_point = choose(fspace, problem, device, options);
     const int c = value_of(fspace, fused_point, "chunk");
     QLA_REQUIRE(!plan.explicit_point || plan.config->chunk == c,
-                "config " << fspace.label(fused_point) << " of " << fspace.kernel << " has chunk size " << c
-                          << " but the gdn.fwd_plan config says " << plan.config->chunk);
+                "config " << fspace.label(fused_point) << " of " << fspace.kernel
+                          << " has chunk size " << c << " but the gdn.fwd_plan config says "
+                          << plan.config->chunk);
     given = true;
     return fused_point;
   }
@@ -308,11 +333,13 @@ Point choose_fused_at_shared_chunk(const SpaceDecl& fspace, const Problem& probl
   for (const SpaceDecl* other : {&cumsum_space(), &kkt_solve_space(), &state_pass_space()}) {
     if (chunk) break;
     auto it = options.configs.find(other->kernel);
-    if (it != options.configs.end() && !it->second.empty()) chunk = value_of(*other, it->second, "chunk");
+    if (it != options.configs.end() && !it->second.empty())
+      chunk = value_of(*other, it->second, "chunk");
   }
   if (!chunk && plan.config) chunk = plan.config->chunk;
   if (!chunk || *chunk == value_of(fspace, fused_point, "chunk")) return fused_point;
-  // A looked-up config at another chunk size belongs to another tuning: the default at C runs instead.
+  // A looked-up config at another chunk size belongs to another tuning: the default at C runs
+  // instead.
   given = false;
   QLA_REQUIRE(fspace.contains(with_value(fspace, fspace.default_point, "chunk", *chunk)),
               fspace.kernel << " has no chunk size " << *chunk);
@@ -322,8 +349,9 @@ Point choose_fused_at_shared_chunk(const SpaceDecl& fspace, const Problem& probl
   return moved;
 }
 
-// The fused path: configs of every kernel (one chunk size C), the CP decision and split, kernels resolved,
-// metadata uploaded, workspace laid out. Returns false (with im.not_implemented set) when it cannot run.
+// The fused path: configs of every kernel (one chunk size C), the CP decision and split, kernels
+// resolved, metadata uploaded, workspace laid out. Returns false (with im.not_implemented set) when
+// it cannot run.
 bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOptions& options) {
   const Problem& problem = im.problem;
   // The fused kernels read g_cum (always fp32, from the cumsum kernel) and already-normalised q/k.
@@ -331,20 +359,22 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   kernel_problem.gate_dtype = DType::kF32;
   kernel_problem.l2norm_qk = false;
 
-  // The chunk forward first: its chunk size is everyone's. BV follows the V-split rule unless a config was given.
+  // The chunk forward first: its chunk size is everyone's. BV follows the V-split rule unless a
+  // config was given.
   const PlanPoint plan_point = find_plan_point(problem, device, options);
   const SpaceDecl& fspace = choose_chunk_fwd_family(options, plan_point, device.arch);
   bool fused_given = false;
-  const Point fused_point = choose_fused_at_shared_chunk(fspace, problem, device, options, plan_point, fused_given);
+  const Point fused_point =
+      choose_fused_at_shared_chunk(fspace, problem, device, options, plan_point, fused_given);
   im.fused = fused_fwd_config(fspace.kernel, fused_point);
   const int c = im.fused.chunk;
   CpMode mode = CpMode::kAuto;
   int piece_option = 0;
   std::string plan_label;
-  const int variant = static_cast<int>(
-      std::find_if(std::begin(kChunkFwdVariants), std::end(kChunkFwdVariants),
-                   [&](const char* id) { return fspace.kernel == id; }) -
-      std::begin(kChunkFwdVariants));
+  const int variant =
+      static_cast<int>(std::find_if(std::begin(kChunkFwdVariants), std::end(kChunkFwdVariants),
+                                    [&](const char* id) { return fspace.kernel == id; }) -
+                       std::begin(kChunkFwdVariants));
   choose_cp_knobs(plan_point, c, variant, options, mode, piece_option, im.cp_threshold, plan_label);
   im.labels[fwd_plan_space().kernel] = plan_label;
   build_sequences(im, c);
@@ -357,24 +387,28 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   }
   const bool cp = im.cp_pieces > 0;
   if (!fused_given)
-    im.fused = fused_fwd_config(fspace.kernel,
-                                with_untuned_block_v(fspace, fused_point, problem, im.cp_pieces, device.arch));
+    im.fused = fused_fwd_config(fspace.kernel, with_untuned_block_v(fspace, fused_point, problem,
+                                                                    im.cp_pieces, device.arch));
   im.labels[fspace.kernel] = fspace.label(im.fused.to_point());
 
-  im.cumsum = CumsumConfig::from_point(choose_at_chunk(cumsum_space(), c, problem, device, options));
-  im.kkt = KktSolveConfig::from_point(choose_at_chunk(kkt_solve_space(), c, problem, device, options));
+  im.cumsum =
+      CumsumConfig::from_point(choose_at_chunk(cumsum_space(), c, problem, device, options));
+  im.kkt =
+      KktSolveConfig::from_point(choose_at_chunk(kkt_solve_space(), c, problem, device, options));
   im.labels[cumsum_space().kernel] = cumsum_space().label(im.cumsum.to_point());
   im.labels[kkt_solve_space().kernel] = kkt_solve_space().label(im.kkt.to_point());
   if (cp) {
-    im.state = StatePassConfig::from_point(choose_at_chunk(state_pass_space(), c, problem, device, options));
+    im.state = StatePassConfig::from_point(
+        choose_at_chunk(state_pass_space(), c, problem, device, options));
     im.correct = CpCorrectConfig::from_point(choose(cp_correct_space(), problem, device, options));
     im.labels[state_pass_space().kernel] = state_pass_space().label(im.state.to_point());
     im.labels[cp_correct_space().kernel] = cp_correct_space().label(im.correct.to_point());
   }
 
-  for (std::string why : {cumsum_can_implement(problem, im.cumsum), can_implement(kernel_problem, im.kkt),
-                          can_implement(kernel_problem, im.fused),
-                          cp ? can_implement(kernel_problem, im.state) : std::string()}) {
+  for (std::string why :
+       {cumsum_can_implement(problem, im.cumsum), can_implement(kernel_problem, im.kkt),
+        can_implement(kernel_problem, im.fused),
+        cp ? can_implement(kernel_problem, im.state) : std::string()}) {
     if (!why.empty()) {
       im.not_implemented = why;
       return false;
@@ -386,11 +420,14 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   im.kkt_kernel = &cache.get(kkt_solve_spec(im.kkt, problem.qkv_dtype, problem.beta_dtype));
   im.fused_kernel = &cache.get(fused_fwd_spec(im.fused, problem.qkv_dtype, problem.beta_dtype));
   if (cp) {
-    // M is needed wherever a head falls back, which only the device knows: always the M instantiation.
-    im.state_kernel = &cache.get(state_pass_spec(im.state, problem.qkv_dtype, problem.beta_dtype, true));
+    // M is needed wherever a head falls back, which only the device knows: always the M
+    // instantiation.
+    im.state_kernel =
+        &cache.get(state_pass_spec(im.state, problem.qkv_dtype, problem.beta_dtype, true));
     im.warmup_kernel = &cache.get(cp_warmup_spec());
     im.correct_kernel = &cache.get(cp_correct_spec(im.correct));
-    upload_sequences(im.split.cu, c, problem, im.piece_cu, im.piece_chunk_index, im.piece_chunk_offset, im.pieces);
+    upload_sequences(im.split.cu, c, problem, im.piece_cu, im.piece_chunk_index,
+                     im.piece_chunk_offset, im.pieces);
     im.piece_is_last = cuda::DeviceBuffer::from_host(im.split.is_last);
     im.raw_first_piece = cuda::DeviceBuffer::from_host(im.split.raw_first_piece);
     im.ht_index = cuda::DeviceBuffer::from_host(im.split.ht_index);
@@ -424,15 +461,18 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
 }  // namespace
 
 const char* untuned_chunk_fwd_family(const ArchInfo& arch) {
-  return fused_fwd_ws_space().is_buildable(fused_fwd_ws_space().default_point, arch) ? FusedFwdWsFamily::kId
-                                                                                      : FusedFwdFamily::kId;
+  return fused_fwd_ws_space().is_buildable(fused_fwd_ws_space().default_point, arch)
+             ? FusedFwdWsFamily::kId
+             : FusedFwdFamily::kId;
 }
 
 Point untuned_fused_point(const std::string& kernel, const Problem& problem, const ArchInfo& arch) {
   const SpaceDecl* space = fused_fwd_family_space(kernel);
   QLA_REQUIRE(space != nullptr, kernel << " is not a chunk-forward family");
-  const auto split = decide_cp(problem, value_of(*space, space->default_point, "chunk"), CpMode::kAuto, 0, arch);
-  return with_untuned_block_v(*space, space->default_point, problem, split ? split->first.pieces() : 0, arch);
+  const auto split =
+      decide_cp(problem, value_of(*space, space->default_point, "chunk"), CpMode::kAuto, 0, arch);
+  return with_untuned_block_v(*space, space->default_point, problem,
+                              split ? split->first.pieces() : 0, arch);
 }
 
 Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const PlanOptions& options) {
@@ -444,8 +484,9 @@ Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const Pla
   build_sequences(im, kChunk);  // the fused path rebuilds it for its chunk size
 
   if (problem.k_dim != 128 || problem.v_dim != 128) {
-    im.not_implemented = "only K = V = 128 is implemented (got K = " + std::to_string(problem.k_dim) +
-                         ", V = " + std::to_string(problem.v_dim) + ")";
+    im.not_implemented =
+        "only K = V = 128 is implemented (got K = " + std::to_string(problem.k_dim) +
+        ", V = " + std::to_string(problem.v_dim) + ")";
     return plan;
   }
   if (problem.l2norm_qk) {
@@ -456,8 +497,8 @@ Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const Pla
       return plan;
     }
     im.l2norm_kernel = &cuda::KernelCache::global().get(l2norm_spec(im.l2norm, problem.qkv_dtype));
-    im.l2norm_bytes = align_up(static_cast<std::size_t>(problem.total_tokens()) * problem.h_qk * 128 *
-                               dtype_size(problem.qkv_dtype));
+    im.l2norm_bytes = align_up(static_cast<std::size_t>(problem.total_tokens()) * problem.h_qk *
+                               128 * dtype_size(problem.qkv_dtype));
   }
   im.algo_offset = 2 * im.l2norm_bytes;
 
@@ -516,31 +557,37 @@ std::string check_tensor(const char* name, const TokenTensor& t, int dim, std::s
 std::string validate(const ForwardArgs& a, const Problem& p) {
   const Problem& q = a.problem;
   if (q.batch != p.batch || q.tokens != p.tokens || q.cu_seqlens != p.cu_seqlens) {
-    return "args.problem has other sequences than the plan (" + q.label() + " vs " + p.label() + ")";
+    return "args.problem has other sequences than the plan (" + q.label() + " vs " + p.label() +
+           ")";
   }
-  if (q.h_qk != p.h_qk || q.h_v != p.h_v) return "head counts differ from the plan's (" + q.label() + ")";
+  if (q.h_qk != p.h_qk || q.h_v != p.h_v)
+    return "head counts differ from the plan's (" + q.label() + ")";
   if (q.k_dim != p.k_dim || q.v_dim != p.v_dim) return "head dims differ from the plan's";
   if (q.qkv_dtype != p.qkv_dtype || q.gate_dtype != p.gate_dtype || q.beta_dtype != p.beta_dtype) {
     return "dtypes differ from the plan's";
   }
-  if (q.initial_state != p.initial_state || q.final_state != p.final_state || q.l2norm_qk != p.l2norm_qk ||
-      q.effective_scale() != p.effective_scale()) {
+  if (q.initial_state != p.initial_state || q.final_state != p.final_state ||
+      q.l2norm_qk != p.l2norm_qk || q.effective_scale() != p.effective_scale()) {
     return "flags (initial/final state, l2norm, scale) differ from the plan's";
   }
   const std::size_t e = dtype_size(p.qkv_dtype);
-  for (auto [name, t, dim, size] : {std::tuple{"q", a.q, p.k_dim, e}, std::tuple{"k", a.k, p.k_dim, e},
-                                    std::tuple{"v", a.v, p.v_dim, e}, std::tuple{"o", a.o, p.v_dim, e},
-                                    std::tuple{"g", a.g, 1, dtype_size(p.gate_dtype)},
-                                    std::tuple{"beta", a.beta, 1, dtype_size(p.beta_dtype)}}) {
+  for (auto [name, t, dim, size] :
+       {std::tuple{"q", a.q, p.k_dim, e}, std::tuple{"k", a.k, p.k_dim, e},
+        std::tuple{"v", a.v, p.v_dim, e}, std::tuple{"o", a.o, p.v_dim, e},
+        std::tuple{"g", a.g, 1, dtype_size(p.gate_dtype)},
+        std::tuple{"beta", a.beta, 1, dtype_size(p.beta_dtype)}}) {
     if (auto why = check_tensor(name, t, dim, size); !why.empty()) return why;
   }
-  if (p.initial_state && (a.h0 == nullptr || !aligned16(a.h0))) return "h0 is null or not 16-byte aligned";
+  if (p.initial_state && (a.h0 == nullptr || !aligned16(a.h0)))
+    return "h0 is null or not 16-byte aligned";
   if (!p.initial_state && a.h0 != nullptr) return "h0 given but the problem has no initial state";
-  if (p.final_state && (a.ht == nullptr || !aligned16(a.ht))) return "ht is null or not 16-byte aligned";
+  if (p.final_state && (a.ht == nullptr || !aligned16(a.ht)))
+    return "ht is null or not 16-byte aligned";
   return {};
 }
 
-// Every Params struct of the fused path for one call, built and checked before anything is launched.
+// Every Params struct of the fused path for one call, built and checked before anything is
+// launched.
 struct FusedLaunch {
   ChunkCumsumParams cumsum{};
   KktSolveParams kkt{};
@@ -550,7 +597,8 @@ struct FusedLaunch {
   FusedFwdParams fused{};
 
   std::string check(bool cp) const {
-    for (std::string why : {check_params(kkt), check_params(fused), cp ? check_params(state) : std::string()})
+    for (std::string why :
+         {check_params(kkt), check_params(fused), cp ? check_params(state) : std::string()})
       if (!why.empty()) return why;
     return {};
   }
@@ -572,13 +620,27 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const To
     auto* fallback = reinterpret_cast<int*>(ws + w.fallback);
     auto* cp_ht = reinterpret_cast<float*>(ws + w.cp_ht);
     auto* cp_m = reinterpret_cast<float*>(ws + w.cp_m);
-    l.warmup = {g_cum,    im.piece_cu.as<const int>(), im.piece_is_last.as<const int>(), num_warmup, fallback,
-                p.tokens, im.cp_pieces,                p.h_v,                            im.fused.chunk,
+    l.warmup = {g_cum,
+                im.piece_cu.as<const int>(),
+                im.piece_is_last.as<const int>(),
+                num_warmup,
+                fallback,
+                p.tokens,
+                im.cp_pieces,
+                p.h_v,
+                im.fused.chunk,
                 im.cp_threshold};
-    // Warm-up from a zero state (h0 null): ht = R of the last n chunks, and M where a head runs the whole piece.
-    l.state = {k, args.v, a_r, g_cum, args.beta, num_warmup, nullptr, cp_ht, cp_m, im.pieces, p.h_v, group};
-    l.correct = {args.h0,  cp_ht, cp_m, fallback, im.raw_first_piece.as<const int>(),
-                 reinterpret_cast<float*>(ws + w.cp_h0), p.h_v};
+    // Warm-up from a zero state (h0 null): ht = R of the last n chunks, and M where a head runs the
+    // whole piece.
+    l.state = {k,       args.v, a_r,  g_cum,     args.beta, num_warmup,
+               nullptr, cp_ht,  cp_m, im.pieces, p.h_v,     group};
+    l.correct = {args.h0,
+                 cp_ht,
+                 cp_m,
+                 fallback,
+                 im.raw_first_piece.as<const int>(),
+                 reinterpret_cast<float*>(ws + w.cp_h0),
+                 p.h_v};
   }
   FusedFwdParams& f = l.fused;
   f.q = q;
@@ -588,7 +650,8 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const To
   f.g = g_cum;
   f.beta = args.beta;
   f.o = args.o;
-  // With CP every piece starts from its corrected state and only the last piece of a raw sequence writes ht.
+  // With CP every piece starts from its corrected state and only the last piece of a raw sequence
+  // writes ht.
   f.h0 = cp ? reinterpret_cast<const float*>(ws + w.cp_h0) : args.h0;
   f.h0_index = nullptr;
   f.ht = p.final_state ? args.ht : nullptr;
@@ -602,18 +665,23 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const To
 
 void launch_fused(const Plan::Impl& im, const FusedLaunch& l, cudaStream_t stream) {
   const Problem& p = im.problem;
-  const long long padding = p.total_tokens() - (p.is_varlen() ? p.cu_seqlens.back() : p.total_tokens());
-  im.cumsum_kernel->launch(cumsum_shape(im.cumsum, im.seq.num_chunks, padding, p.h_v), &l.cumsum, stream);
+  const long long padding =
+      p.total_tokens() - (p.is_varlen() ? p.cu_seqlens.back() : p.total_tokens());
+  im.cumsum_kernel->launch(cumsum_shape(im.cumsum, im.seq.num_chunks, padding, p.h_v), &l.cumsum,
+                           stream);
   im.kkt_kernel->launch(kkt_solve_shape(im.kkt, im.seq.num_chunks, p.h_v), &l.kkt, stream);
   const bool cp = im.cp_pieces > 0;
   if (cp) {
     im.warmup_kernel->launch(cp_warmup_shape(im.cp_pieces, p.h_v), &l.warmup, stream);
-    im.state_kernel->launch(state_pass_shape(im.state, im.cp_pieces, p.h_v, true), &l.state, stream);
-    im.correct_kernel->launch(cp_correct_shape(im.correct, p.h_v, static_cast<int>(p.num_sequences())),
-                              &l.correct, stream);
+    im.state_kernel->launch(state_pass_shape(im.state, im.cp_pieces, p.h_v, true), &l.state,
+                            stream);
+    im.correct_kernel->launch(
+        cp_correct_shape(im.correct, p.h_v, static_cast<int>(p.num_sequences())), &l.correct,
+        stream);
   }
-  im.fused_kernel->launch(fused_fwd_shape(im.fused, cp ? im.cp_pieces : static_cast<int>(p.num_sequences()), p.h_v),
-                          &l.fused, stream);
+  im.fused_kernel->launch(
+      fused_fwd_shape(im.fused, cp ? im.cp_pieces : static_cast<int>(p.num_sequences()), p.h_v),
+      &l.fused, stream);
 }
 
 }  // namespace
@@ -622,7 +690,8 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
   const Plan::Impl& im = plan.impl();
   if (!im.not_implemented.empty()) return Status::not_implemented(im.not_implemented);
   if (auto why = validate(args, im.problem); !why.empty()) return Status::invalid_argument(why);
-  if (im.workspace > 0 && (workspace == nullptr || reinterpret_cast<std::uintptr_t>(workspace) % kAlign)) {
+  if (im.workspace > 0 &&
+      (workspace == nullptr || reinterpret_cast<std::uintptr_t>(workspace) % kAlign)) {
     return Status::invalid_argument("workspace is null or not 256-byte aligned (" +
                                     std::to_string(im.workspace) + " bytes needed)");
   }
@@ -636,7 +705,8 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
   FusedLaunch fused;
   if (im.algorithm == Algorithm::kFused) {
     fused = fused_params(im, args, q, k, ws);
-    if (auto why = fused.check(im.cp_pieces > 0); !why.empty()) return Status::invalid_argument(why);
+    if (auto why = fused.check(im.cp_pieces > 0); !why.empty())
+      return Status::invalid_argument(why);
   }
   try {
     if (p.l2norm_qk) {

@@ -1,13 +1,13 @@
-// Host side of the chunk-forward role: both variants' declarations, the specs, launch shapes and checks they
-// share, plus the checks shared with kkt_solve and state_pass.
+// Host side of the chunk-forward role: both variants' declarations, the specs, launch shapes and
+// checks they share, plus the checks shared with kkt_solve and state_pass.
 #include "qla/gdn/fused_fwd.hpp"
-#include "qla/gdn/fused_fwd_ws.hpp"
 
 #include <string>
 
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/cuda/type_names.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
 
 namespace qla::gdn {
 namespace detail {
@@ -15,16 +15,18 @@ namespace detail {
 std::string fused_family_can_implement(const Problem& p, const char* kernel) {
   const std::string k(kernel);
   if (p.k_dim != kFusedHeadDim || p.v_dim != kFusedHeadDim)
-    return k + " needs K = V = 128 (got K = " + std::to_string(p.k_dim) + ", V = " + std::to_string(p.v_dim) + ")";
+    return k + " needs K = V = 128 (got K = " + std::to_string(p.k_dim) +
+           ", V = " + std::to_string(p.v_dim) + ")";
   if (p.qkv_dtype != DType::kBF16 && p.qkv_dtype != DType::kF16)
     return k + " needs bf16 or fp16 q/k/v (got " + std::string(dtype_name(p.qkv_dtype)) + ")";
   if (p.beta_dtype != DType::kF32 && p.beta_dtype != p.qkv_dtype)
-    return k + " needs beta in f32 or the q/k/v dtype (got " + std::string(dtype_name(p.beta_dtype)) + ")";
+    return k + " needs beta in f32 or the q/k/v dtype (got " +
+           std::string(dtype_name(p.beta_dtype)) + ")";
   if (p.gate_dtype != DType::kF32)
     return k + " needs g in f32 (got " + std::string(dtype_name(p.gate_dtype)) + ")";
   if (p.h_qk <= 0 || p.h_v <= 0 || p.h_v % p.h_qk != 0)
-    return k + " needs H_v a multiple of H_qk (got H_qk = " + std::to_string(p.h_qk) + ", H_v = " +
-           std::to_string(p.h_v) + ")";
+    return k + " needs H_v a multiple of H_qk (got H_qk = " + std::to_string(p.h_qk) +
+           ", H_v = " + std::to_string(p.h_v) + ")";
   return {};
 }
 
@@ -51,11 +53,13 @@ std::string beta_type_name(DType qkv, DType beta) {
 }  // namespace detail
 
 bool FusedFwdFamily::buildable(const Config& c, const ArchInfo& arch) {
-  return c.reg_split == 0 && fused_fwd_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
+  return c.reg_split == 0 &&
+         fused_fwd_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
 }
 
 std::vector<cuda::KernelSpec> FusedFwdFamily::specs(const Config& c) {
-  return {fused_fwd_spec(c, DType::kBF16, DType::kF32), fused_fwd_spec(c, DType::kF16, DType::kF32)};
+  return {fused_fwd_spec(c, DType::kBF16, DType::kF32),
+          fused_fwd_spec(c, DType::kF16, DType::kF32)};
 }
 
 bool FusedFwdWsFamily::buildable(const Config& c, const ArchInfo& arch) {
@@ -64,7 +68,8 @@ bool FusedFwdWsFamily::buildable(const Config& c, const ArchInfo& arch) {
 }
 
 std::vector<cuda::KernelSpec> FusedFwdWsFamily::specs(const Config& c) {
-  return {fused_fwd_spec(c, DType::kBF16, DType::kF32), fused_fwd_spec(c, DType::kF16, DType::kF32)};
+  return {fused_fwd_spec(c, DType::kBF16, DType::kF32),
+          fused_fwd_spec(c, DType::kF16, DType::kF32)};
 }
 
 const char* fused_fwd_family_id(const FusedFwdConfig& c) {
@@ -72,7 +77,8 @@ const char* fused_fwd_family_id(const FusedFwdConfig& c) {
 }
 
 Point FusedFwdConfig::to_point() const {
-  return reg_split != 0 ? qla::to_point<FusedFwdWsFamily>(*this) : qla::to_point<FusedFwdFamily>(*this);
+  return reg_split != 0 ? qla::to_point<FusedFwdWsFamily>(*this)
+                        : qla::to_point<FusedFwdFamily>(*this);
 }
 
 FusedFwdConfig fused_fwd_config(const std::string& kernel, const Point& p) {
@@ -88,27 +94,32 @@ const SpaceDecl* fused_fwd_family_space(const std::string& kernel) {
 }
 
 std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c) {
-  if (c.reg_split != 0) return static_cast<std::size_t>(fused_fwd_ws_layout(c.chunk, c.block_v, c.stages).bytes);
-  return static_cast<std::size_t>(fused_fwd_layout(c.chunk, c.block_v, c.stages, c.state_in_smem != 0).bytes);
+  if (c.reg_split != 0)
+    return static_cast<std::size_t>(fused_fwd_ws_layout(c.chunk, c.block_v, c.stages).bytes);
+  return static_cast<std::size_t>(
+      fused_fwd_layout(c.chunk, c.block_v, c.stages, c.state_in_smem != 0).bytes);
 }
 
 cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta) {
-  const std::string types = detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">";
+  const std::string types =
+      detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">";
   const std::string common = std::to_string(c.chunk) + ", " + std::to_string(c.block_v) + ", " +
                              std::to_string(c.stages) + ", " + std::to_string(c.warps) + ", ";
   if (c.reg_split != 0)
     return {"gdn/fused_fwd_ws.cuh",
             "qla::gdn::fused_fwd_ws_kernel<" + common + std::to_string(c.reg_split) + ", " + types,
             cuda::params_layout<FusedFwdParams>()};
-  return {"gdn/fused_fwd.cuh",
-          "qla::gdn::fused_fwd_kernel<" + common + (c.state_in_smem ? "true" : "false") + ", " + types,
-          cuda::params_layout<FusedFwdParams>()};
+  return {
+      "gdn/fused_fwd.cuh",
+      "qla::gdn::fused_fwd_kernel<" + common + (c.state_in_smem ? "true" : "false") + ", " + types,
+      cuda::params_layout<FusedFwdParams>()};
 }
 
 cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v) {
   cuda::LaunchShape s;
   s.grid = {static_cast<unsigned>(kFusedHeadDim / c.block_v * heads_v * num_sequences), 1, 1};
-  s.block = {static_cast<unsigned>(c.reg_split != 0 ? fused_ws_threads(c.warps) : 32 * c.warps), 1, 1};
+  s.block = {static_cast<unsigned>(c.reg_split != 0 ? fused_ws_threads(c.warps) : 32 * c.warps), 1,
+             1};
   s.dynamic_smem = fused_fwd_smem_bytes(c);
   return s;
 }
@@ -121,9 +132,11 @@ std::string can_implement(const Problem& p, const FusedFwdConfig& c) {
 }
 
 std::string check_params(const FusedFwdParams& p) {
-  for (auto [t, name] : {std::pair{&p.q, "q"}, {&p.k, "k"}, {&p.v, "v"}, {&p.a, "A_r"}, {&p.o, "o"}})
+  for (auto [t, name] :
+       {std::pair{&p.q, "q"}, {&p.k, "k"}, {&p.v, "v"}, {&p.a, "A_r"}, {&p.o, "o"}})
     if (auto why = detail::check_rows16(*t, name); !why.empty()) return "fused_fwd: " + why;
-  if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0) return "fused_fwd: bad head counts";
+  if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0)
+    return "fused_fwd: bad head counts";
   return {};
 }
 

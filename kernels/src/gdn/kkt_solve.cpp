@@ -10,11 +10,13 @@
 namespace qla::gdn {
 
 bool KktSolveFamily::buildable(const Config& c, const ArchInfo& arch) {
-  return c.block <= c.chunk && kkt_solve_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
+  return c.block <= c.chunk &&
+         kkt_solve_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
 }
 
 std::vector<cuda::KernelSpec> KktSolveFamily::specs(const Config& c) {
-  return {kkt_solve_spec(c, DType::kBF16, DType::kF32), kkt_solve_spec(c, DType::kF16, DType::kF32)};
+  return {kkt_solve_spec(c, DType::kBF16, DType::kF32),
+          kkt_solve_spec(c, DType::kF16, DType::kF32)};
 }
 
 std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c) {
@@ -22,9 +24,10 @@ std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c) {
 }
 
 cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta) {
-  return {"gdn/kkt_solve.cuh", "qla::gdn::kkt_solve_kernel<" + std::to_string(c.chunk) + ", " +
-                                   std::to_string(c.block) + ", " + std::to_string(c.warps) + ", " +
-                                   detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">",
+  return {"gdn/kkt_solve.cuh",
+          "qla::gdn::kkt_solve_kernel<" + std::to_string(c.chunk) + ", " + std::to_string(c.block) +
+              ", " + std::to_string(c.warps) + ", " + detail::qkv_type_name(qkv) + ", " +
+              detail::beta_type_name(qkv, beta) + ">",
           cuda::params_layout<KktSolveParams>()};
 }
 
@@ -45,7 +48,8 @@ std::string can_implement(const Problem& p, const KktSolveConfig& c) {
 std::string check_params(const KktSolveParams& p) {
   for (auto [t, name] : {std::pair{&p.k, "k"}, {&p.a, "A_r"}})
     if (auto why = detail::check_rows16(*t, name); !why.empty()) return "kkt_solve: " + why;
-  if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0) return "kkt_solve: bad head counts";
+  if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0)
+    return "kkt_solve: bad head counts";
   return {};
 }
 

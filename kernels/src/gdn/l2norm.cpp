@@ -11,7 +11,8 @@ std::vector<cuda::KernelSpec> L2NormFamily::specs(const Config& c) {
 
 cuda::KernelSpec l2norm_spec(const L2NormConfig& c, DType dtype) {
   return {"gdn/l2norm.cuh",
-          "qla::gdn::l2norm_kernel<" + std::to_string(c.warps) + ", " + cuda::cuda_type_name(dtype) + ">",
+          "qla::gdn::l2norm_kernel<" + std::to_string(c.warps) + ", " +
+              cuda::cuda_type_name(dtype) + ">",
           cuda::params_layout<L2NormParams>()};
 }
 
@@ -23,8 +24,10 @@ cuda::LaunchShape l2norm_shape(const L2NormConfig& c, long long rows, int heads)
 }
 
 std::string l2norm_can_implement(const Problem& p, const L2NormConfig& c) {
-  if (p.k_dim != 128) return "l2norm supports head dim 128 only (got K = " + std::to_string(p.k_dim) + ")";
-  if (p.qkv_dtype != DType::kBF16 && p.qkv_dtype != DType::kF16) return "l2norm needs bf16 or fp16 q/k";
+  if (p.k_dim != 128)
+    return "l2norm supports head dim 128 only (got K = " + std::to_string(p.k_dim) + ")";
+  if (p.qkv_dtype != DType::kBF16 && p.qkv_dtype != DType::kF16)
+    return "l2norm needs bf16 or fp16 q/k";
   if (!l2norm_space().contains(c.to_point())) return "l2norm warps must be 4 or 8";
   return {};
 }

@@ -26,14 +26,16 @@ std::size_t state_pass_smem_bytes(const StatePassConfig& c, bool with_m) {
 }
 
 cuda::KernelSpec state_pass_spec(const StatePassConfig& c, DType qkv, DType beta, bool with_m) {
-  return {"gdn/state_pass.cuh", "qla::gdn::state_pass_kernel<" + std::to_string(c.chunk) + ", " +
-                                    std::to_string(c.stages) + ", " + std::to_string(c.warps) + ", " +
-                                    (with_m ? "true" : "false") + ", " + detail::qkv_type_name(qkv) + ", " +
-                                    detail::beta_type_name(qkv, beta) + ">",
+  return {"gdn/state_pass.cuh",
+          "qla::gdn::state_pass_kernel<" + std::to_string(c.chunk) + ", " +
+              std::to_string(c.stages) + ", " + std::to_string(c.warps) + ", " +
+              (with_m ? "true" : "false") + ", " + detail::qkv_type_name(qkv) + ", " +
+              detail::beta_type_name(qkv, beta) + ">",
           cuda::params_layout<StatePassParams>()};
 }
 
-cuda::LaunchShape state_pass_shape(const StatePassConfig& c, int num_sequences, int heads_v, bool with_m) {
+cuda::LaunchShape state_pass_shape(const StatePassConfig& c, int num_sequences, int heads_v,
+                                   bool with_m) {
   cuda::LaunchShape s;
   s.grid = {static_cast<unsigned>(num_sequences * heads_v), 1, 1};
   s.block = {static_cast<unsigned>(32 * c.warps), 1, 1};
@@ -50,7 +52,8 @@ std::string check_params(const StatePassParams& p) {
   for (auto [t, name] : {std::pair{&p.k, "k"}, {&p.v, "v"}, {&p.a, "A_r"}})
     if (auto why = detail::check_rows16(*t, name); !why.empty()) return "state_pass: " + why;
   if (!p.ht) return "state_pass: ht (the output state) is required";
-  if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0) return "state_pass: bad head counts";
+  if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0)
+    return "state_pass: bad head counts";
   return {};
 }
 

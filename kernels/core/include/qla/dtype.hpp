@@ -14,11 +14,14 @@ enum class DType : std::uint8_t { kF32, kF16, kBF16, kF64, kI32, kI64 };
 constexpr std::size_t dtype_size(DType t) {
   switch (t) {
     case DType::kF16:
-    case DType::kBF16: return 2;
+    case DType::kBF16:
+      return 2;
     case DType::kF32:
-    case DType::kI32: return 4;
+    case DType::kI32:
+      return 4;
     case DType::kF64:
-    case DType::kI64: return 8;
+    case DType::kI64:
+      return 8;
   }
   return 0;
 }
@@ -26,19 +29,26 @@ constexpr std::size_t dtype_size(DType t) {
 /// Short name: "f32", "f16", "bf16", "f64", "i32", "i64".
 constexpr std::string_view dtype_name(DType t) {
   switch (t) {
-    case DType::kF32: return "f32";
-    case DType::kF16: return "f16";
-    case DType::kBF16: return "bf16";
-    case DType::kF64: return "f64";
-    case DType::kI32: return "i32";
-    case DType::kI64: return "i64";
+    case DType::kF32:
+      return "f32";
+    case DType::kF16:
+      return "f16";
+    case DType::kBF16:
+      return "bf16";
+    case DType::kF64:
+      return "f64";
+    case DType::kI32:
+      return "i32";
+    case DType::kI64:
+      return "i64";
   }
   return "?";
 }
 
 constexpr bool is_floating(DType t) { return t != DType::kI32 && t != DType::kI64; }
 
-/// Parses a name of dtype_name() (also "float32", "float16", "bfloat16", ...); nullopt when unknown.
+/// Parses a name of dtype_name() (also "float32", "float16", "bfloat16", ...); nullopt when
+/// unknown.
 constexpr std::optional<DType> parse_dtype(std::string_view name) {
   if (name == "f32" || name == "float32" || name == "fp32") return DType::kF32;
   if (name == "f16" || name == "float16" || name == "fp16") return DType::kF16;

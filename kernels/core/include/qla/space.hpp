@@ -1,9 +1,9 @@
-// The declaration of a configuration space: the one place a kernel family's tunable axes are written down.
-// Plain C++17. The tuner searches it, the tests enumerate it, the bench reads its default, and the generated
-// header static_asserts against it.
+// The declaration of a configuration space: the one place a kernel family's tunable axes are
+// written down. Plain C++17. The tuner searches it, the tests enumerate it, the bench reads its
+// default, and the generated header static_asserts against it.
 //
-// A point of the space holds one *value* per axis (not an index), in axis order. The searcher works on integer
-// coordinates (indices into each axis' values) and converts through `point_at`.
+// A point of the space holds one *value* per axis (not an index), in axis order. The searcher works
+// on integer coordinates (indices into each axis' values) and converts through `point_at`.
 #pragma once
 
 #include <cstdint>
@@ -16,10 +16,10 @@ namespace qla {
 
 /// What a config must fit on: read off the device (or given, for cross-compilation in CI).
 struct ArchInfo {
-  int cc_major = 9;                       ///< compute capability
+  int cc_major = 9;  ///< compute capability
   int cc_minor = 0;
   int sm_count = 132;
-  int smem_per_block_optin = 232448;      ///< bytes a block may opt in to (227 KB on Hopper)
+  int smem_per_block_optin = 232448;  ///< bytes a block may opt in to (227 KB on Hopper)
   int regs_per_sm = 65536;
   int l2_bytes = 50 * 1024 * 1024;
   /// "sm_90a" for 9.0 (arch-specific features), "sm_XY" otherwise.
@@ -27,8 +27,9 @@ struct ArchInfo {
     std::string s = "sm_" + std::to_string(cc_major) + std::to_string(cc_minor);
     return cc_major == 9 && cc_minor == 0 ? s + "a" : s;
   }
-  // Feature predicates: what a config's buildable() asks of a target, never its name. The arch-specific
-  // (sm_90a) features exist on compute capability 9.0 only; TMA and clusters on 9.0 and newer.
+  // Feature predicates: what a config's buildable() asks of a target, never its name. The
+  // arch-specific (sm_90a) features exist on compute capability 9.0 only; TMA and clusters on 9.0
+  // and newer.
   /// setmaxnreg (moving registers between warpgroups): sm_90a.
   bool has_setmaxnreg() const { return cc_major == 9 && cc_minor == 0; }
   /// wgmma.mma_async (warpgroup tensor-core MMA from shared memory or registers): sm_90a.
@@ -39,7 +40,8 @@ struct ArchInfo {
   bool has_clusters() const { return cc_major >= 9; }
 };
 
-/// One tunable axis: a name ("bv"), the label prefix used in config labels ("bv"), and its allowed values.
+/// One tunable axis: a name ("bv"), the label prefix used in config labels ("bv"), and its allowed
+/// values.
 struct Axis {
   std::string name;         ///< e.g. "block_v"
   std::string label;        ///< e.g. "bv" → label part "bv64"
@@ -52,11 +54,12 @@ using Point = std::vector<int>;
 
 /// A kernel family's (or an op plan's) configuration space.
 struct SpaceDecl {
-  std::string kernel;     ///< stable id, e.g. "gdn.fused_fwd"
+  std::string kernel;  ///< stable id, e.g. "gdn.fused_fwd"
   std::vector<Axis> axes;
-  Point default_point;    ///< the config used when nothing was tuned
-  bool runtime = false;   ///< true: knobs that need no recompilation (plan axes)
-  /// Build-time validity on an arch (shared memory, registers, divisibility); empty = always buildable.
+  Point default_point;   ///< the config used when nothing was tuned
+  bool runtime = false;  ///< true: knobs that need no recompilation (plan axes)
+  /// Build-time validity on an arch (shared memory, registers, divisibility); empty = always
+  /// buildable.
   std::function<bool(const Point&, const ArchInfo&)> buildable;
 
   /// Product of the axes' sizes (before the buildable filter).
@@ -65,7 +68,9 @@ struct SpaceDecl {
     for (const auto& a : axes) n *= a.values.size();
     return n;
   }
-  bool is_buildable(const Point& p, const ArchInfo& arch) const { return !buildable || buildable(p, arch); }
+  bool is_buildable(const Point& p, const ArchInfo& arch) const {
+    return !buildable || buildable(p, arch);
+  }
   /// Whether every value of `p` is one of its axis' values.
   bool contains(const Point& p) const;
   /// Point of the coordinate vector `idx` (one index per axis).
@@ -80,7 +85,8 @@ struct SpaceDecl {
   std::string label(const Point& p) const;
   /// Inverse of label(); nullopt when the text is not a point of this space.
   std::optional<Point> parse(const std::string& label) const;
-  /// Stable 64-bit hash (FNV-1a) of the kernel id, axis names, labels and values, and the default point.
+  /// Stable 64-bit hash (FNV-1a) of the kernel id, axis names, labels and values, and the default
+  /// point.
   std::uint64_t hash() const;
 };
 

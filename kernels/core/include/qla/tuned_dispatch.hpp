@@ -1,7 +1,8 @@
-// The dispatcher every header written by `qla header` is built on: the row and choice types and the lookup's
-// search over one table (qla::tuner::Lookup::find, repeated here so that a deployment needs no tuner library;
-// tests/header checks that the two agree). The generated header holds only the tables and select().
-// Plain C++17: a deployment build compiles it with no CUDA, SQLite, CUPTI or NVRTC.
+// The dispatcher every header written by `qla header` is built on: the row and choice types and the
+// lookup's search over one table (qla::tuner::Lookup::find, repeated here so that a deployment
+// needs no tuner library; tests/header checks that the two agree). The generated header holds only
+// the tables and select(). Plain C++17: a deployment build compiles it with no CUDA, SQLite, CUPTI
+// or NVRTC.
 #pragma once
 
 #include <array>
@@ -16,16 +17,21 @@
 
 namespace qla_tuned {
 
-/// Where a choice came from, in the order select() tries them (qla::tuner::Provenance, plus the default).
+/// Where a choice came from, in the order select() tries them (qla::tuner::Provenance, plus the
+/// default).
 enum class Source : std::uint8_t { kExact, kNearest, kSameArch, kDefault };
 
 /// "exact", "nearest", "same_arch", "default".
 inline const char* source_name(Source s) {
   switch (s) {
-    case Source::kExact: return "exact";
-    case Source::kNearest: return "nearest";
-    case Source::kSameArch: return "same_arch";
-    case Source::kDefault: return "default";
+    case Source::kExact:
+      return "exact";
+    case Source::kNearest:
+      return "nearest";
+    case Source::kSameArch:
+      return "same_arch";
+    case Source::kDefault:
+      return "default";
   }
   return "?";
 }
@@ -42,12 +48,13 @@ struct Bucket {
   const char* key;         ///< the store's problem key (qla::tuner::problem_key)
 };
 
-/// One tuned row: the problem it was measured on, the config values in axis order, times in microseconds.
+/// One tuned row: the problem it was measured on, the config values in axis order, times in
+/// microseconds.
 template <int N>
 struct Row {
   Bucket bucket;
-  bool same_arch;      ///< measured on another device of the same compute capability (fallback tier)
-  int values[N];       ///< config values (not indices), axis order
+  bool same_arch;  ///< measured on another device of the same compute capability (fallback tier)
+  int values[N];   ///< config values (not indices), axis order
   double measured_us;  ///< the config's median time of the op on `bucket`
   double default_us;   ///< the default config's median there; 0 when the store has none
 };
@@ -55,11 +62,11 @@ struct Row {
 /// The dispatcher's answer for one kernel.
 template <int N>
 struct Choice {
-  std::array<int, N> values{};     ///< config values, axis order
+  std::array<int, N> values{};  ///< config values, axis order
   Source source = Source::kDefault;
-  double distance = 0;             ///< log2-space distance to the measured problem; 0 for exact and default
-  double measured_us = 0;          ///< measured time of the row used; 0 for the default
-  const char* problem = "";        ///< problem key of the row used; "" for the default
+  double distance = 0;     ///< log2-space distance to the measured problem; 0 for exact and default
+  double measured_us = 0;  ///< measured time of the row used; 0 for the default
+  const char* problem = "";  ///< problem key of the row used; "" for the default
   /// The values as a qla::Point (std::vector<int>), e.g. for qla::gdn::PlanOptions::configs.
   std::vector<int> point() const { return std::vector<int>(values.begin(), values.end()); }
 };
@@ -76,15 +83,16 @@ struct Query {
   std::string key;             ///< problem key; exact matches need it, "" matches no row exactly
 };
 
-/// qla::tuner::problem_key, repeated so that this header needs no tuner library (the header tests check that
-/// the two agree).
+/// qla::tuner::problem_key, repeated so that this header needs no tuner library (the header tests
+/// check that the two agree).
 inline std::string problem_key(const qla::gdn::Problem& p) {
   std::string key = p.label();
   if (p.initial_state) key += ".h0";
   if (p.l2norm_qk) key += ".l2";
   if (p.is_varlen()) {
     key += ':';
-    for (std::int64_t n = 0; n < p.num_sequences(); ++n) key += (n ? "," : "") + std::to_string(p.seq_length(n));
+    for (std::int64_t n = 0; n < p.num_sequences(); ++n)
+      key += (n ? "," : "") + std::to_string(p.seq_length(n));
   }
   return key;
 }
@@ -115,7 +123,8 @@ inline double distance(const Bucket& b, const Query& q) {
 }
 
 inline bool same_class(const Bucket& b, const Query& q) {
-  return b.h_qk == q.h_qk && b.h_v == q.h_v && b.k_dim == q.k_dim && b.v_dim == q.v_dim && b.dtype == q.dtype;
+  return b.h_qk == q.h_qk && b.h_v == q.h_v && b.k_dim == q.k_dim && b.v_dim == q.v_dim &&
+         b.dtype == q.dtype;
 }
 
 template <int N>
@@ -125,10 +134,10 @@ Choice<N> default_choice(const int (&values)[N]) {
   return c;
 }
 
-/// qla::tuner::Lookup::find over one capability's rows: exact, else nearest of the class on the primary device,
-/// then the same on the other devices of the capability, else `fallback`. Ties keep the earlier row (rows are
-/// in the store's order: device digest, then problem key), except that an exact key beats a different problem
-/// at the same distance.
+/// qla::tuner::Lookup::find over one capability's rows: exact, else nearest of the class on the
+/// primary device, then the same on the other devices of the capability, else `fallback`. Ties keep
+/// the earlier row (rows are in the store's order: device digest, then problem key), except that an
+/// exact key beats a different problem at the same distance.
 template <int N, std::size_t R>
 Choice<N> find(const std::array<Row<N>, R>& rows, const Query& q, const int (&fallback)[N]) {
   const Row<N>* best[2] = {nullptr, nullptr};

@@ -1,5 +1,5 @@
-// The GPU a plan or a compile targets, read from the CUDA runtime. No GPU (or no driver, as in CI) is a normal
-// answer here, not an error.
+// The GPU a plan or a compile targets, read from the CUDA runtime. No GPU (or no driver, as in CI)
+// is a normal answer here, not an error.
 #pragma once
 
 #include <optional>

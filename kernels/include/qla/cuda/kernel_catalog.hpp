@@ -1,8 +1,9 @@
-// Every kernel family of the library, with its configuration space, the op role it fills, its variant, the
-// instantiations each point needs and the points built ahead of time. Families register themselves from their
-// host .cpp (register_family<F>() from the family's declaration, qla/family.hpp; a static initialiser in a
-// library linked whole), so the NVRTC compile test, the AOT generator, the tuner, the header generator and the
-// bench enumerate the same list without naming each family.
+// Every kernel family of the library, with its configuration space, the op role it fills, its
+// variant, the instantiations each point needs and the points built ahead of time. Families
+// register themselves from their host .cpp (register_family<F>() from the family's declaration,
+// qla/family.hpp; a static initialiser in a library linked whole), so the NVRTC compile test, the
+// AOT generator, the tuner, the header generator and the bench enumerate the same list without
+// naming each family.
 #pragma once
 
 #include <functional>
@@ -20,9 +21,9 @@ struct KernelFamily {
   const SpaceDecl* space = nullptr;  ///< its declaration (space->kernel is the family id)
   /// The KernelSpecs a point compiles to, one per supported dtype combination (bf16/fp16, ...).
   std::function<std::vector<KernelSpec>(const Point&)> specs;
-  std::string role;          ///< the op role it can fill, e.g. "chunk_fwd"
-  std::string variant;       ///< its mechanism, e.g. "mma", "ws", "wgmma"
-  std::vector<Point> aot;    ///< points nvcc builds into the library (the default first)
+  std::string role;        ///< the op role it can fill, e.g. "chunk_fwd"
+  std::string variant;     ///< its mechanism, e.g. "mma", "ws", "wgmma"
+  std::vector<Point> aot;  ///< points nvcc builds into the library (the default first)
 };
 
 /// Adds a family; returns true so it can initialise a static.

@@ -1,9 +1,11 @@
 // NVRTC compilation of a KernelSpec for an arch, with a disk cache of the cubins.
 //
-// The program is `#include "<spec.source>"` with every embedded file (embedded_sources.hpp) handed to NVRTC as a
-// header, so no source tree is needed. Resource usage is parsed from ptxas' verbose log, which needs no GPU.
-// Cache key: FNV-1a 64 of (source hash incl. includes, name expression, arch, NVRTC version, flags); files
-// `<key>.cubin` and `<key>.meta` under $QLA_CACHE_DIR, else ~/.cache/qla (written atomically by rename).
+// The program is `#include "<spec.source>"` with every embedded file (embedded_sources.hpp) handed
+// to NVRTC as a header, so no source tree is needed. Resource usage is parsed from ptxas' verbose
+// log, which needs no GPU. Cache key: FNV-1a 64 of (source hash incl. includes, name expression,
+// arch, NVRTC version, flags); files
+// `<key>.cubin` and `<key>.meta` under $QLA_CACHE_DIR, else ~/.cache/qla (written atomically by
+// rename).
 #pragma once
 
 #include <cstdint>
@@ -32,13 +34,14 @@ struct CompiledKernel {
   std::string log;           ///< NVRTC/ptxas log (empty when loaded from the cache)
   ResourceUsage usage;
   bool from_cache = false;
-  std::uint64_t key = 0;     ///< the cache key
+  std::uint64_t key = 0;  ///< the cache key
 };
 
 /// NVRTC rejected the program. what() is a one-line summary; log() the full compiler output.
 class CompileError : public std::runtime_error {
  public:
-  CompileError(const std::string& what, std::string log) : std::runtime_error(what), log_(std::move(log)) {}
+  CompileError(const std::string& what, std::string log)
+      : std::runtime_error(what), log_(std::move(log)) {}
   const std::string& log() const noexcept { return log_; }
 
  private:
@@ -51,13 +54,16 @@ struct CompileOptions {
   bool use_cache = true;                 ///< read and write the disk cache
 };
 
-/// Compiles `spec` for `arch` (e.g. sm_90a), or loads it from the cache. Thread-safe; several threads may
-/// compile different specs at once. Throws CompileError (bad source) or ApiError (NVRTC failure).
-CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch, const CompileOptions& options = {});
+/// Compiles `spec` for `arch` (e.g. sm_90a), or loads it from the cache. Thread-safe; several
+/// threads may compile different specs at once. Throws CompileError (bad source) or ApiError (NVRTC
+/// failure).
+CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch,
+                              const CompileOptions& options = {});
 
 /// How the launcher (KernelCache) compiles a spec that was not built ahead of time. The JIT library
-/// (qla_kernels_jit, this header's implementation) installs compile_kernel at start-up; an AOT-only deployment
-/// (qla::kernels_aot) links no NVRTC, leaves it null, and can only launch what was compiled ahead of time.
+/// (qla_kernels_jit, this header's implementation) installs compile_kernel at start-up; an AOT-only
+/// deployment (qla::kernels_aot) links no NVRTC, leaves it null, and can only launch what was
+/// compiled ahead of time.
 using JitCompiler = CompiledKernel (*)(const KernelSpec& spec, const ArchInfo& arch);
 void set_jit_compiler(JitCompiler compiler);
 /// The installed JIT compiler, or nullptr.

@@ -11,10 +11,14 @@ namespace qla::cuda {
 /// "__nv_bfloat16", "__half" or "float"; throws UserError for types no kernel takes.
 inline std::string cuda_type_name(DType t) {
   switch (t) {
-    case DType::kBF16: return "__nv_bfloat16";
-    case DType::kF16: return "__half";
-    case DType::kF32: return "float";
-    default: break;
+    case DType::kBF16:
+      return "__nv_bfloat16";
+    case DType::kF16:
+      return "__half";
+    case DType::kF32:
+      return "float";
+    default:
+      break;
   }
   throw UserError(std::string("no kernel takes elements of type ") + std::string(dtype_name(t)));
 }

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "qla/cuda/kernel_spec.hpp"
+#include "qla/family.hpp"
 #include "qla/gdn/cp_params.hpp"
 #include "qla/gdn/problem.hpp"
-#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
@@ -19,7 +19,8 @@ struct CpCorrectConfig {
   int block_v = 32;  ///< V columns per CTA (16, 32, 64)
 
   Point to_point() const;
-  static CpCorrectConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
+  static CpCorrectConfig from_point(
+      const Point& p);  ///< throws UserError when p is not in the space
 };
 
 /// cp_warmup_counts_kernel has nothing to tune: one point.
@@ -54,7 +55,9 @@ struct CpCorrectFamily {
 };
 
 inline Point CpCorrectConfig::to_point() const { return qla::to_point<CpCorrectFamily>(*this); }
-inline CpCorrectConfig CpCorrectConfig::from_point(const Point& p) { return qla::from_point<CpCorrectFamily>(p); }
+inline CpCorrectConfig CpCorrectConfig::from_point(const Point& p) {
+  return qla::from_point<CpCorrectFamily>(p);
+}
 
 /// Space "gdn.cp_warmup" (no axes: one point).
 inline const SpaceDecl& cp_warmup_space() { return space_of<CpWarmupFamily>(); }
@@ -75,15 +78,17 @@ int cp_piece_chunks_heuristic(int heads, long long total_chunks, int sm_count);
 bool cp_auto_rule(const Problem& p, int chunk);
 
 /// The CP split of a problem's sequences into pieces: every sequence with more than
-/// `piece_chunks` chunks is cut into pieces of exactly piece_chunks·C tokens (the last takes the remainder);
-/// shorter ones (also empty ones) stay one piece. Pieces are in sequence order; offsets are flat token rows.
+/// `piece_chunks` chunks is cut into pieces of exactly piece_chunks·C tokens (the last takes the
+/// remainder); shorter ones (also empty ones) stay one piece. Pieces are in sequence order; offsets
+/// are flat token rows.
 struct CpSplit {
-  int piece_chunks = 0;              ///< L, chunks per piece
-  std::vector<int> cu;               ///< [P+1] flat token offsets of the pieces (cu[P] = cu_seqlens[N])
-  std::vector<int> raw;              ///< [P] raw sequence of each piece
-  std::vector<int> is_last;          ///< [P] 1 when the piece ends its raw sequence
+  int piece_chunks = 0;      ///< L, chunks per piece
+  std::vector<int> cu;       ///< [P+1] flat token offsets of the pieces (cu[P] = cu_seqlens[N])
+  std::vector<int> raw;      ///< [P] raw sequence of each piece
+  std::vector<int> is_last;  ///< [P] 1 when the piece ends its raw sequence
   std::vector<int> raw_first_piece;  ///< [N+1] first piece of each raw sequence
-  std::vector<int> ht_index;         ///< [P] raw sequence for the last piece (its ht is the user's), else −1
+  std::vector<int>
+      ht_index;  ///< [P] raw sequence for the last piece (its ht is the user's), else −1
   /// P, the number of pieces (0 for an empty split).
   int pieces() const { return static_cast<int>(raw.size()); }
   /// Whether some sequence was cut (P > N); otherwise CP would only add work.

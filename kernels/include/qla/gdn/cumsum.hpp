@@ -1,4 +1,5 @@
-// chunk_local_cumsum: host side. Device code kernels/device/gdn/cumsum.cuh (what it writes is documented there).
+// chunk_local_cumsum: host side. Device code kernels/device/gdn/cumsum.cuh (what it writes is
+// documented there).
 #pragma once
 
 #include <string>
@@ -6,9 +7,9 @@
 
 #include "qla/cuda/kernel_spec.hpp"
 #include "qla/dtype.hpp"
+#include "qla/family.hpp"
 #include "qla/gdn/cumsum_params.hpp"
 #include "qla/gdn/problem.hpp"
-#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
@@ -30,7 +31,8 @@ struct CumsumFamily {
   static constexpr const char* kRole = "gate_prep";
   static constexpr const char* kVariant = "simt";
   static constexpr AxisDecl<Config> kAxes[] = {
-      axis("chunk", "c", &Config::chunk, kCumsumChunkValues, "tokens per chunk (must equal the consuming kernels' C)"),
+      axis("chunk", "c", &Config::chunk, kCumsumChunkValues,
+           "tokens per chunk (must equal the consuming kernels' C)"),
   };
   static constexpr Config kAot[] = {Config{64}, Config{32}, Config{128}};
   static bool buildable(const Config&, const ArchInfo&) { return true; }
@@ -39,14 +41,18 @@ struct CumsumFamily {
 };
 
 inline Point CumsumConfig::to_point() const { return qla::to_point<CumsumFamily>(*this); }
-inline CumsumConfig CumsumConfig::from_point(const Point& p) { return qla::from_point<CumsumFamily>(p); }
+inline CumsumConfig CumsumConfig::from_point(const Point& p) {
+  return qla::from_point<CumsumFamily>(p);
+}
 
 /// gdn.cumsum's space (space_of<CumsumFamily>()).
 inline const SpaceDecl& cumsum_space() { return space_of<CumsumFamily>(); }
 /// "qla::gdn::chunk_local_cumsum_kernel<C, Reverse, TG>" from "gdn/cumsum.cuh"; gate fp32 or bf16.
 cuda::KernelSpec cumsum_spec(const CumsumConfig& c, bool reverse, DType gate);
-/// Grid (num_chunks + padding blocks, ceil(heads/32)), 128 threads. `padding_tokens` = T_total − cu_seqlens[N].
-cuda::LaunchShape cumsum_shape(const CumsumConfig& c, int num_chunks, long long padding_tokens, int heads);
+/// Grid (num_chunks + padding blocks, ceil(heads/32)), 128 threads. `padding_tokens` = T_total −
+/// cu_seqlens[N].
+cuda::LaunchShape cumsum_shape(const CumsumConfig& c, int num_chunks, long long padding_tokens,
+                               int heads);
 /// Empty, or why not (gate dtype).
 std::string cumsum_can_implement(const Problem& p, const CumsumConfig& c);
 

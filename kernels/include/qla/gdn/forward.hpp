@@ -20,15 +20,18 @@ struct Status {
   bool ok() const { return code == Code::kOk; }
   static Status success() { return {}; }
   static Status not_implemented(std::string why) { return {Code::kNotImplemented, std::move(why)}; }
-  static Status invalid_argument(std::string why) { return {Code::kInvalidArgument, std::move(why)}; }
+  static Status invalid_argument(std::string why) {
+    return {Code::kInvalidArgument, std::move(why)};
+  }
   static Status launch_error(std::string why) { return {Code::kLaunchError, std::move(why)}; }
 };
 /// "ok", "not_implemented", "invalid_argument", "launch_error".
 const char* status_code_name(Status::Code c);
 
-/// One forward call. Tensors token-major with element strides (tensor_views.hpp); the last dim contiguous.
-/// q, k [B,T,h_qk,K]; v, o [B,T,h_v,V] in problem.qkv_dtype; g [B,T,h_v] raw log decay (problem.gate_dtype);
-/// beta [B,T,h_v] (problem.beta_dtype); h0, ht fp32 contiguous [N,h_v,K,V]. Every pointer 16-byte aligned.
+/// One forward call. Tensors token-major with element strides (tensor_views.hpp); the last dim
+/// contiguous. q, k [B,T,h_qk,K]; v, o [B,T,h_v,V] in problem.qkv_dtype; g [B,T,h_v] raw log decay
+/// (problem.gate_dtype); beta [B,T,h_v] (problem.beta_dtype); h0, ht fp32 contiguous [N,h_v,K,V].
+/// Every pointer 16-byte aligned.
 struct ForwardArgs {
   Problem problem;  ///< must equal the plan's problem (shapes, dtypes, flags, cu_seqlens)
   TokenTensor q{}, k{}, v{}, g{}, beta{}, o{};

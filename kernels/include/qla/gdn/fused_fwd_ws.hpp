@@ -1,7 +1,8 @@
-// fused_fwd_ws: the warp-specialised variant of the chunk-forward role (gdn.fused_fwd_ws). A producer warpgroup
-// drops to R registers (setmaxnreg) and fills an mbarrier-guarded stage ring; the consumer warps take the freed
-// registers and compute the same chunk step as the mma.sync variant (fused_fwd_step.cuh). sm_90a only. Plain
-// C++17, no CUDA includes. Device code: kernels/device/gdn/fused_fwd_ws.cuh.
+// fused_fwd_ws: the warp-specialised variant of the chunk-forward role (gdn.fused_fwd_ws). A
+// producer warpgroup drops to R registers (setmaxnreg) and fills an mbarrier-guarded stage ring;
+// the consumer warps take the freed registers and compute the same chunk step as the mma.sync
+// variant (fused_fwd_step.cuh). sm_90a only. Plain C++17, no CUDA includes. Device code:
+// kernels/device/gdn/fused_fwd_ws.cuh.
 #pragma once
 
 #include <vector>
@@ -14,8 +15,8 @@ namespace qla::gdn {
 
 inline constexpr int kFusedFwdWsRegSplitValues[] = {40, 24};  ///< producer registers per thread
 
-/// The declaration of gdn.fused_fwd_ws (qla/family.hpp): axes c, bv, s, w as gdn.fused_fwd and the register
-/// split rs; the state stays in registers. Default c64.bv64.s2.w8.rs40.
+/// The declaration of gdn.fused_fwd_ws (qla/family.hpp): axes c, bv, s, w as gdn.fused_fwd and the
+/// register split rs; the state stays in registers. Default c64.bv64.s2.w8.rs40.
 struct FusedFwdWsFamily {
   using Config = FusedFwdConfig;
   static constexpr const char* kId = "gdn.fused_fwd_ws";
@@ -31,7 +32,8 @@ struct FusedFwdWsFamily {
   };
   static constexpr Config kDefault = {64, 64, 2, 8, 0, 40};
   /// What the untuned op runs on sm_90a: the default at each BV of the V-split rule.
-  static constexpr Config kAot[] = {{64, 64, 2, 8, 0, 40}, {64, 32, 2, 8, 0, 40}, {64, 128, 2, 8, 0, 40}};
+  static constexpr Config kAot[] = {
+      {64, 64, 2, 8, 0, 40}, {64, 32, 2, 8, 0, 40}, {64, 128, 2, 8, 0, 40}};
   /// A target with setmaxnreg; shared memory within its opt-in limit.
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v, fp32 β.

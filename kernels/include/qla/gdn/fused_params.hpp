@@ -1,13 +1,15 @@
-// Kernel parameters and shared-memory layouts of the FlashQLA-style forward kernels: kkt_solve, fused_fwd and
-// state_pass. Read by host code (any C++17 compiler), nvcc and NVRTC:
-// builtin types only, no standard headers. The layout functions are the one definition of each kernel's shared
-// memory: the kernel carves its dynamic shared memory with them and the host sizes the launch and the space's
-// buildable() check with them.
+// Kernel parameters and shared-memory layouts of the FlashQLA-style forward kernels: kkt_solve,
+// fused_fwd and state_pass. Read by host code (any C++17 compiler), nvcc and NVRTC: builtin types
+// only, no standard headers. The layout functions are the one definition of each kernel's shared
+// memory: the kernel carves its dynamic shared memory with them and the host sizes the launch and
+// the space's buildable() check with them.
 //
 // Common preconditions (checked on the host by each family's check_params()):
-//  * K = V = 128; 16-bit tensors (q, k, v, o, A_r) have 16-byte aligned rows (data pointer and token/head/batch
+//  * K = V = 128; 16-bit tensors (q, k, v, o, A_r) have 16-byte aligned rows (data pointer and
+//  token/head/batch
 //    strides multiples of 8 elements);
-//  * g is the chunk-local inclusive cumsum of the raw gate for the same chunk size (fp32), beta is fp32 or the qkv
+//  * g is the chunk-local inclusive cumsum of the raw gate for the same chunk size (fp32), beta is
+//  fp32 or the qkv
 //    dtype (template argument of the kernel).
 #pragma once
 
@@ -24,7 +26,8 @@ namespace qla::gdn {
 /// Head dimensions every fused kernel is written for.
 constexpr int kFusedHeadDim = 128;
 
-/// Row pitch (elements) of a 16-bit shared-memory tile with `cols` columns: +8 keeps ldmatrix conflict-free.
+/// Row pitch (elements) of a 16-bit shared-memory tile with `cols` columns: +8 keeps ldmatrix
+/// conflict-free.
 QLA_HOST_DEVICE constexpr int fused_pitch16(int cols) { return cols + 8; }
 /// Row pitch (floats) of an fp32 shared-memory tile with `cols` columns.
 QLA_HOST_DEVICE constexpr int fused_pitch32(int cols) { return cols + 4; }
@@ -37,7 +40,8 @@ QLA_HOST_DEVICE constexpr int fused_pitch32(int cols) { return cols + 4; }
 struct KktSolveParams {
   TokenTensor k;     ///< [B, T, H_qk, 128] qkv dtype
   TokenTensor beta;  ///< [B, T, H_v] (dim 1) fp32 or qkv dtype
-  TokenTensor a;     ///< out [B, T, H_v, C] qkv dtype; row s of the chunk's A_r at token s; only valid rows
+  TokenTensor
+      a;  ///< out [B, T, H_v, C] qkv dtype; row s of the chunk's A_r at token s; only valid rows
   SequenceView seq;  ///< chunk_index/num_chunks for chunk size C
   int heads_v;       ///< H_v
   int group;         ///< H_v / H_qk (value heads per qk head)
@@ -45,12 +49,12 @@ struct KktSolveParams {
 
 /// Shared-memory layout of kkt_solve (bytes from the dynamic smem base).
 struct KktSolveLayout {
-  int k_tile;   ///< (C, 128) 16-bit, pitch fused_pitch16(128)
-  int l_tile;   ///< (C, C) fp32, pitch fused_pitch32(C): β-scaled strict lower K Kᵀ
-  int a_tile;   ///< (C, C) fp32: the inverse being built
-  int t_tile;   ///< (C, C) fp32: scratch for the off-diagonal block products
-  int beta;     ///< C floats
-  int bytes;    ///< total
+  int k_tile;  ///< (C, 128) 16-bit, pitch fused_pitch16(128)
+  int l_tile;  ///< (C, C) fp32, pitch fused_pitch32(C): β-scaled strict lower K Kᵀ
+  int a_tile;  ///< (C, C) fp32: the inverse being built
+  int t_tile;  ///< (C, C) fp32: scratch for the off-diagonal block products
+  int beta;    ///< C floats
+  int bytes;   ///< total
 };
 QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
   const int k_bytes = chunk * fused_pitch16(kFusedHeadDim) * 2;
@@ -63,32 +67,37 @@ QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
 // ---------------------------------------------------------------------------------------------------------
 // fused_fwd: o and the final state from q, k, v, A_r, g_cum, beta and the initial state.
 
-/// Parameters of fused_fwd_kernel. Grid: (V / BV) * H_v * N CTAs, 1-D, V-slice fastest, then head, then
-/// sequence. Sequence n covers flat tokens [cu_seqlens[n], cu_seqlens[n+1]); it may be a CP piece.
+/// Parameters of fused_fwd_kernel. Grid: (V / BV) * H_v * N CTAs, 1-D, V-slice fastest, then head,
+/// then sequence. Sequence n covers flat tokens [cu_seqlens[n], cu_seqlens[n+1]); it may be a CP
+/// piece.
 struct FusedFwdParams {
-  TokenTensor q;        ///< [B, T, H_qk, 128] qkv dtype
-  TokenTensor k;        ///< [B, T, H_qk, 128] qkv dtype
-  TokenTensor v;        ///< [B, T, H_v, 128] qkv dtype
-  TokenTensor a;        ///< A_r [B, T, H_v, C] qkv dtype (kkt_solve output for the same chunk size)
-  TokenTensor g;        ///< g_cum [B, T, H_v] fp32, chunk-local inclusive cumsum
-  TokenTensor beta;     ///< [B, T, H_v] fp32 or qkv dtype
-  TokenTensor o;        ///< out [B, T, H_v, 128] qkv dtype; rows after cu_seqlens[N] are written 0
-  /// Initial states, fp32 [rows, H_v, 128, 128] ([K, V] layout); null = zero initial state for every sequence.
+  TokenTensor q;     ///< [B, T, H_qk, 128] qkv dtype
+  TokenTensor k;     ///< [B, T, H_qk, 128] qkv dtype
+  TokenTensor v;     ///< [B, T, H_v, 128] qkv dtype
+  TokenTensor a;     ///< A_r [B, T, H_v, C] qkv dtype (kkt_solve output for the same chunk size)
+  TokenTensor g;     ///< g_cum [B, T, H_v] fp32, chunk-local inclusive cumsum
+  TokenTensor beta;  ///< [B, T, H_v] fp32 or qkv dtype
+  TokenTensor o;     ///< out [B, T, H_v, 128] qkv dtype; rows after cu_seqlens[N] are written 0
+  /// Initial states, fp32 [rows, H_v, 128, 128] ([K, V] layout); null = zero initial state for
+  /// every sequence.
   const float* h0;
-  /// [N] row of h0 for each sequence, -1 = zero state; null = row n for sequence n. CP: the per-piece corrected
-  /// initial states.
+  /// [N] row of h0 for each sequence, -1 = zero state; null = row n for sequence n. CP: the
+  /// per-piece corrected initial states.
   const int* h0_index;
-  float* ht;              ///< final states, fp32 [rows, H_v, 128, 128]; null = not written
-  const int* ht_index;    ///< [N] row of ht for each sequence, -1 = not written (CP: all but the last piece)
-  SequenceView seq;       ///< cu_seqlens, num_sequences, tokens_per_row, total_tokens (chunk lists unused)
-  int heads_v;            ///< H_v
-  int group;              ///< H_v / H_qk
-  float scale;            ///< output scale (K^-1/2 by default)
+  float* ht;  ///< final states, fp32 [rows, H_v, 128, 128]; null = not written
+  const int*
+      ht_index;  ///< [N] row of ht for each sequence, -1 = not written (CP: all but the last piece)
+  SequenceView
+      seq;      ///< cu_seqlens, num_sequences, tokens_per_row, total_tokens (chunk lists unused)
+  int heads_v;  ///< H_v
+  int group;    ///< H_v / H_qk
+  float scale;  ///< output scale (K^-1/2 by default)
 };
 
-/// Shared-memory layout of fused_fwd (bytes from the dynamic smem base). Per stage: q, k (C, 128), v slice
-/// (C, BV), A_r (C, C), all 16-bit. Then the state copy (128, BV) fp16, V_d (C, BV) fp16, P_g (C, C) fp16,
-/// g and beta (C floats each) and, when the state lives in shared memory, the fp32 state (128, BV).
+/// Shared-memory layout of fused_fwd (bytes from the dynamic smem base). Per stage: q, k (C, 128),
+/// v slice (C, BV), A_r (C, C), all 16-bit. Then the state copy (128, BV) fp16, V_d (C, BV) fp16,
+/// P_g (C, C) fp16, g and beta (C floats each) and, when the state lives in shared memory, the fp32
+/// state (128, BV).
 struct FusedFwdLayout {
   int stage_bytes;  ///< bytes of one input stage
   int q, k, v, a;   ///< offsets inside a stage
@@ -96,10 +105,12 @@ struct FusedFwdLayout {
   int vd;           ///< (C, BV) fp16 V_d
   int pg;           ///< (C, C) fp16 P_g
   int g, beta;      ///< C floats each
-  int s32;          ///< (128, BV) fp32 state, pitch fused_pitch32(BV), when in shared memory (else == bytes)
-  int bytes;        ///< total
+  int s32;    ///< (128, BV) fp32 state, pitch fused_pitch32(BV), when in shared memory (else ==
+              ///< bytes)
+  int bytes;  ///< total
 };
-QLA_HOST_DEVICE constexpr FusedFwdLayout fused_fwd_layout(int chunk, int bv, int stages, bool state_in_smem) {
+QLA_HOST_DEVICE constexpr FusedFwdLayout fused_fwd_layout(int chunk, int bv, int stages,
+                                                          bool state_in_smem) {
   const int qk = chunk * fused_pitch16(kFusedHeadDim) * 2;
   const int vb = chunk * fused_pitch16(bv) * 2;
   const int ab = chunk * fused_pitch16(chunk) * 2;
@@ -119,12 +130,15 @@ QLA_HOST_DEVICE constexpr FusedFwdLayout fused_fwd_layout(int chunk, int bv, int
   return l;
 }
 
-/// Register split of the warp-specialised fused_fwd (fused_fwd_ws_kernel): one producer warpgroup (128 threads)
-/// loads, `consumer_warps` warps compute. The kernel is compiled for one CTA per SM, so every thread starts with
-/// fused_ws_entry_regs(); the producer drops to `producer_regs` (setmaxnreg.dec) and the consumers take what it
-/// freed (setmaxnreg.inc to fused_ws_consumer_regs(), 0 = no increase: with 4 consumer warps they already start
-/// at the 255-register cap). 8 consumer warps: 168 at entry; producer 40 → consumers 232, 24 → 240.
-QLA_HOST_DEVICE constexpr int fused_ws_threads(int consumer_warps) { return 32 * consumer_warps + 128; }
+/// Register split of the warp-specialised fused_fwd (fused_fwd_ws_kernel): one producer warpgroup
+/// (128 threads) loads, `consumer_warps` warps compute. The kernel is compiled for one CTA per SM,
+/// so every thread starts with fused_ws_entry_regs(); the producer drops to `producer_regs`
+/// (setmaxnreg.dec) and the consumers take what it freed (setmaxnreg.inc to
+/// fused_ws_consumer_regs(), 0 = no increase: with 4 consumer warps they already start at the
+/// 255-register cap). 8 consumer warps: 168 at entry; producer 40 → consumers 232, 24 → 240.
+QLA_HOST_DEVICE constexpr int fused_ws_threads(int consumer_warps) {
+  return 32 * consumer_warps + 128;
+}
 QLA_HOST_DEVICE constexpr int fused_ws_entry_regs(int consumer_warps) {
   const int r = 65536 / fused_ws_threads(consumer_warps);
   return (r > 255 ? 255 : r) / 8 * 8;
@@ -135,15 +149,16 @@ QLA_HOST_DEVICE constexpr int fused_ws_consumer_regs(int consumer_warps, int pro
   return entry >= 248 ? 0 : (r > 248 ? 248 : r);
 }
 
-/// Shared-memory layout of the warp-specialised fused_fwd. Per stage: q, k (C, 128), v slice (C, BV), A_r (C, C),
-/// all 16-bit, then g and β (C floats each): the producer fills a whole stage. Then the consumers' state copy
-/// (128, BV) fp16, V_d (C, BV) fp16, P_g (C, C) fp16, and the ring's mbarriers (full[stages], empty[stages]).
+/// Shared-memory layout of the warp-specialised fused_fwd. Per stage: q, k (C, 128), v slice (C,
+/// BV), A_r (C, C), all 16-bit, then g and β (C floats each): the producer fills a whole stage.
+/// Then the consumers' state copy (128, BV) fp16, V_d (C, BV) fp16, P_g (C, C) fp16, and the ring's
+/// mbarriers (full[stages], empty[stages]).
 struct FusedFwdWsLayout {
-  int stage_bytes;           ///< bytes of one input stage
-  int q, k, v, a, g, beta;   ///< offsets inside a stage
-  int s16, vd, pg;           ///< consumer tiles
-  int bars;                  ///< 2 · stages 8-byte mbarriers
-  int bytes;                 ///< total
+  int stage_bytes;          ///< bytes of one input stage
+  int q, k, v, a, g, beta;  ///< offsets inside a stage
+  int s16, vd, pg;          ///< consumer tiles
+  int bars;                 ///< 2 · stages 8-byte mbarriers
+  int bytes;                ///< total
 };
 QLA_HOST_DEVICE constexpr FusedFwdWsLayout fused_fwd_ws_layout(int chunk, int bv, int stages) {
   const int qk = chunk * fused_pitch16(kFusedHeadDim) * 2;
@@ -168,30 +183,33 @@ QLA_HOST_DEVICE constexpr FusedFwdWsLayout fused_fwd_ws_layout(int chunk, int bv
 // ---------------------------------------------------------------------------------------------------------
 // state_pass: final state (and the transition matrix M) of the last n chunks of each sequence.
 
-/// Parameters of state_pass_kernel. Grid: N * H_v CTAs, blockIdx.x = n * H_v + h; each CTA owns the full V.
+/// Parameters of state_pass_kernel. Grid: N * H_v CTAs, blockIdx.x = n * H_v + h; each CTA owns the
+/// full V.
 struct StatePassParams {
-  TokenTensor k;          ///< [B, T, H_qk, 128] qkv dtype
-  TokenTensor v;          ///< [B, T, H_v, 128] qkv dtype
-  TokenTensor a;          ///< A_r [B, T, H_v, C] qkv dtype
-  TokenTensor g;          ///< g_cum [B, T, H_v] fp32
-  TokenTensor beta;       ///< [B, T, H_v] fp32 or qkv dtype
-  /// [N * H_v] chunks to run per (sequence, head): the last n chunks of the sequence (clamped to its chunk
-  /// count); null = all chunks. A head runs from h0 only when it runs all chunks; otherwise from zero (warm-up).
+  TokenTensor k;     ///< [B, T, H_qk, 128] qkv dtype
+  TokenTensor v;     ///< [B, T, H_v, 128] qkv dtype
+  TokenTensor a;     ///< A_r [B, T, H_v, C] qkv dtype
+  TokenTensor g;     ///< g_cum [B, T, H_v] fp32
+  TokenTensor beta;  ///< [B, T, H_v] fp32 or qkv dtype
+  /// [N * H_v] chunks to run per (sequence, head): the last n chunks of the sequence (clamped to
+  /// its chunk count); null = all chunks. A head runs from h0 only when it runs all chunks;
+  /// otherwise from zero (warm-up).
   const int* num_warmup;
-  const float* h0;        ///< [N, H_v, 128, 128] fp32 initial states, null = zero
-  float* ht;              ///< out [N, H_v, 128, 128] fp32: state after the last chunk (required)
-  /// out [N, H_v, 128, 128] fp32 or null: the product of the chunk transitions M = M_n ⋯ M_1 of the chunks run,
-  /// computed when the head runs all chunks of its sequence (CP fallback); zeros otherwise.
+  const float* h0;  ///< [N, H_v, 128, 128] fp32 initial states, null = zero
+  float* ht;        ///< out [N, H_v, 128, 128] fp32: state after the last chunk (required)
+  /// out [N, H_v, 128, 128] fp32 or null: the product of the chunk transitions M = M_n ⋯ M_1 of the
+  /// chunks run, computed when the head runs all chunks of its sequence (CP fallback); zeros
+  /// otherwise.
   float* m;
-  SequenceView seq;       ///< cu_seqlens, num_sequences, tokens_per_row
-  int heads_v;            ///< H_v
-  int group;              ///< H_v / H_qk
+  SequenceView seq;  ///< cu_seqlens, num_sequences, tokens_per_row
+  int heads_v;       ///< H_v
+  int group;         ///< H_v / H_qk
 };
 
-/// Shared-memory layout of state_pass: per stage k (C, 128), v (C, 128), A_r (C, C) 16-bit; then the fp16 state
-/// copy (128, 128), X (C, 128), Y (C, 128), g, beta; with M: fp32 M (128, 128) and its fp16 copy (Z = K·M reuses
-/// the stage's v tile, dead once Y is formed). With M the kernel runs one stage (`state_pass_stages`): two would
-/// not fit in 227 KB.
+/// Shared-memory layout of state_pass: per stage k (C, 128), v (C, 128), A_r (C, C) 16-bit; then
+/// the fp16 state copy (128, 128), X (C, 128), Y (C, 128), g, beta; with M: fp32 M (128, 128) and
+/// its fp16 copy (Z = K·M reuses the stage's v tile, dead once Y is formed). With M the kernel runs
+/// one stage (`state_pass_stages`): two would not fit in 227 KB.
 struct StatePassLayout {
   int stage_bytes;
   int k, v, a;
@@ -199,7 +217,9 @@ struct StatePassLayout {
   int m32, m16;  ///< == bytes when M is not compiled in
   int bytes;
 };
-QLA_HOST_DEVICE constexpr int state_pass_stages(int stages, bool with_m) { return with_m ? 1 : stages; }
+QLA_HOST_DEVICE constexpr int state_pass_stages(int stages, bool with_m) {
+  return with_m ? 1 : stages;
+}
 QLA_HOST_DEVICE constexpr StatePassLayout state_pass_layout(int chunk, int stages, bool with_m) {
   const int kb = chunk * fused_pitch16(kFusedHeadDim) * 2;
   const int ab = chunk * fused_pitch16(chunk) * 2;

@@ -1,6 +1,6 @@
 // kkt_solve: A_r = (I + StrictLower(diag(β) K Kᵀ))⁻¹ per (chunk, value head), gate-free.
-// Its configuration space, kernel specs and launch shapes. Plain C++17, no CUDA includes. Device code:
-// kernels/device/gdn/kkt_solve.cuh; params: qla/gdn/fused_params.hpp.
+// Its configuration space, kernel specs and launch shapes. Plain C++17, no CUDA includes. Device
+// code: kernels/device/gdn/kkt_solve.cuh; params: qla/gdn/fused_params.hpp.
 #pragma once
 
 #include <cstddef>
@@ -9,9 +9,9 @@
 
 #include "qla/cuda/kernel_spec.hpp"
 #include "qla/dtype.hpp"
+#include "qla/family.hpp"
 #include "qla/gdn/fused_params.hpp"
 #include "qla/gdn/problem.hpp"
-#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
@@ -23,7 +23,8 @@ struct KktSolveConfig {
   int warps = 4;   ///< warps per CTA (4 or 8)
 
   Point to_point() const;
-  static KktSolveConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
+  static KktSolveConfig from_point(
+      const Point& p);  ///< throws UserError when p is not in the space
 };
 
 inline constexpr int kKktSolveChunkValues[] = {64, 32};  ///< C, tokens
@@ -38,7 +39,8 @@ struct KktSolveFamily {
   static constexpr const char* kVariant = "mma";
   static constexpr AxisDecl<Config> kAxes[] = {
       axis("chunk", "c", &Config::chunk, kKktSolveChunkValues, "tokens per chunk C"),
-      axis("block", "b", &Config::block, kKktSolveBlockValues, "diagonal block size of the blocked inversion, rows"),
+      axis("block", "b", &Config::block, kKktSolveBlockValues,
+           "diagonal block size of the blocked inversion, rows"),
       axis("warps", "w", &Config::warps, kKktSolveWarpsValues, "warps per CTA"),
   };
   static constexpr Config kAot[] = {Config{}};
@@ -49,7 +51,9 @@ struct KktSolveFamily {
 };
 
 inline Point KktSolveConfig::to_point() const { return qla::to_point<KktSolveFamily>(*this); }
-inline KktSolveConfig KktSolveConfig::from_point(const Point& p) { return qla::from_point<KktSolveFamily>(p); }
+inline KktSolveConfig KktSolveConfig::from_point(const Point& p) {
+  return qla::from_point<KktSolveFamily>(p);
+}
 
 /// gdn.kkt_solve's space (space_of<KktSolveFamily>()).
 inline const SpaceDecl& kkt_solve_space() { return space_of<KktSolveFamily>(); }
@@ -66,7 +70,8 @@ cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int h
 /// Empty when the config can run `p`, else why not (head dims, dtypes, head ratio).
 std::string can_implement(const Problem& p, const KktSolveConfig& c);
 
-/// Empty when the pointers and strides meet the kernel's alignment preconditions, else which tensor does not.
+/// Empty when the pointers and strides meet the kernel's alignment preconditions, else which tensor
+/// does not.
 std::string check_params(const KktSolveParams& p);
 
 }  // namespace qla::gdn

@@ -1,4 +1,5 @@
-// l2norm of q/k per head vector (FLA's use_qk_l2norm_in_kernel): host side. Device code gdn/l2norm.cuh.
+// l2norm of q/k per head vector (FLA's use_qk_l2norm_in_kernel): host side. Device code
+// gdn/l2norm.cuh.
 #pragma once
 
 #include <string>
@@ -6,9 +7,9 @@
 
 #include "qla/cuda/kernel_spec.hpp"
 #include "qla/dtype.hpp"
+#include "qla/family.hpp"
 #include "qla/gdn/l2norm_params.hpp"
 #include "qla/gdn/problem.hpp"
-#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
@@ -39,7 +40,9 @@ struct L2NormFamily {
 };
 
 inline Point L2NormConfig::to_point() const { return qla::to_point<L2NormFamily>(*this); }
-inline L2NormConfig L2NormConfig::from_point(const Point& p) { return qla::from_point<L2NormFamily>(p); }
+inline L2NormConfig L2NormConfig::from_point(const Point& p) {
+  return qla::from_point<L2NormFamily>(p);
+}
 
 /// gdn.l2norm's space (space_of<L2NormFamily>()).
 inline const SpaceDecl& l2norm_space() { return space_of<L2NormFamily>(); }

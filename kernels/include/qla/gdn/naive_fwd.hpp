@@ -1,5 +1,5 @@
-// Baseline (a), the naive recurrent forward: host side (config space, kernel spec, launch shape, checks).
-// Device code: kernels/device/gdn/naive_fwd.cuh; params: naive_fwd_params.hpp.
+// Baseline (a), the naive recurrent forward: host side (config space, kernel spec, launch shape,
+// checks). Device code: kernels/device/gdn/naive_fwd.cuh; params: naive_fwd_params.hpp.
 #pragma once
 
 #include <string>
@@ -7,9 +7,9 @@
 
 #include "qla/cuda/kernel_spec.hpp"
 #include "qla/dtype.hpp"
+#include "qla/family.hpp"
 #include "qla/gdn/naive_fwd_params.hpp"
 #include "qla/gdn/problem.hpp"
-#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
@@ -20,7 +20,8 @@ struct NaiveFwdConfig {
   int k_split = 4;   ///< threads per state column (4, 8, 16); each holds 128 / k_split state rows
 
   Point to_point() const;
-  static NaiveFwdConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
+  static NaiveFwdConfig from_point(
+      const Point& p);  ///< throws UserError when p is not in the space
 };
 
 inline constexpr int kNaiveFwdBlockVValues[] = {32, 64, 128};  ///< value columns per CTA
@@ -48,7 +49,9 @@ struct NaiveFwdFamily {
 };
 
 inline Point NaiveFwdConfig::to_point() const { return qla::to_point<NaiveFwdFamily>(*this); }
-inline NaiveFwdConfig NaiveFwdConfig::from_point(const Point& p) { return qla::from_point<NaiveFwdFamily>(p); }
+inline NaiveFwdConfig NaiveFwdConfig::from_point(const Point& p) {
+  return qla::from_point<NaiveFwdFamily>(p);
+}
 
 /// gdn.naive_fwd's space (space_of<NaiveFwdFamily>()).
 inline const SpaceDecl& naive_fwd_space() { return space_of<NaiveFwdFamily>(); }
@@ -56,7 +59,8 @@ inline const SpaceDecl& naive_fwd_space() { return space_of<NaiveFwdFamily>(); }
 cuda::KernelSpec naive_fwd_spec(const NaiveFwdConfig& c, DType qkv, DType gate, DType beta);
 /// Grid (128 / BV, h_v, N), BV*k_split threads, no dynamic smem.
 cuda::LaunchShape naive_fwd_shape(const NaiveFwdConfig& c, int h_v, long long num_sequences);
-/// Empty when the kernel can run `p` with `c`, else the reason (K = V = 128 only, bf16/fp16 q/k/v, ...).
+/// Empty when the kernel can run `p` with `c`, else the reason (K = V = 128 only, bf16/fp16 q/k/v,
+/// ...).
 std::string naive_fwd_can_implement(const Problem& p, const NaiveFwdConfig& c);
 
 }  // namespace qla::gdn

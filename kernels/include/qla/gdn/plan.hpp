@@ -1,6 +1,6 @@
-// Planning one GDN forward: which algorithm, which config of every kernel, whether and how to split long
-// sequences (CP), and the device metadata the kernels read. make_plan may allocate, upload and JIT-compile;
-// forward() afterwards does neither (forward.hpp).
+// Planning one GDN forward: which algorithm, which config of every kernel, whether and how to split
+// long sequences (CP), and the device metadata the kernels read. make_plan may allocate, upload and
+// JIT-compile; forward() afterwards does neither (forward.hpp).
 #pragma once
 
 #include <cstddef>
@@ -11,10 +11,10 @@
 #include <string>
 
 #include "qla/cuda/device_info.hpp"
+#include "qla/family.hpp"
 #include "qla/gdn/cp.hpp"
 #include "qla/gdn/problem.hpp"
 #include "qla/gdn/tensor_views.hpp"
-#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
@@ -33,35 +33,40 @@ std::optional<Algorithm> parse_algorithm(const std::string& name);
 /// Context parallelism of the fused path.
 enum class CpMode { kOff, kOn, kAuto };
 
-/// Where a config comes from when no explicit one is given: (kernel id, problem, arch) → point, or nullopt.
-using ConfigLookup =
-    std::function<std::optional<Point>(const std::string& kernel, const Problem& problem, const ArchInfo& arch)>;
+/// Where a config comes from when no explicit one is given: (kernel id, problem, arch) → point, or
+/// nullopt.
+using ConfigLookup = std::function<std::optional<Point>(
+    const std::string& kernel, const Problem& problem, const ArchInfo& arch)>;
 
-/// The fused path's op-level knobs as a point of the runtime space "gdn.fwd_plan" (no recompilation of its
-/// own), so the tuner searches them jointly: the chunk size C every kernel of the path shares, the CP knobs, and
-/// which variant fills the chunk-forward role. Label e.g. "c64.cp2.pc0.th10.v0".
+/// The fused path's op-level knobs as a point of the runtime space "gdn.fwd_plan" (no recompilation
+/// of its own), so the tuner searches them jointly: the chunk size C every kernel of the path
+/// shares, the CP knobs, and which variant fills the chunk-forward role. Label e.g.
+/// "c64.cp2.pc0.th10.v0".
 struct FwdPlanConfig {
   int chunk = 64;        ///< C of cumsum, kkt_solve, the chunk forward and state_pass
   int cp = 2;            ///< 0 off, 1 on (split wherever a sequence has more than L chunks), 2 auto
   int piece_chunks = 0;  ///< L, chunks (of C) per CP piece; 0 = FlashQLA's rule
-  /// Warm-up threshold magnitude: a window stops once its summed log decay is below −threshold (FlashQLA: 10).
-  /// Stored positive because config labels carry digits only.
+  /// Warm-up threshold magnitude: a window stops once its summed log decay is below −threshold
+  /// (FlashQLA: 10). Stored positive because config labels carry digits only.
   int threshold = 10;
-  /// The chunk-forward variant: 0 = the untuned rule (untuned_chunk_fwd), else an index of kChunkFwdVariants.
+  /// The chunk-forward variant: 0 = the untuned rule (untuned_chunk_fwd), else an index of
+  /// kChunkFwdVariants.
   int variant = 0;
 
   Point to_point() const;
   static FwdPlanConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
 };
 
-/// The families that can fill the chunk-forward role, by FwdPlanConfig::variant (index 0: the untuned rule).
+/// The families that can fill the chunk-forward role, by FwdPlanConfig::variant (index 0: the
+/// untuned rule).
 inline constexpr const char* kChunkFwdVariants[] = {"", "gdn.fused_fwd", "gdn.fused_fwd_ws"};
 
-inline constexpr int kFwdPlanChunkValues[] = {64, 32};                          ///< C, tokens
-inline constexpr int kFwdPlanCpValues[] = {2, 0, 1};                            ///< 2 auto, 0 off, 1 on
-inline constexpr int kFwdPlanPieceChunksValues[] = {0, 4, 8, 16, 32, 64, 128};  ///< L; 0 = FlashQLA's rule
-inline constexpr int kFwdPlanThresholdValues[] = {10, 6, 8, 12, 16};            ///< −log-decay bound
-inline constexpr int kFwdPlanVariantValues[] = {0, 1, 2};                       ///< kChunkFwdVariants index
+inline constexpr int kFwdPlanChunkValues[] = {64, 32};  ///< C, tokens
+inline constexpr int kFwdPlanCpValues[] = {2, 0, 1};    ///< 2 auto, 0 off, 1 on
+inline constexpr int kFwdPlanPieceChunksValues[] = {0,  4,  8,  16,
+                                                    32, 64, 128};     ///< L; 0 = FlashQLA's rule
+inline constexpr int kFwdPlanThresholdValues[] = {10, 6, 8, 12, 16};  ///< −log-decay bound
+inline constexpr int kFwdPlanVariantValues[] = {0, 1, 2};             ///< kChunkFwdVariants index
 
 /// The declaration of the runtime space gdn.fwd_plan (qla/family.hpp): default c64.cp2.pc0.th10.v0
 /// (FlashQLA's rules, the untuned variant rule). Nothing to compile.
@@ -74,7 +79,8 @@ struct FwdPlanFamily {
   static constexpr AxisDecl<Config> kAxes[] = {
       axis("chunk", "c", &Config::chunk, kFwdPlanChunkValues,
            "chunk size C shared by cumsum, kkt_solve, the chunk forward and state_pass"),
-      axis("cp", "cp", &Config::cp, kFwdPlanCpValues, "context parallelism: 0 off, 1 on, 2 FlashQLA's SM90 auto rule"),
+      axis("cp", "cp", &Config::cp, kFwdPlanCpValues,
+           "context parallelism: 0 off, 1 on, 2 FlashQLA's SM90 auto rule"),
       axis("piece_chunks", "pc", &Config::piece_chunks, kFwdPlanPieceChunksValues,
            "chunks per CP piece; 0 = FlashQLA's sqrt rule"),
       axis("threshold", "th", &Config::threshold, kFwdPlanThresholdValues,
@@ -86,66 +92,72 @@ struct FwdPlanFamily {
 };
 
 inline Point FwdPlanConfig::to_point() const { return qla::to_point<FwdPlanFamily>(*this); }
-inline FwdPlanConfig FwdPlanConfig::from_point(const Point& p) { return qla::from_point<FwdPlanFamily>(p); }
+inline FwdPlanConfig FwdPlanConfig::from_point(const Point& p) {
+  return qla::from_point<FwdPlanFamily>(p);
+}
 
 /// gdn.fwd_plan's space (space_of<FwdPlanFamily>(); runtime = true).
 inline const SpaceDecl& fwd_plan_space() { return space_of<FwdPlanFamily>(); }
 
-/// The roles of the fused forward op, in launch order; each is filled by one family of the kernel catalog whose
-/// kRole names it (the chunk forward by one of kChunkFwdVariants).
-inline constexpr const char* kFusedForwardRoles[] = {"gate_prep", "ut_prep", "cp_warmup", "cp_state_pass",
-                                                     "cp_correct", "chunk_fwd"};
+/// The roles of the fused forward op, in launch order; each is filled by one family of the kernel
+/// catalog whose kRole names it (the chunk forward by one of kChunkFwdVariants).
+inline constexpr const char* kFusedForwardRoles[] = {"gate_prep",     "ut_prep",    "cp_warmup",
+                                                     "cp_state_pass", "cp_correct", "chunk_fwd"};
 
 /// The kernels of the fused path that share the plan's chunk size C (their "chunk" axis).
-inline constexpr const char* kChunkSharingKernels[] = {"gdn.fused_fwd", "gdn.fused_fwd_ws", "gdn.kkt_solve",
-                                                       "gdn.state_pass", "gdn.cumsum"};
+inline constexpr const char* kChunkSharingKernels[] = {
+    "gdn.fused_fwd", "gdn.fused_fwd_ws", "gdn.kkt_solve", "gdn.state_pass", "gdn.cumsum"};
 
 /// The fused forward's V-split rule for `ctas_per_slice` = (CP pieces or sequences) · H_v:
 /// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.
 int fused_block_v_heuristic(long long ctas_per_slice, int sm_count);
 
-/// The chunk-forward family the untuned op runs on `arch`: gdn.fused_fwd_ws where the target has setmaxnreg
-/// (sm_90a; 1.2–1.45x the mma kernel at the same tile on the H100), else gdn.fused_fwd.
+/// The chunk-forward family the untuned op runs on `arch`: gdn.fused_fwd_ws where the target has
+/// setmaxnreg (sm_90a; 1.2–1.45x the mma kernel at the same tile on the H100), else gdn.fused_fwd.
 const char* untuned_chunk_fwd_family(const ArchInfo& arch);
 
-/// The point of chunk-forward family `kernel` that the untuned op runs for `problem` on `arch`: the family's
-/// default with the V-split rule (fused_block_v_heuristic) applied to the default CP decision, where that still
-/// builds. The tuner measures it as each family's untuned baseline. Host-only; no GPU needed.
+/// The point of chunk-forward family `kernel` that the untuned op runs for `problem` on `arch`: the
+/// family's default with the V-split rule (fused_block_v_heuristic) applied to the default CP
+/// decision, where that still builds. The tuner measures it as each family's untuned baseline.
+/// Host-only; no GPU needed.
 Point untuned_fused_point(const std::string& kernel, const Problem& problem, const ArchInfo& arch);
 
 /// What the caller may force. Precedence per kernel: `configs` > `lookup` > the space's default.
 ///
-/// The chunk-forward role (kChunkFwdVariants) is filled by one family: the one of an explicit config (several
-/// given: the explicit gdn.fwd_plan point's variant picks, else untuned_chunk_fwd_family; UserError when that
-/// one has no config); else the variant of the gdn.fwd_plan point (explicit or looked up) when it names one; else
-/// untuned_chunk_fwd_family. Its point: explicit, else looked up, else untuned_fused_point.
+/// The chunk-forward role (kChunkFwdVariants) is filled by one family: the one of an explicit
+/// config (several given: the explicit gdn.fwd_plan point's variant picks, else
+/// untuned_chunk_fwd_family; UserError when that one has no config); else the variant of the
+/// gdn.fwd_plan point (explicit or looked up) when it names one; else untuned_chunk_fwd_family. Its
+/// point: explicit, else looked up, else untuned_fused_point.
 ///
-/// The kernels of kChunkSharingKernels share one chunk size C: the chunk-forward config's when explicit, else an
-/// explicit gdn.fwd_plan point's, else an explicit config of another chunk-sharing kernel's, else a looked-up
-/// plan point's, else a looked-up chunk-forward config's, else 64. Default points are moved to C; a looked-up
-/// point at another C belongs to another tuning and is replaced by the default at C (chunk sizes are never
-/// mixed); an explicit point at another C is a UserError. The CP knobs come from the gdn.fwd_plan point when
-/// `configs` or `lookup` give one (a looked-up one only at C), else from the fields below.
+/// The kernels of kChunkSharingKernels share one chunk size C: the chunk-forward config's when
+/// explicit, else an explicit gdn.fwd_plan point's, else an explicit config of another
+/// chunk-sharing kernel's, else a looked-up plan point's, else a looked-up chunk-forward config's,
+/// else 64. Default points are moved to C; a looked-up point at another C belongs to another tuning
+/// and is replaced by the default at C (chunk sizes are never mixed); an explicit point at another
+/// C is a UserError. The CP knobs come from the gdn.fwd_plan point when `configs` or `lookup` give
+/// one (a looked-up one only at C), else from the fields below.
 struct PlanOptions {
   Algorithm algorithm = Algorithm::kFused;
   std::map<std::string, Point> configs;  ///< kernel id ("gdn.naive_fwd", ...) → point
   ConfigLookup lookup;                   ///< the tuner's lookup; empty = none
   CpMode cp = CpMode::kAuto;
-  int cp_piece_chunks = 0;               ///< chunks per CP piece (≥ 1); 0 = FlashQLA's rule
-  float cp_threshold = -10.f;            ///< warm-up stops once the summed log decay is below this
+  int cp_piece_chunks = 0;     ///< chunks per CP piece (≥ 1); 0 = FlashQLA's rule
+  float cp_threshold = -10.f;  ///< warm-up stops once the summed log decay is below this
 };
 
-/// Byte offsets of the fused path's intermediates inside the caller's workspace (kNone when absent), so tests
-/// and tools can read them after forward().
+/// Byte offsets of the fused path's intermediates inside the caller's workspace (kNone when
+/// absent), so tests and tools can read them after forward().
 struct FusedWorkspaceLayout {
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   std::size_t g_cum = kNone;       ///< fp32 [B, T, H_v] chunk-local cumsum of g
   std::size_t a_r = kNone;         ///< qkv dtype [B, T, H_v, C] gate-free UT matrix A_r
   std::size_t num_warmup = kNone;  ///< int32 [P, H_v] CP warm-up chunk counts
-  std::size_t fallback = kNone;    ///< int32 [P, H_v] 1 where the warm-up never reached the threshold
-  std::size_t cp_ht = kNone;       ///< fp32 [P, H_v, K, V] warm-up states R
-  std::size_t cp_m = kNone;        ///< fp32 [P, H_v, K, K] transitions M (fallback heads; zeros elsewhere)
-  std::size_t cp_h0 = kNone;       ///< fp32 [P, H_v, K, V] corrected initial state of every piece
+  std::size_t fallback = kNone;  ///< int32 [P, H_v] 1 where the warm-up never reached the threshold
+  std::size_t cp_ht = kNone;     ///< fp32 [P, H_v, K, V] warm-up states R
+  std::size_t cp_m =
+      kNone;  ///< fp32 [P, H_v, K, K] transitions M (fallback heads; zeros elsewhere)
+  std::size_t cp_h0 = kNone;  ///< fp32 [P, H_v, K, V] corrected initial state of every piece
 };
 
 /// A ready-to-run forward for one Problem on one device. Move-only; owns its device metadata.
@@ -187,8 +199,10 @@ class Plan {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Validates the problem (UserError), picks configs and uploads metadata. Unsupported problems (K ≠ 128, a
-/// missing kernel) do not throw: the plan carries the reason and forward() returns not_implemented.
-Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const PlanOptions& options = {});
+/// Validates the problem (UserError), picks configs and uploads metadata. Unsupported problems (K ≠
+/// 128, a missing kernel) do not throw: the plan carries the reason and forward() returns
+/// not_implemented.
+Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device,
+               const PlanOptions& options = {});
 
 }  // namespace qla::gdn

@@ -1,7 +1,7 @@
 // state_pass: the state-only pass (FlashQLA's prepare_h) for the CP warm-up: the state
-// after the last n chunks of each (piece, head) and, for heads that run all chunks, the transition matrix M.
-// Its configuration space, kernel specs and launch shapes. Plain C++17, no CUDA includes. Device code:
-// kernels/device/gdn/state_pass.cuh; params: qla/gdn/fused_params.hpp.
+// after the last n chunks of each (piece, head) and, for heads that run all chunks, the transition
+// matrix M. Its configuration space, kernel specs and launch shapes. Plain C++17, no CUDA includes.
+// Device code: kernels/device/gdn/state_pass.cuh; params: qla/gdn/fused_params.hpp.
 #pragma once
 
 #include <cstddef>
@@ -10,21 +10,22 @@
 
 #include "qla/cuda/kernel_spec.hpp"
 #include "qla/dtype.hpp"
+#include "qla/family.hpp"
 #include "qla/gdn/fused_params.hpp"
 #include "qla/gdn/problem.hpp"
-#include "qla/family.hpp"
 #include "qla/space.hpp"
 
 namespace qla::gdn {
 
 /// One point of state_pass's space.
 struct StatePassConfig {
-  int chunk = 64;   ///< C, tokens per chunk
-  int stages = 2;   ///< input ring depth (1 or 2); the M-computing instantiation always runs 1
-  int warps = 8;    ///< warps per CTA (4 or 8)
+  int chunk = 64;  ///< C, tokens per chunk
+  int stages = 2;  ///< input ring depth (1 or 2); the M-computing instantiation always runs 1
+  int warps = 8;   ///< warps per CTA (4 or 8)
 
   Point to_point() const;
-  static StatePassConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
+  static StatePassConfig from_point(
+      const Point& p);  ///< throws UserError when p is not in the space
 };
 
 inline constexpr int kStatePassChunkValues[] = {64, 32};  ///< C, tokens
@@ -51,7 +52,9 @@ struct StatePassFamily {
 };
 
 inline Point StatePassConfig::to_point() const { return qla::to_point<StatePassFamily>(*this); }
-inline StatePassConfig StatePassConfig::from_point(const Point& p) { return qla::from_point<StatePassFamily>(p); }
+inline StatePassConfig StatePassConfig::from_point(const Point& p) {
+  return qla::from_point<StatePassFamily>(p);
+}
 
 /// gdn.state_pass's space (space_of<StatePassFamily>()).
 inline const SpaceDecl& state_pass_space() { return space_of<StatePassFamily>(); }
@@ -59,17 +62,19 @@ inline const SpaceDecl& state_pass_space() { return space_of<StatePassFamily>();
 /// Dynamic shared memory, bytes; `with_m` for the instantiation that can compute M.
 std::size_t state_pass_smem_bytes(const StatePassConfig& c, bool with_m);
 
-/// The instantiation for q/k/v dtype `qkv`, β dtype `beta`; `with_m` when any head may need M (StatePassParams::m
-/// non-null).
+/// The instantiation for q/k/v dtype `qkv`, β dtype `beta`; `with_m` when any head may need M
+/// (StatePassParams::m non-null).
 cuda::KernelSpec state_pass_spec(const StatePassConfig& c, DType qkv, DType beta, bool with_m);
 
 /// N · H_v CTAs, 1-D.
-cuda::LaunchShape state_pass_shape(const StatePassConfig& c, int num_sequences, int heads_v, bool with_m);
+cuda::LaunchShape state_pass_shape(const StatePassConfig& c, int num_sequences, int heads_v,
+                                   bool with_m);
 
 /// Empty when the config can run `p`, else why not.
 std::string can_implement(const Problem& p, const StatePassConfig& c);
 
-/// Empty when the pointers and strides meet the kernel's alignment preconditions, else which tensor does not.
+/// Empty when the pointers and strides meet the kernel's alignment preconditions, else which tensor
+/// does not.
 std::string check_params(const StatePassParams& p);
 
 }  // namespace qla::gdn

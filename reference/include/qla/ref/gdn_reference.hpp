@@ -1,9 +1,11 @@
 // The float64 CPU reference of the GDN operator (arXiv:2412.06464), on Eigen. No CUDA.
 //
 // All tensors are flat row-major std::vector<double> in the token-major layouts of gdn::Problem:
-//   q, k  [B*T, h_qk, K]      v, o  [B*T, h_v, V]      g, beta  [B*T, h_v]      states  [N, h_v, K, V]
-// (B*T rows = the flat token index; varlen problems use their cu_seqlens, padding rows produce o = 0).
-// g is the raw per-token log-space decay (not cumulated). Work is spread over (sequence, value head) on threads.
+//   q, k  [B*T, h_qk, K]      v, o  [B*T, h_v, V]      g, beta  [B*T, h_v]      states  [N, h_v, K,
+//   V]
+// (B*T rows = the flat token index; varlen problems use their cu_seqlens, padding rows produce o =
+// 0). g is the raw per-token log-space decay (not cumulated). Work is spread over (sequence, value
+// head) on threads.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +19,8 @@ namespace qla::ref {
 struct ForwardInputs {
   gdn::Problem problem;
   std::vector<double> q, k, v, g, beta;
-  std::vector<double> h0;  ///< [N, h_v, K, V]; empty when !problem.initial_state (zero initial state)
+  std::vector<double>
+      h0;  ///< [N, h_v, K, V]; empty when !problem.initial_state (zero initial state)
 };
 
 struct ForwardOutputs {
@@ -41,6 +44,7 @@ struct Gradients {
 };
 
 /// Exact backward by token-level BPTT. `dht` may be empty (no gradient on the final state).
-Gradients backward(const ForwardInputs& in, const std::vector<double>& d_o, const std::vector<double>& dht);
+Gradients backward(const ForwardInputs& in, const std::vector<double>& d_o,
+                   const std::vector<double>& dht);
 
 }  // namespace qla::ref

@@ -1,6 +1,6 @@
-// Compile-ahead: candidates the searcher will propose next are compiled on host threads (NVRTC for the real
-// kernels) while the GPU measures the current one. The compile function is a callback, so the fake kernel of
-// the tests needs none and the queue knows nothing of NVRTC.
+// Compile-ahead: candidates the searcher will propose next are compiled on host threads (NVRTC for
+// the real kernels) while the GPU measures the current one. The compile function is a callback, so
+// the fake kernel of the tests needs none and the queue knows nothing of NVRTC.
 #pragma once
 
 #include <condition_variable>
@@ -31,8 +31,8 @@ class CompileQueue {
 
   /// Queues `point` under `key` unless it was queued before.
   void prefetch(const std::string& key, const Point& point);
-  /// The result for `key`, compiling it now (ahead of the queue) when it was never queued. An exception from
-  /// the compile function becomes a failed result carrying its message.
+  /// The result for `key`, compiling it now (ahead of the queue) when it was never queued. An
+  /// exception from the compile function becomes a failed result carrying its message.
   CompileResult get(const std::string& key, const Point& point);
   /// Compilations started so far (for tests).
   std::size_t compiled() const;

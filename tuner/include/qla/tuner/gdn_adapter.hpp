@@ -1,8 +1,8 @@
-// The real GDN forward kernels as the tuner sees them: their spaces (from the kernel catalog), a compile step
-// through NVRTC on host threads, and the worker-side backend that runs a candidate through qla::gdn::make_plan /
-// forward with the candidate's config forced, validates it against qla::ref (outputs NaN-poisoned first) and
-// times it with the measurement core. Lives in its own library (qla_tuner_gdn) so the tuner library itself does
-// not depend on the kernels.
+// The real GDN forward kernels as the tuner sees them: their spaces (from the kernel catalog), a
+// compile step through NVRTC on host threads, and the worker-side backend that runs a candidate
+// through qla::gdn::make_plan / forward with the candidate's config forced, validates it against
+// qla::ref (outputs NaN-poisoned first) and times it with the measurement core. Lives in its own
+// library (qla_tuner_gdn) so the tuner library itself does not depend on the kernels.
 #pragma once
 
 #include <functional>
@@ -18,25 +18,27 @@
 
 namespace qla::tuner {
 
-/// The forward kernel families `qla tune` searches, filtered by `only` (kernel ids; empty = all of the fused
-/// forward op, spaces of one point left out), and the op plan's runtime space "gdn.fwd_plan" (CP knobs; nothing
-/// to compile). Candidates compile for `arch` (NVRTC, cached on disk). Throws UserError naming `--kernels` for an
-/// unknown id.
-std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& only, const ArchInfo& arch);
+/// The forward kernel families `qla tune` searches, filtered by `only` (kernel ids; empty = all of
+/// the fused forward op, spaces of one point left out), and the op plan's runtime space
+/// "gdn.fwd_plan" (CP knobs; nothing to compile). Candidates compile for `arch` (NVRTC, cached on
+/// disk). Throws UserError naming `--kernels` for an unknown id.
+std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& only,
+                                               const ArchInfo& arch);
 
-/// The members of the op plan "gdn.fwd_plan" (TunableKernel::members): for a plan point of chunk size C,
-/// every other tunable forward kernel's config taken from `store` for that problem on `device`: its fastest
-/// valid trial at C (trials, not winners: a plan's winner rewrites its members' winners, and a rerun must see
-/// the same members); kernels with nothing measured at C are left out (they run at their defaults at C). A member's "default" is what the untuned op runs on `arch`.
-/// `store` must outlive the function.
-std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(const Store& store,
-                                                                           const DeviceFingerprint& device,
-                                                                           const ArchInfo& arch);
+/// The members of the op plan "gdn.fwd_plan" (TunableKernel::members): for a plan point of chunk
+/// size C, every other tunable forward kernel's config taken from `store` for that problem on
+/// `device`: its fastest valid trial at C (trials, not winners: a plan's winner rewrites its
+/// members' winners, and a rerun must see the same members); kernels with nothing measured at C are
+/// left out (they run at their defaults at C). A member's "default" is what the untuned op runs on
+/// `arch`. `store` must outlive the function.
+std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(
+    const Store& store, const DeviceFingerprint& device, const ArchInfo& arch);
 
-/// A lookup over `store` for `device` that knows every tunable kernel of the fused forward and the op plan
-/// "gdn.fwd_plan" at their current sources: what make_plan's PlanOptions::lookup should be given (through
-/// make_config_hook) to run the tuned plan.
-std::shared_ptr<Lookup> gdn_lookup(const Store& store, const DeviceFingerprint& device, const ArchInfo& arch);
+/// A lookup over `store` for `device` that knows every tunable kernel of the fused forward and the
+/// op plan "gdn.fwd_plan" at their current sources: what make_plan's PlanOptions::lookup should be
+/// given (through make_config_hook) to run the tuned plan.
+std::shared_ptr<Lookup> gdn_lookup(const Store& store, const DeviceFingerprint& device,
+                                   const ArchInfo& arch);
 
 /// The worker-side backend for device `device` (runs in `qla worker --device N`).
 std::unique_ptr<TrialRunner> make_gdn_backend(int device, const MeasureOptions& options = {});

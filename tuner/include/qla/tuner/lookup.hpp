@@ -1,11 +1,13 @@
 // Runtime lookup of a tuned config. Order:
 //   1. exact: the same problem (problem_key) tuned on this device;
-//   2. nearest: the closest tuned problem of the same class (H_qk, H_v, K, V, qkv dtype) on this device, by
+//   2. nearest: the closest tuned problem of the same class (H_qk, H_v, K, V, qkv dtype) on this
+//   device, by
 //      distance in log space of token counts: sqrt(Δlog2(valid tokens)² + Δlog2(sequences)²);
 //   3. same arch: exact or nearest on another device of the same compute capability;
-//   4. heuristic: the caller's rule (FlashQLA's BV/CP rules for the real kernels), else the space's default.
-// Only entries of the same kernel id, source hash and space hash are used; configs outside the space are
-// ignored. The store is read once when a kernel is added: queries touch no SQLite.
+//   4. heuristic: the caller's rule (FlashQLA's BV/CP rules for the real kernels), else the space's
+//   default.
+// Only entries of the same kernel id, source hash and space hash are used; configs outside the
+// space are ignored. The store is read once when a kernel is added: queries touch no SQLite.
 #pragma once
 
 #include <functional>
@@ -30,12 +32,12 @@ std::string_view provenance_name(Provenance p);
 
 /// A config and where it came from.
 struct LookupResult {
-  Point config;                   ///< values, axis order; always inside the space
+  Point config;  ///< values, axis order; always inside the space
   Provenance provenance = Provenance::kHeuristic;
-  double distance = 0;            ///< log2-space distance to the measured problem; 0 for exact and heuristic
-  std::string device;             ///< device name it was measured on, "" for heuristic
-  std::string problem;            ///< problem key it was measured on, "" for heuristic
-  double measured_us = 0;         ///< its measured time on that problem, 0 for heuristic
+  double distance = 0;  ///< log2-space distance to the measured problem; 0 for exact and heuristic
+  std::string device;   ///< device name it was measured on, "" for heuristic
+  std::string problem;  ///< problem key it was measured on, "" for heuristic
+  double measured_us = 0;  ///< its measured time on that problem, 0 for heuristic
 };
 
 /// A rule giving a config without measurements.
@@ -45,12 +47,14 @@ class Lookup {
  public:
   /// Looks up for `device`; other devices in `store` serve only the same-arch fallback.
   explicit Lookup(DeviceFingerprint device);
-  /// Snapshots the tuned entries of `kernel` from `store` (may be called for several stores: merged).
-  void add_kernel(const Store& store, const KernelIdentity& kernel, const SpaceDecl& space, Heuristic heuristic = {});
+  /// Snapshots the tuned entries of `kernel` from `store` (may be called for several stores:
+  /// merged).
+  void add_kernel(const Store& store, const KernelIdentity& kernel, const SpaceDecl& space,
+                  Heuristic heuristic = {});
   /// Registers a kernel with no store (heuristic only).
   void add_kernel(const KernelIdentity& kernel, const SpaceDecl& space, Heuristic heuristic = {});
-  /// The config for `kernel` (a kernel id given to add_kernel) on `problem`. Throws UserError for an unknown
-  /// kernel id.
+  /// The config for `kernel` (a kernel id given to add_kernel) on `problem`. Throws UserError for
+  /// an unknown kernel id.
   LookupResult find(const std::string& kernel, const gdn::Problem& problem) const;
 
  private:
@@ -64,13 +68,14 @@ class Lookup {
   std::map<std::string, Entry> kernels_;
 };
 
-/// The hook an op's planner takes (same signature as qla::gdn::ConfigLookup in plan.hpp, so it can be assigned
-/// to PlanOptions::lookup): the config of `kernel` for `problem`, or nullopt to keep the planner's default.
-/// `arch` is not consulted: a Lookup already belongs to one device.
-using ConfigHook = std::function<std::optional<Point>(const std::string& kernel, const gdn::Problem& problem,
-                                                      const ArchInfo& arch)>;
+/// The hook an op's planner takes (same signature as qla::gdn::ConfigLookup in plan.hpp, so it can
+/// be assigned to PlanOptions::lookup): the config of `kernel` for `problem`, or nullopt to keep
+/// the planner's default. `arch` is not consulted: a Lookup already belongs to one device.
+using ConfigHook = std::function<std::optional<Point>(
+    const std::string& kernel, const gdn::Problem& problem, const ArchInfo& arch)>;
 
-/// A hook answering from `lookup` (kept alive by the hook); nullopt for kernels the lookup does not know.
+/// A hook answering from `lookup` (kept alive by the hook); nullopt for kernels the lookup does not
+/// know.
 ConfigHook make_config_hook(std::shared_ptr<const Lookup> lookup);
 
 /// Distance used by the lookup between two problems (of any class).

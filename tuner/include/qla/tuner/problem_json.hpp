@@ -1,10 +1,9 @@
-// JSON form of a gdn::Problem (store rows, worker messages, `qla tune --problem`), and the store's key of a
-// problem. Host-only.
+// JSON form of a gdn::Problem (store rows, worker messages, `qla tune --problem`), and the store's
+// key of a problem. Host-only.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "qla/gdn/problem.hpp"
 
@@ -12,13 +11,13 @@ namespace qla::tuner {
 
 /// Every field of `p`; `scale` only when set.
 nlohmann::json problem_to_json(const gdn::Problem& p);
-/// Inverse of problem_to_json; throws UserError naming the field that is missing or has the wrong type, then
-/// validates the problem.
+/// Inverse of problem_to_json; throws UserError naming the field that is missing or has the wrong
+/// type, then validates the problem.
 gdn::Problem problem_from_json(const nlohmann::json& j);
 
-/// The store's key of a problem: Problem::label() plus ".h0" / ".l2" flags and, for varlen, ":" and the
-/// sequence lengths ("varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096"). Two problems with the same key do
-/// the same work.
+/// The store's key of a problem: Problem::label() plus ".h0" / ".l2" flags and, for varlen, ":" and
+/// the sequence lengths ("varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096"). Two problems with the
+/// same key do the same work.
 std::string problem_key(const gdn::Problem& p);
 
 /// Parses the `--problem` text "T", "BxT" or "L1+L2+..." (packed varlen) with heads "...@HQKxHV"

@@ -1,6 +1,6 @@
-// Running one candidate: the TrialRunner interface (validate, then time; or one timed sample for the final
-// paired re-measurement), the compile step that precedes it, and the validate-then-measure sequence every
-// backend follows. Plain C++17.
+// Running one candidate: the TrialRunner interface (validate, then time; or one timed sample for
+// the final paired re-measurement), the compile step that precedes it, and the
+// validate-then-measure sequence every backend follows. Plain C++17.
 #pragma once
 
 #include <functional>
@@ -16,32 +16,33 @@ namespace qla::tuner {
 
 /// One candidate on one problem.
 struct TrialRequest {
-  std::string kernel;   ///< SpaceDecl::kernel
+  std::string kernel;  ///< SpaceDecl::kernel
   gdn::Problem problem;
-  Point config;         ///< values, axis order
-  /// Configs of the op's other kernels the candidate runs with (kernel id → values); empty: the op's defaults.
-  /// A joint space (the op plan) fixes its members this way.
+  Point config;  ///< values, axis order
+  /// Configs of the op's other kernels the candidate runs with (kernel id → values); empty: the
+  /// op's defaults. A joint space (the op plan) fixes its members this way.
   std::map<std::string, Point> members = {};
 };
 
-/// Runs candidates. Implementations: a backend inside the worker process (the real kernels through the op, or
-/// the fake kernel of the tests), and ProcessRunner (worker.hpp) which forwards to such a backend in a child
-/// process so that faults end the child, not the tuning run.
+/// Runs candidates. Implementations: a backend inside the worker process (the real kernels through
+/// the op, or the fake kernel of the tests), and ProcessRunner (worker.hpp) which forwards to such
+/// a backend in a child process so that faults end the child, not the tuning run.
 class TrialRunner {
  public:
   virtual ~TrialRunner() = default;
-  /// Validates the candidate against the reference, then times it. Never throws for per-config outcomes:
-  /// they come back as the result's status.
+  /// Validates the candidate against the reference, then times it. Never throws for per-config
+  /// outcomes: they come back as the result's status.
   virtual TrialResult run_trial(const TrialRequest& request) = 0;
-  /// One timed sample (op span, microseconds) of an already validated candidate; +inf when it failed.
+  /// One timed sample (op span, microseconds) of an already validated candidate; +inf when it
+  /// failed.
   virtual double sample(const TrialRequest& request) = 0;
 };
 
 /// Outcome of compiling one candidate (NVRTC on a host thread, or nothing for AOT/fake kernels).
 struct CompileResult {
   bool ok = true;
-  std::string message;   ///< compiler log excerpt when !ok
-  Resources resources;   ///< registers, shared memory and spills of the compiled kernel(s)
+  std::string message;  ///< compiler log excerpt when !ok
+  Resources resources;  ///< registers, shared memory and spills of the compiled kernel(s)
 };
 
 /// Time statistics and per-kernel times of a measured candidate.
@@ -53,9 +54,9 @@ struct Measurement {
 /// Relative Frobenius tolerance a candidate must meet on every output (FlashQLA's test criterion).
 inline constexpr double kValidationTolerance = 0.02;
 
-/// The sequence every backend follows: `validate` (outputs NaN-poisoned, compared with the reference); a
-/// candidate whose errors fail `tolerance` is kInvalid and is not timed; otherwise `measure`. A std::exception
-/// from either step is a kLaunchError carrying its message.
+/// The sequence every backend follows: `validate` (outputs NaN-poisoned, compared with the
+/// reference); a candidate whose errors fail `tolerance` is kInvalid and is not timed; otherwise
+/// `measure`. A std::exception from either step is a kLaunchError carrying its message.
 TrialResult validate_then_measure(const std::function<std::vector<OutputError>()>& validate,
                                   const std::function<Measurement()>& measure,
                                   double tolerance = kValidationTolerance);

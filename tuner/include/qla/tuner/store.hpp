@@ -1,23 +1,22 @@
-// The tuning store: one SQLite file holding every trial, the devices they ran on, the runs that produced them
-// and the chosen winners. RAII over SQLiteCpp; parametrised statements only; WAL; one
+// The tuning store: one SQLite file holding every trial, the devices they ran on, the runs that
+// produced them and the chosen winners. RAII over SQLiteCpp; parametrised statements only; WAL; one
 // transaction per trial; schema version with migrations.
 //
-// Safety: an existing file is first opened read-only and checked (SQLite header, application id, known tables,
-// schema version, integrity); a file that is not SQLite, belongs to something else, is corrupt or has a newer
-// schema is refused with a UserError and never modified.
+// Safety: an existing file is first opened read-only and checked (SQLite header, application id,
+// known tables, schema version, integrity); a file that is not SQLite, belongs to something else,
+// is corrupt or has a newer schema is refused with a UserError and never modified.
 //
-// Concurrency: several processes may write one store at once (e.g. two `qla tune` on two GPUs): writes take
-// BEGIN IMMEDIATE under a busy timeout and retry on SQLITE_BUSY; trials are keyed so a trial measured twice is
-// kept once (the first one committed).
+// Concurrency: several processes may write one store at once (e.g. two `qla tune` on two GPUs):
+// writes take BEGIN IMMEDIATE under a busy timeout and retry on SQLITE_BUSY; trials are keyed so a
+// trial measured twice is kept once (the first one committed).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "qla/gdn/problem.hpp"
 #include "qla/space.hpp"
@@ -30,28 +29,30 @@ class Database;
 
 namespace qla::tuner {
 
-/// Current schema version; files with a higher one are refused, lower ones are migrated on a writable open.
+/// Current schema version; files with a higher one are refused, lower ones are migrated on a
+/// writable open.
 inline constexpr int kSchemaVersion = 2;
 /// PRAGMA application_id of qla stores ("QLA1").
 inline constexpr std::int32_t kStoreApplicationId = 0x514C4131;
 
 /// What identifies a kernel's code and space: trials are only comparable when both match.
 struct KernelIdentity {
-  std::string kernel;       ///< SpaceDecl::kernel, e.g. "gdn.fused_fwd"
-  std::string source_hash;  ///< hex hash of the kernel's device source (changes whenever the code does)
-  std::string space_hash;   ///< hex of SpaceDecl::hash()
+  std::string kernel;  ///< SpaceDecl::kernel, e.g. "gdn.fused_fwd"
+  std::string
+      source_hash;  ///< hex hash of the kernel's device source (changes whenever the code does)
+  std::string space_hash;  ///< hex of SpaceDecl::hash()
 };
 
 /// Everything the store keeps about one trial.
 struct TrialRecord {
   KernelIdentity kernel;
   gdn::Problem problem;
-  std::string config;   ///< SpaceDecl::label of the point
-  Point values;         ///< the point's values (axis order)
+  std::string config;  ///< SpaceDecl::label of the point
+  Point values;        ///< the point's values (axis order)
   TrialResult result;
-  std::int64_t run_id = 0;   ///< 0 when not part of a run
-  std::string created_at;    ///< ISO-8601 UTC, filled by the store on insert
-  std::string device_digest; ///< filled on read
+  std::int64_t run_id = 0;    ///< 0 when not part of a run
+  std::string created_at;     ///< ISO-8601 UTC, filled by the store on insert
+  std::string device_digest;  ///< filled on read
 };
 
 /// One `qla tune` invocation.
@@ -68,22 +69,25 @@ struct Winner {
   std::string config;
   Point values;
   double median_us = 0;
-  double default_median_us = 0;  ///< the default config's median in the same re-measurement, 0 when not measured
+  double default_median_us =
+      0;  ///< the default config's median in the same re-measurement, 0 when not measured
 };
 
-/// A tuned entry the lookup can use: the best for a problem on a device (winner if decided, else best trial).
+/// A tuned entry the lookup can use: the best for a problem on a device (winner if decided, else
+/// best trial).
 struct TunedEntry {
   std::string device_digest;
   std::string device_name;
   int cc_major = 0;
   int cc_minor = 0;
-  std::string problem;       ///< problem key
+  std::string problem;  ///< problem key
   gdn::Problem problem_value;
   std::string config;
   Point values;
   double median_us = 0;
-  bool decided = false;      ///< from the winners table (re-measured) rather than the best single trial
-  std::string last_trial_at; ///< created_at of the problem's newest trial of this kernel on that device
+  bool decided = false;  ///< from the winners table (re-measured) rather than the best single trial
+  std::string
+      last_trial_at;  ///< created_at of the problem's newest trial of this kernel on that device
 };
 
 /// Counts `qla db merge` reports.
@@ -108,7 +112,8 @@ class Store {
  public:
   enum class Mode { kReadOnly, kReadWrite };
 
-  /// Opens (kReadWrite: creating if missing, migrating if older) or refuses `path` with a UserError.
+  /// Opens (kReadWrite: creating if missing, migrating if older) or refuses `path` with a
+  /// UserError.
   static Store open(const std::string& path, Mode mode);
 
   Store(Store&&) noexcept;
@@ -127,12 +132,14 @@ class Store {
 
   /// The stored trial of that key on that device, if any (resume).
   std::optional<TrialRecord> find_trial(const DeviceFingerprint& fp, const KernelIdentity& k,
-                                        const gdn::Problem& problem, const std::string& config) const;
-  /// created_at of the oldest trial of (device, kernel identity, problem); nullopt when there is none.
+                                        const gdn::Problem& problem,
+                                        const std::string& config) const;
+  /// created_at of the oldest trial of (device, kernel identity, problem); nullopt when there is
+  /// none.
   std::optional<std::string> first_trial_at(const DeviceFingerprint& fp, const KernelIdentity& k,
                                             const gdn::Problem& problem) const;
-  /// Inserts one trial in its own transaction. Returns false when a trial with the same key already exists
-  /// (it is kept unchanged).
+  /// Inserts one trial in its own transaction. Returns false when a trial with the same key already
+  /// exists (it is kept unchanged).
   bool put_trial(const DeviceFingerprint& fp, const TrialRecord& t);
   /// Every trial of (device, kernel identity, problem), ordered by config label.
   std::vector<TrialRecord> trials(const DeviceFingerprint& fp, const KernelIdentity& k,
@@ -147,23 +154,25 @@ class Store {
   std::optional<Winner> winner(const DeviceFingerprint& fp, const KernelIdentity& k,
                                const gdn::Problem& problem) const;
 
-  /// Best config per problem for `k` on every device (winner where decided, else best_valid), ordered by
-  /// device digest then problem key.
+  /// Best config per problem for `k` on every device (winner where decided, else best_valid),
+  /// ordered by device digest then problem key.
   std::vector<TunedEntry> tuned_entries(const KernelIdentity& k) const;
 
-  /// Stable JSON form of the whole store (object keys sorted; arrays ordered by their natural keys; no row ids).
+  /// Stable JSON form of the whole store (object keys sorted; arrays ordered by their natural keys;
+  /// no row ids).
   nlohmann::json export_json() const;
-  /// export_json() as text, one row per line: compact, and a changed row is a changed line in a diff.
+  /// export_json() as text, one row per line: compact, and a changed row is a changed line in a
+  /// diff.
   std::string export_text() const;
   /// Human summary: per device, trials by status, problems, kernels, winners, runs.
   std::string summary() const;
   /// Copies devices, runs, trials and winners of `other` that this store lacks.
   MergeStats merge_from(const Store& other);
 
-  /// Deletes the trials of every kernel identity not in `current` (superseded sources or spaces), except the
-  /// trial each winner names, then the runs and devices no row refers to any more, and compacts the file. Every
-  /// winner is kept. With `dry_run`, counts what would go and changes nothing. One transaction: a failure or
-  /// a kill leaves the store as it was.
+  /// Deletes the trials of every kernel identity not in `current` (superseded sources or spaces),
+  /// except the trial each winner names, then the runs and devices no row refers to any more, and
+  /// compacts the file. Every winner is kept. With `dry_run`, counts what would go and changes
+  /// nothing. One transaction: a failure or a kill leaves the store as it was.
   PruneStats prune(const std::vector<KernelIdentity>& current, bool dry_run = false);
 
  private:
@@ -174,7 +183,8 @@ class Store {
   std::unique_ptr<SQLite::Database> db_;
 };
 
-/// SQL of schema version 1 (before the winners table), kept so migrations can be tested from a real v1 file.
+/// SQL of schema version 1 (before the winners table), kept so migrations can be tested from a real
+/// v1 file.
 extern const char* const kSchemaV1Sql;
 
 }  // namespace qla::tuner

@@ -1,7 +1,8 @@
 // Named problem sets of `qla tune --suite`.
 //   qwen35-fwd: FlashQLA's forward benchmark matrix: the nine Qwen3.5 (H_qk, H_v) head configs
-//               × 19 packed sequence sets (1×{32K..2K}, ten two-sequence mixes, 8K×4, 4K×8, 2K×4, 1K×8);
-//               always packed varlen (B = 1, cu_seqlens), h0 given, final state written, bf16, K = V = 128.
+//               × 19 packed sequence sets (1×{32K..2K}, ten two-sequence mixes, 8K×4, 4K×8, 2K×4,
+//               1K×8); always packed varlen (B = 1, cu_seqlens), h0 given, final state written,
+//               bf16, K = V = 128.
 //   smoke:      three small problems of the same kind, for a quick end-to-end check.
 #pragma once
 

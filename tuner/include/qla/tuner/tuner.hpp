@@ -1,8 +1,9 @@
-// The tuning loop: for one kernel (or op plan) space and one problem, search the space with a strategy under a
-// budget, evaluating each proposed config through the compile queue and a TrialRunner (validate, then time),
-// committing every trial to the store as it lands; then re-measure the top few with paired runs and record the
-// winner. A rerun resumes: configs the store already holds for this device, kernel source, space and problem
-// are not measured again, and a decided winner is kept when nothing new was measured.
+// The tuning loop: for one kernel (or op plan) space and one problem, search the space with a
+// strategy under a budget, evaluating each proposed config through the compile queue and a
+// TrialRunner (validate, then time), committing every trial to the store as it lands; then
+// re-measure the top few with paired runs and record the winner. A rerun resumes: configs the store
+// already holds for this device, kernel source, space and problem are not measured again, and a
+// decided winner is kept when nothing new was measured.
 #pragma once
 
 #include <array>
@@ -25,13 +26,14 @@ namespace qla::tuner {
 
 /// The config of another kernel a candidate of a joint space runs with.
 struct MemberConfig {
-  KernelIdentity identity;    ///< the member kernel's identity (its trials and winner in the store)
-  std::string label;          ///< its config label
-  Point values;               ///< its config values
-  std::string default_label;  ///< its space's default config (the untuned op, for the winner's speedup)
-  /// Its default_label is the untuned op's own config (TunableKernel::baseline): its trial there times exactly
-  /// the untuned op, so the plan's speedup is taken from it first. Another member's default trial timed the op
-  /// with whatever the untuned rules were when it ran.
+  KernelIdentity identity;  ///< the member kernel's identity (its trials and winner in the store)
+  std::string label;        ///< its config label
+  Point values;             ///< its config values
+  std::string
+      default_label;  ///< its space's default config (the untuned op, for the winner's speedup)
+  /// Its default_label is the untuned op's own config (TunableKernel::baseline): its trial there
+  /// times exactly the untuned op, so the plan's speedup is taken from it first. Another member's
+  /// default trial timed the op with whatever the untuned rules were when it ran.
   bool baseline = false;
 };
 /// Member kernel id → its config.
@@ -40,21 +42,26 @@ using Members = std::map<std::string, MemberConfig>;
 /// A space the tuner can search, with what identifies its code and how to compile a point.
 struct TunableKernel {
   SpaceDecl space;
-  std::string source_hash;           ///< hex hash of the device source (trials of other sources are not reused)
-  CompileQueue::CompileFn compile;   ///< empty: nothing to compile (AOT or fake kernels)
-  /// Joint spaces only (the op plan): the member configs a candidate runs with, chosen from what the store
-  /// holds when the candidate is evaluated. Axis 0 of a joint space is taken to select the members (the chunk
-  /// size): the default point at each of its values is evaluated before the search. Trials are labelled with them (a changed member is a new trial),
-  /// and the winner's members become the members' winners for that problem, so every kernel's served config
-  /// belongs to one measured plan.
+  std::string
+      source_hash;  ///< hex hash of the device source (trials of other sources are not reused)
+  CompileQueue::CompileFn compile;  ///< empty: nothing to compile (AOT or fake kernels)
+  /// Joint spaces only (the op plan): the member configs a candidate runs with, chosen from what
+  /// the store holds when the candidate is evaluated. Axis 0 of a joint space is taken to select
+  /// the members (the chunk size): the default point at each of its values is evaluated before the
+  /// search. Trials are labelled with them (a changed member is a new trial), and the winner's
+  /// members become the members' winners for that problem, so every kernel's served config belongs
+  /// to one measured plan.
   std::function<Members(const gdn::Problem&, const Point&)> members = {};
-  /// The config the untuned op runs for a problem (e.g. the fused kernel's default with its BV rule); empty:
-  /// the space's default. It is always measured first and is the "default" of the winner's speedup.
+  /// The config the untuned op runs for a problem (e.g. the fused kernel's default with its BV
+  /// rule); empty: the space's default. It is always measured first and is the "default" of the
+  /// winner's speedup.
   std::function<Point(const gdn::Problem&)> baseline = {};
   /// Kernel id, source hash and the space's hash in hex.
   KernelIdentity identity() const;
   /// baseline(problem), or the space's default.
-  Point baseline_point(const gdn::Problem& problem) const { return baseline ? baseline(problem) : space.default_point; }
+  Point baseline_point(const gdn::Problem& problem) const {
+    return baseline ? baseline(problem) : space.default_point;
+  }
 };
 
 /// A candidate's trial label: the space's label of `values`, then its members, e.g.
@@ -64,10 +71,10 @@ std::string candidate_label(const SpaceDecl& space, const Point& values, const M
 /// Shown after every trial (the CLI turns it into the progress line).
 struct TuneProgress {
   std::string kernel;
-  std::string problem;       ///< problem key
-  std::size_t trials = 0;    ///< evaluated so far for this (kernel, problem), resumed ones included
-  std::size_t resumed = 0;   ///< of which taken from the store
-  double best_us = 0;        ///< best valid time so far, 0 when none
+  std::string problem;      ///< problem key
+  std::size_t trials = 0;   ///< evaluated so far for this (kernel, problem), resumed ones included
+  std::size_t resumed = 0;  ///< of which taken from the store
+  double best_us = 0;       ///< best valid time so far, 0 when none
   std::string best_config;
   std::string last_config;
   TrialStatus last_status = TrialStatus::kOk;
@@ -75,18 +82,20 @@ struct TuneProgress {
 
 struct TuneOptions {
   Strategy strategy = Strategy::kAnneal;
-  Budget budget;                  ///< per (kernel, problem)
-  std::uint64_t seed = 42;        ///< random and anneal strategies
-  std::size_t finalists = 4;      ///< re-measured at the end (the default config is added when valid)
-  int final_rounds = 10;          ///< paired rounds of the re-measurement
-  double tie_tolerance = 0.01;    ///< relative: within this, the lower config in the space's order wins
+  Budget budget;              ///< per (kernel, problem)
+  std::uint64_t seed = 42;    ///< random and anneal strategies
+  std::size_t finalists = 4;  ///< re-measured at the end (the default config is added when valid)
+  int final_rounds = 10;      ///< paired rounds of the re-measurement
+  double tie_tolerance =
+      0.01;  ///< relative: within this, the lower config in the space's order wins
   std::size_t compile_ahead = 4;  ///< configs compiled ahead of the one being measured
-  /// Transfer: the winners of up to this many nearest tuned problems of the same class (H_qk, H_v, K, V, dtype)
-  /// on this device are evaluated first (after the untuned op), within the budget, and the search goes on from
-  /// the best of them. 0: no neighbours (the untuned op and a joint space's per-chunk defaults still come first).
+  /// Transfer: the winners of up to this many nearest tuned problems of the same class (H_qk, H_v,
+  /// K, V, dtype) on this device are evaluated first (after the untuned op), within the budget, and
+  /// the search goes on from the best of them. 0: no neighbours (the untuned op and a joint space's
+  /// per-chunk defaults still come first).
   std::size_t transfer = 3;
   int compile_threads = 2;
-  std::function<bool()> stop;     ///< polled between trials (SIGINT): true ends the search cleanly
+  std::function<bool()> stop;  ///< polled between trials (SIGINT): true ends the search cleanly
   std::function<void(const TuneProgress&)> on_trial;
 };
 
@@ -97,9 +106,10 @@ struct TuneOutcome {
   std::size_t trials = 0;    ///< evaluated (resumed included)
   std::size_t measured = 0;  ///< run now
   std::size_t resumed = 0;   ///< taken from the store
-  std::size_t seeded = 0;    ///< of the trials, evaluated before the search: the untuned op, for a joint
-                             ///< space its default at each value of its first axis, and neighbours' winners
-  std::size_t transferred = 0;  ///< of the seeded, neighbours' winners (transfer)
+  std::size_t seeded =
+      0;  ///< of the trials, evaluated before the search: the untuned op, for a joint
+          ///< space its default at each value of its first axis, and neighbours' winners
+  std::size_t transferred = 0;             ///< of the seeded, neighbours' winners (transfer)
   std::array<std::size_t, 6> by_status{};  ///< measured trials by TrialStatus (index = enum value)
   std::optional<Winner> winner;
   bool winner_reused = false;  ///< the store's decided winner was kept (nothing new measured)
@@ -110,14 +120,16 @@ struct TuneOutcome {
 class Tuner {
  public:
   /// `store`, `runner` must outlive the tuner. `run_id` tags the trials (0: none).
-  Tuner(Store& store, DeviceFingerprint device, ArchInfo arch, TrialRunner& runner, std::int64_t run_id,
-        TuneOptions options);
+  Tuner(Store& store, DeviceFingerprint device, ArchInfo arch, TrialRunner& runner,
+        std::int64_t run_id, TuneOptions options);
   TuneOutcome tune(const TunableKernel& kernel, const gdn::Problem& problem);
 
  private:
   CompileQueue& queue_for(const TunableKernel& kernel);
-  TrialRequest request_for(const TunableKernel& kernel, const gdn::Problem& problem, const Point& values) const;
-  std::vector<Coords> transfer_seeds(const TunableKernel& kernel, const gdn::Problem& problem) const;
+  TrialRequest request_for(const TunableKernel& kernel, const gdn::Problem& problem,
+                           const Point& values) const;
+  std::vector<Coords> transfer_seeds(const TunableKernel& kernel,
+                                     const gdn::Problem& problem) const;
   void adopt_members(const TunableKernel& kernel, const gdn::Problem& problem, const Winner& w);
   void decide_winner(const TunableKernel& kernel, const gdn::Problem& problem, TuneOutcome& out);
 

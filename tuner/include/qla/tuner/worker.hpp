@@ -1,26 +1,28 @@
-// Candidate isolation: candidates run in a worker process (the `qla` executable itself, in its hidden
-// `qla worker` mode) that the tuner talks to over a socket pair with one JSON object per line. An illegal
-// address, a trap, an abort, a sticky CUDA error or a hang ends the worker, not the tuning run: the parent
-// records the trial as crashed or timed out and starts a fresh worker for the next request. POSIX only.
+// Candidate isolation: candidates run in a worker process (the `qla` executable itself, in its
+// hidden `qla worker` mode) that the tuner talks to over a socket pair with one JSON object per
+// line. An illegal address, a trap, an abort, a sticky CUDA error or a hang ends the worker, not
+// the tuning run: the parent records the trial as crashed or timed out and starts a fresh worker
+// for the next request. POSIX only.
 //
 // Protocol (one line each way per request):
 //   → {"op": "trial" | "sample", "kernel": ..., "problem": {...}, "config": [...]}
-//   ← {"result": {...TrialResult...}} or {"sample_us": x}, plus "fatal": true when the worker must end after
+//   ← {"result": {...TrialResult...}} or {"sample_us": x}, plus "fatal": true when the worker must
+//   end after
 //     answering (a sticky CUDA error: its context is unusable).
 #pragma once
 
-#include <string>
 #include <sys/types.h>
-#include <vector>
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "qla/tuner/runner.hpp"
 
 namespace qla::tuner {
 
-/// Thrown by a backend inside the worker when the process cannot go on (sticky CUDA error); the worker answers
-/// the request as crashed with this message and exits.
+/// Thrown by a backend inside the worker when the process cannot go on (sticky CUDA error); the
+/// worker answers the request as crashed with this message and exits.
 class WorkerMustExit : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -31,12 +33,13 @@ TrialResult trial_result_from_json(const nlohmann::json& j);
 nlohmann::json trial_request_to_json(const TrialRequest& r);
 TrialRequest trial_request_from_json(const nlohmann::json& j);
 
-/// The worker's loop: reads requests from stdin, answers on the original stdout, and points stdout at stderr
-/// first so that nothing a backend prints can corrupt the protocol. Returns the exit code (0 at end of input).
+/// The worker's loop: reads requests from stdin, answers on the original stdout, and points stdout
+/// at stderr first so that nothing a backend prints can corrupt the protocol. Returns the exit code
+/// (0 at end of input).
 int serve_worker(TrialRunner& backend);
 
-/// A TrialRunner that forwards each request to a worker process started from `argv` (argv[0] a path), and
-/// restarts it after a crash or a timeout. Move-only owner of the child process.
+/// A TrialRunner that forwards each request to a worker process started from `argv` (argv[0] a
+/// path), and restarts it after a crash or a timeout. Move-only owner of the child process.
 class ProcessRunner final : public TrialRunner {
  public:
   /// `timeout_s`: the watchdog per request (validation and timing of one candidate).

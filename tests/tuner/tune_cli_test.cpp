@@ -1,20 +1,19 @@
 // `qla tune`, `qla db` and `qla worker` through the real executable (QLA_EXE), on the fake kernel.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-#include <algorithm>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "gpu_guard.hpp"
 
@@ -29,7 +28,8 @@ class Dir {
  public:
   Dir() {
     std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("qla_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
+    path_ = std::filesystem::temp_directory_path() /
+            ("qla_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
   ~Dir() {
@@ -51,7 +51,8 @@ std::string slurp(const std::string& p) {
 
 /// Runs `qla` with args (shell-quoted by the caller where needed), capturing stdout and stderr.
 QlaRun qla(const Dir& d, const std::string& args) {
-  const std::string cmd = std::string(QLA_EXE) + " " + args + " >" + d.file("out.txt") + " 2>" + d.file("err.txt");
+  const std::string cmd =
+      std::string(QLA_EXE) + " " + args + " >" + d.file("out.txt") + " 2>" + d.file("err.txt");
   const int status = std::system(cmd.c_str());
   QlaRun r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -72,7 +73,8 @@ TEST(Cli, TuneWithoutAGpuSaysSoInOneLine) {
 
 TEST(Cli, BadFlagsAreUserErrors) {
   Dir d;
-  for (const char* args : {"tune --fake --problem 4096@2x8 --budget lots", "tune --fake --problem 4096@2x8 --strategy genetic",
+  for (const char* args : {"tune --fake --problem 4096@2x8 --budget lots",
+                           "tune --fake --problem 4096@2x8 --strategy genetic",
                            "tune --fake --problem 4096", "tune --fake --suite everything"}) {
     const QlaRun r = qla(d, std::string(args) + " --db " + d.file("x.sqlite"));
     EXPECT_EQ(r.rc, 2) << args << ": " << r.err;
@@ -83,13 +85,15 @@ TEST(Cli, BadFlagsAreUserErrors) {
 TEST(Cli, FakeTuneThenResume) {
   Dir d;
   const std::string db = d.file("t.sqlite");
-  const QlaRun a = qla(d, "tune --fake --problem 4096@2x8 --problem 1000+3000@2x8 --budget 40 --json --db " + db);
+  const QlaRun a = qla(
+      d, "tune --fake --problem 4096@2x8 --problem 1000+3000@2x8 --budget 40 --json --db " + db);
   ASSERT_EQ(a.rc, 0) << a.err;
   const auto ja = nlohmann::json::parse(a.out);
   ASSERT_EQ(ja["results"].size(), 2u);
   EXPECT_EQ(ja["results"][0]["measured"], 40);
   EXPECT_TRUE(ja["results"][0].contains("winner"));
-  const QlaRun b = qla(d, "tune --fake --problem 4096@2x8 --problem 1000+3000@2x8 --budget 40 --json --db " + db);
+  const QlaRun b = qla(
+      d, "tune --fake --problem 4096@2x8 --problem 1000+3000@2x8 --budget 40 --json --db " + db);
   ASSERT_EQ(b.rc, 0) << b.err;
   const auto jb = nlohmann::json::parse(b.out);
   EXPECT_EQ(jb["results"][0]["measured"], 0);
@@ -101,9 +105,13 @@ TEST(Cli, CrashingCandidatesInTheWorkerAreStored) {
   Dir d;
   const std::string db = d.file("t.sqlite");
   // The anneal strategy starts at the default config: make it crash, and a neighbour hang.
-  const QlaRun r = qla(d, "tune --fake --problem 4096@2x8 --budget 30 --timeout 1 --json --fault c64.bv64.s2.w8.u2=segv "
-                       "--fault c64.bv64.s2.w8.u1=hang --fault c64.bv64.s2.w8.u4=hang --fault c64.bv32.s2.w8.u2=abort "
-                       "--fault c64.bv128.s2.w8.u2=abort --db " + db);
+  const QlaRun r = qla(d,
+                       "tune --fake --problem 4096@2x8 --budget 30 --timeout 1 --json --fault "
+                       "c64.bv64.s2.w8.u2=segv "
+                       "--fault c64.bv64.s2.w8.u1=hang --fault c64.bv64.s2.w8.u4=hang --fault "
+                       "c64.bv32.s2.w8.u2=abort "
+                       "--fault c64.bv128.s2.w8.u2=abort --db " +
+                           db);
   ASSERT_EQ(r.rc, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   const auto& st = j["results"][0]["measured_by_status"];
@@ -121,9 +129,9 @@ TEST(Cli, SigintStopsCleanlyAndTheRerunResumes) {
     const std::string out = d.file("int_out.txt");
     std::freopen(out.c_str(), "w", stdout);
     std::freopen(d.file("int_err.txt").c_str(), "w", stderr);
-    ::execl(QLA_EXE, QLA_EXE, "tune", "--fake", "--problem", "4096@2x8", "--problem", "8192@2x8", "--strategy",
-            "exhaustive", "--timeout", "2", "--fault", "c32.bv16.s1.w4.u8=hang", "--json", "--db", db.c_str(),
-            static_cast<char*>(nullptr));
+    ::execl(QLA_EXE, QLA_EXE, "tune", "--fake", "--problem", "4096@2x8", "--problem", "8192@2x8",
+            "--strategy", "exhaustive", "--timeout", "2", "--fault", "c32.bv16.s1.w4.u8=hang",
+            "--json", "--db", db.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(700));  // inside the hanging 4th trial
@@ -137,7 +145,7 @@ TEST(Cli, SigintStopsCleanlyAndTheRerunResumes) {
   const int measured = j["results"][0]["measured"];
   EXPECT_GE(measured, 4);  // the trial in flight finished (timed out) and was committed
   const QlaRun again = qla(d, "tune --fake --problem 4096@2x8 --strategy exhaustive --budget " +
-                               std::to_string(measured) + " --json --db " + db);
+                                  std::to_string(measured) + " --json --db " + db);
   ASSERT_EQ(again.rc, 0) << again.err;
   EXPECT_EQ(nlohmann::json::parse(again.out)["results"][0]["measured"], 0);
 }
@@ -145,22 +153,28 @@ TEST(Cli, SigintStopsCleanlyAndTheRerunResumes) {
 TEST(Cli, DbExportIsStableAndMergeAddsNoDuplicates) {
   Dir d;
   ASSERT_EQ(qla(d, "tune --fake --problem 4096@2x8 --budget 20 --db " + d.file("a.sqlite")).rc, 0);
-  ASSERT_EQ(qla(d, "tune --fake --problem 4096@2x8 --problem 2048@2x8 --budget 25 --seed 7 --db " + d.file("b.sqlite")).rc, 0);
+  ASSERT_EQ(qla(d, "tune --fake --problem 4096@2x8 --problem 2048@2x8 --budget 25 --seed 7 --db " +
+                       d.file("b.sqlite"))
+                .rc,
+            0);
   const QlaRun e1 = qla(d, "db export " + d.file("a.sqlite"));
   const QlaRun e2 = qla(d, "db export " + d.file("a.sqlite") + " -o " + d.file("a.json"));
   ASSERT_EQ(e1.rc, 0);
   ASSERT_EQ(e2.rc, 0);
   EXPECT_EQ(e1.out, slurp(d.file("a.json")));
-  const QlaRun m = qla(d, "db merge --into " + d.file("m.sqlite") + " " + d.file("a.sqlite") + " " + d.file("b.sqlite"));
+  const QlaRun m = qla(d, "db merge --into " + d.file("m.sqlite") + " " + d.file("a.sqlite") + " " +
+                              d.file("b.sqlite"));
   ASSERT_EQ(m.rc, 0) << m.err;
-  const QlaRun m2 = qla(d, "db merge --into " + d.file("m.sqlite") + " " + d.file("a.sqlite") + " " + d.file("b.sqlite"));
+  const QlaRun m2 = qla(d, "db merge --into " + d.file("m.sqlite") + " " + d.file("a.sqlite") +
+                               " " + d.file("b.sqlite"));
   EXPECT_NE(m2.out.find("+0 trials"), std::string::npos) << m2.out;
   const auto ja = nlohmann::json::parse(e1.out);
   const auto jb = nlohmann::json::parse(qla(d, "db export " + d.file("b.sqlite")).out);
   const auto jm = nlohmann::json::parse(qla(d, "db export " + d.file("m.sqlite")).out);
   std::set<std::string> keys;
   for (const auto* j : {&ja, &jb})
-    for (const auto& t : (*j)["trials"]) keys.insert(t["problem"].get<std::string>() + "|" + t["config"].get<std::string>());
+    for (const auto& t : (*j)["trials"])
+      keys.insert(t["problem"].get<std::string>() + "|" + t["config"].get<std::string>());
   EXPECT_EQ(jm["trials"].size(), keys.size());
   EXPECT_EQ(jm["runs"].size(), 2u);
 }
@@ -177,14 +191,19 @@ TEST(Cli, DbRefusesAForeignFileWithoutTouchingIt) {
   EXPECT_EQ(slurp(path), "not a store");
 }
 
-
 TEST(Cli, DbEfficiencyReplaysAnExhaustiveTuning) {
   Dir d;
   const std::string db = d.file("t.sqlite");
-  ASSERT_EQ(qla(d, "tune --fake --problem 4096@2x8 --strategy exhaustive --budget 1000 --transfer 0 --db " + db).rc, 0);
+  ASSERT_EQ(
+      qla(d,
+          "tune --fake --problem 4096@2x8 --strategy exhaustive --budget 1000 --transfer 0 --db " +
+              db)
+          .rc,
+      0);
   const QlaRun r = qla(d, "db efficiency --fake --repeats 5 --json " + d.file("e.json") + " " + db);
   ASSERT_EQ(r.rc, 0) << r.err;
-  for (const char* s : {"exhaustive", "random", "anneal"}) EXPECT_NE(r.out.find(s), std::string::npos) << r.out;
+  for (const char* s : {"exhaustive", "random", "anneal"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << r.out;
   const auto j = nlohmann::json::parse(slurp(d.file("e.json")));
   ASSERT_EQ(j.size(), 3u);
   EXPECT_EQ(j[1]["repeats"], 5);

@@ -1,6 +1,6 @@
 // GPU tests of the small kernels and of the forward API: naive forward (every config), cumsum,
-// l2norm, the CP small kernels, the forward for each algorithm, and bad input. Compared with float64
-// loops written here.
+// l2norm, the CP small kernels, the forward for each algorithm, and bad input. Compared with
+// float64 loops written here.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -49,7 +49,8 @@ Inputs make_inputs(Problem p, unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> n01;
   const long long rows = p.total_tokens();
-  auto fill_unit = [&](std::vector<float>& x, std::vector<std::uint16_t>& xb, int heads, bool normalize) {
+  auto fill_unit = [&](std::vector<float>& x, std::vector<std::uint16_t>& xb, int heads,
+                       bool normalize) {
     x.resize(static_cast<std::size_t>(rows) * heads * 128);
     xb.resize(x.size());
     for (std::size_t i = 0; i < x.size(); i += 128) {
@@ -97,7 +98,8 @@ void reference(const Inputs& in, std::vector<double>& o, std::vector<double>& ht
     for (int h = 0; h < p.h_v; ++h) {
       const int hq = h / group;
       for (int i = 0; i < 128 * 128; ++i)
-        S[i] = p.initial_state ? in.h0[(static_cast<std::size_t>(n) * p.h_v + h) * 128 * 128 + i] : 0.0;
+        S[i] = p.initial_state ? in.h0[(static_cast<std::size_t>(n) * p.h_v + h) * 128 * 128 + i]
+                               : 0.0;
       for (long long t = p.seq_begin(n); t < p.seq_begin(n) + p.seq_length(n); ++t) {
         const std::size_t qk = (static_cast<std::size_t>(t) * p.h_qk + hq) * 128;
         const std::size_t vv = (static_cast<std::size_t>(t) * p.h_v + h) * 128;
@@ -190,7 +192,8 @@ struct Case {
 };
 
 std::vector<Case> small_cases() {
-  auto make = [](long long b, long long t, int hqk, int hv, bool h0, std::vector<std::int64_t> cu = {}) {
+  auto make = [](long long b, long long t, int hqk, int hv, bool h0,
+                 std::vector<std::int64_t> cu = {}) {
     Problem p;
     p.batch = b;
     p.tokens = t;
@@ -243,13 +246,16 @@ void check_algorithm(Algorithm algo, const SpaceDecl* space) {
       d.poison();
       ASSERT_TRUE(run_forward(d, plan).ok());
       EXPECT_EQ(o1, d.o_bits()) << what << ": o differs between two runs";
-      EXPECT_EQ(0, std::memcmp(ht1.data(), d.ht_values().data(), ht1.size() * 4)) << what << ": ht differs";
+      EXPECT_EQ(0, std::memcmp(ht1.data(), d.ht_values().data(), ht1.size() * 4))
+          << what << ": ht differs";
       std::vector<float> o(o1.size());
       for (std::size_t i = 0; i < o.size(); ++i) o[i] = from_bf16(o1[i]);
       const std::size_t valid = static_cast<std::size_t>(c.p.valid_tokens() == c.p.total_tokens()
                                                              ? c.p.total_tokens()
-                                                             : c.p.cu_seqlens.back()) * c.p.h_v * 128;
-      for (std::size_t i = valid; i < o.size(); ++i) ASSERT_EQ(o[i], 0.f) << what << ": padding row not zeroed";
+                                                             : c.p.cu_seqlens.back()) *
+                                c.p.h_v * 128;
+      for (std::size_t i = valid; i < o.size(); ++i)
+        ASSERT_EQ(o[i], 0.f) << what << ": padding row not zeroed";
       const double eo = rel_err(o, o_ref, valid);
       const double es = rel_err(ht1, ht_ref, ht_ref.size());
       EXPECT_LE(eo, 0.005) << what << " o";
@@ -259,8 +265,8 @@ void check_algorithm(Algorithm algo, const SpaceDecl* space) {
       ++runs;
     }
   }
-  std::printf("[%s] %d runs, worst rel. Frobenius error: o %.2e, ht %.2e\n", algorithm_name(algo), runs, worst_o,
-              worst_s);
+  std::printf("[%s] %d runs, worst rel. Frobenius error: o %.2e, ht %.2e\n", algorithm_name(algo),
+              runs, worst_o, worst_s);
 }
 
 TEST(Forward, NaiveEveryConfig) {
@@ -385,11 +391,18 @@ TEST(Cumsum, EveryChunkSizeBothDirectionsVarlenWithPadding) {
       ChunkCumsumParams cp{};
       cp.g_in = contiguous_tensor(gin.get(), p, p.h_v, 1);
       cp.g_out = contiguous_tensor(gout.get(), p, p.h_v, 1);
-      cp.seq = {dcu.as<const int>(), didx.as<const int>(), nullptr, 5, static_cast<int>(index.size() / 2), 400, 400};
+      cp.seq = {dcu.as<const int>(),
+                didx.as<const int>(),
+                nullptr,
+                5,
+                static_cast<int>(index.size() / 2),
+                400,
+                400};
       cp.heads = p.h_v;
       QLA_CUDA_CHECK(cudaMemset(gout.get(), 0xff, gout.bytes()));
       const CumsumConfig cfg{c};
-      cuda::KernelCache::global().get(cumsum_spec(cfg, rev, DType::kF32))
+      cuda::KernelCache::global()
+          .get(cumsum_spec(cfg, rev, DType::kF32))
           .launch(cumsum_shape(cfg, cp.seq.num_chunks, 10, p.h_v), &cp, nullptr);
       std::vector<float> out(g.size());
       QLA_CUDA_CHECK(cudaMemcpy(out.data(), gout.get(), gout.bytes(), cudaMemcpyDeviceToHost));
@@ -400,7 +413,8 @@ TEST(Cumsum, EveryChunkSizeBothDirectionsVarlenWithPadding) {
             for (long long t = b; t < e; ++t) {
               double want = 0;
               for (long long s = rev ? t : b; s < (rev ? e : t + 1); ++s) want += g[s * p.h_v + h];
-              ASSERT_NEAR(out[t * p.h_v + h], want, 1e-4) << "C " << c << " rev " << rev << " t " << t;
+              ASSERT_NEAR(out[t * p.h_v + h], want, 1e-4)
+                  << "C " << c << " rev " << rev << " t " << t;
             }
           }
         }
@@ -424,11 +438,17 @@ TEST(L2Norm, EveryConfigMatchesFp64) {
   DeviceBuffer x = DeviceBuffer::from_host(xb), y(xb.size() * 2), rstd(xb.size() / 128 * 4);
   for (const auto& point : l2norm_space().enumerate()) {
     const auto cfg = L2NormConfig::from_point(point);
-    L2NormParams lp{contiguous_tensor(x.get(), p, p.h_qk, 128), contiguous_tensor(y.get(), p, p.h_qk, 128),
-                    rstd.as<float>(), p.total_tokens(), p.tokens, p.h_qk, 1e-6f};
+    L2NormParams lp{contiguous_tensor(x.get(), p, p.h_qk, 128),
+                    contiguous_tensor(y.get(), p, p.h_qk, 128),
+                    rstd.as<float>(),
+                    p.total_tokens(),
+                    p.tokens,
+                    p.h_qk,
+                    1e-6f};
     QLA_CUDA_CHECK(cudaMemset(y.get(), 0xff, y.bytes()));
-    cuda::KernelCache::global().get(l2norm_spec(cfg, DType::kBF16)).launch(l2norm_shape(cfg, lp.rows, lp.heads),
-                                                                           &lp, nullptr);
+    cuda::KernelCache::global()
+        .get(l2norm_spec(cfg, DType::kBF16))
+        .launch(l2norm_shape(cfg, lp.rows, lp.heads), &lp, nullptr);
     std::vector<std::uint16_t> out(xb.size());
     QLA_CUDA_CHECK(cudaMemcpy(out.data(), y.get(), y.bytes(), cudaMemcpyDeviceToHost));
     for (std::size_t v = 0; v < xb.size(); v += 128) {
@@ -436,7 +456,8 @@ TEST(L2Norm, EveryConfigMatchesFp64) {
       for (int d = 0; d < 128; ++d) ss += double(from_bf16(xb[v + d])) * from_bf16(xb[v + d]);
       for (int d = 0; d < 128; ++d) {
         const double want = from_bf16(xb[v + d]) / std::sqrt(ss + 1e-6);
-        ASSERT_NEAR(from_bf16(out[v + d]), want, 1e-2 * std::abs(want) + 1e-6) << l2norm_space().label(point);
+        ASSERT_NEAR(from_bf16(out[v + d]), want, 1e-2 * std::abs(want) + 1e-6)
+            << l2norm_space().label(point);
       }
     }
   }
@@ -464,14 +485,22 @@ TEST(Cp, WarmupCountsAndCorrectionMatchHostLoops) {
     }
   DeviceBuffer dg = DeviceBuffer::from_host(gcum), dpcu = DeviceBuffer::from_host(pcu),
                dlast = DeviceBuffer::from_host(last), dn(P * heads * 4), dfb(P * heads * 4);
-  CpWarmupParams wp{contiguous_tensor(dg.get(), p, heads, 1), dpcu.as<const int>(), dlast.as<const int>(),
-                    dn.as<int>(), dfb.as<int>(), 800, P, heads, C, -10.f};
+  CpWarmupParams wp{contiguous_tensor(dg.get(), p, heads, 1),
+                    dpcu.as<const int>(),
+                    dlast.as<const int>(),
+                    dn.as<int>(),
+                    dfb.as<int>(),
+                    800,
+                    P,
+                    heads,
+                    C,
+                    -10.f};
   cuda::KernelCache::global().get(cp_warmup_spec()).launch(cp_warmup_shape(P, heads), &wp, nullptr);
   std::vector<int> n(P * heads), fb(P * heads);
   QLA_CUDA_CHECK(cudaMemcpy(n.data(), dn.get(), n.size() * 4, cudaMemcpyDeviceToHost));
   QLA_CUDA_CHECK(cudaMemcpy(fb.data(), dfb.get(), fb.size() * 4, cudaMemcpyDeviceToHost));
-  // piece 0 and 1: 4 chunks; head 0 never decays → all chunks, fallback; head 1: -1/chunk → 4 chunks, fallback
-  // (sum -4 > -10); head 2: -32 per chunk → 1 chunk. Pieces 2, 3 are last → 0.
+  // piece 0 and 1: 4 chunks; head 0 never decays → all chunks, fallback; head 1: -1/chunk → 4
+  // chunks, fallback (sum -4 > -10); head 2: -32 per chunk → 1 chunk. Pieces 2, 3 are last → 0.
   const std::vector<int> want_n = {4, 4, 1, 4, 4, 1, 0, 0, 0, 0, 0, 0};
   const std::vector<int> want_fb = {1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0};
   EXPECT_EQ(n, want_n);
@@ -483,28 +512,39 @@ TEST(Cp, WarmupCountsAndCorrectionMatchHostLoops) {
   std::vector<float> h0(2 * heads * S), ht(P * heads * S), m(P * heads * S);
   for (auto* v : {&h0, &ht, &m})
     for (auto& x : *v) x = n01(rng) * (v == &m ? 0.05f : 1.f);
-  DeviceBuffer dh0 = DeviceBuffer::from_host(h0), dht = DeviceBuffer::from_host(ht), dm = DeviceBuffer::from_host(m),
-               draw = DeviceBuffer::from_host(raw_first), dout(P * heads * S * 4);
+  DeviceBuffer dh0 = DeviceBuffer::from_host(h0), dht = DeviceBuffer::from_host(ht),
+               dm = DeviceBuffer::from_host(m), draw = DeviceBuffer::from_host(raw_first),
+               dout(P * heads * S * 4);
   for (const auto& point : cp_correct_space().enumerate()) {
     const auto cfg = CpCorrectConfig::from_point(point);
-    CpCorrectParams cp{dh0.as<const float>(), dht.as<const float>(), dm.as<const float>(), dfb.as<const int>(),
-                       draw.as<const int>(), dout.as<float>(), heads};
+    CpCorrectParams cp{dh0.as<const float>(),
+                       dht.as<const float>(),
+                       dm.as<const float>(),
+                       dfb.as<const int>(),
+                       draw.as<const int>(),
+                       dout.as<float>(),
+                       heads};
     QLA_CUDA_CHECK(cudaMemset(dout.get(), 0xff, dout.bytes()));
-    cuda::KernelCache::global().get(cp_correct_spec(cfg)).launch(cp_correct_shape(cfg, heads, 2), &cp, nullptr);
+    cuda::KernelCache::global()
+        .get(cp_correct_spec(cfg))
+        .launch(cp_correct_shape(cfg, heads, 2), &cp, nullptr);
     std::vector<float> out(P * heads * S);
     QLA_CUDA_CHECK(cudaMemcpy(out.data(), dout.get(), dout.bytes(), cudaMemcpyDeviceToHost));
     double worst = 0;
     for (int raw = 0; raw < 2; ++raw)
       for (int h = 0; h < heads; ++h) {
-        std::vector<double> cur(h0.begin() + (raw * heads + h) * S, h0.begin() + (raw * heads + h + 1) * S);
+        std::vector<double> cur(h0.begin() + (raw * heads + h) * S,
+                                h0.begin() + (raw * heads + h + 1) * S);
         for (int j = raw_first[raw]; j < raw_first[raw + 1]; ++j) {
           const std::size_t base = (static_cast<std::size_t>(j) * heads + h) * S;
-          for (std::size_t i = 0; i < S; ++i) worst = std::max(worst, std::abs(out[base + i] - cur[i]));
+          for (std::size_t i = 0; i < S; ++i)
+            worst = std::max(worst, std::abs(out[base + i] - cur[i]));
           std::vector<double> next(ht.begin() + base, ht.begin() + base + S);
           if (fb[j * heads + h])
             for (int r = 0; r < 128; ++r)
               for (int i = 0; i < 128; ++i)
-                for (int c = 0; c < 128; ++c) next[r * 128 + c] += m[base + r * 128 + i] * cur[i * 128 + c];
+                for (int c = 0; c < 128; ++c)
+                  next[r * 128 + c] += m[base + r * 128 + i] * cur[i * 128 + c];
           cur.swap(next);
         }
       }
