@@ -82,6 +82,42 @@ TEST(Lookup, FallsBackExactNearestSameArchHeuristic) {
   EXPECT_THROW(lookup.find("no.such.kernel", varlen_problem({4096})), UserError);
 }
 
+TEST(Lookup, AQueryExactlyBetweenTwoProblemsTakesTheEarlierEntry) {
+  TempDir dir;
+  Store s = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
+  put_best(s, fake_device(), varlen_problem({4096}), {64, 32, 2, 8, 2}, 10);
+  put_best(s, fake_device(), varlen_problem({16384}), {64, 128, 2, 8, 2}, 40);
+  Lookup lookup(fake_device());
+  lookup.add_kernel(s, kFake, fake_space());
+  // 8192 tokens: one doubling from each. Entries are in the store's order (device, then problem key), where
+  // "...t16384..." sorts before "...t4096...": ties keep the earlier entry.
+  ASSERT_LT(problem_key(varlen_problem({16384})), problem_key(varlen_problem({4096})));
+  const LookupResult mid = lookup.find("test.fake", varlen_problem({8192}));
+  EXPECT_EQ(mid.provenance, Provenance::kNearest);
+  EXPECT_DOUBLE_EQ(mid.distance, 1.0);
+  EXPECT_EQ(mid.config, (Point{64, 128, 2, 8, 2}));
+}
+
+TEST(Lookup, TheQkvDtypeIsPartOfTheClass) {
+  TempDir dir;
+  Store s = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
+  gdn::Problem f16 = varlen_problem({4096});
+  f16.qkv_dtype = DType::kF16;
+  put_best(s, fake_device(), f16, {64, 32, 2, 8, 2}, 10);
+  Lookup lookup(fake_device());
+  lookup.add_kernel(s, kFake, fake_space(), [](const gdn::Problem&) { return Point{32, 32, 1, 4, 1}; });
+  // Only an fp16 row: a bf16 query of the same shape is another class and falls to the heuristic.
+  EXPECT_EQ(lookup.find("test.fake", varlen_problem({4096})).provenance, Provenance::kHeuristic);
+  EXPECT_EQ(lookup.find("test.fake", f16).provenance, Provenance::kExact);
+  put_best(s, fake_device(), varlen_problem({65536}), {64, 128, 2, 8, 2}, 90);
+  Lookup both(fake_device());
+  both.add_kernel(s, kFake, fake_space());
+  // The bf16 query takes the far bf16 row, never the exact-shape fp16 one.
+  const LookupResult bf16 = both.find("test.fake", varlen_problem({4096}));
+  EXPECT_EQ(bf16.provenance, Provenance::kNearest);
+  EXPECT_EQ(bf16.config, (Point{64, 128, 2, 8, 2}));
+}
+
 TEST(Lookup, PrefersTheDecidedWinnerAndIgnoresOtherSources) {
   TempDir dir;
   Store s = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
