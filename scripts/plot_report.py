@@ -4,7 +4,11 @@ plot of every shape. Reads the digest JSON the report writes; the Markdown table
 import json
 import sys
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError:
+    print("plot_report.py: python3 has no matplotlib; no plots", file=sys.stderr)
+    sys.exit(3)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

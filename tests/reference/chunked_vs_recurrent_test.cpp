@@ -141,3 +141,18 @@ TEST(ReferenceDeterminism, RepeatedRunsAreBitwiseEqual) {
 
 }  // namespace
 }  // namespace qla::ref
+
+namespace qla::ref {
+namespace {
+
+// The comparison every reference test leans on: a missing or truncated output is never close.
+TEST(ReferenceTestHelpers, SizesMustMatch) {
+  EXPECT_EQ(testing::relative_error({1.0, 2.0}, {1.0, 2.0}), 0.0);
+  EXPECT_TRUE(std::isinf(testing::relative_error({}, {1.0, 2.0})));
+  EXPECT_TRUE(std::isinf(testing::relative_error({1.0}, {1.0, 2.0})));
+  EXPECT_TRUE(std::isinf(testing::max_abs_diff({1.0, 2.0, 3.0}, {1.0, 2.0})));
+  EXPECT_EQ(testing::relative_error({}, {}), 0.0);
+}
+
+}  // namespace
+}  // namespace qla::ref

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -100,19 +101,23 @@ inline ForwardInputs random_inputs(const gdn::Problem& p, std::uint64_t seed,
   return in;
 }
 
-/// ||a - b||_2 / ||b||_2 over the whole tensors (b = the expected one).
+/// ||a - b||_2 / ||b||_2 over the whole tensors (b = the expected one); +inf when the sizes differ
+/// (a missing or truncated output is never "close"). Two empty tensors are equal.
 inline double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
   double diff = 0.0, norm = 0.0;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+  for (std::size_t i = 0; i < a.size(); ++i) {
     diff += (a[i] - b[i]) * (a[i] - b[i]);
     norm += b[i] * b[i];
   }
   return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-300);
 }
 
+/// max |a - b|; +inf when the sizes differ.
 inline double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
   double m = 0.0;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
   return m;
 }
 

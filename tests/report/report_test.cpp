@@ -1,11 +1,17 @@
 #include "report/report.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "qla/error.hpp"
 
@@ -132,6 +138,57 @@ TEST(ReportCli, WritesThePageAndRefusesEmptyInput) {
   const int rc = std::system(bad.c_str());
   EXPECT_EQ(WEXITSTATUS(rc), 2);
   EXPECT_FALSE(fs::exists(empty / "out"));
+}
+
+}  // namespace
+}  // namespace qla::report
+
+namespace qla::report {
+namespace {
+
+/// Runs `argv` without a shell, with `env` added to the environment; its exit status.
+int run_without_shell(std::vector<std::string> argv, const std::vector<std::string>& env) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The plot step passes paths to its child process as arguments, never through a shell: an --out
+// with quotes and shell syntax reaches the script verbatim and runs nothing.
+TEST(ReportCli, PathsReachThePlotScriptVerbatimWithoutAShell) {
+  const fs::path dir = fs::temp_directory_path() / "qla_report_test_hostile";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path script = dir / "record_argv.py";
+  std::ofstream(script) << "import sys\nopen(sys.argv[2] + '/argv.txt', 'w').write(sys.argv[2])\n";
+  const std::string out = (dir / "r'; touch INJECTED; echo '$(touch INJECTED2)").string();
+  const int rc = run_without_shell({QLA_BINARY, "report", "--results", kDir, "--out", out},
+                                   {"QLA_PLOT_SCRIPT=" + script.string()});
+  EXPECT_EQ(rc, 0);
+  std::ifstream recorded(out + "/argv.txt");
+  std::string got((std::istreambuf_iterator<char>(recorded)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, out) << "the script did not get --out as given";
+  EXPECT_FALSE(fs::exists("INJECTED"));
+  EXPECT_FALSE(fs::exists("INJECTED2"));
+  EXPECT_FALSE(fs::exists(dir / "INJECTED"));
+  // A missing script is reported, and the page is still written.
+  const fs::path plain = dir / "plain";
+  EXPECT_EQ(run_without_shell({QLA_BINARY, "report", "--results", kDir, "--out", plain.string()},
+                              {"QLA_PLOT_SCRIPT=" + (dir / "missing.py").string()}),
+            0);
+  EXPECT_TRUE(fs::exists(plain / "fixture-gpu-80gb.md"));
 }
 
 }  // namespace

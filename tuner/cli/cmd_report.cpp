@@ -1,6 +1,11 @@
 // `qla report`: writes reports/<gpu>.md (and PNG plots beside it where matplotlib is importable)
 // from the bench JSON, the FLA baseline JSON, the published numbers and the tuning store.
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +21,22 @@
 
 namespace qla::cli {
 namespace {
+
+/// Runs argv[0] (looked up on PATH) with `argv`, no shell, and waits; its exit status, or −1 when
+/// it could not start or was killed.
+int run_child(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
+  if (rc != 0) return -1;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 namespace fs = std::filesystem;
 
@@ -114,14 +135,20 @@ int run_report(const ReportOptions& o) {
     const fs::path digest = fs::path(o.out) / (slug + ".json");
     write_atomically(digest, report::plot_digest(data).dump(1) + "\n");
     std::string page = report::render_markdown(data);
-    if (o.plots && std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") == 0) {
-      const std::string cmd =
-          "python3 scripts/plot_report.py '" + digest.string() + "' '" + o.out + "'";
-      if (std::system(cmd.c_str()) == 0) {
+    if (o.plots) {
+      // The plot script runs as a child process with an argument vector (no shell): paths are
+      // passed as they are, whatever characters they hold.
+      const char* env_script = std::getenv("QLA_PLOT_SCRIPT");
+      const std::string script = env_script && *env_script ? env_script : QLA_PLOT_SCRIPT;
+      if (!fs::exists(script)) {
+        std::cerr << "qla report: no plots: the plot script " << script
+                  << " does not exist (QLA_PLOT_SCRIPT)\n";
+      } else if (const int rc = run_child({"python3", script, digest.string(), o.out}); rc != 0) {
+        std::cerr << "qla report: no plots (" << script << " exited " << rc
+                  << "); the Markdown page is complete without them\n";
+      } else {
         page += "## Plots\n\n![speedup over FLA per head configuration](" + slug +
                 "_speedup.png)\n\n![roofline](" + slug + "_roofline.png)\n";
-      } else {
-        std::cerr << "qla report: plotting failed; the Markdown page is complete without it\n";
       }
     }
     write_atomically(md, page);
