@@ -89,7 +89,8 @@ TEST(Lookup, AQueryExactlyBetweenTwoProblemsTakesTheEarlierEntry) {
   put_best(s, fake_device(), varlen_problem({16384}), {64, 128, 2, 8, 2}, 40);
   Lookup lookup(fake_device());
   lookup.add_kernel(s, kFake, fake_space());
-  // 8192 tokens: one doubling from each. Entries are in the store's order (device, then problem key), where
+  // 8192 tokens: one doubling from each. Entries are in the store's order (device, then problem
+  // key), where
   // "...t16384..." sorts before "...t4096...": ties keep the earlier entry.
   ASSERT_LT(problem_key(varlen_problem({16384})), problem_key(varlen_problem({4096})));
   const LookupResult mid = lookup.find("test.fake", varlen_problem({8192}));
@@ -105,7 +106,9 @@ TEST(Lookup, TheQkvDtypeIsPartOfTheClass) {
   f16.qkv_dtype = DType::kF16;
   put_best(s, fake_device(), f16, {64, 32, 2, 8, 2}, 10);
   Lookup lookup(fake_device());
-  lookup.add_kernel(s, kFake, fake_space(), [](const gdn::Problem&) { return Point{32, 32, 1, 4, 1}; });
+  lookup.add_kernel(s, kFake, fake_space(), [](const gdn::Problem&) {
+    return Point{32, 32, 1, 4, 1};
+  });
   // Only an fp16 row: a bf16 query of the same shape is another class and falls to the heuristic.
   EXPECT_EQ(lookup.find("test.fake", varlen_problem({4096})).provenance, Provenance::kHeuristic);
   EXPECT_EQ(lookup.find("test.fake", f16).provenance, Provenance::kExact);

@@ -79,9 +79,10 @@ TEST(Tuner, ExhaustiveStoresCompileErrorsAndFindsTheExactOptimum) {
 }
 
 TEST(Tuner, AResumedSearchWalksTheSamePathAsAnUninterruptedOne) {
-  // The searcher must see a resumed trial's stored result as it saw it when it was measured: then a search
-  // stopped at 25 trials and resumed to 50 proposes exactly the configs one uninterrupted 50-trial search does
-  // (same seed, noise-free fake kernel). A resume that lost the stored times would steer the walk elsewhere.
+  // The searcher must see a resumed trial's stored result as it saw it when it was measured: then a
+  // search stopped at 25 trials and resumed to 50 proposes exactly the configs one uninterrupted
+  // 50-trial search does (same seed, noise-free fake kernel). A resume that lost the stored times
+  // would steer the walk elsewhere.
   TempDir dir;
   const gdn::Problem p = varlen_problem({8192});
   TuneOptions opt;
@@ -89,18 +90,21 @@ TEST(Tuner, AResumedSearchWalksTheSamePathAsAnUninterruptedOne) {
   FakeBackend backend({});
   auto configs = [&](const Store& st) {
     std::set<std::string> out;
-    for (const TrialRecord& t : st.trials(fake_device(), fake_kernel().identity(), p)) out.insert(t.config);
+    for (const TrialRecord& t : st.trials(fake_device(), fake_kernel().identity(), p))
+      out.insert(t.config);
     return out;
   };
   Store resumed = Store::open(dir.file("resumed.sqlite"), Store::Mode::kReadWrite);
   opt.budget.max_trials = 25;
   Tuner(resumed, fake_device(), ArchInfo{}, backend, 0, opt).tune(fake_kernel(), p);
   opt.budget.max_trials = 50;
-  const TuneOutcome second = Tuner(resumed, fake_device(), ArchInfo{}, backend, 0, opt).tune(fake_kernel(), p);
+  const TuneOutcome second =
+      Tuner(resumed, fake_device(), ArchInfo{}, backend, 0, opt).tune(fake_kernel(), p);
   EXPECT_EQ(second.resumed, 25u);
   EXPECT_EQ(second.measured, 25u);
   Store straight = Store::open(dir.file("straight.sqlite"), Store::Mode::kReadWrite);
-  const TuneOutcome once = Tuner(straight, fake_device(), ArchInfo{}, backend, 0, opt).tune(fake_kernel(), p);
+  const TuneOutcome once =
+      Tuner(straight, fake_device(), ArchInfo{}, backend, 0, opt).tune(fake_kernel(), p);
   EXPECT_EQ(once.measured, 50u);
   EXPECT_EQ(configs(resumed), configs(straight));
   ASSERT_TRUE(second.winner && once.winner);
@@ -136,14 +140,15 @@ TEST(Tuner, ARerunResumesAndMeasuresNothingItAlreadyHas) {
   }
   opt.budget.max_trials = 60;  // a larger budget continues where the first run stopped
   std::set<std::string> first_run;
-  for (const TrialRecord& t : store.trials(fake_device(), fake_kernel().identity(), p)) first_run.insert(t.config);
+  for (const TrialRecord& t : store.trials(fake_device(), fake_kernel().identity(), p))
+    first_run.insert(t.config);
   Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
   const TuneOutcome c = tuner.tune(fake_kernel(), p);
   EXPECT_EQ(c.resumed, 40u);
   EXPECT_EQ(c.measured, 20u);
   EXPECT_FALSE(c.winner_reused);
-  // The extended run's winner is the best of all 60 trials, also when that one was measured by the first run
-  // (the fake kernel is noise-free; with this seed the best lies in the first run).
+  // The extended run's winner is the best of all 60 trials, also when that one was measured by the
+  // first run (the fake kernel is noise-free; with this seed the best lies in the first run).
   double best_first = INFINITY, best_new = INFINITY;
   for (const TrialRecord& t : store.trials(fake_device(), fake_kernel().identity(), p)) {
     if (t.result.status != TrialStatus::kOk) continue;
