@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -342,6 +343,33 @@ TEST(Store, MergeRefusesADamagedRowAndChangesNothing) {
         << e.what();
   }
   EXPECT_EQ(a.export_json(), before) << "a refused merge changed the target";
+}
+
+TEST(Store, ReadingAStoreCreatesNothingBesideIt) {
+  // A committed store (WAL mode, no -wal or -shm beside it, as in a fresh clone): reading it must
+  // not create sidecar files, which is also what makes it readable from a read-only directory.
+  TempDir dir;
+  const std::string path = dir.file("committed.sqlite");
+  {
+    Store s = Store::open(path, Store::Mode::kReadWrite);
+    s.put_trial(fake_device(), ok_trial({64, 64, 2, 8, 2}, 10));
+  }
+  ASSERT_FALSE(std::filesystem::exists(path + "-wal"));
+  ASSERT_FALSE(std::filesystem::exists(path + "-shm"));
+  const std::string before = slurp(path);
+  {
+    const Store s = Store::open(path, Store::Mode::kReadOnly);
+    EXPECT_EQ(s.export_json()["trials"].size(), 1u);
+    EXPECT_NE(s.summary().find("trials: ok=1"), std::string::npos);
+    EXPECT_FALSE(std::filesystem::exists(path + "-shm")) << "a read created a shared-memory file";
+    EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + "-shm"));
+  EXPECT_EQ(slurp(path), before);
+  // While a writer has it open, readers go through its WAL and see its committed trials.
+  Store writer = Store::open(path, Store::Mode::kReadWrite);
+  writer.put_trial(fake_device(), ok_trial({64, 64, 2, 8, 1}, 11));
+  EXPECT_EQ(Store::open(path, Store::Mode::kReadOnly).export_json()["trials"].size(), 2u);
 }
 
 TEST(Store, ExportIsOrderedAndMergeAddsNoDuplicates) {

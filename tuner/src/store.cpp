@@ -170,6 +170,29 @@ int count_tables(SQLite::Database& db) {
   return q.getColumn(0).getInt();
 }
 
+/// A read-only connection that creates nothing next to the store. With no -wal or -shm beside it,
+/// no other connection has the store open (SQLite creates both while one does), so it is opened
+/// immutable: SQLite then needs no shared-memory file, which also makes stores in read-only
+/// directories readable. Otherwise it reads through the WAL the other connection maintains.
+std::unique_ptr<SQLite::Database> open_reader(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path + "-wal", ec) || std::filesystem::exists(path + "-shm", ec))
+    return std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
+  std::string uri = "file:";
+  for (const unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+      static const char* const kHex = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[c >> 4];
+      uri += kHex[c & 15];
+    } else {
+      uri += static_cast<char>(c);
+    }
+  }
+  return std::make_unique<SQLite::Database>(
+      uri + "?immutable=1", SQLite::OPEN_READONLY | SQLite::OPEN_URI, kBusyTimeoutMs);
+}
+
 /// Read-only inspection of an existing file. Throws UserError for anything that is not a qla store
 /// we can use.
 void check_existing(const std::string& path) {
@@ -188,7 +211,8 @@ void check_existing(const std::string& path) {
     // Another process may hold a write lock (schema creation, the switch to WAL, a trial's
     // transaction): wait for it as writers do, rather than mistaking a busy store for a corrupt
     // one.
-    SQLite::Database db(path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
+    const std::unique_ptr<SQLite::Database> reader = open_reader(path);
+    SQLite::Database& db = *reader;
     // One read transaction, so every check sees the same snapshot: a store another process is
     // initialising (schema and application id in one transaction) is then either empty or complete,
     // never half of each.
@@ -467,7 +491,7 @@ Store Store::open(const std::string& path, Mode mode) {
   if (mode == Mode::kReadOnly) {
     if (!exists) throw UserError("store '" + path + "' does not exist");
     try {
-      auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, kBusyTimeoutMs);
+      auto db = open_reader(path);
       if (read_version(*db) != kSchemaVersion)
         throw UserError("store '" + path + "' has schema version " +
                         std::to_string(read_version(*db)) +
