@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -224,6 +226,27 @@ ref::ForwardInputs to_forward_inputs(const Problem& p, const ProblemTensors& t) 
     in.h0 = t.h0->to_doubles();
   }
   return in;
+}
+
+std::uint64_t problem_elements(const Problem& p) {
+  p.validate();  // bounds every count below
+  const auto rows = static_cast<std::uint64_t>(p.batch) * static_cast<std::uint64_t>(p.tokens);
+  const auto states = static_cast<std::uint64_t>(p.num_sequences()) *
+                      static_cast<std::uint64_t>(p.h_v) * static_cast<std::uint64_t>(p.k_dim) *
+                      static_cast<std::uint64_t>(p.v_dim);
+  return rows * (2 * static_cast<std::uint64_t>(p.h_qk) * static_cast<std::uint64_t>(p.k_dim) +
+                 2 * static_cast<std::uint64_t>(p.h_v) * static_cast<std::uint64_t>(p.v_dim) +
+                 2 * static_cast<std::uint64_t>(p.h_v)) +
+         2 * states;
+}
+
+void require_host_memory(std::uint64_t bytes, const std::string& what) {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return;  // unknown: let the allocation decide
+  const auto have = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+  QLA_REQUIRE(bytes <= have, what << " needs about " << (bytes >> 20)
+                                  << " MiB of host memory; this machine has " << (have >> 20)
+                                  << " MiB");
 }
 
 }  // namespace qla::gdn

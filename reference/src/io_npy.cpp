@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <system_error>
 
@@ -242,8 +243,19 @@ Tensor decode_npy(std::string_view bytes, const std::string& source) {
                     ": Fortran-ordered data is not supported; save a C-contiguous array "
                     "(np.ascontiguousarray)");
   }
+  // Extents are each at most 2^48 (the parser's bound); their product is checked as it grows, so a
+  // shape whose element count or byte size does not fit is refused instead of wrapping.
   std::int64_t numel = 1;
-  for (std::int64_t e : h.shape) numel *= e;
+  bool overflow = false;
+  for (std::int64_t e : h.shape) {
+    if (e != 0 && numel > std::numeric_limits<std::int64_t>::max() / e) overflow = true;
+    numel = overflow ? numel : numel * e;
+  }
+  const auto elem = static_cast<std::int64_t>(dtype_size(*dtype));
+  if (overflow || numel > std::numeric_limits<std::int64_t>::max() / elem) {
+    throw UserError(source + ": shape " + shape_string(h.shape) +
+                    " holds more elements than a file can");
+  }
   const std::size_t want = static_cast<std::size_t>(numel) * dtype_size(*dtype);
   const std::size_t have = bytes.size() - prefix - header_len;
   if (have != want) {
@@ -286,6 +298,11 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 }
 
 std::string read_file_bytes(const std::filesystem::path& path, const std::string& source) {
+  // Only regular files: a FIFO or a device would block or never end.
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw UserError(source + ": not a regular file (a directory, FIFO or device); give a file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw UserError(source + ": cannot open the file for reading");
   const std::streamoff size = in.tellg();

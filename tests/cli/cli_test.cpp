@@ -230,6 +230,21 @@ void expect_no_output(const TempDir& dir, const std::string& name) {
   }
 }
 
+TEST(Cli, AbsurdSizesAreRefusedBeforeAnythingIsAllocated) {
+  TempDir dir;
+  // batch x tokens = 2^64 wraps to 0 in 64-bit arithmetic; 10^12 tokens cannot be held.
+  expect_user_failure(
+      run_qla("generate --out wrap --tokens 281474976710656 --batch 65536 --heads 1 --dim 1 "
+              "--no-h0",
+              dir.path()),
+      {"problem too large"});
+  EXPECT_FALSE(fs::exists(dir.path() / "wrap"));
+  expect_user_failure(
+      run_qla("generate --out big --tokens 1000000000000 --heads 1 --dim 1", dir.path()),
+      {"host memory"});
+  EXPECT_FALSE(fs::exists(dir.path() / "big"));
+}
+
 TEST(Cli, ReferenceBadInputsExit2WithoutOutputs) {
   {
     TempDir dir;

@@ -57,6 +57,23 @@ TEST(Problem, RejectsBadShapes) {
   EXPECT_THROW(b.validate(), UserError);  // varlen needs B == 1
 }
 
+TEST(Problem, SizesThatWouldWrapOrCannotExistAreRefused) {
+  Problem p;
+  p.batch = 65536;
+  p.tokens = std::int64_t{1} << 48;  // batch x tokens = 2^64: wraps to 0 in 64-bit arithmetic
+  p.h_qk = p.h_v = 1;
+  p.k_dim = p.v_dim = 1;
+  EXPECT_THROW(p.validate(), UserError);
+  Problem wide;
+  wide.tokens = 1 << 20;
+  wide.h_qk = wide.h_v = 1 << 20;  // 2^40 rows x heads, x 128: past 2^40 elements
+  EXPECT_THROW(wide.validate(), UserError);
+  EXPECT_EQ(checked_elements({1 << 20, 1 << 20}, "x"), std::int64_t{1} << 40);
+  EXPECT_THROW(checked_elements({1 << 20, 1 << 20, 2}, "x"), UserError);
+  EXPECT_THROW(checked_elements({-1, 2}, "x"), UserError);
+  EXPECT_EQ(checked_elements({0, std::int64_t{1} << 62}, "x"), 0);
+}
+
 TEST(Problem, ErrorNamesTheProblem) {
   try {
     varlen({0, 5, 4}, 8).validate();

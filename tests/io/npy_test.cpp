@@ -1,6 +1,7 @@
 #include "qla/io/npy.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <fstream>
@@ -221,6 +222,46 @@ TEST(Npy, BadFilesNameTheTensorAndTheProblem) {
         read_npy(dir.path(), {"q", std::nullopt, std::nullopt});
       },
       {"q", "folder"});
+}
+
+TEST(Npy, ShapesWhoseSizeWrapsAreRefused) {
+  TempDir dir;
+  // 65536 x 2^48 x 1 x 1 elements: 2^64, which wraps to 0 and matched an empty data section before.
+  write_raw(dir / "wrap.npy",
+            handmade_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (65536, "
+                         "281474976710656, 1, 1), }",
+                         1, ""));
+  expect_user_error(
+      [&] {
+        read_npy(dir / "wrap.npy", {"q", std::nullopt, std::nullopt});
+      },
+      {"q", "more elements"});
+  write_raw(dir / "bytes.npy",
+            handmade_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (281474976710656, "
+                         "65536), }",
+                         1, ""));
+  expect_user_error(
+      [&] {
+        read_npy(dir / "bytes.npy", {"k", std::nullopt, std::nullopt});
+      },
+      {"k", "more elements"});
+}
+
+TEST(Npy, OnlyRegularFilesAreRead) {
+  TempDir dir;
+  // A FIFO would block the reader forever; a directory is no tensor either.
+  ASSERT_EQ(mkfifo((dir / "fifo.npy").c_str(), 0600), 0);
+  expect_user_error(
+      [&] {
+        read_npy(dir / "fifo.npy", {"v", std::nullopt, std::nullopt});
+      },
+      {"v", "not a regular file"});
+  std::filesystem::create_directories(dir / "folder.npy");
+  expect_user_error(
+      [&] {
+        read_npy(dir / "folder.npy", {"g", std::nullopt, std::nullopt});
+      },
+      {"g", "folder"});
 }
 
 TEST(Npy, WritesAreAtomicAndLeaveNoTemporaries) {

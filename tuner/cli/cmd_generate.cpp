@@ -85,6 +85,8 @@ void run_generate(const GenerateArgs& a, const CLI::App& cmd) {
   QLA_REQUIRE(o.cu_seqlens_dtype == DType::kI32 || o.cu_seqlens_dtype == DType::kI64,
               "--cu-seqlens-dtype: must be i32 or i64, got \"" << a.cu_dtype << "\"");
 
+  // The generator draws in float64 before converting: 8 bytes per element at its peak.
+  gdn::require_host_memory(8 * gdn::problem_elements(p), "this problem");
   const gdn::ProblemTensors tensors = gdn::generate_inputs(p, o);
   gdn::StagedDir staged(a.out);
   gdn::write_problem_dir(staged.path(), p, tensors, &o);

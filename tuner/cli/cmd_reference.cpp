@@ -37,6 +37,9 @@ void run_reference(const ReferenceArgs& a) {
   // input or a failure half-way leaves no partial output folder.
   const gdn::ProblemDir in = gdn::read_problem_dir(a.inputs, ropt);
   const gdn::Problem& p = in.problem;
+  // The reference holds inputs and outputs in float64 beside the loaded tensors: about 16 bytes per
+  // element.
+  gdn::require_host_memory(16 * gdn::problem_elements(p), "the float64 reference of this problem");
   const ref::ForwardInputs fwd_in = gdn::to_forward_inputs(p, in.tensors);
   gdn::StagedDir staged(a.outputs);
   const auto put = [&](const char* name, const std::vector<double>& values) {

@@ -54,6 +54,23 @@ void Problem::validate() const {
                                                  << cu_seqlens.back() << " exceeds the token count "
                                                  << tokens);
   }
+  // Every tensor's element count, computed without overflow and bounded: sizes that wrap or could
+  // never be allocated are user errors here, before anything is allocated.
+  const std::int64_t rows = checked_elements({batch, tokens}, "batch x tokens");
+  checked_elements({rows, h_qk, k_dim}, "q and k");
+  checked_elements({rows, h_v, v_dim}, "v and o");
+  checked_elements({num_sequences(), h_v, k_dim, v_dim}, "the states");
+}
+
+std::int64_t checked_elements(std::initializer_list<std::int64_t> extents, const char* what) {
+  std::int64_t n = 1;
+  for (const std::int64_t e : extents) {
+    QLA_REQUIRE(e >= 0, what << ": negative extent " << e);
+    QLA_REQUIRE(e == 0 || n <= kMaxElements / e,
+                "problem too large: " << what << " would hold more than 2^40 elements");
+    n *= e;
+  }
+  return n;
 }
 
 std::string Problem::label() const {

@@ -53,6 +53,14 @@ struct ProblemTensors {
   std::optional<Tensor> dht;  ///< gradient of the final state, backward only (optional there too)
 };
 
+/// Elements of every tensor a forward of `problem` reads or writes (q, k, v, o, g, β, and the
+/// initial and final states), summed; each count is bounded by the problem's own validation.
+std::uint64_t problem_elements(const Problem& problem);
+
+/// UserError naming `what` when `bytes` exceed this machine's physical memory: asked-for sizes that
+/// cannot be held are refused before anything is allocated.
+void require_host_memory(std::uint64_t bytes, const std::string& what);
+
 /// Generates every tensor of `problem` deterministically from options.seed.
 ///
 /// Portability: each tensor draws from its own std::mt19937_64 stream, seeded by splitmix64 of

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,14 @@
 #include "qla/dtype.hpp"
 
 namespace qla::gdn {
+
+/// The most elements one tensor of a problem may hold (2^40: far above any GPU's memory, far below
+/// overflow).
+inline constexpr std::int64_t kMaxElements = std::int64_t{1} << 40;
+
+/// The product of `extents`, checked: UserError naming `what` when an extent is negative or the
+/// product exceeds kMaxElements (so it never wraps).
+std::int64_t checked_elements(std::initializer_list<std::int64_t> extents, const char* what);
 
 /// Shapes, dtypes and flags of one GDN forward/backward call.
 ///
