@@ -73,13 +73,25 @@ TEST(Cli, TuneWithoutAGpuSaysSoInOneLine) {
 
 TEST(Cli, BadFlagsAreUserErrors) {
   Dir d;
-  for (const char* args : {"tune --fake --problem 4096@2x8 --budget lots",
-                           "tune --fake --problem 4096@2x8 --strategy genetic",
-                           "tune --fake --problem 4096", "tune --fake --suite everything"}) {
+  for (const char* args :
+       {"tune --fake --problem 4096@2x8 --budget lots",
+        "tune --fake --problem 4096@2x8 --strategy genetic", "tune --fake --problem 4096",
+        "tune --fake --suite everything",
+        // numbers that would wrap, or make every candidate a timeout, are refused
+        "tune --fake --problem 4096@2x8 --timeout 0", "tune --fake --problem 4096@2x8 --timeout -1",
+        "tune --fake --problem 4096@2x8 --timeout nan",
+        "tune --fake --problem 4096@2x8 --transfer -1", "tune --fake --problem 4096@2x8 --seed -5",
+        "tune --fake --problem 4096@2x8 --budget 1e30",
+        "tune --fake --problem 4096@4294967298x4294967304"}) {
     const QlaRun r = qla(d, std::string(args) + " --db " + d.file("x.sqlite"));
     EXPECT_EQ(r.rc, 2) << args << ": " << r.err;
-    EXPECT_NE(r.err.find("qla: error: --"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("qla: error: --"), std::string::npos) << args << ": " << r.err;
   }
+  EXPECT_FALSE(std::filesystem::exists(d.file("x.sqlite"))) << "a refused run created its store";
+  // The fake kernel is a test seam: it never writes a store next to the real ones by default.
+  const QlaRun seam = qla(d, "tune --fake --problem 4096@2x8 --budget 2");
+  EXPECT_EQ(seam.rc, 2) << seam.err;
+  EXPECT_FALSE(std::filesystem::exists(d.file("results")));
 }
 
 TEST(Cli, FakeTuneThenResume) {

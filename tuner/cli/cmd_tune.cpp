@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -42,8 +43,8 @@ struct TuneArgs {
   std::string db;
   int device = 0;
   bool json = false;
-  std::uint64_t seed = 42;
-  std::size_t transfer = 3;
+  long long seed = 42;  // signed, so that "-1" is refused rather than wrapped
+  long long transfer = 3;
   double timeout_s = 60;
   bool fake = false;                // hidden: tune the fake kernel without a GPU (CLI tests)
   std::vector<std::string> faults;  // hidden, with --fake
@@ -62,6 +63,14 @@ std::string fmt_duration(double s) {
 }
 
 int run_tune(const TuneArgs& a, const std::string& command_line) {
+  QLA_REQUIRE(a.seed >= 0, "--seed: must be >= 0, got " << a.seed);
+  QLA_REQUIRE(a.transfer >= 0 && a.transfer <= 1000,
+              "--transfer: must be 0..1000, got " << a.transfer);
+  QLA_REQUIRE(std::isfinite(a.timeout_s) && a.timeout_s > 0 && a.timeout_s <= 86400,
+              "--timeout: must be a number of seconds in (0, 86400], got " << a.timeout_s);
+  QLA_REQUIRE(a.fake || a.faults.empty(), "--fault needs --fake");
+  // The CPU fake kernel is a test seam: it never writes next to the real stores.
+  QLA_REQUIRE(!a.fake || !a.db.empty(), "--fake needs an explicit --db");
   std::vector<gdn::Problem> problems;
   if (!a.suite.empty()) problems = tuner::suite_problems(a.suite);
   for (const auto& p : a.problems) problems.push_back(tuner::parse_problem_spec(p));
@@ -119,8 +128,8 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
   tuner::TuneOptions opt;
   opt.strategy = strategy;
   opt.budget = budget;
-  opt.seed = a.seed;
-  opt.transfer = a.transfer;
+  opt.seed = static_cast<std::uint64_t>(a.seed);
+  opt.transfer = static_cast<std::size_t>(a.transfer);
   opt.stop = [] { return g_interrupted.load(); };
   opt.on_trial = [&](const tuner::TuneProgress& p) {
     if (!tty) return;

@@ -55,8 +55,16 @@ gdn::Problem parse_problem_spec(const std::string& text) {
     throw UserError("--problem: '" + text +
                     "' lacks the heads, e.g. '1x32768@2x8' or '28672+4096@16x32'");
   gdn::Problem p;
-  p.h_qk = static_cast<int>(parse_count(text.substr(at + 1, x - at - 1), text));
-  p.h_v = static_cast<int>(parse_count(text.substr(x + 1), text));
+  // Head counts are ints: larger values are refused, never truncated.
+  const auto heads = [&](const std::string& part) {
+    const std::int64_t n = parse_count(part, text);
+    if (n > 65536)
+      throw UserError("--problem: '" + text + "': " + std::to_string(n) +
+                      " heads is more than 65536");
+    return static_cast<int>(n);
+  };
+  p.h_qk = heads(text.substr(at + 1, x - at - 1));
+  p.h_v = heads(text.substr(x + 1));
   p.initial_state = true;
   p.final_state = true;
   const std::string seqs = text.substr(0, at);

@@ -204,6 +204,8 @@ Budget Budget::parse(const std::string& text) {
       (unit != "" && unit != "s" && unit != "m"))
     throw UserError("--budget: '" + text +
                     "' is not a positive trial count (e.g. 200) or time (e.g. 90s, 5m)");
+  if (value > (unit.empty() ? 1e9 : 1e7))  // a billion trials, or about four months
+    throw UserError("--budget: '" + text + "' is more than anyone can spend");
   if (unit.empty()) {
     if (value != std::floor(value))
       throw UserError("--budget: a trial count must be a whole number, got '" + text + "'");
