@@ -53,7 +53,7 @@ struct Flags {
   std::string qla_out;
   int device = 0;
   std::uint64_t seed = 42;
-  double tolerance = 0.02;
+  double tolerance = 0.005;
   double max_seconds = 2.0;
   double rep_ms = 100;
   int replays = 10;

@@ -109,7 +109,7 @@ std::string run_once(DeviceTensors& d, const Prepared& p, cudaStream_t stream, H
 }
 
 /// "failed validation against X (o: rel 0.031, 0 non-finite; ht: rel 0.002, 0 non-finite; bound
-/// 0.02)".
+/// 0.005)".
 std::string validation_failure(const Validation& v) {
   std::ostringstream os;
   os << "failed validation against " << v.against << " (o: rel " << v.o.rel_fro << ", "

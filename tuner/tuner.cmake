@@ -38,8 +38,14 @@ target_link_libraries(qla_tuner_gdn
   PUBLIC qla_tuner
   PRIVATE qla::kernels qla::reference Threads::Threads qla_warnings)
 
-execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-                OUTPUT_VARIABLE QLA_GIT_COMMIT_TEXT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+# The commit every tuning run records (qla_git_commit.hpp, regenerated at each build; "-dirty" for a modified tree).
+add_custom_target(qla_git_commit
+  COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR} -DOUT=${CMAKE_CURRENT_BINARY_DIR}/generated/qla_git_commit.hpp
+          -P ${PROJECT_SOURCE_DIR}/cmake/GitCommit.cmake
+  BYPRODUCTS ${CMAKE_CURRENT_BINARY_DIR}/generated/qla_git_commit.hpp
+  COMMENT "Recording the git commit"
+  VERBATIM)
 target_sources(qla PRIVATE cli/cmd_tune.cpp cli/cmd_db.cpp)
-set_source_files_properties(cli/cmd_tune.cpp PROPERTIES COMPILE_DEFINITIONS "QLA_GIT_COMMIT=\"${QLA_GIT_COMMIT_TEXT}\"")
+target_include_directories(qla PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/generated)
+add_dependencies(qla qla_git_commit)
 target_link_libraries(qla PRIVATE qla_tuner qla_tuner_gdn)

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <vector>
 
 #include "gpu_guard.hpp"
 #include "qla/io/npy.hpp"
@@ -243,6 +244,30 @@ TEST(Cli, AbsurdSizesAreRefusedBeforeAnythingIsAllocated) {
       run_qla("generate --out big --tokens 1000000000000 --heads 1 --dim 1", dir.path()),
       {"host memory"});
   EXPECT_FALSE(fs::exists(dir.path() / "big"));
+}
+
+TEST(Cli, AReferenceThatOverflowsIsRefusedAndWritesNothing) {
+  TempDir dir;
+  ASSERT_EQ(run_qla("generate --out in --seqlens 200 --heads 1x2 --dim 8", dir.path()).code, 0);
+  // Growing gates (g = +5 per token) make the state grow by e^5 per token: 200 tokens overflow
+  // float64.
+  const Tensor g = read_npy(dir.path() / "in" / "g.npy", {"g", std::nullopt, std::nullopt});
+  write_npy(
+      dir.path() / "in" / "g.npy",
+      Tensor::from_doubles(g.dtype(), g.shape(), std::vector<double>(g.to_doubles().size(), 5.0)));
+  expect_user_failure(run_qla("reference --inputs in --outputs out", dir.path()),
+                      {"non-finite", "nothing"});
+  EXPECT_FALSE(fs::exists(dir.path() / "out"));
+  // β outside [0, 1] is computed, with a warning.
+  ASSERT_EQ(run_qla("generate --out in2 --seqlens 20 --heads 1x2 --dim 8", dir.path()).code, 0);
+  const Tensor beta =
+      read_npy(dir.path() / "in2" / "beta.npy", {"beta", std::nullopt, std::nullopt});
+  write_npy(dir.path() / "in2" / "beta.npy",
+            Tensor::from_doubles(beta.dtype(), beta.shape(),
+                                 std::vector<double>(beta.to_doubles().size(), 1.5)));
+  const RunResult warned = run_qla("reference --inputs in2 --outputs out2", dir.path());
+  EXPECT_EQ(warned.code, 0) << warned.err;
+  EXPECT_NE(warned.err.find("warning: beta spans [1.5, 1.5]"), std::string::npos) << warned.err;
 }
 
 TEST(Cli, ReferenceBadInputsExit2WithoutOutputs) {

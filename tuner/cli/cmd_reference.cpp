@@ -1,6 +1,8 @@
 // `qla reference`: runs the float64 Eigen reference on a problem folder (problem.json + .npy, as
 // `qla generate` writes or a user brings from PyTorch) and writes its outputs as .npy.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -42,10 +44,26 @@ void run_reference(const ReferenceArgs& a) {
   gdn::require_host_memory(16 * gdn::problem_elements(p), "the float64 reference of this problem");
   const ref::ForwardInputs fwd_in = gdn::to_forward_inputs(p, in.tensors);
   gdn::StagedDir staged(a.outputs);
+  // The reference is the tuner's ground truth: an output that overflowed is refused, not written.
   const auto put = [&](const char* name, const std::vector<double>& values) {
+    const auto bad =
+        std::count_if(values.begin(), values.end(), [](double x) { return !std::isfinite(x); });
+    QLA_REQUIRE(bad == 0, "the reference's "
+                              << name << " has " << bad
+                              << " non-finite values: the inputs make the state overflow (g > 0 "
+                                 "grows it by e^g per token; a huge scale or k does too); nothing "
+                                 "was written");
     write_npy(staged.path() / (std::string(name) + ".npy"),
               Tensor::from_doubles(out_dtype, gdn::tensor_shape(p, name), values));
   };
+  // β outside [0, 1] is legal algebra but not a gated delta rule any model uses (its sigmoid): say
+  // so.
+  {
+    const std::vector<double> beta = in.tensors.beta.to_doubles();
+    const auto [lo, hi] = std::minmax_element(beta.begin(), beta.end());
+    if (lo != beta.end() && (*lo < 0 || *hi > 1))
+      std::fprintf(stderr, "qla: warning: beta spans [%g, %g], outside [0, 1]\n", *lo, *hi);
+  }
 
   const auto t0 = std::chrono::steady_clock::now();
   const ref::ForwardOutputs out =

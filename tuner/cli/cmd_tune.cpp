@@ -23,10 +23,7 @@
 #include "qla/tuner/suites.hpp"
 #include "qla/tuner/tuner.hpp"
 #include "qla/tuner/worker.hpp"
-
-#ifndef QLA_GIT_COMMIT
-#define QLA_GIT_COMMIT ""
-#endif
+#include "qla_git_commit.hpp"
 
 namespace qla::cli {
 namespace {
