@@ -25,7 +25,7 @@ struct RunnerOptions {
   int device = 0;
   std::uint64_t seed = 42;  ///< input generator seed (bench/fla_bench.py uses 42 too)
   std::string db;  ///< tuning store for the qla-tuned rows; empty = none (tuned rows skipped)
-  double tolerance = 0.005;       ///< rel. Frobenius bound against the naive kernel (the project's bar)
+  double tolerance = 0.005;  ///< rel. Frobenius bound against the naive kernel (the project's bar)
   tuner::MeasureOptions measure;  ///< cold mode
   double graph_rep_ms =
       100;  ///< graph mode: calls captured per graph ≈ this budget / one call's time

@@ -51,8 +51,8 @@ struct Measurement {
   std::vector<KernelTime> kernels;
 };
 
-/// Relative Frobenius error against the float64 reference a candidate must meet on every output: the
-/// project's bar, FLA's own level on bf16 inputs (its forward lands at 3.5–4.2e-3).
+/// Relative Frobenius error against the float64 reference a candidate must meet on every output:
+/// the project's bar, FLA's own level on bf16 inputs (its forward lands at 3.5–4.2e-3).
 inline constexpr double kValidationTolerance = 0.005;
 
 /// The sequence every backend follows: `validate` (outputs NaN-poisoned, compared with the
