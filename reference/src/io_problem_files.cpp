@@ -1,6 +1,11 @@
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <system_error>
@@ -223,6 +228,19 @@ StagedDir::StagedDir(fs::path target) {
   if (ec)
     throw UserError("output folder " + target_.string() +
                     ": cannot create its parent: " + ec.message());
+  // An existing output folder is replaced as a whole on commit: it may hold only what qla writes.
+  if (fs::is_directory(target_, ec)) {
+    for (const auto& entry : fs::directory_iterator(target_, ec)) {
+      const std::string name = entry.path().filename().string();
+      const bool ours = entry.is_regular_file(ec) &&
+                        (entry.path().extension() == ".npy" || name == "problem.json");
+      if (!ours)
+        throw UserError(
+            "output folder " + target_.string() + " holds " + name +
+            ", which qla did not write; give a new or empty folder (its contents are replaced)");
+    }
+  }
+  remove_stale_staging(target_);
   staging_ = target_.parent_path() /
              ("." + target_.filename().string() + ".staging." + std::to_string(::getpid()) + "." +
               std::to_string(counter.fetch_add(1)));
@@ -256,16 +274,46 @@ void StagedDir::discard() noexcept {
 void StagedDir::commit() {
   QLA_REQUIRE(!staging_.empty(), "output folder " << target_.string() << ": already committed");
   std::error_code ec;
-  fs::create_directories(target_, ec);
-  if (ec)
-    throw UserError("output folder " + target_.string() + ": cannot create it: " + ec.message());
-  for (const auto& entry : fs::directory_iterator(staging_)) {
-    fs::rename(entry.path(), target_ / entry.path().filename(), ec);
+  if (!fs::exists(target_, ec)) {
+    fs::rename(staging_, target_, ec);  // atomic: the folder appears whole
     if (ec)
-      throw UserError("output folder " + target_.string() + ": cannot move " +
-                      entry.path().filename().string() + " into it: " + ec.message());
+      throw UserError("output folder " + target_.string() + ": cannot create it: " + ec.message());
+    staging_.clear();
+    return;
   }
-  discard();
+  // Replace the old folder as a whole: never old files beside new ones. An atomic exchange where
+  // the file system has one; otherwise the old folder steps aside first and comes back if the new
+  // one cannot move in.
+  if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0) {
+    const fs::path old = staging_.string() + ".old";
+    fs::rename(target_, old, ec);
+    if (ec)
+      throw UserError("output folder " + target_.string() + ": cannot replace it: " + ec.message());
+    fs::rename(staging_, target_, ec);
+    if (ec) {
+      std::error_code restore;
+      fs::rename(old, target_, restore);
+      throw UserError("output folder " + target_.string() + ": cannot replace it: " + ec.message());
+    }
+    fs::remove_all(old, ec);
+    staging_.clear();
+    return;
+  }
+  discard();  // staging_ now holds the old folder
+}
+
+void remove_stale_staging(const fs::path& target) {
+  std::error_code ec;
+  const std::string prefix = "." + target.filename().string() + ".staging.";
+  for (const auto& entry : fs::directory_iterator(target.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const long pid = std::strtol(rest.c_str(), nullptr, 10);
+    // A staging folder whose process is gone (a kill, a crash) is left over: nobody will commit it.
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+      fs::remove_all(entry.path(), ec);
+  }
 }
 
 }  // namespace qla::gdn

@@ -1,6 +1,7 @@
 #include "qla/io/problem_files.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -188,6 +189,46 @@ TEST(StagedDir, CommitMovesEveryFile) {
   EXPECT_EQ(read_npy(dir / "out" / "ht.npy").numel(), 3);
   write_text(dir / "file", "x");
   expect_user_error([&] { StagedDir s(dir / "file"); }, {"not a folder"});
+}
+
+TEST(StagedDir, AnEarlierRunsFilesNeverStayBesideNewOnes) {
+  TempDir dir;
+  // A --backward run wrote gradients; the next run writes only o and ht: its folder must not keep
+  // dq.
+  std::filesystem::create_directory(dir / "out");
+  write_npy(dir / "out" / "o.npy", Tensor(DType::kF32, {1}));
+  write_npy(dir / "out" / "dq.npy", Tensor(DType::kF32, {1}));
+  {
+    StagedDir staged(dir / "out");
+    write_npy(staged.path() / "o.npy", Tensor(DType::kF32, {4}));
+    staged.commit();
+  }
+  EXPECT_EQ(read_npy(dir / "out" / "o.npy").numel(), 4);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out" / "dq.npy"));
+  EXPECT_EQ(dir.count_entries(), 1) << "the old folder or the staging folder was left behind";
+}
+
+TEST(StagedDir, AFolderWithOtherFilesIsNotReplaced) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "mine");
+  write_text(dir / "mine" / "notes.txt", "keep me");
+  expect_user_error([&] { StagedDir s(dir / "mine"); }, {"notes.txt", "did not write"});
+  EXPECT_TRUE(std::filesystem::exists(dir / "mine" / "notes.txt"));
+}
+
+TEST(StagedDir, StagingFoldersOfKilledProcessesAreRemoved) {
+  TempDir dir;
+  // A staging folder whose process is gone (pid 2^22 + 1 is above Linux's pid_max default and never
+  // runs).
+  const std::filesystem::path stale = dir / ".out.staging.4194305.0";
+  std::filesystem::create_directory(stale);
+  write_npy(stale / "o.npy", Tensor(DType::kF32, {1}));
+  // One of a live process (this one) is left alone.
+  const std::filesystem::path live = dir / (".out.staging." + std::to_string(::getpid()) + ".99");
+  std::filesystem::create_directory(live);
+  { StagedDir staged(dir / "out"); }
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(live));
 }
 
 }  // namespace

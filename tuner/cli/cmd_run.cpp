@@ -113,13 +113,16 @@ int run(const RunOptions& o) {
     throw ApiError("qla run", std::string(gdn::status_code_name(s.code)) + ": " + s.message);
   QLA_CUDA_CHECK(cudaDeviceSynchronize());
   QLA_CUDA_CHECK(cudaMemcpy(o_host.data(), o_dev.get(), o_host.nbytes(), cudaMemcpyDeviceToHost));
-  std::filesystem::create_directories(o.outputs);
-  write_npy(std::filesystem::path(o.outputs) / "o.npy", o_host);
+  // Outputs are staged and appear together (or not at all), replacing an earlier run's folder
+  // whole.
+  gdn::StagedDir staged(o.outputs);
+  write_npy(staged.path() / "o.npy", o_host);
   if (p.final_state) {
     QLA_CUDA_CHECK(
         cudaMemcpy(ht_host.data(), ht_dev.get(), ht_host.nbytes(), cudaMemcpyDeviceToHost));
-    write_npy(std::filesystem::path(o.outputs) / "ht.npy", ht_host);
+    write_npy(staged.path() / "ht.npy", ht_host);
   }
+  staged.commit();
   std::string labels;
   for (const auto& [kernel, label] : plan.config_labels()) labels += " " + kernel + "=" + label;
   std::printf("qla run: %s %s on %s:%s cp_pieces=%d -> %s\n", gdn::algorithm_name(plan.algorithm()),

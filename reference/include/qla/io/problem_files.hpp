@@ -51,10 +51,16 @@ void write_problem_dir(const std::filesystem::path& dir, const Problem& problem,
                        const ProblemTensors& tensors,
                        const GenerateOptions* generated_by = nullptr);
 
-/// A hidden staging folder beside `target` that output files are written into; commit() moves them
-/// into `target` (created if missing), each by an atomic rename. Destroying an uncommitted
-/// StagedDir removes the staging folder and everything in it, so an error part-way leaves no
-/// partial output. Move-only.
+/// A hidden staging folder beside `target` that output files are written into; commit() makes it
+/// `target` as a whole (an atomic rename, or an atomic exchange with an existing `target`), so
+/// readers see the old folder or the new one, never a mix. An existing `target` may hold only files
+/// qla writes
+/// (.npy, problem.json): anything else is a UserError at construction. Destroying an uncommitted
+/// StagedDir removes the staging folder; staging folders left by killed processes are removed when
+/// the next StagedDir of the same target is made. Move-only. Removes the staging folders of
+/// `target` whose process no longer runs.
+void remove_stale_staging(const std::filesystem::path& target);
+
 class StagedDir {
  public:
   /// Creates the staging folder (and target's parent folders). Throws UserError when that is
@@ -69,8 +75,7 @@ class StagedDir {
   /// The staging folder to write into.
   const std::filesystem::path& path() const { return staging_; }
   const std::filesystem::path& target() const { return target_; }
-  /// Moves every staged file into target (replacing files of the same name) and removes the staging
-  /// folder.
+  /// Makes the staged folder `target`, replacing an existing one as a whole.
   void commit();
 
  private:
