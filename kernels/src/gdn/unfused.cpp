@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "qla/cuda/kernel_catalog.hpp"
+#include "qla/cuda/type_names.hpp"
 #include "qla/error.hpp"
 
 namespace qla::gdn {
@@ -14,20 +15,6 @@ namespace {
 
 namespace L = unfused_layout;
 constexpr unsigned kThreads = 128;
-
-const char* device_type(DType t) {
-  switch (t) {
-    case DType::kBF16:
-      return "__nv_bfloat16";
-    case DType::kF16:
-      return "__half";
-    case DType::kF32:
-      return "float";
-    default:
-      break;
-  }
-  throw UserError(std::string("unfused pipeline: unsupported dtype ") + std::string(dtype_name(t)));
-}
 
 const char* stage_source(UnfusedStage stage) {
   switch (stage) {
@@ -105,20 +92,21 @@ cuda::KernelSpec unfused_spec(UnfusedStage stage, const UnfusedConfig& config, D
                   "unfused pipeline: g must be f32 or bf16");
       QLA_REQUIRE(beta == DType::kF32 || beta == DType::kBF16,
                   "unfused pipeline: beta must be f32 or bf16");
-      name << "unfused_cumsum_kernel<" << device_type(gate) << ", " << device_type(beta) << ">";
+      name << "unfused_cumsum_kernel<" << cuda::cuda_type_name(gate) << ", "
+           << cuda::cuda_type_name(beta) << ">";
       break;
     case UnfusedStage::kKktSolve:
-      name << "unfused_kkt_solve_kernel<" << device_type(qkv) << ">";
+      name << "unfused_kkt_solve_kernel<" << cuda::cuda_type_name(qkv) << ">";
       break;
     case UnfusedStage::kWu:
-      name << "unfused_wu_kernel<" << device_type(qkv) << ">";
+      name << "unfused_wu_kernel<" << cuda::cuda_type_name(qkv) << ">";
       break;
     case UnfusedStage::kH:
-      name << "unfused_h_kernel<" << device_type(qkv) << ", " << config.h_block_v << ", "
+      name << "unfused_h_kernel<" << cuda::cuda_type_name(qkv) << ", " << config.h_block_v << ", "
            << config.h_warps << ">";
       break;
     case UnfusedStage::kO:
-      name << "unfused_o_kernel<" << device_type(qkv) << ", " << config.o_block_v << ">";
+      name << "unfused_o_kernel<" << cuda::cuda_type_name(qkv) << ", " << config.o_block_v << ">";
       break;
   }
   return {stage_source(stage), name.str(), cuda::params_layout<UnfusedParams>()};
