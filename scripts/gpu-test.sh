@@ -18,7 +18,8 @@ for t in "$here"/bin/*_test; do
   echo "=== $name (rc $rc, ${secs}s)"
   echo "$log" | tail -25
   passed=$(echo "$log" | grep -oE '\[  PASSED  \] [0-9]+' | grep -oE '[0-9]+$' || true)
-  failed=$(echo "$log" | grep -oE '\[  FAILED  \] [0-9]+ test' | grep -oE '[0-9]+' || true)
+  # One "[  FAILED  ] Suite.Test (N ms)" line per failed test (the summary line differs with --gtest_brief).
+  failed=$(echo "$log" | grep -cE '^\[  FAILED  \] [^ ]+ \(' || true)
   skipped=$(echo "$log" | grep -oE '\[  SKIPPED \] [0-9]+' | grep -oE '[0-9]+$' || true)
   rows+=("$(printf '%-28s %-4s %6s %6s %7s %5ss' "$name" "$([[ $rc == 0 ]] && echo ok || echo FAIL)" \
     "${passed:-0}" "${failed:-0}" "${skipped:-0}" "$secs")")
