@@ -120,7 +120,7 @@ Problem problem_from_json(std::string_view text, const std::string& source) {
   json j;
   try {
     j = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax errors, and numbers past double's range (1e400)
     throw UserError(source + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw UserError(source + ": must hold a JSON object describing the problem");

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <vector>
@@ -268,6 +269,25 @@ TEST(Cli, AReferenceThatOverflowsIsRefusedAndWritesNothing) {
   const RunResult warned = run_qla("reference --inputs in2 --outputs out2", dir.path());
   EXPECT_EQ(warned.code, 0) << warned.err;
   EXPECT_NE(warned.err.find("warning: beta spans [1.5, 1.5]"), std::string::npos) << warned.err;
+}
+
+TEST(Cli, MoreMistakesAreUserErrorsNotInternalOnes) {
+  TempDir dir;
+  ASSERT_EQ(run_qla("generate --out in --seqlens 20 --heads 1x2 --dim 8", dir.path()).code, 0);
+  expect_user_failure(run_qla("reference --inputs in --outputs c --chunked 1000000000", dir.path()),
+                      {"--chunked"});
+  EXPECT_FALSE(fs::exists(dir.path() / "c"));
+  // A number past double's range in problem.json.
+  std::ifstream in(dir.path() / "in" / "problem.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto at = text.find("\"tokens\"");
+  ASSERT_NE(at, std::string::npos);
+  const auto colon = text.find(':', at), comma = text.find_first_of(",}", colon);
+  text = text.substr(0, colon + 1) + " 1e400" + text.substr(comma);
+  std::ofstream(dir.path() / "in" / "problem.json", std::ios::trunc) << text;
+  expect_user_failure(run_qla("reference --inputs in --outputs o", dir.path()),
+                      {"problem.json", "not valid JSON"});
+  EXPECT_FALSE(fs::exists(dir.path() / "o"));
 }
 
 TEST(Cli, ReferenceBadInputsExit2WithoutOutputs) {

@@ -30,7 +30,8 @@ void run_reference(const ReferenceArgs& a) {
   const DType out_dtype = parse_dtype_flag("--out-dtype", a.out_dtype);
   QLA_REQUIRE(out_dtype == DType::kF32 || out_dtype == DType::kF64,
               "--out-dtype: must be f32 or f64, got \"" << a.out_dtype << "\"");
-  QLA_REQUIRE(a.chunked >= 0, "--chunked: chunk size must be >= 1, got " << a.chunked);
+  QLA_REQUIRE(a.chunked >= 0 && a.chunked <= 4096,
+              "--chunked: chunk size must be in 1..4096 (0: the recurrence), got " << a.chunked);
 
   gdn::ReadOptions ropt;
   ropt.backward = a.backward;

@@ -112,7 +112,9 @@ int run_report(const ReportOptions& o) {
   }
   const std::vector<std::string> published =
       o.published.empty() ? json_files(fs::path(o.results) / "published", false) : o.published;
-  fs::create_directories(o.out);
+  std::error_code ec;
+  fs::create_directories(o.out, ec);
+  QLA_REQUIRE(!ec, "--out: cannot create folder '" << o.out << "': " << ec.message());
   for (const auto& [card, files] : by_card) {
     const std::string slug = report::slug(card);
     std::optional<nlohmann::json> store;

@@ -193,6 +193,10 @@ std::unique_ptr<SQLite::Database> open_reader(const std::string& path) {
       uri + "?immutable=1", SQLite::OPEN_READONLY | SQLite::OPEN_URI, kBusyTimeoutMs);
 }
 
+/// Empty when every table a store needs exists, no row refers to a missing device or run, and every
+/// trial and winner row is well formed; else what is damaged (defined with the column table below).
+std::string damage(SQLite::Database& db);
+
 /// Read-only inspection of an existing file. Throws UserError for anything that is not a qla store
 /// we can use.
 void check_existing(const std::string& path) {
@@ -235,6 +239,11 @@ void check_existing(const std::string& path) {
     if (!check.executeStep() || check.getColumn(0).getString() != "ok")
       throw UserError("store '" + path +
                       "' is corrupt (integrity check failed); refusing to use or modify it");
+    if (version == kSchemaVersion) {
+      if (const std::string why = damage(db); !why.empty())
+        throw UserError("store '" + path + "' is damaged (" + why +
+                        "); refusing to use or modify it");
+    }
   } catch (const SQLite::Exception& e) {
     if (is_busy(e))
       throw UserError("store '" + path + "' stayed locked by another process for " +
@@ -429,6 +438,26 @@ std::string check_trial_row(SQLite::Statement& q, int first) {
   if (!parse_status(q.getColumn(first + static_cast<int>(col("status"))).getString()))
     return "unknown status '" + q.getColumn(first + static_cast<int>(col("status"))).getString() +
            "'";
+  return {};
+}
+
+std::string damage(SQLite::Database& db) {
+  for (const char* table : {"devices", "runs", "trials", "winners", "schema_version"})
+    if (!db.tableExists(table)) return std::string("table ") + table + " is missing";
+  {
+    SQLite::Statement fk(db, "PRAGMA foreign_key_check");
+    if (fk.executeStep())
+      return "a row of table " + fk.getColumn(0).getString() + " refers to a missing row of " +
+             fk.getColumn(2).getString();
+  }
+  SQLite::Statement trials(db, "SELECT " + trial_column_list("") + " FROM trials ORDER BY id");
+  for (std::int64_t row = 1; trials.executeStep(); ++row)
+    if (const std::string why = check_trial_row(trials, 0); !why.empty())
+      return "trial row " + std::to_string(row) + ": " + why;
+  SQLite::Statement winners(db, "SELECT config_values FROM winners");
+  while (winners.executeStep())
+    if (!nlohmann::json::accept(winners.getColumn(0).getString()))
+      return "a winner's config_values is not valid JSON";
   return {};
 }
 
