@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "qla/error.hpp"
+
 namespace qla {
 namespace {
 
@@ -30,7 +32,7 @@ TEST(Space, EnumeratesLastAxisFastest) {
 
 TEST(Space, BuildableFilter) {
   const SpaceDecl s = toy();
-  ArchInfo arch;
+  const ArchInfo arch = ArchInfo::named("sm_90a");
   const auto ok = s.enumerate(&arch);
   EXPECT_LT(ok.size(), s.size());
   for (const auto& p : ok) EXPECT_TRUE(s.is_buildable(p, arch));
@@ -55,6 +57,26 @@ TEST(Space, HashSeesEveryAxisValue) {
   EXPECT_EQ(a.hash(), b.hash());
   b.axes[1].values.push_back(256);
   EXPECT_NE(a.hash(), b.hash());
+}
+
+// The arch facts come from the device or a named target, never from a default card.
+TEST(ArchInfo, NamedTargetsAndNoDefaultCard) {
+  const ArchInfo unknown;
+  EXPECT_EQ(unknown.cc_major, 0);
+  EXPECT_EQ(unknown.smem_per_block_optin, 0);
+  EXPECT_FALSE(unknown.has_tma());
+  const ArchInfo h = ArchInfo::named("sm_90a");
+  EXPECT_EQ(h.sm_name(), "sm_90a");
+  EXPECT_EQ(h.smem_per_block_optin, 232448);
+  EXPECT_EQ(h.sm_count, 0) << "a target is not a card";
+  EXPECT_TRUE(h.has_wgmma() && h.has_tma() && h.has_clusters() && h.has_setmaxnreg());
+  const ArchInfo a = ArchInfo::named("80");
+  EXPECT_EQ(a.smem_per_block_optin, 166912);
+  EXPECT_FALSE(a.has_tma());
+  EXPECT_FALSE(ArchInfo::named("sm_89").has_setmaxnreg());
+  EXPECT_THROW(ArchInfo::named("sm_75a"), UserError);
+  EXPECT_THROW(ArchInfo::named("sm_80a"), UserError);
+  EXPECT_THROW(ArchInfo::named("hopper"), UserError);
 }
 
 }  // namespace

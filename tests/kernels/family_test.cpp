@@ -105,7 +105,7 @@ TEST(Family, RegistrationCarriesRoleVariantAndAotSet) {
 // Every family the library registers: a coherent declaration, and its AOT set built into the
 // library.
 TEST(Family, EveryRegisteredFamilyIsCoherentAndItsAotSetIsBuilt) {
-  ArchInfo sm90a;  // the architecture the library's AOT units are compiled for
+  const ArchInfo sm90a = ArchInfo::named("sm_90a");  // the target of the library's AOT units
   std::set<std::string> ids;
   int aot_kernels = 0;
   for (const cuda::KernelFamily& f : cuda::kernel_families()) {

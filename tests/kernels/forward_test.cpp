@@ -196,7 +196,7 @@ TEST(FusedForwardRules, UntunedOpRunsTheWarpSpecialisedVariantWhereTheTargetHasI
   p.cu_seqlens = {0, 32768};
   p.h_qk = 2;
   p.h_v = 8;
-  const ArchInfo h100;  // sm_90a
+  const ArchInfo h100{9, 0, 132, 232448, 65536, 50 << 20};  // an H100: sm_90a, 132 SMs
   const ArchInfo a100{8, 0, 108, 166912, 65536, 40 << 20};
   EXPECT_STREQ(gdn::untuned_chunk_fwd_family(h100), "gdn.fused_fwd_ws");
   EXPECT_STREQ(gdn::untuned_chunk_fwd_family(a100), "gdn.fused_fwd");
@@ -222,7 +222,7 @@ TEST(FusedForwardRules, TheUntunedFusedConfigIsBuiltAheadOfTimeForTheH100) {
   // An untuned plan must launch without NVRTC on the architecture the library is built for
   // (sm_90a): whatever the BV rule picks, the untuned chunk-forward point is among the AOT
   // instantiations (its family's kAot).
-  const ArchInfo h100;
+  const ArchInfo h100 = ArchInfo::named("sm_90a");
   for (int h_v : {8, 16, 32, 64})
     for (const std::vector<std::int64_t>& cu : {std::vector<std::int64_t>{0, 2048},
                                                 {0, 8192},

@@ -100,7 +100,7 @@ Errors compare(const HostProblem& p, const FusedRun& r, const std::vector<double
 }
 
 TEST(FusedFwd, SpaceDeclarationOfBothVariants) {
-  const ArchInfo h100;
+  const ArchInfo h100 = ArchInfo::named("sm_90a");
   const ArchInfo a100{8, 0, 108, 166912, 65536, 40 << 20};
   const auto& s = gdn::fused_fwd_space();
   EXPECT_EQ(s.kernel, "gdn.fused_fwd");

@@ -21,7 +21,7 @@ TEST(KktSolve, SpaceDeclaration) {
   EXPECT_EQ(s.label(s.default_point), "c64.b16.w4");
   // Every point builds on Hopper (the inversion block never exceeds the chunk, 3 C x C fp32 tiles
   // fit); on a card with 48 KB of shared memory the C = 64 points do not.
-  const ArchInfo h100;
+  const ArchInfo h100 = ArchInfo::named("sm_90a");
   EXPECT_EQ(s.enumerate(&h100).size(), s.size());
   EXPECT_TRUE(s.is_buildable(KktSolveConfig{32, 32, 4}.to_point(), h100));
   EXPECT_TRUE(s.is_buildable(KktSolveConfig{64, 32, 8}.to_point(), h100));

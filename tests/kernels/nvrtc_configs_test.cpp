@@ -30,7 +30,7 @@ struct Outcome {
 };
 
 TEST(NvrtcConfigs, EveryBuildableConfigCompilesForSm90a) {
-  const ArchInfo arch;  // defaults: H100, sm_90a, 227 KB opt-in smem
+  const ArchInfo arch = ArchInfo::named("sm_90a");  // 227 KB opt-in smem, setmaxnreg, wgmma
   std::vector<Job> jobs;
   const auto families = kernel_families();
   ASSERT_FALSE(families.empty()) << "no kernel family registered (is qla_kernels linked whole?)";
@@ -101,7 +101,7 @@ TEST(NvrtcConfigs, ParsesPtxasLog) {
 
 TEST(NvrtcConfigs, CompileErrorCarriesTheLog) {
   EXPECT_THROW(compile_kernel({"gdn/naive_fwd.cuh", "qla::gdn::naive_fwd_kernel<33, 4, float>"},
-                              ArchInfo{}, {{}, false}),
+                              ArchInfo::named("sm_90a"), {{}, false}),
                CompileError);
 }
 

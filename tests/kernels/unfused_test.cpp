@@ -381,7 +381,7 @@ INSTANTIATE_TEST_SUITE_P(AllPoints, UnfusedConfigs,
                          ::testing::Range<std::size_t>(0, unfused_space().size()), point_name);
 
 TEST(UnfusedSpace, EveryPointBuildableOnHopperAndSpecsNamed) {
-  ArchInfo hopper;
+  const ArchInfo hopper = ArchInfo::named("sm_90a");
   EXPECT_EQ(unfused_space().enumerate(&hopper).size(), unfused_space().size());
   EXPECT_TRUE(unfused_space().contains(unfused_space().default_point));
   const UnfusedConfig c = UnfusedConfig::from_point({64, 4, 128});
@@ -396,7 +396,7 @@ TEST(UnfusedSpace, EveryPointBuildableOnHopperAndSpecsNamed) {
   EXPECT_EQ(shape.grid[0], 10u);
   EXPECT_EQ(shape.grid[2], 1u);
   EXPECT_GT(shape.dynamic_smem, 48u * 1024u);
-  ArchInfo small;
+  ArchInfo small = ArchInfo::named("sm_90a");
   small.smem_per_block_optin = 100 * 1024;
   EXPECT_FALSE(unfused_space().is_buildable({64, 4, 128}, small));
 }

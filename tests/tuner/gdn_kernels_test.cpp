@@ -13,8 +13,11 @@
 namespace qla::tuner {
 namespace {
 
+/// An H100 80GB: sm_90a, 132 SMs (the V-split rule reads the SM count).
+const ArchInfo kH100{9, 0, 132, 232448, 65536, 50 << 20};
+
 TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
-  const ArchInfo hopper;
+  const ArchInfo hopper = ArchInfo::named("sm_90a");
   const auto all = gdn_tunable_kernels({}, hopper);
   std::set<std::string> ids;
   for (const auto& k : all) ids.insert(k.space.kernel);
@@ -36,7 +39,7 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
 }
 
 TEST(GdnTunableKernels, PlanKnobsNeedNoCompileAndFollowTheKernelSources) {
-  const ArchInfo hopper;
+  const ArchInfo hopper = ArchInfo::named("sm_90a");
   const auto only = gdn_tunable_kernels({"gdn.fwd_plan"}, hopper);
   ASSERT_EQ(only.size(), 1u);
   EXPECT_EQ(only[0].space.kernel, "gdn.fwd_plan");
@@ -63,7 +66,7 @@ class GdnStore : public ::testing::Test {
     problem_.tokens = 8192;
     problem_.h_qk = 2;
     problem_.h_v = 8;
-    for (const auto& k : gdn_tunable_kernels({}, ArchInfo{})) kernels_[k.space.kernel] = k;
+    for (const auto& k : gdn_tunable_kernels({}, kH100)) kernels_[k.space.kernel] = k;
   }
   void TearDown() override {
     store_.reset();
@@ -94,7 +97,7 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   put("gdn.fused_fwd_ws", {32, 128, 2, 8, 40}, 85);
   put("gdn.kkt_solve", {64, 32, 8}, 80);
   put("gdn.cp_correct", {32}, 70);
-  const auto members = gdn_plan_members(*store_, device_, ArchInfo{});
+  const auto members = gdn_plan_members(*store_, device_, kH100);
   // Variant 1: the mma kernel fills the chunk-forward role, the warp-specialised one stays out.
   const Members at32 = members(problem_, {32, 2, 0, 10, 1});
   EXPECT_EQ(at32.at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");
@@ -131,7 +134,7 @@ TEST_F(GdnStore, TheLookupServesThePlanWithTheKernels) {
   put("gdn.fwd_plan", {32, 1, 16, 6, 2}, 50);
   put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
   put("gdn.fused_fwd_ws", {32, 64, 3, 8, 24}, 80);
-  const auto lookup = gdn_lookup(*store_, device_, ArchInfo{});
+  const auto lookup = gdn_lookup(*store_, device_, kH100);
   const LookupResult plan = lookup->find("gdn.fwd_plan", problem_);
   EXPECT_EQ(plan.provenance, Provenance::kExact);
   EXPECT_EQ(plan.config, (Point{32, 1, 16, 6, 2}));

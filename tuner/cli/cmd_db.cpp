@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/plan.hpp"
 #include "qla/tuner/efficiency.hpp"
 #include "qla/tuner/fake_kernel.hpp"
 #include "qla/tuner/gdn_adapter.hpp"
@@ -72,7 +74,8 @@ void add_db_command(CLI::App& app) {
     QLA_REQUIRE(ea->repeats > 0, "--repeats must be positive");
     QLA_REQUIRE(ea->tolerance >= 0, "--tolerance must be >= 0");
     const tuner::Store s = tuner::Store::open(ea->store, tuner::Store::Mode::kReadOnly);
-    const ArchInfo arch;  // the buildable rule of the H100-class card the stores hold
+    // The buildable rule of sm_90a, the target the committed stores were tuned on.
+    const ArchInfo arch = ArchInfo::named("sm_90a");
     tuner::TunableKernel k = ea->fake
                                  ? tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}
                                  : tuner::gdn_tunable_kernels({ea->kernel}, arch).at(0);
@@ -133,7 +136,12 @@ void add_db_command(CLI::App& app) {
     if (pa->fake) {
       current.push_back(tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}.identity());
     } else {
-      for (const tuner::TunableKernel& k : tuner::gdn_tunable_kernels({}, ArchInfo{}))
+      // Every family and the plan, whatever builds where: a family no card here builds is still
+      // current.
+      std::vector<std::string> ids{gdn::fwd_plan_space().kernel};
+      for (const cuda::KernelFamily& f : cuda::kernel_families()) ids.push_back(f.space->kernel);
+      for (const tuner::TunableKernel& k :
+           tuner::gdn_tunable_kernels(ids, ArchInfo::named("sm_90a")))
         current.push_back(k.identity());
     }
     tuner::Store s = tuner::Store::open(pa->store, tuner::Store::Mode::kReadWrite);

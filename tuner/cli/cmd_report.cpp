@@ -128,7 +128,7 @@ int run_report(const ReportOptions& o) {
     auto data = report::load_report_data(files, published, store, git_commit());
     // Space sizes from the declarations themselves (buildable on Hopper, the arch the stores here
     // come from).
-    const ArchInfo hopper;
+    const ArchInfo hopper = ArchInfo::named("sm_90a");
     for (const cuda::KernelFamily& f : cuda::kernel_families())
       data.space_sizes[f.space->kernel] = {f.space->size(), f.space->enumerate(&hopper).size()};
     const SpaceDecl& plan = gdn::fwd_plan_space();

@@ -132,4 +132,32 @@ Point with_value(const SpaceDecl& space, Point p, std::string_view name, int val
   return p;
 }
 
+ArchInfo ArchInfo::named(std::string_view target) {
+  std::string t(target);
+  if (t.rfind("sm_", 0) == 0) t = t.substr(3);
+  const bool arch_specific = !t.empty() && t.back() == 'a';
+  if (arch_specific) t.pop_back();
+  struct Known {
+    const char* cc;
+    int major, minor, smem;
+  };
+  // Shared memory a block may opt in to, per the CUDA programming guide's table of technical
+  // specifications.
+  static constexpr Known kKnown[] = {
+      {"80", 8, 0, 166912}, {"86", 8, 6, 101376},   {"87", 8, 7, 166912},  {"89", 8, 9, 101376},
+      {"90", 9, 0, 232448}, {"100", 10, 0, 232448}, {"120", 12, 0, 101376}};
+  for (const Known& k : kKnown) {
+    if (t != k.cc || (arch_specific && !(k.major == 9 && k.minor == 0))) continue;
+    ArchInfo a;
+    a.cc_major = k.major;
+    a.cc_minor = k.minor;
+    a.smem_per_block_optin = k.smem;
+    a.regs_per_sm = 65536;
+    return a;
+  }
+  throw UserError("unknown compilation target '" + std::string(target) +
+                  "' (sm_80, sm_86, sm_87, sm_89, sm_90a, "
+                  "sm_100, sm_120)");
+}
+
 }  // namespace qla

@@ -10,18 +10,26 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qla {
 
-/// What a config must fit on: read off the device (or given, for cross-compilation in CI).
+/// What a config must fit on: read off the device in use (cuda::current_device), or a named
+/// compilation target (ArchInfo::named, e.g. for NVRTC in CI). Default-constructed it is an unknown
+/// target on which nothing builds: there is no silent default card.
 struct ArchInfo {
-  int cc_major = 9;  ///< compute capability
+  int cc_major = 0;  ///< compute capability; 0 = unknown
   int cc_minor = 0;
-  int sm_count = 132;
-  int smem_per_block_optin = 232448;  ///< bytes a block may opt in to (227 KB on Hopper)
-  int regs_per_sm = 65536;
-  int l2_bytes = 50 * 1024 * 1024;
+  int sm_count = 0;              ///< SMs; 0 for a named target (no card)
+  int smem_per_block_optin = 0;  ///< bytes a block may opt in to (227 KB on Hopper)
+  int regs_per_sm = 0;
+  int l2_bytes = 0;  ///< 0 for a named target
+
+  /// The per-block limits of a compilation target: "sm_80", "sm_86", "sm_87", "sm_89", "sm_90",
+  /// "sm_90a", "sm_100", "sm_120" (also without "sm_"). sm_count and l2_bytes stay 0. UserError for
+  /// another name.
+  static ArchInfo named(std::string_view target);
   /// "sm_90a" for 9.0 (arch-specific features), "sm_XY" otherwise.
   std::string sm_name() const {
     std::string s = "sm_" + std::to_string(cc_major) + std::to_string(cc_minor);
