@@ -36,17 +36,7 @@ gdn::Problem problem_from_json(const nlohmann::json& j) {
   return p;
 }
 
-std::string problem_key(const gdn::Problem& p) {
-  std::ostringstream os;
-  os << p.label();
-  if (p.initial_state) os << ".h0";
-  if (p.l2norm_qk) os << ".l2";
-  if (p.is_varlen()) {
-    os << ':';
-    for (std::int64_t n = 0; n < p.num_sequences(); ++n) os << (n ? "," : "") << p.seq_length(n);
-  }
-  return os.str();
-}
+std::string problem_key(const gdn::Problem& p) { return p.key(); }
 
 gdn::Problem parse_problem_spec(const std::string& text) {
   const auto at = text.find('@');

@@ -85,4 +85,16 @@ std::string Problem::label() const {
   return os.str();
 }
 
+std::string Problem::key() const {
+  std::string k = label();
+  if (initial_state) k += ".h0";
+  if (l2norm_qk) k += ".l2";
+  if (is_varlen()) {
+    k += ':';
+    for (std::int64_t n = 0; n < num_sequences(); ++n)
+      k += (n ? "," : "") + std::to_string(seq_length(n));
+  }
+  return k;
+}
+
 }  // namespace qla::gdn

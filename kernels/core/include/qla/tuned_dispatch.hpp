@@ -45,7 +45,7 @@ struct Bucket {
   qla::DType dtype;        ///< q/k/v dtype; (h_qk, h_v, k_dim, v_dim, dtype) is the lookup class
   std::int64_t tokens;     ///< valid tokens (varlen padding excluded)
   std::int64_t sequences;  ///< sequences
-  const char* key;         ///< the store's problem key (qla::tuner::problem_key)
+  const char* key;         ///< the store's problem key (qla::gdn::Problem::key)
 };
 
 /// One tuned row: the problem it was measured on, the config values in axis order, times in
@@ -83,19 +83,8 @@ struct Query {
   std::string key;             ///< problem key; exact matches need it, "" matches no row exactly
 };
 
-/// qla::tuner::problem_key, repeated so that this header needs no tuner library (the header tests
-/// check that the two agree).
-inline std::string problem_key(const qla::gdn::Problem& p) {
-  std::string key = p.label();
-  if (p.initial_state) key += ".h0";
-  if (p.l2norm_qk) key += ".l2";
-  if (p.is_varlen()) {
-    key += ':';
-    for (std::int64_t n = 0; n < p.num_sequences(); ++n)
-      key += (n ? "," : "") + std::to_string(p.seq_length(n));
-  }
-  return key;
-}
+/// The store's problem key (qla::gdn::Problem::key, which the tuner files its trials under).
+inline std::string problem_key(const qla::gdn::Problem& p) { return p.key(); }
 
 /// The query of a problem.
 inline Query query_of(const qla::gdn::Problem& p) {
