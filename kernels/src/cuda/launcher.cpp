@@ -129,6 +129,11 @@ cudaError_t Kernel::try_launch_checked(const LaunchShape& shape, const void* par
   } catch (...) {  // std::bad_alloc from the message
     return cudaErrorMemoryAllocation;
   }
+  return launch_unchecked(shape, params, stream);
+}
+
+cudaError_t Kernel::launch_unchecked(const LaunchShape& shape, const void* params,
+                                     cudaStream_t stream) const noexcept {
   if (!aot_stub_ && !function_) return cudaErrorInvalidDeviceFunction;
   if (cudaError_t rc = ensure_smem(shape.dynamic_smem); rc != cudaSuccess) return rc;
   void* args[] = {const_cast<void*>(params)};
@@ -189,7 +194,7 @@ void Kernel::launch_checked(const LaunchShape& shape, const void* params, Params
   if (const std::string why = params_mismatch(params, layout); !why.empty()) {
     raise_api_error("qla", __FILE__, __LINE__, ("launch " + spec_.name_expression).c_str(), why);
   }
-  const cudaError_t rc = try_launch_checked(shape, params, layout, stream);
+  const cudaError_t rc = launch_unchecked(shape, params, stream);
   if (rc != cudaSuccess) {
     raise_api_error("CUDA", __FILE__, __LINE__, ("launch " + spec_.name_expression).c_str(),
                     std::string(cudaGetErrorName(rc)) + ": " + cudaGetErrorString(rc));

@@ -85,6 +85,9 @@ class Kernel {
                       cudaStream_t stream) const;
   cudaError_t try_launch_checked(const LaunchShape& shape, const void* params, ParamsLayout layout,
                                  cudaStream_t stream) const noexcept;
+  /// The launch itself, once the Params were checked.
+  cudaError_t launch_unchecked(const LaunchShape& shape, const void* params,
+                               cudaStream_t stream) const noexcept;
   /// Empty when a Params of `layout` at `params` may be passed to this kernel, else why not.
   std::string params_mismatch(const void* params, ParamsLayout layout) const;
   cudaError_t ensure_smem(std::size_t bytes) const noexcept;
