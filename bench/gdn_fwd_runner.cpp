@@ -12,6 +12,7 @@
 #include "qla/cuda/device_info.hpp"
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/io/generate.hpp"
@@ -23,52 +24,13 @@
 namespace qla::bench {
 namespace {
 
-/// Inputs and outputs of one problem on the device, in the op's contiguous layouts.
-struct DeviceTensors {
-  gdn::Problem problem;
-  cuda::DeviceBuffer q, k, v, g, beta, h0, o, ht;
-  gdn::ForwardArgs args;
-
-  DeviceTensors(const gdn::Problem& p, std::uint64_t seed) : problem(p) {
-    gdn::GenerateOptions gen;
-    gen.distribution = gdn::Distribution::kBench;
-    gen.seed = seed;
-    const gdn::ProblemTensors t = gdn::generate_inputs(p, gen);
-    upload(t);
-  }
-
-  DeviceTensors(const gdn::Problem& p, const gdn::ProblemTensors& t) : problem(p) { upload(t); }
-
-  std::size_t o_elements() const {
-    return static_cast<std::size_t>(problem.total_tokens()) * problem.h_v * problem.v_dim;
-  }
-  std::size_t ht_elements() const {
-    return static_cast<std::size_t>(problem.num_sequences()) * problem.h_v * problem.k_dim *
-           problem.v_dim;
-  }
-
- private:
-  void upload(const gdn::ProblemTensors& t) {
-    const gdn::Problem& p = problem;
-    q = cuda::DeviceBuffer::from_host(t.q.bytes());
-    k = cuda::DeviceBuffer::from_host(t.k.bytes());
-    v = cuda::DeviceBuffer::from_host(t.v.bytes());
-    g = cuda::DeviceBuffer::from_host(t.g.bytes());
-    beta = cuda::DeviceBuffer::from_host(t.beta.bytes());
-    if (t.h0) h0 = cuda::DeviceBuffer::from_host(t.h0->bytes());
-    o = cuda::DeviceBuffer(o_elements() * dtype_size(p.qkv_dtype));
-    ht = cuda::DeviceBuffer(ht_elements() * sizeof(float));
-    args.problem = p;
-    args.q = gdn::contiguous_tensor(q.get(), p, p.h_qk, p.k_dim);
-    args.k = gdn::contiguous_tensor(k.get(), p, p.h_qk, p.k_dim);
-    args.v = gdn::contiguous_tensor(v.get(), p, p.h_v, p.v_dim);
-    args.o = gdn::contiguous_tensor(o.get(), p, p.h_v, p.v_dim);
-    args.g = gdn::contiguous_tensor(g.get(), p, p.h_v, 1);
-    args.beta = gdn::contiguous_tensor(beta.get(), p, p.h_v, 1);
-    args.h0 = p.initial_state ? h0.as<const float>() : nullptr;
-    args.ht = p.final_state ? ht.as<float>() : nullptr;
-  }
-};
+/// Inputs and outputs of one problem on the device: `seed`'s FlashQLA benchmark inputs.
+gdn::DeviceProblem bench_inputs(const gdn::Problem& p, std::uint64_t seed) {
+  gdn::GenerateOptions gen;
+  gen.distribution = gdn::Distribution::kBench;
+  gen.seed = seed;
+  return gdn::DeviceProblem::from(p, gdn::generate_inputs(p, gen));
+}
 
 /// Host copies of the outputs: o as raw bf16 bits, ht fp32.
 struct HostOutputs {
@@ -91,7 +53,8 @@ std::string status_text(const gdn::Status& s) {
 
 /// Poisons the outputs, runs the forward once and copies the outputs back. Returns the failed
 /// status's text, or empty on success.
-std::string run_once(DeviceTensors& d, const Prepared& p, cudaStream_t stream, HostOutputs& out) {
+std::string run_once(gdn::DeviceProblem& d, const Prepared& p, cudaStream_t stream,
+                     HostOutputs& out) {
   QLA_CUDA_CHECK(
       cudaMemsetAsync(d.o.get(), 0xff, d.o.bytes(), stream));  // bf16 0xffff and fp32 ~0 are NaN
   QLA_CUDA_CHECK(cudaMemsetAsync(d.ht.get(), 0xff, d.ht.bytes(), stream));
@@ -99,6 +62,8 @@ std::string run_once(DeviceTensors& d, const Prepared& p, cudaStream_t stream, H
   if (!s.ok()) return status_text(s);
   QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
   QLA_CUDA_CHECK(cudaGetLastError());
+  if (const gdn::Status c = gdn::call_status(p.plan, p.workspace.get()); !c.ok())
+    return status_text(c);
   out.o.resize(d.o_elements());
   out.ht.resize(d.ht_elements());
   QLA_CUDA_CHECK(cudaMemcpy(out.o.data(), d.o.get(), out.o.size() * sizeof(std::uint16_t),
@@ -140,7 +105,7 @@ struct GdnFwdRunner::Impl {
   // The loaded shape: inputs, the naive outputs every implementation is checked against, and the
   // plans.
   std::optional<Shape> shape;
-  std::unique_ptr<DeviceTensors> data;
+  std::unique_ptr<gdn::DeviceProblem> data;
   HostOutputs naive_out;
   std::map<std::string, Prepared> prepared;
   // Naive vs the float64 reference, once per head configuration ("2x8" → validation).
@@ -218,7 +183,7 @@ struct GdnFwdRunner::Impl {
     prepared.clear();
     data.reset();
     naive_out = {};
-    data = std::make_unique<DeviceTensors>(forward_problem(s), options.seed);
+    data = std::make_unique<gdn::DeviceProblem>(bench_inputs(forward_problem(s), options.seed));
     Prepared naive = make(kImplNaive, data->problem);
     if (naive.skipped.empty()) {
       if (std::string why = run_once(*data, naive, measurer.stream(), naive_out); !why.empty()) {
@@ -239,7 +204,7 @@ struct GdnFwdRunner::Impl {
     gen.distribution = gdn::Distribution::kBench;
     gen.seed = options.seed;
     const gdn::ProblemTensors t = gdn::generate_inputs(p, gen);
-    DeviceTensors d(p, t);
+    gdn::DeviceProblem d = gdn::DeviceProblem::from(p, t);
     const Prepared plan = make(kImplNaive, p);
     Validation v;
     v.against = "reference-fp64:" + p.label();
@@ -317,7 +282,7 @@ Outcome GdnFwdRunner::run(const Shape& shape, const std::string& implementation,
   }
   bool failed = false;
   std::string failure;
-  DeviceTensors& d = *m.data;
+  gdn::DeviceProblem& d = *m.data;
   const tuner::OpFn op = [&](cudaStream_t stream) {
     const gdn::Status s = gdn::forward(d.args, p.plan, p.workspace.get(), stream);
     if (!s.ok() && !failed) {

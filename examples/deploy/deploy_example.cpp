@@ -17,6 +17,7 @@
 #include "qla/cuda/device_buffer.hpp"
 #include "qla/cuda/device_info.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/io/generate.hpp"
@@ -39,12 +40,6 @@ qla::gdn::Problem example_problem() {
   p.initial_state = true;
   p.final_state = true;
   return p;
-}
-
-qla::cuda::DeviceBuffer upload(const qla::Tensor& t) {
-  qla::cuda::DeviceBuffer b(t.nbytes());
-  QLA_CUDA_CHECK(cudaMemcpy(b.get(), t.data(), t.nbytes(), cudaMemcpyHostToDevice));
-  return b;
 }
 
 double rel_fro(const std::vector<double>& x, const std::vector<double>& ref) {
@@ -107,32 +102,20 @@ int run() {
 
   qla::gdn::GenerateOptions gen;
   const qla::gdn::ProblemTensors t = qla::gdn::generate_inputs(p, gen);
-  qla::cuda::DeviceBuffer q = upload(t.q), k = upload(t.k), v = upload(t.v), g = upload(t.g),
-                          beta = upload(t.beta), h0 = upload(*t.h0);
-  qla::Tensor o_host(p.qkv_dtype, {p.batch, p.tokens, p.h_v, p.v_dim});
-  qla::Tensor ht_host(qla::DType::kF32, {p.num_sequences(), p.h_v, p.k_dim, p.v_dim});
-  qla::cuda::DeviceBuffer o(o_host.nbytes()), ht(ht_host.nbytes()), ws(plan.workspace_bytes());
-  QLA_CUDA_CHECK(cudaMemset(o.get(), 0xff, o.bytes()));  // NaN: anything the kernels skip shows up
-
-  qla::gdn::ForwardArgs args;
-  args.problem = p;
-  args.q = qla::gdn::contiguous_tensor(q.get(), p, p.h_qk, p.k_dim);
-  args.k = qla::gdn::contiguous_tensor(k.get(), p, p.h_qk, p.k_dim);
-  args.v = qla::gdn::contiguous_tensor(v.get(), p, p.h_v, p.v_dim);
-  args.o = qla::gdn::contiguous_tensor(o.get(), p, p.h_v, p.v_dim);
-  args.g = qla::gdn::contiguous_tensor(g.get(), p, p.h_v, 1);
-  args.beta = qla::gdn::contiguous_tensor(beta.get(), p, p.h_v, 1);
-  args.h0 = h0.as<const float>();
-  args.ht = ht.as<float>();
-  const qla::gdn::Status s = qla::gdn::forward(args, plan, ws.get(), nullptr);
+  qla::gdn::DeviceProblem d = qla::gdn::DeviceProblem::from(p, t);
+  d.poison_outputs();  // NaN: anything the kernels skip shows up
+  qla::cuda::DeviceBuffer ws(plan.workspace_bytes());
+  const qla::gdn::Status s = qla::gdn::forward(d.args, plan, ws.get(), nullptr);
   if (!s.ok()) {
     std::fprintf(stderr, "deploy example: forward: %s: %s\n", qla::gdn::status_code_name(s.code),
                  s.message.c_str());
     return 1;
   }
   QLA_CUDA_CHECK(cudaDeviceSynchronize());
-  QLA_CUDA_CHECK(cudaMemcpy(o_host.data(), o.get(), o_host.nbytes(), cudaMemcpyDeviceToHost));
-  QLA_CUDA_CHECK(cudaMemcpy(ht_host.data(), ht.get(), ht_host.nbytes(), cudaMemcpyDeviceToHost));
+  qla::Tensor o_host(p.qkv_dtype, {p.batch, p.tokens, p.h_v, p.v_dim});
+  qla::Tensor ht_host(qla::DType::kF32, {p.num_sequences(), p.h_v, p.k_dim, p.v_dim});
+  QLA_CUDA_CHECK(cudaMemcpy(o_host.data(), d.o.get(), o_host.nbytes(), cudaMemcpyDeviceToHost));
+  QLA_CUDA_CHECK(cudaMemcpy(ht_host.data(), d.ht.get(), ht_host.nbytes(), cudaMemcpyDeviceToHost));
 
   const qla::ref::ForwardOutputs ref =
       qla::ref::forward_recurrent(qla::gdn::to_forward_inputs(p, t));

@@ -100,6 +100,17 @@ TEST(CliRun, BadFlagsExit2WithoutOutputs) {
   expect_user_failure(run_qla("run --inputs in --outputs out", dir.path()), "v", dir);
 }
 
+// Several batches run on one plan only when they are of one shape class, each with its own outputs.
+TEST(CliRun, BatchesOfAnotherClassOrUnpairedOutputsExit2WithoutOutputs) {
+  TempDir dir;
+  ASSERT_EQ(run_qla("generate --out a --seqlens 20,12 --heads 1x2 --dim 128", dir.path()).code, 0);
+  ASSERT_EQ(run_qla("generate --out b --seqlens 40 --heads 2x2 --dim 128", dir.path()).code, 0);
+  expect_user_failure(run_qla("run --inputs a b --outputs out", dir.path()), "--outputs", dir);
+  expect_user_failure(run_qla("run --inputs a b --outputs out out2", dir.path()), "shape class",
+                      dir);
+  EXPECT_FALSE(fs::exists(dir / "out2"));
+}
+
 #else
 
 /// ‖x − ref‖₂ / ‖ref‖₂.
@@ -152,6 +163,45 @@ TEST(CliRun, ForwardMatchesTheReferenceForEveryAlgorithmAndCpSetting) {
     EXPECT_LE(eo, 0.005);
     EXPECT_LE(eh, 0.005);
     std::printf("qla run %-70s o %.2e ht %.2e\n", r.args, eo, eh);
+  }
+}
+
+// Varlen batches of one class on one plan (made for the first, with room for the largest): every
+// batch matches its own reference.
+TEST(CliRun, OnePlanServesVarlenBatchesOfOneClass) {
+  QLA_REQUIRE_GPU();
+  TempDir dir;
+  const char* seqlens[] = {"700,0,1,300", "64,1900", "5,5,5,5,5,5"};
+  std::string inputs, outputs;
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "in" + std::to_string(i);
+    ASSERT_EQ(run_qla("generate --out " + name + " --seqlens " + seqlens[i] +
+                          " --heads 2x4 --dim 128 --seed " + std::to_string(i + 1),
+                      dir.path())
+                  .code,
+              0);
+    inputs += " " + name;
+    outputs += " out" + std::to_string(i);
+  }
+  for (const char* cp : {"--cp on --cp-piece-chunks 2", "--cp off"}) {
+    SCOPED_TRACE(cp);
+    const RunResult run =
+        run_qla("run --inputs" + inputs + " --outputs" + outputs + " " + cp, dir.path());
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_NE(run.out.find("one plan served 3 batches"), std::string::npos) << run.out;
+    EXPECT_NE(run.out.find("up to 1964 rows, 6 sequences"), std::string::npos) << run.out;
+    for (int i = 0; i < 3; ++i) {
+      const gdn::ProblemDir in = gdn::read_problem_dir(dir / ("in" + std::to_string(i)), {});
+      const ref::ForwardOutputs want =
+          ref::forward_recurrent(gdn::to_forward_inputs(in.problem, in.tensors));
+      const fs::path out = dir / ("out" + std::to_string(i));
+      const Tensor o =
+          read_npy(out / "o.npy", {"o", in.problem.qkv_dtype, gdn::tensor_shape(in.problem, "o")});
+      const Tensor ht =
+          read_npy(out / "ht.npy", {"ht", DType::kF32, gdn::tensor_shape(in.problem, "ht")});
+      EXPECT_LE(rel_err(o, want.o), 0.005) << seqlens[i];
+      EXPECT_LE(rel_err(ht, want.ht), 0.005) << seqlens[i];
+    }
   }
 }
 

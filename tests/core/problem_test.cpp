@@ -83,5 +83,27 @@ TEST(Problem, ErrorNamesTheProblem) {
   }
 }
 
+TEST(Problem, ClassLabelIgnoresTheSequencesAndNamesEverythingElse) {
+  Problem a;
+  a.tokens = 4096;
+  a.h_qk = 2;
+  a.h_v = 8;
+  Problem b = a;
+  b.tokens = 100;
+  b.cu_seqlens = {0, 40, 100};
+  EXPECT_EQ(a.class_label(), b.class_label());
+  EXPECT_NE(a.key(), b.key());
+  for (auto change : std::vector<void (*)(Problem&)>{
+           [](Problem& p) { p.h_v = 16; }, [](Problem& p) { p.k_dim = 64; },
+           [](Problem& p) { p.qkv_dtype = DType::kF16; },
+           [](Problem& p) { p.gate_dtype = DType::kBF16; },
+           [](Problem& p) { p.initial_state = true; }, [](Problem& p) { p.final_state = false; },
+           [](Problem& p) { p.l2norm_qk = true; }, [](Problem& p) { p.scale = 0.5; }}) {
+    Problem c = a;
+    change(c);
+    EXPECT_NE(c.class_label(), a.class_label()) << c.class_label();
+  }
+}
+
 }  // namespace
 }  // namespace qla::gdn

@@ -23,6 +23,7 @@
 #include "qla/cuda/aot_registry.hpp"
 #include "qla/error.hpp"
 #include "qla/gdn/cumsum.hpp"
+#include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
@@ -51,35 +52,20 @@ gdn::Problem to_problem(const HostProblem& hp) {
   return p;
 }
 
+template <class T>
+gdn::HostBytes host_bytes(const std::vector<T>& x) {
+  return {x.data(), x.size() * sizeof(T)};
+}
+
 /// A problem's inputs and outputs on the device, with the ForwardArgs that point at them.
-struct DeviceRun {
-  cuda::DeviceBuffer q, k, v, g, beta, h0, o, ht;
-  gdn::ForwardArgs args;
-  explicit DeviceRun(const HostProblem& hp) {
-    const gdn::Problem p = to_problem(hp);
-    std::vector<float> g32(hp.g.begin(), hp.g.end());
-    q = cuda::DeviceBuffer::from_host(hp.q16);
-    k = cuda::DeviceBuffer::from_host(hp.k16);
-    v = cuda::DeviceBuffer::from_host(hp.v16);
-    g = cuda::DeviceBuffer::from_host(g32);
-    beta = cuda::DeviceBuffer::from_host(hp.beta32);
-    if (hp.c.h0) h0 = cuda::DeviceBuffer::from_host(hp.h032);
-    o = cuda::DeviceBuffer(hp.v16.size() * 2);
-    ht = cuda::DeviceBuffer(static_cast<std::size_t>(hp.nseq) * hp.c.h_v * kD * kD * 4);
-    args.problem = p;
-    args.q = gdn::contiguous_tensor(q.get(), p, p.h_qk, kD);
-    args.k = gdn::contiguous_tensor(k.get(), p, p.h_qk, kD);
-    args.v = gdn::contiguous_tensor(v.get(), p, p.h_v, kD);
-    args.o = gdn::contiguous_tensor(o.get(), p, p.h_v, kD);
-    args.g = gdn::contiguous_tensor(g.get(), p, p.h_v, 1);
-    args.beta = gdn::contiguous_tensor(beta.get(), p, p.h_v, 1);
-    args.h0 = hp.c.h0 ? h0.as<const float>() : nullptr;
-    args.ht = ht.as<float>();
-  }
-  void poison() const {
-    QLA_CUDA_CHECK(cudaMemset(o.get(), 0xFF, o.bytes()));
-    QLA_CUDA_CHECK(cudaMemset(ht.get(), 0xFF, ht.bytes()));
-  }
+struct DeviceRun : gdn::DeviceProblem {
+  explicit DeviceRun(const HostProblem& hp) : DeviceRun(hp, {hp.g.begin(), hp.g.end()}) {}
+  void poison() const { poison_outputs(); }
+
+ private:
+  DeviceRun(const HostProblem& hp, const std::vector<float>& g32)
+      : DeviceProblem(to_problem(hp), host_bytes(hp.q16), host_bytes(hp.k16), host_bytes(hp.v16),
+                      host_bytes(g32), host_bytes(hp.beta32), host_bytes(hp.h032)) {}
 };
 
 struct Outputs {
@@ -686,7 +672,6 @@ TEST(FusedForward, CudaGraphReplayMatchesDirectRun) {
   ASSERT_EQ(plan.not_implemented_reason(), "");
   ASSERT_GT(plan.cp_pieces(), 0);
   DeviceRun d(hp);
-  d.args.problem = problem;
   cuda::DeviceBuffer ws(plan.workspace_bytes());
   cudaStream_t stream = nullptr;
   QLA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
@@ -702,8 +687,8 @@ TEST(FusedForward, CudaGraphReplayMatchesDirectRun) {
   ASSERT_TRUE(s.ok()) << s.message;
   std::size_t nodes = 0;
   QLA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &nodes));
-  EXPECT_EQ(nodes, 8u)
-      << "2 l2norm + cumsum + kkt + warm-up counts + state pass + correction + fused";
+  EXPECT_EQ(nodes, 9u) << "work list + 2 l2norm + cumsum + kkt + warm-up counts + state pass + "
+                          "correction + fused";
   cudaGraphExec_t exec = nullptr;
   QLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
   for (int rep = 0; rep < 2; ++rep) {
@@ -720,6 +705,102 @@ TEST(FusedForward, CudaGraphReplayMatchesDirectRun) {
   const Errors e = compare(hp, direct, o_ref, ht_ref);
   EXPECT_LE(e.o, 0.005);
   EXPECT_LE(e.ht, 0.005);
+}
+
+// One plan, made for a class (heads, dims, dtypes, flags) with room for the largest batch, serves
+// batches of other sequence lengths: each call's work lists and CP pieces are built on the device
+// from its own cu_seqlens. A captured call replays on new offsets written into the captured
+// buffers.
+TEST(FusedForward, OnePlanServesEveryBatchOfItsClassAndAGraphReplaysNewOffsets) {
+  QLA_REQUIRE_GPU();
+  const auto dev = *cuda::current_device();
+  std::vector<HostProblem> batches;
+  const std::vector<std::vector<int>> offsets = {
+      {0, 600, 600, 601, 2000}, {0, 1500, 1501, 1501, 2090}, {0, 64, 130, 2100}, {0, 2100}};
+  for (std::size_t i = 0; i < offsets.size(); ++i) {
+    batches.push_back(make_problem({"batch" + std::to_string(i), 1, 2100, offsets[i], 2, 4, true},
+                                   true, 40 + static_cast<unsigned>(i)));
+    set_cp_gates(batches.back(), 50 + static_cast<unsigned>(i));
+  }
+  for (CpMode cp : {CpMode::kOn, CpMode::kOff}) {
+    SCOPED_TRACE(cp == CpMode::kOn ? "CP on" : "CP off");
+    PlanOptions opt;
+    opt.cp = cp;
+    opt.cp_piece_chunks = 4;
+    opt.max_rows = 2100;
+    opt.max_sequences = 4;
+    const Plan plan = gdn::make_plan(to_problem(batches[0]), dev, opt);
+    ASSERT_EQ(plan.not_implemented_reason(), "");
+    EXPECT_EQ(plan.cp_enabled(), cp == CpMode::kOn);
+    cuda::DeviceBuffer ws(plan.workspace_bytes());
+    std::vector<Outputs> direct;
+    for (const HostProblem& hp : batches) {
+      SCOPED_TRACE(hp.c.name);
+      DeviceRun d(hp);
+      bool identical = false;
+      direct.push_back(run_twice(d, plan, ws, &identical));
+      EXPECT_TRUE(identical);
+      EXPECT_TRUE(gdn::call_status(plan, ws.get()).ok());
+      std::vector<double> o_ref, ht_ref;
+      reference_forward(hp, o_ref, ht_ref);
+      const Errors e = compare(hp, direct.back(), o_ref, ht_ref);
+      EXPECT_LE(e.o, 0.005);
+      EXPECT_LE(e.ht, 0.005);
+      EXPECT_EQ(e.bad_padding, 0);
+      EXPECT_EQ(e.non_finite, 0);
+    }
+    // Capture a call on batch 0's buffers, then write batch 1 (same rows and sequence count) into
+    // them and replay: the graph runs batch 1, bit for bit as its direct call did.
+    DeviceRun d(batches[0]);
+    cudaStream_t stream = nullptr;
+    QLA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    cudaGraph_t graph = nullptr;
+    QLA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+    const gdn::Status s = gdn::forward(d.args, plan, ws.get(), stream);
+    QLA_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+    ASSERT_TRUE(s.ok()) << s.message;
+    cudaGraphExec_t exec = nullptr;
+    QLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    const DeviceRun next(batches[1]);
+    for (auto [to, from] :
+         {std::pair{&d.q, &next.q}, std::pair{&d.k, &next.k}, std::pair{&d.v, &next.v},
+          std::pair{&d.g, &next.g}, std::pair{&d.beta, &next.beta}, std::pair{&d.h0, &next.h0},
+          std::pair{&d.cu_seqlens, &next.cu_seqlens}}) {
+      ASSERT_EQ(to->bytes(), from->bytes());
+      QLA_CUDA_CHECK(cudaMemcpy(to->get(), from->get(), from->bytes(), cudaMemcpyDeviceToDevice));
+    }
+    d.poison();
+    QLA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+    QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
+    EXPECT_TRUE(fetch(d) == direct[1]) << "the replay on new offsets differs from the direct call";
+    QLA_CUDA_CHECK(cudaGraphExecDestroy(exec));
+    QLA_CUDA_CHECK(cudaGraphDestroy(graph));
+    QLA_CUDA_CHECK(cudaStreamDestroy(stream));
+  }
+}
+
+// A device cu_seqlens that is not an offset list: the call writes nothing to o and says so after.
+TEST(FusedForward, AnInvalidDeviceOffsetListWritesNothingAndIsReported) {
+  QLA_REQUIRE_GPU();
+  const auto dev = *cuda::current_device();
+  const HostProblem hp = make_problem({"bad_cu", 1, 300, {0, 100, 300}, 2, 4, true}, true, 61);
+  for (CpMode cp : {CpMode::kOn, CpMode::kOff}) {
+    PlanOptions opt;
+    opt.cp = cp;
+    opt.cp_piece_chunks = 1;
+    const Plan plan = gdn::make_plan(to_problem(hp), dev, opt);
+    DeviceRun d(hp);
+    const std::vector<int> bad = {0, 200, 100};  // decreasing
+    QLA_CUDA_CHECK(cudaMemcpy(d.cu_seqlens.get(), bad.data(), 12, cudaMemcpyHostToDevice));
+    cuda::DeviceBuffer ws(plan.workspace_bytes());
+    d.poison();
+    ASSERT_TRUE(gdn::forward(d.args, plan, ws.get(), nullptr).ok());
+    QLA_CUDA_CHECK(cudaDeviceSynchronize());
+    const gdn::Status st = gdn::call_status(plan, ws.get());
+    EXPECT_EQ(st.code, gdn::Status::Code::kInvalidArgument);
+    EXPECT_NE(st.message.find("cu_seqlens"), std::string::npos);
+    for (std::uint16_t b : fetch(d).o) ASSERT_EQ(b, 0xffff) << "o was written";
+  }
 }
 
 TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {

@@ -3,6 +3,7 @@
 // float64 loops written here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -14,9 +15,11 @@
 #include "qla/cuda/launcher.hpp"
 #include "qla/gdn/cp.hpp"
 #include "qla/gdn/cumsum.hpp"
+#include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/l2norm.hpp"
 #include "qla/gdn/naive_fwd.hpp"
+#include "qla/gdn/work_list.hpp"
 
 namespace qla::gdn {
 namespace {
@@ -146,34 +149,17 @@ double rel_err(const std::vector<float>& got, const std::vector<double>& want, s
   return den == 0 ? std::sqrt(num) : std::sqrt(num / den);
 }
 
-/// Device copies of the inputs and outputs of one problem.
-struct DeviceProblem {
-  DeviceBuffer q, k, v, g, beta, h0, o, ht;
-  ForwardArgs args;
-  explicit DeviceProblem(const Inputs& in) {
-    const Problem& p = in.p;
-    q = DeviceBuffer::from_host(in.qb);
-    k = DeviceBuffer::from_host(in.kb);
-    v = DeviceBuffer::from_host(in.vb);
-    g = DeviceBuffer::from_host(in.g);
-    beta = DeviceBuffer::from_host(in.beta);
-    if (p.initial_state) h0 = DeviceBuffer::from_host(in.h0);
-    o = DeviceBuffer(in.vb.size() * 2);
-    ht = DeviceBuffer(static_cast<std::size_t>(p.num_sequences()) * p.h_v * 128 * 128 * 4);
-    args.problem = p;
-    args.q = contiguous_tensor(q.get(), p, p.h_qk, 128);
-    args.k = contiguous_tensor(k.get(), p, p.h_qk, 128);
-    args.v = contiguous_tensor(v.get(), p, p.h_v, 128);
-    args.o = contiguous_tensor(o.get(), p, p.h_v, 128);
-    args.g = contiguous_tensor(g.get(), p, p.h_v, 1);
-    args.beta = contiguous_tensor(beta.get(), p, p.h_v, 1);
-    args.h0 = p.initial_state ? h0.as<const float>() : nullptr;
-    args.ht = p.final_state ? ht.as<float>() : nullptr;
-  }
-  void poison() {
-    QLA_CUDA_CHECK(cudaMemset(o.get(), 0xff, o.bytes()));
-    QLA_CUDA_CHECK(cudaMemset(ht.get(), 0xff, ht.bytes()));
-  }
+template <class T>
+HostBytes host_bytes(const std::vector<T>& x) {
+  return {x.data(), x.size() * sizeof(T)};
+}
+
+/// Device copies of the inputs and outputs of one problem (qla/gdn/device_problem.hpp).
+struct TestProblem : DeviceProblem {
+  explicit TestProblem(const Inputs& in)
+      : DeviceProblem(in.p, host_bytes(in.qb), host_bytes(in.kb), host_bytes(in.vb),
+                      host_bytes(in.g), host_bytes(in.beta), host_bytes(in.h0)) {}
+  void poison() const { poison_outputs(); }
   std::vector<std::uint16_t> o_bits() const {
     std::vector<std::uint16_t> out(o.bytes() / 2);
     QLA_CUDA_CHECK(cudaMemcpy(out.data(), o.get(), o.bytes(), cudaMemcpyDeviceToHost));
@@ -213,7 +199,7 @@ std::vector<Case> small_cases() {
   };
 }
 
-Status run_forward(DeviceProblem& d, const Plan& plan) {
+Status run_forward(TestProblem& d, const Plan& plan) {
   DeviceBuffer ws(plan.workspace_bytes());
   Status s = forward(d.args, plan, ws.get(), nullptr);
   QLA_CUDA_CHECK(cudaDeviceSynchronize());
@@ -231,7 +217,7 @@ void check_algorithm(Algorithm algo, const SpaceDecl* space) {
     const Inputs in = make_inputs(c.p, seed++);
     std::vector<double> o_ref, ht_ref;
     reference(in, o_ref, ht_ref);
-    DeviceProblem d(in);
+    TestProblem d(in);
     for (const auto& point : points) {
       PlanOptions opt;
       opt.algorithm = algo;
@@ -296,7 +282,7 @@ TEST(Forward, NaiveWithL2Norm) {
     }
   std::vector<double> o_ref, ht_ref;
   reference(in, o_ref, ht_ref);
-  DeviceProblem d(in);
+  TestProblem d(in);
   PlanOptions opt;
   opt.algorithm = Algorithm::kNaive;
   const Plan plan = make_plan(p, *cuda::current_device(), opt);
@@ -314,7 +300,7 @@ TEST(Forward, FusedReportsNotImplementedOrRuns) {
   Problem p;
   p.tokens = 64;
   const Plan plan = make_plan(p, *cuda::current_device(), {});
-  DeviceProblem d(make_inputs(p, 3));
+  TestProblem d(make_inputs(p, 3));
   const Status s = run_forward(d, plan);
   EXPECT_TRUE(s.ok() || s.code == Status::Code::kNotImplemented) << s.message;
 }
@@ -327,7 +313,7 @@ TEST(Forward, BadInputIsRejectedBeforeAnyLaunch) {
   p.h_v = 2;
   p.initial_state = true;
   const Inputs in = make_inputs(p, 5);
-  DeviceProblem d(in);
+  TestProblem d(in);
   PlanOptions opt;
   opt.algorithm = Algorithm::kNaive;
   const Plan plan = make_plan(p, *cuda::current_device(), opt);
@@ -343,11 +329,12 @@ TEST(Forward, BadInputIsRejectedBeforeAnyLaunch) {
   a.q.data = static_cast<char*>(a.q.data) + 2;
   expect_rejected(a, "misaligned q");
   a = d.args;
-  a.problem.h_v = 4;
-  expect_rejected(a, "head count mismatch");
+  a.tokens = 65;
+  expect_rejected(a, "more rows than the plan's class holds");
   a = d.args;
-  a.problem.qkv_dtype = DType::kF16;
-  expect_rejected(a, "dtype mismatch");
+  a.cu_seqlens = d.v.as<const int>();  // any device pointer: rejected before it is read
+  a.num_sequences = 2;
+  expect_rejected(a, "more sequences than the plan's class holds");
   a = d.args;
   a.h0 = nullptr;
   expect_rejected(a, "missing h0");
@@ -359,12 +346,93 @@ TEST(Forward, BadInputIsRejectedBeforeAnyLaunch) {
   k64.k_dim = 64;
   const Plan bad = make_plan(k64, *cuda::current_device(), opt);
   EXPECT_NE(bad.not_implemented_reason().find("K = V = 128"), std::string::npos);
-  ForwardArgs a64 = d.args;
-  a64.problem = k64;
-  EXPECT_EQ(forward(a64, bad, nullptr, nullptr).code, Status::Code::kNotImplemented);
+  EXPECT_EQ(forward(d.args, bad, nullptr, nullptr).code, Status::Code::kNotImplemented);
 }
 
 // ---- the small kernels, launched directly ----
+
+// The device work lists equal the host builder's, list by list, for fixed-length and packed batches
+// (empty and 1-token sequences, more sequences than the kernel's 1024 threads, long sequences),
+// with and without a CP split, and for invalid offset lists.
+TEST(WorkList, DeviceListsEqualTheHostBuilder) {
+  QLA_REQUIRE_GPU();
+  std::mt19937 rng(5);
+  struct Batch {
+    std::vector<int> cu;
+    int n;
+    long long tpr, rows;
+  };
+  std::vector<Batch> batches = {
+      {{}, 3, 1000, 3000}, {{}, 1, 1, 1}, {{0, 5, 3}, 2, 9, 9}, {{0, 50, 200}, 2, 100, 100}};
+  for (int i = 0; i < 40; ++i) {
+    const int n = 1 + static_cast<int>(rng() % (i % 2 ? 3000 : 6));
+    std::vector<int> cu{0};
+    for (int j = 0; j < n; ++j) {
+      const int kind = static_cast<int>(rng() % 4);
+      cu.push_back(cu.back() + (kind == 0   ? 0
+                                : kind == 1 ? 1
+                                            : static_cast<int>(rng() % (i % 2 ? 200 : 40000))));
+    }
+    batches.push_back({cu, n, cu.back() + 37LL, cu.back() + 37LL});
+  }
+  const cuda::Kernel& kernel = cuda::KernelCache::global().get(work_list_spec());
+  int checked = 0;
+  for (const Batch& b : batches) {
+    for (int l : {0, 4}) {
+      const int c = 64;
+      const WorkListCapacity cap = work_list_capacity(b.rows, b.n, c, l);
+      const WorkList want = build_work_list(b.cu, b.n, b.tpr, b.rows, c, l, cap);
+      auto ints = [](std::size_t n) { return DeviceBuffer(std::max<std::size_t>(n, 1) * 4); };
+      const std::size_t n1 = static_cast<std::size_t>(b.n) + 1,
+                        ch = 2 * static_cast<std::size_t>(cap.max_chunks),
+                        pc = static_cast<std::size_t>(cap.max_pieces);
+      DeviceBuffer cu_in = b.cu.empty() ? DeviceBuffer() : DeviceBuffer::from_host(b.cu);
+      DeviceBuffer cu = ints(n1), index = ints(ch), offset = ints(n1), piece_cu = ints(pc + 1),
+                   piece_index = ints(ch), piece_offset = ints(pc + 1), last = ints(pc),
+                   ht = ints(pc), first = ints(n1), error = ints(1);
+      WorkListParams prm{cu_in.as<const int>(),
+                         b.n,
+                         b.tpr,
+                         b.rows,
+                         c,
+                         l,
+                         cap.max_chunks,
+                         cap.max_pieces,
+                         cu.as<int>(),
+                         index.as<int>(),
+                         offset.as<int>(),
+                         piece_cu.as<int>(),
+                         piece_index.as<int>(),
+                         piece_offset.as<int>(),
+                         last.as<int>(),
+                         ht.as<int>(),
+                         first.as<int>(),
+                         error.as<int>()};
+      kernel.launch(work_list_shape(), &prm, nullptr);
+      QLA_CUDA_CHECK(cudaDeviceSynchronize());
+      auto got = [](const DeviceBuffer& x, std::size_t n) {
+        std::vector<int> v = x.to_host<int>();
+        v.resize(n);
+        return v;
+      };
+      const std::string what = "N " + std::to_string(b.n) + " L " + std::to_string(l);
+      EXPECT_EQ(got(error, 1)[0], want.error) << what;
+      EXPECT_EQ(got(cu, n1), want.cu) << what;
+      EXPECT_EQ(got(index, ch), want.chunk_index) << what;
+      EXPECT_EQ(got(offset, n1), want.chunk_offset) << what;
+      if (l > 0) {
+        EXPECT_EQ(got(piece_cu, pc + 1), want.piece_cu) << what;
+        EXPECT_EQ(got(piece_index, ch), want.piece_chunk_index) << what;
+        EXPECT_EQ(got(piece_offset, pc + 1), want.piece_chunk_offset) << what;
+        EXPECT_EQ(got(last, pc), want.piece_is_last) << what;
+        EXPECT_EQ(got(ht, pc), want.ht_index) << what;
+        EXPECT_EQ(got(first, n1), want.raw_first_piece) << what;
+      }
+      ++checked;
+    }
+  }
+  std::printf("[work list] %d batches: device lists equal the host builder's\n", checked);
+}
 
 TEST(Cumsum, EveryChunkSizeBothDirectionsVarlenWithPadding) {
   QLA_REQUIRE_GPU();
@@ -379,15 +447,12 @@ TEST(Cumsum, EveryChunkSizeBothDirectionsVarlenWithPadding) {
   DeviceBuffer gin = DeviceBuffer::from_host(g), gout(g.size() * 4);
   for (int c : {32, 64, 128}) {
     for (bool rev : {false, true}) {
-      // Work list for chunk size c.
-      std::vector<int> index;
-      for (int n = 0; n + 1 < static_cast<int>(p.cu_seqlens.size()); ++n)
-        for (long long j = 0; j * c < p.cu_seqlens[n + 1] - p.cu_seqlens[n]; ++j) {
-          index.push_back(n);
-          index.push_back(static_cast<int>(j));
-        }
+      // Work list for chunk size c, with the padding entries that zero rows 390..399.
       std::vector<int> cu(p.cu_seqlens.begin(), p.cu_seqlens.end());
-      DeviceBuffer dcu = DeviceBuffer::from_host(cu), didx = DeviceBuffer::from_host(index);
+      const WorkList w =
+          build_work_list(cu, 5, p.tokens, p.tokens, c, 0, work_list_capacity(p.tokens, 5, c, 0));
+      DeviceBuffer dcu = DeviceBuffer::from_host(w.cu),
+                   didx = DeviceBuffer::from_host(w.chunk_index);
       ChunkCumsumParams cp{};
       cp.g_in = contiguous_tensor(gin.get(), p, p.h_v, 1);
       cp.g_out = contiguous_tensor(gout.get(), p, p.h_v, 1);
@@ -395,7 +460,7 @@ TEST(Cumsum, EveryChunkSizeBothDirectionsVarlenWithPadding) {
                 didx.as<const int>(),
                 nullptr,
                 5,
-                static_cast<int>(index.size() / 2),
+                static_cast<int>(w.chunk_index.size() / 2),
                 400,
                 400};
       cp.heads = p.h_v;
@@ -403,7 +468,7 @@ TEST(Cumsum, EveryChunkSizeBothDirectionsVarlenWithPadding) {
       const CumsumConfig cfg{c};
       cuda::KernelCache::global()
           .get(cumsum_spec(cfg, rev, DType::kF32))
-          .launch(cumsum_shape(cfg, cp.seq.num_chunks, 10, p.h_v), &cp, nullptr);
+          .launch(cumsum_shape(cfg, cp.seq.num_chunks, p.h_v), &cp, nullptr);
       std::vector<float> out(g.size());
       QLA_CUDA_CHECK(cudaMemcpy(out.data(), gout.get(), gout.bytes(), cudaMemcpyDeviceToHost));
       for (int n = 0; n < 5; ++n) {

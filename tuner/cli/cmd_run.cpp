@@ -1,7 +1,10 @@
 // `qla run`: the GDN forward on the GPU for the .npy inputs `qla generate` wrote; writes o.npy and
-// ht.npy.
+// ht.npy. Several input folders of one shape class (heads, dims, dtypes, flags) run on one plan, as
+// a serving loop would: the plan is made once, for the largest batch, and every batch brings its
+// own cu_seqlens.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -13,6 +16,7 @@
 #include "qla/cuda/device_info.hpp"
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/io/npy.hpp"
 #include "qla/io/problem_files.hpp"
@@ -21,8 +25,8 @@ namespace qla::cli {
 namespace {
 
 struct RunOptions {
-  std::string inputs;
-  std::string outputs;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
   std::string algorithm = "fused";
   std::vector<std::string> configs;
   std::string cp = "auto";
@@ -48,10 +52,30 @@ void add_config(gdn::PlanOptions& plan, const std::string& text) {
                   "gdn.naive_fwd=bv32.ks4)");
 }
 
-cuda::DeviceBuffer upload(const Tensor& t) {
-  cuda::DeviceBuffer b(t.nbytes());
-  QLA_CUDA_CHECK(cudaMemcpy(b.get(), t.data(), t.nbytes(), cudaMemcpyHostToDevice));
-  return b;
+// One batch through `plan`; outputs staged into `outputs` (they appear together or not at all,
+// replacing an earlier run's folder whole).
+void run_batch(const gdn::Plan& plan, const cuda::DeviceBuffer& ws, const gdn::ProblemDir& in,
+               const std::string& outputs) {
+  const gdn::Problem& p = in.problem;
+  gdn::DeviceProblem d = gdn::DeviceProblem::from(p, in.tensors);
+  d.poison_outputs();  // NaN: anything not written shows
+  const gdn::Status s = gdn::forward(d.args, plan, ws.get(), nullptr);
+  if (s.code == gdn::Status::Code::kInvalidArgument) throw UserError(s.message);
+  if (!s.ok())
+    throw ApiError("qla run", std::string(gdn::status_code_name(s.code)) + ": " + s.message);
+  QLA_CUDA_CHECK(cudaDeviceSynchronize());
+  if (const gdn::Status c = gdn::call_status(plan, ws.get()); !c.ok()) throw UserError(c.message);
+  Tensor o_host(p.qkv_dtype, {p.batch, p.tokens, p.h_v, p.v_dim});
+  QLA_CUDA_CHECK(cudaMemcpy(o_host.data(), d.o.get(), o_host.nbytes(), cudaMemcpyDeviceToHost));
+  gdn::StagedDir staged(outputs);
+  write_npy(staged.path() / "o.npy", o_host);
+  if (p.final_state) {
+    Tensor ht_host(DType::kF32, {p.num_sequences(), p.h_v, p.k_dim, p.v_dim});
+    QLA_CUDA_CHECK(
+        cudaMemcpy(ht_host.data(), d.ht.get(), ht_host.nbytes(), cudaMemcpyDeviceToHost));
+    write_npy(staged.path() / "ht.npy", ht_host);
+  }
+  staged.commit();
 }
 
 int run(const RunOptions& o) {
@@ -73,61 +97,50 @@ int run(const RunOptions& o) {
   options.cp_threshold = o.cp_threshold;
   for (const auto& c : o.configs) add_config(options, c);
 
+  if (o.inputs.size() != o.outputs.size()) {
+    throw UserError("--inputs and --outputs must name as many folders (" +
+                    std::to_string(o.inputs.size()) + " inputs, " +
+                    std::to_string(o.outputs.size()) + " outputs)");
+  }
   gdn::ReadOptions read;
   read.allow_padding = true;
-  const gdn::ProblemDir in = gdn::read_problem_dir(o.inputs, read);
-  const gdn::Problem& p = in.problem;
+  std::vector<gdn::ProblemDir> batches;
+  for (const std::string& dir : o.inputs) {
+    batches.push_back(gdn::read_problem_dir(dir, read));
+    const gdn::Problem& first = batches.front().problem;
+    const gdn::Problem& p = batches.back().problem;
+    if (p.class_label() != first.class_label()) {
+      throw UserError("--inputs " + dir + " is of another shape class than " + o.inputs.front() +
+                      " (" + p.class_label() + " vs " + first.class_label() +
+                      "); one run serves one class");
+    }
+    options.max_rows = std::max<long long>(options.max_rows, p.total_tokens());
+    options.max_sequences = std::max<long long>(options.max_sequences, p.num_sequences());
+  }
   const auto device = cuda::current_device();
   if (!device) {
     std::fprintf(stderr, "qla run: no usable GPU on this machine\n");
     return 1;
   }
-  const gdn::Plan plan = gdn::make_plan(p, *device, options);
+  // The plan is made once, from the first batch, with room for the largest.
+  const gdn::Problem& first = batches.front().problem;
+  const gdn::Plan plan = gdn::make_plan(first, *device, options);
   if (!plan.not_implemented_reason().empty()) {
     throw UserError(std::string("--algorithm ") + o.algorithm + ": " +
                     plan.not_implemented_reason());
   }
-
-  const auto& t = in.tensors;
-  cuda::DeviceBuffer q = upload(t.q), k = upload(t.k), v = upload(t.v), g = upload(t.g),
-                     beta = upload(t.beta);
-  cuda::DeviceBuffer h0 = t.h0 ? upload(*t.h0) : cuda::DeviceBuffer();
-  Tensor o_host(p.qkv_dtype, {p.batch, p.tokens, p.h_v, p.v_dim});
-  Tensor ht_host(DType::kF32, {p.num_sequences(), p.h_v, p.k_dim, p.v_dim});
-  cuda::DeviceBuffer o_dev(o_host.nbytes()), ht_dev(ht_host.nbytes()), ws(plan.workspace_bytes());
-  QLA_CUDA_CHECK(cudaMemset(o_dev.get(), 0xff, o_dev.bytes()));  // NaN: anything not written shows
-
-  gdn::ForwardArgs args;
-  args.problem = p;
-  args.q = gdn::contiguous_tensor(q.get(), p, p.h_qk, p.k_dim);
-  args.k = gdn::contiguous_tensor(k.get(), p, p.h_qk, p.k_dim);
-  args.v = gdn::contiguous_tensor(v.get(), p, p.h_v, p.v_dim);
-  args.o = gdn::contiguous_tensor(o_dev.get(), p, p.h_v, p.v_dim);
-  args.g = gdn::contiguous_tensor(g.get(), p, p.h_v, 1);
-  args.beta = gdn::contiguous_tensor(beta.get(), p, p.h_v, 1);
-  args.h0 = p.initial_state ? h0.as<const float>() : nullptr;
-  args.ht = p.final_state ? ht_dev.as<float>() : nullptr;
-  const gdn::Status s = gdn::forward(args, plan, ws.get(), nullptr);
-  if (s.code == gdn::Status::Code::kInvalidArgument) throw UserError(s.message);
-  if (!s.ok())
-    throw ApiError("qla run", std::string(gdn::status_code_name(s.code)) + ": " + s.message);
-  QLA_CUDA_CHECK(cudaDeviceSynchronize());
-  QLA_CUDA_CHECK(cudaMemcpy(o_host.data(), o_dev.get(), o_host.nbytes(), cudaMemcpyDeviceToHost));
-  // Outputs are staged and appear together (or not at all), replacing an earlier run's folder
-  // whole.
-  gdn::StagedDir staged(o.outputs);
-  write_npy(staged.path() / "o.npy", o_host);
-  if (p.final_state) {
-    QLA_CUDA_CHECK(
-        cudaMemcpy(ht_host.data(), ht_dev.get(), ht_host.nbytes(), cudaMemcpyDeviceToHost));
-    write_npy(staged.path() / "ht.npy", ht_host);
-  }
-  staged.commit();
+  const cuda::DeviceBuffer ws(plan.workspace_bytes());
   std::string labels;
   for (const auto& [kernel, label] : plan.config_labels()) labels += " " + kernel + "=" + label;
-  std::printf("qla run: %s %s on %s:%s cp_pieces=%d -> %s\n", gdn::algorithm_name(plan.algorithm()),
-              p.label().c_str(), device->name.c_str(), labels.c_str(), plan.cp_pieces(),
-              o.outputs.c_str());
+  std::printf("qla run: %s plan for %s on %s:%s cp_pieces=%d (up to %lld rows, %lld sequences)\n",
+              gdn::algorithm_name(plan.algorithm()), first.class_label().c_str(),
+              device->name.c_str(), labels.c_str(), plan.cp_pieces(), plan.max_rows(),
+              plan.max_sequences());
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    run_batch(plan, ws, batches[i], o.outputs[i]);
+    std::printf("qla run: %s -> %s\n", batches[i].problem.label().c_str(), o.outputs[i].c_str());
+  }
+  if (batches.size() > 1) std::printf("qla run: one plan served %zu batches\n", batches.size());
   return 0;
 }
 
@@ -137,8 +150,13 @@ void add_run_command(CLI::App& app) {
   auto opts = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand(
       "run", "Run the GDN forward on the GPU for .npy inputs; write o.npy, ht.npy");
-  cmd->add_option("--inputs", opts->inputs, "directory written by `qla generate`")->required();
-  cmd->add_option("--outputs", opts->outputs, "directory for o.npy and ht.npy")->required();
+  cmd->add_option(
+         "--inputs", opts->inputs,
+         "directories written by `qla generate`; several (one shape class) run on one plan")
+      ->required();
+  cmd->add_option("--outputs", opts->outputs,
+                  "directories for o.npy and ht.npy, one per --inputs directory")
+      ->required();
   cmd->add_option("--algorithm", opts->algorithm, "fused (default), unfused or naive");
   cmd->add_option("--config", opts->configs,
                   "KERNEL=LABEL (or a bare LABEL) forcing a kernel's config");

@@ -20,6 +20,7 @@
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/cuda/nvrtc_compiler.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
@@ -76,42 +77,6 @@ gdn::ProblemTensors make_inputs(const gdn::Problem& p, std::uint64_t seed) {
   opt.distribution = gdn::Distribution::kBench;
   opt.seed = seed;
   return gdn::generate_inputs(p, opt);
-}
-
-cuda::DeviceBuffer upload_tensor(const Tensor& t) {
-  std::vector<std::byte> bytes(t.bytes());
-  return cuda::DeviceBuffer::from_host(bytes);
-}
-
-/// Device copies of inputs and outputs of one problem.
-struct DeviceProblem {
-  gdn::Problem problem;
-  cuda::DeviceBuffer q, k, v, g, beta, h0, o, ht;
-  gdn::ForwardArgs args;
-};
-
-DeviceProblem upload(const gdn::Problem& p, const gdn::ProblemTensors& in) {
-  DeviceProblem d;
-  d.problem = p;
-  d.q = upload_tensor(in.q);
-  d.k = upload_tensor(in.k);
-  d.v = upload_tensor(in.v);
-  d.g = upload_tensor(in.g);
-  d.beta = upload_tensor(in.beta);
-  if (p.initial_state) d.h0 = upload_tensor(*in.h0);
-  d.o = cuda::DeviceBuffer(in.v.nbytes());
-  d.ht = cuda::DeviceBuffer(static_cast<std::size_t>(p.num_sequences()) * p.h_v * p.k_dim *
-                            p.v_dim * sizeof(float));
-  d.args.problem = p;
-  d.args.q = gdn::contiguous_tensor(d.q.get(), p, p.h_qk, p.k_dim);
-  d.args.k = gdn::contiguous_tensor(d.k.get(), p, p.h_qk, p.k_dim);
-  d.args.v = gdn::contiguous_tensor(d.v.get(), p, p.h_v, p.v_dim);
-  d.args.g = gdn::contiguous_tensor(d.g.get(), p, p.h_v, 1);
-  d.args.beta = gdn::contiguous_tensor(d.beta.get(), p, p.h_v, 1);
-  d.args.o = gdn::contiguous_tensor(d.o.get(), p, p.h_v, p.v_dim);
-  d.args.h0 = p.initial_state ? d.h0.as<float>() : nullptr;
-  d.args.ht = p.final_state ? d.ht.as<float>() : nullptr;
-  return d;
 }
 
 /// Relative Frobenius error, max abs error and non-finite count of `x` against `ref` over [0, n).
@@ -228,7 +193,7 @@ class GdnBackend final : public TrialRunner {
     return gdn::make_plan(p, info_, opt);
   }
 
-  DeviceProblem& data_for(const gdn::Problem& p) {
+  gdn::DeviceProblem& data_for(const gdn::Problem& p) {
     const std::string key = problem_key(p);
     auto it = data_.find(key);
     if (it != data_.end()) return it->second;
@@ -236,7 +201,7 @@ class GdnBackend final : public TrialRunner {
       prepared_.reset();      // its op points into data_
       data_.clear();
     }
-    return data_.emplace(key, upload(p, make_inputs(p, 42))).first->second;
+    return data_.emplace(key, gdn::DeviceProblem::from(p, make_inputs(p, 42))).first->second;
   }
 
   Prepared& prepare(const TrialRequest& r) {
@@ -245,7 +210,7 @@ class GdnBackend final : public TrialRunner {
                             nlohmann::json(r.members).dump();
     if (prepared_ && prepared_->key == key) return *prepared_;
     prepared_.reset();
-    DeviceProblem& d = data_for(r.problem);
+    gdn::DeviceProblem& d = data_for(r.problem);
     auto p = std::make_unique<Prepared>(Prepared{key, plan_for(r, r.problem), {}, {}});
     if (!p->plan.not_implemented_reason().empty())
       throw std::runtime_error("cannot implement: " + p->plan.not_implemented_reason());
@@ -272,7 +237,7 @@ class GdnBackend final : public TrialRunner {
   }
 
   std::vector<OutputError> validate_on(const gdn::Plan& plan, const gdn::Problem& vp) {
-    DeviceProblem& d = data_for(vp);
+    gdn::DeviceProblem& d = data_for(vp);
     const std::string key = problem_key(vp);
     if (!refs_.count(key)) {
       refs_[key] = ref::forward_recurrent(gdn::to_forward_inputs(vp, make_inputs(vp, 42)));
@@ -285,6 +250,8 @@ class GdnBackend final : public TrialRunner {
     const gdn::Status st = gdn::forward(d.args, plan, ws.get(), measurer_->stream());
     if (!st.ok()) throw std::runtime_error(std::string("forward: ") + st.message);
     check_cuda("validation run");
+    if (const gdn::Status c = gdn::call_status(plan, ws.get()); !c.ok())
+      throw std::runtime_error(std::string("forward: ") + c.message);
     Tensor o(vp.qkv_dtype, gdn::tensor_shape(vp, "o"));
     std::vector<float> ht(d.ht.bytes() / 4);
     QLA_REQUIRE(cudaMemcpy(o.data(), d.o.get(), d.o.bytes(), cudaMemcpyDeviceToHost) == cudaSuccess,
@@ -299,7 +266,7 @@ class GdnBackend final : public TrialRunner {
   int device_;
   cuda::DeviceInfo info_;
   std::unique_ptr<Measurer> measurer_;
-  std::map<std::string, DeviceProblem> data_;
+  std::map<std::string, gdn::DeviceProblem> data_;
   std::map<std::string, ref::ForwardOutputs> refs_;
   std::map<std::string, std::vector<OutputError>>
       validated_;  ///< candidate + validation problem → its errors

@@ -85,6 +85,17 @@ std::string Problem::label() const {
   return os.str();
 }
 
+std::string Problem::class_label() const {
+  std::ostringstream os;
+  os << 'h' << h_qk << 'x' << h_v << ".k" << k_dim << 'v' << v_dim << '.' << dtype_name(qkv_dtype)
+     << ".g-" << dtype_name(gate_dtype) << ".b-" << dtype_name(beta_dtype);
+  if (initial_state) os << ".h0";
+  if (final_state) os << ".ht";
+  if (l2norm_qk) os << ".l2";
+  os << ".s" << effective_scale();
+  return os.str();
+}
+
 std::string Problem::key() const {
   std::string k = label();
   if (initial_state) k += ".h0";

@@ -28,9 +28,11 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
   const long long T = p.seq.tokens_per_row;
   const int tid = threadIdx.x;
 
-  if (static_cast<int>(blockIdx.x) >= p.seq.num_chunks) {  // zero the padding after cu_seqlens[N]
-    const long long pad0 = p.seq.cu_seqlens[p.seq.num_sequences] +
-                           static_cast<long long>(blockIdx.x - p.seq.num_chunks) * C;
+  const int seq = p.seq.chunk_index[2 * blockIdx.x];
+  const int chunk = p.seq.chunk_index[2 * blockIdx.x + 1];
+  if (seq < 0) {  // padding entry j = chunk: zero the rows cu_seqlens[N] + [j·C, (j+1)·C)
+    const long long pad0 =
+        p.seq.cu_seqlens[p.seq.num_sequences] + static_cast<long long>(chunk) * C;
     for (int i = tid; i < C * 32; i += 128) {
       const long long tok = pad0 + i / 32;
       const int head = head0 + i % 32;
@@ -39,9 +41,6 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
     }
     return;
   }
-
-  const int seq = p.seq.chunk_index[2 * blockIdx.x];
-  const int chunk = p.seq.chunk_index[2 * blockIdx.x + 1];
   const long long bos = p.seq.cu_seqlens[seq] + static_cast<long long>(chunk) * C;
   const long long eos = p.seq.cu_seqlens[seq + 1];
   const int len = static_cast<int>(eos - bos < C ? eos - bos : C);

@@ -42,6 +42,7 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   const int head = blockIdx.x % p.heads_v;
   const int seq = p.seq.chunk_index[2 * chunk];
   const int cis = p.seq.chunk_index[2 * chunk + 1];
+  if (seq < 0) return;  // a padding entry of the work list
   const long long first = p.seq.cu_seqlens[seq] + static_cast<long long>(cis) * kChunk;
   const long long end = p.seq.cu_seqlens[seq + 1];
   const int rows = end - first < kChunk ? static_cast<int>(end - first) : kChunk;

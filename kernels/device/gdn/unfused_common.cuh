@@ -29,7 +29,8 @@ using cuda::from_float;
 using cuda::to_float;
 using cuda::token_offset;
 
-/// Where chunk c of the work list lies: first flat token and valid rows (1..64).
+/// Where chunk c of the work list lies: first flat token and valid rows (1..64; 0 for a padding
+/// entry).
 struct ChunkRange {
   int sequence;
   long long first_token;
@@ -38,6 +39,7 @@ struct ChunkRange {
 __device__ __forceinline__ ChunkRange chunk_range(const SequenceView& seq, int c) {
   const int n = seq.chunk_index[2 * c];
   const int i = seq.chunk_index[2 * c + 1];
+  if (n < 0) return {-1, 0, 0};  // a padding entry of the work list: no rows
   const long long begin = seq.cu_seqlens[n] + static_cast<long long>(i) * kChunk;
   const long long end = seq.cu_seqlens[n + 1];
   const long long rows = end - begin < kChunk ? end - begin : kChunk;

@@ -19,12 +19,9 @@ cuda::KernelSpec cumsum_spec(const CumsumConfig& c, bool reverse, DType gate) {
           cuda::params_layout<ChunkCumsumParams>()};
 }
 
-cuda::LaunchShape cumsum_shape(const CumsumConfig& c, int num_chunks, long long padding_tokens,
-                               int heads) {
+cuda::LaunchShape cumsum_shape(const CumsumConfig&, int entries, int heads) {
   cuda::LaunchShape s;
-  const long long pad_blocks = (padding_tokens + c.chunk - 1) / c.chunk;
-  s.grid = {static_cast<unsigned>(num_chunks + pad_blocks),
-            static_cast<unsigned>((heads + 31) / 32), 1};
+  s.grid = {static_cast<unsigned>(entries), static_cast<unsigned>((heads + 31) / 32), 1};
   s.block = {128, 1, 1};
   return s;
 }

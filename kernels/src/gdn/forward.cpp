@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <vector>
 
+#include "qla/cuda/check.hpp"
 #include "qla/cuda/device_buffer.hpp"
 #include "qla/cuda/launcher.hpp"
 #include "qla/error.hpp"
@@ -20,6 +22,7 @@
 #include "qla/gdn/naive_fwd.hpp"
 #include "qla/gdn/state_pass.hpp"
 #include "qla/gdn/unfused.hpp"
+#include "qla/gdn/work_list.hpp"
 
 namespace qla::gdn {
 
@@ -31,12 +34,13 @@ std::size_t align_up(std::size_t x) { return (x + kAlign - 1) / kAlign * kAlign;
 
 struct Plan::Impl {
   Problem problem;
+  long long max_rows = 0;
+  long long max_sequences = 0;
   Algorithm algorithm = Algorithm::kFused;
   std::string not_implemented;
   std::map<std::string, std::string> labels;
   int chunk = kChunk;
-  cuda::DeviceBuffer cu_seqlens, chunk_index, chunk_offset;
-  SequenceView seq{};
+  bool cp = false;
   int cp_pieces = 0;
   int cp_piece_chunks = 0;
   float cp_threshold = -10.f;
@@ -49,6 +53,7 @@ struct Plan::Impl {
   FusedFwdConfig fused;
   StatePassConfig state;
   CpCorrectConfig correct;
+  const cuda::Kernel* work_list_kernel = nullptr;
   const cuda::Kernel* naive_kernel = nullptr;
   const cuda::Kernel* l2norm_kernel = nullptr;
   const cuda::Kernel* cumsum_kernel = nullptr;
@@ -57,17 +62,15 @@ struct Plan::Impl {
   const cuda::Kernel* state_kernel = nullptr;
   const cuda::Kernel* warmup_kernel = nullptr;
   const cuda::Kernel* correct_kernel = nullptr;
-  // CP metadata: the split on the host and its device copies (pieces as the kernels' sequences).
-  CpSplit split;
-  cuda::DeviceBuffer piece_cu, piece_chunk_index, piece_chunk_offset, piece_is_last,
-      raw_first_piece, ht_index;
-  SequenceView pieces{};
-  // Workspace layout.
+  // Workspace layout: the l2norm copies, the work lists, then the algorithm's scratch.
   std::size_t l2norm_bytes = 0;  // one normalised q or k copy
+  WorkListLayout lists;
   std::size_t algo_offset = 0;
   std::size_t algo_bytes = 0;
   FusedWorkspaceLayout fused_ws;
   std::size_t workspace = 0;
+
+  int piece_chunks_of_lists() const { return cp ? cp_piece_chunks : 0; }
 };
 
 Plan::Plan() : impl_(std::make_unique<Impl>()) {}
@@ -76,15 +79,17 @@ Plan::Plan(Plan&&) noexcept = default;
 Plan& Plan::operator=(Plan&&) noexcept = default;
 const Problem& Plan::problem() const { return impl_->problem; }
 Algorithm Plan::algorithm() const { return impl_->algorithm; }
+long long Plan::max_rows() const { return impl_->max_rows; }
+long long Plan::max_sequences() const { return impl_->max_sequences; }
 std::size_t Plan::workspace_bytes() const { return impl_->workspace; }
 const std::string& Plan::not_implemented_reason() const { return impl_->not_implemented; }
 const std::map<std::string, std::string>& Plan::config_labels() const { return impl_->labels; }
+bool Plan::cp_enabled() const { return impl_->cp; }
 int Plan::cp_pieces() const { return impl_->cp_pieces; }
 int Plan::cp_piece_chunks() const { return impl_->cp_piece_chunks; }
 float Plan::cp_threshold() const { return impl_->cp_threshold; }
-const CpSplit& Plan::cp_split() const { return impl_->split; }
 int Plan::chunk() const { return impl_->chunk; }
-const SequenceView& Plan::sequences() const { return impl_->seq; }
+const WorkListLayout& Plan::work_list_layout() const { return impl_->lists; }
 const FusedWorkspaceLayout& Plan::fused_workspace() const { return impl_->fused_ws; }
 
 int fused_block_v_heuristic(long long ctas_per_slice, int sm_count) {
@@ -127,9 +132,20 @@ const char* status_code_name(Status::Code c) {
   return "?";
 }
 
-TokenTensor contiguous_tensor(void* data, const Problem& p, int heads, int dim) {
+TokenTensor contiguous_tensor(void* data, long long tokens, int heads, int dim) {
   const long long row = static_cast<long long>(heads) * dim;
-  return {data, p.tokens * row, row, dim};
+  return {data, tokens * row, row, dim};
+}
+
+TokenTensor contiguous_tensor(void* data, const Problem& p, int heads, int dim) {
+  return contiguous_tensor(data, p.tokens, heads, dim);
+}
+
+void ForwardArgs::set_sequences(const Problem& p, const int* cu_device) {
+  batch = p.batch;
+  tokens = p.tokens;
+  cu_seqlens = p.is_varlen() ? cu_device : nullptr;
+  num_sequences = p.is_varlen() ? static_cast<int>(p.num_sequences()) : 0;
 }
 
 namespace {
@@ -146,45 +162,6 @@ Point choose(const SpaceDecl& space, const Problem& problem, const cuda::DeviceI
       return *p;
   }
   return space.default_point;
-}
-
-// Uploads sequence offsets `cu` ([N+1] flat rows) and their chunk work list for chunk size `chunk`;
-// fills `view`.
-void upload_sequences(const std::vector<int>& cu, int chunk, const Problem& p,
-                      cuda::DeviceBuffer& cu_dev, cuda::DeviceBuffer& index_dev,
-                      cuda::DeviceBuffer& offset_dev, SequenceView& view) {
-  const std::size_t n = cu.size() - 1;
-  std::vector<int> index, offset{0};
-  for (std::size_t i = 0; i < n; ++i) {
-    const int chunks = (cu[i + 1] - cu[i] + chunk - 1) / chunk;
-    for (int c = 0; c < chunks; ++c) {
-      index.push_back(static_cast<int>(i));
-      index.push_back(c);
-    }
-    offset.push_back(static_cast<int>(index.size() / 2));
-  }
-  if (index.empty()) index = {0, 0};  // keep the buffer non-null; num_chunks stays 0
-  cu_dev = cuda::DeviceBuffer::from_host(cu);
-  index_dev = cuda::DeviceBuffer::from_host(index);
-  offset_dev = cuda::DeviceBuffer::from_host(offset);
-  view.cu_seqlens = cu_dev.as<const int>();
-  view.chunk_index = index_dev.as<const int>();
-  view.chunk_offset = offset_dev.as<const int>();
-  view.num_sequences = static_cast<int>(n);
-  view.num_chunks = offset.back();
-  view.tokens_per_row = p.tokens;
-  view.total_tokens = p.total_tokens();
-}
-
-// Sequence offsets (fixed-length: 0, T, 2T, ...) and the work list for chunk size `chunk`.
-void build_sequences(Plan::Impl& plan, int chunk) {
-  const Problem& p = plan.problem;
-  const long long n = p.num_sequences();
-  std::vector<int> cu{0};
-  for (long long i = 0; i < n; ++i)
-    cu.push_back(static_cast<int>(p.seq_begin(i) + p.seq_length(i)));
-  plan.chunk = chunk;
-  upload_sequences(cu, chunk, p, plan.cu_seqlens, plan.chunk_index, plan.chunk_offset, plan.seq);
 }
 
 // `space`'s point for the fused path with its chunk axis at `chunk`: an explicit config must
@@ -260,11 +237,11 @@ long long chunk_count(const Problem& p, int chunk) {
 
 // The CP split of `problem` at chunk size `c` (and its chunks per piece), or nullopt when CP is off
 // or would cut nothing.
-std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, int c, CpMode mode,
-                                                 int piece_option, const ArchInfo& arch) {
+std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, long long max_sequences,
+                                                 int c, CpMode mode, int piece_option,
+                                                 const ArchInfo& arch) {
   const bool want = mode == CpMode::kOn || (mode == CpMode::kAuto && cp_auto_rule(problem, c));
-  if (!want || problem.num_sequences() > 65535)
-    return std::nullopt;  // cp_correct's grid z: raw sequences
+  if (!want || max_sequences > 65535) return std::nullopt;  // cp_correct's grid z: sequences
   const int l = piece_option > 0 ? piece_option
                                  : cp_piece_chunks_heuristic(problem.h_v, chunk_count(problem, c),
                                                              arch.sm_count);
@@ -377,15 +354,16 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
                        std::begin(kChunkFwdVariants));
   choose_cp_knobs(plan_point, c, variant, options, mode, piece_option, im.cp_threshold, plan_label);
   im.labels[fwd_plan_space().kernel] = plan_label;
-  build_sequences(im, c);
+  im.chunk = c;
 
-  // CP: decided on the raw sequences in chunks of C; on only where it really cuts a sequence.
-  if (auto split = decide_cp(problem, c, mode, piece_option, device.arch)) {
-    im.split = std::move(split->first);
-    im.cp_pieces = im.split.pieces();
+  // CP: decided on the representative's sequences in chunks of C; on only where it really cuts a
+  // sequence. Calls split their own sequences with the same piece length.
+  if (auto split = decide_cp(problem, im.max_sequences, c, mode, piece_option, device.arch)) {
+    im.cp = true;
+    im.cp_pieces = split->first.pieces();
     im.cp_piece_chunks = split->second;
   }
-  const bool cp = im.cp_pieces > 0;
+  const bool cp = im.cp;
   if (!fused_given)
     im.fused = fused_fwd_config(fspace.kernel, with_untuned_block_v(fspace, fused_point, problem,
                                                                     im.cp_pieces, device.arch));
@@ -426,15 +404,11 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
         &cache.get(state_pass_spec(im.state, problem.qkv_dtype, problem.beta_dtype, true));
     im.warmup_kernel = &cache.get(cp_warmup_spec());
     im.correct_kernel = &cache.get(cp_correct_spec(im.correct));
-    upload_sequences(im.split.cu, c, problem, im.piece_cu, im.piece_chunk_index,
-                     im.piece_chunk_offset, im.pieces);
-    im.piece_is_last = cuda::DeviceBuffer::from_host(im.split.is_last);
-    im.raw_first_piece = cuda::DeviceBuffer::from_host(im.split.raw_first_piece);
-    im.ht_index = cuda::DeviceBuffer::from_host(im.split.ht_index);
   }
 
-  // Workspace after the l2norm copies: g_cum, A_r, then the CP buffers.
-  const auto rows = static_cast<std::size_t>(problem.total_tokens());
+  // Workspace after the l2norm copies and the work lists: g_cum, A_r, then the CP buffers of every
+  // piece a call of the class can have.
+  const auto rows = static_cast<std::size_t>(im.max_rows);
   const auto hv = static_cast<std::size_t>(problem.h_v);
   std::size_t at = im.algo_offset;
   auto take = [&at](std::size_t bytes) {
@@ -446,7 +420,10 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   w.g_cum = take(rows * hv * sizeof(float));
   w.a_r = take(rows * hv * static_cast<std::size_t>(c) * dtype_size(problem.qkv_dtype));
   if (cp) {
-    const auto ph = static_cast<std::size_t>(im.cp_pieces) * hv;
+    const auto ph =
+        static_cast<std::size_t>(
+            work_list_capacity(im.max_rows, im.max_sequences, c, im.cp_piece_chunks).max_pieces) *
+        hv;
     const std::size_t state = 128 * 128 * sizeof(float);
     w.num_warmup = take(ph * sizeof(int));
     w.fallback = take(ph * sizeof(int));
@@ -456,6 +433,34 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   }
   im.algo_bytes = at - im.algo_offset;
   return true;
+}
+
+// The work lists of the largest call after `at`; sets the workspace's total size.
+void lay_out_work_lists(Plan::Impl& im, std::size_t at) {
+  const WorkListCapacity cap =
+      work_list_capacity(im.max_rows, im.max_sequences, im.chunk, im.piece_chunks_of_lists());
+  auto take = [&at](std::size_t ints) {
+    const std::size_t off = at;
+    at += align_up(ints * sizeof(int));
+    return off;
+  };
+  const auto n = static_cast<std::size_t>(im.max_sequences);
+  const auto chunks = static_cast<std::size_t>(cap.max_chunks);
+  const auto pieces = static_cast<std::size_t>(cap.max_pieces);
+  WorkListLayout& l = im.lists;
+  l.error = take(1);
+  l.cu = take(n + 1);
+  l.chunk_index = take(2 * chunks);
+  l.chunk_offset = take(n + 1);
+  if (im.piece_chunks_of_lists() > 0) {
+    l.piece_cu = take(pieces + 1);
+    l.piece_chunk_index = take(2 * chunks);
+    l.piece_chunk_offset = take(pieces + 1);
+    l.piece_is_last = take(pieces);
+    l.ht_index = take(pieces);
+    l.raw_first_piece = take(n + 1);
+  }
+  im.workspace = at;
 }
 
 }  // namespace
@@ -470,7 +475,8 @@ Point untuned_fused_point(const std::string& kernel, const Problem& problem, con
   const SpaceDecl* space = fused_fwd_family_space(kernel);
   QLA_REQUIRE(space != nullptr, kernel << " is not a chunk-forward family");
   const auto split =
-      decide_cp(problem, value_of(*space, space->default_point, "chunk"), CpMode::kAuto, 0, arch);
+      decide_cp(problem, problem.num_sequences(), value_of(*space, space->default_point, "chunk"),
+                CpMode::kAuto, 0, arch);
   return with_untuned_block_v(*space, space->default_point, problem,
                               split ? split->first.pieces() : 0, arch);
 }
@@ -481,7 +487,11 @@ Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const Pla
   Plan::Impl& im = plan.impl();
   im.problem = problem;
   im.algorithm = options.algorithm;
-  build_sequences(im, kChunk);  // the fused path rebuilds it for its chunk size
+  im.max_rows = std::max<long long>(options.max_rows, problem.total_tokens());
+  im.max_sequences = std::max<long long>(options.max_sequences, problem.num_sequences());
+  QLA_REQUIRE(im.max_sequences <= std::numeric_limits<int>::max() - 1 &&
+                  im.max_rows <= std::numeric_limits<int>::max(),
+              "a plan's calls hold at most 2^31 - 1 token rows and sequences (offsets are int32)");
 
   if (problem.k_dim != 128 || problem.v_dim != 128) {
     im.not_implemented =
@@ -497,8 +507,8 @@ Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const Pla
       return plan;
     }
     im.l2norm_kernel = &cuda::KernelCache::global().get(l2norm_spec(im.l2norm, problem.qkv_dtype));
-    im.l2norm_bytes = align_up(static_cast<std::size_t>(problem.total_tokens()) * problem.h_qk *
-                               128 * dtype_size(problem.qkv_dtype));
+    im.l2norm_bytes = align_up(static_cast<std::size_t>(im.max_rows) * problem.h_qk * 128 *
+                               dtype_size(problem.qkv_dtype));
   }
   im.algo_offset = 2 * im.l2norm_bytes;
 
@@ -523,14 +533,16 @@ Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const Pla
         im.not_implemented = why;
         return plan;
       }
-      im.algo_bytes = unfused_workspace_bytes(im.seq.num_chunks, problem.h_v);
+      im.algo_bytes = unfused_workspace_bytes(
+          work_list_capacity(im.max_rows, im.max_sequences, kChunk, 0).max_chunks, problem.h_v);
       break;
     }
     case Algorithm::kFused:
       if (!plan_fused(im, device, options)) return plan;
       break;
   }
-  im.workspace = im.algo_offset + align_up(im.algo_bytes);
+  lay_out_work_lists(im, im.algo_offset + align_up(im.algo_bytes));
+  im.work_list_kernel = &cuda::KernelCache::global().get(work_list_spec());
   return plan;
 }
 
@@ -554,22 +566,26 @@ std::string check_tensor(const char* name, const TokenTensor& t, int dim, std::s
   return os.str();
 }
 
-std::string validate(const ForwardArgs& a, const Problem& p) {
-  const Problem& q = a.problem;
-  if (q.batch != p.batch || q.tokens != p.tokens || q.cu_seqlens != p.cu_seqlens) {
-    return "args.problem has other sequences than the plan (" + q.label() + " vs " + p.label() +
-           ")";
+std::string validate(const ForwardArgs& a, const Plan::Impl& im) {
+  const Problem& p = im.problem;
+  std::ostringstream os;
+  if (a.batch < 1 || a.tokens < 0) {
+    os << "batch " << a.batch << " and tokens " << a.tokens << " must be >= 1 and >= 0";
+  } else if (a.batch > im.max_rows || a.batch * a.tokens > im.max_rows) {
+    os << a.batch << " x " << a.tokens << " token rows exceed the plan's " << im.max_rows
+       << " (make the plan with PlanOptions::max_rows)";
+  } else if (a.cu_seqlens != nullptr && a.batch != 1) {
+    os << "cu_seqlens needs batch == 1 (packed sequences), got batch " << a.batch;
+  } else if (a.cu_seqlens != nullptr && (a.num_sequences < 1)) {
+    os << "cu_seqlens given with " << a.num_sequences << " sequences (need >= 1)";
+  } else if (a.cu_seqlens != nullptr &&
+             reinterpret_cast<std::uintptr_t>(a.cu_seqlens) % alignof(int)) {
+    os << "cu_seqlens is not 4-byte aligned";
+  } else if (a.sequences() > im.max_sequences) {
+    os << a.sequences() << " sequences exceed the plan's " << im.max_sequences
+       << " (make the plan with PlanOptions::max_sequences)";
   }
-  if (q.h_qk != p.h_qk || q.h_v != p.h_v)
-    return "head counts differ from the plan's (" + q.label() + ")";
-  if (q.k_dim != p.k_dim || q.v_dim != p.v_dim) return "head dims differ from the plan's";
-  if (q.qkv_dtype != p.qkv_dtype || q.gate_dtype != p.gate_dtype || q.beta_dtype != p.beta_dtype) {
-    return "dtypes differ from the plan's";
-  }
-  if (q.initial_state != p.initial_state || q.final_state != p.final_state ||
-      q.l2norm_qk != p.l2norm_qk || q.effective_scale() != p.effective_scale()) {
-    return "flags (initial/final state, l2norm, scale) differ from the plan's";
-  }
+  if (!os.str().empty()) return os.str();
   const std::size_t e = dtype_size(p.qkv_dtype);
   for (auto [name, t, dim, size] :
        {std::tuple{"q", a.q, p.k_dim, e}, std::tuple{"k", a.k, p.k_dim, e},
@@ -584,6 +600,61 @@ std::string validate(const ForwardArgs& a, const Problem& p) {
   if (p.final_state && (a.ht == nullptr || !aligned16(a.ht)))
     return "ht is null or not 16-byte aligned";
   return {};
+}
+
+// A call's sequence metadata in the workspace: the views the kernels read and the work-list
+// kernel's params that fill them.
+struct CallLists {
+  SequenceView raw{}, pieces{};
+  const int* piece_is_last = nullptr;
+  const int* raw_first_piece = nullptr;
+  const int* ht_index = nullptr;
+  WorkListParams build{};
+};
+
+CallLists call_lists(const Plan::Impl& im, const ForwardArgs& a, char* ws) {
+  const WorkListLayout& l = im.lists;
+  const int n = static_cast<int>(a.sequences());
+  const long long rows = a.batch * a.tokens;
+  const int L = im.piece_chunks_of_lists();
+  const WorkListCapacity cap = work_list_capacity(rows, n, im.chunk, L);
+  auto at = [ws](std::size_t off) {
+    return off == WorkListLayout::kNone ? nullptr : reinterpret_cast<int*>(ws + off);
+  };
+  CallLists c;
+  WorkListParams& b = c.build;
+  b = {a.cu_seqlens,
+       n,
+       a.tokens,
+       rows,
+       im.chunk,
+       L,
+       cap.max_chunks,
+       cap.max_pieces,
+       at(l.cu),
+       at(l.chunk_index),
+       at(l.chunk_offset),
+       at(l.piece_cu),
+       at(l.piece_chunk_index),
+       at(l.piece_chunk_offset),
+       at(l.piece_is_last),
+       at(l.ht_index),
+       at(l.raw_first_piece),
+       at(l.error)};
+  c.raw = {b.cu, b.chunk_index, b.chunk_offset, n, cap.max_chunks, a.tokens, rows};
+  if (L > 0) {
+    c.pieces = {b.piece_cu,
+                b.piece_chunk_index,
+                b.piece_chunk_offset,
+                cap.max_pieces,
+                cap.max_chunks,
+                a.tokens,
+                rows};
+    c.piece_is_last = b.piece_is_last;
+    c.raw_first_piece = b.raw_first_piece;
+    c.ht_index = b.ht_index;
+  }
+  return c;
 }
 
 // Every Params struct of the fused path for one call, built and checked before anything is
@@ -604,41 +675,41 @@ struct FusedLaunch {
   }
 };
 
-FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const TokenTensor& q,
-                         const TokenTensor& k, char* ws) {
+FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const CallLists& lists,
+                         const TokenTensor& q, const TokenTensor& k, char* ws) {
   const Problem& p = im.problem;
   const FusedWorkspaceLayout& w = im.fused_ws;
-  const bool cp = im.cp_pieces > 0;
+  const bool cp = im.cp;
   const int group = p.h_v / p.h_qk;
-  const TokenTensor g_cum = contiguous_tensor(ws + w.g_cum, p, p.h_v, 1);
-  const TokenTensor a_r = contiguous_tensor(ws + w.a_r, p, p.h_v, im.fused.chunk);
+  const TokenTensor g_cum = contiguous_tensor(ws + w.g_cum, args.tokens, p.h_v, 1);
+  const TokenTensor a_r = contiguous_tensor(ws + w.a_r, args.tokens, p.h_v, im.fused.chunk);
   FusedLaunch l;
-  l.cumsum = {args.g, g_cum, im.seq, p.h_v};
-  l.kkt = {k, args.beta, a_r, im.seq, p.h_v, group};
+  l.cumsum = {args.g, g_cum, lists.raw, p.h_v};
+  l.kkt = {k, args.beta, a_r, lists.raw, p.h_v, group};
   if (cp) {
     auto* num_warmup = reinterpret_cast<int*>(ws + w.num_warmup);
     auto* fallback = reinterpret_cast<int*>(ws + w.fallback);
     auto* cp_ht = reinterpret_cast<float*>(ws + w.cp_ht);
     auto* cp_m = reinterpret_cast<float*>(ws + w.cp_m);
     l.warmup = {g_cum,
-                im.piece_cu.as<const int>(),
-                im.piece_is_last.as<const int>(),
+                lists.pieces.cu_seqlens,
+                lists.piece_is_last,
                 num_warmup,
                 fallback,
-                p.tokens,
-                im.cp_pieces,
+                args.tokens,
+                lists.pieces.num_sequences,
                 p.h_v,
                 im.fused.chunk,
                 im.cp_threshold};
     // Warm-up from a zero state (h0 null): ht = R of the last n chunks, and M where a head runs the
     // whole piece.
-    l.state = {k,       args.v, a_r,  g_cum,     args.beta, num_warmup,
-               nullptr, cp_ht,  cp_m, im.pieces, p.h_v,     group};
+    l.state = {k,       args.v, a_r,  g_cum,        args.beta, num_warmup,
+               nullptr, cp_ht,  cp_m, lists.pieces, p.h_v,     group};
     l.correct = {args.h0,
                  cp_ht,
                  cp_m,
                  fallback,
-                 im.raw_first_piece.as<const int>(),
+                 lists.raw_first_piece,
                  reinterpret_cast<float*>(ws + w.cp_h0),
                  p.h_v};
   }
@@ -655,33 +726,28 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const To
   f.h0 = cp ? reinterpret_cast<const float*>(ws + w.cp_h0) : args.h0;
   f.h0_index = nullptr;
   f.ht = p.final_state ? args.ht : nullptr;
-  f.ht_index = cp ? im.ht_index.as<const int>() : nullptr;
-  f.seq = cp ? im.pieces : im.seq;
+  f.ht_index = cp ? lists.ht_index : nullptr;
+  f.seq = cp ? lists.pieces : lists.raw;
   f.heads_v = p.h_v;
   f.group = group;
   f.scale = static_cast<float>(p.effective_scale());
   return l;
 }
 
-void launch_fused(const Plan::Impl& im, const FusedLaunch& l, cudaStream_t stream) {
-  const Problem& p = im.problem;
-  const long long padding =
-      p.total_tokens() - (p.is_varlen() ? p.cu_seqlens.back() : p.total_tokens());
-  im.cumsum_kernel->launch(cumsum_shape(im.cumsum, im.seq.num_chunks, padding, p.h_v), &l.cumsum,
-                           stream);
-  im.kkt_kernel->launch(kkt_solve_shape(im.kkt, im.seq.num_chunks, p.h_v), &l.kkt, stream);
-  const bool cp = im.cp_pieces > 0;
-  if (cp) {
-    im.warmup_kernel->launch(cp_warmup_shape(im.cp_pieces, p.h_v), &l.warmup, stream);
-    im.state_kernel->launch(state_pass_shape(im.state, im.cp_pieces, p.h_v, true), &l.state,
-                            stream);
-    im.correct_kernel->launch(
-        cp_correct_shape(im.correct, p.h_v, static_cast<int>(p.num_sequences())), &l.correct,
-        stream);
+void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& lists,
+                  cudaStream_t stream) {
+  const int h = im.problem.h_v;
+  im.cumsum_kernel->launch(cumsum_shape(im.cumsum, lists.raw.num_chunks, h), &l.cumsum, stream);
+  im.kkt_kernel->launch(kkt_solve_shape(im.kkt, lists.raw.num_chunks, h), &l.kkt, stream);
+  const int pieces = lists.pieces.num_sequences;
+  if (im.cp) {
+    im.warmup_kernel->launch(cp_warmup_shape(pieces, h), &l.warmup, stream);
+    im.state_kernel->launch(state_pass_shape(im.state, pieces, h, true), &l.state, stream);
+    im.correct_kernel->launch(cp_correct_shape(im.correct, h, lists.raw.num_sequences), &l.correct,
+                              stream);
   }
-  im.fused_kernel->launch(
-      fused_fwd_shape(im.fused, cp ? im.cp_pieces : static_cast<int>(p.num_sequences()), p.h_v),
-      &l.fused, stream);
+  im.fused_kernel->launch(fused_fwd_shape(im.fused, im.cp ? pieces : lists.raw.num_sequences, h),
+                          &l.fused, stream);
 }
 
 }  // namespace
@@ -689,7 +755,7 @@ void launch_fused(const Plan::Impl& im, const FusedLaunch& l, cudaStream_t strea
 Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaStream_t stream) {
   const Plan::Impl& im = plan.impl();
   if (!im.not_implemented.empty()) return Status::not_implemented(im.not_implemented);
-  if (auto why = validate(args, im.problem); !why.empty()) return Status::invalid_argument(why);
+  if (auto why = validate(args, im); !why.empty()) return Status::invalid_argument(why);
   if (im.workspace > 0 &&
       (workspace == nullptr || reinterpret_cast<std::uintptr_t>(workspace) % kAlign)) {
     return Status::invalid_argument("workspace is null or not 256-byte aligned (" +
@@ -699,20 +765,21 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
   char* ws = static_cast<char*>(workspace);
   TokenTensor q = args.q, k = args.k;
   if (p.l2norm_qk) {
-    q = contiguous_tensor(ws, p, p.h_qk, 128);
-    k = contiguous_tensor(ws + im.l2norm_bytes, p, p.h_qk, 128);
+    q = contiguous_tensor(ws, args.tokens, p.h_qk, 128);
+    k = contiguous_tensor(ws + im.l2norm_bytes, args.tokens, p.h_qk, 128);
   }
+  const CallLists lists = call_lists(im, args, ws);
   FusedLaunch fused;
   if (im.algorithm == Algorithm::kFused) {
-    fused = fused_params(im, args, q, k, ws);
-    if (auto why = fused.check(im.cp_pieces > 0); !why.empty())
-      return Status::invalid_argument(why);
+    fused = fused_params(im, args, lists, q, k, ws);
+    if (auto why = fused.check(im.cp); !why.empty()) return Status::invalid_argument(why);
   }
   try {
+    im.work_list_kernel->launch(work_list_shape(), &lists.build, stream);
     if (p.l2norm_qk) {
       L2NormParams lp{};
-      lp.rows = p.total_tokens();
-      lp.tokens_per_row = p.tokens;
+      lp.rows = args.batch * args.tokens;
+      lp.tokens_per_row = args.tokens;
       lp.heads = p.h_qk;
       lp.eps = 1e-6f;
       const auto shape = l2norm_shape(im.l2norm, lp.rows, lp.heads);
@@ -734,11 +801,12 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
         np.o = args.o;
         np.h0.data = const_cast<float*>(args.h0);
         np.ht.data = p.final_state ? args.ht : nullptr;
-        np.seq = im.seq;
+        np.seq = lists.raw;
         np.h_qk = p.h_qk;
         np.h_v = p.h_v;
         np.scale = static_cast<float>(p.effective_scale());
-        im.naive_kernel->launch(naive_fwd_shape(im.naive, p.h_v, p.num_sequences()), &np, stream);
+        im.naive_kernel->launch(naive_fwd_shape(im.naive, p.h_v, lists.raw.num_sequences), &np,
+                                stream);
         break;
       }
       case Algorithm::kUnfused: {
@@ -752,7 +820,7 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
         t.o = args.o;
         t.h0.data = const_cast<float*>(args.h0);
         t.ht.data = p.final_state ? args.ht : nullptr;
-        t.seq = im.seq;
+        t.seq = lists.raw;
         t.h_qk = p.h_qk;
         t.h_v = p.h_v;
         t.scale = static_cast<float>(p.effective_scale());
@@ -763,7 +831,7 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
         break;
       }
       case Algorithm::kFused:
-        launch_fused(im, fused, stream);
+        launch_fused(im, fused, lists, stream);
         break;
     }
   } catch (const UserError& e) {
@@ -771,6 +839,18 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
   } catch (const ApiError& e) {
     return Status::launch_error(e.what());
   }
+  return Status::success();
+}
+
+Status call_status(const Plan& plan, const void* workspace) {
+  const Plan::Impl& im = plan.impl();
+  if (im.lists.error == WorkListLayout::kNone || workspace == nullptr) return Status::success();
+  int error = 0;
+  QLA_CUDA_CHECK(cudaMemcpy(&error, static_cast<const char*>(workspace) + im.lists.error,
+                            sizeof(int), cudaMemcpyDeviceToHost));
+  if (error != 0)
+    return Status::invalid_argument(
+        "cu_seqlens is not a valid offset list (cu[0] = 0, non-decreasing, cu[N] <= B*T rows)");
   return Status::success();
 }
 

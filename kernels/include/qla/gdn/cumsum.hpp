@@ -49,10 +49,8 @@ inline CumsumConfig CumsumConfig::from_point(const Point& p) {
 inline const SpaceDecl& cumsum_space() { return space_of<CumsumFamily>(); }
 /// "qla::gdn::chunk_local_cumsum_kernel<C, Reverse, TG>" from "gdn/cumsum.cuh"; gate fp32 or bf16.
 cuda::KernelSpec cumsum_spec(const CumsumConfig& c, bool reverse, DType gate);
-/// Grid (num_chunks + padding blocks, ceil(heads/32)), 128 threads. `padding_tokens` = T_total −
-/// cu_seqlens[N].
-cuda::LaunchShape cumsum_shape(const CumsumConfig& c, int num_chunks, long long padding_tokens,
-                               int heads);
+/// Grid (work-list entries, ceil(heads/32)), 128 threads.
+cuda::LaunchShape cumsum_shape(const CumsumConfig& c, int entries, int heads);
 /// Empty, or why not (gate dtype).
 std::string cumsum_can_implement(const Problem& p, const CumsumConfig& c);
 

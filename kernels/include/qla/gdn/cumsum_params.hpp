@@ -5,7 +5,7 @@
 
 namespace qla::gdn {
 
-/// One launch: grid (num_chunks + pad_blocks, ceil(heads / 32)), 128 threads.
+/// One launch: grid (seq.num_chunks work-list entries, ceil(heads / 32)), 128 threads.
 /// g_in [B,T,heads] (fp32 or bf16), g_out [B,T,heads] fp32; seq.chunk_index is for the kernel's
 /// chunk size C.
 struct ChunkCumsumParams {

@@ -28,22 +28,45 @@ struct Status {
 /// "ok", "not_implemented", "invalid_argument", "launch_error".
 const char* status_code_name(Status::Code c);
 
-/// One forward call. Tensors token-major with element strides (tensor_views.hpp); the last dim
-/// contiguous. q, k [B,T,h_qk,K]; v, o [B,T,h_v,V] in problem.qkv_dtype; g [B,T,h_v] raw log decay
-/// (problem.gate_dtype); beta [B,T,h_v] (problem.beta_dtype); h0, ht fp32 contiguous [N,h_v,K,V].
-/// Every pointer 16-byte aligned.
+/// One forward call on a plan (plan.hpp) of its class. Tensors token-major with element strides
+/// (tensor_views.hpp); the last dim contiguous. q, k [B,T,h_qk,K]; v, o [B,T,h_v,V] in the plan's
+/// qkv dtype; g [B,T,h_v] raw log decay (gate dtype); beta [B,T,h_v] (beta dtype); h0, ht fp32
+/// contiguous [N,h_v,K,V]. Every pointer 16-byte aligned.
+///
+/// The sequences are the call's own: B·T rows (at most the plan's max_rows()) holding either B
+/// sequences of T tokens (cu_seqlens null) or, with B = 1, the N sequences of a device int32
+/// offset list cu_seqlens [N+1] (N at most the plan's max_sequences()). The chunk work lists and
+/// the CP split are built from it on the device in the call's stream: no host synchronisation, no
+/// allocation. A cu_seqlens that is not a valid offset list (cu[0] = 0, non-decreasing, cu[N] ≤
+/// B·T) cannot be seen before the kernels run: the call then writes nothing to o (ht of every
+/// sequence becomes its h0, or zeros, with CP off) and records the error for call_status().
 struct ForwardArgs {
-  Problem problem;  ///< must equal the plan's problem (shapes, dtypes, flags, cu_seqlens)
+  long long batch = 1;              ///< B
+  long long tokens = 0;             ///< T, tokens per batch row
+  const int* cu_seqlens = nullptr;  ///< device [N+1] flat token offsets, or null (fixed length)
+  int num_sequences = 0;            ///< N, with cu_seqlens
   TokenTensor q{}, k{}, v{}, g{}, beta{}, o{};
-  const float* h0 = nullptr;  ///< required iff problem.initial_state
-  float* ht = nullptr;        ///< required iff problem.final_state
+  const float* h0 = nullptr;  ///< required iff the plan's problem has an initial state
+  float* ht = nullptr;        ///< required iff the plan's problem has a final state
+
+  /// The sequences of `p` (B, T and, when varlen, N), with its cu_seqlens already on the device at
+  /// `cu_device` (ignored for a fixed-length problem).
+  void set_sequences(const Problem& p, const int* cu_device);
+  /// N of the call.
+  long long sequences() const { return cu_seqlens ? num_sequences : batch; }
 };
 
 /// Contiguous strides for a [B, T, heads, dim] tensor at `data`.
+TokenTensor contiguous_tensor(void* data, long long tokens, int heads, int dim);
 TokenTensor contiguous_tensor(void* data, const Problem& p, int heads, int dim);
 
-/// Enqueues the forward on `stream`. No host synchronisation, no allocation: CUDA-graph capturable.
-/// Arguments are checked before any launch (invalid_argument, nothing launched).
+/// Enqueues the forward on `stream`. No host synchronisation, no allocation: CUDA-graph capturable
+/// (a captured call replays on whatever the captured pointers hold, cu_seqlens included). Arguments
+/// are checked before any launch (invalid_argument, nothing launched).
 Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaStream_t stream);
+
+/// After a call on `workspace` has finished: ok, or invalid_argument when its device cu_seqlens
+/// was not a valid offset list. Synchronous (reads one word of the workspace).
+Status call_status(const Plan& plan, const void* workspace);
 
 }  // namespace qla::gdn

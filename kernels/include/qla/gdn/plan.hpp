@@ -1,6 +1,14 @@
-// Planning one GDN forward: which algorithm, which config of every kernel, whether and how to split
-// long sequences (CP), and the device metadata the kernels read. make_plan may allocate, upload and
-// JIT-compile; forward() afterwards does neither (forward.hpp).
+// Planning the GDN forward for a shape class: which algorithm, which config of every kernel,
+// whether and how to split long sequences (CP), and the workspace. make_plan may JIT-compile;
+// forward() afterwards neither compiles nor allocates nor synchronises (forward.hpp).
+//
+// A plan is made from one Problem, the class's representative: its heads, dims, dtypes, flags and
+// scale are the class; its token rows and sequence count (or PlanOptions' larger capacity) bound
+// every call. Each call brings its own sequences (a device cu_seqlens); the chunk work lists and
+// the CP pieces are built from them on the device. What the representative decides for the whole
+// class: the configs (looked up by its Problem::key()), whether CP is on, and the piece length. The
+// gate-dependent part of CP (how far each piece's warm-up runs, and whether a head needs the exact
+// transition) is decided on the device in every call.
 #pragma once
 
 #include <cstddef>
@@ -144,6 +152,20 @@ struct PlanOptions {
   CpMode cp = CpMode::kAuto;
   int cp_piece_chunks = 0;     ///< chunks per CP piece (≥ 1); 0 = FlashQLA's rule
   float cp_threshold = -10.f;  ///< warm-up stops once the summed log decay is below this
+  /// The class's capacity: calls of up to this many token rows (B·T) and sequences. 0 = the
+  /// problem's own; smaller values are raised to it.
+  long long max_rows = 0;
+  long long max_sequences = 0;
+};
+
+/// Byte offsets of a call's sequence metadata inside the workspace (gdn/work_list_params.hpp says
+/// what each list holds; kNone when absent).
+struct WorkListLayout {
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::size_t cu = kNone, chunk_index = kNone, chunk_offset = kNone;
+  std::size_t piece_cu = kNone, piece_chunk_index = kNone, piece_chunk_offset = kNone,
+              piece_is_last = kNone, ht_index = kNone, raw_first_piece = kNone;
+  std::size_t error = kNone;  ///< int32: 0, or 1 when the call's cu_seqlens was invalid
 };
 
 /// Byte offsets of the fused path's intermediates inside the caller's workspace (kNone when
@@ -160,7 +182,7 @@ struct FusedWorkspaceLayout {
   std::size_t cp_h0 = kNone;  ///< fp32 [P, H_v, K, V] corrected initial state of every piece
 };
 
-/// A ready-to-run forward for one Problem on one device. Move-only; owns its device metadata.
+/// A ready-to-run forward for one shape class on one device. Move-only; holds no device memory.
 class Plan {
  public:
   Plan();
@@ -170,26 +192,30 @@ class Plan {
   Plan(const Plan&) = delete;
   Plan& operator=(const Plan&) = delete;
 
+  /// The representative problem the plan was made for.
   const Problem& problem() const;
   Algorithm algorithm() const;
-  /// Bytes of scratch the caller passes to forward() (256-byte aligned pointer).
+  /// The largest call: token rows (B·T) and sequences.
+  long long max_rows() const;
+  long long max_sequences() const;
+  /// Bytes of scratch the caller passes to forward() (256-byte aligned pointer), enough for any
+  /// call of the class.
   std::size_t workspace_bytes() const;
   /// Empty when forward() can run; else why not (the plan then returns not_implemented).
   const std::string& not_implemented_reason() const;
   /// Kernel id → the config label chosen ("gdn.naive_fwd" → "bv32.ks4"), for logs and the tuner.
   const std::map<std::string, std::string>& config_labels() const;
-  /// CP decision: pieces of the split (0 = CP off) and chunks per piece.
-  int cp_pieces() const;
+  /// Whether calls split long sequences into CP pieces, and of how many chunks each.
+  bool cp_enabled() const;
   int cp_piece_chunks() const;
+  /// Pieces of the representative problem's split (0 = CP off), for logs and reports.
+  int cp_pieces() const;
   /// Warm-up threshold the CP path uses (log space).
   float cp_threshold() const;
-  /// The CP split (host copy; empty when CP is off).
-  const CpSplit& cp_split() const;
-  /// Chunk size C of the plan's work lists (the fused config's for kFused, else 64).
+  /// Chunk size C of the work lists (the fused config's for kFused, else 64).
   int chunk() const;
-  /// The raw sequences as kernels see them (work list for chunk()).
-  const SequenceView& sequences() const;
-  /// Where forward() keeps the fused path's intermediates in the workspace.
+  /// Where forward() keeps the call's sequence metadata and the fused path's intermediates.
+  const WorkListLayout& work_list_layout() const;
   const FusedWorkspaceLayout& fused_workspace() const;
 
   struct Impl;
@@ -199,7 +225,7 @@ class Plan {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Validates the problem (UserError), picks configs and uploads metadata. Unsupported problems (K ≠
+/// Validates the problem (UserError), picks configs and resolves kernels. Unsupported problems (K ≠
 /// 128, a missing kernel) do not throw: the plan carries the reason and forward() returns
 /// not_implemented.
 Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device,

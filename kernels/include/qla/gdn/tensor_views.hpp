@@ -9,9 +9,10 @@
 //    also for fixed-length batches (the plan uploads 0, T, 2T, ... ); so kernels handle one packed
 //    layout.
 //  * Chunk work lists: `chunk_index[c] = {sequence, chunk-within-sequence}` for every chunk of
-//  every sequence,
-//    built on the host by the plan (FlashQLA's chunk_indices) for one chunk size; `chunk_offset[n]`
-//    = first chunk of sequence n (N+1 entries).
+//    every sequence (FlashQLA's chunk_indices) for one chunk size, followed by padding entries
+//    {-1, j} that kernels skip (the cumsum zeroes the rows after cu_seqlens[N] with them);
+//    `chunk_offset[n]` = first chunk of sequence n (N+1 entries). Built on the device per call
+//    (qla/gdn/work_list.hpp), so the grid of a chunk kernel is the list's capacity.
 #pragma once
 
 namespace qla::gdn {
@@ -33,11 +34,11 @@ struct StateTensor {
 /// The sequences of a problem, as every kernel sees them.
 struct SequenceView {
   const int* cu_seqlens;     ///< [N+1] device, flat token offsets (fixed-length: multiples of T)
-  const int* chunk_index;    ///< [2*NC] device pairs {sequence, chunk in sequence}, for the plan's
-                             ///< chunk size
+  const int* chunk_index;    ///< [2*num_chunks] device pairs {sequence, chunk in sequence} for
+                             ///< the plan's chunk size, padding entries {-1, j} last
   const int* chunk_offset;   ///< [N+1] device, first chunk of each sequence
   int num_sequences;         ///< N
-  int num_chunks;            ///< NC, total chunks over all sequences
+  int num_chunks;            ///< entries of chunk_index (chunks, then padding entries)
   long long tokens_per_row;  ///< T, to split a flat token index into (b, t)
   long long total_tokens;    ///< B*T rows of the token-major tensors (padding included)
 };

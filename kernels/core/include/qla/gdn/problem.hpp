@@ -63,6 +63,9 @@ struct Problem {
 
   /// Short label, e.g. "b1.t8192.h2x8.k128v128.bf16" or "varlen3.t8192.h2x8..." for varlen.
   std::string label() const;
+  /// The shape class a forward plan serves (qla/gdn/plan.hpp): heads, dims, dtypes, flags and
+  /// scale, without the sequences; e.g. "h2x8.k128v128.bf16.g-f32.b-bf16.h0.ht.s0.0883883".
+  std::string class_label() const;
   /// The key a tuning store and a deployment header file the problem under: label() plus ".h0" with
   /// an initial state, ".l2" with q/k normalisation, and for varlen ":" and the sequence lengths.
   std::string key() const;
