@@ -1,6 +1,7 @@
 // The call's sequence metadata on the host (qla/gdn/work_list.hpp): the capacity bounds every list
-// of every batch, the chunk list names each chunk once and covers the padding rows, and the CP split
-// is qla::gdn::cp_split's. The device kernel is compared with this builder in small_kernels_test.
+// of every batch, the chunk list names each chunk once and covers the padding rows, and the CP
+// split is qla::gdn::cp_split's. The device kernel is compared with this builder in
+// small_kernels_test.
 #include "qla/gdn/work_list.hpp"
 
 #include <gtest/gtest.h>
@@ -29,7 +30,9 @@ std::vector<Batch> random_batches() {
     std::vector<int> cu{0};
     for (int s = 0; s < n; ++s) {
       const int kind = static_cast<int>(rng() % 4);
-      const int len = kind == 0 ? 0 : kind == 1 ? 1 : static_cast<int>(rng() % (i < 200 ? 3000 : 90));
+      const int len = kind == 0   ? 0
+                      : kind == 1 ? 1
+                                  : static_cast<int>(rng() % (i < 200 ? 3000 : 90));
       cu.push_back(cu.back() + len);
     }
     const long long rows = cu.back() + static_cast<long long>(rng() % 100);  // padding rows
@@ -118,8 +121,8 @@ TEST(WorkList, PiecesAreTheCpSplitThenEmptyPieces) {
 
 TEST(WorkList, AnInvalidOffsetListBecomesEmptySequencesAtTheEndAndIsFlagged) {
   const long long rows = 100;
-  for (const std::vector<int>& cu : std::vector<std::vector<int>>{
-           {1, 50, 100}, {0, 60, 50}, {0, 50, 101}, {0, -5, 10}}) {
+  for (const std::vector<int>& cu :
+       std::vector<std::vector<int>>{{1, 50, 100}, {0, 60, 50}, {0, 50, 101}, {0, -5, 10}}) {
     const WorkListCapacity cap = work_list_capacity(rows, 2, 64, 4);
     const WorkList w = build_work_list(cu, 2, rows, rows, 64, 4, cap);
     EXPECT_EQ(w.error, 1);

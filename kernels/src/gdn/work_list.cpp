@@ -17,9 +17,9 @@ WorkListCapacity work_list_capacity(long long rows, long long sequences, int chu
   const long long pieces =
       piece_chunks > 0 ? (chunks + piece_chunks - 1) / piece_chunks + sequences : 0;
   constexpr long long kMax = std::numeric_limits<int>::max() / 2;  // chunk_index holds pairs
-  QLA_REQUIRE(chunks <= kMax && pieces <= kMax,
-              rows << " rows in " << sequences << " sequences need more than " << kMax
-                   << " chunk entries");
+  QLA_REQUIRE(chunks <= kMax && pieces <= kMax, rows << " rows in " << sequences
+                                                     << " sequences need more than " << kMax
+                                                     << " chunk entries");
   return {static_cast<int>(chunks), static_cast<int>(pieces)};
 }
 
@@ -56,9 +56,9 @@ WorkList build_work_list(const std::vector<int>& cu_in, int sequences, long long
     for (int c = 0; c < w.chunk_offset[i + 1] - w.chunk_offset[i]; ++c) {
       w.chunk_index.insert(w.chunk_index.end(), {i, c});
       if (L > 0)
-        w.piece_chunk_index.insert(w.piece_chunk_index.end(),
-                                   {w.raw_first_piece[i] + static_cast<int>(c / L),
-                                    static_cast<int>(c % L)});
+        w.piece_chunk_index.insert(
+            w.piece_chunk_index.end(),
+            {w.raw_first_piece[i] + static_cast<int>(c / L), static_cast<int>(c % L)});
     }
   for (int e = chunks; e < capacity.max_chunks; ++e) {
     w.chunk_index.insert(w.chunk_index.end(), {-1, e - chunks});

@@ -84,8 +84,7 @@ class DeviceProblem {
   }
   static cuda::DeviceBuffer upload(HostBytes h) {
     cuda::DeviceBuffer b(h.bytes);
-    if (h.bytes > 0)
-      QLA_CUDA_CHECK(cudaMemcpy(b.get(), h.data, h.bytes, cudaMemcpyHostToDevice));
+    if (h.bytes > 0) QLA_CUDA_CHECK(cudaMemcpy(b.get(), h.data, h.bytes, cudaMemcpyHostToDevice));
     return b;
   }
 };
