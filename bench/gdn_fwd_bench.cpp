@@ -27,6 +27,7 @@
 #include "card_ceilings.hpp"
 #include "gdn_fwd_runner.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/plan.hpp"
 #include "qla/tuner/fingerprint.hpp"
 #include "qla/tuner/shape_matrix.hpp"
 #include "report/report.hpp"
@@ -63,7 +64,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--heads", f.heads, "Head configurations: headline, all, or HxV list (2x8,16x64)");
   app.add_option("--seqs", f.seqs,
                  "Sequence sets: headline, all, or names (1x8192,8192x4,4096+4096)");
-  app.add_option("--impls", f.impls, "Implementations: qla-tuned,qla-default,unfused,naive");
+  app.add_option("--impls", f.impls,
+                 "Implementations: qla-tuned,qla-default,unfused,naive, or qla:<chunk-forward "
+                 "family> (qla:gdn.fused_fwd_wgmma: that variant's default)");
   app.add_option("--modes", f.modes,
                  "Timing modes: graph (FlashQLA's CUDA-graph method), cold (L2 flushed per call)");
   app.add_option("--db", f.db,
@@ -135,8 +138,10 @@ int run(int argc, char** argv) {
     throw qla::UserError(e.what());
   }
   const std::vector<Shape> shapes = cross(select_heads(f.heads), select_seqs(f.seqs));
-  const std::vector<std::string> impls =
-      split_list(f.impls, "--impls", {kImplTuned, kImplDefault, kImplUnfused, kImplNaive});
+  std::vector<std::string> known = {kImplTuned, kImplDefault, kImplUnfused, kImplNaive};
+  for (const char* id : qla::gdn::kChunkFwdVariants)
+    if (*id != '\0') known.push_back(std::string("qla:") + id);
+  const std::vector<std::string> impls = split_list(f.impls, "--impls", known);
   const std::vector<std::string> modes = split_list(f.modes, "--modes", {kModeGraph, kModeCold});
   QLA_REQUIRE(f.tolerance > 0, "--tolerance: must be > 0");
   QLA_REQUIRE(f.max_seconds > 0 && f.rep_ms > 0 && f.replays > 0,

@@ -14,6 +14,7 @@
 #include "qla/error.hpp"
 #include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
+#include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/io/generate.hpp"
 #include "qla/ref/gdn_reference.hpp"
@@ -131,6 +132,13 @@ struct GdnFwdRunner::Impl {
     lookup = tuner::gdn_lookup(store, fingerprint, device.arch);
   }
 
+  /// The chunk-forward family of an implementation named "qla:<family id>", else nullptr.
+  static const SpaceDecl* variant_space(const std::string& impl) {
+    const std::string prefix = "qla:";
+    if (impl.compare(0, prefix.size(), prefix) != 0) return nullptr;
+    return gdn::fused_fwd_family_space(impl.substr(prefix.size()));
+  }
+
   gdn::PlanOptions plan_options(const std::string& impl) const {
     gdn::PlanOptions o;
     if (impl == kImplTuned) {
@@ -142,9 +150,14 @@ struct GdnFwdRunner::Impl {
       o.algorithm = gdn::Algorithm::kUnfused;
     } else if (impl == kImplNaive) {
       o.algorithm = gdn::Algorithm::kNaive;
+    } else if (const SpaceDecl* space = variant_space(impl)) {
+      // "qla:<chunk-forward family>": the fused op with that variant's default config.
+      o.algorithm = gdn::Algorithm::kFused;
+      o.configs[space->kernel] = space->default_point;
     } else {
       throw UserError("--impls: unknown implementation '" + impl +
-                      "' (qla-tuned, qla-default, unfused, naive)");
+                      "' (qla-tuned, qla-default, unfused, naive, or qla:<chunk-forward family> "
+                      "such as qla:gdn.fused_fwd_wgmma)");
     }
     return o;
   }

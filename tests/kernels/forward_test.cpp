@@ -25,6 +25,7 @@
 #include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_wgmma.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/state_pass.hpp"
@@ -308,6 +309,8 @@ std::vector<ConfigSet> config_sets() {
         {"gdn.kkt_solve", {64, 16, 8}},
         {"gdn.state_pass", {64, 1, 8}},
         {"gdn.cp_correct", {64}}}},
+      {"wgmma_s2", {{"gdn.fused_fwd_wgmma", {64, 64, 2}}}},
+      {"wgmma_s3", {{"gdn.fused_fwd_wgmma", {64, 64, 3}}, {"gdn.state_pass", {64, 2, 4}}}},
   };
 }
 
@@ -319,9 +322,9 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
   std::vector<cuda::KernelSpec> specs;
   for (const auto& set : config_sets()) {
     for (const auto& [kernel, pt] : set.configs) {
-      if (kernel == "gdn.fused_fwd")
-        specs.push_back(
-            gdn::fused_fwd_spec(gdn::fused_fwd_config(kernel, pt), DType::kBF16, DType::kF32));
+      if (kernel == "gdn.fused_fwd" || kernel == "gdn.fused_fwd_wgmma")
+        for (DType t : {DType::kBF16, DType::kF16})
+          specs.push_back(gdn::fused_fwd_spec(gdn::fused_fwd_config(kernel, pt), t, DType::kF32));
       if (kernel == "gdn.kkt_solve")
         specs.push_back(
             gdn::kkt_solve_spec(gdn::KktSolveConfig::from_point(pt), DType::kBF16, DType::kF32));
@@ -351,11 +354,15 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
       reference_forward(hp, o_ref, ht_ref);
       DeviceRun d(hp);
       for (const auto& set : config_sets()) {
-        if (!bf16 && std::string(set.name) != "default") continue;  // fp16: the defaults only
+        // fp16: the defaults and the wgmma variant only
+        if (!bf16 && std::string(set.name) != "default" && std::string(set.name) != "wgmma_s2")
+          continue;
         bool buildable = true;
         for (const auto& [kernel, pt] : set.configs) {
           if (kernel == "gdn.fused_fwd")
             buildable &= gdn::fused_fwd_space().is_buildable(pt, dev.arch);
+          if (kernel == "gdn.fused_fwd_wgmma")
+            buildable &= gdn::fused_fwd_wgmma_space().is_buildable(pt, dev.arch);
           if (kernel == "gdn.state_pass")
             buildable &= gdn::state_pass_space().is_buildable(pt, dev.arch);
           if (kernel == "gdn.kkt_solve")
@@ -375,11 +382,12 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
             if (kernel == "gdn.state_pass" || kernel == "gdn.cp_correct") {
               if (plan.cp_pieces() == 0) continue;
             }
-            const auto* fam = kernel == "gdn.fused_fwd"    ? &gdn::fused_fwd_space()
-                              : kernel == "gdn.kkt_solve"  ? &gdn::kkt_solve_space()
-                              : kernel == "gdn.cumsum"     ? &gdn::cumsum_space()
-                              : kernel == "gdn.cp_correct" ? &gdn::cp_correct_space()
-                                                           : &gdn::state_pass_space();
+            const auto* fam = kernel == "gdn.fused_fwd_wgmma" ? &gdn::fused_fwd_wgmma_space()
+                              : kernel == "gdn.fused_fwd"     ? &gdn::fused_fwd_space()
+                              : kernel == "gdn.kkt_solve"     ? &gdn::kkt_solve_space()
+                              : kernel == "gdn.cumsum"        ? &gdn::cumsum_space()
+                              : kernel == "gdn.cp_correct"    ? &gdn::cp_correct_space()
+                                                              : &gdn::state_pass_space();
             EXPECT_EQ(plan.config_labels().at(kernel), fam->label(pt));
           }
           if (cp == CpMode::kOff) {
@@ -505,6 +513,50 @@ void print_long(const char* name, const LongResult& r) {
       name, r.pieces, r.piece_chunks, r.naive.o, r.naive.ht, r.off.o, r.off.ht, r.on.o, r.on.ht,
       r.on_vs_off, r.on_vs_naive, r.off.non_finite, r.on.non_finite, r.a_r_max, r.a_r_non_finite,
       r.state_max);
+}
+
+// The wgmma chunk forward on long sequences (error accumulates over 256 chunks), CP off and on,
+// with bf16 and fp16 operands.
+TEST(FusedForward, WgmmaVariantOnLongSequencesMatchesReference) {
+  QLA_REQUIRE_GPU();
+  const auto dev = *cuda::current_device();
+  if (!gdn::fused_fwd_wgmma_space().is_buildable(gdn::fused_fwd_wgmma_space().default_point,
+                                                 dev.arch))
+    GTEST_SKIP() << "needs sm_90a";
+  const Case cases[] = {{"fixed_1x16384", 1, 16384, {}, 4, 4, true},
+                        {"varlen_4x4096", 1, 16384, {0, 4096, 8192, 12288, 16384}, 4, 4, true}};
+  for (const Case& c : cases) {
+    for (bool bf16 : {true, false}) {
+      HostProblem hp = make_problem(c, bf16, 7);
+      set_cp_gates(hp, 8);
+      std::vector<double> o_ref, ht_ref;
+      reference_forward(hp, o_ref, ht_ref);
+      DeviceRun d(hp);
+      for (CpMode cp : {CpMode::kOff, CpMode::kOn}) {
+        SCOPED_TRACE(std::string(c.name) + (bf16 ? " bf16" : " fp16") +
+                     (cp == CpMode::kOn ? " cp on" : " cp off"));
+        PlanOptions opt;
+        opt.configs["gdn.fused_fwd_wgmma"] = gdn::fused_fwd_wgmma_space().default_point;
+        opt.cp = cp;
+        opt.cp_piece_chunks = 4;
+        const Plan plan = gdn::make_plan(to_problem(hp), dev, opt);
+        ASSERT_EQ(plan.not_implemented_reason(), "");
+        ASSERT_EQ(plan.config_labels().count("gdn.fused_fwd_wgmma"), 1u);
+        cuda::DeviceBuffer ws(plan.workspace_bytes());
+        bool identical = false;
+        const Outputs r = run_twice(d, plan, ws, &identical);
+        const Errors e = compare(hp, r, o_ref, ht_ref);
+        EXPECT_TRUE(identical);
+        EXPECT_LE(e.o, 0.005);
+        EXPECT_LE(e.ht, 0.005);
+        EXPECT_EQ(e.non_finite, 0);
+        EXPECT_EQ(e.bad_padding, 0);
+        std::printf("[wgmma long] %-14s %s cp %-3s pieces %3d: rel err o %.2e ht %.2e\n",
+                    c.name.c_str(), bf16 ? "bf16" : "fp16", cp == CpMode::kOn ? "on" : "off",
+                    plan.cp_pieces(), e.o, e.ht);
+      }
+    }
+  }
 }
 
 TEST(FusedForward, CpLongSequencesMatchNaiveAndReference) {

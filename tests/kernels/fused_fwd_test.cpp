@@ -10,6 +10,8 @@
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
+#include "qla/gdn/fused_fwd_wgmma.hpp"
+#include "qla/gdn/fused_fwd_wgmma_launch.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 
@@ -64,12 +66,17 @@ FusedRun run_fused(const HostProblem& p, const FusedFwdConfig& c, bool repeat, b
   const auto& kernel = cuda::KernelCache::global().get(
       gdn::fused_fwd_spec(c, p.bf16 ? DType::kBF16 : DType::kF16, DType::kF32));
   const auto shape = gdn::fused_fwd_shape(c, p.nseq, hv);
+  gdn::FusedFwdWgmmaParams wprm{};
+  if (c.wgmma != 0) wprm = gdn::make_fused_wgmma_params(prm, p.c.batch, p.c.tokens, hqk);
   FusedRun prev;
   FusedRun out;
   for (int rep = 0; rep < (repeat ? 2 : 1); ++rep) {
     QLA_CUDA_CHECK(cudaMemset(o.get(), 0xFF, o.bytes()));
     QLA_CUDA_CHECK(cudaMemset(ht.get(), 0xFF, ht.bytes()));
-    kernel.launch(shape, &prm, nullptr);
+    if (c.wgmma != 0)
+      kernel.launch(shape, &wprm, nullptr);
+    else
+      kernel.launch(shape, &prm, nullptr);
     QLA_CUDA_CHECK(cudaDeviceSynchronize());
     out.o.resize(o.bytes() / 2);
     out.ht.resize(ht.bytes() / 4);
@@ -155,9 +162,10 @@ TEST(FusedFwd, SpaceDeclarationOfBothVariants) {
 TEST(FusedFwd, EveryConfigMatchesReference) {
   QLA_REQUIRE_GPU();
   const auto dev = cuda::current_device();
-  // Every config of both chunk-forward variants that builds here.
+  // Every config of every chunk-forward variant that builds here.
   std::vector<std::pair<const SpaceDecl*, Point>> points;
-  for (const SpaceDecl* space : {&gdn::fused_fwd_space(), &gdn::fused_fwd_ws_space()})
+  for (const SpaceDecl* space :
+       {&gdn::fused_fwd_space(), &gdn::fused_fwd_ws_space(), &gdn::fused_fwd_wgmma_space()})
     for (const Point& pt : space->enumerate(&dev->arch)) points.emplace_back(space, pt);
   std::vector<cuda::KernelSpec> specs;
   for (const auto& [space, pt] : points)
@@ -206,8 +214,10 @@ TEST(FusedFwd, Fp16Inputs) {
     const auto p = make_problem(cs, false, 7);
     std::vector<double> o_ref, ht_ref;
     reference_forward(p, o_ref, ht_ref);
-    // The plain kernel and the warp-specialised one (no in-place conversion with fp16 inputs).
-    for (const FusedFwdConfig& c : {FusedFwdConfig{}, FusedFwdConfig{32, 128, 2, 8, 0, 40}}) {
+    // The plain kernel, the warp-specialised one (no in-place conversion with fp16 inputs) and the
+    // wgmma one (fp16 operands).
+    for (const FusedFwdConfig& c : {FusedFwdConfig{}, FusedFwdConfig{32, 128, 2, 8, 0, 40},
+                                    gdn::FusedFwdWgmmaFamily::kDefault}) {
       const SpaceDecl& space = *gdn::fused_fwd_family_space(gdn::fused_fwd_family_id(c));
       if (!space.is_buildable(c.to_point(), dev->arch)) continue;
       SCOPED_TRACE(cs.name + " " + space.kernel + " " + space.label(c.to_point()));

@@ -2,7 +2,8 @@
 // ldmatrix, and written through stmatrix + a TMA store, equals the host bit for bit; one wgmma GEMM
 // of each form the GDN chain issues (SS and RS with a K-major B, RS with an MN-major B, and an
 // accumulator chained into the next A operand in registers) equals the host GEMM: bit for bit on
-// small-integer data (every partial sum exact in fp32 and bf16), within fp32 rounding on random data.
+// small-integer data (every partial sum exact in fp32 and bf16), within fp32 rounding on random
+// data.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -253,8 +254,12 @@ std::vector<float> run_gemm(const std::vector<std::uint16_t>& a, int a_cols,
   DeviceBuffer da = DeviceBuffer::from_host(a), db = DeviceBuffer::from_host(b);
   DeviceBuffer dd(static_cast<std::size_t>(64) * N * 4);
   QLA_CUDA_CHECK(cudaMemset(dd.get(), 0xff, dd.bytes()));
-  GemmParams p{map_of(da, 64, a_cols), map_of(db, b_rows, b_cols), da.as<const bf16>(),
-               dd.as<float>(), a_cols / 64, b_cols / 64};
+  GemmParams p{map_of(da, 64, a_cols),
+               map_of(db, b_rows, b_cols),
+               da.as<const bf16>(),
+               dd.as<float>(),
+               a_cols / 64,
+               b_cols / 64};
   const std::size_t smem = static_cast<std::size_t>(p.a_boxes + p.b_boxes) * kBoxBytes + 1024;
   QLA_CUDA_CHECK(cudaFuncSetAttribute(gemm_kernel<kForm, N, K>,
                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -294,8 +299,9 @@ TEST(Wgmma, KMajorBFromSharedAndFromRegistersEqualsTheHost) {
   if (!have_sm90a()) GTEST_SKIP() << "needs sm_90a";
   for (bool integers : {true, false}) {
     const auto a = matrix(64, 128, integers, 1), b = matrix(64, 128, integers, 2);
-    const auto want = host_gemm(64, 128, [&](int i, int k) { return from_bf16_bits(a[i * 128 + k]); },
-                                [&](int k, int j) { return from_bf16_bits(b[j * 128 + k]); });
+    const auto want = host_gemm(
+        64, 128, [&](int i, int k) { return from_bf16_bits(a[i * 128 + k]); },
+        [&](int k, int j) { return from_bf16_bits(b[j * 128 + k]); });
     const auto ss = run_gemm<Form::kSS, 64, 128>(a, 128, b, 64, 128);
     const auto rs = run_gemm<Form::kRS, 64, 128>(a, 128, b, 64, 128);
     if (integers) {
@@ -314,8 +320,9 @@ TEST(Wgmma, MnMajorBTransposedEqualsTheHost) {
   if (!have_sm90a()) GTEST_SKIP() << "needs sm_90a";
   for (bool integers : {true, false}) {
     const auto a = matrix(64, 64, integers, 4), b = matrix(64, 128, integers, 5);
-    const auto want = host_gemm(128, 64, [&](int i, int k) { return from_bf16_bits(a[i * 64 + k]); },
-                                [&](int k, int j) { return from_bf16_bits(b[k * 128 + j]); });
+    const auto want = host_gemm(
+        128, 64, [&](int i, int k) { return from_bf16_bits(a[i * 64 + k]); },
+        [&](int k, int j) { return from_bf16_bits(b[k * 128 + j]); });
     const auto got = run_gemm<Form::kRSTransB, 128, 64>(a, 64, b, 64, 128);
     if (integers)
       EXPECT_EQ(got, want);
@@ -330,10 +337,12 @@ TEST(Wgmma, AccumulatorChainsIntoTheNextAOperand) {
   if (!have_sm90a()) GTEST_SKIP() << "needs sm_90a";
   // B holds B1 [64 n][64 k] in columns 0..63 and B2 [64 k][128 n] in columns 64..191.
   const auto a = matrix(64, 64, true, 6), b = matrix(64, 192, true, 7);
-  const auto d1 = host_gemm(64, 64, [&](int i, int k) { return from_bf16_bits(a[i * 64 + k]); },
-                            [&](int k, int j) { return from_bf16_bits(b[j * 192 + k]); });
-  const auto want = host_gemm(128, 64, [&](int i, int k) { return d1[i * 64 + k]; },
-                              [&](int k, int j) { return from_bf16_bits(b[k * 192 + 64 + j]); });
+  const auto d1 = host_gemm(
+      64, 64, [&](int i, int k) { return from_bf16_bits(a[i * 64 + k]); },
+      [&](int k, int j) { return from_bf16_bits(b[j * 192 + k]); });
+  const auto want = host_gemm(
+      128, 64, [&](int i, int k) { return d1[i * 64 + k]; },
+      [&](int k, int j) { return from_bf16_bits(b[k * 192 + 64 + j]); });
   EXPECT_EQ((run_gemm<Form::kChain, 128, 64>(a, 64, b, 64, 192)), want);
 }
 

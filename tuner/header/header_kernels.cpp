@@ -6,6 +6,7 @@
 #include "header_generator.hpp"
 #include "qla/cuda/aot_registry.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_wgmma.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/plan.hpp"
@@ -44,7 +45,7 @@ std::vector<HeaderKernel> gdn_header_kernels() {
                "qla::in_space_values<qla::gdn::FwdPlanFamily>",
                {},
                true});
-  // Both variants of the chunk-forward role; the plan's variant picks one.
+  // Every variant of the chunk-forward role; the plan's variant picks one.
   auto fused = [](const std::string& id) {
     return [id](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
       if (!fused_dtypes(p)) return {};
@@ -58,6 +59,9 @@ std::vector<HeaderKernel> gdn_header_kernels() {
   k.push_back({&gdn::fused_fwd_ws_space(), "fused_fwd_ws", "qla/gdn/fused_fwd_ws.hpp",
                "qla::in_space_values<qla::gdn::FusedFwdWsFamily>",
                fused(gdn::FusedFwdWsFamily::kId), true});
+  k.push_back({&gdn::fused_fwd_wgmma_space(), "fused_fwd_wgmma", "qla/gdn/fused_fwd_wgmma.hpp",
+               "qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>",
+               fused(gdn::FusedFwdWgmmaFamily::kId), true});
   k.push_back({&gdn::kkt_solve_space(), "kkt_solve", "qla/gdn/kkt_solve.hpp",
                "qla::in_space_values<qla::gdn::KktSolveFamily>",
                [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {

@@ -57,6 +57,19 @@ __device__ __forceinline__ void tma_load_3d(void* dst, const TensorMap* map,
       : "memory");
 }
 
+/// The same for a 4-D tensor map (e.g. [batch, tokens, heads, dim] with dim innermost).
+__device__ __forceinline__ void tma_load_4d(void* dst, const TensorMap* map,
+                                            unsigned long long* bar, int c0, int c1, int c2,
+                                            int c3) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, "
+      "{%3, %4, %5, %6}], "
+      "[%2];\n" ::"r"(smem_u32(dst)),
+      "l"(reinterpret_cast<unsigned long long>(map)), "r"(smem_u32(bar)), "r"(c0), "r"(c1), "r"(c2),
+      "r"(c3)
+      : "memory");
+}
+
 /// Stores `src` as the box at (c0, c1) of a 2-D tensor map; out-of-bounds elements are not written.
 /// Tracked by the issuing thread's bulk async-group (tma_store_commit / tma_store_wait_read).
 __device__ __forceinline__ void tma_store_2d(const TensorMap* map, const void* src, int c0,

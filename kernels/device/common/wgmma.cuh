@@ -11,8 +11,8 @@
 //    k16 slice is the box plus 32 B per 16 k; the next 64 k live in the next box. SBO = 1024 B (8
 //    rows), LBO unused.
 //  * MN-major operand (the M/N dim contiguous, e.g. the same K tile as B of S += V_dᵀ·K): a k16
-//    slice starts 16 rows (2048 B) further; the next 64 columns of N live in the next box, LBO bytes
-//    away. SBO = 1024 B.
+//    slice starts 16 rows (2048 B) further; the next 64 columns of N live in the next box, LBO
+//    bytes away. SBO = 1024 B.
 //
 // Fragments of m64nNk16 (warp w of the warpgroup owns rows 16w..16w+15; lane = 4·g + t):
 //  * accumulator d[4j + {0,1}] = (row g, cols 8j + 2t + {0,1}), d[4j + {2,3}] = (row g + 8, same);
@@ -28,7 +28,12 @@
 namespace qla::cuda {
 
 /// The swizzle a descriptor declares (bits 62-63).
-enum class SmemLayout : unsigned { kInterleave = 0, kSwizzle128B = 1, kSwizzle64B = 2, kSwizzle32B = 3 };
+enum class SmemLayout : unsigned {
+  kInterleave = 0,
+  kSwizzle128B = 1,
+  kSwizzle64B = 2,
+  kSwizzle32B = 3
+};
 
 /// A wgmma shared-memory matrix descriptor: start address, leading- and stride-dimension byte
 /// offsets (multiples of 16), base offset 0 (1024-byte aligned atoms), layout.
@@ -105,6 +110,29 @@ __device__ __forceinline__ unsigned pack_pair<__half>(float x, float y) {
   return *reinterpret_cast<const unsigned*>(&v);
 }
 
+/// The two 16-bit values of a register as floats (x from the low half).
+template <typename T>
+__device__ __forceinline__ void unpack_pair(unsigned r, float& x, float& y);
+template <>
+__device__ __forceinline__ void unpack_pair<__nv_bfloat16>(unsigned r, float& x, float& y) {
+  const __nv_bfloat162 v = *reinterpret_cast<const __nv_bfloat162*>(&r);
+  x = __low2float(v);
+  y = __high2float(v);
+}
+template <>
+__device__ __forceinline__ void unpack_pair<__half>(unsigned r, float& x, float& y) {
+  const __half2 v = *reinterpret_cast<const __half2*>(&r);
+  x = __low2float(v);
+  y = __high2float(v);
+}
+
+/// 2^x on the SFU (ex2.approx.ftz: relative error ~2^-22, no subnormal results).
+__device__ __forceinline__ float exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 /// The A fragment of k-slice q (accumulator columns 16q..16q+15), rounded to T.
 template <typename T, int N>
 __device__ __forceinline__ void accumulator_to_a(const float (&d)[N], int q, unsigned (&a)[4]) {
@@ -115,17 +143,17 @@ __device__ __forceinline__ void accumulator_to_a(const float (&d)[N], int q, uns
 /// Stores four 8×8 16-bit matrices from registers into shared memory (the inverse of ldmatrix_x4):
 /// lane l gives the address of row l % 8 of matrix l / 8.
 __device__ __forceinline__ void stmatrix_x4(void* p, const unsigned (&r)[4]) {
-  asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(
-                   smem_u32(p)),
-               "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
-               : "memory");
+  asm volatile(
+      "stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(smem_u32(p)),
+      "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
+      : "memory");
 }
 /// The same, each matrix transposed.
 __device__ __forceinline__ void stmatrix_x4_trans(void* p, const unsigned (&r)[4]) {
-  asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(
-                   smem_u32(p)),
-               "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
-               : "memory");
+  asm volatile(
+      "stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(smem_u32(p)),
+      "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
+      : "memory");
 }
 
 /// The warpgroup index of this thread, warp-uniform for the compiler (role branches on it stay

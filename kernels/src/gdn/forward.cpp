@@ -16,6 +16,7 @@
 #include "qla/gdn/cp.hpp"
 #include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_wgmma_launch.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/l2norm.hpp"
@@ -255,8 +256,13 @@ std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, long lo
 Point with_untuned_block_v(const SpaceDecl& space, Point fused, const Problem& problem,
                            int cp_pieces, const ArchInfo& arch) {
   const long long sequences = cp_pieces > 0 ? cp_pieces : problem.num_sequences();
-  const Point ruled = with_value(space, fused, "block_v",
-                                 fused_block_v_heuristic(sequences * problem.h_v, arch.sm_count));
+  const int bv = fused_block_v_heuristic(sequences * problem.h_v, arch.sm_count);
+  const auto axis = std::find_if(space.axes.begin(), space.axes.end(),
+                                 [](const Axis& a) { return a.name == "block_v"; });
+  if (axis == space.axes.end() ||
+      std::find(axis->values.begin(), axis->values.end(), bv) == axis->values.end())
+    return fused;  // the family has no such V-slice width: its default stays
+  const Point ruled = with_value(space, fused, "block_v", bv);
   return space.is_buildable(ruled, arch) ? ruled : fused;
 }
 
@@ -666,6 +672,7 @@ struct FusedLaunch {
   StatePassParams state{};
   CpCorrectParams correct{};
   FusedFwdParams fused{};
+  FusedFwdWgmmaParams wgmma{};  ///< the chunk forward's params when its variant is wgmma
 
   std::string check(bool cp) const {
     for (std::string why :
@@ -731,6 +738,7 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
   f.heads_v = p.h_v;
   f.group = group;
   f.scale = static_cast<float>(p.effective_scale());
+  if (im.fused.wgmma != 0) l.wgmma = make_fused_wgmma_params(f, args.batch, args.tokens, p.h_qk);
   return l;
 }
 
@@ -746,8 +754,12 @@ void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& l
     im.correct_kernel->launch(cp_correct_shape(im.correct, h, lists.raw.num_sequences), &l.correct,
                               stream);
   }
-  im.fused_kernel->launch(fused_fwd_shape(im.fused, im.cp ? pieces : lists.raw.num_sequences, h),
-                          &l.fused, stream);
+  const cuda::LaunchShape shape =
+      fused_fwd_shape(im.fused, im.cp ? pieces : lists.raw.num_sequences, h);
+  if (im.fused.wgmma != 0)
+    im.fused_kernel->launch(shape, &l.wgmma, stream);
+  else
+    im.fused_kernel->launch(shape, &l.fused, stream);
 }
 
 }  // namespace
@@ -771,7 +783,13 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
   const CallLists lists = call_lists(im, args, ws);
   FusedLaunch fused;
   if (im.algorithm == Algorithm::kFused) {
-    fused = fused_params(im, args, lists, q, k, ws);
+    try {
+      fused = fused_params(im, args, lists, q, k, ws);
+    } catch (const UserError& e) {  // a tensor the chunk forward's TMA views cannot take
+      return Status::invalid_argument(e.what());
+    } catch (const ApiError& e) {
+      return Status::launch_error(e.what());
+    }
     if (auto why = fused.check(im.cp); !why.empty()) return Status::invalid_argument(why);
   }
   try {

@@ -1,5 +1,5 @@
-// Host side of the chunk-forward role: both variants' declarations, the specs, launch shapes and
-// checks they share, plus the checks shared with kkt_solve and state_pass.
+// Host side of the chunk-forward role: the mma and ws variants' declarations, the specs, launch
+// shapes and checks they share, plus the checks shared with kkt_solve and state_pass.
 #include "qla/gdn/fused_fwd.hpp"
 
 #include <string>
@@ -7,7 +7,9 @@
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/cuda/type_names.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/fused_fwd_wgmma.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
+#include "qla/gdn/fused_wgmma_params.hpp"
 
 namespace qla::gdn {
 namespace detail {
@@ -53,7 +55,7 @@ std::string beta_type_name(DType qkv, DType beta) {
 }  // namespace detail
 
 bool FusedFwdFamily::buildable(const Config& c, const ArchInfo& arch) {
-  return c.reg_split == 0 &&
+  return c.reg_split == 0 && c.wgmma == 0 &&
          fused_fwd_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
 }
 
@@ -63,7 +65,7 @@ std::vector<cuda::KernelSpec> FusedFwdFamily::specs(const Config& c) {
 }
 
 bool FusedFwdWsFamily::buildable(const Config& c, const ArchInfo& arch) {
-  return c.reg_split != 0 && c.state_in_smem == 0 && arch.has_setmaxnreg() &&
+  return c.reg_split != 0 && c.state_in_smem == 0 && c.wgmma == 0 && arch.has_setmaxnreg() &&
          fused_fwd_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
 }
 
@@ -73,15 +75,18 @@ std::vector<cuda::KernelSpec> FusedFwdWsFamily::specs(const Config& c) {
 }
 
 const char* fused_fwd_family_id(const FusedFwdConfig& c) {
+  if (c.wgmma != 0) return FusedFwdWgmmaFamily::kId;
   return c.reg_split != 0 ? FusedFwdWsFamily::kId : FusedFwdFamily::kId;
 }
 
 Point FusedFwdConfig::to_point() const {
+  if (wgmma != 0) return qla::to_point<FusedFwdWgmmaFamily>(*this);
   return reg_split != 0 ? qla::to_point<FusedFwdWsFamily>(*this)
                         : qla::to_point<FusedFwdFamily>(*this);
 }
 
 FusedFwdConfig fused_fwd_config(const std::string& kernel, const Point& p) {
+  if (kernel == FusedFwdWgmmaFamily::kId) return qla::from_point<FusedFwdWgmmaFamily>(p);
   if (kernel == FusedFwdWsFamily::kId) return qla::from_point<FusedFwdWsFamily>(p);
   QLA_REQUIRE(kernel == FusedFwdFamily::kId, kernel << " is not a chunk-forward family");
   return qla::from_point<FusedFwdFamily>(p);
@@ -90,10 +95,12 @@ FusedFwdConfig fused_fwd_config(const std::string& kernel, const Point& p) {
 const SpaceDecl* fused_fwd_family_space(const std::string& kernel) {
   if (kernel == FusedFwdFamily::kId) return &fused_fwd_space();
   if (kernel == FusedFwdWsFamily::kId) return &fused_fwd_ws_space();
+  if (kernel == FusedFwdWgmmaFamily::kId) return &fused_fwd_wgmma_space();
   return nullptr;
 }
 
 std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c) {
+  if (c.wgmma != 0) return static_cast<std::size_t>(fused_wgmma_layout(c.stages).bytes);
   if (c.reg_split != 0)
     return static_cast<std::size_t>(fused_fwd_ws_layout(c.chunk, c.block_v, c.stages).bytes);
   return static_cast<std::size_t>(
@@ -103,6 +110,10 @@ std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c) {
 cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta) {
   const std::string types =
       detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">";
+  if (c.wgmma != 0)
+    return {"gdn/fused_fwd_wgmma.cuh",
+            "qla::gdn::fused_fwd_wgmma_kernel<" + std::to_string(c.stages) + ", " + types,
+            cuda::params_layout<FusedFwdWgmmaParams>()};
   const std::string common = std::to_string(c.chunk) + ", " + std::to_string(c.block_v) + ", " +
                              std::to_string(c.stages) + ", " + std::to_string(c.warps) + ", ";
   if (c.reg_split != 0)
@@ -118,15 +129,18 @@ cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta) 
 cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v) {
   cuda::LaunchShape s;
   s.grid = {static_cast<unsigned>(kFusedHeadDim / c.block_v * heads_v * num_sequences), 1, 1};
-  s.block = {static_cast<unsigned>(c.reg_split != 0 ? fused_ws_threads(c.warps) : 32 * c.warps), 1,
-             1};
+  s.block = {static_cast<unsigned>(c.wgmma != 0       ? 384
+                                   : c.reg_split != 0 ? fused_ws_threads(c.warps)
+                                                      : 32 * c.warps),
+             1, 1};
   s.dynamic_smem = fused_fwd_smem_bytes(c);
   return s;
 }
 
 std::string can_implement(const Problem& p, const FusedFwdConfig& c) {
-  const bool in = c.reg_split != 0 ? in_space<FusedFwdWsFamily>(c) && c.state_in_smem == 0
-                                   : in_space<FusedFwdFamily>(c);
+  const bool in = c.wgmma != 0       ? in_space<FusedFwdWgmmaFamily>(c) && c.reg_split == 0
+                  : c.reg_split != 0 ? in_space<FusedFwdWsFamily>(c) && c.state_in_smem == 0
+                                     : in_space<FusedFwdFamily>(c);
   if (!in) return std::string("config is not a point of ") + fused_fwd_family_id(c);
   return detail::fused_family_can_implement(p, "fused_fwd");
 }

@@ -8,9 +8,10 @@
 // device sm_80 primary:   NVIDIA A100-SXM4-80GB, 108 SMs, digest 88ca87fbd463bdf3, driver 13000, runtime 12080, nvrtc 12080
 // device sm_90 primary:   NVIDIA H100 80GB HBM3, 132 SMs, digest 247170c442dd9876, driver 13000, runtime 12080, nvrtc 12080
 // device sm_90 same arch: NVIDIA H100 80GB HBM3, 132 SMs, digest 7553e7b3acdd2fa1, driver 12080, runtime 12080, nvrtc 12080
-// kernel gdn.fwd_plan: space b0d848395705dcae, source fixture-src-1, 2 rows
+// kernel gdn.fwd_plan: space 16abc8d66d0ea86a, source fixture-src-1, 2 rows
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source fixture-src-1, 4 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, source fixture-src-1, 1 row
+// kernel gdn.fused_fwd_wgmma: space b78171b9dfbbbe82, no tuned rows (default c64.bv64.s2)
 // kernel gdn.kkt_solve: space 215a6700f54bbc63, source fixture-src-1, 1 row
 // kernel gdn.state_pass: space b820464cfbb1c7cc, no tuned rows (default c64.s2.w8)
 // kernel gdn.unfused: space fb0feaf65f1e0390, source fixture-src-1, 1 row
@@ -42,6 +43,7 @@
 #include "qla/gdn/problem.hpp"
 #include "qla/tuned_dispatch.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_wgmma.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/plan.hpp"
@@ -105,6 +107,11 @@ inline constexpr std::array<Row<5>, 1> kFusedFwdWsSm90 = {{
 }};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsSm90[0].values[0], kFusedFwdWsSm90[0].values[1], kFusedFwdWsSm90[0].values[2], kFusedFwdWsSm90[0].values[3], kFusedFwdWsSm90[0].values[4]}), "gdn.fused_fwd_ws sm_90 row 0 (c64.bv128.s2.w8.rs24) lies outside the declared space");
 
+// ---- gdn.fused_fwd_wgmma: axes c (chunk) bv (block_v) s (stages)
+/// Built-in default of gdn.fused_fwd_wgmma (c64.bv64.s2).
+inline constexpr int kFusedFwdWgmmaDefault[3] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2};
+static_assert(qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>({kFusedFwdWgmmaDefault[0], kFusedFwdWgmmaDefault[1], kFusedFwdWgmmaDefault[2]}), "gdn.fused_fwd_wgmma: the default lies outside the declared space");
+
 // ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
 /// Built-in default of gdn.kkt_solve (c64.b16.w4).
 inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
@@ -137,6 +144,7 @@ struct Selection {
   Choice<5> fwd_plan;  ///< gdn.fwd_plan
   Choice<5> fused_fwd;  ///< gdn.fused_fwd
   Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
+  Choice<3> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
   Choice<3> kkt_solve;  ///< gdn.kkt_solve
   Choice<3> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
@@ -151,11 +159,13 @@ struct Selection {
     if (chunk == 0 && fwd_plan.source != Source::kDefault) chunk = fwd_plan.values[0];
     if (chunk == 0 && fused_fwd.source != Source::kDefault) chunk = fused_fwd.values[0];
     if (chunk == 0 && fused_fwd_ws.source != Source::kDefault) chunk = fused_fwd_ws.values[0];
+    if (chunk == 0 && fused_fwd_wgmma.source != Source::kDefault) chunk = fused_fwd_wgmma.values[0];
     if (chunk == 0 && kkt_solve.source != Source::kDefault) chunk = kkt_solve.values[0];
     if (chunk == 0 && state_pass.source != Source::kDefault) chunk = state_pass.values[0];
     if (fwd_plan.source != Source::kDefault && fwd_plan.values[0] == chunk) out["gdn.fwd_plan"] = fwd_plan.point();
     if (fused_fwd.source != Source::kDefault && fused_fwd.values[0] == chunk) out["gdn.fused_fwd"] = fused_fwd.point();
     if (fused_fwd_ws.source != Source::kDefault && fused_fwd_ws.values[0] == chunk) out["gdn.fused_fwd_ws"] = fused_fwd_ws.point();
+    if (fused_fwd_wgmma.source != Source::kDefault && fused_fwd_wgmma.values[0] == chunk) out["gdn.fused_fwd_wgmma"] = fused_fwd_wgmma.point();
     if (kkt_solve.source != Source::kDefault && kkt_solve.values[0] == chunk) out["gdn.kkt_solve"] = kkt_solve.point();
     if (state_pass.source != Source::kDefault && state_pass.values[0] == chunk) out["gdn.state_pass"] = state_pass.point();
     if (unfused.source != Source::kDefault) out["gdn.unfused"] = unfused.point();
@@ -169,6 +179,7 @@ inline Selection select(const Query& q, int cc_major, int cc_minor) {
   s.fwd_plan = detail::default_choice(kFwdPlanDefault);
   s.fused_fwd = detail::default_choice(kFusedFwdDefault);
   s.fused_fwd_ws = detail::default_choice(kFusedFwdWsDefault);
+  s.fused_fwd_wgmma = detail::default_choice(kFusedFwdWgmmaDefault);
   s.kkt_solve = detail::default_choice(kKktSolveDefault);
   s.state_pass = detail::default_choice(kStatePassDefault);
   s.unfused = detail::default_choice(kUnfusedDefault);

@@ -35,6 +35,8 @@ struct FusedFwdConfig {
   /// per thread loads, `warps` consumer warps compute with the registers it gave up
   /// (fused_ws_consumer_regs). sm_90a only.
   int reg_split = 0;
+  /// 1: the wgmma variant (gdn.fused_fwd_wgmma in fused_fwd_wgmma.hpp; sm_90a).
+  int wgmma = 0;
 
   Point to_point() const;  ///< the point of the family this config belongs to (fused_fwd_family_id)
 };
@@ -74,25 +76,26 @@ struct FusedFwdFamily {
 /// gdn.fused_fwd's space (space_of<FusedFwdFamily>()).
 inline const SpaceDecl& fused_fwd_space() { return space_of<FusedFwdFamily>(); }
 
-/// "gdn.fused_fwd_ws" for a config with a register split, else "gdn.fused_fwd".
+/// "gdn.fused_fwd_wgmma" for a wgmma config, "gdn.fused_fwd_ws" for one with a register split, else
+/// "gdn.fused_fwd".
 const char* fused_fwd_family_id(const FusedFwdConfig& c);
 
-/// The config of a point of either chunk-forward family (`kernel` its id); UserError when `p` is
+/// The config of a point of any chunk-forward family (`kernel` its id); UserError when `p` is
 /// not a point of that family.
 FusedFwdConfig fused_fwd_config(const std::string& kernel, const Point& p);
 
-/// The space of either chunk-forward family by id; nullptr for another id.
+/// The space of any chunk-forward family by id; nullptr for another id.
 const SpaceDecl* fused_fwd_family_space(const std::string& kernel);
 
 /// Dynamic shared memory of a config, bytes.
 std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c);
 
-/// The instantiation for q/k/v dtype `qkv` (bf16 or fp16) and β dtype `beta` (f32 or == qkv): the
-/// mma kernel, or the warp-specialised one when the config has a register split.
+/// The instantiation for q/k/v dtype `qkv` (bf16 or fp16) and β dtype `beta` (f32 or == qkv) of the
+/// config's variant: the mma kernel, the warp-specialised one (register split) or the wgmma one.
 cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta);
 
 /// (V / BV) · H_v · N CTAs, 1-D; 32 · warps threads, plus a 128-thread producer warpgroup with a
-/// register split.
+/// register split; 384 threads (three warpgroups) for the wgmma variant.
 cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v);
 
 /// Empty when the config can run `p`, else why not (head dims, dtypes, head ratio).

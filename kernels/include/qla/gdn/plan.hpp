@@ -67,14 +67,15 @@ struct FwdPlanConfig {
 
 /// The families that can fill the chunk-forward role, by FwdPlanConfig::variant (index 0: the
 /// untuned rule).
-inline constexpr const char* kChunkFwdVariants[] = {"", "gdn.fused_fwd", "gdn.fused_fwd_ws"};
+inline constexpr const char* kChunkFwdVariants[] = {"", "gdn.fused_fwd", "gdn.fused_fwd_ws",
+                                                    "gdn.fused_fwd_wgmma"};
 
 inline constexpr int kFwdPlanChunkValues[] = {64, 32};  ///< C, tokens
 inline constexpr int kFwdPlanCpValues[] = {2, 0, 1};    ///< 2 auto, 0 off, 1 on
 inline constexpr int kFwdPlanPieceChunksValues[] = {0,  4,  8,  16,
                                                     32, 64, 128};     ///< L; 0 = FlashQLA's rule
 inline constexpr int kFwdPlanThresholdValues[] = {10, 6, 8, 12, 16};  ///< −log-decay bound
-inline constexpr int kFwdPlanVariantValues[] = {0, 1, 2};             ///< kChunkFwdVariants index
+inline constexpr int kFwdPlanVariantValues[] = {0, 1, 2, 3};          ///< kChunkFwdVariants index
 
 /// The declaration of the runtime space gdn.fwd_plan (qla/family.hpp): default c64.cp2.pc0.th10.v0
 /// (FlashQLA's rules, the untuned variant rule). Nothing to compile.
@@ -94,7 +95,8 @@ struct FwdPlanFamily {
       axis("threshold", "th", &Config::threshold, kFwdPlanThresholdValues,
            "CP warm-up stops once the summed log decay is below -th"),
       axis("variant", "v", &Config::variant, kFwdPlanVariantValues,
-           "chunk-forward variant: 0 the untuned rule, 1 gdn.fused_fwd (mma), 2 gdn.fused_fwd_ws"),
+           "chunk-forward variant: 0 the untuned rule, 1 gdn.fused_fwd (mma), 2 gdn.fused_fwd_ws, "
+           "3 gdn.fused_fwd_wgmma"),
   };
   static bool buildable(const Config&, const ArchInfo&) { return true; }
 };
@@ -113,8 +115,9 @@ inline constexpr const char* kFusedForwardRoles[] = {"gate_prep",     "ut_prep",
                                                      "cp_state_pass", "cp_correct", "chunk_fwd"};
 
 /// The kernels of the fused path that share the plan's chunk size C (their "chunk" axis).
-inline constexpr const char* kChunkSharingKernels[] = {
-    "gdn.fused_fwd", "gdn.fused_fwd_ws", "gdn.kkt_solve", "gdn.state_pass", "gdn.cumsum"};
+inline constexpr const char* kChunkSharingKernels[] = {"gdn.fused_fwd",       "gdn.fused_fwd_ws",
+                                                       "gdn.fused_fwd_wgmma", "gdn.kkt_solve",
+                                                       "gdn.state_pass",      "gdn.cumsum"};
 
 /// The fused forward's V-split rule for `ctas_per_slice` = (CP pieces or sequences) · H_v:
 /// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.

@@ -1,0 +1,371 @@
+// fused_fwd_wgmma: the chunk forward on Hopper warpgroup MMA (sm_90a). Same work item, inputs and
+// math as fused_fwd (fused_fwd_step.cuh's header states the chunk step), restructured so that the
+// serial chain never leaves registers: the state is held transposed, Sᵀ (64 value columns × 128
+// keys, fp32), as a wgmma accumulator, and each GEMM of the chain takes the previous result as its
+// A operand in registers (wgmma RS). Three warpgroups:
+//  * producer (24 registers): warp 0 issues the TMA loads of a stage (q, k, the V-slice and A_r as
+//    128-byte-swizzled 64 × 64 boxes), warp 1 writes the chunk's gates g (padded rows: the last
+//    valid row's) and β (0 on padded rows);
+//  * aux (one chunk ahead of the state warpgroup): P = Q Kᵀ (wgmma SS), the decay mask
+//    G[s,t] = 2^{(g_s − g_t) log2 e} (s ≥ t, both valid), P_g = scale · G ⊙ P and
+//    A_g = G ⊙ A_r ⊙ β_t, written as swizzled tiles (stmatrix) into a two-slot ring;
+//  * state (256 registers): per chunk
+//      Uᵀ = Sᵀ Kᵀ,  O₁ᵀ = Sᵀ Qᵀ                      (RS, A = bf16/fp16(Sᵀ))
+//      Wᵀ = Vᵀ − Uᵀ ⊙ e^{g_t}  (columns t ≥ valid rows: 0)
+//      V_dᵀ = Wᵀ A_gᵀ                                (RS)
+//      Oᵀ = scale · e^{g_s} ⊙ O₁ᵀ + V_dᵀ P_gᵀ         (RS)
+//      Sᵀ = e^{g_L} Sᵀ + (V_dᵀ ⊙ Γ) K,  Γ_t = e^{g_L − g_t} (0 past the valid rows)   (RS, MN-major K)
+//    then O through a staging tile to global memory (valid rows only).
+// A partial last chunk loads whole boxes (rows of the next sequence, or zeros past the tensor);
+// every product that reads those rows is masked by a select, and the K rows the state update
+// reads are zeroed first, so nothing non-finite there can reach a valid output. C = 64, BV = 64.
+// Compiles under nvcc and NVRTC.
+#pragma once
+
+#include "common/convert.cuh"
+#include "common/tma.cuh"
+#include "common/warp_roles.cuh"
+#include "common/wgmma.cuh"
+#include "gdn/fused_fwd_step.cuh"
+#include "qla/gdn/fused_wgmma_params.hpp"
+
+namespace qla::gdn {
+namespace fused_wgmma {
+
+constexpr int kC = 64, kBV = 64, kD = kFusedHeadDim;
+constexpr unsigned kBox = FusedWgmmaLayout::kBox;
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr int kProducerRegs = 24, kAuxRegs = 224, kStateRegs = 256;  // 24 + 224 + 256 = 3 · 168
+
+/// One stage's gates: g_cum (padded rows repeat the last valid row), β (0 on padded rows), rows.
+struct Gates {
+  float g[kC];
+  float beta[kC];
+  int rows;
+};
+
+/// Lane addresses for ldmatrix/stmatrix x4 of the 16 × 16 block at (r0, c0) in fragment order:
+/// matrices (rows r0.., cols c0..), (r0+8.., c0..), (r0.., c0+8..), (r0+8.., c0+8..).
+__device__ __forceinline__ int x4_row(int r0, int lane) { return r0 + lane % 8 + ((lane / 8) % 2) * 8; }
+__device__ __forceinline__ int x4_col(int c0, int lane) { return c0 + (lane / 16) * 8; }
+/// The same for the transposed form (.trans): memory rows r0 + (lane % 8) + 8·(matrix / 2).
+__device__ __forceinline__ int x4t_row(int r0, int lane) { return r0 + lane % 8 + (lane / 16) * 8; }
+__device__ __forceinline__ int x4t_col(int c0, int lane) { return c0 + ((lane / 8) % 2) * 8; }
+
+}  // namespace fused_wgmma
+
+/// kStages: input ring depth (2 or 3); T: q/k/v dtype (the wgmma operand type); BetaT: float or T.
+template <int kStages, class T, class BetaT>
+__global__ void __launch_bounds__(384, 1)
+    fused_fwd_wgmma_kernel(const __grid_constant__ FusedFwdWgmmaParams pw) {
+  using namespace fused_wgmma;
+  static_assert(kStages >= 2 && kStages <= 3, "stages");
+  constexpr FusedWgmmaLayout kL = fused_wgmma_layout(kStages);
+  const FusedFwdParams& p = pw.f;
+  extern __shared__ unsigned char smem_raw[];
+  unsigned char* smem = smem_raw + ((1024 - cuda::smem_u32(smem_raw) % 1024) % 1024);
+  auto* bars = reinterpret_cast<unsigned long long*>(smem + kL.bars);
+  unsigned long long* full = bars;                   // TMA bytes + the gate warp
+  unsigned long long* empty = bars + kStages;        // one elected lane per aux and state warp
+  unsigned long long* aux_full = bars + 2 * kStages;  // aux → state, per slot
+  unsigned long long* aux_empty = aux_full + 2;       // state → aux, per slot
+  auto stage = [&](int s) { return smem + s * kL.stage_bytes; };
+  auto gates = [&](int s) {
+    return reinterpret_cast<Gates*>(smem + kL.gates + s * kFusedWgmmaGateBytes);
+  };
+  const FusedFwdTile t = fused_fwd_tile<kC, kBV>(p);
+  const long long tpr = p.seq.tokens_per_row;
+  const int wg = cuda::warpgroup_index();
+  const int lane = threadIdx.x % 32;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      cuda::mbar_init(&full[s], 2);
+      cuda::mbar_init(&empty[s], 8);
+    }
+    for (int i = 0; i < 2; ++i) {
+      cuda::mbar_init(&aux_full[i], 4);
+      cuda::mbar_init(&aux_empty[i], 4);
+    }
+    cuda::fence_barrier_init();
+  }
+  __syncthreads();  // the only CTA-wide barrier: the roles part here
+
+  if (wg == 0) {  // ---------------------------------------------------------------- producer
+    cuda::reg_dealloc<kProducerRegs>();
+    const int warp = threadIdx.x / 32;
+    if (warp == 0 && lane == 0) {
+      cuda::tma_prefetch_descriptor(&pw.q_map);
+      cuda::tma_prefetch_descriptor(&pw.k_map);
+      cuda::tma_prefetch_descriptor(&pw.v_map);
+      cuda::tma_prefetch_descriptor(&pw.a_map);
+      for (int c = 0; c < t.nchunks; ++c) {
+        const int s = c % kStages;
+        cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
+        const long long first = t.start + static_cast<long long>(c) * kC;
+        const int b = static_cast<int>(first / tpr), tok = static_cast<int>(first % tpr);
+        unsigned char* st = stage(s);
+        cuda::mbar_arrive_expect_tx(&full[s], 6 * kBox);
+        for (int h = 0; h < 2; ++h) {
+          cuda::tma_load_4d(st + kL.q + h * kBox, &pw.q_map, &full[s], 64 * h, t.qk_head, tok, b);
+          cuda::tma_load_4d(st + kL.k + h * kBox, &pw.k_map, &full[s], 64 * h, t.qk_head, tok, b);
+        }
+        cuda::tma_load_4d(st + kL.v, &pw.v_map, &full[s], t.v0, t.head, tok, b);
+        cuda::tma_load_4d(st + kL.a, &pw.a_map, &full[s], 0, t.head, tok, b);
+      }
+    } else if (warp == 1) {
+      for (int c = 0; c < t.nchunks; ++c) {
+        const int s = c % kStages;
+        cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
+        Gates* gt = gates(s);
+        for (int r = lane; r < kC; r += 32)
+          fused_fwd_gate_row<kC, BetaT>(p, t, c, r, gt->g[r], gt->beta[r]);
+        if (lane == 0) {
+          const long long left = t.len - static_cast<long long>(c) * kC;
+          gt->rows = left < kC ? static_cast<int>(left) : kC;
+        }
+        __syncwarp();
+        if (lane == 0) cuda::mbar_arrive(&full[s]);
+      }
+    }
+    return;
+  }
+
+  const int warp = (threadIdx.x / 32) % 4;  // warp inside the warpgroup: rows 16·warp..
+  const int g4 = lane / 4, t4 = lane % 4;
+
+  if (wg == 2) {  // ---------------------------------------------------------------- aux
+    cuda::reg_alloc<kAuxRegs>();
+    const int s0 = 16 * warp + g4;  // P rows s0 and s0 + 8
+    for (int c = 0; c < t.nchunks; ++c) {
+      const int s = c % kStages, slot = c & 1;
+      cuda::mbar_wait(&full[s], (c / kStages) & 1);
+      cuda::mbar_wait(&aux_empty[slot], ((c >> 1) & 1) ^ 1);
+      unsigned char* st = stage(s);
+      const Gates* gt = gates(s);
+      float pacc[32];
+      cuda::wgmma_fence();
+#pragma unroll
+      for (int q = 0; q < 8; ++q)
+        cuda::Wgmma<64, T, false>::ss(pacc, cuda::k_major_sw128(st + kL.q, q, kBox),
+                                      cuda::k_major_sw128(st + kL.k, q, kBox), q > 0);
+      cuda::wgmma_commit();
+      cuda::wgmma_wait<0>();
+      cuda::fence_operands(pacc);
+      const int rows = gt->rows;
+      const float gs[2] = {gt->g[s0] * kLog2e, gt->g[s0 + 8] * kLog2e};
+      unsigned char* ag = smem + kL.aux + slot * 2 * kBox;
+      unsigned char* pg = ag + kBox;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {  // columns t = 16q .. 16q + 15
+        const unsigned at = cuda::swizzle_128b(x4_row(16 * warp, lane), x4_col(16 * q, lane));
+        unsigned ar[4], pa[4], aa[4];
+        cuda::ldmatrix_x4(ar, st + kL.a + at);
+#pragma unroll
+        for (int m = 0; m < 4; ++m) {
+          const int srow = s0 + (m % 2) * 8, t0 = 16 * q + 2 * t4 + (m / 2) * 8;
+          float a_r[2], pv[2], av[2];
+          cuda::unpack_pair<T>(ar[m], a_r[0], a_r[1]);
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const int tc = t0 + e;
+            const bool keep = srow >= tc && srow < rows;
+            const float decay = cuda::exp2_approx(gs[m % 2] - gt->g[tc] * kLog2e);
+            pv[e] = keep ? p.scale * decay * pacc[8 * q + 2 * m + e] : 0.f;
+            av[e] = keep ? decay * a_r[e] * gt->beta[tc] : 0.f;
+          }
+          pa[m] = cuda::pack_pair<T>(pv[0], pv[1]);
+          aa[m] = cuda::pack_pair<T>(av[0], av[1]);
+        }
+        cuda::stmatrix_x4(ag + at, aa);
+        cuda::stmatrix_x4(pg + at, pa);
+      }
+      cuda::fence_proxy_async_shared();  // the tiles are read by the state warpgroup's wgmma
+      __syncwarp();
+      if (lane == 0) {
+        cuda::mbar_arrive(&aux_full[slot]);
+        cuda::mbar_arrive(&empty[s]);
+      }
+    }
+    return;
+  }
+
+  // ------------------------------------------------------------------------------------- state
+  cuda::reg_alloc<kStateRegs>();
+  const int tid = threadIdx.x - 128;
+  const int v_row = 16 * warp + g4;  // value rows v_row and v_row + 8 of the slice
+  float st[64];                      // Sᵀ: (v, k = 8j + 2·t4 + e) at st[4j + e], (v + 8, k) at +2
+  {
+    const int row = p.h0 ? (p.h0_index ? p.h0_index[t.seq] : t.seq) : -1;
+    const float* h0 =
+        row >= 0 ? p.h0 + (static_cast<long long>(row) * p.heads_v + t.head) * kD * kD + t.v0
+                 : nullptr;
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int k = 8 * j + 2 * t4 + e;
+        st[4 * j + e] = h0 ? h0[k * kD + v_row] : 0.f;
+        st[4 * j + 2 + e] = h0 ? h0[k * kD + v_row + 8] : 0.f;
+      }
+  }
+
+  for (int c = 0; c < t.nchunks; ++c) {
+    const int s = c % kStages, slot = c & 1;
+    unsigned char* stg = stage(s);
+    const Gates* gt = gates(s);
+    cuda::mbar_wait(&full[s], (c / kStages) & 1);
+    unsigned as[8][4];
+#pragma unroll
+    for (int q = 0; q < 8; ++q) cuda::accumulator_to_a<T>(st, q, as[q]);
+    float u[32], o[32];
+    cuda::wgmma_fence();
+#pragma unroll
+    for (int q = 0; q < 8; ++q)
+      cuda::Wgmma<64, T, false>::rs(u, as[q], cuda::k_major_sw128(stg + kL.k, q, kBox), q > 0);
+    cuda::wgmma_commit();
+#pragma unroll
+    for (int q = 0; q < 8; ++q)
+      cuda::Wgmma<64, T, false>::rs(o, as[q], cuda::k_major_sw128(stg + kL.q, q, kBox), q > 0);
+    cuda::wgmma_commit();
+
+    // Column factors of this thread's columns t = 8j + 2·t4 + e (tokens of the chunk).
+    const int rows = gt->rows;
+    const float gl = gt->g[rows - 1] * kLog2e;
+    float ecol[16], gam[16];
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int tc = 8 * j + 2 * t4 + e;
+        const float g = gt->g[tc] * kLog2e;
+        ecol[2 * j + e] = cuda::exp2_approx(g);
+        gam[2 * j + e] = tc < rows ? cuda::exp2_approx(gl - g) : 0.f;
+      }
+
+    cuda::wgmma_wait<1>();  // U done
+    cuda::fence_operands(u);
+    unsigned aw[4][4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      unsigned vt[4];
+      cuda::ldmatrix_x4_trans(
+          vt, stg + kL.v + cuda::swizzle_128b(x4t_row(16 * q, lane), x4t_col(16 * warp, lane)));
+#pragma unroll
+      for (int m = 0; m < 4; ++m) {
+        const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
+        float v0, v1;
+        cuda::unpack_pair<T>(vt[m], v0, v1);
+        const int tc = 8 * j + 2 * t4;
+        const float w0 = tc < rows ? v0 - u[idx] * ecol[2 * j] : 0.f;
+        const float w1 = tc + 1 < rows ? v1 - u[idx + 1] * ecol[2 * j + 1] : 0.f;
+        aw[q][m] = cuda::pack_pair<T>(w0, w1);
+      }
+    }
+
+    cuda::mbar_wait(&aux_full[slot], (c >> 1) & 1);
+    unsigned char* ag = smem + kL.aux + slot * 2 * kBox;
+    unsigned char* pg = ag + kBox;
+    float vd[32];
+    cuda::wgmma_fence();
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      cuda::Wgmma<64, T, false>::rs(vd, aw[q], cuda::k_major_sw128(ag, q, kBox), q > 0);
+    cuda::wgmma_commit();
+    cuda::wgmma_wait<0>();  // V_d and O₁ done
+    cuda::fence_operands(vd);
+    cuda::fence_operands(o);
+
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const float f = p.scale * ecol[2 * j + e];
+        o[4 * j + e] *= f;
+        o[4 * j + 2 + e] *= f;
+      }
+    unsigned avd[4][4], avg[4][4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const int idx = 8 * q + 2 * r, j = idx / 4;
+        avd[q][r] = cuda::pack_pair<T>(vd[idx], vd[idx + 1]);
+        avg[q][r] = cuda::pack_pair<T>(vd[idx] * gam[2 * j], vd[idx + 1] * gam[2 * j + 1]);
+      }
+    const float decay = cuda::exp2_approx(gl);
+#pragma unroll
+    for (int i = 0; i < 64; ++i) st[i] *= decay;
+    if (rows < kC) {  // the state update reads K's rows past the chunk: make them finite (zero)
+      for (int i = tid; i < (kC - rows) * 16; i += 128) {
+        const int r = rows + i / 16, h = (i / 8) % 2, unit = i % 8;
+        *reinterpret_cast<uint4*>(stg + kL.k + h * kBox + r * 128 + unit * 16) =
+            make_uint4(0u, 0u, 0u, 0u);
+      }
+      cuda::fence_proxy_async_shared();
+      cuda::named_barrier_sync<1, 128>();
+    }
+    cuda::wgmma_fence();
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      cuda::Wgmma<64, T, false>::rs(o, avd[q], cuda::k_major_sw128(pg, q, kBox), 1);
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      cuda::Wgmma<128, T, true>::rs(st, avg[q], cuda::mn_major_sw128(stg + kL.k, q, kBox), 1);
+    cuda::wgmma_commit();
+    cuda::wgmma_wait<0>();
+    cuda::fence_operands(o);
+    cuda::fence_operands(st);
+    __syncwarp();
+    if (lane == 0) {
+      cuda::mbar_arrive(&empty[s]);
+      cuda::mbar_arrive(&aux_empty[slot]);
+    }
+
+    // O: Oᵀ (v, s) → staging [s][v] (pitch 72) → the chunk's valid rows.
+    unsigned char* ost = smem + kL.o;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      unsigned ao[4];
+      cuda::accumulator_to_a<T>(o, q, ao);
+      cuda::stmatrix_x4_trans(
+          ost + 2 * (x4t_row(16 * q, lane) * 72 + x4t_col(16 * warp, lane)), ao);
+    }
+    cuda::named_barrier_sync<1, 128>();
+    const long long first = t.start + static_cast<long long>(c) * kC;
+    T* obase = static_cast<T*>(p.o.data);
+    for (int i = tid; i < kC * 8; i += 128) {
+      const int r = i / 8, part = i % 8;
+      if (r < rows)
+        *reinterpret_cast<uint4*>(obase + cuda::token_offset(p.o, first + r, t.head, tpr) + t.v0 +
+                                  part * 8) =
+            *reinterpret_cast<const uint4*>(ost + 2 * (r * 72 + part * 8));
+    }
+    cuda::named_barrier_sync<1, 128>();
+  }
+
+  const int ht_row = p.ht ? (p.ht_index ? p.ht_index[t.seq] : t.seq) : -1;
+  if (ht_row >= 0) {
+    float* ht = p.ht + (static_cast<long long>(ht_row) * p.heads_v + t.head) * kD * kD + t.v0;
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int k = 8 * j + 2 * t4 + e;
+        ht[k * kD + v_row] = st[4 * j + e];
+        ht[k * kD + v_row + 8] = st[4 * j + 2 + e];
+      }
+  }
+  if (t.seq == p.seq.num_sequences - 1) {  // zero the padding rows after cu_seqlens[N]
+    const long long pad0 = p.seq.cu_seqlens[p.seq.num_sequences];
+    T* obase = static_cast<T*>(p.o.data);
+    for (long long i = tid; i < (p.seq.total_tokens - pad0) * (kBV / 8); i += 128) {
+      const long long f = pad0 + i / (kBV / 8);
+      const int part = static_cast<int>(i % (kBV / 8));
+      *reinterpret_cast<uint4*>(obase + cuda::token_offset(p.o, f, t.head, tpr) + t.v0 +
+                                part * 8) = make_uint4(0u, 0u, 0u, 0u);
+    }
+  }
+}
+
+}  // namespace qla::gdn

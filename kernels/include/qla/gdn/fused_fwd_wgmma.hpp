@@ -1,0 +1,42 @@
+// fused_fwd_wgmma: the Hopper warpgroup-MMA variant of the chunk-forward role
+// (gdn.fused_fwd_wgmma): the state held transposed as a wgmma accumulator, the serial chain as
+// register-operand wgmma, TMA loads, an aux warpgroup one chunk ahead (gdn/fused_fwd_wgmma.cuh
+// describes it). sm_90a only. Plain C++17, no CUDA includes; the tensor maps of its params are
+// encoded on the host by make_fused_wgmma_params (fused_fwd_wgmma_launch.hpp).
+#pragma once
+
+#include <vector>
+
+#include "qla/cuda/kernel_spec.hpp"
+#include "qla/family.hpp"
+#include "qla/gdn/fused_fwd.hpp"
+
+namespace qla::gdn {
+
+inline constexpr int kFusedWgmmaChunkValues[] = {64};      ///< C, tokens
+inline constexpr int kFusedWgmmaBlockVValues[] = {64};     ///< BV: one state warpgroup
+inline constexpr int kFusedWgmmaStagesValues[] = {2, 3};   ///< TMA input ring depth
+
+/// The declaration of gdn.fused_fwd_wgmma (qla/family.hpp). Default c64.bv64.s2.
+struct FusedFwdWgmmaFamily {
+  using Config = FusedFwdConfig;
+  static constexpr const char* kId = "gdn.fused_fwd_wgmma";
+  static constexpr const char* kRole = kChunkFwdRole;
+  static constexpr const char* kVariant = "wgmma";
+  static constexpr AxisDecl<Config> kAxes[] = {
+      axis("chunk", "c", &Config::chunk, kFusedWgmmaChunkValues, "tokens per chunk C"),
+      axis("block_v", "bv", &Config::block_v, kFusedWgmmaBlockVValues, "V columns per CTA"),
+      axis("stages", "s", &Config::stages, kFusedWgmmaStagesValues, "TMA input ring depth"),
+  };
+  static constexpr Config kDefault = {64, 64, 2, 8, 0, 0, 1};
+  static constexpr Config kAot[] = {{64, 64, 2, 8, 0, 0, 1}};
+  /// A target with wgmma and setmaxnreg; shared memory within its opt-in limit.
+  static bool buildable(const Config& c, const ArchInfo& arch);
+  /// bf16 and fp16 q/k/v, fp32 β.
+  static std::vector<cuda::KernelSpec> specs(const Config& c);
+};
+
+/// gdn.fused_fwd_wgmma's space (space_of<FusedFwdWgmmaFamily>()).
+inline const SpaceDecl& fused_fwd_wgmma_space() { return space_of<FusedFwdWgmmaFamily>(); }
+
+}  // namespace qla::gdn
