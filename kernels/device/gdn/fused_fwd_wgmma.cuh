@@ -14,11 +14,14 @@
 //      Wᵀ = Vᵀ − Uᵀ ⊙ e^{g_t}  (columns t ≥ valid rows: 0)
 //      V_dᵀ = Wᵀ A_gᵀ                                (RS)
 //      Oᵀ = scale · e^{g_s} ⊙ O₁ᵀ + V_dᵀ P_gᵀ         (RS)
-//      Sᵀ = e^{g_L} Sᵀ + (V_dᵀ ⊙ Γ) K,  Γ_t = e^{g_L − g_t} (0 past the valid rows)   (RS, MN-major K)
+//      Sᵀ = e^{g_L} Sᵀ + (V_dᵀ ⊙ Γ) K,  Γ_t = e^{g_L − g_t} (0 past the valid rows)   (RS, MN-major
+//      K)
 //    then O through a staging tile to global memory (valid rows only).
-// A partial last chunk loads whole boxes (rows of the next sequence, or zeros past the tensor);
-// every product that reads those rows is masked by a select, and the K rows the state update
-// reads are zeroed first, so nothing non-finite there can reach a valid output. C = 64, BV = 64.
+// A partial last chunk loads whole boxes (rows of the next sequence, or zeros past the tensor;
+// with fewer than 64 tokens per batch row the boxes are that short and the tile rows past them
+// stale); every product that reads those rows is masked by a select, and the K rows the state
+// update reads are zeroed first, so nothing non-finite there can reach a valid output. C = 64,
+// BV = 64.
 // Compiles under nvcc and NVRTC.
 #pragma once
 
@@ -46,7 +49,9 @@ struct Gates {
 
 /// Lane addresses for ldmatrix/stmatrix x4 of the 16 × 16 block at (r0, c0) in fragment order:
 /// matrices (rows r0.., cols c0..), (r0+8.., c0..), (r0.., c0+8..), (r0+8.., c0+8..).
-__device__ __forceinline__ int x4_row(int r0, int lane) { return r0 + lane % 8 + ((lane / 8) % 2) * 8; }
+__device__ __forceinline__ int x4_row(int r0, int lane) {
+  return r0 + lane % 8 + ((lane / 8) % 2) * 8;
+}
 __device__ __forceinline__ int x4_col(int c0, int lane) { return c0 + (lane / 16) * 8; }
 /// The same for the transposed form (.trans): memory rows r0 + (lane % 8) + 8·(matrix / 2).
 __device__ __forceinline__ int x4t_row(int r0, int lane) { return r0 + lane % 8 + (lane / 16) * 8; }
@@ -65,8 +70,8 @@ __global__ void __launch_bounds__(384, 1)
   extern __shared__ unsigned char smem_raw[];
   unsigned char* smem = smem_raw + ((1024 - cuda::smem_u32(smem_raw) % 1024) % 1024);
   auto* bars = reinterpret_cast<unsigned long long*>(smem + kL.bars);
-  unsigned long long* full = bars;                   // TMA bytes + the gate warp
-  unsigned long long* empty = bars + kStages;        // one elected lane per aux and state warp
+  unsigned long long* full = bars;                    // TMA bytes + the gate warp
+  unsigned long long* empty = bars + kStages;         // one elected lane per aux and state warp
   unsigned long long* aux_full = bars + 2 * kStages;  // aux → state, per slot
   unsigned long long* aux_empty = aux_full + 2;       // state → aux, per slot
   auto stage = [&](int s) { return smem + s * kL.stage_bytes; };
@@ -105,7 +110,7 @@ __global__ void __launch_bounds__(384, 1)
         const long long first = t.start + static_cast<long long>(c) * kC;
         const int b = static_cast<int>(first / tpr), tok = static_cast<int>(first % tpr);
         unsigned char* st = stage(s);
-        cuda::mbar_arrive_expect_tx(&full[s], 6 * kBox);
+        cuda::mbar_arrive_expect_tx(&full[s], 6u * 128u * static_cast<unsigned>(pw.box_rows));
         for (int h = 0; h < 2; ++h) {
           cuda::tma_load_4d(st + kL.q + h * kBox, &pw.q_map, &full[s], 64 * h, t.qk_head, tok, b);
           cuda::tma_load_4d(st + kL.k + h * kBox, &pw.k_map, &full[s], 64 * h, t.qk_head, tok, b);
@@ -194,7 +199,7 @@ __global__ void __launch_bounds__(384, 1)
   cuda::reg_alloc<kStateRegs>();
   const int tid = threadIdx.x - 128;
   const int v_row = 16 * warp + g4;  // value rows v_row and v_row + 8 of the slice
-  float st[64];                      // Sᵀ: (v, k = 8j + 2·t4 + e) at st[4j + e], (v + 8, k) at +2
+  float st[64];  // Sᵀ: (v, k = 8j + 2·t4 + e) at st[4j + e], (v + 8, k) at +2
   {
     const int row = p.h0 ? (p.h0_index ? p.h0_index[t.seq] : t.seq) : -1;
     const float* h0 =
@@ -328,8 +333,8 @@ __global__ void __launch_bounds__(384, 1)
     for (int q = 0; q < 4; ++q) {
       unsigned ao[4];
       cuda::accumulator_to_a<T>(o, q, ao);
-      cuda::stmatrix_x4_trans(
-          ost + 2 * (x4t_row(16 * q, lane) * 72 + x4t_col(16 * warp, lane)), ao);
+      cuda::stmatrix_x4_trans(ost + 2 * (x4t_row(16 * q, lane) * 72 + x4t_col(16 * warp, lane)),
+                              ao);
     }
     cuda::named_barrier_sync<1, 128>();
     const long long first = t.start + static_cast<long long>(c) * kC;
@@ -362,8 +367,8 @@ __global__ void __launch_bounds__(384, 1)
     for (long long i = tid; i < (p.seq.total_tokens - pad0) * (kBV / 8); i += 128) {
       const long long f = pad0 + i / (kBV / 8);
       const int part = static_cast<int>(i % (kBV / 8));
-      *reinterpret_cast<uint4*>(obase + cuda::token_offset(p.o, f, t.head, tpr) + t.v0 +
-                                part * 8) = make_uint4(0u, 0u, 0u, 0u);
+      *reinterpret_cast<uint4*>(obase + cuda::token_offset(p.o, f, t.head, tpr) + t.v0 + part * 8) =
+          make_uint4(0u, 0u, 0u, 0u);
     }
   }
 }

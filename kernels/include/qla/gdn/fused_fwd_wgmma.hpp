@@ -13,9 +13,9 @@
 
 namespace qla::gdn {
 
-inline constexpr int kFusedWgmmaChunkValues[] = {64};      ///< C, tokens
-inline constexpr int kFusedWgmmaBlockVValues[] = {64};     ///< BV: one state warpgroup
-inline constexpr int kFusedWgmmaStagesValues[] = {2, 3};   ///< TMA input ring depth
+inline constexpr int kFusedWgmmaChunkValues[] = {64};     ///< C, tokens
+inline constexpr int kFusedWgmmaBlockVValues[] = {64};    ///< BV: one state warpgroup
+inline constexpr int kFusedWgmmaStagesValues[] = {2, 3};  ///< TMA input ring depth
 
 /// The declaration of gdn.fused_fwd_wgmma (qla/family.hpp). Default c64.bv64.s2.
 struct FusedFwdWgmmaFamily {

@@ -9,14 +9,17 @@ namespace qla::gdn {
 
 /// fused_fwd_wgmma_kernel's parameters: the chunk forward's (FusedFwdParams; the same grid) and
 /// TMA views of its 16-bit inputs. Each map is a 4-D view [B][T][heads][dim] (dimension 0 = dim)
-/// with 128-byte swizzle and a box of 64 dim-elements × 1 head × 64 tokens × 1 batch row, so a
-/// chunk that runs past its batch row reads zeros.
+/// with 128-byte swizzle and a box of 64 dim-elements × 1 head × box_rows tokens × 1 batch row, so
+/// a chunk that runs past its batch row reads zeros.
 struct FusedFwdWgmmaParams {
   cuda::TensorMap q_map;  ///< q: dim 128, H_qk heads (two boxes per chunk)
   cuda::TensorMap k_map;  ///< k: dim 128, H_qk heads (two boxes)
   cuda::TensorMap v_map;  ///< v: dim 128, H_v heads (one box at the V-slice)
   cuda::TensorMap a_map;  ///< A_r: dim C = 64, H_v heads (one box)
   FusedFwdParams f;
+  /// Token rows of a box: 64, or T when a batch row holds fewer tokens (a box may not exceed the
+  /// tensor); the tile rows past it are masked like a partial chunk's.
+  int box_rows;
 };
 
 /// Shared memory of fused_fwd_wgmma_kernel, offsets from a 1024-byte aligned base. Per input stage
