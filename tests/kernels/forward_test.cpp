@@ -177,7 +177,7 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
   EXPECT_FALSE(gdn::cp_auto_rule(batched, 64));
 }
 
-TEST(FusedForwardRules, UntunedOpRunsTheWarpSpecialisedVariantWhereTheTargetHasIt) {
+TEST(FusedForwardRules, UntunedOpRunsTheWgmmaVariantWhereTheTargetHasIt) {
   gdn::Problem p;
   p.tokens = 32768;
   p.cu_seqlens = {0, 32768};
@@ -185,8 +185,14 @@ TEST(FusedForwardRules, UntunedOpRunsTheWarpSpecialisedVariantWhereTheTargetHasI
   p.h_v = 8;
   const ArchInfo h100{9, 0, 132, 232448, 65536, 50 << 20};  // an H100: sm_90a, 132 SMs
   const ArchInfo a100{8, 0, 108, 166912, 65536, 40 << 20};
-  EXPECT_STREQ(gdn::untuned_chunk_fwd_family(h100), "gdn.fused_fwd_ws");
+  EXPECT_STREQ(gdn::untuned_chunk_fwd_family(h100), "gdn.fused_fwd_wgmma");
+  EXPECT_STREQ(gdn::untuned_chunk_fwd_family(h100, 32), "gdn.fused_fwd_ws");  // wgmma: C = 64 only
   EXPECT_STREQ(gdn::untuned_chunk_fwd_family(a100), "gdn.fused_fwd");
+  // The wgmma variant has no bv128: the BV rule leaves its default.
+  EXPECT_EQ(gdn::fused_fwd_config("gdn.fused_fwd_wgmma",
+                                  gdn::untuned_fused_point("gdn.fused_fwd_wgmma", p, h100))
+                .block_v,
+            64);
   const auto on_h100 = gdn::fused_fwd_config("gdn.fused_fwd_ws",
                                              gdn::untuned_fused_point("gdn.fused_fwd_ws", p, h100));
   const auto on_a100 =
@@ -266,7 +272,8 @@ TEST(FusedForwardRules, PlanSpaceDeclaration) {
   EXPECT_TRUE(s.contains({32, 1, 8, 6, 2}));
   EXPECT_FALSE(s.contains({64, 1, 3, 10, 0}));
   EXPECT_FALSE(s.contains({128, 1, 8, 10, 0}));
-  EXPECT_FALSE(s.contains({64, 1, 8, 10, 3}));
+  EXPECT_TRUE(s.contains({64, 1, 8, 10, 3}));  // variant 3: the wgmma kernel
+  EXPECT_FALSE(s.contains({64, 1, 8, 10, 4}));
   // qla run --config gdn.fwd_plan=c32.cp1.pc8.th6.v1
   EXPECT_EQ(s.parse("c32.cp1.pc8.th6.v1"), (Point{32, 1, 8, 6, 1}));
   const auto c = gdn::FwdPlanConfig::from_point({32, 0, 16, 12, 2});
@@ -902,7 +909,8 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   const Plan moved = gdn::make_plan(p, dev, kkt_only);
   EXPECT_EQ(moved.chunk(), 32);
   EXPECT_EQ(moved.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
-  EXPECT_EQ(moved.config_labels().at(gdn::untuned_chunk_fwd_family(dev.arch)).rfind("c32.", 0), 0u);
+  EXPECT_EQ(moved.config_labels().at(gdn::untuned_chunk_fwd_family(dev.arch, 32)).rfind("c32.", 0),
+            0u);
   EXPECT_EQ(moved.config_labels().at("gdn.cumsum"), "c32");
   // The plan point's chunk size wins over a looked-up fused config (the tuner's joint plan decides
   // C) ...

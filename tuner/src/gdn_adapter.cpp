@@ -357,7 +357,7 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(
     const int chunk = plan.chunk;
     // The chunk-forward role is filled by the plan's variant only (variant 0: the untuned op's
     // family).
-    const std::string untuned_family = gdn::untuned_chunk_fwd_family(arch);
+    const std::string untuned_family = gdn::untuned_chunk_fwd_family(arch, chunk);
     const std::string chunk_fwd =
         plan.variant != 0 ? gdn::kChunkFwdVariants[plan.variant] : untuned_family;
     Members out;

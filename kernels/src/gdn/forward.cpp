@@ -11,11 +11,13 @@
 
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/device_buffer.hpp"
+#include "qla/cuda/kernel_catalog.hpp"
 #include "qla/cuda/launcher.hpp"
 #include "qla/error.hpp"
 #include "qla/gdn/cp.hpp"
 #include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_wgmma.hpp"
 #include "qla/gdn/fused_fwd_wgmma_launch.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
@@ -266,11 +268,27 @@ Point with_untuned_block_v(const SpaceDecl& space, Point fused, const Problem& p
   return space.is_buildable(ruled, arch) ? ruled : fused;
 }
 
+// The chunk size the configs ask for before the chunk forward is chosen (PlanOptions'
+// precedence, plan.hpp): an explicit plan point's, an explicit chunk-sharing config's, a looked-up
+// plan point's, else 64.
+int requested_chunk(const PlanOptions& options, const PlanPoint& plan) {
+  if (plan.config && plan.explicit_point) return plan.config->chunk;
+  for (const char* id : kChunkSharingKernels) {
+    const SpaceDecl* space = nullptr;
+    for (const cuda::KernelFamily& f : cuda::kernel_families())
+      if (f.space->kernel == id) space = f.space;
+    auto it = options.configs.find(id);
+    if (space && it != options.configs.end() && space->contains(it->second))
+      return value_of(*space, it->second, "chunk");
+  }
+  return plan.config ? plan.config->chunk : 64;
+}
+
 // The family that fills the chunk-forward role (PlanOptions' precedence, plan.hpp).
 const SpaceDecl& choose_chunk_fwd_family(const PlanOptions& options, const PlanPoint& plan,
                                          const ArchInfo& arch) {
   const int variant = plan.config ? plan.config->variant : 0;
-  const std::string untuned = untuned_chunk_fwd_family(arch);
+  const std::string untuned = untuned_chunk_fwd_family(arch, requested_chunk(options, plan));
   std::vector<std::string> given;
   for (const char* id : kChunkFwdVariants)
     if (*id != '\0' && options.configs.count(id)) given.emplace_back(id);
@@ -471,10 +489,14 @@ void lay_out_work_lists(Plan::Impl& im, std::size_t at) {
 
 }  // namespace
 
-const char* untuned_chunk_fwd_family(const ArchInfo& arch) {
-  return fused_fwd_ws_space().is_buildable(fused_fwd_ws_space().default_point, arch)
-             ? FusedFwdWsFamily::kId
-             : FusedFwdFamily::kId;
+const char* untuned_chunk_fwd_family(const ArchInfo& arch, int chunk) {
+  for (const SpaceDecl* space : {&fused_fwd_wgmma_space(), &fused_fwd_ws_space()}) {
+    const auto& cs = space->axes[0].values;  // every chunk-forward family's first axis is "chunk"
+    if (std::find(cs.begin(), cs.end(), chunk) == cs.end()) continue;
+    if (space->is_buildable(with_value(*space, space->default_point, "chunk", chunk), arch))
+      return space->kernel.c_str();
+  }
+  return FusedFwdFamily::kId;
 }
 
 Point untuned_fused_point(const std::string& kernel, const Problem& problem, const ArchInfo& arch) {

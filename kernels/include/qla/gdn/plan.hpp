@@ -123,9 +123,11 @@ inline constexpr const char* kChunkSharingKernels[] = {"gdn.fused_fwd",       "g
 /// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.
 int fused_block_v_heuristic(long long ctas_per_slice, int sm_count);
 
-/// The chunk-forward family the untuned op runs on `arch`: gdn.fused_fwd_ws where the target has
-/// setmaxnreg (sm_90a; 1.2–1.45x the mma kernel at the same tile on the H100), else gdn.fused_fwd.
-const char* untuned_chunk_fwd_family(const ArchInfo& arch);
+/// The chunk-forward family the untuned op runs on `arch`: gdn.fused_fwd_wgmma where the target has
+/// wgmma and setmaxnreg (sm_90a; 1.54x gdn.fused_fwd_ws, geomean of the 20 headline shapes on the
+/// H200, 2026-11-29), else gdn.fused_fwd_ws where it has setmaxnreg, else gdn.fused_fwd; the first
+/// of them that has chunk size `chunk` (the wgmma variant has only 64).
+const char* untuned_chunk_fwd_family(const ArchInfo& arch, int chunk = 64);
 
 /// The point of chunk-forward family `kernel` that the untuned op runs for `problem` on `arch`: the
 /// family's default with the V-split rule (fused_block_v_heuristic) applied to the default CP
