@@ -9,7 +9,7 @@
 // kernel gdn.fwd_plan: space 16abc8d66d0ea86a, no tuned rows (default c64.cp2.pc0.th10.v0)
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source 808a94e9cb1deb7f, 173 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, no tuned rows (default c64.bv64.s2.w8.rs40)
-// kernel gdn.fused_fwd_wgmma: space b78171b9dfbbbe82, no tuned rows (default c64.bv64.s2)
+// kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)
 // kernel gdn.kkt_solve: space 215a6700f54bbc63, source fcee448c274be321, 20 rows
 // kernel gdn.state_pass: space b820464cfbb1c7cc, source 26cc36e6176e99c6, 20 rows
 // kernel gdn.unfused: space fb0feaf65f1e0390, no tuned rows (default hbv32.hw8.obv128)
@@ -616,10 +616,10 @@ static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdSm90[172]
 inline constexpr int kFusedFwdWsDefault[5] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*rs*/ 40};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsDefault[0], kFusedFwdWsDefault[1], kFusedFwdWsDefault[2], kFusedFwdWsDefault[3], kFusedFwdWsDefault[4]}), "gdn.fused_fwd_ws: the default lies outside the declared space");
 
-// ---- gdn.fused_fwd_wgmma: axes c (chunk) bv (block_v) s (stages)
-/// Built-in default of gdn.fused_fwd_wgmma (c64.bv64.s2).
-inline constexpr int kFusedFwdWgmmaDefault[3] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2};
-static_assert(qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>({kFusedFwdWgmmaDefault[0], kFusedFwdWgmmaDefault[1], kFusedFwdWgmmaDefault[2]}), "gdn.fused_fwd_wgmma: the default lies outside the declared space");
+// ---- gdn.fused_fwd_wgmma: axes c (chunk) bv (block_v) s (stages) f (fp16_operands)
+/// Built-in default of gdn.fused_fwd_wgmma (c64.bv64.s2.f1).
+inline constexpr int kFusedFwdWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*f*/ 1};
+static_assert(qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>({kFusedFwdWgmmaDefault[0], kFusedFwdWgmmaDefault[1], kFusedFwdWgmmaDefault[2], kFusedFwdWgmmaDefault[3]}), "gdn.fused_fwd_wgmma: the default lies outside the declared space");
 
 // ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
 /// Built-in default of gdn.kkt_solve (c64.b16.w4).
@@ -767,7 +767,7 @@ struct Selection {
   Choice<5> fwd_plan;  ///< gdn.fwd_plan
   Choice<5> fused_fwd;  ///< gdn.fused_fwd
   Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
-  Choice<3> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
+  Choice<4> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
   Choice<3> kkt_solve;  ///< gdn.kkt_solve
   Choice<3> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused

@@ -316,8 +316,8 @@ std::vector<ConfigSet> config_sets() {
         {"gdn.kkt_solve", {64, 16, 8}},
         {"gdn.state_pass", {64, 1, 8}},
         {"gdn.cp_correct", {64}}}},
-      {"wgmma_s2", {{"gdn.fused_fwd_wgmma", {64, 64, 2}}}},
-      {"wgmma_s3", {{"gdn.fused_fwd_wgmma", {64, 64, 3}}, {"gdn.state_pass", {64, 2, 4}}}},
+      {"wgmma_s2", {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}}},
+      {"wgmma_s3_bf16", {{"gdn.fused_fwd_wgmma", {64, 64, 3, 0}}, {"gdn.state_pass", {64, 2, 4}}}},
   };
 }
 
@@ -539,29 +539,31 @@ TEST(FusedForward, WgmmaVariantOnLongSequencesMatchesReference) {
       std::vector<double> o_ref, ht_ref;
       reference_forward(hp, o_ref, ht_ref);
       DeviceRun d(hp);
-      for (CpMode cp : {CpMode::kOff, CpMode::kOn}) {
-        SCOPED_TRACE(std::string(c.name) + (bf16 ? " bf16" : " fp16") +
-                     (cp == CpMode::kOn ? " cp on" : " cp off"));
-        PlanOptions opt;
-        opt.configs["gdn.fused_fwd_wgmma"] = gdn::fused_fwd_wgmma_space().default_point;
-        opt.cp = cp;
-        opt.cp_piece_chunks = 4;
-        const Plan plan = gdn::make_plan(to_problem(hp), dev, opt);
-        ASSERT_EQ(plan.not_implemented_reason(), "");
-        ASSERT_EQ(plan.config_labels().count("gdn.fused_fwd_wgmma"), 1u);
-        cuda::DeviceBuffer ws(plan.workspace_bytes());
-        bool identical = false;
-        const Outputs r = run_twice(d, plan, ws, &identical);
-        const Errors e = compare(hp, r, o_ref, ht_ref);
-        EXPECT_TRUE(identical);
-        EXPECT_LE(e.o, 0.005);
-        EXPECT_LE(e.ht, 0.005);
-        EXPECT_EQ(e.non_finite, 0);
-        EXPECT_EQ(e.bad_padding, 0);
-        std::printf("[wgmma long] %-14s %s cp %-3s pieces %3d: rel err o %.2e ht %.2e\n",
-                    c.name.c_str(), bf16 ? "bf16" : "fp16", cp == CpMode::kOn ? "on" : "off",
-                    plan.cp_pieces(), e.o, e.ht);
-      }
+      for (int fp16_operands : {1, 0})
+        for (CpMode cp : {CpMode::kOff, CpMode::kOn}) {
+          SCOPED_TRACE(std::string(c.name) + (bf16 ? " bf16" : " fp16") +
+                       (cp == CpMode::kOn ? " cp on" : " cp off") + " f" +
+                       std::to_string(fp16_operands));
+          PlanOptions opt;
+          opt.configs["gdn.fused_fwd_wgmma"] = {64, 64, 2, fp16_operands};
+          opt.cp = cp;
+          opt.cp_piece_chunks = 4;
+          const Plan plan = gdn::make_plan(to_problem(hp), dev, opt);
+          ASSERT_EQ(plan.not_implemented_reason(), "");
+          ASSERT_EQ(plan.config_labels().count("gdn.fused_fwd_wgmma"), 1u);
+          cuda::DeviceBuffer ws(plan.workspace_bytes());
+          bool identical = false;
+          const Outputs r = run_twice(d, plan, ws, &identical);
+          const Errors e = compare(hp, r, o_ref, ht_ref);
+          EXPECT_TRUE(identical);
+          EXPECT_LE(e.o, 0.005);
+          EXPECT_LE(e.ht, 0.005);
+          EXPECT_EQ(e.non_finite, 0);
+          EXPECT_EQ(e.bad_padding, 0);
+          std::printf("[wgmma long] %-14s %s f%d cp %-3s pieces %3d: rel err o %.2e ht %.2e\n",
+                      c.name.c_str(), bf16 ? "bf16" : "fp16", fp16_operands,
+                      cp == CpMode::kOn ? "on" : "off", plan.cp_pieces(), e.o, e.ht);
+        }
     }
   }
 }
@@ -944,11 +946,16 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   PlanOptions both;
   both.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
   both.configs["gdn.fused_fwd_ws"] = {64, 64, 2, 8, 40};
+  both.configs["gdn.fused_fwd_wgmma"] = {64, 64, 2, 1};
   both.configs["gdn.fwd_plan"] = {64, 2, 0, 10, 1};
   if (dev.arch.has_setmaxnreg()) {
     EXPECT_EQ(gdn::make_plan(p, dev, both).config_labels().count("gdn.fused_fwd"), 1u);
     both.configs.erase("gdn.fwd_plan");
-    EXPECT_EQ(gdn::make_plan(p, dev, both).config_labels().count("gdn.fused_fwd_ws"), 1u);
+    EXPECT_EQ(
+        gdn::make_plan(p, dev, both).config_labels().count(gdn::untuned_chunk_fwd_family(dev.arch)),
+        1u);
+    both.configs.erase(gdn::untuned_chunk_fwd_family(dev.arch));
+    EXPECT_THROW(gdn::make_plan(p, dev, both), UserError) << "the untuned op's family is missing";
   }
   // The tuner's untuned baseline (host-only) is what make_plan runs with nothing given.
   gdn::Problem wide = p;

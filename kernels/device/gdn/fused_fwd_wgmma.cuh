@@ -5,7 +5,10 @@
 // A operand in registers (wgmma RS). Three warpgroups:
 //  * producer (24 registers): warp 0 issues the TMA loads of a stage (q, k, the V-slice and A_r as
 //    128-byte-swizzled 64 × 64 boxes), warp 1 writes the chunk's gates g (padded rows: the last
-//    valid row's) and β (0 on padded rows);
+//    valid row's) and β (0 on padded rows); with fp16 operands for bf16 inputs, warps 2 and 3
+//    convert the landed tiles in place (element-wise, so the swizzle does not matter), off the
+//    chain: the intermediates the chain rounds to the operand type (Sᵀ, Wᵀ, V_dᵀ, A_g, P_g) then
+//    keep 11 bits instead of bf16's 8;
 //  * aux (one chunk ahead of the state warpgroup): P = Q Kᵀ (wgmma SS), the decay mask
 //    G[s,t] = 2^{(g_s − g_t) log2 e} (s ≥ t, both valid), P_g = scale · G ⊙ P and
 //    A_g = G ⊙ A_r ⊙ β_t, written as swizzled tiles (stmatrix) into a two-slot ring;
@@ -59,12 +62,17 @@ __device__ __forceinline__ int x4t_col(int c0, int lane) { return c0 + ((lane / 
 
 }  // namespace fused_wgmma
 
-/// kStages: input ring depth (2 or 3); T: q/k/v dtype (the wgmma operand type); BetaT: float or T.
-template <int kStages, class T, class BetaT>
+/// kStages: input ring depth (2 or 3); TIn: q/k/v dtype; T: the wgmma operand type (TIn, or __half
+/// for bf16 inputs); BetaT: float or TIn.
+template <int kStages, class TIn, class T, class BetaT>
 __global__ void __launch_bounds__(384, 1)
     fused_fwd_wgmma_kernel(const __grid_constant__ FusedFwdWgmmaParams pw) {
   using namespace fused_wgmma;
   static_assert(kStages >= 2 && kStages <= 3, "stages");
+  constexpr bool kConvert = !cuda::IsSame<TIn, T>::value;
+  static_assert(
+      !kConvert || (cuda::IsSame<TIn, __nv_bfloat16>::value && cuda::IsSame<T, __half>::value),
+      "operands: the input type, or fp16 for bf16 inputs");
   constexpr FusedWgmmaLayout kL = fused_wgmma_layout(kStages);
   const FusedFwdParams& p = pw.f;
   extern __shared__ unsigned char smem_raw[];
@@ -74,6 +82,7 @@ __global__ void __launch_bounds__(384, 1)
   unsigned long long* empty = bars + kStages;         // one elected lane per aux and state warp
   unsigned long long* aux_full = bars + 2 * kStages;  // aux → state, per slot
   unsigned long long* aux_empty = aux_full + 2;       // state → aux, per slot
+  unsigned long long* loaded = aux_empty + 2;         // TMA bytes, before the conversion
   auto stage = [&](int s) { return smem + s * kL.stage_bytes; };
   auto gates = [&](int s) {
     return reinterpret_cast<Gates*>(smem + kL.gates + s * kFusedWgmmaGateBytes);
@@ -85,8 +94,9 @@ __global__ void __launch_bounds__(384, 1)
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
-      cuda::mbar_init(&full[s], 2);
+      cuda::mbar_init(&full[s], kConvert ? 3 : 2);  // (TMA or 2 converter warps) + gate warp
       cuda::mbar_init(&empty[s], 8);
+      cuda::mbar_init(&loaded[s], 1);
     }
     for (int i = 0; i < 2; ++i) {
       cuda::mbar_init(&aux_full[i], 4);
@@ -110,13 +120,26 @@ __global__ void __launch_bounds__(384, 1)
         const long long first = t.start + static_cast<long long>(c) * kC;
         const int b = static_cast<int>(first / tpr), tok = static_cast<int>(first % tpr);
         unsigned char* st = stage(s);
-        cuda::mbar_arrive_expect_tx(&full[s], 6u * 128u * static_cast<unsigned>(pw.box_rows));
+        unsigned long long* bar = kConvert ? &loaded[s] : &full[s];
+        cuda::mbar_arrive_expect_tx(bar, 6u * 128u * static_cast<unsigned>(pw.box_rows));
         for (int h = 0; h < 2; ++h) {
-          cuda::tma_load_4d(st + kL.q + h * kBox, &pw.q_map, &full[s], 64 * h, t.qk_head, tok, b);
-          cuda::tma_load_4d(st + kL.k + h * kBox, &pw.k_map, &full[s], 64 * h, t.qk_head, tok, b);
+          cuda::tma_load_4d(st + kL.q + h * kBox, &pw.q_map, bar, 64 * h, t.qk_head, tok, b);
+          cuda::tma_load_4d(st + kL.k + h * kBox, &pw.k_map, bar, 64 * h, t.qk_head, tok, b);
         }
-        cuda::tma_load_4d(st + kL.v, &pw.v_map, &full[s], t.v0, t.head, tok, b);
-        cuda::tma_load_4d(st + kL.a, &pw.a_map, &full[s], 0, t.head, tok, b);
+        cuda::tma_load_4d(st + kL.v, &pw.v_map, bar, t.v0, t.head, tok, b);
+        cuda::tma_load_4d(st + kL.a, &pw.a_map, bar, 0, t.head, tok, b);
+      }
+    } else if (kConvert && warp >= 2) {  // bf16 → fp16 in place, 8 elements per 16 bytes
+      const int ct = threadIdx.x - 64;   // 0 .. 63
+      for (int c = 0; c < t.nchunks; ++c) {
+        const int s = c % kStages;
+        cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
+        uint4* tile = reinterpret_cast<uint4*>(stage(s));
+        for (int i = ct; i < static_cast<int>(6 * kBox / 16); i += 64)
+          cuda::bf16x8_to_f16x8(&tile[i]);
+        cuda::fence_proxy_async_shared();  // read next by wgmma (async proxy)
+        __syncwarp();
+        if (lane == 0) cuda::mbar_arrive(&full[s]);
       }
     } else if (warp == 1) {
       for (int c = 0; c < t.nchunks; ++c) {
@@ -332,13 +355,13 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       unsigned ao[4];
-      cuda::accumulator_to_a<T>(o, q, ao);
+      cuda::accumulator_to_a<TIn>(o, q, ao);
       cuda::stmatrix_x4_trans(ost + 2 * (x4t_row(16 * q, lane) * 72 + x4t_col(16 * warp, lane)),
                               ao);
     }
     cuda::named_barrier_sync<1, 128>();
     const long long first = t.start + static_cast<long long>(c) * kC;
-    T* obase = static_cast<T*>(p.o.data);
+    TIn* obase = static_cast<TIn*>(p.o.data);
     for (int i = tid; i < kC * 8; i += 128) {
       const int r = i / 8, part = i % 8;
       if (r < rows)
@@ -363,7 +386,7 @@ __global__ void __launch_bounds__(384, 1)
   }
   if (t.seq == p.seq.num_sequences - 1) {  // zero the padding rows after cu_seqlens[N]
     const long long pad0 = p.seq.cu_seqlens[p.seq.num_sequences];
-    T* obase = static_cast<T*>(p.o.data);
+    TIn* obase = static_cast<TIn*>(p.o.data);
     for (long long i = tid; i < (p.seq.total_tokens - pad0) * (kBV / 8); i += 128) {
       const long long f = pad0 + i / (kBV / 8);
       const int part = static_cast<int>(i % (kBV / 8));

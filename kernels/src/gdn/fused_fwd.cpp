@@ -110,10 +110,14 @@ std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c) {
 cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta) {
   const std::string types =
       detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">";
-  if (c.wgmma != 0)
+  if (c.wgmma != 0) {
+    const std::string operand = c.fp16_operands ? "__half" : detail::qkv_type_name(qkv);
     return {"gdn/fused_fwd_wgmma.cuh",
-            "qla::gdn::fused_fwd_wgmma_kernel<" + std::to_string(c.stages) + ", " + types,
+            "qla::gdn::fused_fwd_wgmma_kernel<" + std::to_string(c.stages) + ", " +
+                detail::qkv_type_name(qkv) + ", " + operand + ", " +
+                detail::beta_type_name(qkv, beta) + ">",
             cuda::params_layout<FusedFwdWgmmaParams>()};
+  }
   const std::string common = std::to_string(c.chunk) + ", " + std::to_string(c.block_v) + ", " +
                              std::to_string(c.stages) + ", " + std::to_string(c.warps) + ", ";
   if (c.reg_split != 0)

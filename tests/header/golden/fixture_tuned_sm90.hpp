@@ -10,7 +10,7 @@
 // kernel gdn.fwd_plan: space 16abc8d66d0ea86a, source fixture-src-1, 2 rows
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source fixture-src-1, 3 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, source fixture-src-1, 1 row
-// kernel gdn.fused_fwd_wgmma: space b78171b9dfbbbe82, no tuned rows (default c64.bv64.s2)
+// kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)
 // kernel gdn.kkt_solve: space 215a6700f54bbc63, source fixture-src-1, 1 row
 // kernel gdn.state_pass: space b820464cfbb1c7cc, no tuned rows (default c64.s2.w8)
 // kernel gdn.unfused: space fb0feaf65f1e0390, source fixture-src-1, 1 row
@@ -98,10 +98,10 @@ inline constexpr std::array<Row<5>, 1> kFusedFwdWsSm90 = {{
 }};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsSm90[0].values[0], kFusedFwdWsSm90[0].values[1], kFusedFwdWsSm90[0].values[2], kFusedFwdWsSm90[0].values[3], kFusedFwdWsSm90[0].values[4]}), "gdn.fused_fwd_ws sm_90 row 0 (c64.bv128.s2.w8.rs24) lies outside the declared space");
 
-// ---- gdn.fused_fwd_wgmma: axes c (chunk) bv (block_v) s (stages)
-/// Built-in default of gdn.fused_fwd_wgmma (c64.bv64.s2).
-inline constexpr int kFusedFwdWgmmaDefault[3] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2};
-static_assert(qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>({kFusedFwdWgmmaDefault[0], kFusedFwdWgmmaDefault[1], kFusedFwdWgmmaDefault[2]}), "gdn.fused_fwd_wgmma: the default lies outside the declared space");
+// ---- gdn.fused_fwd_wgmma: axes c (chunk) bv (block_v) s (stages) f (fp16_operands)
+/// Built-in default of gdn.fused_fwd_wgmma (c64.bv64.s2.f1).
+inline constexpr int kFusedFwdWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*f*/ 1};
+static_assert(qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>({kFusedFwdWgmmaDefault[0], kFusedFwdWgmmaDefault[1], kFusedFwdWgmmaDefault[2], kFusedFwdWgmmaDefault[3]}), "gdn.fused_fwd_wgmma: the default lies outside the declared space");
 
 // ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
 /// Built-in default of gdn.kkt_solve (c64.b16.w4).
@@ -135,7 +135,7 @@ struct Selection {
   Choice<5> fwd_plan;  ///< gdn.fwd_plan
   Choice<5> fused_fwd;  ///< gdn.fused_fwd
   Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
-  Choice<3> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
+  Choice<4> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
   Choice<3> kkt_solve;  ///< gdn.kkt_solve
   Choice<3> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused

@@ -37,6 +37,9 @@ struct FusedFwdConfig {
   int reg_split = 0;
   /// 1: the wgmma variant (gdn.fused_fwd_wgmma in fused_fwd_wgmma.hpp; sm_90a).
   int wgmma = 0;
+  /// wgmma variant: 1 = fp16 GEMM operands (bf16 inputs converted in shared memory), 0 = the input
+  /// dtype (fp16 inputs are fp16 either way).
+  int fp16_operands = 1;
 
   Point to_point() const;  ///< the point of the family this config belongs to (fused_fwd_family_id)
 };

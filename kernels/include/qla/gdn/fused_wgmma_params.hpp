@@ -33,8 +33,8 @@ struct FusedWgmmaLayout {
   int aux;                                  ///< aux ring: slot i at aux + i · 2 · kBox (A_g, P_g)
   int o;                                    ///< O staging (64 rows × 72 16-bit)
   int gates;                                ///< per stage: g[64], beta[64] floats, rows (int)
-  int bars;                                 ///< mbarriers
-  int bytes;                                ///< total, plus 1024 for the base alignment
+  int bars;   ///< mbarriers: full, empty [stages]; aux full, aux empty [2]; loaded [stages]
+  int bytes;  ///< total, plus 1024 for the base alignment
 };
 inline constexpr int kFusedWgmmaGateBytes = 2 * 64 * 4 + 16;  ///< one stage's gates
 QLA_HOST_DEVICE constexpr FusedWgmmaLayout fused_wgmma_layout(int stages) {
@@ -48,7 +48,7 @@ QLA_HOST_DEVICE constexpr FusedWgmmaLayout fused_wgmma_layout(int stages) {
   l.o = l.aux + 2 * 2 * FusedWgmmaLayout::kBox;
   l.gates = l.o + 64 * 72 * 2;
   l.bars = l.gates + stages * kFusedWgmmaGateBytes;
-  l.bytes = l.bars + (2 * stages + 4) * 8 + 1024;
+  l.bytes = l.bars + (3 * stages + 4) * 8 + 1024;
   return l;
 }
 
