@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "cuda_handles.hpp"
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/device_buffer.hpp"
+#include "qla/cuda/handles.hpp"
 #include "qla/error.hpp"
 
 namespace qla::bench {
@@ -130,8 +130,8 @@ double measure_copy_gbps(int device, int reps) {
   constexpr std::size_t kBytes = std::size_t{1} << 30;
   cuda::DeviceBuffer src(kBytes), dst(kBytes);
   QLA_CUDA_CHECK(cudaMemset(src.get(), 1, kBytes));
-  Stream stream;
-  Event start, stop;
+  cuda::Stream stream;
+  cuda::Event start, stop;
   for (int i = 0; i < 2; ++i) {
     QLA_CUDA_CHECK(
         cudaMemcpyAsync(dst.get(), src.get(), kBytes, cudaMemcpyDeviceToDevice, stream.get()));
@@ -142,7 +142,7 @@ double measure_copy_gbps(int device, int reps) {
     QLA_CUDA_CHECK(
         cudaMemcpyAsync(dst.get(), src.get(), kBytes, cudaMemcpyDeviceToDevice, stream.get()));
     QLA_CUDA_CHECK(cudaEventRecord(stop.get(), stream.get()));
-    const double ms = elapsed_ms(start, stop);
+    const double ms = cuda::elapsed_ms(start, stop);
     gbps.push_back(2.0 * static_cast<double>(kBytes) / (ms * 1e-3) / 1e9);
   }
   return median(gbps);
@@ -160,8 +160,8 @@ double measure_matmul_tflops(int device, std::string& how, int n, int reps) {
     const cuda::DeviceBuffer a = cuda::DeviceBuffer::from_host(random_bf16(count, 1));
     const cuda::DeviceBuffer b = cuda::DeviceBuffer::from_host(random_bf16(count, 2));
     cuda::DeviceBuffer c(count * sizeof(std::uint16_t));
-    Stream stream;
-    Event start, stop;
+    cuda::Stream stream;
+    cuda::Event start, stop;
     CublasHandle handle(lib);
     check_cublas(lib.set_stream(handle.get(), stream.get()), "cublasSetStream");
     const float alpha = 1.f, beta = 0.f;
@@ -178,7 +178,7 @@ double measure_matmul_tflops(int device, std::string& how, int n, int reps) {
       QLA_CUDA_CHECK(cudaEventRecord(start.get(), stream.get()));
       gemm();
       QLA_CUDA_CHECK(cudaEventRecord(stop.get(), stream.get()));
-      tflops.push_back(flops / (elapsed_ms(start, stop) * 1e-3) / 1e12);
+      tflops.push_back(flops / (cuda::elapsed_ms(start, stop) * 1e-3) / 1e12);
     }
     how = std::string("cublasGemmEx (") + lib.name() + ") bf16 " + std::to_string(n) +
           "^3, fp32 accumulate, random data, median of " + std::to_string(reps);

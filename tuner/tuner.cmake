@@ -21,7 +21,8 @@ target_include_directories(qla_tuner PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
 target_link_libraries(qla_tuner
   PUBLIC qla::core nlohmann_json::nlohmann_json
   PUBLIC CUDA::cudart_static
-  PRIVATE qla::reference qla_device_fingerprint SQLiteCpp CUDA::nvrtc Threads::Threads ${CMAKE_DL_LIBS} qla_warnings)
+  PRIVATE qla::reference qla::cuda_headers qla_device_report SQLiteCpp CUDA::nvrtc Threads::Threads ${CMAKE_DL_LIBS}
+          qla_warnings)
 # QLA_WITH_CUPTI (default ON): kernel times from CUPTI activity records; OFF: CUDA events only, no libcupti.
 if(QLA_WITH_CUPTI)
   target_link_libraries(qla_tuner PRIVATE CUDA::cupti)

@@ -136,8 +136,10 @@ TEST(Cli, CrashingCandidatesInTheWorkerAreStored) {
 TEST(Cli, SigintStopsCleanlyAndTheRerunResumes) {
   Dir d;
   const std::string db = d.file("t.sqlite");
+  const std::string marker = d.file("hang_started");
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::setenv("QLA_FAKE_HANG_MARKER", marker.c_str(), 1);
     const std::string out = d.file("int_out.txt");
     std::freopen(out.c_str(), "w", stdout);
     std::freopen(d.file("int_err.txt").c_str(), "w", stderr);
@@ -146,7 +148,14 @@ TEST(Cli, SigintStopsCleanlyAndTheRerunResumes) {
             "--json", "--db", db.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // inside the hanging 4th trial
+  // Interrupt inside the hanging trial: wait for the fake kernel to say it began (the deadline only
+  // bounds a broken run; the 2 s trial timeout would end the hang first).
+  bool hanging = false;
+  for (int i = 0; i < 6000 && !hanging; ++i) {
+    hanging = std::filesystem::exists(marker);
+    if (!hanging) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(hanging) << "the hanging trial never started";
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);

@@ -198,7 +198,9 @@ TEST(Tuner, CrashingAndHangingCandidatesAreStoredAndTuningGoesOn) {
   ProcessRunner runner(ProcessRunner::self_worker_argv({"--fault", s.label(segv) + "=segv",
                                                         "--fault", s.label(hang) + "=hang",
                                                         "--fault", s.label(sticky) + "=sticky"}),
-                       0.5);
+                       // The hang ends only by this watchdog; a healthy fake trial takes
+                       // microseconds, so 5 s leaves a slow machine thousands of times the room.
+                       5.0);
   TuneOptions opt;
   opt.strategy = Strategy::kExhaustive;
   opt.budget.max_trials = 200;

@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "device_fingerprint.hpp"
+#include "qla/tuner/device_report.hpp"
 
 namespace qla::cli {
 
@@ -13,7 +13,7 @@ void add_devices_command(CLI::App& app) {
   cmd->add_flag("--json", *json,
                 "Print a JSON array of fingerprints instead of one line per device");
   cmd->callback([json] {
-    const DeviceQuery q = query_devices();
+    const tuner::DeviceQuery q = tuner::query_devices();
     if (q.devices.empty()) {
       // The expected answer on CI and driverless machines: one line, exit 1, never a crash.
       std::fprintf(stderr, "no CUDA GPU: %s\n", q.unavailable_reason.c_str());

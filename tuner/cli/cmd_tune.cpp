@@ -14,8 +14,8 @@
 #include <sstream>
 
 #include "commands.hpp"
-#include "device_fingerprint.hpp"
 #include "qla/error.hpp"
+#include "qla/tuner/device_report.hpp"
 #include "qla/tuner/fake_kernel.hpp"
 #include "qla/tuner/gdn_adapter.hpp"
 #include "qla/tuner/problem_json.hpp"

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "qla/error.hpp"
+#include "qla/hash.hpp"
 #include "qla/tuner/problem_json.hpp"
 
 namespace qla::tuner {
@@ -23,12 +24,6 @@ namespace {
 constexpr std::pair<int, int> kKnownCapabilities[] = {
     {5, 0}, {5, 2}, {5, 3}, {6, 0}, {6, 1},  {6, 2},  {7, 0},  {7, 2},  {7, 5},  {8, 0},
     {8, 6}, {8, 7}, {8, 9}, {9, 0}, {10, 0}, {10, 1}, {10, 3}, {11, 0}, {12, 0}, {12, 1}};
-
-std::string hex64(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-  return buf;
-}
 
 // Fixed formats so the same store gives the same bytes on every host: %.17g round-trips the stored
 // doubles (the dispatcher compares nothing with them, but tests compare them with the lookup's),

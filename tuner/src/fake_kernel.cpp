@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
@@ -83,6 +84,13 @@ void FakeBackend::fault_if_asked(const std::string& label) {
     case FakeFault::kAbort:
       std::abort();
     case FakeFault::kHang:
+      // Test hook: say where the hang begins, so a test can act inside it without guessing a time.
+      if (const char* marker = std::getenv("QLA_FAKE_HANG_MARKER")) {
+        if (std::FILE* f = std::fopen(marker, "a")) {
+          std::fprintf(f, "%s\n", label.c_str());
+          std::fclose(f);
+        }
+      }
       for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
     case FakeFault::kSticky:
       throw WorkerMustExit("cudaErrorIllegalAddress (fake sticky error): context unusable");

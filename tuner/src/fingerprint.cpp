@@ -3,26 +3,21 @@
 #include <cctype>
 #include <cstdio>
 
-#include "device_fingerprint.hpp"
 #include "qla/error.hpp"
+#include "qla/hash.hpp"
+#include "qla/tuner/device_report.hpp"
 
 namespace qla::tuner {
 
 std::string DeviceFingerprint::digest() const {
-  std::uint64_t h = 1469598103934665603ull;
-  auto mix = [&](const std::string& s) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    h = (h ^ 0xffu) * 1099511628211ull;  // field separator
-  };
-  mix(name);
+  Fnv1a h;
+  h.field(name);
   for (std::int64_t v :
        {std::int64_t{cc_major}, std::int64_t{cc_minor}, std::int64_t{sm_count}, l2_bytes,
         std::int64_t{mem_clock_khz}, std::int64_t{mem_bus_bits}, std::int64_t{driver_version},
         std::int64_t{runtime_version}, std::int64_t{nvrtc_version}})
-    mix(std::to_string(v));
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+    h.field(std::to_string(v));
+  return hex64(h.value());
 }
 
 std::string DeviceFingerprint::describe() const {
@@ -45,12 +40,15 @@ std::string DeviceFingerprint::slug() const {
 DeviceFingerprint read_fingerprint(int device) {
   // One reader of the device facts: the query `qla devices` prints; the store keeps its comparison
   // subset.
-  const cli::DeviceQuery q = cli::query_devices();
+  const DeviceQuery q = query_devices();
   if (q.devices.empty()) throw UserError("no CUDA GPU: " + q.unavailable_reason);
   if (device < 0 || device >= static_cast<int>(q.devices.size()))
     throw UserError("--device: " + std::to_string(device) + " is out of range (" +
                     std::to_string(q.devices.size()) + " device(s))");
-  const cli::DeviceFingerprint& d = q.devices[static_cast<std::size_t>(device)];
+  return fingerprint_of(q.devices[static_cast<std::size_t>(device)]);
+}
+
+DeviceFingerprint fingerprint_of(const DeviceReport& d) {
   DeviceFingerprint f;
   f.name = d.name;
   f.cc_major = d.cc_major;

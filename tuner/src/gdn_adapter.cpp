@@ -25,6 +25,7 @@
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/plan.hpp"
+#include "qla/hash.hpp"
 #include "qla/io/generate.hpp"
 #include "qla/io/tensor.hpp"
 #include "qla/ref/gdn_reference.hpp"
@@ -46,25 +47,16 @@ bool is_chunk_fwd(const std::string& kernel) {
   return gdn::fused_fwd_family_space(kernel) != nullptr;
 }
 
-std::string hex64(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-  return buf;
-}
-
 /// Hash of every device source any point of the family compiles (a family may pick its kernel by
 /// config, as gdn.fused_fwd does by register split), so an edit to any of them starts a fresh set
 /// of trials.
 std::string family_source_hash(const cuda::KernelFamily& f) {
-  std::uint64_t h = 1469598103934665603ull;
   std::set<std::string> sources;
   for (const Point& p : f.space->enumerate())
     for (const cuda::KernelSpec& s : f.specs(p)) sources.insert(s.source);
-  for (const std::string& s : sources) {
-    const std::uint64_t x = cuda::source_hash(s);
-    for (int i = 0; i < 8; ++i) h = (h ^ ((x >> (8 * i)) & 0xff)) * 1099511628211ull;
-  }
-  return hex64(h);
+  Fnv1a h;
+  for (const std::string& s : sources) h.u64(cuda::source_hash(s));
+  return hex64(h.value());
 }
 
 // ---- inputs (FlashQLA's profiler/benchmark generator)
@@ -320,15 +312,15 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
   const SpaceDecl& plan = gdn::fwd_plan_space();
   known.insert(plan.kernel);
   if (wanted.empty() || wanted.count(plan.kernel)) {
-    std::uint64_t h = 1469598103934665603ull;
+    Fnv1a h;  // each member's id and source hash, concatenated without separators
     for (const cuda::KernelFamily& f : cuda::kernel_families()) {
       if (!in_forward_op(f)) continue;
-      for (char c : f.space->kernel + family_source_hash(f))
-        h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      const std::string id = f.space->kernel + family_source_hash(f);
+      h.bytes(id.data(), id.size());
     }
     TunableKernel k;
     k.space = plan;
-    k.source_hash = hex64(h);
+    k.source_hash = hex64(h.value());
     out.push_back(std::move(k));
   }
   for (const std::string& w : wanted)

@@ -8,18 +8,14 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #if QLA_WITH_CUPTI
 #include <cupti.h>
 #endif
 
+#include "qla/cuda/check.hpp"
+#include "qla/cuda/handles.hpp"
 #include "qla/error.hpp"
-
-#define QLA_MEASURE_CUDA(call)                                                                 \
-  do {                                                                                         \
-    const cudaError_t qla_err_ = (call);                                                       \
-    if (qla_err_ != cudaSuccess)                                                               \
-      ::qla::raise_api_error("CUDA", __FILE__, __LINE__, #call, cudaGetErrorString(qla_err_)); \
-  } while (0)
 
 namespace qla::tuner {
 namespace {
@@ -180,6 +176,9 @@ struct OneSample {
 struct Measurer::Impl {
   int device = 0;
   MeasureOptions options;
+  // Created after cudaSetDevice, so on the measured device.
+  std::optional<cuda::Stream> owned_stream;
+  std::optional<cuda::Event> start_event, stop_event;
   cudaStream_t stream = nullptr;
   cudaEvent_t start = nullptr, stop = nullptr;
   void* scrub = nullptr;
@@ -190,14 +189,14 @@ struct Measurer::Impl {
   std::unique_ptr<Nvml> nvml;
 
   Impl(int dev, MeasureOptions opt) : device(dev), options(opt) {
-    QLA_MEASURE_CUDA(cudaSetDevice(device));
+    QLA_CUDA_CHECK(cudaSetDevice(device));
     int l2 = 0;
-    QLA_MEASURE_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
+    QLA_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
     scrub_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(l2), 8u << 20);  // ≥ 2× L2
-    QLA_MEASURE_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    QLA_MEASURE_CUDA(cudaEventCreate(&start));
-    QLA_MEASURE_CUDA(cudaEventCreate(&stop));
-    QLA_MEASURE_CUDA(cudaMalloc(&scrub, scrub_bytes));
+    stream = owned_stream.emplace().get();
+    start = start_event.emplace().get();
+    stop = stop_event.emplace().get();
+    QLA_CUDA_CHECK(cudaMalloc(&scrub, scrub_bytes));
     if (options.use_cupti) {
       cupti = acquire_cupti();
 #if QLA_WITH_CUPTI
@@ -215,29 +214,26 @@ struct Measurer::Impl {
   ~Impl() {
     if (cupti) release_cupti();
     if (scrub) cudaFree(scrub);
-    if (start) cudaEventDestroy(start);
-    if (stop) cudaEventDestroy(stop);
-    if (stream) cudaStreamDestroy(stream);
   }
 
   void flush() {
     // A different byte each time so no layer can elide the write; the memset is not a kernel
     // record.
-    QLA_MEASURE_CUDA(
+    QLA_CUDA_CHECK(
         cudaMemsetAsync(scrub, static_cast<int>(++scrub_value & 0xff), scrub_bytes, stream));
   }
 
   OneSample take(const OpFn& op, bool cold) {
     if (cupti) take_records();  // drop whatever ran before (warm-up, other work)
     if (cold) flush();
-    QLA_MEASURE_CUDA(cudaEventRecord(start, stream));
+    QLA_CUDA_CHECK(cudaEventRecord(start, stream));
     op(stream);
-    QLA_MEASURE_CUDA(cudaGetLastError());
-    QLA_MEASURE_CUDA(cudaEventRecord(stop, stream));
-    QLA_MEASURE_CUDA(cudaStreamSynchronize(stream));
+    QLA_CUDA_CHECK(cudaGetLastError());
+    QLA_CUDA_CHECK(cudaEventRecord(stop, stream));
+    QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
     OneSample s;
     float ms = 0;
-    QLA_MEASURE_CUDA(cudaEventElapsedTime(&ms, start, stop));
+    QLA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
     s.event_us = 1e3 * ms;
     s.span_us = s.event_us;
     if (cupti) {
@@ -281,8 +277,8 @@ MeasureResult Measurer::measure(const OpFn& op) {
   Impl& m = *impl_;
   const MeasureOptions& o = m.options;
   for (int i = 0; i < o.warmup; ++i) op(m.stream);
-  QLA_MEASURE_CUDA(cudaGetLastError());
-  QLA_MEASURE_CUDA(cudaStreamSynchronize(m.stream));
+  QLA_CUDA_CHECK(cudaGetLastError());
+  QLA_CUDA_CHECK(cudaStreamSynchronize(m.stream));
 
   MeasureResult out;
   out.used_cupti = m.cupti;
@@ -342,22 +338,22 @@ GraphResult Measurer::measure_graph(const OpFn& op, double rep_ms, int replays) 
       if (graph) cudaGraphDestroy(graph);
     }
   } g;
-  QLA_MEASURE_CUDA(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
+  QLA_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
   for (int i = 0; i < out.calls_per_replay; ++i) op(m.stream);
-  QLA_MEASURE_CUDA(cudaStreamEndCapture(m.stream, &g.graph));
-  QLA_MEASURE_CUDA(cudaGraphInstantiate(&g.exec, g.graph, 0));
-  QLA_MEASURE_CUDA(cudaGraphUpload(g.exec, m.stream));
-  QLA_MEASURE_CUDA(cudaGraphLaunch(g.exec, m.stream));  // first replay is warm-up
-  QLA_MEASURE_CUDA(cudaStreamSynchronize(m.stream));
+  QLA_CUDA_CHECK(cudaStreamEndCapture(m.stream, &g.graph));
+  QLA_CUDA_CHECK(cudaGraphInstantiate(&g.exec, g.graph, 0));
+  QLA_CUDA_CHECK(cudaGraphUpload(g.exec, m.stream));
+  QLA_CUDA_CHECK(cudaGraphLaunch(g.exec, m.stream));  // first replay is warm-up
+  QLA_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   double sum_us = 0;
   for (int r = 0; r < out.replays; ++r) {
     m.flush();
-    QLA_MEASURE_CUDA(cudaEventRecord(m.start, m.stream));
-    QLA_MEASURE_CUDA(cudaGraphLaunch(g.exec, m.stream));
-    QLA_MEASURE_CUDA(cudaEventRecord(m.stop, m.stream));
-    QLA_MEASURE_CUDA(cudaStreamSynchronize(m.stream));
+    QLA_CUDA_CHECK(cudaEventRecord(m.start, m.stream));
+    QLA_CUDA_CHECK(cudaGraphLaunch(g.exec, m.stream));
+    QLA_CUDA_CHECK(cudaEventRecord(m.stop, m.stream));
+    QLA_CUDA_CHECK(cudaStreamSynchronize(m.stream));
     float ms = 0;
-    QLA_MEASURE_CUDA(cudaEventElapsedTime(&ms, m.start, m.stop));
+    QLA_CUDA_CHECK(cudaEventElapsedTime(&ms, m.start, m.stop));
     sum_us += 1e3 * ms / out.calls_per_replay;
   }
   if (m.cupti) take_records();

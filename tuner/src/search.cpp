@@ -252,9 +252,14 @@ std::size_t flat_index(const SpaceDecl& space, const Coords& c) {
 }
 
 SearchOutcome run_search(Searcher& searcher, const std::function<double(const Coords&)>& evaluate,
-                         const Budget& budget, const std::function<bool()>& stop) {
+                         const Budget& budget, const std::function<bool()>& stop,
+                         const SecondsClock& clock) {
   SearchOutcome out;
-  const auto start = std::chrono::steady_clock::now();
+  const SecondsClock now = clock ? clock : [] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  const double start = now();
   for (;;) {
     if (stop && stop()) {
       out.stopped = true;
@@ -264,9 +269,7 @@ SearchOutcome run_search(Searcher& searcher, const std::function<double(const Co
       out.budget_exhausted = true;
       break;
     }
-    if (budget.max_seconds > 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >=
-            budget.max_seconds) {
+    if (budget.max_seconds > 0 && now() - start >= budget.max_seconds) {
       out.budget_exhausted = true;
       break;
     }

@@ -6,15 +6,14 @@
 #include <cmath>
 #include <cstdio>
 
+#include "qla/hash.hpp"
 #include "qla/tuner/lookup.hpp"
 #include "qla/tuner/problem_json.hpp"
 
 namespace qla::tuner {
 
 KernelIdentity TunableKernel::identity() const {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016" PRIx64, space.hash());
-  return {space.kernel, source_hash, hex};
+  return {space.kernel, source_hash, hex64(space.hash())};
 }
 
 std::string candidate_label(const SpaceDecl& space, const Point& values, const Members& members) {

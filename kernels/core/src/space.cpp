@@ -4,20 +4,17 @@
 
 #include "qla/error.hpp"
 #include "qla/family.hpp"
+#include "qla/hash.hpp"
 
 namespace qla {
 namespace {
 
-struct Fnv1a {
-  std::uint64_t h = 1469598103934665603ull;
-  void bytes(const void* data, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  }
-  void str(const std::string& s) {
-    bytes(s.data(), s.size() + 1);
-  }  // include the NUL as a separator
-  void integer(std::int64_t v) { bytes(&v, sizeof v); }
+// The space hash's own encoding (stored in every tuning store: never change it): strings with their
+// terminating NUL as the separator, integers as their 8 native bytes.
+struct SpaceHash {
+  Fnv1a f;
+  void str(const std::string& s) { f.bytes(s.data(), s.size() + 1); }
+  void integer(std::int64_t v) { f.bytes(&v, sizeof v); }
 };
 
 }  // namespace
@@ -95,7 +92,7 @@ std::optional<Point> SpaceDecl::parse(const std::string& text) const {
 }
 
 std::uint64_t SpaceDecl::hash() const {
-  Fnv1a f;
+  SpaceHash f;
   f.str(kernel);
   f.integer(runtime ? 1 : 0);
   for (const auto& a : axes) {
@@ -105,7 +102,7 @@ std::uint64_t SpaceDecl::hash() const {
     for (int v : a.values) f.integer(v);
   }
   for (int v : default_point) f.integer(v);
-  return f.h;
+  return f.f.value();
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "qla/error.hpp"
+#include "qla/hash.hpp"
 
 namespace qla::cuda {
 namespace {
@@ -64,16 +65,12 @@ std::vector<std::string> source_closure(std::string_view name) {
 }
 
 std::uint64_t source_hash(std::string_view name) {
-  std::uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](std::string_view s) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    h = (h ^ 0xffu) * 1099511628211ull;  // separator, so file boundaries matter
-  };
+  Fnv1a h;  // one field per file name and per file text, so file boundaries matter
   for (const auto& f : source_closure(name)) {
-    mix(f);
-    mix(code_text(source_text(f)));
+    h.field(f);
+    h.field(code_text(source_text(f)));
   }
-  return h;
+  return h.value();
 }
 
 std::string code_text(std::string_view s) {

@@ -13,6 +13,7 @@
 
 #include "qla/cuda/embedded_sources.hpp"
 #include "qla/error.hpp"
+#include "qla/hash.hpp"
 
 namespace qla::cuda {
 namespace {
@@ -80,17 +81,6 @@ std::string find_include_dir() {
   raise_api_error(
       "NVRTC", __FILE__, __LINE__, "find CUDA headers",
       "cuda_bf16.h not found in $CUDA_HOME/include, /usr/local/cuda/include or next to libnvrtc");
-}
-
-std::uint64_t fnv1a(std::uint64_t h, std::string_view s) {
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return (h ^ 0xffu) * 1099511628211ull;
-}
-
-std::string hex(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 std::string normalized(const std::string& name) {
@@ -209,22 +199,22 @@ CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch,
       "-default-device"};
   flags.insert(flags.end(), options.extra_flags.begin(), options.extra_flags.end());
 
-  std::uint64_t key = 1469598103934665603ull;
-  key = fnv1a(key, hex(source_hash(spec.source)));
-  key = fnv1a(key, normalized(spec.name_expression));
-  key = fnv1a(key, arch.sm_name());
-  key = fnv1a(key, std::to_string(nvrtc_version()));
+  Fnv1a key;
+  key.field(hex64(source_hash(spec.source)));
+  key.field(normalized(spec.name_expression));
+  key.field(arch.sm_name());
+  key.field(std::to_string(nvrtc_version()));
   for (const auto& f : flags) {
     // The include directory's location does not change the result; its contents are versioned with
     // NVRTC.
-    if (f.rfind("-I", 0) != 0) key = fnv1a(key, f);
+    if (f.rfind("-I", 0) != 0) key.field(f);
   }
 
   const fs::path dir = options.use_cache ? fs::path(cache_dir()) : fs::path();
-  const fs::path cubin_path = dir / (hex(key) + ".cubin");
-  const fs::path meta_path = dir / (hex(key) + ".meta");
+  const fs::path cubin_path = dir / (hex64(key.value()) + ".cubin");
+  const fs::path meta_path = dir / (hex64(key.value()) + ".meta");
   CompiledKernel result;
-  result.key = key;
+  result.key = key.value();
   if (options.use_cache) {
     std::string meta;
     if (read_file(meta_path, meta) && parse_meta(meta, result) &&
@@ -233,7 +223,7 @@ CompiledKernel compile_kernel(const KernelSpec& spec, const ArchInfo& arch,
       return result;
     }
     result = CompiledKernel{};
-    result.key = key;
+    result.key = key.value();
   }
 
   const auto files = embedded_files();

@@ -2,8 +2,8 @@
 // Trials whose fingerprint differs are never mixed with current ones (the lookup may still fall
 // back to another device of the same compute capability, and says so). Plain C++17.
 //
-// `qla devices` (tuner/cli/device_fingerprint.hpp) reads the same facts off a live device;
-// `read_fingerprint` here is the tuner's own reader so the library does not depend on the CLI.
+// The facts come from the device's DeviceReport (device_report.hpp, also what `qla devices`
+// prints).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,10 @@ struct DeviceFingerprint {
   /// ("nvidia-h100-80gb-hbm3").
   std::string slug() const;
 };
+
+struct DeviceReport;
+/// The store's comparison subset of a device report.
+DeviceFingerprint fingerprint_of(const DeviceReport& d);
 
 /// Reads the fingerprint of CUDA device `device`. Throws UserError "no CUDA GPU: <reason>" when
 /// there is no usable device or the index is out of range.

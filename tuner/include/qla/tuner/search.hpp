@@ -89,11 +89,16 @@ struct SearchOutcome {
   bool stopped = false;           ///< stopped because `stop` returned true
 };
 
+/// Seconds on a monotonic clock; the time budget is measured on it (tests inject their own).
+using SecondsClock = std::function<double()>;
+
 /// Drives `searcher` until it is done, the budget is spent or `stop()` returns true. `evaluate`
 /// returns the cost of a point (it may come from the store: a resumed trial still counts against
-/// the trial budget).
+/// the trial budget). The time budget runs on `clock` (empty: std::chrono::steady_clock), checked
+/// before each trial.
 SearchOutcome run_search(Searcher& searcher, const std::function<double(const Coords&)>& evaluate,
-                         const Budget& budget, const std::function<bool()>& stop = {});
+                         const Budget& budget, const std::function<bool()>& stop = {},
+                         const SecondsClock& clock = {});
 
 /// Flat index of coordinates (last axis fastest): the fixed order used for tie-breaks.
 std::size_t flat_index(const SpaceDecl& space, const Coords& c);

@@ -1,6 +1,5 @@
-// Move-only owners of the CUDA runtime objects the bench creates itself (events, streams). Plans
-// own their device memory through qla::cuda::DeviceBuffer; the measurement core owns its own stream
-// and events.
+// Move-only owners of CUDA runtime streams and events, for the bench, the tuner's measurement core
+// and tests (device memory: qla/cuda/device_buffer.hpp). Header-only; errors throw qla::ApiError.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -9,7 +8,7 @@
 
 #include "qla/cuda/check.hpp"
 
-namespace qla::bench {
+namespace qla::cuda {
 
 /// A CUDA event with timing enabled.
 class Event {
@@ -71,4 +70,4 @@ inline float elapsed_ms(const Event& start, const Event& stop) {
   return ms;
 }
 
-}  // namespace qla::bench
+}  // namespace qla::cuda

@@ -1,4 +1,4 @@
-#include "device_fingerprint.hpp"
+#include "qla/tuner/device_report.hpp"
 
 #include <cuda_runtime_api.h>
 #include <nvrtc.h>
@@ -9,9 +9,9 @@
 
 #include "qla/cuda/check.hpp"
 
-namespace qla::cli {
+namespace qla::tuner {
 
-double DeviceFingerprint::peak_bandwidth_gbs() const {
+double DeviceReport::peak_bandwidth_gbs() const {
   return 2.0 * double(mem_clock_khz) * 1e3 * double(mem_bus_bits) / 8.0 / 1e9;
 }
 
@@ -19,7 +19,7 @@ std::string cuda_version_string(int version) {
   return std::to_string(version / 1000) + "." + std::to_string((version % 1000) / 10);
 }
 
-std::string DeviceFingerprint::describe() const {
+std::string DeviceReport::describe() const {
   std::ostringstream os;
   os << ordinal << ": " << name << ", sm_" << cc_major << cc_minor << ", " << sm_count
      << " SMs, L2 " << l2_bytes / (1024 * 1024) << " MiB, "
@@ -31,7 +31,7 @@ std::string DeviceFingerprint::describe() const {
   return os.str();
 }
 
-std::string DeviceFingerprint::to_json() const {
+std::string DeviceReport::to_json() const {
   const nlohmann::json j = {
       {"ordinal", ordinal},
       {"name", name},
@@ -72,8 +72,8 @@ int attribute(cudaDeviceAttr attr, int ordinal) {
 
 }  // namespace
 
-DeviceFingerprint query_device(int ordinal) {
-  DeviceFingerprint f;
+DeviceReport query_device(int ordinal) {
+  DeviceReport f;
   f.ordinal = ordinal;
   cudaDeviceProp prop{};
   QLA_CUDA_CHECK(cudaGetDeviceProperties(&prop, ordinal));
@@ -114,4 +114,4 @@ DeviceQuery query_devices() {
   return q;
 }
 
-}  // namespace qla::cli
+}  // namespace qla::tuner

@@ -1,16 +1,17 @@
-// What `qla devices` reports of each GPU: the device fingerprint (the facts that make
-// two measurements comparable) plus a few descriptive extras. Read through the CUDA runtime (linked
-// statically) and NVRTC, so it works, and says why not, on machines without a GPU or driver.
+// What `qla devices` reports of each GPU: every fact the tuner's DeviceFingerprint
+// (fingerprint.hpp, the store's comparison key) is made of, plus descriptive extras (ordinal, UUID,
+// memory, SM clock). Read through the CUDA runtime (linked statically) and NVRTC, so it works, and
+// says why not, on machines without a GPU or driver.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace qla::cli {
+namespace qla::tuner {
 
 /// One GPU and the software stack that drives it.
-struct DeviceFingerprint {
+struct DeviceReport {
   int ordinal = 0;   ///< CUDA runtime device index
   std::string name;  ///< e.g. "NVIDIA H100 80GB HBM3"
   std::string uuid;  ///< "GPU-xxxxxxxx-xxxx-..." (descriptive; not part of the comparison key)
@@ -38,19 +39,19 @@ struct DeviceFingerprint {
 
 /// Every usable GPU, or the reason there is none.
 struct DeviceQuery {
-  std::vector<DeviceFingerprint> devices;  ///< empty when there is no usable GPU
-  std::string unavailable_reason;  ///< set iff devices is empty, e.g. "CUDA driver version is
-                                   ///< insufficient..."
+  std::vector<DeviceReport> devices;  ///< empty when there is no usable GPU
+  std::string unavailable_reason;     ///< set iff devices is empty, e.g. "CUDA driver version is
+                                      ///< insufficient..."
 };
 
 /// Enumerates the GPUs. A missing or too old driver, or no device, is a normal answer
 /// (unavailable_reason); a failure after a device was found throws qla::ApiError.
 DeviceQuery query_devices();
 
-/// Fingerprint of device `ordinal` (must exist). Throws qla::ApiError when a CUDA call fails.
-DeviceFingerprint query_device(int ordinal);
+/// The report of device `ordinal` (must exist). Throws qla::ApiError when a CUDA call fails.
+DeviceReport query_device(int ordinal);
 
 /// "X.Y" from a CUDA version number such as 12040.
 std::string cuda_version_string(int version);
 
-}  // namespace qla::cli
+}  // namespace qla::tuner
