@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "qla/error_metrics.hpp"
 #include "qla/tuner/shape_matrix.hpp"
 
 namespace qla::bench {
@@ -44,14 +45,8 @@ inline constexpr const char* kModeGraph =
 inline constexpr const char* kModeCold = "cold";  ///< one call per sample, L2 flushed before each
 
 /// Error of one output against a reference output of the same shape.
-struct ErrorMetrics {
-  double rel_fro =
-      0;  ///< ‖x − ref‖₂ / ‖ref‖₂ over finite elements (inf when ‖ref‖ = 0 and x ≠ ref)
-  double max_abs = 0;  ///< max |x − ref| over finite elements
-  std::int64_t nan_count =
-      0;  ///< elements of x that are NaN or ±Inf (a poisoned output left unwritten shows here)
-  std::int64_t elements = 0;
-};
+/// Output error against a reference (qla/error_metrics.hpp).
+using ErrorMetrics = qla::ErrorMetrics;
 
 /// Errors of x against ref (same length; bf16 given as raw uint16 bits). Throws
 /// std::invalid_argument when the lengths differ.

@@ -79,7 +79,7 @@ std::string run_once(gdn::DeviceProblem& d, const Prepared& p, cudaStream_t stre
 std::string validation_failure(const Validation& v) {
   std::ostringstream os;
   os << "failed validation against " << v.against << " (o: rel " << v.o.rel_fro << ", "
-     << v.o.nan_count << " non-finite; ht: rel " << v.ht.rel_fro << ", " << v.ht.nan_count
+     << v.o.non_finite << " non-finite; ht: rel " << v.ht.rel_fro << ", " << v.ht.non_finite
      << " non-finite; bound " << v.tolerance << ")";
   return os.str();
 }
@@ -226,7 +226,7 @@ struct GdnFwdRunner::Impl {
     std::string why = plan.skipped;
     if (why.empty()) why = run_once(d, plan, measurer.stream(), out);
     if (!why.empty()) {
-      v.o.nan_count = v.ht.nan_count = -1;  // never passes
+      v.o.non_finite = v.ht.non_finite = -1;  // never passes
       v.against += " (naive did not run: " + why + ")";
     } else {
       const ref::ForwardOutputs r = ref::forward_recurrent(gdn::to_forward_inputs(p, t));

@@ -17,6 +17,7 @@
 #include "qla/cuda/device_buffer.hpp"
 #include "qla/cuda/device_info.hpp"
 #include "qla/error.hpp"
+#include "qla/error_metrics.hpp"
 #include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/plan.hpp"
@@ -40,15 +41,6 @@ qla::gdn::Problem example_problem() {
   p.initial_state = true;
   p.final_state = true;
   return p;
-}
-
-double rel_fro(const std::vector<double>& x, const std::vector<double>& ref) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    num += (x[i] - ref[i]) * (x[i] - ref[i]);
-    den += ref[i] * ref[i];
-  }
-  return std::sqrt(num) / std::sqrt(den > 0 ? den : 1.0);
 }
 
 template <int N>
@@ -119,10 +111,10 @@ int run() {
 
   const qla::ref::ForwardOutputs ref =
       qla::ref::forward_recurrent(qla::gdn::to_forward_inputs(p, t));
-  const double err_o = rel_fro(o_host.to_doubles(), ref.o);
-  const double err_ht = rel_fro(ht_host.to_doubles(), ref.ht);
-  const bool ok =
-      std::isfinite(err_o) && std::isfinite(err_ht) && err_o <= kTolerance && err_ht <= kTolerance;
+  const qla::ErrorMetrics e_o = qla::compare_outputs(o_host.to_doubles(), ref.o);
+  const qla::ErrorMetrics e_ht = qla::compare_outputs(ht_host.to_doubles(), ref.ht);
+  const double err_o = e_o.rel_fro, err_ht = e_ht.rel_fro;
+  const bool ok = e_o.within(kTolerance) && e_ht.within(kTolerance);
   std::printf(
       "  rel. Frobenius error vs reference: o %.2e, final state %.2e (tolerance %.2g): %s\n", err_o,
       err_ht, kTolerance, ok ? "ok" : "FAILED");

@@ -1,5 +1,5 @@
-// The project's one hash: FNV-1a 64 with the project's own offset basis (qla/hash.hpp says why), the
-// values every stored identity depends on, and the field / u64 framings.
+// The project's one hash: FNV-1a 64 with the project's own offset basis (qla/hash.hpp says why),
+// the values every stored identity depends on, and the field / u64 framings.
 #include "qla/hash.hpp"
 
 #include <gtest/gtest.h>

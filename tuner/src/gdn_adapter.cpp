@@ -20,6 +20,7 @@
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/cuda/nvrtc_compiler.hpp"
 #include "qla/error.hpp"
+#include "qla/error_metrics.hpp"
 #include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/fused_fwd.hpp"
@@ -71,23 +72,15 @@ gdn::ProblemTensors make_inputs(const gdn::Problem& p, std::uint64_t seed) {
   return gdn::generate_inputs(p, opt);
 }
 
-/// Relative Frobenius error, max abs error and non-finite count of `x` against `ref` over [0, n).
+/// The tuner's record of one output's error (qla/error_metrics.hpp computes it).
 OutputError compare(const std::string& name, const std::vector<double>& x,
                     const std::vector<double>& ref) {
+  const ErrorMetrics m = compare_outputs(x, ref);
   OutputError e;
   e.name = name;
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < ref.size() && i < x.size(); ++i) {
-    if (!std::isfinite(x[i])) {
-      ++e.nan_count;
-      continue;
-    }
-    const double d = x[i] - ref[i];
-    num += d * d;
-    den += ref[i] * ref[i];
-    e.max_abs = std::max(e.max_abs, std::abs(d));
-  }
-  e.rel_fro = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  e.rel_fro = m.rel_fro;
+  e.max_abs = m.max_abs;
+  e.nan_count = m.non_finite;
   return e;
 }
 

@@ -1,6 +1,7 @@
-// FNV-1a, 64-bit: the project's one hash (kernel source identities, the compile cache's keys, device
-// digests, configuration-space hashes). Stable across hosts and runs: the tuning store keys rows by
-// these values, so a change to how anything is mixed in is a change to every stored identity.
+// FNV-1a, 64-bit: the project's one hash (kernel source identities, the compile cache's keys,
+// device digests, configuration-space hashes). Stable across hosts and runs: the tuning store keys
+// rows by these values, so a change to how anything is mixed in is a change to every stored
+// identity.
 //
 // The offset basis is 1469598103934665603 (0x14650fb0739d0383), not FNV's published
 // 14695981039346656037 (0xcbf29ce484222325): the project's first hash dropped a digit, and every
