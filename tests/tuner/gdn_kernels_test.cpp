@@ -38,6 +38,32 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
   }
 }
 
+// A candidate is validated on a batch of the timed problem's own class: GVA ratio, dims, dtypes,
+// flags and scale come from the timed problem; the sequences are two packed ones with partial
+// chunks.
+TEST(GdnTunableKernels, TheValidationBatchIsOfTheTimedProblemsClass) {
+  gdn::Problem timed;
+  timed.batch = 4;
+  timed.tokens = 8192;
+  timed.h_qk = 4;
+  timed.h_v = 16;
+  timed.qkv_dtype = DType::kF16;
+  timed.gate_dtype = DType::kBF16;
+  timed.beta_dtype = DType::kF16;
+  timed.initial_state = true;
+  timed.final_state = false;
+  timed.l2norm_qk = true;
+  timed.scale = 0.25;
+  const gdn::Problem vp = validation_problem(timed);
+  EXPECT_EQ(vp.class_label(), timed.class_label());
+  vp.validate();
+  ASSERT_EQ(vp.num_sequences(), 2);
+  for (std::int64_t n = 0; n < 2; ++n) {
+    EXPECT_NE(vp.seq_length(n) % 64, 0) << "a partial chunk at C = 64";
+    EXPECT_NE(vp.seq_length(n) % 32, 0) << "a partial chunk at C = 32";
+  }
+}
+
 TEST(GdnTunableKernels, PlanKnobsNeedNoCompileAndFollowTheKernelSources) {
   const ArchInfo hopper = ArchInfo::named("sm_90a");
   const auto only = gdn_tunable_kernels({"gdn.fwd_plan"}, hopper);

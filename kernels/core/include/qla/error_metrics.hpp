@@ -16,8 +16,9 @@ namespace qla {
 struct ErrorMetrics {
   /// ‖x − ref‖₂ / ‖ref‖₂ over the finite elements of x (∞ when ‖ref‖ = 0 and x ≠ ref).
   double rel_fro = 0;
-  double max_abs = 0;           ///< max |x − ref| over the finite elements of x
-  std::int64_t non_finite = 0;  ///< elements of x that are NaN or ±∞ (an unwritten, poisoned output)
+  double max_abs = 0;  ///< max |x − ref| over the finite elements of x
+  std::int64_t non_finite =
+      0;  ///< elements of x that are NaN or ±∞ (an unwritten, poisoned output)
   std::int64_t elements = 0;
 
   /// Every element finite and rel_fro ≤ tolerance.

@@ -40,6 +40,12 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(
 std::shared_ptr<Lookup> gdn_lookup(const Store& store, const DeviceFingerprint& device,
                                    const ArchInfo& arch);
 
+/// The batch a candidate is validated on before `timed` is measured: the same shape class (heads,
+/// GVA ratio, dims, dtypes, flags, scale) as packed varlen sequences of 2085 and 515 tokens
+/// (partial chunks at C = 32 and 64). The candidate's plan is made for `timed` (so CP, piece length
+/// and every config are the timed ones) and run on this batch.
+gdn::Problem validation_problem(const gdn::Problem& timed);
+
 /// The worker-side backend for device `device` (runs in `qla worker --device N`).
 std::unique_ptr<TrialRunner> make_gdn_backend(int device, const MeasureOptions& options = {});
 
