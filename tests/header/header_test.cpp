@@ -1,8 +1,10 @@
 // `qla header` on the CPU: the golden header of the fixture store (byte-identical;
-// QLA_UPDATE_GOLDEN=1 rewrites the golden files and the example's header), the compiled-in
-// dispatcher against tuner::Lookup on exact, nearest, same-arch and unseen problems, the
-// defaults-only header of an empty store, and bad input (exit code 2 from the `qla` binary, no file
-// written, an existing file left as it was).
+// QLA_UPDATE_GOLDEN=1 rewrites the golden files; the deploy example's header is checked by the
+// deploy_header_matches_results test and rewritten with `qla header --db
+// results/nvidia-h100-80gb-hbm3.sqlite --arch sm_90 --output examples/deploy/tuned_h100.hpp`), the
+// compiled-in dispatcher against tuner::Lookup on exact, nearest, same-arch and unseen problems,
+// the defaults-only header of an empty store, and bad input (exit code 2 from the `qla` binary, no
+// file written, an existing file left as it was).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
