@@ -303,14 +303,23 @@ void StagedDir::commit() {
 }
 
 void remove_stale_staging(const fs::path& target) {
+  // Every staging folder of this parent (".<name>.staging.<pid>.<n>", of any output name) whose
+  // process is gone (a kill, a crash) is left over: nobody will commit it.
   std::error_code ec;
-  const std::string prefix = "." + target.filename().string() + ".staging.";
+  const std::string marker = ".staging.";
   for (const auto& entry : fs::directory_iterator(target.parent_path(), ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
-    const std::string rest = name.substr(prefix.size());
+    const std::size_t at = name.rfind(marker);
+    if (name.empty() || name[0] != '.' || at == std::string::npos || !entry.is_directory(ec))
+      continue;
+    const std::string rest = name.substr(at + marker.size());  // "<pid>.<n>"
+    const std::size_t dot = rest.find('.');
+    const auto digits = [](const std::string& t) {
+      return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (dot == std::string::npos || !digits(rest.substr(0, dot)) || !digits(rest.substr(dot + 1)))
+      continue;
     const long pid = std::strtol(rest.c_str(), nullptr, 10);
-    // A staging folder whose process is gone (a kill, a crash) is left over: nobody will commit it.
     if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
       fs::remove_all(entry.path(), ec);
   }

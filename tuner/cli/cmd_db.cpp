@@ -144,7 +144,7 @@ void add_db_command(CLI::App& app) {
            tuner::gdn_tunable_kernels(ids, ArchInfo::named("sm_90a")))
         current.push_back(k.identity());
     }
-    tuner::Store s = tuner::Store::open(pa->store, tuner::Store::Mode::kReadWrite);
+    tuner::Store s = tuner::Store::open(pa->store, tuner::Store::Mode::kUpdate);
     const tuner::PruneStats st = s.prune(current, pa->dry_run);
     std::printf(
         "%s%s: %lld trials kept, %lld removed; %lld winners kept; %lld runs and %lld devices "

@@ -17,6 +17,7 @@
 #include "qla/error.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/tuner/store.hpp"
+#include "qla_git_commit.hpp"
 #include "report/report.hpp"
 
 namespace qla::cli {
@@ -64,16 +65,9 @@ std::vector<std::string> json_files(const fs::path& dir, bool recursive) {
   return out;
 }
 
-std::string git_commit() {
-  std::string s;
-  if (FILE* p = popen("git rev-parse --short HEAD 2>/dev/null", "r")) {
-    char buf[64];
-    if (std::fgets(buf, sizeof buf, p)) s = buf;
-    pclose(p);
-  }
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
+// The commit the binary was built from ("-dirty" for a modified tree), recorded at build time: no
+// child process, and the same answer wherever the report is run.
+std::string git_commit() { return QLA_GIT_COMMIT; }
 
 void write_atomically(const fs::path& path, const std::string& text) {
   const fs::path tmp = path.string() + ".tmp";

@@ -516,9 +516,16 @@ Store Store::open(const std::string& path, Mode mode) {
   std::error_code ec;
   const bool exists = fs::exists(path, ec);
   if (exists && fs::is_directory(path, ec)) throw UserError("store '" + path + "' is a directory");
-  if (exists && fs::file_size(path, ec) > 0) check_existing(path);
-  if (mode == Mode::kReadOnly) {
+  // Anything but a regular file (a FIFO would block SQLite's open forever) is not a store.
+  if (exists && !fs::is_regular_file(path, ec))
+    throw UserError("store '" + path + "' is not a regular file");
+  const bool empty = exists && fs::file_size(path, ec) == 0;
+  if (mode != Mode::kReadWrite) {
     if (!exists) throw UserError("store '" + path + "' does not exist");
+    if (empty) throw UserError("store '" + path + "' is an empty file, not a qla store");
+  }
+  if (exists && !empty) check_existing(path);
+  if (mode == Mode::kReadOnly) {
     try {
       auto db = open_reader(path);
       if (read_version(*db) != kSchemaVersion)

@@ -110,10 +110,12 @@ struct PruneStats {
 
 class Store {
  public:
-  enum class Mode { kReadOnly, kReadWrite };
+  /// kReadOnly: an existing store, never written (no sidecar files either). kReadWrite: created if
+  /// missing or empty, migrated if older. kUpdate: read-write, but the store must already exist.
+  enum class Mode { kReadOnly, kReadWrite, kUpdate };
 
-  /// Opens (kReadWrite: creating if missing, migrating if older) or refuses `path` with a
-  /// UserError.
+  /// Opens `path` in `mode` or refuses it with a UserError: not a regular file (a directory, a
+  /// FIFO, a device), empty where a store must exist, damaged, or of a newer schema.
   static Store open(const std::string& path, Mode mode);
 
   Store(Store&&) noexcept;
