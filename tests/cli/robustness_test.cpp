@@ -1,9 +1,10 @@
 // The `qla` binary against what a new user (or a hostile path) can throw at it, on any machine:
-// generated bad tensors and problem files, damaged and foreign stores, hostile output paths, kills in
-// the middle of a merge or a reference run, concurrent merges. Every probe runs the binary through
-// an argument vector (no shell) under a deadline, and the suite counts, per class and in total:
-// crashes (death by a signal), hangs (past the deadline), internal errors (exit 1 "internal error"
-// for a user mistake), refusals that wrote files or changed a store. Each count must be 0.
+// generated bad tensors and problem files, damaged and foreign stores, hostile output paths, kills
+// in the middle of a merge or a reference run, concurrent merges. Every probe runs the binary
+// through an argument vector (no shell) under a deadline, and the suite counts, per class and in
+// total: crashes (death by a signal), hangs (past the deadline), internal errors (exit 1 "internal
+// error" for a user mistake), refusals that wrote files or changed a store. Each count must be 0.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -20,14 +21,13 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "qla/hash.hpp"
 #include "temp_dir.hpp"
@@ -43,9 +43,9 @@ using test::TempDir;
 constexpr double kDeadlineSeconds = 20;  // bounds a hang only; no probe comes near it
 
 struct Probe {
-  int code = -1;       ///< exit code; -1 when killed by a signal or the deadline
-  int signal = 0;      ///< the signal that ended it, if any
-  bool hung = false;   ///< still running at the deadline (then killed)
+  int code = -1;      ///< exit code; -1 when killed by a signal or the deadline
+  int signal = 0;     ///< the signal that ended it, if any
+  bool hung = false;  ///< still running at the deadline (then killed)
   std::string out, err;
 };
 
@@ -140,8 +140,8 @@ struct Tally {
     const bool code_ok = allowed.count(p.code) > 0;
     unexpected_code += !code_ok;
     if (p.signal || p.hung || internal_error || wrote || !code_ok)
-      ADD_FAILURE() << what << ": exit " << p.code << " signal " << p.signal << (p.hung ? " HUNG" : "")
-                    << (wrote ? " WROTE ON REFUSAL" : "") << "\n"
+      ADD_FAILURE() << what << ": exit " << p.code << " signal " << p.signal
+                    << (p.hung ? " HUNG" : "") << (wrote ? " WROTE ON REFUSAL" : "") << "\n"
                     << p.err;
   }
   void print(const char* name) const {
@@ -251,10 +251,12 @@ std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> npy_mu
       {"shape wraps", header_edit([](const std::string& h) {
          return replace_all(h, shape_text(h), "'shape': (281474976710656, 65536, 1, 1)");
        })},
-      {"shape negative",
-       header_edit([](const std::string& h) { return replace_all(h, shape_text(h), "'shape': (-1, 4)"); })},
-      {"shape scalar",
-       header_edit([](const std::string& h) { return replace_all(h, shape_text(h), "'shape': ()"); })},
+      {"shape negative", header_edit([](const std::string& h) {
+         return replace_all(h, shape_text(h), "'shape': (-1, 4)");
+       })},
+      {"shape scalar", header_edit([](const std::string& h) {
+         return replace_all(h, shape_text(h), "'shape': ()");
+       })},
       {"NaN values", data_edit(fill_float(std::numeric_limits<float>::quiet_NaN()))},
       {"Inf values", data_edit(fill_float(std::numeric_limits<float>::infinity()))},
       {"directory",
@@ -305,7 +307,8 @@ TEST(Robustness, DamagedTensorFilesAreRefusedWithoutOutputs) {
       // Without a GPU a valid folder ends in exit 1 ("no usable GPU"); NaN/Inf tensors are data,
       // not a format error, so they get that far.
       const bool no_gpu = q.code == 1 && q.err.find("no usable GPU") != std::string::npos;
-      run.add(q, (q.code != 0 && fs::exists(dir / (in + "_run"))) || tree_digest(dir / in) != before,
+      run.add(q,
+              (q.code != 0 && fs::exists(dir / (in + "_run"))) || tree_digest(dir / in) != before,
               no_gpu ? std::set<int>{1} : std::set<int>{0, 2}, "run " + what);
       std::error_code ec;
       fs::remove_all(dir / in, ec);
@@ -322,12 +325,12 @@ TEST(Robustness, DamagedProblemFilesAreRefusedWithoutOutputs) {
   TempDir dir;
   const fs::path base = make_problem(dir.path(), "base");
   const std::string json = slurp(base / "problem.json");
-  const char* fields[] = {"batch",    "tokens",      "h_qk",       "h_v",        "k_dim",
-                          "v_dim",    "qkv_dtype",   "gate_dtype", "beta_dtype", "scale",
-                          "initial_state", "final_state", "l2norm_qk", "cu_seqlens", "format"};
-  const char* values[] = {"-1",   "0",       "1e400", "9223372036854775808", "4294967298",
-                          "0.5",  "\"x\"",   "null",  "[]",                  "{}",
-                          "true", "[0, 200, 100]"};
+  const char* fields[] = {"batch",         "tokens",      "h_qk",       "h_v",        "k_dim",
+                          "v_dim",         "qkv_dtype",   "gate_dtype", "beta_dtype", "scale",
+                          "initial_state", "final_state", "l2norm_qk",  "cu_seqlens", "format"};
+  const char* values[] = {"-1",         "0",   "1e400", "9223372036854775808",
+                          "4294967298", "0.5", "\"x\"", "null",
+                          "[]",         "{}",  "true",  "[0, 200, 100]"};
   std::vector<std::string> texts;
   for (const char* f : fields) {
     const std::string key = std::string("\"") + f + "\":";
@@ -404,6 +407,18 @@ std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> store_
          fs::remove(p);
          ::mkfifo(p.c_str(), 0644);
        }},
+      {"newer schema",
+       [](const fs::path& p) {
+         SQLite::Database db(p.string(), SQLite::OPEN_READWRITE);
+         db.exec("UPDATE schema_version SET version = 99");
+       }},
+      {"foreign SQLite",
+       [](const fs::path& p) {
+         fs::remove(p);
+         SQLite::Database db(p.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+         db.exec("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)");
+         db.exec("INSERT INTO photos (name) VALUES ('cat.png')");
+       }},
   };
 }
 
@@ -443,7 +458,7 @@ TEST(Robustness, DamagedStoresAreRefusedAndLeftAsTheyWere) {
     fs::remove_all(dir / s, ec);
   }
   tally.print("stores: damaged");
-  EXPECT_GE(tally.probes, 80);
+  EXPECT_GE(tally.probes, 100);
 }
 
 TEST(Robustness, ReadingAStoreCreatesNoSidecarFiles) {
@@ -478,9 +493,19 @@ TEST(Robustness, HostilePathsNeverReachAShell) {
   make_store(dir.path(), "good.sqlite");
   make_problem(dir.path(), "in");
   const std::vector<std::string> names = {
-      "a'b",           "a\"b",         "$(touch PWNED)", "`touch PWNED`", "x; touch PWNED",
-      "x' ; touch PWNED ; '", "new\nline", "-dash",   "sp ace",        std::string(300, 'n'),
-      "\xff\xfe",      "..",           "",
+      "a'b",
+      "a\"b",
+      "$(touch PWNED)",
+      "`touch PWNED`",
+      "x; touch PWNED",
+      "x' ; touch PWNED ; '",
+      "new\nline",
+      "-dash",
+      "sp ace",
+      std::string(300, 'n'),
+      "\xff\xfe",
+      "..",
+      "",
   };
   Tally tally;
   for (const std::string& name : names) {
@@ -538,7 +563,8 @@ TEST(Robustness, AKilledMergeLeavesTheTargetWhole) {
   int whole_before = 0, whole_after = 0;
   for (int round = 0; round < 12; ++round) {
     const std::string target = "t" + std::to_string(round) + ".sqlite";
-    // A target that already holds one store, then a merge of the other three killed at a random time.
+    // A target that already holds one store, then a merge of the other three killed at a random
+    // time.
     ASSERT_EQ(qla({"db", "merge", "src0.sqlite", "--into", target}, dir.path()).code, 0);
     const std::string before = trial_count_line(dir.path(), target);
     const Running merge = start_qla(
@@ -568,10 +594,9 @@ TEST(Robustness, AKilledMergeLeavesTheTargetWhole) {
 
 TEST(Robustness, AKilledReferenceRunLeavesNoHalfOutputs) {
   TempDir dir;
-  ASSERT_EQ(qla({"generate", "--out", "in", "--seqlens", "3000,2000", "--heads", "2x4"},
-                dir.path())
-                .code,
-            0);
+  ASSERT_EQ(
+      qla({"generate", "--out", "in", "--seqlens", "3000,2000", "--heads", "2x4"}, dir.path()).code,
+      0);
   std::mt19937 rng(9);
   int absent = 0, complete = 0;
   for (int round = 0; round < 10; ++round) {
@@ -601,9 +626,8 @@ TEST(Robustness, ConcurrentMergesEqualASequentialMerge) {
   TempDir dir;
   std::vector<std::string> sources;
   for (int i = 0; i < 4; ++i)
-    sources.push_back(make_store(dir.path(), "src" + std::to_string(i) + ".sqlite", i + 1)
-                          .filename()
-                          .string());
+    sources.push_back(
+        make_store(dir.path(), "src" + std::to_string(i) + ".sqlite", i + 1).filename().string());
   std::vector<Running> merges;
   for (const auto& s : sources)
     merges.push_back(start_qla({"db", "merge", s, "--into", "concurrent.sqlite"}, dir.path()));
@@ -634,7 +658,8 @@ TEST(Robustness, ConcurrentMergesEqualASequentialMerge) {
   EXPECT_EQ(a, b);
   EXPECT_GT(a.size(), 20u);
   tally.print("concurrent merges");
-  std::printf("[robustness] concurrent merges: %zu rows, the same as a sequential merge\n", a.size());
+  std::printf("[robustness] concurrent merges: %zu rows, the same as a sequential merge\n",
+              a.size());
 }
 
 }  // namespace
