@@ -2,8 +2,9 @@
 """Times FLA's Triton `chunk_gated_delta_rule_fwd` on qla's benchmark shapes, on the same inputs.
 
 Inputs come from `qla generate --dist bench` (FlashQLA's benchmark distribution, fixed seed), so FLA and
-qla's own kernels see identical tensors. Timing reproduces FlashQLA's published method: many calls captured into
-one CUDA graph, L2 flushed before each replay, per-call time = replay time / calls; the median over replays.
+qla's own kernels see identical tensors; FLA's outputs are checked against qla's naive fp32 recurrence on the same
+inputs. Timing reproduces FlashQLA's published method (baseline_common.py): many calls captured into one CUDA graph,
+L2 flushed before each replay, per-call time = replay time / calls; the mean over replays, as qla's bench.
 
 FLA's autotune key leaves T out, so the config it picks depends on the first shape it sees for a head
 configuration. `--order` selects how that first shape is chosen: `warm2048` tunes on 1x2048 first,
@@ -12,7 +13,7 @@ the faster, recording which won.
 
 Writes JSON (schema "qla.bench.v1", the schema of qla's own bench output):
   {"schema", "implementation", "versions", "device", "date", "method", "rows": [{"name", "h_qk", "h_v",
-   "seqlens", "ms", "ms_min", "ms_max", "replays", "calls_per_replay", "order", "errors"}]}
+   "seqlens", "ms", "ms_median", "ms_min", "ms_max", "replays", "calls_per_replay", "order", "errors"}]}
 
 FLA is never committed to this repository: install it on the GPU machine from wheels carried with the run.
 """
@@ -25,16 +26,8 @@ import subprocess
 import sys
 import tempfile
 
-# The qwen35-fwd matrix of FlashQLA's forward benchmark: head configurations x sequence sets.
-HEADS = [(2, 8), (4, 16), (8, 32), (16, 64), (16, 32), (8, 24), (16, 48), (16, 16), (32, 32)]
-SEQS = {
-    "1x32768": [32768], "1x16384": [16384], "1x8192": [8192], "1x4096": [4096], "1x2048": [2048],
-    "28672+4096": [28672, 4096], "24576+8192": [24576, 8192], "16384+16384": [16384, 16384],
-    "8192+24576": [8192, 24576], "4096+28672": [4096, 28672], "12288+4096": [12288, 4096],
-    "6144+2048": [6144, 2048], "4096+4096": [4096, 4096], "2048+6144": [2048, 6144], "1024+7168": [1024, 7168],
-    "8192x4": [8192] * 4, "4096x8": [4096] * 8, "2048x4": [2048] * 4, "1024x8": [1024] * 8,
-}
-HEADLINE_SEQS = ["1x2048", "1x8192", "1x32768", "8192x4"]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import baseline_common as common  # noqa: E402
 
 
 def parse_args():
@@ -52,74 +45,6 @@ def parse_args():
     return p.parse_args()
 
 
-def select(args):
-    if args.heads == "all":
-        heads = HEADS
-    elif args.heads == "headline":
-        heads = [(2, 8), (4, 16), (8, 32), (16, 64), (16, 32)]
-    else:
-        heads = [tuple(int(x) for x in h.split("x")) for h in args.heads.split(",")]
-    names = list(SEQS) if args.seqs == "all" else HEADLINE_SEQS if args.seqs == "headline" else args.seqs.split(",")
-    for n in names:
-        if n not in SEQS:
-            sys.exit(f"fla_bench: unknown sequence set '{n}' (known: {', '.join(SEQS)})")
-    return heads, names
-
-
-def load_inputs(qla, hq, hv, seqlens, seed, tmp):
-    import numpy as np
-    import torch
-    out = pathlib.Path(tmp) / f"{hq}x{hv}_{'-'.join(map(str, seqlens))}"
-    if not out.exists():
-        subprocess.run([qla, "generate", "--out", str(out), "--seqlens", ",".join(map(str, seqlens)),
-                        "--heads", f"{hq}x{hv}", "--dist", "bench", "--seed", str(seed)],
-                       check=True, stdout=subprocess.DEVNULL)
-
-    def t(name, dtype=None):
-        a = np.load(out / f"{name}.npy")
-        x = torch.from_numpy(a.view(np.int16) if a.dtype == np.uint16 else a)
-        if a.dtype == np.uint16:  # bf16 stored as raw uint16 bits (qla's .npy convention)
-            x = x.view(torch.bfloat16)
-        return x.cuda()
-
-    q, k, v, g, beta, h0 = (t(n) for n in ("q", "k", "v", "g", "beta", "h0"))
-    cu = t("cu_seqlens").long()
-    return dict(q=q, k=k, v=v, g=g, beta=beta, h0=h0, cu=cu)
-
-
-def time_graph(fn, replays, budget_ms):
-    import torch
-    flush = torch.empty(512 * 1024 * 1024 // 4, dtype=torch.int32, device="cuda")  # > 2x the L2
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(5):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    est = start.elapsed_time(end) / 5
-    calls = max(1, min(1000, int(budget_ms / max(est, 1e-3))))
-    graph = torch.cuda.CUDAGraph()
-    stream = torch.cuda.Stream()
-    with torch.cuda.stream(stream):
-        with torch.cuda.graph(graph, stream=stream):
-            for _ in range(calls):
-                fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(replays):
-        flush.zero_()
-        start.record()
-        graph.replay()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end) / calls)
-    times.sort()
-    return times[len(times) // 2], times[0], times[-1], calls
-
-
 def worker(args):
     import torch
     from fla.ops.gated_delta_rule.chunk import chunk_gated_delta_rule_fwd
@@ -129,7 +54,7 @@ def worker(args):
         for shape in args.shapes.split(";"):
             hq, hv, seqs, timed = shape.split("|")
             seqlens = [int(s) for s in seqs.split(",")]
-            x = load_inputs(args.qla, int(hq), int(hv), seqlens, args.seed, tmp)
+            x = common.load_inputs(args.qla, int(hq), int(hv), seqlens, args.seed, tmp)
             ci = prepare_chunk_indices(x["cu"], 64)
             T = x["q"].shape[1]
 
@@ -140,10 +65,13 @@ def worker(args):
                 fn()  # tunes FLA's kernels on this shape, not timed
                 torch.cuda.synchronize()
                 continue
-            med, lo, hi, calls = time_graph(fn, args.replays, args.budget_ms)
-            rows.append(dict(name=f"{hq}x{hv}/{'+'.join(map(str, seqlens))}", h_qk=int(hq), h_v=int(hv),
-                             seqlens=seqlens, tokens=T, ms=med, ms_min=lo, ms_max=hi, replays=args.replays,
-                             calls_per_replay=calls))
+            r = fn()  # FLA 0.5.2 returns (g, o, A, final_state, initial_state, g_input)
+            errs = common.errors(r[1], r[3], *common.reference_outputs(args.qla, x["dir"]))
+            del r
+            mean, med, lo, hi, calls = common.time_graph(fn, args.replays, args.budget_ms)
+            rows.append(dict(name=common.row_name(hq, hv, seqlens), h_qk=int(hq), h_v=int(hv),
+                             seqlens=seqlens, tokens=T, ms=mean, ms_median=med, ms_min=lo, ms_max=hi,
+                             replays=args.replays, calls_per_replay=calls, errors=errs))
             del x
             torch.cuda.empty_cache()
     pathlib.Path(args.out).write_text(json.dumps(rows))
@@ -170,18 +98,19 @@ def main():
         import fla
     except ImportError as e:
         sys.exit(f"fla_bench: FLA is not importable here ({e}); install flash-linear-attention first")
-    heads, names = select(args)
+    heads, names = common.select(args.heads, args.seqs, "fla_bench")
     best = {}
     for hq, hv in heads:
         orders = ["warm2048", "own"] if args.order == "both" else [args.order]
         for order in orders:
             if order == "warm2048":
-                shapes = [f"{hq}|{hv}|2048|0"] + [f"{hq}|{hv}|{','.join(map(str, SEQS[n]))}|1" for n in names]
+                shapes = [f"{hq}|{hv}|2048|0"] + [f"{hq}|{hv}|{','.join(map(str, common.SEQS[n]))}|1"
+                                                   for n in names]
                 results = run_worker(args, shapes)
             else:
                 results = []
                 for n in names:
-                    results += run_worker(args, [f"{hq}|{hv}|{','.join(map(str, SEQS[n]))}|1"])
+                    results += run_worker(args, [f"{hq}|{hv}|{','.join(map(str, common.SEQS[n]))}|1"])
             for r in results:
                 r["order"] = order
                 key = r["name"]
@@ -194,8 +123,10 @@ def main():
                              torch=torch.__version__, cuda=torch.version.cuda),
                device=dict(name=props.name, sm_count=props.multi_processor_count),
                date=datetime.date.today().isoformat(),
-               method="cuda_graph: calls captured per replay, L2 flushed before each replay, median of replays; "
-                      "fastest of FLA tuned on 1x2048 first and FLA tuned on the timed shape",
+               method="cuda_graph: calls captured per replay, L2 flushed before each replay, mean of replays; "
+                      + ("fastest of FLA tuned on 1x2048 first and FLA tuned on the timed shape"
+                         if args.order == "both" else f"FLA autotuned by the order '{args.order}'")
+                      + "; outputs checked against qla's naive fp32 recurrence (errors)",
                rows=sorted(best.values(), key=lambda r: (r["h_qk"], r["h_v"], r["tokens"], r["name"])))
     pathlib.Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
 

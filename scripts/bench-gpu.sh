@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Runs the benchmarks on the GPU machine, from a bundle (scripts/gpu-bundle.sh), in the repository root:
-# bench_gdn_fwd (qla tuned/default, unfused, naive; graph and cold modes) and bench/fla_bench.py (FLA's Triton
-# forward, installed from .whl/ when the wheels were carried) on the same shapes and the same inputs. Both
+# bench_gdn_fwd (qla tuned/default, unfused, naive; graph and cold modes), bench/fla_bench.py (FLA's Triton
+# forward, installed from .whl/ when the wheels were carried) and bench/flashqla_bench.py (FlashQLA, from a carried
+# package tarball, --peers) on the same shapes and the same inputs. Both
 # qla.bench.v1 JSONs, Google Benchmark's JSON and the logs go to $OUT (or results/bench-run/); a short table of
 # the graph-mode times is printed last.
 #
-#   scripts/bench-gpu.sh [--heads headline|all|2x8,...] [--seqs headline|all|1x8192,...] [--only qla|fla]
-#                        [--db STORE] [--fla-order both|warm2048|own] [-- extra bench_gdn_fwd flags]
+#   scripts/bench-gpu.sh [--heads headline|all|2x8,...] [--seqs headline|all|1x8192,...]
+#                        [--only qla|fla|flashqla] [--db STORE] [--fla-order both|warm2048|own]
+#                        [--peers PEERS.tar.xz] [-- extra bench_gdn_fwd flags]
+# --peers: the baselines' packages unpacked into one folder and xz-compressed (FLA and FlashQLA with TileLang);
+# unpacked to /tmp/peer-site and put on PYTHONPATH. FlashQLA runs when it is importable.
 #
 # Device call:  carry ["build/bundle", ".whl"], command "scripts/bench-gpu.sh --heads headline".
 # Both benches together may outrun one 10-minute call on the full headline set: split with --only.
@@ -16,6 +20,7 @@ heads=headline
 seqs=headline
 only=all
 fla_order=both
+peers=
 db=
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -25,11 +30,12 @@ while [[ $# -gt 0 ]]; do
     --only) only=$2; shift 2 ;;
     --db) db=$2; shift 2 ;;
     --fla-order) fla_order=$2; shift 2 ;;
+    --peers) peers=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "bench-gpu.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-[[ $only =~ ^(all|qla|fla)$ ]] || { echo "bench-gpu.sh: --only must be qla or fla" >&2; exit 2; }
+[[ $only =~ ^(all|qla|fla|flashqla)$ ]] || { echo "bench-gpu.sh: --only must be qla, fla or flashqla" >&2; exit 2; }
 
 bundle=${QLA_BUNDLE:-build/bundle}
 out=${OUT:-results/bench-run}
@@ -59,7 +65,12 @@ if [[ $only != fla ]]; then
   [[ $rc == 0 ]] || { echo "bench-gpu.sh: bench_gdn_fwd exited $rc"; status=1; }
 fi
 
-if [[ $only != qla ]]; then
+if [[ -n $peers ]]; then
+  echo "=== unpacking $peers"
+  tar -xJf "$peers" -C /tmp && export PYTHONPATH=/tmp/peer-site${PYTHONPATH:+:$PYTHONPATH}
+fi
+
+if [[ $only == all || $only == fla ]]; then
   shopt -s nullglob
   wheels=(.whl/*.whl)
   if (( ${#wheels[@]} )); then
@@ -74,8 +85,18 @@ if [[ $only != qla ]]; then
   [[ $rc == 0 ]] || { echo "bench-gpu.sh: fla_bench.py exited $rc"; status=1; }
 fi
 
-# The short table: graph-mode times per shape, and our speedup over FLA where both exist.
-python3 - "$out/bench_qla.json" "$out/bench_fla.json" <<'EOF'
+if [[ $only == all || $only == flashqla ]] && python3 -c "import flash_qla" 2>/dev/null; then
+  echo "=== flashqla_bench.py --heads $heads --seqs $seqs"
+  python3 bench/flashqla_bench.py --qla "$bundle/bin/qla" --heads "$heads" --seqs "$seqs" \
+    --out "$out/bench_flashqla.json" 2>&1 | tee "$out/bench_flashqla.log"
+  rc=${PIPESTATUS[0]}
+  [[ $rc == 0 ]] || { echo "bench-gpu.sh: flashqla_bench.py exited $rc"; status=1; }
+elif [[ $only == flashqla ]]; then
+  echo "bench-gpu.sh: FlashQLA is not importable (carry its packages with --peers)"; status=1
+fi
+
+# The short table: graph-mode times per shape, and our speedup over FLA and FlashQLA where both exist.
+python3 - "$out/bench_qla.json" "$out/bench_fla.json" "$out/bench_flashqla.json" <<'EOF'
 import json, os, sys
 times, skipped = {}, []
 for path in sys.argv[1:]:
@@ -95,13 +116,16 @@ def name(seqlens):
     if len(set(seqlens)) == 1:
         return f"1x{seqlens[0]}" if len(seqlens) == 1 else f"{seqlens[0]}x{len(seqlens)}"
     return "+".join(map(str, seqlens))
-impls = ["qla-tuned", "qla-default", "unfused", "naive", "fla"]
-print(f"\n{'heads':<7}{'seqs':<13}" + "".join(f"{i:>12}" for i in impls) + f"{'xFLA':>8}   (graph mode, ms)")
+impls = ["qla-tuned", "qla-default", "unfused", "naive", "fla", "flashqla"]
+extra = sorted({i for t in times.values() for i in t} - set(impls))  # e.g. qla:gdn.fused_fwd_wgmma
+impls = impls[:2] + extra + impls[2:]
+print(f"\n{'heads':<7}{'seqs':<13}" + "".join(f"{i[-12:]:>13}" for i in impls)
+      + f"{'xFLA':>8}{'xFQLA':>8}   (graph mode, ms)")
 for (hq, hv, sl), t in sorted(times.items()):
     ours = t.get("qla-tuned", t.get("qla-default"))
-    ratio = f"{t['fla'] / ours:.2f}x" if ours and "fla" in t else "-"
-    print(f"{f'{hq}/{hv}':<7}{name(list(sl)):<13}" + "".join(f"{t[i]:>12.4f}" if i in t else f"{'-':>12}" for i in impls)
-          + f"{ratio:>8}")
+    ratio = lambda base: f"{t[base] / ours:.2f}x" if ours and base in t else "-"
+    print(f"{f'{hq}/{hv}':<7}{name(list(sl)):<13}" + "".join(f"{t[i]:>13.4f}" if i in t else f"{'-':>13}" for i in impls)
+          + f"{ratio('fla'):>8}{ratio('flashqla'):>8}")
 if skipped:
     reasons = {}
     for s in skipped:

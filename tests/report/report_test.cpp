@@ -59,6 +59,27 @@ TEST(Report, SpeedupsComeFromTheBenchDocuments) {
   EXPECT_TRUE(has(md, "| fla | 0.5.2 |"));
 }
 
+// FlashQLA's bench (bench/flashqla_bench.py) beside ours adds its time and our ratio over it.
+TEST(Report, FlashQlaColumnsAppearWhenItsBenchRan) {
+  const fs::path dir = fs::temp_directory_path() / ("qla_report_fq_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "bench_flashqla.json") << R"({"schema": "qla.bench.v1", "implementation":
+    "flashqla", "date": "2026-11-29", "device": {"name": "Fixture GPU 80GB", "sm_count": 132},
+    "versions": {"flash_qla": "0.1.3"}, "rows": [{"name": "2x8/8192", "h_qk": 2, "h_v": 8,
+    "seqlens": [8192], "ms": 0.1}]})";
+  const std::string md = render_markdown(load_report_data(
+      {kDir + "/bench_qla.json", kDir + "/bench_fla.json", (dir / "bench_flashqla.json").string()},
+      {}, std::nullopt, "abc123"));
+  fs::remove_all(dir);
+  // 2/8 1x8192: FlashQLA 0.1 / tuned 0.125 = 0.80x.
+  EXPECT_TRUE(has(md, "| FLA ms | FlashQLA ms | ×FLA | ×FlashQLA |")) << md;
+  EXPECT_TRUE(
+      has(md, "| 2/8 | 1x8192 | 0.125 | 0.200 | 0.500 | 4.000 | 0.250 | 0.100 | 2.00x | 0.80x |"))
+      << md;
+  // Without FlashQLA's bench the table keeps its columns (the fixture page above).
+  EXPECT_FALSE(has(render_markdown(fixture()), "FlashQLA ms"));
+}
+
 TEST(Report, FloorsUseTheMeasuredCeilings) {
   const ReportData d = fixture();
   const Shape s{2, 8, {8192}};

@@ -63,16 +63,22 @@ std::string ratio_cell(const std::map<std::string, Timing>& t, const std::string
 void shape_table(std::ostringstream& os, const ReportData& d,
                  const std::map<Shape, std::map<std::string, Timing>>& rows) {
   const bool floors = d.copy_gbps > 0 && d.matmul_tflops > 0;
+  // FlashQLA's columns appear when its bench ran beside ours (bench/flashqla_bench.py).
+  bool flashqla = false;
+  for (const auto& [s, t] : rows) flashqla = flashqla || t.count("flashqla") > 0;
   os << "| heads (qk/v) | tokens | qla tuned ms | qla default ms | unfused ms | naive ms | FLA ms "
-        "| ×FLA | ×unfused | ×naive |"
-     << (floors ? " memory floor | compute floor |" : "") << "\n";
-  os << "|---|---|---|---|---|---|---|---|---|---|" << (floors ? "---|---|" : "") << "\n";
+     << (flashqla ? "| FlashQLA ms " : "") << "| ×FLA |" << (flashqla ? " ×FlashQLA |" : "")
+     << " ×unfused | ×naive |" << (floors ? " memory floor | compute floor |" : "") << "\n";
+  os << "|---|---|---|---|---|---|---|---|---|---|" << (flashqla ? "---|---|" : "")
+     << (floors ? "---|---|" : "") << "\n";
   for (const auto& [s, t] : rows) {
     os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | "
        << ms_cell(t, "qla-tuned") << " | " << ms_cell(t, "qla-default") << " | "
-       << ms_cell(t, "unfused") << " | " << ms_cell(t, "naive") << " | " << ms_cell(t, "fla")
-       << " | " << ratio_cell(t, "fla") << " | " << ratio_cell(t, "unfused") << " | "
-       << ratio_cell(t, "naive") << " |";
+       << ms_cell(t, "unfused") << " | " << ms_cell(t, "naive") << " | " << ms_cell(t, "fla");
+    if (flashqla) os << " | " << ms_cell(t, "flashqla");
+    os << " | " << ratio_cell(t, "fla");
+    if (flashqla) os << " | " << ratio_cell(t, "flashqla");
+    os << " | " << ratio_cell(t, "unfused") << " | " << ratio_cell(t, "naive") << " |";
     if (floors) {
       const Timing* q = ours(t);
       if (q && q->ms > 0) {
