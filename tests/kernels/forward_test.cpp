@@ -31,6 +31,7 @@
 #include "qla/gdn/state_pass.hpp"
 #include "qla/ref/cp_reference.hpp"
 #include "qla/ref/gdn_reference.hpp"
+#include "validation_record.hpp"
 
 namespace qla::test {
 namespace {
@@ -420,6 +421,9 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
   EXPECT_GT(cp_runs, 0);
   std::printf("[fused edge] %d runs (%d with CP pieces), worst rel err o %.2e ht %.2e\n", runs,
               cp_runs, worst_o, worst_ht);
+  test::record_validation("op: config sets x CP off/on x bf16/fp16, edge cases", "gdn forward",
+                          std::to_string(config_sets().size()) + " config sets",
+                          static_cast<int>(standard_cases().size()), runs, worst_o, worst_ht);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -563,6 +567,11 @@ TEST(FusedForward, WgmmaVariantOnLongSequencesMatchesReference) {
           std::printf("[wgmma long] %-14s %s f%d cp %-3s pieces %3d: rel err o %.2e ht %.2e\n",
                       c.name.c_str(), bf16 ? "bf16" : "fp16", fp16_operands,
                       cp == CpMode::kOn ? "on" : "off", plan.cp_pieces(), e.o, e.ht);
+          test::record_validation(std::string("16384 tokens, ") + c.name +
+                                      (bf16 ? ", bf16" : ", fp16") +
+                                      (cp == CpMode::kOn ? ", CP on" : ", CP off"),
+                                  "gdn.fused_fwd_wgmma",
+                                  "c64.bv64.s2.f" + std::to_string(fp16_operands), 1, 1, e.o, e.ht);
         }
     }
   }

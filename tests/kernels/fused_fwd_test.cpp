@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <map>
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
@@ -14,6 +15,7 @@
 #include "qla/gdn/fused_fwd_wgmma_launch.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
+#include "validation_record.hpp"
 
 namespace qla::test {
 namespace {
@@ -182,6 +184,12 @@ TEST(FusedFwd, EveryConfigMatchesReference) {
   }
   double worst_o = 0, worst_ht = 0;
   int runs = 0;
+  // Per family: configs, runs and worst errors, for the validation record.
+  struct FamilyWorst {
+    int configs = 0, runs = 0;
+    double o = 0, ht = 0;
+  };
+  std::map<std::string, FamilyWorst> families;
   for (const auto& [space, pt] : points) {
     const auto c = gdn::fused_fwd_config(space->kernel, pt);
     double co = 0, cht = 0;
@@ -200,11 +208,20 @@ TEST(FusedFwd, EveryConfigMatchesReference) {
     }
     std::printf("%-16s %-22s max rel err o %.2e ht %.2e\n", space->kernel.c_str(),
                 space->label(pt).c_str(), co, cht);
+    FamilyWorst& fw = families[space->kernel];
+    ++fw.configs;
+    fw.runs += static_cast<int>(probs.size());
+    fw.o = std::max(fw.o, co);
+    fw.ht = std::max(fw.ht, cht);
     worst_o = std::max(worst_o, co);
     worst_ht = std::max(worst_ht, cht);
   }
   std::printf("fused_fwd: %zu configs x %zu cases = %d runs, worst o %.2e, worst ht %.2e\n",
               points.size(), cases.size(), runs, worst_o, worst_ht);
+  for (const auto& [family, fw] : families)
+    test::record_validation("every config, edge cases (bf16)", family,
+                            std::to_string(fw.configs) + " (all buildable)",
+                            static_cast<int>(cases.size()), fw.runs, fw.o, fw.ht);
 }
 
 TEST(FusedFwd, Fp16Inputs) {

@@ -80,6 +80,29 @@ TEST(Report, FlashQlaColumnsAppearWhenItsBenchRan) {
   EXPECT_FALSE(has(render_markdown(fixture()), "FlashQLA ms"));
 }
 
+// The correctness figures come from the GPU suite's record, not from prose.
+TEST(Report, CorrectnessComesFromTheValidationRecord) {
+  ReportData d = fixture();
+  EXPECT_FALSE(has(render_markdown(d), "## Correctness"));
+  d.validation = nlohmann::json::parse(R"({"schema": "qla.validation.v1", "date": "2026-11-29",
+    "git_commit": "abc123", "device": {"name": "Fixture GPU 80GB"}, "bar": 0.005,
+    "method": "relative Frobenius error against float64",
+    "rows": [{"suite": "every config", "family": "gdn.fused_fwd_wgmma", "configs": "4", "cases": 6,
+              "runs": 24, "worst_o": 0.00178, "worst_final_state": 0.000677, "card": "x"}]})");
+  check_validation_record(d.validation, "fixture");
+  const std::string md = render_markdown(d);
+  EXPECT_TRUE(has(md, "## Correctness")) << md;
+  EXPECT_TRUE(has(md, "| every config | gdn.fused_fwd_wgmma | 4 | 6 | 24 | 1.78e-03 | 6.77e-04 |"))
+      << md;
+  EXPECT_THROW(check_validation_record(nlohmann::json::parse(R"({"schema": "qla.bench.v1"})"), "x"),
+               UserError);
+  EXPECT_THROW(
+      check_validation_record(nlohmann::json::parse(R"({"schema": "qla.validation.v1", "device": {},
+                     "rows": [{"family": "f"}]})"),
+                              "x"),
+      UserError);
+}
+
 TEST(Report, FloorsUseTheMeasuredCeilings) {
   const ReportData d = fixture();
   const Shape s{2, 8, {8192}};

@@ -81,14 +81,19 @@ void write_atomically(const fs::path& path, const std::string& text) {
 }
 
 int run_report(const ReportOptions& o) {
-  // Bench documents: given, or every qla.bench.v1 document under results/ (published/ excluded).
+  // Bench documents: given, or every qla.bench.v1 document under results/ (published/ excluded);
+  // correctness records (qla.validation.v1) by card.
   std::vector<std::string> bench = o.bench;
-  if (bench.empty()) {
-    for (const auto& f : json_files(o.results, true)) {
-      if (f.find("/published/") != std::string::npos) continue;
-      std::ifstream in(f);
-      const auto doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-      if (doc.is_object() && doc.value("schema", "") == "qla.bench.v1") bench.push_back(f);
+  std::map<std::string, nlohmann::json> validation;
+  for (const auto& f : json_files(o.results, true)) {
+    if (f.find("/published/") != std::string::npos) continue;
+    std::ifstream in(f);
+    const auto doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!doc.is_object()) continue;
+    if (o.bench.empty() && doc.value("schema", "") == "qla.bench.v1") bench.push_back(f);
+    if (doc.value("schema", "") == "qla.validation.v1") {
+      report::check_validation_record(doc, f);
+      validation[doc["device"].value("name", "")] = doc;
     }
   }
   QLA_REQUIRE(!bench.empty(),
@@ -120,6 +125,7 @@ int run_report(const ReportOptions& o) {
       throw UserError("store '" + o.db + "' does not exist");
     }
     auto data = report::load_report_data(files, published, store, git_commit());
+    if (auto it = validation.find(card); it != validation.end()) data.validation = it->second;
     // Space sizes from the declarations themselves (buildable on Hopper, the arch the stores here
     // come from).
     const ArchInfo hopper = ArchInfo::named("sm_90a");

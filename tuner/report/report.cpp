@@ -111,6 +111,18 @@ std::optional<long long> iso_seconds(const std::string& s) {
 
 }  // namespace
 
+void check_validation_record(const nlohmann::json& doc, const std::string& path) {
+  QLA_REQUIRE(doc.is_object() && doc.value("schema", "") == "qla.validation.v1" &&
+                  doc.contains("rows") && doc["rows"].is_array() && doc.contains("device") &&
+                  doc["device"].is_object(),
+              "'" << path << "' is not a qla validation record (schema \"qla.validation.v1\")");
+  for (const auto& r : doc["rows"])
+    QLA_REQUIRE(r.is_object() && r.contains("family") && r.contains("worst_o") &&
+                    r["worst_o"].is_number() && r.contains("worst_final_state") &&
+                    r["worst_final_state"].is_number(),
+                "'" << path << "': a row lacks family, worst_o or worst_final_state");
+}
+
 long long Shape::tokens() const {
   long long t = 0;
   for (long long s : seqlens) t += s;
@@ -238,6 +250,22 @@ std::string render_markdown(const ReportData& d) {
     os << "| bf16 matmul (measured) | " << fmt("%.0f TFLOP/s", d.matmul_tflops) << " |\n";
   for (const auto& [k, v] : d.versions) os << "| " << k << " | " << v << " |\n";
   os << "\n";
+
+  if (d.validation.is_object()) {
+    const auto& v = d.validation;
+    os << "## Correctness\n\n"
+       << "From the GPU suite's record (`validation.json`, " << v.value("date", "?")
+       << ", qla commit `" << v.value("git_commit", "?") << "`): " << v.value("method", "")
+       << "; the bar is " << fmt("%.0e", v.value("bar", 0.005)) << ".\n\n"
+       << "| suite | family | configs | cases | runs | worst o | worst final state |\n"
+       << "|---|---|---|---|---|---|---|\n";
+    for (const auto& r : v["rows"])
+      os << "| " << r.value("suite", "") << " | " << r.value("family", "") << " | "
+         << r.value("configs", "") << " | " << r.value("cases", 0) << " | " << r.value("runs", 0)
+         << " | " << fmt("%.2e", r.value("worst_o", 0.0)) << " | "
+         << fmt("%.2e", r.value("worst_final_state", 0.0)) << " |\n";
+    os << "\n";
+  }
 
   for (const char* mode : {"graph", "cold"}) {
     const auto it = d.timings.find(mode);

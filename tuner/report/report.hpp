@@ -61,7 +61,14 @@ struct ReportData {
   /// summary.
   std::map<std::string, std::pair<std::size_t, std::size_t>> space_sizes;
   std::string git_commit;
+  /// The GPU suite's correctness record for this card (schema qla.validation.v1, written by
+  /// scripts/gpu-test.sh), null when none was committed.
+  nlohmann::json validation;
 };
+
+/// Checks a correctness record (schema qla.validation.v1); throws UserError naming `path` when it
+/// is not one.
+void check_validation_record(const nlohmann::json& doc, const std::string& path);
 
 /// Reads bench and published documents and a store export; throws UserError naming a bad file.
 ReportData load_report_data(const std::vector<std::string>& bench_files,

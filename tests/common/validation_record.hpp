@@ -1,0 +1,46 @@
+// The correctness record the GPU suite leaves for the report: with QLA_VALIDATION_RECORD set to a
+// file, each validation sweep appends one JSON line (suite, family, configs, cases, runs, worst
+// errors against float64, the card). scripts/gpu-test.sh turns the lines into
+// results/<gpu>/validation.json (schema qla.validation.v1), which `qla report` quotes, so the
+// correctness figures come from a file a run wrote, not from prose.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+namespace qla::test {
+
+inline std::string json_escaped(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out;
+}
+
+/// Appends one record when QLA_VALIDATION_RECORD names a file; does nothing otherwise.
+inline void record_validation(const std::string& suite, const std::string& family,
+                              const std::string& configs, int cases, int runs, double worst_o,
+                              double worst_ht) {
+  const char* path = std::getenv("QLA_VALIDATION_RECORD");
+  if (path == nullptr || *path == '\0') return;
+  cudaDeviceProp prop{};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess)
+    return;
+  char line[1024];
+  std::snprintf(line, sizeof line,
+                "{\"suite\": \"%s\", \"family\": \"%s\", \"configs\": \"%s\", \"cases\": %d, "
+                "\"runs\": %d, \"worst_o\": %.3e, \"worst_final_state\": %.3e, \"card\": \"%s\"}",
+                json_escaped(suite).c_str(), json_escaped(family).c_str(),
+                json_escaped(configs).c_str(), cases, runs, worst_o, worst_ht,
+                json_escaped(prop.name).c_str());
+  std::ofstream(path, std::ios::app) << line << "\n";
+}
+
+}  // namespace qla::test
