@@ -1,25 +1,54 @@
 #!/usr/bin/env bash
-# One device call: the GPU tests of a bundle, the deploy example, then a smoke tune. Logs go to $OUT.
-#   scripts/gpu-session.sh [tests|tune|all]
+# One device call of a GPU session, from a bundle (scripts/gpu-bundle.sh) carried as build/bundle or as a
+# tarball ($QLA_BUNDLE_TAR, e.g. build/s3a.tar.xz). Logs and results go to $OUT.
+#   scripts/gpu-session.sh tests    the GPU suites (validation record -> $OUT/validation.json), the deploy example
+#   scripts/gpu-session.sh tune     resume tuning the headline suite into $OUT/<store> (from results/<store>:
+#                                   carry it back in the next call; the tuner re-measures nothing)
+#   scripts/gpu-session.sh bench    qla tuned/default + FLA (.whl) + FlashQLA ($QLA_PEERS tarball) in one call
+# Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_PEERS.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-B=$PWD/build/bundle
-export LD_LIBRARY_PATH="$B/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-export QLA_CACHE_DIR=${QLA_CACHE_DIR:-/tmp/qla-cache}
 OUT=${OUT:-/tmp/qla-out}
 mkdir -p "$OUT"
+if [[ ! -x build/bundle/bin/qla && -n ${QLA_BUNDLE_TAR:-} ]]; then
+  tar -xJf "$QLA_BUNDLE_TAR" -C build
+fi
+B=$PWD/build/bundle
+[[ -x $B/bin/qla ]] || { echo "gpu-session.sh: no bundle (build/bundle or QLA_BUNDLE_TAR)" >&2; exit 2; }
+export LD_LIBRARY_PATH="$B/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+export QLA_CACHE_DIR=${QLA_CACHE_DIR:-/tmp/qla-cache}
+export QLA_GIT_COMMIT=${QLA_GIT_COMMIT:-$(cat "$B/GIT_COMMIT" 2>/dev/null)}
 # Tests built here bake in the build paths of their helper binaries; point those at the bundle.
-for d in "$(cd "$(dirname "$0")/.." && pwd)" /work/main; do
-  mkdir -p "$d/build/ci/bench" && ln -sf "$B/bin/qla" "$d/build/ci/qla" &&
-    ln -sf "$B/bin/bench_gdn_fwd" "$d/build/ci/bench/bench_gdn_fwd"
-done
-what=${1:-all}
+mkdir -p build/ci/bench && ln -sf "$B/bin/qla" build/ci/qla && ln -sf "$B/bin/bench_gdn_fwd" build/ci/bench/bench_gdn_fwd
+store=${QLA_STORE:-nvidia-h200.sqlite}
+what=${1:-tests}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
-if [[ $what == tests || $what == all ]]; then
-  timeout 420 "$B/gpu-test.sh" 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "^===|FAILED|Failure|error" | head -80
-  timeout 120 "$B/bin/qla_deploy_example" > "$OUT/deploy.log" 2>&1; echo "deploy_example rc=$?"; tail -5 "$OUT/deploy.log"
-fi
-if [[ $what == tune || $what == all ]]; then
-  timeout 300 "$B/bin/qla" tune --suite smoke --budget 12 --db "$OUT/smoke.sqlite" 2>&1 | tail -30
-fi
-tail -20 "$OUT/gpu-tests.log" 2>/dev/null
+case $what in
+  tests)
+    OUT=$OUT timeout 480 "$B/gpu-test.sh" > "$OUT/gpu-tests.log" 2>&1
+    rc=$?
+    timeout 120 "$B/bin/qla_deploy_example" > "$OUT/deploy.log" 2>&1
+    echo "deploy_example rc=$?"
+    grep -E "^\[  FAILED|Failure" "$OUT/gpu-tests.log" | head -30
+    grep -E "validation record" "$OUT/gpu-tests.log"
+    tail -16 "$OUT/gpu-tests.log"
+    exit $rc ;;
+  tune)
+    [[ -f results/$store ]] && cp "results/$store" "$OUT/$store"
+    timeout "${QLA_TUNE_SECONDS:-480}" "$B/bin/qla" tune --suite headline --budget 8 --db "$OUT/$store" \
+      > "$OUT/tune.log" 2>&1
+    rc=$?
+    tail -25 "$OUT/tune.log"
+    echo "tune rc=$rc (124: stopped by the time limit; rerun to resume)"
+    "$B/bin/qla" db show "$OUT/$store" | tail -12 ;;
+  bench)
+    args=(--heads headline --seqs headline --fla-order warm2048)
+    [[ -f results/$store ]] && args+=(--db "results/$store")
+    [[ -n ${QLA_PEERS:-} ]] && args+=(--peers "$QLA_PEERS")
+    QLA_BUNDLE=$B OUT=$OUT scripts/bench-gpu.sh "${args[@]}" -- --impls qla-tuned,qla-default --modes graph \
+      > "$OUT/bench.log" 2>&1
+    rc=$?
+    tail -30 "$OUT/bench.log"
+    exit $rc ;;
+  *) echo "gpu-session.sh: tests, tune or bench" >&2; exit 2 ;;
+esac
