@@ -18,6 +18,7 @@
 
 #include "fixture_store.hpp"
 #include "header_generator.hpp"
+#include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
 #include "qla/tuner/lookup.hpp"
 #include "qla/tuner/problem_json.hpp"
@@ -93,6 +94,26 @@ tuner::HeaderResult make_header(const std::string& store_path, const std::string
   o.device = device;
   o.arch = arch;
   return tuner::generate_header(s, tuner::gdn_header_kernels(), o);
+}
+
+// The header serves the op plan and every family whose declaration asks for it (kDeployOrder), in
+// declaration order; a family reaches the header from its own header alone.
+TEST(HeaderKernels, DerivedFromTheFamilyDeclarations) {
+  std::vector<std::string> names, ids;
+  for (const tuner::HeaderKernel& k : tuner::gdn_header_kernels()) {
+    names.push_back(k.name);
+    ids.push_back(k.space->kernel);
+    EXPECT_EQ(k.in_space.rfind("qla::in_space_values<qla::gdn::", 0), 0u) << k.in_space;
+    EXPECT_EQ(k.include.rfind("qla/gdn/", 0), 0u) << k.include;
+  }
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"fwd_plan", "fused_fwd", "fused_fwd_ws", "fused_fwd_wgmma",
+                                      "kkt_solve", "state_pass", "unfused"}));
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    const cuda::KernelFamily* f = cuda::find_kernel_family(ids[i]);
+    ASSERT_NE(f, nullptr) << ids[i];
+    EXPECT_EQ(f->deploy_order, static_cast<int>(i)) << ids[i];
+  }
 }
 
 TEST(HeaderGolden, FixtureStoreGivesTheGoldenBytes) {

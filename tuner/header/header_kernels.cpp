@@ -1,17 +1,13 @@
-// The GDN kernel families `qla header` covers, with their constexpr space predicates and the AOT
-// instantiations a tuned row needs. Kept apart from the generator so the generator itself knows no
-// kernel.
+// The GDN kernel families `qla header` covers: the op plan, then every family of the catalog whose
+// declaration says the header serves it (kDeployOrder, kDeployHeader, kDeployTrait, deploy_specs in
+// the family's trait), so a new family or variant reaches the header from its own header alone.
+// Kept apart from the generator so the generator itself knows no kernel.
 #include <algorithm>
 
 #include "header_generator.hpp"
 #include "qla/cuda/aot_registry.hpp"
-#include "qla/gdn/fused_fwd.hpp"
-#include "qla/gdn/fused_fwd_wgmma.hpp"
-#include "qla/gdn/fused_fwd_ws.hpp"
-#include "qla/gdn/kkt_solve.hpp"
+#include "qla/cuda/kernel_catalog.hpp"
 #include "qla/gdn/plan.hpp"
-#include "qla/gdn/state_pass.hpp"
-#include "qla/gdn/unfused.hpp"
 
 namespace qla::tuner {
 namespace {
@@ -45,50 +41,34 @@ std::vector<HeaderKernel> gdn_header_kernels() {
                "qla::in_space_values<qla::gdn::FwdPlanFamily>",
                {},
                true});
-  // Every variant of the chunk-forward role; the plan's variant picks one.
-  auto fused = [](const std::string& id) {
-    return [id](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
-      if (!fused_dtypes(p)) return {};
-      return not_built_ahead(
-          {gdn::fused_fwd_spec(gdn::fused_fwd_config(id, v), p.qkv_dtype, p.beta_dtype)});
-    };
-  };
-  k.push_back({&gdn::fused_fwd_space(), "fused_fwd", "qla/gdn/fused_fwd.hpp",
-               "qla::in_space_values<qla::gdn::FusedFwdFamily>", fused(gdn::FusedFwdFamily::kId),
-               true});
-  k.push_back({&gdn::fused_fwd_ws_space(), "fused_fwd_ws", "qla/gdn/fused_fwd_ws.hpp",
-               "qla::in_space_values<qla::gdn::FusedFwdWsFamily>",
-               fused(gdn::FusedFwdWsFamily::kId), true});
-  k.push_back({&gdn::fused_fwd_wgmma_space(), "fused_fwd_wgmma", "qla/gdn/fused_fwd_wgmma.hpp",
-               "qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>",
-               fused(gdn::FusedFwdWgmmaFamily::kId), true});
-  k.push_back({&gdn::kkt_solve_space(), "kkt_solve", "qla/gdn/kkt_solve.hpp",
-               "qla::in_space_values<qla::gdn::KktSolveFamily>",
-               [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
-                 if (!fused_dtypes(p)) return {};
-                 return not_built_ahead({gdn::kkt_solve_spec(gdn::KktSolveConfig::from_point(v),
-                                                             p.qkv_dtype, p.beta_dtype)});
-               },
-               true});
-  // The plan picks the M-computing instantiation whenever a CP piece may fall back, so both are
-  // needed.
-  k.push_back({&gdn::state_pass_space(), "state_pass", "qla/gdn/state_pass.hpp",
-               "qla::in_space_values<qla::gdn::StatePassFamily>",
-               [](const Point& v, const gdn::Problem& p) -> std::vector<cuda::KernelSpec> {
-                 if (!fused_dtypes(p)) return {};
-                 const auto c = gdn::StatePassConfig::from_point(v);
-                 return not_built_ahead({gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, false),
-                                         gdn::state_pass_spec(c, p.qkv_dtype, p.beta_dtype, true)});
-               },
-               true});
-  // Every point of the unfused space is compiled into the kernel library (its AOT set): nothing to
-  // add.
-  k.push_back({&gdn::unfused_space(),
-               "unfused",
-               "qla/gdn/unfused.hpp",
-               "qla::in_space_values<qla::gdn::UnfusedFamily>",
-               {},
-               false});
+  // Then every family whose declaration says the header serves it (kDeployOrder), in that order:
+  // every variant of the chunk-forward role (the plan's variant picks one), the UT prep, the CP
+  // state pass, the unfused baseline.
+  std::vector<cuda::KernelFamily> served;
+  for (const cuda::KernelFamily& f : cuda::kernel_families())
+    if (f.deploy_order > 0) served.push_back(f);
+  std::sort(served.begin(), served.end(),
+            [](const auto& a, const auto& b) { return a.deploy_order < b.deploy_order; });
+  for (const cuda::KernelFamily& f : served) {
+    const std::string id = f.space->kernel;
+    HeaderKernel h;
+    h.space = f.space;
+    h.name = id.substr(id.find('.') + 1);  // "gdn.fused_fwd" → "fused_fwd"
+    h.include = f.deploy_header;
+    h.in_space = "qla::in_space_values<" + f.deploy_trait + ">";
+    if (f.deploy_specs) {
+      h.aot_specs = [specs = f.deploy_specs](const Point& v, const gdn::Problem& p) {
+        // Rows exist only for problems the kernels run, but a store may hold others (a fake or
+        // future dtype): those need no instantiation of ours.
+        if (!fused_dtypes(p)) return std::vector<cuda::KernelSpec>{};
+        return not_built_ahead(specs(v, p));
+      };
+    }
+    h.shares_chunk =
+        std::find(std::begin(gdn::kChunkSharingKernels), std::end(gdn::kChunkSharingKernels), id) !=
+        std::end(gdn::kChunkSharingKernels);
+    k.push_back(std::move(h));
+  }
   return k;
 }
 

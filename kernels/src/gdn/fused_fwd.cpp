@@ -74,6 +74,14 @@ std::vector<cuda::KernelSpec> FusedFwdWsFamily::specs(const Config& c) {
           fused_fwd_spec(c, DType::kF16, DType::kF32)};
 }
 
+std::vector<cuda::KernelSpec> FusedFwdFamily::deploy_specs(const Config& c, const Problem& p) {
+  return {fused_fwd_spec(c, p.qkv_dtype, p.beta_dtype)};
+}
+
+std::vector<cuda::KernelSpec> FusedFwdWsFamily::deploy_specs(const Config& c, const Problem& p) {
+  return {fused_fwd_spec(c, p.qkv_dtype, p.beta_dtype)};
+}
+
 const char* fused_fwd_family_id(const FusedFwdConfig& c) {
   if (c.wgmma != 0) return FusedFwdWgmmaFamily::kId;
   return c.reg_split != 0 ? FusedFwdWsFamily::kId : FusedFwdFamily::kId;

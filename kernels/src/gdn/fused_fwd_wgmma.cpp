@@ -16,6 +16,10 @@ std::vector<cuda::KernelSpec> FusedFwdWgmmaFamily::specs(const Config& c) {
           fused_fwd_spec(c, DType::kF16, DType::kF32)};
 }
 
+std::vector<cuda::KernelSpec> FusedFwdWgmmaFamily::deploy_specs(const Config& c, const Problem& p) {
+  return {fused_fwd_spec(c, p.qkv_dtype, p.beta_dtype)};
+}
+
 namespace {
 const bool kRegistered = cuda::register_family<FusedFwdWgmmaFamily>();
 }  // namespace

@@ -19,6 +19,10 @@ std::vector<cuda::KernelSpec> KktSolveFamily::specs(const Config& c) {
           kkt_solve_spec(c, DType::kF16, DType::kF32)};
 }
 
+std::vector<cuda::KernelSpec> KktSolveFamily::deploy_specs(const Config& c, const Problem& p) {
+  return {kkt_solve_spec(c, p.qkv_dtype, p.beta_dtype)};
+}
+
 std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c) {
   return static_cast<std::size_t>(kkt_solve_layout(c.chunk).bytes);
 }

@@ -21,6 +21,11 @@ std::vector<cuda::KernelSpec> StatePassFamily::specs(const Config& c) {
   return out;
 }
 
+std::vector<cuda::KernelSpec> StatePassFamily::deploy_specs(const Config& c, const Problem& p) {
+  return {state_pass_spec(c, p.qkv_dtype, p.beta_dtype, false),
+          state_pass_spec(c, p.qkv_dtype, p.beta_dtype, true)};
+}
+
 std::size_t state_pass_smem_bytes(const StatePassConfig& c, bool with_m) {
   return static_cast<std::size_t>(state_pass_layout(c.chunk, c.stages, with_m).bytes);
 }

@@ -38,6 +38,12 @@ struct FusedFwdWsFamily {
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v, fp32 β.
   static std::vector<cuda::KernelSpec> specs(const Config& c);
+  /// Served by `qla header` (qla/cuda/kernel_catalog.hpp), 2th in the generated header.
+  static constexpr int kDeployOrder = 2;
+  static constexpr const char* kDeployHeader = "qla/gdn/fused_fwd_ws.hpp";
+  static constexpr const char* kDeployTrait = "qla::gdn::FusedFwdWsFamily";
+  /// The instantiation a tuned row of `p` needs (its dtypes).
+  static std::vector<cuda::KernelSpec> deploy_specs(const Config& c, const Problem& p);
 };
 
 /// gdn.fused_fwd_ws's space (space_of<FusedFwdWsFamily>()).

@@ -48,6 +48,12 @@ struct KktSolveFamily {
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v, fp32 β.
   static std::vector<cuda::KernelSpec> specs(const Config& c);
+  /// Served by `qla header` (qla/cuda/kernel_catalog.hpp), 4th in the generated header.
+  static constexpr int kDeployOrder = 4;
+  static constexpr const char* kDeployHeader = "qla/gdn/kkt_solve.hpp";
+  static constexpr const char* kDeployTrait = "qla::gdn::KktSolveFamily";
+  /// The instantiation a tuned row of `p` needs (its dtypes).
+  static std::vector<cuda::KernelSpec> deploy_specs(const Config& c, const Problem& p);
 };
 
 inline Point KktSolveConfig::to_point() const { return qla::to_point<KktSolveFamily>(*this); }

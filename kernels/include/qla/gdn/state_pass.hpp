@@ -49,6 +49,13 @@ struct StatePassFamily {
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v with fp32 β, each without and with the transition M.
   static std::vector<cuda::KernelSpec> specs(const Config& c);
+  /// Served by `qla header` (qla/cuda/kernel_catalog.hpp), 5th in the generated header.
+  static constexpr int kDeployOrder = 5;
+  static constexpr const char* kDeployHeader = "qla/gdn/state_pass.hpp";
+  static constexpr const char* kDeployTrait = "qla::gdn::StatePassFamily";
+  /// A tuned row of `p` needs both instantiations for its dtypes: the plan picks the M-computing
+  /// one whenever a CP piece may fall back.
+  static std::vector<cuda::KernelSpec> deploy_specs(const Config& c, const Problem& p);
 };
 
 inline Point StatePassConfig::to_point() const { return qla::to_point<StatePassFamily>(*this); }

@@ -66,6 +66,11 @@ struct UnfusedFamily {
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// Every kernel of the pipeline: cumsum for f32/bf16 g and β, the others for bf16 and fp16 q/k/v.
   static std::vector<cuda::KernelSpec> specs(const Config& c);
+  /// Served by `qla header` (qla/cuda/kernel_catalog.hpp), 6th; every point is built ahead of time
+  /// (its AOT set), so a tuned row needs no instantiation of its own (no deploy_specs).
+  static constexpr int kDeployOrder = 6;
+  static constexpr const char* kDeployHeader = "qla/gdn/unfused.hpp";
+  static constexpr const char* kDeployTrait = "qla::gdn::UnfusedFamily";
 };
 
 inline Point UnfusedConfig::to_point() const { return qla::to_point<UnfusedFamily>(*this); }
