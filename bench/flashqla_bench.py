@@ -47,7 +47,7 @@ def main():
     try:
         import torch
         import flash_qla
-        from flash_qla.ops.gated_delta_rule.chunk import (_auto_intra_cp_context,
+        from flash_qla.ops.gated_delta_rule.chunk import (CHUNK_SIZE, _auto_intra_cp_context,
                                                           chunk_gated_delta_rule_fwd)
     except ImportError as e:
         sys.exit(f"flashqla_bench: FlashQLA is not importable here ({e}); install flash-qla and tilelang first")
@@ -58,7 +58,8 @@ def main():
             for n in names:
                 seqlens = common.SEQS[n]
                 x = common.load_inputs(args.qla, hq, hv, seqlens, args.seed, tmp)
-                ctx = _auto_intra_cp_context(x["k"], x["v"], x["cu"], 64, True, False)
+                x["cu"] = x["cu"].int()  # int32 offsets, as FlashQLA's own benchmark passes them
+                ctx = _auto_intra_cp_context(x["k"], x["v"], x["cu"], CHUNK_SIZE, True, False)
 
                 def fn():
                     # Returns (g, A, o, h, final_state, cp_cache).

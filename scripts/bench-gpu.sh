@@ -55,7 +55,7 @@ fi
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader || true
 
 status=0
-if [[ $only != fla ]]; then
+if [[ $only == all || $only == qla ]]; then
   args=(--heads "$heads" --seqs "$seqs" --qla_out "$out/bench_qla.json"
         --benchmark_out="$out/bench_gbench.json" --benchmark_out_format=json)
   [[ -n $db ]] && args+=(--db "$db")
@@ -93,6 +93,8 @@ if [[ $only == all || $only == flashqla ]] && python3 -c "import flash_qla" 2>/d
   [[ $rc == 0 ]] || { echo "bench-gpu.sh: flashqla_bench.py exited $rc"; status=1; }
 elif [[ $only == flashqla ]]; then
   echo "bench-gpu.sh: FlashQLA is not importable (carry its packages with --peers)"; status=1
+else
+  echo "=== flashqla_bench.py skipped: FlashQLA is not importable here (carry its packages with --peers)"
 fi
 
 # The short table: graph-mode times per shape, and our speedup over FLA and FlashQLA where both exist.

@@ -5,13 +5,14 @@
 #   scripts/gpu-session.sh tune     resume tuning the headline suite into $OUT/<store> (from results/<store>:
 #                                   carry it back in the next call; the tuner re-measures nothing)
 #   scripts/gpu-session.sh bench    qla tuned/default + FLA (.whl) + FlashQLA ($QLA_PEERS tarball) in one call
-# Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_PEERS.
+# Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_PEERS,
+# QLA_BENCH_ONLY (qla, fla or flashqla: one bench per call when all three do not fit 10 minutes).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/qla-out}
 mkdir -p "$OUT"
-if [[ ! -x build/bundle/bin/qla && -n ${QLA_BUNDLE_TAR:-} ]]; then
-  tar -xJf "$QLA_BUNDLE_TAR" -C build
+if [[ -n ${QLA_BUNDLE_TAR:-} ]]; then  # always the carried one: a warm machine keeps an older bundle
+  rm -rf build/bundle && mkdir -p build && tar -xJf "$QLA_BUNDLE_TAR" -C build
 fi
 B=$PWD/build/bundle
 [[ -x $B/bin/qla ]] || { echo "gpu-session.sh: no bundle (build/bundle or QLA_BUNDLE_TAR)" >&2; exit 2; }
@@ -25,9 +26,9 @@ what=${1:-tests}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 case $what in
   tests)
-    OUT=$OUT timeout 480 "$B/gpu-test.sh" > "$OUT/gpu-tests.log" 2>&1
+    OUT=$OUT timeout 420 "$B/gpu-test.sh" > "$OUT/gpu-tests.log" 2>&1
     rc=$?
-    timeout 120 "$B/bin/qla_deploy_example" > "$OUT/deploy.log" 2>&1
+    timeout 60 "$B/bin/qla_deploy_example" > "$OUT/deploy.log" 2>&1
     echo "deploy_example rc=$?"
     grep -E "^\[  FAILED|Failure" "$OUT/gpu-tests.log" | head -30
     grep -E "validation record" "$OUT/gpu-tests.log"
@@ -35,18 +36,22 @@ case $what in
     exit $rc ;;
   tune)
     [[ -f results/$store ]] && cp "results/$store" "$OUT/$store"
-    timeout "${QLA_TUNE_SECONDS:-480}" "$B/bin/qla" tune --suite headline --budget 8 --db "$OUT/$store" \
-      > "$OUT/tune.log" 2>&1
+    # SIGINT is the tuner's clean stop (the trial in flight is committed, the run is closed).
+    timeout -s INT -k 60 "${QLA_TUNE_SECONDS:-480}" "$B/bin/qla" tune --suite headline --budget 8 \
+      --db "$OUT/$store" > "$OUT/tune.log" 2>&1
     rc=$?
     tail -25 "$OUT/tune.log"
-    echo "tune rc=$rc (124: stopped by the time limit; rerun to resume)"
+    echo "tune rc=$rc (130: stopped by the time limit; carry the store back and rerun to resume)"
+    # A read-write open and close folds the WAL into the store file, so the one file carries everything.
+    "$B/bin/qla" db prune --dry-run "$OUT/$store" > /dev/null
+    rm -f "$OUT/$store-shm"
     "$B/bin/qla" db show "$OUT/$store" | tail -12 ;;
   bench)
     args=(--heads headline --seqs headline --fla-order warm2048)
     [[ -f results/$store ]] && args+=(--db "results/$store")
     [[ -n ${QLA_PEERS:-} ]] && args+=(--peers "$QLA_PEERS")
-    QLA_BUNDLE=$B OUT=$OUT scripts/bench-gpu.sh "${args[@]}" -- --impls qla-tuned,qla-default --modes graph \
-      > "$OUT/bench.log" 2>&1
+    QLA_BUNDLE=$B OUT=$OUT timeout 560 scripts/bench-gpu.sh "${args[@]}" ${QLA_BENCH_ONLY:+--only "$QLA_BENCH_ONLY"} \
+      -- --impls qla-tuned,qla-default --modes graph > "$OUT/bench.log" 2>&1
     rc=$?
     tail -30 "$OUT/bench.log"
     exit $rc ;;

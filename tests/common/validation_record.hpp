@@ -7,6 +7,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -33,13 +34,19 @@ inline void record_validation(const std::string& suite, const std::string& famil
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess)
     return;
+  auto number = [](double x) {  // JSON has no NaN or infinity: a non-finite error is null
+    char b[32];
+    if (!std::isfinite(x)) return std::string("null");
+    std::snprintf(b, sizeof b, "%.3e", x);
+    return std::string(b);
+  };
   char line[1024];
   std::snprintf(line, sizeof line,
                 "{\"suite\": \"%s\", \"family\": \"%s\", \"configs\": \"%s\", \"cases\": %d, "
-                "\"runs\": %d, \"worst_o\": %.3e, \"worst_final_state\": %.3e, \"card\": \"%s\"}",
+                "\"runs\": %d, \"worst_o\": %s, \"worst_final_state\": %s, \"card\": \"%s\"}",
                 json_escaped(suite).c_str(), json_escaped(family).c_str(),
-                json_escaped(configs).c_str(), cases, runs, worst_o, worst_ht,
-                json_escaped(prop.name).c_str());
+                json_escaped(configs).c_str(), cases, runs, number(worst_o).c_str(),
+                number(worst_ht).c_str(), json_escaped(prop.name).c_str());
   std::ofstream(path, std::ios::app) << line << "\n";
 }
 

@@ -88,12 +88,16 @@ TEST(Report, CorrectnessComesFromTheValidationRecord) {
     "git_commit": "abc123", "device": {"name": "Fixture GPU 80GB"}, "bar": 0.005,
     "method": "relative Frobenius error against float64",
     "rows": [{"suite": "every config", "family": "gdn.fused_fwd_wgmma", "configs": "4", "cases": 6,
-              "runs": 24, "worst_o": 0.00178, "worst_final_state": 0.000677, "card": "x"}]})");
+              "runs": 24, "worst_o": 0.00178, "worst_final_state": 0.000677, "card": "x"},
+             {"suite": "keys |k| = 2", "family": "f", "configs": "1", "cases": 1, "runs": 1,
+              "worst_o": null, "worst_final_state": null, "card": "x"}]})");
   check_validation_record(d.validation, "fixture");
   const std::string md = render_markdown(d);
   EXPECT_TRUE(has(md, "## Correctness")) << md;
   EXPECT_TRUE(has(md, "| every config | gdn.fused_fwd_wgmma | 4 | 6 | 24 | 1.78e-03 | 6.77e-04 |"))
       << md;
+  // A non-finite error is recorded as null (JSON has no NaN) and shown as such.
+  EXPECT_TRUE(has(md, "| keys |k| = 2 | f | 1 | 1 | 1 | non-finite | non-finite |")) << md;
   EXPECT_THROW(check_validation_record(nlohmann::json::parse(R"({"schema": "qla.bench.v1"})"), "x"),
                UserError);
   EXPECT_THROW(

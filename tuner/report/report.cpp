@@ -118,8 +118,9 @@ void check_validation_record(const nlohmann::json& doc, const std::string& path)
               "'" << path << "' is not a qla validation record (schema \"qla.validation.v1\")");
   for (const auto& r : doc["rows"])
     QLA_REQUIRE(r.is_object() && r.contains("family") && r.contains("worst_o") &&
-                    r["worst_o"].is_number() && r.contains("worst_final_state") &&
-                    r["worst_final_state"].is_number(),
+                    (r["worst_o"].is_number() || r["worst_o"].is_null()) &&
+                    r.contains("worst_final_state") &&
+                    (r["worst_final_state"].is_number() || r["worst_final_state"].is_null()),
                 "'" << path << "': a row lacks family, worst_o or worst_final_state");
 }
 
@@ -226,6 +227,11 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
   return d;
 }
 
+/// A recorded error: its value, or "non-finite" (recorded as null).
+std::string error_cell(const nlohmann::json& x) {
+  return x.is_number() ? fmt("%.2e", x.get<double>()) : "non-finite";
+}
+
 std::string render_markdown(const ReportData& d) {
   std::ostringstream os;
   os << "# qla report: " << (d.gpu.empty() ? "unknown GPU" : d.gpu) << "\n\n";
@@ -262,8 +268,8 @@ std::string render_markdown(const ReportData& d) {
     for (const auto& r : v["rows"])
       os << "| " << r.value("suite", "") << " | " << r.value("family", "") << " | "
          << r.value("configs", "") << " | " << r.value("cases", 0) << " | " << r.value("runs", 0)
-         << " | " << fmt("%.2e", r.value("worst_o", 0.0)) << " | "
-         << fmt("%.2e", r.value("worst_final_state", 0.0)) << " |\n";
+         << " | " << error_cell(r["worst_o"]) << " | " << error_cell(r["worst_final_state"])
+         << " |\n";
     os << "\n";
   }
 

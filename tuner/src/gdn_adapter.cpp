@@ -131,7 +131,7 @@ class GdnBackend final : public TrialRunner {
       // batch keeps its errors: problems of one class share the batch, and the same plan (every
       // kernel's config and the CP decision) comes back across them (transfer), so each is
       // validated once per worker.
-      std::string vkey = problem_key(vp);
+      std::string vkey = problem_key(vp) + "|" + vp.class_label();
       for (const auto& [kernel, label] : vplan.config_labels()) vkey += "|" + kernel + "=" + label;
       vkey += "|cp" + std::to_string(vplan.cp_enabled() ? vplan.cp_piece_chunks() : 0);
       auto validate = [&] {
@@ -149,6 +149,12 @@ class GdnBackend final : public TrialRunner {
     } catch (const WorkerMustExit&) {
       throw;
     } catch (const std::exception& e) {
+      // An error raised inside the measurement core may have left the context unusable: then this
+      // worker must not run another trial on it.
+      if (const cudaError_t ce = cudaDeviceSynchronize(); is_sticky(ce))
+        throw WorkerMustExit(std::string(e.what()) + " (context lost: " + cudaGetErrorName(ce) +
+                             ")");
+      cudaGetLastError();
       result.status = TrialStatus::kLaunchError;
       result.message = e.what();
     }
@@ -184,7 +190,7 @@ class GdnBackend final : public TrialRunner {
   }
 
   gdn::DeviceProblem& data_for(const gdn::Problem& p) {
-    const std::string key = problem_key(p);
+    const std::string key = problem_key(p) + "|" + p.class_label();  // dtypes, flags, scale too
     auto it = data_.find(key);
     if (it != data_.end()) return it->second;
     if (data_.size() >= 2) {  // keep device memory bounded: validation + one timed problem
@@ -228,7 +234,7 @@ class GdnBackend final : public TrialRunner {
 
   std::vector<OutputError> validate_on(const gdn::Plan& plan, const gdn::Problem& vp) {
     gdn::DeviceProblem& d = data_for(vp);
-    const std::string key = problem_key(vp);
+    const std::string key = problem_key(vp) + "|" + vp.class_label();
     if (!refs_.count(key)) {
       refs_[key] = ref::forward_recurrent(gdn::to_forward_inputs(vp, make_inputs(vp, 42)));
     }

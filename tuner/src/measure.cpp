@@ -330,16 +330,27 @@ GraphResult Measurer::measure_graph(const OpFn& op, double rep_ms, int replays) 
   struct GraphGuard {
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
+    cudaStream_t capturing = nullptr;  // set while a capture is open
     GraphGuard() = default;
     GraphGuard(const GraphGuard&) = delete;
     GraphGuard& operator=(const GraphGuard&) = delete;
     ~GraphGuard() {
+      // An op that threw inside the capture leaves the stream capturing: end it, so the stream
+      // (reused by every later measurement) works again.
+      if (capturing) {
+        cudaGraph_t partial = nullptr;
+        cudaStreamEndCapture(capturing, &partial);
+        if (partial) cudaGraphDestroy(partial);
+        cudaGetLastError();
+      }
       if (exec) cudaGraphExecDestroy(exec);
       if (graph) cudaGraphDestroy(graph);
     }
   } g;
   QLA_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
+  g.capturing = m.stream;
   for (int i = 0; i < out.calls_per_replay; ++i) op(m.stream);
+  g.capturing = nullptr;
   QLA_CUDA_CHECK(cudaStreamEndCapture(m.stream, &g.graph));
   QLA_CUDA_CHECK(cudaGraphInstantiate(&g.exec, g.graph, 0));
   QLA_CUDA_CHECK(cudaGraphUpload(g.exec, m.stream));
