@@ -53,6 +53,22 @@ __device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float a, float b) {
   return *reinterpret_cast<const unsigned*>(&h);
 }
 
+/// The two 16-bit values of a register as floats (x from the low half).
+template <typename T>
+__device__ __forceinline__ void unpack2(unsigned r, float& x, float& y);
+template <>
+__device__ __forceinline__ void unpack2<__nv_bfloat16>(unsigned r, float& x, float& y) {
+  const __nv_bfloat162 v = *reinterpret_cast<const __nv_bfloat162*>(&r);
+  x = __low2float(v);
+  y = __high2float(v);
+}
+template <>
+__device__ __forceinline__ void unpack2<__half>(unsigned r, float& x, float& y) {
+  const __half2 v = *reinterpret_cast<const __half2*>(&r);
+  x = __low2float(v);
+  y = __high2float(v);
+}
+
 /// Element offset of (flat token f = b*T + t, head h) in a token-major view, T = tokens_per_row:
 /// b·stride_batch + t·stride_token + h·stride_head.
 __device__ __forceinline__ long long token_offset(const gdn::TokenTensor& x, long long f, int h,

@@ -96,36 +96,6 @@ __device__ __forceinline__ void zero(float (&d)[N]) {
   for (int i = 0; i < N; ++i) d[i] = 0.f;
 }
 
-/// Two floats as one register of 16-bit T (x in the low half).
-template <typename T>
-__device__ __forceinline__ unsigned pack_pair(float x, float y);
-template <>
-__device__ __forceinline__ unsigned pack_pair<__nv_bfloat16>(float x, float y) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(x, y);
-  return *reinterpret_cast<const unsigned*>(&v);
-}
-template <>
-__device__ __forceinline__ unsigned pack_pair<__half>(float x, float y) {
-  const __half2 v = __floats2half2_rn(x, y);
-  return *reinterpret_cast<const unsigned*>(&v);
-}
-
-/// The two 16-bit values of a register as floats (x from the low half).
-template <typename T>
-__device__ __forceinline__ void unpack_pair(unsigned r, float& x, float& y);
-template <>
-__device__ __forceinline__ void unpack_pair<__nv_bfloat16>(unsigned r, float& x, float& y) {
-  const __nv_bfloat162 v = *reinterpret_cast<const __nv_bfloat162*>(&r);
-  x = __low2float(v);
-  y = __high2float(v);
-}
-template <>
-__device__ __forceinline__ void unpack_pair<__half>(unsigned r, float& x, float& y) {
-  const __half2 v = *reinterpret_cast<const __half2*>(&r);
-  x = __low2float(v);
-  y = __high2float(v);
-}
-
 /// 2^x on the SFU (ex2.approx.ftz: relative error ~2^-22, no subnormal results).
 __device__ __forceinline__ float exp2_approx(float x) {
   float y;
@@ -137,7 +107,7 @@ __device__ __forceinline__ float exp2_approx(float x) {
 template <typename T, int N>
 __device__ __forceinline__ void accumulator_to_a(const float (&d)[N], int q, unsigned (&a)[4]) {
 #pragma unroll
-  for (int r = 0; r < 4; ++r) a[r] = pack_pair<T>(d[8 * q + 2 * r], d[8 * q + 2 * r + 1]);
+  for (int r = 0; r < 4; ++r) a[r] = pack2<T>(d[8 * q + 2 * r], d[8 * q + 2 * r + 1]);
 }
 
 /// Stores four 8×8 16-bit matrices from registers into shared memory (the inverse of ldmatrix_x4):

@@ -193,7 +193,7 @@ __global__ void __launch_bounds__(384, 1)
         for (int m = 0; m < 4; ++m) {
           const int srow = s0 + (m % 2) * 8, t0 = 16 * q + 2 * t4 + (m / 2) * 8;
           float a_r[2], pv[2], av[2];
-          cuda::unpack_pair<T>(ar[m], a_r[0], a_r[1]);
+          cuda::unpack2<T>(ar[m], a_r[0], a_r[1]);
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             const int tc = t0 + e;
@@ -202,8 +202,8 @@ __global__ void __launch_bounds__(384, 1)
             pv[e] = keep ? p.scale * decay * pacc[8 * q + 2 * m + e] : 0.f;
             av[e] = keep ? decay * a_r[e] * gt->beta[tc] : 0.f;
           }
-          pa[m] = cuda::pack_pair<T>(pv[0], pv[1]);
-          aa[m] = cuda::pack_pair<T>(av[0], av[1]);
+          pa[m] = cuda::pack2<T>(pv[0], pv[1]);
+          aa[m] = cuda::pack2<T>(av[0], av[1]);
         }
         cuda::stmatrix_x4(ag + at, aa);
         cuda::stmatrix_x4(pg + at, pa);
@@ -283,11 +283,11 @@ __global__ void __launch_bounds__(384, 1)
       for (int m = 0; m < 4; ++m) {
         const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
         float v0, v1;
-        cuda::unpack_pair<T>(vt[m], v0, v1);
+        cuda::unpack2<T>(vt[m], v0, v1);
         const int tc = 8 * j + 2 * t4;
         const float w0 = tc < rows ? v0 - u[idx] * ecol[2 * j] : 0.f;
         const float w1 = tc + 1 < rows ? v1 - u[idx + 1] * ecol[2 * j + 1] : 0.f;
-        aw[q][m] = cuda::pack_pair<T>(w0, w1);
+        aw[q][m] = cuda::pack2<T>(w0, w1);
       }
     }
 
@@ -318,8 +318,8 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
         const int idx = 8 * q + 2 * r, j = idx / 4;
-        avd[q][r] = cuda::pack_pair<T>(vd[idx], vd[idx + 1]);
-        avg[q][r] = cuda::pack_pair<T>(vd[idx] * gam[2 * j], vd[idx + 1] * gam[2 * j + 1]);
+        avd[q][r] = cuda::pack2<T>(vd[idx], vd[idx + 1]);
+        avg[q][r] = cuda::pack2<T>(vd[idx] * gam[2 * j], vd[idx + 1] * gam[2 * j + 1]);
       }
     const float decay = cuda::exp2_approx(gl);
 #pragma unroll
