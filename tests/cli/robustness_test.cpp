@@ -152,6 +152,16 @@ struct Tally {
   }
 };
 
+/// A file replaced by something that is not a regular file, as a damage to any input.
+void replace_with_directory(const fs::path& p) {
+  fs::remove(p);
+  fs::create_directory(p);
+}
+void replace_with_fifo(const fs::path& p) {
+  fs::remove(p);
+  ::mkfifo(p.c_str(), 0644);
+}
+
 // ---------------------------------------------------------------------------------------------
 // .npy mutations
 
@@ -259,16 +269,8 @@ std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> npy_mu
        })},
       {"NaN values", data_edit(fill_float(std::numeric_limits<float>::quiet_NaN()))},
       {"Inf values", data_edit(fill_float(std::numeric_limits<float>::infinity()))},
-      {"directory",
-       [](const fs::path& p) {
-         fs::remove(p);
-         fs::create_directory(p);
-       }},
-      {"fifo",
-       [](const fs::path& p) {
-         fs::remove(p);
-         ::mkfifo(p.c_str(), 0644);
-       }},
+      {"directory", replace_with_directory},
+      {"fifo", replace_with_fifo},
       {"symlink to /dev/zero",
        [](const fs::path& p) {
          fs::remove(p);
@@ -397,16 +399,8 @@ std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> store_
       {"header bytes", overwrite(0, std::string(100, '\x5a'))},
       {"page 2 zeroed", overwrite(4096, std::string(4096, '\0'))},
       {"page 3 noise", overwrite(8192, std::string(4096, '\x77'))},
-      {"directory",
-       [](const fs::path& p) {
-         fs::remove(p);
-         fs::create_directory(p);
-       }},
-      {"fifo",
-       [](const fs::path& p) {
-         fs::remove(p);
-         ::mkfifo(p.c_str(), 0644);
-       }},
+      {"directory", replace_with_directory},
+      {"fifo", replace_with_fifo},
       {"newer schema",
        [](const fs::path& p) {
          SQLite::Database db(p.string(), SQLite::OPEN_READWRITE);
