@@ -165,6 +165,13 @@ struct TestProblem : DeviceProblem {
     QLA_CUDA_CHECK(cudaMemcpy(out.data(), o.get(), o.bytes(), cudaMemcpyDeviceToHost));
     return out;
   }
+  /// o as floats (bf16 decoded).
+  std::vector<float> o_values() const {
+    const auto bits = o_bits();
+    std::vector<float> out(bits.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = from_bf16(bits[i]);
+    return out;
+  }
   std::vector<float> ht_values() const {
     std::vector<float> out(ht.bytes() / 4);
     QLA_CUDA_CHECK(cudaMemcpy(out.data(), ht.get(), ht.bytes(), cudaMemcpyDeviceToHost));
@@ -288,9 +295,7 @@ TEST(Forward, NaiveWithL2Norm) {
   const Plan plan = make_plan(p, *cuda::current_device(), opt);
   d.poison();
   ASSERT_TRUE(run_forward(d, plan).ok());
-  const auto bits = d.o_bits();
-  std::vector<float> o(bits.size());
-  for (std::size_t i = 0; i < o.size(); ++i) o[i] = from_bf16(bits[i]);
+  const std::vector<float> o = d.o_values();
   EXPECT_LE(rel_err(o, o_ref, o.size()), 0.005);
   EXPECT_LE(rel_err(d.ht_values(), ht_ref, ht_ref.size()), 0.005);
 }
@@ -313,9 +318,7 @@ TEST(Forward, UntunedFusedOpMatchesTheReferenceOnOneChunk) {
   d.poison();
   const Status s = run_forward(d, plan);
   ASSERT_TRUE(s.ok()) << s.message;
-  const auto bits = d.o_bits();
-  std::vector<float> o(bits.size());
-  for (std::size_t i = 0; i < o.size(); ++i) o[i] = from_bf16(bits[i]);
+  const std::vector<float> o = d.o_values();
   EXPECT_LE(rel_err(o, o_ref, o.size()), 0.005);
   EXPECT_LE(rel_err(d.ht_values(), ht_ref, ht_ref.size()), 0.005);
 }
