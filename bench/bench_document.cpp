@@ -1,5 +1,6 @@
 #include "bench_document.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -60,6 +61,27 @@ Rates rates_for(const Shape& shape, double ms, const Ceilings& ceilings) {
   return r;
 }
 
+std::string kernel_base_name(const std::string& name) {
+  if (name.rfind("_Z", 0) == 0) {  // _Z [N] (<length><identifier>)+ ...: the last identifier
+    std::size_t i = 2 + (name.size() > 2 && name[2] == 'N');
+    std::string last;
+    while (i < name.size() && std::isdigit(static_cast<unsigned char>(name[i]))) {
+      std::size_t len = 0;
+      while (i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])))
+        len = 10 * len + static_cast<std::size_t>(name[i++] - '0');
+      if (len == 0 || i + len > name.size()) return name;
+      last = name.substr(i, len);
+      i += len;
+    }
+    return last.empty() ? name : last;
+  }
+  std::string s = name;
+  if (const std::size_t cut = s.find_first_of("<("); cut != std::string::npos) s.resize(cut);
+  if (const std::size_t space = s.rfind(' '); space != std::string::npos) s.erase(0, space + 1);
+  if (const std::size_t scope = s.rfind("::"); scope != std::string::npos) s.erase(0, scope + 2);
+  return s.empty() ? name : s;
+}
+
 json to_json(const Row& r) {
   json row = {{"name", r.shape.name()},
               {"implementation", r.implementation},
@@ -89,6 +111,11 @@ json to_json(const Row& r) {
     row["ms_max"] = r.ms_max;
     row["noise"] = r.noise;
     row["timer"] = r.used_cupti ? "cupti" : "events";
+    if (!r.kernels_us.empty()) {
+      json kernels = json::array();
+      for (const auto& [name, us] : r.kernels_us) kernels.push_back({{"name", name}, {"us", us}});
+      row["kernels"] = std::move(kernels);
+    }
   } else {
     row["calls_per_replay"] = r.calls_per_replay;
   }

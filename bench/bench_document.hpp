@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qla/error_metrics.hpp"
@@ -100,10 +101,18 @@ struct Row {
   std::map<std::string, std::string>
       provenance;     ///< kernel id → lookup provenance (tuned rows only)
   int cp_pieces = 0;  ///< CP split the plan chose (0 = off)
+  /// cold with CUPTI: each kernel's median duration (µs) in launch order, under its function name
+  /// without namespace and template arguments (gdn.fused_fwd_wgmma → "fused_fwd_wgmma_kernel")
+  std::vector<std::pair<std::string, double>> kernels_us;
   Validation validation;
   Rates rates;
 };
 nlohmann::json to_json(const Row& r);
+
+/// A kernel's function name without return type, namespaces, template arguments and parameters,
+/// from the demangled or the Itanium-mangled name CUPTI reports ("void qla::gdn::k<2>(P)" and
+/// "_ZN3qla3gdn1kILi2EEEvP" → "k"); a name it cannot parse comes back unchanged.
+std::string kernel_base_name(const std::string& name);
 
 /// A (shape, implementation) that was not timed, and why (not implemented, failed validation,
 /// launch error).

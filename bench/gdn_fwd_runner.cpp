@@ -315,6 +315,8 @@ Outcome GdnFwdRunner::run(const Shape& shape, const std::string& implementation,
     row.samples = r.time.samples;
     row.noise = r.time.noise;
     row.used_cupti = r.used_cupti;
+    for (const tuner::KernelTime& k : r.kernels)
+      row.kernels_us.emplace_back(kernel_base_name(k.name), k.median_us);
   } else {
     const tuner::GraphResult r =
         m.measurer.measure_graph(op, m.options.graph_rep_ms, m.options.graph_replays);

@@ -151,5 +151,32 @@ TEST(BenchDocument, ReportReadsWhatTheBenchWrites) {
   fs::remove_all(dir);
 }
 
+TEST(BenchDocument, KernelNamesLoseNamespacesTemplatesAndParameters) {
+  EXPECT_EQ(
+      kernel_base_name("void qla::gdn::fused_fwd_wgmma_kernel<2, __nv_bfloat16, __half, float, "
+                       "qla::cuda::NoProbe>(qla::gdn::FusedFwdWgmmaParams)"),
+      "fused_fwd_wgmma_kernel");
+  EXPECT_EQ(kernel_base_name("qla::gdn::work_list_kernel(qla::gdn::WorkListParams)"),
+            "work_list_kernel");
+  EXPECT_EQ(kernel_base_name("_ZN3qla3gdn22fused_fwd_wgmma_kernelILi2E13__nv_bfloat16EEvNS0_1PE"),
+            "fused_fwd_wgmma_kernel");
+  EXPECT_EQ(kernel_base_name("_Z6kernelPf"), "kernel");
+  EXPECT_EQ(kernel_base_name("plain"), "plain");
+  EXPECT_EQ(kernel_base_name("_ZN99short"), "_ZN99short") << "a length past the end is not parsed";
+  EXPECT_EQ(kernel_base_name(""), "");
+}
+
+TEST(BenchDocument, ColdRowsCarryPerKernelTimesInLaunchOrder) {
+  const Shape a{select_heads("2x8")[0], select_seqs("1x8192")[0]};
+  Row cold = make_row(a, kImplDefault, kModeCold, 0.3);
+  cold.kernels_us = {{"work_list_kernel", 2.5}, {"fused_fwd_wgmma_kernel", 250.0}};
+  const nlohmann::json j = to_json(cold);
+  ASSERT_TRUE(j.contains("kernels"));
+  ASSERT_EQ(j["kernels"].size(), 2u);
+  EXPECT_EQ(j["kernels"][0]["name"], "work_list_kernel");
+  EXPECT_DOUBLE_EQ(j["kernels"][1]["us"].get<double>(), 250.0);
+  EXPECT_FALSE(to_json(make_row(a, kImplDefault, kModeGraph, 0.2)).contains("kernels"));
+}
+
 }  // namespace
 }  // namespace qla::bench

@@ -171,10 +171,8 @@ __device__ __forceinline__ void for_each_acc(float (&acc)[MT][NT][4], int m0, in
           acc[mt][nt][q]);
 }
 
-/// Converts a 16-byte segment (8 elements) of bf16 in shared memory to fp16 in place.
-__device__ __forceinline__ void bf16x8_to_f16x8(void* p) {
-  uint4* v = static_cast<uint4*>(p);
-  uint4 x = *v;
+/// 8 bf16 values (16 bytes) as 8 fp16 values, rounded to nearest.
+__device__ __forceinline__ uint4 bf16x8_as_f16x8(uint4 x) {
   unsigned* w = reinterpret_cast<unsigned*>(&x);
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -182,7 +180,13 @@ __device__ __forceinline__ void bf16x8_to_f16x8(void* p) {
     const float2 f = __bfloat1622float2(b);
     w[i] = pack2<__half>(f.x, f.y);
   }
-  *v = x;
+  return x;
+}
+
+/// Converts a 16-byte segment (8 elements) of bf16 in shared memory to fp16 in place.
+__device__ __forceinline__ void bf16x8_to_f16x8(void* p) {
+  uint4* v = static_cast<uint4*>(p);
+  *v = bf16x8_as_f16x8(*v);
 }
 
 }  // namespace qla::cuda

@@ -3,12 +3,13 @@
 // serial chain never leaves registers: the state is held transposed, Sᵀ (64 value columns × 128
 // keys, fp32), as a wgmma accumulator, and each GEMM of the chain takes the previous result as its
 // A operand in registers (wgmma RS). Three warpgroups:
-//  * producer (24 registers): warp 0 issues the TMA loads of a stage (q, k, the V-slice and A_r as
-//    128-byte-swizzled 64 × 64 boxes), warp 1 writes the chunk's gates g (padded rows: the last
-//    valid row's) and β (0 on padded rows); with fp16 operands for bf16 inputs, warps 2 and 3
-//    convert the landed tiles in place (element-wise, so the swizzle does not matter), off the
-//    chain: the intermediates the chain rounds to the operand type (Sᵀ, Wᵀ, V_dᵀ, A_g, P_g) then
-//    keep 11 bits instead of bf16's 8;
+//  * producer (40 registers): warp 0 issues the TMA loads of a stage (q, k, the V-slice and A_r as
+//    128-byte-swizzled 64 × 64 boxes); warp 1 writes the chunk's gates g (padded rows: the last
+//    valid row's) and β (0 on padded rows); warp 2 copies each staged O tile's valid rows to global
+//    memory. With fp16 operands for bf16 inputs, warps 1 and 3 convert the landed q and k tiles in
+//    place (element-wise, so the swizzle does not matter; v and A_r are read as bf16 and meet the
+//    operand type in registers), off the chain: the intermediates the chain rounds to the operand
+//    type (Sᵀ, Wᵀ, V_dᵀ, A_g, P_g) then keep 11 bits instead of bf16's 8;
 //  * aux (one chunk ahead of the state warpgroup): P = Q Kᵀ (wgmma SS), the decay mask
 //    G[s,t] = 2^{(g_s − g_t) log2 e} (s ≥ t, both valid), P_g = scale · G ⊙ P and
 //    A_g = G ⊙ A_r ⊙ β_t, written as swizzled tiles (stmatrix) into a two-slot ring;
@@ -19,7 +20,9 @@
 //      Oᵀ = scale · e^{g_s} ⊙ O₁ᵀ + V_dᵀ P_gᵀ         (RS)
 //      Sᵀ = e^{g_L} Sᵀ + (V_dᵀ ⊙ Γ) K,  Γ_t = e^{g_L − g_t} (0 past the valid rows)   (RS, MN-major
 //      K)
-//    then O through a staging tile to global memory (valid rows only).
+//    Only U → W → V_d → S is serial. O₁ is issued behind U and waited behind V_d; O₂ is issued
+//    behind the state update and waited under the next chunk's U, where Oᵀ goes (stmatrix.trans)
+//    into a two-slot staging ring for the store warp.
 // A partial last chunk loads whole boxes (rows of the next sequence, or zeros past the tensor;
 // with fewer than 64 tokens per batch row the boxes are that short and the tile rows past them
 // stale); every product that reads those rows is masked by a select, and the K rows the state
@@ -29,6 +32,7 @@
 #pragma once
 
 #include "common/convert.cuh"
+#include "common/cycle_probe.cuh"
 #include "common/tma.cuh"
 #include "common/warp_roles.cuh"
 #include "common/wgmma.cuh"
@@ -41,7 +45,7 @@ namespace fused_wgmma {
 constexpr int kC = 64, kBV = 64, kD = kFusedHeadDim;
 constexpr unsigned kBox = FusedWgmmaLayout::kBox;
 constexpr float kLog2e = 1.4426950408889634f;
-constexpr int kProducerRegs = 24, kAuxRegs = 224, kStateRegs = 256;  // 24 + 224 + 256 = 3 · 168
+constexpr int kProducerRegs = 40, kAuxRegs = 208, kStateRegs = 256;  // 40 + 208 + 256 = 3 · 168
 
 /// One stage's gates: g_cum (padded rows repeat the last valid row), β (0 on padded rows), rows.
 struct Gates {
@@ -63,8 +67,9 @@ __device__ __forceinline__ int x4t_col(int c0, int lane) { return c0 + ((lane / 
 }  // namespace fused_wgmma
 
 /// kStages: input ring depth (2 or 3); TIn: q/k/v dtype; T: the wgmma operand type (TIn, or __half
-/// for bf16 inputs); BetaT: float or TIn.
-template <int kStages, class TIn, class T, class BetaT>
+/// for bf16 inputs); BetaT: float or TIn; Probe: a cycle probe of the loops' phases
+/// (FusedWgmmaProbe; the library builds NoProbe).
+template <int kStages, class TIn, class T, class BetaT, class Probe = cuda::NoProbe>
 __global__ void __launch_bounds__(384, 1)
     fused_fwd_wgmma_kernel(const __grid_constant__ FusedFwdWgmmaParams pw) {
   using namespace fused_wgmma;
@@ -78,29 +83,37 @@ __global__ void __launch_bounds__(384, 1)
   extern __shared__ unsigned char smem_raw[];
   unsigned char* smem = smem_raw + ((1024 - cuda::smem_u32(smem_raw) % 1024) % 1024);
   auto* bars = reinterpret_cast<unsigned long long*>(smem + kL.bars);
-  unsigned long long* full = bars;                    // TMA bytes + the gate warp
+  unsigned long long* full = bars;                    // TMA bytes + the gate warp (or 2 converters)
   unsigned long long* empty = bars + kStages;         // one elected lane per aux and state warp
   unsigned long long* aux_full = bars + 2 * kStages;  // aux → state, per slot
   unsigned long long* aux_empty = aux_full + 2;       // state → aux, per slot
   unsigned long long* loaded = aux_empty + 2;         // TMA bytes, before the conversion
+  unsigned long long* o_full = loaded + kStages;      // state → store warp, per O slot
+  unsigned long long* o_empty = o_full + 2;           // store warp → state
   auto stage = [&](int s) { return smem + s * kL.stage_bytes; };
   auto gates = [&](int s) {
     return reinterpret_cast<Gates*>(smem + kL.gates + s * kFusedWgmmaGateBytes);
   };
+  auto o_slot = [&](int c) { return smem + kL.o + (c & 1) * FusedWgmmaLayout::kOSlot; };
   const FusedFwdTile t = fused_fwd_tile<kC, kBV>(p);
   const long long tpr = p.seq.tokens_per_row;
   const int wg = cuda::warpgroup_index();
   const int lane = threadIdx.x % 32;
+  const int warp = (threadIdx.x / 32) % 4;  // warp inside its warpgroup
+  using Ph = FusedWgmmaProbe;
+  Probe probe;
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
-      cuda::mbar_init(&full[s], kConvert ? 3 : 2);  // (TMA or 2 converter warps) + gate warp
+      cuda::mbar_init(&full[s], 2);  // (TMA or converter warp 3) + gate warp
       cuda::mbar_init(&empty[s], 8);
       cuda::mbar_init(&loaded[s], 1);
     }
     for (int i = 0; i < 2; ++i) {
       cuda::mbar_init(&aux_full[i], 4);
       cuda::mbar_init(&aux_empty[i], 4);
+      cuda::mbar_init(&o_full[i], 4);
+      cuda::mbar_init(&o_empty[i], 1);
     }
     cuda::fence_barrier_init();
   }
@@ -108,50 +121,94 @@ __global__ void __launch_bounds__(384, 1)
 
   if (wg == 0) {  // ---------------------------------------------------------------- producer
     cuda::reg_dealloc<kProducerRegs>();
-    const int warp = threadIdx.x / 32;
-    if (warp == 0 && lane == 0) {
-      cuda::tma_prefetch_descriptor(&pw.q_map);
-      cuda::tma_prefetch_descriptor(&pw.k_map);
-      cuda::tma_prefetch_descriptor(&pw.v_map);
-      cuda::tma_prefetch_descriptor(&pw.a_map);
-      for (int c = 0; c < t.nchunks; ++c) {
-        const int s = c % kStages;
-        cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
-        const long long first = t.start + static_cast<long long>(c) * kC;
-        const int b = static_cast<int>(first / tpr), tok = static_cast<int>(first % tpr);
-        unsigned char* st = stage(s);
-        unsigned long long* bar = kConvert ? &loaded[s] : &full[s];
-        cuda::mbar_arrive_expect_tx(bar, 6u * 128u * static_cast<unsigned>(pw.box_rows));
-        for (int h = 0; h < 2; ++h) {
-          cuda::tma_load_4d(st + kL.q + h * kBox, &pw.q_map, bar, 64 * h, t.qk_head, tok, b);
-          cuda::tma_load_4d(st + kL.k + h * kBox, &pw.k_map, bar, 64 * h, t.qk_head, tok, b);
+    // bf16 → fp16 in place of the q and k tiles (4 boxes), half of them per converter warp.
+    const auto convert_half = [&](unsigned char* st, int half) {
+      uint4* tile = reinterpret_cast<uint4*>(st + kL.q) + half * (2 * kBox / 16);
+      for (int i = lane; i < static_cast<int>(2 * kBox / 16); i += 64) {
+        const uint4 a = tile[i], b = tile[i + 32];
+        tile[i] = cuda::bf16x8_as_f16x8(a);
+        tile[i + 32] = cuda::bf16x8_as_f16x8(b);
+      }
+      cuda::fence_proxy_async_shared();  // read next by wgmma (async proxy)
+    };
+    if (warp == 0) {
+      if (lane == 0) {
+        cuda::tma_prefetch_descriptor(&pw.q_map);
+        cuda::tma_prefetch_descriptor(&pw.k_map);
+        cuda::tma_prefetch_descriptor(&pw.v_map);
+        cuda::tma_prefetch_descriptor(&pw.a_map);
+        probe.start();
+        for (int c = 0; c < t.nchunks; ++c) {
+          const int s = c % kStages;
+          cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
+          probe.mark(Ph::kLoadWaitSlot);
+          const long long first = t.start + static_cast<long long>(c) * kC;
+          const int b = static_cast<int>(first / tpr), tok = static_cast<int>(first % tpr);
+          unsigned char* st = stage(s);
+          unsigned long long* bar = kConvert ? &loaded[s] : &full[s];
+          cuda::mbar_arrive_expect_tx(bar, 6u * 128u * static_cast<unsigned>(pw.box_rows));
+          for (int h = 0; h < 2; ++h) {
+            cuda::tma_load_4d(st + kL.q + h * kBox, &pw.q_map, bar, 64 * h, t.qk_head, tok, b);
+            cuda::tma_load_4d(st + kL.k + h * kBox, &pw.k_map, bar, 64 * h, t.qk_head, tok, b);
+          }
+          cuda::tma_load_4d(st + kL.v, &pw.v_map, bar, t.v0, t.head, tok, b);
+          cuda::tma_load_4d(st + kL.a, &pw.a_map, bar, 0, t.head, tok, b);
+          probe.mark(Ph::kLoadIssue);
         }
-        cuda::tma_load_4d(st + kL.v, &pw.v_map, bar, t.v0, t.head, tok, b);
-        cuda::tma_load_4d(st + kL.a, &pw.a_map, bar, 0, t.head, tok, b);
       }
-    } else if (kConvert && warp >= 2) {  // bf16 → fp16 in place, 8 elements per 16 bytes
-      const int ct = threadIdx.x - 64;   // 0 .. 63
-      for (int c = 0; c < t.nchunks; ++c) {
-        const int s = c % kStages;
-        cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
-        uint4* tile = reinterpret_cast<uint4*>(stage(s));
-        for (int i = ct; i < static_cast<int>(6 * kBox / 16); i += 64)
-          cuda::bf16x8_to_f16x8(&tile[i]);
-        cuda::fence_proxy_async_shared();  // read next by wgmma (async proxy)
-        __syncwarp();
-        if (lane == 0) cuda::mbar_arrive(&full[s]);
-      }
-    } else if (warp == 1) {
+      __syncwarp();
+      probe.finish(Ph::kProducer);
+    } else if (warp == 1) {  // the gates (and half of the conversion)
       for (int c = 0; c < t.nchunks; ++c) {
         const int s = c % kStages;
         cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
         Gates* gt = gates(s);
-        for (int r = lane; r < kC; r += 32)
-          fused_fwd_gate_row<kC, BetaT>(p, t, c, r, gt->g[r], gt->beta[r]);
-        if (lane == 0) {
-          const long long left = t.len - static_cast<long long>(c) * kC;
-          gt->rows = left < kC ? static_cast<int>(left) : kC;
+        // A chunk lies in one batch row: its tokens are stride_token apart (one division per
+        // chunk, not per row).
+        const long long first = t.start + static_cast<long long>(c) * kC;
+        const long long left = t.len - static_cast<long long>(c) * kC;
+        const int rows = left < kC ? static_cast<int>(left) : kC;
+        const float* g =
+            static_cast<const float*>(p.g.data) + cuda::token_offset(p.g, first, t.head, tpr);
+        const BetaT* beta =
+            static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, t.head, tpr);
+        for (int r = lane; r < kC; r += 32) {
+          const int rr = r < rows ? r : rows - 1;
+          gt->g[r] = g[rr * p.g.stride_token];
+          gt->beta[r] = r < rows ? cuda::to_float(beta[rr * p.beta.stride_token]) : 0.f;
         }
+        if (lane == 0) gt->rows = rows;
+        if constexpr (kConvert) {
+          cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
+          convert_half(stage(s), 0);
+        }
+        __syncwarp();
+        if (lane == 0) cuda::mbar_arrive(&full[s]);
+      }
+    } else if (warp == 2) {  // O: each staged tile's valid rows to global memory
+      TIn* obase = static_cast<TIn*>(p.o.data);
+      probe.start();
+      for (int c = 0; c < t.nchunks; ++c) {
+        cuda::mbar_wait(&o_full[c & 1], (c >> 1) & 1);
+        probe.mark(Ph::kStoreWait);
+        const unsigned char* ost = o_slot(c);
+        const long long first = t.start + static_cast<long long>(c) * kC;
+        const long long left = t.len - static_cast<long long>(c) * kC;
+        const int rows = left < kC ? static_cast<int>(left) : kC;
+        TIn* out = obase + cuda::token_offset(p.o, first, t.head, tpr) + t.v0 + (lane % 8) * 8;
+        for (int r = lane / 8; r < rows; r += 4)
+          *reinterpret_cast<uint4*>(out + r * p.o.stride_token) =
+              *reinterpret_cast<const uint4*>(ost + 2 * (r * 72 + (lane % 8) * 8));
+        __syncwarp();  // every lane's reads of the slot are done (their stores consumed them)
+        if (lane == 0) cuda::mbar_arrive(&o_empty[c & 1]);
+        probe.mark(Ph::kStoreCopy);
+      }
+      probe.finish(Ph::kStore);
+    } else if (kConvert) {  // warp 3: the other half of the conversion
+      for (int c = 0; c < t.nchunks; ++c) {
+        const int s = c % kStages;
+        cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
+        convert_half(stage(s), 1);
         __syncwarp();
         if (lane == 0) cuda::mbar_arrive(&full[s]);
       }
@@ -159,16 +216,18 @@ __global__ void __launch_bounds__(384, 1)
     return;
   }
 
-  const int warp = (threadIdx.x / 32) % 4;  // warp inside the warpgroup: rows 16·warp..
   const int g4 = lane / 4, t4 = lane % 4;
 
   if (wg == 2) {  // ---------------------------------------------------------------- aux
     cuda::reg_alloc<kAuxRegs>();
     const int s0 = 16 * warp + g4;  // P rows s0 and s0 + 8
+    probe.start();
     for (int c = 0; c < t.nchunks; ++c) {
       const int s = c % kStages, slot = c & 1;
       cuda::mbar_wait(&full[s], (c / kStages) & 1);
+      probe.mark(Ph::kAuxWaitInputs);
       cuda::mbar_wait(&aux_empty[slot], ((c >> 1) & 1) ^ 1);
+      probe.mark(Ph::kAuxWaitSlot);
       unsigned char* st = stage(s);
       const Gates* gt = gates(s);
       float pacc[32];
@@ -178,10 +237,19 @@ __global__ void __launch_bounds__(384, 1)
         cuda::Wgmma<64, T, false>::ss(pacc, cuda::k_major_sw128(st + kL.q, q, kBox),
                                       cuda::k_major_sw128(st + kL.k, q, kBox), q > 0);
       cuda::wgmma_commit();
-      cuda::wgmma_wait<0>();
-      cuda::fence_operands(pacc);
+      // The column factors of this thread's columns t = 16q + 8h + 2·t4 + e while QKᵀ runs.
       const int rows = gt->rows;
       const float gs[2] = {gt->g[s0] * kLog2e, gt->g[s0 + 8] * kLog2e};
+      float gcol[16], bcol[16];
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        const int tc = 8 * (i / 2) + 2 * t4 + i % 2;
+        gcol[i] = gt->g[tc] * kLog2e;
+        bcol[i] = gt->beta[tc];
+      }
+      cuda::wgmma_wait<0>();
+      cuda::fence_operands(pacc);
+      probe.mark(Ph::kAuxQk);
       unsigned char* ag = smem + kL.aux + slot * 2 * kBox;
       unsigned char* pg = ag + kBox;
 #pragma unroll
@@ -191,16 +259,15 @@ __global__ void __launch_bounds__(384, 1)
         cuda::ldmatrix_x4(ar, st + kL.a + at);
 #pragma unroll
         for (int m = 0; m < 4; ++m) {
-          const int srow = s0 + (m % 2) * 8, t0 = 16 * q + 2 * t4 + (m / 2) * 8;
+          const int srow = s0 + (m % 2) * 8, j = 2 * q + m / 2, t0 = 8 * j + 2 * t4;
           float a_r[2], pv[2], av[2];
-          cuda::unpack2<T>(ar[m], a_r[0], a_r[1]);
+          cuda::unpack2<TIn>(ar[m], a_r[0], a_r[1]);
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
-            const int tc = t0 + e;
-            const bool keep = srow >= tc && srow < rows;
-            const float decay = cuda::exp2_approx(gs[m % 2] - gt->g[tc] * kLog2e);
+            const bool keep = srow >= t0 + e && srow < rows;
+            const float decay = cuda::exp2_approx(gs[m % 2] - gcol[2 * j + e]);
             pv[e] = keep ? p.scale * decay * pacc[8 * q + 2 * m + e] : 0.f;
-            av[e] = keep ? decay * a_r[e] * gt->beta[tc] : 0.f;
+            av[e] = keep ? decay * a_r[e] * bcol[2 * j + e] : 0.f;
           }
           pa[m] = cuda::pack2<T>(pv[0], pv[1]);
           aa[m] = cuda::pack2<T>(av[0], av[1]);
@@ -214,7 +281,9 @@ __global__ void __launch_bounds__(384, 1)
         cuda::mbar_arrive(&aux_full[slot]);
         cuda::mbar_arrive(&empty[s]);
       }
+      probe.mark(Ph::kAuxMask);
     }
+    if (warp == 0) probe.finish(Ph::kAux);
     return;
   }
 
@@ -237,27 +306,47 @@ __global__ void __launch_bounds__(384, 1)
         st[4 * j + 2 + e] = h0 ? h0[k * kD + v_row + 8] : 0.f;
       }
   }
+  float o[32];  // Oᵀ of the chunk: (v, s = 8j + 2·t4 + e) at o[4j + e], (v + 8, s) at +2
+  // The finished Oᵀ, packed to the output type: read under the next chunk's U. (Reading o itself
+  // there, while U is in flight, makes ptxas wait for U first.)
+  unsigned ao[4][4];
+  // ao → staging [s][v] of chunk c's slot (stmatrix.trans), for the store warp.
+  const auto stage_o = [&](int c) {
+    cuda::mbar_wait(&o_empty[c & 1], ((c >> 1) & 1) ^ 1);
+    unsigned char* ost = o_slot(c);
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      cuda::stmatrix_x4_trans(ost + 2 * (x4t_row(16 * q, lane) * 72 + x4t_col(16 * warp, lane)),
+                              ao[q]);
+    __syncwarp();
+    if (lane == 0) cuda::mbar_arrive(&o_full[c & 1]);
+  };
 
+  probe.start();
   for (int c = 0; c < t.nchunks; ++c) {
     const int s = c % kStages, slot = c & 1;
     unsigned char* stg = stage(s);
     const Gates* gt = gates(s);
     cuda::mbar_wait(&full[s], (c / kStages) & 1);
+    probe.mark(Ph::kStateWaitInputs);
     unsigned as[8][4];
 #pragma unroll
     for (int q = 0; q < 8; ++q) cuda::accumulator_to_a<T>(st, q, as[q]);
-    float u[32], o[32];
+    float u[32];
     cuda::wgmma_fence();
 #pragma unroll
     for (int q = 0; q < 8; ++q)
       cuda::Wgmma<64, T, false>::rs(u, as[q], cuda::k_major_sw128(stg + kL.k, q, kBox), q > 0);
     cuda::wgmma_commit();
+    if (c > 0) stage_o(c - 1);  // under U
+    probe.mark(Ph::kStateU);
+    cuda::wgmma_fence();
 #pragma unroll
     for (int q = 0; q < 8; ++q)
       cuda::Wgmma<64, T, false>::rs(o, as[q], cuda::k_major_sw128(stg + kL.q, q, kBox), q > 0);
     cuda::wgmma_commit();
 
-    // Column factors of this thread's columns t = 8j + 2·t4 + e (tokens of the chunk).
+    // Column factors of this thread's columns t = 8j + 2·t4 + e (tokens of the chunk), and Vᵀ.
     const int rows = gt->rows;
     const float gl = gt->g[rows - 1] * kLog2e;
     float ecol[16], gam[16];
@@ -270,28 +359,31 @@ __global__ void __launch_bounds__(384, 1)
         ecol[2 * j + e] = cuda::exp2_approx(g);
         gam[2 * j + e] = tc < rows ? cuda::exp2_approx(gl - g) : 0.f;
       }
+    unsigned vt[4][4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      cuda::ldmatrix_x4_trans(
+          vt[q], stg + kL.v + cuda::swizzle_128b(x4t_row(16 * q, lane), x4t_col(16 * warp, lane)));
 
-    cuda::wgmma_wait<1>();  // U done
+    cuda::wgmma_wait<1>();  // U done (O₁ may run on)
     cuda::fence_operands(u);
     unsigned aw[4][4];
 #pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      unsigned vt[4];
-      cuda::ldmatrix_x4_trans(
-          vt, stg + kL.v + cuda::swizzle_128b(x4t_row(16 * q, lane), x4t_col(16 * warp, lane)));
+    for (int q = 0; q < 4; ++q)
 #pragma unroll
       for (int m = 0; m < 4; ++m) {
         const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
         float v0, v1;
-        cuda::unpack2<T>(vt[m], v0, v1);
+        cuda::unpack2<TIn>(vt[q][m], v0, v1);
         const int tc = 8 * j + 2 * t4;
         const float w0 = tc < rows ? v0 - u[idx] * ecol[2 * j] : 0.f;
         const float w1 = tc + 1 < rows ? v1 - u[idx + 1] * ecol[2 * j + 1] : 0.f;
         aw[q][m] = cuda::pack2<T>(w0, w1);
       }
-    }
+    probe.mark(Ph::kStateW);
 
     cuda::mbar_wait(&aux_full[slot], (c >> 1) & 1);
+    probe.mark(Ph::kStateWaitAux);
     unsigned char* ag = smem + kL.aux + slot * 2 * kBox;
     unsigned char* pg = ag + kBox;
     float vd[32];
@@ -300,10 +392,11 @@ __global__ void __launch_bounds__(384, 1)
     for (int q = 0; q < 4; ++q)
       cuda::Wgmma<64, T, false>::rs(vd, aw[q], cuda::k_major_sw128(ag, q, kBox), q > 0);
     cuda::wgmma_commit();
-    cuda::wgmma_wait<0>();  // V_d and O₁ done
-    cuda::fence_operands(vd);
+    const float decay = cuda::exp2_approx(gl);  // under V_d: no wgmma in flight reads Sᵀ
+#pragma unroll
+    for (int i = 0; i < 64; ++i) st[i] *= decay;
+    cuda::wgmma_wait<1>();  // O₁ done
     cuda::fence_operands(o);
-
 #pragma unroll
     for (int j = 0; j < 8; ++j)
 #pragma unroll
@@ -312,6 +405,10 @@ __global__ void __launch_bounds__(384, 1)
         o[4 * j + e] *= f;
         o[4 * j + 2 + e] *= f;
       }
+    cuda::wgmma_wait<0>();  // V_d done
+    cuda::fence_operands(vd);
+    probe.mark(Ph::kStateVd);
+
     unsigned avd[4][4], avg[4][4];
 #pragma unroll
     for (int q = 0; q < 4; ++q)
@@ -321,9 +418,6 @@ __global__ void __launch_bounds__(384, 1)
         avd[q][r] = cuda::pack2<T>(vd[idx], vd[idx + 1]);
         avg[q][r] = cuda::pack2<T>(vd[idx] * gam[2 * j], vd[idx + 1] * gam[2 * j + 1]);
       }
-    const float decay = cuda::exp2_approx(gl);
-#pragma unroll
-    for (int i = 0; i < 64; ++i) st[i] *= decay;
     if (rows < kC) {  // the state update reads K's rows past the chunk: make them finite (zero)
       for (int i = tid; i < (kC - rows) * 16; i += 128) {
         const int r = rows + i / 16, h = (i / 8) % 2, unit = i % 8;
@@ -333,44 +427,31 @@ __global__ void __launch_bounds__(384, 1)
       cuda::fence_proxy_async_shared();
       cuda::named_barrier_sync<1, 128>();
     }
+    probe.mark(Ph::kStateScale);
     cuda::wgmma_fence();
 #pragma unroll
     for (int q = 0; q < 4; ++q)
-      cuda::Wgmma<64, T, false>::rs(o, avd[q], cuda::k_major_sw128(pg, q, kBox), 1);
+      cuda::Wgmma<128, T, true>::rs(st, avg[q], cuda::mn_major_sw128(stg + kL.k, q, kBox), 1);
 #pragma unroll
     for (int q = 0; q < 4; ++q)
-      cuda::Wgmma<128, T, true>::rs(st, avg[q], cuda::mn_major_sw128(stg + kL.k, q, kBox), 1);
+      cuda::Wgmma<64, T, false>::rs(o, avd[q], cuda::k_major_sw128(pg, q, kBox), 1);
     cuda::wgmma_commit();
+    // Both: ptxas cannot keep O₂ in flight across the loop's back edge (it injects this wait at
+    // the next chunk's first read of Sᵀ), so O₂ costs its tensor-pipe time on the chain.
     cuda::wgmma_wait<0>();
-    cuda::fence_operands(o);
     cuda::fence_operands(st);
+    cuda::fence_operands(o);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) cuda::accumulator_to_a<TIn>(o, q, ao[q]);
     __syncwarp();
     if (lane == 0) {
-      cuda::mbar_arrive(&empty[s]);
+      cuda::mbar_arrive(&empty[s]);  // q, k, v and A_r of the stage are read
       cuda::mbar_arrive(&aux_empty[slot]);
     }
-
-    // O: Oᵀ (v, s) → staging [s][v] (pitch 72) → the chunk's valid rows.
-    unsigned char* ost = smem + kL.o;
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      unsigned ao[4];
-      cuda::accumulator_to_a<TIn>(o, q, ao);
-      cuda::stmatrix_x4_trans(ost + 2 * (x4t_row(16 * q, lane) * 72 + x4t_col(16 * warp, lane)),
-                              ao);
-    }
-    cuda::named_barrier_sync<1, 128>();
-    const long long first = t.start + static_cast<long long>(c) * kC;
-    TIn* obase = static_cast<TIn*>(p.o.data);
-    for (int i = tid; i < kC * 8; i += 128) {
-      const int r = i / 8, part = i % 8;
-      if (r < rows)
-        *reinterpret_cast<uint4*>(obase + cuda::token_offset(p.o, first + r, t.head, tpr) + t.v0 +
-                                  part * 8) =
-            *reinterpret_cast<const uint4*>(ost + 2 * (r * 72 + part * 8));
-    }
-    cuda::named_barrier_sync<1, 128>();
+    probe.mark(Ph::kStateUpdate);
   }
+  if (t.nchunks > 0) stage_o(t.nchunks - 1);
+  if (warp == 0) probe.finish(Ph::kState);
 
   const int ht_row = p.ht ? (p.ht_index ? p.ht_index[t.seq] : t.seq) : -1;
   if (ht_row >= 0) {

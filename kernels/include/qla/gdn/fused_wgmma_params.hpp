@@ -24,18 +24,51 @@ struct FusedFwdWgmmaParams {
 
 /// Shared memory of fused_fwd_wgmma_kernel, offsets from a 1024-byte aligned base. Per input stage
 /// four SW128 tiles (q and k 64 × 128 as two 8 KB boxes each, the V-slice and A_r 64 × 64) and the
-/// chunk's gates; an aux ring of two slots of A_g and P_g (64 × 64 SW128 each); the O staging tile
-/// (64 × 64, pitch 72); the mbarriers.
+/// chunk's gates; an aux ring of two slots of A_g and P_g (64 × 64 SW128 each); an O staging ring
+/// of two 64 × 64 tiles (pitch 72: conflict-free stmatrix.trans and row reads); the mbarriers.
 struct FusedWgmmaLayout {
   static constexpr int kBox = 64 * 64 * 2;  ///< one SW128 box
   int stage_bytes;                          ///< q, k, v, a tiles of one stage
   int q, k, v, a;                           ///< offsets inside a stage
   int aux;                                  ///< aux ring: slot i at aux + i · 2 · kBox (A_g, P_g)
-  int o;                                    ///< O staging (64 rows × 72 16-bit)
-  int gates;                                ///< per stage: g[64], beta[64] floats, rows (int)
-  int bars;   ///< mbarriers: full, empty [stages]; aux full, aux empty [2]; loaded [stages]
+  static constexpr int kOSlot = 64 * 72 * 2;  ///< one O staging tile
+  int o;                                      ///< O staging ring: slot i at o + i · kOSlot
+  int gates;                                  ///< per stage: g[64], beta[64] floats, rows (int)
+  /// mbarriers: full, empty [stages]; aux full, aux empty [2]; loaded [stages]; O full, O empty
+  /// [2]
+  int bars;
   int bytes;  ///< total, plus 1024 for the base alignment
 };
+/// The phases of fused_fwd_wgmma_kernel's loops that a cycle probe (common/cycle_probe.cuh) times:
+/// counters [role][phase], each the cycles one warpgroup spent between the previous mark and that
+/// phase's, summed over its chunks (one warp of each role reports).
+struct FusedWgmmaProbe {
+  enum Role : int { kProducer = 0, kAux = 1, kState = 2, kStore = 3, kRoles = 4 };
+  enum Phase : int {
+    // the producer's TMA lane
+    kLoadWaitSlot = 0,  ///< waiting for a free input stage
+    kLoadIssue = 1,     ///< expect_tx and the six box loads
+    // the producer's store warp
+    kStoreWait = 0,  ///< waiting for a staged O tile
+    kStoreCopy = 1,  ///< copying its valid rows to global memory
+    // the aux warpgroup
+    kAuxWaitInputs = 0,  ///< waiting for the stage (TMA, gates, conversion)
+    kAuxWaitSlot = 1,    ///< waiting for a free aux slot (the state warpgroup's release)
+    kAuxQk = 2,          ///< Q Kᵀ issued and waited
+    kAuxMask = 3,        ///< decay mask, A_g and P_g through stmatrix, fence, arrive
+    // the state warpgroup
+    kStateWaitInputs = 0,  ///< waiting for the stage
+    kStateU = 1,           ///< S → A fragments, U issued, the previous chunk's O staged
+    kStateW = 2,        ///< the previous chunk's O staged, O₁ issued, column factors, U waited, W
+    kStateWaitAux = 3,  ///< waiting for A_g and P_g
+    kStateVd = 4,       ///< V_d issued, S decayed, O₁ waited and scaled, V_d waited
+    kStateScale = 5,    ///< V_d packed, tail rows of K zeroed
+    kStateUpdate = 6,   ///< the state update and O₂ issued and waited
+    kStateOut = 7,      ///< (unused: O is staged under the next chunk's U)
+    kPhases = 8
+  };
+};
+
 inline constexpr int kFusedWgmmaGateBytes = 2 * 64 * 4 + 16;  ///< one stage's gates
 QLA_HOST_DEVICE constexpr FusedWgmmaLayout fused_wgmma_layout(int stages) {
   FusedWgmmaLayout l{};
@@ -46,9 +79,9 @@ QLA_HOST_DEVICE constexpr FusedWgmmaLayout fused_wgmma_layout(int stages) {
   l.stage_bytes = 6 * FusedWgmmaLayout::kBox;
   l.aux = stages * l.stage_bytes;
   l.o = l.aux + 2 * 2 * FusedWgmmaLayout::kBox;
-  l.gates = l.o + 64 * 72 * 2;
+  l.gates = l.o + 2 * FusedWgmmaLayout::kOSlot;
   l.bars = l.gates + stages * kFusedWgmmaGateBytes;
-  l.bytes = l.bars + (3 * stages + 4) * 8 + 1024;
+  l.bytes = l.bars + (3 * stages + 8) * 8 + 1024;
   return l;
 }
 

@@ -1,0 +1,189 @@
+// qla_chunk_step_profile: where the wgmma chunk forward's chunk step goes. It instantiates
+// gdn.fused_fwd_wgmma with a cycle probe (common/cycle_probe.cuh) that sums clock64() cycles per
+// phase of each warpgroup's loop (FusedWgmmaProbe), runs it on synthetic inputs of one shape (timing
+// does not depend on the values: q, k, v, A_r uniform, a chunk-local cumsum of a constant gate),
+// and prints, per stage count and operand type, the kernel time, the chunk step it implies and the
+// cycles per chunk of every phase, averaged over the CTAs. The library's kernels carry no probe;
+// this binary's instantiations are its own (the probe is a template argument).
+//   qla_chunk_step_profile --hqk 16 --hv 64 --tokens 32768
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <vector>
+
+#include "gdn/fused_fwd_wgmma.cuh"
+#include "qla/cuda/check.hpp"
+#include "qla/cuda/device_buffer.hpp"
+#include "qla/gdn/fused_fwd_wgmma_launch.hpp"
+
+namespace {
+
+using qla::gdn::FusedWgmmaProbe;
+constexpr int kCounters = FusedWgmmaProbe::kRoles * FusedWgmmaProbe::kPhases;
+
+__device__ unsigned long long* g_counters;  // [CTA][role][phase]
+
+/// Sums the cycles between marks per phase in registers; lane 0 of the reporting warp writes its
+/// role's counters once.
+struct CycleProbe {
+  long long last = 0;
+  long long acc[FusedWgmmaProbe::kPhases] = {};
+  __device__ __forceinline__ void start() { last = clock64(); }
+  __device__ __forceinline__ void mark(int phase) {
+    const long long now = clock64();
+    acc[phase] += now - last;
+    last = now;
+  }
+  __device__ __forceinline__ void finish(int role) {
+    if (threadIdx.x % 32 != 0) return;
+    unsigned long long* out = g_counters + (blockIdx.x * FusedWgmmaProbe::kRoles + role) *
+                                               FusedWgmmaProbe::kPhases;
+    for (int i = 0; i < FusedWgmmaProbe::kPhases; ++i) out[i] = static_cast<unsigned long long>(acc[i]);
+  }
+};
+
+__global__ void fill_uniform16(__nv_bfloat16* x, long long n, float amp, unsigned seed) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
+    unsigned h = static_cast<unsigned>(i) * 2654435761u ^ seed;
+    h ^= h >> 15;
+    h *= 2246822519u;
+    h ^= h >> 13;
+    x[i] = __float2bfloat16(amp * (static_cast<float>(h & 0xffffu) / 32768.f - 1.f));
+  }
+}
+
+__global__ void fill_gates(float* g, float* beta, long long tokens, int heads) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < tokens * heads; i += 256ll * gridDim.x) {
+    const long long t = i / heads;
+    g[i] = -0.02f * static_cast<float>(t % 64 + 1);  // chunk-local cumsum of g = -0.02
+    beta[i] = 0.5f;
+  }
+}
+
+const char* const kPhaseNames[FusedWgmmaProbe::kRoles][FusedWgmmaProbe::kPhases] = {
+    {"wait slot", "issue", "", "", "", "", "", ""},
+    {"wait inputs", "wait slot", "QK^T", "mask+stmatrix", "", "", "", ""},
+    {"wait inputs", "U", "O1+W", "wait aux", "V_d", "pack", "S(+O2)", ""},
+    {"wait tile", "copy", "", "", "", "", "", ""}};
+const char* const kRoleNames[FusedWgmmaProbe::kRoles] = {"producer", "aux", "state", "store"};
+
+struct Shape {
+  int hqk, hv;
+  long long tokens;
+};
+
+template <int kStages, class T>
+void profile(const Shape& sh, int iters) {
+  using qla::gdn::FusedFwdParams;
+  using TIn = __nv_bfloat16;
+  constexpr int kD = 128;
+  const long long rows = sh.tokens;
+  qla::cuda::DeviceBuffer q(rows * sh.hqk * kD * 2), k(rows * sh.hqk * kD * 2),
+      v(rows * sh.hv * kD * 2), a(rows * sh.hv * 64 * 2), o(rows * sh.hv * kD * 2),
+      g(rows * sh.hv * 4), beta(rows * sh.hv * 4),
+      cu(qla::cuda::DeviceBuffer::from_host(std::vector<int>{0, static_cast<int>(rows)}));
+  fill_uniform16<<<1024, 256>>>(q.as<TIn>(), rows * sh.hqk * kD, 0.15f, 1);
+  fill_uniform16<<<1024, 256>>>(k.as<TIn>(), rows * sh.hqk * kD, 0.15f, 2);
+  fill_uniform16<<<1024, 256>>>(v.as<TIn>(), rows * sh.hv * kD, 1.f, 3);
+  fill_uniform16<<<1024, 256>>>(a.as<TIn>(), rows * sh.hv * 64, 0.1f, 4);
+  fill_gates<<<1024, 256>>>(g.as<float>(), beta.as<float>(), rows, sh.hv);
+  QLA_CUDA_CHECK(cudaGetLastError());
+
+  const auto tokens16 = [&](const qla::cuda::DeviceBuffer& b, int heads, int dim) {
+    return qla::gdn::TokenTensor{b.as<void>(), rows * heads * dim, static_cast<long long>(heads) * dim, dim};
+  };
+  FusedFwdParams f{};
+  f.q = tokens16(q, sh.hqk, kD);
+  f.k = tokens16(k, sh.hqk, kD);
+  f.v = tokens16(v, sh.hv, kD);
+  f.a = tokens16(a, sh.hv, 64);
+  f.o = tokens16(o, sh.hv, kD);
+  f.g = tokens16(g, sh.hv, 1);
+  f.beta = tokens16(beta, sh.hv, 1);
+  f.seq.cu_seqlens = cu.as<const int>();
+  f.seq.num_sequences = 1;
+  f.seq.tokens_per_row = rows;
+  f.seq.total_tokens = rows;
+  f.heads_v = sh.hv;
+  f.group = sh.hv / sh.hqk;
+  f.scale = 0.08838834764831845f;
+  const qla::gdn::FusedFwdWgmmaParams pw = qla::gdn::make_fused_wgmma_params(f, 1, rows, sh.hqk);
+
+  const auto kernel = qla::gdn::fused_fwd_wgmma_kernel<kStages, TIn, T, float, CycleProbe>;
+  const int smem = qla::gdn::fused_wgmma_layout(kStages).bytes;
+  QLA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  const int ctas = 2 * sh.hv;
+  qla::cuda::DeviceBuffer counters(static_cast<std::size_t>(ctas) * kCounters * 8);
+  unsigned long long* counters_ptr = counters.as<unsigned long long>();
+  QLA_CUDA_CHECK(cudaMemcpyToSymbol(g_counters, &counters_ptr, sizeof counters_ptr));
+
+  cudaEvent_t e0, e1;
+  QLA_CUDA_CHECK(cudaEventCreate(&e0));
+  QLA_CUDA_CHECK(cudaEventCreate(&e1));
+  kernel<<<ctas, 384, smem>>>(pw);  // warm-up
+  QLA_CUDA_CHECK(cudaEventRecord(e0));
+  for (int i = 0; i < iters; ++i) kernel<<<ctas, 384, smem>>>(pw);
+  QLA_CUDA_CHECK(cudaEventRecord(e1));
+  QLA_CUDA_CHECK(cudaEventSynchronize(e1));
+  float ms = 0;
+  QLA_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+  ms /= static_cast<float>(iters);
+  QLA_CUDA_CHECK(cudaEventDestroy(e0));
+  QLA_CUDA_CHECK(cudaEventDestroy(e1));
+
+  const std::vector<unsigned long long> c = counters.to_host<unsigned long long>();
+  const long long chunks = (rows + 63) / 64;
+  int sms = 0;
+  QLA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  const int waves = (ctas + sms - 1) / sms;
+  std::printf("\n%d/%d 1x%lld  stages %d  %s operands  %d CTAs (%d wave%s)  kernel %.3f ms  "
+              "chunk step %.2f us\n",
+              sh.hqk, sh.hv, rows, kStages, std::is_same<T, __half>::value ? "fp16" : "bf16", ctas,
+              waves, waves > 1 ? "s" : "", ms, 1000.0 * ms / static_cast<double>(chunks * waves));
+  for (const int role : {FusedWgmmaProbe::kState, FusedWgmmaProbe::kAux, FusedWgmmaProbe::kProducer,
+                         FusedWgmmaProbe::kStore}) {
+    double total = 0;
+    std::printf("  %-9s", kRoleNames[role]);
+    for (int ph = 0; ph < FusedWgmmaProbe::kPhases; ++ph) {
+      if (!*kPhaseNames[role][ph]) continue;
+      double sum = 0;
+      for (int b = 0; b < ctas; ++b) sum += static_cast<double>(c[(b * FusedWgmmaProbe::kRoles + role) *
+                                                                      FusedWgmmaProbe::kPhases + ph]);
+      const double per_chunk = sum / ctas / static_cast<double>(chunks);
+      total += per_chunk;
+      std::printf("  %s %.0f", kPhaseNames[role][ph], per_chunk);
+    }
+    std::printf("  | total %.0f cycles/chunk\n", total);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Cycles per chunk of each phase of the wgmma chunk forward's loops (sm_90a)"};
+  Shape sh{2, 8, 32768};
+  int iters = 10;
+  app.add_option("--hqk", sh.hqk, "query/key heads")->check(CLI::Range(1, 256));
+  app.add_option("--hv", sh.hv, "value heads (a multiple of --hqk)")->check(CLI::Range(1, 256));
+  app.add_option("--tokens", sh.tokens, "tokens of the one sequence")->check(CLI::Range(1LL, 1LL << 22));
+  app.add_option("--iters", iters, "timed launches")->check(CLI::Range(1, 1000));
+  CLI11_PARSE(app, argc, argv);
+  if (sh.hv % sh.hqk != 0) {
+    std::fprintf(stderr, "qla_chunk_step_profile: --hv must be a multiple of --hqk\n");
+    return 2;
+  }
+  int major = 0;
+  QLA_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0));
+  if (major != 9) {
+    std::fprintf(stderr, "qla_chunk_step_profile: needs an sm_90 GPU\n");
+    return 2;
+  }
+  profile<2, __half>(sh, iters);
+  profile<3, __half>(sh, iters);
+  profile<2, __nv_bfloat16>(sh, iters);
+  profile<3, __nv_bfloat16>(sh, iters);
+  return 0;
+}
