@@ -44,13 +44,16 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
   const long long bos = p.seq.cu_seqlens[seq] + static_cast<long long>(chunk) * C;
   const long long eos = p.seq.cu_seqlens[seq + 1];
   const int len = static_cast<int>(eos - bos < C ? eos - bos : C);
+  // A chunk lies in one batch row: token t of it is t · stride_token past the first (one division
+  // per CTA, not per element).
+  const TG* in = cuda::token_ptr<const TG>(p.g_in, bos, head0, T);
+  float* out = cuda::token_ptr<float>(p.g_out, bos, head0, T);
 
   for (int i = tid; i < C * 32; i += 128) {
-    const int t = i / 32;
-    const int head = head0 + i % 32;
-    tile[t][i % 32] = (t < len && head < p.heads)
-                          ? cuda::to_float(*cuda::token_ptr<const TG>(p.g_in, bos + t, head, T))
-                          : 0.f;
+    const int t = i / 32, h = i % 32;
+    tile[t][h] = (t < len && head0 + h < p.heads)
+                     ? cuda::to_float(in[t * p.g_in.stride_token + h * p.g_in.stride_head])
+                     : 0.f;
   }
   __syncthreads();
 
@@ -82,10 +85,9 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
   __syncthreads();
 
   for (int i = tid; i < C * 32; i += 128) {
-    const int t = i / 32;
-    const int head = head0 + i % 32;
-    if (t < len && head < p.heads)
-      *cuda::token_ptr<float>(p.g_out, bos + t, head, T) = tile[t][i % 32];
+    const int t = i / 32, h = i % 32;
+    if (t < len && head0 + h < p.heads)
+      out[t * p.g_out.stride_token + h * p.g_out.stride_head] = tile[t][h];
   }
 }
 

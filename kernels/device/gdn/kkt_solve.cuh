@@ -1,11 +1,13 @@
 // kkt_solve: the gate-free UT matrix of each (chunk, value head):
-//   A_r = (I + StrictLower(diag(β) K Kᵀ))⁻¹            (C, C), unit lower triangular, stored in the
+//   A_r = (I + L)⁻¹,  L = StrictLower(diag(β) K Kᵀ)      (C, C), unit lower triangular, stored in the
 //   qkv dtype
-// K Kᵀ runs on tensor cores (mma.sync m16n8k16, fp32 accumulators); the inversion is blocked, in
-// fp32 shared memory on CUDA cores: diagonal blocks of kBlock rows by forward substitution, then
-// block row i (i = 1..) from
-//   A_ij = −A_ii · Σ_{j ≤ q < i} L_iq A_qj               (block indices), i.e. one product per
-//   block row.
+// K Kᵀ runs on tensor cores (mma.sync m16n8k16, fp32 accumulators) into an fp32 tile. The inverse is
+// built by doubling: the C/kBlock diagonal blocks of kBlock rows are inverted by forward
+// substitution in registers (one warp per block, lane j holds column j), then neighbouring inverse
+// blocks Y₀, Y₁ of size m merge into one of size 2m through their lower-left block
+//   X₁₀ = −Y₁ (L₁₀ Y₀)                                  (two m × m × m TF32 products per merge)
+// for m = kBlock, 2·kBlock, … < C. Depth: kBlock − 1 dependent FMAs, then log2(C/kBlock) merge
+// levels, instead of C serial rows.
 // Compiles under nvcc and NVRTC.
 #pragma once
 
@@ -33,7 +35,7 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   float* ls =
       reinterpret_cast<float*>(smem + kL.l_tile);  // (C, C) fp32, L = StrictLower(diag(β) K Kᵀ)
   float* as = reinterpret_cast<float*>(smem + kL.a_tile);  // (C, C) fp32, the inverse
-  float* ts = reinterpret_cast<float*>(smem + kL.t_tile);  // (kBlock, C) fp32 scratch
+  float* ts = reinterpret_cast<float*>(smem + kL.t_tile);  // (C, C) fp32 scratch of the merges
   float* bs = reinterpret_cast<float*>(smem + kL.beta);    // (C) β
 
   const int tid = threadIdx.x;
@@ -49,23 +51,23 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   const long long tpr = p.seq.tokens_per_row;
   const int qk_head = head / p.group;
 
-  // K tile (zero rows past the sequence end) and β.
+  // K tile (zero rows past the sequence end) and β. A chunk lies in one batch row: its tokens are
+  // stride_token apart.
   {
     constexpr int kSegs = kD / 8;
-    const T* kbase = static_cast<const T*>(p.k.data);
+    const T* kbase = static_cast<const T*>(p.k.data) + cuda::token_offset(p.k, first, qk_head, tpr);
     for (int i = tid; i < kChunk * kSegs; i += kThreads) {
       const int r = i / kSegs;
       const int s = i % kSegs;
       const bool valid = r < rows;
-      const T* src =
-          valid ? kbase + cuda::token_offset(p.k, first + r, qk_head, tpr) + s * 8 : kbase;
-      cuda::cp_async16(ks + r * kPk + s * 8, src, valid);
+      cuda::cp_async16(ks + r * kPk + s * 8, kbase + (valid ? r * p.k.stride_token + s * 8 : 0),
+                       valid);
     }
     cuda::cp_async_commit();
-    const BetaT* bbase = static_cast<const BetaT*>(p.beta.data);
+    const BetaT* bbase =
+        static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, head, tpr);
     for (int r = tid; r < kChunk; r += kThreads)
-      bs[r] =
-          r < rows ? cuda::to_float(bbase[cuda::token_offset(p.beta, first + r, head, tpr)]) : 0.f;
+      bs[r] = r < rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
     for (int i = tid; i < kChunk * kPf; i += kThreads) as[i] = 0.f;
     cuda::cp_async_wait<0>();
     __syncthreads();
@@ -83,39 +85,56 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   }
   __syncthreads();
 
-  // Diagonal blocks: column j of block b by forward substitution, X[s][j] = δ_sj − Σ_{j ≤ r < s}
-  // L[s][r] X[r][j].
-  for (int t = tid; t < kChunk; t += kThreads) {
-    const int base = (t / kBlock) * kBlock;
-    const int j = t % kBlock;
-    as[(base + j) * kPf + base + j] = 1.f;
-    for (int s = j + 1; s < kBlock; ++s) {
-      float x = 0.f;
-      for (int r = j; r < s; ++r)
-        x -= ls[(base + s) * kPf + base + r] * as[(base + r) * kPf + base + j];
-      as[(base + s) * kPf + base + j] = x;
-    }
+  // Diagonal blocks: warp b inverts block b. Lane j holds column j, x[s] = X[s][j]; once x[r] is
+  // final it is subtracted from every later row: X[s][j] = δ_sj − Σ_{r<s} L[s][r] X[r][j].
+  constexpr int kBlocks = kChunk / kBlock;
+  const int lane = tid % 32;
+  if (warp < kBlocks && lane < kBlock) {
+    const int base = warp * kBlock;
+    float x[kBlock];
+#pragma unroll
+    for (int s = 0; s < kBlock; ++s) x[s] = s == lane ? 1.f : 0.f;
+#pragma unroll
+    for (int r = 0; r < kBlock - 1; ++r)
+#pragma unroll
+      for (int s = r + 1; s < kBlock; ++s) x[s] -= ls[(base + s) * kPf + base + r] * x[r];
+#pragma unroll
+    for (int s = 0; s < kBlock; ++s) as[(base + s) * kPf + base + lane] = x[s];
   }
   __syncthreads();
 
-  // Off-diagonal block rows: T = L[rows of block i, 0:iB) · A[0:iB, 0:iB), then A[block i, 0:iB) =
-  // −A_ii T.
-  for (int bi = 1; bi < kChunk / kBlock; ++bi) {
-    const int r0 = bi * kBlock;
-    for (int e = tid; e < kBlock * r0; e += kThreads) {
-      const int pr = e / r0;
-      const int c = e % r0;
-      float x = 0.f;
-      for (int q = c; q < r0; ++q) x += ls[(r0 + pr) * kPf + q] * as[q * kPf + c];
-      ts[pr * kPf + c] = x;
+  // Merges: for each pair of m × m inverse blocks (Y₀ at c0, Y₁ at r1 = c0 + m), T = L₁₀ Y₀ into
+  // the scratch tile, then X₁₀ = −Y₁ T; 16 × 16 output tiles spread over the warps.
+#pragma unroll
+  for (int m = kBlock; m < kChunk; m *= 2) {
+    const int tiles_per_pair = (m / 16) * (m / 16);
+    const int tiles = tiles_per_pair * (kChunk / (2 * m));
+    for (int tile = warp; tile < tiles; tile += kWarps) {
+      const int c0 = (tile / tiles_per_pair) * 2 * m, r1 = c0 + m;
+      const int i0 = (tile % tiles_per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
+      float acc[1][2][4];
+      cuda::zero_acc(acc);
+      if (m == 16)
+        cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, ls + (r1 + i0) * kPf + c0,
+                                                     as + c0 * kPf + c0 + j0);
+      else
+        cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, ls + (r1 + i0) * kPf + c0,
+                                                     as + c0 * kPf + c0 + j0);
+      cuda::for_each_acc(acc, i0, j0, [&](int r, int c, float& x) { ts[(c0 + r) * kPf + c] = x; });
     }
     __syncthreads();
-    for (int e = tid; e < kBlock * r0; e += kThreads) {
-      const int pr = e / r0;
-      const int c = e % r0;
-      float x = 0.f;
-      for (int q = 0; q <= pr; ++q) x -= as[(r0 + pr) * kPf + r0 + q] * ts[q * kPf + c];
-      as[(r0 + pr) * kPf + c] = x;
+    for (int tile = warp; tile < tiles; tile += kWarps) {
+      const int c0 = (tile / tiles_per_pair) * 2 * m, r1 = c0 + m;
+      const int i0 = (tile % tiles_per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
+      float acc[1][2][4];
+      cuda::zero_acc(acc);
+      if (m == 16)
+        cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, as + (r1 + i0) * kPf + r1,
+                                                     ts + c0 * kPf + j0);
+      else
+        cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, as + (r1 + i0) * kPf + r1,
+                                                     ts + c0 * kPf + j0);
+      cuda::for_each_acc(acc, r1 + i0, c0 + j0, [&](int r, int c, float& x) { as[r * kPf + c] = -x; });
     }
     __syncthreads();
   }
@@ -123,7 +142,7 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   // Store the valid rows, 8 elements (16 bytes) per thread and step.
   {
     constexpr int kSegs = kChunk / 8;
-    T* abase = static_cast<T*>(p.a.data);
+    T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, first, head, tpr);
     for (int i = tid; i < rows * kSegs; i += kThreads) {
       const int r = i / kSegs;
       const int s = i % kSegs;
@@ -132,8 +151,7 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
 #pragma unroll
       for (int e = 0; e < 4; ++e)
         w[e] = cuda::pack2<T>(as[r * kPf + s * 8 + 2 * e], as[r * kPf + s * 8 + 2 * e + 1]);
-      *reinterpret_cast<uint4*>(abase + cuda::token_offset(p.a, first + r, head, tpr) + s * 8) =
-          out;
+      *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + s * 8) = out;
     }
   }
 }

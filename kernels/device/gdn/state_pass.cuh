@@ -65,31 +65,38 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
     const long long r = len - static_cast<long long>(c) * kChunk;
     return r < kChunk ? static_cast<int>(r) : kChunk;
   };
+  // Calls f(dst, source element offset, tensor, valid) for every 16-byte segment of chunk c's k, v
+  // and A_r rows this thread owns. A chunk lies in one batch row, so its rows are stride_token
+  // apart from the first one's offset (one division per tensor and chunk, not per segment).
   auto for_stage_segments = [&](int c, int b, auto&& f) {
     unsigned char* st = smem + b * kL.stage_bytes;
     const long long cs = start + static_cast<long long>(c) * kChunk;
+    const long long k0 = cuda::token_offset(p.k, cs, qk_head, tpr);
+    const long long v0 = cuda::token_offset(p.v, cs, head, tpr);
+    const long long a0 = cuda::token_offset(p.a, cs, head, tpr);
     const int rows = rows_of(c);
     constexpr int kSq = kD / 8, kSa = kChunk / 8;
     for (int i = tid; i < kChunk * kSq; i += kThreads) {
       const int r = i / kSq, s = i % kSq;
-      f(reinterpret_cast<Tc*>(st + kL.k) + r * kPq + s * 8, p.k, cs + r, qk_head, s * 8, r < rows);
-      f(reinterpret_cast<Tc*>(st + kL.v) + r * kPq + s * 8, p.v, cs + r, head, s * 8, r < rows);
+      f(reinterpret_cast<Tc*>(st + kL.k) + r * kPq + s * 8, k0 + r * p.k.stride_token + s * 8,
+        p.k, r < rows);
+      f(reinterpret_cast<Tc*>(st + kL.v) + r * kPq + s * 8, v0 + r * p.v.stride_token + s * 8,
+        p.v, r < rows);
     }
     for (int i = tid; i < kChunk * kSa; i += kThreads) {
       const int r = i / kSa, s = i % kSa;
-      f(reinterpret_cast<Tc*>(st + kL.a) + r * kPa + s * 8, p.a, cs + r, head, s * 8, r < rows);
+      f(reinterpret_cast<Tc*>(st + kL.a) + r * kPa + s * 8, a0 + r * p.a.stride_token + s * 8,
+        p.a, r < rows);
     }
   };
   auto load_stage = [&](int c, int b) {
-    for_stage_segments(
-        c, b, [&](Tc* dst, const TokenTensor& x, long long f, int h, int col, bool valid) {
-          const T* base = static_cast<const T*>(x.data);
-          cuda::cp_async16(dst, valid ? base + cuda::token_offset(x, f, h, tpr) + col : base,
-                           valid);
-        });
+    for_stage_segments(c, b, [&](Tc* dst, long long offset, const TokenTensor& x, bool valid) {
+      const T* base = static_cast<const T*>(x.data);
+      cuda::cp_async16(dst, base + (valid ? offset : 0), valid);
+    });
   };
   auto convert_stage = [&](int c, int b) {
-    for_stage_segments(c, b, [&](Tc* dst, const TokenTensor&, long long, int, int, bool valid) {
+    for_stage_segments(c, b, [&](Tc* dst, long long, const TokenTensor&, bool valid) {
       if (valid) cuda::bf16x8_to_f16x8(dst);
     });
   };
@@ -99,9 +106,11 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
       const long long cs = start + static_cast<long long>(c) * kChunk;
       const int rows = rows_of(c);
       const int r = tid < rows ? tid : rows - 1;
-      g_next = static_cast<const float*>(p.g.data)[cuda::token_offset(p.g, cs + r, head, tpr)];
+      g_next = static_cast<const float*>(
+          p.g.data)[cuda::token_offset(p.g, cs, head, tpr) + r * p.g.stride_token];
       b_next = tid < rows ? cuda::to_float(static_cast<const BetaT*>(
-                                p.beta.data)[cuda::token_offset(p.beta, cs + r, head, tpr)])
+                                p.beta.data)[cuda::token_offset(p.beta, cs, head, tpr) +
+                                             r * p.beta.stride_token])
                           : 0.f;
     }
   };

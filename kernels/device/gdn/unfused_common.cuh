@@ -27,6 +27,7 @@ constexpr int kWarps = kThreads / 32;
 
 using cuda::from_float;
 using cuda::to_float;
+using cuda::zero_acc;
 using cuda::token_offset;
 
 /// Where chunk c of the work list lies: first flat token and valid rows (1..64; 0 for a padding
@@ -58,66 +59,6 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int kPending>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
-}
-
-__device__ __forceinline__ unsigned to_tf32(float x) {
-  unsigned r;
-  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
-  return r;
-}
-
-/// d += a·b for one 16x8x8 TF32 tile (row-major A, column-major B, fp32 accumulators).
-__device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4],
-                                         const unsigned (&b)[2]) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-/// One warp: acc(16·MT x 8·NT) += A(16·MT x KD) · B(KD x 8·NT), TF32 tensor cores.
-/// A(i, k) = a[i·kARow + k·kACol], B(k, j) = b[k·kBK + j·kBN] (shared memory, any of
-/// float/bf16/half), so transposed operands are a matter of strides. Accumulator fragment (m16n8
-/// layout): acc[mt][nt][r] holds row 16·mt + lane/4 + 8·(r/2), column 8·nt + 2·(lane%4) + r%2.
-/// Bank-conflict-free strides: fp32 rows read along k need row pitch ≡ 4 (mod 32) words, fp32 rows
-/// read along the output index need ≡ 8; 16-bit tiles with a pitch of 136 elements are
-/// conflict-free both ways.
-template <int MT, int NT, int KD, int kARow, int kACol, int kBK, int kBN, class TA, class TB>
-__device__ __forceinline__ void warp_mma(float (&acc)[MT][NT][4], const TA* a, const TB* b) {
-  static_assert(KD % 8 == 0, "k extent must be a multiple of 8");
-  const int lane = threadIdx.x % 32;
-  const int g = lane / 4;
-  const int t = lane % 4;
-#pragma unroll 2
-  for (int k0 = 0; k0 < KD; k0 += 8) {
-    unsigned af[MT][4];
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
-      const TA* p = a + (16 * mt + g) * kARow + (k0 + t) * kACol;
-      af[mt][0] = to_tf32(to_float(p[0]));
-      af[mt][1] = to_tf32(to_float(p[8 * kARow]));
-      af[mt][2] = to_tf32(to_float(p[4 * kACol]));
-      af[mt][3] = to_tf32(to_float(p[8 * kARow + 4 * kACol]));
-    }
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt) {
-      const TB* p = b + (k0 + t) * kBK + (8 * nt + g) * kBN;
-      const unsigned bf[2] = {to_tf32(to_float(p[0])), to_tf32(to_float(p[4 * kBK]))};
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) mma_tf32(acc[mt][nt], af[mt], bf);
-    }
-  }
-}
-
-template <int MT, int NT>
-__device__ __forceinline__ void zero_acc(float (&acc)[MT][NT][4]) {
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int r = 0; r < 4; ++r) acc[mt][nt][r] = 0.f;
 }
 
 /// Copies rows [0, 64) of a token-major 128-wide 16-bit tile (q, k or v of one head) into shared

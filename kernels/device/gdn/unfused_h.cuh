@@ -119,7 +119,7 @@ __global__ void __launch_bounds__(32 * W) unfused_h_kernel(UnfusedParams p) {
       const int col0 = 8 * kVNT * (warp / 4);
       float acc[1][kVNT][4];
       zero_acc(acc);
-      warp_mma<1, kVNT, kHeadDim, kHWPitch, 1, kUPitch, 1>(acc, ws + row0 * kHWPitch, ss + col0);
+      cuda::warp_mma_tf32<1, kVNT, kHeadDim, kHWPitch, 1, kUPitch, 1>(acc, ws + row0 * kHWPitch, ss + col0);
       float* vn = p.u + ch * kChunk * kHeadDim + v0;
 #pragma unroll
       for (int nt = 0; nt < kVNT; ++nt)
@@ -145,7 +145,7 @@ __global__ void __launch_bounds__(32 * W) unfused_h_kernel(UnfusedParams p) {
     __syncthreads();
     // S += Kᵀ (e^{g_L−g} ⊙ v_new): A(i,k) = K[k][i] (rows kSRows·warp of the K dim), B(k,j) =
     // us[k][j].
-    warp_mma<kSMT, kNT, kChunk, 1, kHKPitch, kUPitch, 1>(s, ks + kSRows * warp, us);
+    cuda::warp_mma_tf32<kSMT, kNT, kChunk, 1, kHKPitch, kUPitch, 1>(s, ks + kSRows * warp, us);
     __syncthreads();
   }
   cp_async_wait<0>();

@@ -45,7 +45,7 @@ __global__ void __launch_bounds__(128) unfused_kkt_solve_kernel(UnfusedParams p)
     float acc[1][8][4];
     zero_acc(acc);
     // P = K Kᵀ: A(i,k) = K[i][k], B(k,j) = K[j][k].
-    warp_mma<1, 8, kHeadDim, kKPitch, 1, 1, kKPitch>(acc, ks + 16 * warp * kKPitch, ks);
+    cuda::warp_mma_tf32<1, 8, kHeadDim, kKPitch, 1, 1, kKPitch>(acc, ks + 16 * warp * kKPitch, ks);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
