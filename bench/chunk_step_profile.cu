@@ -1,10 +1,10 @@
 // qla_chunk_step_profile: where the wgmma chunk forward's chunk step goes. It instantiates
 // gdn.fused_fwd_wgmma with a cycle probe (common/cycle_probe.cuh) that sums clock64() cycles per
-// phase of each warpgroup's loop (FusedWgmmaProbe), runs it on synthetic inputs of one shape (timing
-// does not depend on the values: q, k, v, A_r uniform, a chunk-local cumsum of a constant gate),
-// and prints, per stage count and operand type, the kernel time, the chunk step it implies and the
-// cycles per chunk of every phase, averaged over the CTAs. The library's kernels carry no probe;
-// this binary's instantiations are its own (the probe is a template argument).
+// phase of each warpgroup's loop (FusedWgmmaProbe), runs it on synthetic inputs of one shape
+// (timing does not depend on the values: q, k, v, A_r uniform, a chunk-local cumsum of a constant
+// gate), and prints, per stage count and operand type, the kernel time, the chunk step it implies
+// and the cycles per chunk of every phase, averaged over the CTAs. The library's kernels carry no
+// probe; this binary's instantiations are its own (the probe is a template argument).
 //   qla_chunk_step_profile --hqk 16 --hv 64 --tokens 32768
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -39,9 +39,10 @@ struct CycleProbe {
   }
   __device__ __forceinline__ void finish(int role) {
     if (threadIdx.x % 32 != 0) return;
-    unsigned long long* out = g_counters + (blockIdx.x * FusedWgmmaProbe::kRoles + role) *
-                                               FusedWgmmaProbe::kPhases;
-    for (int i = 0; i < FusedWgmmaProbe::kPhases; ++i) out[i] = static_cast<unsigned long long>(acc[i]);
+    unsigned long long* out =
+        g_counters + (blockIdx.x * FusedWgmmaProbe::kRoles + role) * FusedWgmmaProbe::kPhases;
+    for (int i = 0; i < FusedWgmmaProbe::kPhases; ++i)
+      out[i] = static_cast<unsigned long long>(acc[i]);
   }
 };
 
@@ -93,7 +94,8 @@ void profile(const Shape& sh, int iters) {
   QLA_CUDA_CHECK(cudaGetLastError());
 
   const auto tokens16 = [&](const qla::cuda::DeviceBuffer& b, int heads, int dim) {
-    return qla::gdn::TokenTensor{b.as<void>(), rows * heads * dim, static_cast<long long>(heads) * dim, dim};
+    return qla::gdn::TokenTensor{b.as<void>(), rows * heads * dim,
+                                 static_cast<long long>(heads) * dim, dim};
   };
   FusedFwdParams f{};
   f.q = tokens16(q, sh.hqk, kD);
@@ -139,10 +141,11 @@ void profile(const Shape& sh, int iters) {
   int sms = 0;
   QLA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
   const int waves = (ctas + sms - 1) / sms;
-  std::printf("\n%d/%d 1x%lld  stages %d  %s operands  %d CTAs (%d wave%s)  kernel %.3f ms  "
-              "chunk step %.2f us\n",
-              sh.hqk, sh.hv, rows, kStages, std::is_same<T, __half>::value ? "fp16" : "bf16", ctas,
-              waves, waves > 1 ? "s" : "", ms, 1000.0 * ms / static_cast<double>(chunks * waves));
+  std::printf(
+      "\n%d/%d 1x%lld  stages %d  %s operands  %d CTAs (%d wave%s)  kernel %.3f ms  "
+      "chunk step %.2f us\n",
+      sh.hqk, sh.hv, rows, kStages, std::is_same<T, __half>::value ? "fp16" : "bf16", ctas, waves,
+      waves > 1 ? "s" : "", ms, 1000.0 * ms / static_cast<double>(chunks * waves));
   for (const int role : {FusedWgmmaProbe::kState, FusedWgmmaProbe::kAux, FusedWgmmaProbe::kProducer,
                          FusedWgmmaProbe::kStore}) {
     double total = 0;
@@ -150,8 +153,9 @@ void profile(const Shape& sh, int iters) {
     for (int ph = 0; ph < FusedWgmmaProbe::kPhases; ++ph) {
       if (!*kPhaseNames[role][ph]) continue;
       double sum = 0;
-      for (int b = 0; b < ctas; ++b) sum += static_cast<double>(c[(b * FusedWgmmaProbe::kRoles + role) *
-                                                                      FusedWgmmaProbe::kPhases + ph]);
+      for (int b = 0; b < ctas; ++b)
+        sum += static_cast<double>(
+            c[(b * FusedWgmmaProbe::kRoles + role) * FusedWgmmaProbe::kPhases + ph]);
       const double per_chunk = sum / ctas / static_cast<double>(chunks);
       total += per_chunk;
       std::printf("  %s %.0f", kPhaseNames[role][ph], per_chunk);
@@ -168,7 +172,8 @@ int main(int argc, char** argv) {
   int iters = 10;
   app.add_option("--hqk", sh.hqk, "query/key heads")->check(CLI::Range(1, 256));
   app.add_option("--hv", sh.hv, "value heads (a multiple of --hqk)")->check(CLI::Range(1, 256));
-  app.add_option("--tokens", sh.tokens, "tokens of the one sequence")->check(CLI::Range(1LL, 1LL << 22));
+  app.add_option("--tokens", sh.tokens, "tokens of the one sequence")
+      ->check(CLI::Range(1LL, 1LL << 22));
   app.add_option("--iters", iters, "timed launches")->check(CLI::Range(1, 1000));
   CLI11_PARSE(app, argc, argv);
   if (sh.hv % sh.hqk != 0) {

@@ -76,7 +76,7 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
         for (int rep = 0; rep < 2; ++rep) {
           QLA_CUDA_CHECK(cudaMemset(a.get(), 0xFF, a.bytes()));
           if (seq.view.num_chunks > 0)
-            kernel.launch(gdn::kkt_solve_shape(c, seq.view.num_chunks, p.c.h_v), &prm, nullptr);
+            kernel.launch(gdn::kkt_solve_shape(c, seq.view.num_chunks, p.c.h_qk), &prm, nullptr);
           QLA_CUDA_CHECK(cudaDeviceSynchronize());
           QLA_CUDA_CHECK(cudaMemcpy(got.data(), a.get(), a.bytes(), cudaMemcpyDeviceToHost));
           if (rep == 0) first = got;

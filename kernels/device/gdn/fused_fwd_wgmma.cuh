@@ -121,13 +121,15 @@ __global__ void __launch_bounds__(384, 1)
 
   if (wg == 0) {  // ---------------------------------------------------------------- producer
     cuda::reg_dealloc<kProducerRegs>();
-    // bf16 → fp16 in place of the q and k tiles (4 boxes), half of them per converter warp.
+    // bf16 → fp16 in place of half of the q and k tiles (two of the four boxes).
     const auto convert_half = [&](unsigned char* st, int half) {
       uint4* tile = reinterpret_cast<uint4*>(st + kL.q) + half * (2 * kBox / 16);
-      for (int i = lane; i < static_cast<int>(2 * kBox / 16); i += 64) {
-        const uint4 a = tile[i], b = tile[i + 32];
-        tile[i] = cuda::bf16x8_as_f16x8(a);
-        tile[i + 32] = cuda::bf16x8_as_f16x8(b);
+      for (int i = lane; i < static_cast<int>(2 * kBox / 16); i += 128) {
+        uint4 x[4];
+#pragma unroll
+        for (int u = 0; u < 4; ++u) x[u] = tile[i + 32 * u];
+#pragma unroll
+        for (int u = 0; u < 4; ++u) tile[i + 32 * u] = cuda::bf16x8_as_f16x8(x[u]);
       }
       cuda::fence_proxy_async_shared();  // read next by wgmma (async proxy)
     };
@@ -172,16 +174,23 @@ __global__ void __launch_bounds__(384, 1)
             static_cast<const float*>(p.g.data) + cuda::token_offset(p.g, first, t.head, tpr);
         const BetaT* beta =
             static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, t.head, tpr);
-        for (int r = lane; r < kC; r += 32) {
-          const int rr = r < rows ? r : rows - 1;
-          gt->g[r] = g[rr * p.g.stride_token];
-          gt->beta[r] = r < rows ? cuda::to_float(beta[rr * p.beta.stride_token]) : 0.f;
+        float gv[kC / 32], bv[kC / 32];  // loads issued first: their latency hides the conversion
+#pragma unroll
+        for (int i = 0; i < kC / 32; ++i) {
+          const int r = lane + 32 * i, rr = r < rows ? r : rows - 1;
+          gv[i] = g[rr * p.g.stride_token];
+          bv[i] = r < rows ? cuda::to_float(beta[rr * p.beta.stride_token]) : 0.f;
         }
-        if (lane == 0) gt->rows = rows;
         if constexpr (kConvert) {
           cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
           convert_half(stage(s), 0);
         }
+#pragma unroll
+        for (int i = 0; i < kC / 32; ++i) {
+          gt->g[lane + 32 * i] = gv[i];
+          gt->beta[lane + 32 * i] = bv[i];
+        }
+        if (lane == 0) gt->rows = rows;
         __syncwarp();
         if (lane == 0) cuda::mbar_arrive(&full[s]);
       }
@@ -196,9 +205,19 @@ __global__ void __launch_bounds__(384, 1)
         const long long left = t.len - static_cast<long long>(c) * kC;
         const int rows = left < kC ? static_cast<int>(left) : kC;
         TIn* out = obase + cuda::token_offset(p.o, first, t.head, tpr) + t.v0 + (lane % 8) * 8;
-        for (int r = lane / 8; r < rows; r += 4)
-          *reinterpret_cast<uint4*>(out + r * p.o.stride_token) =
-              *reinterpret_cast<const uint4*>(ost + 2 * (r * 72 + (lane % 8) * 8));
+#pragma unroll
+        for (int i0 = 0; i0 < kC / 4;
+             i0 += 4) {  // rows 4i + lane / 8: four reads, then four stores
+          uint4 x[4];
+#pragma unroll
+          for (int i = 0; i < 4; ++i)
+            x[i] = *reinterpret_cast<const uint4*>(
+                ost + 2 * ((4 * (i0 + i) + lane / 8) * 72 + (lane % 8) * 8));
+#pragma unroll
+          for (int i = 0; i < 4; ++i)
+            if (4 * (i0 + i) + lane / 8 < rows)
+              *reinterpret_cast<uint4*>(out + (4 * (i0 + i) + lane / 8) * p.o.stride_token) = x[i];
+        }
         __syncwarp();  // every lane's reads of the slot are done (their stores consumed them)
         if (lane == 0) cuda::mbar_arrive(&o_empty[c & 1]);
         probe.mark(Ph::kStoreCopy);

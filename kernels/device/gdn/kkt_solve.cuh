@@ -1,7 +1,9 @@
 // kkt_solve: the gate-free UT matrix of each (chunk, value head):
-//   A_r = (I + L)⁻¹,  L = StrictLower(diag(β) K Kᵀ)      (C, C), unit lower triangular, stored in the
-//   qkv dtype
-// K Kᵀ runs on tensor cores (mma.sync m16n8k16, fp32 accumulators) into an fp32 tile. The inverse is
+//   A_r = (I + L)⁻¹,  L = StrictLower(diag(β) K Kᵀ)      (C, C), unit lower triangular, stored in
+//   the qkv dtype
+// One CTA per (chunk, query/key head): the value heads of a group share K, so K is loaded and K Kᵀ
+// computed once (tensor cores, mma.sync m16n8k16, fp32 accumulators kept in registers), then each
+// value head of the group scales its rows by its own β and is inverted in turn. The inverse is
 // built by doubling: the C/kBlock diagonal blocks of kBlock rows are inverted by forward
 // substitution in registers (one warp per block, lane j holds column j), then neighbouring inverse
 // blocks Y₀, Y₁ of size m merge into one of size 2m through their lower-left block
@@ -40,8 +42,9 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
 
   const int tid = threadIdx.x;
   const int warp = tid / 32;
-  const int chunk = blockIdx.x / p.heads_v;
-  const int head = blockIdx.x % p.heads_v;
+  const int heads_qk = p.heads_v / p.group;
+  const int chunk = blockIdx.x / heads_qk;
+  const int qk_head = blockIdx.x % heads_qk;
   const int seq = p.seq.chunk_index[2 * chunk];
   const int cis = p.seq.chunk_index[2 * chunk + 1];
   if (seq < 0) return;  // a padding entry of the work list
@@ -49,7 +52,6 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   const long long end = p.seq.cu_seqlens[seq + 1];
   const int rows = end - first < kChunk ? static_cast<int>(end - first) : kChunk;
   const long long tpr = p.seq.tokens_per_row;
-  const int qk_head = head / p.group;
 
   // K tile (zero rows past the sequence end) and β. A chunk lies in one batch row: its tokens are
   // stride_token apart.
@@ -64,96 +66,106 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
                        valid);
     }
     cuda::cp_async_commit();
-    const BetaT* bbase =
-        static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, head, tpr);
-    for (int r = tid; r < kChunk; r += kThreads)
-      bs[r] = r < rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
-    for (int i = tid; i < kChunk * kPf; i += kThreads) as[i] = 0.f;
     cuda::cp_async_wait<0>();
     __syncthreads();
   }
 
-  // L = StrictLower(diag(β) K Kᵀ): (C x 128) · (128 x C) on tensor cores.
-  {
-    float acc[Tiling::kMT][Tiling::kNT][4];
-    cuda::zero_acc(acc);
-    const int m0 = Tiling::m0(warp);
-    const int n0 = Tiling::n0(warp);
-    cuda::warp_mma<T, false, false, Tiling::kMT, Tiling::kNT, kD>(acc, ks, kPk, ks, kPk, m0, n0);
-    cuda::for_each_acc(acc, m0, n0,
+  // K Kᵀ: (C x 128) · (128 x C) on tensor cores, kept in registers for every value head.
+  float kk[Tiling::kMT][Tiling::kNT][4];
+  cuda::zero_acc(kk);
+  const int m0 = Tiling::m0(warp);
+  const int n0 = Tiling::n0(warp);
+  cuda::warp_mma<T, false, false, Tiling::kMT, Tiling::kNT, kD>(kk, ks, kPk, ks, kPk, m0, n0);
+
+  for (int head = qk_head * p.group; head < (qk_head + 1) * p.group; ++head) {
+    // β of this value head, a zeroed inverse; the previous head's store is done reading `as`.
+    {
+      const BetaT* bbase =
+          static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, head, tpr);
+      for (int r = tid; r < kChunk; r += kThreads)
+        bs[r] = r < rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
+      for (int i = tid; i < kChunk * kPf; i += kThreads) as[i] = 0.f;
+      __syncthreads();
+    }
+
+    // L = StrictLower(diag(β) K Kᵀ).
+    cuda::for_each_acc(kk, m0, n0,
                        [&](int r, int c, float& x) { ls[r * kPf + c] = c < r ? bs[r] * x : 0.f; });
-  }
-  __syncthreads();
+    __syncthreads();
 
-  // Diagonal blocks: warp b inverts block b. Lane j holds column j, x[s] = X[s][j]; once x[r] is
-  // final it is subtracted from every later row: X[s][j] = δ_sj − Σ_{r<s} L[s][r] X[r][j].
-  constexpr int kBlocks = kChunk / kBlock;
-  const int lane = tid % 32;
-  if (warp < kBlocks && lane < kBlock) {
-    const int base = warp * kBlock;
-    float x[kBlock];
+    // Diagonal blocks: warp b inverts block b. Lane j holds column j, x[s] = X[s][j]; once x[r] is
+    // final it is subtracted from every later row: X[s][j] = δ_sj − Σ_{r<s} L[s][r] X[r][j].
+    constexpr int kBlocks = kChunk / kBlock;
+    const int lane = tid % 32;
+    if (warp < kBlocks && lane < kBlock) {
+      const int base = warp * kBlock;
+      float x[kBlock];
 #pragma unroll
-    for (int s = 0; s < kBlock; ++s) x[s] = s == lane ? 1.f : 0.f;
+      for (int s = 0; s < kBlock; ++s) x[s] = s == lane ? 1.f : 0.f;
 #pragma unroll
-    for (int r = 0; r < kBlock - 1; ++r)
+      for (int r = 0; r < kBlock - 1; ++r)
 #pragma unroll
-      for (int s = r + 1; s < kBlock; ++s) x[s] -= ls[(base + s) * kPf + base + r] * x[r];
+        for (int s = r + 1; s < kBlock; ++s) x[s] -= ls[(base + s) * kPf + base + r] * x[r];
 #pragma unroll
-    for (int s = 0; s < kBlock; ++s) as[(base + s) * kPf + base + lane] = x[s];
-  }
-  __syncthreads();
-
-  // Merges: for each pair of m × m inverse blocks (Y₀ at c0, Y₁ at r1 = c0 + m), T = L₁₀ Y₀ into
-  // the scratch tile, then X₁₀ = −Y₁ T; 16 × 16 output tiles spread over the warps.
-#pragma unroll
-  for (int m = kBlock; m < kChunk; m *= 2) {
-    const int tiles_per_pair = (m / 16) * (m / 16);
-    const int tiles = tiles_per_pair * (kChunk / (2 * m));
-    for (int tile = warp; tile < tiles; tile += kWarps) {
-      const int c0 = (tile / tiles_per_pair) * 2 * m, r1 = c0 + m;
-      const int i0 = (tile % tiles_per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
-      float acc[1][2][4];
-      cuda::zero_acc(acc);
-      if (m == 16)
-        cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, ls + (r1 + i0) * kPf + c0,
-                                                     as + c0 * kPf + c0 + j0);
-      else
-        cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, ls + (r1 + i0) * kPf + c0,
-                                                     as + c0 * kPf + c0 + j0);
-      cuda::for_each_acc(acc, i0, j0, [&](int r, int c, float& x) { ts[(c0 + r) * kPf + c] = x; });
+      for (int s = 0; s < kBlock; ++s) as[(base + s) * kPf + base + lane] = x[s];
     }
     __syncthreads();
-    for (int tile = warp; tile < tiles; tile += kWarps) {
-      const int c0 = (tile / tiles_per_pair) * 2 * m, r1 = c0 + m;
-      const int i0 = (tile % tiles_per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
-      float acc[1][2][4];
-      cuda::zero_acc(acc);
-      if (m == 16)
-        cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, as + (r1 + i0) * kPf + r1,
-                                                     ts + c0 * kPf + j0);
-      else
-        cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, as + (r1 + i0) * kPf + r1,
-                                                     ts + c0 * kPf + j0);
-      cuda::for_each_acc(acc, r1 + i0, c0 + j0, [&](int r, int c, float& x) { as[r * kPf + c] = -x; });
+
+    // Merges: for each pair of m × m inverse blocks (Y₀ at c0, Y₁ at r1 = c0 + m), T = L₁₀ Y₀ into
+    // the scratch tile, then X₁₀ = −Y₁ T; 16 × 16 output tiles spread over the warps.
+#pragma unroll
+    for (int m = kBlock; m < kChunk; m *= 2) {
+      const int tiles_per_pair = (m / 16) * (m / 16);
+      const int tiles = tiles_per_pair * (kChunk / (2 * m));
+      for (int tile = warp; tile < tiles; tile += kWarps) {
+        const int c0 = (tile / tiles_per_pair) * 2 * m, r1 = c0 + m;
+        const int i0 = (tile % tiles_per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
+        float acc[1][2][4];
+        cuda::zero_acc(acc);
+        if (m == 16)
+          cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, ls + (r1 + i0) * kPf + c0,
+                                                        as + c0 * kPf + c0 + j0);
+        else
+          cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, ls + (r1 + i0) * kPf + c0,
+                                                        as + c0 * kPf + c0 + j0);
+        cuda::for_each_acc(acc, i0, j0,
+                           [&](int r, int c, float& x) { ts[(c0 + r) * kPf + c] = x; });
+      }
+      __syncthreads();
+      for (int tile = warp; tile < tiles; tile += kWarps) {
+        const int c0 = (tile / tiles_per_pair) * 2 * m, r1 = c0 + m;
+        const int i0 = (tile % tiles_per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
+        float acc[1][2][4];
+        cuda::zero_acc(acc);
+        if (m == 16)
+          cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, as + (r1 + i0) * kPf + r1,
+                                                        ts + c0 * kPf + j0);
+        else
+          cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, as + (r1 + i0) * kPf + r1,
+                                                        ts + c0 * kPf + j0);
+        cuda::for_each_acc(acc, r1 + i0, c0 + j0,
+                           [&](int r, int c, float& x) { as[r * kPf + c] = -x; });
+      }
+      __syncthreads();
+    }
+
+    // Store the valid rows, 8 elements (16 bytes) per thread and step.
+    {
+      constexpr int kSegs = kChunk / 8;
+      T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, first, head, tpr);
+      for (int i = tid; i < rows * kSegs; i += kThreads) {
+        const int r = i / kSegs;
+        const int s = i % kSegs;
+        uint4 out;
+        unsigned* w = reinterpret_cast<unsigned*>(&out);
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          w[e] = cuda::pack2<T>(as[r * kPf + s * 8 + 2 * e], as[r * kPf + s * 8 + 2 * e + 1]);
+        *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + s * 8) = out;
+      }
     }
     __syncthreads();
-  }
-
-  // Store the valid rows, 8 elements (16 bytes) per thread and step.
-  {
-    constexpr int kSegs = kChunk / 8;
-    T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, first, head, tpr);
-    for (int i = tid; i < rows * kSegs; i += kThreads) {
-      const int r = i / kSegs;
-      const int s = i % kSegs;
-      uint4 out;
-      unsigned* w = reinterpret_cast<unsigned*>(&out);
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        w[e] = cuda::pack2<T>(as[r * kPf + s * 8 + 2 * e], as[r * kPf + s * 8 + 2 * e + 1]);
-      *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + s * 8) = out;
-    }
-  }
+  }  // value heads
 }
 
 }  // namespace qla::gdn

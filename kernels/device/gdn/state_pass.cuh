@@ -78,15 +78,15 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
     constexpr int kSq = kD / 8, kSa = kChunk / 8;
     for (int i = tid; i < kChunk * kSq; i += kThreads) {
       const int r = i / kSq, s = i % kSq;
-      f(reinterpret_cast<Tc*>(st + kL.k) + r * kPq + s * 8, k0 + r * p.k.stride_token + s * 8,
-        p.k, r < rows);
-      f(reinterpret_cast<Tc*>(st + kL.v) + r * kPq + s * 8, v0 + r * p.v.stride_token + s * 8,
-        p.v, r < rows);
+      f(reinterpret_cast<Tc*>(st + kL.k) + r * kPq + s * 8, k0 + r * p.k.stride_token + s * 8, p.k,
+        r < rows);
+      f(reinterpret_cast<Tc*>(st + kL.v) + r * kPq + s * 8, v0 + r * p.v.stride_token + s * 8, p.v,
+        r < rows);
     }
     for (int i = tid; i < kChunk * kSa; i += kThreads) {
       const int r = i / kSa, s = i % kSa;
-      f(reinterpret_cast<Tc*>(st + kL.a) + r * kPa + s * 8, a0 + r * p.a.stride_token + s * 8,
-        p.a, r < rows);
+      f(reinterpret_cast<Tc*>(st + kL.a) + r * kPa + s * 8, a0 + r * p.a.stride_token + s * 8, p.a,
+        r < rows);
     }
   };
   auto load_stage = [&](int c, int b) {

@@ -27,8 +27,8 @@ constexpr int kWarps = kThreads / 32;
 
 using cuda::from_float;
 using cuda::to_float;
-using cuda::zero_acc;
 using cuda::token_offset;
+using cuda::zero_acc;
 
 /// Where chunk c of the work list lies: first flat token and valid rows (1..64; 0 for a padding
 /// entry).

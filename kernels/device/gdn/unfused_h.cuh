@@ -119,7 +119,8 @@ __global__ void __launch_bounds__(32 * W) unfused_h_kernel(UnfusedParams p) {
       const int col0 = 8 * kVNT * (warp / 4);
       float acc[1][kVNT][4];
       zero_acc(acc);
-      cuda::warp_mma_tf32<1, kVNT, kHeadDim, kHWPitch, 1, kUPitch, 1>(acc, ws + row0 * kHWPitch, ss + col0);
+      cuda::warp_mma_tf32<1, kVNT, kHeadDim, kHWPitch, 1, kUPitch, 1>(acc, ws + row0 * kHWPitch,
+                                                                      ss + col0);
       float* vn = p.u + ch * kChunk * kHeadDim + v0;
 #pragma unroll
       for (int nt = 0; nt < kVNT; ++nt)

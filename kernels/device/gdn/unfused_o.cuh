@@ -50,7 +50,8 @@ __global__ void __launch_bounds__(128) unfused_o_kernel(UnfusedParams p) {
   {
     float acc[1][8][4];
     zero_acc(acc);
-    cuda::warp_mma_tf32<1, 8, kHeadDim, kOQPitch, 1, 1, kOQPitch>(acc, qs + 16 * warp * kOQPitch, ks);  // Q Kᵀ
+    cuda::warp_mma_tf32<1, 8, kHeadDim, kOQPitch, 1, 1, kOQPitch>(acc, qs + 16 * warp * kOQPitch,
+                                                                  ks);  // Q Kᵀ
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -62,7 +63,8 @@ __global__ void __launch_bounds__(128) unfused_o_kernel(UnfusedParams p) {
   }
   float acc[1][kNT][4];
   zero_acc(acc);
-  cuda::warp_mma_tf32<1, kNT, kHeadDim, kOQPitch, 1, kXPitch, 1>(acc, qs + 16 * warp * kOQPitch, hs);  // Q h
+  cuda::warp_mma_tf32<1, kNT, kHeadDim, kOQPitch, 1, kXPitch, 1>(acc, qs + 16 * warp * kOQPitch,
+                                                                 hs);  // Q h
   float row_scale[2];
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr)
@@ -73,7 +75,7 @@ __global__ void __launch_bounds__(128) unfused_o_kernel(UnfusedParams p) {
     for (int e = 0; e < 4; ++e) acc[0][nt][e] *= row_scale[e / 2];
   __syncthreads();
   cuda::warp_mma_tf32<1, kNT, kChunk, kOPPitch, 1, kXPitch, 1>(acc, ps + 16 * warp * kOPPitch,
-                                                    vs);  // + P v_new
+                                                               vs);  // + P v_new
 
   T* o = static_cast<T*>(p.o.data);
 #pragma unroll

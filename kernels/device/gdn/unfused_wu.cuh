@@ -56,7 +56,8 @@ __global__ void __launch_bounds__(128) unfused_wu_kernel(UnfusedParams p) {
     zero_acc(acc);
     const float* a_tile = (which == 0 ? aw : au) + 16 * warp * kWuAPitch;
     // A(i,k) = a[i][k] (row pitch 68); B(k,j) = X[k][j] (token rows, pitch 136).
-    cuda::warp_mma_tf32<1, 16, kChunk, kWuAPitch, 1, kWuXPitch, 1>(acc, a_tile, which == 0 ? ks : vs);
+    cuda::warp_mma_tf32<1, 16, kChunk, kWuAPitch, 1, kWuXPitch, 1>(acc, a_tile,
+                                                                   which == 0 ? ks : vs);
     float* out = (which == 0 ? p.w : p.u) + ch * kChunk * kHeadDim;
 #pragma unroll
     for (int nt = 0; nt < 16; ++nt)

@@ -768,7 +768,8 @@ void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& l
                   cudaStream_t stream) {
   const int h = im.problem.h_v;
   im.cumsum_kernel->launch(cumsum_shape(im.cumsum, lists.raw.num_chunks, h), &l.cumsum, stream);
-  im.kkt_kernel->launch(kkt_solve_shape(im.kkt, lists.raw.num_chunks, h), &l.kkt, stream);
+  im.kkt_kernel->launch(kkt_solve_shape(im.kkt, lists.raw.num_chunks, im.problem.h_qk), &l.kkt,
+                        stream);
   const int pieces = lists.pieces.num_sequences;
   if (im.cp) {
     im.warmup_kernel->launch(cp_warmup_shape(pieces, h), &l.warmup, stream);

@@ -35,9 +35,9 @@ cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta) 
           cuda::params_layout<KktSolveParams>()};
 }
 
-cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_v) {
+cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_qk) {
   cuda::LaunchShape s;
-  s.grid = {static_cast<unsigned>(num_chunks * heads_v), 1, 1};
+  s.grid = {static_cast<unsigned>(num_chunks * heads_qk), 1, 1};
   s.block = {static_cast<unsigned>(32 * c.warps), 1, 1};
   s.dynamic_smem = kkt_solve_smem_bytes(c);
   return s;

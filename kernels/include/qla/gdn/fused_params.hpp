@@ -35,8 +35,8 @@ QLA_HOST_DEVICE constexpr int fused_pitch32(int cols) { return cols + 4; }
 // ---------------------------------------------------------------------------------------------------------
 // kkt_solve: A_r = (I + StrictLower(diag(beta) K Kᵀ))⁻¹ per (chunk, value head).
 
-/// Parameters of kkt_solve_kernel. Grid: one CTA per (chunk of seq.chunk_index, value head), 1-D,
-/// blockIdx.x = chunk * heads_v + head.
+/// Parameters of kkt_solve_kernel. Grid: one CTA per (chunk of seq.chunk_index, query/key head),
+/// 1-D, blockIdx.x = chunk * (heads_v / group) + qk head; it writes A_r of the group's value heads.
 struct KktSolveParams {
   TokenTensor k;     ///< [B, T, H_qk, 128] qkv dtype
   TokenTensor beta;  ///< [B, T, H_v] (dim 1) fp32 or qkv dtype
@@ -52,14 +52,16 @@ struct KktSolveLayout {
   int k_tile;  ///< (C, 128) 16-bit, pitch fused_pitch16(128)
   int l_tile;  ///< (C, C) fp32, pitch fused_pitch32(C): β-scaled strict lower K Kᵀ
   int a_tile;  ///< (C, C) fp32: the inverse being built
-  int t_tile;  ///< (C, C) fp32: scratch for the off-diagonal block products
+  int t_tile;  ///< (C, C) fp32: scratch of the merges, over the K tile (dead once K Kᵀ is formed)
   int beta;    ///< C floats
   int bytes;   ///< total
 };
 QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
   const int k_bytes = chunk * fused_pitch16(kFusedHeadDim) * 2;
   const int f_bytes = chunk * fused_pitch32(chunk) * 4;
-  KktSolveLayout l{0, k_bytes, k_bytes + f_bytes, k_bytes + 2 * f_bytes, k_bytes + 3 * f_bytes, 0};
+  static_assert(64 * fused_pitch32(64) * 4 <= 64 * fused_pitch16(kFusedHeadDim) * 2,
+                "the scratch tile fits over the K tile");
+  KktSolveLayout l{0, k_bytes, k_bytes + f_bytes, 0, k_bytes + 2 * f_bytes, 0};
   l.bytes = l.beta + chunk * 4;
   return l;
 }

@@ -70,8 +70,8 @@ std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c);
 /// The instantiation for q/k/v dtype `qkv` (bf16 or fp16) and β dtype `beta` (f32 or == qkv).
 cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta);
 
-/// One CTA per (chunk, value head).
-cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_v);
+/// One CTA per (chunk, query/key head): the value heads of its group share K Kᵀ.
+cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_qk);
 
 /// Empty when the config can run `p`, else why not (head dims, dtypes, head ratio).
 std::string can_implement(const Problem& p, const KktSolveConfig& c);
