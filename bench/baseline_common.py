@@ -7,6 +7,8 @@ Timing reproduces FlashQLA's published method: many calls captured into one CUDA
 replay, per-call time = replay time / calls. `ms` is the mean over replays, the statistic qla's own bench reports;
 the median, minimum and maximum are recorded beside it.
 """
+import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -129,3 +131,11 @@ def time_graph(fn, replays, budget_ms):
     mean = sum(times) / len(times)
     times.sort()
     return mean, times[len(times) // 2], times[0], times[-1], calls
+
+
+def write_document(path, doc):
+    """Writes a bench document atomically (a temporary file renamed over `path`). The benches call it after
+    every measured row, so a run stopped by a time limit keeps every row it finished."""
+    tmp = pathlib.Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    os.replace(tmp, path)

@@ -99,7 +99,21 @@ def main():
     except ImportError as e:
         sys.exit(f"fla_bench: FLA is not importable here ({e}); install flash-linear-attention first")
     heads, names = common.select(args.heads, args.seqs, "fla_bench")
+    props = torch.cuda.get_device_properties(0)
     best = {}
+
+    def document():
+        return dict(schema="qla.bench.v1", implementation="fla",
+                    versions=dict(fla=getattr(fla, "__version__", "?"), triton=triton.__version__,
+                                  torch=torch.__version__, cuda=torch.version.cuda),
+                    device=dict(name=props.name, sm_count=props.multi_processor_count),
+                    date=datetime.date.today().isoformat(),
+                    method="cuda_graph: calls captured per replay, L2 flushed before each replay, mean of replays; "
+                           + ("fastest of FLA tuned on 1x2048 first and FLA tuned on the timed shape"
+                              if args.order == "both" else f"FLA autotuned by the order '{args.order}'")
+                           + "; outputs checked against qla's naive fp32 recurrence (errors)",
+                    rows=sorted(best.values(), key=lambda r: (r["h_qk"], r["h_v"], r["tokens"], r["name"])))
+
     for hq, hv in heads:
         orders = ["warm2048", "own"] if args.order == "both" else [args.order]
         for order in orders:
@@ -117,19 +131,8 @@ def main():
                 if key not in best or r["ms"] < best[key]["ms"]:
                     best[key] = r
                 print(f"fla {r['name']:<24} {order:<9} {r['ms']:.4f} ms", file=sys.stderr, flush=True)
-    props = torch.cuda.get_device_properties(0)
-    doc = dict(schema="qla.bench.v1", implementation="fla",
-               versions=dict(fla=getattr(fla, "__version__", "?"), triton=triton.__version__,
-                             torch=torch.__version__, cuda=torch.version.cuda),
-               device=dict(name=props.name, sm_count=props.multi_processor_count),
-               date=datetime.date.today().isoformat(),
-               method="cuda_graph: calls captured per replay, L2 flushed before each replay, mean of replays; "
-                      + ("fastest of FLA tuned on 1x2048 first and FLA tuned on the timed shape"
-                         if args.order == "both" else f"FLA autotuned by the order '{args.order}'")
-                      + "; outputs checked against qla's naive fp32 recurrence (errors)",
-               rows=sorted(best.values(), key=lambda r: (r["h_qk"], r["h_v"], r["tokens"], r["name"])))
-    pathlib.Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
-
+        common.write_document(args.out, document())  # a time limit keeps the head configurations done so far
+    common.write_document(args.out, document())
 
 if __name__ == "__main__":
     main()

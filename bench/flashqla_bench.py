@@ -52,7 +52,20 @@ def main():
     except ImportError as e:
         sys.exit(f"flashqla_bench: FlashQLA is not importable here ({e}); install flash-qla and tilelang first")
     heads, names = common.select(args.heads, args.seqs, "flashqla_bench")
+    props = torch.cuda.get_device_properties(0)
     rows = []
+
+    def document():
+        return dict(schema="qla.bench.v1", implementation="flashqla",
+                    versions=dict(flash_qla=getattr(flash_qla, "__version__", "?"), torch=torch.__version__,
+                                  cuda=torch.version.cuda),
+                    device=dict(name=props.name, sm_count=props.multi_processor_count),
+                    date=datetime.date.today().isoformat(),
+                    method="cuda_graph: FlashQLA's CP context built once outside the timed call, calls captured "
+                           "per replay, L2 flushed before each replay, mean of replays; outputs checked against "
+                           "qla's naive fp32 recurrence (errors)",
+                    rows=sorted(rows, key=lambda r: (r["h_qk"], r["h_v"], r["tokens"], r["name"])))
+
     with tempfile.TemporaryDirectory() as tmp:
         for hq, hv in heads:
             for n in names:
@@ -76,22 +89,12 @@ def main():
                            replays=args.replays, calls_per_replay=calls,
                            cp=bool(getattr(ctx, "is_intra", False)), errors=errs)
                 rows.append(row)
+                common.write_document(args.out, document())  # a time limit keeps the rows done so far
                 print(f"flashqla {row['name']:<24} {mean:.4f} ms  o err {errs['o']:.2e}", file=sys.stderr,
                       flush=True)
                 del x, ctx
                 torch.cuda.empty_cache()
-    props = torch.cuda.get_device_properties(0)
-    doc = dict(schema="qla.bench.v1", implementation="flashqla",
-               versions=dict(flash_qla=getattr(flash_qla, "__version__", "?"), torch=torch.__version__,
-                             cuda=torch.version.cuda),
-               device=dict(name=props.name, sm_count=props.multi_processor_count),
-               date=datetime.date.today().isoformat(),
-               method="cuda_graph: FlashQLA's CP context built once outside the timed call, calls captured per "
-                      "replay, L2 flushed before each replay, mean of replays; outputs checked against qla's "
-                      "naive fp32 recurrence (errors)",
-               rows=sorted(rows, key=lambda r: (r["h_qk"], r["h_v"], r["tokens"], r["name"])))
-    pathlib.Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
-
+    common.write_document(args.out, document())
 
 if __name__ == "__main__":
     main()

@@ -81,6 +81,8 @@ TEST(NvrtcConfigs, EveryBuildableConfigCompilesForSm90a) {
     if (u.spill_stores > 0 || u.spill_loads > 0) ++spills;
     if (u.static_smem > arch.smem_per_block_optin) ++over_budget;
     EXPECT_GE(u.registers, 1) << "ptxas log not parsed for " << jobs[i].spec.name_expression;
+    EXPECT_EQ(u.wgmma_notes, 0) << jobs[i].spec.name_expression
+                                << ": ptxas serialised wgmma or injected a warpgroup wait";
   }
   std::printf(
       "%zu kernels compiled for %s: %d failed, %d spill, %d over the shared memory budget\n",
@@ -97,6 +99,17 @@ TEST(NvrtcConfigs, ParsesPtxasLog) {
   EXPECT_EQ(u.spill_stores, 8);
   EXPECT_EQ(u.spill_loads, 12);
   EXPECT_EQ(u.stack_frame, 256);
+  EXPECT_EQ(u.wgmma_notes, 0);
+  // ptxas' notes on warpgroup MMA (as it prints them for sm_90a) are counted.
+  const auto w = parse_ptxas_log(
+      "ptxas info    : (C7517) warpgroup.wait is injected in around line 2584 by compiler to allow "
+      "use of registers defined by GMMA in function '_Z1k'\n"
+      "ptxas info    : (C7514) Potential Performance Loss: wgmma.mma_async instructions are "
+      "serialized due to non wgmma instructions reading accumulator registers\n"
+      "ptxas info    : (C7999) an unrelated note\n"
+      "ptxas info    : Used 168 registers, used 2 barriers\n");
+  EXPECT_EQ(w.wgmma_notes, 2);
+  EXPECT_EQ(parse_ptxas_log("no ptxas output").wgmma_notes, -1);
 }
 
 TEST(NvrtcConfigs, CompileErrorCarriesTheLog) {

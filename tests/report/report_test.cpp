@@ -80,6 +80,33 @@ TEST(Report, FlashQlaColumnsAppearWhenItsBenchRan) {
   EXPECT_FALSE(has(render_markdown(fixture()), "FlashQLA ms"));
 }
 
+// Cold rows that carry CUPTI's per-kernel medians get a "where the time goes" table, for the time
+// the page calls ours; a malformed kernel list is named.
+TEST(Report, PerKernelTimesOfTheColdRows) {
+  const fs::path dir = fs::temp_directory_path() / ("qla_report_k_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto write = [&](const std::string& kernels) {
+    std::ofstream(dir / "bench.json") << R"({"schema": "qla.bench.v1", "implementation": "qla",
+      "date": "2026-11-29", "device": {"name": "Fixture GPU 80GB"}, "rows": [
+      {"name": "2x8/8192", "implementation": "qla-default", "mode": "cold", "h_qk": 2, "h_v": 8,
+       "seqlens": [8192], "ms": 0.5, "kernels": )" +
+                                             kernels + R"(},
+      {"name": "2x8/8192", "implementation": "qla-default", "mode": "graph", "h_qk": 2, "h_v": 8,
+       "seqlens": [8192], "ms": 0.4}]})";
+    return load_report_data({(dir / "bench.json").string()}, {}, std::nullopt, "abc123");
+  };
+  const std::string md = render_markdown(write(
+      R"([{"name": "chunk_local_cumsum_kernel", "us": 11.4}, {"name": "fused_fwd_wgmma_kernel", "us": 250}])"));
+  EXPECT_TRUE(has(md, "## Where the time goes")) << md;
+  EXPECT_TRUE(
+      has(md, "| 2/8 | 1x8192 | default | 0.500 | chunk_local_cumsum 11 · fused_fwd_wgmma 250 |"))
+      << md;
+  EXPECT_FALSE(has(render_markdown(fixture()), "Where the time goes")) << "no kernels, no table";
+  EXPECT_THROW(write(R"({"name": "k"})"), UserError);
+  EXPECT_THROW(write(R"([{"name": "k"}])"), UserError);
+  fs::remove_all(dir);
+}
+
 // The correctness figures come from the GPU suite's record, not from prose.
 TEST(Report, CorrectnessComesFromTheValidationRecord) {
   ReportData d = fixture();

@@ -94,6 +94,34 @@ void shape_table(std::ostringstream& os, const ReportData& d,
   }
 }
 
+/// Where each plan's time goes: the cold rows' per-kernel medians (CUPTI), for the time the page
+/// calls "ours"; nothing when no cold row carries them.
+void kernel_table(std::ostringstream& os, const ReportData& d) {
+  const auto it = d.timings.find("cold");
+  if (it == d.timings.end()) return;
+  std::ostringstream rows;
+  for (const auto& [s, t] : it->second) {
+    const Timing* q = ours(t);
+    if (!q || q->kernels_us.empty()) continue;
+    rows << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | "
+         << (t.count("qla-tuned") ? "tuned" : "default") << " | " << fmt("%.3f", q->ms) << " | ";
+    const char* sep = "";
+    for (const auto& [name, us] : q->kernels_us) {
+      std::string shown = name;
+      if (const std::size_t k = shown.rfind("_kernel");
+          k != std::string::npos && k + 7 == shown.size())
+        shown.resize(k);
+      rows << sep << shown << " " << fmt("%.0f", us);
+      sep = " · ";
+    }
+    rows << " |\n";
+  }
+  if (rows.str().empty()) return;
+  os << "## Where the time goes (cold mode, per-kernel medians from CUPTI, µs, launch order)\n\n"
+     << "| heads (qk/v) | tokens | plan | ms | kernels |\n|---|---|---|---|---|\n"
+     << rows.str() << "\n";
+}
+
 /// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS[...]" (UTC); nullopt when unparsable.
 std::optional<long long> iso_seconds(const std::string& s) {
   int y, mo, d, h, mi, se;
@@ -209,7 +237,18 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
       QLA_REQUIRE(row.contains("ms") && row["ms"].is_number() && row["ms"].get<double>() > 0,
                   "report input '" << path << "': row " << row.value("name", "?")
                                    << " has no positive 'ms'");
-      Timing t{row["ms"].get<double>(), row.value("mode", std::string("graph")), path};
+      Timing t{row["ms"].get<double>(), row.value("mode", std::string("graph")), path, {}};
+      if (const auto k = row.find("kernels"); k != row.end()) {
+        QLA_REQUIRE(k->is_array(), "report input '" << path << "': row " << row.value("name", "?")
+                                                    << " has a 'kernels' that is not a list");
+        for (const auto& e : *k) {
+          QLA_REQUIRE(e.is_object() && e.contains("name") && e["name"].is_string() &&
+                          e.contains("us") && e["us"].is_number(),
+                      "report input '" << path << "': row " << row.value("name", "?")
+                                       << " has a kernel entry without a name and a time (us)");
+          t.kernels_us.emplace_back(e["name"].get<std::string>(), e["us"].get<double>());
+        }
+      }
       d.timings[t.mode][shape_of(row, path)][row_impl] = t;
     }
   }
@@ -286,6 +325,7 @@ std::string render_markdown(const ReportData& d) {
     shape_table(os, d, rows);
     os << "\n";
   }
+  kernel_table(os, d);
   if (d.copy_gbps > 0)
     os << "Floors: compulsory bytes (inputs read once, outputs written once) over the measured "
           "copy rate, and "

@@ -41,6 +41,8 @@ struct Timing {
   double ms = 0;
   std::string mode;    ///< "graph" (FlashQLA's published method) or "cold" (L2 flushed per call)
   std::string source;  ///< file it came from
+  /// Cold rows timed with CUPTI: each kernel's median duration (µs) in launch order.
+  std::vector<std::pair<std::string, double>> kernels_us;
 };
 
 /// Everything the page is made from.

@@ -15,6 +15,7 @@
 #include <cuda_fp16.h>
 
 #include "common/convert.cuh"
+#include "common/mma.cuh"
 #include "qla/gdn/unfused_params.hpp"
 
 namespace qla::gdn::unfused {

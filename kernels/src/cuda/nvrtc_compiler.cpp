@@ -119,7 +119,8 @@ std::string meta_text(const CompiledKernel& k) {
   std::ostringstream os;
   os << "lowered " << k.lowered_name << "\nregisters " << k.usage.registers << "\nstatic_smem "
      << k.usage.static_smem << "\nspill_stores " << k.usage.spill_stores << "\nspill_loads "
-     << k.usage.spill_loads << "\nstack_frame " << k.usage.stack_frame << "\n";
+     << k.usage.spill_loads << "\nstack_frame " << k.usage.stack_frame << "\nwgmma_notes "
+     << k.usage.wgmma_notes << "\n";
   return os.str();
 }
 
@@ -139,10 +140,13 @@ bool parse_meta(const std::string& text, CompiledKernel& k) {
       is >> k.usage.spill_loads;
     else if (key == "stack_frame")
       is >> k.usage.stack_frame;
+    else if (key == "wgmma_notes")
+      is >> k.usage.wgmma_notes;
     else
       return false;
   }
-  return !k.lowered_name.empty();
+  // An entry written before the wgmma notes were recorded is compiled again.
+  return !k.lowered_name.empty() && k.usage.wgmma_notes >= 0;
 }
 
 }  // namespace
@@ -186,6 +190,11 @@ ResourceUsage parse_ptxas_log(const std::string& log) {
   grab(std::regex(R"((\d+) bytes stack frame)"), u.stack_frame);
   if (u.registers >= 0 && u.static_smem < 0)
     u.static_smem = 0;  // ptxas omits "smem" when there is none
+  if (u.registers >= 0) {
+    const std::regex note(R"(\(C75\d\d\)[^\n]*(wgmma|warpgroup))");
+    u.wgmma_notes = static_cast<int>(
+        std::distance(std::sregex_iterator(log.begin(), log.end(), note), std::sregex_iterator()));
+  }
   return u;
 }
 

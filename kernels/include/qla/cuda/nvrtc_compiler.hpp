@@ -25,6 +25,9 @@ struct ResourceUsage {
   int spill_stores = -1;  ///< bytes
   int spill_loads = -1;   ///< bytes
   int stack_frame = -1;   ///< bytes per thread
+  /// ptxas' performance notes on warpgroup MMA (C75xx: wgmma serialised, a warpgroup wait
+  /// injected); on Hopper kernels they are defects
+  int wgmma_notes = -1;
 };
 
 /// A compiled kernel: the cubin and how to find the kernel in it.
@@ -78,7 +81,8 @@ const std::string& cuda_include_dir();
 /// The cubin cache directory (created on demand).
 std::string cache_dir();
 
-/// Parses ptxas' `-v` output (registers, smem, spills, stack frame); fields not found stay -1.
+/// Parses ptxas' `-v` output (registers, smem, spills, stack frame, wgmma notes); fields not found
+/// stay -1.
 ResourceUsage parse_ptxas_log(const std::string& log);
 
 }  // namespace qla::cuda
