@@ -112,41 +112,36 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
     __syncthreads();
 
     // Merges: for each pair of m × m inverse blocks (Y₀ at c0, Y₁ at r1 = c0 + m), T = L₁₀ Y₀ into
-    // the scratch tile, then X₁₀ = −Y₁ T; 16 × 16 output tiles spread over the warps.
+    // the scratch tile, then X₁₀ = −Y₁ T; 16 × 16 output tiles spread over the warps. A tile's
+    // product reads rows i0.. of A (pitch kPf) and columns j0.. of B (pitch kPf), m deep.
+    const auto tile_product = [&](int m, const float* a, const float* b, float(&acc)[1][2][4]) {
+      cuda::zero_acc(acc);
+      if (m == 16)
+        cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, a, b);
+      else
+        cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, a, b);
+    };
 #pragma unroll
     for (int m = kBlock; m < kChunk; m *= 2) {
-      const int tiles_per_pair = (m / 16) * (m / 16);
-      const int tiles = tiles_per_pair * (kChunk / (2 * m));
-      for (int tile = warp; tile < tiles; tile += kWarps) {
-        const int c0 = (tile / tiles_per_pair) * 2 * m, r1 = c0 + m;
-        const int i0 = (tile % tiles_per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
-        float acc[1][2][4];
-        cuda::zero_acc(acc);
-        if (m == 16)
-          cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, ls + (r1 + i0) * kPf + c0,
-                                                        as + c0 * kPf + c0 + j0);
-        else
-          cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, ls + (r1 + i0) * kPf + c0,
-                                                        as + c0 * kPf + c0 + j0);
-        cuda::for_each_acc(acc, i0, j0,
-                           [&](int r, int c, float& x) { ts[(c0 + r) * kPf + c] = x; });
+      const int per_pair = (m / 16) * (m / 16);
+      const int tiles = per_pair * (kChunk / (2 * m));
+      for (int pass = 0; pass < 2; ++pass) {
+        for (int tile = warp; tile < tiles; tile += kWarps) {
+          const int c0 = (tile / per_pair) * 2 * m, r1 = c0 + m;
+          const int i0 = (tile % per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
+          float acc[1][2][4];
+          if (pass == 0) {  // T = L₁₀ Y₀
+            tile_product(m, ls + (r1 + i0) * kPf + c0, as + c0 * kPf + c0 + j0, acc);
+            cuda::for_each_acc(acc, i0, j0,
+                               [&](int r, int c, float& x) { ts[(c0 + r) * kPf + c] = x; });
+          } else {  // X₁₀ = −Y₁ T
+            tile_product(m, as + (r1 + i0) * kPf + r1, ts + c0 * kPf + j0, acc);
+            cuda::for_each_acc(acc, r1 + i0, c0 + j0,
+                               [&](int r, int c, float& x) { as[r * kPf + c] = -x; });
+          }
+        }
+        __syncthreads();
       }
-      __syncthreads();
-      for (int tile = warp; tile < tiles; tile += kWarps) {
-        const int c0 = (tile / tiles_per_pair) * 2 * m, r1 = c0 + m;
-        const int i0 = (tile % tiles_per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
-        float acc[1][2][4];
-        cuda::zero_acc(acc);
-        if (m == 16)
-          cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, as + (r1 + i0) * kPf + r1,
-                                                        ts + c0 * kPf + j0);
-        else
-          cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, as + (r1 + i0) * kPf + r1,
-                                                        ts + c0 * kPf + j0);
-        cuda::for_each_acc(acc, r1 + i0, c0 + j0,
-                           [&](int r, int c, float& x) { as[r * kPf + c] = -x; });
-      }
-      __syncthreads();
     }
 
     // Store the valid rows, 8 elements (16 bytes) per thread and step.
