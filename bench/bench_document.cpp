@@ -61,6 +61,12 @@ Rates rates_for(const Shape& shape, double ms, const Ceilings& ceilings) {
   return r;
 }
 
+bool found_no_tuned_rows(const std::map<std::string, std::string>& provenance) {
+  for (const auto& [kernel, how] : provenance)
+    if (how != "heuristic" && how != "not in the catalog") return false;
+  return true;
+}
+
 std::string kernel_base_name(const std::string& name) {
   if (name.rfind("_Z", 0) == 0) {  // _Z [N] (<length><identifier>)+ ...: the last identifier
     std::size_t i = 2 + (name.size() > 2 && name[2] == 'N');

@@ -109,6 +109,12 @@ struct Row {
 };
 nlohmann::json to_json(const Row& r);
 
+/// Whether a qla-tuned plan found no tuned row at all: every kernel's lookup provenance (kernel id
+/// → "exact", "nearest", "same_arch", "heuristic" or "not in the catalog") is "heuristic" or not in
+/// the catalog. Such a plan is the untuned op (a store tuned on other kernel sources, or on other
+/// problems of no class near this one); the bench skips it instead of timing the default twice.
+bool found_no_tuned_rows(const std::map<std::string, std::string>& provenance);
+
 /// A kernel's function name without return type, namespaces, template arguments and parameters,
 /// from the demangled or the Itanium-mangled name CUPTI reports ("void qla::gdn::k<2>(P)" and
 /// "_ZN3qla3gdn1kILi2EEEvP" → "k"); a name it cannot parse comes back unchanged.

@@ -184,6 +184,11 @@ struct GdnFwdRunner::Impl {
           p.provenance[kernel] = "not in the catalog";  // a plan knob the lookup was not given
         }
       }
+      if (found_no_tuned_rows(p.provenance))
+        p.skipped =
+            "the store has no tuned row for this build's kernels near this problem (every lookup "
+            "fell "
+            "back to the heuristics: the plan is qla-default's); re-tune with qla tune";
     }
     return p;
   }

@@ -5,6 +5,8 @@
 #   scripts/gpu-session.sh tune     resume tuning the headline suite into $OUT/<store> (from results/<store>:
 #                                   carry it back in the next call; the tuner re-measures nothing)
 #   scripts/gpu-session.sh bench    qla tuned/default + FLA (.whl) + FlashQLA ($QLA_PEERS tarball) in one call
+#   scripts/gpu-session.sh profile  the wgmma chunk forward's cycles per phase (qla_chunk_step_profile) on
+#                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt
 # Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_PEERS,
 # QLA_BENCH_ONLY (qla, fla or flashqla: one bench per call when all three do not fit 10 minutes).
 set -uo pipefail
@@ -55,5 +57,14 @@ case $what in
     rc=$?
     tail -30 "$OUT/bench.log"
     exit $rc ;;
-  *) echo "gpu-session.sh: tests, tune or bench" >&2; exit 2 ;;
+  profile)
+    [[ -x $B/bin/qla_chunk_step_profile ]] || { echo "gpu-session.sh: the bundle has no qla_chunk_step_profile (built for sm_90a only)" >&2; exit 2; }
+    for shape in "2 8 32768" "16 64 32768" "2 8 2048"; do
+      read -r hqk hv tokens <<< "$shape"
+      timeout 120 "$B/bin/qla_chunk_step_profile" --hqk "$hqk" --hv "$hv" --tokens "$tokens" || exit $?
+    done > "$OUT/profile.txt" 2>&1
+    rc=$?
+    grep -E "stages|state " "$OUT/profile.txt"
+    exit $rc ;;
+  *) echo "gpu-session.sh: tests, tune, bench or profile" >&2; exit 2 ;;
 esac

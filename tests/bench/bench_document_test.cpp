@@ -151,6 +151,15 @@ TEST(BenchDocument, ReportReadsWhatTheBenchWrites) {
   fs::remove_all(dir);
 }
 
+TEST(BenchDocument, ATunedPlanWithoutTunedRowsIsTheDefault) {
+  EXPECT_TRUE(found_no_tuned_rows({{"gdn.cumsum", "heuristic"}, {"gdn.fwd_plan", "heuristic"}}));
+  EXPECT_TRUE(
+      found_no_tuned_rows({{"gdn.kkt_solve", "heuristic"}, {"knob", "not in the catalog"}}));
+  EXPECT_FALSE(found_no_tuned_rows({{"gdn.cumsum", "heuristic"}, {"gdn.kkt_solve", "nearest"}}));
+  EXPECT_FALSE(found_no_tuned_rows({{"gdn.fwd_plan", "exact"}}));
+  EXPECT_FALSE(found_no_tuned_rows({{"gdn.fused_fwd_wgmma", "same_arch"}}));
+}
+
 TEST(BenchDocument, KernelNamesLoseNamespacesTemplatesAndParameters) {
   EXPECT_EQ(
       kernel_base_name("void qla::gdn::fused_fwd_wgmma_kernel<2, __nv_bfloat16, __half, float, "
