@@ -11,7 +11,9 @@
 // off 1.7e-3, the bf16 noise): the gate still shrinks the window products far below e^{threshold}.
 // At s = 2 the exact zero-gate state grows without bound and the fused path (CP on and off alike)
 // returns NaN once it leaves fp16 range (fused_fwd's GEMM operands are fp16), while the fp32 naive
-// kernel stays exact: the limit is the fused kernel's operand precision, not CP.
+// kernel stays exact: the limit is the fused kernel's operand precision, not CP. So the op reports
+// such keys: kkt_solve sees β‖k‖² on K Kᵀ's diagonal and sets a bit of the call's error word where
+// it exceeds 2, and call_status() names it (both s are reported; s = 1.5 is still within the bar).
 #include "qla/gdn/forward.hpp"
 
 #include <gtest/gtest.h>
@@ -466,6 +468,7 @@ struct LongResult {
       0;                 ///< kkt_solve's A_r (CP-off run's workspace): entries that are NaN or inf
   double a_r_max = 0;    ///< largest finite |A_r|
   double state_max = 0;  ///< largest |entry| of the float64 final states
+  std::string status_naive, status_off, status_on;  ///< call_status() after each run ("" = ok)
 };
 
 LongResult run_long(const HostProblem& hp, PlanOptions on_options) {
@@ -475,13 +478,14 @@ LongResult run_long(const HostProblem& hp, PlanOptions on_options) {
   DeviceRun d(hp);
   LongResult res;
   for (double x : ht_ref) res.state_max = std::max(res.state_max, std::fabs(x));
-  auto run = [&](PlanOptions opt, Errors& e) {
+  auto run = [&](PlanOptions opt, Errors& e, std::string& status) {
     const Plan plan = gdn::make_plan(to_problem(hp), dev, opt);
     EXPECT_EQ(plan.not_implemented_reason(), "");
     cuda::DeviceBuffer ws(plan.workspace_bytes());
     bool identical = false;
     const Outputs r = run_twice(d, plan, ws, &identical);
     EXPECT_TRUE(identical) << gdn::algorithm_name(opt.algorithm) << " repeated runs differ";
+    status = gdn::call_status(plan, ws.get()).message;
     e = compare(hp, r, o_ref, ht_ref);
     if (opt.algorithm == Algorithm::kFused && opt.cp == CpMode::kOff) {
       std::vector<std::uint16_t> a(static_cast<std::size_t>(hp.rows) * hp.c.h_v * plan.chunk());
@@ -506,9 +510,9 @@ LongResult run_long(const HostProblem& hp, PlanOptions on_options) {
   naive.algorithm = Algorithm::kNaive;
   PlanOptions off;
   off.cp = CpMode::kOff;
-  const Outputs rn = run(naive, res.naive);
-  const Outputs rf = run(off, res.off);
-  const Outputs rc = run(on_options, res.on);
+  const Outputs rn = run(naive, res.naive, res.status_naive);
+  const Outputs rf = run(off, res.off, res.status_off);
+  const Outputs rc = run(on_options, res.on, res.status_on);
   res.on_vs_off = rel_o(hp, rc, rf);
   res.on_vs_naive = rel_o(hp, rc, rn);
   return res;
@@ -592,6 +596,8 @@ TEST(FusedForward, CpLongSequencesMatchNaiveAndReference) {
       const LongResult r = run_long(hp, on);
       print_long((std::string(c.name) + (pc ? " pc4" : " auto")).c_str(), r);
       EXPECT_GT(r.pieces, 4) << "auto CP should split (B = 1, Be·H ≤ 40)";
+      for (const std::string* st : {&r.status_naive, &r.status_off, &r.status_on})
+        EXPECT_EQ(*st, "") << "normalised keys: nothing to report";
       for (const Errors* e : {&r.naive, &r.off, &r.on}) {
         EXPECT_LE(e->o, 0.005);
         EXPECT_LE(e->ht, 0.005);
@@ -618,6 +624,12 @@ TEST(FusedForward, CpNonNormalisedKeys) {
     // The token recurrence stays exact whatever the keys.
     EXPECT_LE(r.naive.o, 0.005);
     EXPECT_EQ(r.naive.non_finite, 0);
+    EXPECT_EQ(r.status_naive, "") << "the naive path runs no kkt_solve and has nothing to report";
+    // The fused path reports the expansive keys (β‖k‖² > 2 at some token: with ‖k‖² ≈ s² ≥ 2.25
+    // and β = sigmoid(N(0, 1)) hundreds of the 4 × 16384 token-heads), CP on and off alike: never a
+    // silent result, even where it is within the bar.
+    EXPECT_NE(r.status_off.find("beta * |k|^2 > 2"), std::string::npos) << r.status_off;
+    EXPECT_NE(r.status_on.find("beta * |k|^2 > 2"), std::string::npos) << r.status_on;
     if (s == 1.5) {
       // β‖k‖² ≤ 2.25: some factors expand (|1 − β‖k‖²| ≤ 1.25), so the CP truncation bound
       // does not apply, yet CP on and off both stay within the forward bar (measured on the H100:

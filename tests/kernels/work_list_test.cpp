@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "qla/error.hpp"
+#include "qla/gdn/call_error.hpp"
 #include "qla/gdn/cp.hpp"
+#include "qla/gdn/forward.hpp"
 #include "qla/gdn/problem.hpp"
 
 namespace qla::gdn {
@@ -136,6 +138,20 @@ TEST(WorkList, CapacityRefusesListsBeyondInt32) {
   EXPECT_THROW(work_list_capacity(1LL << 40, 1, 32, 0), UserError);
   EXPECT_THROW(work_list_capacity(-1, 1, 32, 0), UserError);
   EXPECT_NO_THROW(work_list_capacity(1 << 24, 4096, 32, 4));
+}
+
+// call_status() reads the call's error word; each bit has its own sentence, none is silent.
+TEST(CallError, EveryBitOfTheErrorWordIsNamed) {
+  EXPECT_EQ(call_error_text(0), "");
+  const std::string offsets = call_error_text(kCallErrorOffsets);
+  EXPECT_NE(offsets.find("cu_seqlens is not a valid offset list"), std::string::npos) << offsets;
+  const std::string keys = call_error_text(kCallErrorExpansiveKeys);
+  EXPECT_NE(keys.find("beta * |k|^2 > 2"), std::string::npos) << keys;
+  EXPECT_EQ(keys.find("cu_seqlens"), std::string::npos) << keys;
+  const std::string both = call_error_text(kCallErrorOffsets | kCallErrorExpansiveKeys);
+  EXPECT_NE(both.find("cu_seqlens"), std::string::npos);
+  EXPECT_NE(both.find("beta * |k|^2"), std::string::npos);
+  EXPECT_NE(call_error_text(8).find("unknown"), std::string::npos);
 }
 
 }  // namespace

@@ -9,11 +9,13 @@
 // blocks Y₀, Y₁ of size m merge into one of size 2m through their lower-left block
 //   X₁₀ = −Y₁ (L₁₀ Y₀)                                  (two m × m × m TF32 products per merge)
 // for m = kBlock, 2·kBlock, … < C. Depth: kBlock − 1 dependent FMAs, then log2(C/kBlock) merge
-// levels, instead of C serial rows.
+// levels, instead of C serial rows. A token with β‖k‖² > 2 (keys far from unit norm) sets
+// kCallErrorExpansiveKeys in the call's error word (qla/gdn/call_error.hpp).
 // Compiles under nvcc and NVRTC.
 #pragma once
 
 #include "common/mma.cuh"
+#include "qla/gdn/call_error.hpp"
 #include "qla/gdn/fused_params.hpp"
 
 namespace qla::gdn {
@@ -88,9 +90,13 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
       __syncthreads();
     }
 
-    // L = StrictLower(diag(β) K Kᵀ).
-    cuda::for_each_acc(kk, m0, n0,
-                       [&](int r, int c, float& x) { ls[r * kPf + c] = c < r ? bs[r] * x : 0.f; });
+    // L = StrictLower(diag(β) K Kᵀ); the diagonal β‖k‖² tells whether the transition expands.
+    bool expansive = false;
+    cuda::for_each_acc(kk, m0, n0, [&](int r, int c, float& x) {
+      ls[r * kPf + c] = c < r ? bs[r] * x : 0.f;
+      expansive = expansive || (c == r && bs[r] * x > 2.f);  // β = 0 on rows past the chunk
+    });
+    if (expansive && p.error) atomicOr(p.error, kCallErrorExpansiveKeys);
     __syncthreads();
 
     // Diagonal blocks: warp b inverts block b. Lane j holds column j, x[s] = X[s][j]; once x[r] is

@@ -7,6 +7,7 @@
 // offsets, so one long sequence costs no more than many short ones.
 #pragma once
 
+#include "qla/gdn/call_error.hpp"
 #include "qla/gdn/work_list_params.hpp"
 
 namespace qla::gdn {
@@ -85,7 +86,7 @@ __global__ void __launch_bounds__(1024) build_work_list_kernel(WorkListParams p)
   const bool invalid = bad != 0;
   // An invalid list becomes N empty sequences at the end of the rows: no kernel writes o.
   auto offset = [&](int i) -> long long { return invalid ? p.total_tokens : given(i); };
-  if (tid == 0) *p.error = invalid ? 1 : 0;
+  if (tid == 0) *p.error = invalid ? kCallErrorOffsets : 0;
   for (int i = tid; i <= n; i += threads) p.cu[i] = static_cast<int>(offset(i));
 
   // Chunks and pieces per sequence, scanned into chunk_offset and raw_first_piece.

@@ -14,6 +14,7 @@
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/cuda/launcher.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/call_error.hpp"
 #include "qla/gdn/cp.hpp"
 #include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/fused_fwd.hpp"
@@ -714,7 +715,7 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
   const TokenTensor a_r = contiguous_tensor(ws + w.a_r, args.tokens, p.h_v, im.fused.chunk);
   FusedLaunch l;
   l.cumsum = {args.g, g_cum, lists.raw, p.h_v};
-  l.kkt = {k, args.beta, a_r, lists.raw, p.h_v, group};
+  l.kkt = {k, args.beta, a_r, lists.raw, p.h_v, group, lists.build.error};
   if (cp) {
     auto* num_warmup = reinterpret_cast<int*>(ws + w.num_warmup);
     auto* fallback = reinterpret_cast<int*>(ws + w.fallback);
@@ -883,16 +884,33 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
   return Status::success();
 }
 
+std::string call_error_text(int error_word) {
+  std::string why;
+  const auto add = [&why](const char* sentence) {
+    if (!why.empty()) why += "; ";
+    why += sentence;
+  };
+  if (error_word & kCallErrorOffsets)
+    add("cu_seqlens is not a valid offset list (cu[0] = 0, non-decreasing, cu[N] <= B*T rows); "
+        "nothing was written to o");
+  if (error_word & kCallErrorExpansiveKeys)
+    add("beta * |k|^2 > 2 at some token: the delta rule's transition I - beta k k^T expands the "
+        "state there and the chunked forward's 16-bit operands cannot follow it, so o and the "
+        "final "
+        "state are not reliable; L2-normalise the keys (or set the problem's l2norm_qk)");
+  if (error_word & ~(kCallErrorOffsets | kCallErrorExpansiveKeys))
+    add("unknown error bits in the call's error word");
+  return why;
+}
+
 Status call_status(const Plan& plan, const void* workspace) {
   const Plan::Impl& im = plan.impl();
   if (im.lists.error == WorkListLayout::kNone || workspace == nullptr) return Status::success();
   int error = 0;
   QLA_CUDA_CHECK(cudaMemcpy(&error, static_cast<const char*>(workspace) + im.lists.error,
                             sizeof(int), cudaMemcpyDeviceToHost));
-  if (error != 0)
-    return Status::invalid_argument(
-        "cu_seqlens is not a valid offset list (cu[0] = 0, non-decreasing, cu[N] <= B*T rows)");
-  return Status::success();
+  const std::string why = call_error_text(error);
+  return why.empty() ? Status::success() : Status::invalid_argument(why);
 }
 
 }  // namespace qla::gdn

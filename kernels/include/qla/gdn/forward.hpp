@@ -66,7 +66,12 @@ TokenTensor contiguous_tensor(void* data, const Problem& p, int heads, int dim);
 Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaStream_t stream);
 
 /// After a call on `workspace` has finished: ok, or invalid_argument when its device cu_seqlens
-/// was not a valid offset list. Synchronous (reads one word of the workspace).
+/// was not a valid offset list (nothing was written to o), or when β‖k‖² > 2 at some token (the
+/// outputs were written but are not reliable: the keys are far from unit norm, see
+/// qla/gdn/call_error.hpp). Synchronous (reads one word of the workspace).
 Status call_status(const Plan& plan, const void* workspace);
+
+/// What call_status() says of an error word: empty for 0, else one sentence per bit set.
+std::string call_error_text(int error_word);
 
 }  // namespace qla::gdn

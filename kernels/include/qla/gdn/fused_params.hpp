@@ -45,6 +45,9 @@ struct KktSolveParams {
   SequenceView seq;  ///< chunk_index/num_chunks for chunk size C
   int heads_v;       ///< H_v
   int group;         ///< H_v / H_qk (value heads per qk head)
+  /// The call's error word (qla/gdn/call_error.hpp), or null: kCallErrorExpansiveKeys is ORed in
+  /// when β‖k‖² > 2 at a valid token.
+  int* error;
 };
 
 /// Shared-memory layout of kkt_solve (bytes from the dynamic smem base).

@@ -59,12 +59,12 @@ struct FusedWgmmaProbe {
     // the state warpgroup
     kStateWaitInputs = 0,  ///< waiting for the stage
     kStateU = 1,           ///< S → A fragments, U issued, the previous chunk's O staged
-    kStateW = 2,        ///< the previous chunk's O staged, O₁ issued, column factors, U waited, W
-    kStateWaitAux = 3,  ///< waiting for A_g and P_g
-    kStateVd = 4,       ///< V_d issued, S decayed, O₁ waited and scaled, V_d waited
-    kStateScale = 5,    ///< V_d packed, tail rows of K zeroed
-    kStateUpdate = 6,   ///< the state update and O₂ issued and waited
-    kStateOut = 7,      ///< (unused: O is staged under the next chunk's U)
+    kStateW = 2,           ///< O₁ issued, column factors, the V tile read, U waited, W
+    kStateWaitAux = 3,     ///< waiting for A_g and P_g
+    kStateVd = 4,          ///< V_d issued, S decayed, O₁ waited and scaled, V_d waited
+    kStateScale = 5,       ///< V_d packed, tail rows of K zeroed
+    kStateUpdate = 6,      ///< the state update and O₂ issued and waited
+    kStateOut = 7,         ///< (unused: O is staged under the next chunk's U)
     kPhases = 8
   };
 };

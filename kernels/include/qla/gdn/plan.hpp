@@ -170,7 +170,7 @@ struct WorkListLayout {
   std::size_t cu = kNone, chunk_index = kNone, chunk_offset = kNone;
   std::size_t piece_cu = kNone, piece_chunk_index = kNone, piece_chunk_offset = kNone,
               piece_is_last = kNone, ht_index = kNone, raw_first_piece = kNone;
-  std::size_t error = kNone;  ///< int32: 0, or 1 when the call's cu_seqlens was invalid
+  std::size_t error = kNone;  ///< int32: the call's error word (qla/gdn/call_error.hpp)
 };
 
 /// Byte offsets of the fused path's intermediates inside the caller's workspace (kNone when
