@@ -21,8 +21,9 @@
 //      Sᵀ = e^{g_L} Sᵀ + (V_dᵀ ⊙ Γ) K,  Γ_t = e^{g_L − g_t} (0 past the valid rows)   (RS, MN-major
 //      K)
 //    Only U → W → V_d → S is serial. O₁ is issued behind U and waited behind V_d; O₂ is issued
-//    behind the state update and waited under the next chunk's U, where Oᵀ goes (stmatrix.trans)
-//    into a two-slot staging ring for the store warp.
+//    behind the state update and waited with it (ptxas will not keep it in flight across the
+//    loop's back edge); Oᵀ is packed then and staged (stmatrix.trans) under the next chunk's U
+//    into a two-slot ring that the store warp copies out.
 // A partial last chunk loads whole boxes (rows of the next sequence, or zeros past the tensor;
 // with fewer than 64 tokens per batch row the boxes are that short and the tile rows past them
 // stale); every product that reads those rows is masked by a select, and the K rows the state
@@ -205,9 +206,9 @@ __global__ void __launch_bounds__(384, 1)
         const long long left = t.len - static_cast<long long>(c) * kC;
         const int rows = left < kC ? static_cast<int>(left) : kC;
         TIn* out = obase + cuda::token_offset(p.o, first, t.head, tpr) + t.v0 + (lane % 8) * 8;
+        // Rows 4i + lane / 8, four 16-byte reads then four stores at a time.
 #pragma unroll
-        for (int i0 = 0; i0 < kC / 4;
-             i0 += 4) {  // rows 4i + lane / 8: four reads, then four stores
+        for (int i0 = 0; i0 < kC / 4; i0 += 4) {
           uint4 x[4];
 #pragma unroll
           for (int i = 0; i < 4; ++i)
