@@ -7,26 +7,14 @@
 //   qla_aot_generate OUT_DIR SHARDS
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "generated_file.hpp"
 #include "qla/cuda/kernel_catalog.hpp"
-
-namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) {
@@ -63,10 +51,7 @@ int main(int argc, char** argv) {
     for (const std::string& inc : includes[s]) text += "#include \"" + inc + "\"\n";
     text += "#include \"qla/cuda/aot_registry.hpp\"\n\n" + bodies[s];
     const std::string path = out_dir + "/aot_" + std::to_string(s) + ".cu";
-    if (read_file(path) == text) continue;
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) {
+    if (!qla::tools::write_if_changed(path, text)) {
       std::fprintf(stderr, "qla_aot_generate: cannot write %s\n", path.c_str());
       return 1;
     }

@@ -10,9 +10,10 @@
 // registers (RS) or shared memory (SS, K-major); B from shared memory, K-major or MN-major
 // (transposed). PTX ISA, "Asynchronous Warpgroup Level Matrix Multiply-Accumulate Instructions".
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <string>
+
+#include "generated_file.hpp"
 
 namespace {
 
@@ -95,13 +96,6 @@ std::string header_text() {
   return os.str();
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,16 +107,14 @@ int main(int argc, char** argv) {
   const std::string path = argv[argc - 1];
   const std::string text = header_text();
   if (check) {
-    if (read_file(path) == text) return 0;
+    if (qla::tools::read_file(path) == text) return 0;
     std::fprintf(stderr,
                  "%s is not what qla_wgmma_generate writes: regenerate it with "
                  "`qla_wgmma_generate %s` (build target regenerate_wgmma_ops)\n",
                  path.c_str(), path.c_str());
     return 1;
   }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) {
+  if (!qla::tools::write_if_changed(path, text)) {
     std::fprintf(stderr, "qla_wgmma_generate: cannot write %s\n", path.c_str());
     return 1;
   }
