@@ -4,14 +4,14 @@
 //
 // store:        results/nvidia-h100-80gb-hbm3.sqlite
 // scope:        --arch sm_90
-// newest trial: 2026-11-26T13:15:57.294Z
+// newest trial: 2026-11-26T13:15:56.746Z
 // device sm_90 primary:   NVIDIA H100 80GB HBM3, 132 SMs, digest ab3c9937da4d00ba, driver 13000, runtime 13000, nvrtc 13000
 // kernel gdn.fwd_plan: space 16abc8d66d0ea86a, no tuned rows (default c64.cp2.pc0.th10.v0)
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source 808a94e9cb1deb7f, 173 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, no tuned rows (default c64.bv64.s2.w8.rs40)
 // kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)
 // kernel gdn.kkt_solve: space 215a6700f54bbc63, source fcee448c274be321, 20 rows
-// kernel gdn.state_pass: space b820464cfbb1c7cc, source 26cc36e6176e99c6, 20 rows
+// kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, no tuned rows (default hbv32.hw8.obv128)
 //
 // qla_tuned::select(problem, cc_major, cc_minor) follows qla::tuner::Lookup: the exact problem on the primary
@@ -43,14 +43,6 @@
 // qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<32, 16, 8, __nv_bfloat16, float>
 // qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<32, 32, 4, __nv_bfloat16, float>
 // qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<64, 16, 8, __nv_bfloat16, float>
-// qla-aot: gdn/state_pass.cuh | qla::gdn::state_pass_kernel<32, 1, 4, false, __nv_bfloat16, float>
-// qla-aot: gdn/state_pass.cuh | qla::gdn::state_pass_kernel<32, 1, 4, true, __nv_bfloat16, float>
-// qla-aot: gdn/state_pass.cuh | qla::gdn::state_pass_kernel<32, 1, 8, false, __nv_bfloat16, float>
-// qla-aot: gdn/state_pass.cuh | qla::gdn::state_pass_kernel<32, 1, 8, true, __nv_bfloat16, float>
-// qla-aot: gdn/state_pass.cuh | qla::gdn::state_pass_kernel<32, 2, 4, false, __nv_bfloat16, float>
-// qla-aot: gdn/state_pass.cuh | qla::gdn::state_pass_kernel<32, 2, 4, true, __nv_bfloat16, float>
-// qla-aot: gdn/state_pass.cuh | qla::gdn::state_pass_kernel<32, 2, 8, false, __nv_bfloat16, float>
-// qla-aot: gdn/state_pass.cuh | qla::gdn::state_pass_kernel<32, 2, 8, true, __nv_bfloat16, float>
 #pragma once
 
 #include <array>
@@ -75,7 +67,7 @@ namespace qla_tuned {
 /// True when the store held no trials: select() answers every kernel's built-in default.
 inline constexpr bool kDefaultsOnly = false;
 /// Rows over every table.
-inline constexpr std::size_t kRowCount = 213;
+inline constexpr std::size_t kRowCount = 193;
 /// Compute capabilities with tables, {major, minor}.
 inline constexpr std::array<std::array<int, 2>, 1> kCapabilities = {{{{9, 0}}}};
 
@@ -689,73 +681,10 @@ static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[17].
 static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[18].values[0], kKktSolveSm90[18].values[1], kKktSolveSm90[18].values[2]}), "gdn.kkt_solve sm_90 row 18 (c32.b16.w4) lies outside the declared space");
 static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[19].values[0], kKktSolveSm90[19].values[1], kKktSolveSm90[19].values[2]}), "gdn.kkt_solve sm_90 row 19 (c32.b16.w4) lies outside the declared space");
 
-// ---- gdn.state_pass: axes c (chunk) s (stages) w (warps)
-/// Built-in default of gdn.state_pass (c64.s2.w8).
-inline constexpr int kStatePassDefault[3] = {/*c*/ 64, /*s*/ 2, /*w*/ 8};
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassDefault[0], kStatePassDefault[1], kStatePassDefault[2]}), "gdn.state_pass: the default lies outside the declared space");
-/// gdn.state_pass on sm_90: 20 rows.
-inline constexpr std::array<Row<3>, 20> kStatePassSm90 = {{
-    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.s2.w8 538.355 us (re-measured winner), 1.20x over the untuned op (646.234 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*s*/ 2, /*w*/ 8}, 538.35450000000003, 646.23350000000005},
-    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.s1.w4 590.403 us (re-measured winner), 1.28x over the untuned op (757.898 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x64.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 590.40300000000002, 757.89800000000002},
-    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.s2.w8 411.058 us (re-measured winner), 1.53x over the untuned op (630.617 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h2x8.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*s*/ 2, /*w*/ 8}, 411.05799999999999, 630.61650000000009},
-    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.s1.w8 441.250 us (re-measured winner), 1.29x over the untuned op (571.144 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h4x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 441.25, 571.14400000000001},
-    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.s2.w8 511.346 us (re-measured winner), 1.27x over the untuned op (647.769 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*s*/ 2, /*w*/ 8}, 511.34649999999999, 647.76900000000001},
-    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w8 3117.232 us (re-measured winner), 1.42x over the untuned op (4440.994 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 3117.232, 4440.9935000000005},
-    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w8 6081.470 us (re-measured winner), 1.38x over the untuned op (8408.426 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x64.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 6081.4704999999994, 8408.4259999999995},
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s1.w8 1267.942 us (re-measured winner), 1.90x over the untuned op (2413.521 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 1267.942, 2413.5210000000002},
-    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s2.w8 1917.017 us (re-measured winner), 1.45x over the untuned op (2781.063 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h4x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*s*/ 2, /*w*/ 8}, 1917.0169999999998, 2781.0630000000001},
-    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.s2.w8 3093.296 us (re-measured winner), 1.45x over the untuned op (4480.784 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*s*/ 2, /*w*/ 8}, 3093.2960000000003, 4480.7839999999997},
-    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 1147.062 us (re-measured winner), 1.31x over the untuned op (1500.678 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 1147.0619999999999, 1500.6779999999999},
-    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 1654.472 us (re-measured winner), 1.34x over the untuned op (2225.201 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x64.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 1654.4720000000002, 2225.201},
-    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 586.675 us (re-measured winner), 1.85x over the untuned op (1087.599 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h2x8.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 586.67450000000008, 1087.5990000000002},
-    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s2.w8 839.140 us (re-measured winner), 1.28x over the untuned op (1074.127 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*s*/ 2, /*w*/ 8}, 839.1400000000001, 1074.127},
-    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.s2.w8 1147.926 us (re-measured winner), 1.32x over the untuned op (1518.693 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*s*/ 2, /*w*/ 8}, 1147.9259999999999, 1518.693},
-    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 2190.715 us (re-measured winner), 1.47x over the untuned op (3225.360 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 2190.7150000000001, 3225.3595},
-    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w4 4276.967 us (re-measured winner), 1.45x over the untuned op (6199.979 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 4}, 4276.9665000000005, 6199.9790000000003},
-    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 1082.581 us (re-measured winner), 1.40x over the untuned op (1518.613 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 1082.5810000000001, 1518.6134999999999},
-    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s1.w8 1676.264 us (re-measured winner), 1.31x over the untuned op (2194.320 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*s*/ 1, /*w*/ 8}, 1676.2640000000001, 2194.3195000000001},
-    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.s2.w4 2233.707 us (re-measured winner), 1.43x over the untuned op (3195.070 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*s*/ 2, /*w*/ 4}, 2233.7070000000003, 3195.0700000000002},
-}};
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[0].values[0], kStatePassSm90[0].values[1], kStatePassSm90[0].values[2]}), "gdn.state_pass sm_90 row 0 (c32.s2.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[1].values[0], kStatePassSm90[1].values[1], kStatePassSm90[1].values[2]}), "gdn.state_pass sm_90 row 1 (c32.s1.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[2].values[0], kStatePassSm90[2].values[1], kStatePassSm90[2].values[2]}), "gdn.state_pass sm_90 row 2 (c64.s2.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[3].values[0], kStatePassSm90[3].values[1], kStatePassSm90[3].values[2]}), "gdn.state_pass sm_90 row 3 (c32.s1.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[4].values[0], kStatePassSm90[4].values[1], kStatePassSm90[4].values[2]}), "gdn.state_pass sm_90 row 4 (c32.s2.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[5].values[0], kStatePassSm90[5].values[1], kStatePassSm90[5].values[2]}), "gdn.state_pass sm_90 row 5 (c32.s1.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[6].values[0], kStatePassSm90[6].values[1], kStatePassSm90[6].values[2]}), "gdn.state_pass sm_90 row 6 (c32.s1.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[7].values[0], kStatePassSm90[7].values[1], kStatePassSm90[7].values[2]}), "gdn.state_pass sm_90 row 7 (c32.s1.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[8].values[0], kStatePassSm90[8].values[1], kStatePassSm90[8].values[2]}), "gdn.state_pass sm_90 row 8 (c32.s2.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[9].values[0], kStatePassSm90[9].values[1], kStatePassSm90[9].values[2]}), "gdn.state_pass sm_90 row 9 (c32.s2.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[10].values[0], kStatePassSm90[10].values[1], kStatePassSm90[10].values[2]}), "gdn.state_pass sm_90 row 10 (c32.s1.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[11].values[0], kStatePassSm90[11].values[1], kStatePassSm90[11].values[2]}), "gdn.state_pass sm_90 row 11 (c32.s1.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[12].values[0], kStatePassSm90[12].values[1], kStatePassSm90[12].values[2]}), "gdn.state_pass sm_90 row 12 (c32.s1.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[13].values[0], kStatePassSm90[13].values[1], kStatePassSm90[13].values[2]}), "gdn.state_pass sm_90 row 13 (c32.s2.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[14].values[0], kStatePassSm90[14].values[1], kStatePassSm90[14].values[2]}), "gdn.state_pass sm_90 row 14 (c32.s2.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[15].values[0], kStatePassSm90[15].values[1], kStatePassSm90[15].values[2]}), "gdn.state_pass sm_90 row 15 (c32.s1.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[16].values[0], kStatePassSm90[16].values[1], kStatePassSm90[16].values[2]}), "gdn.state_pass sm_90 row 16 (c32.s1.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[17].values[0], kStatePassSm90[17].values[1], kStatePassSm90[17].values[2]}), "gdn.state_pass sm_90 row 17 (c32.s1.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[18].values[0], kStatePassSm90[18].values[1], kStatePassSm90[18].values[2]}), "gdn.state_pass sm_90 row 18 (c32.s1.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassSm90[19].values[0], kStatePassSm90[19].values[1], kStatePassSm90[19].values[2]}), "gdn.state_pass sm_90 row 19 (c32.s2.w4) lies outside the declared space");
+// ---- gdn.state_pass: axes c (chunk) s (stages) w (warps) bv (block_v)
+/// Built-in default of gdn.state_pass (c64.s2.w8.bv64).
+inline constexpr int kStatePassDefault[4] = {/*c*/ 64, /*s*/ 2, /*w*/ 8, /*bv*/ 64};
+static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassDefault[0], kStatePassDefault[1], kStatePassDefault[2], kStatePassDefault[3]}), "gdn.state_pass: the default lies outside the declared space");
 
 // ---- gdn.unfused: axes hbv (h_block_v) hw (h_warps) obv (o_block_v)
 /// Built-in default of gdn.unfused (hbv32.hw8.obv128).
@@ -769,7 +698,7 @@ struct Selection {
   Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
   Choice<4> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
   Choice<3> kkt_solve;  ///< gdn.kkt_solve
-  Choice<3> state_pass;  ///< gdn.state_pass
+  Choice<4> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
 
   /// Kernel id → values of the kernels select() found a tuned row for, for
@@ -809,7 +738,6 @@ inline Selection select(const Query& q, int cc_major, int cc_minor) {
   if (cc_major == 9 && cc_minor == 0) {
     s.fused_fwd = detail::find(kFusedFwdSm90, q, kFusedFwdDefault);
     s.kkt_solve = detail::find(kKktSolveSm90, q, kKktSolveDefault);
-    s.state_pass = detail::find(kStatePassSm90, q, kStatePassDefault);
   }
   return s;
 }

@@ -307,20 +307,21 @@ std::vector<ConfigSet> config_sets() {
       {"c32",
        {{"gdn.fused_fwd", {32, 32, 1, 4, 0}},
         {"gdn.kkt_solve", {32, 16, 8}},
-        {"gdn.state_pass", {32, 1, 4}},
+        {"gdn.state_pass", {32, 1, 4, 128}},
         {"gdn.cumsum", {32}}}},
       {"c64_bv128",
        {{"gdn.fused_fwd", {64, 128, 2, 8, 0}},
         {"gdn.kkt_solve", {64, 32, 4}},
-        {"gdn.state_pass", {64, 2, 4}},
+        {"gdn.state_pass", {64, 2, 4, 128}},
         {"gdn.cp_correct", {16}}}},
       {"c64_bv64_smem",
        {{"gdn.fused_fwd", {64, 64, 3, 4, 1}},
         {"gdn.kkt_solve", {64, 16, 8}},
-        {"gdn.state_pass", {64, 1, 8}},
-        {"gdn.cp_correct", {64}}}},
+        {"gdn.state_pass", {64, 1, 8, 64}},
+        {"gdn.cp_correct", {32}}}},
       {"wgmma_s2", {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}}},
-      {"wgmma_s3_bf16", {{"gdn.fused_fwd_wgmma", {64, 64, 3, 0}}, {"gdn.state_pass", {64, 2, 4}}}},
+      {"wgmma_s3_bf16",
+       {{"gdn.fused_fwd_wgmma", {64, 64, 3, 0}}, {"gdn.state_pass", {64, 2, 4, 64}}}},
   };
 }
 
@@ -339,8 +340,8 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
         specs.push_back(
             gdn::kkt_solve_spec(gdn::KktSolveConfig::from_point(pt), DType::kBF16, DType::kF32));
       if (kernel == "gdn.state_pass")
-        specs.push_back(gdn::state_pass_spec(gdn::StatePassConfig::from_point(pt), DType::kBF16,
-                                             DType::kF32, true));
+        specs.push_back(
+            gdn::state_pass_spec(gdn::StatePassConfig::from_point(pt), DType::kBF16, DType::kF32));
     }
   }
   // FlashQLA's BV rule picks bv32 for these small grids and bv128 for CP on long sequences (later
@@ -350,7 +351,7 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
       for (int rs : {0, gdn::FusedFwdWsFamily::kDefault.reg_split})
         specs.push_back(
             gdn::fused_fwd_spec(gdn::FusedFwdConfig{64, bv, 2, 8, 0, rs}, t, DType::kF32));
-  for (int bv : {16, 64}) specs.push_back(gdn::cp_correct_spec({bv}));
+  for (int bv : {16, 32}) specs.push_back(gdn::cp_correct_spec({bv}));
   specs.push_back(gdn::cumsum_spec({32}, false, DType::kF32));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
 

@@ -23,9 +23,8 @@ TEST(StatePass, EveryConfigMatchesReference) {
   const auto points = space.enumerate(&dev->arch);
   std::vector<cuda::KernelSpec> specs;
   for (const auto& pt : points)
-    for (bool m : {false, true})
-      specs.push_back(
-          gdn::state_pass_spec(StatePassConfig::from_point(pt), DType::kBF16, DType::kF32, m));
+    specs.push_back(
+        gdn::state_pass_spec(StatePassConfig::from_point(pt), DType::kBF16, DType::kF32));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
   double worst_ht = 0, worst_m = 0;
   const auto cases = standard_cases();
@@ -90,8 +89,8 @@ TEST(StatePass, EveryConfigMatchesReference) {
       for (bool with_m : {true, false}) {
         SCOPED_TRACE(space.label(pt) + (with_m ? " M " : " noM ") + cases[ci].name);
         prm.m = with_m ? m.as<float>() : nullptr;
-        const auto& kernel = cuda::KernelCache::global().get(
-            gdn::state_pass_spec(c, DType::kBF16, DType::kF32, with_m));
+        const auto& kernel =
+            cuda::KernelCache::global().get(gdn::state_pass_spec(c, DType::kBF16, DType::kF32));
         std::vector<float> got_ht(ht_ref.size()), got_m(m_ref.size()), first_ht;
         for (int rep = 0; rep < 2; ++rep) {
           QLA_CUDA_CHECK(cudaMemset(ht.get(), 0xFF, ht.bytes()));

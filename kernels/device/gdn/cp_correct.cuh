@@ -1,9 +1,12 @@
-// Serial correction of the CP pieces' initial states, fp32. CTA = (V-slice of BV, head, raw
-// sequence); thread r owns state row r of the slice. Per piece the step is latency-bound (the
-// pieces are a serial chain), so the loads run ahead: thread r holds its whole row of M[j] in
-// registers (128 floats), refills each float4 with M[j+1]'s while it multiplies piece j, and
-// multiplies against the running state in shared memory, which every thread reads at the same
-// address (a broadcast).
+// Serial correction of the CP pieces' initial states, fp32: per raw sequence, h ← h0, then for each
+// piece j in order cp_h0[j] = h, h = ht[j] + (fallback[j] ? M[j] h : 0). CTA = (V-slice of BV,
+// head, raw sequence); thread r owns state row r of the slice. The pieces are a serial chain, so
+// everything a step reads from global memory is loaded one piece ahead: the fallback flag, row r
+// of ht[j+1] and, only where piece j+1 falls back, row r of M[j+1] (128 floats in registers, each
+// float4 refilled as soon as piece j has used it). What is left on the chain is the 128 x BV
+// multiply against the running state in shared memory, which every thread reads at the same
+// address (a broadcast), and two barriers. A small BV spreads a head over more CTAs and shortens
+// each step.
 #pragma once
 
 #include "qla/gdn/cp_params.hpp"
@@ -15,8 +18,8 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
   constexpr int kK = 128;
   constexpr int kV = 128;
   constexpr int kQ = BV / 4;  // float4 per row slice
-  static_assert(kV % BV == 0 && BV % 4 == 0 && BV <= 64,
-                "BV divides 128, a multiple of 4, at most 64");
+  static_assert(kV % BV == 0 && BV % 4 == 0 && BV <= 32,
+                "BV divides 128, a multiple of 4, at most 32");
   __shared__ __align__(16) float4 h_s[kK][kQ];  // (K, BV) fp32 running state slice
 
   const int v0 = blockIdx.x * BV;
@@ -24,6 +27,7 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
   const int raw = blockIdx.z;
   const int r = threadIdx.x;
   const long long head_state = static_cast<long long>(kK) * kV;
+  auto base_of = [&](int j) { return (static_cast<long long>(j) * p.heads + head) * head_state; };
   float4 row[kQ];
   {
     const float4* h0 =
@@ -33,39 +37,48 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
 #pragma unroll
     for (int q = 0; q < kQ; ++q) row[q] = h0 ? h0[q] : make_float4(0.f, 0.f, 0.f, 0.f);
   }
-  // Row r of M[j], loaded for piece j while piece j − 1 still multiplies: each float4 is refilled
-  // with the next piece's as soon as it was used (the state_pass writes M for every (piece, head),
-  // zeros where not needed).
   const int first = p.raw_first_piece[raw], end = p.raw_first_piece[raw + 1];
   auto m_row = [&](int j) {
-    return reinterpret_cast<const float4*>(
-        p.m + (static_cast<long long>(j) * p.heads + head) * head_state +
-        static_cast<long long>(r) * kK);
+    return reinterpret_cast<const float4*>(p.m + base_of(j) + static_cast<long long>(r) * kK);
   };
+  auto ht_row = [&](int j) {
+    return reinterpret_cast<const float4*>(p.ht + base_of(j) + r * kV + v0);
+  };
+  // Piece j's inputs, loaded during piece j − 1.
+  bool fb = false;
   float4 mrow[kK / 4];
+  float4 next[kQ];
   if (first < end) {
-    const float4* m = m_row(first);
+    fb = p.fallback[first * p.heads + head] != 0;
+    if (fb) {
+      const float4* m = m_row(first);
 #pragma unroll
-    for (int i = 0; i < kK / 4; ++i) mrow[i] = m[i];
+      for (int i = 0; i < kK / 4; ++i) mrow[i] = m[i];
+    }
+    const float4* ht = ht_row(first);
+#pragma unroll
+    for (int q = 0; q < kQ; ++q) next[q] = ht[q];
   }
   for (int j = first; j < end; ++j) {
-    const long long base = (static_cast<long long>(j) * p.heads + head) * head_state;
-    const bool fb = p.fallback[j * p.heads + head] != 0;
-    float4* cp_h0 = reinterpret_cast<float4*>(p.cp_h0 + base + r * kV + v0);
+    float4* cp_h0 = reinterpret_cast<float4*>(p.cp_h0 + base_of(j) + r * kV + v0);
 #pragma unroll
     for (int q = 0; q < kQ; ++q) {
       cp_h0[q] = row[q];
       h_s[r][q] = row[q];
+      row[q] = next[q];
     }
-    const float4* ht = reinterpret_cast<const float4*>(p.ht + base + r * kV + v0);
-#pragma unroll
-    for (int q = 0; q < kQ; ++q) row[q] = ht[q];
     const bool more = j + 1 < end;
-    const float4* m_next = m_row(more ? j + 1 : j);
-    __syncthreads();  // h_s complete
+    const bool fb_next = more && p.fallback[(j + 1) * p.heads + head] != 0;
+    if (more) {
+      const float4* ht = ht_row(j + 1);
 #pragma unroll
-    for (int i4 = 0; i4 < kK / 4; ++i4) {
-      if (fb) {  // row r of M[j] h: Σ_i M[r][i] h[i][:]
+      for (int q = 0; q < kQ; ++q) next[q] = ht[q];
+    }
+    if (fb) {
+      const float4* m_next = m_row(fb_next ? j + 1 : j);
+      __syncthreads();  // h_s complete
+#pragma unroll
+      for (int i4 = 0; i4 < kK / 4; ++i4) {  // row r of M[j] h: Σ_i M[r][i] h[i][:]
         const float mi[4] = {mrow[i4].x, mrow[i4].y, mrow[i4].z, mrow[i4].w};
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
@@ -78,10 +91,15 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
             row[q].w += mi[e] * h.w;
           }
         }
+        if (fb_next) mrow[i4] = m_next[i4];
       }
-      if (more) mrow[i4] = m_next[i4];
+      __syncthreads();  // every read of h_s done before the next piece overwrites it
+    } else if (fb_next) {
+      const float4* m_next = m_row(j + 1);
+#pragma unroll
+      for (int i = 0; i < kK / 4; ++i) mrow[i] = m_next[i];
     }
-    __syncthreads();  // every read of h_s done before the next piece overwrites it
+    fb = fb_next;
   }
 }
 

@@ -1,15 +1,15 @@
 // state_pass: the state-only pass (FlashQLA's prepare_h), used for the CP warm-up.
-// One CTA per (sequence or CP piece, value head) with the full V = 128 runs the last n chunks of
-// its sequence (n = num_warmup[seq * H + h], all chunks when null) and writes the final state;
-// heads that run every chunk (CP fallback) also accumulate the exact transition M = M_n ⋯ M_1, M_c
-// = e^{g_L}(I + Xᵀ K). Per chunk:
+// One CTA per (sequence or CP piece, value head, column slice) runs the last n chunks of its
+// sequence (n = num_warmup[seq * H + h], all chunks when null) and writes BV columns of the final
+// state. Heads that run every chunk (CP fallback) also need the exact transition M = M_n ⋯ M_1,
+// M_c = e^{g_L}(I + Xᵀ K): M evolves under the same map as S with v = 0 and the identity as its
+// initial state, so it is computed as 128 more state columns, [S | M] (128 x 256), by CTAs of
+// their own (grid y) that run in parallel with S's instead of after it. Per chunk:
 //   X = −diag(β) A_rᵀ K                 (C,C)ᵀ(C,128)    S-independent, off the serial chain
-//   Y = e^{g_L} (K S) − e^{g_L − g} ⊙ V  (C,128)(128,128) (e^{g_L − g} = 0 on padded rows)
-//   S ← e^{g_L} S + Xᵀ Y                (128,C)(C,128)
-//   with M: Z = K M (into the dead v tile);  M ← e^{g_L} (M + Xᵀ Z)
+//   Y = e^{g_L} (K S) − e^{g_L − g} ⊙ V  (C,128)(128,BV) (e^{g_L − g} = 0 on padded rows; V = 0 in
+//   M) S ← e^{g_L} S + Xᵀ Y                (128,C)(C,BV)
 // GEMMs: mma.sync m16n8k16 with fp16 operands (bf16 inputs converted in shared memory, see
-// fused_fwd.cuh), fp32 accumulators; S in registers, M fp32 in shared memory. Compiles under nvcc
-// and NVRTC.
+// fused_fwd.cuh), fp32 accumulators; the slice in registers. Compiles under nvcc and NVRTC.
 #pragma once
 
 #include "common/mma.cuh"
@@ -17,32 +17,32 @@
 
 namespace qla::gdn {
 
-/// kChunk: C (32 or 64); kStages: input ring depth (1..2; 1 when kWithM); kWarps: 4 or 8; kWithM: M
-/// support compiled in; T: qkv dtype; BetaT: float or T.
-template <int kChunk, int kStages, int kWarps, bool kWithM, class T, class BetaT>
+/// kChunk: C (32 or 64); kStages: input ring depth (1..2); kWarps: 4 or 8; kBV: state columns per
+/// CTA (64 or 128); T: qkv dtype; BetaT: float or T.
+template <int kChunk, int kStages, int kWarps, int kBV, class T, class BetaT>
 __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams p) {
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
   static_assert(kStages >= 1 && kStages <= 2, "stages");
+  static_assert(kBV == 64 || kBV == 128, "state columns per CTA");
   using Tc = __half;
   constexpr bool kConvert = !cuda::IsSame<T, __half>::value;
-  constexpr int kS = state_pass_stages(kStages, kWithM);
+  constexpr int kS = kStages;
   constexpr int kD = kFusedHeadDim;
   constexpr int kThreads = kWarps * 32;
   constexpr int kPq = fused_pitch16(kD);
+  constexpr int kPv = fused_pitch16(kBV);
   constexpr int kPa = fused_pitch16(kChunk);
-  constexpr int kPm = fused_pitch32(kD);
-  constexpr StatePassLayout kL = state_pass_layout(kChunk, kStages, kWithM);
-  using TileX = cuda::WarpTiling<kChunk, kD, kWarps>;  // X, Y, Z
-  using TileS = cuda::WarpTiling<kD, kD, kWarps>;      // S, M
+  constexpr StatePassLayout kL = state_pass_layout(kChunk, kStages, kBV);
+  using TileX = cuda::WarpTiling<kChunk, kD, kWarps>;   // X
+  using TileY = cuda::WarpTiling<kChunk, kBV, kWarps>;  // Y
+  using TileS = cuda::WarpTiling<kD, kBV, kWarps>;      // the state slice
 
   extern __shared__ __align__(128) unsigned char smem[];
-  Tc* s16 = reinterpret_cast<Tc*>(smem + kL.s16);        // (128, 128) fp16 state copy
+  Tc* s16 = reinterpret_cast<Tc*>(smem + kL.s16);        // (128, BV) fp16 copy of the slice
   Tc* xs = reinterpret_cast<Tc*>(smem + kL.x);           // (C, 128) X
-  Tc* ys = reinterpret_cast<Tc*>(smem + kL.y);           // (C, 128) Y
+  Tc* ys = reinterpret_cast<Tc*>(smem + kL.y);           // (C, BV) Y
   float* gs = reinterpret_cast<float*>(smem + kL.g);     // (C)
   float* bs = reinterpret_cast<float*>(smem + kL.beta);  // (C)
-  float* m32 = reinterpret_cast<float*>(smem + kL.m32);  // (128, 128) fp32 M when kWithM
-  Tc* m16 = reinterpret_cast<Tc*>(smem + kL.m16);        // (128, 128) fp16 copy of M
 
   const int tid = threadIdx.x;
   const int warp = tid / 32;
@@ -56,9 +56,19 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
   int n = p.num_warmup ? p.num_warmup[seq * p.heads_v + head] : nchunks;
   n = n < 0 ? 0 : (n > nchunks ? nchunks : n);
   const bool full = n == nchunks;
-  const bool with_m = kWithM && p.m != nullptr && full;
+  // Columns [col0, col0 + BV) of [S | M]: a slice of S, or of M (v = 0, from the identity).
+  const int col0 = static_cast<int>(blockIdx.y) * kBV;
+  const bool m_slice = col0 >= kD;
+  const int c0 = m_slice ? col0 - kD : col0;  // first column within S or M
+  const long long out_base = (static_cast<long long>(seq) * p.heads_v + head) * kD * kD;
+  if (m_slice && !full) {  // no transition needed: M's slice is zero
+    for (int i = tid; i < kD * kBV; i += kThreads)
+      p.m[out_base + (i / kBV) * kD + c0 + i % kBV] = 0.f;
+    return;
+  }
   const int c_begin = nchunks - n;
   const int sx_m0 = TileX::m0(warp), sx_n0 = TileX::n0(warp);
+  const int sy_m0 = TileY::m0(warp), sy_n0 = TileY::n0(warp);
   const int ss_m0 = TileS::m0(warp), ss_n0 = TileS::n0(warp);
 
   auto rows_of = [&](int c) {
@@ -75,13 +85,18 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
     const long long v0 = cuda::token_offset(p.v, cs, head, tpr);
     const long long a0 = cuda::token_offset(p.a, cs, head, tpr);
     const int rows = rows_of(c);
-    constexpr int kSq = kD / 8, kSa = kChunk / 8;
+    constexpr int kSq = kD / 8, kSv = kBV / 8, kSa = kChunk / 8;
     for (int i = tid; i < kChunk * kSq; i += kThreads) {
       const int r = i / kSq, s = i % kSq;
       f(reinterpret_cast<Tc*>(st + kL.k) + r * kPq + s * 8, k0 + r * p.k.stride_token + s * 8, p.k,
         r < rows);
-      f(reinterpret_cast<Tc*>(st + kL.v) + r * kPq + s * 8, v0 + r * p.v.stride_token + s * 8, p.v,
-        r < rows);
+    }
+    if (!m_slice) {  // M's v is zero: never loaded, never read
+      for (int i = tid; i < kChunk * kSv; i += kThreads) {
+        const int r = i / kSv, s = i % kSv;
+        f(reinterpret_cast<Tc*>(st + kL.v) + r * kPv + s * 8,
+          v0 + r * p.v.stride_token + c0 + s * 8, p.v, r < rows);
+      }
     }
     for (int i = tid; i < kChunk * kSa; i += kThreads) {
       const int r = i / kSa, s = i % kSa;
@@ -115,25 +130,15 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
     }
   };
 
-  // Initial state: h0 when the whole sequence runs, zero for a warm-up window.
+  // Initial state: S from h0 when the whole sequence runs, zero for a warm-up window; M from the
+  // identity.
   float sreg[TileS::kMT][TileS::kNT][4];
   {
-    const float* h0 = (p.h0 && full)
-                          ? p.h0 + (static_cast<long long>(seq) * p.heads_v + head) * kD * kD
-                          : nullptr;
+    const float* h0 = (p.h0 && full && !m_slice) ? p.h0 + out_base : nullptr;
     cuda::for_each_acc(sreg, ss_m0, ss_n0, [&](int r, int c, float& x) {
-      x = h0 ? h0[r * kD + c] : 0.f;
-      s16[r * kPq + c] = __float2half_rn(x);
+      x = m_slice ? (r == c0 + c ? 1.f : 0.f) : (h0 ? h0[r * kD + c0 + c] : 0.f);
+      s16[r * kPv + c] = __float2half_rn(x);
     });
-  }
-  if constexpr (kWithM) {
-    if (with_m) {
-      for (int i = tid; i < kD * kD; i += kThreads) {
-        const int r = i / kD, c = i % kD;
-        m32[r * kPm + c] = r == c ? 1.f : 0.f;
-        m16[r * kPq + c] = __float2half_rn(r == c ? 1.f : 0.f);
-      }
-    }
   }
 
   if constexpr (kS > 1) {
@@ -165,7 +170,7 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
 
     unsigned char* st = smem + b * kL.stage_bytes;
     Tc* ks = reinterpret_cast<Tc*>(st + kL.k);  // (C, 128)
-    Tc* vs = reinterpret_cast<Tc*>(st + kL.v);  // (C, 128)
+    Tc* vs = reinterpret_cast<Tc*>(st + kL.v);  // (C, BV)
     Tc* as = reinterpret_cast<Tc*>(st + kL.a);  // (C, C)
     const int rows = rows_of(c);
     const float g_last = gs[kChunk - 1];
@@ -182,62 +187,29 @@ __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams
       });
     }
     {
-      float acc[TileX::kMT][TileX::kNT][4];
+      float acc[TileY::kMT][TileY::kNT][4];
       cuda::zero_acc(acc);
-      cuda::warp_mma<Tc, false, true, TileX::kMT, TileX::kNT, kD>(acc, ks, kPq, s16, kPq, sx_m0,
-                                                                  sx_n0);
-      cuda::for_each_acc(acc, sx_m0, sx_n0, [&](int r, int cc, float& x) {
-        const float tail = r < rows ? __expf(g_last - gs[r]) : 0.f;
-        ys[r * kPq + cc] = __float2half_rn(decay * x - tail * __half2float(vs[r * kPq + cc]));
+      cuda::warp_mma<Tc, false, true, TileY::kMT, TileY::kNT, kD>(acc, ks, kPq, s16, kPv, sy_m0,
+                                                                  sy_n0);
+      cuda::for_each_acc(acc, sy_m0, sy_n0, [&](int r, int cc, float& x) {
+        float y = decay * x;
+        if (!m_slice && r < rows) y -= __expf(g_last - gs[r]) * __half2float(vs[r * kPv + cc]);
+        ys[r * kPv + cc] = __float2half_rn(y);
       });
     }
     __syncthreads();  // (2)
 
-    // Phase 2: S ← e^{g_L} S + Xᵀ Y (and its fp16 copy: K·S of this chunk is done); Z = K M into
-    // the v tile.
+    // Phase 2: S ← e^{g_L} S + Xᵀ Y, and its fp16 copy (K·S of this chunk is done).
     cuda::for_each_acc(sreg, ss_m0, ss_n0, [&](int, int, float& x) { x *= decay; });
-    cuda::warp_mma<Tc, true, true, TileS::kMT, TileS::kNT, kChunk>(sreg, xs, kPq, ys, kPq, ss_m0,
+    cuda::warp_mma<Tc, true, true, TileS::kMT, TileS::kNT, kChunk>(sreg, xs, kPq, ys, kPv, ss_m0,
                                                                    ss_n0);
     cuda::for_each_acc(sreg, ss_m0, ss_n0,
-                       [&](int r, int cc, float& x) { s16[r * kPq + cc] = __float2half_rn(x); });
-    if constexpr (kWithM) {
-      if (with_m) {
-        {
-          float acc[TileX::kMT][TileX::kNT][4];
-          cuda::zero_acc(acc);
-          cuda::warp_mma<Tc, false, true, TileX::kMT, TileX::kNT, kD>(acc, ks, kPq, m16, kPq, sx_m0,
-                                                                      sx_n0);
-          cuda::for_each_acc(acc, sx_m0, sx_n0, [&](int r, int cc, float& x) {
-            vs[r * kPq + cc] = __float2half_rn(x);
-          });
-        }
-        __syncthreads();  // (3) Z complete, every read of m16 done
-        float acc[TileS::kMT][TileS::kNT][4];
-        cuda::for_each_acc(acc, ss_m0, ss_n0,
-                           [&](int r, int cc, float& x) { x = m32[r * kPm + cc]; });
-        cuda::warp_mma<Tc, true, true, TileS::kMT, TileS::kNT, kChunk>(acc, xs, kPq, vs, kPq, ss_m0,
-                                                                       ss_n0);
-        cuda::for_each_acc(acc, ss_m0, ss_n0, [&](int r, int cc, float& x) {
-          x *= decay;
-          m32[r * kPm + cc] = x;
-          m16[r * kPq + cc] = __float2half_rn(x);
-        });
-      }
-    }
+                       [&](int r, int cc, float& x) { s16[r * kPv + cc] = __float2half_rn(x); });
     __syncthreads();  // (4) stage b, X, Y free for the next chunk
   }
 
-  float* ht = p.ht + (static_cast<long long>(seq) * p.heads_v + head) * kD * kD;
-  cuda::for_each_acc(sreg, ss_m0, ss_n0, [&](int r, int c, float& x) { ht[r * kD + c] = x; });
-  if (p.m) {
-    float* m = p.m + (static_cast<long long>(seq) * p.heads_v + head) * kD * kD;
-    for (int i = tid; i < kD * kD; i += kThreads) {
-      const int r = i / kD, c = i % kD;
-      float x = 0.f;
-      if constexpr (kWithM) x = with_m ? m32[r * kPm + c] : 0.f;
-      m[i] = x;
-    }
-  }
+  float* out = (m_slice ? p.m : p.ht) + out_base + c0;
+  cuda::for_each_acc(sreg, ss_m0, ss_n0, [&](int r, int c, float& x) { out[r * kD + c] = x; });
 }
 
 }  // namespace qla::gdn

@@ -423,10 +423,7 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   im.kkt_kernel = &cache.get(kkt_solve_spec(im.kkt, problem.qkv_dtype, problem.beta_dtype));
   im.fused_kernel = &cache.get(fused_fwd_spec(im.fused, problem.qkv_dtype, problem.beta_dtype));
   if (cp) {
-    // M is needed wherever a head falls back, which only the device knows: always the M
-    // instantiation.
-    im.state_kernel =
-        &cache.get(state_pass_spec(im.state, problem.qkv_dtype, problem.beta_dtype, true));
+    im.state_kernel = &cache.get(state_pass_spec(im.state, problem.qkv_dtype, problem.beta_dtype));
     im.warmup_kernel = &cache.get(cp_warmup_spec());
     im.correct_kernel = &cache.get(cp_correct_spec(im.correct));
   }

@@ -10,31 +10,28 @@
 namespace qla::gdn {
 
 bool StatePassFamily::buildable(const Config& c, const ArchInfo& arch) {
-  return state_pass_smem_bytes(c, true) <= static_cast<std::size_t>(arch.smem_per_block_optin) &&
-         state_pass_smem_bytes(c, false) <= static_cast<std::size_t>(arch.smem_per_block_optin);
+  return state_pass_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
 }
 
 std::vector<cuda::KernelSpec> StatePassFamily::specs(const Config& c) {
   std::vector<cuda::KernelSpec> out;
-  for (DType qkv : {DType::kBF16, DType::kF16})
-    for (bool with_m : {false, true}) out.push_back(state_pass_spec(c, qkv, DType::kF32, with_m));
+  for (DType qkv : {DType::kBF16, DType::kF16}) out.push_back(state_pass_spec(c, qkv, DType::kF32));
   return out;
 }
 
 std::vector<cuda::KernelSpec> StatePassFamily::deploy_specs(const Config& c, const Problem& p) {
-  return {state_pass_spec(c, p.qkv_dtype, p.beta_dtype, false),
-          state_pass_spec(c, p.qkv_dtype, p.beta_dtype, true)};
+  return {state_pass_spec(c, p.qkv_dtype, p.beta_dtype)};
 }
 
-std::size_t state_pass_smem_bytes(const StatePassConfig& c, bool with_m) {
-  return static_cast<std::size_t>(state_pass_layout(c.chunk, c.stages, with_m).bytes);
+std::size_t state_pass_smem_bytes(const StatePassConfig& c) {
+  return static_cast<std::size_t>(state_pass_layout(c.chunk, c.stages, c.block_v).bytes);
 }
 
-cuda::KernelSpec state_pass_spec(const StatePassConfig& c, DType qkv, DType beta, bool with_m) {
+cuda::KernelSpec state_pass_spec(const StatePassConfig& c, DType qkv, DType beta) {
   return {"gdn/state_pass.cuh",
           "qla::gdn::state_pass_kernel<" + std::to_string(c.chunk) + ", " +
               std::to_string(c.stages) + ", " + std::to_string(c.warps) + ", " +
-              (with_m ? "true" : "false") + ", " + detail::qkv_type_name(qkv) + ", " +
+              std::to_string(c.block_v) + ", " + detail::qkv_type_name(qkv) + ", " +
               detail::beta_type_name(qkv, beta) + ">",
           cuda::params_layout<StatePassParams>()};
 }
@@ -42,9 +39,10 @@ cuda::KernelSpec state_pass_spec(const StatePassConfig& c, DType qkv, DType beta
 cuda::LaunchShape state_pass_shape(const StatePassConfig& c, int num_sequences, int heads_v,
                                    bool with_m) {
   cuda::LaunchShape s;
-  s.grid = {static_cast<unsigned>(num_sequences * heads_v), 1, 1};
+  s.grid = {static_cast<unsigned>(num_sequences * heads_v),
+            static_cast<unsigned>(state_pass_slices(c.block_v, with_m)), 1};
   s.block = {static_cast<unsigned>(32 * c.warps), 1, 1};
-  s.dynamic_smem = state_pass_smem_bytes(c, with_m);
+  s.dynamic_smem = state_pass_smem_bytes(c);
   return s;
 }
 

@@ -13,7 +13,7 @@
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, source fixture-src-1, 1 row
 // kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)
 // kernel gdn.kkt_solve: space 215a6700f54bbc63, source fixture-src-1, 1 row
-// kernel gdn.state_pass: space b820464cfbb1c7cc, no tuned rows (default c64.s2.w8)
+// kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, source fixture-src-1, 1 row
 //
 // qla_tuned::select(problem, cc_major, cc_minor) follows qla::tuner::Lookup: the exact problem on the primary
@@ -123,10 +123,10 @@ inline constexpr std::array<Row<3>, 1> kKktSolveSm90 = {{
 }};
 static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]}), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8) lies outside the declared space");
 
-// ---- gdn.state_pass: axes c (chunk) s (stages) w (warps)
-/// Built-in default of gdn.state_pass (c64.s2.w8).
-inline constexpr int kStatePassDefault[3] = {/*c*/ 64, /*s*/ 2, /*w*/ 8};
-static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassDefault[0], kStatePassDefault[1], kStatePassDefault[2]}), "gdn.state_pass: the default lies outside the declared space");
+// ---- gdn.state_pass: axes c (chunk) s (stages) w (warps) bv (block_v)
+/// Built-in default of gdn.state_pass (c64.s2.w8.bv64).
+inline constexpr int kStatePassDefault[4] = {/*c*/ 64, /*s*/ 2, /*w*/ 8, /*bv*/ 64};
+static_assert(qla::in_space_values<qla::gdn::StatePassFamily>({kStatePassDefault[0], kStatePassDefault[1], kStatePassDefault[2], kStatePassDefault[3]}), "gdn.state_pass: the default lies outside the declared space");
 
 // ---- gdn.unfused: axes hbv (h_block_v) hw (h_warps) obv (o_block_v)
 /// Built-in default of gdn.unfused (hbv32.hw8.obv128).
@@ -146,7 +146,7 @@ struct Selection {
   Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
   Choice<4> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
   Choice<3> kkt_solve;  ///< gdn.kkt_solve
-  Choice<3> state_pass;  ///< gdn.state_pass
+  Choice<4> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
 
   /// Kernel id → values of the kernels select() found a tuned row for, for

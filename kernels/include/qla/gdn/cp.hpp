@@ -14,9 +14,9 @@
 
 namespace qla::gdn {
 
-/// Config of cp_correct_states_kernel. Label e.g. "bv32".
+/// Config of cp_correct_states_kernel. Label e.g. "bv8".
 struct CpCorrectConfig {
-  int block_v = 32;  ///< V columns per CTA (16, 32, 64)
+  int block_v = 8;  ///< V columns per CTA (8, 16, 32)
 
   Point to_point() const;
   static CpCorrectConfig from_point(
@@ -26,7 +26,7 @@ struct CpCorrectConfig {
 /// cp_warmup_counts_kernel has nothing to tune: one point.
 struct CpWarmupConfig {};
 
-inline constexpr int kCpCorrectBlockVValues[] = {16, 32, 64};  ///< state columns per CTA
+inline constexpr int kCpCorrectBlockVValues[] = {8, 16, 32};  ///< state columns per CTA
 
 /// The declaration of gdn.cp_warmup (qla/family.hpp): no axes, one point.
 struct CpWarmupFamily {
@@ -40,7 +40,7 @@ struct CpWarmupFamily {
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
 
-/// The declaration of gdn.cp_correct (qla/family.hpp): default bv32.
+/// The declaration of gdn.cp_correct (qla/family.hpp): default bv8.
 struct CpCorrectFamily {
   using Config = CpCorrectConfig;
   static constexpr const char* kId = "gdn.cp_correct";

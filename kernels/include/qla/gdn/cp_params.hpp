@@ -28,10 +28,9 @@ struct CpWarmupParams {
 /// All fp32; states [.., 128, 128] layout [K, V]; M [P, heads, 128, 128] row-major (M h = Σ_i
 /// M[k][i] h[i][v]). Grid (128 / BV, heads, N_raw), 128 threads (one per state row).
 struct CpCorrectParams {
-  const float* h0;  ///< [N_raw, heads, K, V] or null (zeros)
-  const float* ht;  ///< [P, heads, K, V] warm-up states
-  const float* m;   ///< [P, heads, K, K] transitions, allocated for every (piece, head): all are
-                    ///< loaded (ahead of use), only the fallback ones multiply
+  const float* h0;             ///< [N_raw, heads, K, V] or null (zeros)
+  const float* ht;             ///< [P, heads, K, V] warm-up states
+  const float* m;              ///< [P, heads, K, K] transitions: read only where fallback is set
   const int* fallback;         ///< [P, heads]
   const int* raw_first_piece;  ///< [N_raw+1] first piece of each raw sequence
   float* cp_h0;                ///< [P, heads, K, V] out: initial state of every piece

@@ -188,8 +188,9 @@ QLA_HOST_DEVICE constexpr FusedFwdWsLayout fused_fwd_ws_layout(int chunk, int bv
 // ---------------------------------------------------------------------------------------------------------
 // state_pass: final state (and the transition matrix M) of the last n chunks of each sequence.
 
-/// Parameters of state_pass_kernel. Grid: N * H_v CTAs, blockIdx.x = n * H_v + h; each CTA owns the
-/// full V.
+/// Parameters of state_pass_kernel. Grid: (N * H_v, slices) CTAs, blockIdx.x = n * H_v + h; CTA y
+/// owns columns [y·BV, y·BV + BV) of the augmented state [S | M] (128 x 256): S's V = 128 columns,
+/// then M's 128 (launched only when m is non-null, `state_pass_slices`).
 struct StatePassParams {
   TokenTensor k;     ///< [B, T, H_qk, 128] qkv dtype
   TokenTensor v;     ///< [B, T, H_v, 128] qkv dtype
@@ -211,41 +212,34 @@ struct StatePassParams {
   int group;         ///< H_v / H_qk
 };
 
-/// Shared-memory layout of state_pass: per stage k (C, 128), v (C, 128), A_r (C, C) 16-bit; then
-/// the fp16 state copy (128, 128), X (C, 128), Y (C, 128), g, beta; with M: fp32 M (128, 128) and
-/// its fp16 copy (Z = K·M reuses the stage's v tile, dead once Y is formed). With M the kernel runs
-/// one stage (`state_pass_stages`): two would not fit in 227 KB.
+/// CTAs per (sequence, head) along grid y: the state's V = 128 columns, and M's 128 with M.
+QLA_HOST_DEVICE constexpr int state_pass_slices(int block_v, bool with_m) {
+  return (with_m ? 2 * kFusedHeadDim : kFusedHeadDim) / block_v;
+}
+
+/// Shared-memory layout of state_pass: per stage k (C, 128), v (C, BV), A_r (C, C) 16-bit; then
+/// the fp16 copy of the CTA's state slice (128, BV), X (C, 128), Y (C, BV), g, beta.
 struct StatePassLayout {
   int stage_bytes;
   int k, v, a;
   int s16, x, y, g, beta;
-  int m32, m16;  ///< == bytes when M is not compiled in
   int bytes;
 };
-QLA_HOST_DEVICE constexpr int state_pass_stages(int stages, bool with_m) {
-  return with_m ? 1 : stages;
-}
-QLA_HOST_DEVICE constexpr StatePassLayout state_pass_layout(int chunk, int stages, bool with_m) {
+QLA_HOST_DEVICE constexpr StatePassLayout state_pass_layout(int chunk, int stages, int block_v) {
   const int kb = chunk * fused_pitch16(kFusedHeadDim) * 2;
+  const int vb = chunk * fused_pitch16(block_v) * 2;
   const int ab = chunk * fused_pitch16(chunk) * 2;
-  const int sb = kFusedHeadDim * fused_pitch16(kFusedHeadDim) * 2;
   StatePassLayout l{};
   l.k = 0;
   l.v = kb;
-  l.a = 2 * kb;
-  l.stage_bytes = 2 * kb + ab;
-  l.s16 = state_pass_stages(stages, with_m) * l.stage_bytes;
-  l.x = l.s16 + sb;
+  l.a = kb + vb;
+  l.stage_bytes = kb + vb + ab;
+  l.s16 = stages * l.stage_bytes;
+  l.x = l.s16 + kFusedHeadDim * fused_pitch16(block_v) * 2;
   l.y = l.x + kb;
-  l.g = l.y + kb;
+  l.g = l.y + vb;
   l.beta = l.g + chunk * 4;
-  l.m32 = l.beta + chunk * 4;
-  if (with_m) {
-    l.m16 = l.m32 + kFusedHeadDim * fused_pitch32(kFusedHeadDim) * 4;
-    l.bytes = l.m16 + sb;
-  } else {
-    l.m16 = l.bytes = l.m32;
-  }
+  l.bytes = l.beta + chunk * 4;
   return l;
 }
 
