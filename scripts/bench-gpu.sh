@@ -7,13 +7,14 @@
 # the graph-mode times is printed last.
 #
 #   scripts/bench-gpu.sh [--heads headline|all|2x8,...] [--seqs headline|all|1x8192,...]
-#                        [--only qla|fla|flashqla] [--db STORE] [--fla-order both|warm2048|own]
+#                        [--only qla,fla,flashqla] [--db STORE] [--fla-order both|warm2048|own]
 #                        [--peers PEERS.tar.xz] [-- extra bench_gdn_fwd flags]
 # --peers: the baselines' packages unpacked into one folder and xz-compressed (FLA and FlashQLA with TileLang);
 # unpacked to /tmp/peer-site and put on PYTHONPATH. FlashQLA runs when it is importable.
 #
 # Device call:  carry ["build/bundle", ".whl"], command "scripts/bench-gpu.sh --heads headline".
-# Both benches together may outrun one 10-minute call on the full headline set: split with --only.
+# Both benches together may outrun one 10-minute call on the full headline set: split with --only, a
+# comma list of the benches to run (qla with each peer keeps the ratios from one call: --only qla,flashqla).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 heads=headline
@@ -35,7 +36,9 @@ while [[ $# -gt 0 ]]; do
     *) echo "bench-gpu.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-[[ $only =~ ^(all|qla|fla|flashqla)$ ]] || { echo "bench-gpu.sh: --only must be qla, fla or flashqla" >&2; exit 2; }
+[[ $only =~ ^(all|(qla|fla|flashqla)(,(qla|fla|flashqla))*)$ ]] || {
+  echo "bench-gpu.sh: --only takes a comma list of qla, fla and flashqla" >&2; exit 2; }
+wants() { [[ $only == all || ,$only, == *,$1,* ]]; }
 
 bundle=${QLA_BUNDLE:-build/bundle}
 out=${OUT:-results/bench-run}
@@ -55,7 +58,7 @@ fi
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader || true
 
 status=0
-if [[ $only == all || $only == qla ]]; then
+if wants qla; then
   args=(--heads "$heads" --seqs "$seqs" --qla_out "$out/bench_qla.json"
         --benchmark_out="$out/bench_gbench.json" --benchmark_out_format=json)
   [[ -n $db ]] && args+=(--db "$db")
@@ -70,7 +73,7 @@ if [[ -n $peers ]]; then
   tar -xJf "$peers" -C /tmp && export PYTHONPATH=/tmp/peer-site${PYTHONPATH:+:$PYTHONPATH}
 fi
 
-if [[ $only == all || $only == fla ]]; then
+if wants fla; then
   shopt -s nullglob
   wheels=(.whl/*.whl)
   if (( ${#wheels[@]} )); then
@@ -85,13 +88,13 @@ if [[ $only == all || $only == fla ]]; then
   [[ $rc == 0 ]] || { echo "bench-gpu.sh: fla_bench.py exited $rc"; status=1; }
 fi
 
-if [[ $only == all || $only == flashqla ]] && python3 -c "import flash_qla" 2>/dev/null; then
+if wants flashqla && python3 -c "import flash_qla" 2>/dev/null; then
   echo "=== flashqla_bench.py --heads $heads --seqs $seqs"
   python3 bench/flashqla_bench.py --qla "$bundle/bin/qla" --heads "$heads" --seqs "$seqs" \
     --out "$out/bench_flashqla.json" 2>&1 | tee "$out/bench_flashqla.log"
   rc=${PIPESTATUS[0]}
   [[ $rc == 0 ]] || { echo "bench-gpu.sh: flashqla_bench.py exited $rc"; status=1; }
-elif [[ $only == flashqla ]]; then
+elif [[ $only != all ]] && wants flashqla; then
   echo "bench-gpu.sh: FlashQLA is not importable (carry its packages with --peers)"; status=1
 else
   echo "=== flashqla_bench.py skipped: FlashQLA is not importable here (carry its packages with --peers)"

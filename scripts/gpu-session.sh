@@ -8,7 +8,7 @@
 #   scripts/gpu-session.sh profile  the wgmma chunk forward's cycles per phase (qla_chunk_step_profile) on
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt
 # Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_PEERS,
-# QLA_BENCH_ONLY (qla, fla or flashqla: one bench per call when all three do not fit 10 minutes).
+# QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla: what fits one 10-minute call).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/qla-out}
