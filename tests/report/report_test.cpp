@@ -57,6 +57,10 @@ TEST(Report, SpeedupsComeFromTheBenchDocuments) {
   ASSERT_NE(cold, std::string::npos);
   EXPECT_TRUE(has(md.substr(cold), "| 2/8 | 1x8192 | 0.150 | – | – | – | – |")) << md;
   EXPECT_TRUE(has(md, "| fla | 0.5.2 |"));
+  // Each document says how it was measured, beside its name.
+  EXPECT_TRUE(
+      has(md, "(fla, 2026-11-26)`: cuda_graph, median of replays, measured in an earlier call"))
+      << md;
 }
 
 // FlashQLA's bench (bench/flashqla_bench.py) beside ours adds its time and our ratio over it.
@@ -161,6 +165,23 @@ TEST(Report, TuningSummaryFromTheStore) {
   EXPECT_TRUE(has(md, "1.50x faster")) << md;
   EXPECT_TRUE(has(md, "| `gdn.fused_fwd c64.bv64` | 2 |")) << md;
   EXPECT_TRUE(has(md, "3.0 minutes")) << md;
+}
+
+TEST(Report, OnlyTheNewestWinnerOfAKernelAndProblemIsListed) {
+  ReportData d = fixture(true);
+  // An older winner of p1 (a superseded kernel source), decided before the current one.
+  auto& winners = d.store["winners"];
+  winners[0]["decided_at"] = "2026-11-29T08:00:00Z";
+  winners.push_back({{"kernel", "gdn.fused_fwd"},
+                     {"problem", "p1"},
+                     {"config", "c32.bv128"},
+                     {"median_us", 90.0},
+                     {"default_median_us", 150.0},
+                     {"decided_at", "2026-11-26T08:00:00Z"}});
+  const std::string md = render_markdown(d);
+  EXPECT_FALSE(has(md, "c32.bv128")) << md;
+  EXPECT_TRUE(has(md, "| gdn.fused_fwd | p1 | `c64.bv64` | 100.0 | 150.0 | 1.50x faster |")) << md;
+  EXPECT_TRUE(has(md, "kept in the store as history: 1.")) << md;
 }
 
 TEST(Report, BadInputsAreNamed) {

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
+#include <vector>
 
 #include "qla/error.hpp"
 
@@ -223,6 +225,7 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
                              ? ", qla " + doc["versions"]["git_commit"].get<std::string>()
                              : std::string()) +
                         ")");
+    d.source_methods.push_back(doc.value("method", std::string()));
     if (doc.contains("versions"))
       for (const auto& [k, v] : doc["versions"].items())
         d.versions[k] = v.is_string() ? v.get<std::string>() : v.dump();
@@ -284,7 +287,12 @@ std::string render_markdown(const ReportData& d) {
 
   if (!d.sources.empty()) {
     os << "Bench documents:\n";
-    for (const auto& src : d.sources) os << "- `" << src << "`\n";
+    for (std::size_t i = 0; i < d.sources.size(); ++i) {
+      os << "- `" << d.sources[i] << "`";
+      if (i < d.source_methods.size() && !d.source_methods[i].empty())
+        os << ": " << d.source_methods[i];
+      os << "\n";
+    }
     os << "\n";
   }
   os << "## Environment\n\n| item | value |\n|---|---|\n";
@@ -414,8 +422,21 @@ std::string render_markdown(const ReportData& d) {
        << runs << " tuning runs, " << fmt("%.1f", seconds / 60)
        << " minutes of wall time on the GPU "
        << "(start to end of each run).\n\n";
-    const auto winners = d.store.value("winners", json::array());
+    // The newest winner of each (device, kernel, problem): older ones belong to superseded kernel
+    // sources or spaces and stay in the store only as history.
+    std::map<std::tuple<std::string, std::string, std::string>, json> newest;
+    for (const auto& w : d.store.value("winners", json::array())) {
+      auto& slot = newest[{w.value("device", ""), w.value("kernel", "?"), w.value("problem", "?")}];
+      if (slot.is_null() || w.value("decided_at", "") > slot.value("decided_at", "")) slot = w;
+    }
+    std::vector<json> winners;
+    for (auto& [key, w] : newest) winners.push_back(std::move(w));
+    const std::size_t superseded = d.store.value("winners", json::array()).size() - winners.size();
     if (!winners.empty()) {
+      if (superseded > 0)
+        os << "The newest winner of each kernel and problem. Older winners (of superseded kernel "
+              "sources), kept in the store as history: "
+           << superseded << ".\n\n";
       std::map<std::string, int> wins;
       os << "Times are the tuner's (CUPTI op span, L2 flushed). \"default\" is the untuned op in "
             "the same problem; a "

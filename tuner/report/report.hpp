@@ -50,6 +50,7 @@ struct ReportData {
   std::string gpu;                   ///< card name of the bench documents
   std::string date;                  ///< newest bench date
   std::vector<std::string> sources;  ///< one line per bench document: path, implementation, date
+  std::vector<std::string> source_methods;  ///< each bench document's "method", how it was measured
   std::map<std::string, std::string> versions;  ///< "fla" → "0.5.2", ...
   double copy_gbps = 0;      ///< measured device-to-device copy ceiling, 0 if unknown
   double matmul_tflops = 0;  ///< measured bf16 matmul ceiling, 0 if unknown
