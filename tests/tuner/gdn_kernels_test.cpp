@@ -5,7 +5,9 @@
 #include <random>
 #include <set>
 
+#include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/tuner/gdn_adapter.hpp"
 #include "qla/tuner/store.hpp"
@@ -36,6 +38,24 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
     EXPECT_FALSE(k.source_hash.empty()) << k.space.kernel;
     EXPECT_GT(k.space.size(), 1u) << k.space.kernel;
   }
+}
+
+// gdn.cumsum builds C = 128 too, but no chunk forward consumes it: the tuner does not search it
+// (every such trial would fail to plan), and the space keeps its hash, so stored trials still
+// match.
+TEST(GdnTunableKernels, ChunkSharingKernelsAreSearchedOnlyAtThePlansChunkSizes) {
+  const ArchInfo hopper = ArchInfo::named("sm_90a");
+  for (const auto& k : gdn_tunable_kernels({"gdn.cumsum", "gdn.kkt_solve"}, hopper)) {
+    std::set<int> chunks;
+    for (const Point& p : k.space.enumerate(&hopper)) chunks.insert(value_of(k.space, p, "chunk"));
+    EXPECT_EQ(chunks, (std::set<int>{32, 64})) << k.space.kernel;
+    const SpaceDecl* family = nullptr;
+    for (const auto& f : cuda::kernel_families())
+      if (f.space->kernel == k.space.kernel) family = f.space;
+    ASSERT_NE(family, nullptr);
+    EXPECT_EQ(k.space.hash(), family->hash()) << k.space.kernel;
+  }
+  EXPECT_EQ(gdn::cumsum_space().size(), 3u) << "the family itself still has C = 128";
 }
 
 // A candidate is validated on a batch of the timed problem's own class: GVA ratio, dims, dtypes,

@@ -48,6 +48,11 @@ bool is_chunk_fwd(const std::string& kernel) {
   return gdn::fused_fwd_family_space(kernel) != nullptr;
 }
 
+bool shares_chunk(const std::string& kernel) {
+  return std::find(std::begin(gdn::kChunkSharingKernels), std::end(gdn::kChunkSharingKernels),
+                   kernel) != std::end(gdn::kChunkSharingKernels);
+}
+
 /// Hash of every device source any point of the family compiles (a family may pick its kernel by
 /// config, as gdn.fused_fwd does by register split), so an edit to any of them starts a fresh set
 /// of trials.
@@ -289,6 +294,17 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
     TunableKernel k;
     k.space = *f.space;
     k.source_hash = family_source_hash(f);
+    if (shares_chunk(id) && !is_chunk_fwd(id)) {
+      // In the op a chunk-sharing kernel runs only at a chunk size the plan has (gdn.cumsum also
+      // builds C = 128, which no chunk forward consumes): its other points are not searched. The
+      // space's hash, and so the identity of its trials, stays the family's.
+      k.space.buildable = [family = *f.space](const Point& p, const ArchInfo& a) {
+        const int c = value_of(family, p, "chunk");
+        return std::find(std::begin(gdn::kFwdPlanChunkValues), std::end(gdn::kFwdPlanChunkValues),
+                         c) != std::end(gdn::kFwdPlanChunkValues) &&
+               family.is_buildable(p, a);
+      };
+    }
     if (is_chunk_fwd(id))
       k.baseline = [arch, id](const gdn::Problem& p) {
         return gdn::untuned_fused_point(id, p, arch);
@@ -345,10 +361,8 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(
   for (const cuda::KernelFamily& f : cuda::kernel_families()) {
     const SpaceDecl& sp = *f.space;
     if (!in_forward_op(f) || sp.size() <= 1) continue;
-    const bool shares =
-        std::find(std::begin(gdn::kChunkSharingKernels), std::end(gdn::kChunkSharingKernels),
-                  sp.kernel) != std::end(gdn::kChunkSharingKernels);
-    members.push_back({{sp.kernel, family_source_hash(f), hex64(sp.hash())}, sp, shares});
+    members.push_back(
+        {{sp.kernel, family_source_hash(f), hex64(sp.hash())}, sp, shares_chunk(sp.kernel)});
   }
   return [&store, device, members, arch](const gdn::Problem& problem, const Point& plan_point) {
     const gdn::FwdPlanConfig plan = gdn::FwdPlanConfig::from_point(plan_point);
