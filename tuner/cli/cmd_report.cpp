@@ -149,7 +149,7 @@ int run_report(const ReportOptions& o) {
         std::cerr << "qla report: no plots (" << script << " exited " << rc
                   << "); the Markdown page is complete without them\n";
       } else {
-        page += "## Plots\n\n![speedup over FLA per head configuration](" + slug +
+        page += "## Plots\n\n![speedup over FlashQLA and FLA per head configuration](" + slug +
                 "_speedup.png)\n\n![roofline](" + slug + "_roofline.png)\n";
       }
     }
