@@ -4,19 +4,25 @@
 // (timing does not depend on the values: q, k, v, A_r uniform, a chunk-local cumsum of a constant
 // gate), and prints, per stage count and operand type, the kernel time, the chunk step it implies
 // and the cycles per chunk of every phase, averaged over the CTAs. The library's kernels carry no
-// probe; this binary's instantiations are its own (the probe is a template argument).
-//   qla_chunk_step_profile --hqk 16 --hv 64 --tokens 32768
+// probe; this binary's instantiations are its own (the probe is a template argument). With --json
+// the rows are also added to a chunk-step record (qla.chunk_step.v1) that `qla report` quotes.
+//   qla_chunk_step_profile --hqk 16 --hv 64 --tokens 32768 [--json results/<gpu>/chunk_step.json]
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
+#include "bench_document.hpp"
+#include "chunk_step_record.hpp"
 #include "gdn/fused_fwd_wgmma.cuh"
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/device_buffer.hpp"
+#include "qla/error.hpp"
 #include "qla/gdn/fused_fwd_wgmma_launch.hpp"
 
 namespace {
@@ -77,7 +83,7 @@ struct Shape {
 };
 
 template <int kStages, class T>
-void profile(const Shape& sh, int iters) {
+qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
   using qla::gdn::FusedFwdParams;
   using TIn = __nv_bfloat16;
   constexpr int kD = 128;
@@ -141,14 +147,25 @@ void profile(const Shape& sh, int iters) {
   int sms = 0;
   QLA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
   const int waves = (ctas + sms - 1) / sms;
+  qla::bench::ChunkStepRow row;
+  row.h_qk = sh.hqk;
+  row.h_v = sh.hv;
+  row.tokens = rows;
+  row.stages = kStages;
+  row.operands = std::is_same<T, __half>::value ? "fp16" : "bf16";
+  row.ctas = ctas;
+  row.waves = waves;
+  row.kernel_ms = ms;
+  row.step_us = 1000.0 * ms / static_cast<double>(chunks * waves);
   std::printf(
       "\n%d/%d 1x%lld  stages %d  %s operands  %d CTAs (%d wave%s)  kernel %.3f ms  "
       "chunk step %.2f us\n",
-      sh.hqk, sh.hv, rows, kStages, std::is_same<T, __half>::value ? "fp16" : "bf16", ctas, waves,
-      waves > 1 ? "s" : "", ms, 1000.0 * ms / static_cast<double>(chunks * waves));
+      sh.hqk, sh.hv, rows, kStages, row.operands.c_str(), ctas, waves, waves > 1 ? "s" : "", ms,
+      row.step_us);
   for (const int role : {FusedWgmmaProbe::kState, FusedWgmmaProbe::kAux, FusedWgmmaProbe::kProducer,
                          FusedWgmmaProbe::kStore}) {
     double total = 0;
+    std::vector<std::pair<std::string, double>> phases;
     std::printf("  %-9s", kRoleNames[role]);
     for (int ph = 0; ph < FusedWgmmaProbe::kPhases; ++ph) {
       if (!*kPhaseNames[role][ph]) continue;
@@ -158,10 +175,13 @@ void profile(const Shape& sh, int iters) {
             c[(b * FusedWgmmaProbe::kRoles + role) * FusedWgmmaProbe::kPhases + ph]);
       const double per_chunk = sum / ctas / static_cast<double>(chunks);
       total += per_chunk;
+      phases.emplace_back(kPhaseNames[role][ph], per_chunk);
       std::printf("  %s %.0f", kPhaseNames[role][ph], per_chunk);
     }
     std::printf("  | total %.0f cycles/chunk\n", total);
+    row.roles.emplace_back(kRoleNames[role], std::move(phases));
   }
+  return row;
 }
 
 }  // namespace
@@ -175,6 +195,10 @@ int main(int argc, char** argv) {
   app.add_option("--tokens", sh.tokens, "tokens of the one sequence")
       ->check(CLI::Range(1LL, 1LL << 22));
   app.add_option("--iters", iters, "timed launches")->check(CLI::Range(1, 1000));
+  std::string json_path;
+  app.add_option("--json", json_path,
+                 "also add the rows to this chunk-step record (qla.chunk_step.v1; rows of another "
+                 "card or commit are replaced), e.g. results/<gpu>/chunk_step.json");
   CLI11_PARSE(app, argc, argv);
   if (sh.hv % sh.hqk != 0) {
     std::fprintf(stderr, "qla_chunk_step_profile: --hv must be a multiple of --hqk\n");
@@ -186,9 +210,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "qla_chunk_step_profile: needs an sm_90 GPU\n");
     return 2;
   }
-  profile<2, __half>(sh, iters);
-  profile<3, __half>(sh, iters);
-  profile<2, __nv_bfloat16>(sh, iters);
-  profile<3, __nv_bfloat16>(sh, iters);
+  const std::vector<qla::bench::ChunkStepRow> rows = {
+      profile<2, __half>(sh, iters), profile<3, __half>(sh, iters),
+      profile<2, __nv_bfloat16>(sh, iters), profile<3, __nv_bfloat16>(sh, iters)};
+  if (!json_path.empty()) {
+    cudaDeviceProp prop{};
+    QLA_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    const char* commit = std::getenv("QLA_GIT_COMMIT");  // scripts/gpu-session.sh sets it
+    try {
+      qla::bench::append_chunk_step_rows(
+          json_path,
+          {prop.name, prop.multiProcessorCount, commit ? commit : "", qla::bench::today_utc()},
+          rows);
+    } catch (const qla::UserError& e) {
+      std::fprintf(stderr, "qla_chunk_step_profile: %s\n", e.what());
+      return 1;
+    }
+  }
   return 0;
 }

@@ -6,7 +6,8 @@
 #                                   carry it back in the next call; the tuner re-measures nothing)
 #   scripts/gpu-session.sh bench    qla tuned/default + FLA (.whl) + FlashQLA ($QLA_PEERS tarball) in one call
 #   scripts/gpu-session.sh profile  the wgmma chunk forward's cycles per phase (qla_chunk_step_profile) on
-#                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt
+#                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
+#                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`)
 # Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_PEERS,
 # QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla: what fits one 10-minute call).
 set -uo pipefail
@@ -61,7 +62,8 @@ case $what in
     [[ -x $B/bin/qla_chunk_step_profile ]] || { echo "gpu-session.sh: the bundle has no qla_chunk_step_profile (built for sm_90a only)" >&2; exit 2; }
     for shape in "2 8 32768" "16 64 32768" "2 8 2048"; do
       read -r hqk hv tokens <<< "$shape"
-      timeout 120 "$B/bin/qla_chunk_step_profile" --hqk "$hqk" --hv "$hv" --tokens "$tokens" || exit $?
+      timeout 120 "$B/bin/qla_chunk_step_profile" --hqk "$hqk" --hv "$hv" --tokens "$tokens" \
+        --json "$OUT/chunk_step.json" || exit $?
     done > "$OUT/profile.txt" 2>&1
     rc=$?
     grep -E "stages|state " "$OUT/profile.txt"

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 
+#include "chunk_step_record.hpp"
 #include "report/report.hpp"
 
 namespace qla::bench {
@@ -185,6 +186,49 @@ TEST(BenchDocument, ColdRowsCarryPerKernelTimesInLaunchOrder) {
   EXPECT_EQ(j["kernels"][0]["name"], "work_list_kernel");
   EXPECT_DOUBLE_EQ(j["kernels"][1]["us"].get<double>(), 250.0);
   EXPECT_FALSE(to_json(make_row(a, kImplDefault, kModeGraph, 0.2)).contains("kernels"));
+}
+
+// The chunk-step record: rows accumulate over invocations (one shape each), a rerun of a shape
+// replaces its row, another commit starts a new record, and `qla report`'s check accepts it.
+TEST(ChunkStepRecord, RowsAccumulateAndReplace) {
+  const fs::path dir = fs::temp_directory_path() / ("qla_chunk_step_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string path = (dir / "chunk_step.json").string();
+  auto row = [](int hv, const char* operands, double step) {
+    ChunkStepRow r;
+    r.h_qk = 2;
+    r.h_v = hv;
+    r.tokens = 32768;
+    r.stages = 2;
+    r.operands = operands;
+    r.ctas = 2 * hv;
+    r.waves = 1;
+    r.kernel_ms = step * 0.512;
+    r.step_us = step;
+    r.roles = {{"state", {{"U", 600.0}, {"V_d", 500.0}}}, {"aux", {{"QK^T", 300.0}}}};
+    return r;
+  };
+  const ChunkStepContext ctx{"Fixture GPU", 132, "abc123", "2026-11-29"};
+  append_chunk_step_rows(path, ctx, {row(8, "fp16", 2.5), row(8, "bf16", 1.9)});
+  append_chunk_step_rows(path, ctx, {row(64, "fp16", 2.4), row(8, "fp16", 2.2)});
+  auto read = [&] {
+    std::ifstream in(path);
+    return nlohmann::json::parse(in);
+  };
+  nlohmann::json doc = read();
+  EXPECT_NO_THROW(report::check_chunk_step_record(doc, path));
+  ASSERT_EQ(doc["rows"].size(), 3u);
+  EXPECT_EQ(doc["rows"][0]["step_us"].get<double>(), 2.2);  // the rerun replaced it in place
+  EXPECT_EQ(doc["rows"][2]["h_v"].get<int>(), 64);
+  EXPECT_EQ(doc["rows"][0]["roles"]["state"]["cycles_per_chunk"]["U"].get<double>(), 600.0);
+  EXPECT_EQ(doc["rows"][0]["roles"]["state"]["phase_order"][1].get<std::string>(), "V_d");
+  EXPECT_EQ(doc["device"]["name"].get<std::string>(), "Fixture GPU");
+  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  append_chunk_step_rows(path, {"Fixture GPU", 132, "def456", "2026-11-30"}, {row(8, "fp16", 2.0)});
+  doc = read();
+  EXPECT_EQ(doc["rows"].size(), 1u) << "another commit starts a new record";
+  EXPECT_EQ(doc["git_commit"].get<std::string>(), "def456");
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -184,6 +184,27 @@ TEST(Report, OnlyTheNewestWinnerOfAKernelAndProblemIsListed) {
   EXPECT_TRUE(has(md, "kept in the store as history: 1.")) << md;
 }
 
+TEST(Report, TheChunkStepComesFromItsRecord) {
+  ReportData d = fixture();
+  EXPECT_FALSE(has(render_markdown(d), "The chunk step")) << "no record, no section";
+  d.chunk_step = nlohmann::json::parse(R"({
+    "schema": "qla.chunk_step.v1", "device": {"name": "Fixture GPU 80GB", "sm_count": 132},
+    "git_commit": "abc123", "date": "2026-11-29", "method": "cycle probe",
+    "rows": [{"h_qk": 16, "h_v": 64, "tokens": 32768, "stages": 2, "operands": "fp16", "ctas": 128,
+              "waves": 1, "kernel_ms": 1.28, "step_us": 2.5, "role_order": ["state", "aux"],
+              "roles": {"state": {"phase_order": ["U", "V_d"], "cycles_per_chunk": {"U": 603, "V_d": 489}},
+                        "aux": {"phase_order": ["QK^T"], "cycles_per_chunk": {"QK^T": 300}}}}]})");
+  check_chunk_step_record(d.chunk_step, "fixture");
+  const std::string md = render_markdown(d);
+  EXPECT_TRUE(
+      has(md, "| 16/64 | 1x32768 | 2 | fp16 | 1.280 | 2.50 | U 603 · V_d 489 (1092) | aux 300 |"))
+      << md;
+  EXPECT_TRUE(has(md, "(`chunk_step.json`, 2026-11-29, qla commit `abc123`): cycle probe.")) << md;
+  nlohmann::json bad = d.chunk_step;
+  bad["rows"][0].erase("step_us");
+  EXPECT_THROW(check_chunk_step_record(bad, "bad.json"), UserError);
+}
+
 TEST(Report, BadInputsAreNamed) {
   const fs::path dir = fs::temp_directory_path() / "qla_report_test_bad";
   fs::create_directories(dir);

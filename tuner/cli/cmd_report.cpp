@@ -82,9 +82,9 @@ void write_atomically(const fs::path& path, const std::string& text) {
 
 int run_report(const ReportOptions& o) {
   // Bench documents: given, or every qla.bench.v1 document under results/ (published/ excluded);
-  // correctness records (qla.validation.v1) by card.
+  // correctness records (qla.validation.v1) and chunk-step records (qla.chunk_step.v1) by card.
   std::vector<std::string> bench = o.bench;
-  std::map<std::string, nlohmann::json> validation;
+  std::map<std::string, nlohmann::json> validation, chunk_step;
   for (const auto& f : json_files(o.results, true)) {
     if (f.find("/published/") != std::string::npos) continue;
     std::ifstream in(f);
@@ -94,6 +94,10 @@ int run_report(const ReportOptions& o) {
     if (doc.value("schema", "") == "qla.validation.v1") {
       report::check_validation_record(doc, f);
       validation[doc["device"].value("name", "")] = doc;
+    }
+    if (doc.value("schema", "") == "qla.chunk_step.v1") {
+      report::check_chunk_step_record(doc, f);
+      chunk_step[doc["device"].value("name", "")] = doc;
     }
   }
   QLA_REQUIRE(!bench.empty(),
@@ -126,6 +130,7 @@ int run_report(const ReportOptions& o) {
     }
     auto data = report::load_report_data(files, published, store, git_commit());
     if (auto it = validation.find(card); it != validation.end()) data.validation = it->second;
+    if (auto it = chunk_step.find(card); it != chunk_step.end()) data.chunk_step = it->second;
     // Space sizes from the declarations themselves (buildable on Hopper, the arch the stores here
     // come from).
     const ArchInfo hopper = ArchInfo::named("sm_90a");

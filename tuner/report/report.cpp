@@ -154,6 +154,18 @@ void check_validation_record(const nlohmann::json& doc, const std::string& path)
                 "'" << path << "': a row lacks family, worst_o or worst_final_state");
 }
 
+void check_chunk_step_record(const nlohmann::json& doc, const std::string& path) {
+  QLA_REQUIRE(doc.is_object() && doc.value("schema", "") == "qla.chunk_step.v1" &&
+                  doc.contains("rows") && doc["rows"].is_array() && doc.contains("device") &&
+                  doc["device"].is_object(),
+              "'" << path << "' is not a qla chunk-step record (schema \"qla.chunk_step.v1\")");
+  for (const auto& r : doc["rows"])
+    QLA_REQUIRE(r.is_object() && r.contains("step_us") && r["step_us"].is_number() &&
+                    r.contains("roles") && r["roles"].is_object() && r.contains("role_order") &&
+                    r["role_order"].is_array(),
+                "'" << path << "': a row lacks step_us, roles or role_order");
+}
+
 long long Shape::tokens() const {
   long long t = 0;
   for (long long s : seqlens) t += s;
@@ -274,6 +286,49 @@ std::string error_cell(const nlohmann::json& x) {
   return x.is_number() ? fmt("%.2e", x.get<double>()) : "non-finite";
 }
 
+namespace {
+
+// The wgmma chunk forward's chunk step from qla_chunk_step_profile's record: per shape, stage count
+// and operand type the step time, then the state warpgroup's cycles per chunk by phase (the serial
+// chain), and the other roles' totals.
+void chunk_step_table(std::ostream& os, const ReportData& d) {
+  if (!d.chunk_step.is_object()) return;
+  const auto& c = d.chunk_step;
+  os << "## The chunk step (gdn.fused_fwd_wgmma, cycle probe)\n\n"
+     << "From `qla_chunk_step_profile` (`chunk_step.json`, " << c.value("date", "?")
+     << ", qla commit `" << c.value("git_commit", "?") << "`): " << c.value("method", "")
+     << ".\n\n";
+  os << "| heads (qk/v) | tokens | stages | operands | kernel ms | step µs | state phases (cycles "
+        "per "
+        "chunk) | other roles (cycles per chunk) |\n|---|---|---|---|---|---|---|---|\n";
+  for (const auto& r : c["rows"]) {
+    std::string state, others;
+    for (const auto& role : r["role_order"]) {
+      const std::string name = role.get<std::string>();
+      if (!r["roles"].contains(name)) continue;
+      const auto& rr = r["roles"][name];
+      double total = 0;
+      std::string phases;
+      for (const auto& ph : rr.value("phase_order", nlohmann::json::array())) {
+        const double cyc = rr["cycles_per_chunk"].value(ph.get<std::string>(), 0.0);
+        total += cyc;
+        phases += (phases.empty() ? "" : " · ") + ph.get<std::string>() + " " + fmt("%.0f", cyc);
+      }
+      if (name == "state")
+        state = phases + " (" + fmt("%.0f", total) + ")";
+      else
+        others += (others.empty() ? "" : " · ") + name + " " + fmt("%.0f", total);
+    }
+    os << "| " << r.value("h_qk", 0) << "/" << r.value("h_v", 0) << " | 1x"
+       << r.value("tokens", 0LL) << " | " << r.value("stages", 0) << " | "
+       << r.value("operands", "") << " | " << fmt("%.3f", r.value("kernel_ms", 0.0)) << " | "
+       << fmt("%.2f", r.value("step_us", 0.0)) << " | " << state << " | " << others << " |\n";
+  }
+  os << "\n";
+}
+
+}  // namespace
+
 std::string render_markdown(const ReportData& d) {
   std::ostringstream os;
   os << "# qla report: " << (d.gpu.empty() ? "unknown GPU" : d.gpu) << "\n\n";
@@ -334,6 +389,7 @@ std::string render_markdown(const ReportData& d) {
     os << "\n";
   }
   kernel_table(os, d);
+  chunk_step_table(os, d);
   if (d.copy_gbps > 0)
     os << "Floors: compulsory bytes (inputs read once, outputs written once) over the measured "
           "copy rate, and "

@@ -67,11 +67,18 @@ struct ReportData {
   /// The GPU suite's correctness record for this card (schema qla.validation.v1, written by
   /// scripts/gpu-test.sh), null when none was committed.
   nlohmann::json validation;
+  /// qla_chunk_step_profile's record for this card (schema qla.chunk_step.v1), null when none was
+  /// committed.
+  nlohmann::json chunk_step;
 };
 
 /// Checks a correctness record (schema qla.validation.v1); throws UserError naming `path` when it
 /// is not one.
 void check_validation_record(const nlohmann::json& doc, const std::string& path);
+
+/// Checks a chunk-step record (schema qla.chunk_step.v1); throws UserError naming `path` when it is
+/// not one.
+void check_chunk_step_record(const nlohmann::json& doc, const std::string& path);
 
 /// Reads bench and published documents and a store export; throws UserError naming a bad file.
 ReportData load_report_data(const std::vector<std::string>& bench_files,
