@@ -23,12 +23,10 @@ json to_json(const ChunkStepRow& r) {
     roles[role] = {{"phase_order", names}, {"cycles_per_chunk", p}};
     order.push_back(role);
   }
-  return {{"h_qk", r.h_qk},         {"h_v", r.h_v},
-          {"tokens", r.tokens},     {"stages", r.stages},
-          {"operands", r.operands}, {"ctas", r.ctas},
-          {"waves", r.waves},       {"kernel_ms", r.kernel_ms},
-          {"step_us", r.step_us},   {"role_order", order},
-          {"roles", roles}};
+  return {{"h_qk", r.h_qk},       {"h_v", r.h_v},        {"tokens", r.tokens},
+          {"pass", r.pass},       {"stages", r.stages},  {"operands", r.operands},
+          {"ctas", r.ctas},       {"waves", r.waves},    {"kernel_ms", r.kernel_ms},
+          {"step_us", r.step_us}, {"role_order", order}, {"roles", roles}};
 }
 
 void append_chunk_step_rows(const std::string& path, const ChunkStepContext& ctx,
@@ -58,7 +56,8 @@ void append_chunk_step_rows(const std::string& path, const ChunkStepContext& ctx
   doc["date"] = ctx.date;
   auto key = [](const json& r) {
     return std::make_tuple(r.value("h_qk", 0), r.value("h_v", 0), r.value("tokens", 0LL),
-                           r.value("stages", 0), r.value("operands", std::string()));
+                           r.value("pass", std::string("forward")), r.value("stages", 0),
+                           r.value("operands", std::string()));
   };
   for (const ChunkStepRow& row : rows) {
     const json j = to_json(row);

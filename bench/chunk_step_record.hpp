@@ -14,7 +14,8 @@ namespace qla::bench {
 /// One profiled configuration.
 struct ChunkStepRow {
   int h_qk = 0, h_v = 0;
-  long long tokens = 0;  ///< one sequence
+  long long tokens = 0;          ///< one sequence
+  std::string pass = "forward";  ///< "forward" (the chunk forward) or "state" (the CP state pass)
   int stages = 0;
   std::string operands;  ///< "fp16" or "bf16"
   int ctas = 0, waves = 0;
@@ -34,7 +35,8 @@ struct ChunkStepContext {
 nlohmann::json to_json(const ChunkStepRow& r);
 
 /// Adds `rows` to the record at `path`, written atomically (beside it, then renamed). A record of
-/// another card or commit is replaced; within one, a row of the same shape, stages and operands is.
+/// another card or commit is replaced; within one, a row of the same shape, pass, stages and
+/// operands is.
 void append_chunk_step_rows(const std::string& path, const ChunkStepContext& ctx,
                             const std::vector<ChunkStepRow>& rows);
 

@@ -210,16 +210,20 @@ TEST(ChunkStepRecord, RowsAccumulateAndReplace) {
   };
   const ChunkStepContext ctx{"Fixture GPU", 132, "abc123", "2026-11-29"};
   append_chunk_step_rows(path, ctx, {row(8, "fp16", 2.5), row(8, "bf16", 1.9)});
-  append_chunk_step_rows(path, ctx, {row(64, "fp16", 2.4), row(8, "fp16", 2.2)});
+  ChunkStepRow state = row(8, "fp16", 1.1);
+  state.pass = "state";  // the state pass of the same shape is a row of its own
+  append_chunk_step_rows(path, ctx, {row(64, "fp16", 2.4), row(8, "fp16", 2.2), state});
   auto read = [&] {
     std::ifstream in(path);
     return nlohmann::json::parse(in);
   };
   nlohmann::json doc = read();
   EXPECT_NO_THROW(report::check_chunk_step_record(doc, path));
-  ASSERT_EQ(doc["rows"].size(), 3u);
+  ASSERT_EQ(doc["rows"].size(), 4u);
   EXPECT_EQ(doc["rows"][0]["step_us"].get<double>(), 2.2);  // the rerun replaced it in place
   EXPECT_EQ(doc["rows"][2]["h_v"].get<int>(), 64);
+  EXPECT_EQ(doc["rows"][3]["pass"].get<std::string>(), "state");
+  EXPECT_EQ(doc["rows"][3]["step_us"].get<double>(), 1.1);
   EXPECT_EQ(doc["rows"][0]["roles"]["state"]["cycles_per_chunk"]["U"].get<double>(), 600.0);
   EXPECT_EQ(doc["rows"][0]["roles"]["state"]["phase_order"][1].get<std::string>(), "V_d");
   EXPECT_EQ(doc["device"]["name"].get<std::string>(), "Fixture GPU");

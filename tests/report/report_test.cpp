@@ -196,8 +196,9 @@ TEST(Report, TheChunkStepComesFromItsRecord) {
                         "aux": {"phase_order": ["QK^T"], "cycles_per_chunk": {"QK^T": 300}}}}]})");
   check_chunk_step_record(d.chunk_step, "fixture");
   const std::string md = render_markdown(d);
-  EXPECT_TRUE(
-      has(md, "| 16/64 | 1x32768 | 2 | fp16 | 1.280 | 2.50 | U 603 · V_d 489 (1092) | aux 300 |"))
+  EXPECT_TRUE(has(
+      md,
+      "| 16/64 | 1x32768 | forward | 2 | fp16 | 1.280 | 2.50 | U 603 · V_d 489 (1092) | aux 300 |"))
       << md;
   EXPECT_TRUE(has(md, "(`chunk_step.json`, 2026-11-29, qla commit `abc123`): cycle probe.")) << md;
   nlohmann::json bad = d.chunk_step;

@@ -298,9 +298,9 @@ void chunk_step_table(std::ostream& os, const ReportData& d) {
      << "From `qla_chunk_step_profile` (`chunk_step.json`, " << c.value("date", "?")
      << ", qla commit `" << c.value("git_commit", "?") << "`): " << c.value("method", "")
      << ".\n\n";
-  os << "| heads (qk/v) | tokens | stages | operands | kernel ms | step µs | state phases (cycles "
-        "per "
-        "chunk) | other roles (cycles per chunk) |\n|---|---|---|---|---|---|---|---|\n";
+  os << "| heads (qk/v) | tokens | pass | stages | operands | kernel ms | step µs | state phases "
+        "(cycles per chunk) | other roles (cycles per chunk) |\n"
+        "|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : c["rows"]) {
     std::string state, others;
     for (const auto& role : r["role_order"]) {
@@ -320,9 +320,10 @@ void chunk_step_table(std::ostream& os, const ReportData& d) {
         others += (others.empty() ? "" : " · ") + name + " " + fmt("%.0f", total);
     }
     os << "| " << r.value("h_qk", 0) << "/" << r.value("h_v", 0) << " | 1x"
-       << r.value("tokens", 0LL) << " | " << r.value("stages", 0) << " | "
-       << r.value("operands", "") << " | " << fmt("%.3f", r.value("kernel_ms", 0.0)) << " | "
-       << fmt("%.2f", r.value("step_us", 0.0)) << " | " << state << " | " << others << " |\n";
+       << r.value("tokens", 0LL) << " | " << r.value("pass", "forward") << " | "
+       << r.value("stages", 0) << " | " << r.value("operands", "") << " | "
+       << fmt("%.3f", r.value("kernel_ms", 0.0)) << " | " << fmt("%.2f", r.value("step_us", 0.0))
+       << " | " << state << " | " << others << " |\n";
   }
   os << "\n";
 }
