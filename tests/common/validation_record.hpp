@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace qla::test {
 
@@ -47,6 +49,40 @@ inline void record_validation(const std::string& suite, const std::string& famil
                 json_escaped(suite).c_str(), json_escaped(family).c_str(),
                 json_escaped(configs).c_str(), cases, runs, number(worst_o).c_str(),
                 number(worst_ht).c_str(), json_escaped(prop.name).c_str());
+  std::ofstream(path, std::ios::app) << line << "\n";
+}
+
+/// The same for a suite that measures other outputs: only the errors given are written (an absent
+/// output shows as "–" in the report); `other` names one more output, e.g. {"M", 1.4e-4}.
+struct ValidationRow {
+  std::string suite, family, configs;
+  int cases = 0, runs = 0;
+  std::optional<double> worst_o, worst_final_state;
+  std::optional<std::pair<std::string, double>> other;
+};
+inline void record_validation(const ValidationRow& r) {
+  const char* path = std::getenv("QLA_VALIDATION_RECORD");
+  if (path == nullptr || *path == '\0') return;
+  cudaDeviceProp prop{};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess)
+    return;
+  auto number = [](double x) {  // JSON has no NaN or infinity: a non-finite error is null
+    char b[32];
+    if (!std::isfinite(x)) return std::string("null");
+    std::snprintf(b, sizeof b, "%.3e", x);
+    return std::string(b);
+  };
+  std::string line = "{\"suite\": \"" + json_escaped(r.suite) + "\", \"family\": \"" +
+                     json_escaped(r.family) + "\", \"configs\": \"" + json_escaped(r.configs) +
+                     "\", \"cases\": " + std::to_string(r.cases) +
+                     ", \"runs\": " + std::to_string(r.runs);
+  if (r.worst_o) line += ", \"worst_o\": " + number(*r.worst_o);
+  if (r.worst_final_state) line += ", \"worst_final_state\": " + number(*r.worst_final_state);
+  if (r.other)
+    line += ", \"other\": {\"name\": \"" + json_escaped(r.other->first) +
+            "\", \"worst\": " + number(r.other->second) + "}";
+  line += ", \"card\": \"" + json_escaped(prop.name) + "\"}";
   std::ofstream(path, std::ios::app) << line << "\n";
 }
 

@@ -9,6 +9,7 @@
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
+#include "validation_record.hpp"
 
 namespace qla::test {
 namespace {
@@ -107,6 +108,14 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
     worst = std::max(worst, cw);
   }
   std::printf("kkt_solve: %zu configs, %d runs, worst rel err %.2e\n", points.size(), runs, worst);
+  test::ValidationRow row;
+  row.suite = "every config, edge cases (bf16, fp16), against the float64 inverse";
+  row.family = "gdn.kkt_solve";
+  row.configs = std::to_string(points.size()) + " (all buildable)";
+  row.cases = points.empty() ? 0 : runs / static_cast<int>(points.size());
+  row.runs = runs;
+  row.other = {{"A_r", worst}};
+  test::record_validation(row);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "qla/gdn/l2norm.hpp"
 #include "qla/gdn/naive_fwd.hpp"
 #include "qla/gdn/work_list.hpp"
+#include "validation_record.hpp"
 
 namespace qla::gdn {
 namespace {
@@ -260,6 +261,15 @@ void check_algorithm(Algorithm algo, const SpaceDecl* space) {
   }
   std::printf("[%s] %d runs, worst rel. Frobenius error: o %.2e, ht %.2e\n", algorithm_name(algo),
               runs, worst_o, worst_s);
+  test::ValidationRow row;
+  row.suite = std::string("every config through the op, edge cases (") + algorithm_name(algo) + ")";
+  row.family = space ? space->kernel : algorithm_name(algo);
+  row.configs = std::to_string(points.size()) + (space ? " (all buildable)" : "");
+  row.cases = static_cast<int>(small_cases().size());
+  row.runs = runs;
+  row.worst_o = worst_o;
+  row.worst_final_state = worst_s;
+  test::record_validation(row);
 }
 
 TEST(Forward, NaiveEveryConfig) {

@@ -10,6 +10,7 @@
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
+#include "validation_record.hpp"
 
 namespace qla::test {
 namespace {
@@ -127,6 +128,15 @@ TEST(StatePass, EveryConfigMatchesReference) {
   }
   std::printf("state_pass: %zu configs x %zu cases, worst ht %.2e, worst M %.2e\n", points.size(),
               cases.size(), worst_ht, worst_m);
+  test::ValidationRow row;
+  row.suite = "every config, edge cases (bf16), warm-up windows and full runs";
+  row.family = "gdn.state_pass";
+  row.configs = std::to_string(points.size()) + " (all buildable)";
+  row.cases = static_cast<int>(cases.size());
+  row.runs = static_cast<int>(points.size() * cases.size()) * 2;  // with and without M
+  row.worst_final_state = worst_ht;
+  row.other = {{"M", worst_m}};
+  test::record_validation(row);
 }
 
 }  // namespace

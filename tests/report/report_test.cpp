@@ -121,14 +121,22 @@ TEST(Report, CorrectnessComesFromTheValidationRecord) {
     "rows": [{"suite": "every config", "family": "gdn.fused_fwd_wgmma", "configs": "4", "cases": 6,
               "runs": 24, "worst_o": 0.00178, "worst_final_state": 0.000677, "card": "x"},
              {"suite": "keys |k| = 2", "family": "f", "configs": "1", "cases": 1, "runs": 1,
-              "worst_o": null, "worst_final_state": null, "card": "x"}]})");
+              "worst_o": null, "worst_final_state": null, "card": "x"},
+             {"suite": "every config", "family": "gdn.state_pass", "configs": "16", "cases": 6,
+              "runs": 192, "worst_final_state": 0.000221, "other": {"name": "M", "worst": 0.000141},
+              "card": "x"}]})");
   check_validation_record(d.validation, "fixture");
   const std::string md = render_markdown(d);
   EXPECT_TRUE(has(md, "## Correctness")) << md;
-  EXPECT_TRUE(has(md, "| every config | gdn.fused_fwd_wgmma | 4 | 6 | 24 | 1.78e-03 | 6.77e-04 |"))
+  EXPECT_TRUE(
+      has(md, "| every config | gdn.fused_fwd_wgmma | 4 | 6 | 24 | 1.78e-03 | 6.77e-04 | – |"))
       << md;
   // A non-finite error is recorded as null (JSON has no NaN) and shown as such.
-  EXPECT_TRUE(has(md, "| keys |k| = 2 | f | 1 | 1 | 1 | non-finite | non-finite |")) << md;
+  EXPECT_TRUE(has(md, "| keys |k| = 2 | f | 1 | 1 | 1 | non-finite | non-finite | – |")) << md;
+  // An output a suite does not produce is absent ("–"); another output is named.
+  EXPECT_TRUE(
+      has(md, "| every config | gdn.state_pass | 16 | 6 | 192 | – | 2.21e-04 | M 1.41e-04 |"))
+      << md;
   EXPECT_THROW(check_validation_record(nlohmann::json::parse(R"({"schema": "qla.bench.v1"})"), "x"),
                UserError);
   EXPECT_THROW(
@@ -136,6 +144,12 @@ TEST(Report, CorrectnessComesFromTheValidationRecord) {
                      "rows": [{"family": "f"}]})"),
                               "x"),
       UserError);
+  EXPECT_THROW(
+      check_validation_record(nlohmann::json::parse(R"({"schema": "qla.validation.v1", "device": {},
+                     "rows": [{"family": "f", "other": {"worst": 1.0}}]})"),
+                              "x"),
+      UserError)
+      << "other without a name";
 }
 
 TEST(Report, FloorsUseTheMeasuredCeilings) {

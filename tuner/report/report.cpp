@@ -146,12 +146,22 @@ void check_validation_record(const nlohmann::json& doc, const std::string& path)
                   doc.contains("rows") && doc["rows"].is_array() && doc.contains("device") &&
                   doc["device"].is_object(),
               "'" << path << "' is not a qla validation record (schema \"qla.validation.v1\")");
-  for (const auto& r : doc["rows"])
-    QLA_REQUIRE(r.is_object() && r.contains("family") && r.contains("worst_o") &&
-                    (r["worst_o"].is_number() || r["worst_o"].is_null()) &&
-                    r.contains("worst_final_state") &&
-                    (r["worst_final_state"].is_number() || r["worst_final_state"].is_null()),
-                "'" << path << "': a row lacks family, worst_o or worst_final_state");
+  // An error is a number, or null (non-finite); a key a suite does not measure is absent (a
+  // kernel without o, say), and "other" names one more output ({"name", "worst"}).
+  auto error_or_absent = [](const nlohmann::json& r, const char* key) {
+    return !r.contains(key) || r[key].is_number() || r[key].is_null();
+  };
+  for (const auto& r : doc["rows"]) {
+    const bool other_ok = !r.is_object() || !r.contains("other") ||
+                          (r["other"].is_object() && r["other"].contains("name") &&
+                           r["other"]["name"].is_string() && error_or_absent(r["other"], "worst"));
+    QLA_REQUIRE(
+        r.is_object() && r.contains("family") && error_or_absent(r, "worst_o") &&
+            error_or_absent(r, "worst_final_state") && other_ok &&
+            (r.contains("worst_o") || r.contains("worst_final_state") || r.contains("other")),
+        "'" << path
+            << "': a row lacks its family or any error (worst_o, worst_final_state, other)");
+  }
 }
 
 void check_chunk_step_record(const nlohmann::json& doc, const std::string& path) {
@@ -281,8 +291,11 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
   return d;
 }
 
-/// A recorded error: its value, or "non-finite" (recorded as null).
-std::string error_cell(const nlohmann::json& x) {
+/// A recorded error of `row`: its value, "non-finite" (recorded as null), or "–" when the suite
+/// does not measure that output (no key).
+std::string error_cell(const nlohmann::json& row, const char* key) {
+  if (!row.contains(key)) return "–";
+  const auto& x = row[key];
   return x.is_number() ? fmt("%.2e", x.get<double>()) : "non-finite";
 }
 
@@ -366,13 +379,17 @@ std::string render_markdown(const ReportData& d) {
        << "From the GPU suite's record (`validation.json`, " << v.value("date", "?")
        << ", qla commit `" << v.value("git_commit", "?") << "`): " << v.value("method", "")
        << "; the bar is " << fmt("%.0e", v.value("bar", 0.005)) << ".\n\n"
-       << "| suite | family | configs | cases | runs | worst o | worst final state |\n"
-       << "|---|---|---|---|---|---|---|\n";
-    for (const auto& r : v["rows"])
+       << "| suite | family | configs | cases | runs | worst o | worst final state | other |\n"
+       << "|---|---|---|---|---|---|---|---|\n";
+    for (const auto& r : v["rows"]) {
+      const std::string other =
+          r.contains("other") ? r["other"].value("name", "") + " " + error_cell(r["other"], "worst")
+                              : "–";
       os << "| " << r.value("suite", "") << " | " << r.value("family", "") << " | "
          << r.value("configs", "") << " | " << r.value("cases", 0) << " | " << r.value("runs", 0)
-         << " | " << error_cell(r["worst_o"]) << " | " << error_cell(r["worst_final_state"])
-         << " |\n";
+         << " | " << error_cell(r, "worst_o") << " | " << error_cell(r, "worst_final_state")
+         << " | " << other << " |\n";
+    }
     os << "\n";
   }
 
