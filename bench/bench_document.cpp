@@ -165,23 +165,27 @@ json to_json(const Document& d) {
           {"skipped", skipped}};
 }
 
-void write_document(const Document& d, const std::string& path) {
+void write_text_atomically(const std::string& path, const std::string& text, const char* what) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path p(path);
   if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
-  QLA_REQUIRE(!ec, "--qla_out: cannot create the directory of '" << path << "': " << ec.message());
+  QLA_REQUIRE(!ec, what << ": cannot create the directory of '" << path << "': " << ec.message());
   // Write beside the target and rename, so a crash never leaves half a document where the report
   // looks.
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    QLA_REQUIRE(out, "--qla_out: cannot write '" << tmp << "'");
-    out << to_json(d).dump(1) << "\n";
-    QLA_REQUIRE(out.good(), "--qla_out: writing '" << tmp << "' failed");
+    QLA_REQUIRE(out, what << ": cannot write '" << tmp << "'");
+    out << text;
+    QLA_REQUIRE(out.good(), what << ": writing '" << tmp << "' failed");
   }
   fs::rename(tmp, p, ec);
-  QLA_REQUIRE(!ec, "--qla_out: cannot move '" << tmp << "' to '" << path << "': " << ec.message());
+  QLA_REQUIRE(!ec, what << ": cannot move '" << tmp << "' to '" << path << "': " << ec.message());
+}
+
+void write_document(const Document& d, const std::string& path) {
+  write_text_atomically(path, to_json(d).dump(1) + "\n", "--qla_out");
 }
 
 std::string today_utc() {

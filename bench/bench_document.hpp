@@ -145,6 +145,10 @@ nlohmann::json to_json(const Document& d);
 /// cannot.
 void write_document(const Document& d, const std::string& path);
 
+/// Writes `text` to `path` beside it first, then renames (a crash never leaves half a file);
+/// creates the parent folder; UserError naming `what` (the flag) and the path on failure.
+void write_text_atomically(const std::string& path, const std::string& text, const char* what);
+
 /// Today's date in UTC, YYYY-MM-DD.
 std::string today_utc();
 

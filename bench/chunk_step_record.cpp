@@ -1,9 +1,9 @@
 #include "chunk_step_record.hpp"
 
-#include <filesystem>
 #include <fstream>
 #include <tuple>
 
+#include "bench_document.hpp"
 #include "qla/error.hpp"
 
 namespace qla::bench {
@@ -31,7 +31,6 @@ json to_json(const ChunkStepRow& r) {
 
 void append_chunk_step_rows(const std::string& path, const ChunkStepContext& ctx,
                             const std::vector<ChunkStepRow>& rows) {
-  namespace fs = std::filesystem;
   json doc;
   if (std::ifstream in(path); in) {
     doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
@@ -70,19 +69,7 @@ void append_chunk_step_rows(const std::string& path, const ChunkStepContext& ctx
       }
     if (!replaced) all.push_back(j);
   }
-  std::error_code ec;
-  const fs::path p(path);
-  if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
-  QLA_REQUIRE(!ec, "--json: cannot create the directory of '" << path << "': " << ec.message());
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    QLA_REQUIRE(out, "--json: cannot write '" << tmp << "'");
-    out << doc.dump(1) << "\n";
-    QLA_REQUIRE(out.good(), "--json: writing '" << tmp << "' failed");
-  }
-  fs::rename(tmp, p, ec);
-  QLA_REQUIRE(!ec, "--json: cannot move '" << tmp << "' to '" << path << "': " << ec.message());
+  write_text_atomically(path, doc.dump(1) + "\n", "--json");
 }
 
 }  // namespace qla::bench

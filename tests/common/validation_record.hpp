@@ -26,40 +26,15 @@ inline std::string json_escaped(const std::string& s) {
   return out;
 }
 
-/// Appends one record when QLA_VALIDATION_RECORD names a file; does nothing otherwise.
-inline void record_validation(const std::string& suite, const std::string& family,
-                              const std::string& configs, int cases, int runs, double worst_o,
-                              double worst_ht) {
-  const char* path = std::getenv("QLA_VALIDATION_RECORD");
-  if (path == nullptr || *path == '\0') return;
-  cudaDeviceProp prop{};
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess)
-    return;
-  auto number = [](double x) {  // JSON has no NaN or infinity: a non-finite error is null
-    char b[32];
-    if (!std::isfinite(x)) return std::string("null");
-    std::snprintf(b, sizeof b, "%.3e", x);
-    return std::string(b);
-  };
-  char line[1024];
-  std::snprintf(line, sizeof line,
-                "{\"suite\": \"%s\", \"family\": \"%s\", \"configs\": \"%s\", \"cases\": %d, "
-                "\"runs\": %d, \"worst_o\": %s, \"worst_final_state\": %s, \"card\": \"%s\"}",
-                json_escaped(suite).c_str(), json_escaped(family).c_str(),
-                json_escaped(configs).c_str(), cases, runs, number(worst_o).c_str(),
-                number(worst_ht).c_str(), json_escaped(prop.name).c_str());
-  std::ofstream(path, std::ios::app) << line << "\n";
-}
-
-/// The same for a suite that measures other outputs: only the errors given are written (an absent
-/// output shows as "–" in the report); `other` names one more output, e.g. {"M", 1.4e-4}.
+/// One record: only the errors given are written (an output a suite does not measure is absent,
+/// "–" in the report); `other` names one more output, e.g. {"M", 1.4e-4}.
 struct ValidationRow {
   std::string suite, family, configs;
   int cases = 0, runs = 0;
   std::optional<double> worst_o, worst_final_state;
   std::optional<std::pair<std::string, double>> other;
 };
+/// Appends one record when QLA_VALIDATION_RECORD names a file; does nothing otherwise.
 inline void record_validation(const ValidationRow& r) {
   const char* path = std::getenv("QLA_VALIDATION_RECORD");
   if (path == nullptr || *path == '\0') return;
@@ -84,6 +59,13 @@ inline void record_validation(const ValidationRow& r) {
             "\", \"worst\": " + number(r.other->second) + "}";
   line += ", \"card\": \"" + json_escaped(prop.name) + "\"}";
   std::ofstream(path, std::ios::app) << line << "\n";
+}
+
+/// A suite that measures o and the final state.
+inline void record_validation(const std::string& suite, const std::string& family,
+                              const std::string& configs, int cases, int runs, double worst_o,
+                              double worst_ht) {
+  record_validation(ValidationRow{suite, family, configs, cases, runs, worst_o, worst_ht, {}});
 }
 
 }  // namespace qla::test
