@@ -4,7 +4,8 @@
 // (timing does not depend on the values: q, k, v, A_r uniform, a chunk-local cumsum of a constant
 // gate), and prints, per stage count and operand type, the kernel time, the chunk step it implies
 // and the cycles per chunk of every phase, averaged over the CTAs. The library's kernels carry no
-// probe; this binary's instantiations are its own (the probe is a template argument). With --json
+// probe; this binary's instantiations are its own (the probe is a template argument). --state-pass
+// adds the state-only instantiation (the CP state pass on the same chain). With --json
 // the rows are also added to a chunk-step record (qla.chunk_step.v1) that `qla report` quotes.
 //   qla_chunk_step_profile --hqk 16 --hv 64 --tokens 32768 [--json results/<gpu>/chunk_step.json]
 #include <cuda_bf16.h>
@@ -46,7 +47,8 @@ struct CycleProbe {
   __device__ __forceinline__ void finish(int role) {
     if (threadIdx.x % 32 != 0) return;
     unsigned long long* out =
-        g_counters + (blockIdx.x * FusedWgmmaProbe::kRoles + role) * FusedWgmmaProbe::kPhases;
+        g_counters + ((blockIdx.y * gridDim.x + blockIdx.x) * FusedWgmmaProbe::kRoles + role) *
+                         FusedWgmmaProbe::kPhases;
     for (int i = 0; i < FusedWgmmaProbe::kPhases; ++i)
       out[i] = static_cast<unsigned long long>(acc[i]);
   }
@@ -82,7 +84,9 @@ struct Shape {
   long long tokens;
 };
 
-template <int kStages, class T>
+/// kStateOnly: the CP state pass on the same chain (every chunk from zero, S only: 2 CTAs per
+/// head).
+template <int kStages, class T, bool kStateOnly>
 qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
   using qla::gdn::FusedFwdParams;
   using TIn = __nv_bfloat16;
@@ -118,22 +122,27 @@ qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
   f.heads_v = sh.hv;
   f.group = sh.hv / sh.hqk;
   f.scale = 0.08838834764831845f;
+  qla::cuda::DeviceBuffer ht(static_cast<std::size_t>(sh.hv) * kD * kD * 4);
+  if constexpr (kStateOnly) f.ht = ht.as<float>();  // the state pass's output
   const qla::gdn::FusedFwdWgmmaParams pw = qla::gdn::make_fused_wgmma_params(f, 1, rows, sh.hqk);
 
-  const auto kernel = qla::gdn::fused_fwd_wgmma_kernel<kStages, TIn, T, float, CycleProbe>;
+  const auto kernel =
+      qla::gdn::fused_fwd_wgmma_kernel<kStages, TIn, T, float, CycleProbe, kStateOnly>;
   const int smem = qla::gdn::fused_wgmma_layout(kStages).bytes;
   QLA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   const int ctas = 2 * sh.hv;
+  const dim3 grid = kStateOnly ? dim3(sh.hv, 2) : dim3(ctas);
   qla::cuda::DeviceBuffer counters(static_cast<std::size_t>(ctas) * kCounters * 8);
+  QLA_CUDA_CHECK(cudaMemset(counters.get(), 0, counters.bytes()));  // roles that do not run stay 0
   unsigned long long* counters_ptr = counters.as<unsigned long long>();
   QLA_CUDA_CHECK(cudaMemcpyToSymbol(g_counters, &counters_ptr, sizeof counters_ptr));
 
   cudaEvent_t e0, e1;
   QLA_CUDA_CHECK(cudaEventCreate(&e0));
   QLA_CUDA_CHECK(cudaEventCreate(&e1));
-  kernel<<<ctas, 384, smem>>>(pw);  // warm-up
+  kernel<<<grid, 384, smem>>>(pw);  // warm-up
   QLA_CUDA_CHECK(cudaEventRecord(e0));
-  for (int i = 0; i < iters; ++i) kernel<<<ctas, 384, smem>>>(pw);
+  for (int i = 0; i < iters; ++i) kernel<<<grid, 384, smem>>>(pw);
   QLA_CUDA_CHECK(cudaEventRecord(e1));
   QLA_CUDA_CHECK(cudaEventSynchronize(e1));
   float ms = 0;
@@ -152,16 +161,17 @@ qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
   row.h_v = sh.hv;
   row.tokens = rows;
   row.stages = kStages;
+  row.pass = kStateOnly ? "state" : "forward";
   row.operands = std::is_same<T, __half>::value ? "fp16" : "bf16";
   row.ctas = ctas;
   row.waves = waves;
   row.kernel_ms = ms;
   row.step_us = 1000.0 * ms / static_cast<double>(chunks * waves);
   std::printf(
-      "\n%d/%d 1x%lld  stages %d  %s operands  %d CTAs (%d wave%s)  kernel %.3f ms  "
+      "\n%d/%d 1x%lld  %s pass  stages %d  %s operands  %d CTAs (%d wave%s)  kernel %.3f ms  "
       "chunk step %.2f us\n",
-      sh.hqk, sh.hv, rows, kStages, row.operands.c_str(), ctas, waves, waves > 1 ? "s" : "", ms,
-      row.step_us);
+      sh.hqk, sh.hv, rows, row.pass.c_str(), kStages, row.operands.c_str(), ctas, waves,
+      waves > 1 ? "s" : "", ms, row.step_us);
   for (const int role : {FusedWgmmaProbe::kState, FusedWgmmaProbe::kAux, FusedWgmmaProbe::kProducer,
                          FusedWgmmaProbe::kStore}) {
     double total = 0;
@@ -196,6 +206,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1LL, 1LL << 22));
   app.add_option("--iters", iters, "timed launches")->check(CLI::Range(1, 1000));
   std::string json_path;
+  bool state_only = false;
+  app.add_flag("--state-pass", state_only,
+               "also profile the CP state pass on the same chain (the state-only instantiation: no "
+               "Q, no O; every chunk from zero)");
   app.add_option("--json", json_path,
                  "also add the rows to this chunk-step record (qla.chunk_step.v1; rows of another "
                  "card or commit are replaced), e.g. results/<gpu>/chunk_step.json");
@@ -210,9 +224,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "qla_chunk_step_profile: needs an sm_90 GPU\n");
     return 2;
   }
-  const std::vector<qla::bench::ChunkStepRow> rows = {
-      profile<2, __half>(sh, iters), profile<3, __half>(sh, iters),
-      profile<2, __nv_bfloat16>(sh, iters), profile<3, __nv_bfloat16>(sh, iters)};
+  std::vector<qla::bench::ChunkStepRow> rows = {
+      profile<2, __half, false>(sh, iters), profile<3, __half, false>(sh, iters),
+      profile<2, __nv_bfloat16, false>(sh, iters), profile<3, __nv_bfloat16, false>(sh, iters)};
+  if (state_only)
+    for (auto r : {profile<2, __half, true>(sh, iters), profile<2, __nv_bfloat16, true>(sh, iters)})
+      rows.push_back(r);
   if (!json_path.empty()) {
     cudaDeviceProp prop{};
     QLA_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));

@@ -29,6 +29,11 @@
 // stale); every product that reads those rows is masked by a select, and the K rows the state
 // update reads are zeroed first, so nothing non-finite there can reach a valid output. C = 64,
 // BV = 64.
+// The state-only instantiation (kStateOnly) is the CP state pass on the same chain: no Q, no O₁/O₂
+// and no store warp; the aux warpgroup forms A_g only. CTA (sequence, head, y) runs the last n
+// chunks of its sequence (num_warmup) and owns 64 columns of [S | M]: y < 2 a slice of S (from h0
+// when it runs every chunk, else from zero), y ≥ 2 a slice of the transition M (v = 0, from the
+// identity; zeros unless the head runs every chunk). Its final state goes to ht or m.
 // Compiles under nvcc and NVRTC.
 #pragma once
 
@@ -69,8 +74,9 @@ __device__ __forceinline__ int x4t_col(int c0, int lane) { return c0 + ((lane / 
 
 /// kStages: input ring depth (2 or 3); TIn: q/k/v dtype; T: the wgmma operand type (TIn, or __half
 /// for bf16 inputs); BetaT: float or TIn; Probe: a cycle probe of the loops' phases
-/// (FusedWgmmaProbe; the library builds NoProbe).
-template <int kStages, class TIn, class T, class BetaT, class Probe = cuda::NoProbe>
+/// (FusedWgmmaProbe; the library builds NoProbe); kStateOnly: the CP state pass (see above).
+template <int kStages, class TIn, class T, class BetaT, class Probe = cuda::NoProbe,
+          bool kStateOnly = false>
 __global__ void __launch_bounds__(384, 1)
     fused_fwd_wgmma_kernel(const __grid_constant__ FusedFwdWgmmaParams pw) {
   using namespace fused_wgmma;
@@ -96,7 +102,34 @@ __global__ void __launch_bounds__(384, 1)
     return reinterpret_cast<Gates*>(smem + kL.gates + s * kFusedWgmmaGateBytes);
   };
   auto o_slot = [&](int c) { return smem + kL.o + (c & 1) * FusedWgmmaLayout::kOSlot; };
-  const FusedFwdTile t = fused_fwd_tile<kC, kBV>(p);
+  FusedFwdTile t;
+  bool m_slice = false;  // state-only: this CTA's columns are M's
+  bool full_run = true;  // state-only: the head runs every chunk of its sequence
+  if constexpr (!kStateOnly) {
+    t = fused_fwd_tile<kC, kBV>(p);
+  } else {
+    t.head = static_cast<int>(blockIdx.x) % p.heads_v;
+    t.seq = static_cast<int>(blockIdx.x) / p.heads_v;
+    t.qk_head = t.head / p.group;
+    t.v0 = (static_cast<int>(blockIdx.y) % 2) * kBV;
+    m_slice = blockIdx.y >= 2;
+    t.start = p.seq.cu_seqlens[t.seq];
+    t.len = p.seq.cu_seqlens[t.seq + 1] - t.start;
+    t.nchunks = static_cast<int>((t.len + kC - 1) / kC);
+    int n = pw.num_warmup ? pw.num_warmup[t.seq * p.heads_v + t.head] : t.nchunks;
+    n = n < 0 ? 0 : (n > t.nchunks ? t.nchunks : n);
+    const long long out = (static_cast<long long>(t.seq) * p.heads_v + t.head) * kD * kD + t.v0;
+    if (m_slice && n != t.nchunks) {  // no transition needed: M's slice is zero
+      for (int i = threadIdx.x; i < kD * kBV; i += 384) pw.m[out + (i / kBV) * kD + i % kBV] = 0.f;
+      return;
+    }
+    full_run = n == t.nchunks;
+    // The window: the last n chunks (chunk boundaries stay the sequence's).
+    const int c_begin = t.nchunks - n;
+    t.start += static_cast<long long>(c_begin) * kC;
+    t.len -= static_cast<long long>(c_begin) * kC;
+    t.nchunks = n;
+  }
   const long long tpr = p.seq.tokens_per_row;
   const int wg = cuda::warpgroup_index();
   const int lane = threadIdx.x % 32;
@@ -149,9 +182,11 @@ __global__ void __launch_bounds__(384, 1)
           const int b = static_cast<int>(first / tpr), tok = static_cast<int>(first % tpr);
           unsigned char* st = stage(s);
           unsigned long long* bar = kConvert ? &loaded[s] : &full[s];
-          cuda::mbar_arrive_expect_tx(bar, 6u * 128u * static_cast<unsigned>(pw.box_rows));
+          constexpr unsigned kBoxes = kStateOnly ? 4u : 6u;  // the state pass reads no q
+          cuda::mbar_arrive_expect_tx(bar, kBoxes * 128u * static_cast<unsigned>(pw.box_rows));
           for (int h = 0; h < 2; ++h) {
-            cuda::tma_load_4d(st + kL.q + h * kBox, &pw.q_map, bar, 64 * h, t.qk_head, tok, b);
+            if constexpr (!kStateOnly)
+              cuda::tma_load_4d(st + kL.q + h * kBox, &pw.q_map, bar, 64 * h, t.qk_head, tok, b);
             cuda::tma_load_4d(st + kL.k + h * kBox, &pw.k_map, bar, 64 * h, t.qk_head, tok, b);
           }
           cuda::tma_load_4d(st + kL.v, &pw.v_map, bar, t.v0, t.head, tok, b);
@@ -182,7 +217,7 @@ __global__ void __launch_bounds__(384, 1)
           gv[i] = g[rr * p.g.stride_token];
           bv[i] = r < rows ? cuda::to_float(beta[rr * p.beta.stride_token]) : 0.f;
         }
-        if constexpr (kConvert) {
+        if constexpr (kConvert && !kStateOnly) {  // the state pass reads no q
           cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
           convert_half(stage(s), 0);
         }
@@ -195,7 +230,7 @@ __global__ void __launch_bounds__(384, 1)
         __syncwarp();
         if (lane == 0) cuda::mbar_arrive(&full[s]);
       }
-    } else if (warp == 2) {  // O: each staged tile's valid rows to global memory
+    } else if (warp == 2 && !kStateOnly) {  // O: each staged tile's valid rows to global memory
       TIn* obase = static_cast<TIn*>(p.o.data);
       probe.start();
       for (int c = 0; c < t.nchunks; ++c) {
@@ -224,7 +259,7 @@ __global__ void __launch_bounds__(384, 1)
         probe.mark(Ph::kStoreCopy);
       }
       probe.finish(Ph::kStore);
-    } else if (kConvert) {  // warp 3: the other half of the conversion
+    } else if (warp == 3 && kConvert) {  // the other half of the conversion
       for (int c = 0; c < t.nchunks; ++c) {
         const int s = c % kStages;
         cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
@@ -251,12 +286,14 @@ __global__ void __launch_bounds__(384, 1)
       unsigned char* st = stage(s);
       const Gates* gt = gates(s);
       float pacc[32];
-      cuda::wgmma_fence();
+      if constexpr (!kStateOnly) {  // the state pass needs A_g only
+        cuda::wgmma_fence();
 #pragma unroll
-      for (int q = 0; q < 8; ++q)
-        cuda::Wgmma<64, T, false>::ss(pacc, cuda::k_major_sw128(st + kL.q, q, kBox),
-                                      cuda::k_major_sw128(st + kL.k, q, kBox), q > 0);
-      cuda::wgmma_commit();
+        for (int q = 0; q < 8; ++q)
+          cuda::Wgmma<64, T, false>::ss(pacc, cuda::k_major_sw128(st + kL.q, q, kBox),
+                                        cuda::k_major_sw128(st + kL.k, q, kBox), q > 0);
+        cuda::wgmma_commit();
+      }
       // The column factors of this thread's columns t = 16q + 8h + 2·t4 + e while QKᵀ runs.
       const int rows = gt->rows;
       const float gs[2] = {gt->g[s0] * kLog2e, gt->g[s0 + 8] * kLog2e};
@@ -267,8 +304,10 @@ __global__ void __launch_bounds__(384, 1)
         gcol[i] = gt->g[tc] * kLog2e;
         bcol[i] = gt->beta[tc];
       }
-      cuda::wgmma_wait<0>();
-      cuda::fence_operands(pacc);
+      if constexpr (!kStateOnly) {
+        cuda::wgmma_wait<0>();
+        cuda::fence_operands(pacc);
+      }
       probe.mark(Ph::kAuxQk);
       unsigned char* ag = smem + kL.aux + slot * 2 * kBox;
       unsigned char* pg = ag + kBox;
@@ -286,14 +325,15 @@ __global__ void __launch_bounds__(384, 1)
           for (int e = 0; e < 2; ++e) {
             const bool keep = srow >= t0 + e && srow < rows;
             const float decay = cuda::exp2_approx(gs[m % 2] - gcol[2 * j + e]);
-            pv[e] = keep ? p.scale * decay * pacc[8 * q + 2 * m + e] : 0.f;
+            if constexpr (!kStateOnly)
+              pv[e] = keep ? p.scale * decay * pacc[8 * q + 2 * m + e] : 0.f;
             av[e] = keep ? decay * a_r[e] * bcol[2 * j + e] : 0.f;
           }
-          pa[m] = cuda::pack2<T>(pv[0], pv[1]);
+          if constexpr (!kStateOnly) pa[m] = cuda::pack2<T>(pv[0], pv[1]);
           aa[m] = cuda::pack2<T>(av[0], av[1]);
         }
         cuda::stmatrix_x4(ag + at, aa);
-        cuda::stmatrix_x4(pg + at, pa);
+        if constexpr (!kStateOnly) cuda::stmatrix_x4(pg + at, pa);
       }
       cuda::fence_proxy_async_shared();  // the tiles are read by the state warpgroup's wgmma
       __syncwarp();
@@ -313,7 +353,8 @@ __global__ void __launch_bounds__(384, 1)
   const int v_row = 16 * warp + g4;  // value rows v_row and v_row + 8 of the slice
   float st[64];  // Sᵀ: (v, k = 8j + 2·t4 + e) at st[4j + e], (v + 8, k) at +2
   {
-    const int row = p.h0 ? (p.h0_index ? p.h0_index[t.seq] : t.seq) : -1;
+    // (The state pass starts from h0 only when the head runs every chunk, and M from I.)
+    const int row = p.h0 && full_run && !m_slice ? (p.h0_index ? p.h0_index[t.seq] : t.seq) : -1;
     const float* h0 =
         row >= 0 ? p.h0 + (static_cast<long long>(row) * p.heads_v + t.head) * kD * kD + t.v0
                  : nullptr;
@@ -322,8 +363,13 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int k = 8 * j + 2 * t4 + e;
-        st[4 * j + e] = h0 ? h0[k * kD + v_row] : 0.f;
-        st[4 * j + 2 + e] = h0 ? h0[k * kD + v_row + 8] : 0.f;
+        if (m_slice) {  // Mᵀ's rows v_row, v_row + 8 of the identity's columns t.v0..
+          st[4 * j + e] = k == t.v0 + v_row ? 1.f : 0.f;
+          st[4 * j + 2 + e] = k == t.v0 + v_row + 8 ? 1.f : 0.f;
+        } else {
+          st[4 * j + e] = h0 ? h0[k * kD + v_row] : 0.f;
+          st[4 * j + 2 + e] = h0 ? h0[k * kD + v_row + 8] : 0.f;
+        }
       }
   }
   float o[32];  // Oᵀ of the chunk: (v, s = 8j + 2·t4 + e) at o[4j + e], (v + 8, s) at +2
@@ -358,13 +404,17 @@ __global__ void __launch_bounds__(384, 1)
     for (int q = 0; q < 8; ++q)
       cuda::Wgmma<64, T, false>::rs(u, as[q], cuda::k_major_sw128(stg + kL.k, q, kBox), q > 0);
     cuda::wgmma_commit();
-    if (c > 0) stage_o(c - 1);  // under U
+    if constexpr (!kStateOnly) {
+      if (c > 0) stage_o(c - 1);  // under U
+    }
     probe.mark(Ph::kStateU);
-    cuda::wgmma_fence();
+    if constexpr (!kStateOnly) {
+      cuda::wgmma_fence();
 #pragma unroll
-    for (int q = 0; q < 8; ++q)
-      cuda::Wgmma<64, T, false>::rs(o, as[q], cuda::k_major_sw128(stg + kL.q, q, kBox), q > 0);
-    cuda::wgmma_commit();
+      for (int q = 0; q < 8; ++q)
+        cuda::Wgmma<64, T, false>::rs(o, as[q], cuda::k_major_sw128(stg + kL.q, q, kBox), q > 0);
+      cuda::wgmma_commit();
+    }
 
     // Column factors of this thread's columns t = 8j + 2·t4 + e (tokens of the chunk), and Vᵀ.
     const int rows = gt->rows;
@@ -385,7 +435,10 @@ __global__ void __launch_bounds__(384, 1)
       cuda::ldmatrix_x4_trans(
           vt[q], stg + kL.v + cuda::swizzle_128b(x4t_row(16 * q, lane), x4t_col(16 * warp, lane)));
 
-    cuda::wgmma_wait<1>();  // U done (O₁ may run on)
+    if constexpr (kStateOnly)
+      cuda::wgmma_wait<0>();  // U done
+    else
+      cuda::wgmma_wait<1>();  // U done (O₁ may run on)
     cuda::fence_operands(u);
     unsigned aw[4][4];
 #pragma unroll
@@ -395,6 +448,7 @@ __global__ void __launch_bounds__(384, 1)
         const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
         float v0, v1;
         cuda::unpack2<TIn>(vt[q][m], v0, v1);
+        if (m_slice) v0 = v1 = 0.f;  // M evolves with v = 0
         const int tc = 8 * j + 2 * t4;
         const float w0 = tc < rows ? v0 - u[idx] * ecol[2 * j] : 0.f;
         const float w1 = tc + 1 < rows ? v1 - u[idx + 1] * ecol[2 * j + 1] : 0.f;
@@ -415,16 +469,18 @@ __global__ void __launch_bounds__(384, 1)
     const float decay = cuda::exp2_approx(gl);  // under V_d: no wgmma in flight reads Sᵀ
 #pragma unroll
     for (int i = 0; i < 64; ++i) st[i] *= decay;
-    cuda::wgmma_wait<1>();  // O₁ done
-    cuda::fence_operands(o);
+    if constexpr (!kStateOnly) {
+      cuda::wgmma_wait<1>();  // O₁ done
+      cuda::fence_operands(o);
 #pragma unroll
-    for (int j = 0; j < 8; ++j)
+      for (int j = 0; j < 8; ++j)
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const float f = p.scale * ecol[2 * j + e];
-        o[4 * j + e] *= f;
-        o[4 * j + 2 + e] *= f;
-      }
+        for (int e = 0; e < 2; ++e) {
+          const float f = p.scale * ecol[2 * j + e];
+          o[4 * j + e] *= f;
+          o[4 * j + 2 + e] *= f;
+        }
+    }
     cuda::wgmma_wait<0>();  // V_d done
     cuda::fence_operands(vd);
     probe.mark(Ph::kStateVd);
@@ -452,17 +508,21 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
     for (int q = 0; q < 4; ++q)
       cuda::Wgmma<128, T, true>::rs(st, avg[q], cuda::mn_major_sw128(stg + kL.k, q, kBox), 1);
+    if constexpr (!kStateOnly) {
 #pragma unroll
-    for (int q = 0; q < 4; ++q)
-      cuda::Wgmma<64, T, false>::rs(o, avd[q], cuda::k_major_sw128(pg, q, kBox), 1);
+      for (int q = 0; q < 4; ++q)
+        cuda::Wgmma<64, T, false>::rs(o, avd[q], cuda::k_major_sw128(pg, q, kBox), 1);
+    }
     cuda::wgmma_commit();
     // Both: ptxas cannot keep O₂ in flight across the loop's back edge (it injects this wait at
     // the next chunk's first read of Sᵀ), so O₂ costs its tensor-pipe time on the chain.
     cuda::wgmma_wait<0>();
     cuda::fence_operands(st);
-    cuda::fence_operands(o);
+    if constexpr (!kStateOnly) {
+      cuda::fence_operands(o);
 #pragma unroll
-    for (int q = 0; q < 4; ++q) cuda::accumulator_to_a<TIn>(o, q, ao[q]);
+      for (int q = 0; q < 4; ++q) cuda::accumulator_to_a<TIn>(o, q, ao[q]);
+    }
     __syncwarp();
     if (lane == 0) {
       cuda::mbar_arrive(&empty[s]);  // q, k, v and A_r of the stage are read
@@ -470,9 +530,24 @@ __global__ void __launch_bounds__(384, 1)
     }
     probe.mark(Ph::kStateUpdate);
   }
-  if (t.nchunks > 0) stage_o(t.nchunks - 1);
+  if constexpr (!kStateOnly) {
+    if (t.nchunks > 0) stage_o(t.nchunks - 1);
+  }
   if (warp == 0) probe.finish(Ph::kState);
 
+  if constexpr (kStateOnly) {  // the slice of S or M; nothing else
+    float* out = (m_slice ? pw.m : p.ht) +
+                 (static_cast<long long>(t.seq) * p.heads_v + t.head) * kD * kD + t.v0;
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int k = 8 * j + 2 * t4 + e;
+        out[k * kD + v_row] = st[4 * j + e];
+        out[k * kD + v_row + 8] = st[4 * j + 2 + e];
+      }
+    return;
+  }
   const int ht_row = p.ht ? (p.ht_index ? p.ht_index[t.seq] : t.seq) : -1;
   if (ht_row >= 0) {
     float* ht = p.ht + (static_cast<long long>(ht_row) * p.heads_v + t.head) * kD * kD + t.v0;

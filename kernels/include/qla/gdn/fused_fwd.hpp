@@ -107,6 +107,16 @@ cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta);
 /// register split; 384 threads (three warpgroups) for the wgmma variant.
 cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v);
 
+/// The CP state pass on the wgmma chain: fused_fwd_wgmma_kernel's state-only instantiation for the
+/// wgmma config `c` (stages, operand type), FusedFwdWgmmaParams with num_warmup and m (the
+/// StatePassParams contract). UserError for a config of another variant.
+cuda::KernelSpec state_pass_wgmma_spec(const FusedFwdConfig& c, DType qkv, DType beta);
+
+/// (N · H_v, 2 slices of S, + 2 of M `with_m`) CTAs of 384 threads, the chunk forward's shared
+/// memory.
+cuda::LaunchShape state_pass_wgmma_shape(const FusedFwdConfig& c, int num_sequences, int heads_v,
+                                         bool with_m);
+
 /// Empty when the config can run `p`, else why not (head dims, dtypes, head ratio).
 std::string can_implement(const Problem& p, const FusedFwdConfig& c);
 

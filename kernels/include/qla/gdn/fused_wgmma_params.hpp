@@ -20,6 +20,15 @@ struct FusedFwdWgmmaParams {
   /// Token rows of a box: 64, or T when a batch row holds fewer tokens (a box may not exceed the
   /// tensor); the tile rows past it are masked like a partial chunk's.
   int box_rows;
+  // The state-only instantiation (the CP state pass; q, o and scale unused), as StatePassParams:
+  // grid (N · H_v, 2 or 4): CTA y owns columns [64y, 64y + 64) of [S | M] (the state's V = 128,
+  // then the transition's 128 when m is non-null).
+  /// [N · H_v] chunks to run per (sequence, head): the last n (clamped); null = all. A head starts
+  /// from h0 only when it runs all chunks, otherwise from zero.
+  const int* num_warmup;
+  /// out [N, H_v, 128, 128] fp32 or null: M = M_n ⋯ M_1 where a head runs all its chunks, zeros
+  /// elsewhere.
+  float* m;
 };
 
 /// Shared memory of fused_fwd_wgmma_kernel, offsets from a 1024-byte aligned base. Per input stage
