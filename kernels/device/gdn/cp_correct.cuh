@@ -1,12 +1,12 @@
 // Serial correction of the CP pieces' initial states, fp32: per raw sequence, h ← h0, then for each
 // piece j in order cp_h0[j] = h, h = ht[j] + (fallback[j] ? M[j] h : 0). CTA = (V-slice of BV,
 // head, raw sequence); thread r owns state row r of the slice. The pieces are a serial chain, so
-// everything a step reads from global memory is loaded one piece ahead: the fallback flag, row r
-// of ht[j+1] and, only where piece j+1 falls back, row r of M[j+1] (128 floats in registers, each
-// float4 refilled as soon as piece j has used it). What is left on the chain is the 128 x BV
-// multiply against the running state in shared memory, which every thread reads at the same
-// address (a broadcast), and two barriers. A small BV spreads a head over more CTAs and shortens
-// each step.
+// everything a step reads from global memory is loaded ahead: row r of ht[j+1] and, only where
+// piece j+1 falls back, row r of M[j+1] (128 floats in registers, each float4 refilled as soon as
+// piece j has used it) one piece ahead, and the fallback flag that decides the M load two ahead.
+// What is left on the chain is the 128 x BV multiply against the running state in shared memory,
+// which every thread reads at the same address (a broadcast), and two barriers. A small BV spreads
+// a head over more CTAs and shortens each step.
 #pragma once
 
 #include "qla/gdn/cp_params.hpp"
@@ -44,12 +44,14 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
   auto ht_row = [&](int j) {
     return reinterpret_cast<const float4*>(p.ht + base_of(j) + r * kV + v0);
   };
-  // Piece j's inputs, loaded during piece j − 1.
-  bool fb = false;
+  // Piece j's inputs, loaded during piece j − 1 (its flag during piece j − 2).
+  auto flag = [&](int j) { return j < end && p.fallback[j * p.heads + head] != 0; };
+  bool fb = false, fb_next = false;
   float4 mrow[kK / 4];
   float4 next[kQ];
   if (first < end) {
-    fb = p.fallback[first * p.heads + head] != 0;
+    fb = flag(first);
+    fb_next = flag(first + 1);
     if (fb) {
       const float4* m = m_row(first);
 #pragma unroll
@@ -68,7 +70,7 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
       row[q] = next[q];
     }
     const bool more = j + 1 < end;
-    const bool fb_next = more && p.fallback[(j + 1) * p.heads + head] != 0;
+    const bool fb_after = flag(j + 2);  // used by the next step; its latency hides under this one
     if (more) {
       const float4* ht = ht_row(j + 1);
 #pragma unroll
@@ -100,6 +102,7 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
       for (int i = 0; i < kK / 4; ++i) mrow[i] = m_next[i];
     }
     fb = fb_next;
+    fb_next = fb_after;
   }
 }
 
