@@ -174,6 +174,7 @@ qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
       waves > 1 ? "s" : "", ms, row.step_us);
   for (const int role : {FusedWgmmaProbe::kState, FusedWgmmaProbe::kAux, FusedWgmmaProbe::kProducer,
                          FusedWgmmaProbe::kStore}) {
+    if (kStateOnly && role == FusedWgmmaProbe::kStore) continue;  // the state pass stores no O
     double total = 0;
     std::vector<std::pair<std::string, double>> phases;
     std::printf("  %-9s", kRoleNames[role]);

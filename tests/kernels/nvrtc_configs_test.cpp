@@ -50,8 +50,9 @@ TEST(NvrtcConfigs, EveryBuildableConfigCompilesForSm90a) {
   for (const auto& point : gdn::fused_fwd_wgmma_space().enumerate(&arch))
     for (DType qkv : {DType::kBF16, DType::kF16}) {
       const auto c = gdn::fused_fwd_config(gdn::FusedFwdWgmmaFamily::kId, point);
-      jobs.push_back({"state_pass_wgmma", gdn::fused_fwd_wgmma_space().label(point),
-                      gdn::state_pass_wgmma_spec(c, qkv, DType::kF32)});
+      const auto spec = gdn::state_pass_wgmma_spec(c, qkv, DType::kF32);
+      if (seen.emplace(spec.source, spec.name_expression).second)
+        jobs.push_back({"state_pass_wgmma", gdn::fused_fwd_wgmma_space().label(point), spec});
     }
   std::vector<Outcome> outcomes(jobs.size());
   std::atomic<std::size_t> next{0};

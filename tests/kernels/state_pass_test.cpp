@@ -211,6 +211,10 @@ TEST(StatePass, WgmmaStateOnlyMatchesReference) {
       gdn::FusedFwdWgmmaParams w =
           gdn::make_fused_wgmma_params(f, sc.p.c.batch, sc.p.c.tokens, hqk);
       w.num_warmup = sc.nwd.as<int>();
+      w.m = sc.m.as<float>();
+      ASSERT_EQ(gdn::check_state_pass_wgmma(w, true), "");
+      w.m = nullptr;
+      EXPECT_NE(gdn::check_state_pass_wgmma(w, true), "") << "M without m is refused";
       const auto [eht, em] = sc.check([&](bool with_m) {
         w.m = with_m ? sc.m.as<float>() : nullptr;
         kernel.launch(gdn::state_pass_wgmma_shape(c, sc.p.nseq, hv, with_m), &w, nullptr);

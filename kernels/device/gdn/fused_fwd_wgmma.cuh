@@ -169,7 +169,7 @@ __global__ void __launch_bounds__(384, 1)
     };
     if (warp == 0) {
       if (lane == 0) {
-        cuda::tma_prefetch_descriptor(&pw.q_map);
+        if constexpr (!kStateOnly) cuda::tma_prefetch_descriptor(&pw.q_map);
         cuda::tma_prefetch_descriptor(&pw.k_map);
         cuda::tma_prefetch_descriptor(&pw.v_map);
         cuda::tma_prefetch_descriptor(&pw.a_map);
@@ -182,14 +182,15 @@ __global__ void __launch_bounds__(384, 1)
           const int b = static_cast<int>(first / tpr), tok = static_cast<int>(first % tpr);
           unsigned char* st = stage(s);
           unsigned long long* bar = kConvert ? &loaded[s] : &full[s];
-          constexpr unsigned kBoxes = kStateOnly ? 4u : 6u;  // the state pass reads no q
-          cuda::mbar_arrive_expect_tx(bar, kBoxes * 128u * static_cast<unsigned>(pw.box_rows));
+          // The state pass reads no q, and an M slice no v.
+          const unsigned boxes = kStateOnly ? (m_slice ? 3u : 4u) : 6u;
+          cuda::mbar_arrive_expect_tx(bar, boxes * 128u * static_cast<unsigned>(pw.box_rows));
           for (int h = 0; h < 2; ++h) {
             if constexpr (!kStateOnly)
               cuda::tma_load_4d(st + kL.q + h * kBox, &pw.q_map, bar, 64 * h, t.qk_head, tok, b);
             cuda::tma_load_4d(st + kL.k + h * kBox, &pw.k_map, bar, 64 * h, t.qk_head, tok, b);
           }
-          cuda::tma_load_4d(st + kL.v, &pw.v_map, bar, t.v0, t.head, tok, b);
+          if (!m_slice) cuda::tma_load_4d(st + kL.v, &pw.v_map, bar, t.v0, t.head, tok, b);
           cuda::tma_load_4d(st + kL.a, &pw.a_map, bar, 0, t.head, tok, b);
           probe.mark(Ph::kLoadIssue);
         }
@@ -354,7 +355,9 @@ __global__ void __launch_bounds__(384, 1)
   float st[64];  // Sᵀ: (v, k = 8j + 2·t4 + e) at st[4j + e], (v + 8, k) at +2
   {
     // (The state pass starts from h0 only when the head runs every chunk, and M from I.)
-    const int row = p.h0 && full_run && !m_slice ? (p.h0_index ? p.h0_index[t.seq] : t.seq) : -1;
+    int row = p.h0 ? (p.h0_index ? p.h0_index[t.seq] : t.seq) : -1;
+    if constexpr (kStateOnly)
+      row = p.h0 && full_run && !m_slice ? t.seq : -1;  // as ht: by sequence
     const float* h0 =
         row >= 0 ? p.h0 + (static_cast<long long>(row) * p.heads_v + t.head) * kD * kD + t.v0
                  : nullptr;
@@ -429,11 +432,14 @@ __global__ void __launch_bounds__(384, 1)
         ecol[2 * j + e] = cuda::exp2_approx(g);
         gam[2 * j + e] = tc < rows ? cuda::exp2_approx(gl - g) : 0.f;
       }
-    unsigned vt[4][4];
+    unsigned vt[4][4] = {};  // an M slice evolves with v = 0 (its v tile is never loaded)
+    if (!m_slice) {
 #pragma unroll
-    for (int q = 0; q < 4; ++q)
-      cuda::ldmatrix_x4_trans(
-          vt[q], stg + kL.v + cuda::swizzle_128b(x4t_row(16 * q, lane), x4t_col(16 * warp, lane)));
+      for (int q = 0; q < 4; ++q)
+        cuda::ldmatrix_x4_trans(
+            vt[q],
+            stg + kL.v + cuda::swizzle_128b(x4t_row(16 * q, lane), x4t_col(16 * warp, lane)));
+    }
 
     if constexpr (kStateOnly)
       cuda::wgmma_wait<0>();  // U done
@@ -448,7 +454,6 @@ __global__ void __launch_bounds__(384, 1)
         const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
         float v0, v1;
         cuda::unpack2<TIn>(vt[q][m], v0, v1);
-        if (m_slice) v0 = v1 = 0.f;  // M evolves with v = 0
         const int tc = 8 * j + 2 * t4;
         const float w0 = tc < rows ? v0 - u[idx] * ecol[2 * j] : 0.f;
         const float w1 = tc + 1 < rows ? v1 - u[idx + 1] * ecol[2 * j + 1] : 0.f;

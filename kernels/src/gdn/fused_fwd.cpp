@@ -186,6 +186,18 @@ std::string check_params(const FusedFwdParams& p) {
   return {};
 }
 
+std::string check_state_pass_wgmma(const FusedFwdWgmmaParams& w, bool with_m) {
+  const FusedFwdParams& p = w.f;
+  for (auto [t, name] : {std::pair{&p.k, "k"}, {&p.v, "v"}, {&p.a, "A_r"}})
+    if (auto why = detail::check_rows16(*t, name); !why.empty())
+      return "state_pass (wgmma): " + why;
+  if (p.ht == nullptr) return "state_pass (wgmma): ht (the output state) is required";
+  if (with_m && w.m == nullptr) return "state_pass (wgmma): m is required to compute M";
+  if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0)
+    return "state_pass (wgmma): bad head counts";
+  return {};
+}
+
 namespace {
 const bool kRegistered = cuda::register_family<FusedFwdFamily>();
 const bool kRegisteredWs = cuda::register_family<FusedFwdWsFamily>();

@@ -14,6 +14,7 @@
 #include "qla/dtype.hpp"
 #include "qla/family.hpp"
 #include "qla/gdn/fused_params.hpp"
+#include "qla/gdn/fused_wgmma_params.hpp"
 #include "qla/gdn/problem.hpp"
 #include "qla/space.hpp"
 
@@ -116,6 +117,10 @@ cuda::KernelSpec state_pass_wgmma_spec(const FusedFwdConfig& c, DType qkv, DType
 /// memory.
 cuda::LaunchShape state_pass_wgmma_shape(const FusedFwdConfig& c, int num_sequences, int heads_v,
                                          bool with_m);
+
+/// Empty when the state-only params can run (k, v, A_r 16-byte rows, ht set, m set `with_m`, head
+/// counts), else why not.
+std::string check_state_pass_wgmma(const FusedFwdWgmmaParams& w, bool with_m);
 
 /// Empty when the config can run `p`, else why not (head dims, dtypes, head ratio).
 std::string can_implement(const Problem& p, const FusedFwdConfig& c);
