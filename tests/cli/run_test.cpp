@@ -143,7 +143,7 @@ TEST(CliRun, ForwardMatchesTheReferenceForEveryAlgorithmAndCpSetting) {
       {"--cp off", "cp_pieces=0"},
       {"--cp on --cp-piece-chunks 2",
        "cp_pieces=11"},  // 700 → 6 pieces of ≤ 128 tokens, 0 → 1, 1 → 1, 300 → 3
-      {"--config gdn.fwd_plan=c32.cp1.pc4.th6.v1 --config gdn.fused_fwd=c32.bv32.s2.w4.sm0",
+      {"--config gdn.fwd_plan=c32.cp1.pc4.th6.v1.sv1 --config gdn.fused_fwd=c32.bv32.s2.w4.sm0",
        "gdn.fused_fwd=c32.bv32"},
       {"--algorithm naive", "naive"},
       {"--algorithm unfused", "unfused"},

@@ -144,9 +144,9 @@ void build_fixture_store(const std::string& path) {
     // The op plan: C = 32 on P4K, where the fused and kkt rows are at C = 64 (rows of per-kernel
     // tuning that the deployment must not mix with this plan), and C = 64 with CP on P32K.
     const SpaceDecl& pl = gdn::fwd_plan_space();
-    put(st, h100, pl, p4k, {32, 0, 0, 10, 1}, 39.0);
+    put(st, h100, pl, p4k, {32, 0, 0, 10, 1, 0}, 39.0);
     put(st, h100, pl, p4k, pl.default_point, 47.0);
-    put(st, h100, pl, p32k, {64, 1, 16, 10, 1}, 280.0);
+    put(st, h100, pl, p32k, {64, 1, 16, 10, 1, 0}, 280.0);
   }
   // The store stamps trials with the wall clock; the fixture pins them (oldest source first) so
   // that the header's "newest trial" is reproducible.

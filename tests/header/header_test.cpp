@@ -108,7 +108,7 @@ TEST(HeaderKernels, DerivedFromTheFamilyDeclarations) {
   }
   EXPECT_EQ(names,
             (std::vector<std::string>{"fwd_plan", "fused_fwd", "fused_fwd_ws", "fused_fwd_wgmma",
-                                      "kkt_solve", "state_pass", "unfused"}));
+                                      "kkt_solve", "state_pass", "unfused", "state_pass_wgmma"}));
   for (std::size_t i = 1; i < ids.size(); ++i) {
     const cuda::KernelFamily* f = cuda::find_kernel_family(ids[i]);
     ASSERT_NE(f, nullptr) << ids[i];

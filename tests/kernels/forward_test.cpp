@@ -31,6 +31,7 @@
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/state_pass.hpp"
+#include "qla/gdn/state_pass_wgmma.hpp"
 #include "qla/ref/cp_reference.hpp"
 #include "qla/ref/gdn_reference.hpp"
 #include "validation_record.hpp"
@@ -271,24 +272,28 @@ TEST(FusedForwardRules, PlanSpaceDeclaration) {
   const auto& s = gdn::fwd_plan_space();
   EXPECT_EQ(s.kernel, "gdn.fwd_plan");
   EXPECT_TRUE(s.runtime);
-  EXPECT_EQ(s.label(s.default_point), "c64.cp2.pc0.th10.v0");
-  EXPECT_TRUE(s.contains({32, 1, 8, 6, 2}));
-  EXPECT_FALSE(s.contains({64, 1, 3, 10, 0}));
-  EXPECT_FALSE(s.contains({128, 1, 8, 10, 0}));
-  EXPECT_TRUE(s.contains({64, 1, 8, 10, 3}));  // variant 3: the wgmma kernel
-  EXPECT_FALSE(s.contains({64, 1, 8, 10, 4}));
-  // qla run --config gdn.fwd_plan=c32.cp1.pc8.th6.v1
-  EXPECT_EQ(s.parse("c32.cp1.pc8.th6.v1"), (Point{32, 1, 8, 6, 1}));
-  const auto c = gdn::FwdPlanConfig::from_point({32, 0, 16, 12, 2});
+  EXPECT_EQ(s.label(s.default_point), "c64.cp2.pc0.th10.v0.sv0");
+  EXPECT_TRUE(s.contains({32, 1, 8, 6, 2, 0}));
+  EXPECT_FALSE(s.contains({64, 1, 3, 10, 0, 0}));
+  EXPECT_FALSE(s.contains({128, 1, 8, 10, 0, 0}));
+  EXPECT_TRUE(
+      s.contains({64, 1, 8, 10, 3, 2}));  // variant 3: the wgmma kernel, sv 2 its state pass
+  EXPECT_FALSE(s.contains({64, 1, 8, 10, 4, 0}));
+  EXPECT_FALSE(s.contains({64, 1, 8, 10, 3, 3}));
+  // qla run --config gdn.fwd_plan=c32.cp1.pc8.th6.v1.sv1
+  EXPECT_EQ(s.parse("c32.cp1.pc8.th6.v1.sv1"), (Point{32, 1, 8, 6, 1, 1}));
+  const auto c = gdn::FwdPlanConfig::from_point({32, 0, 16, 12, 2, 2});
   EXPECT_EQ(c.chunk, 32);
   EXPECT_EQ(c.cp, 0);
   EXPECT_EQ(c.piece_chunks, 16);
   EXPECT_EQ(c.threshold, 12);
   EXPECT_STREQ(gdn::kChunkFwdVariants[c.variant], "gdn.fused_fwd_ws");
-  EXPECT_THROW(gdn::FwdPlanConfig::from_point({64, 3, 0, 10, 0}), UserError);
+  EXPECT_STREQ(gdn::kStatePassVariants[c.state_variant], "gdn.state_pass_wgmma");
+  EXPECT_THROW(gdn::FwdPlanConfig::from_point({64, 3, 0, 10, 0, 0}), UserError);
   // Axes by name: the plan's chunk and variant.
-  EXPECT_EQ(value_of(s, {32, 0, 16, 12, 2}, "variant"), 2);
-  EXPECT_EQ(with_value(s, s.default_point, "chunk", 32), (Point{32, 2, 0, 10, 0}));
+  EXPECT_EQ(value_of(s, {32, 0, 16, 12, 2, 1}, "variant"), 2);
+  EXPECT_EQ(value_of(s, {32, 0, 16, 12, 2, 1}, "state_variant"), 1);
+  EXPECT_EQ(with_value(s, s.default_point, "chunk", 32), (Point{32, 2, 0, 10, 0, 0}));
   EXPECT_THROW(value_of(s, s.default_point, "block_v"), UserError);
   EXPECT_THROW(with_value(s, s.default_point, "chunk", 48), UserError);
 }
@@ -322,6 +327,8 @@ std::vector<ConfigSet> config_sets() {
       {"wgmma_s2", {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}}},
       {"wgmma_s3_bf16",
        {{"gdn.fused_fwd_wgmma", {64, 64, 3, 0}}, {"gdn.state_pass", {64, 2, 4, 64}}}},
+      {"wgmma_state_s3_bf16",
+       {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}, {"gdn.state_pass_wgmma", {64, 64, 3, 0}}}},
   };
 }
 
@@ -342,6 +349,9 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
       if (kernel == "gdn.state_pass")
         specs.push_back(
             gdn::state_pass_spec(gdn::StatePassConfig::from_point(pt), DType::kBF16, DType::kF32));
+      if (kernel == "gdn.state_pass_wgmma")
+        specs.push_back(gdn::state_pass_wgmma_spec(qla::from_point<gdn::StatePassWgmmaFamily>(pt),
+                                                   DType::kBF16, DType::kF32));
     }
   }
   // FlashQLA's BV rule picks bv32 for these small grids and bv128 for CP on long sequences (later
@@ -390,15 +400,17 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
           const Plan plan = gdn::make_plan(to_problem(hp), dev, opt);
           ASSERT_EQ(plan.not_implemented_reason(), "");
           for (const auto& [kernel, pt] : set.configs) {
-            if (kernel == "gdn.state_pass" || kernel == "gdn.cp_correct") {
+            if (kernel == "gdn.state_pass" || kernel == "gdn.state_pass_wgmma" ||
+                kernel == "gdn.cp_correct") {
               if (plan.cp_pieces() == 0) continue;
             }
-            const auto* fam = kernel == "gdn.fused_fwd_wgmma" ? &gdn::fused_fwd_wgmma_space()
-                              : kernel == "gdn.fused_fwd"     ? &gdn::fused_fwd_space()
-                              : kernel == "gdn.kkt_solve"     ? &gdn::kkt_solve_space()
-                              : kernel == "gdn.cumsum"        ? &gdn::cumsum_space()
-                              : kernel == "gdn.cp_correct"    ? &gdn::cp_correct_space()
-                                                              : &gdn::state_pass_space();
+            const auto* fam = kernel == "gdn.fused_fwd_wgmma"    ? &gdn::fused_fwd_wgmma_space()
+                              : kernel == "gdn.fused_fwd"        ? &gdn::fused_fwd_space()
+                              : kernel == "gdn.kkt_solve"        ? &gdn::kkt_solve_space()
+                              : kernel == "gdn.cumsum"           ? &gdn::cumsum_space()
+                              : kernel == "gdn.cp_correct"       ? &gdn::cp_correct_space()
+                              : kernel == "gdn.state_pass_wgmma" ? &gdn::state_pass_wgmma_space()
+                                                                 : &gdn::state_pass_space();
             EXPECT_EQ(plan.config_labels().at(kernel), fam->label(pt));
           }
           if (cp == CpMode::kOff) {
@@ -683,7 +695,7 @@ TEST(FusedForward, CpIntermediatesMatchReference) {
   for (int threshold : {-10, -6}) {
     SCOPED_TRACE("threshold " + std::to_string(threshold));
     PlanOptions opt;
-    opt.configs["gdn.fwd_plan"] = {64, 1, 4, -threshold, 0};  // through the runtime plan space
+    opt.configs["gdn.fwd_plan"] = {64, 1, 4, -threshold, 0, 0};  // through the runtime plan space
     const Plan plan = gdn::make_plan(problem, dev, opt);
     ASSERT_EQ(plan.not_implemented_reason(), "");
     EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"),
@@ -901,7 +913,8 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
     if (kernel == "gdn.fused_fwd") return Point{32, 64, 2, 8, 0};
     if (kernel == "gdn.kkt_solve")
       return Point{64, 32, 8};  // another tuning's C: the default at 32 runs
-    if (kernel == "gdn.fwd_plan") return Point{32, 1, 8, 12, 1};  // variant 1: the mma kernel
+    if (kernel == "gdn.fwd_plan")
+      return Point{32, 1, 8, 12, 1, 1};  // variant 1: the mma kernel, and the mma state pass
     return std::nullopt;
   };
   const Plan plan = gdn::make_plan(p, dev, opt);
@@ -911,7 +924,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_EQ(plan.config_labels().count("gdn.fused_fwd_ws"), 0u) << "one variant fills the role";
   EXPECT_EQ(plan.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
   EXPECT_EQ(plan.config_labels().at("gdn.cumsum"), "c32");
-  EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"), "c32.cp1.pc8.th12.v1");
+  EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"), "c32.cp1.pc8.th12.v1.sv1");
   EXPECT_EQ(plan.cp_piece_chunks(), 8);
   EXPECT_EQ(plan.cp_pieces(), 16);  // 4096 tokens = 128 chunks of 32 → 16 pieces of 8
   EXPECT_FLOAT_EQ(plan.cp_threshold(), -12.f);
@@ -925,7 +938,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_THROW(gdn::make_plan(p, dev, bad), UserError);
   PlanOptions bad_plan;
   bad_plan.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
-  bad_plan.configs["gdn.fwd_plan"] = {32, 2, 0, 10, 0};
+  bad_plan.configs["gdn.fwd_plan"] = {32, 2, 0, 10, 0, 0};
   EXPECT_THROW(gdn::make_plan(p, dev, bad_plan), UserError);
   // Without an explicit fused config, another kernel's explicit config sets the shared chunk size.
   PlanOptions kkt_only;
@@ -942,7 +955,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   plan_c32.lookup = [](const std::string& kernel, const gdn::Problem&,
                        const ArchInfo&) -> std::optional<Point> {
     if (kernel == "gdn.fused_fwd") return Point{64, 32, 2, 4, 0};
-    if (kernel == "gdn.fwd_plan") return Point{32, 0, 0, 10, 1};
+    if (kernel == "gdn.fwd_plan") return Point{32, 0, 0, 10, 1, 0};
     return std::nullopt;
   };
   const Plan from_plan = gdn::make_plan(p, dev, plan_c32);
@@ -956,20 +969,20 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   // ... an explicit plan point's over a looked-up one; an explicit fused config over a looked-up
   // plan, whose CP knobs (tuned at another C) then give way to PlanOptions' fields. An explicit
   // plan and fused config that disagree are refused (bad_plan).
-  plan_c32.configs["gdn.fwd_plan"] = {64, 2, 0, 10, 1};
+  plan_c32.configs["gdn.fwd_plan"] = {64, 2, 0, 10, 1, 0};
   EXPECT_EQ(gdn::make_plan(p, dev, plan_c32).chunk(), 64);
   plan_c32.configs.erase("gdn.fwd_plan");
   plan_c32.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
   const Plan fused_wins = gdn::make_plan(p, dev, plan_c32);
   EXPECT_EQ(fused_wins.chunk(), 64);
-  EXPECT_EQ(fused_wins.config_labels().at("gdn.fwd_plan"), "c64.cp2.pc0.th10.v1");
+  EXPECT_EQ(fused_wins.config_labels().at("gdn.fwd_plan"), "c64.cp2.pc0.th10.v1.sv0");
   // Both variants given: the explicit plan point's variant picks; without one, the untuned op's
   // family.
   PlanOptions both;
   both.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
   both.configs["gdn.fused_fwd_ws"] = {64, 64, 2, 8, 40};
   both.configs["gdn.fused_fwd_wgmma"] = {64, 64, 2, 1};
-  both.configs["gdn.fwd_plan"] = {64, 2, 0, 10, 1};
+  both.configs["gdn.fwd_plan"] = {64, 2, 0, 10, 1, 0};
   if (dev.arch.has_setmaxnreg()) {
     EXPECT_EQ(gdn::make_plan(p, dev, both).config_labels().count("gdn.fused_fwd"), 1u);
     both.configs.erase("gdn.fwd_plan");

@@ -13,8 +13,6 @@
 
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/cuda/nvrtc_compiler.hpp"
-#include "qla/gdn/fused_fwd.hpp"
-#include "qla/gdn/fused_fwd_wgmma.hpp"
 
 namespace qla::cuda {
 namespace {
@@ -46,14 +44,6 @@ TEST(NvrtcConfigs, EveryBuildableConfigCompilesForSm90a) {
           jobs.push_back({f.space->kernel, f.space->label(point), spec});
     }
   }
-  // The CP state pass on the wgmma chain: the chunk forward's state-only instantiation.
-  for (const auto& point : gdn::fused_fwd_wgmma_space().enumerate(&arch))
-    for (DType qkv : {DType::kBF16, DType::kF16}) {
-      const auto c = gdn::fused_fwd_config(gdn::FusedFwdWgmmaFamily::kId, point);
-      const auto spec = gdn::state_pass_wgmma_spec(c, qkv, DType::kF32);
-      if (seen.emplace(spec.source, spec.name_expression).second)
-        jobs.push_back({"state_pass_wgmma", gdn::fused_fwd_wgmma_space().label(point), spec});
-    }
   std::vector<Outcome> outcomes(jobs.size());
   std::atomic<std::size_t> next{0};
   const unsigned threads = std::max(2u, std::thread::hardware_concurrency());

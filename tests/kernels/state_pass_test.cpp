@@ -15,6 +15,7 @@
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/fused_fwd_wgmma.hpp"
 #include "qla/gdn/fused_fwd_wgmma_launch.hpp"
+#include "qla/gdn/state_pass_wgmma.hpp"
 #include "validation_record.hpp"
 
 namespace qla::test {

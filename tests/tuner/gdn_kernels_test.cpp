@@ -136,6 +136,32 @@ class GdnStore : public ::testing::Test {
   std::map<std::string, TunableKernel> kernels_;
 };
 
+// The CP state pass is one role with two families: a plan's members hold the one its state
+// variant names, or the untuned op's (the wgmma chain where it builds at the plan's C).
+TEST_F(GdnStore, PlanMembersHoldThePlansStatePassVariantOnly) {
+  put("gdn.state_pass", {64, 1, 8, 64}, 60);
+  put("gdn.state_pass", {32, 2, 8, 128}, 65);
+  put("gdn.state_pass_wgmma", {64, 64, 3, 0}, 40);
+  const auto members = gdn_plan_members(*store_, device_, kH100);
+  const Members rule64 = members(problem_, {64, 2, 0, 10, 0, 0});
+  EXPECT_EQ(rule64.at("gdn.state_pass_wgmma").label, "c64.bv64.s3.f0");
+  EXPECT_EQ(rule64.count("gdn.state_pass"), 0u);
+  const Members mma64 = members(problem_, {64, 2, 0, 10, 0, 1});
+  EXPECT_EQ(mma64.at("gdn.state_pass").label, "c64.s1.w8.bv64");
+  EXPECT_EQ(mma64.count("gdn.state_pass_wgmma"), 0u);
+  // C = 32: the wgmma chain has no such chunk size, so the rule falls to the mma state pass.
+  const Members rule32 = members(problem_, {32, 2, 0, 10, 0, 0});
+  EXPECT_EQ(rule32.at("gdn.state_pass").label, "c32.s2.w8.bv128");
+  EXPECT_EQ(rule32.count("gdn.state_pass_wgmma"), 0u);
+}
+
+TEST(GdnTunableKernels, TheUntunedStatePassFamily) {
+  EXPECT_STREQ(gdn::untuned_state_pass_family(kH100, 64), "gdn.state_pass_wgmma");
+  EXPECT_STREQ(gdn::untuned_state_pass_family(kH100, 32), "gdn.state_pass");
+  const ArchInfo ampere{8, 0, 108, 166912, 65536, 40 << 20};
+  EXPECT_STREQ(gdn::untuned_state_pass_family(ampere, 64), "gdn.state_pass");
+}
+
 TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   put("gdn.fused_fwd", {64, 64, 2, 8, 0}, 100);
   put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
@@ -145,7 +171,7 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   put("gdn.cp_correct", {32}, 70);
   const auto members = gdn_plan_members(*store_, device_, kH100);
   // Variant 1: the mma kernel fills the chunk-forward role, the warp-specialised one stays out.
-  const Members at32 = members(problem_, {32, 2, 0, 10, 1});
+  const Members at32 = members(problem_, {32, 2, 0, 10, 1, 0});
   EXPECT_EQ(at32.at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");
   EXPECT_EQ(at32.count("gdn.fused_fwd_ws"), 0u);
   EXPECT_EQ(at32.count("gdn.kkt_solve"),
@@ -159,31 +185,32 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   EXPECT_FALSE(at32.at("gdn.fused_fwd").baseline);
   // Variant 0 on sm_90a: the untuned op's family, the warp-specialised kernel, which is the
   // baseline member.
-  const Members untuned = members(problem_, {32, 2, 0, 10, 0});
+  const Members untuned = members(problem_, {32, 2, 0, 10, 0, 0});
   EXPECT_EQ(untuned.count("gdn.fused_fwd"), 0u);
   EXPECT_EQ(untuned.at("gdn.fused_fwd_ws").label, "c32.bv128.s2.w8.rs40");
   EXPECT_EQ(untuned.at("gdn.fused_fwd_ws").default_label, "c64.bv128.s2.w8.rs40");
   EXPECT_TRUE(untuned.at("gdn.fused_fwd_ws").baseline);
-  const Members at64 = members(problem_, {64, 2, 0, 10, 1});
+  const Members at64 = members(problem_, {64, 2, 0, 10, 1, 0});
   EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0");
   EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8");
-  EXPECT_EQ(members(problem_, {64, 2, 0, 10, 2}).count("gdn.fused_fwd_ws"), 0u)
+  EXPECT_EQ(members(problem_, {64, 2, 0, 10, 2, 0}).count("gdn.fused_fwd_ws"), 0u)
       << "nothing at C = 64";
   // Winners do not change the members (a plan's adoption rewrites them; a rerun must see the same
   // members).
   store_->put_winner(device_, kernels_.at("gdn.fused_fwd").identity(), problem_,
                      {"c32.bv64.s2.w8.sm0", {32, 64, 2, 8, 0}, 94, 0}, 0);
-  EXPECT_EQ(members(problem_, {32, 0, 0, 10, 1}).at("gdn.fused_fwd").label, "c32.bv128.s2.w4.sm0");
+  EXPECT_EQ(members(problem_, {32, 0, 0, 10, 1, 0}).at("gdn.fused_fwd").label,
+            "c32.bv128.s2.w4.sm0");
 }
 
 TEST_F(GdnStore, TheLookupServesThePlanWithTheKernels) {
-  put("gdn.fwd_plan", {32, 1, 16, 6, 2}, 50);
+  put("gdn.fwd_plan", {32, 1, 16, 6, 2, 0}, 50);
   put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
   put("gdn.fused_fwd_ws", {32, 64, 3, 8, 24}, 80);
   const auto lookup = gdn_lookup(*store_, device_, kH100);
   const LookupResult plan = lookup->find("gdn.fwd_plan", problem_);
   EXPECT_EQ(plan.provenance, Provenance::kExact);
-  EXPECT_EQ(plan.config, (Point{32, 1, 16, 6, 2}));
+  EXPECT_EQ(plan.config, (Point{32, 1, 16, 6, 2, 0}));
   EXPECT_EQ(lookup->find("gdn.fused_fwd", problem_).config, (Point{32, 128, 2, 4, 0}));
   EXPECT_EQ(lookup->find("gdn.fused_fwd_ws", problem_).config, (Point{32, 64, 3, 8, 24}));
   EXPECT_EQ(lookup->find("gdn.kkt_solve", problem_).provenance, Provenance::kHeuristic);

@@ -48,6 +48,12 @@ bool is_chunk_fwd(const std::string& kernel) {
   return gdn::fused_fwd_family_space(kernel) != nullptr;
 }
 
+bool is_state_pass(const std::string& kernel) {
+  return std::find_if(std::begin(gdn::kStatePassVariants), std::end(gdn::kStatePassVariants),
+                      [&](const char* id) { return *id != '\0' && kernel == id; }) !=
+         std::end(gdn::kStatePassVariants);
+}
+
 bool shares_chunk(const std::string& kernel) {
   return std::find(std::begin(gdn::kChunkSharingKernels), std::end(gdn::kChunkSharingKernels),
                    kernel) != std::end(gdn::kChunkSharingKernels);
@@ -372,9 +378,14 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(
     const std::string untuned_family = gdn::untuned_chunk_fwd_family(arch, chunk);
     const std::string chunk_fwd =
         plan.variant != 0 ? gdn::kChunkFwdVariants[plan.variant] : untuned_family;
+    // The state pass likewise: the plan's state variant, or the untuned op's family at C.
+    const std::string state_pass = plan.state_variant != 0
+                                       ? gdn::kStatePassVariants[plan.state_variant]
+                                       : gdn::untuned_state_pass_family(arch, chunk);
     Members out;
     for (const Member& m : members) {
       if (is_chunk_fwd(m.space.kernel) && m.space.kernel != chunk_fwd) continue;
+      if (is_state_pass(m.space.kernel) && m.space.kernel != state_pass) continue;
       auto fits = [&](const Point& v) {
         return m.space.contains(v) && (!m.shares_chunk || value_of(m.space, v, "chunk") == chunk);
       };

@@ -19,6 +19,7 @@
 #include "qla/gdn/l2norm.hpp"
 #include "qla/gdn/naive_fwd.hpp"
 #include "qla/gdn/state_pass.hpp"
+#include "qla/gdn/state_pass_wgmma.hpp"
 #include "qla/gdn/unfused.hpp"
 #include "qla/gdn/work_list.hpp"
 
@@ -144,11 +145,14 @@ struct FusedLaunch {
   StatePassParams state{};
   CpCorrectParams correct{};
   FusedFwdParams fused{};
-  FusedFwdWgmmaParams wgmma{};  ///< the chunk forward's params when its variant is wgmma
+  FusedFwdWgmmaParams wgmma{};        ///< the chunk forward's params when its variant is wgmma
+  FusedFwdWgmmaParams state_wgmma{};  ///< the state pass's when it runs on the wgmma chain
 
-  std::string check(bool cp) const {
-    for (std::string why :
-         {check_params(kkt), check_params(fused), cp ? check_params(state) : std::string()})
+  std::string check(bool cp, bool state_on_wgmma) const {
+    for (std::string why : {check_params(kkt), check_params(fused),
+                            !cp              ? std::string()
+                            : state_on_wgmma ? check_state_pass_wgmma(state_wgmma, true)
+                                             : check_params(state)})
       if (!why.empty()) return why;
     return {};
   }
@@ -184,6 +188,22 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
     // whole piece.
     l.state = {k,       args.v, a_r,  g_cum,        args.beta, num_warmup,
                nullptr, cp_ht,  cp_m, lists.pieces, p.h_v,     group};
+    if (im.state_on_wgmma) {  // the same inputs as the chunk forward's, no q (k stands in) or o
+      FusedFwdParams s{};
+      s.q = k;
+      s.k = k;
+      s.v = args.v;
+      s.a = a_r;
+      s.g = g_cum;
+      s.beta = args.beta;
+      s.ht = cp_ht;
+      s.seq = lists.pieces;
+      s.heads_v = p.h_v;
+      s.group = group;
+      l.state_wgmma = make_fused_wgmma_params(s, args.batch, args.tokens, p.h_qk);
+      l.state_wgmma.num_warmup = num_warmup;
+      l.state_wgmma.m = cp_m;
+    }
     l.correct = {args.h0,
                  cp_ht,
                  cp_m,
@@ -223,7 +243,11 @@ void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& l
   const int pieces = lists.pieces.num_sequences;
   if (im.cp) {
     im.warmup_kernel->launch(cp_warmup_shape(pieces, h), &l.warmup, stream);
-    im.state_kernel->launch(state_pass_shape(im.state, pieces, h, true), &l.state, stream);
+    if (im.state_on_wgmma)
+      im.state_kernel->launch(state_pass_wgmma_shape(im.state_wgmma, pieces, h, true),
+                              &l.state_wgmma, stream);
+    else
+      im.state_kernel->launch(state_pass_shape(im.state, pieces, h, true), &l.state, stream);
     im.correct_kernel->launch(cp_correct_shape(im.correct, h, lists.raw.num_sequences), &l.correct,
                               stream);
   }
@@ -263,7 +287,8 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
     } catch (const ApiError& e) {
       return Status::launch_error(e.what());
     }
-    if (auto why = fused.check(im.cp); !why.empty()) return Status::invalid_argument(why);
+    if (auto why = fused.check(im.cp, im.state_on_wgmma); !why.empty())
+      return Status::invalid_argument(why);
   }
   try {
     im.work_list_kernel->launch(work_list_shape(), &lists.build, stream);

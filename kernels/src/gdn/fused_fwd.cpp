@@ -138,26 +138,6 @@ cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta) 
       cuda::params_layout<FusedFwdParams>()};
 }
 
-cuda::KernelSpec state_pass_wgmma_spec(const FusedFwdConfig& c, DType qkv, DType beta) {
-  QLA_REQUIRE(c.wgmma != 0, "state_pass_wgmma_spec: " << fused_fwd_family_id(c)
-                                                      << " has no state-only instantiation");
-  const std::string operand = c.fp16_operands ? "__half" : detail::qkv_type_name(qkv);
-  return {"gdn/fused_fwd_wgmma.cuh",
-          "qla::gdn::fused_fwd_wgmma_kernel<" + std::to_string(c.stages) + ", " +
-              detail::qkv_type_name(qkv) + ", " + operand + ", " +
-              detail::beta_type_name(qkv, beta) + ", qla::cuda::NoProbe, true>",
-          cuda::params_layout<FusedFwdWgmmaParams>()};
-}
-
-cuda::LaunchShape state_pass_wgmma_shape(const FusedFwdConfig& c, int num_sequences, int heads_v,
-                                         bool with_m) {
-  cuda::LaunchShape s;
-  s.grid = {static_cast<unsigned>(num_sequences * heads_v), with_m ? 4u : 2u, 1};
-  s.block = {384, 1, 1};
-  s.dynamic_smem = fused_fwd_smem_bytes(c);
-  return s;
-}
-
 cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v) {
   cuda::LaunchShape s;
   s.grid = {static_cast<unsigned>(kFusedHeadDim / c.block_v * heads_v * num_sequences), 1, 1};
@@ -183,18 +163,6 @@ std::string check_params(const FusedFwdParams& p) {
     if (auto why = detail::check_rows16(*t, name); !why.empty()) return "fused_fwd: " + why;
   if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0)
     return "fused_fwd: bad head counts";
-  return {};
-}
-
-std::string check_state_pass_wgmma(const FusedFwdWgmmaParams& w, bool with_m) {
-  const FusedFwdParams& p = w.f;
-  for (auto [t, name] : {std::pair{&p.k, "k"}, {&p.v, "v"}, {&p.a, "A_r"}})
-    if (auto why = detail::check_rows16(*t, name); !why.empty())
-      return "state_pass (wgmma): " + why;
-  if (p.ht == nullptr) return "state_pass (wgmma): ht (the output state) is required";
-  if (with_m && w.m == nullptr) return "state_pass (wgmma): m is required to compute M";
-  if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0)
-    return "state_pass (wgmma): bad head counts";
   return {};
 }
 

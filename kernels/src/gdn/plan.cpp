@@ -21,6 +21,7 @@
 #include "qla/gdn/l2norm.hpp"
 #include "qla/gdn/naive_fwd.hpp"
 #include "qla/gdn/state_pass.hpp"
+#include "qla/gdn/state_pass_wgmma.hpp"
 #include "qla/gdn/unfused.hpp"
 #include "qla/gdn/work_list.hpp"
 
@@ -157,8 +158,9 @@ PlanPoint find_plan_point(const Problem& problem, const cuda::DeviceInfo& device
 
 // The CP knobs: the gdn.fwd_plan point when there is one (a looked-up one only at chunk size
 // `chunk`), else PlanOptions' fields; `label` is the plan's label at `chunk`.
-void choose_cp_knobs(const PlanPoint& plan, int chunk, int variant, const PlanOptions& options,
-                     CpMode& mode, int& piece_chunks, float& threshold, std::string& label) {
+void choose_cp_knobs(const PlanPoint& plan, int chunk, int variant, int state_variant,
+                     const PlanOptions& options, CpMode& mode, int& piece_chunks, float& threshold,
+                     std::string& label) {
   // A looked-up plan point tuned at another chunk size than the one used says nothing about this C.
   if (plan.config && (plan.explicit_point || plan.config->chunk == chunk)) {
     const FwdPlanConfig& c = *plan.config;
@@ -178,7 +180,7 @@ void choose_cp_knobs(const PlanPoint& plan, int chunk, int variant, const PlanOp
      << (mode == CpMode::kOff  ? 0
          : mode == CpMode::kOn ? 1
                                : 2)
-     << ".pc" << piece_chunks << ".th" << -threshold << ".v" << variant;
+     << ".pc" << piece_chunks << ".th" << -threshold << ".v" << variant << ".sv" << state_variant;
   label = os.str();
 }
 
@@ -255,6 +257,30 @@ const SpaceDecl& choose_chunk_fwd_family(const PlanOptions& options, const PlanP
   return *fused_fwd_family_space(variant != 0 ? kChunkFwdVariants[variant] : untuned);
 }
 
+// The family that fills the CP state pass at chunk size `chunk` (PlanOptions' precedence, as for
+// the chunk forward: an explicit config's family; several: the explicit plan point's state variant,
+// else the untuned rule; else the plan point's state variant; else the untuned rule).
+const SpaceDecl& choose_state_pass_family(const PlanOptions& options, const PlanPoint& plan,
+                                          const ArchInfo& arch, int chunk) {
+  const int variant = plan.config ? plan.config->state_variant : 0;
+  const std::string untuned = untuned_state_pass_family(arch, chunk);
+  auto space_of_id = [](const std::string& id) -> const SpaceDecl& {
+    return id == StatePassWgmmaFamily::kId ? state_pass_wgmma_space() : state_pass_space();
+  };
+  std::vector<std::string> given;
+  for (const char* id : kStatePassVariants)
+    if (*id != '\0' && options.configs.count(id)) given.emplace_back(id);
+  if (given.size() == 1) return space_of_id(given.front());
+  if (given.size() > 1) {
+    const std::string pick =
+        plan.explicit_point && variant != 0 ? kStatePassVariants[variant] : untuned;
+    QLA_REQUIRE(std::find(given.begin(), given.end(), pick) != given.end(),
+                "configs for several state-pass variants given but none for " << pick);
+    return space_of_id(pick);
+  }
+  return space_of_id(variant != 0 ? kStatePassVariants[variant] : untuned);
+}
+
 // The shared chunk size C and the chunk-forward family's point at C (PlanOptions' precedence,
 // plan.hpp); `given` is false when the point is the family's default (the plan applies the untuned
 // BV rule to it).
@@ -326,7 +352,13 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
       static_cast<int>(std::find_if(std::begin(kChunkFwdVariants), std::end(kChunkFwdVariants),
                                     [&](const char* id) { return fspace.kernel == id; }) -
                        std::begin(kChunkFwdVariants));
-  choose_cp_knobs(plan_point, c, variant, options, mode, piece_option, im.cp_threshold, plan_label);
+  const SpaceDecl& sspace = choose_state_pass_family(options, plan_point, device.arch, c);
+  const int state_variant =
+      static_cast<int>(std::find_if(std::begin(kStatePassVariants), std::end(kStatePassVariants),
+                                    [&](const char* id) { return sspace.kernel == id; }) -
+                       std::begin(kStatePassVariants));
+  choose_cp_knobs(plan_point, c, variant, state_variant, options, mode, piece_option,
+                  im.cp_threshold, plan_label);
   im.labels[fwd_plan_space().kernel] = plan_label;
   im.chunk = c;
 
@@ -350,17 +382,23 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   im.labels[cumsum_space().kernel] = cumsum_space().label(im.cumsum.to_point());
   im.labels[kkt_solve_space().kernel] = kkt_solve_space().label(im.kkt.to_point());
   if (cp) {
-    im.state = StatePassConfig::from_point(
-        choose_at_chunk(state_pass_space(), c, problem, device, options));
+    im.state_on_wgmma = sspace.kernel == StatePassWgmmaFamily::kId;
+    const Point state_point = choose_at_chunk(sspace, c, problem, device, options);
+    if (im.state_on_wgmma)
+      im.state_wgmma = qla::from_point<StatePassWgmmaFamily>(state_point);
+    else
+      im.state = StatePassConfig::from_point(state_point);
+    im.labels[sspace.kernel] = sspace.label(state_point);
     im.correct = CpCorrectConfig::from_point(choose(cp_correct_space(), problem, device, options));
-    im.labels[state_pass_space().kernel] = state_pass_space().label(im.state.to_point());
     im.labels[cp_correct_space().kernel] = cp_correct_space().label(im.correct.to_point());
   }
 
   for (std::string why :
        {cumsum_can_implement(problem, im.cumsum), can_implement(kernel_problem, im.kkt),
         can_implement(kernel_problem, im.fused),
-        cp ? can_implement(kernel_problem, im.state) : std::string()}) {
+        !cp                 ? std::string()
+        : im.state_on_wgmma ? can_implement(kernel_problem, im.state_wgmma)
+                            : can_implement(kernel_problem, im.state)}) {
     if (!why.empty()) {
       im.not_implemented = why;
       return false;
@@ -372,7 +410,10 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   im.kkt_kernel = &cache.get(kkt_solve_spec(im.kkt, problem.qkv_dtype, problem.beta_dtype));
   im.fused_kernel = &cache.get(fused_fwd_spec(im.fused, problem.qkv_dtype, problem.beta_dtype));
   if (cp) {
-    im.state_kernel = &cache.get(state_pass_spec(im.state, problem.qkv_dtype, problem.beta_dtype));
+    im.state_kernel = &cache.get(
+        im.state_on_wgmma
+            ? state_pass_wgmma_spec(im.state_wgmma, problem.qkv_dtype, problem.beta_dtype)
+            : state_pass_spec(im.state, problem.qkv_dtype, problem.beta_dtype));
     im.warmup_kernel = &cache.get(cp_warmup_spec());
     im.correct_kernel = &cache.get(cp_correct_spec(im.correct));
   }
@@ -444,6 +485,15 @@ const char* untuned_chunk_fwd_family(const ArchInfo& arch, int chunk) {
       return space->kernel.c_str();
   }
   return FusedFwdFamily::kId;
+}
+
+const char* untuned_state_pass_family(const ArchInfo& arch, int chunk) {
+  const SpaceDecl& w = state_pass_wgmma_space();
+  const auto& cs = w.axes[0].values;  // "chunk"
+  if (std::find(cs.begin(), cs.end(), chunk) != cs.end() &&
+      w.is_buildable(with_value(w, w.default_point, "chunk", chunk), arch))
+    return StatePassWgmmaFamily::kId;
+  return StatePassFamily::kId;
 }
 
 Point untuned_fused_point(const std::string& kernel, const Problem& problem, const ArchInfo& arch) {

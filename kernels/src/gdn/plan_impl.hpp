@@ -15,6 +15,7 @@
 #include "qla/gdn/l2norm.hpp"
 #include "qla/gdn/naive_fwd.hpp"
 #include "qla/gdn/state_pass.hpp"
+#include "qla/gdn/state_pass_wgmma.hpp"
 #include "qla/gdn/unfused.hpp"
 #include "qla/gdn/work_list.hpp"
 
@@ -44,6 +45,8 @@ struct Plan::Impl {
   KktSolveConfig kkt;
   FusedFwdConfig fused;
   StatePassConfig state;
+  FusedFwdConfig state_wgmma;   // the state pass's config when it runs on the wgmma chain
+  bool state_on_wgmma = false;  // gdn.state_pass_wgmma fills the state pass (else gdn.state_pass)
   CpCorrectConfig correct;
   const cuda::Kernel* work_list_kernel = nullptr;
   const cuda::Kernel* naive_kernel = nullptr;

@@ -8,13 +8,14 @@
 // device sm_80 primary:   NVIDIA A100-SXM4-80GB, 108 SMs, digest 88ca87fbd463bdf3, driver 13000, runtime 12080, nvrtc 12080
 // device sm_90 primary:   NVIDIA H100 80GB HBM3, 132 SMs, digest 247170c442dd9876, driver 13000, runtime 12080, nvrtc 12080
 // device sm_90 same arch: NVIDIA H100 80GB HBM3, 132 SMs, digest 7553e7b3acdd2fa1, driver 12080, runtime 12080, nvrtc 12080
-// kernel gdn.fwd_plan: space 16abc8d66d0ea86a, source fixture-src-1, 2 rows
+// kernel gdn.fwd_plan: space 78782d18126e01c6, source fixture-src-1, 2 rows
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source fixture-src-1, 4 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, source fixture-src-1, 1 row
 // kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)
 // kernel gdn.kkt_solve: space 215a6700f54bbc63, source fixture-src-1, 1 row
 // kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, source fixture-src-1, 1 row
+// kernel gdn.state_pass_wgmma: space 51608eb950424ef8, no tuned rows (default c64.bv64.s2.f1)
 //
 // qla_tuned::select(problem, cc_major, cc_minor) follows qla::tuner::Lookup: the exact problem on the primary
 // device → the nearest tuned problem of the same (H_qk, H_v, K, V, dtype) class by
@@ -48,6 +49,7 @@
 #include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/gdn/state_pass.hpp"
+#include "qla/gdn/state_pass_wgmma.hpp"
 #include "qla/gdn/unfused.hpp"
 
 namespace qla_tuned {
@@ -59,19 +61,19 @@ inline constexpr std::size_t kRowCount = 9;
 /// Compute capabilities with tables, {major, minor}.
 inline constexpr std::array<std::array<int, 2>, 2> kCapabilities = {{{{8, 0}}, {{9, 0}}}};
 
-// ---- gdn.fwd_plan: axes c (chunk) cp (cp) pc (piece_chunks) th (threshold) v (variant)
-/// Built-in default of gdn.fwd_plan (c64.cp2.pc0.th10.v0).
-inline constexpr int kFwdPlanDefault[5] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10, /*v*/ 0};
-static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3], kFwdPlanDefault[4]}), "gdn.fwd_plan: the default lies outside the declared space");
+// ---- gdn.fwd_plan: axes c (chunk) cp (cp) pc (piece_chunks) th (threshold) v (variant) sv (state_variant)
+/// Built-in default of gdn.fwd_plan (c64.cp2.pc0.th10.v0.sv0).
+inline constexpr int kFwdPlanDefault[6] = {/*c*/ 64, /*cp*/ 2, /*pc*/ 0, /*th*/ 10, /*v*/ 0, /*sv*/ 0};
+static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanDefault[0], kFwdPlanDefault[1], kFwdPlanDefault[2], kFwdPlanDefault[3], kFwdPlanDefault[4], kFwdPlanDefault[5]}), "gdn.fwd_plan: the default lies outside the declared space");
 /// gdn.fwd_plan on sm_90: 2 rows.
-inline constexpr std::array<Row<5>, 2> kFwdPlanSm90 = {{
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp1.pc16.th10.v1 280.000 us (best trial), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*cp*/ 1, /*pc*/ 16, /*th*/ 10, /*v*/ 1}, 280.0, 0.0},
-    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10.v1 39.000 us (best trial), 1.21x over the untuned op (47.000 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 10, /*v*/ 1}, 39.0, 47.0},
+inline constexpr std::array<Row<6>, 2> kFwdPlanSm90 = {{
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp1.pc16.th10.v1.sv0 280.000 us (best trial), untuned op not measured
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*cp*/ 1, /*pc*/ 16, /*th*/ 10, /*v*/ 1, /*sv*/ 0}, 280.0, 0.0},
+    // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10.v1.sv0 39.000 us (best trial), 1.21x over the untuned op (47.000 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 10, /*v*/ 1, /*sv*/ 0}, 39.0, 47.0},
 }};
-static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanSm90[0].values[0], kFwdPlanSm90[0].values[1], kFwdPlanSm90[0].values[2], kFwdPlanSm90[0].values[3], kFwdPlanSm90[0].values[4]}), "gdn.fwd_plan sm_90 row 0 (c64.cp1.pc16.th10.v1) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanSm90[1].values[0], kFwdPlanSm90[1].values[1], kFwdPlanSm90[1].values[2], kFwdPlanSm90[1].values[3], kFwdPlanSm90[1].values[4]}), "gdn.fwd_plan sm_90 row 1 (c32.cp0.pc0.th10.v1) lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanSm90[0].values[0], kFwdPlanSm90[0].values[1], kFwdPlanSm90[0].values[2], kFwdPlanSm90[0].values[3], kFwdPlanSm90[0].values[4], kFwdPlanSm90[0].values[5]}), "gdn.fwd_plan sm_90 row 0 (c64.cp1.pc16.th10.v1.sv0) lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanSm90[1].values[0], kFwdPlanSm90[1].values[1], kFwdPlanSm90[1].values[2], kFwdPlanSm90[1].values[3], kFwdPlanSm90[1].values[4], kFwdPlanSm90[1].values[5]}), "gdn.fwd_plan sm_90 row 1 (c32.cp0.pc0.th10.v1.sv0) lies outside the declared space");
 
 // ---- gdn.fused_fwd: axes c (chunk) bv (block_v) s (stages) w (warps) sm (state_in_smem)
 /// Built-in default of gdn.fused_fwd (c64.bv64.s2.w8.sm0).
@@ -139,15 +141,21 @@ inline constexpr std::array<Row<3>, 1> kUnfusedSm90 = {{
 }};
 static_assert(qla::in_space_values<qla::gdn::UnfusedFamily>({kUnfusedSm90[0].values[0], kUnfusedSm90[0].values[1], kUnfusedSm90[0].values[2]}), "gdn.unfused sm_90 row 0 (hbv64.hw4.obv64) lies outside the declared space");
 
+// ---- gdn.state_pass_wgmma: axes c (chunk) bv (block_v) s (stages) f (fp16_operands)
+/// Built-in default of gdn.state_pass_wgmma (c64.bv64.s2.f1).
+inline constexpr int kStatePassWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*f*/ 1};
+static_assert(qla::in_space_values<qla::gdn::StatePassWgmmaFamily>({kStatePassWgmmaDefault[0], kStatePassWgmmaDefault[1], kStatePassWgmmaDefault[2], kStatePassWgmmaDefault[3]}), "gdn.state_pass_wgmma: the default lies outside the declared space");
+
 /// The config of every covered kernel for one problem.
 struct Selection {
-  Choice<5> fwd_plan;  ///< gdn.fwd_plan
+  Choice<6> fwd_plan;  ///< gdn.fwd_plan
   Choice<5> fused_fwd;  ///< gdn.fused_fwd
   Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
   Choice<4> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
   Choice<3> kkt_solve;  ///< gdn.kkt_solve
   Choice<4> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
+  Choice<4> state_pass_wgmma;  ///< gdn.state_pass_wgmma
 
   /// Kernel id → values of the kernels select() found a tuned row for, for
   /// qla::gdn::PlanOptions::configs; kernels on their default are left out so the plan's own rules apply.
@@ -162,6 +170,7 @@ struct Selection {
     if (chunk == 0 && fused_fwd_wgmma.source != Source::kDefault) chunk = fused_fwd_wgmma.values[0];
     if (chunk == 0 && kkt_solve.source != Source::kDefault) chunk = kkt_solve.values[0];
     if (chunk == 0 && state_pass.source != Source::kDefault) chunk = state_pass.values[0];
+    if (chunk == 0 && state_pass_wgmma.source != Source::kDefault) chunk = state_pass_wgmma.values[0];
     if (fwd_plan.source != Source::kDefault && fwd_plan.values[0] == chunk) out["gdn.fwd_plan"] = fwd_plan.point();
     if (fused_fwd.source != Source::kDefault && fused_fwd.values[0] == chunk) out["gdn.fused_fwd"] = fused_fwd.point();
     if (fused_fwd_ws.source != Source::kDefault && fused_fwd_ws.values[0] == chunk) out["gdn.fused_fwd_ws"] = fused_fwd_ws.point();
@@ -169,6 +178,7 @@ struct Selection {
     if (kkt_solve.source != Source::kDefault && kkt_solve.values[0] == chunk) out["gdn.kkt_solve"] = kkt_solve.point();
     if (state_pass.source != Source::kDefault && state_pass.values[0] == chunk) out["gdn.state_pass"] = state_pass.point();
     if (unfused.source != Source::kDefault) out["gdn.unfused"] = unfused.point();
+    if (state_pass_wgmma.source != Source::kDefault && state_pass_wgmma.values[0] == chunk) out["gdn.state_pass_wgmma"] = state_pass_wgmma.point();
     return out;
   }
 };
@@ -183,6 +193,7 @@ inline Selection select(const Query& q, int cc_major, int cc_minor) {
   s.kkt_solve = detail::default_choice(kKktSolveDefault);
   s.state_pass = detail::default_choice(kStatePassDefault);
   s.unfused = detail::default_choice(kUnfusedDefault);
+  s.state_pass_wgmma = detail::default_choice(kStatePassWgmmaDefault);
   if (cc_major == 8 && cc_minor == 0) {
     s.fused_fwd = detail::find(kFusedFwdSm80, q, kFusedFwdDefault);
   }

@@ -14,7 +14,6 @@
 #include "qla/dtype.hpp"
 #include "qla/family.hpp"
 #include "qla/gdn/fused_params.hpp"
-#include "qla/gdn/fused_wgmma_params.hpp"
 #include "qla/gdn/problem.hpp"
 #include "qla/space.hpp"
 
@@ -107,20 +106,6 @@ cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta);
 /// (V / BV) · H_v · N CTAs, 1-D; 32 · warps threads, plus a 128-thread producer warpgroup with a
 /// register split; 384 threads (three warpgroups) for the wgmma variant.
 cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v);
-
-/// The CP state pass on the wgmma chain: fused_fwd_wgmma_kernel's state-only instantiation for the
-/// wgmma config `c` (stages, operand type), FusedFwdWgmmaParams with num_warmup and m (the
-/// StatePassParams contract). UserError for a config of another variant.
-cuda::KernelSpec state_pass_wgmma_spec(const FusedFwdConfig& c, DType qkv, DType beta);
-
-/// (N · H_v, 2 slices of S, + 2 of M `with_m`) CTAs of 384 threads, the chunk forward's shared
-/// memory.
-cuda::LaunchShape state_pass_wgmma_shape(const FusedFwdConfig& c, int num_sequences, int heads_v,
-                                         bool with_m);
-
-/// Empty when the state-only params can run (k, v, A_r 16-byte rows, ht set, m set `with_m`, head
-/// counts), else why not.
-std::string check_state_pass_wgmma(const FusedFwdWgmmaParams& w, bool with_m);
 
 /// Empty when the config can run `p`, else why not (head dims, dtypes, head ratio).
 std::string can_implement(const Problem& p, const FusedFwdConfig& c);

@@ -60,6 +60,9 @@ struct FwdPlanConfig {
   /// The chunk-forward variant: 0 = the untuned rule (untuned_chunk_fwd), else an index of
   /// kChunkFwdVariants.
   int variant = 0;
+  /// The CP state pass's variant: 0 = the untuned rule (untuned_state_pass_family), else an index
+  /// of kStatePassVariants.
+  int state_variant = 0;
 
   Point to_point() const;
   static FwdPlanConfig from_point(const Point& p);  ///< throws UserError when p is not in the space
@@ -69,6 +72,9 @@ struct FwdPlanConfig {
 /// untuned rule).
 inline constexpr const char* kChunkFwdVariants[] = {"", "gdn.fused_fwd", "gdn.fused_fwd_ws",
                                                     "gdn.fused_fwd_wgmma"};
+/// The families that can fill the CP state pass, by FwdPlanConfig::state_variant (index 0: the
+/// untuned rule).
+inline constexpr const char* kStatePassVariants[] = {"", "gdn.state_pass", "gdn.state_pass_wgmma"};
 
 inline constexpr int kFwdPlanChunkValues[] = {64, 32};  ///< C, tokens
 inline constexpr int kFwdPlanCpValues[] = {2, 0, 1};    ///< 2 auto, 0 off, 1 on
@@ -76,9 +82,10 @@ inline constexpr int kFwdPlanPieceChunksValues[] = {0,  4,  8,  16,
                                                     32, 64, 128};     ///< L; 0 = FlashQLA's rule
 inline constexpr int kFwdPlanThresholdValues[] = {10, 6, 8, 12, 16};  ///< −log-decay bound
 inline constexpr int kFwdPlanVariantValues[] = {0, 1, 2, 3};          ///< kChunkFwdVariants index
+inline constexpr int kFwdPlanStateVariantValues[] = {0, 1, 2};        ///< kStatePassVariants index
 
-/// The declaration of the runtime space gdn.fwd_plan (qla/family.hpp): default c64.cp2.pc0.th10.v0
-/// (FlashQLA's rules, the untuned variant rule). Nothing to compile.
+/// The declaration of the runtime space gdn.fwd_plan (qla/family.hpp): default
+/// c64.cp2.pc0.th10.v0.sv0 (FlashQLA's rules, the untuned variant rules). Nothing to compile.
 struct FwdPlanFamily {
   using Config = FwdPlanConfig;
   static constexpr const char* kId = "gdn.fwd_plan";
@@ -97,6 +104,9 @@ struct FwdPlanFamily {
       axis("variant", "v", &Config::variant, kFwdPlanVariantValues,
            "chunk-forward variant: 0 the untuned rule, 1 gdn.fused_fwd (mma), 2 gdn.fused_fwd_ws, "
            "3 gdn.fused_fwd_wgmma"),
+      axis("state_variant", "sv", &Config::state_variant, kFwdPlanStateVariantValues,
+           "CP state-pass variant: 0 the untuned rule, 1 gdn.state_pass (mma), "
+           "2 gdn.state_pass_wgmma"),
   };
   static bool buildable(const Config&, const ArchInfo&) { return true; }
 };
@@ -110,14 +120,15 @@ inline FwdPlanConfig FwdPlanConfig::from_point(const Point& p) {
 inline const SpaceDecl& fwd_plan_space() { return space_of<FwdPlanFamily>(); }
 
 /// The roles of the fused forward op, in launch order; each is filled by one family of the kernel
-/// catalog whose kRole names it (the chunk forward by one of kChunkFwdVariants).
+/// catalog whose kRole names it (the chunk forward by one of kChunkFwdVariants, the state pass by
+/// one of kStatePassVariants).
 inline constexpr const char* kFusedForwardRoles[] = {"gate_prep",     "ut_prep",    "cp_warmup",
                                                      "cp_state_pass", "cp_correct", "chunk_fwd"};
 
 /// The kernels of the fused path that share the plan's chunk size C (their "chunk" axis).
-inline constexpr const char* kChunkSharingKernels[] = {"gdn.fused_fwd",       "gdn.fused_fwd_ws",
-                                                       "gdn.fused_fwd_wgmma", "gdn.kkt_solve",
-                                                       "gdn.state_pass",      "gdn.cumsum"};
+inline constexpr const char* kChunkSharingKernels[] = {
+    "gdn.fused_fwd",  "gdn.fused_fwd_ws",     "gdn.fused_fwd_wgmma", "gdn.kkt_solve",
+    "gdn.state_pass", "gdn.state_pass_wgmma", "gdn.cumsum"};
 
 /// The fused forward's V-split rule for `ctas_per_slice` = (CP pieces or sequences) · H_v:
 /// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.
@@ -128,6 +139,10 @@ int fused_block_v_heuristic(long long ctas_per_slice, int sm_count);
 /// H200, 2026-11-29), else gdn.fused_fwd_ws where it has setmaxnreg, else gdn.fused_fwd; the first
 /// of them that has chunk size `chunk` (the wgmma variant has only 64).
 const char* untuned_chunk_fwd_family(const ArchInfo& arch, int chunk = 64);
+
+/// The CP state-pass family the untuned op runs on `arch` at chunk size `chunk`:
+/// gdn.state_pass_wgmma where its default builds at that C (sm_90a, C = 64), else gdn.state_pass.
+const char* untuned_state_pass_family(const ArchInfo& arch, int chunk = 64);
 
 /// The point of chunk-forward family `kernel` that the untuned op runs for `problem` on `arch`: the
 /// family's default with the V-split rule (fused_block_v_heuristic) applied to the default CP

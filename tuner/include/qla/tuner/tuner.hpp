@@ -65,7 +65,7 @@ struct TunableKernel {
 };
 
 /// A candidate's trial label: the space's label of `values`, then its members, e.g.
-/// "c64.cp2.pc0.th10.v0 [gdn.fused_fwd_ws=c64.bv64.s2.w8.rs40 gdn.kkt_solve=c64.b16.w4]".
+/// "c64.cp2.pc0.th10.v0.sv0 [gdn.fused_fwd_ws=c64.bv64.s2.w8.rs40 gdn.kkt_solve=c64.b16.w4]".
 std::string candidate_label(const SpaceDecl& space, const Point& values, const Members& members);
 
 /// Shown after every trial (the CLI turns it into the progress line).
