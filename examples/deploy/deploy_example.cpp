@@ -70,6 +70,7 @@ int run() {
   print_choice("gdn.fused_fwd", sel.fused_fwd);
   print_choice("gdn.fused_fwd_ws", sel.fused_fwd_ws);
   print_choice("gdn.state_pass", sel.state_pass);
+  print_choice("gdn.state_pass_wgmma", sel.state_pass_wgmma);
   print_choice("gdn.unfused", sel.unfused);
 
   qla::gdn::PlanOptions options;

@@ -262,16 +262,16 @@ TEST_F(HeaderDispatch, TunedConfigsNeverMixChunkSizes) {
   // out.
   const auto s = qla_tuned::select(packed({4096}, 2, 8), 9, 0);
   EXPECT_EQ(s.fwd_plan.source, qla_tuned::Source::kExact);
-  EXPECT_EQ(s.fwd_plan.point(), (Point{32, 0, 0, 10, 1}));
+  EXPECT_EQ(s.fwd_plan.point(), (Point{32, 0, 0, 10, 1, 0}));
   EXPECT_EQ(s.fused_fwd.point().at(0), 64);
   auto configs = s.tuned_configs();
-  EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{32, 0, 0, 10, 1}));
+  EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{32, 0, 0, 10, 1, 0}));
   EXPECT_EQ(configs.count("gdn.fused_fwd"), 0u);
   EXPECT_EQ(configs.count("gdn.kkt_solve"), 0u);
   EXPECT_EQ(configs.count("gdn.unfused"), 1u);  // shares no chunk: always passed on
   // P32K: plan, fused and kkt rows all at C = 64 are passed on together.
   configs = qla_tuned::select(packed({32768}, 2, 8), 9, 0).tuned_configs();
-  EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{64, 1, 16, 10, 1}));
+  EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{64, 1, 16, 10, 1, 0}));
   EXPECT_EQ(configs.at("gdn.fused_fwd"), (Point{64, 128, 3, 8, 0}));
   EXPECT_EQ(configs.at("gdn.kkt_solve"), (Point{64, 32, 8}));
   // No plan row for the class: the first chunk-sharing kernel with a row (fused_fwd) decides.

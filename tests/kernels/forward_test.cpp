@@ -699,7 +699,7 @@ TEST(FusedForward, CpIntermediatesMatchReference) {
     const Plan plan = gdn::make_plan(problem, dev, opt);
     ASSERT_EQ(plan.not_implemented_reason(), "");
     EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"),
-              gdn::fwd_plan_space().label({64, 1, 4, -threshold, 0}));
+              gdn::fwd_plan_space().label({64, 1, 4, -threshold, 0, 0}));
     EXPECT_FLOAT_EQ(plan.cp_threshold(), static_cast<float>(threshold));
     ref::CpOptions ro;
     ro.chunk = 64;
@@ -975,7 +975,13 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   plan_c32.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
   const Plan fused_wins = gdn::make_plan(p, dev, plan_c32);
   EXPECT_EQ(fused_wins.chunk(), 64);
-  EXPECT_EQ(fused_wins.config_labels().at("gdn.fwd_plan"), "c64.cp2.pc0.th10.v1.sv0");
+  // The label names the resolved state-pass family (the untuned rule's at C = 64).
+  EXPECT_EQ(
+      fused_wins.config_labels().at("gdn.fwd_plan"),
+      std::string("c64.cp2.pc0.th10.v1.sv") + (gdn::untuned_state_pass_family(dev.arch, 64) ==
+                                                       std::string(gdn::StatePassWgmmaFamily::kId)
+                                                   ? "2"
+                                                   : "1"));
   // Both variants given: the explicit plan point's variant picks; without one, the untuned op's
   // family.
   PlanOptions both;

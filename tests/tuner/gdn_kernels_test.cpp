@@ -155,6 +155,25 @@ TEST_F(GdnStore, PlanMembersHoldThePlansStatePassVariantOnly) {
   EXPECT_EQ(rule32.count("gdn.state_pass_wgmma"), 0u);
 }
 
+// The tuner never proposes a plan whose wgmma variant cannot run: C = 64 and a wgmma target only.
+TEST(GdnTunableKernels, PlanPointsWithAWgmmaVariantBuildOnlyWhereItRuns) {
+  const SpaceDecl& s = gdn::fwd_plan_space();
+  const ArchInfo ampere{8, 0, 108, 166912, 65536, 40 << 20};
+  int hopper_wgmma = 0;
+  for (const Point& p : s.enumerate(&kH100)) {
+    const auto c = gdn::FwdPlanConfig::from_point(p);
+    if (c.variant == 3 || c.state_variant == 2) {
+      EXPECT_EQ(c.chunk, 64) << s.label(p);
+      ++hopper_wgmma;
+    }
+  }
+  EXPECT_GT(hopper_wgmma, 0);
+  for (const Point& p : s.enumerate(&ampere)) {
+    const auto c = gdn::FwdPlanConfig::from_point(p);
+    EXPECT_TRUE(c.variant != 3 && c.state_variant != 2) << s.label(p);
+  }
+}
+
 TEST(GdnTunableKernels, TheUntunedStatePassFamily) {
   EXPECT_STREQ(gdn::untuned_state_pass_family(kH100, 64), "gdn.state_pass_wgmma");
   EXPECT_STREQ(gdn::untuned_state_pass_family(kH100, 32), "gdn.state_pass");

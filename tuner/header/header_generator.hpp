@@ -88,8 +88,8 @@ std::pair<int, int> parse_arch(const std::string& text);
 /// is not writable.
 void write_file_atomically(const std::string& path, const std::string& text);
 
-/// The GDN forward kernels the header covers: gdn.kkt_solve, gdn.fused_fwd, gdn.state_pass (the
-/// fused op plan) and gdn.unfused (the baseline pipeline), in that order.
+/// The GDN forward kernels the header covers: the op plan (gdn.fwd_plan) first, then every family
+/// that declares a deploy order (qla/cuda/kernel_catalog.hpp), in that order.
 std::vector<HeaderKernel> gdn_header_kernels();
 
 }  // namespace qla::tuner

@@ -262,7 +262,9 @@ const SpaceDecl& choose_chunk_fwd_family(const PlanOptions& options, const PlanP
 // else the untuned rule; else the plan point's state variant; else the untuned rule).
 const SpaceDecl& choose_state_pass_family(const PlanOptions& options, const PlanPoint& plan,
                                           const ArchInfo& arch, int chunk) {
-  const int variant = plan.config ? plan.config->state_variant : 0;
+  // A looked-up plan point tuned at another C says nothing about this one (as for the CP knobs).
+  const bool use_point = plan.config && (plan.explicit_point || plan.config->chunk == chunk);
+  const int variant = use_point ? plan.config->state_variant : 0;
   const std::string untuned = untuned_state_pass_family(arch, chunk);
   auto space_of_id = [](const std::string& id) -> const SpaceDecl& {
     return id == StatePassWgmmaFamily::kId ? state_pass_wgmma_space() : state_pass_space();
@@ -278,7 +280,19 @@ const SpaceDecl& choose_state_pass_family(const PlanOptions& options, const Plan
                 "configs for several state-pass variants given but none for " << pick);
     return space_of_id(pick);
   }
-  return space_of_id(variant != 0 ? kStatePassVariants[variant] : untuned);
+  if (variant == 0) return space_of_id(untuned);
+  const SpaceDecl& named = space_of_id(kStatePassVariants[variant]);
+  const auto& cs = named.axes[0].values;  // "chunk"
+  const bool builds =
+      std::find(cs.begin(), cs.end(), chunk) != cs.end() &&
+      named.is_buildable(with_value(named, named.default_point, "chunk", chunk), arch);
+  if (builds) return named;
+  QLA_REQUIRE(!plan.explicit_point, "the gdn.fwd_plan point names " << named.kernel
+                                                                    << ", which does not build at "
+                                                                       "chunk size "
+                                                                    << chunk << " on "
+                                                                    << arch.sm_name());
+  return space_of_id(untuned);  // a looked-up point from elsewhere: the untuned rule
 }
 
 // The shared chunk size C and the chunk-forward family's point at C (PlanOptions' precedence,
@@ -307,7 +321,8 @@ Point choose_fused_at_shared_chunk(const SpaceDecl& fspace, const Problem& probl
   }
   std::optional<int> chunk;
   if (plan.config && plan.explicit_point) chunk = plan.config->chunk;
-  for (const SpaceDecl* other : {&cumsum_space(), &kkt_solve_space(), &state_pass_space()}) {
+  for (const SpaceDecl* other :
+       {&cumsum_space(), &kkt_solve_space(), &state_pass_space(), &state_pass_wgmma_space()}) {
     if (chunk) break;
     auto it = options.configs.find(other->kernel);
     if (it != options.configs.end() && !it->second.empty())

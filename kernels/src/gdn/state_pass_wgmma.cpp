@@ -43,7 +43,6 @@ cuda::LaunchShape state_pass_wgmma_shape(const FusedFwdConfig& c, int num_sequen
   return s;
 }
 
-
 std::string check_state_pass_wgmma(const FusedFwdWgmmaParams& w, bool with_m) {
   const FusedFwdParams& p = w.f;
   for (auto [t, name] : {std::pair{&p.k, "k"}, {&p.v, "v"}, {&p.a, "A_r"}})

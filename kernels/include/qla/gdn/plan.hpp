@@ -49,7 +49,7 @@ using ConfigLookup = std::function<std::optional<Point>(
 /// The fused path's op-level knobs as a point of the runtime space "gdn.fwd_plan" (no recompilation
 /// of its own), so the tuner searches them jointly: the chunk size C every kernel of the path
 /// shares, the CP knobs, and which variant fills the chunk-forward role. Label e.g.
-/// "c64.cp2.pc0.th10.v0".
+/// "c64.cp2.pc0.th10.v0.sv0".
 struct FwdPlanConfig {
   int chunk = 64;        ///< C of cumsum, kkt_solve, the chunk forward and state_pass
   int cp = 2;            ///< 0 off, 1 on (split wherever a sequence has more than L chunks), 2 auto
@@ -108,7 +108,11 @@ struct FwdPlanFamily {
            "CP state-pass variant: 0 the untuned rule, 1 gdn.state_pass (mma), "
            "2 gdn.state_pass_wgmma"),
   };
-  static bool buildable(const Config&, const ArchInfo&) { return true; }
+  /// A wgmma variant (v3, sv2) needs C = 64 and a target with wgmma and setmaxnreg.
+  static bool buildable(const Config& c, const ArchInfo& arch) {
+    const bool wgmma = c.variant == 3 || c.state_variant == 2;
+    return !wgmma || (c.chunk == 64 && arch.has_wgmma() && arch.has_setmaxnreg());
+  }
 };
 
 inline Point FwdPlanConfig::to_point() const { return qla::to_point<FwdPlanFamily>(*this); }
@@ -156,7 +160,10 @@ Point untuned_fused_point(const std::string& kernel, const Problem& problem, con
 /// config (several given: the explicit gdn.fwd_plan point's variant picks, else
 /// untuned_chunk_fwd_family; UserError when that one has no config); else the variant of the
 /// gdn.fwd_plan point (explicit or looked up) when it names one; else untuned_chunk_fwd_family. Its
-/// point: explicit, else looked up, else untuned_fused_point.
+/// point: explicit, else looked up, else untuned_fused_point. The CP state pass
+/// (kStatePassVariants) the same way with the plan's state variant and untuned_state_pass_family,
+/// at the plan's C: a looked-up plan point counts only at its own C, and one naming a family that
+/// does not build there gives way to the untuned rule (an explicit one is a UserError).
 ///
 /// The kernels of kChunkSharingKernels share one chunk size C: the chunk-forward config's when
 /// explicit, else an explicit gdn.fwd_plan point's, else an explicit config of another
