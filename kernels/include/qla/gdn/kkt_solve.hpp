@@ -43,7 +43,8 @@ struct KktSolveFamily {
            "diagonal block size of the blocked inversion, rows"),
       axis("warps", "w", &Config::warps, kKktSolveWarpsValues, "warps per CTA"),
   };
-  static constexpr Config kAot[] = {Config{}};
+  /// The default at both chunk sizes (a plan tuned at C = 32 elsewhere runs it untuned there).
+  static constexpr Config kAot[] = {Config{}, Config{32}};
   /// The inversion block fits the chunk; shared memory within the arch's opt-in limit.
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v, fp32 β.

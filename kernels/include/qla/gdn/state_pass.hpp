@@ -47,7 +47,9 @@ struct StatePassFamily {
       axis("block_v", "bv", &Config::block_v, kStatePassBlockVValues,
            "state columns per CTA (of S, then of M)"),
   };
-  static constexpr Config kAot[] = {Config{}};
+  /// The default at both chunk sizes: a plan whose chunk forward is tuned at C = 32 runs the
+  /// untuned state pass at C = 32 too, and a deployed binary has no JIT to build it.
+  static constexpr Config kAot[] = {Config{}, Config{32}};
   /// Within the arch's shared-memory opt-in limit.
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v with fp32 β (one instantiation serves with and without M).
