@@ -8,6 +8,10 @@
 #   scripts/gpu-session.sh profile  the wgmma chunk forward's cycles per phase (qla_chunk_step_profile) on
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
 #                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`)
+#   scripts/gpu-session.sh repeat   the 2/8 and 16/64 1x8192 headline problems (--problem 8192@2x8 and 8192@16x64)
+#                                   tuned twice, the same command into two fresh stores $OUT/repeat_a.sqlite and
+#                                   $OUT/repeat_b.sqlite, then `qla db compare` of the two -> $OUT/repeatability.json
+#                                   (copy the stores to results/<gpu>/repeatability/a.sqlite and b.sqlite beside it)
 # Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_PEERS,
 # QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla: what fits one 10-minute call).
 set -uo pipefail
@@ -68,5 +72,23 @@ case $what in
     rc=$?
     grep -E "stages|state " "$OUT/profile.txt"
     exit $rc ;;
-  *) echo "gpu-session.sh: tests, tune, bench or profile" >&2; exit 2 ;;
+  repeat)
+    for run in a b; do
+      db=$OUT/repeat_$run.sqlite
+      rm -f "$db" "$db-wal" "$db-shm"
+      # SIGINT is the tuner's clean stop (the trial in flight is committed, the run is closed).
+      timeout -s INT -k 60 240 "$B/bin/qla" tune --problem 8192@2x8 --problem 8192@16x64 --budget 8 \
+        --db "$db" > "$OUT/repeat_$run.log" 2>&1
+      echo "tune $run rc=$? (130: stopped by the time limit)"
+      tail -4 "$OUT/repeat_$run.log"
+      # A read-write open and close folds the WAL into the store file, so the one file carries everything.
+      "$B/bin/qla" db prune --dry-run "$db" > /dev/null
+      rm -f "$db-shm"
+    done
+    "$B/bin/qla" db compare "$OUT/repeat_a.sqlite" "$OUT/repeat_b.sqlite" --json "$OUT/repeatability.json" \
+      > "$OUT/repeat.txt" 2>&1
+    rc=$?
+    cat "$OUT/repeat.txt"
+    exit $rc ;;
+  *) echo "gpu-session.sh: tests, tune, bench, profile or repeat" >&2; exit 2 ;;
 esac

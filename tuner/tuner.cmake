@@ -16,7 +16,8 @@ add_library(qla_tuner STATIC
   src/measure_stats.cpp
   src/measure.cpp
   src/suites.cpp
-  src/shape_matrix.cpp)
+  src/shape_matrix.cpp
+  src/repeatability.cpp)
 target_include_directories(qla_tuner PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
 target_link_libraries(qla_tuner
   PUBLIC qla::core nlohmann_json::nlohmann_json

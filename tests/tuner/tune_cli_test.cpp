@@ -234,4 +234,79 @@ TEST(Cli, DbEfficiencyReplaysAnExhaustiveTuning) {
   EXPECT_EQ(qla(d, "db efficiency --fake " + d.file("e.json")).rc, 2);
 }
 
+TEST(Cli, DbCompareSetsTheWinnersOfTwoTuningsSideBySide) {
+  Dir d;
+  const std::string problems = "--problem 4096@2x8 --problem 1000+3000@2x8 --problem 16384@2x8";
+  ASSERT_EQ(qla(d, "tune --fake " + problems + " --budget 12 --db " + d.file("a.sqlite")).rc, 0);
+  ASSERT_EQ(
+      qla(d, "tune --fake " + problems + " --budget 12 --seed 7 --db " + d.file("b.sqlite")).rc, 0);
+  // A store that tuned one more problem: its winner is listed apart, not compared.
+  ASSERT_EQ(qla(d, "tune --fake " + problems + " --problem 2048@2x8 --budget 12 --db " +
+                       d.file("c.sqlite"))
+                .rc,
+            0);
+  const QlaRun r = qla(d, "db compare " + d.file("a.sqlite") + " " + d.file("b.sqlite") +
+                              " --json " + d.file("out.json"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto j = nlohmann::json::parse(slurp(d.file("out.json")));
+  EXPECT_EQ(j["schema"], "qla.repeatability.v1");
+  EXPECT_DOUBLE_EQ(j["tolerance"].get<double>(), 0.03);
+  ASSERT_EQ(j["rows"].size(), 3u);
+  ASSERT_EQ(j["stores"].size(), 2u);
+  EXPECT_EQ(j["stores"][1]["path"], d.file("b.sqlite"));
+  ASSERT_EQ(j["stores"][1]["runs"].size(), 1u);
+  EXPECT_NE(j["stores"][1]["runs"][0]["args"].get<std::string>().find("--seed 7"),
+            std::string::npos);
+  int verdicts = 0;
+  for (const auto& row : j["rows"]) {
+    EXPECT_EQ(row["kernel"], "test.fake");
+    EXPECT_EQ(row["same_config"].get<bool>(), row["config_a"] == row["config_b"]) << row;
+    // The fake kernel's times are exact: B's time of A's winner is A's (and the other way round).
+    if (!row["b_on_a"].is_null()) {
+      EXPECT_DOUBLE_EQ(row["b_on_a"].get<double>(), row["median_us_a"].get<double>());
+    }
+    if (!row["a_on_b"].is_null()) {
+      EXPECT_DOUBLE_EQ(row["a_on_b"].get<double>(), row["median_us_b"].get<double>());
+    }
+    // One table line per row, with its verdict.
+    EXPECT_NE(r.out.find(row["problem"].get<std::string>()), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(row["verdict"].get<std::string>()), std::string::npos) << r.out;
+  }
+  for (const char* k : {"same_config", "within_noise", "differs"})
+    verdicts += j["summary"][k].get<int>();
+  EXPECT_EQ(verdicts, 3);
+  EXPECT_EQ(j["summary"]["compared"], 3);
+  EXPECT_TRUE(j["only_in_a"].empty());
+  EXPECT_NE(r.out.find("3 compared: "), std::string::npos) << r.out;
+  // A store compared with itself agrees everywhere.
+  const QlaRun self = qla(d, "db compare " + d.file("a.sqlite") + " " + d.file("a.sqlite") +
+                                 " --json " + d.file("self.json"));
+  ASSERT_EQ(self.rc, 0) << self.err;
+  EXPECT_EQ(nlohmann::json::parse(slurp(d.file("self.json")))["summary"]["same_config"], 3);
+  // The extra problem of C is C's alone.
+  const QlaRun c = qla(d, "db compare " + d.file("a.sqlite") + " " + d.file("c.sqlite") +
+                              " --tolerance 0.5 --json " + d.file("c.json"));
+  ASSERT_EQ(c.rc, 0) << c.err;
+  const auto jc = nlohmann::json::parse(slurp(d.file("c.json")));
+  EXPECT_DOUBLE_EQ(jc["tolerance"].get<double>(), 0.5);
+  EXPECT_EQ(jc["rows"].size(), 3u);
+  ASSERT_EQ(jc["only_in_b"].size(), 1u);
+  EXPECT_EQ(jc["only_in_b"][0]["problem"], "b1.t2048.h2x8.k128v128.bf16.h0");
+  // A missing store, a negative tolerance and a file that is no store are refused, and no
+  // document is written.
+  const QlaRun missing = qla(d, "db compare " + d.file("a.sqlite") + " " + d.file("nope.sqlite") +
+                                    " --json " + d.file("m.json"));
+  EXPECT_EQ(missing.rc, 2);
+  EXPECT_NE(missing.err.find("qla: error: "), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("nope.sqlite"), std::string::npos) << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(d.file("nope.sqlite")));
+  EXPECT_FALSE(std::filesystem::exists(d.file("m.json")));
+  const QlaRun neg = qla(d, "db compare " + d.file("a.sqlite") + " " + d.file("b.sqlite") +
+                                " --tolerance -0.1 --json " + d.file("m.json"));
+  EXPECT_EQ(neg.rc, 2);
+  EXPECT_NE(neg.err.find("--tolerance"), std::string::npos) << neg.err;
+  EXPECT_EQ(qla(d, "db compare " + d.file("a.sqlite") + " " + d.file("out.json")).rc, 2);
+  EXPECT_FALSE(std::filesystem::exists(d.file("m.json")));
+}
+
 }  // namespace

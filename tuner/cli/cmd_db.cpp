@@ -1,5 +1,7 @@
-// `qla db show | export | merge`: read a tuning store (summary, diffable JSON) and combine stores
-// from several machines without duplicates. Stores are opened read-only except the merge target.
+// `qla db show | export | efficiency | compare | prune | merge`: read a tuning store (summary,
+// diffable JSON), replay its searches, compare the winners of two stores, and combine stores from
+// several machines without duplicates. Stores are opened read-only except the prune and merge
+// targets.
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -9,15 +11,17 @@
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
 #include "qla/gdn/plan.hpp"
+#include "qla/io/npy.hpp"
 #include "qla/tuner/efficiency.hpp"
 #include "qla/tuner/fake_kernel.hpp"
 #include "qla/tuner/gdn_adapter.hpp"
+#include "qla/tuner/repeatability.hpp"
 #include "qla/tuner/store.hpp"
 
 namespace qla::cli {
 
 void add_db_command(CLI::App& app) {
-  CLI::App* db = app.add_subcommand("db", "Inspect, export and merge tuning stores");
+  CLI::App* db = app.add_subcommand("db", "Inspect, export, compare and merge tuning stores");
   db->require_subcommand(1);
 
   CLI::App* show =
@@ -113,6 +117,32 @@ void add_db_command(CLI::App& app) {
       QLA_REQUIRE(f, "--json: cannot write '" << ea->json << "'");
       f << out.dump(1) << "\n";
     }
+    exit_code() = 0;
+  });
+
+  CLI::App* cmp = db->add_subcommand("compare",
+                                     "Winners of two stores that tuned the same problems, side by "
+                                     "side: same config, within noise, or differs");
+  struct CompareArgs {
+    std::string a;
+    std::string b;
+    double tolerance = tuner::kRepeatabilityTolerance;
+    std::string json;
+  };
+  auto ca = std::make_shared<CompareArgs>();
+  cmp->add_option("store_a", ca->a, "SQLite store A")->required();
+  cmp->add_option("store_b", ca->b, "SQLite store B")->required();
+  cmp->add_option("--tolerance", ca->tolerance,
+                  "Relative distance under which two different winners are the same result")
+      ->capture_default_str();
+  cmp->add_option("--json", ca->json, "Also write the comparison (qla.repeatability.v1) here");
+  cmp->callback([ca] {
+    QLA_REQUIRE(ca->tolerance >= 0, "--tolerance must be >= 0");
+    const tuner::Store a = tuner::Store::open(ca->a, tuner::Store::Mode::kReadOnly);
+    const tuner::Store b = tuner::Store::open(ca->b, tuner::Store::Mode::kReadOnly);
+    const nlohmann::json doc = tuner::compare_stores(a, b, ca->tolerance);
+    std::fputs(tuner::repeatability_table(doc).c_str(), stdout);
+    if (!ca->json.empty()) write_file_atomic(ca->json, doc.dump(1) + "\n");
     exit_code() = 0;
   });
 
