@@ -101,8 +101,9 @@ struct Row {
   std::map<std::string, std::string>
       provenance;     ///< kernel id → lookup provenance (tuned rows only)
   int cp_pieces = 0;  ///< CP split the plan chose (0 = off)
-  /// cold with CUPTI: each kernel's median duration (µs) in launch order, under its function name
-  /// without namespace and template arguments (gdn.fused_fwd_wgmma → "fused_fwd_wgmma_kernel")
+  /// With CUPTI, each kernel's duration (µs; cold: the median, graph: the mean per call over the
+  /// timed replays) in launch order, under its function name without namespace and template
+  /// arguments (gdn.fused_fwd_wgmma → "fused_fwd_wgmma_kernel")
   std::vector<std::pair<std::string, double>> kernels_us;
   Validation validation;
   Rates rates;

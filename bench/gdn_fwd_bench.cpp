@@ -202,7 +202,8 @@ int run(int argc, char** argv) {
   std::ostringstream method;
   method << "graph: " << f.rep_ms
          << " ms of calls captured in one CUDA graph, L2 flushed before each of " << f.replays
-         << " replays, mean per call (FlashQLA's do_bench cudagraph method); cold: L2 scrubbed "
+         << " replays, mean per call (FlashQLA's do_bench cudagraph method), each kernel's "
+         << "CUPTI durations over the timed replays per call; cold: L2 scrubbed "
          << "before every call, span of the op's kernels from CUPTI (CUDA events where CUPTI is "
             "unavailable), "
          << "median of adaptive samples (>= 10, <= " << f.max_seconds

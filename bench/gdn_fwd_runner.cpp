@@ -328,6 +328,8 @@ Outcome GdnFwdRunner::run(const Shape& shape, const std::string& implementation,
     row.ms = r.mean_us * 1e-3;
     row.samples = r.replays;
     row.calls_per_replay = r.calls_per_replay;
+    for (const tuner::KernelMean& k : r.kernels)
+      row.kernels_us.emplace_back(kernel_base_name(k.name), k.mean_us);
   }
   if (failed || row.ms <= 0) {
     out.skipped = failed ? "forward failed while timing: " + failure : "measured no time";

@@ -111,6 +111,34 @@ TEST(Report, PerKernelTimesOfTheColdRows) {
   fs::remove_all(dir);
 }
 
+// Graph rows that carry per-kernel times get their own table (the headline method), above the
+// cold one when both have them; the graph table says that chained kernels overlap.
+TEST(Report, PerKernelTimesOfTheGraphRows) {
+  const fs::path dir = fs::temp_directory_path() / ("qla_report_g_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "bench.json") << R"({"schema": "qla.bench.v1", "implementation": "qla",
+    "date": "2026-11-29", "device": {"name": "Fixture GPU 80GB"}, "rows": [
+    {"name": "2x8/2048", "implementation": "qla-tuned", "mode": "graph", "h_qk": 2, "h_v": 8,
+     "seqlens": [2048], "ms": 0.11, "kernels": [{"name": "build_work_list_kernel", "us": 3.2},
+     {"name": "fused_fwd_wgmma_kernel", "us": 61.4}]},
+    {"name": "2x8/2048", "implementation": "qla-tuned", "mode": "cold", "h_qk": 2, "h_v": 8,
+     "seqlens": [2048], "ms": 0.30, "kernels": [{"name": "fused_fwd_wgmma_kernel", "us": 72}]}]})";
+  const std::string md = render_markdown(
+      load_report_data({(dir / "bench.json").string()}, {}, std::nullopt, "abc123"));
+  const std::size_t graph = md.find("## Where the time goes (CUDA-graph mode");
+  const std::size_t cold = md.find("## Where the time goes (cold mode");
+  ASSERT_NE(graph, std::string::npos) << md;
+  ASSERT_NE(cold, std::string::npos) << md;
+  EXPECT_LT(graph, cold);
+  EXPECT_NE(md.find("| 2/8 | 1x2048 | tuned | 0.110 | build_work_list 3 · fused_fwd_wgmma 61 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| 2/8 | 1x2048 | tuned | 0.300 | fused_fwd_wgmma 72 |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("programmatic dependent launch"), std::string::npos) << md;
+  fs::remove_all(dir);
+}
+
 // The correctness figures come from the GPU suite's record, not from prose.
 TEST(Report, CorrectnessComesFromTheValidationRecord) {
   ReportData d = fixture();

@@ -103,5 +103,26 @@ TEST(MeasureGpu, GraphModeMatchesTheSpinDuration) {
   EXPECT_NEAR(g.mean_us, 100.0, 5.0);
 }
 
+// With CUPTI, graph mode also gives each kernel's time per call: the spin's own duration, and the
+// empty kernel's few microseconds, in launch order.
+TEST(MeasureGpu, GraphModeTimesEachKernelPerCall) {
+  QLA_REQUIRE_GPU();
+  Measurer m(0);
+  if (!m.cupti_active()) GTEST_SKIP() << m.cupti_status();
+  const GraphResult g = m.measure_graph(
+      [](cudaStream_t s) {
+        spin_kernel<<<1, 1, 0, s>>>(50000);
+        empty_kernel<<<1, 1, 0, s>>>();
+      },
+      20, 5);
+  ASSERT_EQ(g.kernels.size(), 2u);
+  EXPECT_NE(g.kernels[0].name.find("spin_kernel"), std::string::npos) << g.kernels[0].name;
+  EXPECT_NE(g.kernels[1].name.find("empty_kernel"), std::string::npos) << g.kernels[1].name;
+  EXPECT_NEAR(g.kernels[0].mean_us, 50.0, 2.5);
+  EXPECT_GT(g.kernels[1].mean_us, 0.0);
+  EXPECT_LT(g.kernels[1].mean_us, 10.0);
+  EXPECT_LE(g.kernels[0].mean_us + g.kernels[1].mean_us, g.mean_us * 1.02);
+}
+
 }  // namespace
 }  // namespace qla::tuner

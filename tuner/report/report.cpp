@@ -96,32 +96,42 @@ void shape_table(std::ostringstream& os, const ReportData& d,
   }
 }
 
-/// Where each plan's time goes: the cold rows' per-kernel medians (CUPTI), for the time the page
-/// calls "ours"; nothing when no cold row carries them.
+/// Where each plan's time goes: the per-kernel CUPTI times of the rows of the time the page calls
+/// "ours", one table per mode whose rows carry them (graph: mean per call over the replays, the
+/// headline method; cold: medians with the L2 scrubbed before every call).
 void kernel_table(std::ostringstream& os, const ReportData& d) {
-  const auto it = d.timings.find("cold");
-  if (it == d.timings.end()) return;
-  std::ostringstream rows;
-  for (const auto& [s, t] : it->second) {
-    const Timing* q = ours(t);
-    if (!q || q->kernels_us.empty()) continue;
-    rows << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | "
-         << (t.count("qla-tuned") ? "tuned" : "default") << " | " << fmt("%.3f", q->ms) << " | ";
-    const char* sep = "";
-    for (const auto& [name, us] : q->kernels_us) {
-      std::string shown = name;
-      if (const std::size_t k = shown.rfind("_kernel");
-          k != std::string::npos && k + 7 == shown.size())
-        shown.resize(k);
-      rows << sep << shown << " " << fmt("%.0f", us);
-      sep = " · ";
+  for (const char* mode : {"graph", "cold"}) {
+    const auto it = d.timings.find(mode);
+    if (it == d.timings.end()) continue;
+    std::ostringstream rows;
+    for (const auto& [s, t] : it->second) {
+      const Timing* q = ours(t);
+      if (!q || q->kernels_us.empty()) continue;
+      rows << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | "
+           << (t.count("qla-tuned") ? "tuned" : "default") << " | " << fmt("%.3f", q->ms) << " | ";
+      const char* sep = "";
+      for (const auto& [name, us] : q->kernels_us) {
+        std::string shown = name;
+        if (const std::size_t k = shown.rfind("_kernel");
+            k != std::string::npos && k + 7 == shown.size())
+          shown.resize(k);
+        rows << sep << shown << " " << fmt("%.0f", us);
+        sep = " · ";
+      }
+      rows << " |\n";
     }
-    rows << " |\n";
+    if (rows.str().empty()) continue;
+    os << (std::string(mode) == "graph"
+               ? "## Where the time goes (CUDA-graph mode, per-kernel CUPTI time per call, mean "
+                 "over the replays, µs, launch order)\n\n"
+                 "Where kernels are chained by programmatic dependent launch, each starts before "
+                 "its predecessor ends and waits for it, so its time includes that wait and the "
+                 "times can sum past the call's.\n\n"
+               : "## Where the time goes (cold mode, per-kernel medians from CUPTI, µs, launch "
+                 "order)\n\n")
+       << "| heads (qk/v) | tokens | plan | ms | kernels |\n|---|---|---|---|---|\n"
+       << rows.str() << "\n";
   }
-  if (rows.str().empty()) return;
-  os << "## Where the time goes (cold mode, per-kernel medians from CUPTI, µs, launch order)\n\n"
-     << "| heads (qk/v) | tokens | plan | ms | kernels |\n|---|---|---|---|---|\n"
-     << rows.str() << "\n";
 }
 
 /// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS[...]" (UTC); nullopt when unparsable.

@@ -356,6 +356,7 @@ GraphResult Measurer::measure_graph(const OpFn& op, double rep_ms, int replays) 
   QLA_CUDA_CHECK(cudaGraphUpload(g.exec, m.stream));
   QLA_CUDA_CHECK(cudaGraphLaunch(g.exec, m.stream));  // first replay is warm-up
   QLA_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  if (m.cupti) take_records();  // the estimate and the warm-up replay
   double sum_us = 0;
   for (int r = 0; r < out.replays; ++r) {
     m.flush();
@@ -367,7 +368,15 @@ GraphResult Measurer::measure_graph(const OpFn& op, double rep_ms, int replays) 
     QLA_CUDA_CHECK(cudaEventElapsedTime(&ms, m.start, m.stop));
     sum_us += 1e3 * ms / out.calls_per_replay;
   }
-  if (m.cupti) take_records();
+  if (m.cupti) {
+    const double calls = static_cast<double>(out.calls_per_replay) * out.replays;
+    for (const KernelRecord& r : take_records()) {
+      auto it = std::find_if(out.kernels.begin(), out.kernels.end(),
+                             [&](const KernelMean& k) { return k.name == r.name; });
+      if (it == out.kernels.end()) it = out.kernels.insert(out.kernels.end(), {r.name, 0.0});
+      it->mean_us += 1e-3 * static_cast<double>(r.end_ns - r.start_ns) / calls;
+    }
+  }
   out.mean_us = sum_us / out.replays;
   return out;
 }

@@ -59,11 +59,22 @@ struct MeasureResult {
   int sm_clock_mhz = 0;         ///< highest SM clock seen, 0 when NVML is unavailable
 };
 
+/// One kernel's mean duration per call over a graph's timed replays.
+struct KernelMean {
+  std::string name;  ///< kernel (function) name as CUPTI reports it
+  double mean_us = 0;
+};
+
 /// Result of measure_graph().
 struct GraphResult {
   double mean_us = 0;  ///< mean over replays of (replay time / calls per replay)
   int calls_per_replay = 0;
   int replays = 0;
+  /// Per kernel name, in first-seen order, its summed CUPTI durations over the timed replays
+  /// divided by the calls (empty when timing with events). Kernels that overlap (programmatic
+  /// dependent launch: a kernel's span includes its wait for the previous one) can sum past
+  /// mean_us; gaps between kernels make them sum below it.
+  std::vector<KernelMean> kernels;
 };
 
 /// Measures ops on one device. Move-only owner of the scrub buffer, the events, the stream and the
