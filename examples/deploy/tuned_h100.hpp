@@ -40,7 +40,6 @@
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 128, 2, 8, false, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 64, 1, 4, false, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 64, 1, 8, false, __nv_bfloat16, float>
-// qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<32, 16, 4, __nv_bfloat16, float>
 // qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<32, 16, 8, __nv_bfloat16, float>
 // qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<32, 32, 4, __nv_bfloat16, float>
 // qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<64, 16, 8, __nv_bfloat16, float>
