@@ -13,7 +13,9 @@
 #                                   $OUT/repeat_b.sqlite, then `qla db compare` of the two -> $OUT/repeatability.json
 #                                   (copy the stores to results/<gpu>/repeatability/a.sqlite and b.sqlite beside it)
 # Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_PEERS,
-# QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla: what fits one 10-minute call).
+# QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla), QLA_BENCH_HEADS (e.g. 2x8,4x16;
+# default headline) and QLA_BENCH_MODES (graph, cold or graph,cold; default graph): what fits one 10-minute call.
+# All three benches on the 20 headline shapes take four calls: QLA_BENCH_HEADS=2x8,4x16, then 8x32, 16x32, 16x64.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/qla-out}
@@ -54,11 +56,11 @@ case $what in
     rm -f "$OUT/$store-shm"
     "$B/bin/qla" db show "$OUT/$store" | tail -12 ;;
   bench)
-    args=(--heads headline --seqs headline --fla-order warm2048)
+    args=(--heads "${QLA_BENCH_HEADS:-headline}" --seqs headline --fla-order warm2048)
     [[ -f results/$store ]] && args+=(--db "results/$store")
     [[ -n ${QLA_PEERS:-} ]] && args+=(--peers "$QLA_PEERS")
     QLA_BUNDLE=$B OUT=$OUT timeout 560 scripts/bench-gpu.sh "${args[@]}" ${QLA_BENCH_ONLY:+--only "$QLA_BENCH_ONLY"} \
-      -- --impls qla-tuned,qla-default --modes graph > "$OUT/bench.log" 2>&1
+      -- --impls qla-tuned,qla-default --modes "${QLA_BENCH_MODES:-graph}" > "$OUT/bench.log" 2>&1
     rc=$?
     tail -30 "$OUT/bench.log"
     exit $rc ;;
