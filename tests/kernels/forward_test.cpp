@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "fused_test_util.hpp"
@@ -800,6 +801,82 @@ TEST(FusedForward, CudaGraphReplayMatchesDirectRun) {
   const Errors e = compare(hp, direct, o_ref, ht_ref);
   EXPECT_LE(e.o, 0.005);
   EXPECT_LE(e.ht, 0.005);
+}
+
+// Programmatic dependent launch changes when the fused path's kernels start, never what they
+// compute. With it on, a captured call's kernels after the work list hang off programmatic edges;
+// four calls captured back to back (each call's first kernels chained behind the previous call's)
+// give the bits of the same plan without it, CP off and on.
+TEST(FusedForward, ProgrammaticDependentLaunchChangesNoBit) {
+  QLA_REQUIRE_GPU();
+  const auto dev = *cuda::current_device();
+  if (dev.arch.cc_major < 9) GTEST_SKIP() << "programmatic dependent launch needs sm_90+";
+  HostProblem hp = make_problem({"pdl", 1, 2000, {0, 700, 2000}, 2, 4, true}, true, 41);
+  set_cp_gates(hp, 42);
+  std::vector<double> o_ref, ht_ref;
+  reference_forward(hp, o_ref, ht_ref);
+  const gdn::Problem problem = to_problem(hp);
+  // Programmatic edges of a graph.
+  const auto programmatic_edges = [](cudaGraph_t graph) {
+    std::size_t n = 0;
+    QLA_CUDA_CHECK(cudaGraphGetEdges(graph, nullptr, nullptr, nullptr, &n));
+    std::vector<cudaGraphNode_t> from(n), to(n);
+    std::vector<cudaGraphEdgeData> data(n);
+    QLA_CUDA_CHECK(cudaGraphGetEdges(graph, from.data(), to.data(), data.data(), &n));
+    int count = 0;
+    for (const cudaGraphEdgeData& e : data) count += e.type == cudaGraphDependencyTypeProgrammatic;
+    return count;
+  };
+  for (const CpMode cp : {CpMode::kOff, CpMode::kOn}) {
+    SCOPED_TRACE(cp == CpMode::kOn ? "CP on" : "CP off");
+    PlanOptions off;
+    off.cp = cp;
+    off.cp_piece_chunks = 4;
+    off.programmatic_dependent_launch = false;
+    PlanOptions on = off;
+    on.programmatic_dependent_launch = true;
+    const Plan plan_off = gdn::make_plan(problem, dev, off);
+    const Plan plan_on = gdn::make_plan(problem, dev, on);
+    ASSERT_EQ(plan_on.not_implemented_reason(), "");
+    ASSERT_EQ(plan_on.cp_pieces() > 0, cp == CpMode::kOn);
+    DeviceRun d(hp);
+    cuda::DeviceBuffer ws(std::max(plan_off.workspace_bytes(), plan_on.workspace_bytes()));
+    bool identical = false;
+    const Outputs base = run_twice(d, plan_off, ws, &identical);
+    ASSERT_TRUE(identical);
+    const Errors e = compare(hp, base, o_ref, ht_ref);
+    EXPECT_LE(e.o, 0.005);
+    EXPECT_LE(e.ht, 0.005);
+
+    cudaStream_t stream = nullptr;
+    QLA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    for (const Plan* plan : {&plan_off, &plan_on}) {
+      cudaGraph_t graph = nullptr;
+      QLA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+      gdn::Status s = gdn::Status::success();
+      for (int call = 0; call < 4 && s.ok(); ++call)
+        s = gdn::forward(d.args, *plan, ws.get(), stream);
+      QLA_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+      ASSERT_TRUE(s.ok()) << s.message;
+      // Per call: cumsum and kkt_solve, [warm-up counts, state pass, correction,] the chunk
+      // forward.
+      const int chained = 4 * (cp == CpMode::kOn ? 6 : 3);
+      EXPECT_EQ(programmatic_edges(graph), plan == &plan_on ? chained : 0);
+      cudaGraphExec_t exec = nullptr;
+      QLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+      for (int rep = 0; rep < 3; ++rep) {
+        d.poison();
+        QLA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+        QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
+        EXPECT_TRUE(fetch(d) == base)
+            << (plan == &plan_on ? "with" : "without") << " programmatic dependent launch, replay "
+            << rep << " differs from the direct run";
+      }
+      QLA_CUDA_CHECK(cudaGraphExecDestroy(exec));
+      QLA_CUDA_CHECK(cudaGraphDestroy(graph));
+    }
+    QLA_CUDA_CHECK(cudaStreamDestroy(stream));
+  }
 }
 
 // One plan, made for a class (heads, dims, dtypes, flags) with room for the largest batch, serves

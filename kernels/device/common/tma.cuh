@@ -1,14 +1,16 @@
 // The Tensor Memory Accelerator (sm_90+): bulk tensor copies between global memory and shared
 // memory driven by a tensor map (qla/cuda/tensor_map.hpp, encoded on the host by
 // tensor_map_encode.hpp), completing on an mbarrier by transaction count; and the launch-level
-// primitives that go with them (programmatic dependent launch, cluster coordinates). PTX ISA:
-// cp.async.bulk.tensor, mbarrier.expect_tx, griddepcontrol. Compiles under nvcc and NVRTC.
+// primitives that go with them (cluster coordinates; programmatic dependent launch is in
+// common/griddep.cuh). PTX ISA: cp.async.bulk.tensor, mbarrier.expect_tx. Compiles under nvcc and
+// NVRTC.
 //
 // Loads: one thread arms the stage's mbarrier with the bytes it expects (expect_tx) and issues the
 // copies; the consumers wait on the barrier's phase (mbar_wait). A 128-byte-swizzled box needs its
 // shared-memory destination 1024-byte aligned.
 #pragma once
 
+#include "common/griddep.cuh"
 #include "common/warp_roles.cuh"
 #include "qla/cuda/tensor_map.hpp"
 
@@ -97,18 +99,6 @@ __device__ __forceinline__ void tma_store_wait_read() {
 __device__ __forceinline__ void tma_prefetch_descriptor(const TensorMap* map) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(map))
                : "memory");
-}
-
-/// Programmatic dependent launch: blocks until the grids this one depends on have completed and
-/// their memory is visible. A no-op when the kernel was launched without the attribute.
-__device__ __forceinline__ void griddep_wait() {
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-}
-
-/// Lets the next kernel of the stream, if launched with programmatic dependent launch, start its
-/// prologue.
-__device__ __forceinline__ void griddep_launch_dependents() {
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 }
 
 /// This CTA's rank in its cluster, and the cluster's CTA count.

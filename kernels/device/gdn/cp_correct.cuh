@@ -9,12 +9,14 @@
 // a head over more CTAs and shortens each step.
 #pragma once
 
+#include "common/griddep.cuh"
 #include "qla/gdn/cp_params.hpp"
 
 namespace qla::gdn {
 
 template <int BV>
 __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams p) {
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   constexpr int kK = 128;
   constexpr int kV = 128;
   constexpr int kQ = BV / 4;  // float4 per row slice

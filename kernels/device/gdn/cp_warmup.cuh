@@ -4,12 +4,14 @@
 #pragma once
 
 #include "common/convert.cuh"
+#include "common/griddep.cuh"
 #include "qla/gdn/cp_params.hpp"
 
 namespace qla::gdn {
 
 template <int Unused = 0>
 __global__ void cp_warmup_counts_kernel(CpWarmupParams p) {
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   const int piece = blockIdx.x;
   const int head = threadIdx.x;
   if (head >= p.heads) return;

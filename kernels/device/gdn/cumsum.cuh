@@ -14,12 +14,14 @@
 #pragma once
 
 #include "common/convert.cuh"
+#include "common/griddep.cuh"
 #include "qla/gdn/cumsum_params.hpp"
 
 namespace qla::gdn {
 
 template <int C, bool Reverse, typename TG>
 __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumParams p) {
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(C == 32 || C == 64 || C == 128, "chunk size 32, 64 or 128");
   constexpr int kPerLane = C / 32;
   __shared__ float tile[C][33];  // (C, 32 heads) fp32, +1 column against bank conflicts

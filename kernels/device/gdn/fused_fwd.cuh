@@ -8,6 +8,7 @@
 // NVRTC.
 #pragma once
 
+#include "common/griddep.cuh"
 #include "gdn/fused_fwd_step.cuh"
 
 namespace qla::gdn {
@@ -17,6 +18,7 @@ namespace qla::gdn {
 /// dtype; BetaT: float or T.
 template <int kChunk, int kBV, int kStages, int kWarps, bool kStateSmem, class T, class BetaT>
 __global__ void __launch_bounds__(kWarps * 32) fused_fwd_kernel(FusedFwdParams p) {
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(kStages >= 1 && kStages <= 3, "stages");
   using Step = FusedFwdStep<kChunk, kBV, kWarps, kStateSmem, T>;
   using Tc = typename Step::Tc;

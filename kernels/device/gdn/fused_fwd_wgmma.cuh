@@ -39,6 +39,7 @@
 
 #include "common/convert.cuh"
 #include "common/cycle_probe.cuh"
+#include "common/griddep.cuh"
 #include "common/tma.cuh"
 #include "common/warp_roles.cuh"
 #include "common/wgmma.cuh"
@@ -79,6 +80,7 @@ template <int kStages, class TIn, class T, class BetaT, class Probe = cuda::NoPr
           bool kStateOnly = false>
 __global__ void __launch_bounds__(384, 1)
     fused_fwd_wgmma_kernel(const __grid_constant__ FusedFwdWgmmaParams pw) {
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   using namespace fused_wgmma;
   static_assert(kStages >= 2 && kStages <= 3, "stages");
   constexpr bool kConvert = !cuda::IsSame<TIn, T>::value;

@@ -16,6 +16,7 @@
 // remain). nvcc and NVRTC.
 #pragma once
 
+#include "common/griddep.cuh"
 #include "common/warp_roles.cuh"
 #include "gdn/fused_fwd_step.cuh"
 
@@ -27,6 +28,7 @@ namespace qla::gdn {
 template <int kChunk, int kBV, int kStages, int kWarps, int kProducerRegs, class T, class BetaT>
 __global__ void __launch_bounds__(fused_ws_threads(kWarps), 1)
     fused_fwd_ws_kernel(FusedFwdParams p) {
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(kStages >= 1 && kStages <= 3, "stages");
   using Step = FusedFwdStep<kChunk, kBV, kWarps, false, T>;
   using Tc = typename Step::Tc;

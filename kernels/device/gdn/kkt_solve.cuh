@@ -14,6 +14,7 @@
 // Compiles under nvcc and NVRTC.
 #pragma once
 
+#include "common/griddep.cuh"
 #include "common/mma.cuh"
 #include "qla/gdn/call_error.hpp"
 #include "qla/gdn/fused_params.hpp"
@@ -24,6 +25,7 @@ namespace qla::gdn {
 /// 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or T.
 template <int kChunk, int kBlock, int kWarps, class T, class BetaT>
 __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p) {
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
   static_assert(kBlock == 16 || kBlock == 32, "inversion block");
   static_assert(kChunk % kBlock == 0, "blocks must tile the chunk");

@@ -12,6 +12,7 @@
 // fused_fwd.cuh), fp32 accumulators; the slice in registers. Compiles under nvcc and NVRTC.
 #pragma once
 
+#include "common/griddep.cuh"
 #include "common/mma.cuh"
 #include "qla/gdn/fused_params.hpp"
 
@@ -21,6 +22,7 @@ namespace qla::gdn {
 /// CTA (64 or 128); T: qkv dtype; BetaT: float or T.
 template <int kChunk, int kStages, int kWarps, int kBV, class T, class BetaT>
 __global__ void __launch_bounds__(kWarps * 32) state_pass_kernel(StatePassParams p) {
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
   static_assert(kStages >= 1 && kStages <= 2, "stages");
   static_assert(kBV == 64 || kBV == 128, "state columns per CTA");

@@ -7,6 +7,7 @@
 // offsets, so one long sequence costs no more than many short ones.
 #pragma once
 
+#include "common/griddep.cuh"
 #include "qla/gdn/call_error.hpp"
 #include "qla/gdn/work_list_params.hpp"
 
@@ -67,6 +68,7 @@ __device__ __forceinline__ int last_at_or_below(const int* offsets, int n, int x
 
 template <int Unused = 0>
 __global__ void __launch_bounds__(1024) build_work_list_kernel(WorkListParams p) {
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   using namespace work_list_detail;
   __shared__ int bad;
   const int n = p.num_sequences;

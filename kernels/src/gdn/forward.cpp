@@ -237,22 +237,30 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
 void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& lists,
                   cudaStream_t stream) {
   const int h = im.problem.h_v;
-  im.cumsum_kernel->launch(cumsum_shape(im.cumsum, lists.raw.num_chunks, h), &l.cumsum, stream);
-  im.kkt_kernel->launch(kkt_solve_shape(im.kkt, lists.raw.num_chunks, im.problem.h_qk), &l.kkt,
-                        stream);
+  // Every kernel here follows another of the call (the work list, or l2norm), so each may launch
+  // early under programmatic dependent launch; each waits for its predecessor first (griddep.cuh).
+  const auto chained = [&](cuda::LaunchShape s) {
+    s.programmatic_dependent_launch = im.pdl;
+    return s;
+  };
+  im.cumsum_kernel->launch(chained(cumsum_shape(im.cumsum, lists.raw.num_chunks, h)), &l.cumsum,
+                           stream);
+  im.kkt_kernel->launch(chained(kkt_solve_shape(im.kkt, lists.raw.num_chunks, im.problem.h_qk)),
+                        &l.kkt, stream);
   const int pieces = lists.pieces.num_sequences;
   if (im.cp) {
-    im.warmup_kernel->launch(cp_warmup_shape(pieces, h), &l.warmup, stream);
+    im.warmup_kernel->launch(chained(cp_warmup_shape(pieces, h)), &l.warmup, stream);
     if (im.state_on_wgmma)
-      im.state_kernel->launch(state_pass_wgmma_shape(im.state_wgmma, pieces, h, true),
+      im.state_kernel->launch(chained(state_pass_wgmma_shape(im.state_wgmma, pieces, h, true)),
                               &l.state_wgmma, stream);
     else
-      im.state_kernel->launch(state_pass_shape(im.state, pieces, h, true), &l.state, stream);
-    im.correct_kernel->launch(cp_correct_shape(im.correct, h, lists.raw.num_sequences), &l.correct,
+      im.state_kernel->launch(chained(state_pass_shape(im.state, pieces, h, true)), &l.state,
                               stream);
+    im.correct_kernel->launch(chained(cp_correct_shape(im.correct, h, lists.raw.num_sequences)),
+                              &l.correct, stream);
   }
   const cuda::LaunchShape shape =
-      fused_fwd_shape(im.fused, im.cp ? pieces : lists.raw.num_sequences, h);
+      chained(fused_fwd_shape(im.fused, im.cp ? pieces : lists.raw.num_sequences, h));
   if (im.fused.wgmma != 0)
     im.fused_kernel->launch(shape, &l.wgmma, stream);
   else

@@ -376,6 +376,7 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
                   im.cp_threshold, plan_label);
   im.labels[fwd_plan_space().kernel] = plan_label;
   im.chunk = c;
+  im.pdl = options.programmatic_dependent_launch && device.arch.cc_major >= 9;
 
   // CP: decided on the representative's sequences in chunks of C; on only where it really cuts a
   // sequence. Calls split their own sequences with the same piece length.

@@ -183,6 +183,11 @@ struct PlanOptions {
   /// problem's own; smaller values are raised to it.
   long long max_rows = 0;
   long long max_sequences = 0;
+  /// The fused path's kernels after the first are launched with programmatic dependent launch
+  /// (sm_90+): each may be scheduled while its predecessor's last wave runs and waits for it
+  /// (griddepcontrol.wait) before touching memory, which hides the launch gaps between the
+  /// kernels. Per-kernel GPU times then overlap: a kernel's span includes its wait.
+  bool programmatic_dependent_launch = true;
 };
 
 /// Byte offsets of a call's sequence metadata inside the workspace (gdn/work_list_params.hpp says
