@@ -6,7 +6,7 @@
 // scope:        --arch sm_90
 // newest trial: 2026-11-26T13:15:56.746Z
 // device sm_90 primary:   NVIDIA H100 80GB HBM3, 132 SMs, digest ab3c9937da4d00ba, driver 13000, runtime 13000, nvrtc 13000
-// kernel gdn.fwd_plan: space 78782d18126e01c6, no tuned rows (default c64.cp2.pc0.th10.v0.sv0)
+// kernel gdn.fwd_plan: space bb43aa9b66dde6ca, no tuned rows (default c64.cp2.pc0.th10.v0.sv0)
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source 808a94e9cb1deb7f, 173 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, no tuned rows (default c64.bv64.s2.w8.rs40)
 // kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)

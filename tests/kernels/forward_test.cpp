@@ -20,6 +20,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <tuple>
+#include <utility>
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
@@ -166,7 +168,7 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
     p.h_qk = 2;
     p.h_v = r.h_v;
     SCOPED_TRACE(p.label());
-    EXPECT_EQ(gdn::cp_auto_rule(p, 64), r.cp);
+    EXPECT_EQ(gdn::cp_flashqla_rule(p, 64), r.cp);
     long long chunks = 0;
     for (std::size_t i = 0; i + 1 < r.cu.size(); ++i) chunks += (r.cu[i + 1] - r.cu[i] + 63) / 64;
     if (r.cp) {
@@ -179,7 +181,44 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
   batched.batch = 2;
   batched.tokens = 8192;
   batched.h_v = 2;
-  EXPECT_FALSE(gdn::cp_auto_rule(batched, 64));
+  EXPECT_FALSE(gdn::cp_flashqla_rule(batched, 64));
+}
+
+// The untuned CP rule on the H200's 20 headline shapes: on exactly where the tuned plans of the
+// same-call CUDA-graph bench (2026-11-29) ran CP and won by it: 2/8 and 4/16 heads from 8192
+// tokens of one sequence; off for 1x2048, for four sequences and from 32 value heads (where
+// FlashQLA's rule turns it on for 16 and 32 value heads at 1x2048, 1.26x-1.73x slower).
+TEST(FusedForwardRules, UntunedCpRuleOnTheHeadlineShapes) {
+  struct Row {
+    int h_v;
+    std::vector<std::int64_t> cu;
+    bool untuned, flashqla;
+  };
+  const std::vector<std::int64_t> s2k{0, 2048}, s8k{0, 8192}, s32k{0, 32768},
+      v4{0, 8192, 16384, 24576, 32768};
+  const Row rows[] = {
+      {8, s2k, false, true},    {8, s8k, true, true},    {8, v4, false, true},
+      {8, s32k, true, true},    {16, s2k, false, true},  {16, s8k, true, true},
+      {16, v4, false, false},   {16, s32k, true, true},  {32, s2k, false, true},
+      {32, s8k, false, true},   {32, v4, false, false},  {32, s32k, false, true},
+      {64, s2k, false, false},  {64, s8k, false, false}, {64, v4, false, false},
+      {64, s32k, false, false}, {4, s2k, true, true},    {1, {0, 64}, false, true},
+  };
+  for (const Row& r : rows) {
+    gdn::Problem p;
+    p.tokens = r.cu.back();
+    p.cu_seqlens = r.cu;
+    p.h_qk = std::max(1, r.h_v / 4);
+    p.h_v = r.h_v;
+    SCOPED_TRACE(p.label());
+    EXPECT_EQ(gdn::cp_untuned_rule(p, 64), r.untuned);
+    EXPECT_EQ(gdn::cp_flashqla_rule(p, 64), r.flashqla);
+  }
+  gdn::Problem batched;  // tensor batch > 1: never
+  batched.batch = 2;
+  batched.tokens = 32768;
+  batched.h_v = 2;
+  EXPECT_FALSE(gdn::cp_untuned_rule(batched, 64));
 }
 
 TEST(FusedForwardRules, UntunedOpRunsTheWgmmaVariantWhereTheTargetHasIt) {
@@ -290,7 +329,8 @@ TEST(FusedForwardRules, PlanSpaceDeclaration) {
   EXPECT_EQ(c.threshold, 12);
   EXPECT_STREQ(gdn::kChunkFwdVariants[c.variant], "gdn.fused_fwd_ws");
   EXPECT_STREQ(gdn::kStatePassVariants[c.state_variant], "gdn.state_pass_wgmma");
-  EXPECT_THROW(gdn::FwdPlanConfig::from_point({64, 3, 0, 10, 0, 0}), UserError);
+  EXPECT_EQ(gdn::FwdPlanConfig::from_point({64, 3, 0, 10, 0, 0}).cp, 3);  // FlashQLA's rule
+  EXPECT_THROW(gdn::FwdPlanConfig::from_point({64, 4, 0, 10, 0, 0}), UserError);
   // Axes by name: the plan's chunk and variant.
   EXPECT_EQ(value_of(s, {32, 0, 16, 12, 2, 1}, "variant"), 2);
   EXPECT_EQ(value_of(s, {32, 0, 16, 12, 2, 1}, "state_variant"), 1);
@@ -801,6 +841,37 @@ TEST(FusedForward, CudaGraphReplayMatchesDirectRun) {
   const Errors e = compare(hp, direct, o_ref, ht_ref);
   EXPECT_LE(e.o, 0.005);
   EXPECT_LE(e.ht, 0.005);
+}
+
+// A plan follows the CP mode it is given: kAuto (the untuned rule) splits 2/8 1x8192 and not 16/32
+// 1x2048, kFlashQla splits both, and a gdn.fwd_plan point's cp value (2, 3) means the same.
+TEST(FusedForward, PlansFollowTheCpRules) {
+  QLA_REQUIRE_GPU();
+  const auto dev = *cuda::current_device();
+  const auto problem = [](int h_qk, int h_v, long long tokens) {
+    gdn::Problem p;
+    p.tokens = tokens;
+    p.cu_seqlens = {0, tokens};
+    p.h_qk = h_qk;
+    p.h_v = h_v;
+    return p;
+  };
+  const gdn::Problem narrow = problem(2, 8, 8192), short_wide = problem(16, 32, 2048);
+  for (const auto& [mode, narrow_cp, wide_cp] :
+       {std::tuple{CpMode::kAuto, true, false}, std::tuple{CpMode::kFlashQla, true, true},
+        std::tuple{CpMode::kOff, false, false}}) {
+    PlanOptions opt;
+    opt.cp = mode;
+    EXPECT_EQ(gdn::make_plan(narrow, dev, opt).cp_enabled(), narrow_cp);
+    EXPECT_EQ(gdn::make_plan(short_wide, dev, opt).cp_enabled(), wide_cp);
+  }
+  for (const auto& [cp, wide_cp] : {std::pair{2, false}, std::pair{3, true}}) {
+    gdn::FwdPlanConfig c;
+    c.cp = cp;
+    PlanOptions opt;
+    opt.configs["gdn.fwd_plan"] = c.to_point();
+    EXPECT_EQ(gdn::make_plan(short_wide, dev, opt).cp_enabled(), wide_cp) << "cp" << cp;
+  }
 }
 
 // Programmatic dependent launch changes when the fused path's kernels start, never what they

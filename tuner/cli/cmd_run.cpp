@@ -86,9 +86,10 @@ int run(const RunOptions& o) {
   if (!algorithm)
     throw UserError("--algorithm must be fused, unfused or naive (got " + o.algorithm + ")");
   options.algorithm = *algorithm;
-  options.cp = o.cp == "on"    ? gdn::CpMode::kOn
-               : o.cp == "off" ? gdn::CpMode::kOff
-                               : gdn::CpMode::kAuto;
+  options.cp = o.cp == "on"         ? gdn::CpMode::kOn
+               : o.cp == "off"      ? gdn::CpMode::kOff
+               : o.cp == "flashqla" ? gdn::CpMode::kFlashQla
+                                    : gdn::CpMode::kAuto;
   if (o.cp_piece_chunks < 0) {
     throw UserError("--cp-piece-chunks must be >= 0 (0 = FlashQLA's rule), got " +
                     std::to_string(o.cp_piece_chunks));
@@ -160,8 +161,10 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--algorithm", opts->algorithm, "fused (default), unfused or naive");
   cmd->add_option("--config", opts->configs,
                   "KERNEL=LABEL (or a bare LABEL) forcing a kernel's config");
-  cmd->add_option("--cp", opts->cp, "context parallelism: on, off or auto")
-      ->check(CLI::IsMember({"on", "off", "auto"}));
+  cmd->add_option("--cp", opts->cp,
+                  "context parallelism: on, off, auto (the untuned rule) or flashqla (FlashQLA's "
+                  "SM90 rule)")
+      ->check(CLI::IsMember({"on", "off", "auto", "flashqla"}));
   cmd->add_option("--cp-piece-chunks", opts->cp_piece_chunks,
                   "chunks per CP piece; 0 = FlashQLA's rule");
   cmd->add_option("--cp-threshold", opts->cp_threshold,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <utility>
 
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
@@ -47,17 +49,32 @@ int cp_piece_chunks_heuristic(int heads, long long total_chunks, int sm_count) {
   return std::max(l, 4);
 }
 
-bool cp_auto_rule(const Problem& p, int chunk) {
-  if (p.batch != 1) return false;
+namespace {
+
+// ΣNT / max NT (the effective batch) times H_v, and max NT, in chunks of `chunk`; nullopt for a
+// tensor batch (B > 1) or no tokens.
+std::optional<std::pair<double, long long>> cp_effective_heads(const Problem& p, int chunk) {
+  if (p.batch != 1) return std::nullopt;
   long long total = 0, longest = 0;
   for (long long n = 0; n < p.num_sequences(); ++n) {
     const long long nt = (p.seq_length(n) + chunk - 1) / chunk;
     total += nt;
     longest = std::max(longest, nt);
   }
-  if (longest == 0) return false;
-  const double be_h = static_cast<double>(total) / static_cast<double>(longest) * p.h_v;
-  return be_h <= 40.0 || (be_h <= 56.0 && longest >= 128);
+  if (longest == 0) return std::nullopt;
+  return std::make_pair(static_cast<double>(total) / static_cast<double>(longest) * p.h_v, longest);
+}
+
+}  // namespace
+
+bool cp_flashqla_rule(const Problem& p, int chunk) {
+  const auto e = cp_effective_heads(p, chunk);
+  return e && (e->first <= 40.0 || (e->first <= 56.0 && e->second >= 128));
+}
+
+bool cp_untuned_rule(const Problem& p, int chunk) {
+  const auto e = cp_effective_heads(p, chunk);
+  return e && e->first <= 16.0 && static_cast<double>(e->second) >= 8.0 * e->first;
 }
 
 CpSplit cp_split(const Problem& p, int piece_chunks, int chunk) {

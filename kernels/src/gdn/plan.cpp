@@ -164,7 +164,10 @@ void choose_cp_knobs(const PlanPoint& plan, int chunk, int variant, int state_va
   // A looked-up plan point tuned at another chunk size than the one used says nothing about this C.
   if (plan.config && (plan.explicit_point || plan.config->chunk == chunk)) {
     const FwdPlanConfig& c = *plan.config;
-    mode = c.cp == 0 ? CpMode::kOff : c.cp == 1 ? CpMode::kOn : CpMode::kAuto;
+    mode = c.cp == 0   ? CpMode::kOff
+           : c.cp == 1 ? CpMode::kOn
+           : c.cp == 3 ? CpMode::kFlashQla
+                       : CpMode::kAuto;
     piece_chunks = c.piece_chunks;
     threshold = -static_cast<float>(c.threshold);
     label = fwd_plan_space().label(c.to_point());
@@ -177,9 +180,10 @@ void choose_cp_knobs(const PlanPoint& plan, int chunk, int variant, int state_va
               "cp_piece_chunks must be >= 0 (0 = FlashQLA's rule), got " << piece_chunks);
   std::ostringstream os;
   os << "c" << chunk << ".cp"
-     << (mode == CpMode::kOff  ? 0
-         : mode == CpMode::kOn ? 1
-                               : 2)
+     << (mode == CpMode::kOff        ? 0
+         : mode == CpMode::kOn       ? 1
+         : mode == CpMode::kFlashQla ? 3
+                                     : 2)
      << ".pc" << piece_chunks << ".th" << -threshold << ".v" << variant << ".sv" << state_variant;
   label = os.str();
 }
@@ -195,7 +199,8 @@ long long chunk_count(const Problem& p, int chunk) {
 std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, long long max_sequences,
                                                  int c, CpMode mode, int piece_option,
                                                  const ArchInfo& arch) {
-  const bool want = mode == CpMode::kOn || (mode == CpMode::kAuto && cp_auto_rule(problem, c));
+  const bool want = mode == CpMode::kOn || (mode == CpMode::kAuto && cp_untuned_rule(problem, c)) ||
+                    (mode == CpMode::kFlashQla && cp_flashqla_rule(problem, c));
   if (!want || max_sequences > 65535) return std::nullopt;  // cp_correct's grid z: sequences
   const int l = piece_option > 0 ? piece_option
                                  : cp_piece_chunks_heuristic(problem.h_v, chunk_count(problem, c),

@@ -6,7 +6,7 @@
 // scope:        every device of the store
 // DEFAULTS ONLY: the store holds no trials yet, so every kernel runs its built-in default config.
 //               Tune (`qla tune`) and regenerate to get tuned tables.
-// kernel gdn.fwd_plan: space 78782d18126e01c6, no tuned rows (default c64.cp2.pc0.th10.v0.sv0)
+// kernel gdn.fwd_plan: space bb43aa9b66dde6ca, no tuned rows (default c64.cp2.pc0.th10.v0.sv0)
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, no tuned rows (default c64.bv64.s2.w8.sm0)
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, no tuned rows (default c64.bv64.s2.w8.rs40)
 // kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)

@@ -7,7 +7,7 @@
 // newest trial: 2026-11-16T10:00:13.000Z
 // device sm_90 primary:   NVIDIA H100 80GB HBM3, 132 SMs, digest 247170c442dd9876, driver 13000, runtime 12080, nvrtc 12080
 // device sm_90 same arch: NVIDIA H100 80GB HBM3, 132 SMs, digest 7553e7b3acdd2fa1, driver 12080, runtime 12080, nvrtc 12080
-// kernel gdn.fwd_plan: space 78782d18126e01c6, source fixture-src-1, 2 rows
+// kernel gdn.fwd_plan: space bb43aa9b66dde6ca, source fixture-src-1, 2 rows
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source fixture-src-1, 3 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, source fixture-src-1, 1 row
 // kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)

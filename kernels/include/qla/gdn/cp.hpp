@@ -75,7 +75,14 @@ int cp_piece_chunks_heuristic(int heads, long long total_chunks, int sm_count);
 
 /// FlashQLA's SM90 rule for turning CP on, chunks of C tokens: tensor batch B == 1 and
 /// (Be·H_v ≤ 40 or (Be·H_v ≤ 56 and max NT ≥ 128)), Be = ΣNT / max NT (the "effective batch").
-bool cp_auto_rule(const Problem& p, int chunk);
+bool cp_flashqla_rule(const Problem& p, int chunk);
+
+/// The untuned rule for turning CP on (CpMode::kAuto), chunks of C tokens: tensor batch B == 1,
+/// Be·H_v ≤ 16 and max NT ≥ 8·Be·H_v. It is FlashQLA's rule narrowed to what qla's CP side passes
+/// pay for: on the H200's 20 headline shapes (CUDA-graph mode, tuned plans, 2026-11-29) CP won
+/// exactly where this rule says on, and FlashQLA's rule also turned it on for 1x2048 sequences of
+/// 16 and 32 value heads, which ran 1.26x-1.73x slower with it.
+bool cp_untuned_rule(const Problem& p, int chunk);
 
 /// The CP split of a problem's sequences into pieces: every sequence with more than
 /// `piece_chunks` chunks is cut into pieces of exactly piece_chunks·C tokens (the last takes the

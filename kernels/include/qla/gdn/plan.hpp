@@ -38,8 +38,9 @@ const char* algorithm_name(Algorithm a);
 /// Inverse of algorithm_name; nullopt when unknown.
 std::optional<Algorithm> parse_algorithm(const std::string& name);
 
-/// Context parallelism of the fused path.
-enum class CpMode { kOff, kOn, kAuto };
+/// Context parallelism of the fused path: off, on, decided per problem by the untuned rule
+/// (cp_untuned_rule, qla/gdn/cp.hpp), or by FlashQLA's SM90 rule (cp_flashqla_rule).
+enum class CpMode { kOff, kOn, kAuto, kFlashQla };
 
 /// Where a config comes from when no explicit one is given: (kernel id, problem, arch) → point, or
 /// nullopt.
@@ -51,8 +52,10 @@ using ConfigLookup = std::function<std::optional<Point>(
 /// shares, the CP knobs, and which variant fills the chunk-forward role. Label e.g.
 /// "c64.cp2.pc0.th10.v0.sv0".
 struct FwdPlanConfig {
-  int chunk = 64;        ///< C of cumsum, kkt_solve, the chunk forward and state_pass
-  int cp = 2;            ///< 0 off, 1 on (split wherever a sequence has more than L chunks), 2 auto
+  int chunk = 64;  ///< C of cumsum, kkt_solve, the chunk forward and state_pass
+  /// 0 off, 1 on (split wherever a sequence has more than L chunks), 2 the untuned rule
+  /// (cp_untuned_rule), 3 FlashQLA's SM90 rule (cp_flashqla_rule)
+  int cp = 2;
   int piece_chunks = 0;  ///< L, chunks (of C) per CP piece; 0 = FlashQLA's rule
   /// Warm-up threshold magnitude: a window stops once its summed log decay is below −threshold
   /// (FlashQLA: 10). Stored positive because config labels carry digits only.
@@ -76,8 +79,8 @@ inline constexpr const char* kChunkFwdVariants[] = {"", "gdn.fused_fwd", "gdn.fu
 /// untuned rule).
 inline constexpr const char* kStatePassVariants[] = {"", "gdn.state_pass", "gdn.state_pass_wgmma"};
 
-inline constexpr int kFwdPlanChunkValues[] = {64, 32};  ///< C, tokens
-inline constexpr int kFwdPlanCpValues[] = {2, 0, 1};    ///< 2 auto, 0 off, 1 on
+inline constexpr int kFwdPlanChunkValues[] = {64, 32};   ///< C, tokens
+inline constexpr int kFwdPlanCpValues[] = {2, 0, 1, 3};  ///< 2 auto, 0 off, 1 on, 3 FlashQLA's rule
 inline constexpr int kFwdPlanPieceChunksValues[] = {0,  4,  8,  16,
                                                     32, 64, 128};     ///< L; 0 = FlashQLA's rule
 inline constexpr int kFwdPlanThresholdValues[] = {10, 6, 8, 12, 16};  ///< −log-decay bound
@@ -85,7 +88,8 @@ inline constexpr int kFwdPlanVariantValues[] = {0, 1, 2, 3};          ///< kChun
 inline constexpr int kFwdPlanStateVariantValues[] = {0, 1, 2};        ///< kStatePassVariants index
 
 /// The declaration of the runtime space gdn.fwd_plan (qla/family.hpp): default
-/// c64.cp2.pc0.th10.v0.sv0 (FlashQLA's rules, the untuned variant rules). Nothing to compile.
+/// c64.cp2.pc0.th10.v0.sv0 (the untuned CP rule, FlashQLA's piece length and warm-up threshold, the
+/// untuned variant rules). Nothing to compile.
 struct FwdPlanFamily {
   using Config = FwdPlanConfig;
   static constexpr const char* kId = "gdn.fwd_plan";
@@ -96,7 +100,8 @@ struct FwdPlanFamily {
       axis("chunk", "c", &Config::chunk, kFwdPlanChunkValues,
            "chunk size C shared by cumsum, kkt_solve, the chunk forward and state_pass"),
       axis("cp", "cp", &Config::cp, kFwdPlanCpValues,
-           "context parallelism: 0 off, 1 on, 2 FlashQLA's SM90 auto rule"),
+           "context parallelism: 0 off, 1 on, 2 the untuned rule (cp_untuned_rule), 3 FlashQLA's "
+           "SM90 rule"),
       axis("piece_chunks", "pc", &Config::piece_chunks, kFwdPlanPieceChunksValues,
            "chunks per CP piece; 0 = FlashQLA's sqrt rule"),
       axis("threshold", "th", &Config::threshold, kFwdPlanThresholdValues,
