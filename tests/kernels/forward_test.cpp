@@ -186,8 +186,9 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
 
 // The untuned CP rule on the H200's 20 headline shapes: on exactly where the tuned plans of the
 // same-call CUDA-graph bench (2026-11-29) ran CP and won by it: 2/8 and 4/16 heads from 8192
-// tokens of one sequence; off for 1x2048, for four sequences and from 32 value heads (where
-// FlashQLA's rule turns it on for 16 and 32 value heads at 1x2048, 1.26x-1.73x slower).
+// tokens of one sequence; off for their 1x2048, for four sequences and from 32 value heads (where
+// FlashQLA's rule turns it on for 16 and 32 value heads at 1x2048, 1.26x-1.73x slower). Off the
+// headline set: 4 value heads split a 1x2048 sequence, one chunk never splits.
 TEST(FusedForwardRules, UntunedCpRuleOnTheHeadlineShapes) {
   struct Row {
     int h_v;
@@ -642,14 +643,14 @@ TEST(FusedForward, CpLongSequencesMatchNaiveAndReference) {
   for (const Case& c : cases) {
     HostProblem hp = make_problem(c, true, 7);
     set_cp_gates(hp, 8);
-    for (int pc : {0, 4}) {  // FlashQLA's piece rule (auto mode) and forced 4-chunk pieces
+    for (int pc : {0, 4}) {  // FlashQLA's CP and piece rules, and forced 4-chunk pieces
       SCOPED_TRACE(std::string(c.name) + " piece chunks " + std::to_string(pc));
       PlanOptions on;
-      on.cp = pc == 0 ? CpMode::kAuto : CpMode::kOn;
+      on.cp = pc == 0 ? CpMode::kFlashQla : CpMode::kOn;
       on.cp_piece_chunks = pc;
       const LongResult r = run_long(hp, on);
       print_long((std::string(c.name) + (pc ? " pc4" : " auto")).c_str(), r);
-      EXPECT_GT(r.pieces, 4) << "auto CP should split (B = 1, Be·H ≤ 40)";
+      EXPECT_GT(r.pieces, 4) << "FlashQLA's rule should split (B = 1, Be·H ≤ 40)";
       for (const std::string* st : {&r.status_naive, &r.status_off, &r.status_on})
         EXPECT_EQ(*st, "") << "normalised keys: nothing to report";
       for (const Errors* e : {&r.naive, &r.off, &r.on}) {
@@ -829,6 +830,7 @@ TEST(FusedForward, CudaGraphReplayMatchesDirectRun) {
   QLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
   for (int rep = 0; rep < 2; ++rep) {
     d.poison();
+    QLA_CUDA_CHECK(cudaDeviceSynchronize());  // the poison (legacy stream) before the replay
     QLA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
     QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
     EXPECT_TRUE(fetch(d) == direct) << "graph replay " << rep << " differs from the direct run";
@@ -889,11 +891,17 @@ TEST(FusedForward, ProgrammaticDependentLaunchChangesNoBit) {
   const gdn::Problem problem = to_problem(hp);
   // Programmatic edges of a graph.
   const auto programmatic_edges = [](cudaGraph_t graph) {
+  // CUDA 12.3-12.9 name the form with edge data cudaGraphGetEdges_v2; 13 made it the default.
+#if CUDART_VERSION >= 13000
+    const auto get_edges = cudaGraphGetEdges;
+#else
+    const auto get_edges = cudaGraphGetEdges_v2;
+#endif
     std::size_t n = 0;
-    QLA_CUDA_CHECK(cudaGraphGetEdges(graph, nullptr, nullptr, nullptr, &n));
+    QLA_CUDA_CHECK(get_edges(graph, nullptr, nullptr, nullptr, &n));
     std::vector<cudaGraphNode_t> from(n), to(n);
     std::vector<cudaGraphEdgeData> data(n);
-    QLA_CUDA_CHECK(cudaGraphGetEdges(graph, from.data(), to.data(), data.data(), &n));
+    QLA_CUDA_CHECK(get_edges(graph, from.data(), to.data(), data.data(), &n));
     int count = 0;
     for (const cudaGraphEdgeData& e : data) count += e.type == cudaGraphDependencyTypeProgrammatic;
     return count;
@@ -937,6 +945,7 @@ TEST(FusedForward, ProgrammaticDependentLaunchChangesNoBit) {
       QLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
       for (int rep = 0; rep < 3; ++rep) {
         d.poison();
+        QLA_CUDA_CHECK(cudaDeviceSynchronize());  // the poison (legacy stream) before the replay
         QLA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
         QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
         EXPECT_TRUE(fetch(d) == base)

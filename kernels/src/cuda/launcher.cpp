@@ -59,6 +59,7 @@ Kernel::Kernel(KernelSpec spec, const void* aot_stub)
   usage_.registers = attr.numRegs;
   usage_.static_smem = static_cast<int>(attr.sharedSizeBytes);
   usage_.stack_frame = static_cast<int>(attr.localSizeBytes);
+  ptx_version_ = attr.ptxVersion;
   cudaFunction_t f = nullptr;
   if (cudaGetFuncBySymbol(&f, aot_stub_) == cudaSuccess)
     verify_params(reinterpret_cast<CUfunction>(f));
@@ -70,6 +71,9 @@ Kernel::Kernel(KernelSpec spec, Module module, CUfunction function, ResourceUsag
   if (driver().cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, function_) == CUDA_SUCCESS) {
     usage_.registers = regs;
   }
+  int ptx = 0;
+  if (driver().cuFuncGetAttribute(&ptx, CU_FUNC_ATTRIBUTE_PTX_VERSION, function_) == CUDA_SUCCESS)
+    ptx_version_ = ptx;
   verify_params(function_);
 }
 

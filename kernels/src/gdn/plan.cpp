@@ -381,7 +381,6 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
                   im.cp_threshold, plan_label);
   im.labels[fwd_plan_space().kernel] = plan_label;
   im.chunk = c;
-  im.pdl = options.programmatic_dependent_launch && device.arch.cc_major >= 9;
 
   // CP: decided on the representative's sequences in chunks of C; on only where it really cuts a
   // sequence. Calls split their own sequences with the same piece length.
@@ -438,6 +437,12 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
     im.warmup_kernel = &cache.get(cp_warmup_spec());
     im.correct_kernel = &cache.get(cp_correct_spec(im.correct));
   }
+  // Programmatic dependent launch needs the GPU (sm_90+) and, in every kernel it chains, the
+  // griddepcontrol.wait that code compiled for an older architecture (then JIT-ed) lacks.
+  im.pdl = options.programmatic_dependent_launch && device.arch.cc_major >= 9;
+  for (const cuda::Kernel* k : {im.cumsum_kernel, im.kkt_kernel, im.fused_kernel, im.state_kernel,
+                                im.warmup_kernel, im.correct_kernel})
+    if (k && k->ptx_version() < 90) im.pdl = false;
 
   // Workspace after the l2norm copies and the work lists: g_cum, A_r, then the CP buffers of every
   // piece a call of the class can have.

@@ -79,6 +79,10 @@ class Kernel {
   KernelOrigin origin() const { return aot_stub_ ? KernelOrigin::kAot : KernelOrigin::kJit; }
   /// Registers per thread, static smem, spills: from cudaFuncGetAttributes / cuFuncGetAttribute.
   const ResourceUsage& usage() const { return usage_; }
+  /// The virtual architecture the code was compiled for, e.g. 90 (cudaFuncAttributes::ptxVersion,
+  /// CU_FUNC_ATTRIBUTE_PTX_VERSION); 0 when unknown. Code compiled for an older one and JIT-ed for
+  /// this GPU lacks what `#if __CUDA_ARCH__ >= ...` guards (griddepcontrol, say).
+  int ptx_version() const { return ptx_version_; }
 
  private:
   void launch_checked(const LaunchShape& shape, const void* params, ParamsLayout layout,
@@ -100,6 +104,7 @@ class Kernel {
   Module module_;
   CUfunction function_ = nullptr;
   ResourceUsage usage_;
+  int ptx_version_ = 0;
   mutable std::atomic<std::size_t> smem_opt_in_{48 *
                                                 1024};  ///< dynamic smem the attribute allows now
 };
