@@ -542,9 +542,9 @@ __global__ void __launch_bounds__(384, 1)
   }
   if (warp == 0) probe.finish(Ph::kState);
 
-  if constexpr (kStateOnly) {  // the slice of S or M; nothing else
-    float* out = (m_slice ? pw.m : p.ht) +
-                 (static_cast<long long>(t.seq) * p.heads_v + t.head) * kD * kD + t.v0;
+  // This thread's part of Sᵀ into row `row` (a sequence or piece) of a [rows, H_v, K, V] state.
+  const auto store_state = [&](float* base, int row) {
+    float* out = base + (static_cast<long long>(row) * p.heads_v + t.head) * kD * kD + t.v0;
 #pragma unroll
     for (int j = 0; j < 16; ++j)
 #pragma unroll
@@ -553,20 +553,13 @@ __global__ void __launch_bounds__(384, 1)
         out[k * kD + v_row] = st[4 * j + e];
         out[k * kD + v_row + 8] = st[4 * j + 2 + e];
       }
+  };
+  if constexpr (kStateOnly) {  // the slice of S or M; nothing else
+    store_state(m_slice ? pw.m : p.ht, t.seq);
     return;
   }
   const int ht_row = p.ht ? (p.ht_index ? p.ht_index[t.seq] : t.seq) : -1;
-  if (ht_row >= 0) {
-    float* ht = p.ht + (static_cast<long long>(ht_row) * p.heads_v + t.head) * kD * kD + t.v0;
-#pragma unroll
-    for (int j = 0; j < 16; ++j)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int k = 8 * j + 2 * t4 + e;
-        ht[k * kD + v_row] = st[4 * j + e];
-        ht[k * kD + v_row + 8] = st[4 * j + 2 + e];
-      }
-  }
+  if (ht_row >= 0) store_state(p.ht, ht_row);
   if (t.seq == p.seq.num_sequences - 1) {  // zero the padding rows after cu_seqlens[N]
     const long long pad0 = p.seq.cu_seqlens[p.seq.num_sequences];
     TIn* obase = static_cast<TIn*>(p.o.data);

@@ -169,6 +169,24 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
   FusedLaunch l;
   l.cumsum = {args.g, g_cum, lists.raw, p.h_v};
   l.kkt = {k, args.beta, a_r, lists.raw, p.h_v, group, lists.build.error};
+  FusedFwdParams& f = l.fused;
+  f.q = q;
+  f.k = k;
+  f.v = args.v;
+  f.a = a_r;
+  f.g = g_cum;
+  f.beta = args.beta;
+  f.o = args.o;
+  // With CP every piece starts from its corrected state and only the last piece of a raw sequence
+  // writes ht.
+  f.h0 = cp ? reinterpret_cast<const float*>(ws + w.cp_h0) : args.h0;
+  f.h0_index = nullptr;
+  f.ht = p.final_state ? args.ht : nullptr;
+  f.ht_index = cp ? lists.ht_index : nullptr;
+  f.seq = cp ? lists.pieces : lists.raw;
+  f.heads_v = p.h_v;
+  f.group = group;
+  f.scale = static_cast<float>(p.effective_scale());
   if (cp) {
     auto* num_warmup = reinterpret_cast<int*>(ws + w.num_warmup);
     auto* fallback = reinterpret_cast<int*>(ws + w.fallback);
@@ -188,18 +206,13 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
     // whole piece.
     l.state = {k,       args.v, a_r,  g_cum,        args.beta, num_warmup,
                nullptr, cp_ht,  cp_m, lists.pieces, p.h_v,     group};
-    if (im.state_on_wgmma) {  // the same inputs as the chunk forward's, no q (k stands in) or o
-      FusedFwdParams s{};
+    if (im.state_on_wgmma) {  // the chunk forward's inputs, no q (k stands in), o or h0
+      FusedFwdParams s = f;
       s.q = k;
-      s.k = k;
-      s.v = args.v;
-      s.a = a_r;
-      s.g = g_cum;
-      s.beta = args.beta;
+      s.o = {};
+      s.h0 = nullptr;
       s.ht = cp_ht;
-      s.seq = lists.pieces;
-      s.heads_v = p.h_v;
-      s.group = group;
+      s.ht_index = nullptr;
       l.state_wgmma = make_fused_wgmma_params(s, args.batch, args.tokens, p.h_qk);
       l.state_wgmma.num_warmup = num_warmup;
       l.state_wgmma.m = cp_m;
@@ -212,24 +225,6 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
                  reinterpret_cast<float*>(ws + w.cp_h0),
                  p.h_v};
   }
-  FusedFwdParams& f = l.fused;
-  f.q = q;
-  f.k = k;
-  f.v = args.v;
-  f.a = a_r;
-  f.g = g_cum;
-  f.beta = args.beta;
-  f.o = args.o;
-  // With CP every piece starts from its corrected state and only the last piece of a raw sequence
-  // writes ht.
-  f.h0 = cp ? reinterpret_cast<const float*>(ws + w.cp_h0) : args.h0;
-  f.h0_index = nullptr;
-  f.ht = p.final_state ? args.ht : nullptr;
-  f.ht_index = cp ? lists.ht_index : nullptr;
-  f.seq = cp ? lists.pieces : lists.raw;
-  f.heads_v = p.h_v;
-  f.group = group;
-  f.scale = static_cast<float>(p.effective_scale());
   if (im.fused.wgmma != 0) l.wgmma = make_fused_wgmma_params(f, args.batch, args.tokens, p.h_qk);
   return l;
 }
