@@ -117,13 +117,15 @@ json to_json(const Row& r) {
     row["ms_max"] = r.ms_max;
     row["noise"] = r.noise;
     row["timer"] = r.used_cupti ? "cupti" : "events";
-    if (!r.kernels_us.empty()) {
-      json kernels = json::array();
-      for (const auto& [name, us] : r.kernels_us) kernels.push_back({{"name", name}, {"us", us}});
-      row["kernels"] = std::move(kernels);
-    }
   } else {
     row["calls_per_replay"] = r.calls_per_replay;
+  }
+  // Each kernel's time per call where CUPTI recorded them: the median in cold mode, the mean over
+  // the timed replays in graph mode.
+  if (!r.kernels_us.empty()) {
+    json kernels = json::array();
+    for (const auto& [name, us] : r.kernels_us) kernels.push_back({{"name", name}, {"us", us}});
+    row["kernels"] = std::move(kernels);
   }
   if (!r.provenance.empty()) row["provenance"] = r.provenance;
   return row;

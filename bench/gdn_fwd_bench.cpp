@@ -58,6 +58,7 @@ struct Flags {
   double max_seconds = 2.0;
   double rep_ms = 100;
   int replays = 10;
+  bool pdl = true;
 };
 
 void add_flags(CLI::App& app, Flags& f) {
@@ -80,6 +81,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--max_seconds", f.max_seconds, "Cold mode: time cap per measurement, seconds");
   app.add_option("--rep_ms", f.rep_ms, "Graph mode: milliseconds of calls captured per graph");
   app.add_option("--replays", f.replays, "Graph mode: replays averaged");
+  app.add_option("--pdl", f.pdl,
+                 "Chain the fused path's kernels with programmatic dependent launch on sm_90+ "
+                 "(true, the op's default; false launches each after its predecessor ends)");
 }
 
 std::vector<std::string> split_list(const std::string& s, const char* flag,
@@ -163,6 +167,7 @@ int run(int argc, char** argv) {
   ro.measure.max_seconds = f.max_seconds;
   ro.graph_rep_ms = f.rep_ms;
   ro.graph_replays = f.replays;
+  ro.pdl = f.pdl;
   ro.db = f.db;
   if (ro.db.empty() && file_exists("results/" + fp.slug() + ".sqlite"))
     ro.db = "results/" + fp.slug() + ".sqlite";
@@ -210,7 +215,8 @@ int run(int argc, char** argv) {
          << " s). Inputs: benchmark distribution, "
          << "seed " << f.seed
          << ", identical for every implementation; each implementation validated once "
-         << "against the naive kernel (naive against the float64 reference) before timing";
+         << "against the naive kernel (naive against the float64 reference) before timing"
+         << (f.pdl ? "" : "; qla without programmatic dependent launch");
   doc.method = method.str();
 
   // One benchmark per (shape, implementation, mode), shape-major so each shape's inputs are

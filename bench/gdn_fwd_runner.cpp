@@ -141,6 +141,7 @@ struct GdnFwdRunner::Impl {
 
   gdn::PlanOptions plan_options(const std::string& impl) const {
     gdn::PlanOptions o;
+    o.programmatic_dependent_launch = options.pdl;
     if (impl == kImplTuned) {
       o.algorithm = gdn::Algorithm::kFused;
       o.lookup = tuner::make_config_hook(lookup);

@@ -30,6 +30,7 @@ struct RunnerOptions {
   double graph_rep_ms =
       100;  ///< graph mode: calls captured per graph ≈ this budget / one call's time
   int graph_replays = 10;  ///< graph mode: replays averaged (FlashQLA: 10)
+  bool pdl = true;  ///< the fused path's kernels chained by programmatic dependent launch (sm_90+)
 };
 
 /// The outcome of timing one (shape, implementation, mode): a row, or why there is none.

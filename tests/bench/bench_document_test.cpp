@@ -176,16 +176,20 @@ TEST(BenchDocument, KernelNamesLoseNamespacesTemplatesAndParameters) {
   EXPECT_EQ(kernel_base_name(""), "");
 }
 
-TEST(BenchDocument, ColdRowsCarryPerKernelTimesInLaunchOrder) {
+TEST(BenchDocument, RowsOfBothModesCarryPerKernelTimesInLaunchOrder) {
   const Shape a{select_heads("2x8")[0], select_seqs("1x8192")[0]};
-  Row cold = make_row(a, kImplDefault, kModeCold, 0.3);
-  cold.kernels_us = {{"work_list_kernel", 2.5}, {"fused_fwd_wgmma_kernel", 250.0}};
-  const nlohmann::json j = to_json(cold);
-  ASSERT_TRUE(j.contains("kernels"));
-  ASSERT_EQ(j["kernels"].size(), 2u);
-  EXPECT_EQ(j["kernels"][0]["name"], "work_list_kernel");
-  EXPECT_DOUBLE_EQ(j["kernels"][1]["us"].get<double>(), 250.0);
-  EXPECT_FALSE(to_json(make_row(a, kImplDefault, kModeGraph, 0.2)).contains("kernels"));
+  for (const char* mode : {kModeCold, kModeGraph}) {
+    SCOPED_TRACE(mode);
+    Row r = make_row(a, kImplDefault, mode, 0.3);
+    r.kernels_us = {{"work_list_kernel", 2.5}, {"fused_fwd_wgmma_kernel", 250.0}};
+    const nlohmann::json j = to_json(r);
+    ASSERT_TRUE(j.contains("kernels"));
+    ASSERT_EQ(j["kernels"].size(), 2u);
+    EXPECT_EQ(j["kernels"][0]["name"], "work_list_kernel");
+    EXPECT_DOUBLE_EQ(j["kernels"][1]["us"].get<double>(), 250.0);
+  }
+  EXPECT_FALSE(to_json(make_row(a, kImplDefault, kModeGraph, 0.2)).contains("kernels"))
+      << "no kernels key where CUPTI recorded none";
 }
 
 // The chunk-step record: rows accumulate over invocations (one shape each), a rerun of a shape

@@ -443,6 +443,12 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   for (const cuda::Kernel* k : {im.cumsum_kernel, im.kkt_kernel, im.fused_kernel, im.state_kernel,
                                 im.warmup_kernel, im.correct_kernel})
     if (k && k->ptx_version() < 90) im.pdl = false;
+  // Not on the CP path. Its side passes are small, latency-bound grids (the correction walks the
+  // pieces serially, one CTA per head and value slice); launched early, the next kernel's CTAs sit
+  // resident beside them and slow them: on an H200 (2026-11-29, CUDA graph) the correction went
+  // from 133 to about 230 us at 2/8 1x32768 and the op from 0.499 to 0.675 ms, while the path
+  // without CP gained 1-4 %.
+  if (cp) im.pdl = false;
 
   // Workspace after the l2norm copies and the work lists: g_cum, A_r, then the CP buffers of every
   // piece a call of the class can have.

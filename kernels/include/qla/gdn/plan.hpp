@@ -191,7 +191,8 @@ struct PlanOptions {
   /// The fused path's kernels after the first are launched with programmatic dependent launch
   /// (sm_90+): each may be scheduled while its predecessor's last wave runs and waits for it
   /// (griddepcontrol.wait) before touching memory, which hides the launch gaps between the
-  /// kernels. Per-kernel GPU times then overlap: a kernel's span includes its wait.
+  /// kernels. Per-kernel GPU times then overlap: a kernel's span includes its wait. Plans with CP
+  /// launch plainly whatever this says: their small side passes run slower beside the early CTAs.
   bool programmatic_dependent_launch = true;
 };
 
