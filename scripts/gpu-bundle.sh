@@ -2,16 +2,24 @@
 # Copies a built tree's `qla`, GPU test and bench binaries (stripped), plus the shared libraries the GPU machine
 # lacks, into build/bundle/ so the GPU machine can run everything with one device call (carry: ["build/bundle"], or
 # the compressed build/bundle.tar.xz, see the end).
-#   scripts/gpu-bundle.sh [BUILD_DIR] [--all]   (default build/ci; --all also takes the CPU-only test binaries)
+#   scripts/gpu-bundle.sh [BUILD_DIR] [--all] [--kernel-cache ARCH]
+#     BUILD_DIR       default build/ci
+#     --all           also the CPU-only test binaries
+#     --kernel-cache  also `qla cache warm --arch ARCH` (e.g. sm_90a) into build/kernel-cache.tar.xz: every config
+#                     compiled here, so a GPU machine with the same NVRTC compiles nothing (gpu-session.sh unpacks
+#                     it from $QLA_KERNEL_CACHE_TAR); minutes of CPU here against minutes of GPU time there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build/ci
 all=0
-for a in "$@"; do
-  case "$a" in
+cache_arch=
+while [[ $# -gt 0 ]]; do
+  case "$1" in
     --all) all=1 ;;
-    *) build=$a ;;
+    --kernel-cache) cache_arch=${2:?--kernel-cache needs a target, e.g. sm_90a}; shift ;;
+    *) build=$1 ;;
   esac
+  shift
 done
 out=build/bundle
 rm -rf "$out"
@@ -52,3 +60,9 @@ echo "$commit" > "$out/GIT_COMMIT"
 # carry (64 MiB): carry ["build/bundle.tar.xz"] and start the command with `tar -xJf build/bundle.tar.xz -C build`.
 tar -cJf build/bundle.tar.xz -C build bundle
 echo "bundled ${#bins[@]} binaries into $out ($(du -sh "$out" | cut -f1); build/bundle.tar.xz $(du -sh build/bundle.tar.xz | cut -f1))"
+if [[ -n $cache_arch ]]; then
+  rm -rf build/kernel-cache
+  QLA_CACHE_DIR=$PWD/build/kernel-cache "$build/qla" cache warm --arch "$cache_arch" | tail -1
+  tar -cJf build/kernel-cache.tar.xz -C build/kernel-cache .
+  echo "kernel cache for $cache_arch: build/kernel-cache.tar.xz $(du -sh build/kernel-cache.tar.xz | cut -f1)"
+fi

@@ -13,6 +13,8 @@
 #                                   $OUT/repeat_b.sqlite, then `qla db compare` of the two -> $OUT/repeatability.json
 #                                   (copy the stores to results/<gpu>/repeatability/a.sqlite and b.sqlite beside it)
 # Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_PEERS,
+# QLA_KERNEL_CACHE_TAR (the NVRTC cache compiled ahead by gpu-bundle.sh --kernel-cache; tests and tune then
+# compile nothing),
 # QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla), QLA_BENCH_HEADS (e.g. 2x8,4x16;
 # default headline) and QLA_BENCH_MODES (graph, cold or graph,cold; default graph): what fits one 10-minute call.
 # All three benches on the 20 headline shapes take four calls: QLA_BENCH_HEADS=2x8,4x16, then 8x32, 16x32, 16x64.
@@ -27,6 +29,9 @@ B=$PWD/build/bundle
 [[ -x $B/bin/qla ]] || { echo "gpu-session.sh: no bundle (build/bundle or QLA_BUNDLE_TAR)" >&2; exit 2; }
 export LD_LIBRARY_PATH="$B/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export QLA_CACHE_DIR=${QLA_CACHE_DIR:-/tmp/qla-cache}
+if [[ -n ${QLA_KERNEL_CACHE_TAR:-} ]]; then  # compiled ahead (gpu-bundle.sh --kernel-cache sm_90a)
+  mkdir -p "$QLA_CACHE_DIR" && tar -xJf "$QLA_KERNEL_CACHE_TAR" -C "$QLA_CACHE_DIR"
+fi
 export QLA_GIT_COMMIT=${QLA_GIT_COMMIT:-$(cat "$B/GIT_COMMIT" 2>/dev/null)}
 # Tests built here bake in the build paths of their helper binaries; point those at the bundle.
 mkdir -p build/ci/bench && ln -sf "$B/bin/qla" build/ci/qla && ln -sf "$B/bin/bench_gdn_fwd" build/ci/bench/bench_gdn_fwd

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -117,6 +118,45 @@ TEST(Cli, DevicesSaysWhetherThereIsAGpu) {
           << r.out;
     }
   }
+}
+
+// `qla cache warm` compiles a family's configs for a named target into $QLA_CACHE_DIR without a
+// GPU; a rerun compiles nothing. Mistakes are user errors (exit 2) that write nothing.
+TEST(Cli, CacheWarmCompilesAheadAndARerunCompilesNothing) {
+  TempDir dir;
+  const fs::path cache = dir.path() / "kernels";
+  ASSERT_EQ(setenv("QLA_CACHE_DIR", cache.c_str(), 1), 0);  // inherited by the qla it runs
+  const auto run_in_cache = [&](const std::string& args) {
+    return run_qla("cache warm " + args, dir.path());
+  };
+  const RunResult first = run_in_cache("--arch sm_90a --family gdn.cp_warmup -j 2");
+  EXPECT_EQ(first.code, 0) << first.err;
+  EXPECT_NE(first.out.find("compiling 1 kernels for sm_90a"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("1 compiled, 0 already cached, 0 failed"), std::string::npos)
+      << first.out;
+  int cubins = 0;
+  for (const auto& e : fs::directory_iterator(cache)) cubins += e.path().extension() == ".cubin";
+  EXPECT_EQ(cubins, 1);
+  const RunResult again = run_in_cache("--arch sm_90a --family gdn.cp_warmup");
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("0 compiled, 1 already cached, 0 failed"), std::string::npos)
+      << again.out;
+  for (const char* bad :
+       {"--arch sm_42", "--arch sm_90a --family gdn.nope", "--arch sm_90a -j -1"}) {
+    const RunResult r = run_in_cache(bad);
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_EQ(r.err.rfind("qla: error: ", 0), 0u) << bad << ": " << r.err;
+  }
+  if (!test::gpu_unavailable_reason().empty()) {
+    const RunResult r = run_in_cache("--family gdn.cp_warmup");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("give --arch"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(run_qla("cache", dir.path()).code, 2) << "a cache subcommand is required";
+  int after = 0;
+  for (const auto& e : fs::directory_iterator(cache)) after += e.path().extension() == ".cubin";
+  EXPECT_EQ(after, 1) << "a refused command compiled something";
+  unsetenv("QLA_CACHE_DIR");
 }
 
 struct Case {

@@ -3,67 +3,24 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
-#include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "qla/cuda/kernel_catalog.hpp"
+#include "qla/cuda/catalog_compile.hpp"
 #include "qla/cuda/nvrtc_compiler.hpp"
+#include "qla/error.hpp"
 
 namespace qla::cuda {
 namespace {
 
-struct Job {
-  std::string family;
-  std::string label;
-  KernelSpec spec;
-};
-
-struct Outcome {
-  bool ok = false;
-  ResourceUsage usage;
-  std::string error;
-};
-
 TEST(NvrtcConfigs, EveryBuildableConfigCompilesForSm90a) {
   const ArchInfo arch = ArchInfo::named("sm_90a");  // 227 KB opt-in smem, setmaxnreg, wgmma
-  std::vector<Job> jobs;
-  const auto families = kernel_families();
-  ASSERT_FALSE(families.empty()) << "no kernel family registered (is qla_kernels linked whole?)";
-  // Each instantiation once: families whose points share kernels (the unfused pipeline's fixed
-  // stages) name them many times.
-  std::set<std::pair<std::string, std::string>> seen;
-  for (const auto& f : families) {
-    for (const auto& point : f.space->enumerate(&arch)) {
-      for (auto& spec : f.specs(point))
-        if (seen.emplace(spec.source, spec.name_expression).second)
-          jobs.push_back({f.space->kernel, f.space->label(point), spec});
-    }
-  }
-  std::vector<Outcome> outcomes(jobs.size());
-  std::atomic<std::size_t> next{0};
-  const unsigned threads = std::max(2u, std::thread::hardware_concurrency());
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
-      for (std::size_t i; (i = next.fetch_add(1)) < jobs.size();) {
-        try {
-          const auto compiled = compile_kernel(jobs[i].spec, arch);
-          outcomes[i].ok = !compiled.cubin.empty();
-          outcomes[i].usage = compiled.usage;
-        } catch (const CompileError& e) {
-          outcomes[i].error = std::string(e.what()) + "\n" + e.log();
-        } catch (const std::exception& e) {
-          outcomes[i].error = e.what();
-        }
-      }
-    });
-  }
-  for (auto& t : pool) t.join();
+  const std::vector<CatalogJob> jobs = catalog_jobs(arch);
+  ASSERT_FALSE(jobs.empty()) << "no kernel family registered (is qla_kernels linked whole?)";
+  const std::vector<CatalogOutcome> outcomes = compile_catalog(
+      jobs, arch, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
 
   std::printf("%-18s %-14s %5s %8s %7s %7s  %s\n", "family", "config", "regs", "smem", "spillS",
               "spillL", "kernel");
@@ -87,6 +44,30 @@ TEST(NvrtcConfigs, EveryBuildableConfigCompilesForSm90a) {
   std::printf(
       "%zu kernels compiled for %s: %d failed, %d spill, %d over the shared memory budget\n",
       jobs.size(), arch.sm_name().c_str(), failed, spills, over_budget);
+}
+
+// The catalog a target builds: a family filter keeps only its points, a point that does not build
+// on the target is left out, and an unknown family is a user error naming the known ones.
+TEST(CatalogJobs, FollowTheFamilyFilterAndTheTarget) {
+  const ArchInfo hopper = ArchInfo::named("sm_90a"), ampere = ArchInfo::named("sm_86");
+  const std::vector<CatalogJob> warmup = catalog_jobs(hopper, {"gdn.cp_warmup"});
+  ASSERT_EQ(warmup.size(), 1u) << "one point, one kernel";
+  EXPECT_EQ(warmup[0].family, "gdn.cp_warmup");
+  const std::vector<CatalogJob> wgmma = catalog_jobs(hopper, {"gdn.fused_fwd_wgmma"});
+  ASSERT_FALSE(wgmma.empty());
+  for (const CatalogJob& j : wgmma) EXPECT_EQ(j.family, "gdn.fused_fwd_wgmma") << j.label;
+  EXPECT_TRUE(catalog_jobs(ampere, {"gdn.fused_fwd_wgmma"}).empty()) << "wgmma is sm_90a only";
+  EXPECT_EQ(catalog_jobs(hopper, {"gdn.cp_warmup", "gdn.fused_fwd_wgmma"}).size(),
+            1 + wgmma.size());
+  EXPECT_GT(catalog_jobs(hopper).size(), 1 + wgmma.size());
+  try {
+    catalog_jobs(hopper, {"gdn.cp_warmup", "gdn.nope"});
+    ADD_FAILURE() << "an unknown family was accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("gdn.nope"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("gdn.cumsum"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(compile_catalog(warmup, hopper, 0), UserError);
 }
 
 TEST(NvrtcConfigs, ParsesPtxasLog) {

@@ -17,6 +17,6 @@ void add_run_command(CLI::App& app);
 void add_tune_command(CLI::App& app);  // also the hidden `qla worker`
 void add_db_command(CLI::App& app);
 void add_header_command(CLI::App& app);
-// Further commands (run, tune, db, header, report) are declared here as they land.
+void add_cache_command(CLI::App& app);
 
 }  // namespace qla::cli

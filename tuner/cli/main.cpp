@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   qla::cli::add_tune_command(app);
   qla::cli::add_db_command(app);
   qla::cli::add_header_command(app);
+  qla::cli::add_cache_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
