@@ -94,6 +94,23 @@ Outputs fetch(const DeviceRun& d) {
   return out;
 }
 
+// Instantiates `graph`, replays it `reps` times, each over poisoned outputs, and expects the bits
+// of `want` every time; destroys the graph.
+void expect_replays_give(cudaGraph_t graph, cudaStream_t stream, DeviceRun& d, const Outputs& want,
+                         int reps, const std::string& what) {
+  cudaGraphExec_t exec = nullptr;
+  QLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  for (int rep = 0; rep < reps; ++rep) {
+    d.poison();
+    QLA_CUDA_CHECK(cudaDeviceSynchronize());  // the poison (legacy stream) before the replay
+    QLA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+    QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
+    EXPECT_TRUE(fetch(d) == want) << what << ", replay " << rep << " differs from the direct run";
+  }
+  QLA_CUDA_CHECK(cudaGraphExecDestroy(exec));
+  QLA_CUDA_CHECK(cudaGraphDestroy(graph));
+}
+
 /// Runs the plan twice on poisoned outputs; `identical` says whether both runs gave the same bits.
 Outputs run_twice(DeviceRun& d, const Plan& plan, cuda::DeviceBuffer& ws, bool* identical) {
   Outputs first;
@@ -826,17 +843,7 @@ TEST(FusedForward, CudaGraphReplayMatchesDirectRun) {
   QLA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &nodes));
   EXPECT_EQ(nodes, 9u) << "work list + 2 l2norm + cumsum + kkt + warm-up counts + state pass + "
                           "correction + fused";
-  cudaGraphExec_t exec = nullptr;
-  QLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  for (int rep = 0; rep < 2; ++rep) {
-    d.poison();
-    QLA_CUDA_CHECK(cudaDeviceSynchronize());  // the poison (legacy stream) before the replay
-    QLA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
-    QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
-    EXPECT_TRUE(fetch(d) == direct) << "graph replay " << rep << " differs from the direct run";
-  }
-  QLA_CUDA_CHECK(cudaGraphExecDestroy(exec));
-  QLA_CUDA_CHECK(cudaGraphDestroy(graph));
+  expect_replays_give(graph, stream, d, direct, 2, "graph");
   QLA_CUDA_CHECK(cudaStreamDestroy(stream));
   std::vector<double> o_ref, ht_ref;
   reference_forward(hp, o_ref, ht_ref);
@@ -941,19 +948,9 @@ TEST(FusedForward, ProgrammaticDependentLaunchChangesNoBit) {
       // plainly (their side passes are slower beside early-launched CTAs).
       const int chained = cp == CpMode::kOn ? 0 : 4 * 3;
       EXPECT_EQ(programmatic_edges(graph), plan == &plan_on ? chained : 0);
-      cudaGraphExec_t exec = nullptr;
-      QLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-      for (int rep = 0; rep < 3; ++rep) {
-        d.poison();
-        QLA_CUDA_CHECK(cudaDeviceSynchronize());  // the poison (legacy stream) before the replay
-        QLA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
-        QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
-        EXPECT_TRUE(fetch(d) == base)
-            << (plan == &plan_on ? "with" : "without") << " programmatic dependent launch, replay "
-            << rep << " differs from the direct run";
-      }
-      QLA_CUDA_CHECK(cudaGraphExecDestroy(exec));
-      QLA_CUDA_CHECK(cudaGraphDestroy(graph));
+      expect_replays_give(graph, stream, d, base, 3,
+                          plan == &plan_on ? "with programmatic dependent launch"
+                                           : "without programmatic dependent launch");
     }
     QLA_CUDA_CHECK(cudaStreamDestroy(stream));
   }
@@ -1011,8 +1008,6 @@ TEST(FusedForward, OnePlanServesEveryBatchOfItsClassAndAGraphReplaysNewOffsets) 
     const gdn::Status s = gdn::forward(d.args, plan, ws.get(), stream);
     QLA_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
     ASSERT_TRUE(s.ok()) << s.message;
-    cudaGraphExec_t exec = nullptr;
-    QLA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
     const DeviceRun next(batches[1]);
     for (auto [to, from] :
          {std::pair{&d.q, &next.q}, std::pair{&d.k, &next.k}, std::pair{&d.v, &next.v},
@@ -1021,12 +1016,7 @@ TEST(FusedForward, OnePlanServesEveryBatchOfItsClassAndAGraphReplaysNewOffsets) 
       ASSERT_EQ(to->bytes(), from->bytes());
       QLA_CUDA_CHECK(cudaMemcpy(to->get(), from->get(), from->bytes(), cudaMemcpyDeviceToDevice));
     }
-    d.poison();
-    QLA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
-    QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
-    EXPECT_TRUE(fetch(d) == direct[1]) << "the replay on new offsets differs from the direct call";
-    QLA_CUDA_CHECK(cudaGraphExecDestroy(exec));
-    QLA_CUDA_CHECK(cudaGraphDestroy(graph));
+    expect_replays_give(graph, stream, d, direct[1], 1, "on batch 1's offsets");
     QLA_CUDA_CHECK(cudaStreamDestroy(stream));
   }
 }
