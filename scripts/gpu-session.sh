@@ -8,6 +8,8 @@
 #   scripts/gpu-session.sh profile  the wgmma chunk forward's cycles per phase (qla_chunk_step_profile) on
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
 #                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`)
+#   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over small_kernels_test's
+#                                   $QLA_SANITIZE_FILTER (default Cp.*: the CP warm-up and every cp_correct config)
 #   scripts/gpu-session.sh repeat   the 2/8 and 16/64 1x8192 headline problems (--problem 8192@2x8 and 8192@16x64)
 #                                   tuned twice, the same command into two fresh stores $OUT/repeat_a.sqlite and
 #                                   $OUT/repeat_b.sqlite, then `qla db compare` of the two -> $OUT/repeatability.json
@@ -97,5 +99,18 @@ case $what in
     rc=$?
     cat "$OUT/repeat.txt"
     exit $rc ;;
-  *) echo "gpu-session.sh: tests, tune, bench, profile or repeat" >&2; exit 2 ;;
+  sanitize)
+    # compute-sanitizer over the small kernels' GPU tests (${QLA_SANITIZE_FILTER:-Cp.*}): memcheck, racecheck
+    # (shared-memory hazards) and synccheck (barriers), one log each.
+    cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+    rc=0
+    for tool in memcheck racecheck synccheck; do
+      timeout 240 "$cs" --tool "$tool" --error-exitcode 3 "$B/bin/small_kernels_test" \
+        --gtest_filter="${QLA_SANITIZE_FILTER:-Cp.*}" > "$OUT/sanitize_$tool.log" 2>&1
+      r=$?
+      echo "$tool rc=$r ($(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitize_$tool.log" | tail -1))"
+      [[ $r == 0 ]] || rc=$r
+    done
+    exit $rc ;;
+  *) echo "gpu-session.sh: tests, tune, bench, profile, repeat or sanitize" >&2; exit 2 ;;
 esac
