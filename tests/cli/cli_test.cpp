@@ -82,14 +82,15 @@ TEST(Cli, HelpOfEverySubcommand) {
   TempDir dir;
   const RunResult top = run_qla("--help", dir.path());
   EXPECT_EQ(top.code, 0);
-  for (const char* sub : {"devices", "generate", "reference"})
+  for (const char* sub : {"devices", "generate", "reference", "cache"})
     EXPECT_NE(top.out.find(sub), std::string::npos);
   const std::pair<const char*, std::vector<const char*>> subs[] = {
       {"devices", {"--json"}},
       {"generate",
        {"--out", "--tokens", "--seqlens", "--heads", "--dim", "--dtype", "--dist", "--seed",
         "--no-h0", "--l2norm", "--backward"}},
-      {"reference", {"--inputs", "--outputs", "--chunked", "--backward", "--allow-padding"}}};
+      {"reference", {"--inputs", "--outputs", "--chunked", "--backward", "--allow-padding"}},
+      {"cache warm", {"--arch", "--family", "--jobs"}}};
   for (const auto& [sub, flags] : subs) {
     const RunResult r = run_qla(std::string(sub) + " --help", dir.path());
     EXPECT_EQ(r.code, 0) << sub;
