@@ -59,6 +59,7 @@ struct Flags {
   double rep_ms = 100;
   int replays = 10;
   bool pdl = true;
+  std::vector<std::string> configs;
 };
 
 void add_flags(CLI::App& app, Flags& f) {
@@ -81,6 +82,9 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--max_seconds", f.max_seconds, "Cold mode: time cap per measurement, seconds");
   app.add_option("--rep_ms", f.rep_ms, "Graph mode: milliseconds of calls captured per graph");
   app.add_option("--replays", f.replays, "Graph mode: replays averaged");
+  app.add_option("--config", f.configs,
+                 "KERNEL=LABEL (or a bare LABEL) forcing a kernel's config on every qla "
+                 "implementation, e.g. gdn.cp_correct=bv16 (repeatable)");
   app.add_option("--pdl", f.pdl,
                  "Chain the fused path's kernels with programmatic dependent launch on sm_90+ "
                  "(true, the op's default; false launches each after its predecessor ends)");
@@ -147,6 +151,14 @@ int run(int argc, char** argv) {
     if (*id != '\0') known.push_back(std::string("qla:") + id);
   const std::vector<std::string> impls = split_list(f.impls, "--impls", known);
   const std::vector<std::string> modes = split_list(f.modes, "--modes", {kModeGraph, kModeCold});
+  qla::gdn::PlanOptions forced;
+  for (const std::string& c : f.configs) {
+    try {
+      qla::gdn::force_config(forced, c);
+    } catch (const qla::UserError& e) {
+      throw qla::UserError(std::string("--") + e.what());
+    }
+  }
   QLA_REQUIRE(f.tolerance > 0, "--tolerance: must be > 0");
   QLA_REQUIRE(f.max_seconds > 0 && f.rep_ms > 0 && f.replays > 0,
               "--max_seconds, --rep_ms and --replays must be > 0");
@@ -168,6 +180,7 @@ int run(int argc, char** argv) {
   ro.graph_rep_ms = f.rep_ms;
   ro.graph_replays = f.replays;
   ro.pdl = f.pdl;
+  ro.configs = forced.configs;
   ro.db = f.db;
   if (ro.db.empty() && file_exists("results/" + fp.slug() + ".sqlite"))
     ro.db = "results/" + fp.slug() + ".sqlite";
@@ -217,6 +230,10 @@ int run(int argc, char** argv) {
          << ", identical for every implementation; each implementation validated once "
          << "against the naive kernel (naive against the float64 reference) before timing"
          << (f.pdl ? "" : "; qla without programmatic dependent launch");
+  if (!f.configs.empty()) {
+    method << "; qla with forced configs:";
+    for (const std::string& c : f.configs) method << " " << c;
+  }
   doc.method = method.str();
 
   // One benchmark per (shape, implementation, mode), shape-major so each shape's inputs are

@@ -142,6 +142,7 @@ struct GdnFwdRunner::Impl {
   gdn::PlanOptions plan_options(const std::string& impl) const {
     gdn::PlanOptions o;
     o.programmatic_dependent_launch = options.pdl;
+    o.configs = options.configs;
     if (impl == kImplTuned) {
       o.algorithm = gdn::Algorithm::kFused;
       o.lookup = tuner::make_config_hook(lookup);
@@ -154,7 +155,7 @@ struct GdnFwdRunner::Impl {
     } else if (const SpaceDecl* space = variant_space(impl)) {
       // "qla:<chunk-forward family>": the fused op with that variant's default config.
       o.algorithm = gdn::Algorithm::kFused;
-      o.configs[space->kernel] = space->default_point;
+      o.configs.emplace(space->kernel, space->default_point);  // unless --config forced another
     } else {
       throw UserError("--impls: unknown implementation '" + impl +
                       "' (qla-tuned, qla-default, unfused, naive, or qla:<chunk-forward family> "

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "bench_document.hpp"
+#include "qla/space.hpp"
 #include "qla/tuner/fingerprint.hpp"
 #include "qla/tuner/measure.hpp"
 #include "qla/tuner/shape_matrix.hpp"
@@ -31,6 +32,8 @@ struct RunnerOptions {
       100;  ///< graph mode: calls captured per graph ≈ this budget / one call's time
   int graph_replays = 10;  ///< graph mode: replays averaged (FlashQLA: 10)
   bool pdl = true;  ///< the fused path's kernels chained by programmatic dependent launch (sm_90+)
+  /// Kernel configs forced on every qla implementation (over the tuned lookup and the defaults).
+  std::map<std::string, qla::Point> configs;
 };
 
 /// The outcome of timing one (shape, implementation, mode): a row, or why there is none.

@@ -33,6 +33,7 @@
 #include "qla/gdn/fused_fwd_wgmma.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
+#include "qla/gdn/naive_fwd.hpp"
 #include "qla/gdn/state_pass.hpp"
 #include "qla/gdn/state_pass_wgmma.hpp"
 #include "qla/ref/cp_reference.hpp"
@@ -199,6 +200,26 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
   batched.tokens = 8192;
   batched.h_v = 2;
   EXPECT_FALSE(gdn::cp_flashqla_rule(batched, 64));
+}
+
+// --config text (qla run, bench_gdn_fwd): KERNEL=LABEL names the space; a bare label is tried on
+// every kernel family's space, then on the plan's; text that is no label of any is a user error
+// and forces nothing.
+TEST(FusedForwardRules, ForceConfigTakesKernelEqualsLabelOrABareLabel) {
+  PlanOptions o;
+  gdn::force_config(o, "gdn.cp_correct=bv16");
+  ASSERT_EQ(o.configs.count("gdn.cp_correct"), 1u);
+  EXPECT_EQ(gdn::cp_correct_space().label(o.configs.at("gdn.cp_correct")), "bv16");
+  gdn::force_config(o, "gdn.naive_fwd=bv32.ks4");
+  EXPECT_EQ(gdn::naive_fwd_space().label(o.configs.at("gdn.naive_fwd")), "bv32.ks4");
+  const std::string plan = gdn::fwd_plan_space().label(gdn::fwd_plan_space().default_point);
+  gdn::force_config(o, plan);  // a bare label only the plan's space has
+  EXPECT_EQ(gdn::fwd_plan_space().label(o.configs.at("gdn.fwd_plan")), plan);
+  const std::size_t forced = o.configs.size();
+  for (const char* bad : {"gdn.cp_correct=bv7", "gdn.nope=bv16", "nonsense", "gdn.cp_correct="}) {
+    EXPECT_THROW(gdn::force_config(o, bad), UserError) << bad;
+  }
+  EXPECT_EQ(o.configs.size(), forced) << "a refused text forced something";
 }
 
 // The untuned CP rule on the H200's 20 headline shapes: on exactly where the tuned plans of the

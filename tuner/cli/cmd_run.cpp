@@ -34,24 +34,6 @@ struct RunOptions {
   float cp_threshold = -10.f;
 };
 
-// "gdn.naive_fwd=bv32.ks4", or a bare label matched against every kernel family's space and the
-// fused path's runtime plan space (gdn.fwd_plan, e.g. cp1.pc8.th-10).
-void add_config(gdn::PlanOptions& plan, const std::string& text) {
-  const auto eq = text.find('=');
-  std::vector<const SpaceDecl*> spaces{&gdn::fwd_plan_space()};
-  for (const auto& family : cuda::kernel_families()) spaces.push_back(family.space);
-  for (const SpaceDecl* space : spaces) {
-    if (eq != std::string::npos && text.substr(0, eq) != space->kernel) continue;
-    if (auto p = space->parse(eq == std::string::npos ? text : text.substr(eq + 1))) {
-      plan.configs[space->kernel] = *p;
-      return;
-    }
-  }
-  throw UserError("--config " + text +
-                  ": not a config label of any kernel space (use KERNEL=LABEL, e.g. "
-                  "gdn.naive_fwd=bv32.ks4)");
-}
-
 // One batch through `plan`; outputs staged into `outputs` (they appear together or not at all,
 // replacing an earlier run's folder whole).
 void run_batch(const gdn::Plan& plan, const cuda::DeviceBuffer& ws, const gdn::ProblemDir& in,
@@ -96,7 +78,13 @@ int run(const RunOptions& o) {
   }
   options.cp_piece_chunks = o.cp_piece_chunks;
   options.cp_threshold = o.cp_threshold;
-  for (const auto& c : o.configs) add_config(options, c);
+  for (const auto& c : o.configs) {
+    try {
+      gdn::force_config(options, c);
+    } catch (const UserError& e) {
+      throw UserError(std::string("--") + e.what());
+    }
+  }
 
   if (o.inputs.size() != o.outputs.size()) {
     throw UserError("--inputs and --outputs must name as many folders (" +

@@ -538,6 +538,22 @@ Point untuned_fused_point(const std::string& kernel, const Problem& problem, con
                               split ? split->first.pieces() : 0, arch);
 }
 
+void force_config(PlanOptions& options, const std::string& text) {
+  const auto eq = text.find('=');
+  std::vector<const SpaceDecl*> spaces{&fwd_plan_space()};
+  for (const auto& family : cuda::kernel_families()) spaces.push_back(family.space);
+  for (const SpaceDecl* space : spaces) {
+    if (eq != std::string::npos && text.substr(0, eq) != space->kernel) continue;
+    if (auto p = space->parse(eq == std::string::npos ? text : text.substr(eq + 1))) {
+      options.configs[space->kernel] = *p;
+      return;
+    }
+  }
+  throw UserError("config " + text +
+                  ": not a config label of any kernel space (use KERNEL=LABEL, e.g. "
+                  "gdn.naive_fwd=bv32.ks4)");
+}
+
 Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const PlanOptions& options) {
   problem.validate();
   Plan plan;

@@ -263,6 +263,11 @@ class Plan {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Forces one kernel's config in `options` from text: "KERNEL=LABEL" (e.g. gdn.cp_correct=bv16), or
+/// a bare LABEL matched against every kernel family's space and then gdn.fwd_plan's (e.g.
+/// cp1.pc8.th-10). UserError when it names no config of any space.
+void force_config(PlanOptions& options, const std::string& text);
+
 /// Validates the problem (UserError), picks configs and resolves kernels. Unsupported problems (K ≠
 /// 128, a missing kernel) do not throw: the plan carries the reason and forward() returns
 /// not_implemented.
