@@ -8,6 +8,10 @@
 #   scripts/gpu-session.sh profile  the wgmma chunk forward's cycles per phase (qla_chunk_step_profile) on
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
 #                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`)
+#   scripts/gpu-session.sh ab       qla alone once per variant of $QLA_AB (';'-separated flag sets for bench_gdn_fwd,
+#                                   e.g. "--config gdn.cp_correct=bv8.ms0;--config gdn.cp_correct=bv8.ms1"), then a
+#                                   side-by-side table ($OUT/ab.md; QLA_AB_KERNEL adds one kernel's time per call;
+#                                   QLA_BENCH_HEADS, QLA_AB_SEQS, QLA_AB_IMPLS, QLA_BENCH_MODES pick the rows)
 #   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over small_kernels_test's
 #                                   $QLA_SANITIZE_FILTER (default Cp.*: the CP warm-up and every cp_correct config)
 #   scripts/gpu-session.sh repeat   the 2/8 and 16/64 1x8192 headline problems (--problem 8192@2x8 and 8192@16x64)
@@ -99,6 +103,26 @@ case $what in
     rc=$?
     cat "$OUT/repeat.txt"
     exit $rc ;;
+  ab)
+    # One bench_gdn_fwd run per variant of $QLA_AB (';'-separated sets of extra flags, e.g.
+    # "--config gdn.cp_correct=bv8.ms0;--config gdn.cp_correct=bv8.ms1" or "--pdl true;--pdl false"), qla only,
+    # the same shapes and inputs, then bench/ab_table.py side by side (with $QLA_AB_KERNEL's time per call).
+    [[ -n ${QLA_AB:-} ]] || { echo "gpu-session.sh ab: set QLA_AB to ';'-separated flag sets" >&2; exit 2; }
+    IFS=';' read -ra variants <<< "$QLA_AB"
+    docs=()
+    db=()
+    [[ -f results/$store ]] && db=(--db "results/$store")
+    for i in "${!variants[@]}"; do
+      # shellcheck disable=SC2086  # each variant is a set of flags
+      timeout 280 "$B/bin/bench_gdn_fwd" --heads "${QLA_BENCH_HEADS:-2x8,4x16}" --seqs "${QLA_AB_SEQS:-headline}" \
+        --impls "${QLA_AB_IMPLS:-qla-default}" --modes "${QLA_BENCH_MODES:-graph}" \
+        "${db[@]}" --qla_out "$OUT/ab_$i.json" ${variants[$i]} > "$OUT/ab_$i.log" 2>&1 ||
+        { echo "variant $i (${variants[$i]}) failed:"; tail -3 "$OUT/ab_$i.log"; exit 1; }
+      docs+=("$OUT/ab_$i.json")
+    done
+    { for i in "${!variants[@]}"; do printf '%s: %s\n' "$(printf "\\x$(printf %x $((65 + i)))")" "${variants[$i]}"; done
+      echo
+      python3 bench/ab_table.py "${docs[@]}" ${QLA_AB_KERNEL:+--kernel "$QLA_AB_KERNEL"}; } | tee "$OUT/ab.md" ;;
   sanitize)
     # compute-sanitizer over the small kernels' GPU tests (${QLA_SANITIZE_FILTER:-Cp.*}): memcheck, racecheck
     # (shared-memory hazards) and synccheck (barriers), one log each.
@@ -112,5 +136,5 @@ case $what in
       [[ $r == 0 ]] || rc=$r
     done
     exit $rc ;;
-  *) echo "gpu-session.sh: tests, tune, bench, profile, repeat or sanitize" >&2; exit 2 ;;
+  *) echo "gpu-session.sh: tests, tune, bench, profile, repeat, ab or sanitize" >&2; exit 2 ;;
 esac
