@@ -203,7 +203,7 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
 }
 
 // --config text (qla run, bench_gdn_fwd): KERNEL=LABEL names the space; a bare label is tried on
-// every kernel family's space, then on the plan's; text that is no label of any is a user error
+// the plan's space, then on every kernel family's; text that is no label of any is a user error
 // and forces nothing.
 TEST(FusedForwardRules, ForceConfigTakesKernelEqualsLabelOrABareLabel) {
   PlanOptions o;

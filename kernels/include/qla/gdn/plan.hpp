@@ -264,8 +264,8 @@ class Plan {
 };
 
 /// Forces one kernel's config in `options` from text: "KERNEL=LABEL" (e.g. gdn.cp_correct=bv16), or
-/// a bare LABEL matched against every kernel family's space and then gdn.fwd_plan's (e.g.
-/// cp1.pc8.th-10). UserError when it names no config of any space.
+/// a bare LABEL matched against gdn.fwd_plan's space (e.g. cp1.pc8.th-10) and then every kernel
+/// family's, the first space that parses it taking it. UserError when it names no config of any.
 void force_config(PlanOptions& options, const std::string& text);
 
 /// Validates the problem (UserError), picks configs and resolves kernels. Unsupported problems (K ≠
