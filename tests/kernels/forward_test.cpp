@@ -398,12 +398,12 @@ std::vector<ConfigSet> config_sets() {
        {{"gdn.fused_fwd", {64, 128, 2, 8, 0}},
         {"gdn.kkt_solve", {64, 32, 4}},
         {"gdn.state_pass", {64, 2, 4, 128}},
-        {"gdn.cp_correct", {16}}}},
+        {"gdn.cp_correct", {16, 0}}}},
       {"c64_bv64_smem",
        {{"gdn.fused_fwd", {64, 64, 3, 4, 1}},
         {"gdn.kkt_solve", {64, 16, 8}},
         {"gdn.state_pass", {64, 1, 8, 64}},
-        {"gdn.cp_correct", {32}}}},
+        {"gdn.cp_correct", {32, 1}}}},
       {"wgmma_s2", {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}}},
       {"wgmma_s3_bf16",
        {{"gdn.fused_fwd_wgmma", {64, 64, 3, 0}}, {"gdn.state_pass", {64, 2, 4, 64}}}},
@@ -441,7 +441,8 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
       for (int rs : {0, gdn::FusedFwdWsFamily::kDefault.reg_split})
         specs.push_back(
             gdn::fused_fwd_spec(gdn::FusedFwdConfig{64, bv, 2, 8, 0, rs}, t, DType::kF32));
-  for (int bv : {16, 32}) specs.push_back(gdn::cp_correct_spec({bv}));
+  for (const gdn::CpCorrectConfig c : {gdn::CpCorrectConfig{16, 0}, gdn::CpCorrectConfig{32, 1}})
+    specs.push_back(gdn::cp_correct_spec(c));
   specs.push_back(gdn::cumsum_spec({32}, false, DType::kF32));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
 

@@ -573,6 +573,67 @@ TEST(L2Norm, EveryConfigMatchesFp64) {
   }
 }
 
+// Every config of gdn.cp_correct on random h0, ht and M (poisoned output) against the serial
+// recurrence in double: cp_h0[j] = h, h = ht[j] + (fb[j] ? M[j] h : 0), per raw sequence and head.
+void check_correction_every_config(int heads, const std::vector<int>& raw_first,
+                                   const std::vector<int>& fb, unsigned seed) {
+  const int raws = static_cast<int>(raw_first.size()) - 1;
+  const int P = raw_first.back();
+  ASSERT_EQ(fb.size(), static_cast<std::size_t>(P * heads));
+  const std::size_t S = 128 * 128;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n01;
+  std::vector<float> h0(raws * heads * S), ht(P * heads * S), m(P * heads * S);
+  for (auto* v : {&h0, &ht, &m})
+    for (auto& x : *v) x = n01(rng) * (v == &m ? 0.05f : 1.f);
+  DeviceBuffer dh0 = DeviceBuffer::from_host(h0), dht = DeviceBuffer::from_host(ht),
+               dm = DeviceBuffer::from_host(m), draw = DeviceBuffer::from_host(raw_first),
+               dfb = DeviceBuffer::from_host(fb), dout(P * heads * S * 4);
+  // The reference, once for every config.
+  std::vector<double> want(P * heads * S);
+  for (int raw = 0; raw < raws; ++raw)
+    for (int h = 0; h < heads; ++h) {
+      std::vector<double> cur(h0.begin() + (raw * heads + h) * S,
+                              h0.begin() + (raw * heads + h + 1) * S);
+      for (int j = raw_first[raw]; j < raw_first[raw + 1]; ++j) {
+        const std::size_t base = (static_cast<std::size_t>(j) * heads + h) * S;
+        std::copy(cur.begin(), cur.end(), want.begin() + base);
+        std::vector<double> next(ht.begin() + base, ht.begin() + base + S);
+        if (fb[j * heads + h])
+          for (int r = 0; r < 128; ++r)
+            for (int i = 0; i < 128; ++i)
+              for (int c = 0; c < 128; ++c)
+                next[r * 128 + c] += m[base + r * 128 + i] * cur[i * 128 + c];
+        cur.swap(next);
+      }
+    }
+  const cuda::DeviceInfo dev = *cuda::current_device();
+  int runs = 0;
+  for (const auto& point : cp_correct_space().enumerate()) {
+    const auto cfg = CpCorrectConfig::from_point(point);
+    if (!CpCorrectFamily::buildable(cfg, dev.arch)) continue;
+    ++runs;
+    CpCorrectParams cp{dh0.as<const float>(),
+                       dht.as<const float>(),
+                       dm.as<const float>(),
+                       dfb.as<const int>(),
+                       draw.as<const int>(),
+                       dout.as<float>(),
+                       heads};
+    QLA_CUDA_CHECK(cudaMemset(dout.get(), 0xff, dout.bytes()));
+    cuda::KernelCache::global()
+        .get(cp_correct_spec(cfg))
+        .launch(cp_correct_shape(cfg, heads, raws), &cp, nullptr);
+    std::vector<float> out(P * heads * S);
+    QLA_CUDA_CHECK(cudaMemcpy(out.data(), dout.get(), dout.bytes(), cudaMemcpyDeviceToHost));
+    double worst = 0;
+    for (std::size_t i = 0; i < out.size(); ++i)
+      worst = std::max(worst, std::isfinite(out[i]) ? std::abs(out[i] - want[i]) : 1e30);
+    EXPECT_LE(worst, 1e-3) << cp_correct_space().label(point);
+  }
+  EXPECT_GE(runs, 3) << "the register configs build everywhere";
+}
+
 TEST(Cp, WarmupCountsAndCorrectionMatchHostLoops) {
   QLA_REQUIRE_GPU();
   // Three pieces of 4 chunks (C = 64) of one raw sequence, plus a second raw sequence of one piece.
@@ -616,50 +677,23 @@ TEST(Cp, WarmupCountsAndCorrectionMatchHostLoops) {
   EXPECT_EQ(n, want_n);
   EXPECT_EQ(fb, want_fb);
 
-  // Correction: random ht, M; fallback from above (as int).
-  const std::size_t S = 128 * 128;
-  std::normal_distribution<float> n01;
-  std::vector<float> h0(2 * heads * S), ht(P * heads * S), m(P * heads * S);
-  for (auto* v : {&h0, &ht, &m})
-    for (auto& x : *v) x = n01(rng) * (v == &m ? 0.05f : 1.f);
-  DeviceBuffer dh0 = DeviceBuffer::from_host(h0), dht = DeviceBuffer::from_host(ht),
-               dm = DeviceBuffer::from_host(m), draw = DeviceBuffer::from_host(raw_first),
-               dout(P * heads * S * 4);
-  for (const auto& point : cp_correct_space().enumerate()) {
-    const auto cfg = CpCorrectConfig::from_point(point);
-    CpCorrectParams cp{dh0.as<const float>(),
-                       dht.as<const float>(),
-                       dm.as<const float>(),
-                       dfb.as<const int>(),
-                       draw.as<const int>(),
-                       dout.as<float>(),
-                       heads};
-    QLA_CUDA_CHECK(cudaMemset(dout.get(), 0xff, dout.bytes()));
-    cuda::KernelCache::global()
-        .get(cp_correct_spec(cfg))
-        .launch(cp_correct_shape(cfg, heads, 2), &cp, nullptr);
-    std::vector<float> out(P * heads * S);
-    QLA_CUDA_CHECK(cudaMemcpy(out.data(), dout.get(), dout.bytes(), cudaMemcpyDeviceToHost));
-    double worst = 0;
-    for (int raw = 0; raw < 2; ++raw)
-      for (int h = 0; h < heads; ++h) {
-        std::vector<double> cur(h0.begin() + (raw * heads + h) * S,
-                                h0.begin() + (raw * heads + h + 1) * S);
-        for (int j = raw_first[raw]; j < raw_first[raw + 1]; ++j) {
-          const std::size_t base = (static_cast<std::size_t>(j) * heads + h) * S;
-          for (std::size_t i = 0; i < S; ++i)
-            worst = std::max(worst, std::abs(out[base + i] - cur[i]));
-          std::vector<double> next(ht.begin() + base, ht.begin() + base + S);
-          if (fb[j * heads + h])
-            for (int r = 0; r < 128; ++r)
-              for (int i = 0; i < 128; ++i)
-                for (int c = 0; c < 128; ++c)
-                  next[r * 128 + c] += m[base + r * 128 + i] * cur[i * 128 + c];
-          cur.swap(next);
-        }
-      }
-    EXPECT_LE(worst, 1e-3) << cp_correct_space().label(point);
-  }
+  // Correction: random ht, M; the fallback flags from above.
+  check_correction_every_config(heads, raw_first, fb, 3);
+}
+
+// Fallback patterns with every transition (0→1, 1→0, runs of both, a raw sequence that starts
+// falling back and one that ends doing so), so a staged M is fetched during a step with and without
+// a multiply and both staging buffers alternate and repeat.
+TEST(Cp, CorrectionEveryConfigEveryFallbackTransition) {
+  QLA_REQUIRE_GPU();
+  const int heads = 2;
+  const std::vector<int> raw_first = {0, 7, 10};
+  const int per_head[2][10] = {{0, 1, 1, 0, 1, 0, 0, /**/ 1, 0, 1},
+                               {1, 0, 0, 1, 1, 1, 0, /**/ 0, 1, 1}};
+  std::vector<int> fb(10 * heads);  // [piece, head]
+  for (int j = 0; j < 10; ++j)
+    for (int h = 0; h < heads; ++h) fb[j * heads + h] = per_head[h][j];
+  check_correction_every_config(heads, raw_first, fb, 11);
 }
 
 }  // namespace

@@ -1,28 +1,45 @@
 // Serial correction of the CP pieces' initial states, fp32: per raw sequence, h ← h0, then for each
 // piece j in order cp_h0[j] = h, h = ht[j] + (fallback[j] ? M[j] h : 0). CTA = (V-slice of BV,
 // head, raw sequence); thread r owns state row r of the slice. The pieces are a serial chain, so
-// everything a step reads from global memory is loaded ahead: row r of ht[j+1] and, only where
-// piece j+1 falls back, row r of M[j+1] (128 floats in registers, each float4 refilled as soon as
-// piece j has used it) one piece ahead, and the fallback flag that decides the M load two ahead.
+// everything a step reads from global memory is fetched one piece ahead: row r of ht[j+1], M[j+1]
+// where piece j+1 falls back, and the fallback flag two pieces ahead (it decides that M fetch).
 // What is left on the chain is the 128 x BV multiply against the running state in shared memory,
 // which every thread reads at the same address (a broadcast), and two barriers. A small BV spreads
 // a head over more CTAs and shortens each step.
+//
+// Where M waits (kStageM):
+//   false  in registers: thread r loads its own row of M (128 floats, each float4 refilled once
+//          piece j has used it). Across a warp those loads are 512 B apart, one cache line per
+//          thread: 32 lines per load instruction.
+//   true   in shared memory, two buffers of [128][kMPitch] floats filled by cp.async with the CTA's
+//          128 threads reading 512 contiguous bytes per warp (one row per warp per copy). Thread
+//          r then reads its row as float4; the pitch of 132 floats puts the 8 rows of a quarter
+//          warp on 8 distinct 16-byte bank groups (conflict-free). Needs the dynamic shared memory
+//          of cp_correct_dynamic_smem(true) and sm_80+.
 #pragma once
 
+#include "common/cp_async.cuh"
 #include "common/griddep.cuh"
 #include "qla/gdn/cp_params.hpp"
 
 namespace qla::gdn {
 
-template <int BV>
+namespace cp_correct_detail {
+inline constexpr int kK = 128;       // state rows (keys); M is kK x kK
+inline constexpr int kMPitch4 = 33;  // float4 per staged row of M: 132 floats
+}  // namespace cp_correct_detail
+
+template <int BV, bool kStageM>
 __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
-  constexpr int kK = 128;
+  using cp_correct_detail::kK;
+  using cp_correct_detail::kMPitch4;
   constexpr int kV = 128;
   constexpr int kQ = BV / 4;  // float4 per row slice
   static_assert(kV % BV == 0 && BV % 4 == 0 && BV <= 32,
                 "BV divides 128, a multiple of 4, at most 32");
-  __shared__ __align__(16) float4 h_s[kK][kQ];  // (K, BV) fp32 running state slice
+  __shared__ __align__(16) float4 h_s[kK][kQ];       // (K, BV) fp32 running state slice
+  extern __shared__ __align__(16) float4 m_stage[];  // kStageM: [2][kK][kMPitch4]
 
   const int v0 = blockIdx.x * BV;
   const int head = blockIdx.y;
@@ -46,15 +63,28 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
   auto ht_row = [&](int j) {
     return reinterpret_cast<const float4*>(p.ht + base_of(j) + r * kV + v0);
   };
-  // Piece j's inputs, loaded during piece j − 1 (its flag during piece j − 2).
+  // M[j] into staging buffer j % 2: float4 f = r + 128·n of the 64 KB matrix, row f / 32.
+  auto stage_m = [&](int j) {
+    const float4* src = reinterpret_cast<const float4*>(p.m + base_of(j));
+    float4* dst = m_stage + (j & 1) * kK * kMPitch4;
+#pragma unroll 8
+    for (int n = 0; n < kK * kK / 4 / 128; ++n) {
+      const int f = r + 128 * n;
+      cuda::cp_async16(dst + (f >> 5) * kMPitch4 + (f & 31), src + f, true);
+    }
+  };
+  // Piece j's inputs, fetched during piece j − 1 (its flag during piece j − 2).
   auto flag = [&](int j) { return j < end && p.fallback[j * p.heads + head] != 0; };
   bool fb = false, fb_next = false;
-  float4 mrow[kK / 4];
+  float4 mrow[kStageM ? 1 : kK / 4];
   float4 next[kQ];
   if (first < end) {
     fb = flag(first);
     fb_next = flag(first + 1);
-    if (fb) {
+    if constexpr (kStageM) {
+      if (fb) stage_m(first);
+      cuda::cp_async_commit();  // one group per piece, empty where it does not fall back
+    } else if (fb) {
       const float4* m = m_row(first);
 #pragma unroll
       for (int i = 0; i < kK / 4; ++i) mrow[i] = m[i];
@@ -63,6 +93,21 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
 #pragma unroll
     for (int q = 0; q < kQ; ++q) next[q] = ht[q];
   }
+  // row[q] += Σ_i M[r][i] h[i][4q..4q+3], the four i of one float4 of row r of M.
+  auto accumulate = [&](const float4 m4, int i4) {
+    const float mi[4] = {m4.x, m4.y, m4.z, m4.w};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) {
+        const float4 h = h_s[4 * i4 + e][q];
+        row[q].x += mi[e] * h.x;
+        row[q].y += mi[e] * h.y;
+        row[q].z += mi[e] * h.z;
+        row[q].w += mi[e] * h.w;
+      }
+    }
+  };
   for (int j = first; j < end; ++j) {
     float4* cp_h0 = reinterpret_cast<float4*>(p.cp_h0 + base_of(j) + r * kV + v0);
 #pragma unroll
@@ -78,23 +123,24 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
 #pragma unroll
       for (int q = 0; q < kQ; ++q) next[q] = ht[q];
     }
-    if (fb) {
+    if constexpr (kStageM) {
+      // Buffer (j+1) % 2 was last read by piece j − 1's multiply, which ended at a barrier.
+      if (fb_next) stage_m(j + 1);
+      cuda::cp_async_commit();
+      if (fb) {
+        cuda::cp_async_wait<1>();  // M[j]'s group has landed (only piece j+1's may be in flight)
+        __syncthreads();           // h_s and every thread's part of M[j] complete
+        const float4* m = m_stage + (j & 1) * kK * kMPitch4 + r * kMPitch4;
+#pragma unroll
+        for (int i4 = 0; i4 < kK / 4; ++i4) accumulate(m[i4], i4);
+        __syncthreads();  // every read of h_s and of this buffer done before they are refilled
+      }
+    } else if (fb) {
       const float4* m_next = m_row(fb_next ? j + 1 : j);
       __syncthreads();  // h_s complete
 #pragma unroll
-      for (int i4 = 0; i4 < kK / 4; ++i4) {  // row r of M[j] h: Σ_i M[r][i] h[i][:]
-        const float mi[4] = {mrow[i4].x, mrow[i4].y, mrow[i4].z, mrow[i4].w};
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-#pragma unroll
-          for (int q = 0; q < kQ; ++q) {
-            const float4 h = h_s[4 * i4 + e][q];
-            row[q].x += mi[e] * h.x;
-            row[q].y += mi[e] * h.y;
-            row[q].z += mi[e] * h.z;
-            row[q].w += mi[e] * h.w;
-          }
-        }
+      for (int i4 = 0; i4 < kK / 4; ++i4) {
+        accumulate(mrow[i4], i4);
         if (fb_next) mrow[i4] = m_next[i4];
       }
       __syncthreads();  // every read of h_s done before the next piece overwrites it
@@ -106,6 +152,7 @@ __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams 
     fb = fb_next;
     fb_next = fb_after;
   }
+  if constexpr (kStageM) cuda::cp_async_wait<0>();  // nothing left in flight at exit
 }
 
 }  // namespace qla::gdn

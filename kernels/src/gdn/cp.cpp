@@ -21,9 +21,21 @@ cuda::KernelSpec cp_warmup_spec() {
           cuda::params_layout<CpWarmupParams>()};
 }
 
+bool CpCorrectFamily::buildable(const Config& c, const ArchInfo& arch) {
+  if (c.stage_m == 0) return true;
+  const std::size_t state_slice = 128 * static_cast<std::size_t>(c.block_v) * sizeof(float);
+  return arch.cc_major >= 8 && cp_correct_dynamic_smem(c) + state_slice <=
+                                   static_cast<std::size_t>(arch.smem_per_block_optin);
+}
+
+std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c) {
+  return c.stage_m ? 2 * 128 * 132 * sizeof(float) : 0;
+}
+
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c) {
   return {"gdn/cp_correct.cuh",
-          "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ">",
+          "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ", " +
+              (c.stage_m ? "true" : "false") + ">",
           cuda::params_layout<CpCorrectParams>()};
 }
 
@@ -39,6 +51,7 @@ cuda::LaunchShape cp_correct_shape(const CpCorrectConfig& c, int heads, int raw_
   s.grid = {static_cast<unsigned>(128 / c.block_v), static_cast<unsigned>(heads),
             static_cast<unsigned>(raw_sequences)};
   s.block = {128, 1, 1};
+  s.dynamic_smem = cp_correct_dynamic_smem(c);
   return s;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -14,9 +15,11 @@
 
 namespace qla::gdn {
 
-/// Config of cp_correct_states_kernel. Label e.g. "bv8".
+/// Config of cp_correct_states_kernel. Label e.g. "bv8.ms1".
 struct CpCorrectConfig {
   int block_v = 8;  ///< V columns per CTA (8, 16, 32)
+  int stage_m =
+      0;  ///< 1: M through shared memory by cp.async (sm_80+), 0: each thread's row in registers
 
   Point to_point() const;
   static CpCorrectConfig from_point(
@@ -27,6 +30,7 @@ struct CpCorrectConfig {
 struct CpWarmupConfig {};
 
 inline constexpr int kCpCorrectBlockVValues[] = {8, 16, 32};  ///< state columns per CTA
+inline constexpr int kCpCorrectStageMValues[] = {0, 1};       ///< where M waits for its piece
 
 /// The declaration of gdn.cp_warmup (qla/family.hpp): no axes, one point.
 struct CpWarmupFamily {
@@ -40,7 +44,7 @@ struct CpWarmupFamily {
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
 
-/// The declaration of gdn.cp_correct (qla/family.hpp): default bv8.
+/// The declaration of gdn.cp_correct (qla/family.hpp): default bv8.ms0 (builds everywhere).
 struct CpCorrectFamily {
   using Config = CpCorrectConfig;
   static constexpr const char* kId = "gdn.cp_correct";
@@ -48,9 +52,12 @@ struct CpCorrectFamily {
   static constexpr const char* kVariant = "simt";
   static constexpr AxisDecl<Config> kAxes[] = {
       axis("block_v", "bv", &Config::block_v, kCpCorrectBlockVValues, "state columns per CTA"),
+      axis("stage_m", "ms", &Config::stage_m, kCpCorrectStageMValues,
+           "1: each piece's M staged in shared memory by cp.async, 0: in registers"),
   };
   static constexpr Config kAot[] = {Config{}};
-  static bool buildable(const Config&, const ArchInfo&) { return true; }
+  /// ms1 needs cp.async (sm_80+) and cp_correct_dynamic_smem() plus the state slice per block.
+  static bool buildable(const Config& c, const ArchInfo& arch);
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
 
@@ -67,8 +74,11 @@ cuda::KernelSpec cp_warmup_spec();
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c);
 /// Grid (pieces), ceil(heads/32)*32 threads.
 cuda::LaunchShape cp_warmup_shape(int num_pieces, int heads);
-/// Grid (128/BV, heads, raw sequences), 128 threads.
+/// Grid (128/BV, heads, raw sequences), 128 threads, cp_correct_dynamic_smem(c) bytes.
 cuda::LaunchShape cp_correct_shape(const CpCorrectConfig& c, int heads, int raw_sequences);
+/// Dynamic shared memory of cp_correct_states_kernel: two staged M buffers of 128 x 132 floats
+/// (ms1), else none.
+std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c);
 
 /// FlashQLA's piece length in chunks: 2^round(log2(3·sqrt(heads·total_chunks/sm_count))), ≥ 4.
 int cp_piece_chunks_heuristic(int heads, long long total_chunks, int sm_count);
