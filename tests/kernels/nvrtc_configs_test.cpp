@@ -70,6 +70,20 @@ TEST(CatalogJobs, FollowTheFamilyFilterAndTheTarget) {
   EXPECT_THROW(compile_catalog(warmup, hopper, 0), UserError);
 }
 
+// cp_correct's staged M (two 128 x 132-float buffers beside the state slice) builds where a block
+// may opt in to them and cp.async exists: sm_80 (163 KB) and sm_90a, not sm_86 or sm_89 (99 KB).
+TEST(CatalogJobs, CpCorrectStagesMWhereTheBuffersFit) {
+  for (const char* target : {"sm_80", "sm_86", "sm_89", "sm_90a"}) {
+    SCOPED_TRACE(target);
+    const std::vector<CatalogJob> jobs = catalog_jobs(ArchInfo::named(target), {"gdn.cp_correct"});
+    int staged = 0;
+    for (const CatalogJob& j : jobs) staged += j.label.find(".ms1") != std::string::npos;
+    const bool fits = std::string(target) == "sm_80" || std::string(target) == "sm_90a";
+    EXPECT_EQ(staged, fits ? 3 : 0);
+    EXPECT_EQ(jobs.size(), fits ? 6u : 3u);
+  }
+}
+
 TEST(NvrtcConfigs, ParsesPtxasLog) {
   const auto u = parse_ptxas_log(
       "ptxas info    : Function properties for _Z1k\n"
