@@ -469,6 +469,8 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
             buildable &= gdn::state_pass_space().is_buildable(pt, dev.arch);
           if (kernel == "gdn.kkt_solve")
             buildable &= gdn::kkt_solve_space().is_buildable(pt, dev.arch);
+          if (kernel == "gdn.cp_correct")
+            buildable &= gdn::cp_correct_space().is_buildable(pt, dev.arch);
         }
         if (!buildable) continue;
         for (CpMode cp : {CpMode::kOff, CpMode::kOn}) {

@@ -573,10 +573,11 @@ TEST(L2Norm, EveryConfigMatchesFp64) {
   }
 }
 
-// Every config of gdn.cp_correct on random h0, ht and M (poisoned output) against the serial
-// recurrence in double: cp_h0[j] = h, h = ht[j] + (fb[j] ? M[j] h : 0), per raw sequence and head.
+// Every config of gdn.cp_correct on random ht, M and h0 (or none: zeros), poisoned output, against
+// the serial recurrence in double: cp_h0[j] = h, h = ht[j] + (fb[j] ? M[j] h : 0), per raw sequence
+// and head.
 void check_correction_every_config(int heads, const std::vector<int>& raw_first,
-                                   const std::vector<int>& fb, unsigned seed) {
+                                   const std::vector<int>& fb, bool with_h0, unsigned seed) {
   const int raws = static_cast<int>(raw_first.size()) - 1;
   const int P = raw_first.back();
   ASSERT_EQ(fb.size(), static_cast<std::size_t>(P * heads));
@@ -593,8 +594,10 @@ void check_correction_every_config(int heads, const std::vector<int>& raw_first,
   std::vector<double> want(P * heads * S);
   for (int raw = 0; raw < raws; ++raw)
     for (int h = 0; h < heads; ++h) {
-      std::vector<double> cur(h0.begin() + (raw * heads + h) * S,
-                              h0.begin() + (raw * heads + h + 1) * S);
+      std::vector<double> cur(S, 0.0);
+      if (with_h0)
+        std::copy(h0.begin() + (raw * heads + h) * S, h0.begin() + (raw * heads + h + 1) * S,
+                  cur.begin());
       for (int j = raw_first[raw]; j < raw_first[raw + 1]; ++j) {
         const std::size_t base = (static_cast<std::size_t>(j) * heads + h) * S;
         std::copy(cur.begin(), cur.end(), want.begin() + base);
@@ -613,7 +616,7 @@ void check_correction_every_config(int heads, const std::vector<int>& raw_first,
     const auto cfg = CpCorrectConfig::from_point(point);
     if (!CpCorrectFamily::buildable(cfg, dev.arch)) continue;
     ++runs;
-    CpCorrectParams cp{dh0.as<const float>(),
+    CpCorrectParams cp{with_h0 ? dh0.as<const float>() : nullptr,
                        dht.as<const float>(),
                        dm.as<const float>(),
                        dfb.as<const int>(),
@@ -678,7 +681,7 @@ TEST(Cp, WarmupCountsAndCorrectionMatchHostLoops) {
   EXPECT_EQ(fb, want_fb);
 
   // Correction: random ht, M; the fallback flags from above.
-  check_correction_every_config(heads, raw_first, fb, 3);
+  check_correction_every_config(heads, raw_first, fb, true, 3);
 }
 
 // Fallback patterns with every transition (0→1, 1→0, runs of both, a raw sequence that starts
@@ -687,13 +690,14 @@ TEST(Cp, WarmupCountsAndCorrectionMatchHostLoops) {
 TEST(Cp, CorrectionEveryConfigEveryFallbackTransition) {
   QLA_REQUIRE_GPU();
   const int heads = 2;
-  const std::vector<int> raw_first = {0, 7, 10};
+  // Three raw sequences: 7 pieces, none (an empty CTA chain), 3 pieces; no initial state.
+  const std::vector<int> raw_first = {0, 7, 7, 10};
   const int per_head[2][10] = {{0, 1, 1, 0, 1, 0, 0, /**/ 1, 0, 1},
                                {1, 0, 0, 1, 1, 1, 0, /**/ 0, 1, 1}};
   std::vector<int> fb(10 * heads);  // [piece, head]
   for (int j = 0; j < 10; ++j)
     for (int h = 0; h < heads; ++h) fb[j * heads + h] = per_head[h][j];
-  check_correction_every_config(heads, raw_first, fb, 11);
+  check_correction_every_config(heads, raw_first, fb, false, 11);
 }
 
 }  // namespace

@@ -24,16 +24,11 @@
 
 namespace qla::gdn {
 
-namespace cp_correct_detail {
-inline constexpr int kK = 128;       // state rows (keys); M is kK x kK
-inline constexpr int kMPitch4 = 33;  // float4 per staged row of M: 132 floats
-}  // namespace cp_correct_detail
-
 template <int BV, bool kStageM>
 __global__ void __launch_bounds__(128) cp_correct_states_kernel(CpCorrectParams p) {
-  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
-  using cp_correct_detail::kK;
-  using cp_correct_detail::kMPitch4;
+  cuda::griddep_chain();            // programmatic dependent launch (common/griddep.cuh)
+  constexpr int kK = kCpStateRows;  // state rows (keys); M is kK x kK
+  constexpr int kMPitch4 = kCpStagedMPitch / 4;  // float4 per staged row of M
   constexpr int kV = 128;
   constexpr int kQ = BV / 4;  // float4 per row slice
   static_assert(kV % BV == 0 && BV % 4 == 0 && BV <= 32,

@@ -29,7 +29,8 @@ bool CpCorrectFamily::buildable(const Config& c, const ArchInfo& arch) {
 }
 
 std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c) {
-  return c.stage_m ? 2 * 128 * 132 * sizeof(float) : 0;
+  return c.stage_m ? 2 * static_cast<std::size_t>(kCpStateRows) * kCpStagedMPitch * sizeof(float)
+                   : 0;
 }
 
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c) {

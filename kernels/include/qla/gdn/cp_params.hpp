@@ -27,6 +27,12 @@ struct CpWarmupParams {
 ///   cp_h0[j] = h;  h = ht[j] + (fallback[j] ? M[j] h : 0),   h starting at h0 (or 0).
 /// All fp32; states [.., 128, 128] layout [K, V]; M [P, heads, 128, 128] row-major (M h = Σ_i
 /// M[k][i] h[i][v]). Grid (128 / BV, heads, N_raw), 128 threads (one per state row).
+/// cp_correct's shared staging of M (stage_m = 1): two buffers of kCpStateRows rows, each row
+/// kCpStagedMPitch floats (128 + 4 of padding: float4 reads of 8 consecutive rows hit 8 distinct
+/// bank groups).
+inline constexpr int kCpStateRows = 128;
+inline constexpr int kCpStagedMPitch = 132;
+
 struct CpCorrectParams {
   const float* h0;             ///< [N_raw, heads, K, V] or null (zeros)
   const float* ht;             ///< [P, heads, K, V] warm-up states
