@@ -207,16 +207,16 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
 // and forces nothing.
 TEST(FusedForwardRules, ForceConfigTakesKernelEqualsLabelOrABareLabel) {
   PlanOptions o;
-  gdn::force_config(o, "gdn.cp_correct=bv16");
+  gdn::force_config(o, "gdn.cp_correct=bv16.ms1");
   ASSERT_EQ(o.configs.count("gdn.cp_correct"), 1u);
-  EXPECT_EQ(gdn::cp_correct_space().label(o.configs.at("gdn.cp_correct")), "bv16");
+  EXPECT_EQ(gdn::cp_correct_space().label(o.configs.at("gdn.cp_correct")), "bv16.ms1");
   gdn::force_config(o, "gdn.naive_fwd=bv32.ks4");
   EXPECT_EQ(gdn::naive_fwd_space().label(o.configs.at("gdn.naive_fwd")), "bv32.ks4");
   const std::string plan = gdn::fwd_plan_space().label(gdn::fwd_plan_space().default_point);
   gdn::force_config(o, plan);  // a bare label only the plan's space has
   EXPECT_EQ(gdn::fwd_plan_space().label(o.configs.at("gdn.fwd_plan")), plan);
   const std::size_t forced = o.configs.size();
-  for (const char* bad : {"gdn.cp_correct=bv7", "gdn.nope=bv16", "nonsense", "gdn.cp_correct="}) {
+  for (const char* bad : {"gdn.cp_correct=bv16", "gdn.nope=bv16", "nonsense", "gdn.cp_correct="}) {
     EXPECT_THROW(gdn::force_config(o, bad), UserError) << bad;
   }
   EXPECT_EQ(o.configs.size(), forced) << "a refused text forced something";
