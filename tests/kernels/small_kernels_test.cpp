@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "gpu_guard.hpp"
@@ -682,6 +683,75 @@ TEST(Cp, WarmupCountsAndCorrectionMatchHostLoops) {
 
   // Correction: random ht, M; the fallback flags from above.
   check_correction_every_config(heads, raw_first, fb, true, 3);
+}
+
+// The warm-up walk fetches a batch of 32 chunk totals per memory round trip: pieces of 1 to 130
+// chunks (a partial last chunk too), heads that stop inside, at the edge of and after a batch, and
+// heads that never stop, against the one-thread walk in float (same order, so equal counts).
+TEST(Cp, WarmupCountsCrossBatchesOfChunks) {
+  QLA_REQUIRE_GPU();
+  const int heads = 6, C = 64;  // two warps of the second CTA row idle
+  const std::vector<int> piece_tokens = {130 * C, 33 * C, C, 64 * C, 100, 40 * C};
+  const std::vector<int> last = {0, 0, 0, 0, 0, 1};
+  const int P = static_cast<int>(piece_tokens.size());
+  std::vector<int> pcu = {0};
+  for (int t : piece_tokens) pcu.push_back(pcu.back() + t);
+  const int tokens = pcu.back();
+  Problem p;
+  p.tokens = tokens;
+  p.h_v = heads;
+  // Per head, the chunk total's range: head h stops after about 10 / mean chunks.
+  const float mean_total[heads] = {0.f, 0.25f, 0.2f, 1.f, 4.f, 0.05f};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u01(0.f, 1.f);
+  std::vector<float> gcum(static_cast<std::size_t>(tokens) * heads);
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < heads; ++h) gcum[t * heads + h] = -2.f * mean_total[h] * u01(rng);
+  DeviceBuffer dg = DeviceBuffer::from_host(gcum), dpcu = DeviceBuffer::from_host(pcu),
+               dlast = DeviceBuffer::from_host(last), dn(P * heads * 4), dfb(P * heads * 4);
+  QLA_CUDA_CHECK(cudaMemset(dn.get(), 0xff, dn.bytes()));
+  QLA_CUDA_CHECK(cudaMemset(dfb.get(), 0xff, dfb.bytes()));
+  const float threshold = -10.f;
+  CpWarmupParams wp{contiguous_tensor(dg.get(), p, heads, 1),
+                    dpcu.as<const int>(),
+                    dlast.as<const int>(),
+                    dn.as<int>(),
+                    dfb.as<int>(),
+                    tokens,
+                    P,
+                    heads,
+                    C,
+                    threshold};
+  cuda::KernelCache::global().get(cp_warmup_spec()).launch(cp_warmup_shape(P, heads), &wp, nullptr);
+  std::vector<int> n(P * heads), fb(P * heads);
+  QLA_CUDA_CHECK(cudaMemcpy(n.data(), dn.get(), n.size() * 4, cudaMemcpyDeviceToHost));
+  QLA_CUDA_CHECK(cudaMemcpy(fb.data(), dfb.get(), fb.size() * 4, cudaMemcpyDeviceToHost));
+  std::vector<int> want_n(P * heads, 0), want_fb(P * heads, 0);
+  std::set<int> counts;  // how far the walks went, to show the batch edges were crossed
+  for (int j = 0; j < P; ++j)
+    for (int h = 0; h < heads; ++h) {
+      if (last[j]) continue;
+      const int chunks = (piece_tokens[j] + C - 1) / C;
+      float sum = 0.f;
+      int& count = want_n[j * heads + h];
+      want_fb[j * heads + h] = 1;
+      for (int c = chunks - 1; c >= 0; --c) {
+        const int at = c == chunks - 1 ? pcu[j + 1] - 1 : pcu[j] + (c + 1) * C - 1;
+        sum += gcum[at * heads + h];
+        ++count;
+        if (sum < threshold) {
+          want_fb[j * heads + h] = 0;
+          break;
+        }
+      }
+      counts.insert(count);
+    }
+  EXPECT_EQ(n, want_n);
+  EXPECT_EQ(fb, want_fb);
+  EXPECT_TRUE(counts.count(130) && counts.count(33) && counts.count(64))
+      << "walks that end in the third batch, just past the first and at the second's end";
+  EXPECT_TRUE(std::any_of(counts.begin(), counts.end(), [](int c) { return c > 32 && c < 64; }))
+      << "a walk stops inside the second batch";
 }
 
 // Fallback patterns with every transition (0→1, 1→0, runs of both, a raw sequence that starts

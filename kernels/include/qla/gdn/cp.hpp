@@ -15,11 +15,12 @@
 
 namespace qla::gdn {
 
-/// Config of cp_correct_states_kernel. Label e.g. "bv8.ms1".
+/// Config of cp_correct_states_kernel. Label e.g. "bv8.ms1.sk4".
 struct CpCorrectConfig {
   int block_v = 8;  ///< V columns per CTA (8, 16, 32)
   int stage_m =
       0;  ///< 1: M through shared memory by cp.async (sm_80+), 0: each thread's row in registers
+  int split_k = 1;  ///< threads per state row (1, 2, 4): each sums 128 / split_k columns of M
 
   Point to_point() const;
   static CpCorrectConfig from_point(
@@ -31,6 +32,7 @@ struct CpWarmupConfig {};
 
 inline constexpr int kCpCorrectBlockVValues[] = {8, 16, 32};  ///< state columns per CTA
 inline constexpr int kCpCorrectStageMValues[] = {0, 1};       ///< where M waits for its piece
+inline constexpr int kCpCorrectSplitKValues[] = {1, 2, 4};    ///< threads per state row
 
 /// The declaration of gdn.cp_warmup (qla/family.hpp): no axes, one point.
 struct CpWarmupFamily {
@@ -44,7 +46,7 @@ struct CpWarmupFamily {
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
 
-/// The declaration of gdn.cp_correct (qla/family.hpp): default bv8.ms0 (builds everywhere).
+/// The declaration of gdn.cp_correct (qla/family.hpp): default bv8.ms0.sk1 (builds everywhere).
 struct CpCorrectFamily {
   using Config = CpCorrectConfig;
   static constexpr const char* kId = "gdn.cp_correct";
@@ -54,9 +56,12 @@ struct CpCorrectFamily {
       axis("block_v", "bv", &Config::block_v, kCpCorrectBlockVValues, "state columns per CTA"),
       axis("stage_m", "ms", &Config::stage_m, kCpCorrectStageMValues,
            "1: each piece's M staged in shared memory by cp.async, 0: in registers"),
+      axis("split_k", "sk", &Config::split_k, kCpCorrectSplitKValues,
+           "threads per state row, each summing 128 / sk columns of M (128 sk threads per CTA)"),
   };
   static constexpr Config kAot[] = {Config{}};
-  /// ms1 needs cp.async (sm_80+) and cp_correct_dynamic_smem() plus the state slice per block.
+  /// ms1 needs cp.async (sm_80+); every config needs cp_correct_dynamic_smem() plus the state
+  /// slice per block; bv · sk ≤ 64 (registers).
   static bool buildable(const Config& c, const ArchInfo& arch);
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
@@ -72,12 +77,13 @@ inline const SpaceDecl& cp_warmup_space() { return space_of<CpWarmupFamily>(); }
 inline const SpaceDecl& cp_correct_space() { return space_of<CpCorrectFamily>(); }
 cuda::KernelSpec cp_warmup_spec();
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c);
-/// Grid (pieces), ceil(heads/32)*32 threads.
+/// Grid (pieces, ceil(heads/4)), 128 threads: one warp per (piece, head).
 cuda::LaunchShape cp_warmup_shape(int num_pieces, int heads);
-/// Grid (128/BV, heads, raw sequences), 128 threads, cp_correct_dynamic_smem(c) bytes.
+/// Grid (128/BV, heads, raw sequences), 128·sk threads, cp_correct_dynamic_smem(c) bytes.
 cuda::LaunchShape cp_correct_shape(const CpCorrectConfig& c, int heads, int raw_sequences);
 /// Dynamic shared memory of cp_correct_states_kernel: two staged M buffers of 128 x 132 floats
-/// (ms1), else none.
+/// (ms1), then the partial sums of the sk − 1 threads of a row that do not own it (128 x BV floats
+/// each).
 std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c);
 
 /// FlashQLA's piece length in chunks: 2^round(log2(3·sqrt(heads·total_chunks/sm_count))), ≥ 4.
