@@ -202,6 +202,19 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
   EXPECT_FALSE(gdn::cp_flashqla_rule(batched, 64));
 }
 
+// The untuned correction stages M and splits rows four ways where that builds, and falls back to
+// the family's default (registers, one thread per row) where a block cannot opt in to the buffers.
+TEST(FusedForwardRules, UntunedCpCorrectStagesMWhereItBuilds) {
+  const SpaceDecl& space = gdn::cp_correct_space();
+  for (const char* target : {"sm_80", "sm_90a"})
+    EXPECT_EQ(space.label(gdn::untuned_cp_correct_point(ArchInfo::named(target))), "bv8.ms1.sk4")
+        << target;
+  for (const char* target : {"sm_86", "sm_89"})
+    EXPECT_EQ(gdn::untuned_cp_correct_point(ArchInfo::named(target)), space.default_point)
+        << target;
+  EXPECT_EQ(space.label(space.default_point), "bv8.ms0.sk1");
+}
+
 // --config text (qla run, bench_gdn_fwd): KERNEL=LABEL names the space; a bare label is tried on
 // the plan's space, then on every kernel family's; text that is no label of any is a user error
 // and forces nothing.

@@ -1,7 +1,7 @@
 // Warp-level tensor-core helpers shared by the fused GDN kernels: mma.sync m16n8k16 (fp16/bf16
-// operands, fp32 accumulators) and ldmatrix fragment loads from padded shared-memory tiles
-// (cp.async: common/cp_async.cuh; element conversion and token addressing: common/convert.cuh).
-// Compiles under nvcc and NVRTC (no host standard headers).
+// operands, fp32 accumulators), ldmatrix fragment loads from padded shared-memory tiles, cp.async
+// with zero fill (element conversion and token addressing: common/convert.cuh). Compiles under nvcc
+// and NVRTC (no host standard headers).
 //
 // Shared-memory tiles are row-major 16-bit arrays with a row pitch that is a multiple of 8 elements
 // and ≡ 8 (mod 64) elements (e.g. 136 for 128 columns, 72 for 64): ldmatrix then reads 8 rows from
@@ -12,10 +12,25 @@
 #include <cuda_fp16.h>
 
 #include "common/convert.cuh"
-#include "common/cp_async.cuh"
 #include "qla/gdn/tensor_views.hpp"
 
 namespace qla::cuda {
+
+__device__ __forceinline__ unsigned smem_u32(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+
+/// 16-byte asynchronous global→shared copy; `valid == false` writes zeros and reads nothing.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  const int src_size = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(smem)), "l"(gmem),
+               "r"(src_size));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
 
 __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"

@@ -25,8 +25,8 @@
 // Both need the dynamic shared memory of cp_correct_dynamic_smem().
 #pragma once
 
-#include "common/cp_async.cuh"
 #include "common/griddep.cuh"
+#include "common/mma.cuh"  // cp.async
 #include "qla/gdn/cp_params.hpp"
 
 namespace qla::gdn {

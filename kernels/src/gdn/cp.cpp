@@ -40,6 +40,12 @@ std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c) {
   return staged + partials;
 }
 
+Point untuned_cp_correct_point(const ArchInfo& arch) {
+  const CpCorrectConfig staged{8, 1, 4};
+  return CpCorrectFamily::buildable(staged, arch) ? staged.to_point()
+                                                  : cp_correct_space().default_point;
+}
+
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c) {
   return {"gdn/cp_correct.cuh",
           "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ", " +

@@ -71,6 +71,11 @@ inline CpCorrectConfig CpCorrectConfig::from_point(const Point& p) {
   return qla::from_point<CpCorrectFamily>(p);
 }
 
+/// The untuned point of gdn.cp_correct on `arch`: bv8.ms1.sk4 where it builds (sm_80, sm_90; an
+/// H200 measured it 0.94x-0.99x the op's time with bv8.ms0.sk1 at 2/8 and 4/16 heads, 8192 and
+/// 32768 tokens, 2026-11-29), else the family's default bv8.ms0.sk1.
+Point untuned_cp_correct_point(const ArchInfo& arch);
+
 /// Space "gdn.cp_warmup" (no axes: one point).
 inline const SpaceDecl& cp_warmup_space() { return space_of<CpWarmupFamily>(); }
 /// Space "gdn.cp_correct".
