@@ -9,7 +9,7 @@
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
 #                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`)
 #   scripts/gpu-session.sh ab       qla alone once per variant of $QLA_AB (';'-separated flag sets for bench_gdn_fwd,
-#                                   e.g. "--config gdn.cp_correct=bv8.ms0;--config gdn.cp_correct=bv8.ms1"), then a
+#                                   e.g. "--config gdn.cp_correct=bv8.ms0.sk1;--config gdn.cp_correct=bv8.ms1.sk4"), then a
 #                                   side-by-side table ($OUT/ab.md; QLA_AB_KERNEL adds one kernel's time per call;
 #                                   QLA_BENCH_HEADS, QLA_AB_SEQS, QLA_AB_IMPLS, QLA_BENCH_MODES pick the rows)
 #   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over small_kernels_test's
@@ -105,7 +105,7 @@ case $what in
     exit $rc ;;
   ab)
     # One bench_gdn_fwd run per variant of $QLA_AB (';'-separated sets of extra flags, e.g.
-    # "--config gdn.cp_correct=bv8.ms0;--config gdn.cp_correct=bv8.ms1" or "--pdl true;--pdl false"), qla only,
+    # "--config gdn.cp_correct=bv8.ms0.sk1;--config gdn.cp_correct=bv8.ms1.sk4" or "--pdl true;--pdl false"), qla only,
     # the same shapes and inputs, then bench/ab_table.py side by side (with $QLA_AB_KERNEL's time per call).
     [[ -n ${QLA_AB:-} ]] || { echo "gpu-session.sh ab: set QLA_AB to ';'-separated flag sets" >&2; exit 2; }
     IFS=';' read -ra variants <<< "$QLA_AB"
@@ -125,11 +125,13 @@ case $what in
       python3 bench/ab_table.py "${docs[@]}" ${QLA_AB_KERNEL:+--kernel "$QLA_AB_KERNEL"}; } | tee "$OUT/ab.md" ;;
   sanitize)
     # compute-sanitizer over the small kernels' GPU tests (${QLA_SANITIZE_FILTER:-Cp.*}): memcheck, racecheck
-    # (shared-memory hazards) and synccheck (barriers), one log each.
+    # (shared-memory hazards) and synccheck (barriers), one log each. API errors are not reported: loading a
+    # kernel asks the driver for its second parameter (cuFuncGetParamInfo) to prove it takes exactly one
+    # Params, and the driver's CUDA_ERROR_INVALID_VALUE is the expected answer.
     cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
     rc=0
     for tool in memcheck racecheck synccheck; do
-      timeout 240 "$cs" --tool "$tool" --error-exitcode 3 "$B/bin/small_kernels_test" \
+      timeout 240 "$cs" --tool "$tool" --report-api-errors no --error-exitcode 3 "$B/bin/small_kernels_test" \
         --gtest_filter="${QLA_SANITIZE_FILTER:-Cp.*}" > "$OUT/sanitize_$tool.log" 2>&1
       r=$?
       echo "$tool rc=$r ($(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitize_$tool.log" | tail -1))"

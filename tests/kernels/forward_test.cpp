@@ -202,21 +202,35 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
   EXPECT_FALSE(gdn::cp_flashqla_rule(batched, 64));
 }
 
+// The untuned correction stages M and splits rows four ways where that builds, and falls back to
+// the family's default (registers, one thread per row) where a block cannot opt in to the buffers.
+TEST(FusedForwardRules, UntunedCpCorrectStagesMWhereItBuilds) {
+  const SpaceDecl& space = gdn::cp_correct_space();
+  for (const char* target : {"sm_80", "sm_90a"})
+    EXPECT_EQ(space.label(gdn::untuned_cp_correct_point(ArchInfo::named(target))), "bv8.ms1.sk4")
+        << target;
+  for (const char* target : {"sm_86", "sm_89"})
+    EXPECT_EQ(gdn::untuned_cp_correct_point(ArchInfo::named(target)), space.default_point)
+        << target;
+  EXPECT_EQ(space.label(space.default_point), "bv8.ms0.sk1");
+}
+
 // --config text (qla run, bench_gdn_fwd): KERNEL=LABEL names the space; a bare label is tried on
 // the plan's space, then on every kernel family's; text that is no label of any is a user error
 // and forces nothing.
 TEST(FusedForwardRules, ForceConfigTakesKernelEqualsLabelOrABareLabel) {
   PlanOptions o;
-  gdn::force_config(o, "gdn.cp_correct=bv16");
+  gdn::force_config(o, "gdn.cp_correct=bv16.ms1.sk2");
   ASSERT_EQ(o.configs.count("gdn.cp_correct"), 1u);
-  EXPECT_EQ(gdn::cp_correct_space().label(o.configs.at("gdn.cp_correct")), "bv16");
+  EXPECT_EQ(gdn::cp_correct_space().label(o.configs.at("gdn.cp_correct")), "bv16.ms1.sk2");
   gdn::force_config(o, "gdn.naive_fwd=bv32.ks4");
   EXPECT_EQ(gdn::naive_fwd_space().label(o.configs.at("gdn.naive_fwd")), "bv32.ks4");
   const std::string plan = gdn::fwd_plan_space().label(gdn::fwd_plan_space().default_point);
   gdn::force_config(o, plan);  // a bare label only the plan's space has
   EXPECT_EQ(gdn::fwd_plan_space().label(o.configs.at("gdn.fwd_plan")), plan);
   const std::size_t forced = o.configs.size();
-  for (const char* bad : {"gdn.cp_correct=bv7", "gdn.nope=bv16", "nonsense", "gdn.cp_correct="}) {
+  for (const char* bad :
+       {"gdn.cp_correct=bv16.ms1", "gdn.nope=bv16", "nonsense", "gdn.cp_correct="}) {
     EXPECT_THROW(gdn::force_config(o, bad), UserError) << bad;
   }
   EXPECT_EQ(o.configs.size(), forced) << "a refused text forced something";
@@ -398,12 +412,12 @@ std::vector<ConfigSet> config_sets() {
        {{"gdn.fused_fwd", {64, 128, 2, 8, 0}},
         {"gdn.kkt_solve", {64, 32, 4}},
         {"gdn.state_pass", {64, 2, 4, 128}},
-        {"gdn.cp_correct", {16}}}},
+        {"gdn.cp_correct", {16, 0, 2}}}},
       {"c64_bv64_smem",
        {{"gdn.fused_fwd", {64, 64, 3, 4, 1}},
         {"gdn.kkt_solve", {64, 16, 8}},
         {"gdn.state_pass", {64, 1, 8, 64}},
-        {"gdn.cp_correct", {32}}}},
+        {"gdn.cp_correct", {8, 1, 4}}}},
       {"wgmma_s2", {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}}},
       {"wgmma_s3_bf16",
        {{"gdn.fused_fwd_wgmma", {64, 64, 3, 0}}, {"gdn.state_pass", {64, 2, 4, 64}}}},
@@ -441,7 +455,9 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
       for (int rs : {0, gdn::FusedFwdWsFamily::kDefault.reg_split})
         specs.push_back(
             gdn::fused_fwd_spec(gdn::FusedFwdConfig{64, bv, 2, 8, 0, rs}, t, DType::kF32));
-  for (int bv : {16, 32}) specs.push_back(gdn::cp_correct_spec({bv}));
+  for (const gdn::CpCorrectConfig c :
+       {gdn::CpCorrectConfig{16, 0, 2}, gdn::CpCorrectConfig{8, 1, 4}})
+    specs.push_back(gdn::cp_correct_spec(c));
   specs.push_back(gdn::cumsum_spec({32}, false, DType::kF32));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
 
@@ -468,6 +484,8 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
             buildable &= gdn::state_pass_space().is_buildable(pt, dev.arch);
           if (kernel == "gdn.kkt_solve")
             buildable &= gdn::kkt_solve_space().is_buildable(pt, dev.arch);
+          if (kernel == "gdn.cp_correct")
+            buildable &= gdn::cp_correct_space().is_buildable(pt, dev.arch);
         }
         if (!buildable) continue;
         for (CpMode cp : {CpMode::kOff, CpMode::kOn}) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "gpu_guard.hpp"
@@ -573,6 +574,70 @@ TEST(L2Norm, EveryConfigMatchesFp64) {
   }
 }
 
+// Every config of gdn.cp_correct on random ht, M and h0 (or none: zeros), poisoned output, against
+// the serial recurrence in double: cp_h0[j] = h, h = ht[j] + (fb[j] ? M[j] h : 0), per raw sequence
+// and head.
+void check_correction_every_config(int heads, const std::vector<int>& raw_first,
+                                   const std::vector<int>& fb, bool with_h0, unsigned seed) {
+  const int raws = static_cast<int>(raw_first.size()) - 1;
+  const int P = raw_first.back();
+  ASSERT_EQ(fb.size(), static_cast<std::size_t>(P * heads));
+  const std::size_t S = 128 * 128;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n01;
+  std::vector<float> h0(raws * heads * S), ht(P * heads * S), m(P * heads * S);
+  for (auto* v : {&h0, &ht, &m})
+    for (auto& x : *v) x = n01(rng) * (v == &m ? 0.05f : 1.f);
+  DeviceBuffer dh0 = DeviceBuffer::from_host(h0), dht = DeviceBuffer::from_host(ht),
+               dm = DeviceBuffer::from_host(m), draw = DeviceBuffer::from_host(raw_first),
+               dfb = DeviceBuffer::from_host(fb), dout(P * heads * S * 4);
+  // The reference, once for every config.
+  std::vector<double> want(P * heads * S);
+  for (int raw = 0; raw < raws; ++raw)
+    for (int h = 0; h < heads; ++h) {
+      std::vector<double> cur(S, 0.0);
+      if (with_h0)
+        std::copy(h0.begin() + (raw * heads + h) * S, h0.begin() + (raw * heads + h + 1) * S,
+                  cur.begin());
+      for (int j = raw_first[raw]; j < raw_first[raw + 1]; ++j) {
+        const std::size_t base = (static_cast<std::size_t>(j) * heads + h) * S;
+        std::copy(cur.begin(), cur.end(), want.begin() + base);
+        std::vector<double> next(ht.begin() + base, ht.begin() + base + S);
+        if (fb[j * heads + h])
+          for (int r = 0; r < 128; ++r)
+            for (int i = 0; i < 128; ++i)
+              for (int c = 0; c < 128; ++c)
+                next[r * 128 + c] += m[base + r * 128 + i] * cur[i * 128 + c];
+        cur.swap(next);
+      }
+    }
+  const cuda::DeviceInfo dev = *cuda::current_device();
+  int runs = 0;
+  for (const auto& point : cp_correct_space().enumerate()) {
+    const auto cfg = CpCorrectConfig::from_point(point);
+    if (!CpCorrectFamily::buildable(cfg, dev.arch)) continue;
+    ++runs;
+    CpCorrectParams cp{with_h0 ? dh0.as<const float>() : nullptr,
+                       dht.as<const float>(),
+                       dm.as<const float>(),
+                       dfb.as<const int>(),
+                       draw.as<const int>(),
+                       dout.as<float>(),
+                       heads};
+    QLA_CUDA_CHECK(cudaMemset(dout.get(), 0xff, dout.bytes()));
+    cuda::KernelCache::global()
+        .get(cp_correct_spec(cfg))
+        .launch(cp_correct_shape(cfg, heads, raws), &cp, nullptr);
+    std::vector<float> out(P * heads * S);
+    QLA_CUDA_CHECK(cudaMemcpy(out.data(), dout.get(), dout.bytes(), cudaMemcpyDeviceToHost));
+    double worst = 0;
+    for (std::size_t i = 0; i < out.size(); ++i)
+      worst = std::max(worst, std::isfinite(out[i]) ? std::abs(out[i] - want[i]) : 1e30);
+    EXPECT_LE(worst, 1e-3) << cp_correct_space().label(point);
+  }
+  EXPECT_GE(runs, 3) << "the register configs build everywhere";
+}
+
 TEST(Cp, WarmupCountsAndCorrectionMatchHostLoops) {
   QLA_REQUIRE_GPU();
   // Three pieces of 4 chunks (C = 64) of one raw sequence, plus a second raw sequence of one piece.
@@ -616,50 +681,93 @@ TEST(Cp, WarmupCountsAndCorrectionMatchHostLoops) {
   EXPECT_EQ(n, want_n);
   EXPECT_EQ(fb, want_fb);
 
-  // Correction: random ht, M; fallback from above (as int).
-  const std::size_t S = 128 * 128;
-  std::normal_distribution<float> n01;
-  std::vector<float> h0(2 * heads * S), ht(P * heads * S), m(P * heads * S);
-  for (auto* v : {&h0, &ht, &m})
-    for (auto& x : *v) x = n01(rng) * (v == &m ? 0.05f : 1.f);
-  DeviceBuffer dh0 = DeviceBuffer::from_host(h0), dht = DeviceBuffer::from_host(ht),
-               dm = DeviceBuffer::from_host(m), draw = DeviceBuffer::from_host(raw_first),
-               dout(P * heads * S * 4);
-  for (const auto& point : cp_correct_space().enumerate()) {
-    const auto cfg = CpCorrectConfig::from_point(point);
-    CpCorrectParams cp{dh0.as<const float>(),
-                       dht.as<const float>(),
-                       dm.as<const float>(),
-                       dfb.as<const int>(),
-                       draw.as<const int>(),
-                       dout.as<float>(),
-                       heads};
-    QLA_CUDA_CHECK(cudaMemset(dout.get(), 0xff, dout.bytes()));
-    cuda::KernelCache::global()
-        .get(cp_correct_spec(cfg))
-        .launch(cp_correct_shape(cfg, heads, 2), &cp, nullptr);
-    std::vector<float> out(P * heads * S);
-    QLA_CUDA_CHECK(cudaMemcpy(out.data(), dout.get(), dout.bytes(), cudaMemcpyDeviceToHost));
-    double worst = 0;
-    for (int raw = 0; raw < 2; ++raw)
-      for (int h = 0; h < heads; ++h) {
-        std::vector<double> cur(h0.begin() + (raw * heads + h) * S,
-                                h0.begin() + (raw * heads + h + 1) * S);
-        for (int j = raw_first[raw]; j < raw_first[raw + 1]; ++j) {
-          const std::size_t base = (static_cast<std::size_t>(j) * heads + h) * S;
-          for (std::size_t i = 0; i < S; ++i)
-            worst = std::max(worst, std::abs(out[base + i] - cur[i]));
-          std::vector<double> next(ht.begin() + base, ht.begin() + base + S);
-          if (fb[j * heads + h])
-            for (int r = 0; r < 128; ++r)
-              for (int i = 0; i < 128; ++i)
-                for (int c = 0; c < 128; ++c)
-                  next[r * 128 + c] += m[base + r * 128 + i] * cur[i * 128 + c];
-          cur.swap(next);
+  // Correction: random ht, M; the fallback flags from above.
+  check_correction_every_config(heads, raw_first, fb, true, 3);
+}
+
+// The warm-up walk fetches a batch of 32 chunk totals per memory round trip: pieces of 1 to 130
+// chunks (a partial last chunk too), heads that stop inside, at the edge of and after a batch, and
+// heads that never stop, against the one-thread walk in float (same order, so equal counts).
+TEST(Cp, WarmupCountsCrossBatchesOfChunks) {
+  QLA_REQUIRE_GPU();
+  const int heads = 6, C = 64;  // two warps of the second CTA row idle
+  const std::vector<int> piece_tokens = {130 * C, 33 * C, C, 64 * C, 100, 40 * C};
+  const std::vector<int> last = {0, 0, 0, 0, 0, 1};
+  const int P = static_cast<int>(piece_tokens.size());
+  std::vector<int> pcu = {0};
+  for (int t : piece_tokens) pcu.push_back(pcu.back() + t);
+  const int tokens = pcu.back();
+  Problem p;
+  p.tokens = tokens;
+  p.h_v = heads;
+  // Per head, the chunk total's range: head h stops after about 10 / mean chunks.
+  const float mean_total[heads] = {0.f, 0.25f, 0.2f, 1.f, 4.f, 0.05f};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u01(0.f, 1.f);
+  std::vector<float> gcum(static_cast<std::size_t>(tokens) * heads);
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < heads; ++h) gcum[t * heads + h] = -2.f * mean_total[h] * u01(rng);
+  DeviceBuffer dg = DeviceBuffer::from_host(gcum), dpcu = DeviceBuffer::from_host(pcu),
+               dlast = DeviceBuffer::from_host(last), dn(P * heads * 4), dfb(P * heads * 4);
+  QLA_CUDA_CHECK(cudaMemset(dn.get(), 0xff, dn.bytes()));
+  QLA_CUDA_CHECK(cudaMemset(dfb.get(), 0xff, dfb.bytes()));
+  const float threshold = -10.f;
+  CpWarmupParams wp{contiguous_tensor(dg.get(), p, heads, 1),
+                    dpcu.as<const int>(),
+                    dlast.as<const int>(),
+                    dn.as<int>(),
+                    dfb.as<int>(),
+                    tokens,
+                    P,
+                    heads,
+                    C,
+                    threshold};
+  cuda::KernelCache::global().get(cp_warmup_spec()).launch(cp_warmup_shape(P, heads), &wp, nullptr);
+  std::vector<int> n(P * heads), fb(P * heads);
+  QLA_CUDA_CHECK(cudaMemcpy(n.data(), dn.get(), n.size() * 4, cudaMemcpyDeviceToHost));
+  QLA_CUDA_CHECK(cudaMemcpy(fb.data(), dfb.get(), fb.size() * 4, cudaMemcpyDeviceToHost));
+  std::vector<int> want_n(P * heads, 0), want_fb(P * heads, 0);
+  std::set<int> counts;  // how far the walks went, to show the batch edges were crossed
+  for (int j = 0; j < P; ++j)
+    for (int h = 0; h < heads; ++h) {
+      if (last[j]) continue;
+      const int chunks = (piece_tokens[j] + C - 1) / C;
+      float sum = 0.f;
+      int& count = want_n[j * heads + h];
+      want_fb[j * heads + h] = 1;
+      for (int c = chunks - 1; c >= 0; --c) {
+        const int at = c == chunks - 1 ? pcu[j + 1] - 1 : pcu[j] + (c + 1) * C - 1;
+        sum += gcum[at * heads + h];
+        ++count;
+        if (sum < threshold) {
+          want_fb[j * heads + h] = 0;
+          break;
         }
       }
-    EXPECT_LE(worst, 1e-3) << cp_correct_space().label(point);
-  }
+      counts.insert(count);
+    }
+  EXPECT_EQ(n, want_n);
+  EXPECT_EQ(fb, want_fb);
+  EXPECT_TRUE(counts.count(130) && counts.count(33) && counts.count(64))
+      << "walks that end in the third batch, just past the first and at the second's end";
+  EXPECT_TRUE(std::any_of(counts.begin(), counts.end(), [](int c) { return c > 32 && c < 64; }))
+      << "a walk stops inside the second batch";
+}
+
+// Fallback patterns with every transition (0→1, 1→0, runs of both, a raw sequence that starts
+// falling back and one that ends doing so), so a staged M is fetched during a step with and without
+// a multiply and both staging buffers alternate and repeat.
+TEST(Cp, CorrectionEveryConfigEveryFallbackTransition) {
+  QLA_REQUIRE_GPU();
+  const int heads = 2;
+  // Three raw sequences: 7 pieces, none (an empty CTA chain), 3 pieces; no initial state.
+  const std::vector<int> raw_first = {0, 7, 7, 10};
+  const int per_head[2][10] = {{0, 1, 1, 0, 1, 0, 0, /**/ 1, 0, 1},
+                               {1, 0, 0, 1, 1, 1, 0, /**/ 0, 1, 1}};
+  std::vector<int> fb(10 * heads);  // [piece, head]
+  for (int j = 0; j < 10; ++j)
+    for (int h = 0; h < heads; ++h) fb[j * heads + h] = per_head[h][j];
+  check_correction_every_config(heads, raw_first, fb, false, 11);
 }
 
 }  // namespace

@@ -21,16 +21,42 @@ cuda::KernelSpec cp_warmup_spec() {
           cuda::params_layout<CpWarmupParams>()};
 }
 
+bool CpCorrectFamily::buildable(const Config& c, const ArchInfo& arch) {
+  if (c.stage_m && arch.cc_major < 8) return false;  // cp.async
+  // 512 threads leave 128 registers a thread: too few for 32 columns of the row, their sums and ht
+  // (ptxas spills, sm_90a).
+  if (c.block_v * c.split_k > 64) return false;
+  const std::size_t state_slice =
+      kCpStateRows * static_cast<std::size_t>(c.block_v) * sizeof(float);
+  return cp_correct_dynamic_smem(c) + state_slice <=
+         static_cast<std::size_t>(arch.smem_per_block_optin);
+}
+
+std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c) {
+  const std::size_t staged =
+      c.stage_m ? 2 * static_cast<std::size_t>(kCpStateRows) * kCpStagedMPitch * sizeof(float) : 0;
+  const std::size_t partials = static_cast<std::size_t>(c.split_k - 1) * kCpStateRows *
+                               static_cast<std::size_t>(c.block_v) * sizeof(float);
+  return staged + partials;
+}
+
+Point untuned_cp_correct_point(const ArchInfo& arch) {
+  const CpCorrectConfig staged{8, 1, 4};
+  return CpCorrectFamily::buildable(staged, arch) ? staged.to_point()
+                                                  : cp_correct_space().default_point;
+}
+
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c) {
   return {"gdn/cp_correct.cuh",
-          "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ">",
+          "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ", " +
+              (c.stage_m ? "true" : "false") + ", " + std::to_string(c.split_k) + ">",
           cuda::params_layout<CpCorrectParams>()};
 }
 
 cuda::LaunchShape cp_warmup_shape(int num_pieces, int heads) {
   cuda::LaunchShape s;
-  s.grid = {static_cast<unsigned>(num_pieces), 1, 1};
-  s.block = {static_cast<unsigned>((heads + 31) / 32 * 32), 1, 1};
+  s.grid = {static_cast<unsigned>(num_pieces), static_cast<unsigned>((heads + 3) / 4), 1};
+  s.block = {128, 1, 1};
   return s;
 }
 
@@ -38,7 +64,8 @@ cuda::LaunchShape cp_correct_shape(const CpCorrectConfig& c, int heads, int raw_
   cuda::LaunchShape s;
   s.grid = {static_cast<unsigned>(128 / c.block_v), static_cast<unsigned>(heads),
             static_cast<unsigned>(raw_sequences)};
-  s.block = {128, 1, 1};
+  s.block = {static_cast<unsigned>(kCpStateRows * c.split_k), 1, 1};
+  s.dynamic_smem = cp_correct_dynamic_smem(c);
   return s;
 }
 

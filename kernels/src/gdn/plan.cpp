@@ -104,8 +104,10 @@ void ForwardArgs::set_sequences(const Problem& p, const int* cu_device) {
 
 namespace {
 
+// `space`'s point: an explicit config, else the looked-up one, else `untuned` (the family's
+// default when null).
 Point choose(const SpaceDecl& space, const Problem& problem, const cuda::DeviceInfo& device,
-             const PlanOptions& options) {
+             const PlanOptions& options, const Point* untuned = nullptr) {
   if (auto it = options.configs.find(space.kernel); it != options.configs.end()) {
     QLA_REQUIRE(space.contains(it->second),
                 "config " << space.label(it->second) << " is not a point of " << space.kernel);
@@ -115,7 +117,7 @@ Point choose(const SpaceDecl& space, const Problem& problem, const cuda::DeviceI
     if (auto p = options.lookup(space.kernel, problem, device.arch); p && space.contains(*p))
       return *p;
   }
-  return space.default_point;
+  return untuned ? *untuned : space.default_point;
 }
 
 // `space`'s point for the fused path with its chunk axis at `chunk`: an explicit config must
@@ -409,7 +411,9 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
     else
       im.state = StatePassConfig::from_point(state_point);
     im.labels[sspace.kernel] = sspace.label(state_point);
-    im.correct = CpCorrectConfig::from_point(choose(cp_correct_space(), problem, device, options));
+    const Point correct_untuned = untuned_cp_correct_point(device.arch);
+    im.correct = CpCorrectConfig::from_point(
+        choose(cp_correct_space(), problem, device, options, &correct_untuned));
     im.labels[cp_correct_space().kernel] = cp_correct_space().label(im.correct.to_point());
   }
 

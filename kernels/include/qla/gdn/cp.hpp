@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -14,9 +15,12 @@
 
 namespace qla::gdn {
 
-/// Config of cp_correct_states_kernel. Label e.g. "bv8".
+/// Config of cp_correct_states_kernel. Label e.g. "bv8.ms1.sk4".
 struct CpCorrectConfig {
   int block_v = 8;  ///< V columns per CTA (8, 16, 32)
+  int stage_m =
+      0;  ///< 1: M through shared memory by cp.async (sm_80+), 0: each thread's row in registers
+  int split_k = 1;  ///< threads per state row (1, 2, 4): each sums 128 / split_k columns of M
 
   Point to_point() const;
   static CpCorrectConfig from_point(
@@ -27,6 +31,8 @@ struct CpCorrectConfig {
 struct CpWarmupConfig {};
 
 inline constexpr int kCpCorrectBlockVValues[] = {8, 16, 32};  ///< state columns per CTA
+inline constexpr int kCpCorrectStageMValues[] = {0, 1};       ///< where M waits for its piece
+inline constexpr int kCpCorrectSplitKValues[] = {1, 2, 4};    ///< threads per state row
 
 /// The declaration of gdn.cp_warmup (qla/family.hpp): no axes, one point.
 struct CpWarmupFamily {
@@ -40,7 +46,7 @@ struct CpWarmupFamily {
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
 
-/// The declaration of gdn.cp_correct (qla/family.hpp): default bv8.
+/// The declaration of gdn.cp_correct (qla/family.hpp): default bv8.ms0.sk1 (builds everywhere).
 struct CpCorrectFamily {
   using Config = CpCorrectConfig;
   static constexpr const char* kId = "gdn.cp_correct";
@@ -48,9 +54,15 @@ struct CpCorrectFamily {
   static constexpr const char* kVariant = "simt";
   static constexpr AxisDecl<Config> kAxes[] = {
       axis("block_v", "bv", &Config::block_v, kCpCorrectBlockVValues, "state columns per CTA"),
+      axis("stage_m", "ms", &Config::stage_m, kCpCorrectStageMValues,
+           "1: each piece's M staged in shared memory by cp.async, 0: in registers"),
+      axis("split_k", "sk", &Config::split_k, kCpCorrectSplitKValues,
+           "threads per state row, each summing 128 / sk columns of M (128 sk threads per CTA)"),
   };
   static constexpr Config kAot[] = {Config{}};
-  static bool buildable(const Config&, const ArchInfo&) { return true; }
+  /// ms1 needs cp.async (sm_80+); every config needs cp_correct_dynamic_smem() plus the state
+  /// slice per block; bv · sk ≤ 64 (registers).
+  static bool buildable(const Config& c, const ArchInfo& arch);
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
 
@@ -59,16 +71,25 @@ inline CpCorrectConfig CpCorrectConfig::from_point(const Point& p) {
   return qla::from_point<CpCorrectFamily>(p);
 }
 
+/// The untuned point of gdn.cp_correct on `arch`: bv8.ms1.sk4 where it builds (sm_80, sm_90; an
+/// H200 measured it 0.94x-0.99x the op's time with bv8.ms0.sk1 at 2/8 and 4/16 heads, 8192 and
+/// 32768 tokens, 2026-11-29), else the family's default bv8.ms0.sk1.
+Point untuned_cp_correct_point(const ArchInfo& arch);
+
 /// Space "gdn.cp_warmup" (no axes: one point).
 inline const SpaceDecl& cp_warmup_space() { return space_of<CpWarmupFamily>(); }
 /// Space "gdn.cp_correct".
 inline const SpaceDecl& cp_correct_space() { return space_of<CpCorrectFamily>(); }
 cuda::KernelSpec cp_warmup_spec();
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c);
-/// Grid (pieces), ceil(heads/32)*32 threads.
+/// Grid (pieces, ceil(heads/4)), 128 threads: one warp per (piece, head).
 cuda::LaunchShape cp_warmup_shape(int num_pieces, int heads);
-/// Grid (128/BV, heads, raw sequences), 128 threads.
+/// Grid (128/BV, heads, raw sequences), 128·sk threads, cp_correct_dynamic_smem(c) bytes.
 cuda::LaunchShape cp_correct_shape(const CpCorrectConfig& c, int heads, int raw_sequences);
+/// Dynamic shared memory of cp_correct_states_kernel: two staged M buffers of 128 x 132 floats
+/// (ms1), then the partial sums of the sk − 1 threads of a row that do not own it (128 x BV floats
+/// each).
+std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c);
 
 /// FlashQLA's piece length in chunks: 2^round(log2(3·sqrt(heads·total_chunks/sm_count))), ≥ 4.
 int cp_piece_chunks_heuristic(int heads, long long total_chunks, int sm_count);

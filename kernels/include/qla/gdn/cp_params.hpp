@@ -8,8 +8,8 @@ namespace qla::gdn {
 /// cp_warmup_counts_kernel: per (piece, head), how many of the piece's last chunks a zero-state
 /// warm-up must run so that their summed log decay drops below `threshold`; when it never does, all
 /// chunks and fallback = 1 (the exact K×K transition M is then needed). Pieces that end their raw
-/// sequence get 0 (their state feeds no one). Grid (num_pieces), ceil(heads/32)*32 threads, one
-/// thread per head.
+/// sequence get 0 (their state feeds no one). Grid (num_pieces, ceil(heads/4)), 128 threads, one
+/// warp per (piece, head).
 struct CpWarmupParams {
   TokenTensor g_cum;  ///< [B,T,heads] fp32 chunk-local cumsum (chunks aligned with the pieces)
   const int* piece_cu_seqlens;  ///< [P+1] flat token offsets of the pieces
@@ -26,7 +26,13 @@ struct CpWarmupParams {
 /// cp_correct_states_kernel: per raw sequence and head, serially over its pieces j:
 ///   cp_h0[j] = h;  h = ht[j] + (fallback[j] ? M[j] h : 0),   h starting at h0 (or 0).
 /// All fp32; states [.., 128, 128] layout [K, V]; M [P, heads, 128, 128] row-major (M h = Σ_i
-/// M[k][i] h[i][v]). Grid (128 / BV, heads, N_raw), 128 threads (one per state row).
+/// M[k][i] h[i][v]). Grid (128 / BV, heads, N_raw), 128·sk threads (sk per state row).
+/// cp_correct's shared staging of M (stage_m = 1): two buffers of kCpStateRows rows, each row
+/// kCpStagedMPitch floats (128 + 4 of padding: float4 reads of 8 consecutive rows hit 8 distinct
+/// bank groups).
+inline constexpr int kCpStateRows = 128;
+inline constexpr int kCpStagedMPitch = 132;
+
 struct CpCorrectParams {
   const float* h0;             ///< [N_raw, heads, K, V] or null (zeros)
   const float* ht;             ///< [P, heads, K, V] warm-up states
