@@ -191,6 +191,7 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
     for (std::size_t i = 0; i + 1 < r.cu.size(); ++i) chunks += (r.cu[i + 1] - r.cu[i] + 63) / 64;
     if (r.cp) {
       EXPECT_EQ(gdn::cp_piece_chunks_heuristic(p.h_v, chunks, 132), r.l);
+      EXPECT_EQ(gdn::cp_piece_chunks_untuned(p.h_v, chunks, 132), 2 * r.l) << "qla's: twice it";
       EXPECT_EQ(gdn::cp_split(p, r.l, 64).pieces(), r.pieces);
     }
     EXPECT_EQ(gdn::fused_block_v_heuristic(static_cast<long long>(r.pieces) * p.h_v, 132), r.bv);
@@ -892,7 +893,9 @@ TEST(FusedForward, CudaGraphReplayMatchesDirectRun) {
 }
 
 // A plan follows the CP mode it is given: kAuto (the untuned rule) splits 2/8 1x8192 and not 16/32
-// 1x2048, kFlashQla splits both, and a gdn.fwd_plan point's cp value (2, 3) means the same.
+// 1x2048, kFlashQla splits both, and a gdn.fwd_plan point's cp value (2, 3) means the same. Each
+// mode's piece length is its own: 2/8 1x8192 on 132 SMs (an H200, an H100) cuts 16 pieces of 8
+// chunks by FlashQLA's rule and 8 of 16 by qla's.
 TEST(FusedForward, PlansFollowTheCpRules) {
   QLA_REQUIRE_GPU();
   const auto dev = *cuda::current_device();
@@ -910,8 +913,15 @@ TEST(FusedForward, PlansFollowTheCpRules) {
         std::tuple{CpMode::kOff, false, false}}) {
     PlanOptions opt;
     opt.cp = mode;
-    EXPECT_EQ(gdn::make_plan(narrow, dev, opt).cp_enabled(), narrow_cp);
+    const Plan plan = gdn::make_plan(narrow, dev, opt);
+    EXPECT_EQ(plan.cp_enabled(), narrow_cp);
     EXPECT_EQ(gdn::make_plan(short_wide, dev, opt).cp_enabled(), wide_cp);
+    if (!narrow_cp) continue;
+    const int flashqla = gdn::cp_piece_chunks_heuristic(8, 128, dev.arch.sm_count);
+    EXPECT_EQ(plan.cp_piece_chunks(), mode == CpMode::kFlashQla ? flashqla : 2 * flashqla);
+    if (dev.arch.sm_count == 132) {
+      EXPECT_EQ(plan.cp_pieces(), mode == CpMode::kFlashQla ? 16 : 8);
+    }
   }
   for (const auto& [cp, wide_cp] : {std::pair{2, false}, std::pair{3, true}}) {
     gdn::FwdPlanConfig c;

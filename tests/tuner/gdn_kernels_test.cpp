@@ -196,18 +196,17 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   EXPECT_EQ(at32.count("gdn.kkt_solve"),
             0u);  // nothing measured at C = 32: its default, moved, runs
   EXPECT_EQ(at32.at("gdn.cp_correct").label, "bv32.ms1.sk2");  // shares no chunk size
-  // Its untuned point: 2/8 heads, 8192 tokens split by CP auto into 16 pieces, 16 x 8 = 128 CTAs
-  // per V-slice
-  // >= 0.7 x 132 SMs → BV 128. Not the baseline member: the untuned op runs the warp-specialised
-  // kernel here.
-  EXPECT_EQ(at32.at("gdn.fused_fwd").default_label, "c64.bv128.s2.w8.sm0");
+  // Its untuned point: 2/8 heads, 8192 tokens split by CP auto into 8 pieces (qla's piece length,
+  // 16 chunks), 8 x 8 = 64 CTAs per V-slice < 0.7 x 132 SMs → BV 64. Not the baseline member: the
+  // untuned op runs the warp-specialised kernel here.
+  EXPECT_EQ(at32.at("gdn.fused_fwd").default_label, "c64.bv64.s2.w8.sm0");
   EXPECT_FALSE(at32.at("gdn.fused_fwd").baseline);
   // Variant 0 on sm_90a: the untuned op's family, the warp-specialised kernel, which is the
   // baseline member.
   const Members untuned = members(problem_, {32, 2, 0, 10, 0, 0});
   EXPECT_EQ(untuned.count("gdn.fused_fwd"), 0u);
   EXPECT_EQ(untuned.at("gdn.fused_fwd_ws").label, "c32.bv128.s2.w8.rs40");
-  EXPECT_EQ(untuned.at("gdn.fused_fwd_ws").default_label, "c64.bv128.s2.w8.rs40");
+  EXPECT_EQ(untuned.at("gdn.fused_fwd_ws").default_label, "c64.bv64.s2.w8.rs40");
   EXPECT_TRUE(untuned.at("gdn.fused_fwd_ws").baseline);
   const Members at64 = members(problem_, {64, 2, 0, 10, 1, 0});
   EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0");

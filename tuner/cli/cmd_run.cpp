@@ -73,7 +73,7 @@ int run(const RunOptions& o) {
                : o.cp == "flashqla" ? gdn::CpMode::kFlashQla
                                     : gdn::CpMode::kAuto;
   if (o.cp_piece_chunks < 0) {
-    throw UserError("--cp-piece-chunks must be >= 0 (0 = FlashQLA's rule), got " +
+    throw UserError("--cp-piece-chunks must be >= 0 (0 = the CP rule's), got " +
                     std::to_string(o.cp_piece_chunks));
   }
   options.cp_piece_chunks = o.cp_piece_chunks;
@@ -153,8 +153,9 @@ void add_run_command(CLI::App& app) {
                   "context parallelism: on, off, auto (the untuned rule) or flashqla (FlashQLA's "
                   "SM90 rule)")
       ->check(CLI::IsMember({"on", "off", "auto", "flashqla"}));
-  cmd->add_option("--cp-piece-chunks", opts->cp_piece_chunks,
-                  "chunks per CP piece; 0 = FlashQLA's rule");
+  cmd->add_option(
+      "--cp-piece-chunks", opts->cp_piece_chunks,
+      "chunks per CP piece; 0 = the CP rule's (FlashQLA's with --cp flashqla, else twice it)");
   cmd->add_option("--cp-threshold", opts->cp_threshold,
                   "CP warm-up threshold on the summed log decay (-10)");
   cmd->callback([opts] { exit_code() = run(*opts); });

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "qla/cuda/device_buffer.hpp"
@@ -346,6 +347,8 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
       const std::string id = f.space->kernel + family_source_hash(f);
       h.bytes(id.data(), id.size());
     }
+    const std::string_view rules = gdn::kFwdPlanRules;  // what its untuned values resolve to
+    h.bytes(rules.data(), rules.size());
     TunableKernel k;
     k.space = plan;
     k.source_hash = hex64(h.value());

@@ -76,6 +76,10 @@ int cp_piece_chunks_heuristic(int heads, long long total_chunks, int sm_count) {
   return std::max(l, 4);
 }
 
+int cp_piece_chunks_untuned(int heads, long long total_chunks, int sm_count) {
+  return 2 * cp_piece_chunks_heuristic(heads, total_chunks, sm_count);
+}
+
 namespace {
 
 // ΣNT / max NT (the effective batch) times H_v, and max NT, in chunks of `chunk`; nullopt for a

@@ -204,9 +204,13 @@ std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, long lo
   const bool want = mode == CpMode::kOn || (mode == CpMode::kAuto && cp_untuned_rule(problem, c)) ||
                     (mode == CpMode::kFlashQla && cp_flashqla_rule(problem, c));
   if (!want || max_sequences > 65535) return std::nullopt;  // cp_correct's grid z: sequences
+  // Unset, the piece length follows the rule of the mode: FlashQLA's with FlashQLA's CP rule, else
+  // qla's.
+  const long long chunks = chunk_count(problem, c);
   const int l = piece_option > 0 ? piece_option
-                                 : cp_piece_chunks_heuristic(problem.h_v, chunk_count(problem, c),
-                                                             arch.sm_count);
+                : mode == CpMode::kFlashQla
+                    ? cp_piece_chunks_heuristic(problem.h_v, chunks, arch.sm_count)
+                    : cp_piece_chunks_untuned(problem.h_v, chunks, arch.sm_count);
   CpSplit split = cp_split(problem, l, c);
   if (!split.splits()) return std::nullopt;
   return std::make_pair(std::move(split), l);

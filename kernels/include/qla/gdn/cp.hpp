@@ -94,6 +94,12 @@ std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c);
 /// FlashQLA's piece length in chunks: 2^round(log2(3·sqrt(heads·total_chunks/sm_count))), ≥ 4.
 int cp_piece_chunks_heuristic(int heads, long long total_chunks, int sm_count);
 
+/// qla's untuned piece length in chunks: twice FlashQLA's. qla's correction walks the pieces of a
+/// sequence serially, one step per piece, so fewer, longer pieces pay for longer: on an H200
+/// (2026-11-29, CUDA graph, the untuned members, CP on) twice FlashQLA's length was the fastest of
+/// 8, 16, 32 and 64 chunks at 2/8 and 4/16 heads, 8192 and 32768 tokens, by 4 %–17 %.
+int cp_piece_chunks_untuned(int heads, long long total_chunks, int sm_count);
+
 /// FlashQLA's SM90 rule for turning CP on, chunks of C tokens: tensor batch B == 1 and
 /// (Be·H_v ≤ 40 or (Be·H_v ≤ 56 and max NT ≥ 128)), Be = ΣNT / max NT (the "effective batch").
 bool cp_flashqla_rule(const Problem& p, int chunk);

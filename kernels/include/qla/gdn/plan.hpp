@@ -56,7 +56,7 @@ struct FwdPlanConfig {
   /// 0 off, 1 on (split wherever a sequence has more than L chunks), 2 the untuned rule
   /// (cp_untuned_rule), 3 FlashQLA's SM90 rule (cp_flashqla_rule)
   int cp = 2;
-  int piece_chunks = 0;  ///< L, chunks (of C) per CP piece; 0 = FlashQLA's rule
+  int piece_chunks = 0;  ///< L, chunks (of C) per CP piece; 0 = the CP rule's (decide_cp)
   /// Warm-up threshold magnitude: a window stops once its summed log decay is below −threshold
   /// (FlashQLA: 10). Stored positive because config labels carry digits only.
   int threshold = 10;
@@ -82,13 +82,20 @@ inline constexpr const char* kStatePassVariants[] = {"", "gdn.state_pass", "gdn.
 inline constexpr int kFwdPlanChunkValues[] = {64, 32};   ///< C, tokens
 inline constexpr int kFwdPlanCpValues[] = {2, 0, 1, 3};  ///< 2 auto, 0 off, 1 on, 3 FlashQLA's rule
 inline constexpr int kFwdPlanPieceChunksValues[] = {0,  4,  8,  16,
-                                                    32, 64, 128};     ///< L; 0 = FlashQLA's rule
+                                                    32, 64, 128};     ///< L; 0 = the CP rule's
 inline constexpr int kFwdPlanThresholdValues[] = {10, 6, 8, 12, 16};  ///< −log-decay bound
 inline constexpr int kFwdPlanVariantValues[] = {0, 1, 2, 3};          ///< kChunkFwdVariants index
 inline constexpr int kFwdPlanStateVariantValues[] = {0, 1, 2};        ///< kStatePassVariants index
 
+/// What the plan's "untuned" values mean (cp 2, pc 0, v 0, sv 0 resolve through host rules, not
+/// through a kernel's source). It is part of the plan's tuning identity: change it with the rules,
+/// so trials measured under older rules are not resumed as if they were the same points.
+inline constexpr const char* kFwdPlanRules =
+    "cp2: cp_untuned_rule (Be*Hv<=16, NT>=8*Be*Hv); pc0: cp 3 FlashQLA's sqrt length, else twice "
+    "it";
+
 /// The declaration of the runtime space gdn.fwd_plan (qla/family.hpp): default
-/// c64.cp2.pc0.th10.v0.sv0 (the untuned CP rule, FlashQLA's piece length and warm-up threshold, the
+/// c64.cp2.pc0.th10.v0.sv0 (the untuned CP rule and piece length, FlashQLA's warm-up threshold, the
 /// untuned variant rules). Nothing to compile.
 struct FwdPlanFamily {
   using Config = FwdPlanConfig;
@@ -103,7 +110,7 @@ struct FwdPlanFamily {
            "context parallelism: 0 off, 1 on, 2 the untuned rule (cp_untuned_rule), 3 FlashQLA's "
            "SM90 rule"),
       axis("piece_chunks", "pc", &Config::piece_chunks, kFwdPlanPieceChunksValues,
-           "chunks per CP piece; 0 = FlashQLA's sqrt rule"),
+           "chunks per CP piece; 0 = the CP rule's (cp 3: FlashQLA's sqrt rule, else twice it)"),
       axis("threshold", "th", &Config::threshold, kFwdPlanThresholdValues,
            "CP warm-up stops once the summed log decay is below -th"),
       axis("variant", "v", &Config::variant, kFwdPlanVariantValues,
@@ -182,7 +189,8 @@ struct PlanOptions {
   std::map<std::string, Point> configs;  ///< kernel id ("gdn.naive_fwd", ...) → point
   ConfigLookup lookup;                   ///< the tuner's lookup; empty = none
   CpMode cp = CpMode::kAuto;
-  int cp_piece_chunks = 0;     ///< chunks per CP piece (≥ 1); 0 = FlashQLA's rule
+  int cp_piece_chunks = 0;     ///< chunks per CP piece (≥ 1); 0 = the CP mode's rule: FlashQLA's
+                               ///< length under CpMode::kFlashQla, else cp_piece_chunks_untuned
   float cp_threshold = -10.f;  ///< warm-up stops once the summed log decay is below this
   /// The class's capacity: calls of up to this many token rows (B·T) and sequences. 0 = the
   /// problem's own; smaller values are raised to it.
