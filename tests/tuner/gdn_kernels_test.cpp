@@ -37,6 +37,10 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
   for (const auto& k : all) {
     EXPECT_FALSE(k.source_hash.empty()) << k.space.kernel;
     EXPECT_GT(k.space.size(), 1u) << k.space.kernel;
+    // The correction's untuned op stages M where that builds: its trial there is the baseline.
+    if (k.space.kernel == "gdn.cp_correct") {
+      EXPECT_EQ(k.space.label(k.baseline_point(gdn::Problem{})), "bv8.ms1.sk4");
+    }
   }
 }
 

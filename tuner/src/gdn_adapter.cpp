@@ -22,6 +22,7 @@
 #include "qla/cuda/nvrtc_compiler.hpp"
 #include "qla/error.hpp"
 #include "qla/error_metrics.hpp"
+#include "qla/gdn/cp.hpp"
 #include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/fused_fwd.hpp"
@@ -316,6 +317,8 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
       k.baseline = [arch, id](const gdn::Problem& p) {
         return gdn::untuned_fused_point(id, p, arch);
       };
+    if (id == gdn::CpCorrectFamily::kId)
+      k.baseline = [arch](const gdn::Problem&) { return gdn::untuned_cp_correct_point(arch); };
     auto specs = f.specs;
     k.compile = [specs, arch](const Point& p) {
       CompileResult r;
@@ -404,8 +407,10 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(
         }
       }
       const bool fused = is_chunk_fwd(m.space.kernel);
-      const Point untuned =
-          fused ? gdn::untuned_fused_point(m.space.kernel, problem, arch) : m.space.default_point;
+      const Point untuned = fused ? gdn::untuned_fused_point(m.space.kernel, problem, arch)
+                            : m.space.kernel == gdn::CpCorrectFamily::kId
+                                ? gdn::untuned_cp_correct_point(arch)
+                                : m.space.default_point;
       if (pick)
         out[m.space.kernel] = {m.identity, m.space.label(*pick), *pick, m.space.label(untuned),
                                m.space.kernel == untuned_family};
