@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
@@ -50,6 +53,10 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
   double worst = 0;
   int runs = 0;
+  // A CTA per value head (vh1) computes each head's inverse the way a CTA per query/key head (vh0)
+  // does, so both give the same bits: (chunk, block, warps, dtype, case) → A_r of the first seen.
+  std::map<std::string, std::vector<std::uint16_t>> bits_by_point;
+  int vh_pairs = 0;
   for (const auto& pt : points) {
     const auto c = KktSolveConfig::from_point(pt);
     double cw = 0;
@@ -77,12 +84,19 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
         for (int rep = 0; rep < 2; ++rep) {
           QLA_CUDA_CHECK(cudaMemset(a.get(), 0xFF, a.bytes()));
           if (seq.view.num_chunks > 0)
-            kernel.launch(gdn::kkt_solve_shape(c, seq.view.num_chunks, p.c.h_qk), &prm, nullptr);
+            kernel.launch(gdn::kkt_solve_shape(c, seq.view.num_chunks, p.c.h_qk, p.c.h_v), &prm,
+                          nullptr);
           QLA_CUDA_CHECK(cudaDeviceSynchronize());
           QLA_CUDA_CHECK(cudaMemcpy(got.data(), a.get(), a.bytes(), cudaMemcpyDeviceToHost));
           if (rep == 0) first = got;
         }
         EXPECT_EQ(first, got) << "repeated runs differ";
+        const std::string same = std::to_string(c.chunk) + "." + std::to_string(c.block) + "." +
+                                 std::to_string(c.warps) + (bf16 ? ".bf16." : ".fp16.") + cs.name;
+        if (auto [it, fresh] = bits_by_point.emplace(same, got); !fresh) {
+          EXPECT_TRUE(it->second == got) << "vh0 and vh1 differ";
+          ++vh_pairs;
+        }
         // Padding rows (after cu.back()) are never written: compare only sequence rows, expect
         // poison elsewhere.
         std::vector<double> want, have;
@@ -108,6 +122,7 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
     worst = std::max(worst, cw);
   }
   std::printf("kkt_solve: %zu configs, %d runs, worst rel err %.2e\n", points.size(), runs, worst);
+  EXPECT_EQ(vh_pairs * 2, runs) << "every (chunk, block, warps) runs with both CTA layouts";
   test::ValidationRow row;
   row.suite = "every config, edge cases (bf16, fp16), against the float64 inverse";
   row.family = "gdn.kkt_solve";

@@ -3,7 +3,10 @@
 //   the qkv dtype
 // One CTA per (chunk, query/key head): the value heads of a group share K, so K is loaded and K Kᵀ
 // computed once (tensor cores, mma.sync m16n8k16, fp32 accumulators kept in registers), then each
-// value head of the group scales its rows by its own β and is inverted in turn. The inverse is
+// value head of the group scales its rows by its own β and is inverted in turn. With
+// kPerValueHead, one CTA per (chunk, value head) instead: K Kᵀ is formed once per value head (a
+// 64 x 64 x 128 product, small beside the inversion), and a grid of few chunks (short sequences)
+// spreads over more SMs with one inversion each on its chain. The inverse is
 // built by doubling: the C/kBlock diagonal blocks of kBlock rows are inverted by forward
 // substitution in registers (one warp per block, lane j holds column j), then neighbouring inverse
 // blocks Y₀, Y₁ of size m merge into one of size 2m through their lower-left block
@@ -22,8 +25,9 @@
 namespace qla::gdn {
 
 /// kChunk: C (32 or 64); kBlock: diagonal block size of the inversion (16 or 32, ≤ C); kWarps: 4 or
-/// 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or T.
-template <int kChunk, int kBlock, int kWarps, class T, class BetaT>
+/// 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or T; kPerValueHead: a CTA per value
+/// head (else per query/key head).
+template <int kChunk, int kBlock, int kWarps, class T, class BetaT, bool kPerValueHead>
 __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
@@ -47,8 +51,12 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   const int tid = threadIdx.x;
   const int warp = tid / 32;
   const int heads_qk = p.heads_v / p.group;
-  const int chunk = blockIdx.x / heads_qk;
-  const int qk_head = blockIdx.x % heads_qk;
+  const int heads_per_chunk = kPerValueHead ? p.heads_v : heads_qk;  // CTAs per chunk
+  const int chunk = blockIdx.x / heads_per_chunk;
+  const int slot = blockIdx.x % heads_per_chunk;
+  const int qk_head = kPerValueHead ? slot / p.group : slot;
+  const int head_begin = kPerValueHead ? slot : qk_head * p.group;  // this CTA's first value head
+  const int head_end = head_begin + (kPerValueHead ? 1 : p.group);
   const int seq = p.seq.chunk_index[2 * chunk];
   const int cis = p.seq.chunk_index[2 * chunk + 1];
   if (seq < 0) return;  // a padding entry of the work list
@@ -81,7 +89,8 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   const int n0 = Tiling::n0(warp);
   cuda::warp_mma<T, false, false, Tiling::kMT, Tiling::kNT, kD>(kk, ks, kPk, ks, kPk, m0, n0);
 
-  for (int head = qk_head * p.group; head < (qk_head + 1) * p.group; ++head) {
+  // One value head: its inverse. Written once for both CTA layouts.
+  const auto invert = [&](const int head) {
     // β of this value head, a zeroed inverse; the previous head's store is done reading `as`.
     {
       const BetaT* bbase =
@@ -168,7 +177,12 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
       }
     }
     __syncthreads();
-  }  // value heads
+  };
+  if constexpr (kPerValueHead) {
+    invert(head_begin);
+  } else {
+    for (int head = head_begin; head < head_end; ++head) invert(head);
+  }
 }
 
 }  // namespace qla::gdn
