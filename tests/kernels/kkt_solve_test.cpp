@@ -5,13 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
+#include "qla/gdn/cumsum.hpp"
 #include "validation_record.hpp"
 
 namespace qla::test {
@@ -54,9 +57,10 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
   double worst = 0;
   int runs = 0;
   // A CTA per value head (vh1) computes each head's inverse the way a CTA per query/key head (vh0)
-  // does, so both give the same bits: (chunk, block, warps, dtype, case) → A_r of the first seen.
-  std::map<std::string, std::vector<std::uint16_t>> bits_by_point;
-  int vh_pairs = 0;
+  // does, and fusing the gate's cumsum (cs1) leaves the inverse alone, so all four give the same
+  // bits: (chunk, block, warps, dtype, case) → A_r of the first seen, and how many matched it.
+  std::map<std::string, std::pair<std::vector<std::uint16_t>, int>> bits_by_point;
+  int fused_runs = 0;
   for (const auto& pt : points) {
     const auto c = KktSolveConfig::from_point(pt);
     double cw = 0;
@@ -78,6 +82,28 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
         prm.heads_v = p.c.h_v;
         prm.group = p.c.h_v / p.c.h_qk;
         ASSERT_EQ(gdn::check_params(prm), "");
+        // cs1: the gate's chunk-local cumsum as well, against the cumsum kernel's bits on the same
+        // gate (bf16 gates with bf16 q/k/v, fp32 ones with fp16), both outputs poisoned alike.
+        const DType gate = bf16 ? DType::kBF16 : DType::kF32;
+        std::vector<float> g32(p.g.begin(), p.g.end());
+        std::vector<std::uint16_t> g16(g32.size());
+        for (std::size_t i = 0; i < g32.size(); ++i) g16[i] = to_bits16(g32[i], true);
+        auto g_in = bf16 ? cuda::DeviceBuffer::from_host(g16) : cuda::DeviceBuffer::from_host(g32);
+        cuda::DeviceBuffer g_want(g32.size() * 4), g_got(g32.size() * 4);
+        if (c.fuse_cumsum) {
+          QLA_CUDA_CHECK(cudaMemset(g_want.get(), 0xFF, g_want.bytes()));
+          QLA_CUDA_CHECK(cudaMemset(g_got.get(), 0xFF, g_got.bytes()));
+          const gdn::ChunkCumsumParams cp{token_tensor(g_in.get(), p, p.c.h_v, 1),
+                                          token_tensor(g_want.get(), p, p.c.h_v, 1), seq.view,
+                                          p.c.h_v};
+          if (seq.view.num_chunks > 0)
+            cuda::KernelCache::global()
+                .get(gdn::cumsum_spec({c.chunk}, false, gate))
+                .launch(gdn::cumsum_shape({c.chunk}, seq.view.num_chunks, p.c.h_v), &cp, nullptr);
+          prm.g_in = token_tensor(g_in.get(), p, p.c.h_v, 1);
+          prm.g_out = token_tensor(g_got.get(), p, p.c.h_v, 1);
+          prm.g_dtype = bf16 ? gdn::kKktGateBF16 : gdn::kKktGateF32;
+        }
         const auto& kernel = cuda::KernelCache::global().get(
             gdn::kkt_solve_spec(c, bf16 ? DType::kBF16 : DType::kF16, DType::kF32));
         std::vector<std::uint16_t> first, got(ref.size());
@@ -93,9 +119,17 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
         EXPECT_EQ(first, got) << "repeated runs differ";
         const std::string same = std::to_string(c.chunk) + "." + std::to_string(c.block) + "." +
                                  std::to_string(c.warps) + (bf16 ? ".bf16." : ".fp16.") + cs.name;
-        if (auto [it, fresh] = bits_by_point.emplace(same, got); !fresh) {
-          EXPECT_TRUE(it->second == got) << "vh0 and vh1 differ";
-          ++vh_pairs;
+        auto& [bits, seen] = bits_by_point.emplace(same, std::pair{got, 0}).first->second;
+        EXPECT_TRUE(bits == got) << "A_r differs from another CTA layout or cumsum fusion";
+        ++seen;
+        if (c.fuse_cumsum) {
+          std::vector<std::uint32_t> want_g(g32.size()), got_g(g32.size());
+          QLA_CUDA_CHECK(
+              cudaMemcpy(want_g.data(), g_want.get(), g_want.bytes(), cudaMemcpyDeviceToHost));
+          QLA_CUDA_CHECK(
+              cudaMemcpy(got_g.data(), g_got.get(), g_got.bytes(), cudaMemcpyDeviceToHost));
+          EXPECT_TRUE(want_g == got_g) << "the fused cumsum differs from the cumsum kernel's";
+          ++fused_runs;
         }
         // Padding rows (after cu.back()) are never written: compare only sequence rows, expect
         // poison elsewhere.
@@ -122,7 +156,9 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
     worst = std::max(worst, cw);
   }
   std::printf("kkt_solve: %zu configs, %d runs, worst rel err %.2e\n", points.size(), runs, worst);
-  EXPECT_EQ(vh_pairs * 2, runs) << "every (chunk, block, warps) runs with both CTA layouts";
+  for (const auto& [key, entry] : bits_by_point)
+    EXPECT_EQ(entry.second, 4) << key << ": both CTA layouts, with and without the cumsum";
+  EXPECT_EQ(fused_runs * 2, runs);
   test::ValidationRow row;
   row.suite = "every config, edge cases (bf16, fp16), against the float64 inverse";
   row.family = "gdn.kkt_solve";

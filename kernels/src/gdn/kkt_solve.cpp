@@ -32,7 +32,7 @@ cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta) 
           "qla::gdn::kkt_solve_kernel<" + std::to_string(c.chunk) + ", " + std::to_string(c.block) +
               ", " + std::to_string(c.warps) + ", " + detail::qkv_type_name(qkv) + ", " +
               detail::beta_type_name(qkv, beta) + ", " + (c.per_value_head ? "true" : "false") +
-              ">",
+              ", " + (c.fuse_cumsum ? "true" : "false") + ">",
           cuda::params_layout<KktSolveParams>()};
 }
 

@@ -24,6 +24,9 @@ struct KktSolveConfig {
   /// 0: one CTA per (chunk, query/key head), its value heads in turn on one K Kᵀ; 1: one CTA per
   /// (chunk, value head), K Kᵀ formed by each (more CTAs, a shorter serial walk per CTA)
   int per_value_head = 0;
+  /// 1: the kernel also writes the chunk-local cumsum of g for its chunk and value heads, and the
+  /// op launches no cumsum kernel (one launch less on the chain)
+  int fuse_cumsum = 0;
 
   Point to_point() const;
   static KktSolveConfig from_point(
@@ -34,8 +37,9 @@ inline constexpr int kKktSolveChunkValues[] = {64, 32};  ///< C, tokens
 inline constexpr int kKktSolveBlockValues[] = {16, 32};  ///< diagonal block of the inversion, rows
 inline constexpr int kKktSolveWarpsValues[] = {4, 8};    ///< warps per CTA
 inline constexpr int kKktSolvePerValueHeadValues[] = {0, 1};  ///< CTA per qk head or value head
+inline constexpr int kKktSolveFuseCumsumValues[] = {0, 1};    ///< also the chunk-local cumsum of g
 
-/// The declaration of gdn.kkt_solve (qla/family.hpp): default c64.b16.w4.vh0.
+/// The declaration of gdn.kkt_solve (qla/family.hpp): default c64.b16.w4.vh0.cs0.
 struct KktSolveFamily {
   using Config = KktSolveConfig;
   static constexpr const char* kId = "gdn.kkt_solve";
@@ -49,6 +53,8 @@ struct KktSolveFamily {
       axis("per_value_head", "vh", &Config::per_value_head, kKktSolvePerValueHeadValues,
            "0: a CTA per (chunk, qk head) inverts its value heads in turn, 1: a CTA per (chunk, "
            "value head)"),
+      axis("fuse_cumsum", "cs", &Config::fuse_cumsum, kKktSolveFuseCumsumValues,
+           "1: also the chunk-local cumsum of g (no cumsum launch), 0: the cumsum kernel runs"),
   };
   /// The default at both chunk sizes (a plan tuned at C = 32 elsewhere runs it untuned there).
   static constexpr Config kAot[] = {Config{}, Config{32}};
