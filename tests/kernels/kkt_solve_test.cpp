@@ -25,7 +25,7 @@ using gdn::KktSolveConfig;
 TEST(KktSolve, SpaceDeclaration) {
   const auto& s = gdn::kkt_solve_space();
   EXPECT_EQ(s.kernel, "gdn.kkt_solve");
-  EXPECT_EQ(s.label(s.default_point), "c64.b16.w4");
+  EXPECT_EQ(s.label(s.default_point), "c64.b16.w4.vh0.cs0");
   // Every point builds on Hopper (the inversion block never exceeds the chunk, 3 C x C fp32 tiles
   // fit); on a card with 48 KB of shared memory the C = 64 points do not.
   const ArchInfo h100 = ArchInfo::named("sm_90a");

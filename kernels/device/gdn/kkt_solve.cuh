@@ -34,6 +34,9 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
                                                  int head, long long tpr) {
   constexpr int kPerLane = kChunk / 32;
   const int lane = threadIdx.x % 32;
+  // A chunk lies in one batch row: its tokens are stride_token apart from the first.
+  const long long in0 = cuda::token_offset(p.g_in, first, head, tpr);
+  float* const out = cuda::token_ptr<float>(p.g_out, first, head, tpr);
   float vals[kPerLane];
   float run = 0.f;
 #pragma unroll
@@ -41,7 +44,7 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
     const int j = lane * kPerLane + e;
     float x = 0.f;
     if (j < rows) {
-      const long long at = cuda::token_offset(p.g_in, first + j, head, tpr);
+      const long long at = in0 + j * p.g_in.stride_token;
       x = p.g_dtype == kKktGateBF16
               ? cuda::to_float(static_cast<const __nv_bfloat16*>(p.g_in.data)[at])
               : static_cast<const float*>(p.g_in.data)[at];
@@ -59,7 +62,7 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
 #pragma unroll
   for (int e = 0; e < kPerLane; ++e) {
     const int j = lane * kPerLane + e;
-    if (j < rows) *cuda::token_ptr<float>(p.g_out, first + j, head, tpr) = vals[e] + before;
+    if (j < rows) out[j * p.g_out.stride_token] = vals[e] + before;
   }
 }
 

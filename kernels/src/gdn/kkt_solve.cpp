@@ -48,6 +48,8 @@ cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int h
 std::string can_implement(const Problem& p, const KktSolveConfig& c) {
   if (!kkt_solve_space().contains(c.to_point())) return "config is not a point of gdn.kkt_solve";
   if (c.block > c.chunk) return "kkt_solve: inversion block larger than the chunk";
+  if (c.fuse_cumsum && p.gate_dtype != DType::kF32 && p.gate_dtype != DType::kBF16)
+    return "kkt_solve with the gate's cumsum fused needs fp32 or bf16 g";
   return detail::fused_family_can_implement(p, "kkt_solve");
 }
 
