@@ -406,17 +406,17 @@ std::vector<ConfigSet> config_sets() {
       {"default", {}},
       {"c32",
        {{"gdn.fused_fwd", {32, 32, 1, 4, 0}},
-        {"gdn.kkt_solve", {32, 16, 8}},
+        {"gdn.kkt_solve", {32, 16, 8, 1, 1}},
         {"gdn.state_pass", {32, 1, 4, 128}},
         {"gdn.cumsum", {32}}}},
       {"c64_bv128",
        {{"gdn.fused_fwd", {64, 128, 2, 8, 0}},
-        {"gdn.kkt_solve", {64, 32, 4}},
+        {"gdn.kkt_solve", {64, 32, 4, 0, 1}},
         {"gdn.state_pass", {64, 2, 4, 128}},
         {"gdn.cp_correct", {16, 0, 2}}}},
       {"c64_bv64_smem",
        {{"gdn.fused_fwd", {64, 64, 3, 4, 1}},
-        {"gdn.kkt_solve", {64, 16, 8}},
+        {"gdn.kkt_solve", {64, 16, 8, 1, 0}},
         {"gdn.state_pass", {64, 1, 8, 64}},
         {"gdn.cp_correct", {8, 1, 4}}}},
       {"wgmma_s2", {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}}},
@@ -1108,7 +1108,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
     asked.push_back(kernel);
     if (kernel == "gdn.fused_fwd") return Point{32, 64, 2, 8, 0};
     if (kernel == "gdn.kkt_solve")
-      return Point{64, 32, 8};  // another tuning's C: the default at 32 runs
+      return Point{64, 32, 8, 0, 0};  // another tuning's C: the default at 32 runs
     if (kernel == "gdn.fwd_plan")
       return Point{32, 1, 8, 12, 1, 1};  // variant 1: the mma kernel, and the mma state pass
     return std::nullopt;
@@ -1118,7 +1118,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_EQ(plan.chunk(), 32);
   EXPECT_EQ(plan.config_labels().at("gdn.fused_fwd"), "c32.bv64.s2.w8.sm0");
   EXPECT_EQ(plan.config_labels().count("gdn.fused_fwd_ws"), 0u) << "one variant fills the role";
-  EXPECT_EQ(plan.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
+  EXPECT_EQ(plan.config_labels().at("gdn.kkt_solve"), "c32.b16.w4.vh0.cs0");
   EXPECT_EQ(plan.config_labels().at("gdn.cumsum"), "c32");
   EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"), "c32.cp1.pc8.th12.v1.sv1");
   EXPECT_EQ(plan.cp_piece_chunks(), 8);
@@ -1130,7 +1130,7 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
 
   PlanOptions bad;
   bad.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
-  bad.configs["gdn.kkt_solve"] = {32, 16, 4};
+  bad.configs["gdn.kkt_solve"] = {32, 16, 4, 0, 0};
   EXPECT_THROW(gdn::make_plan(p, dev, bad), UserError);
   PlanOptions bad_plan;
   bad_plan.configs["gdn.fused_fwd"] = {64, 64, 2, 8, 0};
@@ -1138,10 +1138,10 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_THROW(gdn::make_plan(p, dev, bad_plan), UserError);
   // Without an explicit fused config, another kernel's explicit config sets the shared chunk size.
   PlanOptions kkt_only;
-  kkt_only.configs["gdn.kkt_solve"] = {32, 16, 4};
+  kkt_only.configs["gdn.kkt_solve"] = {32, 16, 4, 0, 0};
   const Plan moved = gdn::make_plan(p, dev, kkt_only);
   EXPECT_EQ(moved.chunk(), 32);
-  EXPECT_EQ(moved.config_labels().at("gdn.kkt_solve"), "c32.b16.w4");
+  EXPECT_EQ(moved.config_labels().at("gdn.kkt_solve"), "c32.b16.w4.vh0.cs0");
   EXPECT_EQ(moved.config_labels().at(gdn::untuned_chunk_fwd_family(dev.arch, 32)).rfind("c32.", 0),
             0u);
   EXPECT_EQ(moved.config_labels().at("gdn.cumsum"), "c32");

@@ -190,7 +190,7 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
   put("gdn.fused_fwd", {32, 64, 2, 8, 0}, 95);
   put("gdn.fused_fwd_ws", {32, 128, 2, 8, 40}, 85);
-  put("gdn.kkt_solve", {64, 32, 8}, 80);
+  put("gdn.kkt_solve", {64, 32, 8, 0, 0}, 80);
   put("gdn.cp_correct", {32, 1, 2}, 70);
   const auto members = gdn_plan_members(*store_, device_, kH100);
   // Variant 1: the mma kernel fills the chunk-forward role, the warp-specialised one stays out.
@@ -214,7 +214,7 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   EXPECT_TRUE(untuned.at("gdn.fused_fwd_ws").baseline);
   const Members at64 = members(problem_, {64, 2, 0, 10, 1, 0});
   EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0");
-  EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8");
+  EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8.vh0.cs0");
   EXPECT_EQ(members(problem_, {64, 2, 0, 10, 2, 0}).count("gdn.fused_fwd_ws"), 0u)
       << "nothing at C = 64";
   // Winners do not change the members (a plan's adoption rewrites them; a rerun must see the same

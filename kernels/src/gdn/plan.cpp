@@ -434,7 +434,8 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   }
 
   auto& cache = cuda::KernelCache::global();
-  im.cumsum_kernel = &cache.get(cumsum_spec(im.cumsum, false, problem.gate_dtype));
+  if (!im.kkt.fuse_cumsum)  // else kkt_solve writes g_cum
+    im.cumsum_kernel = &cache.get(cumsum_spec(im.cumsum, false, problem.gate_dtype));
   im.kkt_kernel = &cache.get(kkt_solve_spec(im.kkt, problem.qkv_dtype, problem.beta_dtype));
   im.fused_kernel = &cache.get(fused_fwd_spec(im.fused, problem.qkv_dtype, problem.beta_dtype));
   if (cp) {
