@@ -329,14 +329,23 @@ CapturedOp::CapturedOp(const OpFn& op, cudaStream_t stream, int calls) {
     cudaGetLastError();
     throw;
   }
-  QLA_CUDA_CHECK(cudaStreamEndCapture(stream, &graph_));
-  try {
-    QLA_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0));
-    QLA_CUDA_CHECK(cudaGraphUpload(exec_, stream));
-  } catch (...) {
+  // A failure below leaves no error pending (the next measurement checks cudaGetLastError).
+  if (const cudaError_t e = cudaStreamEndCapture(stream, &graph_); e != cudaSuccess) {
+    if (graph_) cudaGraphDestroy(graph_);
+    cudaGetLastError();
+    cuda::raise_cuda_error(e, __FILE__, __LINE__, "cudaStreamEndCapture");
+  }
+  const char* step = "cudaGraphInstantiate";
+  cudaError_t e = cudaGraphInstantiate(&exec_, graph_, 0);
+  if (e == cudaSuccess) {
+    step = "cudaGraphUpload";
+    e = cudaGraphUpload(exec_, stream);
+  }
+  if (e != cudaSuccess) {
     if (exec_) cudaGraphExecDestroy(exec_);
     cudaGraphDestroy(graph_);
-    throw;
+    cudaGetLastError();
+    cuda::raise_cuda_error(e, __FILE__, __LINE__, step);
   }
 }
 
