@@ -208,12 +208,13 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
 TEST(FusedForwardRules, UntunedCpCorrectStagesMWhereItBuilds) {
   const SpaceDecl& space = gdn::cp_correct_space();
   for (const char* target : {"sm_80", "sm_90a"})
-    EXPECT_EQ(space.label(gdn::untuned_cp_correct_point(ArchInfo::named(target))), "bv8.ms1.sk4")
+    EXPECT_EQ(space.label(gdn::untuned_cp_correct_point(ArchInfo::named(target))),
+              "bv8.ms1.sk4.rt1")
         << target;
   for (const char* target : {"sm_86", "sm_89"})
     EXPECT_EQ(gdn::untuned_cp_correct_point(ArchInfo::named(target)), space.default_point)
         << target;
-  EXPECT_EQ(space.label(space.default_point), "bv8.ms0.sk1");
+  EXPECT_EQ(space.label(space.default_point), "bv8.ms0.sk1.rt1");
 }
 
 // --config text (qla run, bench_gdn_fwd): KERNEL=LABEL names the space; a bare label is tried on
@@ -221,9 +222,9 @@ TEST(FusedForwardRules, UntunedCpCorrectStagesMWhereItBuilds) {
 // and forces nothing.
 TEST(FusedForwardRules, ForceConfigTakesKernelEqualsLabelOrABareLabel) {
   PlanOptions o;
-  gdn::force_config(o, "gdn.cp_correct=bv16.ms1.sk2");
+  gdn::force_config(o, "gdn.cp_correct=bv16.ms1.sk2.rt1");
   ASSERT_EQ(o.configs.count("gdn.cp_correct"), 1u);
-  EXPECT_EQ(gdn::cp_correct_space().label(o.configs.at("gdn.cp_correct")), "bv16.ms1.sk2");
+  EXPECT_EQ(gdn::cp_correct_space().label(o.configs.at("gdn.cp_correct")), "bv16.ms1.sk2.rt1");
   gdn::force_config(o, "gdn.naive_fwd=bv32.ks4");
   EXPECT_EQ(gdn::naive_fwd_space().label(o.configs.at("gdn.naive_fwd")), "bv32.ks4");
   const std::string plan = gdn::fwd_plan_space().label(gdn::fwd_plan_space().default_point);
@@ -231,7 +232,7 @@ TEST(FusedForwardRules, ForceConfigTakesKernelEqualsLabelOrABareLabel) {
   EXPECT_EQ(gdn::fwd_plan_space().label(o.configs.at("gdn.fwd_plan")), plan);
   const std::size_t forced = o.configs.size();
   for (const char* bad :
-       {"gdn.cp_correct=bv16.ms1", "gdn.nope=bv16", "nonsense", "gdn.cp_correct="}) {
+       {"gdn.cp_correct=bv16.ms1.sk2", "gdn.nope=bv16", "nonsense", "gdn.cp_correct="}) {
     EXPECT_THROW(gdn::force_config(o, bad), UserError) << bad;
   }
   EXPECT_EQ(o.configs.size(), forced) << "a refused text forced something";
@@ -413,12 +414,12 @@ std::vector<ConfigSet> config_sets() {
        {{"gdn.fused_fwd", {64, 128, 2, 8, 0}},
         {"gdn.kkt_solve", {64, 32, 4, 0, 1}},
         {"gdn.state_pass", {64, 2, 4, 128}},
-        {"gdn.cp_correct", {16, 0, 2}}}},
+        {"gdn.cp_correct", {16, 0, 2, 1}}}},
       {"c64_bv64_smem",
        {{"gdn.fused_fwd", {64, 64, 3, 4, 1}},
         {"gdn.kkt_solve", {64, 16, 8, 1, 0}},
         {"gdn.state_pass", {64, 1, 8, 64}},
-        {"gdn.cp_correct", {8, 1, 4}}}},
+        {"gdn.cp_correct", {8, 1, 1, 4}}}},
       {"wgmma_s2", {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}}},
       {"wgmma_s3_bf16",
        {{"gdn.fused_fwd_wgmma", {64, 64, 3, 0}}, {"gdn.state_pass", {64, 2, 4, 64}}}},
@@ -457,7 +458,7 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
         specs.push_back(
             gdn::fused_fwd_spec(gdn::FusedFwdConfig{64, bv, 2, 8, 0, rs}, t, DType::kF32));
   for (const gdn::CpCorrectConfig c :
-       {gdn::CpCorrectConfig{16, 0, 2}, gdn::CpCorrectConfig{8, 1, 4}})
+       {gdn::CpCorrectConfig{16, 0, 2, 1}, gdn::CpCorrectConfig{8, 1, 1, 4}})
     specs.push_back(gdn::cp_correct_spec(c));
   specs.push_back(gdn::cumsum_spec({32}, false, DType::kF32));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
