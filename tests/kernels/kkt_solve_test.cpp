@@ -71,7 +71,9 @@ TEST(KktSolve, EveryConfigMatchesFloat64Inverse) {
         SCOPED_TRACE(space.label(pt) + (bf16 ? " bf16 " : " fp16 ") + cs.name);
         const auto p = make_problem(cs, bf16, 11 + static_cast<unsigned>(ci));
         const auto ref = reference_a(p, c.chunk);
-        DeviceSeq seq(p, c.chunk);
+        // With the work list's padding entries, which cs1 zeroes in g_cum as the cumsum kernel
+        // does.
+        DeviceSeq seq(p, c.chunk, /*padding_entries=*/true);
         auto k = cuda::DeviceBuffer::from_host(p.k16), b = cuda::DeviceBuffer::from_host(p.beta32);
         cuda::DeviceBuffer a(ref.size() * 2);
         gdn::KktSolveParams prm{};
