@@ -21,14 +21,14 @@
 
 #include "common/griddep.cuh"
 #include "common/mma.cuh"
+#include "common/warp_scan.cuh"
 #include "qla/gdn/call_error.hpp"
 #include "qla/gdn/fused_params.hpp"
 
 namespace qla::gdn {
 
-/// The chunk-local cumsum of g at one value head over the chunk's `rows` tokens from `first`, as
-/// chunk_local_cumsum_kernel computes it (the same operations in the same order, so its bits): lane
-/// l sums its C/32 consecutive tokens, then an inclusive shuffle scan of the lane totals.
+/// The chunk-local cumsum of g at one value head over the chunk's `rows` tokens from `first`, by
+/// the scan chunk_local_cumsum_kernel uses (common/warp_scan.cuh), so its bits.
 template <int kChunk>
 __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long long first, int rows,
                                                  int head, long long tpr) {
@@ -38,31 +38,17 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
   const long long in0 = cuda::token_offset(p.g_in, first, head, tpr);
   float* const out = cuda::token_ptr<float>(p.g_out, first, head, tpr);
   float vals[kPerLane];
-  float run = 0.f;
+  cuda::warp_inclusive_scan(vals, [&](int j) {
+    if (j >= rows) return 0.f;
+    const long long at = in0 + j * p.g_in.stride_token;
+    return p.g_dtype == kKktGateBF16
+               ? cuda::to_float(static_cast<const __nv_bfloat16*>(p.g_in.data)[at])
+               : static_cast<const float*>(p.g_in.data)[at];
+  });
 #pragma unroll
   for (int e = 0; e < kPerLane; ++e) {
     const int j = lane * kPerLane + e;
-    float x = 0.f;
-    if (j < rows) {
-      const long long at = in0 + j * p.g_in.stride_token;
-      x = p.g_dtype == kKktGateBF16
-              ? cuda::to_float(static_cast<const __nv_bfloat16*>(p.g_in.data)[at])
-              : static_cast<const float*>(p.g_in.data)[at];
-    }
-    run += x;
-    vals[e] = run;
-  }
-  float incl = run;
-#pragma unroll
-  for (int off = 1; off < 32; off *= 2) {
-    const float up = __shfl_up_sync(0xffffffffu, incl, off);
-    if (lane >= off) incl += up;
-  }
-  const float before = incl - run;
-#pragma unroll
-  for (int e = 0; e < kPerLane; ++e) {
-    const int j = lane * kPerLane + e;
-    if (j < rows) out[j * p.g_out.stride_token] = vals[e] + before;
+    if (j < rows) out[j * p.g_out.stride_token] = vals[e];
   }
 }
 
