@@ -61,7 +61,11 @@ case $what in
       --db "$OUT/$store" > "$OUT/tune.log" 2>&1
     rc=$?
     tail -25 "$OUT/tune.log"
-    echo "tune rc=$rc (130: stopped by the time limit; carry the store back and rerun to resume)"
+    if [[ $rc == 130 || $rc == 124 ]]; then
+      echo "tune rc=$rc: stopped by the time limit; carry the store back and rerun to resume"
+    else
+      echo "tune rc=$rc"
+    fi
     # A read-write open and close folds the WAL into the store file, so the one file carries everything.
     "$B/bin/qla" db prune --dry-run "$OUT/$store" > /dev/null
     rm -f "$OUT/$store-shm"

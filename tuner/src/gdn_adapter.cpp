@@ -27,6 +27,7 @@
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
+#include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/hash.hpp"
 #include "qla/io/generate.hpp"
@@ -337,6 +338,8 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
       };
     if (id == gdn::CpCorrectFamily::kId)
       k.baseline = [arch](const gdn::Problem&) { return gdn::untuned_cp_correct_point(arch); };
+    if (id == gdn::KktSolveFamily::kId)
+      k.baseline = [](const gdn::Problem& p) { return gdn::untuned_kkt_solve_point(p); };
     auto specs = f.specs;
     k.compile = [specs, arch](const Point& p) {
       CompileResult r;
@@ -425,10 +428,11 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(
         }
       }
       const bool fused = is_chunk_fwd(m.space.kernel);
-      const Point untuned = fused ? gdn::untuned_fused_point(m.space.kernel, problem, arch)
-                            : m.space.kernel == gdn::CpCorrectFamily::kId
-                                ? gdn::untuned_cp_correct_point(arch)
-                                : m.space.default_point;
+      const Point untuned =
+          fused ? gdn::untuned_fused_point(m.space.kernel, problem, arch)
+          : m.space.kernel == gdn::CpCorrectFamily::kId ? gdn::untuned_cp_correct_point(arch)
+          : m.space.kernel == gdn::KktSolveFamily::kId  ? gdn::untuned_kkt_solve_point(problem)
+                                                        : m.space.default_point;
       if (pick)
         out[m.space.kernel] = {m.identity, m.space.label(*pick), *pick, m.space.label(untuned),
                                m.space.kernel == untuned_family};

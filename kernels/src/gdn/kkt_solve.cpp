@@ -53,6 +53,12 @@ std::string can_implement(const Problem& p, const KktSolveConfig& c) {
   return detail::fused_family_can_implement(p, "kkt_solve");
 }
 
+Point untuned_kkt_solve_point(const Problem& p) {
+  KktSolveConfig c;
+  c.fuse_cumsum = p.gate_dtype == DType::kF32 || p.gate_dtype == DType::kBF16 ? 1 : 0;
+  return c.to_point();
+}
+
 std::string check_params(const KktSolveParams& p) {
   for (auto [t, name] : {std::pair{&p.k, "k"}, {&p.a, "A_r"}})
     if (auto why = detail::check_rows16(*t, name); !why.empty()) return "kkt_solve: " + why;

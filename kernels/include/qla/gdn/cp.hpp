@@ -66,7 +66,9 @@ struct CpCorrectFamily {
            "4: a thread multiplies 4 rows by a quarter of M's columns, the lanes of a row group "
            "reduce by shuffles (ms1, sk1, bv <= 16); 1: one row"),
   };
-  static constexpr Config kAot[] = {Config{}};
+  /// The default and the untuned point where it builds (untuned_cp_correct_point), so an untuned
+  /// plan launches without NVRTC.
+  static constexpr Config kAot[] = {Config{}, Config{8, 1, 4, 1}};
   /// ms1 needs cp.async (sm_80+); every config needs cp_correct_dynamic_smem() plus the state
   /// slice per block; bv · sk ≤ 64 (registers); rt4 needs ms1, sk1 and bv ≤ 16.
   static bool buildable(const Config& c, const ArchInfo& arch);

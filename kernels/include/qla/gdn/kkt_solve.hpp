@@ -56,8 +56,10 @@ struct KktSolveFamily {
       axis("fuse_cumsum", "cs", &Config::fuse_cumsum, kKktSolveFuseCumsumValues,
            "1: also the chunk-local cumsum of g (no cumsum launch), 0: the cumsum kernel runs"),
   };
-  /// The default at both chunk sizes (a plan tuned at C = 32 elsewhere runs it untuned there).
-  static constexpr Config kAot[] = {Config{}, Config{32}};
+  /// The default and the untuned point (untuned_kkt_solve_point) at both chunk sizes (a plan
+  /// tuned at C = 32 elsewhere runs them untuned there).
+  static constexpr Config kAot[] = {Config{}, Config{32}, Config{64, 16, 4, 0, 1},
+                                    Config{32, 16, 4, 0, 1}};
   /// The inversion block fits the chunk; shared memory within the arch's opt-in limit.
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v, fp32 β.
@@ -77,6 +79,12 @@ inline KktSolveConfig KktSolveConfig::from_point(const Point& p) {
 
 /// gdn.kkt_solve's space (space_of<KktSolveFamily>()).
 inline const SpaceDecl& kkt_solve_space() { return space_of<KktSolveFamily>(); }
+
+/// The untuned point of gdn.kkt_solve for `p`: the default with the gate's cumsum fused
+/// (c64.b16.w4.vh0.cs1) where the gate is fp32 or bf16, else the default. On an H200 (2026-11-29,
+/// CUDA graph) the fused cumsum took the op to 0.88x-0.99x of its time with the default at 2/8,
+/// 4/16 and 16/64 heads, 2048 and 32768 tokens.
+Point untuned_kkt_solve_point(const Problem& p);
 
 /// Dynamic shared memory of a config, bytes.
 std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c);
