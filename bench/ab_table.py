@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Side-by-side table of several qla.bench.v1 documents of the same shapes: one per variant of an A/B (for example
-`bench_gdn_fwd --config gdn.cp_correct=bv8.ms0.sk1` against `...ms1.sk4`, or `--pdl true` against `--pdl false`), each
+`bench_gdn_fwd --config gdn.cp_correct=bv8.ms1.sk4.rt1` against `...sk1.rt4`, or `--pdl true` against `--pdl false`), each
 row a (shape, implementation, mode) with every document's time, the ratio of each to the first, and where --kernel
 names one, that kernel's time per call from the rows' CUPTI per-kernel times.
 

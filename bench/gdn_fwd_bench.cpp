@@ -84,7 +84,7 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--replays", f.replays, "Graph mode: replays averaged");
   app.add_option("--config", f.configs,
                  "KERNEL=LABEL (or a bare LABEL) forcing a kernel's config on every qla "
-                 "implementation, e.g. gdn.cp_correct=bv16.ms1.sk4 (repeatable)");
+                 "implementation, e.g. gdn.cp_correct=bv16.ms1.sk4.rt1 (repeatable)");
   app.add_option("--pdl", f.pdl,
                  "Chain the fused path's kernels with programmatic dependent launch on sm_90+ "
                  "(true, the op's default; false launches each after its predecessor ends)");

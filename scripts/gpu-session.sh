@@ -9,7 +9,7 @@
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
 #                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`)
 #   scripts/gpu-session.sh ab       qla alone once per variant of $QLA_AB (';'-separated flag sets for bench_gdn_fwd,
-#                                   e.g. "--config gdn.cp_correct=bv8.ms0.sk1;--config gdn.cp_correct=bv8.ms1.sk4"), then a
+#                                   e.g. "--config gdn.cp_correct=bv8.ms1.sk4.rt1;--config gdn.cp_correct=bv8.ms1.sk1.rt4"), then a
 #                                   side-by-side table ($OUT/ab.md; QLA_AB_KERNEL adds one kernel's time per call;
 #                                   QLA_BENCH_HEADS, QLA_AB_SEQS, QLA_AB_IMPLS, QLA_BENCH_MODES pick the rows)
 #   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over small_kernels_test's
@@ -61,7 +61,11 @@ case $what in
       --db "$OUT/$store" > "$OUT/tune.log" 2>&1
     rc=$?
     tail -25 "$OUT/tune.log"
-    echo "tune rc=$rc (130: stopped by the time limit; carry the store back and rerun to resume)"
+    if [[ $rc == 130 || $rc == 124 ]]; then
+      echo "tune rc=$rc: stopped by the time limit; carry the store back and rerun to resume"
+    else
+      echo "tune rc=$rc"
+    fi
     # A read-write open and close folds the WAL into the store file, so the one file carries everything.
     "$B/bin/qla" db prune --dry-run "$OUT/$store" > /dev/null
     rm -f "$OUT/$store-shm"
@@ -105,7 +109,7 @@ case $what in
     exit $rc ;;
   ab)
     # One bench_gdn_fwd run per variant of $QLA_AB (';'-separated sets of extra flags, e.g.
-    # "--config gdn.cp_correct=bv8.ms0.sk1;--config gdn.cp_correct=bv8.ms1.sk4" or "--pdl true;--pdl false"), qla only,
+    # "--config gdn.cp_correct=bv8.ms1.sk4.rt1;--config gdn.cp_correct=bv8.ms1.sk1.rt4" or "--pdl true;--pdl false"), qla only,
     # the same shapes and inputs, then bench/ab_table.py side by side (with $QLA_AB_KERNEL's time per call).
     [[ -n ${QLA_AB:-} ]] || { echo "gpu-session.sh ab: set QLA_AB to ';'-separated flag sets" >&2; exit 2; }
     IFS=';' read -ra variants <<< "$QLA_AB"

@@ -4,13 +4,13 @@
 //
 // store:        results/nvidia-h100-80gb-hbm3.sqlite
 // scope:        --arch sm_90
-// newest trial: 2026-11-26T13:15:56.746Z
+// newest trial: 2026-11-26T12:22:39.240Z
 // device sm_90 primary:   NVIDIA H100 80GB HBM3, 132 SMs, digest ab3c9937da4d00ba, driver 13000, runtime 13000, nvrtc 13000
 // kernel gdn.fwd_plan: space bb43aa9b66dde6ca, no tuned rows (default c64.cp2.pc0.th10.v0.sv0)
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source 808a94e9cb1deb7f, 173 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, no tuned rows (default c64.bv64.s2.w8.rs40)
 // kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)
-// kernel gdn.kkt_solve: space 215a6700f54bbc63, source fcee448c274be321, 20 rows
+// kernel gdn.kkt_solve: space 2a6c4708acf9a723, no tuned rows (default c64.b16.w4.vh0.cs0)
 // kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, no tuned rows (default hbv32.hw8.obv128)
 // kernel gdn.state_pass_wgmma: space 51608eb950424ef8, no tuned rows (default c64.bv64.s2.f1)
@@ -40,9 +40,6 @@
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 128, 2, 8, false, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 64, 1, 4, false, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 64, 1, 8, false, __nv_bfloat16, float>
-// qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<32, 16, 8, __nv_bfloat16, float>
-// qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<32, 32, 4, __nv_bfloat16, float>
-// qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<64, 16, 8, __nv_bfloat16, float>
 #pragma once
 
 #include <array>
@@ -68,7 +65,7 @@ namespace qla_tuned {
 /// True when the store held no trials: select() answers every kernel's built-in default.
 inline constexpr bool kDefaultsOnly = false;
 /// Rows over every table.
-inline constexpr std::size_t kRowCount = 193;
+inline constexpr std::size_t kRowCount = 173;
 /// Compute capabilities with tables, {major, minor}.
 inline constexpr std::array<std::array<int, 2>, 1> kCapabilities = {{{{9, 0}}}};
 
@@ -614,73 +611,10 @@ static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsDefau
 inline constexpr int kFusedFwdWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*f*/ 1};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>({kFusedFwdWgmmaDefault[0], kFusedFwdWgmmaDefault[1], kFusedFwdWgmmaDefault[2], kFusedFwdWgmmaDefault[3]}), "gdn.fused_fwd_wgmma: the default lies outside the declared space");
 
-// ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
-/// Built-in default of gdn.kkt_solve (c64.b16.w4).
-inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]}), "gdn.kkt_solve: the default lies outside the declared space");
-/// gdn.kkt_solve on sm_90: 20 rows.
-inline constexpr std::array<Row<3>, 20> kKktSolveSm90 = {{
-    // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.b16.w4 538.355 us (re-measured winner), 1.21x over the untuned op (650.426 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 538.35450000000003, 650.42599999999993},
-    // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.b16.w4 590.403 us (re-measured winner), 1.32x over the untuned op (781.707 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x64.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 590.40300000000002, 781.70749999999998},
-    // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.b16.w8 411.058 us (re-measured winner), 1.48x over the untuned op (609.465 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h2x8.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*b*/ 16, /*w*/ 8}, 411.05799999999999, 609.46450000000004},
-    // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.b16.w8 441.250 us (re-measured winner), 1.33x over the untuned op (584.856 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h4x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 8}, 441.25, 584.85550000000012},
-    // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.b16.w4 511.346 us (re-measured winner), 1.26x over the untuned op (645.513 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 511.34649999999999, 645.51300000000003},
-    // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 3117.232 us (re-measured winner), 1.42x over the untuned op (4440.162 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 3117.232, 4440.1615000000002},
-    // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 6081.470 us (re-measured winner), 1.38x over the untuned op (8413.162 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x64.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 6081.4704999999994, 8413.1620000000003},
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b32.w4 1267.942 us (re-measured winner), 1.90x over the untuned op (2412.577 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*b*/ 32, /*w*/ 4}, 1267.942, 2412.5770000000002},
-    // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 1917.017 us (re-measured winner), 1.42x over the untuned op (2730.327 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h4x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1917.0169999999998, 2730.3270000000002},
-    // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.b16.w4 3093.296 us (re-measured winner), 1.43x over the untuned op (4429.983 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 3093.2960000000003, 4429.9830000000002},
-    // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1147.062 us (re-measured winner), 1.32x over the untuned op (1514.135 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1147.0619999999999, 1514.1345000000001},
-    // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1654.472 us (re-measured winner), 1.35x over the untuned op (2236.288 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x64.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1654.4720000000002, 2236.288},
-    // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 586.675 us (re-measured winner), 1.86x over the untuned op (1090.943 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h2x8.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 586.67450000000008, 1090.9430000000002},
-    // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 839.140 us (re-measured winner), 1.27x over the untuned op (1067.151 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 839.1400000000001, 1067.1510000000001},
-    // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1147.926 us (re-measured winner), 1.34x over the untuned op (1535.222 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1147.9259999999999, 1535.222},
-    // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 2190.715 us (re-measured winner), 1.47x over the untuned op (3212.303 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 2190.7150000000001, 3212.3035},
-    // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 4276.967 us (re-measured winner), 1.45x over the untuned op (6189.211 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 4276.9665000000005, 6189.2110000000002},
-    // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1082.581 us (re-measured winner), 1.41x over the untuned op (1525.749 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1082.5810000000001, 1525.749},
-    // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 1676.264 us (re-measured winner), 1.32x over the untuned op (2206.143 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 1676.2640000000001, 2206.143},
-    // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.b16.w4 2233.707 us (re-measured winner), 1.43x over the untuned op (3204.686 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*b*/ 16, /*w*/ 4}, 2233.7070000000003, 3204.6860000000001},
-}};
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]}), "gdn.kkt_solve sm_90 row 0 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[1].values[0], kKktSolveSm90[1].values[1], kKktSolveSm90[1].values[2]}), "gdn.kkt_solve sm_90 row 1 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[2].values[0], kKktSolveSm90[2].values[1], kKktSolveSm90[2].values[2]}), "gdn.kkt_solve sm_90 row 2 (c64.b16.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[3].values[0], kKktSolveSm90[3].values[1], kKktSolveSm90[3].values[2]}), "gdn.kkt_solve sm_90 row 3 (c32.b16.w8) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[4].values[0], kKktSolveSm90[4].values[1], kKktSolveSm90[4].values[2]}), "gdn.kkt_solve sm_90 row 4 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[5].values[0], kKktSolveSm90[5].values[1], kKktSolveSm90[5].values[2]}), "gdn.kkt_solve sm_90 row 5 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[6].values[0], kKktSolveSm90[6].values[1], kKktSolveSm90[6].values[2]}), "gdn.kkt_solve sm_90 row 6 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[7].values[0], kKktSolveSm90[7].values[1], kKktSolveSm90[7].values[2]}), "gdn.kkt_solve sm_90 row 7 (c32.b32.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[8].values[0], kKktSolveSm90[8].values[1], kKktSolveSm90[8].values[2]}), "gdn.kkt_solve sm_90 row 8 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[9].values[0], kKktSolveSm90[9].values[1], kKktSolveSm90[9].values[2]}), "gdn.kkt_solve sm_90 row 9 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[10].values[0], kKktSolveSm90[10].values[1], kKktSolveSm90[10].values[2]}), "gdn.kkt_solve sm_90 row 10 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[11].values[0], kKktSolveSm90[11].values[1], kKktSolveSm90[11].values[2]}), "gdn.kkt_solve sm_90 row 11 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[12].values[0], kKktSolveSm90[12].values[1], kKktSolveSm90[12].values[2]}), "gdn.kkt_solve sm_90 row 12 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[13].values[0], kKktSolveSm90[13].values[1], kKktSolveSm90[13].values[2]}), "gdn.kkt_solve sm_90 row 13 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[14].values[0], kKktSolveSm90[14].values[1], kKktSolveSm90[14].values[2]}), "gdn.kkt_solve sm_90 row 14 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[15].values[0], kKktSolveSm90[15].values[1], kKktSolveSm90[15].values[2]}), "gdn.kkt_solve sm_90 row 15 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[16].values[0], kKktSolveSm90[16].values[1], kKktSolveSm90[16].values[2]}), "gdn.kkt_solve sm_90 row 16 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[17].values[0], kKktSolveSm90[17].values[1], kKktSolveSm90[17].values[2]}), "gdn.kkt_solve sm_90 row 17 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[18].values[0], kKktSolveSm90[18].values[1], kKktSolveSm90[18].values[2]}), "gdn.kkt_solve sm_90 row 18 (c32.b16.w4) lies outside the declared space");
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[19].values[0], kKktSolveSm90[19].values[1], kKktSolveSm90[19].values[2]}), "gdn.kkt_solve sm_90 row 19 (c32.b16.w4) lies outside the declared space");
+// ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps) vh (per_value_head) cs (fuse_cumsum)
+/// Built-in default of gdn.kkt_solve (c64.b16.w4.vh0.cs0).
+inline constexpr int kKktSolveDefault[5] = {/*c*/ 64, /*b*/ 16, /*w*/ 4, /*vh*/ 0, /*cs*/ 0};
+static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2], kKktSolveDefault[3], kKktSolveDefault[4]}), "gdn.kkt_solve: the default lies outside the declared space");
 
 // ---- gdn.state_pass: axes c (chunk) s (stages) w (warps) bv (block_v)
 /// Built-in default of gdn.state_pass (c64.s2.w8.bv64).
@@ -703,7 +637,7 @@ struct Selection {
   Choice<5> fused_fwd;  ///< gdn.fused_fwd
   Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
   Choice<4> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
-  Choice<3> kkt_solve;  ///< gdn.kkt_solve
+  Choice<5> kkt_solve;  ///< gdn.kkt_solve
   Choice<4> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
   Choice<4> state_pass_wgmma;  ///< gdn.state_pass_wgmma
@@ -747,7 +681,6 @@ inline Selection select(const Query& q, int cc_major, int cc_minor) {
   s.state_pass_wgmma = detail::default_choice(kStatePassWgmmaDefault);
   if (cc_major == 9 && cc_minor == 0) {
     s.fused_fwd = detail::find(kFusedFwdSm90, q, kFusedFwdDefault);
-    s.kkt_solve = detail::find(kKktSolveSm90, q, kKktSolveDefault);
   }
   return s;
 }

@@ -137,7 +137,7 @@ void build_fixture_store(const std::string& path) {
     put(st, fixture_h200(), ff, p4k, {64, 128, 3, 8, 1}, 0.0, tuner::TrialStatus::kCompileError);
     // kkt_solve and the unfused baseline on the primary; state_pass never tuned (its default
     // stays).
-    put(st, h100, kk, p32k, {64, 32, 8}, 20.0);
+    put(st, h100, kk, p32k, {64, 32, 8, 0, 0}, 20.0);
     put(st, h100, kk, p32k, kk.default_point, 25.0);
     put(st, h100, un, p4k, {64, 4, 64}, 100.0);
     put(st, h100, un, p4k, un.default_point, 120.0);

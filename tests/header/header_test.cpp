@@ -273,7 +273,7 @@ TEST_F(HeaderDispatch, TunedConfigsNeverMixChunkSizes) {
   configs = qla_tuned::select(packed({32768}, 2, 8), 9, 0).tuned_configs();
   EXPECT_EQ(configs.at("gdn.fwd_plan"), (Point{64, 1, 16, 10, 1, 0}));
   EXPECT_EQ(configs.at("gdn.fused_fwd"), (Point{64, 128, 3, 8, 0}));
-  EXPECT_EQ(configs.at("gdn.kkt_solve"), (Point{64, 32, 8}));
+  EXPECT_EQ(configs.at("gdn.kkt_solve"), (Point{64, 32, 8, 0, 0}));
   // No plan row for the class: the first chunk-sharing kernel with a row (fused_fwd) decides.
   configs = qla_tuned::select(packed({8192, 8192}, 16, 64), 9, 0).tuned_configs();
   EXPECT_EQ(configs.count("gdn.fwd_plan"), 0u);

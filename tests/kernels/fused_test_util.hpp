@@ -252,7 +252,9 @@ double rel_fro(const std::vector<double>& ref, const X& x) {
 struct DeviceSeq {
   cuda::DeviceBuffer cu, chunk_index, chunk_offset;
   gdn::SequenceView view{};
-  DeviceSeq(const HostProblem& p, int chunk) {
+  /// With `padding_entries`, the list ends with the work list's entries (−1, j) for the rows after
+  /// the last sequence (cu_seqlens[N] + [j·C, (j+1)·C)), which kernels that own those rows zero.
+  DeviceSeq(const HostProblem& p, int chunk, bool padding_entries = false) {
     std::vector<int> idx, off;
     for (int n = 0; n < p.nseq; ++n) {
       off.push_back(static_cast<int>(idx.size() / 2));
@@ -260,13 +262,22 @@ struct DeviceSeq {
       for (int i = 0; i < nc; ++i) idx.insert(idx.end(), {n, i});
     }
     off.push_back(static_cast<int>(idx.size() / 2));
+    const int entries = off.back();
+    if (padding_entries)
+      for (long long j = 0; p.cu.back() + j * chunk < p.rows; ++j)
+        idx.insert(idx.end(), {-1, static_cast<int>(j)});
+    const int listed = static_cast<int>(idx.size() / 2);
     if (idx.empty()) idx = {0, 0};
     cu = cuda::DeviceBuffer::from_host(p.cu);
     chunk_index = cuda::DeviceBuffer::from_host(idx);
     chunk_offset = cuda::DeviceBuffer::from_host(off);
-    view = {
-        cu.as<int>(), chunk_index.as<int>(), chunk_offset.as<int>(), p.nseq, off.back(), p.c.tokens,
-        p.rows};
+    view = {cu.as<int>(),
+            chunk_index.as<int>(),
+            chunk_offset.as<int>(),
+            p.nseq,
+            padding_entries ? listed : entries,
+            p.c.tokens,
+            p.rows};
   }
 };
 

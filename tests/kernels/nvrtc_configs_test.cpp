@@ -73,19 +73,21 @@ TEST(CatalogJobs, FollowTheFamilyFilterAndTheTarget) {
 
 // cp_correct's staged M (two 128 x 132-float buffers beside the state slice and the split rows'
 // partial sums) builds where a block may opt in to them and cp.async exists: on sm_90a (227 KB)
-// every point with bv · sk ≤ 64, on sm_80 (163 KB) all but the two that need 164 KB (bv16.sk4,
-// bv32.sk2), not on sm_86 or sm_89 (99 KB). The register points (ms0) build everywhere.
+// every point with bv · sk ≤ 64 (and the two 4-row points, bv8 and bv16), on sm_80 (163 KB) all but
+// the two that need 164 KB (bv16.sk4, bv32.sk2), not on sm_86 or sm_89 (99 KB). The register points
+// (ms0, one row a thread) build everywhere.
 TEST(CatalogJobs, CpCorrectStagesMWhereTheBuffersFit) {
   for (const auto& [target, staged_points] : std::vector<std::pair<std::string, int>>{
-           {"sm_80", 6}, {"sm_86", 0}, {"sm_89", 0}, {"sm_90a", 8}}) {
+           {"sm_80", 8}, {"sm_86", 0}, {"sm_89", 0}, {"sm_90a", 10}}) {
     SCOPED_TRACE(target);
     const std::vector<CatalogJob> jobs = catalog_jobs(ArchInfo::named(target), {"gdn.cp_correct"});
     int staged = 0;
     for (const CatalogJob& j : jobs) staged += j.label.find(".ms1") != std::string::npos;
     EXPECT_EQ(staged, staged_points);
     EXPECT_EQ(jobs.size(), 8u + staged_points);
-    if (staged_points == 8) {
-      for (const char* label : {"bv16.ms1.sk4", "bv32.ms1.sk2", "bv8.ms1.sk4"}) {
+    if (staged_points == 10) {
+      for (const char* label : {"bv16.ms1.sk4.rt1", "bv32.ms1.sk2.rt1", "bv8.ms1.sk4.rt1",
+                                "bv8.ms1.sk1.rt4", "bv16.ms1.sk1.rt4"}) {
         const bool listed = std::any_of(jobs.begin(), jobs.end(),
                                         [&](const CatalogJob& j) { return j.label == label; });
         EXPECT_TRUE(listed) << label;

@@ -39,7 +39,7 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
     EXPECT_GT(k.space.size(), 1u) << k.space.kernel;
     // The correction's untuned op stages M where that builds: its trial there is the baseline.
     if (k.space.kernel == "gdn.cp_correct") {
-      EXPECT_EQ(k.space.label(k.baseline_point(gdn::Problem{})), "bv8.ms1.sk4");
+      EXPECT_EQ(k.space.label(k.baseline_point(gdn::Problem{})), "bv8.ms1.sk4.rt1");
     }
   }
 }
@@ -190,8 +190,8 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   put("gdn.fused_fwd", {32, 128, 2, 4, 0}, 90);
   put("gdn.fused_fwd", {32, 64, 2, 8, 0}, 95);
   put("gdn.fused_fwd_ws", {32, 128, 2, 8, 40}, 85);
-  put("gdn.kkt_solve", {64, 32, 8}, 80);
-  put("gdn.cp_correct", {32, 1, 2}, 70);
+  put("gdn.kkt_solve", {64, 32, 8, 0, 0}, 80);
+  put("gdn.cp_correct", {32, 1, 2, 1}, 70);
   const auto members = gdn_plan_members(*store_, device_, kH100);
   // Variant 1: the mma kernel fills the chunk-forward role, the warp-specialised one stays out.
   const Members at32 = members(problem_, {32, 2, 0, 10, 1, 0});
@@ -199,7 +199,7 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   EXPECT_EQ(at32.count("gdn.fused_fwd_ws"), 0u);
   EXPECT_EQ(at32.count("gdn.kkt_solve"),
             0u);  // nothing measured at C = 32: its default, moved, runs
-  EXPECT_EQ(at32.at("gdn.cp_correct").label, "bv32.ms1.sk2");  // shares no chunk size
+  EXPECT_EQ(at32.at("gdn.cp_correct").label, "bv32.ms1.sk2.rt1");  // shares no chunk size
   // Its untuned point: 2/8 heads, 8192 tokens split by CP auto into 8 pieces (qla's piece length,
   // 16 chunks), 8 x 8 = 64 CTAs per V-slice < 0.7 x 132 SMs → BV 64. Not the baseline member: the
   // untuned op runs the warp-specialised kernel here.
@@ -214,7 +214,7 @@ TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {
   EXPECT_TRUE(untuned.at("gdn.fused_fwd_ws").baseline);
   const Members at64 = members(problem_, {64, 2, 0, 10, 1, 0});
   EXPECT_EQ(at64.at("gdn.fused_fwd").label, "c64.bv64.s2.w8.sm0");
-  EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8");
+  EXPECT_EQ(at64.at("gdn.kkt_solve").label, "c64.b32.w8.vh0.cs0");
   EXPECT_EQ(members(problem_, {64, 2, 0, 10, 2, 0}).count("gdn.fused_fwd_ws"), 0u)
       << "nothing at C = 64";
   // Winners do not change the members (a plan's adoption rewrites them; a rerun must see the same

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "gpu_guard.hpp"
 #include "qla/tuner/measure.hpp"
@@ -122,6 +124,49 @@ TEST(MeasureGpu, GraphModeTimesEachKernelPerCall) {
   EXPECT_GT(g.kernels[1].mean_us, 0.0);
   EXPECT_LT(g.kernels[1].mean_us, 10.0);
   EXPECT_LE(g.kernels[0].mean_us + g.kernels[1].mean_us, g.mean_us * 1.02);
+}
+
+// A captured op is captured once per call it holds and then replayed: measuring its launches sees
+// each of its kernels once per captured call (three spins of 20 µs: 60 µs per sample) and never
+// runs the op's host code again.
+TEST(MeasureGpu, CapturedOpReplaysItsKernelsWithoutTheHostCode) {
+  QLA_REQUIRE_GPU();
+  Measurer m(0);
+  if (!m.cupti_active()) GTEST_SKIP() << m.cupti_status();
+  int host_calls = 0;
+  const CapturedOp graph(
+      [&](cudaStream_t s) {
+        ++host_calls;
+        spin_kernel<<<1, 1, 0, s>>>(20000);
+        empty_kernel<<<1, 1, 0, s>>>();
+      },
+      m.stream(), 3);
+  EXPECT_EQ(host_calls, 3);
+  const MeasureResult r = m.measure([&](cudaStream_t s) { graph.launch(s); });
+  EXPECT_EQ(host_calls, 3) << "a launch replays the graph, not the op";
+  ASSERT_EQ(r.kernels.size(), 2u);
+  EXPECT_NE(r.kernels[0].name.find("spin_kernel"), std::string::npos) << r.kernels[0].name;
+  EXPECT_NEAR(r.kernels[0].median_us, 60.0, 3.0) << "three spins per sample";
+  EXPECT_GE(r.time.median_us, r.kernels[0].median_us);
+}
+
+// An op that throws during the capture ends it: the error reaches the caller and the stream
+// measures the next op as usual.
+TEST(MeasureGpu, CaptureOfAThrowingOpLeavesTheStreamUsable) {
+  QLA_REQUIRE_GPU();
+  Measurer m(0);
+  EXPECT_THROW(CapturedOp(
+                   [](cudaStream_t s) {
+                     empty_kernel<<<1, 1, 0, s>>>();
+                     throw std::runtime_error("the op failed");
+                   },
+                   m.stream()),
+               std::runtime_error);
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusActive;
+  ASSERT_EQ(cudaStreamIsCapturing(m.stream(), &status), cudaSuccess);
+  EXPECT_EQ(status, cudaStreamCaptureStatusNone);
+  const MeasureResult r = m.measure([](cudaStream_t s) { spin_kernel<<<1, 1, 0, s>>>(10000); });
+  EXPECT_NEAR(r.time.median_us, 10.0, 1.0);
 }
 
 }  // namespace

@@ -316,6 +316,48 @@ MeasureResult Measurer::measure(const OpFn& op) {
   return out;
 }
 
+CapturedOp::CapturedOp(const OpFn& op, cudaStream_t stream, int calls) {
+  QLA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  try {
+    for (int i = 0; i < calls; ++i) op(stream);
+  } catch (...) {
+    // An op that threw inside the capture leaves the stream capturing: end it, so the stream
+    // (reused by every later measurement) works again.
+    cudaGraph_t partial = nullptr;
+    cudaStreamEndCapture(stream, &partial);
+    if (partial) cudaGraphDestroy(partial);
+    cudaGetLastError();
+    throw;
+  }
+  // A failure below leaves no error pending (the next measurement checks cudaGetLastError).
+  if (const cudaError_t e = cudaStreamEndCapture(stream, &graph_); e != cudaSuccess) {
+    if (graph_) cudaGraphDestroy(graph_);
+    cudaGetLastError();
+    cuda::raise_cuda_error(e, __FILE__, __LINE__, "cudaStreamEndCapture");
+  }
+  const char* step = "cudaGraphInstantiate";
+  cudaError_t e = cudaGraphInstantiate(&exec_, graph_, 0);
+  if (e == cudaSuccess) {
+    step = "cudaGraphUpload";
+    e = cudaGraphUpload(exec_, stream);
+  }
+  if (e != cudaSuccess) {
+    if (exec_) cudaGraphExecDestroy(exec_);
+    cudaGraphDestroy(graph_);
+    cudaGetLastError();
+    cuda::raise_cuda_error(e, __FILE__, __LINE__, step);
+  }
+}
+
+CapturedOp::~CapturedOp() {
+  if (exec_) cudaGraphExecDestroy(exec_);
+  if (graph_) cudaGraphDestroy(graph_);
+}
+
+void CapturedOp::launch(cudaStream_t stream) const {
+  QLA_CUDA_CHECK(cudaGraphLaunch(exec_, stream));
+}
+
 GraphResult Measurer::measure_graph(const OpFn& op, double rep_ms, int replays) {
   Impl& m = *impl_;
   // Estimate one call (warm), as do_bench does, to size the graph.
@@ -327,41 +369,15 @@ GraphResult Measurer::measure_graph(const OpFn& op, double rep_ms, int replays) 
   out.calls_per_replay = static_cast<int>(std::clamp(rep_ms / est_ms, 1.0, 10000.0));
   out.replays = std::max(replays, 1);
 
-  struct GraphGuard {
-    cudaGraph_t graph = nullptr;
-    cudaGraphExec_t exec = nullptr;
-    cudaStream_t capturing = nullptr;  // set while a capture is open
-    GraphGuard() = default;
-    GraphGuard(const GraphGuard&) = delete;
-    GraphGuard& operator=(const GraphGuard&) = delete;
-    ~GraphGuard() {
-      // An op that threw inside the capture leaves the stream capturing: end it, so the stream
-      // (reused by every later measurement) works again.
-      if (capturing) {
-        cudaGraph_t partial = nullptr;
-        cudaStreamEndCapture(capturing, &partial);
-        if (partial) cudaGraphDestroy(partial);
-        cudaGetLastError();
-      }
-      if (exec) cudaGraphExecDestroy(exec);
-      if (graph) cudaGraphDestroy(graph);
-    }
-  } g;
-  QLA_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
-  g.capturing = m.stream;
-  for (int i = 0; i < out.calls_per_replay; ++i) op(m.stream);
-  g.capturing = nullptr;
-  QLA_CUDA_CHECK(cudaStreamEndCapture(m.stream, &g.graph));
-  QLA_CUDA_CHECK(cudaGraphInstantiate(&g.exec, g.graph, 0));
-  QLA_CUDA_CHECK(cudaGraphUpload(g.exec, m.stream));
-  QLA_CUDA_CHECK(cudaGraphLaunch(g.exec, m.stream));  // first replay is warm-up
+  const CapturedOp graph(op, m.stream, out.calls_per_replay);
+  graph.launch(m.stream);  // first replay is warm-up
   QLA_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   if (m.cupti) take_records();  // the estimate and the warm-up replay
   double sum_us = 0;
   for (int r = 0; r < out.replays; ++r) {
     m.flush();
     QLA_CUDA_CHECK(cudaEventRecord(m.start, m.stream));
-    QLA_CUDA_CHECK(cudaGraphLaunch(g.exec, m.stream));
+    graph.launch(m.stream);
     QLA_CUDA_CHECK(cudaEventRecord(m.stop, m.stream));
     QLA_CUDA_CHECK(cudaStreamSynchronize(m.stream));
     float ms = 0;

@@ -14,6 +14,11 @@
 // H200 measured 3.1 µs per step at BV = 8 with 128 threads, about 3x the FMA count); kSplitK warps
 // per scheduler hide it and cut each thread's chain by kSplitK.
 //
+// kRowsPerThread = 4 (with M staged, one thread per row slot): each thread multiplies 4 rows by a
+// quarter of the columns of M and the 4 lanes of a row group reduce by shuffles, so a state load
+// feeds 4 rows instead of 1 (an H200's profiler put the 1-row step on the shared-memory pipe: L1
+// 61 % busy at BV = 8 with 4 threads per row, 81 % at BV = 16, while L2 and the FMA pipes idled).
+//
 // Where M waits (kStageM):
 //   false  in registers: each thread loads its part of its row of M (128 / kSplitK floats, each
 //          float4 refilled once piece j has used it). Across a warp those loads are 512 B apart,
@@ -31,7 +36,7 @@
 
 namespace qla::gdn {
 
-template <int BV, bool kStageM, int kSplitK>
+template <int BV, bool kStageM, int kSplitK, int kRowsPerThread>
 __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
     cp_correct_states_kernel(CpCorrectParams p) {
   cuda::griddep_chain();            // programmatic dependent launch (common/griddep.cuh)
@@ -44,6 +49,9 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
   static_assert(kV % BV == 0 && BV % 4 == 0 && BV <= 32,
                 "BV divides 128, a multiple of 4, at most 32");
   static_assert(kSplitK == 1 || kSplitK == 2 || kSplitK == 4, "1, 2 or 4 threads per row");
+  constexpr bool kTiled = kRowsPerThread == 4;
+  static_assert(kRowsPerThread == 1 || (kTiled && kStageM && kSplitK == 1 && BV <= 16),
+                "4 rows a thread: M staged, no split rows, BV 8 or 16");
   __shared__ __align__(16) float4 h_s[kK][kQ];  // (K, BV) fp32 running state slice
   // kStageM: [2][kK][kMPitch4] staged M; then [kSplitK − 1][kK][kQ] the parts' sums.
   extern __shared__ __align__(16) float4 dyn_smem[];
@@ -53,9 +61,13 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
   const int v0 = blockIdx.x * BV;
   const int head = blockIdx.y;
   const int raw = blockIdx.z;
-  const int r = threadIdx.x % kK;
-  const int part = threadIdx.x / kK;  // warp-uniform
-  const int i4_0 = part * kPart4;     // first float4 of M's row this thread sums over
+  // The row this thread owns (its running state row, ht, cp_h0). Tiled: lane l of warp w multiplies
+  // rows w·32 + l/4 + 8e (e = 0..3) over the columns i ≡ l (mod 4) of M, and after the reduction
+  // across those four lanes owns row w·32 + l/4 + 8·(l % 4).
+  const int r = kTiled ? (threadIdx.x / 32) * 32 + (threadIdx.x % 32) / 4 + 8 * (threadIdx.x % 4)
+                       : threadIdx.x % kK;
+  const int part = kTiled ? 0 : threadIdx.x / kK;  // warp-uniform
+  const int i4_0 = part * kPart4;                  // first float4 of M's row this thread sums over
   const bool owner = part == 0;
   const long long head_state = static_cast<long long>(kK) * kV;
   auto base_of = [&](int j) { return (static_cast<long long>(j) * p.heads + head) * head_state; };
@@ -124,6 +136,64 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
       }
     }
   };
+  // Tiled: row += Σ_i M[r][i] h[i][·] with the thread's 4 rows x BV over its quarter of i in
+  // registers, then a reduce-scatter across the 4 lanes of a row group (shuffles, 2 steps), after
+  // which each lane holds the full sum of the row it owns. Each state load serves 4 rows (a warp's
+  // loads hit 4 distinct rows of h_s at once), and the staged M is read conflict-free (rows 8 apart
+  // at a pitch of 132 floats: lane l reads bank 4·(l/4) + l % 4 + 4n).
+  auto multiply_tiled = [&](int j) {
+    const int lane = threadIdx.x % 32;
+    const int b = lane % 4;
+    const float* m = reinterpret_cast<const float*>(m_stage + (j & 1) * kK * kMPitch4) +
+                     ((threadIdx.x / 32) * 32 + lane / 4) * kCpStagedMPitch + b;
+    float4 acc[4][kQ];
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) acc[e][q] = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 8
+    for (int n = 0; n < kK / 4; ++n) {
+      float4 h[kQ];
+#pragma unroll
+      for (int q = 0; q < kQ; ++q) h[q] = h_s[4 * n + b][q];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float me = m[8 * e * kCpStagedMPitch + 4 * n];
+#pragma unroll
+        for (int q = 0; q < kQ; ++q) {
+          acc[e][q].x += me * h[q].x;
+          acc[e][q].y += me * h[q].y;
+          acc[e][q].z += me * h[q].z;
+          acc[e][q].w += me * h[q].w;
+        }
+      }
+    }
+    const auto plus_from = [](float4 a, const float4 give, int lane_mask) {
+      a.x += __shfl_xor_sync(0xffffffffu, give.x, lane_mask);
+      a.y += __shfl_xor_sync(0xffffffffu, give.y, lane_mask);
+      a.z += __shfl_xor_sync(0xffffffffu, give.z, lane_mask);
+      a.w += __shfl_xor_sync(0xffffffffu, give.w, lane_mask);
+      return a;
+    };
+    // Step 1 (lanes b, b ^ 2): b & 2 keeps rows e = 2, 3, else 0, 1, and gives the partner the
+    // other two. Step 2 (lanes b, b ^ 1): b & 1 keeps the second of its two. Lane b ends with row e
+    // = b.
+    const bool hi = (b & 2) != 0, odd = (b & 1) != 0;
+    float4 keep[2][kQ];
+#pragma unroll
+    for (int s = 0; s < 2; ++s)
+#pragma unroll
+      for (int q = 0; q < kQ; ++q)
+        keep[s][q] = plus_from(acc[hi ? 2 + s : s][q], acc[hi ? s : 2 + s][q], 2);
+#pragma unroll
+    for (int q = 0; q < kQ; ++q) {
+      const float4 sum = plus_from(keep[odd ? 1 : 0][q], keep[odd ? 0 : 1][q], 1);
+      row[q].x += sum.x;
+      row[q].y += sum.y;
+      row[q].z += sum.z;
+      row[q].w += sum.w;
+    }
+  };
   // After a multiply: the parts' sums to shared memory, a barrier (which also ends every read of
   // h_s and of the staged M), the owner adds them.
   auto combine = [&]() {
@@ -172,9 +242,13 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
       if (fb) {
         cuda::cp_async_wait<1>();  // M[j]'s group has landed (only piece j+1's may be in flight)
         __syncthreads();           // h_s and every thread's part of M[j] complete
-        const float4* m = m_stage + (j & 1) * kK * kMPitch4 + r * kMPitch4 + i4_0;
+        if constexpr (kTiled) {
+          multiply_tiled(j);
+        } else {
+          const float4* m = m_stage + (j & 1) * kK * kMPitch4 + r * kMPitch4 + i4_0;
 #pragma unroll
-        for (int i4 = 0; i4 < kPart4; ++i4) accumulate(m[i4], i4_0 + i4);
+          for (int i4 = 0; i4 < kPart4; ++i4) accumulate(m[i4], i4_0 + i4);
+        }
         combine();
       }
     } else if (fb) {

@@ -15,6 +15,7 @@
 
 #include "common/convert.cuh"
 #include "common/griddep.cuh"
+#include "common/warp_scan.cuh"
 #include "qla/gdn/cumsum_params.hpp"
 
 namespace qla::gdn {
@@ -64,24 +65,11 @@ __global__ void __launch_bounds__(128) chunk_local_cumsum_kernel(ChunkCumsumPara
     // Position j of the scan order: token j (forward) or token C-1-j (reverse); zeros beyond len
     // are harmless.
     float vals[kPerLane];
-    float run = 0.f;
+    cuda::warp_inclusive_scan(vals, [&](int j) { return tile[Reverse ? C - 1 - j : j][h]; });
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) {
       const int j = lane * kPerLane + e;
-      run += tile[Reverse ? C - 1 - j : j][h];
-      vals[e] = run;
-    }
-    float incl = run;  // inclusive scan of the lane totals
-#pragma unroll
-    for (int off = 1; off < 32; off *= 2) {
-      const float up = __shfl_up_sync(0xffffffffu, incl, off);
-      if (lane >= off) incl += up;
-    }
-    const float before = incl - run;
-#pragma unroll
-    for (int e = 0; e < kPerLane; ++e) {
-      const int j = lane * kPerLane + e;
-      tile[Reverse ? C - 1 - j : j][h] = vals[e] + before;
+      tile[Reverse ? C - 1 - j : j][h] = vals[e];
     }
   }
   __syncthreads();

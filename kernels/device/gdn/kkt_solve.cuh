@@ -3,27 +3,61 @@
 //   the qkv dtype
 // One CTA per (chunk, query/key head): the value heads of a group share K, so K is loaded and K Kᵀ
 // computed once (tensor cores, mma.sync m16n8k16, fp32 accumulators kept in registers), then each
-// value head of the group scales its rows by its own β and is inverted in turn. The inverse is
+// value head of the group scales its rows by its own β and is inverted in turn. With
+// kPerValueHead, one CTA per (chunk, value head) instead: K Kᵀ is formed once per value head (a
+// 64 x 64 x 128 product, small beside the inversion), and a grid of few chunks (short sequences)
+// spreads over more SMs with one inversion each on its chain. The inverse is
 // built by doubling: the C/kBlock diagonal blocks of kBlock rows are inverted by forward
 // substitution in registers (one warp per block, lane j holds column j), then neighbouring inverse
 // blocks Y₀, Y₁ of size m merge into one of size 2m through their lower-left block
 //   X₁₀ = −Y₁ (L₁₀ Y₀)                                  (two m × m × m TF32 products per merge)
 // for m = kBlock, 2·kBlock, … < C. Depth: kBlock − 1 dependent FMAs, then log2(C/kBlock) merge
 // levels, instead of C serial rows. A token with β‖k‖² > 2 (keys far from unit norm) sets
-// kCallErrorExpansiveKeys in the call's error word (qla/gdn/call_error.hpp).
+// kCallErrorExpansiveKeys in the call's error word (qla/gdn/call_error.hpp). With kFuseCumsum the
+// CTA also writes the chunk-local cumsum of g for its chunk and value heads while its K tile lands
+// (the prep of the gate and of A_r in one launch).
 // Compiles under nvcc and NVRTC.
 #pragma once
 
 #include "common/griddep.cuh"
 #include "common/mma.cuh"
+#include "common/warp_scan.cuh"
 #include "qla/gdn/call_error.hpp"
 #include "qla/gdn/fused_params.hpp"
 
 namespace qla::gdn {
 
+/// The chunk-local cumsum of g at one value head over the chunk's `rows` tokens from `first`, by
+/// the scan chunk_local_cumsum_kernel uses (common/warp_scan.cuh), so its bits.
+template <int kChunk>
+__device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long long first, int rows,
+                                                 int head, long long tpr) {
+  constexpr int kPerLane = kChunk / 32;
+  const int lane = threadIdx.x % 32;
+  // A chunk lies in one batch row: its tokens are stride_token apart from the first.
+  const long long in0 = cuda::token_offset(p.g_in, first, head, tpr);
+  float* const out = cuda::token_ptr<float>(p.g_out, first, head, tpr);
+  float vals[kPerLane];
+  cuda::warp_inclusive_scan(vals, [&](int j) {
+    if (j >= rows) return 0.f;
+    const long long at = in0 + j * p.g_in.stride_token;
+    return p.g_dtype == kKktGateBF16
+               ? cuda::to_float(static_cast<const __nv_bfloat16*>(p.g_in.data)[at])
+               : static_cast<const float*>(p.g_in.data)[at];
+  });
+#pragma unroll
+  for (int e = 0; e < kPerLane; ++e) {
+    const int j = lane * kPerLane + e;
+    if (j < rows) out[j * p.g_out.stride_token] = vals[e];
+  }
+}
+
 /// kChunk: C (32 or 64); kBlock: diagonal block size of the inversion (16 or 32, ≤ C); kWarps: 4 or
-/// 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or T.
-template <int kChunk, int kBlock, int kWarps, class T, class BetaT>
+/// 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or T; kPerValueHead: a CTA per value
+/// head (else per query/key head); kFuseCumsum: also the chunk-local cumsum of g for the CTA's
+/// value heads (KktSolveParams::g_out), which then needs no cumsum kernel.
+template <int kChunk, int kBlock, int kWarps, class T, class BetaT, bool kPerValueHead,
+          bool kFuseCumsum>
 __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
@@ -47,15 +81,30 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   const int tid = threadIdx.x;
   const int warp = tid / 32;
   const int heads_qk = p.heads_v / p.group;
-  const int chunk = blockIdx.x / heads_qk;
-  const int qk_head = blockIdx.x % heads_qk;
+  const int heads_per_chunk = kPerValueHead ? p.heads_v : heads_qk;  // CTAs per chunk
+  const int chunk = blockIdx.x / heads_per_chunk;
+  const int slot = blockIdx.x % heads_per_chunk;
+  const int qk_head = kPerValueHead ? slot / p.group : slot;
+  const int head_begin = kPerValueHead ? slot : qk_head * p.group;  // this CTA's first value head
+  const int head_end = head_begin + (kPerValueHead ? 1 : p.group);
+  const long long tpr = p.seq.tokens_per_row;
   const int seq = p.seq.chunk_index[2 * chunk];
   const int cis = p.seq.chunk_index[2 * chunk + 1];
-  if (seq < 0) return;  // a padding entry of the work list
+  if (seq < 0) {                  // a padding entry j = cis of the work list
+    if constexpr (kFuseCumsum) {  // zero g_out at rows cu_seqlens[N] + [j·C, (j+1)·C), as cumsum
+      const long long pad0 =
+          p.seq.cu_seqlens[p.seq.num_sequences] + static_cast<long long>(cis) * kChunk;
+      for (int i = threadIdx.x; i < kChunk * (head_end - head_begin); i += kWarps * 32) {
+        const long long tok = pad0 + i % kChunk;
+        if (tok < p.seq.total_tokens)
+          *cuda::token_ptr<float>(p.g_out, tok, head_begin + i / kChunk, tpr) = 0.f;
+      }
+    }
+    return;
+  }
   const long long first = p.seq.cu_seqlens[seq] + static_cast<long long>(cis) * kChunk;
   const long long end = p.seq.cu_seqlens[seq + 1];
   const int rows = end - first < kChunk ? static_cast<int>(end - first) : kChunk;
-  const long long tpr = p.seq.tokens_per_row;
 
   // K tile (zero rows past the sequence end) and β. A chunk lies in one batch row: its tokens are
   // stride_token apart.
@@ -70,6 +119,10 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
                        valid);
     }
     cuda::cp_async_commit();
+    if constexpr (kFuseCumsum) {  // while K lands: warp w scans value heads begin + w, + kWarps, …
+      for (int head = head_begin + warp; head < head_end; head += kWarps)
+        kkt_chunk_cumsum<kChunk>(p, first, rows, head, tpr);
+    }
     cuda::cp_async_wait<0>();
     __syncthreads();
   }
@@ -81,7 +134,8 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   const int n0 = Tiling::n0(warp);
   cuda::warp_mma<T, false, false, Tiling::kMT, Tiling::kNT, kD>(kk, ks, kPk, ks, kPk, m0, n0);
 
-  for (int head = qk_head * p.group; head < (qk_head + 1) * p.group; ++head) {
+  // One value head: its inverse. Written once for both CTA layouts.
+  const auto invert = [&](const int head) {
     // β of this value head, a zeroed inverse; the previous head's store is done reading `as`.
     {
       const BetaT* bbase =
@@ -168,7 +222,12 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
       }
     }
     __syncthreads();
-  }  // value heads
+  };
+  if constexpr (kPerValueHead) {
+    invert(head_begin);
+  } else {
+    for (int head = head_begin; head < head_end; ++head) invert(head);
+  }
 }
 
 }  // namespace qla::gdn

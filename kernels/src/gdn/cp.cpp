@@ -26,6 +26,7 @@ bool CpCorrectFamily::buildable(const Config& c, const ArchInfo& arch) {
   // 512 threads leave 128 registers a thread: too few for 32 columns of the row, their sums and ht
   // (ptxas spills, sm_90a).
   if (c.block_v * c.split_k > 64) return false;
+  if (c.rows_per_thread == 4 && (!c.stage_m || c.split_k != 1 || c.block_v > 16)) return false;
   const std::size_t state_slice =
       kCpStateRows * static_cast<std::size_t>(c.block_v) * sizeof(float);
   return cp_correct_dynamic_smem(c) + state_slice <=
@@ -41,7 +42,7 @@ std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c) {
 }
 
 Point untuned_cp_correct_point(const ArchInfo& arch) {
-  const CpCorrectConfig staged{8, 1, 4};
+  const CpCorrectConfig staged{8, 1, 4, 1};
   return CpCorrectFamily::buildable(staged, arch) ? staged.to_point()
                                                   : cp_correct_space().default_point;
 }
@@ -49,7 +50,8 @@ Point untuned_cp_correct_point(const ArchInfo& arch) {
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c) {
   return {"gdn/cp_correct.cuh",
           "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ", " +
-              (c.stage_m ? "true" : "false") + ", " + std::to_string(c.split_k) + ">",
+              (c.stage_m ? "true" : "false") + ", " + std::to_string(c.split_k) + ", " +
+              std::to_string(c.rows_per_thread) + ">",
           cuda::params_layout<CpCorrectParams>()};
 }
 

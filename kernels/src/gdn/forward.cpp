@@ -168,7 +168,12 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
   const TokenTensor a_r = contiguous_tensor(ws + w.a_r, args.tokens, p.h_v, im.fused.chunk);
   FusedLaunch l;
   l.cumsum = {args.g, g_cum, lists.raw, p.h_v};
-  l.kkt = {k, args.beta, a_r, lists.raw, p.h_v, group, lists.build.error};
+  l.kkt = {k, args.beta, a_r, lists.raw, p.h_v, group, lists.build.error, {}, {}, kKktGateF32};
+  if (im.kkt.fuse_cumsum) {  // kkt_solve writes g_cum too: no cumsum launch
+    l.kkt.g_in = args.g;
+    l.kkt.g_out = g_cum;
+    l.kkt.g_dtype = p.gate_dtype == DType::kBF16 ? kKktGateBF16 : kKktGateF32;
+  }
   FusedFwdParams& f = l.fused;
   f.q = q;
   f.k = k;
@@ -238,10 +243,12 @@ void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& l
     s.programmatic_dependent_launch = im.pdl;
     return s;
   };
-  im.cumsum_kernel->launch(chained(cumsum_shape(im.cumsum, lists.raw.num_chunks, h)), &l.cumsum,
-                           stream);
-  im.kkt_kernel->launch(chained(kkt_solve_shape(im.kkt, lists.raw.num_chunks, im.problem.h_qk)),
-                        &l.kkt, stream);
+  if (!im.kkt.fuse_cumsum)
+    im.cumsum_kernel->launch(chained(cumsum_shape(im.cumsum, lists.raw.num_chunks, h)), &l.cumsum,
+                             stream);
+  im.kkt_kernel->launch(
+      chained(kkt_solve_shape(im.kkt, lists.raw.num_chunks, im.problem.h_qk, im.problem.h_v)),
+      &l.kkt, stream);
   const int pieces = lists.pieces.num_sequences;
   if (im.cp) {
     im.warmup_kernel->launch(chained(cp_warmup_shape(pieces, h)), &l.warmup, stream);

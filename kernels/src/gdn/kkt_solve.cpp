@@ -31,13 +31,15 @@ cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta) 
   return {"gdn/kkt_solve.cuh",
           "qla::gdn::kkt_solve_kernel<" + std::to_string(c.chunk) + ", " + std::to_string(c.block) +
               ", " + std::to_string(c.warps) + ", " + detail::qkv_type_name(qkv) + ", " +
-              detail::beta_type_name(qkv, beta) + ">",
+              detail::beta_type_name(qkv, beta) + ", " + (c.per_value_head ? "true" : "false") +
+              ", " + (c.fuse_cumsum ? "true" : "false") + ">",
           cuda::params_layout<KktSolveParams>()};
 }
 
-cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_qk) {
+cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_qk,
+                                  int heads_v) {
   cuda::LaunchShape s;
-  s.grid = {static_cast<unsigned>(num_chunks * heads_qk), 1, 1};
+  s.grid = {static_cast<unsigned>(num_chunks * (c.per_value_head ? heads_v : heads_qk)), 1, 1};
   s.block = {static_cast<unsigned>(32 * c.warps), 1, 1};
   s.dynamic_smem = kkt_solve_smem_bytes(c);
   return s;
@@ -46,7 +48,15 @@ cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int h
 std::string can_implement(const Problem& p, const KktSolveConfig& c) {
   if (!kkt_solve_space().contains(c.to_point())) return "config is not a point of gdn.kkt_solve";
   if (c.block > c.chunk) return "kkt_solve: inversion block larger than the chunk";
+  if (c.fuse_cumsum && p.gate_dtype != DType::kF32 && p.gate_dtype != DType::kBF16)
+    return "kkt_solve with the gate's cumsum fused needs fp32 or bf16 g";
   return detail::fused_family_can_implement(p, "kkt_solve");
+}
+
+Point untuned_kkt_solve_point(const Problem& p) {
+  KktSolveConfig c;
+  c.fuse_cumsum = p.gate_dtype == DType::kF32 || p.gate_dtype == DType::kBF16 ? 1 : 0;
+  return c.to_point();
 }
 
 std::string check_params(const KktSolveParams& p) {

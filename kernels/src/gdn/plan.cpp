@@ -124,8 +124,9 @@ Point choose(const SpaceDecl& space, const Problem& problem, const cuda::DeviceI
 // already use it (UserError otherwise); a looked-up one at another chunk size belongs to another
 // tuning and is dropped; the default is moved to `chunk`.
 Point choose_at_chunk(const SpaceDecl& space, int chunk, const Problem& problem,
-                      const cuda::DeviceInfo& device, const PlanOptions& options) {
-  Point p = choose(space, problem, device, options);
+                      const cuda::DeviceInfo& device, const PlanOptions& options,
+                      const Point* untuned = nullptr) {
+  Point p = choose(space, problem, device, options, untuned);
   const int c = value_of(space, p, "chunk");
   if (auto it = options.configs.find(space.kernel); it != options.configs.end()) {
     QLA_REQUIRE(c == chunk, "config " << space.label(p) << " of " << space.kernel
@@ -133,7 +134,7 @@ Point choose_at_chunk(const SpaceDecl& space, int chunk, const Problem& problem,
                                       << chunk);
     return p;
   }
-  if (c != chunk) p = space.default_point;
+  if (c != chunk) p = untuned ? *untuned : space.default_point;
   return with_value(space, p, "chunk", chunk);
 }
 
@@ -403,8 +404,9 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
 
   im.cumsum =
       CumsumConfig::from_point(choose_at_chunk(cumsum_space(), c, problem, device, options));
-  im.kkt =
-      KktSolveConfig::from_point(choose_at_chunk(kkt_solve_space(), c, problem, device, options));
+  const Point kkt_untuned = untuned_kkt_solve_point(problem);
+  im.kkt = KktSolveConfig::from_point(
+      choose_at_chunk(kkt_solve_space(), c, problem, device, options, &kkt_untuned));
   im.labels[cumsum_space().kernel] = cumsum_space().label(im.cumsum.to_point());
   im.labels[kkt_solve_space().kernel] = kkt_solve_space().label(im.kkt.to_point());
   if (cp) {
@@ -434,7 +436,8 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   }
 
   auto& cache = cuda::KernelCache::global();
-  im.cumsum_kernel = &cache.get(cumsum_spec(im.cumsum, false, problem.gate_dtype));
+  if (!im.kkt.fuse_cumsum)  // else kkt_solve writes g_cum
+    im.cumsum_kernel = &cache.get(cumsum_spec(im.cumsum, false, problem.gate_dtype));
   im.kkt_kernel = &cache.get(kkt_solve_spec(im.kkt, problem.qkv_dtype, problem.beta_dtype));
   im.fused_kernel = &cache.get(fused_fwd_spec(im.fused, problem.qkv_dtype, problem.beta_dtype));
   if (cp) {

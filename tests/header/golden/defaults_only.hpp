@@ -10,7 +10,7 @@
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, no tuned rows (default c64.bv64.s2.w8.sm0)
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, no tuned rows (default c64.bv64.s2.w8.rs40)
 // kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)
-// kernel gdn.kkt_solve: space 215a6700f54bbc63, no tuned rows (default c64.b16.w4)
+// kernel gdn.kkt_solve: space 2a6c4708acf9a723, no tuned rows (default c64.b16.w4.vh0.cs0)
 // kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, no tuned rows (default hbv32.hw8.obv128)
 // kernel gdn.state_pass_wgmma: space 51608eb950424ef8, no tuned rows (default c64.bv64.s2.f1)
@@ -71,10 +71,10 @@ static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsDefau
 inline constexpr int kFusedFwdWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*f*/ 1};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>({kFusedFwdWgmmaDefault[0], kFusedFwdWgmmaDefault[1], kFusedFwdWgmmaDefault[2], kFusedFwdWgmmaDefault[3]}), "gdn.fused_fwd_wgmma: the default lies outside the declared space");
 
-// ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
-/// Built-in default of gdn.kkt_solve (c64.b16.w4).
-inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]}), "gdn.kkt_solve: the default lies outside the declared space");
+// ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps) vh (per_value_head) cs (fuse_cumsum)
+/// Built-in default of gdn.kkt_solve (c64.b16.w4.vh0.cs0).
+inline constexpr int kKktSolveDefault[5] = {/*c*/ 64, /*b*/ 16, /*w*/ 4, /*vh*/ 0, /*cs*/ 0};
+static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2], kKktSolveDefault[3], kKktSolveDefault[4]}), "gdn.kkt_solve: the default lies outside the declared space");
 
 // ---- gdn.state_pass: axes c (chunk) s (stages) w (warps) bv (block_v)
 /// Built-in default of gdn.state_pass (c64.s2.w8.bv64).
@@ -97,7 +97,7 @@ struct Selection {
   Choice<5> fused_fwd;  ///< gdn.fused_fwd
   Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
   Choice<4> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
-  Choice<3> kkt_solve;  ///< gdn.kkt_solve
+  Choice<5> kkt_solve;  ///< gdn.kkt_solve
   Choice<4> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
   Choice<4> state_pass_wgmma;  ///< gdn.state_pass_wgmma

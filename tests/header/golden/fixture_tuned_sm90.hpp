@@ -11,7 +11,7 @@
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source fixture-src-1, 3 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, source fixture-src-1, 1 row
 // kernel gdn.fused_fwd_wgmma: space a3f96a6bbac1f7ca, no tuned rows (default c64.bv64.s2.f1)
-// kernel gdn.kkt_solve: space 215a6700f54bbc63, source fixture-src-1, 1 row
+// kernel gdn.kkt_solve: space 2a6c4708acf9a723, source fixture-src-1, 1 row
 // kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, source fixture-src-1, 1 row
 // kernel gdn.state_pass_wgmma: space 51608eb950424ef8, no tuned rows (default c64.bv64.s2.f1)
@@ -28,7 +28,7 @@
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 32, 2, 4, false, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd.cuh | qla::gdn::fused_fwd_kernel<64, 32, 2, 8, false, __nv_bfloat16, float>
 // qla-aot: gdn/fused_fwd_ws.cuh | qla::gdn::fused_fwd_ws_kernel<64, 128, 2, 8, 24, __nv_bfloat16, float>
-// qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<64, 32, 8, __nv_bfloat16, float>
+// qla-aot: gdn/kkt_solve.cuh | qla::gdn::kkt_solve_kernel<64, 32, 8, __nv_bfloat16, float, false, false>
 #pragma once
 
 #include <array>
@@ -105,16 +105,16 @@ static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsSm90[
 inline constexpr int kFusedFwdWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*f*/ 1};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>({kFusedFwdWgmmaDefault[0], kFusedFwdWgmmaDefault[1], kFusedFwdWgmmaDefault[2], kFusedFwdWgmmaDefault[3]}), "gdn.fused_fwd_wgmma: the default lies outside the declared space");
 
-// ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps)
-/// Built-in default of gdn.kkt_solve (c64.b16.w4).
-inline constexpr int kKktSolveDefault[3] = {/*c*/ 64, /*b*/ 16, /*w*/ 4};
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2]}), "gdn.kkt_solve: the default lies outside the declared space");
+// ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps) vh (per_value_head) cs (fuse_cumsum)
+/// Built-in default of gdn.kkt_solve (c64.b16.w4.vh0.cs0).
+inline constexpr int kKktSolveDefault[5] = {/*c*/ 64, /*b*/ 16, /*w*/ 4, /*vh*/ 0, /*cs*/ 0};
+static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveDefault[0], kKktSolveDefault[1], kKktSolveDefault[2], kKktSolveDefault[3], kKktSolveDefault[4]}), "gdn.kkt_solve: the default lies outside the declared space");
 /// gdn.kkt_solve on sm_90: 1 row.
-inline constexpr std::array<Row<3>, 1> kKktSolveSm90 = {{
-    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b32.w8 20.000 us (best trial), 1.25x over the untuned op (25.000 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8}, 20.0, 25.0},
+inline constexpr std::array<Row<5>, 1> kKktSolveSm90 = {{
+    // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b32.w8.vh0.cs0 20.000 us (best trial), 1.25x over the untuned op (25.000 us)
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8, /*vh*/ 0, /*cs*/ 0}, 20.0, 25.0},
 }};
-static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2]}), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8) lies outside the declared space");
+static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2], kKktSolveSm90[0].values[3], kKktSolveSm90[0].values[4]}), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8.vh0.cs0) lies outside the declared space");
 
 // ---- gdn.state_pass: axes c (chunk) s (stages) w (warps) bv (block_v)
 /// Built-in default of gdn.state_pass (c64.s2.w8.bv64).
@@ -143,7 +143,7 @@ struct Selection {
   Choice<5> fused_fwd;  ///< gdn.fused_fwd
   Choice<5> fused_fwd_ws;  ///< gdn.fused_fwd_ws
   Choice<4> fused_fwd_wgmma;  ///< gdn.fused_fwd_wgmma
-  Choice<3> kkt_solve;  ///< gdn.kkt_solve
+  Choice<5> kkt_solve;  ///< gdn.kkt_solve
   Choice<4> state_pass;  ///< gdn.state_pass
   Choice<3> unfused;  ///< gdn.unfused
   Choice<4> state_pass_wgmma;  ///< gdn.state_pass_wgmma

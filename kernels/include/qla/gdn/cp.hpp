@@ -15,12 +15,15 @@
 
 namespace qla::gdn {
 
-/// Config of cp_correct_states_kernel. Label e.g. "bv8.ms1.sk4".
+/// Config of cp_correct_states_kernel. Label e.g. "bv8.ms1.sk4.rt1".
 struct CpCorrectConfig {
   int block_v = 8;  ///< V columns per CTA (8, 16, 32)
   int stage_m =
       0;  ///< 1: M through shared memory by cp.async (sm_80+), 0: each thread's row in registers
   int split_k = 1;  ///< threads per state row (1, 2, 4): each sums 128 / split_k columns of M
+  /// 4: each thread multiplies 4 rows by a quarter of M's columns, reduced across lanes (ms1, sk1,
+  /// bv ≤ 16); 1: one row
+  int rows_per_thread = 1;
 
   Point to_point() const;
   static CpCorrectConfig from_point(
@@ -30,9 +33,10 @@ struct CpCorrectConfig {
 /// cp_warmup_counts_kernel has nothing to tune: one point.
 struct CpWarmupConfig {};
 
-inline constexpr int kCpCorrectBlockVValues[] = {8, 16, 32};  ///< state columns per CTA
-inline constexpr int kCpCorrectStageMValues[] = {0, 1};       ///< where M waits for its piece
-inline constexpr int kCpCorrectSplitKValues[] = {1, 2, 4};    ///< threads per state row
+inline constexpr int kCpCorrectBlockVValues[] = {8, 16, 32};    ///< state columns per CTA
+inline constexpr int kCpCorrectStageMValues[] = {0, 1};         ///< where M waits for its piece
+inline constexpr int kCpCorrectSplitKValues[] = {1, 2, 4};      ///< threads per state row
+inline constexpr int kCpCorrectRowsPerThreadValues[] = {1, 4};  ///< rows a thread multiplies
 
 /// The declaration of gdn.cp_warmup (qla/family.hpp): no axes, one point.
 struct CpWarmupFamily {
@@ -46,7 +50,7 @@ struct CpWarmupFamily {
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
 
-/// The declaration of gdn.cp_correct (qla/family.hpp): default bv8.ms0.sk1 (builds everywhere).
+/// The declaration of gdn.cp_correct (qla/family.hpp): default bv8.ms0.sk1.rt1 (builds everywhere).
 struct CpCorrectFamily {
   using Config = CpCorrectConfig;
   static constexpr const char* kId = "gdn.cp_correct";
@@ -58,10 +62,15 @@ struct CpCorrectFamily {
            "1: each piece's M staged in shared memory by cp.async, 0: in registers"),
       axis("split_k", "sk", &Config::split_k, kCpCorrectSplitKValues,
            "threads per state row, each summing 128 / sk columns of M (128 sk threads per CTA)"),
+      axis("rows_per_thread", "rt", &Config::rows_per_thread, kCpCorrectRowsPerThreadValues,
+           "4: a thread multiplies 4 rows by a quarter of M's columns, the lanes of a row group "
+           "reduce by shuffles (ms1, sk1, bv <= 16); 1: one row"),
   };
-  static constexpr Config kAot[] = {Config{}};
+  /// The default and the untuned point where it builds (untuned_cp_correct_point), so an untuned
+  /// plan launches without NVRTC.
+  static constexpr Config kAot[] = {Config{}, Config{8, 1, 4, 1}};
   /// ms1 needs cp.async (sm_80+); every config needs cp_correct_dynamic_smem() plus the state
-  /// slice per block; bv · sk ≤ 64 (registers).
+  /// slice per block; bv · sk ≤ 64 (registers); rt4 needs ms1, sk1 and bv ≤ 16.
   static bool buildable(const Config& c, const ArchInfo& arch);
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
@@ -71,9 +80,9 @@ inline CpCorrectConfig CpCorrectConfig::from_point(const Point& p) {
   return qla::from_point<CpCorrectFamily>(p);
 }
 
-/// The untuned point of gdn.cp_correct on `arch`: bv8.ms1.sk4 where it builds (sm_80, sm_90; an
+/// The untuned point of gdn.cp_correct on `arch`: bv8.ms1.sk4.rt1 where it builds (sm_80, sm_90; an
 /// H200 measured it 0.94x-0.99x the op's time with bv8.ms0.sk1 at 2/8 and 4/16 heads, 8192 and
-/// 32768 tokens, 2026-11-29), else the family's default bv8.ms0.sk1.
+/// 32768 tokens, 2026-11-29), else the family's default bv8.ms0.sk1.rt1.
 Point untuned_cp_correct_point(const ArchInfo& arch);
 
 /// Space "gdn.cp_warmup" (no axes: one point).

@@ -35,8 +35,13 @@ QLA_HOST_DEVICE constexpr int fused_pitch32(int cols) { return cols + 4; }
 // ---------------------------------------------------------------------------------------------------------
 // kkt_solve: A_r = (I + StrictLower(diag(beta) K Kᵀ))⁻¹ per (chunk, value head).
 
+/// KktSolveParams::g_dtype: the gate's dtype.
+inline constexpr int kKktGateF32 = 0;
+inline constexpr int kKktGateBF16 = 1;
+
 /// Parameters of kkt_solve_kernel. Grid: one CTA per (chunk of seq.chunk_index, query/key head),
-/// 1-D, blockIdx.x = chunk * (heads_v / group) + qk head; it writes A_r of the group's value heads.
+/// 1-D, blockIdx.x = chunk * (heads_v / group) + qk head, and it writes A_r of the group's value
+/// heads; or (per value head) blockIdx.x = chunk * heads_v + value head.
 struct KktSolveParams {
   TokenTensor k;     ///< [B, T, H_qk, 128] qkv dtype
   TokenTensor beta;  ///< [B, T, H_v] (dim 1) fp32 or qkv dtype
@@ -48,6 +53,12 @@ struct KktSolveParams {
   /// The call's error word (qla/gdn/call_error.hpp), or null: kCallErrorExpansiveKeys is ORed in
   /// when β‖k‖² > 2 at a valid token.
   int* error;
+  /// The configs that fuse the chunk-local cumsum (cs1) also write what chunk_local_cumsum_kernel
+  /// writes for the CTA's chunk and value heads: g_out [B, T, H_v] fp32 from the gate g_in
+  /// [B, T, H_v] of dtype g_dtype (kKktGateF32, kKktGateBF16). Unused otherwise.
+  TokenTensor g_in;
+  TokenTensor g_out;
+  int g_dtype;
 };
 
 /// Shared-memory layout of kkt_solve (bytes from the dynamic smem base).

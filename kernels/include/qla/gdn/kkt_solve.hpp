@@ -21,6 +21,12 @@ struct KktSolveConfig {
   int chunk = 64;  ///< C, tokens per chunk (must equal the fused kernel's)
   int block = 16;  ///< diagonal block size of the blocked inversion (16 or 32 rows)
   int warps = 4;   ///< warps per CTA (4 or 8)
+  /// 0: one CTA per (chunk, query/key head), its value heads in turn on one K Kᵀ; 1: one CTA per
+  /// (chunk, value head), K Kᵀ formed by each (more CTAs, a shorter serial walk per CTA)
+  int per_value_head = 0;
+  /// 1: the kernel also writes the chunk-local cumsum of g for its chunk and value heads, and the
+  /// op launches no cumsum kernel (one launch less on the chain)
+  int fuse_cumsum = 0;
 
   Point to_point() const;
   static KktSolveConfig from_point(
@@ -30,8 +36,10 @@ struct KktSolveConfig {
 inline constexpr int kKktSolveChunkValues[] = {64, 32};  ///< C, tokens
 inline constexpr int kKktSolveBlockValues[] = {16, 32};  ///< diagonal block of the inversion, rows
 inline constexpr int kKktSolveWarpsValues[] = {4, 8};    ///< warps per CTA
+inline constexpr int kKktSolvePerValueHeadValues[] = {0, 1};  ///< CTA per qk head or value head
+inline constexpr int kKktSolveFuseCumsumValues[] = {0, 1};    ///< also the chunk-local cumsum of g
 
-/// The declaration of gdn.kkt_solve (qla/family.hpp): default c64.b16.w4.
+/// The declaration of gdn.kkt_solve (qla/family.hpp): default c64.b16.w4.vh0.cs0.
 struct KktSolveFamily {
   using Config = KktSolveConfig;
   static constexpr const char* kId = "gdn.kkt_solve";
@@ -42,9 +50,16 @@ struct KktSolveFamily {
       axis("block", "b", &Config::block, kKktSolveBlockValues,
            "diagonal block size of the blocked inversion, rows"),
       axis("warps", "w", &Config::warps, kKktSolveWarpsValues, "warps per CTA"),
+      axis("per_value_head", "vh", &Config::per_value_head, kKktSolvePerValueHeadValues,
+           "0: a CTA per (chunk, qk head) inverts its value heads in turn, 1: a CTA per (chunk, "
+           "value head)"),
+      axis("fuse_cumsum", "cs", &Config::fuse_cumsum, kKktSolveFuseCumsumValues,
+           "1: also the chunk-local cumsum of g (no cumsum launch), 0: the cumsum kernel runs"),
   };
-  /// The default at both chunk sizes (a plan tuned at C = 32 elsewhere runs it untuned there).
-  static constexpr Config kAot[] = {Config{}, Config{32}};
+  /// The default and the untuned point (untuned_kkt_solve_point) at both chunk sizes (a plan
+  /// tuned at C = 32 elsewhere runs them untuned there).
+  static constexpr Config kAot[] = {Config{}, Config{32}, Config{64, 16, 4, 0, 1},
+                                    Config{32, 16, 4, 0, 1}};
   /// The inversion block fits the chunk; shared memory within the arch's opt-in limit.
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v, fp32 β.
@@ -65,14 +80,22 @@ inline KktSolveConfig KktSolveConfig::from_point(const Point& p) {
 /// gdn.kkt_solve's space (space_of<KktSolveFamily>()).
 inline const SpaceDecl& kkt_solve_space() { return space_of<KktSolveFamily>(); }
 
+/// The untuned point of gdn.kkt_solve for `p`: the default with the gate's cumsum fused
+/// (c64.b16.w4.vh0.cs1) where the gate is fp32 or bf16, else the default. On an H200 (2026-11-29,
+/// CUDA graph) the fused cumsum took the op to 0.88x-0.99x of its time with the default at 2/8,
+/// 4/16 and 16/64 heads, 2048 and 32768 tokens.
+Point untuned_kkt_solve_point(const Problem& p);
+
 /// Dynamic shared memory of a config, bytes.
 std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c);
 
 /// The instantiation for q/k/v dtype `qkv` (bf16 or fp16) and β dtype `beta` (f32 or == qkv).
 cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta);
 
-/// One CTA per (chunk, query/key head): the value heads of its group share K Kᵀ.
-cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_qk);
+/// One CTA per (chunk, query/key head), whose value heads share K Kᵀ (vh0), or per (chunk, value
+/// head) (vh1).
+cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_qk,
+                                  int heads_v);
 
 /// Empty when the config can run `p`, else why not (head dims, dtypes, head ratio).
 std::string can_implement(const Problem& p, const KktSolveConfig& c);

@@ -77,6 +77,25 @@ struct GraphResult {
   std::vector<KernelMean> kernels;
 };
 
+/// `calls` back-to-back calls of an op captured as one CUDA graph and instantiated. Launching it
+/// enqueues the op's kernels with none of the host's launch work between them, as a deployment
+/// that replays a CUDA graph runs them; the GPU's own gaps between kernels stay.
+class CapturedOp {
+ public:
+  /// Captures `op` on `stream` (thread-local capture mode), instantiates and uploads the graph.
+  /// Throws (ApiError, or what `op` throws) when that fails; the stream is left usable.
+  CapturedOp(const OpFn& op, cudaStream_t stream, int calls = 1);
+  CapturedOp(const CapturedOp&) = delete;
+  CapturedOp& operator=(const CapturedOp&) = delete;
+  ~CapturedOp();
+  /// Enqueues the captured calls on `stream`.
+  void launch(cudaStream_t stream) const;
+
+ private:
+  cudaGraph_t graph_ = nullptr;
+  cudaGraphExec_t exec_ = nullptr;
+};
+
 /// Measures ops on one device. Move-only owner of the scrub buffer, the events, the stream and the
 /// CUPTI subscription (one per process: a second Measurer falls back to events).
 class Measurer {

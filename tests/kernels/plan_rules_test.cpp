@@ -1,0 +1,300 @@
+// The forward op's host-side rules (no GPU): FlashQLA's CP rule and piece length, qla's untuned
+// points per architecture and problem, that the untuned op's kernels are built ahead of time for
+// the H100/H200 target, the plan space, --config parsing.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "qla/cuda/aot_registry.hpp"
+#include "qla/error.hpp"
+#include "qla/gdn/cp.hpp"
+#include "qla/gdn/forward.hpp"
+#include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_wgmma.hpp"
+#include "qla/gdn/fused_fwd_ws.hpp"
+#include "qla/gdn/kkt_solve.hpp"
+#include "qla/gdn/naive_fwd.hpp"
+#include "qla/gdn/plan.hpp"
+#include "qla/ref/cp_reference.hpp"
+#include "qla/space.hpp"
+
+namespace qla::test {
+namespace {
+
+using gdn::PlanOptions;
+
+TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
+  // FlashQLA's rules for 132 SMs: (sequences of 64-token chunks, H_v) → CP, L, pieces, fused BV.
+  struct Row {
+    std::vector<std::int64_t> cu;
+    int h_v;
+    bool cp;
+    int l, pieces, bv;
+  };
+  const Row rows[] = {
+      {{0, 8192}, 8, true, 8, 16, 128},
+      {{0, 8192}, 16, true, 16, 8, 128},
+      {{0, 8192}, 64, false, 0, 1, 64},
+      {{0, 32768}, 8, true, 16, 32, 128},
+      {{0, 32768}, 16, true, 32, 16, 128},
+      {{0, 32768}, 64, false, 0, 1, 64},
+      {{0, 8192, 16384, 24576, 32768}, 8, true, 16, 32, 128},
+      {{0, 8192, 16384, 24576, 32768}, 16, false, 0, 4, 64},
+      {{0, 8192, 16384, 24576, 32768}, 24, false, 0, 4, 128},
+  };
+  for (const Row& r : rows) {
+    gdn::Problem p;
+    p.tokens = r.cu.back();
+    p.cu_seqlens = r.cu;
+    p.h_qk = 2;
+    p.h_v = r.h_v;
+    SCOPED_TRACE(p.label());
+    EXPECT_EQ(gdn::cp_flashqla_rule(p, 64), r.cp);
+    long long chunks = 0;
+    for (std::size_t i = 0; i + 1 < r.cu.size(); ++i) chunks += (r.cu[i + 1] - r.cu[i] + 63) / 64;
+    if (r.cp) {
+      EXPECT_EQ(gdn::cp_piece_chunks_heuristic(p.h_v, chunks, 132), r.l);
+      EXPECT_EQ(gdn::cp_piece_chunks_untuned(p.h_v, chunks, 132), 2 * r.l) << "qla's: twice it";
+      EXPECT_EQ(gdn::cp_split(p, r.l, 64).pieces(), r.pieces);
+    }
+    EXPECT_EQ(gdn::fused_block_v_heuristic(static_cast<long long>(r.pieces) * p.h_v, 132), r.bv);
+  }
+  gdn::Problem batched;  // tensor batch > 1: never auto
+  batched.batch = 2;
+  batched.tokens = 8192;
+  batched.h_v = 2;
+  EXPECT_FALSE(gdn::cp_flashqla_rule(batched, 64));
+}
+
+// The untuned correction stages M and splits rows four ways where that builds, and falls back to
+// the family's default (registers, one thread per row) where a block cannot opt in to the buffers.
+TEST(FusedForwardRules, UntunedCpCorrectStagesMWhereItBuilds) {
+  const SpaceDecl& space = gdn::cp_correct_space();
+  for (const char* target : {"sm_80", "sm_90a"})
+    EXPECT_EQ(space.label(gdn::untuned_cp_correct_point(ArchInfo::named(target))),
+              "bv8.ms1.sk4.rt1")
+        << target;
+  for (const char* target : {"sm_86", "sm_89"})
+    EXPECT_EQ(gdn::untuned_cp_correct_point(ArchInfo::named(target)), space.default_point)
+        << target;
+  EXPECT_EQ(space.label(space.default_point), "bv8.ms0.sk1.rt1");
+}
+
+// --config text (qla run, bench_gdn_fwd): KERNEL=LABEL names the space; a bare label is tried on
+// the plan's space, then on every kernel family's; text that is no label of any is a user error
+// and forces nothing.
+TEST(FusedForwardRules, ForceConfigTakesKernelEqualsLabelOrABareLabel) {
+  PlanOptions o;
+  gdn::force_config(o, "gdn.cp_correct=bv16.ms1.sk2.rt1");
+  ASSERT_EQ(o.configs.count("gdn.cp_correct"), 1u);
+  EXPECT_EQ(gdn::cp_correct_space().label(o.configs.at("gdn.cp_correct")), "bv16.ms1.sk2.rt1");
+  gdn::force_config(o, "gdn.naive_fwd=bv32.ks4");
+  EXPECT_EQ(gdn::naive_fwd_space().label(o.configs.at("gdn.naive_fwd")), "bv32.ks4");
+  const std::string plan = gdn::fwd_plan_space().label(gdn::fwd_plan_space().default_point);
+  gdn::force_config(o, plan);  // a bare label only the plan's space has
+  EXPECT_EQ(gdn::fwd_plan_space().label(o.configs.at("gdn.fwd_plan")), plan);
+  const std::size_t forced = o.configs.size();
+  for (const char* bad :
+       {"gdn.cp_correct=bv16.ms1.sk2", "gdn.nope=bv16", "nonsense", "gdn.cp_correct="}) {
+    EXPECT_THROW(gdn::force_config(o, bad), UserError) << bad;
+  }
+  EXPECT_EQ(o.configs.size(), forced) << "a refused text forced something";
+}
+
+// The untuned CP rule on the H200's 20 headline shapes: on exactly where the tuned plans of the
+// same-call CUDA-graph bench (2026-11-29) ran CP and won by it: 2/8 and 4/16 heads from 8192
+// tokens of one sequence; off for their 1x2048, for four sequences and from 32 value heads (where
+// FlashQLA's rule turns it on for 16 and 32 value heads at 1x2048, 1.26x-1.73x slower). Off the
+// headline set: 4 value heads split a 1x2048 sequence, one chunk never splits.
+TEST(FusedForwardRules, UntunedCpRuleOnTheHeadlineShapes) {
+  struct Row {
+    int h_v;
+    std::vector<std::int64_t> cu;
+    bool untuned, flashqla;
+  };
+  const std::vector<std::int64_t> s2k{0, 2048}, s8k{0, 8192}, s32k{0, 32768},
+      v4{0, 8192, 16384, 24576, 32768};
+  const Row rows[] = {
+      {8, s2k, false, true},    {8, s8k, true, true},    {8, v4, false, true},
+      {8, s32k, true, true},    {16, s2k, false, true},  {16, s8k, true, true},
+      {16, v4, false, false},   {16, s32k, true, true},  {32, s2k, false, true},
+      {32, s8k, false, true},   {32, v4, false, false},  {32, s32k, false, true},
+      {64, s2k, false, false},  {64, s8k, false, false}, {64, v4, false, false},
+      {64, s32k, false, false}, {4, s2k, true, true},    {1, {0, 64}, false, true},
+  };
+  for (const Row& r : rows) {
+    gdn::Problem p;
+    p.tokens = r.cu.back();
+    p.cu_seqlens = r.cu;
+    p.h_qk = std::max(1, r.h_v / 4);
+    p.h_v = r.h_v;
+    SCOPED_TRACE(p.label());
+    EXPECT_EQ(gdn::cp_untuned_rule(p, 64), r.untuned);
+    EXPECT_EQ(gdn::cp_flashqla_rule(p, 64), r.flashqla);
+  }
+  gdn::Problem batched;  // tensor batch > 1: never
+  batched.batch = 2;
+  batched.tokens = 32768;
+  batched.h_v = 2;
+  EXPECT_FALSE(gdn::cp_untuned_rule(batched, 64));
+}
+
+TEST(FusedForwardRules, UntunedOpRunsTheWgmmaVariantWhereTheTargetHasIt) {
+  gdn::Problem p;
+  p.tokens = 32768;
+  p.cu_seqlens = {0, 32768};
+  p.h_qk = 2;
+  p.h_v = 8;
+  const ArchInfo h100{9, 0, 132, 232448, 65536, 50 << 20};  // an H100: sm_90a, 132 SMs
+  const ArchInfo a100{8, 0, 108, 166912, 65536, 40 << 20};
+  EXPECT_STREQ(gdn::untuned_chunk_fwd_family(h100), "gdn.fused_fwd_wgmma");
+  EXPECT_STREQ(gdn::untuned_chunk_fwd_family(h100, 32), "gdn.fused_fwd_ws");  // wgmma: C = 64 only
+  EXPECT_STREQ(gdn::untuned_chunk_fwd_family(a100), "gdn.fused_fwd");
+  // The wgmma variant has no bv128: the BV rule leaves its default.
+  EXPECT_EQ(gdn::fused_fwd_config("gdn.fused_fwd_wgmma",
+                                  gdn::untuned_fused_point("gdn.fused_fwd_wgmma", p, h100))
+                .block_v,
+            64);
+  const auto on_h100 = gdn::fused_fwd_config("gdn.fused_fwd_ws",
+                                             gdn::untuned_fused_point("gdn.fused_fwd_ws", p, h100));
+  const auto on_a100 =
+      gdn::fused_fwd_config("gdn.fused_fwd", gdn::untuned_fused_point("gdn.fused_fwd", p, a100));
+  EXPECT_EQ(on_h100.reg_split, gdn::FusedFwdWsFamily::kDefault.reg_split);
+  EXPECT_EQ(on_a100.reg_split, 0);
+  // The BV rule still applies (CP on: 32 pieces x 8 heads fill the card → 128); on the A100 bv128
+  // at two stages needs 181 KB of its 163 KB, so the default's bv64 stays.
+  EXPECT_EQ(on_h100.block_v, 128);
+  EXPECT_EQ(on_a100.block_v, 64);
+  const gdn::FusedFwdConfig d{};
+  EXPECT_EQ(on_h100.chunk, d.chunk);
+  EXPECT_EQ(on_h100.stages, d.stages);
+  EXPECT_EQ(on_h100.warps, d.warps);
+  EXPECT_TRUE(gdn::fused_fwd_ws_space().is_buildable(on_h100.to_point(), h100));
+  EXPECT_TRUE(gdn::fused_fwd_space().is_buildable(on_a100.to_point(), a100));
+}
+
+TEST(FusedForwardRules, TheUntunedFusedConfigIsBuiltAheadOfTimeForTheH100) {
+  // An untuned plan must launch without NVRTC on the architecture the library is built for
+  // (sm_90a): whatever the BV rule picks, the untuned chunk-forward point is among the AOT
+  // instantiations (its family's kAot).
+  const ArchInfo h100 = ArchInfo::named("sm_90a");
+  for (int h_v : {8, 16, 32, 64})
+    for (const std::vector<std::int64_t>& cu : {std::vector<std::int64_t>{0, 2048},
+                                                {0, 8192},
+                                                {0, 32768},
+                                                {0, 8192, 16384, 24576, 32768}}) {
+      gdn::Problem p;
+      p.tokens = cu.back();
+      p.cu_seqlens = cu;
+      p.h_qk = 2;
+      p.h_v = h_v;
+      const std::string family = gdn::untuned_chunk_fwd_family(h100);
+      const auto c = gdn::fused_fwd_config(family, gdn::untuned_fused_point(family, p, h100));
+      for (DType t : {DType::kBF16, DType::kF16}) {
+        const auto spec = gdn::fused_fwd_spec(c, t, DType::kF32);
+        EXPECT_NE(cuda::find_aot_kernel(spec.source, spec.name_expression), nullptr)
+            << p.label() << ": " << spec.name_expression;
+      }
+    }
+}
+
+TEST(FusedForwardRules, TheUntunedCorrectionIsBuiltAheadOfTimeForTheH100) {
+  // The CP correction's untuned point on sm_90a is not the family's default, so it needs its own
+  // AOT instantiation for an untuned plan to launch without NVRTC.
+  const auto c =
+      gdn::CpCorrectConfig::from_point(gdn::untuned_cp_correct_point(ArchInfo::named("sm_90a")));
+  EXPECT_NE(c.stage_m, gdn::CpCorrectConfig{}.stage_m);
+  const auto spec = gdn::cp_correct_spec(c);
+  EXPECT_NE(cuda::find_aot_kernel(spec.source, spec.name_expression), nullptr)
+      << spec.name_expression;
+}
+
+// The untuned kkt_solve also writes the gate's chunk-local cumsum (no cumsum launch) where the
+// gate's dtype allows it, and that point is built ahead of time at both chunk sizes.
+TEST(FusedForwardRules, UntunedKktSolveFusesTheCumsumForFp32AndBf16Gates) {
+  const SpaceDecl& space = gdn::kkt_solve_space();
+  gdn::Problem p;
+  p.tokens = 2048;
+  p.cu_seqlens = {0, 2048};
+  for (DType g : {DType::kF32, DType::kBF16}) {
+    p.gate_dtype = g;
+    EXPECT_EQ(space.label(gdn::untuned_kkt_solve_point(p)), "c64.b16.w4.vh0.cs1");
+  }
+  p.gate_dtype = DType::kF16;
+  EXPECT_EQ(gdn::untuned_kkt_solve_point(p), space.default_point);
+  p.gate_dtype = DType::kF32;
+  for (int chunk : {64, 32}) {
+    gdn::KktSolveConfig c = gdn::KktSolveConfig::from_point(gdn::untuned_kkt_solve_point(p));
+    c.chunk = chunk;
+    for (DType t : {DType::kBF16, DType::kF16}) {
+      const auto spec = gdn::kkt_solve_spec(c, t, DType::kF32);
+      EXPECT_NE(cuda::find_aot_kernel(spec.source, spec.name_expression), nullptr)
+          << spec.name_expression;
+    }
+    EXPECT_EQ(gdn::can_implement(p, c), "") << chunk;
+  }
+}
+
+TEST(FusedForwardRules, SplitMatchesReferenceSplit) {
+  gdn::Problem p;
+  p.tokens = 1200;
+  p.cu_seqlens = {0,   0,    1,   256,
+                  257, 1000, 1190};  // empty, 1 token, exactly 4 chunks, 1 token, long, padding
+  p.h_qk = 1;
+  p.h_v = 2;
+  for (int chunk : {32, 64}) {
+    for (int l : {1, 2, 4, 7}) {
+      SCOPED_TRACE("C " + std::to_string(chunk) + " L " + std::to_string(l));
+      const gdn::CpSplit s = gdn::cp_split(p, l, chunk);
+      const auto ref = ref::cp_split(p, l, chunk);
+      ASSERT_EQ(s.pieces(), static_cast<int>(ref.size()));
+      for (int j = 0; j < s.pieces(); ++j) {
+        EXPECT_EQ(s.cu[j], ref[j].begin);
+        EXPECT_EQ(s.cu[j + 1] - s.cu[j], ref[j].length);
+        EXPECT_EQ(s.raw[j], ref[j].raw_seq);
+        EXPECT_EQ(s.is_last[j] != 0, ref[j].last);
+        EXPECT_EQ(s.ht_index[j], ref[j].last ? ref[j].raw_seq : -1);
+        EXPECT_EQ(s.raw_first_piece[s.raw[j]] == j, ref[j].first);
+      }
+      EXPECT_EQ(s.raw_first_piece.back(), s.pieces());
+      EXPECT_EQ(s.cu.back(), 1190);
+    }
+  }
+  EXPECT_THROW(gdn::cp_split(p, 0, 64), UserError);
+}
+
+TEST(FusedForwardRules, PlanSpaceDeclaration) {
+  const auto& s = gdn::fwd_plan_space();
+  EXPECT_EQ(s.kernel, "gdn.fwd_plan");
+  EXPECT_TRUE(s.runtime);
+  EXPECT_EQ(s.label(s.default_point), "c64.cp2.pc0.th10.v0.sv0");
+  EXPECT_TRUE(s.contains({32, 1, 8, 6, 2, 0}));
+  EXPECT_FALSE(s.contains({64, 1, 3, 10, 0, 0}));
+  EXPECT_FALSE(s.contains({128, 1, 8, 10, 0, 0}));
+  EXPECT_TRUE(
+      s.contains({64, 1, 8, 10, 3, 2}));  // variant 3: the wgmma kernel, sv 2 its state pass
+  EXPECT_FALSE(s.contains({64, 1, 8, 10, 4, 0}));
+  EXPECT_FALSE(s.contains({64, 1, 8, 10, 3, 3}));
+  // qla run --config gdn.fwd_plan=c32.cp1.pc8.th6.v1.sv1
+  EXPECT_EQ(s.parse("c32.cp1.pc8.th6.v1.sv1"), (Point{32, 1, 8, 6, 1, 1}));
+  const auto c = gdn::FwdPlanConfig::from_point({32, 0, 16, 12, 2, 2});
+  EXPECT_EQ(c.chunk, 32);
+  EXPECT_EQ(c.cp, 0);
+  EXPECT_EQ(c.piece_chunks, 16);
+  EXPECT_EQ(c.threshold, 12);
+  EXPECT_STREQ(gdn::kChunkFwdVariants[c.variant], "gdn.fused_fwd_ws");
+  EXPECT_STREQ(gdn::kStatePassVariants[c.state_variant], "gdn.state_pass_wgmma");
+  EXPECT_EQ(gdn::FwdPlanConfig::from_point({64, 3, 0, 10, 0, 0}).cp, 3);  // FlashQLA's rule
+  EXPECT_THROW(gdn::FwdPlanConfig::from_point({64, 4, 0, 10, 0, 0}), UserError);
+  // Axes by name: the plan's chunk and variant.
+  EXPECT_EQ(value_of(s, {32, 0, 16, 12, 2, 1}, "variant"), 2);
+  EXPECT_EQ(value_of(s, {32, 0, 16, 12, 2, 1}, "state_variant"), 1);
+  EXPECT_EQ(with_value(s, s.default_point, "chunk", 32), (Point{32, 2, 0, 10, 0, 0}));
+  EXPECT_THROW(value_of(s, s.default_point, "block_v"), UserError);
+  EXPECT_THROW(with_value(s, s.default_point, "chunk", 48), UserError);
+}
+
+}  // namespace
+}  // namespace qla::test
