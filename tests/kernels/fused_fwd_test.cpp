@@ -108,59 +108,6 @@ Errors compare(const HostProblem& p, const FusedRun& r, const std::vector<double
   return e;
 }
 
-TEST(FusedFwd, SpaceDeclarationOfBothVariants) {
-  const ArchInfo h100 = ArchInfo::named("sm_90a");
-  const ArchInfo a100{8, 0, 108, 166912, 65536, 40 << 20};
-  const auto& s = gdn::fused_fwd_space();
-  EXPECT_EQ(s.kernel, "gdn.fused_fwd");
-  EXPECT_TRUE(s.contains(s.default_point));
-  EXPECT_TRUE(s.is_buildable(s.default_point, h100));
-  EXPECT_TRUE(s.is_buildable(s.default_point, a100));
-  EXPECT_FALSE(s.is_buildable(FusedFwdConfig{64, 128, 3, 8, 1, 0}.to_point(), h100));  // > 227 KB
-  EXPECT_EQ(s.label(s.default_point), "c64.bv64.s2.w8.sm0");
-  EXPECT_EQ(s.enumerate(&h100).size(), 66u);
-  // The warp-specialised variant: a producer warpgroup beside the compute warps, sm_90a only.
-  const auto& w = gdn::fused_fwd_ws_space();
-  EXPECT_EQ(w.kernel, "gdn.fused_fwd_ws");
-  EXPECT_EQ(w.label(w.default_point), "c64.bv64.s2.w8.rs40");
-  EXPECT_EQ(w.enumerate(&h100).size(), 68u);
-  EXPECT_TRUE(w.enumerate(&a100).empty());
-  const FusedFwdConfig ws{64, 128, 2, 8, 0, 40};
-  EXPECT_EQ(ws.to_point(), (Point{64, 128, 2, 8, 40}));
-  EXPECT_EQ(gdn::fused_fwd_family_id(ws), std::string("gdn.fused_fwd_ws"));
-  EXPECT_EQ(gdn::fused_fwd_config("gdn.fused_fwd_ws", ws.to_point()).reg_split, 40);
-  EXPECT_EQ(gdn::fused_fwd_config("gdn.fused_fwd", s.default_point).reg_split, 0);
-  EXPECT_THROW(gdn::fused_fwd_config("gdn.fused_fwd", ws.to_point()), UserError);
-  EXPECT_TRUE(w.is_buildable(ws.to_point(), h100));
-  EXPECT_EQ(gdn::fused_fwd_spec(ws, DType::kBF16, DType::kF32).source, "gdn/fused_fwd_ws.cuh");
-  EXPECT_EQ(gdn::fused_fwd_spec(ws, DType::kBF16, DType::kF32).name_expression,
-            "qla::gdn::fused_fwd_ws_kernel<64, 128, 2, 8, 40, __nv_bfloat16, float>");
-  EXPECT_EQ(gdn::fused_fwd_spec(FusedFwdConfig{}, DType::kBF16, DType::kF32).source,
-            "gdn/fused_fwd.cuh");
-  EXPECT_EQ(gdn::fused_fwd_shape(ws, 2, 8).block[0], 384u);
-  EXPECT_EQ(gdn::fused_fwd_shape(FusedFwdConfig{64, 128, 2, 4, 0, 24}, 2, 8).block[0], 256u);
-  EXPECT_EQ(gdn::fused_fwd_shape(ws, 2, 8).grid[0], 16u);
-  EXPECT_EQ(gdn::fused_fwd_smem_bytes(ws),
-            static_cast<std::size_t>(gdn::fused_fwd_ws_layout(64, 128, 2).bytes));
-  // 8 consumer warps start at 168 registers (one CTA of 384 threads per SM); the producer's surplus
-  // moves over.
-  EXPECT_EQ(gdn::fused_ws_entry_regs(8), 168);
-  EXPECT_EQ(gdn::fused_ws_consumer_regs(8, 40), 232);
-  EXPECT_EQ(gdn::fused_ws_consumer_regs(8, 24), 240);
-  EXPECT_EQ(gdn::fused_ws_consumer_regs(4, 40), 0);  // already at the cap
-  for (int rs : gdn::kFusedFwdWsRegSplitValues) {
-    const int consumers = gdn::fused_ws_consumer_regs(8, rs);
-    EXPECT_LE(consumers * 256 + rs * 128, gdn::fused_ws_entry_regs(8) * 384) << "rs" << rs;
-  }
-  gdn::Problem p;
-  p.tokens = 64;
-  p.h_qk = 2;
-  p.h_v = 8;
-  EXPECT_EQ(gdn::can_implement(p, FusedFwdConfig{}), "");
-  p.k_dim = 64;
-  EXPECT_NE(gdn::can_implement(p, FusedFwdConfig{}).find("K = V = 128"), std::string::npos);
-}
-
 TEST(FusedFwd, EveryConfigMatchesReference) {
   QLA_REQUIRE_GPU();
   const auto dev = cuda::current_device();

@@ -380,53 +380,6 @@ std::string point_name(const ::testing::TestParamInfo<std::size_t>& point) {
 INSTANTIATE_TEST_SUITE_P(AllPoints, UnfusedConfigs,
                          ::testing::Range<std::size_t>(0, unfused_space().size()), point_name);
 
-TEST(UnfusedSpace, EveryPointBuildableOnHopperAndSpecsNamed) {
-  const ArchInfo hopper = ArchInfo::named("sm_90a");
-  EXPECT_EQ(unfused_space().enumerate(&hopper).size(), unfused_space().size());
-  EXPECT_TRUE(unfused_space().contains(unfused_space().default_point));
-  const UnfusedConfig c = UnfusedConfig::from_point({64, 4, 128});
-  EXPECT_EQ(c.label(), "hbv64.hw4.obv128");
-  EXPECT_EQ(unfused_spec(UnfusedStage::kH, c, DType::kBF16).name_expression,
-            "qla::gdn::unfused_h_kernel<__nv_bfloat16, 64, 4>");
-  EXPECT_EQ(unfused_shape(UnfusedStage::kH, UnfusedConfig{32, 8, 64}, 10, 2, 8).block[0], 256u);
-  EXPECT_EQ(unfused_spec(UnfusedStage::kCumsum, c, DType::kF16, DType::kBF16, DType::kF32)
-                .name_expression,
-            "qla::gdn::unfused_cumsum_kernel<__nv_bfloat16, float>");
-  const auto shape = unfused_shape(UnfusedStage::kO, c, 10, 2, 8);
-  EXPECT_EQ(shape.grid[0], 10u);
-  EXPECT_EQ(shape.grid[2], 1u);
-  EXPECT_GT(shape.dynamic_smem, 48u * 1024u);
-  ArchInfo small = ArchInfo::named("sm_90a");
-  small.smem_per_block_optin = 100 * 1024;
-  EXPECT_FALSE(unfused_space().is_buildable({64, 4, 128}, small));
-}
-
-TEST(UnfusedChecks, RefusesWhatItCannotRun) {
-  Problem p;
-  p.tokens = 128;
-  p.h_qk = 2;
-  p.h_v = 4;
-  const UnfusedConfig c;
-  EXPECT_EQ(can_implement(p, c), "");
-  Problem bad = p;
-  bad.k_dim = 64;
-  EXPECT_NE(can_implement(bad, c).find("K = V = 128"), std::string::npos);
-  bad = p;
-  bad.qkv_dtype = DType::kF32;
-  EXPECT_NE(can_implement(bad, c).find("bf16 or f16"), std::string::npos);
-  bad = p;
-  bad.l2norm_qk = true;
-  EXPECT_NE(can_implement(bad, c).find("l2"), std::string::npos);
-  EXPECT_NE(can_implement(p, UnfusedConfig{48, 4, 64}).find("not in space"), std::string::npos);
-  EXPECT_THROW(UnfusedConfig::from_point({32, 4, 96}), UserError);
-  // 3 chunks of 64 (128 + 1 tokens split 64/64/1) x 4 heads x 36992 floats.
-  Problem v = p;
-  v.tokens = 129;
-  v.cu_seqlens = {0, 128, 129};
-  EXPECT_EQ(unfused_num_chunks(v), 3);
-  EXPECT_EQ(unfused_workspace_bytes(v), 3u * 4u * 36992u * 4u);
-}
-
 TEST(UnfusedChecks, ForwardRejectsBadArgumentsBeforeLaunching) {
   const Inputs in = make_inputs({"small", 1, 64, {}, 1, 1, false, true}, 7);
   // Host-side checks run before any CUDA call, so they hold without a GPU too.
