@@ -9,9 +9,11 @@
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
 #                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`)
 #   scripts/gpu-session.sh ab       qla alone once per variant of $QLA_AB (';'-separated flag sets for bench_gdn_fwd,
-#                                   e.g. "--config gdn.cp_correct=bv8.ms1.sk4.rt1;--config gdn.cp_correct=bv8.ms1.sk1.rt4"), then a
-#                                   side-by-side table ($OUT/ab.md; QLA_AB_KERNEL adds one kernel's time per call;
-#                                   QLA_BENCH_HEADS, QLA_AB_SEQS, QLA_AB_IMPLS, QLA_BENCH_MODES pick the rows)
+#                                   e.g. "--config gdn.cp_correct=bv8.ms1.sk4.rt1;--config gdn.cp_correct=bv8.ms1.sk1.rt4")
+#                                   or of $QLA_AB_BUNDLES (';'-separated bundle tarballs: code before and after a
+#                                   change; carry the kernel cache of both), then a side-by-side table ($OUT/ab.md;
+#                                   QLA_AB_KERNEL adds one kernel's time per call; QLA_BENCH_HEADS, QLA_AB_SEQS,
+#                                   QLA_AB_IMPLS, QLA_BENCH_MODES pick the rows)
 #   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over small_kernels_test's
 #                                   $QLA_SANITIZE_FILTER (default Cp.*: the CP warm-up and every cp_correct config)
 #   scripts/gpu-session.sh repeat   the 2/8 and 16/64 1x8192 headline problems (--problem 8192@2x8 and 8192@16x64)
@@ -25,7 +27,7 @@
 # default headline) and QLA_BENCH_MODES (graph, cold or graph,cold; default graph): what fits one 10-minute call.
 # All three benches on the 20 headline shapes take four calls: QLA_BENCH_HEADS=2x8,4x16, then 8x32, 16x32, 16x64.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 OUT=${OUT:-/tmp/qla-out}
 mkdir -p "$OUT"
 if [[ -n ${QLA_BUNDLE_TAR:-} ]]; then  # always the carried one: a warm machine keeps an older bundle
@@ -108,23 +110,46 @@ case $what in
     cat "$OUT/repeat.txt"
     exit $rc ;;
   ab)
-    # One bench_gdn_fwd run per variant of $QLA_AB (';'-separated sets of extra flags, e.g.
-    # "--config gdn.cp_correct=bv8.ms1.sk4.rt1;--config gdn.cp_correct=bv8.ms1.sk1.rt4" or "--pdl true;--pdl false"), qla only,
-    # the same shapes and inputs, then bench/ab_table.py side by side (with $QLA_AB_KERNEL's time per call).
-    [[ -n ${QLA_AB:-} ]] || { echo "gpu-session.sh ab: set QLA_AB to ';'-separated flag sets" >&2; exit 2; }
-    IFS=';' read -ra variants <<< "$QLA_AB"
+    # One bench_gdn_fwd run per variant, qla only, the same shapes and inputs, then bench/ab_table.py side by side
+    # (with $QLA_AB_KERNEL's time per call). A variant is a set of extra flags from $QLA_AB (';'-separated, e.g.
+    # "--config gdn.cp_correct=bv8.ms1.sk4.rt1;--config gdn.cp_correct=bv8.ms1.sk1.rt4" or "--pdl true;--pdl false"),
+    # or a bundle tarball from $QLA_AB_BUNDLES (';'-separated, e.g. "build/before.tar.xz;build/after.tar.xz": the
+    # code before and after a kernel change, each run with the flags of $QLA_AB if it names one set).
+    IFS=';' read -ra variants <<< "${QLA_AB:-}"
+    IFS=';' read -ra bundles <<< "${QLA_AB_BUNDLES:-}"
+    n=${#variants[@]}
+    (( ${#bundles[@]} > n )) && n=${#bundles[@]}
+    if (( n == 0 )) || { (( ${#bundles[@]} > 1 )) && (( ${#variants[@]} > 1 )) && (( ${#bundles[@]} != ${#variants[@]} )); }; then
+      echo "gpu-session.sh ab: set QLA_AB to ';'-separated flag sets, or QLA_AB_BUNDLES to ';'-separated bundle" \
+        "tarballs (and QLA_AB to one flag set or as many as bundles)" >&2
+      exit 2
+    fi
     docs=()
+    names=()
     db=()
     [[ -f results/$store ]] && db=(--db "results/$store")
-    for i in "${!variants[@]}"; do
+    for ((i = 0; i < n; ++i)); do
+      flags=${variants[0]:-}
+      (( ${#variants[@]} > 1 )) && flags=${variants[$i]}
+      vb=$B
+      name=$flags
+      if (( ${#bundles[@]} > 0 )); then
+        tarball=${bundles[$(( ${#bundles[@]} > 1 ? i : 0 ))]}
+        vb=$PWD/build/ab_bundle_$i/bundle
+        rm -rf "build/ab_bundle_$i" && mkdir -p "build/ab_bundle_$i" && tar -xJf "$tarball" -C "build/ab_bundle_$i" ||
+          { echo "variant $i: cannot unpack $tarball"; exit 1; }
+        name="$tarball (qla $(cat "$vb/GIT_COMMIT" 2>/dev/null)) $flags"
+      fi
       # shellcheck disable=SC2086  # each variant is a set of flags
-      timeout 280 "$B/bin/bench_gdn_fwd" --heads "${QLA_BENCH_HEADS:-2x8,4x16}" --seqs "${QLA_AB_SEQS:-headline}" \
+      LD_LIBRARY_PATH="$vb/lib:/usr/local/cuda/lib64" timeout 280 "$vb/bin/bench_gdn_fwd" \
+        --heads "${QLA_BENCH_HEADS:-2x8,4x16}" --seqs "${QLA_AB_SEQS:-headline}" \
         --impls "${QLA_AB_IMPLS:-qla-default}" --modes "${QLA_BENCH_MODES:-graph}" \
-        "${db[@]}" --qla_out "$OUT/ab_$i.json" ${variants[$i]} > "$OUT/ab_$i.log" 2>&1 ||
-        { echo "variant $i (${variants[$i]}) failed:"; tail -3 "$OUT/ab_$i.log"; exit 1; }
+        "${db[@]}" --qla_out "$OUT/ab_$i.json" $flags > "$OUT/ab_$i.log" 2>&1 ||
+        { echo "variant $i ($name) failed:"; tail -3 "$OUT/ab_$i.log"; exit 1; }
       docs+=("$OUT/ab_$i.json")
+      names+=("$name")
     done
-    { for i in "${!variants[@]}"; do printf '%s: %s\n' "$(printf "\\x$(printf %x $((65 + i)))")" "${variants[$i]}"; done
+    { for i in "${!names[@]}"; do printf '%s: %s\n' "$(printf "\\x$(printf %x $((65 + i)))")" "${names[$i]}"; done
       echo
       python3 bench/ab_table.py "${docs[@]}" ${QLA_AB_KERNEL:+--kernel "$QLA_AB_KERNEL"}; } | tee "$OUT/ab.md" ;;
   sanitize)
