@@ -14,8 +14,9 @@
 #                                   change; carry the kernel cache of both), then a side-by-side table ($OUT/ab.md;
 #                                   QLA_AB_KERNEL adds one kernel's time per call; QLA_BENCH_HEADS, QLA_AB_SEQS,
 #                                   QLA_AB_IMPLS, QLA_BENCH_MODES pick the rows)
-#   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over small_kernels_test's
-#                                   $QLA_SANITIZE_FILTER (default Cp.*: the CP warm-up and every cp_correct config)
+#   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over the GPU tests
+#                                   $QLA_SANITIZE_FILTER of $QLA_SANITIZE_BINARY (default Cp.* of small_kernels_test:
+#                                   the CP warm-up and every cp_correct config; e.g. KktSolve.* of kkt_solve_test)
 #   scripts/gpu-session.sh repeat   the 2/8 and 16/64 1x8192 headline problems (--problem 8192@2x8 and 8192@16x64)
 #                                   tuned twice, the same command into two fresh stores $OUT/repeat_a.sqlite and
 #                                   $OUT/repeat_b.sqlite, then `qla db compare` of the two -> $OUT/repeatability.json
@@ -153,14 +154,15 @@ case $what in
       echo
       python3 bench/ab_table.py "${docs[@]}" ${QLA_AB_KERNEL:+--kernel "$QLA_AB_KERNEL"}; } | tee "$OUT/ab.md" ;;
   sanitize)
-    # compute-sanitizer over the small kernels' GPU tests (${QLA_SANITIZE_FILTER:-Cp.*}): memcheck, racecheck
+    # compute-sanitizer over GPU tests (${QLA_SANITIZE_FILTER:-Cp.*} of
+    # ${QLA_SANITIZE_BINARY:-small_kernels_test}): memcheck, racecheck
     # (shared-memory hazards) and synccheck (barriers), one log each. API errors are not reported: loading a
     # kernel asks the driver for its second parameter (cuFuncGetParamInfo) to prove it takes exactly one
     # Params, and the driver's CUDA_ERROR_INVALID_VALUE is the expected answer.
     cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
     rc=0
     for tool in memcheck racecheck synccheck; do
-      timeout 240 "$cs" --tool "$tool" --report-api-errors no --error-exitcode 3 "$B/bin/small_kernels_test" \
+      timeout 240 "$cs" --tool "$tool" --report-api-errors no --error-exitcode 3 "$B/bin/${QLA_SANITIZE_BINARY:-small_kernels_test}" \
         --gtest_filter="${QLA_SANITIZE_FILTER:-Cp.*}" > "$OUT/sanitize_$tool.log" 2>&1
       r=$?
       echo "$tool rc=$r ($(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitize_$tool.log" | tail -1))"
