@@ -122,7 +122,7 @@ Point choose(const SpaceDecl& space, const Problem& problem, const cuda::DeviceI
 
 // `space`'s point for the fused path with its chunk axis at `chunk`: an explicit config must
 // already use it (UserError otherwise); a looked-up one at another chunk size belongs to another
-// tuning and is dropped; the default is moved to `chunk`.
+// tuning and is dropped; the untuned point (`untuned`, else the default) is moved to `chunk`.
 Point choose_at_chunk(const SpaceDecl& space, int chunk, const Problem& problem,
                       const cuda::DeviceInfo& device, const PlanOptions& options,
                       const Point* untuned = nullptr) {
