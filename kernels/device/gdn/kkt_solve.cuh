@@ -58,10 +58,11 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
 /// kChunk: C (32 or 64); kBlock: diagonal block size of the inversion (16 or 32, ≤ C); kWarps: 4 or
 /// 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or T; kPerValueHead: a CTA per value
 /// head (else per query/key head); kFuseCumsum: also the chunk-local cumsum of g for the CTA's
-/// value heads (KktSolveParams::g_out), which then needs no cumsum kernel. Launch bounds: with
-/// blocks of 16, 512 threads per SM (4 CTAs of 4 warps, as many as the shared memory holds): left
-/// to itself ptxas caps 8-warp CTAs at 80 registers and spills; with blocks of 32 the
-/// substitution's 32-row column needs more, and no cap.
+/// value heads (KktSolveParams::g_out), which then needs no cumsum kernel. Launch bounds: 512
+/// threads per SM with blocks of 16 (at C = 64 as many CTAs as the shared memory holds; C = 32
+/// would fit more, but capped at 85 registers for 6 CTAs its configs spill); no minimum with
+/// blocks of 32 (the substitution's 32-row columns). Left to itself ptxas capped some configs at 80
+/// registers and spilled.
 template <int kChunk, int kBlock, int kWarps, class T, class BetaT, bool kPerValueHead,
           bool kFuseCumsum>
 __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
@@ -71,6 +72,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
   static_assert(kBlock == 16 || kBlock == 32, "inversion block");
   static_assert(kChunk % kBlock == 0, "blocks must tile the chunk");
   constexpr int kThreads = kWarps * 32;
+  static_assert(kThreads >= kChunk, "thread r < C holds row r's β");
   constexpr int kD = kFusedHeadDim;
   constexpr int kPk = fused_pitch16(kD);
   constexpr int kPf = fused_pitch32(kChunk);

@@ -250,7 +250,7 @@ QLA_HOST_DEVICE constexpr StatePassLayout state_pass_layout(int chunk, int stage
   l.y = l.x + kb;
   l.g = l.y + vb;
   l.beta = l.g + chunk * 4;
-  l.bytes = l.beta + 2 * chunk * 4;
+  l.bytes = l.beta + chunk * 4;
   return l;
 }
 
