@@ -22,6 +22,7 @@
 // launch). Compiles under nvcc and NVRTC.
 #pragma once
 
+#include "common/cycle_probe.cuh"
 #include "common/griddep.cuh"
 #include "common/mma.cuh"
 #include "common/warp_scan.cuh"
@@ -63,11 +64,22 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
 /// would fit more, but capped at 85 registers for 6 CTAs its configs spill); no minimum with
 /// blocks of 32 (the substitution's 32-row columns). Left to itself ptxas capped some configs at 80
 /// registers and spilled.
+/// The phases of kkt_solve a cycle probe times (common/cycle_probe.cuh;
+/// bench/kkt_solve_profile.cu): the prologue once per CTA, the others once per value head. Role 0
+/// is warp 0 (it inverts), role 1 the CTA's last warp (it waits through the warp-local phase).
+struct KktSolveProbe {
+  static constexpr int kRoles = 2;
+  static constexpr int kPhases = 6;
+  enum Phase { kPrologue, kL, kLocal, kMerge0, kMerge1, kStore };
+};
+
 template <int kChunk, int kBlock, int kWarps, class T, class BetaT, bool kPerValueHead,
-          bool kFuseCumsum>
+          bool kFuseCumsum, class Probe = cuda::NoProbe>
 __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
     kkt_solve_kernel(KktSolveParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
+  Probe probe;
+  probe.start();
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
   static_assert(kBlock == 16 || kBlock == 32, "inversion block");
   static_assert(kChunk % kBlock == 0, "blocks must tile the chunk");
@@ -154,6 +166,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
   const int m0 = Tiling::m0(warp);
   const int n0 = Tiling::n0(warp);
   cuda::warp_mma<T, false, false, Tiling::kMT, Tiling::kNT, kD>(kk, ks, kPk, ks, kPk, m0, n0);
+  probe.mark(KktSolveProbe::kPrologue);
 
   // A merge's 16 x 16 output tile: reads rows i0.. of A (pitch kPf) and columns j0.. of B (pitch
   // kPf), m deep.
@@ -182,6 +195,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
     });
     if (expansive && p.error) atomicOr(p.error, kCallErrorExpansiveKeys);
     __syncthreads();
+    probe.mark(KktSolveProbe::kL);
 
     // Diagonal blocks by forward substitution: lane j of a block holds its column j, x[s] =
     // X[s][j]; once x[r] is final it is subtracted from every later row: X[s][j] = δ_sj −
@@ -219,6 +233,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
     // buffer (its last reader was the previous head's L, before this head's first barrier).
     if (has_next && tid < kChunk) bs[((i + 1) % 2) * kChunk + tid] = beta_next;
     __syncthreads();
+    probe.mark(KktSolveProbe::kLocal);
 
     // The remaining merges: for each pair of m × m inverse blocks (Y₀ at c0, Y₁ at r1 = c0 + m),
     // T = L₁₀ Y₀ into the scratch tile, then X₁₀ = −Y₁ T; 16 × 16 output tiles spread over the
@@ -243,6 +258,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
           }
         }
         __syncthreads();
+        probe.mark(pass == 0 ? KktSolveProbe::kMerge0 : KktSolveProbe::kMerge1);
       }
     }
 
@@ -261,12 +277,15 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
         *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + s * 8) = out;
       }
     }
+    probe.mark(KktSolveProbe::kStore);
   };
   if constexpr (kPerValueHead) {
     invert(head_begin, 0);
   } else {
     for (int head = head_begin; head < head_end; ++head) invert(head, head - head_begin);
   }
+  if (warp == 0) probe.finish(0);
+  if (warp == kWarps - 1) probe.finish(1);
 }
 
 }  // namespace qla::gdn
