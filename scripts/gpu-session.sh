@@ -7,7 +7,9 @@
 #   scripts/gpu-session.sh bench    qla tuned/default + FLA (.whl) + FlashQLA ($QLA_PEERS tarball) in one call
 #   scripts/gpu-session.sh profile  the wgmma chunk forward's cycles per phase (qla_chunk_step_profile) on
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
-#                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`)
+#                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`); then
+#                                   kkt_solve's (qla_kkt_solve_profile) at 16/64 1x32768, 2/8 1x2048 -> $OUT/kkt_profile.txt
+#                                   and the CP correction's step (qla_cp_correct_profile) -> $OUT/cp_correct_profile.txt
 #   scripts/gpu-session.sh ab       qla alone once per variant of $QLA_AB (';'-separated flag sets for bench_gdn_fwd,
 #                                   e.g. "--config gdn.cp_correct=bv8.ms1.sk4.rt1;--config gdn.cp_correct=bv8.ms1.sk1.rt4")
 #                                   or of $QLA_AB_BUNDLES (';'-separated bundle tarballs: code before and after a
@@ -91,6 +93,17 @@ case $what in
     done > "$OUT/profile.txt" 2>&1
     rc=$?
     grep -E "stages|state " "$OUT/profile.txt"
+    # kkt_solve's phases (prologue, L, warp-local inversions, merges, store) on a long and a short sequence.
+    for shape in "16 64 32768" "2 8 2048"; do
+      read -r hqk hv tokens <<< "$shape"
+      timeout 60 "$B/bin/qla_kkt_solve_profile" --hqk "$hqk" --hv "$hv" --tokens "$tokens" || rc=$?
+    done > "$OUT/kkt_profile.txt" 2>&1
+    cat "$OUT/kkt_profile.txt"
+    # The CP correction's step (head, wait for M, multiply, combine) at 16 and 32 pieces of 8 value heads.
+    for pieces in 16 32; do
+      timeout 60 "$B/bin/qla_cp_correct_profile" --heads 8 --pieces "$pieces" || rc=$?
+    done > "$OUT/cp_correct_profile.txt" 2>&1
+    cat "$OUT/cp_correct_profile.txt"
     exit $rc ;;
   repeat)
     for run in a b; do

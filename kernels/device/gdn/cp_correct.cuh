@@ -30,16 +30,30 @@
 // Both need the dynamic shared memory of cp_correct_dynamic_smem().
 #pragma once
 
+#include "common/cycle_probe.cuh"
 #include "common/griddep.cuh"
 #include "common/mma.cuh"  // cp.async
 #include "qla/gdn/cp_params.hpp"
 
 namespace qla::gdn {
 
-template <int BV, bool kStageM, int kSplitK, int kRowsPerThread>
+/// The phases of a correction step a cycle probe times (common/cycle_probe.cuh;
+/// bench/cp_correct_profile.cu), summed over the pieces: the step's head (this piece's outputs, the
+/// next piece's loads issued), the wait for M and the running state (a barrier), the multiply, and
+/// the combine of the parts (a barrier). Role 0 is warp 0 (it owns rows), role 1 the CTA's last
+/// warp.
+struct CpCorrectProbe {
+  static constexpr int kRoles = 2;
+  static constexpr int kPhases = 4;
+  enum Phase { kHead, kWait, kMultiply, kCombine };
+};
+
+template <int BV, bool kStageM, int kSplitK, int kRowsPerThread, class Probe = cuda::NoProbe>
 __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
     cp_correct_states_kernel(CpCorrectParams p) {
-  cuda::griddep_chain();            // programmatic dependent launch (common/griddep.cuh)
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
+  Probe probe;
+  probe.start();
   constexpr int kK = kCpStateRows;  // state rows (keys); M is kK x kK
   constexpr int kThreads = kK * kSplitK;
   constexpr int kMPitch4 = kCpStagedMPitch / 4;  // float4 per staged row of M
@@ -239,9 +253,11 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
       // Buffer (j+1) % 2 was last read by piece j − 1's multiply, which ended at a barrier.
       if (fb_next) stage_m(j + 1);
       cuda::cp_async_commit();
+      probe.mark(CpCorrectProbe::kHead);
       if (fb) {
         cuda::cp_async_wait<1>();  // M[j]'s group has landed (only piece j+1's may be in flight)
         __syncthreads();           // h_s and every thread's part of M[j] complete
+        probe.mark(CpCorrectProbe::kWait);
         if constexpr (kTiled) {
           multiply_tiled(j);
         } else {
@@ -249,17 +265,23 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
 #pragma unroll
           for (int i4 = 0; i4 < kPart4; ++i4) accumulate(m[i4], i4_0 + i4);
         }
+        probe.mark(CpCorrectProbe::kMultiply);
         combine();
+        probe.mark(CpCorrectProbe::kCombine);
       }
     } else if (fb) {
       const float4* m_next = m_part(fb_next ? j + 1 : j);
+      probe.mark(CpCorrectProbe::kHead);
       __syncthreads();  // h_s complete
+      probe.mark(CpCorrectProbe::kWait);
 #pragma unroll
       for (int i4 = 0; i4 < kPart4; ++i4) {
         accumulate(mrow[i4], i4_0 + i4);
         if (fb_next) mrow[i4] = m_next[i4];
       }
+      probe.mark(CpCorrectProbe::kMultiply);
       combine();
+      probe.mark(CpCorrectProbe::kCombine);
     } else if (fb_next) {
       const float4* m_next = m_part(j + 1);
 #pragma unroll
@@ -269,6 +291,8 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
     fb_next = fb_after;
   }
   if constexpr (kStageM) cuda::cp_async_wait<0>();  // nothing left in flight at exit
+  if (threadIdx.x / 32 == 0) probe.finish(0);
+  if (threadIdx.x / 32 == kThreads / 32 - 1) probe.finish(1);
 }
 
 }  // namespace qla::gdn

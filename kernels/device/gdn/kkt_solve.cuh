@@ -8,17 +8,21 @@
 // 64 x 64 x 128 product, small beside the inversion), and a grid of few chunks (short sequences)
 // spreads over more SMs with one inversion each on its chain. The inverse is
 // built by doubling: the C/kBlock diagonal blocks of kBlock rows are inverted by forward
-// substitution in registers (one warp per block, lane j holds column j), then neighbouring inverse
-// blocks Y₀, Y₁ of size m merge into one of size 2m through their lower-left block
+// substitution in registers (a warp per block of 32, a half-warp per block of 16; lane j holds
+// column j), then neighbouring inverse blocks Y₀, Y₁ of size m merge into one of size 2m through
+// their lower-left block
 //   X₁₀ = −Y₁ (L₁₀ Y₀)                                  (two m × m × m TF32 products per merge)
-// for m = kBlock, 2·kBlock, … < C. Depth: kBlock − 1 dependent FMAs, then log2(C/kBlock) merge
-// levels, instead of C serial rows. A token with β‖k‖² > 2 (keys far from unit norm) sets
-// kCallErrorExpansiveKeys in the call's error word (qla/gdn/call_error.hpp). With kFuseCumsum the
-// CTA also writes the chunk-local cumsum of g for its chunk and value heads while its K tile lands
-// (the prep of the gate and of A_r in one launch).
-// Compiles under nvcc and NVRTC.
+// for m = kBlock, 2·kBlock, … < C (a warp merges its own two blocks of 16; the merge of blocks of
+// 32 spreads over the warps). Depth: kBlock − 1 dependent FMAs, then log2(C/kBlock) merge levels,
+// instead of C serial rows. The value heads of a CTA share the zeroed upper triangle of the inverse
+// and take turns with four barriers each; the next head's β is fetched during the current one. A
+// token with β‖k‖² > 2 (keys far from unit norm) sets kCallErrorExpansiveKeys in the call's error
+// word (qla/gdn/call_error.hpp). With kFuseCumsum the CTA also writes the chunk-local cumsum of g
+// for its chunk and value heads while its K tile lands (the prep of the gate and of A_r in one
+// launch). Compiles under nvcc and NVRTC.
 #pragma once
 
+#include "common/cycle_probe.cuh"
 #include "common/griddep.cuh"
 #include "common/mma.cuh"
 #include "common/warp_scan.cuh"
@@ -55,15 +59,32 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
 /// kChunk: C (32 or 64); kBlock: diagonal block size of the inversion (16 or 32, ≤ C); kWarps: 4 or
 /// 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or T; kPerValueHead: a CTA per value
 /// head (else per query/key head); kFuseCumsum: also the chunk-local cumsum of g for the CTA's
-/// value heads (KktSolveParams::g_out), which then needs no cumsum kernel.
+/// value heads (KktSolveParams::g_out), which then needs no cumsum kernel. Launch bounds: 512
+/// threads per SM with blocks of 16 (at C = 64 as many CTAs as the shared memory holds; C = 32
+/// would fit more, but capped at 85 registers for 6 CTAs its configs spill); no minimum with
+/// blocks of 32 (the substitution's 32-row columns). Left to itself ptxas capped some configs at 80
+/// registers and spilled.
+/// The phases of kkt_solve a cycle probe times (common/cycle_probe.cuh;
+/// bench/kkt_solve_profile.cu): the prologue once per CTA, the others once per value head. Role 0
+/// is warp 0 (it inverts), role 1 the CTA's last warp (it waits through the warp-local phase).
+struct KktSolveProbe {
+  static constexpr int kRoles = 2;
+  static constexpr int kPhases = 6;
+  enum Phase { kPrologue, kL, kLocal, kMerge0, kMerge1, kStore };
+};
+
 template <int kChunk, int kBlock, int kWarps, class T, class BetaT, bool kPerValueHead,
-          bool kFuseCumsum>
-__global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p) {
+          bool kFuseCumsum, class Probe = cuda::NoProbe>
+__global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
+    kkt_solve_kernel(KktSolveParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
+  Probe probe;
+  probe.start();
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
   static_assert(kBlock == 16 || kBlock == 32, "inversion block");
   static_assert(kChunk % kBlock == 0, "blocks must tile the chunk");
   constexpr int kThreads = kWarps * 32;
+  static_assert(kThreads >= kChunk, "thread r < C holds row r's β");
   constexpr int kD = kFusedHeadDim;
   constexpr int kPk = fused_pitch16(kD);
   constexpr int kPf = fused_pitch32(kChunk);
@@ -76,10 +97,11 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
       reinterpret_cast<float*>(smem + kL.l_tile);  // (C, C) fp32, L = StrictLower(diag(β) K Kᵀ)
   float* as = reinterpret_cast<float*>(smem + kL.a_tile);  // (C, C) fp32, the inverse
   float* ts = reinterpret_cast<float*>(smem + kL.t_tile);  // (C, C) fp32 scratch of the merges
-  float* bs = reinterpret_cast<float*>(smem + kL.beta);    // (C) β
+  float* bs = reinterpret_cast<float*>(smem + kL.beta);    // (2, C) β, double-buffered by head
 
   const int tid = threadIdx.x;
   const int warp = tid / 32;
+  const int lane = tid % 32;
   const int heads_qk = p.heads_v / p.group;
   const int heads_per_chunk = kPerValueHead ? p.heads_v : heads_qk;  // CTAs per chunk
   const int chunk = blockIdx.x / heads_per_chunk;
@@ -106,8 +128,17 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   const long long end = p.seq.cu_seqlens[seq + 1];
   const int rows = end - first < kChunk ? static_cast<int>(end - first) : kChunk;
 
-  // K tile (zero rows past the sequence end) and β. A chunk lies in one batch row: its tokens are
-  // stride_token apart.
+  // β of value head `head` at row r < C (0 past the sequence end): thread r < C fetches it one head
+  // ahead, so no inversion waits on a global load.
+  const auto load_beta = [&](int head) {
+    const BetaT* bbase =
+        static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, head, tpr);
+    return tid < rows ? cuda::to_float(bbase[tid * p.beta.stride_token]) : 0.f;
+  };
+
+  // K tile (zero rows past the sequence end), the first head's β, a zeroed inverse: every head
+  // writes the same lower-triangular blocks of it, so the zeros above them stay for all heads. A
+  // chunk lies in one batch row: its tokens are stride_token apart.
   {
     constexpr int kSegs = kD / 8;
     const T* kbase = static_cast<const T*>(p.k.data) + cuda::token_offset(p.k, first, qk_head, tpr);
@@ -119,6 +150,8 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
                        valid);
     }
     cuda::cp_async_commit();
+    if (tid < kChunk) bs[tid] = load_beta(head_begin);
+    for (int i = tid; i < kChunk * kPf; i += kThreads) as[i] = 0.f;
     if constexpr (kFuseCumsum) {  // while K lands: warp w scans value heads begin + w, + kWarps, …
       for (int head = head_begin + warp; head < head_end; head += kWarps)
         kkt_chunk_cumsum<kChunk>(p, first, rows, head, tpr);
@@ -133,58 +166,80 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
   const int m0 = Tiling::m0(warp);
   const int n0 = Tiling::n0(warp);
   cuda::warp_mma<T, false, false, Tiling::kMT, Tiling::kNT, kD>(kk, ks, kPk, ks, kPk, m0, n0);
+  probe.mark(KktSolveProbe::kPrologue);
 
-  // One value head: its inverse. Written once for both CTA layouts.
-  const auto invert = [&](const int head) {
-    // β of this value head, a zeroed inverse; the previous head's store is done reading `as`.
-    {
-      const BetaT* bbase =
-          static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, head, tpr);
-      for (int r = tid; r < kChunk; r += kThreads)
-        bs[r] = r < rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
-      for (int i = tid; i < kChunk * kPf; i += kThreads) as[i] = 0.f;
-      __syncthreads();
-    }
+  // A merge's 16 x 16 output tile: reads rows i0.. of A (pitch kPf) and columns j0.. of B (pitch
+  // kPf), m deep.
+  const auto tile_product = [&](int m, const float* a, const float* b, float(&acc)[1][2][4]) {
+    cuda::zero_acc(acc);
+    if (m == 16)
+      cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, a, b);
+    else
+      cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, a, b);
+  };
+
+  // One value head: its inverse, the heads of a CTA in turn (index i of the CTA's heads, β in
+  // bs[i % 2]). Four barriers a head at C = 64 (two at C = 32): after L, after the warp-local
+  // inversions, after each pass of the merge across warps. The store needs none after it: the
+  // next head writes the inverse only after its own first barrier.
+  const auto invert = [&](const int head, const int i) {
+    const float* b = bs + (i % 2) * kChunk;
+    const bool has_next = head + 1 < head_end;
+    const float beta_next = has_next && tid < kChunk ? load_beta(head + 1) : 0.f;
 
     // L = StrictLower(diag(β) K Kᵀ); the diagonal β‖k‖² tells whether the transition expands.
     bool expansive = false;
     cuda::for_each_acc(kk, m0, n0, [&](int r, int c, float& x) {
-      ls[r * kPf + c] = c < r ? bs[r] * x : 0.f;
-      expansive = expansive || (c == r && bs[r] * x > 2.f);  // β = 0 on rows past the chunk
+      ls[r * kPf + c] = c < r ? b[r] * x : 0.f;
+      expansive = expansive || (c == r && b[r] * x > 2.f);  // β = 0 on rows past the chunk
     });
     if (expansive && p.error) atomicOr(p.error, kCallErrorExpansiveKeys);
     __syncthreads();
+    probe.mark(KktSolveProbe::kL);
 
-    // Diagonal blocks: warp b inverts block b. Lane j holds column j, x[s] = X[s][j]; once x[r] is
-    // final it is subtracted from every later row: X[s][j] = δ_sj − Σ_{r<s} L[s][r] X[r][j].
-    constexpr int kBlocks = kChunk / kBlock;
-    const int lane = tid % 32;
-    if (warp < kBlocks && lane < kBlock) {
-      const int base = warp * kBlock;
+    // Diagonal blocks by forward substitution: lane j of a block holds its column j, x[s] =
+    // X[s][j]; once x[r] is final it is subtracted from every later row: X[s][j] = δ_sj −
+    // Σ_{r<s} L[s][r] X[r][j]. kBlock 32: warp b inverts block b. kBlock 16: warp w inverts blocks
+    // 2w and 2w + 1 (a half-warp each) and merges the two into the inverse of rows [32w, 32w + 32)
+    // itself, so the first merge level needs no barrier.
+    const auto substitute = [&](const int base, const int col) {
       float x[kBlock];
 #pragma unroll
-      for (int s = 0; s < kBlock; ++s) x[s] = s == lane ? 1.f : 0.f;
+      for (int s = 0; s < kBlock; ++s) x[s] = s == col ? 1.f : 0.f;
 #pragma unroll
       for (int r = 0; r < kBlock - 1; ++r)
 #pragma unroll
         for (int s = r + 1; s < kBlock; ++s) x[s] -= ls[(base + s) * kPf + base + r] * x[r];
 #pragma unroll
-      for (int s = 0; s < kBlock; ++s) as[(base + s) * kPf + base + lane] = x[s];
-    }
-    __syncthreads();
-
-    // Merges: for each pair of m × m inverse blocks (Y₀ at c0, Y₁ at r1 = c0 + m), T = L₁₀ Y₀ into
-    // the scratch tile, then X₁₀ = −Y₁ T; 16 × 16 output tiles spread over the warps. A tile's
-    // product reads rows i0.. of A (pitch kPf) and columns j0.. of B (pitch kPf), m deep.
-    const auto tile_product = [&](int m, const float* a, const float* b, float(&acc)[1][2][4]) {
-      cuda::zero_acc(acc);
-      if (m == 16)
-        cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, a, b);
-      else
-        cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, a, b);
+      for (int s = 0; s < kBlock; ++s) as[(base + s) * kPf + base + col] = x[s];
     };
+    constexpr int kLocal = kBlock == 16 ? 32 : kBlock;  // rows a warp inverts before the barrier
+    if (warp < kChunk / kLocal) {
+      if constexpr (kBlock == 16) {
+        const int c0 = warp * 32, r1 = c0 + 16;
+        substitute(c0 + (lane / 16) * 16, lane % 16);
+        __syncwarp();
+        float acc[1][2][4];
+        tile_product(16, ls + r1 * kPf + c0, as + c0 * kPf + c0, acc);  // T = L₁₀ Y₀
+        cuda::for_each_acc(acc, 0, 0, [&](int r, int c, float& x) { ts[(c0 + r) * kPf + c] = x; });
+        __syncwarp();
+        tile_product(16, as + r1 * kPf + r1, ts + c0 * kPf, acc);  // X₁₀ = −Y₁ T
+        cuda::for_each_acc(acc, r1, c0, [&](int r, int c, float& x) { as[r * kPf + c] = -x; });
+      } else {
+        substitute(warp * kBlock, lane);
+      }
+    }
+    // The next head's β, fetched while L and the diagonal blocks were formed, into the other
+    // buffer (its last reader was the previous head's L, before this head's first barrier).
+    if (has_next && tid < kChunk) bs[((i + 1) % 2) * kChunk + tid] = beta_next;
+    __syncthreads();
+    probe.mark(KktSolveProbe::kLocal);
+
+    // The remaining merges: for each pair of m × m inverse blocks (Y₀ at c0, Y₁ at r1 = c0 + m),
+    // T = L₁₀ Y₀ into the scratch tile, then X₁₀ = −Y₁ T; 16 × 16 output tiles spread over the
+    // warps. At C = 64 that is one level, m = 32; at C = 32 none.
 #pragma unroll
-    for (int m = kBlock; m < kChunk; m *= 2) {
+    for (int m = kLocal; m < kChunk; m *= 2) {
       const int per_pair = (m / 16) * (m / 16);
       const int tiles = per_pair * (kChunk / (2 * m));
       for (int pass = 0; pass < 2; ++pass) {
@@ -203,6 +258,7 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
           }
         }
         __syncthreads();
+        probe.mark(pass == 0 ? KktSolveProbe::kMerge0 : KktSolveProbe::kMerge1);
       }
     }
 
@@ -210,24 +266,26 @@ __global__ void __launch_bounds__(kWarps * 32) kkt_solve_kernel(KktSolveParams p
     {
       constexpr int kSegs = kChunk / 8;
       T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, first, head, tpr);
-      for (int i = tid; i < rows * kSegs; i += kThreads) {
-        const int r = i / kSegs;
-        const int s = i % kSegs;
+      for (int e = tid; e < rows * kSegs; e += kThreads) {
+        const int r = e / kSegs;
+        const int s = e % kSegs;
         uint4 out;
         unsigned* w = reinterpret_cast<unsigned*>(&out);
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          w[e] = cuda::pack2<T>(as[r * kPf + s * 8 + 2 * e], as[r * kPf + s * 8 + 2 * e + 1]);
+        for (int q = 0; q < 4; ++q)
+          w[q] = cuda::pack2<T>(as[r * kPf + s * 8 + 2 * q], as[r * kPf + s * 8 + 2 * q + 1]);
         *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + s * 8) = out;
       }
     }
-    __syncthreads();
+    probe.mark(KktSolveProbe::kStore);
   };
   if constexpr (kPerValueHead) {
-    invert(head_begin);
+    invert(head_begin, 0);
   } else {
-    for (int head = head_begin; head < head_end; ++head) invert(head);
+    for (int head = head_begin; head < head_end; ++head) invert(head, head - head_begin);
   }
+  if (warp == 0) probe.finish(0);
+  if (warp == kWarps - 1) probe.finish(1);
 }
 
 }  // namespace qla::gdn

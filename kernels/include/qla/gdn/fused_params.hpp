@@ -67,7 +67,7 @@ struct KktSolveLayout {
   int l_tile;  ///< (C, C) fp32, pitch fused_pitch32(C): β-scaled strict lower K Kᵀ
   int a_tile;  ///< (C, C) fp32: the inverse being built
   int t_tile;  ///< (C, C) fp32: scratch of the merges, over the K tile (dead once K Kᵀ is formed)
-  int beta;    ///< C floats
+  int beta;    ///< 2 x C floats: β of the value head being inverted and of the next one
   int bytes;   ///< total
 };
 QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
@@ -76,7 +76,7 @@ QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
   static_assert(64 * fused_pitch32(64) * 4 <= 64 * fused_pitch16(kFusedHeadDim) * 2,
                 "the scratch tile fits over the K tile");
   KktSolveLayout l{0, k_bytes, k_bytes + f_bytes, 0, k_bytes + 2 * f_bytes, 0};
-  l.bytes = l.beta + chunk * 4;
+  l.bytes = l.beta + 2 * chunk * 4;
   return l;
 }
 

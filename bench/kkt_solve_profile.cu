@@ -1,0 +1,184 @@
+// qla_kkt_solve_profile: where kkt_solve's time goes. It instantiates gdn.kkt_solve with a cycle
+// probe (common/cycle_probe.cuh) that sums clock64() cycles per phase (KktSolveProbe: the prologue
+// once per CTA, then L, the warp-local inversions, the two merge passes and the store per value
+// head) for warp 0 and for the CTA's last warp, runs it on synthetic inputs of one shape (one
+// sequence; timing does not depend on the values: uniform keys, β = 0.5, a constant gate), and
+// prints, per config, the kernel time (CUDA events, mean over the launches) and the cycles of every
+// phase averaged over the CTAs. The library's kernels carry no probe; this binary's instantiations
+// are its own (the probe is a template argument).
+//   qla_kkt_solve_profile --hqk 16 --hv 64 --tokens 32768
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "gdn/kkt_solve.cuh"
+#include "qla/cuda/check.hpp"
+#include "qla/cuda/device_buffer.hpp"
+#include "qla/error.hpp"
+
+namespace {
+
+using qla::gdn::KktSolveProbe;
+constexpr int kCounters = KktSolveProbe::kRoles * KktSolveProbe::kPhases;
+
+__device__ unsigned long long* g_counters;  // [CTA][role][phase]
+
+/// Sums the cycles between marks per phase in registers; lane 0 of each reporting warp writes its
+/// role's counters once.
+struct CycleProbe {
+  long long last = 0;
+  long long acc[KktSolveProbe::kPhases] = {};
+  __device__ __forceinline__ void start() { last = clock64(); }
+  __device__ __forceinline__ void mark(int phase) {
+    const long long now = clock64();
+    acc[phase] += now - last;
+    last = now;
+  }
+  __device__ __forceinline__ void finish(int role) {
+    if (threadIdx.x % 32 != 0) return;
+    unsigned long long* out =
+        g_counters + (blockIdx.x * KktSolveProbe::kRoles + role) * KktSolveProbe::kPhases;
+    for (int i = 0; i < KktSolveProbe::kPhases; ++i)
+      out[i] = static_cast<unsigned long long>(acc[i]);
+  }
+};
+
+__global__ void fill_keys(__nv_bfloat16* x, long long n, unsigned seed) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
+    unsigned h = static_cast<unsigned>(i) * 2654435761u ^ seed;
+    h ^= h >> 15;
+    h *= 2246822519u;
+    h ^= h >> 13;
+    // Uniform in ±0.15: a 128-vector of norm about 1, like an l2-normalised key.
+    x[i] = __float2bfloat16(0.15f * (static_cast<float>(h & 0xffffu) / 32768.f - 1.f));
+  }
+}
+
+__global__ void fill_constant(float* x, long long n, float value) {
+  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) x[i] = value;
+}
+
+const char* const kPhaseNames[KktSolveProbe::kPhases] = {"prologue", "L",       "local",
+                                                         "merge 0",  "merge 1", "store"};
+
+struct Shape {
+  int hqk, hv;
+  long long tokens;
+};
+
+template <int kChunk, int kBlock, int kWarps, bool kPerValueHead>
+void profile(const Shape& sh, int iters) {
+  using T = __nv_bfloat16;
+  constexpr bool kFuseCumsum = true;  // as every tuned plan on the H200 runs it
+  constexpr int kD = 128;
+  const long long rows = sh.tokens;
+  const int chunks = static_cast<int>((rows + kChunk - 1) / kChunk);
+  qla::cuda::DeviceBuffer k(rows * sh.hqk * kD * 2), a(rows * sh.hv * kChunk * 2),
+      beta(rows * sh.hv * 4), g_in(rows * sh.hv * 4), g_out(rows * sh.hv * 4), error(4);
+  fill_keys<<<1024, 256>>>(k.as<T>(), rows * sh.hqk * kD, 7);
+  fill_constant<<<1024, 256>>>(beta.as<float>(), rows * sh.hv, 0.5f);
+  fill_constant<<<1024, 256>>>(g_in.as<float>(), rows * sh.hv, -0.02f);
+  QLA_CUDA_CHECK(cudaGetLastError());
+  std::vector<int> index;
+  for (int c = 0; c < chunks; ++c) index.insert(index.end(), {0, c});
+  const auto cu = qla::cuda::DeviceBuffer::from_host(std::vector<int>{0, static_cast<int>(rows)});
+  const auto chunk_index = qla::cuda::DeviceBuffer::from_host(index);
+  const auto chunk_offset = qla::cuda::DeviceBuffer::from_host(std::vector<int>{0, chunks});
+
+  const auto tokens = [&](const qla::cuda::DeviceBuffer& b, int heads, int dim) {
+    return qla::gdn::TokenTensor{b.as<void>(), rows * heads * dim,
+                                 static_cast<long long>(heads) * dim, dim};
+  };
+  qla::gdn::KktSolveParams p{};
+  p.k = tokens(k, sh.hqk, kD);
+  p.beta = tokens(beta, sh.hv, 1);
+  p.a = tokens(a, sh.hv, kChunk);
+  p.seq = {cu.as<const int>(),
+           chunk_index.as<const int>(),
+           chunk_offset.as<const int>(),
+           1,
+           chunks,
+           rows,
+           rows};
+  p.heads_v = sh.hv;
+  p.group = sh.hv / sh.hqk;
+  p.error = error.as<int>();
+  p.g_in = tokens(g_in, sh.hv, 1);
+  p.g_out = tokens(g_out, sh.hv, 1);
+  p.g_dtype = qla::gdn::kKktGateF32;
+
+  const int ctas = chunks * (kPerValueHead ? sh.hv : sh.hqk);
+  const int smem = qla::gdn::kkt_solve_layout(kChunk).bytes;
+  auto* plain =
+      &qla::gdn::kkt_solve_kernel<kChunk, kBlock, kWarps, T, float, kPerValueHead, kFuseCumsum>;
+  auto* probed = &qla::gdn::kkt_solve_kernel<kChunk, kBlock, kWarps, T, float, kPerValueHead,
+                                             kFuseCumsum, CycleProbe>;
+  for (auto* f : {plain, probed})
+    QLA_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+
+  cudaEvent_t e0, e1;
+  QLA_CUDA_CHECK(cudaEventCreate(&e0));
+  QLA_CUDA_CHECK(cudaEventCreate(&e1));
+  plain<<<ctas, kWarps * 32, smem>>>(p);  // warm-up
+  QLA_CUDA_CHECK(cudaEventRecord(e0));
+  for (int i = 0; i < iters; ++i) plain<<<ctas, kWarps * 32, smem>>>(p);
+  QLA_CUDA_CHECK(cudaEventRecord(e1));
+  QLA_CUDA_CHECK(cudaEventSynchronize(e1));
+  float ms = 0;
+  QLA_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+
+  qla::cuda::DeviceBuffer counters(static_cast<long long>(ctas) * kCounters * 8);
+  unsigned long long* dst = counters.as<unsigned long long>();
+  QLA_CUDA_CHECK(cudaMemcpyToSymbol(g_counters, &dst, sizeof(dst)));
+  probed<<<ctas, kWarps * 32, smem>>>(p);
+  QLA_CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<unsigned long long> host(static_cast<std::size_t>(ctas) * kCounters);
+  QLA_CUDA_CHECK(cudaMemcpy(host.data(), dst, host.size() * 8, cudaMemcpyDeviceToHost));
+  QLA_CUDA_CHECK(cudaEventDestroy(e0));
+  QLA_CUDA_CHECK(cudaEventDestroy(e1));
+
+  const int heads_per_cta = kPerValueHead ? 1 : sh.hv / sh.hqk;
+  std::printf("c%d.b%d.w%d.vh%d.cs1  %d CTAs  %.1f us per call\n", kChunk, kBlock, kWarps,
+              kPerValueHead ? 1 : 0, ctas, 1e3 * ms / iters);
+  for (int role = 0; role < KktSolveProbe::kRoles; ++role) {
+    std::printf("  %-9s", role == 0 ? "warp 0" : "last warp");
+    for (int ph = 0; ph < KktSolveProbe::kPhases; ++ph) {
+      double sum = 0;
+      for (int c = 0; c < ctas; ++c) sum += static_cast<double>(host[(c * 2 + role) * 6 + ph]);
+      // The prologue once per CTA, every other phase once per value head.
+      const double per = sum / ctas / (ph == KktSolveProbe::kPrologue ? 1 : heads_per_cta);
+      std::printf("  %s %.0f", kPhaseNames[ph], per);
+    }
+    std::printf("  (cycles; per CTA for the prologue, per value head otherwise)\n");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Cycles per phase of gdn.kkt_solve (a cycle-probe instantiation), per config"};
+  Shape sh{16, 64, 32768};
+  int iters = 20;
+  app.add_option("--hqk", sh.hqk, "query/key heads")->check(CLI::PositiveNumber);
+  app.add_option("--hv", sh.hv, "value heads (a multiple of --hqk)")->check(CLI::PositiveNumber);
+  app.add_option("--tokens", sh.tokens, "tokens of the one sequence")->check(CLI::PositiveNumber);
+  app.add_option("--iters", iters, "timed launches per config")->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    QLA_REQUIRE(sh.hv % sh.hqk == 0, "--hv must be a multiple of --hqk");
+    std::printf("kkt_solve, %d/%d heads, 1x%lld tokens\n", sh.hqk, sh.hv, sh.tokens);
+    profile<64, 16, 4, false>(sh, iters);
+    profile<64, 16, 8, false>(sh, iters);
+    profile<64, 32, 4, false>(sh, iters);
+    profile<64, 16, 4, true>(sh, iters);
+    profile<64, 16, 8, true>(sh, iters);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qla_kkt_solve_profile: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
