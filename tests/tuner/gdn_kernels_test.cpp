@@ -2,12 +2,15 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
+#include <string>
 
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
 #include "qla/gdn/cumsum.hpp"
+#include "qla/gdn/kkt_solve.hpp"
 #include "qla/gdn/plan.hpp"
 #include "qla/tuner/gdn_adapter.hpp"
 #include "qla/tuner/store.hpp"
@@ -183,6 +186,54 @@ TEST(GdnTunableKernels, TheUntunedStatePassFamily) {
   EXPECT_STREQ(gdn::untuned_state_pass_family(kH100, 32), "gdn.state_pass");
   const ArchInfo ampere{8, 0, 108, 166912, 65536, 40 << 20};
   EXPECT_STREQ(gdn::untuned_state_pass_family(ampere, 64), "gdn.state_pass");
+}
+
+// Every trial times the whole op with the other roles untuned, so what the untuned op runs is part
+// of every trial's identity: the same family (same sources) on targets whose untuned ops differ
+// gets different identities, and the signature is stable run to run.
+TEST(GdnTunableKernels, EveryTrialIdentityCarriesTheUntunedOp) {
+  const ArchInfo ampere{8, 0, 108, 166912, 65536, 40 << 20};
+  const std::string hopper_op = gdn::untuned_op_signature(kH100);
+  EXPECT_EQ(gdn::untuned_op_signature(kH100), hopper_op);
+  EXPECT_NE(gdn::untuned_op_signature(ampere), hopper_op);
+  EXPECT_NE(hopper_op.find("c64.b16.w4.vh0.cs1"), std::string::npos) << hopper_op;
+  EXPECT_NE(hopper_op.find("gdn.fused_fwd_wgmma"), std::string::npos) << hopper_op;
+  for (const char* id : {"gdn.cumsum", "gdn.kkt_solve", "gdn.fwd_plan"}) {
+    const auto on_hopper = gdn_tunable_kernels({id}, kH100);
+    const auto on_ampere = gdn_tunable_kernels({id}, ampere);
+    ASSERT_EQ(on_hopper.size(), 1u);
+    ASSERT_EQ(on_ampere.size(), 1u);
+    EXPECT_NE(on_hopper[0].source_hash, on_ampere[0].source_hash) << id;
+  }
+}
+
+// A cumsum trial must run the cumsum kernel: the untuned kkt_solve writes the gate's cumsum itself
+// (fp32 gate), so the trial pins a kkt_solve without it at the trial's chunk size.
+TEST(GdnTrialConfigs, ACumsumTrialRunsTheCumsumKernel) {
+  TrialRequest r;
+  r.kernel = "gdn.cumsum";
+  r.problem.tokens = 2048;
+  r.problem.h_qk = 2;
+  r.problem.h_v = 8;
+  const SpaceDecl& kkt = gdn::kkt_solve_space();
+  for (int chunk : {64, 32}) {
+    r.config = {chunk};
+    const auto configs = gdn_trial_configs(r);
+    EXPECT_EQ(configs.at("gdn.cumsum"), (Point{chunk}));
+    ASSERT_TRUE(configs.count("gdn.kkt_solve")) << chunk;
+    EXPECT_EQ(kkt.label(configs.at("gdn.kkt_solve")),
+              "c" + std::to_string(chunk) + ".b16.w4.vh0.cs0");
+  }
+  r.config = {128};  // no kkt_solve at C = 128: nothing pinned (the plan refuses it)
+  EXPECT_FALSE(gdn_trial_configs(r).count("gdn.kkt_solve"));
+  r.config = {64};
+  r.members["gdn.kkt_solve"] = {64, 32, 8, 1, 1};  // given: kept
+  EXPECT_EQ(gdn_trial_configs(r).at("gdn.kkt_solve"), (Point{64, 32, 8, 1, 1}));
+  TrialRequest k;  // any other kernel: its members and its own config, nothing added
+  k.kernel = "gdn.kkt_solve";
+  k.problem = r.problem;
+  k.config = {64, 16, 4, 0, 1};
+  EXPECT_EQ(gdn_trial_configs(k), (std::map<std::string, Point>{{"gdn.kkt_solve", k.config}}));
 }
 
 TEST_F(GdnStore, PlanMembersAreEachKernelsBestAtThePlansChunkSize) {

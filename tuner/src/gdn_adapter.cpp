@@ -23,6 +23,7 @@
 #include "qla/error.hpp"
 #include "qla/error_metrics.hpp"
 #include "qla/gdn/cp.hpp"
+#include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
 #include "qla/gdn/fused_fwd.hpp"
@@ -68,15 +69,17 @@ constexpr std::string_view kTrialTiming =
     "op span (CUPTI) of a one-call CUDA graph, L2 scrubbed before each sample, median";
 
 /// Hash of every device source any point of the family compiles (a family may pick its kernel by
-/// config, as gdn.fused_fwd does by register split) and of kTrialTiming, so an edit to any of them
-/// starts a fresh set of trials.
-std::string family_source_hash(const cuda::KernelFamily& f) {
+/// config, as gdn.fused_fwd does by register split), of kTrialTiming and of the untuned op its
+/// trials run in (gdn::untuned_op_signature of the target), so an edit to any of them starts a
+/// fresh set of trials.
+std::string family_source_hash(const cuda::KernelFamily& f, const std::string& untuned_op) {
   std::set<std::string> sources;
   for (const Point& p : f.space->enumerate())
     for (const cuda::KernelSpec& s : f.specs(p)) sources.insert(s.source);
   Fnv1a h;
   for (const std::string& s : sources) h.u64(cuda::source_hash(s));
   h.bytes(kTrialTiming.data(), kTrialTiming.size());
+  h.bytes(untuned_op.data(), untuned_op.size());
   return hex64(h.value());
 }
 
@@ -201,8 +204,7 @@ class GdnBackend final : public TrialRunner {
   gdn::Plan plan_for(const TrialRequest& r, const gdn::Problem& p,
                      const gdn::Problem* also = nullptr) {
     gdn::PlanOptions opt;
-    opt.configs = r.members;
-    opt.configs[r.kernel] = r.config;
+    opt.configs = gdn_trial_configs(r);
     if (also) {
       opt.max_rows = also->total_tokens();
       opt.max_sequences = also->num_sequences();
@@ -310,6 +312,7 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
   std::vector<TunableKernel> out;
   std::set<std::string> wanted(only.begin(), only.end());
   std::set<std::string> known;
+  const std::string untuned_op = gdn::untuned_op_signature(arch);
   for (const cuda::KernelFamily& f : cuda::kernel_families()) {
     const std::string id = f.space->kernel;
     known.insert(id);
@@ -320,7 +323,7 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
     if (!pick) continue;
     TunableKernel k;
     k.space = *f.space;
-    k.source_hash = family_source_hash(f);
+    k.source_hash = family_source_hash(f, untuned_op);
     if (shares_chunk(id) && !is_chunk_fwd(id)) {
       // In the op a chunk-sharing kernel runs only at a chunk size the plan has (gdn.cumsum also
       // builds C = 128, which no chunk forward consumes): its other points are not searched. The
@@ -368,7 +371,7 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
     Fnv1a h;  // each member's id and source hash, concatenated without separators
     for (const cuda::KernelFamily& f : cuda::kernel_families()) {
       if (!in_forward_op(f)) continue;
-      const std::string id = f.space->kernel + family_source_hash(f);
+      const std::string id = f.space->kernel + family_source_hash(f, untuned_op);
       h.bytes(id.data(), id.size());
     }
     const std::string_view rules = gdn::kFwdPlanRules;  // what its untuned values resolve to
@@ -391,11 +394,13 @@ std::function<Members(const gdn::Problem&, const Point&)> gdn_plan_members(
     bool shares_chunk;
   };
   std::vector<Member> members;
+  const std::string untuned_op = gdn::untuned_op_signature(arch);
   for (const cuda::KernelFamily& f : cuda::kernel_families()) {
     const SpaceDecl& sp = *f.space;
     if (!in_forward_op(f) || sp.size() <= 1) continue;
-    members.push_back(
-        {{sp.kernel, family_source_hash(f), hex64(sp.hash())}, sp, shares_chunk(sp.kernel)});
+    members.push_back({{sp.kernel, family_source_hash(f, untuned_op), hex64(sp.hash())},
+                       sp,
+                       shares_chunk(sp.kernel)});
   }
   return [&store, device, members, arch](const gdn::Problem& problem, const Point& plan_point) {
     const gdn::FwdPlanConfig plan = gdn::FwdPlanConfig::from_point(plan_point);
@@ -471,6 +476,19 @@ ArchInfo gdn_arch_info(int device) {
   if (current != device) cudaSetDevice(current);
   if (!info) throw UserError("no CUDA GPU: device " + std::to_string(device) + " is not usable");
   return info->arch;
+}
+
+std::map<std::string, Point> gdn_trial_configs(const TrialRequest& r) {
+  std::map<std::string, Point> configs = r.members;
+  configs[r.kernel] = r.config;
+  if (r.kernel != gdn::CumsumFamily::kId || configs.count(gdn::KktSolveFamily::kId)) return configs;
+  gdn::KktSolveConfig kkt =
+      gdn::KktSolveConfig::from_point(gdn::untuned_kkt_solve_point(r.problem));
+  kkt.chunk = gdn::CumsumConfig::from_point(r.config).chunk;
+  kkt.fuse_cumsum = 0;
+  if (gdn::kkt_solve_space().contains(kkt.to_point()))  // C = 128 has no kkt_solve (nor a plan)
+    configs[gdn::KktSolveFamily::kId] = kkt.to_point();
+  return configs;
 }
 
 }  // namespace qla::tuner

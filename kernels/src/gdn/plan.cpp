@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "plan_impl.hpp"
@@ -547,6 +548,40 @@ Point untuned_fused_point(const std::string& kernel, const Problem& problem, con
                 CpMode::kAuto, 0, arch);
   return with_untuned_block_v(*space, space->default_point, problem,
                               split ? split->first.pieces() : 0, arch);
+}
+
+std::string untuned_op_signature(const ArchInfo& arch) {
+  std::ostringstream out;
+  out << kFwdPlanRules;
+  const auto label = [](const SpaceDecl& s, const Point& p) { return s.label(p); };
+  for (const auto& [cu, h_qk, h_v] :
+       {std::tuple<std::vector<std::int64_t>, int, int>{{0, 2048}, 2, 8},
+        {{0, 32768}, 2, 8},
+        {{0, 32768}, 16, 64},
+        {{0, 8192, 16384, 24576, 32768}, 4, 16}})
+    for (DType gate : {DType::kF32, DType::kBF16}) {
+      Problem p;
+      p.tokens = cu.back();
+      p.cu_seqlens = cu;
+      p.h_qk = h_qk;
+      p.h_v = h_v;
+      p.gate_dtype = gate;
+      out << '|' << p.label() << ':' << label(kkt_solve_space(), untuned_kkt_solve_point(p));
+      for (int chunk : kFwdPlanChunkValues) {
+        const char* fused = untuned_chunk_fwd_family(arch, chunk);
+        out << ',' << chunk << ':' << fused << '=';
+        try {
+          out << label(*fused_fwd_family_space(fused), untuned_fused_point(fused, p, arch));
+        } catch (const UserError&) {
+          out << "none";
+        }
+        const auto split = decide_cp(p, p.num_sequences(), chunk, CpMode::kAuto, 0, arch);
+        out << ",cp" << (split ? split->second : 0) << ','
+            << untuned_state_pass_family(arch, chunk);
+      }
+    }
+  out << '|' << cp_correct_space().label(untuned_cp_correct_point(arch));
+  return out.str();
 }
 
 void force_config(PlanOptions& options, const std::string& text) {

@@ -166,6 +166,14 @@ const char* untuned_state_pass_family(const ArchInfo& arch, int chunk = 64);
 /// Host-only; no GPU needed.
 Point untuned_fused_point(const std::string& kernel, const Problem& problem, const ArchInfo& arch);
 
+/// What the untuned op runs on `arch`, as text: kFwdPlanRules, then each role's untuned family and
+/// point (chunk forward, state pass, kkt_solve, cp_correct) and whether CP is on with what piece
+/// length, over a fixed set of problems (the headline shapes' extremes, fp32 and bf16 gates, both
+/// chunk sizes). The tuner times every kernel's trial as the whole op with the other roles at
+/// these points, so it folds this text into every trial's identity: a change of any untuned rule
+/// starts fresh trials instead of ranking configs timed in different ops. Host-only.
+std::string untuned_op_signature(const ArchInfo& arch);
+
 /// What the caller may force. Precedence per kernel: `configs` > `lookup` > the space's default.
 ///
 /// The chunk-forward role (kChunkFwdVariants) is filled by one family: the one of an explicit

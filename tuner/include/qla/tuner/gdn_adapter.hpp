@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,11 @@ std::shared_ptr<Lookup> gdn_lookup(const Store& store, const DeviceFingerprint& 
 /// (partial chunks at C = 32 and 64). The candidate's plan is made for `timed` (so CP, piece length
 /// and every config are the timed ones) and run on this batch.
 gdn::Problem validation_problem(const gdn::Problem& timed);
+
+/// The configs make_plan is given for trial `r`: its members, its own config, and for a gdn.cumsum
+/// trial a kkt_solve at its untuned point without the fused cumsum (where the gate allows it the
+/// untuned kkt_solve writes the cumsum itself, and the op would not run the kernel being timed).
+std::map<std::string, Point> gdn_trial_configs(const TrialRequest& r);
 
 /// The worker-side backend for device `device` (runs in `qla worker --device N`).
 std::unique_ptr<TrialRunner> make_gdn_backend(int device, const MeasureOptions& options = {});
