@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qla/cuda/aot_registry.hpp"
@@ -263,6 +264,57 @@ TEST(FusedForwardRules, SplitMatchesReferenceSplit) {
     }
   }
   EXPECT_THROW(gdn::cp_split(p, 0, 64), UserError);
+}
+
+// The tuner's second plan trial: the other CP decision than the untuned rule's, with a piece length
+// that really cuts a sequence (a CP plan that cuts nothing runs without CP, the untuned plan
+// again).
+TEST(FusedForwardRules, OtherCpPlanPointTurnsTheUntunedDecisionAround) {
+  const ArchInfo h200{9, 0, 132, 232448, 65536, 60 << 20};
+  const auto& s = gdn::fwd_plan_space();
+  const std::vector<std::int64_t> s2k{0, 2048}, s8k{0, 8192}, s32k{0, 32768},
+      v4{0, 8192, 16384, 24576, 32768};
+  const auto problem = [](std::vector<std::int64_t> cu, int h_qk, int h_v) {
+    gdn::Problem p;
+    p.tokens = cu.back();
+    p.cu_seqlens = std::move(cu);
+    p.h_qk = h_qk;
+    p.h_v = h_v;
+    return p;
+  };
+  for (const int h_v : {8, 16, 32, 64})
+    for (const auto* cu : {&s2k, &s8k, &s32k, &v4}) {
+      const gdn::Problem p = problem(*cu, h_v / 4, h_v);
+      SCOPED_TRACE(p.label());
+      const auto other = gdn::other_cp_plan_point(p, h200);
+      ASSERT_TRUE(other.has_value());
+      const auto c = gdn::FwdPlanConfig::from_point(*other);
+      // Only the CP decision and the piece length move from the default.
+      EXPECT_EQ(with_value(s, with_value(s, *other, "cp", 2), "piece_chunks", 0), s.default_point);
+      if (gdn::cp_untuned_rule(p, 64)) {
+        EXPECT_EQ(s.label(*other), "c64.cp0.pc0.th10.v0.sv0");
+        continue;
+      }
+      EXPECT_EQ(c.cp, 1);
+      long long chunks = 0;
+      for (std::size_t i = 0; i + 1 < cu->size(); ++i)
+        chunks += ((*cu)[i + 1] - (*cu)[i] + 63) / 64;
+      const int l =
+          c.piece_chunks > 0 ? c.piece_chunks : gdn::cp_piece_chunks_untuned(h_v, chunks, 132);
+      EXPECT_TRUE(gdn::cp_split(p, l, 64).splits()) << s.label(*other);
+    }
+  // 2/8 1x2048: the untuned length, 8 chunks (twice FlashQLA's 4), cuts it into 4 pieces.
+  EXPECT_EQ(s.label(gdn::other_cp_plan_point(problem(s2k, 2, 8), h200).value()),
+            "c64.cp1.pc0.th10.v0.sv0");
+  // 16/64 1x2048: the untuned length, 32 chunks, would not cut 32 chunks; 16 does, in two.
+  EXPECT_EQ(s.label(gdn::other_cp_plan_point(problem(s2k, 16, 64), h200).value()),
+            "c64.cp1.pc16.th10.v0.sv0");
+  // One chunk cuts into nothing at any length.
+  EXPECT_FALSE(gdn::other_cp_plan_point(problem({0, 64}, 2, 8), h200).has_value());
+  // A named target (no SM count): a listed length, not the untuned one.
+  EXPECT_EQ(
+      s.label(gdn::other_cp_plan_point(problem(s32k, 16, 64), ArchInfo::named("sm_90a")).value()),
+      "c64.cp1.pc128.th10.v0.sv0");
 }
 
 TEST(FusedForwardRules, PlanSpaceDeclaration) {

@@ -47,6 +47,29 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
   }
 }
 
+// The plan's second trial is the other CP decision (gdn::other_cp_plan_point); the kernels have
+// none.
+TEST(GdnTunableKernels, ThePlanTriesTheOtherCpDecisionRightAfterTheUntunedOne) {
+  gdn::Problem p;  // 8/32 1x8192: the untuned rule leaves CP off
+  p.tokens = 8192;
+  p.cu_seqlens = {0, 8192};
+  p.h_qk = 8;
+  p.h_v = 32;
+  ASSERT_FALSE(gdn::cp_untuned_rule(p, 64));
+  for (const auto& k : gdn_tunable_kernels({}, kH100)) {
+    SCOPED_TRACE(k.space.kernel);
+    if (k.space.kernel != "gdn.fwd_plan") {
+      EXPECT_FALSE(k.alternatives);
+      continue;
+    }
+    ASSERT_TRUE(k.alternatives);
+    const std::vector<Point> alt = k.alternatives(p);
+    ASSERT_EQ(alt.size(), 1u);
+    EXPECT_EQ(alt[0], gdn::other_cp_plan_point(p, kH100).value());
+    EXPECT_EQ(gdn::FwdPlanConfig::from_point(alt[0]).cp, 1);
+  }
+}
+
 // gdn.cumsum builds C = 128 too, but no chunk forward consumes it: the tuner does not search it
 // (every such trial would fail to plan), and the space keeps its hash, so stored trials still
 // match.

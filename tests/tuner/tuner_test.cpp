@@ -533,5 +533,30 @@ TEST(Tuner, TheUntunedBaselineIsMeasuredFirstAndIsTheWinnersDefault) {
   }
 }
 
+TEST(Tuner, AlternativesAreMeasuredRightAfterTheBaseline) {
+  TempDir dir;
+  Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
+  FakeBackend backend({});
+  TuneOptions opt;
+  opt.strategy = Strategy::kAnneal;
+  opt.budget.max_trials = 2;
+  TunableKernel k = fake_kernel();
+  const Point untuned{64, 128, 2, 8, 2}, other{32, 64, 3, 4, 1};
+  ASSERT_TRUE(k.space.contains(other) && k.space.is_buildable(other, ArchInfo{}));
+  k.baseline = [&](const gdn::Problem&) { return untuned; };
+  // The baseline again and a point outside the space are dropped, not measured twice or tried.
+  k.alternatives = [&](const gdn::Problem&) {
+    return std::vector<Point>{untuned, Point{48, 64, 3, 4, 1}, other};
+  };
+  Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const gdn::Problem p = varlen_problem({4096});
+  const TuneOutcome out = tuner.tune(k, p);
+  EXPECT_EQ(out.seeded, 2u);
+  EXPECT_EQ(out.trials, 2u);
+  std::set<Point> tried;
+  for (const TrialRecord& t : store.trials(fake_device(), k.identity(), p)) tried.insert(t.values);
+  EXPECT_EQ(tried, (std::set<Point>{untuned, other}));
+}
+
 }  // namespace
 }  // namespace qla::tuner

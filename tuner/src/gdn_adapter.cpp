@@ -379,6 +379,11 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
     TunableKernel k;
     k.space = plan;
     k.source_hash = hex64(h.value());
+    k.alternatives = [arch](const gdn::Problem& p) {
+      std::vector<Point> points;
+      if (auto other = gdn::other_cp_plan_point(p, arch)) points.push_back(std::move(*other));
+      return points;
+    };
     out.push_back(std::move(k));
   }
   for (const std::string& w : wanted)

@@ -107,8 +107,9 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
     return cost;
   };
   // Seeds, within the budget and in this order: the untuned op (the winner's speedup is over it);
-  // for a joint space the default at each value of its first axis (the op plan's chunk size: every
-  // kernel changes with it); then the winners of tuned neighbours (transfer).
+  // the kernel's alternatives (the op plan with the other CP decision); for a joint space the
+  // default at each value of its first axis (the op plan's chunk size: every kernel changes with
+  // it); then the winners of tuned neighbours (transfer).
   std::vector<Coords> seeds;
   const std::vector<Coords> transfer = transfer_seeds(kernel, problem);
   auto add_seed = [&](const Point& p) {
@@ -118,6 +119,8 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
       seeds.push_back(*c);
   };
   if (kernel.baseline) add_seed(kernel.baseline(problem));
+  if (kernel.alternatives)
+    for (const Point& p : kernel.alternatives(problem)) add_seed(p);
   if (kernel.members) {
     for (const int v : space.axes.at(0).values) {
       Point p = space.default_point;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "qla/gdn/problem.hpp"
 #include "qla/space.hpp"
@@ -56,6 +57,11 @@ struct TunableKernel {
   /// rule); empty: the space's default. It is always measured first and is the "default" of the
   /// winner's speedup.
   std::function<Point(const gdn::Problem&)> baseline = {};
+  /// Points measured right after the baseline, before the first axis' defaults and the
+  /// neighbours' winners: what the untuned rules do not choose and a walk from the baseline, one
+  /// axis value at a time, may not reach within a small budget (the op plan with the other CP
+  /// decision). Empty: none.
+  std::function<std::vector<Point>(const gdn::Problem&)> alternatives = {};
   /// Kernel id, source hash and the space's hash in hex.
   KernelIdentity identity() const;
   /// baseline(problem), or the space's default.
