@@ -20,6 +20,7 @@
 
 #include "bench_document.hpp"
 #include "chunk_step_record.hpp"
+#include "cycle_sum_probe.cuh"
 #include "gdn/fused_fwd_wgmma.cuh"
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/device_buffer.hpp"
@@ -29,30 +30,13 @@
 namespace {
 
 using qla::gdn::FusedWgmmaProbe;
-constexpr int kCounters = FusedWgmmaProbe::kRoles * FusedWgmmaProbe::kPhases;
 
 __device__ unsigned long long* g_counters;  // [CTA][role][phase]
-
-/// Sums the cycles between marks per phase in registers; lane 0 of the reporting warp writes its
-/// role's counters once.
-struct CycleProbe {
-  long long last = 0;
-  long long acc[FusedWgmmaProbe::kPhases] = {};
-  __device__ __forceinline__ void start() { last = clock64(); }
-  __device__ __forceinline__ void mark(int phase) {
-    const long long now = clock64();
-    acc[phase] += now - last;
-    last = now;
-  }
-  __device__ __forceinline__ void finish(int role) {
-    if (threadIdx.x % 32 != 0) return;
-    unsigned long long* out =
-        g_counters + ((blockIdx.y * gridDim.x + blockIdx.x) * FusedWgmmaProbe::kRoles + role) *
-                         FusedWgmmaProbe::kPhases;
-    for (int i = 0; i < FusedWgmmaProbe::kPhases; ++i)
-      out[i] = static_cast<unsigned long long>(acc[i]);
-  }
+struct Counters {
+  static __device__ unsigned long long* base() { return g_counters; }
 };
+using CycleProbe = qla::bench::CycleSumProbe<FusedWgmmaProbe, Counters>;
+constexpr int kCounters = CycleProbe::kCountersPerCta;
 
 __global__ void fill_uniform16(__nv_bfloat16* x, long long n, float amp, unsigned seed) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {

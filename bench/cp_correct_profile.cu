@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cp_correct_profile.hpp"
+#include "cycle_sum_probe.cuh"
 #include "gdn/cp_correct.cuh"
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/device_buffer.hpp"
@@ -22,30 +23,13 @@
 namespace {
 
 using qla::gdn::CpCorrectProbe;
-constexpr int kCounters = CpCorrectProbe::kRoles * CpCorrectProbe::kPhases;
 
 __device__ unsigned long long* g_counters;  // [CTA][role][phase]
-
-/// Sums the cycles between marks per phase in registers; lane 0 of each reporting warp writes its
-/// role's counters once.
-struct CycleProbe {
-  long long last = 0;
-  long long acc[CpCorrectProbe::kPhases] = {};
-  __device__ __forceinline__ void start() { last = clock64(); }
-  __device__ __forceinline__ void mark(int phase) {
-    const long long now = clock64();
-    acc[phase] += now - last;
-    last = now;
-  }
-  __device__ __forceinline__ void finish(int role) {
-    if (threadIdx.x % 32 != 0) return;
-    const unsigned cta = (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
-    unsigned long long* out =
-        g_counters + (cta * CpCorrectProbe::kRoles + role) * CpCorrectProbe::kPhases;
-    for (int i = 0; i < CpCorrectProbe::kPhases; ++i)
-      out[i] = static_cast<unsigned long long>(acc[i]);
-  }
+struct Counters {
+  static __device__ unsigned long long* base() { return g_counters; }
 };
+using CycleProbe = qla::bench::CycleSumProbe<CpCorrectProbe, Counters>;
+constexpr int kCounters = CycleProbe::kCountersPerCta;
 
 __global__ void fill_constant(float* x, long long n, float value) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) x[i] = value;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cycle_sum_probe.cuh"
 #include "gdn/kkt_solve.cuh"
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/device_buffer.hpp"
@@ -23,29 +24,13 @@
 namespace {
 
 using qla::gdn::KktSolveProbe;
-constexpr int kCounters = KktSolveProbe::kRoles * KktSolveProbe::kPhases;
 
 __device__ unsigned long long* g_counters;  // [CTA][role][phase]
-
-/// Sums the cycles between marks per phase in registers; lane 0 of each reporting warp writes its
-/// role's counters once.
-struct CycleProbe {
-  long long last = 0;
-  long long acc[KktSolveProbe::kPhases] = {};
-  __device__ __forceinline__ void start() { last = clock64(); }
-  __device__ __forceinline__ void mark(int phase) {
-    const long long now = clock64();
-    acc[phase] += now - last;
-    last = now;
-  }
-  __device__ __forceinline__ void finish(int role) {
-    if (threadIdx.x % 32 != 0) return;
-    unsigned long long* out =
-        g_counters + (blockIdx.x * KktSolveProbe::kRoles + role) * KktSolveProbe::kPhases;
-    for (int i = 0; i < KktSolveProbe::kPhases; ++i)
-      out[i] = static_cast<unsigned long long>(acc[i]);
-  }
+struct Counters {
+  static __device__ unsigned long long* base() { return g_counters; }
 };
+using CycleProbe = qla::bench::CycleSumProbe<KktSolveProbe, Counters>;
+constexpr int kCounters = CycleProbe::kCountersPerCta;
 
 __global__ void fill_keys(__nv_bfloat16* x, long long n, unsigned seed) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
