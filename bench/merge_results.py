@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Merge the bench documents of several device calls into the ones `qla report` reads: results/<gpu>/bench.json
+(qla), fla.json and flashqla.json. A call directory holds what `scripts/gpu-session.sh bench` wrote there
+(bench_qla.json, bench_fla.json, bench_flashqla.json), for one group of heads; a headline run takes several calls.
+Rows of the results already there are kept only for the heads named by --keep-heads (shapes no call measured again);
+every other row comes from the calls. Each ratio in the report still compares rows of one call, because every call
+timed qla, FLA and FlashQLA on its own shapes. The method text of each document gets --note appended (say which
+calls, which commit, which rows were kept from where); the baselines' documents name the qla commit of the calls.
+
+    python3 bench/merge_results.py --results results/nvidia-h200 --calls out1 out2 out3 --keep-heads 4x16 \\
+        --note "the 20 headline shapes from four device calls ..."
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+DOCS = {"bench.json": "bench_qla.json", "fla.json": "bench_fla.json", "flashqla.json": "bench_flashqla.json"}
+
+
+def heads(row):
+    return f"{row['h_qk']}x{row['h_v']}"
+
+
+def row_key(row):
+    return (row["name"], row.get("implementation", ""), row.get("mode", ""))
+
+
+def sort_key(row):
+    return (row["h_v"], row["h_qk"], row["tokens"], len(row["seqlens"]), row.get("implementation", ""),
+            row.get("mode", ""))
+
+
+def load(path):
+    with open(path) as f:
+        doc = json.load(f)
+    if doc.get("schema") != "qla.bench.v1":
+        raise SystemExit(f"merge_results.py: {path} is not a qla.bench.v1 document")
+    return doc
+
+
+def merge(results, calls, keep_heads, note):
+    """Returns {file name: merged document} for the documents the calls have; raises SystemExit on conflicts."""
+    qla_commit = None
+    for call in calls:
+        path = os.path.join(call, DOCS["bench.json"])
+        if os.path.exists(path):
+            qla_commit = qla_commit or load(path).get("versions", {}).get("git_commit")
+    merged = {}
+    for name, source in DOCS.items():
+        paths = [(call, os.path.join(call, source)) for call in calls]
+        docs = [(call, load(path)) for call, path in paths if os.path.exists(path)]
+        if not docs:
+            continue
+        rows, seen = [], {}
+        for call, doc in docs:
+            for row in doc.get("rows", []):
+                if row_key(row) in seen:
+                    raise SystemExit(f"merge_results.py: {name}: {row['name']} is in both {seen[row_key(row)]} "
+                                     f"and {call}")
+                seen[row_key(row)] = call
+                rows.append(row)
+        measured = {heads(r) for r in rows}
+        old_path = os.path.join(results, name)
+        if keep_heads and os.path.exists(old_path):
+            for row in load(old_path).get("rows", []):
+                if heads(row) not in keep_heads:
+                    continue
+                if heads(row) in measured:
+                    raise SystemExit(f"merge_results.py: {name}: heads {heads(row)} are to be kept but a call "
+                                     "measured them again")
+                rows.append(row)
+        out = docs[0][1]
+        out["rows"] = sorted(rows, key=sort_key)
+        if note:
+            out["method"] = f"{out.get('method', '')}; {note}"
+        if name != "bench.json" and qla_commit:
+            out.setdefault("versions", {})["qla_git_commit"] = qla_commit
+        merged[name] = out
+    return merged
+
+
+def write(results, merged):
+    os.makedirs(results, exist_ok=True)
+    for name, doc in merged.items():
+        with open(os.path.join(results, name), "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=True)
+            f.write("\n")
+
+
+def self_test():
+    def row(h_qk, h_v, tokens, impl=None, ms=1.0):
+        r = {"name": f"{h_qk}x{h_v}/{tokens}", "h_qk": h_qk, "h_v": h_v, "tokens": tokens, "seqlens": [tokens],
+             "ms": ms}
+        if impl:
+            r.update(implementation=impl, mode="graph")
+        return r
+
+    def doc(rows, commit="new"):
+        return {"schema": "qla.bench.v1", "method": "m", "versions": {"git_commit": commit}, "rows": rows}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        def put(path, d):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                json.dump(d, f)
+
+        res, a, b = (os.path.join(tmp, x) for x in ("res", "a", "b"))
+        put(os.path.join(res, "bench.json"), doc([row(2, 8, 2048, "qla-tuned", 9), row(4, 16, 2048, "qla-tuned", 7)],
+                                                 "old"))
+        put(os.path.join(res, "fla.json"), doc([row(2, 8, 2048, ms=9), row(4, 16, 2048, ms=8)]))
+        put(os.path.join(a, "bench_qla.json"), doc([row(2, 8, 2048, "qla-tuned", 1), row(2, 8, 2048, "qla-default")]))
+        put(os.path.join(a, "bench_fla.json"), doc([row(2, 8, 2048, ms=2)]))
+        put(os.path.join(b, "bench_qla.json"), doc([row(16, 64, 2048, "qla-tuned", 3)]))
+        put(os.path.join(b, "bench_fla.json"), doc([row(16, 64, 2048, ms=4)]))
+        m = merge(res, [a, b], {"4x16"}, "two calls")
+        assert sorted(m) == ["bench.json", "fla.json"], sorted(m)
+        qla = m["bench.json"]
+        assert [(r["name"], r["implementation"], r["ms"]) for r in qla["rows"]] == [
+            ("2x8/2048", "qla-default", 1.0), ("2x8/2048", "qla-tuned", 1), ("4x16/2048", "qla-tuned", 7),
+            ("16x64/2048", "qla-tuned", 3)], qla["rows"]
+        assert qla["method"] == "m; two calls" and qla["versions"]["git_commit"] == "new"
+        assert [r["ms"] for r in m["fla.json"]["rows"]] == [2, 8, 4]
+        assert m["fla.json"]["versions"]["qla_git_commit"] == "new"
+        # Without --keep-heads nothing of the old documents stays.
+        assert len(merge(res, [a, b], set(), "")["bench.json"]["rows"]) == 3
+        # Heads kept and measured again, or one shape from two calls: refused.
+        for calls, keep in (([a, b], {"2x8"}), ([a, a], set())):
+            try:
+                merge(res, calls, keep, "")
+            except SystemExit:
+                continue
+            raise AssertionError(f"merge of {calls} keeping {keep} was not refused")
+        write(res, m)
+        assert load(os.path.join(res, "bench.json"))["rows"] == qla["rows"]
+    print("merge_results.py: self-test passed")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", help="the card's results folder, e.g. results/nvidia-h200")
+    ap.add_argument("--calls", nargs="+", default=[], help="folders of the calls' bench_*.json")
+    ap.add_argument("--keep-heads", default="", help="comma list of QKxV heads whose rows stay, e.g. 4x16")
+    ap.add_argument("--note", default="", help="appended to each document's method")
+    ap.add_argument("--self-test", action="store_true")
+    args = ap.parse_args()
+    if args.self_test:
+        self_test()
+        return
+    if not args.results or not args.calls:
+        ap.error("--results and --calls are required")
+    merged = merge(args.results, args.calls, {h for h in args.keep_heads.split(",") if h}, args.note)
+    if not merged:
+        raise SystemExit("merge_results.py: no bench_*.json in " + " ".join(args.calls))
+    write(args.results, merged)
+    for name, doc in merged.items():
+        print(f"{os.path.join(args.results, name)}: {len(doc['rows'])} rows")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
