@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -315,6 +316,56 @@ TEST(FusedForwardRules, OtherCpPlanPointTurnsTheUntunedDecisionAround) {
   EXPECT_EQ(
       s.label(gdn::other_cp_plan_point(problem(s32k, 16, 64), ArchInfo::named("sm_90a")).value()),
       "c64.cp1.pc128.th10.v0.sv0");
+}
+
+// One representative per op: the tuner searches only canonical plan points.
+TEST(FusedForwardRules, CanonicalPlanPointsRunTheSameOp) {
+  const ArchInfo h200{9, 0, 132, 232448, 65536, 60 << 20};
+  const auto& s = gdn::fwd_plan_space();
+  const auto problem = [](std::vector<std::int64_t> cu, int h_qk, int h_v) {
+    gdn::Problem p;
+    p.tokens = cu.back();
+    p.cu_seqlens = std::move(cu);
+    p.h_qk = h_qk;
+    p.h_v = h_v;
+    return p;
+  };
+  const auto canon = [&](const gdn::Problem& p, const std::string& label) {
+    return s.label(gdn::canonical_plan_point(p, s.parse(label).value(), h200));
+  };
+  // 8/32 1x8192: the untuned rule leaves CP off; its untuned length is 32 chunks.
+  const gdn::Problem off = problem({0, 8192}, 8, 32);
+  ASSERT_FALSE(gdn::cp_untuned_rule(off, 64));
+  EXPECT_EQ(canon(off, "c64.cp2.pc0.th10.v0.sv0"), "c64.cp2.pc0.th10.v0.sv0");
+  EXPECT_EQ(canon(off, "c64.cp0.pc8.th6.v3.sv1"), "c64.cp2.pc0.th10.v0.sv0")
+      << "CP off: length, threshold and state pass do nothing; v3 is the untuned variant here";
+  EXPECT_EQ(canon(off, "c64.cp2.pc8.th6.v0.sv0"), "c64.cp2.pc0.th10.v0.sv0") << "auto stays off";
+  EXPECT_EQ(canon(off, "c64.cp1.pc32.th6.v0.sv2"), "c64.cp1.pc0.th6.v0.sv0")
+      << "on at the untuned length; sv2 is the untuned state pass";
+  EXPECT_EQ(canon(off, "c64.cp1.pc16.th10.v1.sv1"), "c64.cp1.pc16.th10.v1.sv1");
+  EXPECT_EQ(canon(off, "c64.cp1.pc128.th10.v0.sv0"), "c64.cp2.pc0.th10.v0.sv0")
+      << "128 chunks cut nothing of one 128-chunk sequence";
+  EXPECT_EQ(canon(off, "c64.cp3.pc16.th10.v0.sv0"), "c64.cp1.pc16.th10.v0.sv0")
+      << "FlashQLA's rule turns CP on here";
+  // 2/8 1x32768: the untuned rule turns CP on at its length.
+  const gdn::Problem on = problem({0, 32768}, 2, 8);
+  ASSERT_TRUE(gdn::cp_untuned_rule(on, 64));
+  EXPECT_EQ(canon(on, "c64.cp1.pc0.th8.v0.sv0"), "c64.cp2.pc0.th8.v0.sv0");
+  EXPECT_EQ(canon(on, "c64.cp0.pc16.th8.v0.sv1"), "c64.cp0.pc0.th10.v0.sv0");
+  // Every canonical point is its own, and the search keeps few of the 3360: at 8/32 1x8192, CP off
+  // is one op per chunk size and chunk-forward variant.
+  std::set<Point> kept;
+  for (const Point& p : s.enumerate(&h200)) {
+    const Point c = gdn::canonical_plan_point(off, p, h200);
+    EXPECT_EQ(gdn::canonical_plan_point(off, c, h200), c) << s.label(p);
+    kept.insert(c);
+  }
+  EXPECT_LT(kept.size(), s.enumerate(&h200).size() / 4);
+  // The second trial of a plan search is canonical.
+  for (const gdn::Problem* p : {&off, &on}) {
+    const Point other = gdn::other_cp_plan_point(*p, h200).value();
+    EXPECT_EQ(gdn::canonical_plan_point(*p, other, h200), other) << s.label(other);
+  }
 }
 
 TEST(FusedForwardRules, PlanSpaceDeclaration) {

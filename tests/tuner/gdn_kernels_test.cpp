@@ -47,9 +47,9 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
   }
 }
 
-// The plan's second trial is the other CP decision (gdn::other_cp_plan_point); the kernels have
-// none.
-TEST(GdnTunableKernels, ThePlanTriesTheOtherCpDecisionRightAfterTheUntunedOne) {
+// The plan's second trial is the other CP decision (gdn::other_cp_plan_point), and its search keeps
+// one plan per op (gdn::canonical_plan_point); the kernels have neither.
+TEST(GdnTunableKernels, ThePlanTriesTheOtherCpDecisionAndSkipsEquivalentPlans) {
   gdn::Problem p;  // 8/32 1x8192: the untuned rule leaves CP off
   p.tokens = 8192;
   p.cu_seqlens = {0, 8192};
@@ -60,9 +60,13 @@ TEST(GdnTunableKernels, ThePlanTriesTheOtherCpDecisionRightAfterTheUntunedOne) {
     SCOPED_TRACE(k.space.kernel);
     if (k.space.kernel != "gdn.fwd_plan") {
       EXPECT_FALSE(k.alternatives);
+      EXPECT_FALSE(k.canonical);
       continue;
     }
     ASSERT_TRUE(k.alternatives);
+    ASSERT_TRUE(k.canonical);  // its search skips plans that run the same op
+    EXPECT_EQ(k.space.label(k.canonical(p, k.space.parse("c64.cp0.pc8.th6.v0.sv0").value())),
+              "c64.cp2.pc0.th10.v0.sv0");
     const std::vector<Point> alt = k.alternatives(p);
     ASSERT_EQ(alt.size(), 1u);
     EXPECT_EQ(alt[0], gdn::other_cp_plan_point(p, kH100).value());

@@ -558,5 +558,34 @@ TEST(Tuner, AlternativesAreMeasuredRightAfterTheBaseline) {
   EXPECT_EQ(tried, (std::set<Point>{untuned, other}));
 }
 
+TEST(Tuner, TheSearchProposesOnlyRepresentativePoints) {
+  TempDir dir;
+  Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
+  FakeBackend backend({});
+  TuneOptions opt;
+  opt.strategy = Strategy::kExhaustive;
+  opt.transfer = 0;
+  TunableKernel k = fake_kernel();
+  // Pretend the unroll axis does nothing for this problem: its first value represents the rest.
+  k.canonical = [](const gdn::Problem&, const Point& p) {
+    Point c = p;
+    c[4] = 1;
+    return c;
+  };
+  const Point untuned{64, 128, 2, 8, 2};
+  k.baseline = [&](const gdn::Problem&) { return untuned; };  // seeded as {64, 128, 2, 8, 1}
+  Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const gdn::Problem p = varlen_problem({4096});
+  const TuneOutcome out = tuner.tune(k, p);
+  std::size_t representatives = 0;  // buildable points with unroll 1
+  const ArchInfo arch;
+  for (const Point& pt : k.space.enumerate(&arch)) representatives += pt[4] == 1;
+  EXPECT_EQ(out.trials, representatives);
+  const auto trials = store.trials(fake_device(), k.identity(), p);
+  EXPECT_EQ(trials.size(), representatives);
+  for (const TrialRecord& t : trials) EXPECT_EQ(t.values[4], 1) << t.config;
+  EXPECT_TRUE(store.find_trial(fake_device(), k.identity(), p, k.space.label({64, 128, 2, 8, 1})));
+}
+
 }  // namespace
 }  // namespace qla::tuner

@@ -384,6 +384,9 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
       if (auto other = gdn::other_cp_plan_point(p, arch)) points.push_back(std::move(*other));
       return points;
     };
+    k.canonical = [arch](const gdn::Problem& p, const Point& point) {
+      return gdn::canonical_plan_point(p, point, arch);
+    };
     out.push_back(std::move(k));
   }
   for (const std::string& w : wanted)

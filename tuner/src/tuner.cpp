@@ -64,7 +64,13 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   progress.kernel = out.kernel;
   progress.problem = out.problem;
 
-  auto searcher = make_searcher(options_.strategy, space, arch_, options_.seed);
+  // The search proposes only the problem's representative points (TunableKernel::canonical).
+  SpaceDecl searched = space;
+  if (kernel.canonical)
+    searched.buildable = [&space, &kernel, &problem](const Point& p, const ArchInfo& a) {
+      return space.is_buildable(p, a) && kernel.canonical(problem, p) == p;
+    };
+  auto searcher = make_searcher(options_.strategy, searched, arch_, options_.seed);
   auto evaluate = [&](const Coords& c) {
     const Point point = space.point_at(c);
     const Members members = kernel.members ? kernel.members(problem, point) : Members{};
@@ -112,7 +118,9 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   // it); then the winners of tuned neighbours (transfer).
   std::vector<Coords> seeds;
   const std::vector<Coords> transfer = transfer_seeds(kernel, problem);
-  auto add_seed = [&](const Point& p) {
+  auto add_seed = [&](const Point& given) {
+    const Point p =
+        kernel.canonical && space.contains(given) ? kernel.canonical(problem, given) : given;
     const auto c = space.coords_of(p);
     if (c && space.is_buildable(p, arch_) &&
         std::find(seeds.begin(), seeds.end(), *c) == seeds.end())

@@ -571,6 +571,47 @@ std::optional<Point> other_cp_plan_point(const Problem& problem, const ArchInfo&
   return std::nullopt;
 }
 
+Point canonical_plan_point(const Problem& problem, const Point& point, const ArchInfo& arch) {
+  FwdPlanConfig c = FwdPlanConfig::from_point(point);
+  const FwdPlanConfig d = FwdPlanConfig::from_point(fwd_plan_space().default_point);
+  const CpMode mode = c.cp == 0   ? CpMode::kOff
+                      : c.cp == 1 ? CpMode::kOn
+                      : c.cp == 3 ? CpMode::kFlashQla
+                                  : CpMode::kAuto;
+  const auto decide = [&](CpMode m, int piece_chunks) {
+    return decide_cp(problem, problem.num_sequences(), c.chunk, m, piece_chunks, arch);
+  };
+  if (c.variant != 0 &&
+      std::string(kChunkFwdVariants[c.variant]) == untuned_chunk_fwd_family(arch, c.chunk))
+    c.variant = 0;
+  const auto split = decide(mode, c.piece_chunks);
+  if (!split) {
+    c.cp = decide(CpMode::kAuto, 0) ? 0 : 2;
+    c.piece_chunks = d.piece_chunks;
+    c.threshold = d.threshold;
+    c.state_variant = d.state_variant;
+    return c.to_point();
+  }
+  const int l = split->second;
+  if (c.state_variant != 0 &&
+      std::string(kStatePassVariants[c.state_variant]) == untuned_state_pass_family(arch, c.chunk))
+    c.state_variant = 0;
+  const auto by_rule = decide(CpMode::kAuto, 0);
+  const auto untuned_length = decide(CpMode::kOn, 0);
+  if (by_rule && by_rule->second == l) {
+    c.cp = 2;
+    c.piece_chunks = 0;
+  } else if (untuned_length && untuned_length->second == l) {
+    c.cp = 1;
+    c.piece_chunks = 0;
+  } else if (std::find(std::begin(kFwdPlanPieceChunksValues), std::end(kFwdPlanPieceChunksValues),
+                       l) != std::end(kFwdPlanPieceChunksValues)) {
+    c.cp = 1;
+    c.piece_chunks = l;
+  }  // else FlashQLA's length, which no listed one equals: cp and pc stay
+  return c.to_point();
+}
+
 std::string untuned_op_signature(const ArchInfo& arch) {
   std::ostringstream out;
   out << kFwdPlanRules;

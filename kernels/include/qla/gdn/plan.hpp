@@ -174,6 +174,16 @@ Point untuned_fused_point(const std::string& kernel, const Problem& problem, con
 /// at a time and, with a small budget, may never reach the other CP decision. Host-only.
 std::optional<Point> other_cp_plan_point(const Problem& problem, const ArchInfo& arch);
 
+/// The plan point that runs the same op as `point` for `problem` on `arch`, with every knob that op
+/// does not use at its first value, so equivalent points have one representative: the chunk-forward
+/// variant of the untuned rule is v0; with CP off (by any mode) cp is 2 where the untuned rule also
+/// leaves it off, else 0, and the piece length, the warm-up threshold and the state-pass variant
+/// are their defaults; with CP on at L chunks cp is 2 (pc0) where the untuned rule cuts at L, else
+/// 1, with pc0 where the untuned length is L, else pc = L (where L is not listed, cp and pc stay as
+/// they are), and the state-pass variant of the untuned rule is sv0. The tuner searches only these
+/// points. Host-only.
+Point canonical_plan_point(const Problem& problem, const Point& point, const ArchInfo& arch);
+
 /// What the untuned op runs on `arch`, as text: kFwdPlanRules, then each role's untuned family and
 /// point (chunk forward, state pass, kkt_solve, cp_correct) and whether CP is on with what piece
 /// length, over a fixed set of problems (the headline shapes' extremes, fp32 and bf16 gates, both

@@ -62,6 +62,11 @@ struct TunableKernel {
   /// axis value at a time, may not reach within a small budget (the op plan with the other CP
   /// decision). Empty: none.
   std::function<std::vector<Point>(const gdn::Problem&)> alternatives = {};
+  /// The representative of the points that run the same op as `point` for a problem (the op plan:
+  /// with CP off its piece length and threshold do nothing). The search of a problem proposes only
+  /// representatives, and seeds are mapped to theirs, so no trial times an op already timed. Empty:
+  /// every point is its own.
+  std::function<Point(const gdn::Problem&, const Point&)> canonical = {};
   /// Kernel id, source hash and the space's hash in hex.
   KernelIdentity identity() const;
   /// baseline(problem), or the space's default.
