@@ -29,10 +29,31 @@
 # QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla), QLA_BENCH_HEADS (e.g. 2x8,4x16;
 # default headline) and QLA_BENCH_MODES (graph, cold or graph,cold; default graph): what fits one 10-minute call.
 # All three benches on the 20 headline shapes take four calls: QLA_BENCH_HEADS=2x8,4x16, then 8x32, 16x32, 16x64.
+# Several steps name one call: `scripts/gpu-session.sh tests tune` (see below).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 OUT=${OUT:-/tmp/qla-out}
 mkdir -p "$OUT"
+# Several steps in one call (e.g. `gpu-session.sh tests tune`): each runs into $OUT/<step>, in order, whatever
+# the one before returned; then all of them go into $OUT/steps.tar.xz (the device tool brings back at most 8
+# files), beside copies of what the results take: the tuned store, the bench documents, the validation record,
+# the A/B table and the chunk-step record.
+if (( $# > 1 )); then
+  rc=0
+  for step in "$@"; do
+    echo "== $step (at ${SECONDS} s)"
+    OUT=$OUT/$step "$0" "$step" || rc=$?
+    unset QLA_BUNDLE_TAR QLA_KERNEL_CACHE_TAR  # unpacked by the first step
+  done
+  (cd "$OUT" && tar -cJf steps.tar.xz "$@" &&
+    for f in tune/"${QLA_STORE:-nvidia-h200.sqlite}" bench/bench_qla.json bench/bench_fla.json \
+      bench/bench_flashqla.json tests/validation.json ab/ab.md profile/chunk_step.json; do
+      [[ -f $f ]] && cp "$f" .
+    done
+    rm -rf "$@")
+  echo "steps: $* (rc $rc, ${SECONDS} s); $OUT/steps.tar.xz holds every step's output"
+  exit $rc
+fi
 if [[ -n ${QLA_BUNDLE_TAR:-} ]]; then  # always the carried one: a warm machine keeps an older bundle
   rm -rf build/bundle && mkdir -p build && tar -xJf "$QLA_BUNDLE_TAR" -C build
 fi
