@@ -35,6 +35,38 @@ TrialRequest request_with(const std::string& kernel, const gdn::Problem& problem
   for (const auto& [id, m] : members) r.members[id] = m.values;
   return r;
 }
+
+/// A strategy whose proposals skip every point that runs an op already timed
+/// (TunableKernel::canonical): such a point gets the time of its op's first point, which the inner
+/// strategy is told at once, without a trial. The walk keeps all of its neighbours.
+class OnePerOp final : public Searcher {
+ public:
+  OnePerOp(std::unique_ptr<Searcher> inner, std::function<Coords(const Coords&)> op)
+      : inner_(std::move(inner)), op_(std::move(op)) {}
+  std::optional<Coords> next() override {
+    for (;;) {
+      std::optional<Coords> c = inner_->next();
+      if (!c) return c;
+      const auto timed = costs_.find(op_(*c));
+      if (timed == costs_.end()) return c;
+      inner_->report(*c, timed->second);
+    }
+  }
+  void report(const Coords& c, double cost) override {
+    costs_.emplace(op_(c), cost);
+    inner_->report(c, cost);
+  }
+  std::vector<Coords> upcoming(std::size_t n) const override { return inner_->upcoming(n); }
+  void seed(const Coords& c, double cost) override {
+    costs_.emplace(op_(c), cost);
+    inner_->seed(c, cost);
+  }
+
+ private:
+  std::unique_ptr<Searcher> inner_;
+  std::function<Coords(const Coords&)> op_;
+  std::map<Coords, double> costs_;
+};
 }  // namespace
 
 Tuner::Tuner(Store& store, DeviceFingerprint device, ArchInfo arch, TrialRunner& runner,
@@ -64,13 +96,13 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   progress.kernel = out.kernel;
   progress.problem = out.problem;
 
-  // The search proposes only the problem's representative points (TunableKernel::canonical).
-  SpaceDecl searched = space;
-  if (kernel.canonical)
-    searched.buildable = [&space, &kernel, &problem](const Point& p, const ArchInfo& a) {
-      return space.is_buildable(p, a) && kernel.canonical(problem, p) == p;
-    };
-  auto searcher = make_searcher(options_.strategy, searched, arch_, options_.seed);
+  // Coordinates of the representative of the op a point runs (TunableKernel::canonical).
+  const auto op_of = [&](const Coords& c) {
+    return kernel.canonical ? *space.coords_of(kernel.canonical(problem, space.point_at(c))) : c;
+  };
+  std::unique_ptr<Searcher> searcher =
+      make_searcher(options_.strategy, space, arch_, options_.seed);
+  if (kernel.canonical) searcher = std::make_unique<OnePerOp>(std::move(searcher), op_of);
   auto evaluate = [&](const Coords& c) {
     const Point point = space.point_at(c);
     const Members members = kernel.members ? kernel.members(problem, point) : Members{};
@@ -118,12 +150,11 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   // it); then the winners of tuned neighbours (transfer).
   std::vector<Coords> seeds;
   const std::vector<Coords> transfer = transfer_seeds(kernel, problem);
-  auto add_seed = [&](const Point& given) {
-    const Point p =
-        kernel.canonical && space.contains(given) ? kernel.canonical(problem, given) : given;
+  auto add_seed = [&](const Point& p) {
     const auto c = space.coords_of(p);
     if (c && space.is_buildable(p, arch_) &&
-        std::find(seeds.begin(), seeds.end(), *c) == seeds.end())
+        std::none_of(seeds.begin(), seeds.end(),
+                     [&](const Coords& s) { return op_of(s) == op_of(*c); }))
       seeds.push_back(*c);
   };
   if (kernel.baseline) add_seed(kernel.baseline(problem));

@@ -180,8 +180,8 @@ std::optional<Point> other_cp_plan_point(const Problem& problem, const ArchInfo&
 /// leaves it off, else 0, and the piece length, the warm-up threshold and the state-pass variant
 /// are their defaults; with CP on at L chunks cp is 2 (pc0) where the untuned rule cuts at L, else
 /// 1, with pc0 where the untuned length is L, else pc = L (where L is not listed, cp and pc stay as
-/// they are), and the state-pass variant of the untuned rule is sv0. The tuner searches only these
-/// points. Host-only.
+/// they are), and the state-pass variant of the untuned rule is sv0. The tuner times one point per
+/// representative. Host-only.
 Point canonical_plan_point(const Problem& problem, const Point& point, const ArchInfo& arch);
 
 /// What the untuned op runs on `arch`, as text: kFwdPlanRules, then each role's untuned family and

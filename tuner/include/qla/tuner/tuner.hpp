@@ -63,9 +63,10 @@ struct TunableKernel {
   /// decision). Empty: none.
   std::function<std::vector<Point>(const gdn::Problem&)> alternatives = {};
   /// The representative of the points that run the same op as `point` for a problem (the op plan:
-  /// with CP off its piece length and threshold do nothing). The search of a problem proposes only
-  /// representatives, and seeds are mapped to theirs, so no trial times an op already timed. Empty:
-  /// every point is its own.
+  /// with CP off its piece length and threshold do nothing). A search times one point per
+  /// representative: a point whose op was timed (as a seed or a trial) takes that time without a
+  /// trial or a share of the budget, and the walk goes on through it. Empty: every point is its
+  /// own.
   std::function<Point(const gdn::Problem&, const Point&)> canonical = {};
   /// Kernel id, source hash and the space's hash in hex.
   KernelIdentity identity() const;
