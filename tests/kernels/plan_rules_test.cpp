@@ -312,6 +312,12 @@ TEST(FusedForwardRules, OtherCpPlanPointTurnsTheUntunedDecisionAround) {
             "c64.cp1.pc16.th10.v0.sv0");
   // One chunk cuts into nothing at any length.
   EXPECT_FALSE(gdn::other_cp_plan_point(problem({0, 64}, 2, 8), h200).has_value());
+  // The rule is on at 2/8 1x32768, but on a named target (no SM count) its length cuts nothing: the
+  // untuned plan runs without CP, so the other decision is CP on.
+  ASSERT_TRUE(gdn::cp_untuned_rule(problem(s32k, 2, 8), 64));
+  EXPECT_EQ(
+      s.label(gdn::other_cp_plan_point(problem(s32k, 2, 8), ArchInfo::named("sm_90a")).value()),
+      "c64.cp1.pc128.th10.v0.sv0");
   // A named target (no SM count): a listed length, not the untuned one.
   EXPECT_EQ(
       s.label(gdn::other_cp_plan_point(problem(s32k, 16, 64), ArchInfo::named("sm_90a")).value()),
@@ -361,6 +367,15 @@ TEST(FusedForwardRules, CanonicalPlanPointsRunTheSameOp) {
     kept.insert(c);
   }
   EXPECT_LT(kept.size(), s.enumerate(&h200).size() / 4);
+  // Idempotent for CP on too, on an arch without wgmma and on a named target.
+  const ArchInfo a100{8, 0, 108, 166912, 65536, 40 << 20};
+  for (const ArchInfo* arch : {&h200, &a100})
+    for (const gdn::Problem* p : {&on, &off})
+      for (const Point& pt : s.enumerate(arch)) {
+        const Point c = gdn::canonical_plan_point(*p, pt, *arch);
+        ASSERT_TRUE(s.is_buildable(c, *arch)) << s.label(pt) << " -> " << s.label(c);
+        ASSERT_EQ(gdn::canonical_plan_point(*p, c, *arch), c) << s.label(pt);
+      }
   // The second trial of a plan search is canonical.
   for (const gdn::Problem* p : {&off, &on}) {
     const Point other = gdn::other_cp_plan_point(*p, h200).value();

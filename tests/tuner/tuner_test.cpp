@@ -558,38 +558,52 @@ TEST(Tuner, AlternativesAreMeasuredRightAfterTheBaseline) {
   EXPECT_EQ(tried, (std::set<Point>{untuned, other}));
 }
 
-TEST(Tuner, EachOpIsTimedOnce) {
+TEST(Tuner, EachOpIsTimedOnceAsItsRepresentative) {
   TempDir dir;
   Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
   FakeBackend backend({});
-  TuneOptions opt;
-  opt.strategy = Strategy::kExhaustive;
-  opt.transfer = 0;
   TunableKernel k = fake_kernel();
-  // Pretend the unroll axis does nothing for this problem: its first value represents the rest.
+  // Pretend the unroll axis does nothing: its first value represents the rest.
   k.canonical = [](const gdn::Problem&, const Point& p) {
     Point c = p;
     c[4] = 1;
     return c;
   };
-  const Point untuned{64, 128, 2, 8, 2};
+  const Point untuned{64, 128, 2, 8, 2}, untuned_op{64, 128, 2, 8, 1};
   k.baseline = [&](const gdn::Problem&) { return untuned; };
-  // An alternative that runs the baseline's op is not measured.
+  // An alternative that runs the baseline's op is not measured again.
   k.alternatives = [&](const gdn::Problem&) { return std::vector<Point>{{64, 128, 2, 8, 4}}; };
-  Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
-  const gdn::Problem p = varlen_problem({4096});
-  const TuneOutcome out = tuner.tune(k, p);
   std::size_t ops = 0;  // buildable points with unroll 1
   const ArchInfo arch;
   for (const Point& pt : k.space.enumerate(&arch)) ops += pt[4] == 1;
-  EXPECT_EQ(out.seeded, 1u);
-  EXPECT_EQ(out.trials, ops) << "the walk passes every other point without a trial";
-  const auto trials = store.trials(fake_device(), k.identity(), p);
-  EXPECT_EQ(trials.size(), ops);
-  for (const TrialRecord& t : trials)
-    EXPECT_TRUE(t.values[4] == 1 || t.values == untuned) << t.config;
-  EXPECT_FALSE(store.find_trial(fake_device(), k.identity(), p, k.space.label({64, 128, 2, 8, 1})))
-      << "the baseline timed that op";
+  const auto check_store = [&](const gdn::Problem& p, std::size_t trials) {
+    const auto stored = store.trials(fake_device(), k.identity(), p);
+    EXPECT_EQ(stored.size(), trials) << "every trial a different op";
+    for (const TrialRecord& t : stored) EXPECT_EQ(t.values[4], 1) << t.config;
+    EXPECT_TRUE(store.find_trial(fake_device(), k.identity(), p, k.space.label(untuned_op)));
+  };
+  {  // Exhaustive: every op once, the baseline as its representative.
+    TuneOptions opt;
+    opt.strategy = Strategy::kExhaustive;
+    opt.transfer = 0;
+    Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
+    const gdn::Problem p = varlen_problem({4096});
+    const TuneOutcome out = tuner.tune(k, p);
+    EXPECT_EQ(out.seeded, 1u);
+    EXPECT_EQ(out.trials, ops);
+    check_store(p, ops);
+  }
+  {  // Anneal: its ±1 steps along unroll land on timed ops, which cost no trial of the budget.
+    TuneOptions opt;
+    opt.strategy = Strategy::kAnneal;
+    opt.transfer = 0;
+    opt.budget.max_trials = 12;
+    Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
+    const gdn::Problem p = varlen_problem({8192});
+    const TuneOutcome out = tuner.tune(k, p);
+    EXPECT_EQ(out.trials, 12u);
+    check_store(p, 12);
+  }
 }
 
 }  // namespace

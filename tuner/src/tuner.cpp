@@ -36,27 +36,38 @@ TrialRequest request_with(const std::string& kernel, const gdn::Problem& problem
   return r;
 }
 
-/// A strategy whose proposals skip every point that runs an op already timed
-/// (TunableKernel::canonical): such a point gets the time of its op's first point, which the inner
-/// strategy is told at once, without a trial. The walk keeps all of its neighbours.
+/// A strategy that times one point per op (TunableKernel::canonical): it proposes the
+/// representative of the op of each point the inner strategy proposes, and where that op was timed
+/// already (a seed or a trial, failed ones included) it tells the inner strategy that time at once,
+/// without a trial, and asks again. So trials and winners are representatives, and the walk keeps
+/// every neighbour.
 class OnePerOp final : public Searcher {
  public:
   OnePerOp(std::unique_ptr<Searcher> inner, std::function<Coords(const Coords&)> op)
       : inner_(std::move(inner)), op_(std::move(op)) {}
   std::optional<Coords> next() override {
     for (;;) {
-      std::optional<Coords> c = inner_->next();
-      if (!c) return c;
-      const auto timed = costs_.find(op_(*c));
-      if (timed == costs_.end()) return c;
-      inner_->report(*c, timed->second);
+      pending_ = inner_->next();
+      if (!pending_) return std::nullopt;
+      Coords r = op_(*pending_);
+      const auto timed = costs_.find(r);
+      if (timed == costs_.end()) return r;
+      inner_->report(*pending_, timed->second);
     }
   }
   void report(const Coords& c, double cost) override {
-    costs_.emplace(op_(c), cost);
-    inner_->report(c, cost);
+    costs_.emplace(c, cost);
+    inner_->report(*pending_, cost);
   }
-  std::vector<Coords> upcoming(std::size_t n) const override { return inner_->upcoming(n); }
+  std::vector<Coords> upcoming(std::size_t n) const override {
+    std::vector<Coords> out;
+    for (const Coords& c : inner_->upcoming(n)) {
+      Coords r = op_(c);
+      if (!costs_.count(r) && std::find(out.begin(), out.end(), r) == out.end())
+        out.push_back(std::move(r));
+    }
+    return out;
+  }
   void seed(const Coords& c, double cost) override {
     costs_.emplace(op_(c), cost);
     inner_->seed(c, cost);
@@ -66,6 +77,7 @@ class OnePerOp final : public Searcher {
   std::unique_ptr<Searcher> inner_;
   std::function<Coords(const Coords&)> op_;
   std::map<Coords, double> costs_;
+  std::optional<Coords> pending_;  // the inner strategy's proposal being timed
 };
 }  // namespace
 
@@ -96,9 +108,18 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   progress.kernel = out.kernel;
   progress.problem = out.problem;
 
-  // Coordinates of the representative of the op a point runs (TunableKernel::canonical).
-  const auto op_of = [&](const Coords& c) {
-    return kernel.canonical ? *space.coords_of(kernel.canonical(problem, space.point_at(c))) : c;
+  // Coordinates of the representative of the op a point runs (TunableKernel::canonical; the
+  // point itself where the representative is not in the space), memoised: for the op plan it
+  // builds CP splits.
+  std::map<Coords, Coords> ops;
+  const auto op_of = [&](const Coords& c) -> Coords {
+    if (!kernel.canonical) return c;
+    auto it = ops.find(c);
+    if (it == ops.end()) {
+      const auto r = space.coords_of(kernel.canonical(problem, space.point_at(c)));
+      it = ops.emplace(c, r ? *r : c).first;
+    }
+    return it->second;
   };
   std::unique_ptr<Searcher> searcher =
       make_searcher(options_.strategy, space, arch_, options_.seed);
@@ -148,14 +169,19 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   // the kernel's alternatives (the op plan with the other CP decision); for a joint space the
   // default at each value of its first axis (the op plan's chunk size: every kernel changes with
   // it); then the winners of tuned neighbours (transfer).
+  // Each seed is its op's representative; a seed whose op is seeded already is dropped.
   std::vector<Coords> seeds;
+  std::vector<bool> from_neighbour;
   const std::vector<Coords> transfer = transfer_seeds(kernel, problem);
-  auto add_seed = [&](const Point& p) {
-    const auto c = space.coords_of(p);
-    if (c && space.is_buildable(p, arch_) &&
-        std::none_of(seeds.begin(), seeds.end(),
-                     [&](const Coords& s) { return op_of(s) == op_of(*c); }))
-      seeds.push_back(*c);
+  auto add_seed = [&](const Point& p, bool neighbour = false) {
+    const auto given = space.coords_of(p);
+    if (!given || !space.is_buildable(p, arch_)) return;
+    const Coords c = op_of(*given);
+    if (std::find(seeds.begin(), seeds.end(), c) != seeds.end() ||
+        !space.is_buildable(space.point_at(c), arch_))
+      return;
+    seeds.push_back(c);
+    from_neighbour.push_back(neighbour);
   };
   if (kernel.baseline) add_seed(kernel.baseline(problem));
   if (kernel.alternatives)
@@ -167,20 +193,19 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
       add_seed(p);
     }
   }
-  for (const Coords& c : transfer) add_seed(space.point_at(c));
+  for (const Coords& c : transfer) add_seed(space.point_at(c), true);
   const auto t0 = std::chrono::steady_clock::now();
   auto seconds_since_start = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   Budget budget = options_.budget;
-  for (const Coords& c : seeds) {
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
     if (budget.max_trials && out.seeded >= budget.max_trials) break;
     if (budget.max_seconds > 0 && seconds_since_start() >= budget.max_seconds) break;
     if (options_.stop && options_.stop()) break;
-    const bool from_neighbour = std::find(transfer.begin(), transfer.end(), c) != transfer.end();
-    searcher->seed(c, evaluate(c));
+    searcher->seed(seeds[i], evaluate(seeds[i]));
     ++out.seeded;
-    if (from_neighbour) ++out.transferred;
+    if (from_neighbour[i]) ++out.transferred;
   }
   bool spent = false;
   if (budget.max_trials) {

@@ -552,19 +552,19 @@ Point untuned_fused_point(const std::string& kernel, const Problem& problem, con
 
 std::optional<Point> other_cp_plan_point(const Problem& problem, const ArchInfo& arch) {
   FwdPlanConfig c = FwdPlanConfig::from_point(fwd_plan_space().default_point);
-  if (cp_untuned_rule(problem, c.chunk)) {
+  const auto cuts = [&](CpMode mode, int piece_chunks) {
+    return decide_cp(problem, problem.num_sequences(), c.chunk, mode, piece_chunks, arch)
+        .has_value();
+  };
+  if (cuts(CpMode::kAuto, 0)) {  // the untuned plan runs CP
     c.cp = 0;
     return c.to_point();
   }
   c.cp = 1;
-  const auto cuts = [&](int piece_chunks) {
-    return decide_cp(problem, problem.num_sequences(), c.chunk, CpMode::kOn, piece_chunks, arch)
-        .has_value();
-  };
-  if (arch.sm_count > 0 && cuts(0)) return c.to_point();  // pc0: the untuned length
+  if (arch.sm_count > 0 && cuts(CpMode::kOn, 0)) return c.to_point();  // pc0: the untuned length
   for (auto l = std::rbegin(kFwdPlanPieceChunksValues); l != std::rend(kFwdPlanPieceChunksValues);
        ++l)
-    if (*l > 0 && cuts(*l)) {
+    if (*l > 0 && cuts(CpMode::kOn, *l)) {
       c.piece_chunks = *l;
       return c.to_point();
     }

@@ -166,10 +166,10 @@ const char* untuned_state_pass_family(const ArchInfo& arch, int chunk = 64);
 /// Host-only; no GPU needed.
 Point untuned_fused_point(const std::string& kernel, const Problem& problem, const ArchInfo& arch);
 
-/// The op plan's default with the other CP decision than the untuned rule's (cp_untuned_rule): CP
-/// off where the rule turns it on; where it does not, CP on at the untuned piece length if that
-/// cuts a sequence, else at the longest listed length (kFwdPlanPieceChunksValues) that cuts the
-/// longest sequence in two or more. nullopt where no listed length cuts a sequence. The tuner
+/// The op plan's default with the other CP decision than the untuned plan's: CP off where the
+/// untuned rule (cp_untuned_rule) cuts a sequence; where it does not, CP on at the untuned length
+/// if that cuts a sequence, else at the longest listed length (kFwdPlanPieceChunksValues) that cuts
+/// the longest sequence in two or more. nullopt where no listed length cuts a sequence. The tuner
 /// measures it right after the untuned plan: its walk from the untuned point moves one axis value
 /// at a time and, with a small budget, may never reach the other CP decision. Host-only.
 std::optional<Point> other_cp_plan_point(const Problem& problem, const ArchInfo& arch);
