@@ -27,6 +27,19 @@ namespace {
 
 using gdn::PlanOptions;
 
+/// One sequence per pair of neighbouring offsets of `cu`, with these heads.
+gdn::Problem problem(std::vector<std::int64_t> cu, int h_qk, int h_v) {
+  gdn::Problem p;
+  p.tokens = cu.back();
+  p.cu_seqlens = std::move(cu);
+  p.h_qk = h_qk;
+  p.h_v = h_v;
+  return p;
+}
+
+// An H200: sm_90a, 132 SMs.
+const ArchInfo kH200{9, 0, 132, 232448, 65536, 60 << 20};
+
 TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
   // FlashQLA's rules for 132 SMs: (sequences of 64-token chunks, H_v) → CP, L, pieces, fused BV.
   struct Row {
@@ -271,18 +284,10 @@ TEST(FusedForwardRules, SplitMatchesReferenceSplit) {
 // that really cuts a sequence (a CP plan that cuts nothing runs without CP, the untuned plan
 // again).
 TEST(FusedForwardRules, OtherCpPlanPointTurnsTheUntunedDecisionAround) {
-  const ArchInfo h200{9, 0, 132, 232448, 65536, 60 << 20};
+  const ArchInfo& h200 = kH200;
   const auto& s = gdn::fwd_plan_space();
   const std::vector<std::int64_t> s2k{0, 2048}, s8k{0, 8192}, s32k{0, 32768},
       v4{0, 8192, 16384, 24576, 32768};
-  const auto problem = [](std::vector<std::int64_t> cu, int h_qk, int h_v) {
-    gdn::Problem p;
-    p.tokens = cu.back();
-    p.cu_seqlens = std::move(cu);
-    p.h_qk = h_qk;
-    p.h_v = h_v;
-    return p;
-  };
   for (const int h_v : {8, 16, 32, 64})
     for (const auto* cu : {&s2k, &s8k, &s32k, &v4}) {
       const gdn::Problem p = problem(*cu, h_v / 4, h_v);
@@ -324,18 +329,10 @@ TEST(FusedForwardRules, OtherCpPlanPointTurnsTheUntunedDecisionAround) {
       "c64.cp1.pc128.th10.v0.sv0");
 }
 
-// One representative per op: the tuner searches only canonical plan points.
+// One representative per op: the tuner times one plan per op, at its representative.
 TEST(FusedForwardRules, CanonicalPlanPointsRunTheSameOp) {
-  const ArchInfo h200{9, 0, 132, 232448, 65536, 60 << 20};
+  const ArchInfo& h200 = kH200;
   const auto& s = gdn::fwd_plan_space();
-  const auto problem = [](std::vector<std::int64_t> cu, int h_qk, int h_v) {
-    gdn::Problem p;
-    p.tokens = cu.back();
-    p.cu_seqlens = std::move(cu);
-    p.h_qk = h_qk;
-    p.h_v = h_v;
-    return p;
-  };
   const auto canon = [&](const gdn::Problem& p, const std::string& label) {
     return s.label(gdn::canonical_plan_point(p, s.parse(label).value(), h200));
   };
