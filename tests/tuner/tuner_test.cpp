@@ -606,5 +606,39 @@ TEST(Tuner, EachOpIsTimedOnceAsItsRepresentative) {
   }
 }
 
+TEST(Tuner, NeighboursWinnersAreSeededAsTheOpsTheyRunHere) {
+  TempDir dir;
+  Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
+  FakeBackend backend({});
+  TuneOptions opt;
+  opt.strategy = Strategy::kExhaustive;
+  Tuner cold(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  // Neighbours tuned without a representative map: their winners' unroll is the fake's best, 2.
+  const auto near_win = cold.tune(fake_kernel(), varlen_problem({16384})).winner;
+  const auto far_win = cold.tune(fake_kernel(), varlen_problem({1024})).winner;
+  ASSERT_TRUE(near_win && far_win);
+  ASSERT_NE(near_win->values[4], 1);
+  TunableKernel k = fake_kernel();
+  k.canonical = [](const gdn::Problem&, const Point& p) {
+    Point c = p;
+    c[4] = 1;
+    return c;
+  };
+  opt.budget.max_trials = 2;
+  Tuner warm(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const gdn::Problem p = varlen_problem({8192});
+  const TuneOutcome out = warm.tune(k, p);
+  EXPECT_EQ(out.transferred, 2u);
+  std::set<Point> tried;
+  for (const TrialRecord& t : store.trials(fake_device(), k.identity(), p)) tried.insert(t.values);
+  const auto as_here = [](Point v) {
+    v[4] = 1;
+    return v;
+  };
+  EXPECT_EQ(tried, (std::set<Point>{as_here(near_win->values), as_here(far_win->values)}));
+  ASSERT_TRUE(out.winner);
+  EXPECT_EQ(out.winner->values[4], 1);
+}
+
 }  // namespace
 }  // namespace qla::tuner

@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "qla/hash.hpp"
 #include "qla/tuner/lookup.hpp"
@@ -256,6 +257,17 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
     return flat_index(space, *space.coords_of(a.values)) <
            flat_index(space, *space.coords_of(b.values));
   });
+  if (kernel.canonical) {  // one finalist per op, the fastest of its trials (an older store may
+                           // hold several), and the baseline's trial
+    std::set<Point> ops;
+    const Point baseline = kernel.baseline_point(problem);
+    ok.erase(std::remove_if(ok.begin(), ok.end(),
+                            [&](const TrialRecord& t) {
+                              return !ops.insert(kernel.canonical(problem, t.values)).second &&
+                                     t.values != baseline;
+                            }),
+             ok.end());
+  }
   std::vector<Coords> finalists;
   for (std::size_t i = 0; i < ok.size() && i < std::max<std::size_t>(options_.finalists, 1); ++i)
     finalists.push_back(*space.coords_of(ok[i].values));
@@ -332,11 +344,13 @@ std::vector<Coords> Tuner::transfer_seeds(const TunableKernel& kernel,
       near.emplace_back(problem_distance(e.problem_value, problem), &e);
   std::stable_sort(near.begin(), near.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<Coords> seeds;
+  std::vector<Coords> seeds;  // one per op this problem would run (TunableKernel::canonical)
   for (const auto& [distance, e] : near) {
     if (seeds.size() >= options_.transfer) break;
-    const auto c = kernel.space.coords_of(e->values);
-    if (!c || !kernel.space.is_buildable(e->values, arch_)) continue;
+    if (!kernel.space.contains(e->values)) continue;
+    const Point v = kernel.canonical ? kernel.canonical(problem, e->values) : e->values;
+    const auto c = kernel.space.coords_of(v);
+    if (!c || !kernel.space.is_buildable(v, arch_)) continue;
     if (std::find(seeds.begin(), seeds.end(), *c) == seeds.end()) seeds.push_back(*c);
   }
   return seeds;
