@@ -30,13 +30,7 @@
 namespace {
 
 using qla::gdn::FusedWgmmaProbe;
-
-__device__ unsigned long long* g_counters;  // [CTA][role][phase]
-struct Counters {
-  static __device__ unsigned long long* base() { return g_counters; }
-};
-using CycleProbe = qla::bench::CycleSumProbe<FusedWgmmaProbe, Counters>;
-constexpr int kCounters = CycleProbe::kCountersPerCta;
+using CycleProbe = qla::bench::CycleSumProbe<FusedWgmmaProbe>;
 
 __global__ void fill_uniform16(__nv_bfloat16* x, long long n, float amp, unsigned seed) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
@@ -116,10 +110,7 @@ qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
   QLA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   const int ctas = 2 * sh.hv;
   const dim3 grid = kStateOnly ? dim3(sh.hv, 2) : dim3(ctas);
-  qla::cuda::DeviceBuffer counters(static_cast<std::size_t>(ctas) * kCounters * 8);
-  QLA_CUDA_CHECK(cudaMemset(counters.get(), 0, counters.bytes()));  // roles that do not run stay 0
-  unsigned long long* counters_ptr = counters.as<unsigned long long>();
-  QLA_CUDA_CHECK(cudaMemcpyToSymbol(g_counters, &counters_ptr, sizeof counters_ptr));
+  const qla::cuda::DeviceBuffer counters = qla::bench::cycle_counters<FusedWgmmaProbe>(ctas);
 
   cudaEvent_t e0, e1;
   QLA_CUDA_CHECK(cudaEventCreate(&e0));

@@ -23,17 +23,7 @@
 namespace {
 
 using qla::gdn::CpCorrectProbe;
-
-__device__ unsigned long long* g_counters;  // [CTA][role][phase]
-struct Counters {
-  static __device__ unsigned long long* base() { return g_counters; }
-};
-using CycleProbe = qla::bench::CycleSumProbe<CpCorrectProbe, Counters>;
-constexpr int kCounters = CycleProbe::kCountersPerCta;
-
-__global__ void fill_constant(float* x, long long n, float value) {
-  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) x[i] = value;
-}
+using CycleProbe = qla::bench::CycleSumProbe<CpCorrectProbe>;
 
 const char* const kPhaseNames[CpCorrectProbe::kPhases] = {"head", "wait", "multiply", "combine"};
 
@@ -44,9 +34,10 @@ void profile(const qla::bench::CpCorrectProfileRun& run) {
   const long long states = static_cast<long long>(pieces) * heads;
   qla::cuda::DeviceBuffer ht(states * kState * 4), cp_h0(states * kState * 4),
       m(states * qla::gdn::kCpStateRows * qla::gdn::kCpStateRows * 4);
-  fill_constant<<<1024, 256>>>(ht.as<float>(), states * kState, 0.01f);
+  qla::bench::fill_constant<<<1024, 256>>>(ht.as<float>(), states * kState, 0.01f);
   // A contraction: M = 0.5 / 128 everywhere keeps the running state bounded.
-  fill_constant<<<1024, 256>>>(m.as<float>(), states * qla::gdn::kCpStateRows * 128, 0.5f / 128);
+  qla::bench::fill_constant<<<1024, 256>>>(m.as<float>(), states * qla::gdn::kCpStateRows * 128,
+                                           0.5f / 128);
   QLA_CUDA_CHECK(cudaGetLastError());
   const auto fallback = qla::cuda::DeviceBuffer::from_host(std::vector<int>(states, 1));
   const auto first_piece = qla::cuda::DeviceBuffer::from_host(std::vector<int>{0, pieces});
@@ -79,13 +70,10 @@ void profile(const qla::bench::CpCorrectProfileRun& run) {
   float ms = 0;
   QLA_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
 
-  qla::cuda::DeviceBuffer counters(static_cast<long long>(ctas) * kCounters * 8);
-  unsigned long long* dst = counters.as<unsigned long long>();
-  QLA_CUDA_CHECK(cudaMemcpyToSymbol(g_counters, &dst, sizeof(dst)));
+  const qla::cuda::DeviceBuffer counters = qla::bench::cycle_counters<CpCorrectProbe>(ctas);
   probed<<<grid, block, smem>>>(p);
   QLA_CUDA_CHECK(cudaDeviceSynchronize());
-  std::vector<unsigned long long> host(static_cast<std::size_t>(ctas) * kCounters);
-  QLA_CUDA_CHECK(cudaMemcpy(host.data(), dst, host.size() * 8, cudaMemcpyDeviceToHost));
+  const std::vector<unsigned long long> host = counters.to_host<unsigned long long>();
   QLA_CUDA_CHECK(cudaEventDestroy(e0));
   QLA_CUDA_CHECK(cudaEventDestroy(e1));
 

@@ -24,13 +24,7 @@
 namespace {
 
 using qla::gdn::KktSolveProbe;
-
-__device__ unsigned long long* g_counters;  // [CTA][role][phase]
-struct Counters {
-  static __device__ unsigned long long* base() { return g_counters; }
-};
-using CycleProbe = qla::bench::CycleSumProbe<KktSolveProbe, Counters>;
-constexpr int kCounters = CycleProbe::kCountersPerCta;
+using CycleProbe = qla::bench::CycleSumProbe<KktSolveProbe>;
 
 __global__ void fill_keys(__nv_bfloat16* x, long long n, unsigned seed) {
   for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) {
@@ -41,10 +35,6 @@ __global__ void fill_keys(__nv_bfloat16* x, long long n, unsigned seed) {
     // Uniform in ±0.15: a 128-vector of norm about 1, like an l2-normalised key.
     x[i] = __float2bfloat16(0.15f * (static_cast<float>(h & 0xffffu) / 32768.f - 1.f));
   }
-}
-
-__global__ void fill_constant(float* x, long long n, float value) {
-  for (long long i = blockIdx.x * 256ll + threadIdx.x; i < n; i += 256ll * gridDim.x) x[i] = value;
 }
 
 const char* const kPhaseNames[KktSolveProbe::kPhases] = {"prologue", "L",       "local",
@@ -65,8 +55,8 @@ void profile(const Shape& sh, int iters) {
   qla::cuda::DeviceBuffer k(rows * sh.hqk * kD * 2), a(rows * sh.hv * kChunk * 2),
       beta(rows * sh.hv * 4), g_in(rows * sh.hv * 4), g_out(rows * sh.hv * 4), error(4);
   fill_keys<<<1024, 256>>>(k.as<T>(), rows * sh.hqk * kD, 7);
-  fill_constant<<<1024, 256>>>(beta.as<float>(), rows * sh.hv, 0.5f);
-  fill_constant<<<1024, 256>>>(g_in.as<float>(), rows * sh.hv, -0.02f);
+  qla::bench::fill_constant<<<1024, 256>>>(beta.as<float>(), rows * sh.hv, 0.5f);
+  qla::bench::fill_constant<<<1024, 256>>>(g_in.as<float>(), rows * sh.hv, -0.02f);
   QLA_CUDA_CHECK(cudaGetLastError());
   std::vector<int> index;
   for (int c = 0; c < chunks; ++c) index.insert(index.end(), {0, c});
@@ -116,13 +106,10 @@ void profile(const Shape& sh, int iters) {
   float ms = 0;
   QLA_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
 
-  qla::cuda::DeviceBuffer counters(static_cast<long long>(ctas) * kCounters * 8);
-  unsigned long long* dst = counters.as<unsigned long long>();
-  QLA_CUDA_CHECK(cudaMemcpyToSymbol(g_counters, &dst, sizeof(dst)));
+  const qla::cuda::DeviceBuffer counters = qla::bench::cycle_counters<KktSolveProbe>(ctas);
   probed<<<ctas, kWarps * 32, smem>>>(p);
   QLA_CUDA_CHECK(cudaDeviceSynchronize());
-  std::vector<unsigned long long> host(static_cast<std::size_t>(ctas) * kCounters);
-  QLA_CUDA_CHECK(cudaMemcpy(host.data(), dst, host.size() * 8, cudaMemcpyDeviceToHost));
+  const std::vector<unsigned long long> host = counters.to_host<unsigned long long>();
   QLA_CUDA_CHECK(cudaEventDestroy(e0));
   QLA_CUDA_CHECK(cudaEventDestroy(e1));
 
