@@ -14,8 +14,9 @@
 //   X₁₀ = −Y₁ (L₁₀ Y₀)                                  (two m × m × m TF32 products per merge)
 // for m = kBlock, 2·kBlock, … < C (a warp merges its own two blocks of 16; the merge of blocks of
 // 32 spreads over the warps). Depth: kBlock − 1 dependent FMAs, then log2(C/kBlock) merge levels,
-// instead of C serial rows. The value heads of a CTA share the zeroed upper triangle of the inverse
-// and take turns with four barriers each; the next head's β is fetched during the current one. A
+// instead of C serial rows. The value heads of a CTA share K Kᵀ (in shared memory, each head's β
+// applied where its L is read) and the zeroed upper triangle of the inverse, and take turns with
+// four barriers each; the next head's β is fetched during the current one. A
 // token with β‖k‖² > 2 (keys far from unit norm) sets kCallErrorExpansiveKeys in the call's error
 // word (qla/gdn/call_error.hpp). With kFuseCumsum the CTA also writes the chunk-local cumsum of g
 // for its chunk and value heads while its K tile lands (the prep of the gate and of A_r in one
@@ -92,9 +93,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
   using Tiling = cuda::WarpTiling<kChunk, kChunk, kWarps>;
 
   extern __shared__ __align__(128) unsigned char smem[];
-  T* ks = reinterpret_cast<T*>(smem + kL.k_tile);  // (C, 128) 16-bit, 17 KB at C = 64
-  float* ls =
-      reinterpret_cast<float*>(smem + kL.l_tile);  // (C, C) fp32, L = StrictLower(diag(β) K Kᵀ)
+  T* ks = reinterpret_cast<T*>(smem + kL.k_tile);          // (C, 128) 16-bit, 17 KB at C = 64
+  float* ls = reinterpret_cast<float*>(smem + kL.l_tile);  // (C, C) fp32, M = Lower(K Kᵀ)
   float* as = reinterpret_cast<float*>(smem + kL.a_tile);  // (C, C) fp32, the inverse
   float* ts = reinterpret_cast<float*>(smem + kL.t_tile);  // (C, C) fp32 scratch of the merges
   float* bs = reinterpret_cast<float*>(smem + kL.beta);    // (2, C) β, double-buffered by head
@@ -166,6 +166,12 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
   const int m0 = Tiling::m0(warp);
   const int n0 = Tiling::n0(warp);
   cuda::warp_mma<T, false, false, Tiling::kMT, Tiling::kNT, kD>(kk, ks, kPk, ks, kPk, m0, n0);
+  // M = Lower(K Kᵀ), written once for the CTA's value heads: head h's L = StrictLower(diag(β_h) M)
+  // is scaled by its β where it is read (the substitution, the merges' T = L₁₀ Y₀), and the
+  // diagonal ‖k_r‖² serves the expansive-keys check. The upper triangle is never read.
+  cuda::for_each_acc(kk, m0, n0, [&](int r, int c, float& x) {
+    if (c <= r) ls[r * kPf + c] = x;
+  });
   probe.mark(KktSolveProbe::kPrologue);
 
   // A merge's 16 x 16 output tile: reads rows i0.. of A (pitch kPf) and columns j0.. of B (pitch
@@ -179,7 +185,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
   };
 
   // One value head: its inverse, the heads of a CTA in turn (index i of the CTA's heads, β in
-  // bs[i % 2]). Four barriers a head at C = 64 (two at C = 32): after L, after the warp-local
+  // bs[i % 2]). Four barriers a head at C = 64 (two at C = 32): at the head's start (M and the
+  // first β written; the previous head's store done reading the inverse), after the warp-local
   // inversions, after each pass of the merge across warps. The store needs none after it: the
   // next head writes the inverse only after its own first barrier.
   const auto invert = [&](const int head, const int i) {
@@ -187,21 +194,19 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
     const bool has_next = head + 1 < head_end;
     const float beta_next = has_next && tid < kChunk ? load_beta(head + 1) : 0.f;
 
-    // L = StrictLower(diag(β) K Kᵀ); the diagonal β‖k‖² tells whether the transition expands.
-    bool expansive = false;
-    cuda::for_each_acc(kk, m0, n0, [&](int r, int c, float& x) {
-      ls[r * kPf + c] = c < r ? b[r] * x : 0.f;
-      expansive = expansive || (c == r && b[r] * x > 2.f);  // β = 0 on rows past the chunk
-    });
-    if (expansive && p.error) atomicOr(p.error, kCallErrorExpansiveKeys);
     __syncthreads();
     probe.mark(KktSolveProbe::kL);
+    // The diagonal β‖k‖² of diag(β) K Kᵀ tells whether the transition expands (β = 0 on rows past
+    // the chunk).
+    if (tid < kChunk && b[tid] * ls[tid * kPf + tid] > 2.f && p.error)
+      atomicOr(p.error, kCallErrorExpansiveKeys);
 
     // Diagonal blocks by forward substitution: lane j of a block holds its column j, x[s] =
     // X[s][j]; once x[r] is final it is subtracted from every later row: X[s][j] = δ_sj −
-    // Σ_{r<s} L[s][r] X[r][j]. kBlock 32: warp b inverts block b. kBlock 16: warp w inverts blocks
-    // 2w and 2w + 1 (a half-warp each) and merges the two into the inverse of rows [32w, 32w + 32)
-    // itself, so the first merge level needs no barrier.
+    // Σ_{r<s} L[s][r] X[r][j], with L[s][r] = β_s M[s][r] rounded as a stored L would be. kBlock
+    // 32: warp b inverts block b. kBlock 16: warp w inverts blocks 2w and 2w + 1 (a half-warp each)
+    // and merges the two into the inverse of rows [32w, 32w + 32) itself, so the first merge level
+    // needs no barrier.
     const auto substitute = [&](const int base, const int col) {
       float x[kBlock];
 #pragma unroll
@@ -209,7 +214,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
 #pragma unroll
       for (int r = 0; r < kBlock - 1; ++r)
 #pragma unroll
-        for (int s = r + 1; s < kBlock; ++s) x[s] -= ls[(base + s) * kPf + base + r] * x[r];
+        for (int s = r + 1; s < kBlock; ++s)
+          x[s] -= (b[base + s] * ls[(base + s) * kPf + base + r]) * x[r];
 #pragma unroll
       for (int s = 0; s < kBlock; ++s) as[(base + s) * kPf + base + col] = x[s];
     };
@@ -220,8 +226,9 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
         substitute(c0 + (lane / 16) * 16, lane % 16);
         __syncwarp();
         float acc[1][2][4];
-        tile_product(16, ls + r1 * kPf + c0, as + c0 * kPf + c0, acc);  // T = L₁₀ Y₀
-        cuda::for_each_acc(acc, 0, 0, [&](int r, int c, float& x) { ts[(c0 + r) * kPf + c] = x; });
+        tile_product(16, ls + r1 * kPf + c0, as + c0 * kPf + c0, acc);  // T = diag(β₁) M₁₀ Y₀
+        cuda::for_each_acc(acc, 0, 0,
+                           [&](int r, int c, float& x) { ts[(c0 + r) * kPf + c] = b[r1 + r] * x; });
         __syncwarp();
         tile_product(16, as + r1 * kPf + r1, ts + c0 * kPf, acc);  // X₁₀ = −Y₁ T
         cuda::for_each_acc(acc, r1, c0, [&](int r, int c, float& x) { as[r * kPf + c] = -x; });
@@ -230,7 +237,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
       }
     }
     // The next head's β, fetched while L and the diagonal blocks were formed, into the other
-    // buffer (its last reader was the previous head's L, before this head's first barrier).
+    // buffer (its last readers were the previous head's substitution and merges, before this
+    // head's first barrier).
     if (has_next && tid < kChunk) bs[((i + 1) % 2) * kChunk + tid] = beta_next;
     __syncthreads();
     probe.mark(KktSolveProbe::kLocal);
@@ -247,10 +255,11 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
           const int c0 = (tile / per_pair) * 2 * m, r1 = c0 + m;
           const int i0 = (tile % per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
           float acc[1][2][4];
-          if (pass == 0) {  // T = L₁₀ Y₀
+          if (pass == 0) {  // T = L₁₀ Y₀ = diag(β₁) M₁₀ Y₀
             tile_product(m, ls + (r1 + i0) * kPf + c0, as + c0 * kPf + c0 + j0, acc);
-            cuda::for_each_acc(acc, i0, j0,
-                               [&](int r, int c, float& x) { ts[(c0 + r) * kPf + c] = x; });
+            cuda::for_each_acc(acc, i0, j0, [&](int r, int c, float& x) {
+              ts[(c0 + r) * kPf + c] = b[r1 + r] * x;
+            });
           } else {  // X₁₀ = −Y₁ T
             tile_product(m, as + (r1 + i0) * kPf + r1, ts + c0 * kPf + j0, acc);
             cuda::for_each_acc(acc, r1 + i0, c0 + j0,

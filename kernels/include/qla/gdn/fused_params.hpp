@@ -64,7 +64,7 @@ struct KktSolveParams {
 /// Shared-memory layout of kkt_solve (bytes from the dynamic smem base).
 struct KktSolveLayout {
   int k_tile;  ///< (C, 128) 16-bit, pitch fused_pitch16(128)
-  int l_tile;  ///< (C, C) fp32, pitch fused_pitch32(C): β-scaled strict lower K Kᵀ
+  int l_tile;  ///< (C, C) fp32, pitch fused_pitch32(C): the lower triangle of K Kᵀ
   int a_tile;  ///< (C, C) fp32: the inverse being built
   int t_tile;  ///< (C, C) fp32: scratch of the merges, over the K tile (dead once K Kᵀ is formed)
   int beta;    ///< 2 x C floats: β of the value head being inverted and of the next one
