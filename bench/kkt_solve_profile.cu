@@ -1,11 +1,11 @@
 // qla_kkt_solve_profile: where kkt_solve's time goes. It instantiates gdn.kkt_solve with a cycle
 // probe (common/cycle_probe.cuh) that sums clock64() cycles per phase (KktSolveProbe: the prologue
-// once per CTA, then L, the warp-local inversions, the two merge passes and the store per value
-// head) for warp 0 and for the CTA's last warp, runs it on synthetic inputs of one shape (one
-// sequence; timing does not depend on the values: uniform keys, β = 0.5, a constant gate), and
-// prints, per config, the kernel time (CUDA events, mean over the launches) and the cycles of every
-// phase averaged over the CTAs. The library's kernels carry no probe; this binary's instantiations
-// are its own (the probe is a template argument).
+// once per CTA, then the head's first barrier, the warp-local inversions, the two merge passes and
+// the store per value head) for warp 0 and for the CTA's last warp, runs it on synthetic inputs of
+// one shape (one sequence; timing does not depend on the values: uniform keys, β = 0.5, a constant
+// gate), and prints, per config, the kernel time (CUDA events, mean over the launches) and the
+// cycles of every phase averaged over the CTAs. The library's kernels carry no probe; this binary's
+// instantiations are its own (the probe is a template argument).
 //   qla_kkt_solve_profile --hqk 16 --hv 64 --tokens 32768
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -37,7 +37,7 @@ __global__ void fill_keys(__nv_bfloat16* x, long long n, unsigned seed) {
   }
 }
 
-const char* const kPhaseNames[KktSolveProbe::kPhases] = {"prologue", "L",       "local",
+const char* const kPhaseNames[KktSolveProbe::kPhases] = {"prologue", "start",   "local",
                                                          "merge 0",  "merge 1", "store"};
 
 struct Shape {

@@ -2,8 +2,8 @@
 //   A_r = (I + L)⁻¹,  L = StrictLower(diag(β) K Kᵀ)      (C, C), unit lower triangular, stored in
 //   the qkv dtype
 // One CTA per (chunk, query/key head): the value heads of a group share K, so K is loaded and K Kᵀ
-// computed once (tensor cores, mma.sync m16n8k16, fp32 accumulators kept in registers), then each
-// value head of the group scales its rows by its own β and is inverted in turn. With
+// computed once (tensor cores, mma.sync m16n8k16) into shared memory, then each value head of the
+// group is inverted in turn, its β applied to the rows of L where they are read. With
 // kPerValueHead, one CTA per (chunk, value head) instead: K Kᵀ is formed once per value head (a
 // 64 x 64 x 128 product, small beside the inversion), and a grid of few chunks (short sequences)
 // spreads over more SMs with one inversion each on its chain. The inverse is
@@ -71,7 +71,7 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
 struct KktSolveProbe {
   static constexpr int kRoles = 2;
   static constexpr int kPhases = 6;
-  enum Phase { kPrologue, kL, kLocal, kMerge0, kMerge1, kStore };
+  enum Phase { kPrologue, kStart, kLocal, kMerge0, kMerge1, kStore };
 };
 
 template <int kChunk, int kBlock, int kWarps, class T, class BetaT, bool kPerValueHead,
@@ -195,7 +195,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
     const float beta_next = has_next && tid < kChunk ? load_beta(head + 1) : 0.f;
 
     __syncthreads();
-    probe.mark(KktSolveProbe::kL);
+    probe.mark(KktSolveProbe::kStart);
     // The diagonal β‖k‖² of diag(β) K Kᵀ tells whether the transition expands (β = 0 on rows past
     // the chunk).
     if (tid < kChunk && b[tid] * ls[tid * kPf + tid] > 2.f && p.error)
@@ -236,7 +236,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
         substitute(warp * kBlock, lane);
       }
     }
-    // The next head's β, fetched while L and the diagonal blocks were formed, into the other
+    // The next head's β, fetched while the diagonal blocks were inverted, into the other
     // buffer (its last readers were the previous head's substitution and merges, before this
     // head's first barrier).
     if (has_next && tid < kChunk) bs[((i + 1) % 2) * kChunk + tid] = beta_next;
