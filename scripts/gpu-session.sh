@@ -114,7 +114,8 @@ case $what in
     done > "$OUT/profile.txt" 2>&1
     rc=$?
     grep -E "stages|state " "$OUT/profile.txt"
-    # kkt_solve's phases (prologue, the head's first barrier, warp-local inversions, merges, store) on a long and a short sequence.
+    # kkt_solve's phases (prologue, the head's first barrier, warp-local inversions, merges, store) on a long
+    # and a short sequence.
     for shape in "16 64 32768" "2 8 2048"; do
       read -r hqk hv tokens <<< "$shape"
       timeout 60 "$B/bin/qla_kkt_solve_profile" --hqk "$hqk" --hv "$hv" --tokens "$tokens" || rc=$?
