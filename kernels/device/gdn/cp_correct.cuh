@@ -73,7 +73,7 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
   constexpr bool kTiled = kRowsPerThread == 4;
   constexpr bool kMma = kRowsPerThread == 16;
   static_assert(kRowsPerThread == 1 || (kTiled && kStageM && kSplitK == 1 && BV <= 16) ||
-                    (kMma && kStageM && kSplitK == 2 && BV <= 16),
+                    (kMma && kStageM && kSplitK == 2 && BV <= 16 && BV % 8 == 0),
                 "4 rows a thread: M staged, no split rows, BV 8 or 16; 16 rows a warp: M staged, "
                 "two threads a row, BV 8 or 16");
   __shared__ __align__(16) float4 h_s[kK][kQ];  // (K, BV) fp32 running state slice
@@ -219,7 +219,8 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
     }
   };
   // Tensor cores: Y = M[j] h for rows 16·warp.. into the partial-sum buffer ([kK][BV] floats), with
-  // M = Mh + Ml and h = hh + hl in TF32, Y ≈ Ml hh + Mh hl + Mh hh (the small terms first).
+  // M = Mh + Ml and h = hh + hl in TF32, Y ≈ Ml hh + Mh hl + Mh hh (a k-step's small products
+  // first; Ml hl is dropped).
   auto multiply_mma = [&](int j) {
     const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const int r0 = 16 * (threadIdx.x / 32);
