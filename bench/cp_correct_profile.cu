@@ -113,6 +113,8 @@ void profile_cp_correct(const CpCorrectProfileRun& run) {
     profile<8, false, 4, 1>(run);
   else if (c.block_v == 16 && c.stage_m && c.split_k == 4 && c.rows_per_thread == 1)
     profile<16, true, 4, 1>(run);
+  else if (c.block_v == 8 && c.stage_m && c.split_k == 2 && c.rows_per_thread == 16)
+    profile<8, true, 2, 16>(run);
   else
     throw UserError("qla_cp_correct_profile: no probe instantiation of this config");
 }

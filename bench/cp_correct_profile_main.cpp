@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     for (const qla::gdn::CpCorrectConfig& c :
          {qla::gdn::CpCorrectConfig{8, 1, 4, 1}, qla::gdn::CpCorrectConfig{8, 1, 1, 4},
           qla::gdn::CpCorrectConfig{8, 1, 1, 1}, qla::gdn::CpCorrectConfig{8, 0, 4, 1},
-          qla::gdn::CpCorrectConfig{16, 1, 4, 1}}) {
+          qla::gdn::CpCorrectConfig{16, 1, 4, 1}, qla::gdn::CpCorrectConfig{8, 1, 2, 16}}) {
       const qla::cuda::LaunchShape s = qla::gdn::cp_correct_shape(c, heads, 1);
       qla::bench::profile_cp_correct({{c.block_v, c.stage_m, c.split_k, c.rows_per_thread},
                                       heads,

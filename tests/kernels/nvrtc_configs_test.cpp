@@ -78,16 +78,17 @@ TEST(CatalogJobs, FollowTheFamilyFilterAndTheTarget) {
 // (ms0, one row a thread) build everywhere.
 TEST(CatalogJobs, CpCorrectStagesMWhereTheBuffersFit) {
   for (const auto& [target, staged_points] : std::vector<std::pair<std::string, int>>{
-           {"sm_80", 8}, {"sm_86", 0}, {"sm_89", 0}, {"sm_90a", 10}}) {
+           {"sm_80", 10}, {"sm_86", 0}, {"sm_89", 0}, {"sm_90a", 12}}) {
     SCOPED_TRACE(target);
     const std::vector<CatalogJob> jobs = catalog_jobs(ArchInfo::named(target), {"gdn.cp_correct"});
     int staged = 0;
     for (const CatalogJob& j : jobs) staged += j.label.find(".ms1") != std::string::npos;
     EXPECT_EQ(staged, staged_points);
     EXPECT_EQ(jobs.size(), 8u + staged_points);
-    if (staged_points == 10) {
-      for (const char* label : {"bv16.ms1.sk4.rt1", "bv32.ms1.sk2.rt1", "bv8.ms1.sk4.rt1",
-                                "bv8.ms1.sk1.rt4", "bv16.ms1.sk1.rt4"}) {
+    if (staged_points == 12) {
+      for (const char* label :
+           {"bv16.ms1.sk4.rt1", "bv32.ms1.sk2.rt1", "bv8.ms1.sk4.rt1", "bv8.ms1.sk1.rt4",
+            "bv16.ms1.sk1.rt4", "bv8.ms1.sk2.rt16", "bv16.ms1.sk2.rt16"}) {
         const bool listed = std::any_of(jobs.begin(), jobs.end(),
                                         [&](const CatalogJob& j) { return j.label == label; });
         EXPECT_TRUE(listed) << label;

@@ -19,6 +19,13 @@
 // feeds 4 rows instead of 1 (an H200's profiler put the 1-row step on the shared-memory pipe: L1
 // 61 % busy at BV = 8 with 4 threads per row, 81 % at BV = 16, while L2 and the FMA pipes idled).
 //
+// kRowsPerThread = 16 (M staged, two threads per row slot): warp w multiplies rows 16w.. of M by
+// the state on tensor cores (mma.sync m16n8k8 TF32; each operand split into a TF32 high part and
+// the TF32 rest, three products, so the sum keeps about fp32's accuracy) and writes its 16 x BV
+// block to the partial-sum buffer, which the row owners add after the combine's barrier. The
+// per-thread multiply is a chain of 128 / sk shared loads and FMAs; this one is 16 k-steps of
+// three MMAs.
+//
 // Where M waits (kStageM):
 //   false  in registers: each thread loads its part of its row of M (128 / kSplitK floats, each
 //          float4 refilled once piece j has used it). Across a warp those loads are 512 B apart,
@@ -64,8 +71,11 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
                 "BV divides 128, a multiple of 4, at most 32");
   static_assert(kSplitK == 1 || kSplitK == 2 || kSplitK == 4, "1, 2 or 4 threads per row");
   constexpr bool kTiled = kRowsPerThread == 4;
-  static_assert(kRowsPerThread == 1 || (kTiled && kStageM && kSplitK == 1 && BV <= 16),
-                "4 rows a thread: M staged, no split rows, BV 8 or 16");
+  constexpr bool kMma = kRowsPerThread == 16;
+  static_assert(kRowsPerThread == 1 || (kTiled && kStageM && kSplitK == 1 && BV <= 16) ||
+                    (kMma && kStageM && kSplitK == 2 && BV <= 16 && BV % 8 == 0),
+                "4 rows a thread: M staged, no split rows, BV 8 or 16; 16 rows a warp: M staged, "
+                "two threads a row, BV 8 or 16");
   __shared__ __align__(16) float4 h_s[kK][kQ];  // (K, BV) fp32 running state slice
   // kStageM: [2][kK][kMPitch4] staged M; then [kSplitK − 1][kK][kQ] the parts' sums.
   extern __shared__ __align__(16) float4 dyn_smem[];
@@ -208,10 +218,50 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
       row[q].w += sum.w;
     }
   };
-  // After a multiply: the parts' sums to shared memory, a barrier (which also ends every read of
-  // h_s and of the staged M), the owner adds them.
+  // Tensor cores: Y = M[j] h for rows 16·warp.. into the partial-sum buffer ([kK][BV] floats), with
+  // M = Mh + Ml and h = hh + hl in TF32, Y ≈ Ml hh + Mh hl + Mh hh (a k-step's small products
+  // first; Ml hl is dropped).
+  auto multiply_mma = [&](int j) {
+    const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int r0 = 16 * (threadIdx.x / 32);
+    const float* m = reinterpret_cast<const float*>(m_stage + (j & 1) * kK * kMPitch4);
+    const float* h = reinterpret_cast<const float*>(&h_s[0][0]);
+    const auto split = [](float x, unsigned& hi, unsigned& lo) {
+      hi = cuda::to_tf32(x);
+      lo = cuda::to_tf32(x - __uint_as_float(hi));
+    };
+    float acc[BV / 8][4] = {};
+#pragma unroll 4
+    for (int k0 = 0; k0 < kK; k0 += 8) {
+      unsigned ah[4], al[4];
+      split(m[(r0 + g) * kCpStagedMPitch + k0 + t], ah[0], al[0]);
+      split(m[(r0 + g + 8) * kCpStagedMPitch + k0 + t], ah[1], al[1]);
+      split(m[(r0 + g) * kCpStagedMPitch + k0 + t + 4], ah[2], al[2]);
+      split(m[(r0 + g + 8) * kCpStagedMPitch + k0 + t + 4], ah[3], al[3]);
+#pragma unroll
+      for (int n = 0; n < BV / 8; ++n) {
+        unsigned bh[2], bl[2];
+        split(h[(k0 + t) * BV + 8 * n + g], bh[0], bl[0]);
+        split(h[(k0 + t + 4) * BV + 8 * n + g], bh[1], bl[1]);
+        cuda::mma_tf32(acc[n], al, bh);
+        cuda::mma_tf32(acc[n], ah, bl);
+        cuda::mma_tf32(acc[n], ah, bh);
+      }
+    }
+    float* y = reinterpret_cast<float*>(partial);
+#pragma unroll
+    for (int n = 0; n < BV / 8; ++n) {
+      const int c = 8 * n + 2 * t;
+      y[(r0 + g) * BV + c] = acc[n][0];
+      y[(r0 + g) * BV + c + 1] = acc[n][1];
+      y[(r0 + g + 8) * BV + c] = acc[n][2];
+      y[(r0 + g + 8) * BV + c + 1] = acc[n][3];
+    }
+  };
+  // After a multiply: the parts' sums to shared memory (the MMA wrote them there itself), a barrier
+  // (which also ends every read of h_s and of the staged M), the owner adds them.
   auto combine = [&]() {
-    if (kSplitK > 1 && !owner) {
+    if (kSplitK > 1 && !owner && !kMma) {
 #pragma unroll
       for (int q = 0; q < kQ; ++q) partial[((part - 1) * kK + r) * kQ + q] = row[q];
     }
@@ -260,6 +310,8 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
         probe.mark(CpCorrectProbe::kWait);
         if constexpr (kTiled) {
           multiply_tiled(j);
+        } else if constexpr (kMma) {
+          multiply_mma(j);
         } else {
           const float4* m = m_stage + (j & 1) * kK * kMPitch4 + r * kMPitch4 + i4_0;
 #pragma unroll

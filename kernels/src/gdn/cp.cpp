@@ -27,6 +27,8 @@ bool CpCorrectFamily::buildable(const Config& c, const ArchInfo& arch) {
   // (ptxas spills, sm_90a).
   if (c.block_v * c.split_k > 64) return false;
   if (c.rows_per_thread == 4 && (!c.stage_m || c.split_k != 1 || c.block_v > 16)) return false;
+  // Tensor cores: eight warps of 16 rows write M h to the partial-sum buffer of sk2.
+  if (c.rows_per_thread == 16 && (!c.stage_m || c.split_k != 2 || c.block_v > 16)) return false;
   const std::size_t state_slice =
       kCpStateRows * static_cast<std::size_t>(c.block_v) * sizeof(float);
   return cp_correct_dynamic_smem(c) + state_slice <=

@@ -22,7 +22,8 @@ struct CpCorrectConfig {
       0;  ///< 1: M through shared memory by cp.async (sm_80+), 0: each thread's row in registers
   int split_k = 1;  ///< threads per state row (1, 2, 4): each sums 128 / split_k columns of M
   /// 4: each thread multiplies 4 rows by a quarter of M's columns, reduced across lanes (ms1, sk1,
-  /// bv ≤ 16); 1: one row
+  /// bv ≤ 16); 16: a warp multiplies 16 rows on tensor cores (TF32 split in three for fp32
+  /// accuracy; ms1, sk2, bv ≤ 16); 1: one row
   int rows_per_thread = 1;
 
   Point to_point() const;
@@ -33,10 +34,10 @@ struct CpCorrectConfig {
 /// cp_warmup_counts_kernel has nothing to tune: one point.
 struct CpWarmupConfig {};
 
-inline constexpr int kCpCorrectBlockVValues[] = {8, 16, 32};    ///< state columns per CTA
-inline constexpr int kCpCorrectStageMValues[] = {0, 1};         ///< where M waits for its piece
-inline constexpr int kCpCorrectSplitKValues[] = {1, 2, 4};      ///< threads per state row
-inline constexpr int kCpCorrectRowsPerThreadValues[] = {1, 4};  ///< rows a thread multiplies
+inline constexpr int kCpCorrectBlockVValues[] = {8, 16, 32};        ///< state columns per CTA
+inline constexpr int kCpCorrectStageMValues[] = {0, 1};             ///< where M waits for its piece
+inline constexpr int kCpCorrectSplitKValues[] = {1, 2, 4};          ///< threads per state row
+inline constexpr int kCpCorrectRowsPerThreadValues[] = {1, 4, 16};  ///< rows a thread (16: a warp)
 
 /// The declaration of gdn.cp_warmup (qla/family.hpp): no axes, one point.
 struct CpWarmupFamily {
@@ -64,13 +65,15 @@ struct CpCorrectFamily {
            "threads per state row, each summing 128 / sk columns of M (128 sk threads per CTA)"),
       axis("rows_per_thread", "rt", &Config::rows_per_thread, kCpCorrectRowsPerThreadValues,
            "4: a thread multiplies 4 rows by a quarter of M's columns, the lanes of a row group "
-           "reduce by shuffles (ms1, sk1, bv <= 16); 1: one row"),
+           "reduce by shuffles (ms1, sk1, bv <= 16); 16: a warp multiplies 16 rows on tensor "
+           "cores, 3xTF32 (ms1, sk2, bv <= 16); 1: one row"),
   };
   /// The default and the untuned point where it builds (untuned_cp_correct_point), so an untuned
   /// plan launches without NVRTC.
   static constexpr Config kAot[] = {Config{}, Config{8, 1, 4, 1}};
   /// ms1 needs cp.async (sm_80+); every config needs cp_correct_dynamic_smem() plus the state
-  /// slice per block; bv · sk ≤ 64 (registers); rt4 needs ms1, sk1 and bv ≤ 16.
+  /// slice per block; bv · sk ≤ 64 (registers); rt4 needs ms1, sk1 and bv ≤ 16; rt16 ms1, sk2
+  /// and bv ≤ 16.
   static bool buildable(const Config& c, const ArchInfo& arch);
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
