@@ -54,12 +54,21 @@ constexpr unsigned kBox = FusedWgmmaLayout::kBox;
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr int kProducerRegs = 40, kAuxRegs = 208, kStateRegs = 256;  // 40 + 208 + 256 = 3 · 168
 
-/// One stage's gates: g_cum (padded rows repeat the last valid row), β (0 on padded rows), rows.
+/// One stage's gates, written by the gate warp: g_cum (padded rows repeat the last valid row), β (0
+/// on padded rows), and the state warpgroup's per-token factors, so no exponential is on its
+/// chain: e_t = e^{g_t}, scale · e_t, Γ_t = e^{g_L − g_t} (0 past the valid rows) and the chunk's
+/// decay e^{g_L} (g_L: the last valid row's), each computed as the state warpgroup would.
 struct Gates {
   float g[kC];
   float beta[kC];
+  float e[kC];
+  float es[kC];
+  float gam[kC];
+  float decay;
   int rows;
 };
+static_assert(sizeof(Gates) <= kFusedWgmmaGateBytes,
+              "the layout's gate bytes hold a stage's Gates");
 
 /// Lane addresses for ldmatrix/stmatrix x4 of the 16 × 16 block at (r0, c0) in fragment order:
 /// matrices (rows r0.., cols c0..), (r0+8.., c0..), (r0.., c0+8..), (r0+8.., c0+8..).
@@ -224,12 +233,23 @@ __global__ void __launch_bounds__(384, 1)
           cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
           convert_half(stage(s), 0);
         }
+        // g_L·log2 e from the lane holding row rows − 1 (every padded row holds it too).
+        const float gl = __shfl_sync(0xffffffffu, gv[kC / 32 - 1], 31) * kLog2e;
 #pragma unroll
         for (int i = 0; i < kC / 32; ++i) {
-          gt->g[lane + 32 * i] = gv[i];
-          gt->beta[lane + 32 * i] = bv[i];
+          const int r = lane + 32 * i;
+          const float gr = gv[i] * kLog2e;
+          const float e = cuda::exp2_approx(gr);
+          gt->g[r] = gv[i];
+          gt->beta[r] = bv[i];
+          gt->e[r] = e;
+          gt->es[r] = p.scale * e;
+          gt->gam[r] = r < rows ? cuda::exp2_approx(gl - gr) : 0.f;
         }
-        if (lane == 0) gt->rows = rows;
+        if (lane == 0) {
+          gt->decay = cuda::exp2_approx(gl);
+          gt->rows = rows;
+        }
         __syncwarp();
         if (lane == 0) cuda::mbar_arrive(&full[s]);
       }
@@ -423,17 +443,13 @@ __global__ void __launch_bounds__(384, 1)
 
     // Column factors of this thread's columns t = 8j + 2·t4 + e (tokens of the chunk), and Vᵀ.
     const int rows = gt->rows;
-    const float gl = gt->g[rows - 1] * kLog2e;
-    float ecol[16], gam[16];
+    float ecol[16];
 #pragma unroll
-    for (int j = 0; j < 8; ++j)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int tc = 8 * j + 2 * t4 + e;
-        const float g = gt->g[tc] * kLog2e;
-        ecol[2 * j + e] = cuda::exp2_approx(g);
-        gam[2 * j + e] = tc < rows ? cuda::exp2_approx(gl - g) : 0.f;
-      }
+    for (int j = 0; j < 8; ++j) {
+      const float2 e2 = *reinterpret_cast<const float2*>(&gt->e[8 * j + 2 * t4]);
+      ecol[2 * j] = e2.x;
+      ecol[2 * j + 1] = e2.y;
+    }
     unsigned vt[4][4] = {};  // an M slice evolves with v = 0 (its v tile is never loaded)
     if (!m_slice) {
 #pragma unroll
@@ -473,20 +489,27 @@ __global__ void __launch_bounds__(384, 1)
     for (int q = 0; q < 4; ++q)
       cuda::Wgmma<64, T, false>::rs(vd, aw[q], cuda::k_major_sw128(ag, q, kBox), q > 0);
     cuda::wgmma_commit();
-    const float decay = cuda::exp2_approx(gl);  // under V_d: no wgmma in flight reads Sᵀ
+    const float decay = gt->decay;  // under V_d: no wgmma in flight reads Sᵀ
 #pragma unroll
     for (int i = 0; i < 64; ++i) st[i] *= decay;
+    float gam[16];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const float2 g2 = *reinterpret_cast<const float2*>(&gt->gam[8 * j + 2 * t4]);
+      gam[2 * j] = g2.x;
+      gam[2 * j + 1] = g2.y;
+    }
     if constexpr (!kStateOnly) {
       cuda::wgmma_wait<1>();  // O₁ done
       cuda::fence_operands(o);
 #pragma unroll
-      for (int j = 0; j < 8; ++j)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const float f = p.scale * ecol[2 * j + e];
-          o[4 * j + e] *= f;
-          o[4 * j + 2 + e] *= f;
-        }
+      for (int j = 0; j < 8; ++j) {
+        const float2 f = *reinterpret_cast<const float2*>(&gt->es[8 * j + 2 * t4]);
+        o[4 * j] *= f.x;
+        o[4 * j + 1] *= f.y;
+        o[4 * j + 2] *= f.x;
+        o[4 * j + 3] *= f.y;
+      }
     }
     cuda::wgmma_wait<0>();  // V_d done
     cuda::fence_operands(vd);

@@ -42,7 +42,8 @@ struct FusedWgmmaLayout {
   int aux;                                  ///< aux ring: slot i at aux + i · 2 · kBox (A_g, P_g)
   static constexpr int kOSlot = 64 * 72 * 2;  ///< one O staging tile
   int o;                                      ///< O staging ring: slot i at o + i · kOSlot
-  int gates;                                  ///< per stage: g[64], beta[64] floats, rows (int)
+  int gates;  ///< per stage: g, β, e^g, scale·e^g, Γ (64 floats each), the decay (float), rows
+              ///< (int)
   /// mbarriers: full, empty [stages]; aux full, aux empty [2]; loaded [stages]; O full, O empty
   /// [2]
   int bars;
@@ -78,7 +79,7 @@ struct FusedWgmmaProbe {
   };
 };
 
-inline constexpr int kFusedWgmmaGateBytes = 2 * 64 * 4 + 16;  ///< one stage's gates
+inline constexpr int kFusedWgmmaGateBytes = 5 * 64 * 4 + 16;  ///< one stage's gates and factors
 QLA_HOST_DEVICE constexpr FusedWgmmaLayout fused_wgmma_layout(int stages) {
   FusedWgmmaLayout l{};
   l.q = 0;
