@@ -219,8 +219,10 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
     }
   };
   // Tensor cores: Y = M[j] h for rows 16·warp.. into the partial-sum buffer ([kK][BV] floats), with
-  // M = Mh + Ml and h = hh + hl in TF32, Y ≈ Ml hh + Mh hl + Mh hh (a k-step's small products
-  // first; Ml hl is dropped).
+  // M = Mh + Ml and h = hh + hl in TF32, Y ≈ (Ml hh + Mh hl) + Mh hh (Ml hl is dropped). Each of
+  // the three products has accumulators of its own for even and odd k-steps, so an MMA chain is 8
+  // deep (one accumulator made a warp's 48 MMAs one dependent chain: 3.1 K cycles a step on an
+  // H200, as slow as the FMAs).
   auto multiply_mma = [&](int j) {
     const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const int r0 = 16 * (threadIdx.x / 32);
@@ -230,9 +232,10 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
       hi = cuda::to_tf32(x);
       lo = cuda::to_tf32(x - __uint_as_float(hi));
     };
-    float acc[BV / 8][4] = {};
-#pragma unroll 4
+    float acc[3][2][BV / 8][4] = {};  // [Ml hh, Mh hl, Mh hh][k-step parity][n][fragment]
+#pragma unroll
     for (int k0 = 0; k0 < kK; k0 += 8) {
+      const int par = (k0 / 8) % 2;
       unsigned ah[4], al[4];
       split(m[(r0 + g) * kCpStagedMPitch + k0 + t], ah[0], al[0]);
       split(m[(r0 + g + 8) * kCpStagedMPitch + k0 + t], ah[1], al[1]);
@@ -243,19 +246,24 @@ __global__ void __launch_bounds__(kCpStateRows* kSplitK, 1)
         unsigned bh[2], bl[2];
         split(h[(k0 + t) * BV + 8 * n + g], bh[0], bl[0]);
         split(h[(k0 + t + 4) * BV + 8 * n + g], bh[1], bl[1]);
-        cuda::mma_tf32(acc[n], al, bh);
-        cuda::mma_tf32(acc[n], ah, bl);
-        cuda::mma_tf32(acc[n], ah, bh);
+        cuda::mma_tf32(acc[0][par][n], al, bh);
+        cuda::mma_tf32(acc[1][par][n], ah, bl);
+        cuda::mma_tf32(acc[2][par][n], ah, bh);
       }
     }
     float* y = reinterpret_cast<float*>(partial);
 #pragma unroll
     for (int n = 0; n < BV / 8; ++n) {
       const int c = 8 * n + 2 * t;
-      y[(r0 + g) * BV + c] = acc[n][0];
-      y[(r0 + g) * BV + c + 1] = acc[n][1];
-      y[(r0 + g + 8) * BV + c] = acc[n][2];
-      y[(r0 + g + 8) * BV + c + 1] = acc[n][3];
+      float sum[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        sum[e] = ((acc[0][0][n][e] + acc[0][1][n][e]) + (acc[1][0][n][e] + acc[1][1][n][e])) +
+                 (acc[2][0][n][e] + acc[2][1][n][e]);
+      y[(r0 + g) * BV + c] = sum[0];
+      y[(r0 + g) * BV + c + 1] = sum[1];
+      y[(r0 + g + 8) * BV + c] = sum[2];
+      y[(r0 + g + 8) * BV + c + 1] = sum[3];
     }
   };
   // After a multiply: the parts' sums to shared memory (the MMA wrote them there itself), a barrier
