@@ -47,20 +47,30 @@ __device__ __forceinline__ unsigned long long smem_descriptor(const void* start,
          static_cast<unsigned long long>(layout) << 62;
 }
 
+/// The descriptor of the same operand `bytes` (a multiple of 16) further on: a 32-bit add to the
+/// start address field. Shared memory ends below 256 KiB, so the 14-bit field cannot carry into
+/// the leading byte offset; the descriptor is the one smem_descriptor gives for the moved start.
+/// A loop of k-slices then computes one descriptor per tile, not one per wgmma.
+__device__ __forceinline__ unsigned long long descriptor_plus(unsigned long long desc,
+                                                              unsigned bytes) {
+  const unsigned lo = static_cast<unsigned>(desc) + (bytes >> 4);
+  return (desc & 0xFFFFFFFF00000000ull) | lo;
+}
+
 /// K-major operand from SW128 boxes of 64 k-elements: k-slice `k16` (16 elements each) of the
 /// operand whose first box is `box0`, boxes `box_bytes` apart (rows · 128).
 __device__ __forceinline__ unsigned long long k_major_sw128(const void* box0, int k16,
                                                             unsigned box_bytes) {
-  const char* p = static_cast<const char*>(box0) + (k16 / 4) * box_bytes + (k16 % 4) * 32;
-  return smem_descriptor(p, 16, 1024, SmemLayout::kSwizzle128B);
+  return descriptor_plus(smem_descriptor(box0, 16, 1024, SmemLayout::kSwizzle128B),
+                         (k16 / 4) * box_bytes + (k16 % 4) * 32);
 }
 
 /// MN-major operand from SW128 boxes of 64 MN-elements × rows k: k-slice `k16`, the next 64 MN
 /// columns `box_bytes` further (rows · 128).
 __device__ __forceinline__ unsigned long long mn_major_sw128(const void* box0, int k16,
                                                              unsigned box_bytes) {
-  const char* p = static_cast<const char*>(box0) + k16 * 2048;
-  return smem_descriptor(p, box_bytes, 1024, SmemLayout::kSwizzle128B);
+  return descriptor_plus(smem_descriptor(box0, box_bytes, 1024, SmemLayout::kSwizzle128B),
+                         k16 * 2048);
 }
 
 /// Byte offset of 16-bit element (row, col) inside a SW128 box (col < 64).
