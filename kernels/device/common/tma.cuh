@@ -83,6 +83,16 @@ __device__ __forceinline__ void tma_store_2d(const TensorMap* map, const void* s
       : "memory");
 }
 
+/// The same for a 4-D tensor map (e.g. [batch, tokens, heads, dim] with dim innermost).
+__device__ __forceinline__ void tma_store_4d(const TensorMap* map, const void* src, int c0, int c1,
+                                             int c2, int c3) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.global.shared::cta.tile.bulk_group [%0, {%2, %3, %4, %5}], "
+      "[%1];\n" ::"l"(reinterpret_cast<unsigned long long>(map)),
+      "r"(smem_u32(src)), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+      : "memory");
+}
+
 /// Closes the issuing thread's open bulk stores into one group.
 __device__ __forceinline__ void tma_store_commit() {
   asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
@@ -93,6 +103,11 @@ __device__ __forceinline__ void tma_store_commit() {
 template <int kPending>
 __device__ __forceinline__ void tma_store_wait_read() {
   asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(kPending) : "memory");
+}
+
+/// Waits until every bulk store group of the issuing thread has completed (its writes performed).
+__device__ __forceinline__ void tma_store_wait_all() {
+  asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
 }
 
 /// Brings the tensor map's descriptor into the constant cache ahead of its first use.

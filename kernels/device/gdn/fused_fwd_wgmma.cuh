@@ -5,11 +5,12 @@
 // A operand in registers (wgmma RS). Three warpgroups:
 //  * producer (40 registers): warp 0 issues the TMA loads of a stage (q, k, the V-slice and A_r as
 //    128-byte-swizzled 64 × 64 boxes); warp 1 writes the chunk's gates g (padded rows: the last
-//    valid row's) and β (0 on padded rows); warp 2 copies each staged O tile's valid rows to global
-//    memory. With fp16 operands for bf16 inputs, warps 1 and 3 convert the landed q and k tiles in
-//    place (element-wise, so the swizzle does not matter; v and A_r are read as bf16 and meet the
-//    operand type in registers), off the chain: the intermediates the chain rounds to the operand
-//    type (Sᵀ, Wᵀ, V_dᵀ, A_g, P_g) then keep 11 bits instead of bf16's 8;
+//    valid row's), β (0 on padded rows) and the state warpgroup's per-token factors; warp 2 stores
+//    each staged O tile (a full chunk by one TMA store, a partial one by row copies). With fp16
+//    operands for bf16 inputs, warps 1 and 3 convert the landed q and k tiles in place
+//    (element-wise, so the swizzle does not matter; v and A_r are read as bf16 and meet the operand
+//    type in registers), off the chain: the intermediates the chain rounds to the operand type (Sᵀ,
+//    Wᵀ, V_dᵀ, A_g, P_g) then keep 11 bits instead of bf16's 8;
 //  * aux (one chunk ahead of the state warpgroup): P = Q Kᵀ (wgmma SS), the decay mask
 //    G[s,t] = 2^{(g_s − g_t) log2 e} (s ≥ t, both valid), P_g = scale · G ⊙ P and
 //    A_g = G ⊙ A_r ⊙ β_t, written as swizzled tiles (stmatrix) into a two-slot ring;
@@ -253,8 +254,14 @@ __global__ void __launch_bounds__(384, 1)
         __syncwarp();
         if (lane == 0) cuda::mbar_arrive(&full[s]);
       }
-    } else if (warp == 2 && !kStateOnly) {  // O: each staged tile's valid rows to global memory
+    } else if (warp == 2 && !kStateOnly) {  // O: each staged tile to global memory
+      // A full chunk (and a full box) leaves by one TMA store of the tile; a sequence's partial
+      // last chunk by row copies of its valid rows, which must not reach the next sequence's.
       TIn* obase = static_cast<TIn*>(p.o.data);
+      // The item (a sequence or a piece of one) lies in one batch row.
+      const int b = static_cast<int>(t.start / tpr);
+      const long long row0 = static_cast<long long>(b) * tpr;
+      if (lane == 0) cuda::tma_prefetch_descriptor(&pw.o_map);
       probe.start();
       for (int c = 0; c < t.nchunks; ++c) {
         cuda::mbar_wait(&o_full[c & 1], (c >> 1) & 1);
@@ -263,24 +270,25 @@ __global__ void __launch_bounds__(384, 1)
         const long long first = t.start + static_cast<long long>(c) * kC;
         const long long left = t.len - static_cast<long long>(c) * kC;
         const int rows = left < kC ? static_cast<int>(left) : kC;
-        TIn* out = obase + cuda::token_offset(p.o, first, t.head, tpr) + t.v0 + (lane % 8) * 8;
-        // Rows 4i + lane / 8, four 16-byte reads then four stores at a time.
-#pragma unroll
-        for (int i0 = 0; i0 < kC / 4; i0 += 4) {
-          uint4 x[4];
-#pragma unroll
-          for (int i = 0; i < 4; ++i)
-            x[i] = *reinterpret_cast<const uint4*>(
-                ost + 2 * ((4 * (i0 + i) + lane / 8) * 72 + (lane % 8) * 8));
-#pragma unroll
-          for (int i = 0; i < 4; ++i)
-            if (4 * (i0 + i) + lane / 8 < rows)
-              *reinterpret_cast<uint4*>(out + (4 * (i0 + i) + lane / 8) * p.o.stride_token) = x[i];
+        if (rows == kC && pw.box_rows == kC) {
+          if (lane == 0) {
+            cuda::tma_store_4d(&pw.o_map, ost, t.v0, t.head, static_cast<int>(first - row0), b);
+            cuda::tma_store_commit();
+            cuda::tma_store_wait_read<0>();  // the slot may be written again
+          }
+        } else {
+          TIn* out = obase + cuda::token_offset(p.o, first, t.head, tpr) + t.v0 + (lane % 8) * 8;
+          // Rows lane / 8 + 4i, 16 bytes a lane each (a sequence's last chunk only: few registers).
+#pragma unroll 1
+          for (int r = lane / 8; r < rows; r += 4)
+            *reinterpret_cast<uint4*>(out + r * p.o.stride_token) =
+                *reinterpret_cast<const uint4*>(ost + cuda::swizzle_128b(r, (lane % 8) * 8));
         }
-        __syncwarp();  // every lane's reads of the slot are done (their stores consumed them)
+        __syncwarp();  // every lane's reads of the slot are done
         if (lane == 0) cuda::mbar_arrive(&o_empty[c & 1]);
         probe.mark(Ph::kStoreCopy);
       }
+      if (lane == 0) cuda::tma_store_wait_all();  // the stores performed before the CTA exits
       probe.finish(Ph::kStore);
     } else if (warp == 3 && kConvert) {  // the other half of the conversion
       for (int c = 0; c < t.nchunks; ++c) {
@@ -401,14 +409,16 @@ __global__ void __launch_bounds__(384, 1)
   // The finished Oᵀ, packed to the output type: read under the next chunk's U. (Reading o itself
   // there, while U is in flight, makes ptxas wait for U first.)
   unsigned ao[4][4];
-  // ao → staging [s][v] of chunk c's slot (stmatrix.trans), for the store warp.
+  // ao → staging [s][v] of chunk c's slot (stmatrix.trans into the SW128 box the o map stores),
+  // for the store warp; the fence makes the writes visible to its TMA store (async proxy).
   const auto stage_o = [&](int c) {
     cuda::mbar_wait(&o_empty[c & 1], ((c >> 1) & 1) ^ 1);
     unsigned char* ost = o_slot(c);
 #pragma unroll
     for (int q = 0; q < 4; ++q)
-      cuda::stmatrix_x4_trans(ost + 2 * (x4t_row(16 * q, lane) * 72 + x4t_col(16 * warp, lane)),
-                              ao[q]);
+      cuda::stmatrix_x4_trans(
+          ost + cuda::swizzle_128b(x4t_row(16 * q, lane), x4t_col(16 * warp, lane)), ao[q]);
+    cuda::fence_proxy_async_shared();
     __syncwarp();
     if (lane == 0) cuda::mbar_arrive(&o_full[c & 1]);
   };

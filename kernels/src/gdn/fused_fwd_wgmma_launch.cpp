@@ -36,6 +36,8 @@ FusedFwdWgmmaParams make_fused_wgmma_params(const FusedFwdParams& f, long long b
   p.k_map = token_map(f.k, kFusedHeadDim, heads_qk, batch, tokens, p.box_rows);
   p.v_map = token_map(f.v, kFusedHeadDim, f.heads_v, batch, tokens, p.box_rows);
   p.a_map = token_map(f.a, 64, f.heads_v, batch, tokens, p.box_rows);
+  if (f.o.data != nullptr)  // the state pass writes no o
+    p.o_map = token_map(f.o, kFusedHeadDim, f.heads_v, batch, tokens, p.box_rows);
   p.f = f;
   return p;
 }

@@ -16,6 +16,8 @@ struct FusedFwdWgmmaParams {
   cuda::TensorMap k_map;  ///< k: dim 128, H_qk heads (two boxes)
   cuda::TensorMap v_map;  ///< v: dim 128, H_v heads (one box at the V-slice)
   cuda::TensorMap a_map;  ///< A_r: dim C = 64, H_v heads (one box)
+  /// o: dim 128, H_v heads (one box at the V-slice, stored); unset (zeros) in the state pass
+  cuda::TensorMap o_map;
   FusedFwdParams f;
   /// Token rows of a box: 64, or T when a batch row holds fewer tokens (a box may not exceed the
   /// tensor); the tile rows past it are masked like a partial chunk's.
@@ -34,14 +36,15 @@ struct FusedFwdWgmmaParams {
 /// Shared memory of fused_fwd_wgmma_kernel, offsets from a 1024-byte aligned base. Per input stage
 /// four SW128 tiles (q and k 64 × 128 as two 8 KB boxes each, the V-slice and A_r 64 × 64) and the
 /// chunk's gates; an aux ring of two slots of A_g and P_g (64 × 64 SW128 each); an O staging ring
-/// of two 64 × 64 tiles (pitch 72: conflict-free stmatrix.trans and row reads); the mbarriers.
+/// of two 64 × 64 SW128 tiles (the o map's box: a full chunk leaves by one TMA store); the
+/// mbarriers.
 struct FusedWgmmaLayout {
   static constexpr int kBox = 64 * 64 * 2;  ///< one SW128 box
   int stage_bytes;                          ///< q, k, v, a tiles of one stage
   int q, k, v, a;                           ///< offsets inside a stage
   int aux;                                  ///< aux ring: slot i at aux + i · 2 · kBox (A_g, P_g)
-  static constexpr int kOSlot = 64 * 72 * 2;  ///< one O staging tile
-  int o;                                      ///< O staging ring: slot i at o + i · kOSlot
+  static constexpr int kOSlot = kBox;       ///< one O staging tile
+  int o;                                    ///< O staging ring: slot i at o + i · kOSlot
   int gates;  ///< per stage: g, β, e^g, scale·e^g, Γ (64 floats each), the decay (float), rows
               ///< (int)
   /// mbarriers: full, empty [stages]; aux full, aux empty [2]; loaded [stages]; O full, O empty
