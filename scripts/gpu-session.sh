@@ -16,6 +16,10 @@
 #                                   change; carry the kernel cache of both), then a side-by-side table ($OUT/ab.md;
 #                                   QLA_AB_KERNEL adds one kernel's time per call; QLA_BENCH_HEADS, QLA_AB_SEQS,
 #                                   QLA_AB_IMPLS, QLA_BENCH_MODES pick the rows)
+#   scripts/gpu-session.sh profile-ab  the chunk-step and CP-correction profiles (as profile) of each bundle of
+#                                   $QLA_AB_BUNDLES (';'-separated tarballs, e.g. the code before and after a kernel
+#                                   change) -> $OUT/profile_A.txt, profile_B.txt, … and the steps side by side
+#                                   ($OUT/profile_ab.md)
 #   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over the GPU tests
 #                                   $QLA_SANITIZE_FILTER of $QLA_SANITIZE_BINARY (default Cp.* of small_kernels_test:
 #                                   the CP warm-up and every cp_correct config; e.g. KktSolve.* of kkt_solve_test)
@@ -47,7 +51,7 @@ if (( $# > 1 )); then
   done
   (cd "$OUT" && tar -cJf steps.tar.xz "$@" &&
     for f in tune/"${QLA_STORE:-nvidia-h200.sqlite}" bench/bench_qla.json bench/bench_fla.json \
-      bench/bench_flashqla.json tests/validation.json ab/ab.md profile/chunk_step.json; do
+      bench/bench_flashqla.json tests/validation.json ab/ab.md profile/chunk_step.json profile-ab/profile_ab.md; do
       [[ -f $f ]] && cp "$f" .
     done
     rm -rf "$@")
@@ -188,6 +192,30 @@ case $what in
     { for i in "${!names[@]}"; do printf '%s: %s\n' "$(printf "\\x$(printf %x $((65 + i)))")" "${names[$i]}"; done
       echo
       python3 bench/ab_table.py "${docs[@]}" ${QLA_AB_KERNEL:+--kernel "$QLA_AB_KERNEL"}; } | tee "$OUT/ab.md" ;;
+  profile-ab)
+    # Each bundle's chunk-step profile (forward and state pass, three shapes) and CP-correction profile, then
+    # every "chunk step" and "per step" line of the bundles side by side (the same configs in the same order).
+    IFS=';' read -ra bundles <<< "${QLA_AB_BUNDLES:-}"
+    (( ${#bundles[@]} > 0 )) || { echo "gpu-session.sh profile-ab: set QLA_AB_BUNDLES" >&2; exit 2; }
+    files=()
+    for i in "${!bundles[@]}"; do
+      letter=$(printf "\\x$(printf %x $((65 + i)))")
+      vb=$PWD/build/ab_bundle_$i/bundle
+      rm -rf "build/ab_bundle_$i" && mkdir -p "build/ab_bundle_$i" && tar -xJf "${bundles[$i]}" -C "build/ab_bundle_$i" ||
+        { echo "bundle $i: cannot unpack ${bundles[$i]}"; exit 1; }
+      f=$OUT/profile_$letter.txt
+      { echo "$letter: ${bundles[$i]} (qla $(cat "$vb/GIT_COMMIT" 2>/dev/null))"
+        for shape in "16 64 32768" "2 8 32768" "2 8 2048"; do
+          read -r hqk hv tokens <<< "$shape"
+          LD_LIBRARY_PATH="$vb/lib:/usr/local/cuda/lib64" timeout 60 "$vb/bin/qla_chunk_step_profile" \
+            --hqk "$hqk" --hv "$hv" --tokens "$tokens" --state-pass
+        done
+        LD_LIBRARY_PATH="$vb/lib:/usr/local/cuda/lib64" timeout 60 "$vb/bin/qla_cp_correct_profile" --heads 8 --pieces 32
+      } > "$f" 2>&1
+      files+=("$f")
+    done
+    python3 bench/profile_ab_table.py "${files[@]}" | tee "$OUT/profile_ab.md"
+    ;;
   sanitize)
     # compute-sanitizer over GPU tests (${QLA_SANITIZE_FILTER:-Cp.*} of
     # ${QLA_SANITIZE_BINARY:-small_kernels_test}): memcheck, racecheck
@@ -204,5 +232,5 @@ case $what in
       [[ $r == 0 ]] || rc=$r
     done
     exit $rc ;;
-  *) echo "gpu-session.sh: tests, tune, bench, profile, repeat, ab or sanitize" >&2; exit 2 ;;
+  *) echo "gpu-session.sh: tests, tune, bench, profile, profile-ab, repeat, ab or sanitize" >&2; exit 2 ;;
 esac

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Profiles of two or more builds side by side: every chunk step that `qla_chunk_step_profile` printed and every
+step of `qla_cp_correct_profile`, one row per config, one column per build (as `scripts/gpu-session.sh
+profile-ab` writes them: a first line naming the build, then the profilers' output). The builds must have run the
+same configs in the same order; a row a build lacks shows "–".
+
+    python3 bench/profile_ab_table.py out/profile_A.txt out/profile_B.txt
+"""
+import argparse
+import re
+import sys
+
+STEP = re.compile(r"chunk step ([0-9.]+) us")
+CP_STEP = re.compile(r"([0-9.]+) us per step")
+
+
+def rows_of(lines):
+    """(name, µs) of every profiled config, in the profiler's order."""
+    rows = []
+    for line in lines:
+        m = STEP.search(line)
+        if m:
+            rows.append((line.split("  kernel")[0].strip(), m.group(1)))
+            continue
+        m = CP_STEP.search(line)
+        if m:
+            rows.append(("cp_correct " + line.split()[0], m.group(1)))
+    return rows
+
+
+def table(texts):
+    """The Markdown table of the builds' profiles: their first lines, then one row per config of the first."""
+    runs = [t.splitlines() for t in texts]
+    rows = [rows_of(r) for r in runs]
+    out = [r[0] if r else "(empty)" for r in runs] + [""]
+    out.append("| profile | " + " | ".join(f"{chr(65 + i)} µs" for i in range(len(runs))) + " |")
+    out.append("|---|" + "---|" * len(runs))
+    for j, (name, _) in enumerate(rows[0] if rows else []):
+        cells = [r[j][1] if j < len(r) and r[j][0] == name else "–" for r in rows]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def self_test():
+    a = """A: before (qla a59b37b)
+
+16/64 1x32768  forward pass  stages 2  bf16 operands  128 CTAs (1 wave)  kernel 0.979 ms  chunk step 1.91 us
+  state      wait inputs 249  U 767  | total 3323 cycles/chunk
+cp_correct, 8 value heads, one sequence of 32 pieces
+bv8.ms1.sk4.rt1  128 CTAs  96.6 us per call, 3.02 us per step
+  warp 0     head 2114  wait 77  multiply 3189  combine 361  = 5740 cycles per step (2.90 us at 1980 MHz)"""
+    b = """B: after (qla 32672c2)
+16/64 1x32768  forward pass  stages 2  bf16 operands  128 CTAs (1 wave)  kernel 0.861 ms  chunk step 1.68 us"""
+    t = table([a, b]).splitlines()
+    assert t[:2] == ["A: before (qla a59b37b)", "B: after (qla 32672c2)"], t
+    assert t[3] == "| profile | A µs | B µs |", t
+    assert t[5] == ("| 16/64 1x32768  forward pass  stages 2  bf16 operands  128 CTAs (1 wave) | 1.91 | 1.68 |"), t
+    assert t[6] == "| cp_correct bv8.ms1.sk4.rt1 | 3.02 | – |", t  # "cycles per step" lines are not steps
+    assert len(t) == 7, t
+    print("profile_ab_table self-test: ok")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("profiles", nargs="*", help="one profile text per build")
+    ap.add_argument("--self-test", action="store_true")
+    args = ap.parse_args()
+    if args.self_test:
+        self_test()
+        return 0
+    if not args.profiles:
+        ap.error("give the profiles of the builds to compare")
+    texts = []
+    for path in args.profiles:
+        with open(path) as f:
+            texts.append(f.read())
+    print(table(texts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
