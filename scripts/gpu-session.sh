@@ -20,6 +20,10 @@
 #                                   $QLA_AB_BUNDLES (';'-separated tarballs, e.g. the code before and after a kernel
 #                                   change) -> $OUT/profile_A.txt, profile_B.txt, … and the steps side by side
 #                                   ($OUT/profile_ab.md)
+#   scripts/gpu-session.sh ncu      Nsight Compute's counters (speed of light, occupancy, scheduler, warp stalls,
+#                                   memory) for one launch of the kernels matching $QLA_NCU_KERNEL (a regex, default
+#                                   kkt_solve) in an untuned op call of bench_gdn_fwd at $QLA_BENCH_HEADS x
+#                                   $QLA_AB_SEQS (default 16x64 x 8192x4) -> $OUT/ncu.txt
 #   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over the GPU tests
 #                                   $QLA_SANITIZE_FILTER of $QLA_SANITIZE_BINARY (default Cp.* of small_kernels_test:
 #                                   the CP warm-up and every cp_correct config; e.g. KktSolve.* of kkt_solve_test)
@@ -216,6 +220,18 @@ case $what in
     done
     python3 bench/profile_ab_table.py "${files[@]}" | tee "$OUT/profile_ab.md"
     ;;
+  ncu)
+    # One launch (the third match, past the warm-up) profiled with the clocks left alone; the op's other
+    # kernels run unprofiled.
+    ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    timeout 420 "$ncu" --clock-control none --kernel-name "regex:${QLA_NCU_KERNEL:-kkt_solve}" --launch-skip 2 \
+      --launch-count 1 --section SpeedOfLight --section Occupancy --section SchedulerStats \
+      --section WarpStateStats --section MemoryWorkloadAnalysis \
+      "$B/bin/bench_gdn_fwd" --heads "${QLA_BENCH_HEADS:-16x64}" --seqs "${QLA_AB_SEQS:-8192x4}" \
+      --impls qla-default --modes cold --qla_out "$OUT/ncu_bench.json" > "$OUT/ncu.txt" 2>&1
+    rc=$?
+    tail -90 "$OUT/ncu.txt"
+    exit $rc ;;
   sanitize)
     # compute-sanitizer over GPU tests (${QLA_SANITIZE_FILTER:-Cp.*} of
     # ${QLA_SANITIZE_BINARY:-small_kernels_test}): memcheck, racecheck
@@ -232,5 +248,5 @@ case $what in
       [[ $r == 0 ]] || rc=$r
     done
     exit $rc ;;
-  *) echo "gpu-session.sh: tests, tune, bench, profile, profile-ab, repeat, ab or sanitize" >&2; exit 2 ;;
+  *) echo "gpu-session.sh: tests, tune, bench, profile, profile-ab, repeat, ab, ncu or sanitize" >&2; exit 2 ;;
 esac
