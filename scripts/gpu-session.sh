@@ -77,6 +77,12 @@ export QLA_GIT_COMMIT=${QLA_GIT_COMMIT:-$(cat "$B/GIT_COMMIT" 2>/dev/null)}
 mkdir -p build/ci/bench && ln -sf "$B/bin/qla" build/ci/qla && ln -sf "$B/bin/bench_gdn_fwd" build/ci/bench/bench_gdn_fwd
 store=${QLA_STORE:-nvidia-h200.sqlite}
 what=${1:-tests}
+# Variant i's letter (A, B, …) and its bundle tarball unpacked into build/ab_bundle_i (for ab and profile-ab).
+letter() { printf "\\x$(printf %x $((65 + $1)))"; }
+unpack_variant() {
+  rm -rf "build/ab_bundle_$1" && mkdir -p "build/ab_bundle_$1" && tar -xJf "$2" -C "build/ab_bundle_$1" ||
+    { echo "variant $1: cannot unpack $2"; exit 1; }
+}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv,noheader
 case $what in
   tests)
@@ -180,8 +186,7 @@ case $what in
       if (( ${#bundles[@]} > 0 )); then
         tarball=${bundles[$(( ${#bundles[@]} > 1 ? i : 0 ))]}
         vb=$PWD/build/ab_bundle_$i/bundle
-        rm -rf "build/ab_bundle_$i" && mkdir -p "build/ab_bundle_$i" && tar -xJf "$tarball" -C "build/ab_bundle_$i" ||
-          { echo "variant $i: cannot unpack $tarball"; exit 1; }
+        unpack_variant "$i" "$tarball"
         name="$tarball (qla $(cat "$vb/GIT_COMMIT" 2>/dev/null)) $flags"
       fi
       # shellcheck disable=SC2086  # each variant is a set of flags
@@ -193,7 +198,7 @@ case $what in
       docs+=("$OUT/ab_$i.json")
       names+=("$name")
     done
-    { for i in "${!names[@]}"; do printf '%s: %s\n' "$(printf "\\x$(printf %x $((65 + i)))")" "${names[$i]}"; done
+    { for i in "${!names[@]}"; do printf '%s: %s\n' "$(letter "$i")" "${names[$i]}"; done
       echo
       python3 bench/ab_table.py "${docs[@]}" ${QLA_AB_KERNEL:+--kernel "$QLA_AB_KERNEL"}; } | tee "$OUT/ab.md" ;;
   profile-ab)
@@ -203,12 +208,10 @@ case $what in
     (( ${#bundles[@]} > 0 )) || { echo "gpu-session.sh profile-ab: set QLA_AB_BUNDLES" >&2; exit 2; }
     files=()
     for i in "${!bundles[@]}"; do
-      letter=$(printf "\\x$(printf %x $((65 + i)))")
       vb=$PWD/build/ab_bundle_$i/bundle
-      rm -rf "build/ab_bundle_$i" && mkdir -p "build/ab_bundle_$i" && tar -xJf "${bundles[$i]}" -C "build/ab_bundle_$i" ||
-        { echo "bundle $i: cannot unpack ${bundles[$i]}"; exit 1; }
-      f=$OUT/profile_$letter.txt
-      { echo "$letter: ${bundles[$i]} (qla $(cat "$vb/GIT_COMMIT" 2>/dev/null))"
+      unpack_variant "$i" "${bundles[$i]}"
+      f=$OUT/profile_$(letter "$i").txt
+      { echo "$(letter "$i"): ${bundles[$i]} (qla $(cat "$vb/GIT_COMMIT" 2>/dev/null))"
         for shape in "16 64 32768" "2 8 32768" "2 8 2048"; do
           read -r hqk hv tokens <<< "$shape"
           LD_LIBRARY_PATH="$vb/lib:/usr/local/cuda/lib64" timeout 60 "$vb/bin/qla_chunk_step_profile" \
