@@ -23,8 +23,8 @@
 //      K)
 //    Only U → W → V_d → S is serial. O₁ is issued behind U and waited behind V_d; O₂ is issued
 //    behind the state update and waited with it (ptxas will not keep it in flight across the
-//    loop's back edge); Oᵀ is packed then and staged (stmatrix.trans) under the next chunk's U
-//    into a two-slot ring that the store warp copies out.
+//    loop's back edge); Oᵀ is packed then and staged (stmatrix.trans) under the next chunk's V_d
+//    into a two-slot ring that the store warp stores.
 // A partial last chunk loads whole boxes (rows of the next sequence, or zeros past the tensor;
 // with fewer than 64 tokens per batch row the boxes are that short and the tile rows past them
 // stale); every product that reads those rows is masked by a select, and the K rows the state
@@ -406,8 +406,8 @@ __global__ void __launch_bounds__(384, 1)
       }
   }
   float o[32];  // Oᵀ of the chunk: (v, s = 8j + 2·t4 + e) at o[4j + e], (v + 8, s) at +2
-  // The finished Oᵀ, packed to the output type: read under the next chunk's U. (Reading o itself
-  // there, while U is in flight, makes ptxas wait for U first.)
+  // The finished Oᵀ, packed to the output type: read under the next chunk's V_d. (Reading o itself
+  // there, while wgmmas are in flight, makes ptxas wait for them first.)
   unsigned ao[4][4];
   // ao → staging [s][v] of chunk c's slot (stmatrix.trans into the SW128 box the o map stores),
   // for the store warp; the fence makes the writes visible to its TMA store (async proxy).
@@ -439,9 +439,6 @@ __global__ void __launch_bounds__(384, 1)
     for (int q = 0; q < 8; ++q)
       cuda::Wgmma<64, T, false>::rs(u, as[q], cuda::k_major_sw128(stg + kL.k, q, kBox), q > 0);
     cuda::wgmma_commit();
-    if constexpr (!kStateOnly) {
-      if (c > 0) stage_o(c - 1);  // under U
-    }
     probe.mark(Ph::kStateU);
     if constexpr (!kStateOnly) {
       cuda::wgmma_fence();
@@ -499,6 +496,11 @@ __global__ void __launch_bounds__(384, 1)
     for (int q = 0; q < 4; ++q)
       cuda::Wgmma<64, T, false>::rs(vd, aw[q], cuda::k_major_sw128(ag, q, kBox), q > 0);
     cuda::wgmma_commit();
+    // The previous chunk's O under V_d (it only has to precede the pack of this chunk's O), so
+    // nothing but the pack of Sᵀ stands between the inputs and U, and O₁ issues right behind U.
+    if constexpr (!kStateOnly) {
+      if (c > 0) stage_o(c - 1);
+    }
     const float decay = gt->decay;  // under V_d: no wgmma in flight reads Sᵀ
 #pragma unroll
     for (int i = 0; i < 64; ++i) st[i] *= decay;
