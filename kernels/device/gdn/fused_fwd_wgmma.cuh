@@ -143,6 +143,15 @@ __global__ void __launch_bounds__(384, 1)
     t.nchunks = n;
   }
   const long long tpr = p.seq.tokens_per_row;
+  // The item (a sequence or a piece of one) lies in one batch row: that row and the item's first
+  // token in it, so no loop divides by the row length (a 64-bit division a chunk held the TMA
+  // issue ~900 cycles behind the slot's release on an H200).
+  const int item_b = static_cast<int>(t.start / tpr);
+  const long long item_tok0 = t.start - static_cast<long long>(item_b) * tpr;
+  const auto item_offset = [&](const TokenTensor& x) {  // (item_b, item_tok0, t.head) in x
+    return static_cast<long long>(item_b) * x.stride_batch + item_tok0 * x.stride_token +
+           static_cast<long long>(t.head) * x.stride_head;
+  };
   const int wg = cuda::warpgroup_index();
   const int lane = threadIdx.x % 32;
   const int warp = (threadIdx.x / 32) % 4;  // warp inside its warpgroup
@@ -190,8 +199,7 @@ __global__ void __launch_bounds__(384, 1)
           const int s = c % kStages;
           cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
           probe.mark(Ph::kLoadWaitSlot);
-          const long long first = t.start + static_cast<long long>(c) * kC;
-          const int b = static_cast<int>(first / tpr), tok = static_cast<int>(first % tpr);
+          const int b = item_b, tok = static_cast<int>(item_tok0) + c * kC;
           unsigned char* st = stage(s);
           unsigned long long* bar = kConvert ? &loaded[s] : &full[s];
           // The state pass reads no q, and an M slice no v.
@@ -210,45 +218,49 @@ __global__ void __launch_bounds__(384, 1)
       __syncwarp();
       probe.finish(Ph::kProducer);
     } else if (warp == 1) {  // the gates (and half of the conversion)
+      const float* g0 = static_cast<const float*>(p.g.data) + item_offset(p.g);
+      const BetaT* beta0 = static_cast<const BetaT*>(p.beta.data) + item_offset(p.beta);
       for (int c = 0; c < t.nchunks; ++c) {
         const int s = c % kStages;
-        cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
-        Gates* gt = gates(s);
-        // A chunk lies in one batch row: its tokens are stride_token apart (one division per
-        // chunk, not per row).
-        const long long first = t.start + static_cast<long long>(c) * kC;
         const long long left = t.len - static_cast<long long>(c) * kC;
         const int rows = left < kC ? static_cast<int>(left) : kC;
-        const float* g =
-            static_cast<const float*>(p.g.data) + cuda::token_offset(p.g, first, t.head, tpr);
-        const BetaT* beta =
-            static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, t.head, tpr);
-        float gv[kC / 32], bv[kC / 32];  // loads issued first: their latency hides the conversion
+        const float* g = g0 + static_cast<long long>(c) * kC * p.g.stride_token;
+        const BetaT* beta = beta0 + static_cast<long long>(c) * kC * p.beta.stride_token;
+        // The loads and the factors come before the wait for the slot, so their latency hides
+        // under it; only the shared-memory writes wait.
+        float gv[kC / 32], bv[kC / 32], ev[kC / 32], gam[kC / 32];
 #pragma unroll
         for (int i = 0; i < kC / 32; ++i) {
           const int r = lane + 32 * i, rr = r < rows ? r : rows - 1;
           gv[i] = g[rr * p.g.stride_token];
           bv[i] = r < rows ? cuda::to_float(beta[rr * p.beta.stride_token]) : 0.f;
         }
-        if constexpr (kConvert && !kStateOnly) {  // the state pass reads no q
-          cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
-          convert_half(stage(s), 0);
-        }
         // g_L·log2 e from the lane holding row rows − 1 (every padded row holds it too).
         const float gl = __shfl_sync(0xffffffffu, gv[kC / 32 - 1], 31) * kLog2e;
 #pragma unroll
         for (int i = 0; i < kC / 32; ++i) {
-          const int r = lane + 32 * i;
           const float gr = gv[i] * kLog2e;
-          const float e = cuda::exp2_approx(gr);
+          ev[i] = cuda::exp2_approx(gr);
+          gam[i] = lane + 32 * i < rows ? cuda::exp2_approx(gl - gr) : 0.f;
+        }
+        const float decay = cuda::exp2_approx(gl);
+        cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
+        Gates* gt = gates(s);
+        if constexpr (kConvert && !kStateOnly) {  // the state pass reads no q
+          cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
+          convert_half(stage(s), 0);
+        }
+#pragma unroll
+        for (int i = 0; i < kC / 32; ++i) {
+          const int r = lane + 32 * i;
           gt->g[r] = gv[i];
           gt->beta[r] = bv[i];
-          gt->e[r] = e;
-          gt->es[r] = p.scale * e;
-          gt->gam[r] = r < rows ? cuda::exp2_approx(gl - gr) : 0.f;
+          gt->e[r] = ev[i];
+          gt->es[r] = p.scale * ev[i];
+          gt->gam[r] = gam[i];
         }
         if (lane == 0) {
-          gt->decay = cuda::exp2_approx(gl);
+          gt->decay = decay;
           gt->rows = rows;
         }
         __syncwarp();
@@ -257,27 +269,24 @@ __global__ void __launch_bounds__(384, 1)
     } else if (warp == 2 && !kStateOnly) {  // O: each staged tile to global memory
       // A full chunk (and a full box) leaves by one TMA store of the tile; a sequence's partial
       // last chunk by row copies of its valid rows, which must not reach the next sequence's.
-      TIn* obase = static_cast<TIn*>(p.o.data);
-      // The item (a sequence or a piece of one) lies in one batch row.
-      const int b = static_cast<int>(t.start / tpr);
-      const long long row0 = static_cast<long long>(b) * tpr;
+      TIn* const obase = static_cast<TIn*>(p.o.data) + item_offset(p.o) + t.v0 + (lane % 8) * 8;
       if (lane == 0) cuda::tma_prefetch_descriptor(&pw.o_map);
       probe.start();
       for (int c = 0; c < t.nchunks; ++c) {
         cuda::mbar_wait(&o_full[c & 1], (c >> 1) & 1);
         probe.mark(Ph::kStoreWait);
         const unsigned char* ost = o_slot(c);
-        const long long first = t.start + static_cast<long long>(c) * kC;
         const long long left = t.len - static_cast<long long>(c) * kC;
         const int rows = left < kC ? static_cast<int>(left) : kC;
         if (rows == kC && pw.box_rows == kC) {
           if (lane == 0) {
-            cuda::tma_store_4d(&pw.o_map, ost, t.v0, t.head, static_cast<int>(first - row0), b);
+            cuda::tma_store_4d(&pw.o_map, ost, t.v0, t.head, static_cast<int>(item_tok0) + c * kC,
+                               item_b);
             cuda::tma_store_commit();
             cuda::tma_store_wait_read<0>();  // the slot may be written again
           }
         } else {
-          TIn* out = obase + cuda::token_offset(p.o, first, t.head, tpr) + t.v0 + (lane % 8) * 8;
+          TIn* out = obase + static_cast<long long>(c) * kC * p.o.stride_token;
           // Rows lane / 8 + 4i, 16 bytes a lane each (a sequence's last chunk only: few registers).
 #pragma unroll 1
           for (int r = lane / 8; r < rows; r += 4)
