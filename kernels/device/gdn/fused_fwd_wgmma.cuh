@@ -458,14 +458,17 @@ __global__ void __launch_bounds__(384, 1)
     }
 
     // Column factors of this thread's columns t = 8j + 2·t4 + e (tokens of the chunk), and Vᵀ.
+    const auto column_factors = [&](const float* factor, float(&out)[16]) {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const float2 f = *reinterpret_cast<const float2*>(factor + 8 * j + 2 * t4);
+        out[2 * j] = f.x;
+        out[2 * j + 1] = f.y;
+      }
+    };
     const int rows = gt->rows;
     float ecol[16];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const float2 e2 = *reinterpret_cast<const float2*>(&gt->e[8 * j + 2 * t4]);
-      ecol[2 * j] = e2.x;
-      ecol[2 * j + 1] = e2.y;
-    }
+    column_factors(gt->e, ecol);
     unsigned vt[4][4] = {};  // an M slice evolves with v = 0 (its v tile is never loaded)
     if (!m_slice) {
 #pragma unroll
@@ -514,12 +517,7 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
     for (int i = 0; i < 64; ++i) st[i] *= decay;
     float gam[16];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const float2 g2 = *reinterpret_cast<const float2*>(&gt->gam[8 * j + 2 * t4]);
-      gam[2 * j] = g2.x;
-      gam[2 * j + 1] = g2.y;
-    }
+    column_factors(gt->gam, gam);
     if constexpr (!kStateOnly) {
       cuda::wgmma_wait<1>();  // O₁ done
       cuda::fence_operands(o);
