@@ -146,7 +146,7 @@ __global__ void __launch_bounds__(384, 1)
   // The item (a sequence or a piece of one) lies in one batch row: that row and the item's first
   // token in it, so no loop divides by the row length (a 64-bit division a chunk held the TMA
   // issue ~900 cycles behind the slot's release on an H200).
-  const int item_b = static_cast<int>(t.start / tpr);
+  const int item_b = tpr > 0 ? static_cast<int>(t.start / tpr) : 0;  // no tokens: no chunks
   const long long item_tok0 = t.start - static_cast<long long>(item_b) * tpr;
   const auto item_offset = [&](const TokenTensor& x) {  // (item_b, item_tok0, t.head) in x
     return static_cast<long long>(item_b) * x.stride_batch + item_tok0 * x.stride_token +

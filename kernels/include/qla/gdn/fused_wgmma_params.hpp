@@ -74,7 +74,7 @@ struct FusedWgmmaProbe {
     kStateU = 1,           ///< S → A fragments, U issued
     kStateW = 2,           ///< O₁ issued, column factors, the V tile read, U waited, W
     kStateWaitAux = 3,     ///< waiting for A_g and P_g
-    kStateVd = 4,          ///< V_d issued, the last O staged, S and O₁ scaled, V_d waited
+    kStateVd = 4,          ///< V_d issued, chunk c−1's O staged, S and O₁ scaled, V_d waited
     kStateScale = 5,       ///< V_d packed, tail rows of K zeroed
     kStateUpdate = 6,      ///< the state update and O₂ issued and waited
     kStateOut = 7,         ///< (unused: O is staged under the next chunk's V_d)
