@@ -24,37 +24,17 @@
 
 #include "common/mma.cuh"
 #include "common/wgmma_ops.cuh"
+#include "qla/cuda/smem_descriptor.hpp"
 
 namespace qla::cuda {
 
-/// The swizzle a descriptor declares (bits 62-63).
-enum class SmemLayout : unsigned {
-  kInterleave = 0,
-  kSwizzle128B = 1,
-  kSwizzle64B = 2,
-  kSwizzle32B = 3
-};
-
 /// A wgmma shared-memory matrix descriptor: start address, leading- and stride-dimension byte
-/// offsets (multiples of 16), base offset 0 (1024-byte aligned atoms), layout.
+/// offsets (multiples of 16), base offset 0 (1024-byte aligned atoms), layout
+/// (qla/cuda/smem_descriptor.hpp has the bit fields).
 __device__ __forceinline__ unsigned long long smem_descriptor(const void* start, unsigned lbo_bytes,
                                                               unsigned sbo_bytes,
                                                               SmemLayout layout) {
-  const unsigned addr = smem_u32(start);
-  return static_cast<unsigned long long>((addr & 0x3FFFFu) >> 4) |
-         static_cast<unsigned long long>((lbo_bytes >> 4) & 0x3FFFu) << 16 |
-         static_cast<unsigned long long>((sbo_bytes >> 4) & 0x3FFFu) << 32 |
-         static_cast<unsigned long long>(layout) << 62;
-}
-
-/// The descriptor of the same operand `bytes` (a multiple of 16) further on: a 32-bit add to the
-/// start address field. Shared memory ends below 256 KiB, so the 14-bit field cannot carry into
-/// the leading byte offset; the descriptor is the one smem_descriptor gives for the moved start.
-/// A loop of k-slices then computes one descriptor per tile, not one per wgmma.
-__device__ __forceinline__ unsigned long long descriptor_plus(unsigned long long desc,
-                                                              unsigned bytes) {
-  const unsigned lo = static_cast<unsigned>(desc) + (bytes >> 4);
-  return (desc & 0xFFFFFFFF00000000ull) | lo;
+  return smem_descriptor_at(smem_u32(start), lbo_bytes, sbo_bytes, layout);
 }
 
 /// K-major operand from SW128 boxes of 64 k-elements: k-slice `k16` (16 elements each) of the

@@ -23,8 +23,8 @@
 //      K)
 //    Only U → W → V_d → S is serial. O₁ is issued behind U and waited behind V_d; O₂ is issued
 //    behind the state update and waited with it (ptxas will not keep it in flight across the
-//    loop's back edge); Oᵀ is packed then and staged (stmatrix.trans) under the next chunk's U
-//    into a two-slot ring that the store warp copies out.
+//    loop's back edge); Oᵀ is packed then and staged (stmatrix.trans) under the next chunk's V_d
+//    into a two-slot ring that the store warp stores.
 // A partial last chunk loads whole boxes (rows of the next sequence, or zeros past the tensor;
 // with fewer than 64 tokens per batch row the boxes are that short and the tile rows past them
 // stale); every product that reads those rows is masked by a select, and the K rows the state
@@ -143,6 +143,15 @@ __global__ void __launch_bounds__(384, 1)
     t.nchunks = n;
   }
   const long long tpr = p.seq.tokens_per_row;
+  // The item (a sequence or a piece of one) lies in one batch row: that row and the item's first
+  // token in it, so no loop divides by the row length (a 64-bit division a chunk held the TMA
+  // issue ~900 cycles behind the slot's release on an H200).
+  const int item_b = tpr > 0 ? static_cast<int>(t.start / tpr) : 0;  // no tokens: no chunks
+  const long long item_tok0 = t.start - static_cast<long long>(item_b) * tpr;
+  const auto item_offset = [&](const TokenTensor& x) {  // (item_b, item_tok0, t.head) in x
+    return static_cast<long long>(item_b) * x.stride_batch + item_tok0 * x.stride_token +
+           static_cast<long long>(t.head) * x.stride_head;
+  };
   const int wg = cuda::warpgroup_index();
   const int lane = threadIdx.x % 32;
   const int warp = (threadIdx.x / 32) % 4;  // warp inside its warpgroup
@@ -190,8 +199,7 @@ __global__ void __launch_bounds__(384, 1)
           const int s = c % kStages;
           cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
           probe.mark(Ph::kLoadWaitSlot);
-          const long long first = t.start + static_cast<long long>(c) * kC;
-          const int b = static_cast<int>(first / tpr), tok = static_cast<int>(first % tpr);
+          const int b = item_b, tok = static_cast<int>(item_tok0) + c * kC;
           unsigned char* st = stage(s);
           unsigned long long* bar = kConvert ? &loaded[s] : &full[s];
           // The state pass reads no q, and an M slice no v.
@@ -210,45 +218,49 @@ __global__ void __launch_bounds__(384, 1)
       __syncwarp();
       probe.finish(Ph::kProducer);
     } else if (warp == 1) {  // the gates (and half of the conversion)
+      const float* g0 = static_cast<const float*>(p.g.data) + item_offset(p.g);
+      const BetaT* beta0 = static_cast<const BetaT*>(p.beta.data) + item_offset(p.beta);
       for (int c = 0; c < t.nchunks; ++c) {
         const int s = c % kStages;
-        cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
-        Gates* gt = gates(s);
-        // A chunk lies in one batch row: its tokens are stride_token apart (one division per
-        // chunk, not per row).
-        const long long first = t.start + static_cast<long long>(c) * kC;
         const long long left = t.len - static_cast<long long>(c) * kC;
         const int rows = left < kC ? static_cast<int>(left) : kC;
-        const float* g =
-            static_cast<const float*>(p.g.data) + cuda::token_offset(p.g, first, t.head, tpr);
-        const BetaT* beta =
-            static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, t.head, tpr);
-        float gv[kC / 32], bv[kC / 32];  // loads issued first: their latency hides the conversion
+        const float* g = g0 + static_cast<long long>(c) * kC * p.g.stride_token;
+        const BetaT* beta = beta0 + static_cast<long long>(c) * kC * p.beta.stride_token;
+        // The loads and the factors come before the wait for the slot, so their latency hides
+        // under it; only the shared-memory writes wait.
+        float gv[kC / 32], bv[kC / 32], ev[kC / 32], gam[kC / 32];
 #pragma unroll
         for (int i = 0; i < kC / 32; ++i) {
           const int r = lane + 32 * i, rr = r < rows ? r : rows - 1;
           gv[i] = g[rr * p.g.stride_token];
           bv[i] = r < rows ? cuda::to_float(beta[rr * p.beta.stride_token]) : 0.f;
         }
-        if constexpr (kConvert && !kStateOnly) {  // the state pass reads no q
-          cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
-          convert_half(stage(s), 0);
-        }
         // g_L·log2 e from the lane holding row rows − 1 (every padded row holds it too).
         const float gl = __shfl_sync(0xffffffffu, gv[kC / 32 - 1], 31) * kLog2e;
 #pragma unroll
         for (int i = 0; i < kC / 32; ++i) {
-          const int r = lane + 32 * i;
           const float gr = gv[i] * kLog2e;
-          const float e = cuda::exp2_approx(gr);
+          ev[i] = cuda::exp2_approx(gr);
+          gam[i] = lane + 32 * i < rows ? cuda::exp2_approx(gl - gr) : 0.f;
+        }
+        const float decay = cuda::exp2_approx(gl);
+        cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
+        Gates* gt = gates(s);
+        if constexpr (kConvert && !kStateOnly) {  // the state pass reads no q
+          cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
+          convert_half(stage(s), 0);
+        }
+#pragma unroll
+        for (int i = 0; i < kC / 32; ++i) {
+          const int r = lane + 32 * i;
           gt->g[r] = gv[i];
           gt->beta[r] = bv[i];
-          gt->e[r] = e;
-          gt->es[r] = p.scale * e;
-          gt->gam[r] = r < rows ? cuda::exp2_approx(gl - gr) : 0.f;
+          gt->e[r] = ev[i];
+          gt->es[r] = p.scale * ev[i];
+          gt->gam[r] = gam[i];
         }
         if (lane == 0) {
-          gt->decay = cuda::exp2_approx(gl);
+          gt->decay = decay;
           gt->rows = rows;
         }
         __syncwarp();
@@ -257,27 +269,24 @@ __global__ void __launch_bounds__(384, 1)
     } else if (warp == 2 && !kStateOnly) {  // O: each staged tile to global memory
       // A full chunk (and a full box) leaves by one TMA store of the tile; a sequence's partial
       // last chunk by row copies of its valid rows, which must not reach the next sequence's.
-      TIn* obase = static_cast<TIn*>(p.o.data);
-      // The item (a sequence or a piece of one) lies in one batch row.
-      const int b = static_cast<int>(t.start / tpr);
-      const long long row0 = static_cast<long long>(b) * tpr;
+      TIn* const obase = static_cast<TIn*>(p.o.data) + item_offset(p.o) + t.v0 + (lane % 8) * 8;
       if (lane == 0) cuda::tma_prefetch_descriptor(&pw.o_map);
       probe.start();
       for (int c = 0; c < t.nchunks; ++c) {
         cuda::mbar_wait(&o_full[c & 1], (c >> 1) & 1);
         probe.mark(Ph::kStoreWait);
         const unsigned char* ost = o_slot(c);
-        const long long first = t.start + static_cast<long long>(c) * kC;
         const long long left = t.len - static_cast<long long>(c) * kC;
         const int rows = left < kC ? static_cast<int>(left) : kC;
         if (rows == kC && pw.box_rows == kC) {
           if (lane == 0) {
-            cuda::tma_store_4d(&pw.o_map, ost, t.v0, t.head, static_cast<int>(first - row0), b);
+            cuda::tma_store_4d(&pw.o_map, ost, t.v0, t.head, static_cast<int>(item_tok0) + c * kC,
+                               item_b);
             cuda::tma_store_commit();
             cuda::tma_store_wait_read<0>();  // the slot may be written again
           }
         } else {
-          TIn* out = obase + cuda::token_offset(p.o, first, t.head, tpr) + t.v0 + (lane % 8) * 8;
+          TIn* out = obase + static_cast<long long>(c) * kC * p.o.stride_token;
           // Rows lane / 8 + 4i, 16 bytes a lane each (a sequence's last chunk only: few registers).
 #pragma unroll 1
           for (int r = lane / 8; r < rows; r += 4)
@@ -406,8 +415,8 @@ __global__ void __launch_bounds__(384, 1)
       }
   }
   float o[32];  // Oᵀ of the chunk: (v, s = 8j + 2·t4 + e) at o[4j + e], (v + 8, s) at +2
-  // The finished Oᵀ, packed to the output type: read under the next chunk's U. (Reading o itself
-  // there, while U is in flight, makes ptxas wait for U first.)
+  // The finished Oᵀ, packed to the output type: read under the next chunk's V_d. (Reading o itself
+  // there, while wgmmas are in flight, makes ptxas wait for them first.)
   unsigned ao[4][4];
   // ao → staging [s][v] of chunk c's slot (stmatrix.trans into the SW128 box the o map stores),
   // for the store warp; the fence makes the writes visible to its TMA store (async proxy).
@@ -439,9 +448,6 @@ __global__ void __launch_bounds__(384, 1)
     for (int q = 0; q < 8; ++q)
       cuda::Wgmma<64, T, false>::rs(u, as[q], cuda::k_major_sw128(stg + kL.k, q, kBox), q > 0);
     cuda::wgmma_commit();
-    if constexpr (!kStateOnly) {
-      if (c > 0) stage_o(c - 1);  // under U
-    }
     probe.mark(Ph::kStateU);
     if constexpr (!kStateOnly) {
       cuda::wgmma_fence();
@@ -452,14 +458,17 @@ __global__ void __launch_bounds__(384, 1)
     }
 
     // Column factors of this thread's columns t = 8j + 2·t4 + e (tokens of the chunk), and Vᵀ.
+    const auto column_factors = [&](const float* factor, float(&out)[16]) {
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const float2 f = *reinterpret_cast<const float2*>(factor + 8 * j + 2 * t4);
+        out[2 * j] = f.x;
+        out[2 * j + 1] = f.y;
+      }
+    };
     const int rows = gt->rows;
     float ecol[16];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const float2 e2 = *reinterpret_cast<const float2*>(&gt->e[8 * j + 2 * t4]);
-      ecol[2 * j] = e2.x;
-      ecol[2 * j + 1] = e2.y;
-    }
+    column_factors(gt->e, ecol);
     unsigned vt[4][4] = {};  // an M slice evolves with v = 0 (its v tile is never loaded)
     if (!m_slice) {
 #pragma unroll
@@ -499,16 +508,16 @@ __global__ void __launch_bounds__(384, 1)
     for (int q = 0; q < 4; ++q)
       cuda::Wgmma<64, T, false>::rs(vd, aw[q], cuda::k_major_sw128(ag, q, kBox), q > 0);
     cuda::wgmma_commit();
+    // The previous chunk's O under V_d (it only has to precede the pack of this chunk's O), so
+    // nothing but the pack of Sᵀ stands between the inputs and U, and O₁ issues right behind U.
+    if constexpr (!kStateOnly) {
+      if (c > 0) stage_o(c - 1);
+    }
     const float decay = gt->decay;  // under V_d: no wgmma in flight reads Sᵀ
 #pragma unroll
     for (int i = 0; i < 64; ++i) st[i] *= decay;
     float gam[16];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const float2 g2 = *reinterpret_cast<const float2*>(&gt->gam[8 * j + 2 * t4]);
-      gam[2 * j] = g2.x;
-      gam[2 * j + 1] = g2.y;
-    }
+    column_factors(gt->gam, gam);
     if constexpr (!kStateOnly) {
       cuda::wgmma_wait<1>();  // O₁ done
       cuda::fence_operands(o);

@@ -63,7 +63,7 @@ struct FusedWgmmaProbe {
     kLoadIssue = 1,     ///< expect_tx and the six box loads
     // the producer's store warp
     kStoreWait = 0,  ///< waiting for a staged O tile
-    kStoreCopy = 1,  ///< copying its valid rows to global memory
+    kStoreCopy = 1,  ///< a full tile's TMA store until its source is read, or a partial one's rows
     // the aux warpgroup
     kAuxWaitInputs = 0,  ///< waiting for the stage (TMA, gates, conversion)
     kAuxWaitSlot = 1,    ///< waiting for a free aux slot (the state warpgroup's release)
@@ -71,13 +71,13 @@ struct FusedWgmmaProbe {
     kAuxMask = 3,        ///< decay mask, A_g and P_g through stmatrix, fence, arrive
     // the state warpgroup
     kStateWaitInputs = 0,  ///< waiting for the stage
-    kStateU = 1,           ///< S → A fragments, U issued, the previous chunk's O staged
+    kStateU = 1,           ///< S → A fragments, U issued
     kStateW = 2,           ///< O₁ issued, column factors, the V tile read, U waited, W
     kStateWaitAux = 3,     ///< waiting for A_g and P_g
-    kStateVd = 4,          ///< V_d issued, S decayed, O₁ waited and scaled, V_d waited
+    kStateVd = 4,          ///< V_d issued, chunk c−1's O staged, S and O₁ scaled, V_d waited
     kStateScale = 5,       ///< V_d packed, tail rows of K zeroed
     kStateUpdate = 6,      ///< the state update and O₂ issued and waited
-    kStateOut = 7,         ///< (unused: O is staged under the next chunk's U)
+    kStateOut = 7,         ///< (unused: O is staged under the next chunk's V_d)
     kPhases = 8
   };
 };
