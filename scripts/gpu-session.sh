@@ -23,7 +23,8 @@
 #   scripts/gpu-session.sh ncu      Nsight Compute's counters (speed of light, occupancy, scheduler, warp stalls,
 #                                   memory) for one launch of the kernels matching $QLA_NCU_KERNEL (a regex, default
 #                                   kkt_solve) in an untuned op call of bench_gdn_fwd at $QLA_BENCH_HEADS x
-#                                   $QLA_AB_SEQS (default 16x64 x 8192x4) -> $OUT/ncu.txt
+#                                   $QLA_AB_SEQS (default 16x64 x 8192x4) -> $OUT/ncu.txt, stopped after
+#                                   $QLA_NCU_SECONDS (default 420)
 #   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over the GPU tests
 #                                   $QLA_SANITIZE_FILTER of $QLA_SANITIZE_BINARY (default Cp.* of small_kernels_test:
 #                                   the CP warm-up and every cp_correct config; e.g. KktSolve.* of kkt_solve_test)
@@ -227,7 +228,7 @@ case $what in
     # One launch (the third match, past the warm-up) profiled with the clocks left alone; the op's other
     # kernels run unprofiled.
     ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
-    timeout 420 "$ncu" --clock-control none --kernel-name "regex:${QLA_NCU_KERNEL:-kkt_solve}" --launch-skip 2 \
+    timeout "${QLA_NCU_SECONDS:-420}" "$ncu" --clock-control none --kernel-name "regex:${QLA_NCU_KERNEL:-kkt_solve}" --launch-skip 2 \
       --launch-count 1 --section SpeedOfLight --section Occupancy --section SchedulerStats \
       --section WarpStateStats --section MemoryWorkloadAnalysis \
       "$B/bin/bench_gdn_fwd" --heads "${QLA_BENCH_HEADS:-16x64}" --seqs "${QLA_AB_SEQS:-8192x4}" \
