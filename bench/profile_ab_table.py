@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Profiles of two or more builds side by side: every chunk step that `qla_chunk_step_profile` printed and every
-step of `qla_cp_correct_profile`, one row per config, one column per build (as `scripts/gpu-session.sh
+"""Profiles of two or more builds side by side: every chunk step that `qla_chunk_step_profile` printed, every
+step of `qla_cp_correct_profile` and every call of `qla_kkt_solve_profile`, one row per config, one column per build (as `scripts/gpu-session.sh
 profile-ab` writes them: a first line naming the build, then the profilers' output). The builds must have run the
 same configs in the same order; a row a build lacks shows "–".
 
@@ -12,12 +12,23 @@ import sys
 
 STEP = re.compile(r"chunk step ([0-9.]+) us")
 CP_STEP = re.compile(r"([0-9.]+) us per step")
+KKT_HEADER = re.compile(r"^kkt_solve, (\S+) heads, (\S+) tokens")
+KKT_CALL = re.compile(r"^(c\d+\.\S+)\s+\d+ CTAs\s+([0-9.]+) us per call$")
 
 
 def rows_of(lines):
     """(name, µs) of every profiled config, in the profiler's order."""
     rows = []
+    kkt_shape = ""
     for line in lines:
+        m = KKT_HEADER.match(line)
+        if m:
+            kkt_shape = f"{m.group(1)} {m.group(2)}"
+            continue
+        m = KKT_CALL.match(line.strip())
+        if m and kkt_shape:
+            rows.append((f"kkt_solve {kkt_shape} {m.group(1)} (per call)", m.group(2)))
+            continue
         m = STEP.search(line)
         if m:
             rows.append((line.split("  kernel")[0].strip(), m.group(1)))
@@ -48,7 +59,10 @@ def self_test():
   state      wait inputs 249  U 767  | total 3323 cycles/chunk
 cp_correct, 8 value heads, one sequence of 32 pieces
 bv8.ms1.sk4.rt1  128 CTAs  96.6 us per call, 3.02 us per step
-  warp 0     head 2114  wait 77  multiply 3189  combine 361  = 5740 cycles per step (2.90 us at 1980 MHz)"""
+  warp 0     head 2114  wait 77  multiply 3189  combine 361  = 5740 cycles per step (2.90 us at 1980 MHz)
+kkt_solve, 16/64 heads, 1x32768 tokens
+c64.b16.w4.vh0.cs1  8192 CTAs  310.7 us per call
+  warp 0     prologue 9119  start 267  local 2345  (cycles; per CTA for the prologue, per value head otherwise)"""
     b = """B: after (qla 32672c2)
 16/64 1x32768  forward pass  stages 2  bf16 operands  128 CTAs (1 wave)  kernel 0.861 ms  chunk step 1.68 us"""
     t = table([a, b]).splitlines()
@@ -56,7 +70,8 @@ bv8.ms1.sk4.rt1  128 CTAs  96.6 us per call, 3.02 us per step
     assert t[3] == "| profile | A µs | B µs |", t
     assert t[5] == ("| 16/64 1x32768  forward pass  stages 2  bf16 operands  128 CTAs (1 wave) | 1.91 | 1.68 |"), t
     assert t[6] == "| cp_correct bv8.ms1.sk4.rt1 | 3.02 | – |", t  # "cycles per step" lines are not steps
-    assert len(t) == 7, t
+    assert t[7] == "| kkt_solve 16/64 1x32768 c64.b16.w4.vh0.cs1 (per call) | 310.7 | – |", t
+    assert len(t) == 8, t
     print("profile_ab_table self-test: ok")
 
 

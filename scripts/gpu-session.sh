@@ -203,8 +203,9 @@ case $what in
       echo
       python3 bench/ab_table.py "${docs[@]}" ${QLA_AB_KERNEL:+--kernel "$QLA_AB_KERNEL"}; } | tee "$OUT/ab.md" ;;
   profile-ab)
-    # Each bundle's chunk-step profile (forward and state pass, three shapes) and CP-correction profile, then
-    # every "chunk step" and "per step" line of the bundles side by side (the same configs in the same order).
+    # Each bundle's chunk-step profile (forward and state pass, three shapes), CP-correction profile and
+    # kkt_solve profile (two shapes), then every chunk step, correction step and kkt_solve call of the bundles
+    # side by side (the same configs in the same order).
     IFS=';' read -ra bundles <<< "${QLA_AB_BUNDLES:-}"
     (( ${#bundles[@]} > 0 )) || { echo "gpu-session.sh profile-ab: set QLA_AB_BUNDLES" >&2; exit 2; }
     files=()
@@ -219,6 +220,11 @@ case $what in
             --hqk "$hqk" --hv "$hv" --tokens "$tokens" --state-pass
         done
         LD_LIBRARY_PATH="$vb/lib:/usr/local/cuda/lib64" timeout 60 "$vb/bin/qla_cp_correct_profile" --heads 8 --pieces 32
+        for shape in "16 64 32768" "16 32 32768"; do
+          read -r hqk hv tokens <<< "$shape"
+          LD_LIBRARY_PATH="$vb/lib:/usr/local/cuda/lib64" timeout 60 "$vb/bin/qla_kkt_solve_profile" \
+            --hqk "$hqk" --hv "$hv" --tokens "$tokens"
+        done
       } > "$f" 2>&1
       files+=("$f")
     done

@@ -226,29 +226,37 @@ __global__ void __launch_bounds__(384, 1)
         const int rows = left < kC ? static_cast<int>(left) : kC;
         const float* g = g0 + static_cast<long long>(c) * kC * p.g.stride_token;
         const BetaT* beta = beta0 + static_cast<long long>(c) * kC * p.beta.stride_token;
-        // The loads and the factors come before the wait for the slot, so their latency hides
-        // under it; only the shared-memory writes wait.
-        float gv[kC / 32], bv[kC / 32], ev[kC / 32], gam[kC / 32];
+        // The loads come before the wait for the slot, so their latency hides under it (and under
+        // the conversion). Without a conversion the factors are formed there too; with one they
+        // wait until after it: live across it, they leave the converter too few of its 40
+        // registers for more than one 16-byte load in flight (SASS), which made the inputs of fp16
+        // operands ~1000 cycles a chunk later on an H200.
+        float gv[kC / 32], bv[kC / 32], ev[kC / 32], gam[kC / 32], decay;
 #pragma unroll
         for (int i = 0; i < kC / 32; ++i) {
           const int r = lane + 32 * i, rr = r < rows ? r : rows - 1;
           gv[i] = g[rr * p.g.stride_token];
           bv[i] = r < rows ? cuda::to_float(beta[rr * p.beta.stride_token]) : 0.f;
         }
-        // g_L·log2 e from the lane holding row rows − 1 (every padded row holds it too).
-        const float gl = __shfl_sync(0xffffffffu, gv[kC / 32 - 1], 31) * kLog2e;
+        const auto factors = [&] {
+          // g_L·log2 e from the lane holding row rows − 1 (every padded row holds it too).
+          const float gl = __shfl_sync(0xffffffffu, gv[kC / 32 - 1], 31) * kLog2e;
 #pragma unroll
-        for (int i = 0; i < kC / 32; ++i) {
-          const float gr = gv[i] * kLog2e;
-          ev[i] = cuda::exp2_approx(gr);
-          gam[i] = lane + 32 * i < rows ? cuda::exp2_approx(gl - gr) : 0.f;
-        }
-        const float decay = cuda::exp2_approx(gl);
+          for (int i = 0; i < kC / 32; ++i) {
+            const float gr = gv[i] * kLog2e;
+            ev[i] = cuda::exp2_approx(gr);
+            gam[i] = lane + 32 * i < rows ? cuda::exp2_approx(gl - gr) : 0.f;
+          }
+          decay = cuda::exp2_approx(gl);
+        };
+        constexpr bool kConvertsQ = kConvert && !kStateOnly;  // the state pass reads no q
+        if constexpr (!kConvertsQ) factors();
         cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
         Gates* gt = gates(s);
-        if constexpr (kConvert && !kStateOnly) {  // the state pass reads no q
+        if constexpr (kConvertsQ) {
           cuda::mbar_wait(&loaded[s], (c / kStages) & 1);
           convert_half(stage(s), 0);
+          factors();
         }
 #pragma unroll
         for (int i = 0; i < kC / 32; ++i) {

@@ -57,6 +57,51 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
   }
 }
 
+/// Element (r, c) of kkt_solve's C x C fp32 tiles of the inverse and the merges' scratch: rows of
+/// C floats, no padding, their 16-byte groups permuted by the row (column c at c ^ (8·(r mod 4) +
+/// 4·(r/4 mod 2))). The merges read these tiles both as the A operand of m16n8k8 (a lane reads row
+/// g, column t) and as B (row t, column g), and write them as accumulator pairs; with this swizzle
+/// each of those touches 32 different banks (2 wavefronts for the pairs), where a padded pitch
+/// serves one pattern only: with C + 4 the B reads and the pair writes were 2-way conflicts, and
+/// the H200 counted a third of kkt_solve's shared-memory wavefronts as bank conflicts at 16/64
+/// heads. Groups of 4 columns stay contiguous.
+template <int kCols>
+__device__ __forceinline__ int kkt_at(int r, int c) {
+  return r * kCols + (c ^ (((r & 3) << 3) | (r & 4)));
+}
+
+/// One 16 x 16 tile of a merge, kDepth deep on TF32 tensor cores (m16n8k8):
+/// acc[n] (columns 8n..8n+7) = Σ_k A(i, k) B(k, j) with A(i, k) = a(i, k), B(k, j) = b(k, j).
+template <int kDepth, class FA, class FB>
+__device__ __forceinline__ void kkt_tile_product(float (&acc)[2][4], const FA& a, const FB& b) {
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int n = 0; n < 2; ++n)
+#pragma unroll
+    for (int q = 0; q < 4; ++q) acc[n][q] = 0.f;
+#pragma unroll
+  for (int k0 = 0; k0 < kDepth; k0 += 8) {
+    const unsigned af[4] = {cuda::to_tf32(a(g, k0 + t)), cuda::to_tf32(a(g + 8, k0 + t)),
+                            cuda::to_tf32(a(g, k0 + t + 4)), cuda::to_tf32(a(g + 8, k0 + t + 4))};
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+      const unsigned bf[2] = {cuda::to_tf32(b(k0 + t, 8 * n + g)),
+                              cuda::to_tf32(b(k0 + t + 4, 8 * n + g))};
+      cuda::mma_tf32(acc[n], af, bf);
+    }
+  }
+}
+
+/// The tile's accumulators as pairs: f(i, j, x, y) for (i, j) and (i, j + 1), i, j within the tile.
+template <class F>
+__device__ __forceinline__ void kkt_tile_pairs(const float (&acc)[2][4], const F& f) {
+  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int n = 0; n < 2; ++n)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) f(g + 8 * h, 8 * n + 2 * t, acc[n][2 * h], acc[n][2 * h + 1]);
+}
+
 /// kChunk: C (32 or 64); kBlock: diagonal block size of the inversion (16 or 32, ≤ C); kWarps: 4 or
 /// 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or T; kPerValueHead: a CTA per value
 /// head (else per query/key head); kFuseCumsum: also the chunk-local cumsum of g for the CTA's
@@ -95,9 +140,14 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
   extern __shared__ __align__(128) unsigned char smem[];
   T* ks = reinterpret_cast<T*>(smem + kL.k_tile);          // (C, 128) 16-bit, 17 KB at C = 64
   float* ls = reinterpret_cast<float*>(smem + kL.l_tile);  // (C, C) fp32, M = Lower(K Kᵀ)
-  float* as = reinterpret_cast<float*>(smem + kL.a_tile);  // (C, C) fp32, the inverse
-  float* ts = reinterpret_cast<float*>(smem + kL.t_tile);  // (C, C) fp32 scratch of the merges
-  float* bs = reinterpret_cast<float*>(smem + kL.beta);    // (2, C) β, double-buffered by head
+  float* as = reinterpret_cast<float*>(smem + kL.a_tile);  // (C, C) fp32, the inverse (kkt_at)
+  float* ts = reinterpret_cast<float*>(smem + kL.t_tile);  // (C, C) fp32, merge scratch (kkt_at)
+  const auto at = [](int r, int c) { return kkt_at<kChunk>(r, c); };
+  // Stores the pair (x, y) at (r, c), (r, c + 1) of a swizzled tile (c even: one 8-byte store).
+  const auto put2 = [&](float* tile, int r, int c, float x, float y) {
+    *reinterpret_cast<float2*>(tile + at(r, c)) = make_float2(x, y);
+  };
+  float* bs = reinterpret_cast<float*>(smem + kL.beta);  // (2, C) β, double-buffered by head
 
   const int tid = threadIdx.x;
   const int warp = tid / 32;
@@ -151,7 +201,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
     }
     cuda::cp_async_commit();
     if (tid < kChunk) bs[tid] = load_beta(head_begin);
-    for (int i = tid; i < kChunk * kPf; i += kThreads) as[i] = 0.f;
+    for (int i = tid; i < kChunk * kChunk; i += kThreads) as[i] = 0.f;
     if constexpr (kFuseCumsum) {  // while K lands: warp w scans value heads begin + w, + kWarps, …
       for (int head = head_begin + warp; head < head_end; head += kWarps)
         kkt_chunk_cumsum<kChunk>(p, first, rows, head, tpr);
@@ -173,16 +223,6 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
     if (c <= r) ls[r * kPf + c] = x;
   });
   probe.mark(KktSolveProbe::kPrologue);
-
-  // A merge's 16 x 16 output tile: reads rows i0.. of A (pitch kPf) and columns j0.. of B (pitch
-  // kPf), m deep.
-  const auto tile_product = [&](int m, const float* a, const float* b, float(&acc)[1][2][4]) {
-    cuda::zero_acc(acc);
-    if (m == 16)
-      cuda::warp_mma_tf32<1, 2, 16, kPf, 1, kPf, 1>(acc, a, b);
-    else
-      cuda::warp_mma_tf32<1, 2, 32, kPf, 1, kPf, 1>(acc, a, b);
-  };
 
   // One value head: its inverse, the heads of a CTA in turn (index i of the CTA's heads, β in
   // bs[i % 2]). Four barriers a head at C = 64 (two at C = 32): at the head's start (M and the
@@ -217,7 +257,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
         for (int s = r + 1; s < kBlock; ++s)
           x[s] -= (b[base + s] * ls[(base + s) * kPf + base + r]) * x[r];
 #pragma unroll
-      for (int s = 0; s < kBlock; ++s) as[(base + s) * kPf + base + col] = x[s];
+      for (int s = 0; s < kBlock; ++s) as[at(base + s, base + col)] = x[s];
     };
     constexpr int kLocal = kBlock == 16 ? 32 : kBlock;  // rows a warp inverts before the barrier
     if (warp < kChunk / kLocal) {
@@ -225,13 +265,19 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
         const int c0 = warp * 32, r1 = c0 + 16;
         substitute(c0 + (lane / 16) * 16, lane % 16);
         __syncwarp();
-        float acc[1][2][4];
-        tile_product(16, ls + r1 * kPf + c0, as + c0 * kPf + c0, acc);  // T = diag(β₁) M₁₀ Y₀
-        cuda::for_each_acc(acc, 0, 0,
-                           [&](int r, int c, float& x) { ts[(c0 + r) * kPf + c] = b[r1 + r] * x; });
+        float acc[2][4];
+        kkt_tile_product<16>(  // T = diag(β₁) M₁₀ Y₀
+            acc, [&](int i, int k) { return ls[(r1 + i) * kPf + c0 + k]; },
+            [&](int k, int j) { return as[at(c0 + k, c0 + j)]; });
+        kkt_tile_pairs(acc, [&](int i, int j, float x, float y) {
+          put2(ts, c0 + i, j, b[r1 + i] * x, b[r1 + i] * y);
+        });
         __syncwarp();
-        tile_product(16, as + r1 * kPf + r1, ts + c0 * kPf, acc);  // X₁₀ = −Y₁ T
-        cuda::for_each_acc(acc, r1, c0, [&](int r, int c, float& x) { as[r * kPf + c] = -x; });
+        kkt_tile_product<16>(  // X₁₀ = −Y₁ T
+            acc, [&](int i, int k) { return as[at(r1 + i, r1 + k)]; },
+            [&](int k, int j) { return ts[at(c0 + k, j)]; });
+        kkt_tile_pairs(acc,
+                       [&](int i, int j, float x, float y) { put2(as, r1 + i, c0 + j, -x, -y); });
       } else {
         substitute(warp * kBlock, lane);
       }
@@ -243,27 +289,31 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
     __syncthreads();
     probe.mark(KktSolveProbe::kLocal);
 
-    // The remaining merges: for each pair of m × m inverse blocks (Y₀ at c0, Y₁ at r1 = c0 + m),
-    // T = L₁₀ Y₀ into the scratch tile, then X₁₀ = −Y₁ T; 16 × 16 output tiles spread over the
-    // warps. At C = 64 that is one level, m = 32; at C = 32 none.
-#pragma unroll
-    for (int m = kLocal; m < kChunk; m *= 2) {
-      const int per_pair = (m / 16) * (m / 16);
-      const int tiles = per_pair * (kChunk / (2 * m));
+    // The remaining merge: the warps' two inverse blocks of m = 32 rows (Y₀ at 0, Y₁ at r1 = 32)
+    // merge through T = L₁₀ Y₀ into the scratch tile, then X₁₀ = −Y₁ T, 16 × 16 output tiles spread
+    // over the warps. Only at C = 64 (at C = 32 the warp-local phase already gave the inverse).
+    if constexpr (kLocal < kChunk) {
+      static_assert(2 * kLocal == kChunk, "one merge level");
+      constexpr int m = kLocal, c0 = 0, r1 = m, kTiles = (m / 16) * (m / 16);
       for (int pass = 0; pass < 2; ++pass) {
-        for (int tile = warp; tile < tiles; tile += kWarps) {
-          const int c0 = (tile / per_pair) * 2 * m, r1 = c0 + m;
-          const int i0 = (tile % per_pair) / (m / 16) * 16, j0 = tile % (m / 16) * 16;
-          float acc[1][2][4];
+        for (int tile = warp; tile < kTiles; tile += kWarps) {
+          const int i0 = tile / (m / 16) * 16, j0 = tile % (m / 16) * 16;
+          float acc[2][4];
           if (pass == 0) {  // T = L₁₀ Y₀ = diag(β₁) M₁₀ Y₀
-            tile_product(m, ls + (r1 + i0) * kPf + c0, as + c0 * kPf + c0 + j0, acc);
-            cuda::for_each_acc(acc, i0, j0, [&](int r, int c, float& x) {
-              ts[(c0 + r) * kPf + c] = b[r1 + r] * x;
+            kkt_tile_product<m>(
+                acc, [&](int i, int k) { return ls[(r1 + i0 + i) * kPf + c0 + k]; },
+                [&](int k, int j) { return as[at(c0 + k, c0 + j0 + j)]; });
+            kkt_tile_pairs(acc, [&](int i, int j, float x, float y) {
+              const float beta = b[r1 + i0 + i];
+              put2(ts, c0 + i0 + i, j0 + j, beta * x, beta * y);
             });
           } else {  // X₁₀ = −Y₁ T
-            tile_product(m, as + (r1 + i0) * kPf + r1, ts + c0 * kPf + j0, acc);
-            cuda::for_each_acc(acc, r1 + i0, c0 + j0,
-                               [&](int r, int c, float& x) { as[r * kPf + c] = -x; });
+            kkt_tile_product<m>(
+                acc, [&](int i, int k) { return as[at(r1 + i0 + i, r1 + k)]; },
+                [&](int k, int j) { return ts[at(c0 + k, j0 + j)]; });
+            kkt_tile_pairs(acc, [&](int i, int j, float x, float y) {
+              put2(as, r1 + i0 + i, c0 + j0 + j, -x, -y);
+            });
           }
         }
         __syncthreads();
@@ -271,19 +321,17 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
       }
     }
 
-    // Store the valid rows, 8 elements (16 bytes) per thread and step.
+    // Store the valid rows, 4 elements per thread and step (a 16-byte group of the tile: 8 lanes
+    // read 8 different groups of a row).
     {
-      constexpr int kSegs = kChunk / 8;
+      constexpr int kGroups = kChunk / 4;
       T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, first, head, tpr);
-      for (int e = tid; e < rows * kSegs; e += kThreads) {
-        const int r = e / kSegs;
-        const int s = e % kSegs;
-        uint4 out;
-        unsigned* w = reinterpret_cast<unsigned*>(&out);
-#pragma unroll
-        for (int q = 0; q < 4; ++q)
-          w[q] = cuda::pack2<T>(as[r * kPf + s * 8 + 2 * q], as[r * kPf + s * 8 + 2 * q + 1]);
-        *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + s * 8) = out;
+      for (int e = tid; e < rows * kGroups; e += kThreads) {
+        const int r = e / kGroups;
+        const int c = 4 * (e % kGroups);
+        const float4 x = *reinterpret_cast<const float4*>(as + at(r, c));
+        *reinterpret_cast<uint2*>(abase + r * p.a.stride_token + c) =
+            make_uint2(cuda::pack2<T>(x.x, x.y), cuda::pack2<T>(x.z, x.w));
       }
     }
     probe.mark(KktSolveProbe::kStore);

@@ -65,17 +65,19 @@ struct KktSolveParams {
 struct KktSolveLayout {
   int k_tile;  ///< (C, 128) 16-bit, pitch fused_pitch16(128)
   int l_tile;  ///< (C, C) fp32, pitch fused_pitch32(C): the lower triangle of K Kᵀ
-  int a_tile;  ///< (C, C) fp32: the inverse being built
-  int t_tile;  ///< (C, C) fp32: scratch of the merges, over the K tile (dead once K Kᵀ is formed)
+  int a_tile;  ///< (C, C) fp32, pitch C, swizzled (kkt_solve.cuh): the inverse being built
+  int t_tile;  ///< (C, C) fp32, as a_tile: scratch of the merges, over the K tile (dead once K Kᵀ
+               ///< is formed)
   int beta;    ///< 2 x C floats: β of the value head being inverted and of the next one
   int bytes;   ///< total
 };
 QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
   const int k_bytes = chunk * fused_pitch16(kFusedHeadDim) * 2;
-  const int f_bytes = chunk * fused_pitch32(chunk) * 4;
-  static_assert(64 * fused_pitch32(64) * 4 <= 64 * fused_pitch16(kFusedHeadDim) * 2,
+  const int l_bytes = chunk * fused_pitch32(chunk) * 4;
+  const int a_bytes = chunk * chunk * 4;
+  static_assert(64 * 64 * 4 <= 64 * fused_pitch16(kFusedHeadDim) * 2,
                 "the scratch tile fits over the K tile");
-  KktSolveLayout l{0, k_bytes, k_bytes + f_bytes, 0, k_bytes + 2 * f_bytes, 0};
+  KktSolveLayout l{0, k_bytes, k_bytes + l_bytes, 0, k_bytes + l_bytes + a_bytes, 0};
   l.bytes = l.beta + 2 * chunk * 4;
   return l;
 }
