@@ -21,10 +21,10 @@
 #                                   change) -> $OUT/profile_A.txt, profile_B.txt, … and the steps side by side
 #                                   ($OUT/profile_ab.md)
 #   scripts/gpu-session.sh ncu      Nsight Compute's counters (speed of light, occupancy, scheduler, warp stalls,
-#                                   memory) for one launch of the kernels matching $QLA_NCU_KERNEL (a regex, default
-#                                   kkt_solve) in an untuned op call of bench_gdn_fwd at $QLA_BENCH_HEADS x
-#                                   $QLA_AB_SEQS (default 16x64 x 8192x4) -> $OUT/ncu.txt, stopped after
-#                                   $QLA_NCU_SECONDS (default 420)
+#                                   memory, shared-memory bank conflicts) for one launch of the kernels matching
+#                                   $QLA_NCU_KERNEL (a regex, default kkt_solve) in an untuned op call of
+#                                   bench_gdn_fwd at $QLA_BENCH_HEADS x $QLA_AB_SEQS (default 16x64 x 8192x4)
+#                                   -> $OUT/ncu.txt, stopped after $QLA_NCU_SECONDS (default 420)
 #   scripts/gpu-session.sh sanitize compute-sanitizer memcheck, racecheck and synccheck over the GPU tests
 #                                   $QLA_SANITIZE_FILTER of $QLA_SANITIZE_BINARY (default Cp.* of small_kernels_test:
 #                                   the CP warm-up and every cp_correct config; e.g. KktSolve.* of kkt_solve_test)
@@ -233,14 +233,22 @@ case $what in
   ncu)
     # One launch (the third match, past the warm-up) profiled with the clocks left alone; the op's other
     # kernels run unprofiled.
+    # Besides the sections: each warp stall reason per issued instruction, and shared memory's wavefronts and
+    # bank conflicts (loads and stores apart).
     ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+    metrics="regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio"
+    for op in ld st; do
+      metrics+=",l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_$op.sum"
+      metrics+=",l1tex__data_pipe_lsu_wavefronts_mem_shared_op_$op.sum,smsp__inst_executed_op_shared_$op.sum"
+    done
     timeout "${QLA_NCU_SECONDS:-420}" "$ncu" --clock-control none --kernel-name "regex:${QLA_NCU_KERNEL:-kkt_solve}" --launch-skip 2 \
       --launch-count 1 --section SpeedOfLight --section Occupancy --section SchedulerStats \
-      --section WarpStateStats --section MemoryWorkloadAnalysis \
+      --section WarpStateStats --section MemoryWorkloadAnalysis --metrics "$metrics" \
       "$B/bin/bench_gdn_fwd" --heads "${QLA_BENCH_HEADS:-16x64}" --seqs "${QLA_AB_SEQS:-8192x4}" \
       --impls qla-default --modes cold --qla_out "$OUT/ncu_bench.json" > "$OUT/ncu.txt" 2>&1
     rc=$?
-    tail -90 "$OUT/ncu.txt"
+    grep -E "stalled|bank_conflicts|wavefronts|inst_executed_op_shared|Throughput|Duration|Occupancy" "$OUT/ncu.txt" |
+      sed 's/  */ /g' | tail -60
     exit $rc ;;
   sanitize)
     # compute-sanitizer over GPU tests (${QLA_SANITIZE_FILTER:-Cp.*} of
