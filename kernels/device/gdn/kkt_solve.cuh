@@ -57,19 +57,6 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
   }
 }
 
-/// Element (r, c) of kkt_solve's C x C fp32 tiles of the inverse and the merges' scratch: rows of
-/// C floats, no padding, their 16-byte groups permuted by the row (column c at c ^ (8·(r mod 4) +
-/// 4·(r/4 mod 2))). The merges read these tiles both as the A operand of m16n8k8 (a lane reads row
-/// g, column t) and as B (row t, column g), and write them as accumulator pairs; with this swizzle
-/// each of those touches 32 different banks (2 wavefronts for the pairs), where a padded pitch
-/// serves one pattern only: with C + 4 the B reads and the pair writes were 2-way conflicts, and
-/// the H200 counted a third of kkt_solve's shared-memory wavefronts as bank conflicts at 16/64
-/// heads. Groups of 4 columns stay contiguous.
-template <int kCols>
-__device__ __forceinline__ int kkt_at(int r, int c) {
-  return r * kCols + (c ^ (((r & 3) << 3) | (r & 4)));
-}
-
 /// One 16 x 16 tile of a merge, kDepth deep on TF32 tensor cores (m16n8k8):
 /// acc[n] (columns 8n..8n+7) = Σ_k A(i, k) B(k, j) with A(i, k) = a(i, k), B(k, j) = b(k, j).
 template <int kDepth, class FA, class FB>
@@ -140,9 +127,11 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
   extern __shared__ __align__(128) unsigned char smem[];
   T* ks = reinterpret_cast<T*>(smem + kL.k_tile);          // (C, 128) 16-bit, 17 KB at C = 64
   float* ls = reinterpret_cast<float*>(smem + kL.l_tile);  // (C, C) fp32, M = Lower(K Kᵀ)
-  float* as = reinterpret_cast<float*>(smem + kL.a_tile);  // (C, C) fp32, the inverse (kkt_at)
-  float* ts = reinterpret_cast<float*>(smem + kL.t_tile);  // (C, C) fp32, merge scratch (kkt_at)
-  const auto at = [](int r, int c) { return kkt_at<kChunk>(r, c); };
+  float* as =
+      reinterpret_cast<float*>(smem + kL.a_tile);  // (C, C) fp32, the inverse (kkt_swizzled)
+  float* ts =
+      reinterpret_cast<float*>(smem + kL.t_tile);  // (C, C) fp32, merge scratch (kkt_swizzled)
+  const auto at = [](int r, int c) { return kkt_swizzled(kChunk, r, c); };
   // Stores the pair (x, y) at (r, c), (r, c + 1) of a swizzled tile (c even: one 8-byte store).
   const auto put2 = [&](float* tile, int r, int c, float x, float y) {
     *reinterpret_cast<float2*>(tile + at(r, c)) = make_float2(x, y);
