@@ -57,36 +57,21 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
   }
 }
 
-/// One 16 x 16 tile of a merge, kDepth deep on TF32 tensor cores (m16n8k8):
-/// acc[n] (columns 8n..8n+7) = Σ_k A(i, k) B(k, j) with A(i, k) = a(i, k), B(k, j) = b(k, j).
-template <int kDepth, class FA, class FB>
-__device__ __forceinline__ void kkt_tile_product(float (&acc)[2][4], const FA& a, const FB& b) {
-  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-#pragma unroll
-  for (int n = 0; n < 2; ++n)
-#pragma unroll
-    for (int q = 0; q < 4; ++q) acc[n][q] = 0.f;
-#pragma unroll
-  for (int k0 = 0; k0 < kDepth; k0 += 8) {
-    const unsigned af[4] = {cuda::to_tf32(a(g, k0 + t)), cuda::to_tf32(a(g + 8, k0 + t)),
-                            cuda::to_tf32(a(g, k0 + t + 4)), cuda::to_tf32(a(g + 8, k0 + t + 4))};
-#pragma unroll
-    for (int n = 0; n < 2; ++n) {
-      const unsigned bf[2] = {cuda::to_tf32(b(k0 + t, 8 * n + g)),
-                              cuda::to_tf32(b(k0 + t + 4, 8 * n + g))};
-      cuda::mma_tf32(acc[n], af, bf);
-    }
-  }
-}
-
 /// The tile's accumulators as pairs: f(i, j, x, y) for (i, j) and (i, j + 1), i, j within the tile.
 template <class F>
-__device__ __forceinline__ void kkt_tile_pairs(const float (&acc)[2][4], const F& f) {
+__device__ __forceinline__ void kkt_tile_pairs(const float (&acc)[1][2][4], const F& f) {
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
 #pragma unroll
   for (int n = 0; n < 2; ++n)
 #pragma unroll
-    for (int h = 0; h < 2; ++h) f(g + 8 * h, 8 * n + 2 * t, acc[n][2 * h], acc[n][2 * h + 1]);
+    for (int h = 0; h < 2; ++h) f(g + 8 * h, 8 * n + 2 * t, acc[0][n][2 * h], acc[0][n][2 * h + 1]);
+}
+
+/// One 16 x 16 tile of a merge, kDepth deep: acc = A B with A(i, k) = a(i, k), B(k, j) = b(k, j).
+template <int kDepth, class FA, class FB>
+__device__ __forceinline__ void kkt_tile_product(float (&acc)[1][2][4], const FA& a, const FB& b) {
+  cuda::zero_acc(acc);
+  cuda::warp_mma_tf32_fn<1, 2, kDepth, kDepth / 8>(acc, a, b);
 }
 
 /// kChunk: C (32 or 64); kBlock: diagonal block size of the inversion (16 or 32, ≤ C); kWarps: 4 or
@@ -254,7 +239,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
         const int c0 = warp * 32, r1 = c0 + 16;
         substitute(c0 + (lane / 16) * 16, lane % 16);
         __syncwarp();
-        float acc[2][4];
+        float acc[1][2][4];
         kkt_tile_product<16>(  // T = diag(β₁) M₁₀ Y₀
             acc, [&](int i, int k) { return ls[(r1 + i) * kPf + c0 + k]; },
             [&](int k, int j) { return as[at(c0 + k, c0 + j)]; });
@@ -287,7 +272,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
       for (int pass = 0; pass < 2; ++pass) {
         for (int tile = warp; tile < kTiles; tile += kWarps) {
           const int i0 = tile / (m / 16) * 16, j0 = tile % (m / 16) * 16;
-          float acc[2][4];
+          float acc[1][2][4];
           if (pass == 0) {  // T = L₁₀ Y₀ = diag(β₁) M₁₀ Y₀
             kkt_tile_product<m>(
                 acc, [&](int i, int k) { return ls[(r1 + i0 + i) * kPf + c0 + k]; },
