@@ -187,38 +187,48 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4],
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-/// One warp: acc(16·MT x 8·NT) += A(16·MT x KD) · B(KD x 8·NT), TF32 tensor cores.
-/// A(i, k) = a[i·kARow + k·kACol], B(k, j) = b[k·kBK + j·kBN] (shared memory, any of
-/// float/bf16/half), so transposed operands are a matter of strides. Accumulator fragment (m16n8
-/// layout): acc[mt][nt][r] holds row 16·mt + lane/4 + 8·(r/2), column 8·nt + 2·(lane%4) + r%2.
+/// One warp: acc(16·MT x 8·NT) += A(16·MT x KD) · B(KD x 8·NT), TF32 tensor cores, with the
+/// operands as functions returning floats: A(i, k) = a(i, k), B(k, j) = b(k, j) (i, j, k within the
+/// product), for layouts that no pair of strides describes (kkt_solve's swizzled tiles). The k loop
+/// is unrolled kUnroll times. Accumulator fragment (m16n8 layout): acc[mt][nt][r] holds row
+/// 16·mt + lane/4 + 8·(r/2), column 8·nt + 2·(lane%4) + r%2.
+template <int MT, int NT, int KD, int kUnroll = 2, class FA, class FB>
+__device__ __forceinline__ void warp_mma_tf32_fn(float (&acc)[MT][NT][4], const FA& a,
+                                                 const FB& b) {
+  static_assert(KD % 8 == 0, "k extent must be a multiple of 8");
+  const int lane = threadIdx.x % 32;
+  const int g = lane / 4;
+  const int t = lane % 4;
+#pragma unroll kUnroll
+  for (int k0 = 0; k0 < KD; k0 += 8) {
+    unsigned af[MT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      const int i = 16 * mt + g, k = k0 + t;
+      af[mt][0] = to_tf32(a(i, k));
+      af[mt][1] = to_tf32(a(i + 8, k));
+      af[mt][2] = to_tf32(a(i, k + 4));
+      af[mt][3] = to_tf32(a(i + 8, k + 4));
+    }
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+      const unsigned bf[2] = {to_tf32(b(k0 + t, 8 * nt + g)), to_tf32(b(k0 + t + 4, 8 * nt + g))};
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) mma_tf32(acc[mt][nt], af[mt], bf);
+    }
+  }
+}
+
+/// The same on strided tiles: A(i, k) = a[i·kARow + k·kACol], B(k, j) = b[k·kBK + j·kBN] (shared
+/// memory, any of float/bf16/half), so transposed operands are a matter of strides.
 /// Bank-conflict-free strides: fp32 rows read along k need row pitch ≡ 4 (mod 32) words, fp32 rows
 /// read along the output index need ≡ 8; 16-bit tiles with a pitch of 136 elements are
 /// conflict-free both ways.
 template <int MT, int NT, int KD, int kARow, int kACol, int kBK, int kBN, class TA, class TB>
 __device__ __forceinline__ void warp_mma_tf32(float (&acc)[MT][NT][4], const TA* a, const TB* b) {
-  static_assert(KD % 8 == 0, "k extent must be a multiple of 8");
-  const int lane = threadIdx.x % 32;
-  const int g = lane / 4;
-  const int t = lane % 4;
-#pragma unroll 2
-  for (int k0 = 0; k0 < KD; k0 += 8) {
-    unsigned af[MT][4];
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
-      const TA* p = a + (16 * mt + g) * kARow + (k0 + t) * kACol;
-      af[mt][0] = to_tf32(to_float(p[0]));
-      af[mt][1] = to_tf32(to_float(p[8 * kARow]));
-      af[mt][2] = to_tf32(to_float(p[4 * kACol]));
-      af[mt][3] = to_tf32(to_float(p[8 * kARow + 4 * kACol]));
-    }
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt) {
-      const TB* p = b + (k0 + t) * kBK + (8 * nt + g) * kBN;
-      const unsigned bf[2] = {to_tf32(to_float(p[0])), to_tf32(to_float(p[4 * kBK]))};
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) mma_tf32(acc[mt][nt], af[mt], bf);
-    }
-  }
+  warp_mma_tf32_fn<MT, NT, KD>(
+      acc, [a](int i, int k) { return to_float(a[i * kARow + k * kACol]); },
+      [b](int k, int j) { return to_float(b[k * kBK + j * kBN]); });
 }
 
 /// 8 bf16 values (16 bytes) as 8 fp16 values, rounded to nearest.

@@ -3,7 +3,7 @@
 // serial chain never leaves registers: the state is held transposed, Sᵀ (64 value columns × 128
 // keys, fp32), as a wgmma accumulator, and each GEMM of the chain takes the previous result as its
 // A operand in registers (wgmma RS). Three warpgroups:
-//  * producer (40 registers): warp 0 issues the TMA loads of a stage (q, k, the V-slice and A_r as
+//  * producer (56 registers): warp 0 issues the TMA loads of a stage (q, k, the V-slice and A_r as
 //    128-byte-swizzled 64 × 64 boxes); warp 1 writes the chunk's gates g (padded rows: the last
 //    valid row's), β (0 on padded rows) and the state warpgroup's per-token factors; warp 2 stores
 //    each staged O tile (a full chunk by one TMA store, a partial one by row copies). With fp16
@@ -53,7 +53,9 @@ namespace fused_wgmma {
 constexpr int kC = 64, kBV = 64, kD = kFusedHeadDim;
 constexpr unsigned kBox = FusedWgmmaLayout::kBox;
 constexpr float kLog2e = 1.4426950408889634f;
-constexpr int kProducerRegs = 40, kAuxRegs = 208, kStateRegs = 256;  // 40 + 208 + 256 = 3 · 168
+// With 56 registers the producer's converters keep up to five 16-byte loads in flight (two with
+// 40, SASS); the aux warpgroup needs fewer than 192 (no spill).
+constexpr int kProducerRegs = 56, kAuxRegs = 192, kStateRegs = 256;  // 56 + 192 + 256 = 3 · 168
 
 /// One stage's gates, written by the gate warp: g_cum (padded rows repeat the last valid row), β (0
 /// on padded rows), and the state warpgroup's per-token factors, so no exponential is on its
@@ -228,9 +230,9 @@ __global__ void __launch_bounds__(384, 1)
         const BetaT* beta = beta0 + static_cast<long long>(c) * kC * p.beta.stride_token;
         // The loads come before the wait for the slot, so their latency hides under it (and under
         // the conversion). Without a conversion the factors are formed there too; with one they
-        // wait until after it: live across it, they leave the converter too few of its 40
-        // registers for more than one 16-byte load in flight (SASS), which made the inputs of fp16
-        // operands ~1000 cycles a chunk later on an H200.
+        // wait until after it: live across it, they leave the converter fewer registers for
+        // 16-byte loads in flight (with 40 registers a warp, one instead of two, SASS), which made
+        // the inputs of fp16 operands ~1000 cycles a chunk later on an H200.
         float gv[kC / 32], bv[kC / 32], ev[kC / 32], gam[kC / 32], decay;
 #pragma unroll
         for (int i = 0; i < kC / 32; ++i) {

@@ -57,49 +57,21 @@ __device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long l
   }
 }
 
-/// Element (r, c) of kkt_solve's C x C fp32 tiles of the inverse and the merges' scratch: rows of
-/// C floats, no padding, their 16-byte groups permuted by the row (column c at c ^ (8·(r mod 4) +
-/// 4·(r/4 mod 2))). The merges read these tiles both as the A operand of m16n8k8 (a lane reads row
-/// g, column t) and as B (row t, column g), and write them as accumulator pairs; with this swizzle
-/// each of those touches 32 different banks (2 wavefronts for the pairs), where a padded pitch
-/// serves one pattern only: with C + 4 the B reads and the pair writes were 2-way conflicts, and
-/// the H200 counted a third of kkt_solve's shared-memory wavefronts as bank conflicts at 16/64
-/// heads. Groups of 4 columns stay contiguous.
-template <int kCols>
-__device__ __forceinline__ int kkt_at(int r, int c) {
-  return r * kCols + (c ^ (((r & 3) << 3) | (r & 4)));
-}
-
-/// One 16 x 16 tile of a merge, kDepth deep on TF32 tensor cores (m16n8k8):
-/// acc[n] (columns 8n..8n+7) = Σ_k A(i, k) B(k, j) with A(i, k) = a(i, k), B(k, j) = b(k, j).
-template <int kDepth, class FA, class FB>
-__device__ __forceinline__ void kkt_tile_product(float (&acc)[2][4], const FA& a, const FB& b) {
-  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-#pragma unroll
-  for (int n = 0; n < 2; ++n)
-#pragma unroll
-    for (int q = 0; q < 4; ++q) acc[n][q] = 0.f;
-#pragma unroll
-  for (int k0 = 0; k0 < kDepth; k0 += 8) {
-    const unsigned af[4] = {cuda::to_tf32(a(g, k0 + t)), cuda::to_tf32(a(g + 8, k0 + t)),
-                            cuda::to_tf32(a(g, k0 + t + 4)), cuda::to_tf32(a(g + 8, k0 + t + 4))};
-#pragma unroll
-    for (int n = 0; n < 2; ++n) {
-      const unsigned bf[2] = {cuda::to_tf32(b(k0 + t, 8 * n + g)),
-                              cuda::to_tf32(b(k0 + t + 4, 8 * n + g))};
-      cuda::mma_tf32(acc[n], af, bf);
-    }
-  }
-}
-
 /// The tile's accumulators as pairs: f(i, j, x, y) for (i, j) and (i, j + 1), i, j within the tile.
 template <class F>
-__device__ __forceinline__ void kkt_tile_pairs(const float (&acc)[2][4], const F& f) {
+__device__ __forceinline__ void kkt_tile_pairs(const float (&acc)[1][2][4], const F& f) {
   const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
 #pragma unroll
   for (int n = 0; n < 2; ++n)
 #pragma unroll
-    for (int h = 0; h < 2; ++h) f(g + 8 * h, 8 * n + 2 * t, acc[n][2 * h], acc[n][2 * h + 1]);
+    for (int h = 0; h < 2; ++h) f(g + 8 * h, 8 * n + 2 * t, acc[0][n][2 * h], acc[0][n][2 * h + 1]);
+}
+
+/// One 16 x 16 tile of a merge, kDepth deep: acc = A B with A(i, k) = a(i, k), B(k, j) = b(k, j).
+template <int kDepth, class FA, class FB>
+__device__ __forceinline__ void kkt_tile_product(float (&acc)[1][2][4], const FA& a, const FB& b) {
+  cuda::zero_acc(acc);
+  cuda::warp_mma_tf32_fn<1, 2, kDepth, kDepth / 8>(acc, a, b);
 }
 
 /// kChunk: C (32 or 64); kBlock: diagonal block size of the inversion (16 or 32, ≤ C); kWarps: 4 or
@@ -140,9 +112,11 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
   extern __shared__ __align__(128) unsigned char smem[];
   T* ks = reinterpret_cast<T*>(smem + kL.k_tile);          // (C, 128) 16-bit, 17 KB at C = 64
   float* ls = reinterpret_cast<float*>(smem + kL.l_tile);  // (C, C) fp32, M = Lower(K Kᵀ)
-  float* as = reinterpret_cast<float*>(smem + kL.a_tile);  // (C, C) fp32, the inverse (kkt_at)
-  float* ts = reinterpret_cast<float*>(smem + kL.t_tile);  // (C, C) fp32, merge scratch (kkt_at)
-  const auto at = [](int r, int c) { return kkt_at<kChunk>(r, c); };
+  float* as =
+      reinterpret_cast<float*>(smem + kL.a_tile);  // (C, C) fp32, the inverse (kkt_swizzled)
+  float* ts =
+      reinterpret_cast<float*>(smem + kL.t_tile);  // (C, C) fp32, merge scratch (kkt_swizzled)
+  const auto at = [](int r, int c) { return kkt_swizzled(kChunk, r, c); };
   // Stores the pair (x, y) at (r, c), (r, c + 1) of a swizzled tile (c even: one 8-byte store).
   const auto put2 = [&](float* tile, int r, int c, float x, float y) {
     *reinterpret_cast<float2*>(tile + at(r, c)) = make_float2(x, y);
@@ -265,7 +239,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
         const int c0 = warp * 32, r1 = c0 + 16;
         substitute(c0 + (lane / 16) * 16, lane % 16);
         __syncwarp();
-        float acc[2][4];
+        float acc[1][2][4];
         kkt_tile_product<16>(  // T = diag(β₁) M₁₀ Y₀
             acc, [&](int i, int k) { return ls[(r1 + i) * kPf + c0 + k]; },
             [&](int k, int j) { return as[at(c0 + k, c0 + j)]; });
@@ -298,7 +272,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
       for (int pass = 0; pass < 2; ++pass) {
         for (int tile = warp; tile < kTiles; tile += kWarps) {
           const int i0 = tile / (m / 16) * 16, j0 = tile % (m / 16) * 16;
-          float acc[2][4];
+          float acc[1][2][4];
           if (pass == 0) {  // T = L₁₀ Y₀ = diag(β₁) M₁₀ Y₀
             kkt_tile_product<m>(
                 acc, [&](int i, int k) { return ls[(r1 + i0 + i) * kPf + c0 + k]; },

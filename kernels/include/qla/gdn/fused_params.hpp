@@ -71,6 +71,18 @@ struct KktSolveLayout {
   int beta;    ///< 2 x C floats: β of the value head being inverted and of the next one
   int bytes;   ///< total
 };
+/// Offset (floats) of element (r, c) in kkt_solve's tiles of the inverse and the merges' scratch:
+/// rows of `cols` floats, no padding, their 16-byte groups permuted by the row (column c at c ^
+/// (8·(r mod 4) + 4·(r/4 mod 2))). The merges read these tiles both as the A operand of m16n8k8
+/// (lane (g, t) reads row g, column t) and as B (row t, column g); with this swizzle both touch 32
+/// different banks, where a padded pitch serves one of them only (with cols + 4 the B reads were
+/// 2-way conflicts, part of the third of kkt_solve's shared-memory wavefronts that an H200 counted
+/// as conflicts). Groups of 4 columns stay contiguous and 16-byte aligned, so accumulator pairs
+/// are written 8 bytes at a time and the store reads 16. CPU tests: kkt_swizzle_test.cpp.
+QLA_HOST_DEVICE constexpr int kkt_swizzled(int cols, int r, int c) {
+  return r * cols + (c ^ (((r & 3) << 3) | (r & 4)));
+}
+
 QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
   const int k_bytes = chunk * fused_pitch16(kFusedHeadDim) * 2;
   const int l_bytes = chunk * fused_pitch32(chunk) * 4;
