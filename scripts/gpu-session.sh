@@ -32,9 +32,9 @@
 #                                   tuned twice, the same command into two fresh stores $OUT/repeat_a.sqlite and
 #                                   $OUT/repeat_b.sqlite, then `qla db compare` of the two -> $OUT/repeatability.json
 #                                   (copy the stores to results/<gpu>/repeatability/a.sqlite and b.sqlite beside it)
-# Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_PEERS,
-# QLA_KERNEL_CACHE_TAR (the NVRTC cache compiled ahead by gpu-bundle.sh --kernel-cache; tests and tune then
-# compile nothing),
+# Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_TUNE_BUDGET
+# (`qla tune --budget`, default 8), QLA_PEERS, QLA_KERNEL_CACHE_TAR (the NVRTC cache compiled ahead by
+# gpu-bundle.sh --kernel-cache; tests and tune then compile nothing),
 # QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla), QLA_BENCH_HEADS (e.g. 2x8,4x16;
 # default headline) and QLA_BENCH_MODES (graph, cold or graph,cold; default graph): what fits one 10-minute call.
 # All three benches on the 20 headline shapes take four calls: QLA_BENCH_HEADS=2x8,4x16, then 8x32, 16x32, 16x64.
@@ -98,7 +98,7 @@ case $what in
   tune)
     [[ -f results/$store ]] && cp "results/$store" "$OUT/$store"
     # SIGINT is the tuner's clean stop (the trial in flight is committed, the run is closed).
-    timeout -s INT -k 60 "${QLA_TUNE_SECONDS:-480}" "$B/bin/qla" tune --suite headline --budget 8 \
+    timeout -s INT -k 60 "${QLA_TUNE_SECONDS:-480}" "$B/bin/qla" tune --suite headline --budget "${QLA_TUNE_BUDGET:-8}" \
       --db "$OUT/$store" > "$OUT/tune.log" 2>&1
     rc=$?
     tail -25 "$OUT/tune.log"
