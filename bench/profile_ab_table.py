@@ -5,6 +5,10 @@ profile-ab` writes them: a first line naming the build, then the profilers' outp
 same configs in the same order; a row a build lacks shows "–".
 
     python3 bench/profile_ab_table.py out/profile_A.txt out/profile_B.txt
+    python3 bench/profile_ab_table.py --phases out/profile_A.txt out/profile_B.txt
+
+With --phases: for every chunk-step profile, each build's cycles a chunk per phase of the state and aux warpgroups
+(the phase names may differ between builds, so each build's own names are printed).
 """
 import argparse
 import re
@@ -39,6 +43,38 @@ def rows_of(lines):
     return rows
 
 
+def phases_of(lines):
+    """{profile name: {role: "phase cycles · ... = total"}} of every chunk-step profile's state and aux rows."""
+    out = {}
+    name = None
+    for line in lines:
+        if STEP.search(line):
+            name = line.split("  kernel")[0].strip()
+            out[name] = {}
+            continue
+        words = line.split()
+        if name is None or not line.startswith("  ") or not words or words[0] not in ("state", "aux"):
+            if line.strip() and not line.startswith("  "):
+                name = None
+            continue
+        body, _, total = line.strip()[len(words[0]):].partition("| total")
+        # The profiler prints each phase as two spaces, its name (which may hold digits) and its cycles.
+        text = " · ".join(seg.strip() for seg in re.split(r"\s{2,}", body.strip()) if seg.strip())
+        out[name][words[0]] = f"{text} = {total.split()[0]}" if total.strip() else text
+    return out
+
+
+def phase_table(texts):
+    """The Markdown table of the builds' phases: one row per (chunk-step profile of the first build, build)."""
+    runs = [phases_of(t.splitlines()) for t in texts]
+    out = ["| profile | build | state (cycles a chunk) | aux (cycles a chunk) |", "|---|---|---|---|"]
+    for name in runs[0] if runs else []:
+        for i, r in enumerate(runs):
+            roles = r.get(name, {})
+            out.append(f"| {name} | {chr(65 + i)} | {roles.get('state', '–')} | {roles.get('aux', '–')} |")
+    return "\n".join(out)
+
+
 def table(texts):
     """The Markdown table of the builds' profiles: their first lines, then one row per config of the first."""
     runs = [t.splitlines() for t in texts]
@@ -56,7 +92,7 @@ def self_test():
     a = """A: before (qla a59b37b)
 
 16/64 1x32768  forward pass  stages 2  bf16 operands  128 CTAs (1 wave)  kernel 0.979 ms  chunk step 1.91 us
-  state      wait inputs 249  U 767  | total 3323 cycles/chunk
+  state      wait inputs 249  U 767  O1+W 790  S(+O2) 547  | total 3323 cycles/chunk
 cp_correct, 8 value heads, one sequence of 32 pieces
 bv8.ms1.sk4.rt1  128 CTAs  96.6 us per call, 3.02 us per step
   warp 0     head 2114  wait 77  multiply 3189  combine 361  = 5740 cycles per step (2.90 us at 1980 MHz)
@@ -72,12 +108,18 @@ c64.b16.w4.vh0.cs1  8192 CTAs  310.7 us per call
     assert t[6] == "| cp_correct bv8.ms1.sk4.rt1 | 3.02 | – |", t  # "cycles per step" lines are not steps
     assert t[7] == "| kkt_solve 16/64 1x32768 c64.b16.w4.vh0.cs1 (per call) | 310.7 | – |", t
     assert len(t) == 8, t
+    p = phase_table([a, b]).splitlines()
+    assert p[2] == ("| 16/64 1x32768  forward pass  stages 2  bf16 operands  128 CTAs (1 wave) | A | "
+                    "wait inputs 249 · U 767 · O1+W 790 · S(+O2) 547 = 3323 | – |"), p
+    assert p[3].endswith("| B | – | – |"), p  # a build without phase rows
+    assert len(p) == 4, p  # the cp_correct and kkt_solve profiles have no chunk-step phases
     print("profile_ab_table self-test: ok")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("profiles", nargs="*", help="one profile text per build")
+    ap.add_argument("--phases", action="store_true", help="the state and aux warpgroups' phases instead")
     ap.add_argument("--self-test", action="store_true")
     args = ap.parse_args()
     if args.self_test:
@@ -89,7 +131,7 @@ def main():
     for path in args.profiles:
         with open(path) as f:
             texts.append(f.read())
-    print(table(texts))
+    print(phase_table(texts) if args.phases else table(texts))
     return 0
 
 

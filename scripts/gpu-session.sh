@@ -19,7 +19,7 @@
 #   scripts/gpu-session.sh profile-ab  the chunk-step and CP-correction profiles (as profile) of each bundle of
 #                                   $QLA_AB_BUNDLES (';'-separated tarballs, e.g. the code before and after a kernel
 #                                   change) -> $OUT/profile_A.txt, profile_B.txt, … and the steps side by side
-#                                   ($OUT/profile_ab.md)
+#                                   ($OUT/profile_ab.md), each one's state and aux phases ($OUT/profile_ab_phases.md)
 #   scripts/gpu-session.sh ncu      Nsight Compute's counters (speed of light, occupancy, scheduler, warp stalls,
 #                                   memory, shared-memory bank conflicts) for one launch of the kernels matching
 #                                   $QLA_NCU_KERNEL (a regex, default kkt_solve) in an untuned op call of
@@ -56,7 +56,8 @@ if (( $# > 1 )); then
   done
   (cd "$OUT" && tar -cJf steps.tar.xz "$@" &&
     for f in tune/"${QLA_STORE:-nvidia-h200.sqlite}" bench/bench_qla.json bench/bench_fla.json \
-      bench/bench_flashqla.json tests/validation.json ab/ab.md profile/chunk_step.json profile-ab/profile_ab.md; do
+      bench/bench_flashqla.json tests/validation.json ab/ab.md profile/chunk_step.json profile-ab/profile_ab.md \
+      profile-ab/profile_ab_phases.md; do
       [[ -f $f ]] && cp "$f" .
     done
     rm -rf "$@")
@@ -229,6 +230,8 @@ case $what in
       files+=("$f")
     done
     python3 bench/profile_ab_table.py "${files[@]}" | tee "$OUT/profile_ab.md"
+    # Each build's phases of the state and aux warpgroups (a second file: too wide for the call's output).
+    python3 bench/profile_ab_table.py --phases "${files[@]}" > "$OUT/profile_ab_phases.md"
     ;;
   ncu)
     # One launch (the third match, past the warm-up) profiled with the clocks left alone; the op's other
