@@ -510,6 +510,48 @@ TEST(Tuner, TransferEvaluatesTheNearestTunedNeighboursWinnersFirst) {
     EXPECT_EQ(t.values[0], 32) << t.config;  // the first points of the space's order
 }
 
+TEST(Tuner, ARetuneAfterASourceChangeEvaluatesTheProblemsPreviousWinnerFirst) {
+  TempDir dir;
+  Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
+  FakeBackend backend({});
+  TuneOptions opt;
+  opt.strategy = Strategy::kExhaustive;
+  const gdn::Problem p = varlen_problem({4096}), q = varlen_problem({8192});
+  Tuner first(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const auto before = first.tune(fake_kernel(), p).winner;
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->values, true_optimum(p).first);
+  ASSERT_NE(before->values, fake_space().enumerate(nullptr).front());  // not the search's first
+
+  // New sources: with a budget of one trial, that trial is the previous winner.
+  TunableKernel changed = fake_kernel();
+  changed.source_hash = "src2";
+  opt.budget.max_trials = 1;
+  Tuner retune(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const TuneOutcome out = retune.tune(changed, p);
+  EXPECT_EQ(out.seeded, 1u);
+  EXPECT_EQ(out.recalled, 1u);
+  EXPECT_EQ(out.transferred, 0u);
+  EXPECT_EQ(out.measured, 1u);
+  ASSERT_TRUE(out.winner);
+  EXPECT_EQ(out.winner->values, before->values);
+  // A rerun seeds the same point and measures nothing.
+  const TuneOutcome again = retune.tune(changed, p);
+  EXPECT_EQ(again.recalled, 1u);
+  EXPECT_EQ(again.measured, 0u);
+
+  // Only this problem's own winner on this device, and only with transfer on.
+  Tuner other_device(store, fake_device(3), ArchInfo{}, backend, 0, opt);
+  EXPECT_EQ(other_device.tune(changed, p).recalled, 0u);
+  EXPECT_EQ(retune.tune(changed, q).recalled, 0u);  // q was never tuned under src1
+  changed.source_hash = "src3";
+  opt.transfer = 0;
+  Tuner cold(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const TuneOutcome cold_out = cold.tune(changed, p);
+  EXPECT_EQ(cold_out.recalled, 0u);
+  EXPECT_EQ(cold_out.seeded, 0u);
+}
+
 TEST(Tuner, TheUntunedBaselineIsMeasuredFirstAndIsTheWinnersDefault) {
   TempDir dir;
   Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);

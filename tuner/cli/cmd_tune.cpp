@@ -147,13 +147,14 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
       ++done;
       if (tty) std::fprintf(stderr, "\r\033[K");
       std::fprintf(stderr,
-                   "[%zu/%zu] %s %s: %zu trials (%zu measured, %zu resumed, %zu transferred)", done,
-                   total, out.kernel.c_str(), out.problem.c_str(), out.trials, out.measured,
-                   out.resumed, out.transferred);
-      nlohmann::json row = {{"kernel", out.kernel},          {"problem", out.problem},
-                            {"trials", out.trials},          {"measured", out.measured},
-                            {"resumed", out.resumed},        {"seeded", out.seeded},
-                            {"transferred", out.transferred}};
+                   "[%zu/%zu] %s %s: %zu trials (%zu measured, %zu resumed, %zu transferred, %zu "
+                   "recalled)",
+                   done, total, out.kernel.c_str(), out.problem.c_str(), out.trials, out.measured,
+                   out.resumed, out.transferred, out.recalled);
+      nlohmann::json row = {{"kernel", out.kernel},           {"problem", out.problem},
+                            {"trials", out.trials},           {"measured", out.measured},
+                            {"resumed", out.resumed},         {"seeded", out.seeded},
+                            {"transferred", out.transferred}, {"recalled", out.recalled}};
       nlohmann::json statuses;
       for (std::size_t s = 0; s < out.by_status.size(); ++s)
         if (out.by_status[s])
@@ -248,8 +249,8 @@ void add_tune_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--transfer", a->transfer,
                   "Evaluate the winners of this many nearest tuned problems of the same heads "
-                  "first, after the "
-                  "untuned op (0: none)")
+                  "first, after the untuned op and, where a kernel's sources changed since, the "
+                  "problem's previous winner (0: neither)")
       ->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s, "Watchdog per candidate, seconds")
       ->capture_default_str();

@@ -759,6 +759,37 @@ std::vector<TunedEntry> Store::tuned_entries(const KernelIdentity& k) const {
   return out;
 }
 
+std::vector<Winner> Store::earlier_winners(const DeviceFingerprint& fp, const KernelIdentity& k,
+                                           const gdn::Problem& problem,
+                                           const std::optional<std::string>& decided_by) const {
+  SQLite::Statement q(*db_,
+                      "SELECT w.config, w.config_values, w.median_us, w.default_median_us "
+                      "FROM winners w JOIN devices d ON d.id = w.device_id "
+                      "WHERE d.digest = ? AND w.kernel = ? AND w.problem = ? AND "
+                      "NOT (w.source_hash = ? AND w.space_hash = ?) AND "
+                      "(? IS NULL OR w.decided_at <= ?) "
+                      "ORDER BY w.decided_at DESC, w.source_hash, w.space_hash");
+  q.bind(1, fp.digest());
+  q.bind(2, k.kernel);
+  q.bind(3, problem_key(problem));
+  q.bind(4, k.source_hash);
+  q.bind(5, k.space_hash);
+  if (decided_by) {
+    q.bind(6, *decided_by);
+    q.bind(7, *decided_by);
+  }
+  std::vector<Winner> out;
+  while (q.executeStep()) {
+    Winner w;
+    w.config = q.getColumn(0).getString();
+    w.values = nlohmann::json::parse(q.getColumn(1).getString()).get<Point>();
+    w.median_us = q.getColumn(2).getDouble();
+    w.default_median_us = q.getColumn(3).getDouble();
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
 nlohmann::json Store::export_json() const {
   nlohmann::json out;
   out["schema_version"] = schema_version();

@@ -169,12 +169,15 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   // Seeds, within the budget and in this order: the untuned op (the winner's speedup is over it);
   // the kernel's alternatives (the op plan with the other CP decision); for a joint space the
   // default at each value of its first axis (the op plan's chunk size: every kernel changes with
-  // it); then the winners of tuned neighbours (transfer).
+  // it); with transfer on, this problem's winner under the kernel's previous sources or space
+  // (recall: a retune after a code change starts from what won before) and the winners of tuned
+  // neighbours (transfer).
   // Each seed is its op's representative; a seed whose op is seeded already is dropped.
+  enum class SeedKind { kOwn, kRecalled, kNeighbour };
   std::vector<Coords> seeds;
-  std::vector<bool> from_neighbour;
+  std::vector<SeedKind> kinds;
   const std::vector<Coords> transfer = transfer_seeds(kernel, problem);
-  auto add_seed = [&](const Point& p, bool neighbour = false) {
+  auto add_seed = [&](const Point& p, SeedKind kind = SeedKind::kOwn) {
     const auto given = space.coords_of(p);
     if (!given || !space.is_buildable(p, arch_)) return;
     const Coords c = op_of(*given);
@@ -182,7 +185,7 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
         !space.is_buildable(space.point_at(c), arch_))
       return;
     seeds.push_back(c);
-    from_neighbour.push_back(neighbour);
+    kinds.push_back(kind);
   };
   if (kernel.baseline) add_seed(kernel.baseline(problem));
   if (kernel.alternatives)
@@ -194,7 +197,15 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
       add_seed(p);
     }
   }
-  for (const Coords& c : transfer) add_seed(space.point_at(c), true);
+  if (options_.transfer > 0) {
+    // Decided before this problem's first trial under the current identity, so a resumed run
+    // seeds the same points.
+    const std::vector<Winner> earlier =
+        store_.earlier_winners(device_, kernel.identity(), problem,
+                               store_.first_trial_at(device_, kernel.identity(), problem));
+    if (!earlier.empty()) add_seed(earlier.front().values, SeedKind::kRecalled);
+  }
+  for (const Coords& c : transfer) add_seed(space.point_at(c), SeedKind::kNeighbour);
   const auto t0 = std::chrono::steady_clock::now();
   auto seconds_since_start = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -206,7 +217,8 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
     if (options_.stop && options_.stop()) break;
     searcher->seed(seeds[i], evaluate(seeds[i]));
     ++out.seeded;
-    if (from_neighbour[i]) ++out.transferred;
+    if (kinds[i] == SeedKind::kNeighbour) ++out.transferred;
+    if (kinds[i] == SeedKind::kRecalled) ++out.recalled;
   }
   bool spent = false;
   if (budget.max_trials) {

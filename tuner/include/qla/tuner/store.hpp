@@ -160,6 +160,13 @@ class Store {
   /// ordered by device digest then problem key.
   std::vector<TunedEntry> tuned_entries(const KernelIdentity& k) const;
 
+  /// The decided winners of `problem` on device `fp` for the kernel `k.kernel` under its other
+  /// identities (superseded sources or spaces), newest first; only those decided at or before
+  /// `decided_by` where given.
+  std::vector<Winner> earlier_winners(const DeviceFingerprint& fp, const KernelIdentity& k,
+                                      const gdn::Problem& problem,
+                                      const std::optional<std::string>& decided_by) const;
+
   /// Stable JSON form of the whole store (object keys sorted; arrays ordered by their natural keys;
   /// no row ids).
   nlohmann::json export_json() const;

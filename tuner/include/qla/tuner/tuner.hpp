@@ -102,9 +102,10 @@ struct TuneOptions {
       0.01;  ///< relative: within this, the lower config in the space's order wins
   std::size_t compile_ahead = 4;  ///< configs compiled ahead of the one being measured
   /// Transfer: the winners of up to this many nearest tuned problems of the same class (H_qk, H_v,
-  /// K, V, dtype) on this device are evaluated first (after the untuned op), within the budget, and
-  /// the search goes on from the best of them. 0: no neighbours (the untuned op and a joint space's
-  /// per-chunk defaults still come first).
+  /// K, V, dtype) on this device are evaluated first (after the untuned op and, where the kernel's
+  /// sources or space changed since, this problem's previous winner), within the budget, and the
+  /// search goes on from the best of them. 0: no neighbours and no previous winner (the untuned op
+  /// and a joint space's per-chunk defaults still come first).
   std::size_t transfer = 3;
   int compile_threads = 2;
   std::function<bool()> stop;  ///< polled between trials (SIGINT): true ends the search cleanly
@@ -118,10 +119,11 @@ struct TuneOutcome {
   std::size_t trials = 0;    ///< evaluated (resumed included)
   std::size_t measured = 0;  ///< run now
   std::size_t resumed = 0;   ///< taken from the store
-  std::size_t seeded =
-      0;  ///< of the trials, evaluated before the search: the untuned op, for a joint
-          ///< space its default at each value of its first axis, and neighbours' winners
-  std::size_t transferred = 0;             ///< of the seeded, neighbours' winners (transfer)
+  std::size_t seeded = 0;    ///< of the trials, evaluated before the search: the untuned op, for a
+                             ///< joint space its default at each value of its first axis, this
+                             ///< problem's earlier winner and neighbours' winners
+  std::size_t transferred = 0;  ///< of the seeded, neighbours' winners (transfer)
+  std::size_t recalled = 0;     ///< of the seeded, this problem's winner under earlier sources
   std::array<std::size_t, 6> by_status{};  ///< measured trials by TrialStatus (index = enum value)
   std::optional<Winner> winner;
   bool winner_reused = false;  ///< the store's decided winner was kept (nothing new measured)
