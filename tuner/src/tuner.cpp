@@ -176,7 +176,12 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   enum class SeedKind { kOwn, kRecalled, kNeighbour };
   std::vector<Coords> seeds;
   std::vector<SeedKind> kinds;
-  const std::vector<Coords> transfer = transfer_seeds(kernel, problem);
+  // This problem's first trial under the kernel's identity, before this run's (none: a fresh
+  // start): a resumed problem seeds only from winners decided before it, so a rerun takes the same
+  // path and measures nothing new.
+  const std::optional<std::string> started =
+      store_.first_trial_at(device_, kernel.identity(), problem);
+  const std::vector<Coords> transfer = transfer_seeds(kernel, problem, started);
   auto add_seed = [&](const Point& p, SeedKind kind = SeedKind::kOwn) {
     const auto given = space.coords_of(p);
     if (!given || !space.is_buildable(p, arch_)) return;
@@ -198,11 +203,8 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
     }
   }
   if (options_.transfer > 0) {
-    // Decided before this problem's first trial under the current identity, so a resumed run
-    // seeds the same points.
     const std::vector<Winner> earlier =
-        store_.earlier_winners(device_, kernel.identity(), problem,
-                               store_.first_trial_at(device_, kernel.identity(), problem));
+        store_.earlier_winners(device_, kernel.identity(), problem, started);
     if (!earlier.empty()) add_seed(earlier.front().values, SeedKind::kRecalled);
   }
   for (const Coords& c : transfer) add_seed(space.point_at(c), SeedKind::kNeighbour);
@@ -340,14 +342,10 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
   adopt_members(kernel, problem, w);
 }
 
-std::vector<Coords> Tuner::transfer_seeds(const TunableKernel& kernel,
-                                          const gdn::Problem& problem) const {
+std::vector<Coords> Tuner::transfer_seeds(const TunableKernel& kernel, const gdn::Problem& problem,
+                                          const std::optional<std::string>& started) const {
   if (options_.transfer == 0) return {};
   const std::string key = problem_key(problem);
-  // A resumed problem sees only the neighbours that were tuned before it first was, so a rerun
-  // takes the same path and measures nothing new.
-  const std::optional<std::string> started =
-      store_.first_trial_at(device_, kernel.identity(), problem);
   std::vector<std::pair<double, const TunedEntry*>> near;
   const std::vector<TunedEntry> entries = store_.tuned_entries(kernel.identity());
   for (const TunedEntry& e : entries)

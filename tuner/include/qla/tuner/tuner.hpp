@@ -142,8 +142,10 @@ class Tuner {
   CompileQueue& queue_for(const TunableKernel& kernel);
   TrialRequest request_for(const TunableKernel& kernel, const gdn::Problem& problem,
                            const Point& values) const;
-  std::vector<Coords> transfer_seeds(const TunableKernel& kernel,
-                                     const gdn::Problem& problem) const;
+  /// The winners of tuned neighbours of `problem` (those tuned before `started`, the problem's
+  /// first trial, where given).
+  std::vector<Coords> transfer_seeds(const TunableKernel& kernel, const gdn::Problem& problem,
+                                     const std::optional<std::string>& started) const;
   void adopt_members(const TunableKernel& kernel, const gdn::Problem& problem, const Winner& w);
   void decide_winner(const TunableKernel& kernel, const gdn::Problem& problem, TuneOutcome& out);
 
