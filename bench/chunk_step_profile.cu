@@ -204,7 +204,8 @@ int main(int argc, char** argv) {
       profile<2, __half, false>(sh, iters), profile<3, __half, false>(sh, iters),
       profile<2, __nv_bfloat16, false>(sh, iters), profile<3, __nv_bfloat16, false>(sh, iters)};
   if (state_only)
-    for (auto r : {profile<2, __half, true>(sh, iters), profile<2, __nv_bfloat16, true>(sh, iters)})
+    for (auto r : {profile<2, __half, true>(sh, iters), profile<3, __half, true>(sh, iters),
+                   profile<2, __nv_bfloat16, true>(sh, iters)})
       rows.push_back(r);
   if (!json_path.empty()) {
     cudaDeviceProp prop{};

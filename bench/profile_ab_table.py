@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Profiles of two or more builds side by side: every chunk step that `qla_chunk_step_profile` printed, every
-step of `qla_cp_correct_profile` and every call of `qla_kkt_solve_profile`, one row per config, one column per build (as `scripts/gpu-session.sh
-profile-ab` writes them: a first line naming the build, then the profilers' output). The builds must have run the
-same configs in the same order; a row a build lacks shows "–".
+step of `qla_cp_correct_profile` and every call of `qla_kkt_solve_profile`, one row per config of the first build,
+one column per build (as `scripts/gpu-session.sh profile-ab` writes them: a first line naming the build, then the
+profilers' output). Rows are matched by name (and, for a name printed more than once, by occurrence); a row a build
+lacks shows "–", and a row only later builds have is left out.
 
     python3 bench/profile_ab_table.py out/profile_A.txt out/profile_B.txt
     python3 bench/profile_ab_table.py --phases out/profile_A.txt out/profile_B.txt
@@ -75,16 +76,28 @@ def phase_table(texts):
     return "\n".join(out)
 
 
+def keyed(rows):
+    """{(name, k): µs} of a build's rows, k counting earlier rows of the same name (a config profiled at two
+    shapes under one name, as cp_correct's at 16 and 32 pieces)."""
+    seen, out = {}, {}
+    for name, us in rows:
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        out[(name, k)] = us
+    return out
+
+
 def table(texts):
-    """The Markdown table of the builds' profiles: their first lines, then one row per config of the first."""
+    """The Markdown table of the builds' profiles: their first lines, then one row per config of the first,
+    matched by name (and occurrence), so a row only some builds have leaves the others aligned."""
     runs = [t.splitlines() for t in texts]
     rows = [rows_of(r) for r in runs]
+    builds = [keyed(r) for r in rows]
     out = [r[0] if r else "(empty)" for r in runs] + [""]
     out.append("| profile | " + " | ".join(f"{chr(65 + i)} µs" for i in range(len(runs))) + " |")
     out.append("|---|" + "---|" * len(runs))
-    for j, (name, _) in enumerate(rows[0] if rows else []):
-        cells = [r[j][1] if j < len(r) and r[j][0] == name else "–" for r in rows]
-        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    for key in keyed(rows[0]) if rows else {}:
+        out.append(f"| {key[0]} | " + " | ".join(b.get(key, "–") for b in builds) + " |")
     return "\n".join(out)
 
 
@@ -108,6 +121,19 @@ c64.b16.w4.vh0.cs1  8192 CTAs  310.7 us per call
     assert t[6] == "| cp_correct bv8.ms1.sk4.rt1 | 3.02 | – |", t  # "cycles per step" lines are not steps
     assert t[7] == "| kkt_solve 16/64 1x32768 c64.b16.w4.vh0.cs1 (per call) | 310.7 | – |", t
     assert len(t) == 8, t
+    # A row only the first build has (here a state-pass profile) leaves the later rows aligned, and a name
+    # printed twice (cp_correct at 16 and at 32 pieces) is matched by occurrence.
+    c = a.replace("cp_correct, 8", "16/64 1x32768  state pass  stages 3  fp16 operands  128 CTAs (1 wave)  kernel "
+                  "0.7 ms  chunk step 1.40 us\ncp_correct, 8")
+    cp16 = "\ncp_correct, 8 value heads, one sequence of 16 pieces\nbv8.ms1.sk4.rt1  128 CTAs  48 us per call, "
+    c += cp16 + "3.10 us per step"
+    d = a + cp16 + "3.20 us per step"
+    u = table([c, d]).splitlines()
+    assert u[6] == "| 16/64 1x32768  state pass  stages 3  fp16 operands  128 CTAs (1 wave) | 1.40 | – |", u
+    assert u[7] == "| cp_correct bv8.ms1.sk4.rt1 | 3.02 | 3.02 |", u
+    assert u[8] == "| kkt_solve 16/64 1x32768 c64.b16.w4.vh0.cs1 (per call) | 310.7 | 310.7 |", u
+    assert u[9] == "| cp_correct bv8.ms1.sk4.rt1 | 3.10 | 3.20 |", u
+    assert len(u) == 10, u
     p = phase_table([a, b]).splitlines()
     assert p[2] == ("| 16/64 1x32768  forward pass  stages 2  bf16 operands  128 CTAs (1 wave) | A | "
                     "wait inputs 249 · U 767 · O1+W 790 · S(+O2) 547 = 3323 | – |"), p
