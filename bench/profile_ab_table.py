@@ -3,7 +3,7 @@
 step of `qla_cp_correct_profile` and every call of `qla_kkt_solve_profile`, one row per config of the first build,
 one column per build (as `scripts/gpu-session.sh profile-ab` writes them: a first line naming the build, then the
 profilers' output). Rows are matched by name (and, for a name printed more than once, by occurrence); a row a build
-lacks shows "–", and a row only later builds have is left out.
+lacks shows "–", and rows only later builds have follow the first build's.
 
     python3 bench/profile_ab_table.py out/profile_A.txt out/profile_B.txt
     python3 bench/profile_ab_table.py --phases out/profile_A.txt out/profile_B.txt
@@ -66,10 +66,11 @@ def phases_of(lines):
 
 
 def phase_table(texts):
-    """The Markdown table of the builds' phases: one row per (chunk-step profile of the first build, build)."""
+    """The Markdown table of the builds' phases: one row per (chunk-step profile, build), the first build's
+    profiles first."""
     runs = [phases_of(t.splitlines()) for t in texts]
     out = ["| profile | build | state (cycles a chunk) | aux (cycles a chunk) |", "|---|---|---|---|"]
-    for name in runs[0] if runs else []:
+    for name in dict.fromkeys(n for r in runs for n in r):
         for i, r in enumerate(runs):
             roles = r.get(name, {})
             out.append(f"| {name} | {chr(65 + i)} | {roles.get('state', '–')} | {roles.get('aux', '–')} |")
@@ -88,15 +89,16 @@ def keyed(rows):
 
 
 def table(texts):
-    """The Markdown table of the builds' profiles: their first lines, then one row per config of the first,
-    matched by name (and occurrence), so a row only some builds have leaves the others aligned."""
+    """The Markdown table of the builds' profiles: their first lines, then one row per config, matched by name
+    (and occurrence), so a row only some builds have leaves the others aligned."""
     runs = [t.splitlines() for t in texts]
     rows = [rows_of(r) for r in runs]
     builds = [keyed(r) for r in rows]
     out = [r[0] if r else "(empty)" for r in runs] + [""]
     out.append("| profile | " + " | ".join(f"{chr(65 + i)} µs" for i in range(len(runs))) + " |")
     out.append("|---|" + "---|" * len(runs))
-    for key in keyed(rows[0]) if rows else {}:
+    keys = list(dict.fromkeys(k for b in builds for k in b))  # the first build's order, then new ones
+    for key in keys:
         out.append(f"| {key[0]} | " + " | ".join(b.get(key, "–") for b in builds) + " |")
     return "\n".join(out)
 
@@ -134,6 +136,9 @@ c64.b16.w4.vh0.cs1  8192 CTAs  310.7 us per call
     assert u[8] == "| kkt_solve 16/64 1x32768 c64.b16.w4.vh0.cs1 (per call) | 310.7 | 310.7 |", u
     assert u[9] == "| cp_correct bv8.ms1.sk4.rt1 | 3.10 | 3.20 |", u
     assert len(u) == 10, u
+    v = table([d, c]).splitlines()  # the row only the second build has comes last
+    assert v[9] == "| 16/64 1x32768  state pass  stages 3  fp16 operands  128 CTAs (1 wave) | – | 1.40 |", v
+    assert len(v) == 10, v
     p = phase_table([a, b]).splitlines()
     assert p[2] == ("| 16/64 1x32768  forward pass  stages 2  bf16 operands  128 CTAs (1 wave) | A | "
                     "wait inputs 249 · U 767 · O1+W 790 · S(+O2) 547 = 3323 | – |"), p
