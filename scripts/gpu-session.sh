@@ -2,8 +2,8 @@
 # One device call of a GPU session, from a bundle (scripts/gpu-bundle.sh) carried as build/bundle or as a
 # tarball ($QLA_BUNDLE_TAR, e.g. build/s3a.tar.xz). Logs and results go to $OUT.
 #   scripts/gpu-session.sh tests    the GPU suites (validation record -> $OUT/validation.json), the deploy example
-#   scripts/gpu-session.sh tune     resume tuning the headline suite into $OUT/<store> (from results/<store>:
-#                                   carry it back in the next call; the tuner re-measures nothing)
+#   scripts/gpu-session.sh tune     resume tuning the headline suite (or $QLA_TUNE_SUITE) into $OUT/<store> (from
+#                                   results/<store>: carry it back in the next call; the tuner re-measures nothing)
 #   scripts/gpu-session.sh bench    qla tuned/default + FLA (.whl) + FlashQLA ($QLA_PEERS tarball) in one call
 #   scripts/gpu-session.sh profile  the wgmma chunk forward's cycles per phase (qla_chunk_step_profile) on
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
@@ -33,7 +33,7 @@
 #                                   $OUT/repeat_b.sqlite, then `qla db compare` of the two -> $OUT/repeatability.json
 #                                   (copy the stores to results/<gpu>/repeatability/a.sqlite and b.sqlite beside it)
 # Environment: QLA_STORE (default nvidia-h200.sqlite), QLA_TUNE_SECONDS (default 480), QLA_TUNE_BUDGET
-# (`qla tune --budget`, default 8), QLA_PEERS, QLA_KERNEL_CACHE_TAR (the NVRTC cache compiled ahead by
+# (`qla tune --budget`, default 8), QLA_TUNE_SUITE (`qla tune --suite`, default headline), QLA_PEERS, QLA_KERNEL_CACHE_TAR (the NVRTC cache compiled ahead by
 # gpu-bundle.sh --kernel-cache; tests and tune then compile nothing),
 # QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla), QLA_BENCH_HEADS (e.g. 2x8,4x16;
 # default headline) and QLA_BENCH_MODES (graph, cold or graph,cold; default graph): what fits one 10-minute call.
@@ -99,7 +99,8 @@ case $what in
   tune)
     [[ -f results/$store ]] && cp "results/$store" "$OUT/$store"
     # SIGINT is the tuner's clean stop (the trial in flight is committed, the run is closed).
-    timeout -s INT -k 60 "${QLA_TUNE_SECONDS:-480}" "$B/bin/qla" tune --suite headline --budget "${QLA_TUNE_BUDGET:-8}" \
+    timeout -s INT -k 60 "${QLA_TUNE_SECONDS:-480}" "$B/bin/qla" tune --suite "${QLA_TUNE_SUITE:-headline}" \
+      --budget "${QLA_TUNE_BUDGET:-8}" \
       --db "$OUT/$store" > "$OUT/tune.log" 2>&1
     rc=$?
     tail -25 "$OUT/tune.log"
