@@ -45,6 +45,15 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
       EXPECT_EQ(k.space.label(k.baseline_point(gdn::Problem{})), "bv8.ms1.sk4.rt1");
     }
   }
+  // The variants of a role share it (qla tune skips the search of a far slower one).
+  std::map<std::string, std::set<std::string>> by_role;
+  for (const auto& k : all) by_role[k.role].insert(k.space.kernel);
+  EXPECT_EQ(by_role["chunk_fwd"],
+            (std::set<std::string>{"gdn.fused_fwd", "gdn.fused_fwd_ws", "gdn.fused_fwd_wgmma"}));
+  EXPECT_EQ(by_role["cp_state_pass"],
+            (std::set<std::string>{"gdn.state_pass", "gdn.state_pass_wgmma"}));
+  EXPECT_EQ(by_role["ut_prep"], (std::set<std::string>{"gdn.kkt_solve"}));
+  EXPECT_EQ(by_role[""], (std::set<std::string>{"gdn.fwd_plan"}));  // the plan: no variants
 }
 
 // The plan's second trial is the other CP decision (gdn::other_cp_plan_point), and its search keeps

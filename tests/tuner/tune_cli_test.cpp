@@ -82,6 +82,8 @@ TEST(Cli, BadFlagsAreUserErrors) {
         "tune --fake --problem 4096@2x8 --timeout nan",
         "tune --fake --problem 4096@2x8 --transfer -1", "tune --fake --problem 4096@2x8 --seed -5",
         "tune --fake --problem 4096@2x8 --budget 1e30",
+        "tune --fake --problem 4096@2x8 --skip-slow-variants 0.5",
+        "tune --fake --problem 4096@2x8 --skip-slow-variants nan",
         "tune --fake --problem 4096@4294967298x4294967304"}) {
     const QlaRun r = qla(d, std::string(args) + " --db " + d.file("x.sqlite"));
     EXPECT_EQ(r.rc, 2) << args << ": " << r.err;

@@ -682,5 +682,66 @@ TEST(Tuner, NeighboursWinnersAreSeededAsTheOpsTheyRunHere) {
   EXPECT_EQ(out.winner->values[4], 1);
 }
 
+/// Two variants of one role: the fake kernel and a copy under another id whose every config the
+/// fake backend runs `slow_factor` times slower.
+std::vector<TunableKernel> two_variants(const char* role = "chunk_fwd") {
+  TunableKernel fast = fake_kernel(), slow = fake_kernel();
+  slow.space.kernel = "test.fake_slow";
+  fast.role = slow.role = role;
+  return {fast, slow};
+}
+
+TEST(Tuner, AVariantWhoseUntunedOpIsFarSlowerIsNotSearched) {
+  TempDir dir;
+  Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
+  FakeOptions fo;
+  fo.kernel_scale["test.fake_slow"] = 2.0;
+  FakeBackend backend(fo);
+  TuneOptions opt;
+  opt.strategy = Strategy::kExhaustive;
+  opt.budget.max_trials = 6;
+  const gdn::Problem p = varlen_problem({4096});
+  Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  std::vector<TunableKernel> kernels = two_variants();
+  kernels.push_back(fake_kernel());  // no role: never a variant
+  kernels.back().space.kernel = "test.fake_alone";
+
+  // 2x slower: over 1.5, not over 2.5; off at 0. Each variant's untuned op is measured once.
+  EXPECT_EQ(tuner.slow_variants(kernels, p, 1.5), (std::set<std::string>{"test.fake_slow"}));
+  EXPECT_EQ(backend.trials_run(), 2);
+  EXPECT_TRUE(tuner.slow_variants(kernels, p, 2.5).empty());
+  EXPECT_TRUE(tuner.slow_variants(kernels, p, 0).empty());
+  EXPECT_EQ(backend.trials_run(), 2);  // resumed from the store
+  const Point untuned = fake_space().default_point;
+  for (const TunableKernel& k : {kernels[0], kernels[1]}) {
+    const auto t = store.find_trial(fake_device(), k.identity(), p, k.space.label(untuned));
+    ASSERT_TRUE(t) << k.space.kernel;
+    EXPECT_NEAR(t->result.time.median_us,
+                fake_cost_us(untuned, p) * (k.space.kernel == "test.fake_slow" ? 2.0 : 1.0), 1e-9);
+  }
+
+  // The slow variant as `qla tune` keeps it: its untuned op, resumed, is its winner in the store.
+  const TuneOutcome skipped = tuner.keep_untuned(kernels[1], p);
+  EXPECT_TRUE(skipped.skipped);
+  EXPECT_EQ(skipped.measured, 0u);
+  EXPECT_EQ(skipped.resumed, 1u);
+  ASSERT_TRUE(skipped.winner);
+  EXPECT_EQ(skipped.winner->values, untuned);
+  const auto kept = store.winner(fake_device(), kernels[1].identity(), p);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->values, untuned);
+  EXPECT_EQ(backend.trials_run(), 2);
+  // The fast one gets its whole budget.
+  EXPECT_EQ(tuner.tune(kernels[0], p).trials, opt.budget.max_trials);
+
+  // A role of one kernel, or variants that all fail, skip nothing.
+  EXPECT_TRUE(tuner.slow_variants({kernels[0]}, p, 1.5).empty());
+  FakeOptions broken;
+  broken.faults[fake_space().label(untuned)] = FakeFault::kInvalid;
+  FakeBackend failing(broken);
+  Tuner other(store, fake_device(2), ArchInfo{}, failing, 0, opt);
+  EXPECT_TRUE(other.slow_variants(two_variants(), p, 1.5).empty());
+}
+
 }  // namespace
 }  // namespace qla::tuner

@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
+#include <string>
 
 #include "commands.hpp"
 #include "qla/error.hpp"
@@ -42,6 +44,7 @@ struct TuneArgs {
   bool json = false;
   long long seed = 42;  // signed, so that "-1" is refused rather than wrapped
   long long transfer = 3;
+  double skip_slow = 1.5;
   double timeout_s = 60;
   bool fake = false;                // hidden: tune the fake kernel without a GPU (CLI tests)
   std::vector<std::string> faults;  // hidden, with --fake
@@ -63,6 +66,8 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
   QLA_REQUIRE(a.seed >= 0, "--seed: must be >= 0, got " << a.seed);
   QLA_REQUIRE(a.transfer >= 0 && a.transfer <= 1000,
               "--transfer: must be 0..1000, got " << a.transfer);
+  QLA_REQUIRE(std::isfinite(a.skip_slow) && (a.skip_slow == 0 || a.skip_slow >= 1),
+              "--skip-slow-variants: must be 0 (off) or a ratio >= 1, got " << a.skip_slow);
   QLA_REQUIRE(std::isfinite(a.timeout_s) && a.timeout_s > 0 && a.timeout_s <= 86400,
               "--timeout: must be a number of seconds in (0, 86400], got " << a.timeout_s);
   QLA_REQUIRE(a.fake || a.faults.empty(), "--fault needs --fake");
@@ -142,8 +147,12 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
   nlohmann::json summary = nlohmann::json::array();
   bool stopped = false;
   for (const gdn::Problem& problem : problems) {
+    // Variants of a role (the chunk forward's mma, warp-specialised and wgmma kernels) whose
+    // untuned op is far slower than another's get no search: their untuned op is their winner.
+    const std::set<std::string> slow = tuner.slow_variants(kernels, problem, a.skip_slow);
     for (const tuner::TunableKernel& k : kernels) {
-      const tuner::TuneOutcome out = tuner.tune(k, problem);
+      const tuner::TuneOutcome out =
+          slow.count(k.space.kernel) ? tuner.keep_untuned(k, problem) : tuner.tune(k, problem);
       ++done;
       if (tty) std::fprintf(stderr, "\r\033[K");
       std::fprintf(stderr,
@@ -151,10 +160,10 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
                    "recalled)",
                    done, total, out.kernel.c_str(), out.problem.c_str(), out.trials, out.measured,
                    out.resumed, out.transferred, out.recalled);
-      nlohmann::json row = {{"kernel", out.kernel},           {"problem", out.problem},
-                            {"trials", out.trials},           {"measured", out.measured},
-                            {"resumed", out.resumed},         {"seeded", out.seeded},
-                            {"transferred", out.transferred}, {"recalled", out.recalled}};
+      nlohmann::json row = {
+          {"kernel", out.kernel},           {"problem", out.problem},   {"trials", out.trials},
+          {"measured", out.measured},       {"resumed", out.resumed},   {"seeded", out.seeded},
+          {"transferred", out.transferred}, {"recalled", out.recalled}, {"skipped", out.skipped}};
       nlohmann::json statuses;
       for (std::size_t s = 0; s < out.by_status.size(); ++s)
         if (out.by_status[s])
@@ -171,6 +180,9 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
                          {"median_us", out.winner->median_us},
                          {"default_median_us", out.winner->default_median_us}};
       }
+      if (out.skipped)
+        std::fprintf(stderr, ", not searched (untuned op over %.4gx another variant's)",
+                     a.skip_slow);
       std::fprintf(stderr, ", elapsed %s\n", fmt_duration(elapsed()).c_str());
       summary.push_back(row);
       if (out.stopped) {
@@ -252,6 +264,11 @@ void add_tune_command(CLI::App& app) {
                   "first, after the untuned op and, where a kernel's sources changed since, the "
                   "problem's previous winner (0: neither)")
       ->capture_default_str();
+  cmd->add_option("--skip-slow-variants", a->skip_slow,
+                  "No search for a kernel whose untuned op takes more than this many times "
+                  "another variant's of its role (the chunk forward's, the CP state pass's) on "
+                  "the problem; only its untuned op is measured (0: search every variant)")
+      ->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s, "Watchdog per candidate, seconds")
       ->capture_default_str();
   cmd->add_flag("--fake", a->fake, "Tune the CPU fake kernel (tests)")->group("");
@@ -267,7 +284,8 @@ void add_tune_command(CLI::App& app) {
       for (std::size_t i = 0; i < a->kernels.size(); ++i) line << (i ? "," : "") << a->kernels[i];
     }
     line << " --strategy " << a->strategy << " --budget " << a->budget << " --device " << a->device
-         << " --seed " << a->seed << " --transfer " << a->transfer;
+         << " --seed " << a->seed << " --transfer " << a->transfer << " --skip-slow-variants "
+         << a->skip_slow;
     exit_code() = run_tune(*a, line.str());
   });
 

@@ -67,6 +67,11 @@ CompileResult fake_compile(const Point& p) {
 FakeBackend::FakeBackend(FakeOptions options)
     : options_(std::move(options)), space_(fake_space()) {}
 
+double FakeBackend::scale(const std::string& kernel) const {
+  const auto it = options_.kernel_scale.find(kernel);
+  return it == options_.kernel_scale.end() ? 1.0 : it->second;
+}
+
 double FakeBackend::noisy(double us) {
   if (options_.noise <= 0) return us;
   std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ull + ++counter_);
@@ -115,7 +120,7 @@ TrialResult FakeBackend::run_trial(const TrialRequest& request) {
       [&] {
         if (fault == FakeFault::kLaunchError)
           throw std::runtime_error("cudaErrorInvalidValue (fake launch error)");
-        const double exact = fake_cost_us(request.config, request.problem);
+        const double exact = fake_cost_us(request.config, request.problem) * scale(request.kernel);
         std::vector<double> s;
         for (int i = 0; i < 10; ++i) s.push_back(noisy(exact));
         std::sort(s.begin(), s.end());
@@ -128,7 +133,7 @@ TrialResult FakeBackend::run_trial(const TrialRequest& request) {
 
 double FakeBackend::sample(const TrialRequest& request) {
   fault_if_asked(space_.label(request.config));
-  return noisy(fake_cost_us(request.config, request.problem));
+  return noisy(fake_cost_us(request.config, request.problem) * scale(request.kernel));
 }
 
 }  // namespace qla::tuner

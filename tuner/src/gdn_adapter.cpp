@@ -324,6 +324,7 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
     TunableKernel k;
     k.space = *f.space;
     k.source_hash = family_source_hash(f, untuned_op);
+    k.role = f.role;
     if (shares_chunk(id) && !is_chunk_fwd(id)) {
       // In the op a chunk-sharing kernel runs only at a chunk size the plan has (gdn.cumsum also
       // builds C = 128, which no chunk forward consumes): its other points are not searched. The

@@ -242,6 +242,77 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   return out;
 }
 
+double Tuner::untuned_us(const TunableKernel& kernel, const gdn::Problem& problem) {
+  const SpaceDecl& space = kernel.space;
+  const KernelIdentity id = kernel.identity();
+  const Point point = kernel.baseline_point(problem);
+  if (!space.is_buildable(point, arch_)) return INFINITY;
+  const Members members = kernel.members ? kernel.members(problem, point) : Members{};
+  const std::string label = candidate_label(space, point, members);
+  TrialResult result;
+  if (auto stored = store_.find_trial(device_, id, problem, label)) {
+    result = stored->result;
+  } else {
+    const CompileResult compiled = queue_for(kernel).get(label, point);
+    if (!compiled.ok) {
+      result.status = TrialStatus::kCompileError;
+      result.message = compiled.message;
+      result.resources = compiled.resources;
+    } else {
+      result = runner_.run_trial(request_with(space.kernel, problem, point, members));
+      if (result.resources.registers < 0) result.resources = compiled.resources;
+    }
+    store_.put_trial(device_, TrialRecord{id, problem, label, point, result, run_id_, {}, {}});
+  }
+  return result.status == TrialStatus::kOk ? result.time.median_us : INFINITY;
+}
+
+TuneOutcome Tuner::keep_untuned(const TunableKernel& kernel, const gdn::Problem& problem) {
+  TuneOutcome out;
+  out.kernel = kernel.space.kernel;
+  out.problem = problem_key(problem);
+  out.skipped = true;
+  const KernelIdentity id = kernel.identity();
+  if (auto w = store_.winner(device_, id, problem)) {  // decided before: a search's, or this
+    out.winner = w;
+    out.winner_reused = true;
+    return out;
+  }
+  const Point point = kernel.baseline_point(problem);
+  const std::string label = kernel.space.label(point);
+  const bool stored = store_.find_trial(device_, id, problem, label).has_value();
+  const double us = untuned_us(kernel, problem);
+  out.trials = out.seeded = 1;
+  (stored ? out.resumed : out.measured) = 1;
+  if (!std::isfinite(us)) return out;
+  const Winner w{label, point, us, us};
+  store_.put_winner(device_, id, problem, w, run_id_);
+  out.winner = w;
+  return out;
+}
+
+std::set<std::string> Tuner::slow_variants(const std::vector<TunableKernel>& kernels,
+                                           const gdn::Problem& problem, double ratio) {
+  std::set<std::string> slow;
+  if (ratio <= 0) return slow;
+  std::map<std::string, std::vector<const TunableKernel*>> by_role;
+  for (const TunableKernel& k : kernels)
+    if (!k.role.empty()) by_role[k.role].push_back(&k);
+  for (const auto& [role, variants] : by_role) {
+    if (variants.size() < 2) continue;
+    std::vector<double> untuned;
+    for (const TunableKernel* k : variants) {
+      if (options_.stop && options_.stop()) return {};
+      untuned.push_back(untuned_us(*k, problem));
+    }
+    const double fastest = *std::min_element(untuned.begin(), untuned.end());
+    if (!std::isfinite(fastest)) continue;
+    for (std::size_t i = 0; i < variants.size(); ++i)
+      if (untuned[i] > ratio * fastest) slow.insert(variants[i]->space.kernel);
+  }
+  return slow;
+}
+
 void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& problem,
                           TuneOutcome& out) {
   const SpaceDecl& space = kernel.space;

@@ -46,6 +46,8 @@ struct FakeOptions {
   double noise = 0;                         ///< relative standard deviation of each sample
   std::uint64_t seed = 1;                   ///< drives the sample noise
   std::map<std::string, FakeFault> faults;  ///< by config label
+  /// Kernel id → factor on the synthetic cost (a slower variant of the same role); absent: 1.
+  std::map<std::string, double> kernel_scale;
 };
 
 /// The fake backend: validates (errors 0 unless kInvalid) then "measures" 10 samples of the
@@ -59,6 +61,7 @@ class FakeBackend final : public TrialRunner {
 
  private:
   double noisy(double us);
+  double scale(const std::string& kernel) const;
   void fault_if_asked(const std::string& label);
 
   FakeOptions options_;

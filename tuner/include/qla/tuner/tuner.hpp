@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,9 @@ struct TunableKernel {
   /// trial or a share of the budget, and the walk goes on through it. Empty: every point is its
   /// own.
   std::function<Point(const gdn::Problem&, const Point&)> canonical = {};
+  /// The op role the kernel fills (e.g. "chunk_fwd"): kernels of one role are variants, one of
+  /// which a plan runs (Tuner::slow_variants). Empty: none.
+  std::string role = {};
   /// Kernel id, source hash and the space's hash in hex.
   KernelIdentity identity() const;
   /// baseline(problem), or the space's default.
@@ -129,6 +133,8 @@ struct TuneOutcome {
   bool winner_reused = false;  ///< the store's decided winner was kept (nothing new measured)
   bool stopped = false;        ///< `stop` ended it; no winner was decided
   bool budget_exhausted = false;
+  /// A slow variant not searched (Tuner::keep_untuned).
+  bool skipped = false;
 };
 
 class Tuner {
@@ -137,8 +143,23 @@ class Tuner {
   Tuner(Store& store, DeviceFingerprint device, ArchInfo arch, TrialRunner& runner,
         std::int64_t run_id, TuneOptions options);
   TuneOutcome tune(const TunableKernel& kernel, const gdn::Problem& problem);
+  /// The variants not worth a search on `problem`: of the kernels sharing a role, those whose
+  /// untuned op (TunableKernel::baseline_point) takes more than `ratio` times the fastest of them
+  /// (a failed one: any time). Each such kernel's untuned op is evaluated for it: measured once
+  /// and stored as a trial, resumed after. None when `ratio` ≤ 0, when a role has one kernel,
+  /// when none of a role's untuned ops ran, or when stopped. keep_untuned() then stands in for
+  /// tune() for each of them.
+  std::set<std::string> slow_variants(const std::vector<TunableKernel>& kernels,
+                                      const gdn::Problem& problem, double ratio);
+  /// A slow variant's outcome without a search: the store's winner where one was decided (an
+  /// earlier search's), else its untuned op (measured or resumed) becomes the winner, so the plans
+  /// that run it still find a config. TuneOutcome::skipped is set.
+  TuneOutcome keep_untuned(const TunableKernel& kernel, const gdn::Problem& problem);
 
  private:
+  /// The time of `kernel`'s untuned op on `problem` (+inf where it failed), measured and stored
+  /// or resumed.
+  double untuned_us(const TunableKernel& kernel, const gdn::Problem& problem);
   CompileQueue& queue_for(const TunableKernel& kernel);
   TrialRequest request_for(const TunableKernel& kernel, const gdn::Problem& problem,
                            const Point& values) const;
