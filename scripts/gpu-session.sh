@@ -3,7 +3,8 @@
 # tarball ($QLA_BUNDLE_TAR, e.g. build/s3a.tar.xz). Logs and results go to $OUT.
 #   scripts/gpu-session.sh tests    the GPU suites (validation record -> $OUT/validation.json), the deploy example
 #   scripts/gpu-session.sh tune     resume tuning the headline suite (or $QLA_TUNE_SUITE) into $OUT/<store> (from
-#                                   results/<store>: carry it back in the next call; the tuner re-measures nothing)
+#                                   results/<store>: carry it back in the next call; the tuner re-measures nothing;
+#                                   a store over 15 MiB comes back as <store>.xz, and resumes from results/<store>.xz)
 #   scripts/gpu-session.sh bench    qla tuned/default + FLA (.whl) + FlashQLA ($QLA_PEERS tarball) in one call
 #   scripts/gpu-session.sh profile  the wgmma chunk forward's cycles per phase (qla_chunk_step_profile) on
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
@@ -55,9 +56,9 @@ if (( $# > 1 )); then
     unset QLA_BUNDLE_TAR QLA_KERNEL_CACHE_TAR  # unpacked by the first step
   done
   (cd "$OUT" && tar -cJf steps.tar.xz "$@" &&
-    for f in tune/"${QLA_STORE:-nvidia-h200.sqlite}" bench/bench_qla.json bench/bench_fla.json \
-      bench/bench_flashqla.json tests/validation.json ab/ab.md profile/chunk_step.json profile-ab/profile_ab.md \
-      profile-ab/profile_ab_phases.md; do
+    for f in tune/"${QLA_STORE:-nvidia-h200.sqlite}" tune/"${QLA_STORE:-nvidia-h200.sqlite}".xz bench/bench_qla.json \
+      bench/bench_fla.json bench/bench_flashqla.json tests/validation.json ab/ab.md profile/chunk_step.json \
+      profile-ab/profile_ab.md profile-ab/profile_ab_phases.md; do
       [[ -f $f ]] && cp "$f" .
     done
     rm -rf "$@")
@@ -97,7 +98,9 @@ case $what in
     tail -16 "$OUT/gpu-tests.log"
     exit $rc ;;
   tune)
-    [[ -f results/$store ]] && cp "results/$store" "$OUT/$store"
+    if [[ -f results/$store ]]; then cp "results/$store" "$OUT/$store"
+    elif [[ -f results/$store.xz ]]; then xz -dc "results/$store.xz" > "$OUT/$store"  # carried back compressed
+    fi
     # SIGINT is the tuner's clean stop (the trial in flight is committed, the run is closed).
     timeout -s INT -k 60 "${QLA_TUNE_SECONDS:-480}" "$B/bin/qla" tune --suite "${QLA_TUNE_SUITE:-headline}" \
       --budget "${QLA_TUNE_BUDGET:-8}" \
@@ -112,7 +115,12 @@ case $what in
     # A read-write open and close folds the WAL into the store file, so the one file carries everything.
     "$B/bin/qla" db prune --dry-run "$OUT/$store" > /dev/null
     rm -f "$OUT/$store-shm"
-    "$B/bin/qla" db show "$OUT/$store" | tail -12 ;;
+    "$B/bin/qla" db show "$OUT/$store" | tail -12
+    # The device tool brings back files under 16 MiB: a larger store (unpruned, a large suite) comes back as
+    # $store.xz; carry it as results/$store.xz to resume (pruning it instead would make the resume re-measure).
+    if (( $(stat -c %s "$OUT/$store") > 15 * 1024 * 1024 )); then
+      xz -T0 "$OUT/$store" && echo "tune: the store is larger than a call brings back: $OUT/$store.xz"
+    fi ;;
   bench)
     args=(--heads "${QLA_BENCH_HEADS:-headline}" --seqs headline --fla-order warm2048)
     [[ -f results/$store ]] && args+=(--db "results/$store")
