@@ -128,7 +128,6 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   auto evaluate = [&](const Coords& c) {
     const Point point = space.point_at(c);
     const Members members = kernel.members ? kernel.members(problem, point) : Members{};
-    const TrialRequest request = request_with(space.kernel, problem, point, members);
     const std::string label = candidate_label(space, point, members);
     TrialResult result;
     if (auto stored = store_.find_trial(device_, id, problem, label)) {
@@ -140,17 +139,7 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
         const std::string l = space.label(p);
         if (kernel.compile && !store_.find_trial(device_, id, problem, l)) queue.prefetch(l, p);
       }
-      const CompileResult compiled = queue.get(label, point);
-      if (!compiled.ok) {
-        result.status = TrialStatus::kCompileError;
-        result.message = compiled.message;
-        result.resources = compiled.resources;
-      } else {
-        result = runner_.run_trial(request);
-        if (result.resources.registers < 0) result.resources = compiled.resources;
-      }
-      TrialRecord rec{id, problem, label, point, result, run_id_, {}, {}};
-      store_.put_trial(device_, rec);
+      result = measure(kernel, problem, point, members, label);
       ++out.measured;
       ++out.by_status[static_cast<std::size_t>(result.status)];
     }
@@ -242,29 +231,34 @@ TuneOutcome Tuner::tune(const TunableKernel& kernel, const gdn::Problem& problem
   return out;
 }
 
-double Tuner::untuned_us(const TunableKernel& kernel, const gdn::Problem& problem) {
-  const SpaceDecl& space = kernel.space;
-  const KernelIdentity id = kernel.identity();
-  const Point point = kernel.baseline_point(problem);
-  if (!space.is_buildable(point, arch_)) return INFINITY;
-  const Members members = kernel.members ? kernel.members(problem, point) : Members{};
-  const std::string label = candidate_label(space, point, members);
+TrialResult Tuner::measure(const TunableKernel& kernel, const gdn::Problem& problem,
+                           const Point& point, const Members& members, const std::string& label) {
   TrialResult result;
-  if (auto stored = store_.find_trial(device_, id, problem, label)) {
-    result = stored->result;
+  const CompileResult compiled = queue_for(kernel).get(label, point);
+  if (!compiled.ok) {
+    result.status = TrialStatus::kCompileError;
+    result.message = compiled.message;
+    result.resources = compiled.resources;
   } else {
-    const CompileResult compiled = queue_for(kernel).get(label, point);
-    if (!compiled.ok) {
-      result.status = TrialStatus::kCompileError;
-      result.message = compiled.message;
-      result.resources = compiled.resources;
-    } else {
-      result = runner_.run_trial(request_with(space.kernel, problem, point, members));
-      if (result.resources.registers < 0) result.resources = compiled.resources;
-    }
-    store_.put_trial(device_, TrialRecord{id, problem, label, point, result, run_id_, {}, {}});
+    result = runner_.run_trial(request_with(kernel.space.kernel, problem, point, members));
+    if (result.resources.registers < 0) result.resources = compiled.resources;
   }
-  return result.status == TrialStatus::kOk ? result.time.median_us : INFINITY;
+  store_.put_trial(device_,
+                   TrialRecord{kernel.identity(), problem, label, point, result, run_id_, {}, {}});
+  return result;
+}
+
+std::optional<TrialResult> Tuner::untuned_trial(const TunableKernel& kernel,
+                                                const gdn::Problem& problem, bool& measured) {
+  measured = false;
+  const Point point = kernel.baseline_point(problem);
+  if (!kernel.space.is_buildable(point, arch_)) return std::nullopt;
+  const Members members = kernel.members ? kernel.members(problem, point) : Members{};
+  const std::string label = candidate_label(kernel.space, point, members);
+  if (auto stored = store_.find_trial(device_, kernel.identity(), problem, label))
+    return stored->result;
+  measured = true;
+  return measure(kernel, problem, point, members, label);
 }
 
 TuneOutcome Tuner::keep_untuned(const TunableKernel& kernel, const gdn::Problem& problem) {
@@ -278,14 +272,16 @@ TuneOutcome Tuner::keep_untuned(const TunableKernel& kernel, const gdn::Problem&
     out.winner_reused = true;
     return out;
   }
-  const Point point = kernel.baseline_point(problem);
-  const std::string label = kernel.space.label(point);
-  const bool stored = store_.find_trial(device_, id, problem, label).has_value();
-  const double us = untuned_us(kernel, problem);
+  bool measured = false;
+  const std::optional<TrialResult> t = untuned_trial(kernel, problem, measured);
+  if (!t) return out;
   out.trials = out.seeded = 1;
-  (stored ? out.resumed : out.measured) = 1;
-  if (!std::isfinite(us)) return out;
-  const Winner w{label, point, us, us};
+  (measured ? out.measured : out.resumed) = 1;
+  if (t->status != TrialStatus::kOk) return out;
+  const Point point = kernel.baseline_point(problem);
+  const Members members = kernel.members ? kernel.members(problem, point) : Members{};
+  const Winner w{candidate_label(kernel.space, point, members), point, t->time.median_us,
+                 t->time.median_us};
   store_.put_winner(device_, id, problem, w, run_id_);
   out.winner = w;
   return out;
@@ -303,7 +299,9 @@ std::set<std::string> Tuner::slow_variants(const std::vector<TunableKernel>& ker
     std::vector<double> untuned;
     for (const TunableKernel* k : variants) {
       if (options_.stop && options_.stop()) return {};
-      untuned.push_back(untuned_us(*k, problem));
+      bool measured = false;
+      const std::optional<TrialResult> t = untuned_trial(*k, problem, measured);
+      untuned.push_back(t && t->status == TrialStatus::kOk ? t->time.median_us : INFINITY);
     }
     const double fastest = *std::min_element(untuned.begin(), untuned.end());
     if (!std::isfinite(fastest)) continue;

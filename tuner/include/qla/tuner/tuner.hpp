@@ -157,9 +157,13 @@ class Tuner {
   TuneOutcome keep_untuned(const TunableKernel& kernel, const gdn::Problem& problem);
 
  private:
-  /// The time of `kernel`'s untuned op on `problem` (+inf where it failed), measured and stored
-  /// or resumed.
-  double untuned_us(const TunableKernel& kernel, const gdn::Problem& problem);
+  /// The trial of `point` (with `members`, labelled `label`): compiled, run and stored.
+  TrialResult measure(const TunableKernel& kernel, const gdn::Problem& problem, const Point& point,
+                      const Members& members, const std::string& label);
+  /// The trial of `kernel`'s untuned op on `problem`: resumed from the store, or measured
+  /// (`measured` set); none where the untuned point does not build.
+  std::optional<TrialResult> untuned_trial(const TunableKernel& kernel, const gdn::Problem& problem,
+                                           bool& measured);
   CompileQueue& queue_for(const TunableKernel& kernel);
   TrialRequest request_for(const TunableKernel& kernel, const gdn::Problem& problem,
                            const Point& values) const;
