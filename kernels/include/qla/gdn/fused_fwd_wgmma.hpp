@@ -18,7 +18,7 @@ inline constexpr int kFusedWgmmaBlockVValues[] = {64};    ///< BV: one state war
 inline constexpr int kFusedWgmmaStagesValues[] = {2, 3};  ///< TMA input ring depth
 inline constexpr int kFusedWgmmaFp16Values[] = {1, 0};    ///< 1: fp16 operands, 0: input dtype
 
-/// The declaration of gdn.fused_fwd_wgmma (qla/family.hpp). Default c64.bv64.s2.f1.
+/// The declaration of gdn.fused_fwd_wgmma (qla/family.hpp). Default c64.bv64.s3.f1.
 struct FusedFwdWgmmaFamily {
   using Config = FusedFwdConfig;
   static constexpr const char* kId = "gdn.fused_fwd_wgmma";
@@ -32,8 +32,8 @@ struct FusedFwdWgmmaFamily {
            "GEMM operands fp16 (bf16 inputs converted in shared memory; 11-bit intermediates) or "
            "the input dtype"),
   };
-  static constexpr Config kDefault = {64, 64, 2, 8, 0, 0, 1, 1};
-  static constexpr Config kAot[] = {{64, 64, 2, 8, 0, 0, 1, 1}};
+  static constexpr Config kDefault = {64, 64, 3, 8, 0, 0, 1, 1};
+  static constexpr Config kAot[] = {{64, 64, 3, 8, 0, 0, 1, 1}};
   /// A target with wgmma and setmaxnreg; shared memory within its opt-in limit.
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v, fp32 β.

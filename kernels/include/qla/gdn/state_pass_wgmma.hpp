@@ -16,7 +16,7 @@
 
 namespace qla::gdn {
 
-/// The declaration of gdn.state_pass_wgmma (qla/family.hpp). Default c64.bv64.s2.f1.
+/// The declaration of gdn.state_pass_wgmma (qla/family.hpp). Default c64.bv64.s3.f1.
 struct StatePassWgmmaFamily {
   using Config = FusedFwdConfig;
   static constexpr const char* kId = "gdn.state_pass_wgmma";
