@@ -19,6 +19,11 @@ template <class A>
 struct IsSame<A, A> {
   static constexpr bool value = true;
 };
+/// A compile-time bool as a type (std::bool_constant, which NVRTC's headers lack).
+template <bool B>
+struct BoolConstant {
+  static constexpr bool value = B;
+};
 
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }

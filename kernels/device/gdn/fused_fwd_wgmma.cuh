@@ -494,18 +494,27 @@ __global__ void __launch_bounds__(384, 1)
       cuda::wgmma_wait<1>();  // U done (O₁ may run on)
     cuda::fence_operands(u);
     unsigned aw[4][4];
+    // Columns past the valid rows are 0 (U there reads stale K rows): selects only in a partial
+    // chunk, so a full one (the uniform branch) has none on the chain.
+    const auto form_w = [&](auto full) {
 #pragma unroll
-    for (int q = 0; q < 4; ++q)
+      for (int q = 0; q < 4; ++q)
 #pragma unroll
-      for (int m = 0; m < 4; ++m) {
-        const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
-        float v0, v1;
-        cuda::unpack2<TIn>(vt[q][m], v0, v1);
-        const int tc = 8 * j + 2 * t4;
-        const float w0 = tc < rows ? v0 - u[idx] * ecol[2 * j] : 0.f;
-        const float w1 = tc + 1 < rows ? v1 - u[idx + 1] * ecol[2 * j + 1] : 0.f;
-        aw[q][m] = cuda::pack2<T>(w0, w1);
-      }
+        for (int m = 0; m < 4; ++m) {
+          const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
+          float v0, v1;
+          cuda::unpack2<TIn>(vt[q][m], v0, v1);
+          const int tc = 8 * j + 2 * t4;
+          const float w0 = v0 - u[idx] * ecol[2 * j];
+          const float w1 = v1 - u[idx + 1] * ecol[2 * j + 1];
+          aw[q][m] = cuda::pack2<T>(decltype(full)::value || tc < rows ? w0 : 0.f,
+                                    decltype(full)::value || tc + 1 < rows ? w1 : 0.f);
+        }
+    };
+    if (rows == kC)
+      form_w(cuda::BoolConstant<true>{});
+    else
+      form_w(cuda::BoolConstant<false>{});
     probe.mark(Ph::kStateW);
 
     cuda::mbar_wait(&aux_full[slot], (c >> 1) & 1);
