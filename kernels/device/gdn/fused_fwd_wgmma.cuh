@@ -22,9 +22,10 @@
 //      Sᵀ = e^{g_L} Sᵀ + (V_dᵀ ⊙ Γ) K,  Γ_t = e^{g_L − g_t} (0 past the valid rows)   (RS, MN-major
 //      K)
 //    Only U → W → V_d → S is serial. O₁ is issued behind U and waited behind V_d; O₂ is issued
-//    behind the state update and waited with it (ptxas will not keep it in flight across the
-//    loop's back edge); Oᵀ is packed then and staged (stmatrix.trans) under the next chunk's V_d
-//    into a two-slot ring that the store warp stores.
+//    before the state update, so the tensor pipe runs it while the decay and Γ are applied for
+//    the update, and waited with it (ptxas will not keep it in flight across the loop's back
+//    edge); Oᵀ is packed then and staged (stmatrix.trans) under the next chunk's V_d into a
+//    two-slot ring that the store warp stores.
 // A partial last chunk loads whole boxes (rows of the next sequence, or zeros past the tensor;
 // with fewer than 64 tokens per batch row the boxes are that short and the tile rows past them
 // stale); every product that reads those rows is masked by a select, and the K rows the state
@@ -532,9 +533,6 @@ __global__ void __launch_bounds__(384, 1)
     if constexpr (!kStateOnly) {
       if (c > 0) stage_o(c - 1);
     }
-    const float decay = gt->decay;  // under V_d: no wgmma in flight reads Sᵀ
-#pragma unroll
-    for (int i = 0; i < 64; ++i) st[i] *= decay;
     float gam[16];
     column_factors(gt->gam, gam);
     if constexpr (!kStateOnly) {
@@ -553,13 +551,31 @@ __global__ void __launch_bounds__(384, 1)
     cuda::fence_operands(vd);
     probe.mark(Ph::kStateVd);
 
-    unsigned avd[4][4], avg[4][4];
+    // O₂ first: the tensor pipe runs it while the decay and Γ are applied for the update, which
+    // follows it; the one wait below is the update's. (Issued after the update, O₂'s tensor time
+    // was on the chain: ptxas cannot keep it in flight across the loop's back edge.)
+    if constexpr (!kStateOnly) {
+      unsigned avd[4][4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q)
+#pragma unroll
+        for (int r = 0; r < 4; ++r)
+          avd[q][r] = cuda::pack2<T>(vd[8 * q + 2 * r], vd[8 * q + 2 * r + 1]);
+      cuda::wgmma_fence();
+#pragma unroll
+      for (int q = 0; q < 4; ++q)
+        cuda::Wgmma<64, T, false>::rs(o, avd[q], cuda::k_major_sw128(pg, q, kBox), 1);
+      cuda::wgmma_commit();
+    }
+    const float decay = gt->decay;  // behind O₂'s issue: under its tensor-pipe time
+#pragma unroll
+    for (int i = 0; i < 64; ++i) st[i] *= decay;
+    unsigned avg[4][4];
 #pragma unroll
     for (int q = 0; q < 4; ++q)
 #pragma unroll
       for (int r = 0; r < 4; ++r) {
         const int idx = 8 * q + 2 * r, j = idx / 4;
-        avd[q][r] = cuda::pack2<T>(vd[idx], vd[idx + 1]);
         avg[q][r] = cuda::pack2<T>(vd[idx] * gam[2 * j], vd[idx + 1] * gam[2 * j + 1]);
       }
     if (rows < kC) {  // the state update reads K's rows past the chunk: make them finite (zero)
@@ -576,14 +592,7 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
     for (int q = 0; q < 4; ++q)
       cuda::Wgmma<128, T, true>::rs(st, avg[q], cuda::mn_major_sw128(stg + kL.k, q, kBox), 1);
-    if constexpr (!kStateOnly) {
-#pragma unroll
-      for (int q = 0; q < 4; ++q)
-        cuda::Wgmma<64, T, false>::rs(o, avd[q], cuda::k_major_sw128(pg, q, kBox), 1);
-    }
     cuda::wgmma_commit();
-    // Both: ptxas cannot keep O₂ in flight across the loop's back edge (it injects this wait at
-    // the next chunk's first read of Sᵀ), so O₂ costs its tensor-pipe time on the chain.
     cuda::wgmma_wait<0>();
     cuda::fence_operands(st);
     if constexpr (!kStateOnly) {
