@@ -280,6 +280,36 @@ TEST(FusedForwardRules, SplitMatchesReferenceSplit) {
   EXPECT_THROW(gdn::cp_split(p, 0, 64), UserError);
 }
 
+// Where the untuned op launches the CP kernels at all (the tuner does not search them elsewhere):
+// wherever the untuned plan runs CP, and at some chunk size of the plan's space where the rule
+// turns it on and its piece length cuts a sequence.
+TEST(FusedForwardRules, UntunedOpRunsCpWhereTheRuleCutsASequence) {
+  const ArchInfo& h200 = kH200;
+  const std::vector<std::int64_t> s2k{0, 2048}, s8k{0, 8192}, s32k{0, 32768},
+      v4{0, 8192, 16384, 24576, 32768};
+  for (const int h_v : {8, 16, 32, 64})
+    for (const auto* cu : {&s2k, &s8k, &s32k, &v4}) {
+      const gdn::Problem p = problem(*cu, h_v / 4, h_v);
+      SCOPED_TRACE(p.label());
+      const auto other = gdn::other_cp_plan_point(p, h200);
+      ASSERT_TRUE(other.has_value());
+      if (gdn::FwdPlanConfig::from_point(*other).cp == 0) {  // the untuned plan runs CP
+        EXPECT_TRUE(gdn::untuned_op_runs_cp(p, h200));
+      }
+      if (!gdn::cp_untuned_rule(p, 64) && !gdn::cp_untuned_rule(p, 32)) {
+        EXPECT_FALSE(gdn::untuned_op_runs_cp(p, h200));
+      }
+    }
+  EXPECT_TRUE(gdn::untuned_op_runs_cp(problem(s32k, 2, 8), h200));
+  // 2/8 1x2048: off at C = 64 (32 chunks < 8·H_v), on at C = 32 (64 chunks, cut in 16-chunk
+  // pieces).
+  ASSERT_FALSE(gdn::cp_untuned_rule(problem(s2k, 2, 8), 64));
+  EXPECT_TRUE(gdn::untuned_op_runs_cp(problem(s2k, 2, 8), h200));
+  // 64 value heads are over the rule's 16; one chunk cuts into nothing.
+  EXPECT_FALSE(gdn::untuned_op_runs_cp(problem(s32k, 16, 64), h200));
+  EXPECT_FALSE(gdn::untuned_op_runs_cp(problem({0, 64}, 2, 8), h200));
+}
+
 // The tuner's second plan trial: the other CP decision than the untuned rule's, with a piece length
 // that really cuts a sequence (a CP plan that cuts nothing runs without CP, the untuned plan
 // again).

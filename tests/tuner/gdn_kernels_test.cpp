@@ -56,6 +56,31 @@ TEST(GdnTunableKernels, TheForwardKernelsAndThePlanKnobs) {
   EXPECT_EQ(by_role[""], (std::set<std::string>{"gdn.fwd_plan"}));  // the plan: no variants
 }
 
+// The CP kernels are launched only where the untuned op runs CP (gdn::untuned_op_runs_cp), so
+// `qla tune` does not search them elsewhere; every other kernel is always launched.
+TEST(GdnTunableKernels, TheCpKernelsAreLaunchedOnlyWhereTheUntunedOpRunsCp) {
+  gdn::Problem with_cp, without_cp;  // 2/8 and 16/64 1x32768: the rule is on, then off
+  for (gdn::Problem* p : {&with_cp, &without_cp}) {
+    p->tokens = 32768;
+    p->cu_seqlens = {0, 32768};
+  }
+  with_cp.h_qk = 2;
+  with_cp.h_v = 8;
+  without_cp.h_qk = 16;
+  without_cp.h_v = 64;
+  ASSERT_TRUE(gdn::untuned_op_runs_cp(with_cp, kH100));
+  ASSERT_FALSE(gdn::untuned_op_runs_cp(without_cp, kH100));
+  int cp_kernels = 0;
+  for (const auto& k : gdn_tunable_kernels({}, kH100)) {
+    SCOPED_TRACE(k.space.kernel);
+    EXPECT_TRUE(k.launched_for(with_cp));
+    const bool cp = k.role == "cp_state_pass" || k.role == "cp_correct";
+    cp_kernels += cp;
+    EXPECT_EQ(k.launched_for(without_cp), !cp);
+  }
+  EXPECT_EQ(cp_kernels, 3);  // the two state passes and the correction
+}
+
 // The plan's second trial is the other CP decision (gdn::other_cp_plan_point), and its search keeps
 // one plan per op (gdn::canonical_plan_point); the kernels have neither.
 TEST(GdnTunableKernels, ThePlanTriesTheOtherCpDecisionAndSkipsEquivalentPlans) {

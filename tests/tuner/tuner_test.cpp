@@ -743,5 +743,54 @@ TEST(Tuner, AVariantWhoseUntunedOpIsFarSlowerIsNotSearched) {
   EXPECT_TRUE(other.slow_variants(two_variants(), p, 1.5).empty());
 }
 
+// `qla tune`'s choice per kernel (Tuner::tune_or_keep): a kernel the untuned op does not launch for
+// a problem (every config would time the same op) keeps its untuned op, measured once, as its
+// winner; where it is launched, and for kernels without the predicate, the search runs; a slow
+// variant is kept too, for its own reason.
+TEST(Tuner, AKernelTheUntunedOpDoesNotLaunchIsNotSearched) {
+  TempDir dir;
+  Store store = Store::open(dir.file("t.sqlite"), Store::Mode::kReadWrite);
+  FakeBackend backend(FakeOptions{});
+  TuneOptions opt;
+  opt.strategy = Strategy::kExhaustive;
+  opt.budget.max_trials = 6;
+  Tuner tuner(store, fake_device(), ArchInfo{}, backend, 0, opt);
+  const gdn::Problem short_seq = varlen_problem({2048}), long_seq = varlen_problem({32768});
+  TunableKernel cp = fake_kernel();
+  cp.space.kernel = "test.fake_cp";
+  cp.launched = [](const gdn::Problem& p) { return p.total_tokens() > 8192; };
+  const Point untuned = fake_space().default_point;
+
+  const TuneOutcome kept = tuner.tune_or_keep(cp, short_seq, {});
+  EXPECT_TRUE(kept.skipped);
+  EXPECT_EQ(kept.skip_reason, kSkipNotLaunched);
+  EXPECT_EQ(kept.trials, 1u);
+  EXPECT_EQ(kept.measured, 1u);
+  ASSERT_TRUE(kept.winner);
+  EXPECT_EQ(kept.winner->values, untuned);
+  const auto stored = store.winner(fake_device(), cp.identity(), short_seq);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->values, untuned);
+  EXPECT_EQ(backend.trials_run(), 1);
+  // Again: resumed, nothing measured.
+  EXPECT_EQ(tuner.tune_or_keep(cp, short_seq, {}).measured, 0u);
+  EXPECT_EQ(backend.trials_run(), 1);
+
+  // Launched: the whole budget, as tune() gives it.
+  const TuneOutcome searched = tuner.tune_or_keep(cp, long_seq, {});
+  EXPECT_FALSE(searched.skipped);
+  EXPECT_TRUE(searched.skip_reason.empty());
+  EXPECT_EQ(searched.trials, opt.budget.max_trials);
+  // No predicate: always launched. In `slow`: kept as a slow variant.
+  TunableKernel plain = fake_kernel();
+  plain.space.kernel = "test.fake_plain";
+  EXPECT_TRUE(plain.launched_for(short_seq));
+  EXPECT_EQ(tuner.tune_or_keep(plain, short_seq, {}).trials, opt.budget.max_trials);
+  const TuneOutcome slow = tuner.tune_or_keep(plain, long_seq, {"test.fake_plain"});
+  EXPECT_TRUE(slow.skipped);
+  EXPECT_EQ(slow.skip_reason, kSkipSlowVariant);
+  EXPECT_EQ(slow.trials, 1u);
+}
+
 }  // namespace
 }  // namespace qla::tuner

@@ -148,11 +148,11 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
   bool stopped = false;
   for (const gdn::Problem& problem : problems) {
     // Variants of a role (the chunk forward's mma, warp-specialised and wgmma kernels) whose
-    // untuned op is far slower than another's get no search: their untuned op is their winner.
+    // untuned op is far slower than another's get no search, nor do kernels the untuned op does
+    // not launch for the problem (the CP kernels without CP): their untuned op is their winner.
     const std::set<std::string> slow = tuner.slow_variants(kernels, problem, a.skip_slow);
     for (const tuner::TunableKernel& k : kernels) {
-      const tuner::TuneOutcome out =
-          slow.count(k.space.kernel) ? tuner.keep_untuned(k, problem) : tuner.tune(k, problem);
+      const tuner::TuneOutcome out = tuner.tune_or_keep(k, problem, slow);
       ++done;
       if (tty) std::fprintf(stderr, "\r\033[K");
       std::fprintf(stderr,
@@ -164,6 +164,7 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
           {"kernel", out.kernel},           {"problem", out.problem},   {"trials", out.trials},
           {"measured", out.measured},       {"resumed", out.resumed},   {"seeded", out.seeded},
           {"transferred", out.transferred}, {"recalled", out.recalled}, {"skipped", out.skipped}};
+      if (out.skipped) row["skip_reason"] = out.skip_reason;
       nlohmann::json statuses;
       for (std::size_t s = 0; s < out.by_status.size(); ++s)
         if (out.by_status[s])
@@ -180,9 +181,11 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
                          {"median_us", out.winner->median_us},
                          {"default_median_us", out.winner->default_median_us}};
       }
-      if (out.skipped)
+      if (out.skip_reason == tuner::kSkipSlowVariant)
         std::fprintf(stderr, ", not searched (untuned op over %.4gx another variant's)",
                      a.skip_slow);
+      else if (out.skipped)
+        std::fprintf(stderr, ", not searched (the untuned op does not launch it here)");
       std::fprintf(stderr, ", elapsed %s\n", fmt_duration(elapsed()).c_str());
       summary.push_back(row);
       if (out.stopped) {

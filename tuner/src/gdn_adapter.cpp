@@ -48,6 +48,11 @@ bool in_forward_op(const cuda::KernelFamily& f) {
                    f.role) != std::end(gdn::kFusedForwardRoles);
 }
 
+bool is_cp_role(const std::string& role) {
+  return std::find(std::begin(gdn::kCpRoles), std::end(gdn::kCpRoles), role) !=
+         std::end(gdn::kCpRoles);
+}
+
 bool is_chunk_fwd(const std::string& kernel) {
   return gdn::fused_fwd_family_space(kernel) != nullptr;
 }
@@ -325,6 +330,8 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
     k.space = *f.space;
     k.source_hash = family_source_hash(f, untuned_op);
     k.role = f.role;
+    if (is_cp_role(f.role))  // launched only where the untuned op runs CP
+      k.launched = [arch](const gdn::Problem& p) { return gdn::untuned_op_runs_cp(p, arch); };
     if (shares_chunk(id) && !is_chunk_fwd(id)) {
       // In the op a chunk-sharing kernel runs only at a chunk size the plan has (gdn.cumsum also
       // builds C = 128, which no chunk forward consumes): its other points are not searched. The

@@ -261,11 +261,13 @@ std::optional<TrialResult> Tuner::untuned_trial(const TunableKernel& kernel,
   return measure(kernel, problem, point, members, label);
 }
 
-TuneOutcome Tuner::keep_untuned(const TunableKernel& kernel, const gdn::Problem& problem) {
+TuneOutcome Tuner::keep_untuned(const TunableKernel& kernel, const gdn::Problem& problem,
+                                const char* reason) {
   TuneOutcome out;
   out.kernel = kernel.space.kernel;
   out.problem = problem_key(problem);
   out.skipped = true;
+  out.skip_reason = reason;
   const KernelIdentity id = kernel.identity();
   if (auto w = store_.winner(device_, id, problem)) {  // decided before: a search's, or this
     out.winner = w;
@@ -285,6 +287,13 @@ TuneOutcome Tuner::keep_untuned(const TunableKernel& kernel, const gdn::Problem&
   store_.put_winner(device_, id, problem, w, run_id_);
   out.winner = w;
   return out;
+}
+
+TuneOutcome Tuner::tune_or_keep(const TunableKernel& kernel, const gdn::Problem& problem,
+                                const std::set<std::string>& slow) {
+  if (!kernel.launched_for(problem)) return keep_untuned(kernel, problem, kSkipNotLaunched);
+  if (slow.count(kernel.space.kernel)) return keep_untuned(kernel, problem, kSkipSlowVariant);
+  return tune(kernel, problem);
 }
 
 std::set<std::string> Tuner::slow_variants(const std::vector<TunableKernel>& kernels,

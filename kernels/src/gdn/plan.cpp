@@ -550,6 +550,12 @@ Point untuned_fused_point(const std::string& kernel, const Problem& problem, con
                               split ? split->first.pieces() : 0, arch);
 }
 
+bool untuned_op_runs_cp(const Problem& problem, const ArchInfo& arch) {
+  return std::any_of(std::begin(kFwdPlanChunkValues), std::end(kFwdPlanChunkValues), [&](int c) {
+    return decide_cp(problem, problem.num_sequences(), c, CpMode::kAuto, 0, arch).has_value();
+  });
+}
+
 std::optional<Point> other_cp_plan_point(const Problem& problem, const ArchInfo& arch) {
   FwdPlanConfig c = FwdPlanConfig::from_point(fwd_plan_space().default_point);
   const auto cuts = [&](CpMode mode, int piece_chunks) {

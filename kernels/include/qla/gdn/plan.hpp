@@ -140,6 +140,8 @@ inline const SpaceDecl& fwd_plan_space() { return space_of<FwdPlanFamily>(); }
 /// one of kStatePassVariants).
 inline constexpr const char* kFusedForwardRoles[] = {"gate_prep",     "ut_prep",    "cp_warmup",
                                                      "cp_state_pass", "cp_correct", "chunk_fwd"};
+/// Of those, the roles the fused forward launches only where it runs CP (untuned_op_runs_cp).
+inline constexpr const char* kCpRoles[] = {"cp_warmup", "cp_state_pass", "cp_correct"};
 
 /// The kernels of the fused path that share the plan's chunk size C (their "chunk" axis).
 inline constexpr const char* kChunkSharingKernels[] = {
@@ -173,6 +175,11 @@ Point untuned_fused_point(const std::string& kernel, const Problem& problem, con
 /// measures it right after the untuned plan: its walk from the untuned point moves one axis value
 /// at a time and, with a small budget, may never reach the other CP decision. Host-only.
 std::optional<Point> other_cp_plan_point(const Problem& problem, const ArchInfo& arch);
+
+/// Whether the untuned op splits `problem` into CP pieces on `arch` at some chunk size of the op
+/// plan's space (kFwdPlanChunkValues), so that it launches the CP warm-up, state pass and
+/// correction. Where it does not, every config of those kernels times the same op. Host-only.
+bool untuned_op_runs_cp(const Problem& problem, const ArchInfo& arch);
 
 /// The plan point that runs the same op as `point` for `problem` on `arch`, with every knob that op
 /// does not use at its first value, so equivalent points have one representative: the chunk-forward

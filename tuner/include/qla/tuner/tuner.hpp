@@ -72,6 +72,13 @@ struct TunableKernel {
   /// The op role the kernel fills (e.g. "chunk_fwd"): kernels of one role are variants, one of
   /// which a plan runs (Tuner::slow_variants). Empty: none.
   std::string role = {};
+  /// Whether the untuned op launches the kernel for a problem (the CP kernels: only where the
+  /// untuned op runs CP). Where it does not, every config times the same op, so `qla tune` keeps
+  /// the untuned op's trial as the winner instead of searching (Tuner::keep_untuned). Empty:
+  /// always launched.
+  std::function<bool(const gdn::Problem&)> launched = {};
+  /// launched(problem), or true.
+  bool launched_for(const gdn::Problem& problem) const { return !launched || launched(problem); }
   /// Kernel id, source hash and the space's hash in hex.
   KernelIdentity identity() const;
   /// baseline(problem), or the space's default.
@@ -133,9 +140,15 @@ struct TuneOutcome {
   bool winner_reused = false;  ///< the store's decided winner was kept (nothing new measured)
   bool stopped = false;        ///< `stop` ended it; no winner was decided
   bool budget_exhausted = false;
-  /// A slow variant not searched (Tuner::keep_untuned).
+  /// Not searched (Tuner::keep_untuned), and why: kSkipSlowVariant or kSkipNotLaunched.
   bool skipped = false;
+  std::string skip_reason;
 };
+
+/// TuneOutcome::skip_reason of a variant whose untuned op is far slower than another's.
+inline constexpr const char* kSkipSlowVariant = "slow variant";
+/// TuneOutcome::skip_reason of a kernel the untuned op does not launch for the problem.
+inline constexpr const char* kSkipNotLaunched = "not launched";
 
 class Tuner {
  public:
@@ -151,10 +164,16 @@ class Tuner {
   /// tune() for each of them.
   std::set<std::string> slow_variants(const std::vector<TunableKernel>& kernels,
                                       const gdn::Problem& problem, double ratio);
-  /// A slow variant's outcome without a search: the store's winner where one was decided (an
-  /// earlier search's), else its untuned op (measured or resumed) becomes the winner, so the plans
-  /// that run it still find a config. TuneOutcome::skipped is set.
-  TuneOutcome keep_untuned(const TunableKernel& kernel, const gdn::Problem& problem);
+  /// A kernel's outcome without a search: the store's winner where one was decided (an earlier
+  /// search's), else its untuned op (measured or resumed) becomes the winner, so the plans that
+  /// run it still find a config. TuneOutcome::skipped is set, and skip_reason to `reason`.
+  TuneOutcome keep_untuned(const TunableKernel& kernel, const gdn::Problem& problem,
+                           const char* reason = kSkipSlowVariant);
+  /// What `qla tune` does for one kernel and problem: keep_untuned() where the untuned op does not
+  /// launch the kernel (TunableKernel::launched: every config would time the same op) or where it
+  /// is one of `slow` (slow_variants()), else tune().
+  TuneOutcome tune_or_keep(const TunableKernel& kernel, const gdn::Problem& problem,
+                           const std::set<std::string>& slow);
 
  private:
   /// The trial of `point` (with `members`, labelled `label`): compiled, run and stored.
