@@ -280,26 +280,34 @@ TEST(FusedForwardRules, SplitMatchesReferenceSplit) {
   EXPECT_THROW(gdn::cp_split(p, 0, 64), UserError);
 }
 
+// 8 to 64 value heads (a quarter as many query/key heads) over one 2048-, 8192- or 32768-token
+// sequence or four of 8192: where the untuned CP rule turns on and where it does not.
+std::vector<gdn::Problem> cp_grid() {
+  const std::vector<std::int64_t> s2k{0, 2048}, s8k{0, 8192}, s32k{0, 32768},
+      v4{0, 8192, 16384, 24576, 32768};
+  std::vector<gdn::Problem> out;
+  for (const int h_v : {8, 16, 32, 64})
+    for (const auto* cu : {&s2k, &s8k, &s32k, &v4}) out.push_back(problem(*cu, h_v / 4, h_v));
+  return out;
+}
+
 // Where the untuned op launches the CP kernels at all (the tuner does not search them elsewhere):
 // wherever the untuned plan runs CP, and at some chunk size of the plan's space where the rule
 // turns it on and its piece length cuts a sequence.
 TEST(FusedForwardRules, UntunedOpRunsCpWhereTheRuleCutsASequence) {
   const ArchInfo& h200 = kH200;
-  const std::vector<std::int64_t> s2k{0, 2048}, s8k{0, 8192}, s32k{0, 32768},
-      v4{0, 8192, 16384, 24576, 32768};
-  for (const int h_v : {8, 16, 32, 64})
-    for (const auto* cu : {&s2k, &s8k, &s32k, &v4}) {
-      const gdn::Problem p = problem(*cu, h_v / 4, h_v);
-      SCOPED_TRACE(p.label());
-      const auto other = gdn::other_cp_plan_point(p, h200);
-      ASSERT_TRUE(other.has_value());
-      if (gdn::FwdPlanConfig::from_point(*other).cp == 0) {  // the untuned plan runs CP
-        EXPECT_TRUE(gdn::untuned_op_runs_cp(p, h200));
-      }
-      if (!gdn::cp_untuned_rule(p, 64) && !gdn::cp_untuned_rule(p, 32)) {
-        EXPECT_FALSE(gdn::untuned_op_runs_cp(p, h200));
-      }
+  const std::vector<std::int64_t> s2k{0, 2048}, s32k{0, 32768};
+  for (const gdn::Problem& p : cp_grid()) {
+    SCOPED_TRACE(p.label());
+    const auto other = gdn::other_cp_plan_point(p, h200);
+    ASSERT_TRUE(other.has_value());
+    if (gdn::FwdPlanConfig::from_point(*other).cp == 0) {  // the untuned plan runs CP
+      EXPECT_TRUE(gdn::untuned_op_runs_cp(p, h200));
     }
+    if (!gdn::cp_untuned_rule(p, 64) && !gdn::cp_untuned_rule(p, 32)) {
+      EXPECT_FALSE(gdn::untuned_op_runs_cp(p, h200));
+    }
+  }
   EXPECT_TRUE(gdn::untuned_op_runs_cp(problem(s32k, 2, 8), h200));
   // 2/8 1x2048: off at C = 64 (32 chunks < 8·H_v), on at C = 32 (64 chunks, cut in 16-chunk
   // pieces).
@@ -316,29 +324,26 @@ TEST(FusedForwardRules, UntunedOpRunsCpWhereTheRuleCutsASequence) {
 TEST(FusedForwardRules, OtherCpPlanPointTurnsTheUntunedDecisionAround) {
   const ArchInfo& h200 = kH200;
   const auto& s = gdn::fwd_plan_space();
-  const std::vector<std::int64_t> s2k{0, 2048}, s8k{0, 8192}, s32k{0, 32768},
-      v4{0, 8192, 16384, 24576, 32768};
-  for (const int h_v : {8, 16, 32, 64})
-    for (const auto* cu : {&s2k, &s8k, &s32k, &v4}) {
-      const gdn::Problem p = problem(*cu, h_v / 4, h_v);
-      SCOPED_TRACE(p.label());
-      const auto other = gdn::other_cp_plan_point(p, h200);
-      ASSERT_TRUE(other.has_value());
-      const auto c = gdn::FwdPlanConfig::from_point(*other);
-      // Only the CP decision and the piece length move from the default.
-      EXPECT_EQ(with_value(s, with_value(s, *other, "cp", 2), "piece_chunks", 0), s.default_point);
-      if (gdn::cp_untuned_rule(p, 64)) {
-        EXPECT_EQ(s.label(*other), "c64.cp0.pc0.th10.v0.sv0");
-        continue;
-      }
-      EXPECT_EQ(c.cp, 1);
-      long long chunks = 0;
-      for (std::size_t i = 0; i + 1 < cu->size(); ++i)
-        chunks += ((*cu)[i + 1] - (*cu)[i] + 63) / 64;
-      const int l =
-          c.piece_chunks > 0 ? c.piece_chunks : gdn::cp_piece_chunks_untuned(h_v, chunks, 132);
-      EXPECT_TRUE(gdn::cp_split(p, l, 64).splits()) << s.label(*other);
+  const std::vector<std::int64_t> s2k{0, 2048}, s32k{0, 32768};
+  for (const gdn::Problem& p : cp_grid()) {
+    SCOPED_TRACE(p.label());
+    const auto other = gdn::other_cp_plan_point(p, h200);
+    ASSERT_TRUE(other.has_value());
+    const auto c = gdn::FwdPlanConfig::from_point(*other);
+    // Only the CP decision and the piece length move from the default.
+    EXPECT_EQ(with_value(s, with_value(s, *other, "cp", 2), "piece_chunks", 0), s.default_point);
+    if (gdn::cp_untuned_rule(p, 64)) {
+      EXPECT_EQ(s.label(*other), "c64.cp0.pc0.th10.v0.sv0");
+      continue;
     }
+    EXPECT_EQ(c.cp, 1);
+    long long chunks = 0;
+    for (std::size_t i = 0; i + 1 < p.cu_seqlens.size(); ++i)
+      chunks += (p.cu_seqlens[i + 1] - p.cu_seqlens[i] + 63) / 64;
+    const int l =
+        c.piece_chunks > 0 ? c.piece_chunks : gdn::cp_piece_chunks_untuned(p.h_v, chunks, 132);
+    EXPECT_TRUE(gdn::cp_split(p, l, 64).splits()) << s.label(*other);
+  }
   // 2/8 1x2048: the untuned length, 8 chunks (twice FlashQLA's 4), cuts it into 4 pieces.
   EXPECT_EQ(s.label(gdn::other_cp_plan_point(problem(s2k, 2, 8), h200).value()),
             "c64.cp1.pc0.th10.v0.sv0");
