@@ -722,7 +722,7 @@ TEST(Tuner, AVariantWhoseUntunedOpIsFarSlowerIsNotSearched) {
 
   // The slow variant as `qla tune` keeps it: its untuned op, resumed, is its winner in the store.
   const TuneOutcome skipped = tuner.keep_untuned(kernels[1], p);
-  EXPECT_TRUE(skipped.skipped);
+  EXPECT_TRUE(skipped.skipped());
   EXPECT_EQ(skipped.measured, 0u);
   EXPECT_EQ(skipped.resumed, 1u);
   ASSERT_TRUE(skipped.winner);
@@ -762,7 +762,7 @@ TEST(Tuner, AKernelTheUntunedOpDoesNotLaunchIsNotSearched) {
   const Point untuned = fake_space().default_point;
 
   const TuneOutcome kept = tuner.tune_or_keep(cp, short_seq, {});
-  EXPECT_TRUE(kept.skipped);
+  EXPECT_TRUE(kept.skipped());
   EXPECT_EQ(kept.skip_reason, kSkipNotLaunched);
   EXPECT_EQ(kept.trials, 1u);
   EXPECT_EQ(kept.measured, 1u);
@@ -778,7 +778,7 @@ TEST(Tuner, AKernelTheUntunedOpDoesNotLaunchIsNotSearched) {
 
   // Launched: the whole budget, as tune() gives it.
   const TuneOutcome searched = tuner.tune_or_keep(cp, long_seq, {});
-  EXPECT_FALSE(searched.skipped);
+  EXPECT_FALSE(searched.skipped());
   EXPECT_TRUE(searched.skip_reason.empty());
   EXPECT_EQ(searched.trials, opt.budget.max_trials);
   // No predicate: always launched. In `slow`: kept as a slow variant.
@@ -787,7 +787,7 @@ TEST(Tuner, AKernelTheUntunedOpDoesNotLaunchIsNotSearched) {
   EXPECT_TRUE(plain.launched_for(short_seq));
   EXPECT_EQ(tuner.tune_or_keep(plain, short_seq, {}).trials, opt.budget.max_trials);
   const TuneOutcome slow = tuner.tune_or_keep(plain, long_seq, {"test.fake_plain"});
-  EXPECT_TRUE(slow.skipped);
+  EXPECT_TRUE(slow.skipped());
   EXPECT_EQ(slow.skip_reason, kSkipSlowVariant);
   EXPECT_EQ(slow.trials, 1u);
 }

@@ -163,8 +163,8 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
       nlohmann::json row = {
           {"kernel", out.kernel},           {"problem", out.problem},   {"trials", out.trials},
           {"measured", out.measured},       {"resumed", out.resumed},   {"seeded", out.seeded},
-          {"transferred", out.transferred}, {"recalled", out.recalled}, {"skipped", out.skipped}};
-      if (out.skipped) row["skip_reason"] = out.skip_reason;
+          {"transferred", out.transferred}, {"recalled", out.recalled}, {"skipped", out.skipped()}};
+      if (out.skipped()) row["skip_reason"] = out.skip_reason;
       nlohmann::json statuses;
       for (std::size_t s = 0; s < out.by_status.size(); ++s)
         if (out.by_status[s])
@@ -184,7 +184,7 @@ int run_tune(const TuneArgs& a, const std::string& command_line) {
       if (out.skip_reason == tuner::kSkipSlowVariant)
         std::fprintf(stderr, ", not searched (untuned op over %.4gx another variant's)",
                      a.skip_slow);
-      else if (out.skipped)
+      else if (out.skipped())
         std::fprintf(stderr, ", not searched (the untuned op does not launch it here)");
       std::fprintf(stderr, ", elapsed %s\n", fmt_duration(elapsed()).c_str());
       summary.push_back(row);

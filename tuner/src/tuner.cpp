@@ -266,7 +266,6 @@ TuneOutcome Tuner::keep_untuned(const TunableKernel& kernel, const gdn::Problem&
   TuneOutcome out;
   out.kernel = kernel.space.kernel;
   out.problem = problem_key(problem);
-  out.skipped = true;
   out.skip_reason = reason;
   const KernelIdentity id = kernel.identity();
   if (auto w = store_.winner(device_, id, problem)) {  // decided before: a search's, or this

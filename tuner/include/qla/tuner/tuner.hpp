@@ -140,9 +140,10 @@ struct TuneOutcome {
   bool winner_reused = false;  ///< the store's decided winner was kept (nothing new measured)
   bool stopped = false;        ///< `stop` ended it; no winner was decided
   bool budget_exhausted = false;
-  /// Not searched (Tuner::keep_untuned), and why: kSkipSlowVariant or kSkipNotLaunched.
-  bool skipped = false;
+  /// Why it was not searched (Tuner::keep_untuned): kSkipSlowVariant or kSkipNotLaunched; empty
+  /// where it was.
   std::string skip_reason;
+  bool skipped() const { return !skip_reason.empty(); }
 };
 
 /// TuneOutcome::skip_reason of a variant whose untuned op is far slower than another's.
@@ -166,7 +167,7 @@ class Tuner {
                                       const gdn::Problem& problem, double ratio);
   /// A kernel's outcome without a search: the store's winner where one was decided (an earlier
   /// search's), else its untuned op (measured or resumed) becomes the winner, so the plans that
-  /// run it still find a config. TuneOutcome::skipped is set, and skip_reason to `reason`.
+  /// run it still find a config. TuneOutcome::skip_reason is `reason`.
   TuneOutcome keep_untuned(const TunableKernel& kernel, const gdn::Problem& problem,
                            const char* reason = kSkipSlowVariant);
   /// What `qla tune` does for one kernel and problem: keep_untuned() where the untuned op does not
