@@ -19,8 +19,8 @@ TEST(KktSolve, SpaceDeclaration) {
   const auto& s = gdn::kkt_solve_space();
   EXPECT_EQ(s.kernel, "gdn.kkt_solve");
   EXPECT_EQ(s.label(s.default_point), "c64.b16.w4.vh0.cs0");
-  // Every point builds on Hopper (the inversion block never exceeds the chunk, 3 C x C fp32 tiles
-  // fit); on a card with 48 KB of shared memory the C = 64 points do not.
+  // Every point builds on Hopper (the inversion block never exceeds the chunk, the tiles fit); on a
+  // card with 48 KB of shared memory the C = 64 points do not.
   const ArchInfo h100 = ArchInfo::named("sm_90a");
   EXPECT_EQ(s.enumerate(&h100).size(), s.size());
   EXPECT_TRUE(s.is_buildable(KktSolveConfig{32, 32, 4}.to_point(), h100));
@@ -28,7 +28,13 @@ TEST(KktSolve, SpaceDeclaration) {
   ArchInfo small = h100;
   small.smem_per_block_optin = 48 * 1024;
   EXPECT_FALSE(s.is_buildable(KktSolveConfig{64, 16, 4}.to_point(), small));
+  // b16 inverts by block rows, a warp per value head (K, M and each warp's area); b32 by doubling
+  // across the CTA (K, M, the inverse and the merges' scratch).
   EXPECT_EQ(gdn::kkt_solve_smem_bytes(KktSolveConfig{64, 16, 4}),
+            static_cast<std::size_t>(gdn::kkt_rows_layout(64, 4).bytes));
+  EXPECT_LT(gdn::kkt_solve_smem_bytes(KktSolveConfig{64, 16, 4}),
+            gdn::kkt_solve_smem_bytes(KktSolveConfig{64, 16, 8}));
+  EXPECT_EQ(gdn::kkt_solve_smem_bytes(KktSolveConfig{64, 32, 4}),
             static_cast<std::size_t>(gdn::kkt_solve_layout(64).bytes));
   gdn::Problem p;
   p.tokens = 64;

@@ -24,15 +24,22 @@ std::vector<cuda::KernelSpec> KktSolveFamily::deploy_specs(const Config& c, cons
 }
 
 std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c) {
-  return static_cast<std::size_t>(kkt_solve_layout(c.chunk).bytes);
+  return static_cast<std::size_t>(c.block == 16 ? kkt_rows_layout(c.chunk, c.warps).bytes
+                                                : kkt_solve_layout(c.chunk).bytes);
 }
 
 cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta) {
+  const std::string tail = std::to_string(c.warps) + ", " + detail::qkv_type_name(qkv) + ", " +
+                           detail::beta_type_name(qkv, beta) + ", " +
+                           (c.per_value_head ? "true" : "false") + ", " +
+                           (c.fuse_cumsum ? "true" : "false") + ">";
+  if (c.block == 16)  // block rows, a warp per value head
+    return {"gdn/kkt_solve_rows.cuh",
+            "qla::gdn::kkt_solve_rows_kernel<" + std::to_string(c.chunk) + ", " + tail,
+            cuda::params_layout<KktSolveParams>()};
   return {"gdn/kkt_solve.cuh",
           "qla::gdn::kkt_solve_kernel<" + std::to_string(c.chunk) + ", " + std::to_string(c.block) +
-              ", " + std::to_string(c.warps) + ", " + detail::qkv_type_name(qkv) + ", " +
-              detail::beta_type_name(qkv, beta) + ", " + (c.per_value_head ? "true" : "false") +
-              ", " + (c.fuse_cumsum ? "true" : "false") + ">",
+              ", " + tail,
           cuda::params_layout<KktSolveParams>()};
 }
 

@@ -94,6 +94,39 @@ QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
   return l;
 }
 
+/// Shared-memory layout of kkt_solve's block-row inversion (the b16 configs, kkt_solve_rows.cuh):
+/// the K tile, M, and per warp the β of its value head and a scratch area that holds two diagonal
+/// blocks (fp32) during the substitution and one block row of A_r (16-bit) while it is stored.
+struct KktRowsLayout {
+  int k_tile;   ///< (C, 128) 16-bit, pitch fused_pitch16(128)
+  int m_tile;   ///< (C, C) fp32, pitch m_pitch: the lower triangle of K Kᵀ
+  int m_pitch;  ///< C + 8 floats: ≡ 8 (mod 32), so a warp's 8-byte fragment reads touch 32 banks
+  int warp_area;    ///< warp w's area at warp_area + w · warp_bytes
+  int warp_bytes;   ///< C floats of β, then the scratch
+  int scratch;      ///< offset of the scratch within a warp's area
+  int diag_pitch;   ///< 24 floats: a diagonal block's rows (its 8-byte fragment reads hit 32 banks)
+  int diag_block;   ///< floats from the first diagonal block to the second (16 rows + 16: the two
+                    ///< half-warps' column writes fall in different banks)
+  int stage_pitch;  ///< C + 8 16-bit elements: a staged row of A_r
+  int bytes;        ///< total
+};
+QLA_HOST_DEVICE constexpr KktRowsLayout kkt_rows_layout(int chunk, int warps) {
+  KktRowsLayout l{};
+  l.k_tile = 0;
+  l.m_tile = chunk * fused_pitch16(kFusedHeadDim) * 2;
+  l.m_pitch = chunk + 8;
+  l.warp_area = l.m_tile + chunk * l.m_pitch * 4;
+  l.scratch = chunk * 4;
+  l.diag_pitch = 24;
+  l.diag_block = 16 * l.diag_pitch + 16;
+  l.stage_pitch = chunk + 8;
+  const int diag_bytes = (l.diag_block + 16 * l.diag_pitch) * 4;
+  const int stage_bytes = 16 * l.stage_pitch * 2;
+  l.warp_bytes = l.scratch + (diag_bytes > stage_bytes ? diag_bytes : stage_bytes);
+  l.bytes = l.warp_area + warps * l.warp_bytes;
+  return l;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // fused_fwd: o and the final state from q, k, v, A_r, g_cum, beta and the initial state.
 

@@ -19,8 +19,10 @@ namespace qla::gdn {
 /// One point of kkt_solve's space.
 struct KktSolveConfig {
   int chunk = 64;  ///< C, tokens per chunk (must equal the fused kernel's)
-  int block = 16;  ///< diagonal block size of the blocked inversion (16 or 32 rows)
-  int warps = 4;   ///< warps per CTA (4 or 8)
+  /// 16: block rows of 16, a warp per value head in registers (kkt_solve_rows.cuh); 32: diagonal
+  /// blocks of 32 and one doubling merge, the CTA per value head (kkt_solve.cuh)
+  int block = 16;
+  int warps = 4;  ///< warps per CTA (4 or 8)
   /// 0: one CTA per (chunk, query/key head), its value heads in turn on one K Kᵀ; 1: one CTA per
   /// (chunk, value head), K Kᵀ formed by each (more CTAs, a shorter serial walk per CTA)
   int per_value_head = 0;
@@ -48,7 +50,8 @@ struct KktSolveFamily {
   static constexpr AxisDecl<Config> kAxes[] = {
       axis("chunk", "c", &Config::chunk, kKktSolveChunkValues, "tokens per chunk C"),
       axis("block", "b", &Config::block, kKktSolveBlockValues,
-           "diagonal block size of the blocked inversion, rows"),
+           "16: block rows of 16, each warp inverts value heads on its own in registers; 32: "
+           "diagonal blocks of 32 and one doubling merge, the CTA inverts each value head"),
       axis("warps", "w", &Config::warps, kKktSolveWarpsValues, "warps per CTA"),
       axis("per_value_head", "vh", &Config::per_value_head, kKktSolvePerValueHeadValues,
            "0: a CTA per (chunk, qk head) inverts its value heads in turn, 1: a CTA per (chunk, "

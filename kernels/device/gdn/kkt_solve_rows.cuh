@@ -1,0 +1,286 @@
+// kkt_solve by block rows, a warp per value head (the b16 configs of gdn.kkt_solve):
+//   A_r = (I + L)⁻¹,  L = StrictLower(diag(β) K Kᵀ)      (C, C), unit lower triangular, stored in
+//   the qkv dtype
+// One CTA per (chunk, query/key head) (or per (chunk, value head) with kPerValueHead): its warps
+// form M = Lower(K Kᵀ) once (tensor cores, mma.sync m16n8k16) into shared memory, then each warp
+// inverts whole value heads of the group on its own, heads w, w + kWarps, … for warp w: no barrier
+// of the CTA after M. Per value head, with Y = A_r in blocks Y_ij of 16 x 16 (i, j < C/16):
+//   1. the diagonal blocks Y_ii = (I + L_ii)⁻¹ by forward substitution, a half-warp per block (lane
+//      j holds column j), then read back through a per-warp scratch tile as m16n8 accumulator
+//      fragments, both Y_ii and Y_iiᵀ;
+//   2. block row by block row, Y_ij = −Y_ii Z_ij with Z_ij = Σ_{j≤k<i} L_ik Y_kj, on TF32 mma.sync
+//      in registers: transposed, Z_ijᵀ = Σ Y_kjᵀ L_ikᵀ and Y_ijᵀ = −Z_ijᵀ Y_iiᵀ, so each product's
+//      A operand is a previous product's accumulator fragment as it stands (its k index taken in
+//      the order 2t, 2t + 1 of each 8, and the B operand's rows in the same order), and β, a factor
+//      of L_ik's rows, scales Z_ijᵀ's columns after the sum;
+//   3. each finished block row goes through a per-warp staging tile to 16-byte stores of full rows
+//      (zeros above the diagonal).
+// The warps never wait on each other after M, so one warp's substitution overlaps another's
+// products and stores; shared memory carries K, M, the warps' β and their staging only. A token
+// with β‖k‖² > 2 sets kCallErrorExpansiveKeys in the call's error word; with kFuseCumsum the CTA
+// also writes the chunk-local cumsum of g, as kkt_solve_kernel does. Compiles under nvcc and NVRTC.
+#pragma once
+
+#include "common/griddep.cuh"
+#include "common/mma.cuh"
+#include "gdn/kkt_solve.cuh"
+#include "qla/gdn/call_error.hpp"
+#include "qla/gdn/fused_params.hpp"
+
+namespace qla::gdn {
+
+/// A 16 x 16 fp32 block in the m16n8 accumulator layout: v[n][r] holds element (g + 8·(r/2), 8n +
+/// 2t + r%2), g = lane/4, t = lane%4.
+using KktBlock = float[2][4];
+
+/// acc += A · B for 16 x 16 blocks on TF32 mma.sync m16n8k8: A as accumulator fragments (its
+/// columns, the k index, in the order slot t ↔ 2t, slot t + 4 ↔ 2t + 1 within each 8), B as TF32
+/// fragments in the same k order: b[s][nb] = {B(8s + 2t, 8nb + g), B(8s + 2t + 1, 8nb + g)}.
+__device__ __forceinline__ void kkt_block_mma(KktBlock& acc, const KktBlock& a,
+                                              const unsigned (&b)[2][2][2]) {
+#pragma unroll
+  for (int s = 0; s < 2; ++s) {
+    const unsigned af[4] = {cuda::to_tf32(a[s][0]), cuda::to_tf32(a[s][2]), cuda::to_tf32(a[s][1]),
+                            cuda::to_tf32(a[s][3])};
+#pragma unroll
+    for (int nb = 0; nb < 2; ++nb) cuda::mma_tf32(acc[nb], af, b[s][nb]);
+  }
+}
+
+/// The B fragments of a block's transpose from its accumulator fragments: B = Yᵀ, B(m, b) = Y(b,
+/// m), so b[s][nb] = {Y(8nb + g, 8s + 2t), Y(8nb + g, 8s + 2t + 1)} = y[s][2nb], y[s][2nb + 1].
+__device__ __forceinline__ void kkt_block_transposed_b(unsigned (&b)[2][2][2], const KktBlock& y) {
+#pragma unroll
+  for (int s = 0; s < 2; ++s)
+#pragma unroll
+    for (int nb = 0; nb < 2; ++nb) {
+      b[s][nb][0] = cuda::to_tf32(y[s][2 * nb]);
+      b[s][nb][1] = cuda::to_tf32(y[s][2 * nb + 1]);
+    }
+}
+
+/// kChunk: C (32 or 64); kWarps: 4 or 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or
+/// T; kPerValueHead: a CTA per value head (else per query/key head; a value head per warp in
+/// turn); kFuseCumsum: also the chunk-local cumsum of g for the CTA's value heads. Launch bounds:
+/// 12 warps a SM (3 CTAs of 4 warps).
+template <int kChunk, int kWarps, class T, class BetaT, bool kPerValueHead, bool kFuseCumsum>
+__global__ void __launch_bounds__(kWarps * 32, 12 / kWarps)
+    kkt_solve_rows_kernel(KktSolveParams p) {
+  cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
+  static_assert(kChunk == 32 || kChunk == 64, "chunk size");
+  constexpr int kRows = kChunk / 16;  // block rows
+  constexpr int kThreads = kWarps * 32;
+  constexpr int kD = kFusedHeadDim;
+  constexpr int kPk = fused_pitch16(kD);
+  constexpr KktRowsLayout kL = kkt_rows_layout(kChunk, kWarps);
+  constexpr int kPm = kL.m_pitch, kPd = kL.diag_pitch, kPs = kL.stage_pitch;
+  using Tiling = cuda::WarpTiling<kChunk, kChunk, kWarps>;
+
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* ks = reinterpret_cast<T*>(smem + kL.k_tile);          // (C, 128) 16-bit
+  float* ms = reinterpret_cast<float*>(smem + kL.m_tile);  // (C, C) fp32, M = Lower(K Kᵀ)
+
+  const int tid = threadIdx.x;
+  const int warp = tid / 32;
+  const int lane = tid % 32;
+  const int g = lane / 4, t = lane % 4;
+  // The warp's own area: β of its head, then the diagonal blocks' scratch, which the staging of
+  // the finished block rows reuses.
+  unsigned char* area = smem + kL.warp_area + warp * kL.warp_bytes;
+  float* bw = reinterpret_cast<float*>(area);               // (C) β
+  float* sc = reinterpret_cast<float*>(area + kL.scratch);  // 2 x (16, kPd) fp32
+  T* st = reinterpret_cast<T*>(area + kL.scratch);          // (16, kPs) 16-bit
+
+  const int heads_qk = p.heads_v / p.group;
+  const int heads_per_chunk = kPerValueHead ? p.heads_v : heads_qk;  // CTAs per chunk
+  const int chunk = blockIdx.x / heads_per_chunk;
+  const int slot = blockIdx.x % heads_per_chunk;
+  const int qk_head = kPerValueHead ? slot / p.group : slot;
+  const int head_begin = kPerValueHead ? slot : qk_head * p.group;  // this CTA's first value head
+  const int head_end = head_begin + (kPerValueHead ? 1 : p.group);
+  const long long tpr = p.seq.tokens_per_row;
+  const int seq = p.seq.chunk_index[2 * chunk];
+  const int cis = p.seq.chunk_index[2 * chunk + 1];
+  if (seq < 0) {                  // a padding entry j = cis of the work list
+    if constexpr (kFuseCumsum) {  // zero g_out at rows cu_seqlens[N] + [j·C, (j+1)·C), as cumsum
+      const long long pad0 =
+          p.seq.cu_seqlens[p.seq.num_sequences] + static_cast<long long>(cis) * kChunk;
+      for (int i = tid; i < kChunk * (head_end - head_begin); i += kThreads) {
+        const long long tok = pad0 + i % kChunk;
+        if (tok < p.seq.total_tokens)
+          *cuda::token_ptr<float>(p.g_out, tok, head_begin + i / kChunk, tpr) = 0.f;
+      }
+    }
+    return;
+  }
+  const long long first = p.seq.cu_seqlens[seq] + static_cast<long long>(cis) * kChunk;
+  const long long end = p.seq.cu_seqlens[seq + 1];
+  const int rows = end - first < kChunk ? static_cast<int>(end - first) : kChunk;
+
+  // K tile (zero rows past the sequence end); with kFuseCumsum the gate's cumsum while it lands.
+  // A chunk lies in one batch row: its tokens are stride_token apart.
+  {
+    constexpr int kSegs = kD / 8;
+    const T* kbase = static_cast<const T*>(p.k.data) + cuda::token_offset(p.k, first, qk_head, tpr);
+    for (int i = tid; i < kChunk * kSegs; i += kThreads) {
+      const int r = i / kSegs;
+      const int s = i % kSegs;
+      const bool valid = r < rows;
+      cuda::cp_async16(ks + r * kPk + s * 8, kbase + (valid ? r * p.k.stride_token + s * 8 : 0),
+                       valid);
+    }
+    cuda::cp_async_commit();
+    if constexpr (kFuseCumsum) {  // warp w scans value heads begin + w, + kWarps, …
+      for (int head = head_begin + warp; head < head_end; head += kWarps)
+        kkt_chunk_cumsum<kChunk>(p, first, rows, head, tpr);
+    }
+    cuda::cp_async_wait<0>();
+    __syncthreads();
+  }
+  // M = Lower(K Kᵀ) on tensor cores, shared by the CTA's value heads (each scales it by its β where
+  // it reads it). The upper triangle is never read.
+  {
+    float kk[Tiling::kMT][Tiling::kNT][4];
+    cuda::zero_acc(kk);
+    const int m0 = Tiling::m0(warp);
+    const int n0 = Tiling::n0(warp);
+    cuda::warp_mma<T, false, false, Tiling::kMT, Tiling::kNT, kD>(kk, ks, kPk, ks, kPk, m0, n0);
+    cuda::for_each_acc(kk, m0, n0, [&](int r, int c, float& x) {
+      if (c <= r) ms[r * kPm + c] = x;
+    });
+  }
+  __syncthreads();
+
+  for (int head = head_begin + warp; head < head_end; head += kWarps) {
+    {  // β of the head at the chunk's rows (0 past the sequence end)
+      const BetaT* bbase =
+          static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, head, tpr);
+#pragma unroll
+      for (int r = lane; r < kChunk; r += 32)
+        bw[r] = r < rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
+      __syncwarp();
+    }
+    // The diagonal β‖k‖² of diag(β) K Kᵀ tells whether the transition expands.
+#pragma unroll
+    for (int r = lane; r < kChunk; r += 32)
+      if (bw[r] * ms[r * kPm + r] > 2.f && p.error) atomicOr(p.error, kCallErrorExpansiveKeys);
+
+    // 1. Diagonal blocks, two a round (a half-warp each): lane j holds column j, x[s] = Y[s][j];
+    // once x[r] is final it is subtracted from every later row: X[s][j] = δ_sj − Σ_{r<s} L[s][r]
+    // X[r][j], L[s][r] = β_s M[s][r]. Then every lane reads both blocks as fragments.
+    float yd[kRows][2][4];         // Y_ii
+    float yt[kRows][kRows][2][4];  // [i][j]: Y_ijᵀ (i > j), Y_jjᵀ (i == j)
+#pragma unroll
+    for (int round = 0; round < kRows / 2; ++round) {
+      {
+        const int half = lane / 16, col = lane % 16, base = 16 * (2 * round + half);
+        float x[16];
+#pragma unroll
+        for (int s = 0; s < 16; ++s) x[s] = s == col ? 1.f : 0.f;
+#pragma unroll
+        for (int r = 0; r < 15; ++r)
+#pragma unroll
+          for (int s = r + 1; s < 16; ++s)
+            x[s] -= (bw[base + s] * ms[(base + s) * kPm + base + r]) * x[r];
+        float* out = sc + half * kL.diag_block;
+#pragma unroll
+        for (int s = 0; s < 16; ++s) out[s * kPd + col] = x[s];
+      }
+      __syncwarp();
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int b = 2 * round + half;
+        const float* in = sc + half * kL.diag_block;
+#pragma unroll
+        for (int n = 0; n < 2; ++n)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const float2 v =
+                *reinterpret_cast<const float2*>(in + (g + 8 * h) * kPd + 8 * n + 2 * t);
+            yd[b][n][2 * h] = v.x;
+            yd[b][n][2 * h + 1] = v.y;
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+              yt[b][b][n][2 * h + e] = in[(8 * n + 2 * t + e) * kPd + g + 8 * h];
+          }
+      }
+      __syncwarp();
+    }
+
+    T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, first, head, tpr);
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+      // 2. Block row i: Z_ijᵀ = Σ_{j≤k<i} Y_kjᵀ L_ikᵀ with L_ikᵀ(m, b) = β_b M(16i + b, 16k + m),
+      // its B fragments read once per k; −β scales the columns; Y_ijᵀ = (−Z_ijᵀ) Y_iiᵀ.
+      if (i > 0) {
+        unsigned lf[kRows][2][2][2];
+#pragma unroll
+        for (int k = 0; k < i; ++k)
+#pragma unroll
+          for (int s = 0; s < 2; ++s)
+#pragma unroll
+            for (int nb = 0; nb < 2; ++nb) {
+              const float2 v = *reinterpret_cast<const float2*>(ms + (16 * i + 8 * nb + g) * kPm +
+                                                                16 * k + 8 * s + 2 * t);
+              lf[k][s][nb][0] = cuda::to_tf32(v.x);
+              lf[k][s][nb][1] = cuda::to_tf32(v.y);
+            }
+        float nbeta[2][2];
+#pragma unroll
+        for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) nbeta[nb][e] = -bw[16 * i + 8 * nb + 2 * t + e];
+        unsigned ydb[2][2][2];
+        kkt_block_transposed_b(ydb, yd[i]);
+#pragma unroll
+        for (int j = 0; j < i; ++j) {
+          float z[2][4] = {};
+#pragma unroll
+          for (int k = j; k < i; ++k) kkt_block_mma(z, yt[k][j], lf[k]);
+#pragma unroll
+          for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+            for (int r = 0; r < 4; ++r) z[nb][r] *= nbeta[nb][r % 2];
+          float y[2][4] = {};
+          kkt_block_mma(y, z, ydb);
+#pragma unroll
+          for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+            for (int r = 0; r < 4; ++r) yt[i][j][nb][r] = y[nb][r];
+        }
+      }
+      // 3. Block row i into the staging tile (16-bit): Y_ii from its fragments, Y_ij from Y_ijᵀ's
+      // (lane holds Y(8n + 2t + e, 16j + g + 8h)); then full rows of the chunk's A_r, 16 bytes a
+      // lane, zeros right of the diagonal block.
+#pragma unroll
+      for (int n = 0; n < 2; ++n)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+          *reinterpret_cast<unsigned*>(st + (g + 8 * h) * kPs + 16 * i + 8 * n + 2 * t) =
+              cuda::pack2<T>(yd[i][n][2 * h], yd[i][n][2 * h + 1]);
+#pragma unroll
+      for (int j = 0; j < i; ++j)
+#pragma unroll
+        for (int n = 0; n < 2; ++n)
+#pragma unroll
+          for (int r = 0; r < 4; ++r)
+            st[(8 * n + 2 * t + r % 2) * kPs + 16 * j + 8 * (r / 2) + g] =
+                cuda::from_float<T>(yt[i][j][n][r]);
+      __syncwarp();
+      constexpr int kGroups = kChunk / 8;  // 16-byte groups of a row
+#pragma unroll
+      for (int e = lane; e < 16 * kGroups; e += 32) {
+        const int rr = e / kGroups, grp = e % kGroups, r = 16 * i + rr;
+        if (r < rows) {
+          const uint4 v = grp * 8 < 16 * (i + 1)
+                              ? *reinterpret_cast<const uint4*>(st + rr * kPs + grp * 8)
+                              : make_uint4(0, 0, 0, 0);
+          *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + grp * 8) = v;
+        }
+      }
+      __syncwarp();
+    }
+  }
+}
+
+}  // namespace qla::gdn
