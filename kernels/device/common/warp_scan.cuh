@@ -7,14 +7,15 @@
 
 namespace qla::cuda {
 
-/// vals[e] = the inclusive prefix sum at position lane·kPerLane + e of the values load(position).
-template <int kPerLane, class Load>
-__device__ __forceinline__ void warp_inclusive_scan(float (&vals)[kPerLane], Load load) {
+/// In place: vals[e], the value at position lane·kPerLane + e, becomes the inclusive prefix sum
+/// there.
+template <int kPerLane>
+__device__ __forceinline__ void warp_inclusive_scan(float (&vals)[kPerLane]) {
   const int lane = threadIdx.x % 32;
   float run = 0.f;
 #pragma unroll
   for (int e = 0; e < kPerLane; ++e) {
-    run += load(lane * kPerLane + e);
+    run += vals[e];
     vals[e] = run;
   }
   float incl = run;  // inclusive scan of the lane totals
@@ -26,6 +27,15 @@ __device__ __forceinline__ void warp_inclusive_scan(float (&vals)[kPerLane], Loa
   const float before = incl - run;
 #pragma unroll
   for (int e = 0; e < kPerLane; ++e) vals[e] += before;
+}
+
+/// vals[e] = the inclusive prefix sum at position lane·kPerLane + e of the values load(position).
+template <int kPerLane, class Load>
+__device__ __forceinline__ void warp_inclusive_scan(float (&vals)[kPerLane], Load load) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int e = 0; e < kPerLane; ++e) vals[e] = load(lane * kPerLane + e);
+  warp_inclusive_scan(vals);
 }
 
 }  // namespace qla::cuda

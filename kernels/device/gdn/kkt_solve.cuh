@@ -32,29 +32,51 @@
 
 namespace qla::gdn {
 
-/// The chunk-local cumsum of g at one value head over the chunk's `rows` tokens from `first`, by
-/// the scan chunk_local_cumsum_kernel uses (common/warp_scan.cuh), so its bits.
+/// The gate g at one value head over the chunk's `rows` tokens from `first` (0 past them), lane l
+/// holding positions [l·C/32, (l+1)·C/32), as kkt_chunk_cumsum scans them.
 template <int kChunk>
-__device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long long first, int rows,
-                                                 int head, long long tpr) {
+__device__ __forceinline__ void kkt_chunk_gate(const KktSolveParams& p, long long first, int rows,
+                                               int head, long long tpr,
+                                               float (&vals)[kChunk / 32]) {
   constexpr int kPerLane = kChunk / 32;
   const int lane = threadIdx.x % 32;
-  // A chunk lies in one batch row: its tokens are stride_token apart from the first.
   const long long in0 = cuda::token_offset(p.g_in, first, head, tpr);
-  float* const out = cuda::token_ptr<float>(p.g_out, first, head, tpr);
-  float vals[kPerLane];
-  cuda::warp_inclusive_scan(vals, [&](int j) {
-    if (j >= rows) return 0.f;
+#pragma unroll
+  for (int e = 0; e < kPerLane; ++e) {
+    const int j = lane * kPerLane + e;
     const long long at = in0 + j * p.g_in.stride_token;
-    return p.g_dtype == kKktGateBF16
-               ? cuda::to_float(static_cast<const __nv_bfloat16*>(p.g_in.data)[at])
-               : static_cast<const float*>(p.g_in.data)[at];
-  });
+    vals[e] = j >= rows ? 0.f
+              : p.g_dtype == kKktGateBF16
+                  ? cuda::to_float(static_cast<const __nv_bfloat16*>(p.g_in.data)[at])
+                  : static_cast<const float*>(p.g_in.data)[at];
+  }
+}
+
+/// The chunk-local cumsum of g from the values kkt_chunk_gate fetched, by the scan
+/// chunk_local_cumsum_kernel uses (common/warp_scan.cuh), so its bits.
+template <int kChunk>
+__device__ __forceinline__ void kkt_chunk_cumsum_store(const KktSolveParams& p, long long first,
+                                                       int rows, int head, long long tpr,
+                                                       float (&vals)[kChunk / 32]) {
+  constexpr int kPerLane = kChunk / 32;
+  const int lane = threadIdx.x % 32;
+  cuda::warp_inclusive_scan(vals);
+  // A chunk lies in one batch row: its tokens are stride_token apart from the first.
+  float* const out = cuda::token_ptr<float>(p.g_out, first, head, tpr);
 #pragma unroll
   for (int e = 0; e < kPerLane; ++e) {
     const int j = lane * kPerLane + e;
     if (j < rows) out[j * p.g_out.stride_token] = vals[e];
   }
+}
+
+/// The chunk-local cumsum of g at one value head over the chunk's `rows` tokens from `first`.
+template <int kChunk>
+__device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long long first, int rows,
+                                                 int head, long long tpr) {
+  float vals[kChunk / 32];
+  kkt_chunk_gate<kChunk>(p, first, rows, head, tpr, vals);
+  kkt_chunk_cumsum_store<kChunk>(p, first, rows, head, tpr, vals);
 }
 
 /// The tile's accumulators as pairs: f(i, j, x, y) for (i, j) and (i, j + 1), i, j within the tile.

@@ -62,13 +62,16 @@ __device__ __forceinline__ void kkt_block_transposed_b(unsigned (&b)[2][2][2], c
 /// kChunk: C (32 or 64); kWarps: 4 or 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or
 /// T; kPerValueHead: a CTA per value head (else per query/key head; a value head per warp in
 /// turn); kFuseCumsum: also the chunk-local cumsum of g for the CTA's value heads. Launch bounds:
-/// 12 warps a SM (3 CTAs of 4 warps).
+/// 12 warps a SM (3 CTAs of 4 warps). The grid may hold fewer CTAs than work items (chunk, head):
+/// CTA b takes items b, b + gridDim.x, …, the next item's K tile (cp.async, a second buffer) and
+/// each warp's β and g of it (registers) in flight while the current one is inverted.
 template <int kChunk, int kWarps, class T, class BetaT, bool kPerValueHead, bool kFuseCumsum>
 __global__ void __launch_bounds__(kWarps * 32, 12 / kWarps)
     kkt_solve_rows_kernel(KktSolveParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
   constexpr int kRows = kChunk / 16;  // block rows
+  constexpr int kPerLane = kChunk / 32;
   constexpr int kThreads = kWarps * 32;
   constexpr int kD = kFusedHeadDim;
   constexpr int kPk = fused_pitch16(kD);
@@ -77,7 +80,6 @@ __global__ void __launch_bounds__(kWarps * 32, 12 / kWarps)
   using Tiling = cuda::WarpTiling<kChunk, kChunk, kWarps>;
 
   extern __shared__ __align__(128) unsigned char smem[];
-  T* ks = reinterpret_cast<T*>(smem + kL.k_tile);          // (C, 128) 16-bit
   float* ms = reinterpret_cast<float*>(smem + kL.m_tile);  // (C, C) fp32, M = Lower(K Kᵀ)
 
   const int tid = threadIdx.x;
@@ -88,197 +90,261 @@ __global__ void __launch_bounds__(kWarps * 32, 12 / kWarps)
   // the finished block rows reuses.
   unsigned char* area = smem + kL.warp_area + warp * kL.warp_bytes;
   float* bw = reinterpret_cast<float*>(area);               // (C) β
-  float* sc = reinterpret_cast<float*>(area + kL.scratch);  // 2 x (16, kPd) fp32
+  float* sc = reinterpret_cast<float*>(area + kL.scratch);  // 2 diagonal blocks, fp32
   T* st = reinterpret_cast<T*>(area + kL.scratch);          // (16, kPs) 16-bit
 
   const int heads_qk = p.heads_v / p.group;
-  const int heads_per_chunk = kPerValueHead ? p.heads_v : heads_qk;  // CTAs per chunk
-  const int chunk = blockIdx.x / heads_per_chunk;
-  const int slot = blockIdx.x % heads_per_chunk;
-  const int qk_head = kPerValueHead ? slot / p.group : slot;
-  const int head_begin = kPerValueHead ? slot : qk_head * p.group;  // this CTA's first value head
-  const int head_end = head_begin + (kPerValueHead ? 1 : p.group);
+  const int heads_per_chunk = kPerValueHead ? p.heads_v : heads_qk;  // items per chunk
+  const int items = p.seq.num_chunks * heads_per_chunk;
   const long long tpr = p.seq.tokens_per_row;
-  const int seq = p.seq.chunk_index[2 * chunk];
-  const int cis = p.seq.chunk_index[2 * chunk + 1];
-  if (seq < 0) {                  // a padding entry j = cis of the work list
-    if constexpr (kFuseCumsum) {  // zero g_out at rows cu_seqlens[N] + [j·C, (j+1)·C), as cumsum
-      const long long pad0 =
-          p.seq.cu_seqlens[p.seq.num_sequences] + static_cast<long long>(cis) * kChunk;
-      for (int i = tid; i < kChunk * (head_end - head_begin); i += kThreads) {
-        const long long tok = pad0 + i % kChunk;
-        if (tok < p.seq.total_tokens)
-          *cuda::token_ptr<float>(p.g_out, tok, head_begin + i / kChunk, tpr) = 0.f;
-      }
-    }
-    return;
-  }
-  const long long first = p.seq.cu_seqlens[seq] + static_cast<long long>(cis) * kChunk;
-  const long long end = p.seq.cu_seqlens[seq + 1];
-  const int rows = end - first < kChunk ? static_cast<int>(end - first) : kChunk;
 
-  // K tile (zero rows past the sequence end); with kFuseCumsum the gate's cumsum while it lands.
-  // A chunk lies in one batch row: its tokens are stride_token apart.
-  {
+  // A work item: its chunk's first token and rows (rows < 0: a padding entry j = cis of the work
+  // list), its query/key head and value heads.
+  struct Item {
+    long long first;
+    int rows, cis, qk_head, head_begin, head_end;
+  };
+  const auto item_at = [&](int item) {
+    const int chunk = item / heads_per_chunk;
+    const int slot = item % heads_per_chunk;
+    Item it;
+    it.qk_head = kPerValueHead ? slot / p.group : slot;
+    it.head_begin = kPerValueHead ? slot : it.qk_head * p.group;
+    it.head_end = it.head_begin + (kPerValueHead ? 1 : p.group);
+    const int seq = p.seq.chunk_index[2 * chunk];
+    it.cis = p.seq.chunk_index[2 * chunk + 1];
+    if (seq < 0) {
+      it.first = 0;
+      it.rows = -1;
+      return it;
+    }
+    it.first = p.seq.cu_seqlens[seq] + static_cast<long long>(it.cis) * kChunk;
+    const long long end = p.seq.cu_seqlens[seq + 1];
+    it.rows = end - it.first < kChunk ? static_cast<int>(end - it.first) : kChunk;
+    return it;
+  };
+  // β of value head `head` at the chunk's row lane + 32e (0 past the sequence end).
+  const auto fetch_beta = [&](const Item& it, int head, float(&b)[kPerLane]) {
+    const BetaT* bbase =
+        static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, it.first, head, tpr);
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) {
+      const int r = lane + 32 * e;
+      b[e] = r < it.rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
+    }
+  };
+  // Starts the item's loads: the K tile into buffer `buf` (zero rows past the sequence end; a
+  // chunk lies in one batch row, its tokens stride_token apart), the warp's first head's β and,
+  // with kFuseCumsum, its g.
+  const auto start_item = [&](const Item& it, int buf, float(&b)[kPerLane], float(&gv)[kPerLane]) {
+    if (it.rows < 0) return;
     constexpr int kSegs = kD / 8;
-    const T* kbase = static_cast<const T*>(p.k.data) + cuda::token_offset(p.k, first, qk_head, tpr);
+    T* ks = reinterpret_cast<T*>(smem + kL.k_tile + buf * kL.k_bytes);
+    const T* kbase =
+        static_cast<const T*>(p.k.data) + cuda::token_offset(p.k, it.first, it.qk_head, tpr);
     for (int i = tid; i < kChunk * kSegs; i += kThreads) {
       const int r = i / kSegs;
       const int s = i % kSegs;
-      const bool valid = r < rows;
+      const bool valid = r < it.rows;
       cuda::cp_async16(ks + r * kPk + s * 8, kbase + (valid ? r * p.k.stride_token + s * 8 : 0),
                        valid);
     }
     cuda::cp_async_commit();
-    if constexpr (kFuseCumsum) {  // warp w scans value heads begin + w, + kWarps, …
-      for (int head = head_begin + warp; head < head_end; head += kWarps)
-        kkt_chunk_cumsum<kChunk>(p, first, rows, head, tpr);
+    const int head = it.head_begin + warp;
+    if (head < it.head_end) {
+      fetch_beta(it, head, b);
+      if constexpr (kFuseCumsum) kkt_chunk_gate<kChunk>(p, it.first, it.rows, head, tpr, gv);
     }
+  };
+
+  int item = blockIdx.x;
+  if (item >= items) return;
+  Item cur = item_at(item);
+  float beta_next[kPerLane] = {}, gate_next[kPerLane] = {};
+  start_item(cur, 0, beta_next, gate_next);
+  for (int n = 0; item < items; item += gridDim.x, ++n) {
+    float beta_cur[kPerLane], gate_cur[kPerLane];
+#pragma unroll
+    for (int e = 0; e < kPerLane; ++e) {
+      beta_cur[e] = beta_next[e];
+      gate_cur[e] = gate_next[e];
+    }
+    // The current K tile has landed and every warp is done with the previous item (M, the other
+    // K buffer): start the next item's loads.
     cuda::cp_async_wait<0>();
     __syncthreads();
-  }
-  // M = Lower(K Kᵀ) on tensor cores, shared by the CTA's value heads (each scales it by its β where
-  // it reads it). The upper triangle is never read.
-  {
-    float kk[Tiling::kMT][Tiling::kNT][4];
-    cuda::zero_acc(kk);
-    const int m0 = Tiling::m0(warp);
-    const int n0 = Tiling::n0(warp);
-    cuda::warp_mma<T, false, false, Tiling::kMT, Tiling::kNT, kD>(kk, ks, kPk, ks, kPk, m0, n0);
-    cuda::for_each_acc(kk, m0, n0, [&](int r, int c, float& x) {
-      if (c <= r) ms[r * kPm + c] = x;
-    });
-  }
-  __syncthreads();
+    const int next = item + gridDim.x;
+    const Item nxt = next < items ? item_at(next) : Item{0, -1, 0, 0, 0, 0};
+    if (next < items) start_item(nxt, (n + 1) % 2, beta_next, gate_next);
+    const Item it = cur;
+    cur = nxt;
+    if (it.rows < 0) {              // a padding entry j = cis of the work list
+      if constexpr (kFuseCumsum) {  // zero g_out at rows cu_seqlens[N] + [j·C, (j+1)·C), as cumsum
+        const long long pad0 =
+            p.seq.cu_seqlens[p.seq.num_sequences] + static_cast<long long>(it.cis) * kChunk;
+        for (int i = tid; i < kChunk * (it.head_end - it.head_begin); i += kThreads) {
+          const long long tok = pad0 + i % kChunk;
+          if (tok < p.seq.total_tokens)
+            *cuda::token_ptr<float>(p.g_out, tok, it.head_begin + i / kChunk, tpr) = 0.f;
+        }
+      }
+      continue;
+    }
+    const int rows = it.rows;
+    // M = Lower(K Kᵀ) on tensor cores, shared by the item's value heads (each scales it by its β
+    // where it reads it). The upper triangle is never read.
+    {
+      const T* ks = reinterpret_cast<const T*>(smem + kL.k_tile + (n % 2) * kL.k_bytes);
+      float kk[Tiling::kMT][Tiling::kNT][4];
+      cuda::zero_acc(kk);
+      const int m0 = Tiling::m0(warp);
+      const int n0 = Tiling::n0(warp);
+      cuda::warp_mma<T, false, false, Tiling::kMT, Tiling::kNT, kD>(kk, ks, kPk, ks, kPk, m0, n0);
+      cuda::for_each_acc(kk, m0, n0, [&](int r, int c, float& x) {
+        if (c <= r) ms[r * kPm + c] = x;
+      });
+    }
+    __syncthreads();
 
-  for (int head = head_begin + warp; head < head_end; head += kWarps) {
-    {  // β of the head at the chunk's rows (0 past the sequence end)
-      const BetaT* bbase =
-          static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, head, tpr);
+    for (int head = it.head_begin + warp; head < it.head_end; head += kWarps) {
+      {  // β of the head at the chunk's rows: the first head's fetched with the item's K tile
+        float b[kPerLane];
+        if (head == it.head_begin + warp) {
+#pragma unroll
+          for (int e = 0; e < kPerLane; ++e) b[e] = beta_cur[e];
+        } else {
+          fetch_beta(it, head, b);
+        }
+#pragma unroll
+        for (int e = 0; e < kPerLane; ++e) bw[lane + 32 * e] = b[e];
+        __syncwarp();
+      }
+      if constexpr (kFuseCumsum) {  // the gate's cumsum (the first head's g fetched with K)
+        if (head == it.head_begin + warp)
+          kkt_chunk_cumsum_store<kChunk>(p, it.first, rows, head, tpr, gate_cur);
+        else
+          kkt_chunk_cumsum<kChunk>(p, it.first, rows, head, tpr);
+      }
+      // The diagonal β‖k‖² of diag(β) K Kᵀ tells whether the transition expands.
 #pragma unroll
       for (int r = lane; r < kChunk; r += 32)
-        bw[r] = r < rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
-      __syncwarp();
-    }
-    // The diagonal β‖k‖² of diag(β) K Kᵀ tells whether the transition expands.
-#pragma unroll
-    for (int r = lane; r < kChunk; r += 32)
-      if (bw[r] * ms[r * kPm + r] > 2.f && p.error) atomicOr(p.error, kCallErrorExpansiveKeys);
+        if (bw[r] * ms[r * kPm + r] > 2.f && p.error) atomicOr(p.error, kCallErrorExpansiveKeys);
 
-    // 1. Diagonal blocks, two a round (a half-warp each): lane j holds column j, x[s] = Y[s][j];
-    // once x[r] is final it is subtracted from every later row: X[s][j] = δ_sj − Σ_{r<s} L[s][r]
-    // X[r][j], L[s][r] = β_s M[s][r]. Then every lane reads both blocks as fragments.
-    float yd[kRows][2][4];         // Y_ii
-    float yt[kRows][kRows][2][4];  // [i][j]: Y_ijᵀ (i > j), Y_jjᵀ (i == j)
+      // 1. Diagonal blocks, two a round (a half-warp each): lane j holds column j, x[s] = Y[s][j];
+      // once x[r] is final it is subtracted from every later row: X[s][j] = δ_sj − Σ_{r<s} L[s][r]
+      // X[r][j], L[s][r] = β_s M[s][r]. Then every lane reads both blocks as fragments.
+      float yd[kRows][2][4];         // Y_ii
+      float yt[kRows][kRows][2][4];  // [i][j]: Y_ijᵀ (i > j), Y_jjᵀ (i == j)
 #pragma unroll
-    for (int round = 0; round < kRows / 2; ++round) {
-      {
-        const int half = lane / 16, col = lane % 16, base = 16 * (2 * round + half);
-        float x[16];
+      for (int round = 0; round < kRows / 2; ++round) {
+        {
+          const int half = lane / 16, col = lane % 16, base = 16 * (2 * round + half);
+          float x[16];
 #pragma unroll
-        for (int s = 0; s < 16; ++s) x[s] = s == col ? 1.f : 0.f;
+          for (int s = 0; s < 16; ++s) x[s] = s == col ? 1.f : 0.f;
 #pragma unroll
-        for (int r = 0; r < 15; ++r)
+          for (int r = 0; r < 15; ++r)
 #pragma unroll
-          for (int s = r + 1; s < 16; ++s)
-            x[s] -= (bw[base + s] * ms[(base + s) * kPm + base + r]) * x[r];
-        float* out = sc + half * kL.diag_block;
+            for (int s = r + 1; s < 16; ++s)
+              x[s] -= (bw[base + s] * ms[(base + s) * kPm + base + r]) * x[r];
+          float* out = sc + half * kL.diag_block;
 #pragma unroll
-        for (int s = 0; s < 16; ++s) out[s * kPd + col] = x[s];
-      }
-      __syncwarp();
+          for (int s = 0; s < 16; ++s) out[s * kPd + col] = x[s];
+        }
+        __syncwarp();
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int b = 2 * round + half;
-        const float* in = sc + half * kL.diag_block;
+        for (int half = 0; half < 2; ++half) {
+          const int b = 2 * round + half;
+          const float* in = sc + half * kL.diag_block;
 #pragma unroll
-        for (int n = 0; n < 2; ++n)
+          for (int n = 0; n < 2; ++n)
 #pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            const float2 v =
-                *reinterpret_cast<const float2*>(in + (g + 8 * h) * kPd + 8 * n + 2 * t);
-            yd[b][n][2 * h] = v.x;
-            yd[b][n][2 * h + 1] = v.y;
+            for (int h = 0; h < 2; ++h) {
+              const float2 v =
+                  *reinterpret_cast<const float2*>(in + (g + 8 * h) * kPd + 8 * n + 2 * t);
+              yd[b][n][2 * h] = v.x;
+              yd[b][n][2 * h + 1] = v.y;
 #pragma unroll
-            for (int e = 0; e < 2; ++e)
-              yt[b][b][n][2 * h + e] = in[(8 * n + 2 * t + e) * kPd + g + 8 * h];
-          }
-      }
-      __syncwarp();
-    }
-
-    T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, first, head, tpr);
-#pragma unroll
-    for (int i = 0; i < kRows; ++i) {
-      // 2. Block row i: Z_ijᵀ = Σ_{j≤k<i} Y_kjᵀ L_ikᵀ with L_ikᵀ(m, b) = β_b M(16i + b, 16k + m),
-      // its B fragments read once per k; −β scales the columns; Y_ijᵀ = (−Z_ijᵀ) Y_iiᵀ.
-      if (i > 0) {
-        unsigned lf[kRows][2][2][2];
-#pragma unroll
-        for (int k = 0; k < i; ++k)
-#pragma unroll
-          for (int s = 0; s < 2; ++s)
-#pragma unroll
-            for (int nb = 0; nb < 2; ++nb) {
-              const float2 v = *reinterpret_cast<const float2*>(ms + (16 * i + 8 * nb + g) * kPm +
-                                                                16 * k + 8 * s + 2 * t);
-              lf[k][s][nb][0] = cuda::to_tf32(v.x);
-              lf[k][s][nb][1] = cuda::to_tf32(v.y);
+              for (int e = 0; e < 2; ++e)
+                yt[b][b][n][2 * h + e] = in[(8 * n + 2 * t + e) * kPd + g + 8 * h];
             }
-        float nbeta[2][2];
-#pragma unroll
-        for (int nb = 0; nb < 2; ++nb)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) nbeta[nb][e] = -bw[16 * i + 8 * nb + 2 * t + e];
-        unsigned ydb[2][2][2];
-        kkt_block_transposed_b(ydb, yd[i]);
-#pragma unroll
-        for (int j = 0; j < i; ++j) {
-          float z[2][4] = {};
-#pragma unroll
-          for (int k = j; k < i; ++k) kkt_block_mma(z, yt[k][j], lf[k]);
-#pragma unroll
-          for (int nb = 0; nb < 2; ++nb)
-#pragma unroll
-            for (int r = 0; r < 4; ++r) z[nb][r] *= nbeta[nb][r % 2];
-          float y[2][4] = {};
-          kkt_block_mma(y, z, ydb);
-#pragma unroll
-          for (int nb = 0; nb < 2; ++nb)
-#pragma unroll
-            for (int r = 0; r < 4; ++r) yt[i][j][nb][r] = y[nb][r];
         }
+        __syncwarp();
       }
-      // 3. Block row i into the staging tile (16-bit): Y_ii from its fragments, Y_ij from Y_ijᵀ's
-      // (lane holds Y(8n + 2t + e, 16j + g + 8h)); then full rows of the chunk's A_r, 16 bytes a
-      // lane, zeros right of the diagonal block.
+
+      T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, it.first, head, tpr);
 #pragma unroll
-      for (int n = 0; n < 2; ++n)
+      for (int i = 0; i < kRows; ++i) {
+        // 2. Block row i: Z_ijᵀ = Σ_{j≤k<i} Y_kjᵀ L_ikᵀ with L_ikᵀ(m, b) = β_b M(16i + b, 16k + m),
+        // its B fragments read once per k; −β scales the columns; Y_ijᵀ = (−Z_ijᵀ) Y_iiᵀ.
+        if (i > 0) {
+          unsigned lf[kRows][2][2][2];
 #pragma unroll
-        for (int h = 0; h < 2; ++h)
-          *reinterpret_cast<unsigned*>(st + (g + 8 * h) * kPs + 16 * i + 8 * n + 2 * t) =
-              cuda::pack2<T>(yd[i][n][2 * h], yd[i][n][2 * h + 1]);
+          for (int k = 0; k < i; ++k)
 #pragma unroll
-      for (int j = 0; j < i; ++j)
+            for (int s = 0; s < 2; ++s)
+#pragma unroll
+              for (int nb = 0; nb < 2; ++nb) {
+                const float2 v = *reinterpret_cast<const float2*>(ms + (16 * i + 8 * nb + g) * kPm +
+                                                                  16 * k + 8 * s + 2 * t);
+                lf[k][s][nb][0] = cuda::to_tf32(v.x);
+                lf[k][s][nb][1] = cuda::to_tf32(v.y);
+              }
+          float nbeta[2][2];
+#pragma unroll
+          for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+            for (int e = 0; e < 2; ++e) nbeta[nb][e] = -bw[16 * i + 8 * nb + 2 * t + e];
+          unsigned ydb[2][2][2];
+          kkt_block_transposed_b(ydb, yd[i]);
+#pragma unroll
+          for (int j = 0; j < i; ++j) {
+            float z[2][4] = {};
+#pragma unroll
+            for (int k = j; k < i; ++k) kkt_block_mma(z, yt[k][j], lf[k]);
+#pragma unroll
+            for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+              for (int r = 0; r < 4; ++r) z[nb][r] *= nbeta[nb][r % 2];
+            float y[2][4] = {};
+            kkt_block_mma(y, z, ydb);
+#pragma unroll
+            for (int nb = 0; nb < 2; ++nb)
+#pragma unroll
+              for (int r = 0; r < 4; ++r) yt[i][j][nb][r] = y[nb][r];
+          }
+        }
+        // 3. Block row i into the staging tile (16-bit): Y_ii from its fragments, Y_ij from Y_ijᵀ's
+        // (lane holds Y(8n + 2t + e, 16j + g + 8h)); then full rows of the chunk's A_r, 16 bytes a
+        // lane, zeros right of the diagonal block.
 #pragma unroll
         for (int n = 0; n < 2; ++n)
 #pragma unroll
-          for (int r = 0; r < 4; ++r)
-            st[(8 * n + 2 * t + r % 2) * kPs + 16 * j + 8 * (r / 2) + g] =
-                cuda::from_float<T>(yt[i][j][n][r]);
-      __syncwarp();
-      constexpr int kGroups = kChunk / 8;  // 16-byte groups of a row
+          for (int h = 0; h < 2; ++h)
+            *reinterpret_cast<unsigned*>(st + (g + 8 * h) * kPs + 16 * i + 8 * n + 2 * t) =
+                cuda::pack2<T>(yd[i][n][2 * h], yd[i][n][2 * h + 1]);
 #pragma unroll
-      for (int e = lane; e < 16 * kGroups; e += 32) {
-        const int rr = e / kGroups, grp = e % kGroups, r = 16 * i + rr;
-        if (r < rows) {
-          const uint4 v = grp * 8 < 16 * (i + 1)
-                              ? *reinterpret_cast<const uint4*>(st + rr * kPs + grp * 8)
-                              : make_uint4(0, 0, 0, 0);
-          *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + grp * 8) = v;
+        for (int j = 0; j < i; ++j)
+#pragma unroll
+          for (int n = 0; n < 2; ++n)
+#pragma unroll
+            for (int r = 0; r < 4; ++r)
+              st[(8 * n + 2 * t + r % 2) * kPs + 16 * j + 8 * (r / 2) + g] =
+                  cuda::from_float<T>(yt[i][j][n][r]);
+        __syncwarp();
+        constexpr int kGroups = kChunk / 8;  // 16-byte groups of a row
+#pragma unroll
+        for (int e = lane; e < 16 * kGroups; e += 32) {
+          const int rr = e / kGroups, grp = e % kGroups, r = 16 * i + rr;
+          if (r < rows) {
+            const uint4 v = grp * 8 < 16 * (i + 1)
+                                ? *reinterpret_cast<const uint4*>(st + rr * kPs + grp * 8)
+                                : make_uint4(0, 0, 0, 0);
+            *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + grp * 8) = v;
+          }
         }
+        __syncwarp();
       }
-      __syncwarp();
     }
   }
 }

@@ -246,9 +246,9 @@ void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& l
   if (!im.kkt.fuse_cumsum)
     im.cumsum_kernel->launch(chained(cumsum_shape(im.cumsum, lists.raw.num_chunks, h)), &l.cumsum,
                              stream);
-  im.kkt_kernel->launch(
-      chained(kkt_solve_shape(im.kkt, lists.raw.num_chunks, im.problem.h_qk, im.problem.h_v)),
-      &l.kkt, stream);
+  im.kkt_kernel->launch(chained(kkt_solve_shape(im.kkt, lists.raw.num_chunks, im.problem.h_qk,
+                                                im.problem.h_v, im.sm_count)),
+                        &l.kkt, stream);
   const int pieces = lists.pieces.num_sequences;
   if (im.cp) {
     im.warmup_kernel->launch(chained(cp_warmup_shape(pieces, h)), &l.warmup, stream);

@@ -1,6 +1,7 @@
 // Host side of kkt_solve: its space, specs, launch shapes and checks.
 #include "qla/gdn/kkt_solve.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "qla/cuda/kernel_catalog.hpp"
@@ -44,9 +45,14 @@ cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta) 
 }
 
 cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_qk,
-                                  int heads_v) {
+                                  int heads_v, int sm_count) {
+  const long long items =
+      static_cast<long long>(num_chunks) * (c.per_value_head ? heads_v : heads_qk);
+  // The block-row kernel's launch bounds hold 12 warps a SM (kkt_solve_rows.cuh).
+  const long long resident =
+      c.block == 16 && sm_count > 0 ? 1LL * sm_count * (12 / c.warps) : items;
   cuda::LaunchShape s;
-  s.grid = {static_cast<unsigned>(num_chunks * (c.per_value_head ? heads_v : heads_qk)), 1, 1};
+  s.grid = {static_cast<unsigned>(std::min(items, resident)), 1, 1};
   s.block = {static_cast<unsigned>(32 * c.warps), 1, 1};
   s.dynamic_smem = kkt_solve_smem_bytes(c);
   return s;

@@ -452,6 +452,7 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   // Programmatic dependent launch needs the GPU (sm_90+) and, in every kernel it chains, the
   // griddepcontrol.wait that code compiled for an older architecture (then JIT-ed) lacks.
   im.pdl = options.programmatic_dependent_launch && device.arch.cc_major >= 9;
+  im.sm_count = device.arch.sm_count;
   for (const cuda::Kernel* k : {im.cumsum_kernel, im.kkt_kernel, im.fused_kernel, im.state_kernel,
                                 im.warmup_kernel, im.correct_kernel})
     if (k && k->ptx_version() < 90) im.pdl = false;

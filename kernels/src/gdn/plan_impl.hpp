@@ -38,6 +38,7 @@ struct Plan::Impl {
   int cp_piece_chunks = 0;
   float cp_threshold = -10.f;
   bool pdl = false;  // the fused path's launches after the first use programmatic dependent launch
+  int sm_count = 0;  // the device's SMs (persistent grids)
   // Configs and resolved kernels.
   NaiveFwdConfig naive;
   L2NormConfig l2norm;

@@ -95,10 +95,12 @@ std::size_t kkt_solve_smem_bytes(const KktSolveConfig& c);
 /// The instantiation for q/k/v dtype `qkv` (bf16 or fp16) and β dtype `beta` (f32 or == qkv).
 cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta);
 
-/// One CTA per (chunk, query/key head), whose value heads share K Kᵀ (vh0), or per (chunk, value
-/// head) (vh1).
+/// A work item per (chunk, query/key head), whose value heads share K Kᵀ (vh0), or per (chunk,
+/// value head) (vh1); one CTA per item, or for the b16 configs with `sm_count` > 0 no more CTAs
+/// than `sm_count` SMs hold at once (each then takes items in turn, the next one's loads in
+/// flight).
 cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_qk,
-                                  int heads_v);
+                                  int heads_v, int sm_count = 0);
 
 /// Empty when the config can run `p`, else why not (head dims, dtypes, head ratio).
 std::string can_implement(const Problem& p, const KktSolveConfig& c);
