@@ -1,22 +1,25 @@
-// qla_kkt_solve_profile: where kkt_solve's time goes. It instantiates gdn.kkt_solve with a cycle
-// probe (common/cycle_probe.cuh) that sums clock64() cycles per phase (KktSolveProbe: the prologue
-// once per CTA, then the head's first barrier, the warp-local inversions, the two merge passes and
-// the store per value head) for warp 0 and for the CTA's last warp, runs it on synthetic inputs of
-// one shape (one sequence; timing does not depend on the values: uniform keys, β = 0.5, a constant
-// gate), and prints, per config, the kernel time (CUDA events, mean over the launches) and the
-// cycles of every phase averaged over the CTAs. The library's kernels carry no probe; this binary's
-// instantiations are its own (the probe is a template argument).
+// qla_kkt_solve_profile: where kkt_solve's time goes, on synthetic inputs of one shape (one
+// sequence; timing does not depend on the values: uniform keys, β = 0.5, a constant gate). Per
+// config it prints the kernel time (CUDA events, mean over the launches): the b16 configs (block
+// rows, a warp per value head, on a persistent grid as the op launches them) their time only; the
+// b32 configs (doubling across the CTA) also the cycles of each phase from a cycle-probe
+// instantiation (common/cycle_probe.cuh, KktSolveProbe: the prologue once per CTA, then the head's
+// first barrier, the warp-local inversions, the two merge passes and the store per value head) for
+// warp 0 and the CTA's last warp, averaged over the CTAs. The library's kernels carry no probe;
+// this binary's instantiations are its own (the probe is a template argument).
 //   qla_kkt_solve_profile --hqk 16 --hv 64 --tokens 32768
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "cycle_sum_probe.cuh"
 #include "gdn/kkt_solve.cuh"
+#include "gdn/kkt_solve_rows.cuh"
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/device_buffer.hpp"
 #include "qla/error.hpp"
@@ -86,47 +89,62 @@ void profile(const Shape& sh, int iters) {
   p.g_out = tokens(g_out, sh.hv, 1);
   p.g_dtype = qla::gdn::kKktGateF32;
 
-  const int ctas = chunks * (kPerValueHead ? sh.hv : sh.hqk);
-  const int smem = qla::gdn::kkt_solve_layout(kChunk).bytes;
-  auto* plain =
-      &qla::gdn::kkt_solve_kernel<kChunk, kBlock, kWarps, T, float, kPerValueHead, kFuseCumsum>;
-  auto* probed = &qla::gdn::kkt_solve_kernel<kChunk, kBlock, kWarps, T, float, kPerValueHead,
-                                             kFuseCumsum, CycleProbe>;
-  for (auto* f : {plain, probed})
-    QLA_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-
+  const int items = chunks * (kPerValueHead ? sh.hv : sh.hqk);
   cudaEvent_t e0, e1;
   QLA_CUDA_CHECK(cudaEventCreate(&e0));
   QLA_CUDA_CHECK(cudaEventCreate(&e1));
-  plain<<<ctas, kWarps * 32, smem>>>(p);  // warm-up
-  QLA_CUDA_CHECK(cudaEventRecord(e0));
-  for (int i = 0; i < iters; ++i) plain<<<ctas, kWarps * 32, smem>>>(p);
-  QLA_CUDA_CHECK(cudaEventRecord(e1));
-  QLA_CUDA_CHECK(cudaEventSynchronize(e1));
-  float ms = 0;
-  QLA_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-
-  const qla::cuda::DeviceBuffer counters = qla::bench::cycle_counters<KktSolveProbe>(ctas);
-  probed<<<ctas, kWarps * 32, smem>>>(p);
-  QLA_CUDA_CHECK(cudaDeviceSynchronize());
-  const std::vector<unsigned long long> host = counters.to_host<unsigned long long>();
+  // Mean time of `iters` launches of f over `ctas` CTAs (after one warm-up launch).
+  const auto time = [&](auto* f, int ctas, int smem) {
+    QLA_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    f<<<ctas, kWarps * 32, smem>>>(p);
+    QLA_CUDA_CHECK(cudaEventRecord(e0));
+    for (int i = 0; i < iters; ++i) f<<<ctas, kWarps * 32, smem>>>(p);
+    QLA_CUDA_CHECK(cudaEventRecord(e1));
+    QLA_CUDA_CHECK(cudaEventSynchronize(e1));
+    float ms = 0;
+    QLA_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    return 1e3 * ms / iters;
+  };
+  const char* const label = kPerValueHead ? "vh1" : "vh0";
+  if constexpr (kBlock == 16) {  // block rows, a warp per value head: its time, no phases
+    int sms = 0;
+    QLA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    const int ctas = std::min(items, sms * (12 / kWarps));  // as kkt_solve_shape's persistent grid
+    const double us =
+        time(&qla::gdn::kkt_solve_rows_kernel<kChunk, kWarps, T, float, kPerValueHead, kFuseCumsum>,
+             ctas, qla::gdn::kkt_rows_layout(kChunk, kWarps).bytes);
+    std::printf("c%d.b%d.w%d.%s.cs1  %d CTAs over %d items  %.1f us per call\n", kChunk, kBlock,
+                kWarps, label, ctas, items, us);
+  } else {  // doubling across the CTA: its time, then the cycle probe's phases
+    const int ctas = items;
+    const int smem = qla::gdn::kkt_solve_layout(kChunk).bytes;
+    const double us = time(
+        &qla::gdn::kkt_solve_kernel<kChunk, kBlock, kWarps, T, float, kPerValueHead, kFuseCumsum>,
+        ctas, smem);
+    auto* probed = &qla::gdn::kkt_solve_kernel<kChunk, kBlock, kWarps, T, float, kPerValueHead,
+                                               kFuseCumsum, CycleProbe>;
+    QLA_CUDA_CHECK(cudaFuncSetAttribute(probed, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    const qla::cuda::DeviceBuffer counters = qla::bench::cycle_counters<KktSolveProbe>(ctas);
+    probed<<<ctas, kWarps * 32, smem>>>(p);
+    QLA_CUDA_CHECK(cudaDeviceSynchronize());
+    const std::vector<unsigned long long> host = counters.to_host<unsigned long long>();
+    const int heads_per_cta = kPerValueHead ? 1 : sh.hv / sh.hqk;
+    std::printf("c%d.b%d.w%d.%s.cs1  %d CTAs  %.1f us per call\n", kChunk, kBlock, kWarps, label,
+                ctas, us);
+    for (int role = 0; role < KktSolveProbe::kRoles; ++role) {
+      std::printf("  %-9s", role == 0 ? "warp 0" : "last warp");
+      for (int ph = 0; ph < KktSolveProbe::kPhases; ++ph) {
+        double sum = 0;
+        for (int c = 0; c < ctas; ++c) sum += static_cast<double>(host[(c * 2 + role) * 6 + ph]);
+        // The prologue once per CTA, every other phase once per value head.
+        const double per = sum / ctas / (ph == KktSolveProbe::kPrologue ? 1 : heads_per_cta);
+        std::printf("  %s %.0f", kPhaseNames[ph], per);
+      }
+      std::printf("  (cycles; per CTA for the prologue, per value head otherwise)\n");
+    }
+  }
   QLA_CUDA_CHECK(cudaEventDestroy(e0));
   QLA_CUDA_CHECK(cudaEventDestroy(e1));
-
-  const int heads_per_cta = kPerValueHead ? 1 : sh.hv / sh.hqk;
-  std::printf("c%d.b%d.w%d.vh%d.cs1  %d CTAs  %.1f us per call\n", kChunk, kBlock, kWarps,
-              kPerValueHead ? 1 : 0, ctas, 1e3 * ms / iters);
-  for (int role = 0; role < KktSolveProbe::kRoles; ++role) {
-    std::printf("  %-9s", role == 0 ? "warp 0" : "last warp");
-    for (int ph = 0; ph < KktSolveProbe::kPhases; ++ph) {
-      double sum = 0;
-      for (int c = 0; c < ctas; ++c) sum += static_cast<double>(host[(c * 2 + role) * 6 + ph]);
-      // The prologue once per CTA, every other phase once per value head.
-      const double per = sum / ctas / (ph == KktSolveProbe::kPrologue ? 1 : heads_per_cta);
-      std::printf("  %s %.0f", kPhaseNames[ph], per);
-    }
-    std::printf("  (cycles; per CTA for the prologue, per value head otherwise)\n");
-  }
 }
 
 }  // namespace
@@ -145,9 +163,10 @@ int main(int argc, char** argv) {
     std::printf("kkt_solve, %d/%d heads, 1x%lld tokens\n", sh.hqk, sh.hv, sh.tokens);
     profile<64, 16, 4, false>(sh, iters);
     profile<64, 16, 8, false>(sh, iters);
-    profile<64, 32, 4, false>(sh, iters);
     profile<64, 16, 4, true>(sh, iters);
-    profile<64, 16, 8, true>(sh, iters);
+    profile<64, 32, 4, false>(sh, iters);
+    profile<64, 32, 8, false>(sh, iters);
+    profile<64, 32, 4, true>(sh, iters);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qla_kkt_solve_profile: %s\n", e.what());
     return 1;
