@@ -198,6 +198,28 @@ TEST(Remeasure, AClearlyFasterConfigWinsWhateverItsOrder) {
   EXPECT_NEAR(ch.finalists[0].ratio_to_winner, 100.0 / 95.0, 0.02);
 }
 
+TEST(Remeasure, WithinNoiseThePreferredConfigKeepsItsPlace) {
+  const SpaceDecl s = fake_space();
+  const Coords low = *s.coords_of({64, 32, 2, 8, 2});
+  const Coords high = *s.coords_of({64, 64, 2, 8, 2});
+  ASSERT_LT(flat_index(s, low), flat_index(s, high));
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> noise(0, 0.002);
+    // `low` is 0.2 % faster on average: within the tolerance, so the preferred `high` (the untuned
+    // point) stays, though its flat index is higher.
+    auto sample = [&](const Coords& c) { return (c == low ? 99.8 : 100.0) * (1 + noise(rng)); };
+    const FinalChoice ch = remeasure_top(s, {low, high}, sample, 10, 0.01, high);
+    EXPECT_EQ(ch.finalists[ch.winner].coords, high) << "seed " << seed;
+  }
+  // Faster by more than the noise, the other config replaces it.
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> noise(0, 0.002);
+  auto sample = [&](const Coords& c) { return (c == low ? 95.0 : 100.0) * (1 + noise(rng)); };
+  const FinalChoice ch = remeasure_top(s, {low, high}, sample, 10, 0.01, high);
+  EXPECT_EQ(ch.finalists[ch.winner].coords, low);
+}
+
 TEST(Remeasure, SamplesAreInterleavedAndPaired) {
   const SpaceDecl s = fake_space();
   std::vector<Coords> order;

@@ -285,7 +285,7 @@ SearchOutcome run_search(Searcher& searcher, const std::function<double(const Co
 
 FinalChoice remeasure_top(const SpaceDecl& space, const std::vector<Coords>& candidates,
                           const std::function<double(const Coords&)>& sample, int rounds,
-                          double tie_tolerance) {
+                          double tie_tolerance, const std::optional<Coords>& preferred) {
   FinalChoice out;
   for (const Coords& c : candidates) out.finalists.push_back({c, {}, 0, 1});
   std::sort(out.finalists.begin(), out.finalists.end(), [&](const Finalist& a, const Finalist& b) {
@@ -317,11 +317,19 @@ FinalChoice remeasure_top(const SpaceDecl& space, const std::vector<Coords>& can
     return median(ratios);
   };
   out.winner = fastest;
-  for (std::size_t i = 0; i < fastest; ++i)  // lower flat index within noise of the fastest wins
-    if (paired_ratio(i, fastest) <= 1 + tie_tolerance) {
-      out.winner = i;
-      break;
-    }
+  const auto tied = [&](std::size_t i) { return paired_ratio(i, fastest) <= 1 + tie_tolerance; };
+  std::size_t pref = n;
+  for (std::size_t i = 0; i < n && preferred; ++i)
+    if (out.finalists[i].coords == *preferred) pref = i;
+  if (pref < n && tied(pref)) {  // the preferred config within noise of the fastest keeps its place
+    out.winner = pref;
+  } else {
+    for (std::size_t i = 0; i < fastest; ++i)  // else the lowest flat index within noise wins
+      if (tied(i)) {
+        out.winner = i;
+        break;
+      }
+  }
   for (std::size_t i = 0; i < n; ++i)
     out.finalists[i].ratio_to_winner = paired_ratio(i, out.winner);
   return out;

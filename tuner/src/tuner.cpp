@@ -378,8 +378,8 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
     auto sample = [&](const Coords& c) {
       return runner_.sample(request_for(kernel, problem, space.point_at(c)));
     };
-    FinalChoice choice =
-        remeasure_top(space, finalists, sample, options_.final_rounds, options_.tie_tolerance);
+    FinalChoice choice = remeasure_top(space, finalists, sample, options_.final_rounds,
+                                       options_.tie_tolerance, default_coords);
     // A finalist that failed a sample (e.g. crashed its worker) cannot win: decide among the
     // others.
     std::vector<Coords> healthy;
@@ -389,7 +389,8 @@ void Tuner::decide_winner(const TunableKernel& kernel, const gdn::Problem& probl
         healthy.push_back(f.coords);
     if (healthy.empty()) return;
     if (healthy.size() != choice.finalists.size())
-      choice = remeasure_top(space, healthy, sample, options_.final_rounds, options_.tie_tolerance);
+      choice = remeasure_top(space, healthy, sample, options_.final_rounds, options_.tie_tolerance,
+                             default_coords);
     const Finalist& win = choice.finalists[choice.winner];
     const Point values = space.point_at(win.coords);
     w = {kernel.members ? candidate_label(space, values, kernel.members(problem, values))

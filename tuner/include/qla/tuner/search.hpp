@@ -125,11 +125,12 @@ struct FinalChoice {
 /// Re-measures `candidates` with paired, interleaved runs: `rounds` rounds, each taking one sample
 /// of every candidate (the starting candidate rotates per round so no one always runs first after a
 /// flush). The candidate with the lowest median wins, except that any candidate whose paired ratio
-/// to it lies within `tie_tolerance` (relative) counts as tied, and among tied candidates the
-/// lowest flat index wins. So two runs on the same card pick the same winner unless the difference
-/// is above the noise.
+/// to it lies within `tie_tolerance` (relative) counts as tied, and among tied candidates
+/// `preferred` wins where it is one of them (the untuned point: a config replaces it only where it
+/// is faster by more than the noise), else the lowest flat index. So two runs on the same card pick
+/// the same winner unless the difference is above the noise.
 FinalChoice remeasure_top(const SpaceDecl& space, const std::vector<Coords>& candidates,
                           const std::function<double(const Coords&)>& sample, int rounds,
-                          double tie_tolerance);
+                          double tie_tolerance, const std::optional<Coords>& preferred = {});
 
 }  // namespace qla::tuner

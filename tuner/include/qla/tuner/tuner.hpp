@@ -109,8 +109,9 @@ struct TuneOptions {
   std::uint64_t seed = 42;    ///< random and anneal strategies
   std::size_t finalists = 4;  ///< re-measured at the end (the default config is added when valid)
   int final_rounds = 10;      ///< paired rounds of the re-measurement
-  double tie_tolerance =
-      0.01;  ///< relative: within this, the lower config in the space's order wins
+  /// Relative: finalists within this of the fastest are tied; the untuned point wins a tie it is
+  /// in, else the lower config in the space's order.
+  double tie_tolerance = 0.01;
   std::size_t compile_ahead = 4;  ///< configs compiled ahead of the one being measured
   /// Transfer: the winners of up to this many nearest tuned problems of the same class (H_qk, H_v,
   /// K, V, dtype) on this device are evaluated first (after the untuned op and, where the kernel's
