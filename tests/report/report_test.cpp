@@ -51,6 +51,10 @@ TEST(Report, SpeedupsComeFromTheBenchDocuments) {
   // Without a tuned time the default is "ours": 1.2 / 0.8 = 1.50x.
   EXPECT_TRUE(has(md, "| 16/64 | 4096+4096 | – | 0.800 | – | – | 1.200 | 1.50x | – | – |")) << md;
   EXPECT_TRUE(has(md, "# qla report: Fixture GPU 80GB"));
+  // The graph table's shapes summed up: sqrt(2.00 · 1.50) = 1.73x; the cold table has no FLA time.
+  EXPECT_TRUE(has(md, "\n×FLA over 2 shapes: geomean 1.73x (1.50x–2.00x), faster on 2 of 2.\n"))
+      << md;
+  EXPECT_EQ(md.find("×FLA over"), md.rfind("×FLA over")) << md;
   // The cold row of the same shape and implementation lands in its own table, not over the graph
   // row.
   const std::size_t cold = md.find("cold mode");
@@ -79,6 +83,11 @@ TEST(Report, FlashQlaColumnsAppearWhenItsBenchRan) {
   EXPECT_TRUE(has(md, "| FLA ms | FlashQLA ms | ×FLA | ×FlashQLA |")) << md;
   EXPECT_TRUE(
       has(md, "| 2/8 | 1x8192 | 0.125 | 0.200 | 0.500 | 4.000 | 0.250 | 0.100 | 2.00x | 0.80x |"))
+      << md;
+  // Only 2/8 has a FlashQLA time: 0.1 / 0.125.
+  EXPECT_TRUE(has(md,
+                  "×FLA over 2 shapes: geomean 1.73x (1.50x–2.00x), faster on 2 of 2. "
+                  "×FlashQLA over 1 shape: geomean 0.80x (0.80x–0.80x), faster on 0 of 1.\n"))
       << md;
   // Without FlashQLA's bench the table keeps its columns (the fixture page above).
   EXPECT_FALSE(has(render_markdown(fixture()), "FlashQLA ms"));

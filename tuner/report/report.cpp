@@ -62,6 +62,28 @@ std::string ratio_cell(const std::map<std::string, Timing>& t, const std::string
   return fmt("%.2fx", it->second.ms / q->ms);
 }
 
+/// One line over the table's shapes that have both times: the geomean of baseline / ours, its
+/// range, and on how many ours is faster; empty when no shape has both.
+std::string ratio_summary(const std::map<Shape, std::map<std::string, Timing>>& rows,
+                          const std::string& baseline, const char* label) {
+  std::vector<double> r;
+  for (const auto& [s, t] : rows) {
+    const Timing* q = ours(t);
+    const auto it = t.find(baseline);
+    if (q && it != t.end() && q->ms > 0 && it->second.ms > 0) r.push_back(it->second.ms / q->ms);
+  }
+  if (r.empty()) return "";
+  double log_sum = 0;
+  for (double x : r) log_sum += std::log(x);
+  const auto [lo, hi] = std::minmax_element(r.begin(), r.end());
+  const auto faster = std::count_if(r.begin(), r.end(), [](double x) { return x > 1; });
+  return std::string(label) + " over " + std::to_string(r.size()) + " shape" +
+         (r.size() > 1 ? "s" : "") + ": geomean " +
+         fmt("%.2fx", std::exp(log_sum / static_cast<double>(r.size()))) + " (" +
+         fmt("%.2fx", *lo) + "–" + fmt("%.2fx", *hi) + "), faster on " + std::to_string(faster) +
+         " of " + std::to_string(r.size()) + ".";
+}
+
 void shape_table(std::ostringstream& os, const ReportData& d,
                  const std::map<Shape, std::map<std::string, Timing>>& rows) {
   const bool floors = d.copy_gbps > 0 && d.matmul_tflops > 0;
@@ -94,6 +116,11 @@ void shape_table(std::ostringstream& os, const ReportData& d,
     }
     os << "\n";
   }
+  // ×FLA and ×FlashQLA summed up: the numbers a headline quotes, from the same rows.
+  const std::string fla = ratio_summary(rows, "fla", "×FLA");
+  const std::string fq = ratio_summary(rows, "flashqla", "×FlashQLA");
+  if (!fla.empty() || !fq.empty())
+    os << "\n" << fla << (!fla.empty() && !fq.empty() ? " " : "") << fq << "\n";
 }
 
 /// Where each plan's time goes: the per-kernel CUPTI times of the rows of the time the page calls
