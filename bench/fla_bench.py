@@ -9,7 +9,10 @@ L2 flushed before each replay, per-call time = replay time / calls; the mean ove
 FLA's autotune key leaves T out, so the config it picks depends on the first shape it sees for a head
 configuration. `--order` selects how that first shape is chosen: `warm2048` tunes on 1x2048 first,
 `own` tunes on the timed shape itself. The runner times both in fresh processes (fresh TRITON_CACHE_DIR) and keeps
-the faster, recording which won.
+the faster, recording which won. With `--cache-dir`, each (head configuration, order) keeps its Triton cache there
+instead, so a later run on the same card reuses FLA's autotune choices (FLA caches them by default,
+FLA_CACHE_RESULTS) and compiled kernels: the same config for the same order, without the tuning time; each row's
+`autotune` says "cached" when its worker found that cache already holding autotune results, else "fresh".
 
 Writes JSON (schema "qla.bench.v1", the schema of qla's own bench output):
   {"schema", "implementation", "versions", "device", "date", "method", "rows": [{"name", "h_qk", "h_v",
@@ -40,6 +43,9 @@ def parse_args():
     p.add_argument("--budget-ms", type=float, default=100.0, help="calls per replay = budget / estimated time")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", required=True, help="JSON file to write")
+    p.add_argument("--cache-dir", default="",
+                   help="keep each (head configuration, order)'s Triton cache in DIR/<hq>x<hv>-<order> across runs "
+                        "(default: a fresh one per worker)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--shapes", default="", help=argparse.SUPPRESS)
     return p.parse_args()
@@ -77,11 +83,22 @@ def worker(args):
     pathlib.Path(args.out).write_text(json.dumps(rows))
 
 
-def run_worker(args, shapes):
+def triton_cache(cache_dir, hq, hv, order):
+    """The Triton cache folder of one (head configuration, order) under --cache-dir, and whether it already
+    holds autotune results; (None, False) without --cache-dir."""
+    if not cache_dir:
+        return None, False
+    path = pathlib.Path(cache_dir) / f"{hq}x{hv}-{order}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path, any(path.rglob("*.autotune.json"))
+
+
+def run_worker(args, shapes, cache=None):
+    """Runs the shapes in a fresh process with TRITON_CACHE_DIR = `cache` (a fresh folder when None)."""
     env = dict(os.environ, FLA_DISABLE_BACKEND_DISPATCH="1")
-    with tempfile.TemporaryDirectory() as cache:
-        env["TRITON_CACHE_DIR"] = cache
-        rows = pathlib.Path(cache) / "rows.json"  # a file, so nothing FLA or Triton prints can corrupt it
+    with tempfile.TemporaryDirectory() as tmp:
+        env["TRITON_CACHE_DIR"] = str(cache) if cache else tmp
+        rows = pathlib.Path(tmp) / "rows.json"  # a file, so nothing FLA or Triton prints can corrupt it
         subprocess.run([sys.executable, __file__, "--worker", "--qla", args.qla, "--seed", str(args.seed),
                         "--replays", str(args.replays), "--budget-ms", str(args.budget_ms),
                         "--out", str(rows), "--shapes", ";".join(shapes)], env=env, check=True)
@@ -111,6 +128,9 @@ def main():
                     method="cuda_graph: calls captured per replay, L2 flushed before each replay, mean of replays; "
                            + ("fastest of FLA tuned on 1x2048 first and FLA tuned on the timed shape"
                               if args.order == "both" else f"FLA autotuned by the order '{args.order}'")
+                           + ("; a row whose autotune is 'cached' reused the autotune choices of an earlier "
+                              "run on this card with the same order (Triton cache kept by --cache-dir)"
+                              if args.cache_dir else "")
                            + "; outputs checked against qla's naive fp32 recurrence (errors)",
                     rows=sorted(best.values(), key=lambda r: (r["h_qk"], r["h_v"], r["tokens"], r["name"])))
 
@@ -118,13 +138,18 @@ def main():
         orders = ["warm2048", "own"] if args.order == "both" else [args.order]
         for order in orders:
             if order == "warm2048":
+                cache, cached = triton_cache(args.cache_dir, hq, hv, order)
                 shapes = [f"{hq}|{hv}|2048|0"] + [f"{hq}|{hv}|{','.join(map(str, common.SEQS[n]))}|1"
                                                    for n in names]
-                results = run_worker(args, shapes)
-            else:
+                results = run_worker(args, shapes, cache)
+                for r in results:
+                    r["autotune"] = "cached" if cached else "fresh"
+            else:  # tuned on each timed shape: a cache of its own would replay the first shape's choice
                 results = []
                 for n in names:
                     results += run_worker(args, [f"{hq}|{hv}|{','.join(map(str, common.SEQS[n]))}|1"])
+                for r in results:
+                    r["autotune"] = "fresh"
             for r in results:
                 r["order"] = order
                 key = r["name"]

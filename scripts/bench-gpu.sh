@@ -8,9 +8,12 @@
 #
 #   scripts/bench-gpu.sh [--heads headline|all|2x8,...] [--seqs headline|all|1x8192,...]
 #                        [--only qla,fla,flashqla] [--db STORE] [--fla-order both|warm2048|own]
-#                        [--peers PEERS.tar.xz] [-- extra bench_gdn_fwd flags]
+#                        [--peers PEERS.tar.xz] [--peer-cache DIR] [-- extra bench_gdn_fwd flags]
 # --peers: the baselines' packages unpacked into one folder and xz-compressed (FLA and FlashQLA with TileLang);
 # unpacked to /tmp/peer-site and put on PYTHONPATH. FlashQLA runs when it is importable.
+# --peer-cache: the baselines' compile caches live in DIR across runs (DIR/triton: FLA's Triton caches per head
+# configuration and order, with its autotune choices; DIR/tilelang: FlashQLA's TileLang kernels), so a later run
+# on the same card skips FLA's autotuning and TileLang's compiles. Default: fresh caches every run.
 #
 # Device call:  carry ["build/bundle", ".whl"], command "scripts/bench-gpu.sh --heads headline".
 # Both benches together may outrun one 10-minute call on the full headline set: split with --only, a
@@ -22,6 +25,7 @@ seqs=headline
 only=all
 fla_order=both
 peers=
+peer_cache=
 db=
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -32,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --db) db=$2; shift 2 ;;
     --fla-order) fla_order=$2; shift 2 ;;
     --peers) peers=$2; shift 2 ;;
+    --peer-cache) peer_cache=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "bench-gpu.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -72,6 +77,15 @@ if [[ -n $peers ]]; then
   echo "=== unpacking $peers"
   tar -xJf "$peers" -C /tmp && export PYTHONPATH=/tmp/peer-site${PYTHONPATH:+:$PYTHONPATH}
 fi
+fla_cache=()
+if [[ -n $peer_cache ]]; then
+  mkdir -p "$peer_cache/triton" "$peer_cache/tilelang"
+  peer_cache=$(cd "$peer_cache" && pwd)
+  export TILELANG_CACHE_DIR=$peer_cache/tilelang
+  fla_cache=(--cache-dir "$peer_cache/triton")
+  echo "=== peer compile caches in $peer_cache: $(find "$peer_cache" -name '*.autotune.json' | wc -l) FLA autotune" \
+    "results, $(du -sh "$peer_cache/tilelang" | cut -f1) of TileLang kernels"
+fi
 
 if wants fla; then
   shopt -s nullglob
@@ -83,7 +97,7 @@ if wants fla; then
   fi
   echo "=== fla_bench.py --heads $heads --seqs $seqs"
   python3 bench/fla_bench.py --qla "$bundle/bin/qla" --heads "$heads" --seqs "$seqs" --order "$fla_order" \
-    --out "$out/bench_fla.json" 2>&1 | tee "$out/bench_fla.log"
+    "${fla_cache[@]}" --out "$out/bench_fla.json" 2>&1 | tee "$out/bench_fla.log"
   rc=${PIPESTATUS[0]}
   [[ $rc == 0 ]] || { echo "bench-gpu.sh: fla_bench.py exited $rc"; status=1; }
 fi

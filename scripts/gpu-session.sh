@@ -5,7 +5,11 @@
 #   scripts/gpu-session.sh tune     resume tuning the headline suite (or $QLA_TUNE_SUITE) into $OUT/<store> (from
 #                                   results/<store>: carry it back in the next call; the tuner re-measures nothing;
 #                                   a store over 15 MiB comes back as <store>.xz, and resumes from results/<store>.xz)
-#   scripts/gpu-session.sh bench    qla tuned/default + FLA (.whl) + FlashQLA ($QLA_PEERS tarball) in one call
+#   scripts/gpu-session.sh bench    qla tuned/default + FLA (.whl) + FlashQLA ($QLA_PEERS tarball) in one call;
+#                                   the peers' compile caches (FLA's autotune choices, FlashQLA's TileLang
+#                                   kernels) come back as $OUT/peer-cache.tar.xz: carry it as $QLA_PEER_CACHE in
+#                                   the next bench call (it grows by each call's head configurations) to skip
+#                                   their tuning and compiles; the logs come back as $OUT/bench-logs.tar.xz
 #   scripts/gpu-session.sh profile  the wgmma chunk forward's cycles per phase (qla_chunk_step_profile) on
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
 #                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`); then
@@ -57,7 +61,8 @@ if (( $# > 1 )); then
   done
   (cd "$OUT" && tar -cJf steps.tar.xz "$@" &&
     for f in tune/"${QLA_STORE:-nvidia-h200.sqlite}" tune/"${QLA_STORE:-nvidia-h200.sqlite}".xz bench/bench_qla.json \
-      bench/bench_fla.json bench/bench_flashqla.json tests/validation.json ab/ab.md profile/chunk_step.json \
+      bench/bench_fla.json bench/bench_flashqla.json bench/peer-cache.tar.xz tests/validation.json ab/ab.md \
+      profile/chunk_step.json \
       profile-ab/profile_ab.md profile-ab/profile_ab_phases.md; do
       [[ -f $f ]] && cp "$f" .
     done
@@ -125,10 +130,30 @@ case $what in
     args=(--heads "${QLA_BENCH_HEADS:-headline}" --seqs headline --fla-order warm2048)
     [[ -f results/$store ]] && args+=(--db "results/$store")
     [[ -n ${QLA_PEERS:-} ]] && args+=(--peers "$QLA_PEERS")
+    peer_cache=/tmp/peer-cache
+    rm -rf "$peer_cache" && mkdir -p "$peer_cache"
+    if [[ -n ${QLA_PEER_CACHE:-} && -f $QLA_PEER_CACHE ]]; then
+      tar -xJf "$QLA_PEER_CACHE" -C "$peer_cache" || echo "gpu-session.sh: $QLA_PEER_CACHE did not unpack; fresh caches"
+    fi
+    args+=(--peer-cache "$peer_cache")
     QLA_BUNDLE=$B OUT=$OUT timeout 560 scripts/bench-gpu.sh "${args[@]}" ${QLA_BENCH_ONLY:+--only "$QLA_BENCH_ONLY"} \
       -- --impls qla-tuned,qla-default --modes "${QLA_BENCH_MODES:-graph}" > "$OUT/bench.log" 2>&1
     rc=$?
     tail -30 "$OUT/bench.log"
+    # The device tool brings back 8 files: the three documents, the summary log, and two tarballs.
+    (cd "$OUT" && tar -cJf bench-logs.tar.xz --remove-files bench_qla.log bench_fla.log bench_flashqla.log \
+      bench_gbench.json 2>/dev/null)
+    # FLA's autotune choices and TileLang's kernels; Triton's compiled kernels stay behind (large, and FLA
+    # compiles its one chosen config per kernel in seconds). TileLang's too where the tarball would pass 12 MiB.
+    (cd "$peer_cache" && find triton -name '*.autotune.json' 2>/dev/null > /tmp/peer-cache.list
+     echo tilelang >> /tmp/peer-cache.list
+     tar -cJf "$OUT/peer-cache.tar.xz" -T /tmp/peer-cache.list 2>/dev/null
+     if (( $(stat -c %s "$OUT/peer-cache.tar.xz" 2>/dev/null || echo 0) > 12 * 1024 * 1024 )); then
+       sed -i '/^tilelang$/d' /tmp/peer-cache.list && tar -cJf "$OUT/peer-cache.tar.xz" -T /tmp/peer-cache.list
+       echo "gpu-session.sh: TileLang's cache left out of peer-cache.tar.xz (over 12 MiB)"
+     fi)
+    echo "peer-cache.tar.xz: $(du -h "$OUT/peer-cache.tar.xz" 2>/dev/null | cut -f1)" \
+      "($(grep -c autotune /tmp/peer-cache.list) FLA autotune results)"
     exit $rc ;;
   profile)
     [[ -x $B/bin/qla_chunk_step_profile ]] || { echo "gpu-session.sh: the bundle has no qla_chunk_step_profile (built for sm_90a only)" >&2; exit 2; }
