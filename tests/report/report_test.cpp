@@ -93,6 +93,37 @@ TEST(Report, FlashQlaColumnsAppearWhenItsBenchRan) {
   EXPECT_FALSE(has(render_markdown(fixture()), "FlashQLA ms"));
 }
 
+// The o errors the bench documents carry (qla's validation, the baselines' errors) side by side;
+// no table where none carries one.
+TEST(Report, AccuracyOnTheBenchInputsSideBySide) {
+  const fs::path dir = fs::temp_directory_path() / ("qla_report_acc_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "bench_qla.json") << R"({"schema": "qla.bench.v1", "date": "2026-11-30",
+    "device": {"name": "Fixture GPU 80GB", "sm_count": 132}, "rows": [
+    {"implementation": "qla-tuned", "mode": "graph", "h_qk": 2, "h_v": 8, "seqlens": [2048], "ms": 0.07,
+     "validation": {"o": {"rel_fro": 0.0041}, "passed": true}},
+    {"implementation": "qla-default", "mode": "graph", "h_qk": 2, "h_v": 8, "seqlens": [2048], "ms": 0.08,
+     "validation": {"o": {"rel_fro": 0.0015}, "passed": true}},
+    {"implementation": "qla-tuned", "mode": "graph", "h_qk": 2, "h_v": 8, "seqlens": [8192], "ms": 0.1,
+     "validation": {"o": {"rel_fro": 0.0046}, "passed": true}}]})";
+  std::ofstream(dir / "bench_flashqla.json") << R"({"schema": "qla.bench.v1", "implementation":
+    "flashqla", "date": "2026-11-30", "device": {"name": "Fixture GPU 80GB", "sm_count": 132},
+    "rows": [{"h_qk": 2, "h_v": 8, "seqlens": [2048], "ms": 0.069, "errors": {"o": 0.0044}}]})";
+  const std::string md = render_markdown(
+      load_report_data({(dir / "bench_qla.json").string(), (dir / "bench_flashqla.json").string()},
+                       {}, std::nullopt, "abc123"));
+  fs::remove_all(dir);
+  EXPECT_TRUE(has(md, "| heads (qk/v) | tokens | qla tuned | qla default | FLA | FlashQLA |"))
+      << md;
+  EXPECT_TRUE(has(md, "| 2/8 | 1x2048 | 4.10e-03 | 1.50e-03 | – | 4.40e-03 |")) << md;
+  EXPECT_TRUE(has(md, "| 2/8 | 1x8192 | 4.60e-03 | – | – | – |")) << md;
+  EXPECT_TRUE(has(md,
+                  "qla-tuned 4.1e-03–4.6e-03; qla-default 1.5e-03–1.5e-03; flashqla "
+                  "4.4e-03–4.4e-03.\n"))
+      << md;
+  EXPECT_FALSE(has(render_markdown(fixture()), "Accuracy on the bench"));
+}
+
 // Cold rows that carry CUPTI's per-kernel medians get a "where the time goes" table, for the time
 // the page calls ours; a malformed kernel list is named.
 TEST(Report, PerKernelTimesOfTheColdRows) {

@@ -123,6 +123,50 @@ void shape_table(std::ostringstream& os, const ReportData& d,
     os << "\n" << fla << (!fla.empty() && !fq.empty() ? " " : "") << fq << "\n";
 }
 
+/// The o error of every implementation on the bench's own inputs, beside each other (graph rows),
+/// when the bench documents carry them: what each time buys in accuracy.
+void accuracy_table(std::ostringstream& os, const ReportData& d) {
+  const auto it = d.timings.find("graph");
+  if (it == d.timings.end()) return;
+  const char* impls[] = {"qla-tuned", "qla-default", "fla", "flashqla"};
+  std::map<std::string, std::pair<double, double>> range;  // implementation → (min, max)
+  std::ostringstream rows;
+  for (const auto& [s, t] : it->second) {
+    bool any = false;
+    std::ostringstream row;
+    row << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " |";
+    for (const char* impl : impls) {
+      const auto f = t.find(impl);
+      if (f == t.end() || f->second.o_error < 0) {
+        row << " – |";
+        continue;
+      }
+      const double e = f->second.o_error;
+      any = true;
+      row << ' ' << fmt("%.2e", e) << " |";
+      auto [r, fresh] = range.try_emplace(impl, e, e);
+      if (!fresh) r->second = {std::min(r->second.first, e), std::max(r->second.second, e)};
+    }
+    if (any) rows << row.str() << "\n";
+  }
+  if (rows.str().empty()) return;
+  os << "## Accuracy on the bench's inputs (CUDA-graph rows)\n\n"
+     << "Relative Frobenius error of o against qla's naive fp32 recurrence on the inputs each time "
+        "was measured with (the correctness section's bar is against float64 on the edge "
+        "cases).\n\n"
+     << "| heads (qk/v) | tokens | qla tuned | qla default | FLA | FlashQLA |\n"
+     << "|---|---|---|---|---|---|\n"
+     << rows.str() << "\n";
+  const char* sep = "";
+  for (const char* impl : impls)
+    if (const auto r = range.find(impl); r != range.end()) {
+      os << sep << impl << " " << fmt("%.1e", r->second.first) << "–"
+         << fmt("%.1e", r->second.second);
+      sep = "; ";
+    }
+  os << ".\n\n";
+}
+
 /// Where each plan's time goes: the per-kernel CUPTI times of the rows of the time the page calls
 /// "ours", one table per mode whose rows carry them (graph: mean per call over the replays, the
 /// headline method; cold: medians with the L2 scrubbed before every call).
@@ -300,6 +344,11 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
                   "report input '" << path << "': row " << row.value("name", "?")
                                    << " has no positive 'ms'");
       Timing t{row["ms"].get<double>(), row.value("mode", std::string("graph")), path, {}};
+      if (const auto v = row.find("validation");
+          v != row.end() && v->is_object() && v->contains("o") && (*v)["o"].is_object())
+        t.o_error = (*v)["o"].value("rel_fro", -1.0);
+      else if (const auto e = row.find("errors"); e != row.end() && e->is_object())
+        t.o_error = e->value("o", -1.0);
       if (const auto k = row.find("kernels"); k != row.end()) {
         QLA_REQUIRE(k->is_array(), "report input '" << path << "': row " << row.value("name", "?")
                                                     << " has a 'kernels' that is not a list");
@@ -443,6 +492,7 @@ std::string render_markdown(const ReportData& d) {
     shape_table(os, d, rows);
     os << "\n";
   }
+  accuracy_table(os, d);
   kernel_table(os, d);
   chunk_step_table(os, d);
   if (d.copy_gbps > 0)

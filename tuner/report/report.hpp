@@ -43,6 +43,9 @@ struct Timing {
   std::string source;  ///< file it came from
   /// Cold rows timed with CUPTI: each kernel's median duration (µs) in launch order.
   std::vector<std::pair<std::string, double>> kernels_us;
+  /// Relative Frobenius error of o against the naive fp32 recurrence on the bench's inputs (qla's
+  /// rows: validation.o.rel_fro; the baselines': errors.o); negative when the row carries none.
+  double o_error = -1;
 };
 
 /// Everything the page is made from.
