@@ -41,6 +41,7 @@
 # (`qla tune --budget`, default 8), QLA_TUNE_SUITE (`qla tune --suite`, default headline), QLA_PEERS, QLA_KERNEL_CACHE_TAR (the NVRTC cache compiled ahead by
 # gpu-bundle.sh --kernel-cache; tests and tune then compile nothing),
 # QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla), QLA_BENCH_HEADS (e.g. 2x8,4x16;
+# default headline), QLA_BENCH_SEQS (sequence sets: headline, all (FlashQLA's 19) or names like 1x4096,2048x4;
 # default headline) and QLA_BENCH_MODES (graph, cold or graph,cold; default graph): what fits one 10-minute call.
 # All three benches on the 20 headline shapes take four calls: QLA_BENCH_HEADS=2x8,4x16, then 8x32, 16x32, 16x64.
 # Several steps name one call: `scripts/gpu-session.sh tests tune` (see below).
@@ -127,7 +128,7 @@ case $what in
       xz -T0 "$OUT/$store" && echo "tune: the store is larger than a call brings back: $OUT/$store.xz"
     fi ;;
   bench)
-    args=(--heads "${QLA_BENCH_HEADS:-headline}" --seqs headline --fla-order warm2048)
+    args=(--heads "${QLA_BENCH_HEADS:-headline}" --seqs "${QLA_BENCH_SEQS:-headline}" --fla-order warm2048)
     [[ -f results/$store ]] && args+=(--db "results/$store")
     [[ -n ${QLA_PEERS:-} ]] && args+=(--peers "$QLA_PEERS")
     peer_cache=/tmp/peer-cache
