@@ -196,6 +196,8 @@ std::vector<ConfigSet> config_sets() {
        {{"gdn.fused_fwd_wgmma", {64, 64, 3, 0}}, {"gdn.state_pass", {64, 2, 4, 64}}}},
       {"wgmma_state_s3_bf16",
        {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}, {"gdn.state_pass_wgmma", {64, 64, 3, 0}}}},
+      {"wgmma_mixed",
+       {{"gdn.fused_fwd_wgmma", {64, 64, 3, 2}}, {"gdn.state_pass_wgmma", {64, 64, 2, 2}}}},
   };
 }
 
@@ -432,7 +434,7 @@ TEST(FusedForward, WgmmaVariantOnLongSequencesMatchesReference) {
       std::vector<double> o_ref, ht_ref;
       reference_forward(hp, o_ref, ht_ref);
       DeviceRun d(hp);
-      for (int fp16_operands : {1, 0})
+      for (int fp16_operands : gdn::kFusedWgmmaFp16Values)
         for (CpMode cp : {CpMode::kOff, CpMode::kOn}) {
           SCOPED_TRACE(std::string(c.name) + (bf16 ? " bf16" : " fp16") +
                        (cp == CpMode::kOn ? " cp on" : " cp off") + " f" +

@@ -37,8 +37,10 @@ struct FusedFwdConfig {
   int reg_split = 0;
   /// 1: the wgmma variant (gdn.fused_fwd_wgmma in fused_fwd_wgmma.hpp; sm_90a).
   int wgmma = 0;
-  /// wgmma variant: 1 = fp16 GEMM operands (bf16 inputs converted in shared memory), 0 = the input
-  /// dtype (fp16 inputs are fp16 either way).
+  /// wgmma variant, which GEMM operands are fp16 (fp16 inputs are fp16 either way):
+  /// kFp16OperandsAll (bf16 inputs converted in shared memory), kFp16OperandsNone (the input
+  /// dtype), kFp16OperandsIntermediates (the products of in-kernel intermediates only: V_d = W A_g
+  /// and O₂ = V_d P_g; the products that read an input tile keep its dtype, nothing is converted).
   int fp16_operands = 1;
 
   Point to_point() const;  ///< the point of the family this config belongs to (fused_fwd_family_id)
@@ -113,6 +115,14 @@ std::string can_implement(const Problem& p, const FusedFwdConfig& c);
 /// Empty when the pointers and strides meet the kernel's alignment preconditions, else which tensor
 /// does not.
 std::string check_params(const FusedFwdParams& p);
+
+/// The values of FusedFwdConfig::fp16_operands.
+inline constexpr int kFp16OperandsNone = 0, kFp16OperandsAll = 1, kFp16OperandsIntermediates = 2;
+
+/// "T, TM" of fused_fwd_wgmma_kernel's instantiation for `c` and q/k/v dtype `qkv`: the operand
+/// type of the products that read input tiles, then of the products of intermediates
+/// (gdn/fused_fwd_wgmma.cuh).
+std::string fused_wgmma_operand_types(const FusedFwdConfig& c, DType qkv);
 
 namespace detail {
 /// Checks shared by kkt_solve, fused_fwd and state_pass: K = V = 128, 16-bit q/k/v, f32 or

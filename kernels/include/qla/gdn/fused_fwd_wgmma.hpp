@@ -16,9 +16,12 @@ namespace qla::gdn {
 inline constexpr int kFusedWgmmaChunkValues[] = {64};     ///< C, tokens
 inline constexpr int kFusedWgmmaBlockVValues[] = {64};    ///< BV: one state warpgroup
 inline constexpr int kFusedWgmmaStagesValues[] = {2, 3};  ///< TMA input ring depth
-inline constexpr int kFusedWgmmaFp16Values[] = {1, 0};    ///< 1: fp16 operands, 0: input dtype
+/// FusedFwdConfig::fp16_operands: 1 every GEMM on fp16, 0 the input dtype, 2 fp16 for the
+/// products of intermediates only.
+inline constexpr int kFusedWgmmaFp16Values[] = {kFp16OperandsAll, kFp16OperandsNone,
+                                                kFp16OperandsIntermediates};
 
-/// The declaration of gdn.fused_fwd_wgmma (qla/family.hpp). Default c64.bv64.s3.f1.
+/// The declaration of gdn.fused_fwd_wgmma (qla/family.hpp). Default c64.bv64.s3.f2.
 struct FusedFwdWgmmaFamily {
   using Config = FusedFwdConfig;
   static constexpr const char* kId = "gdn.fused_fwd_wgmma";
@@ -29,11 +32,11 @@ struct FusedFwdWgmmaFamily {
       axis("block_v", "bv", &Config::block_v, kFusedWgmmaBlockVValues, "V columns per CTA"),
       axis("stages", "s", &Config::stages, kFusedWgmmaStagesValues, "TMA input ring depth"),
       axis("fp16_operands", "f", &Config::fp16_operands, kFusedWgmmaFp16Values,
-           "GEMM operands fp16 (bf16 inputs converted in shared memory; 11-bit intermediates) or "
-           "the input dtype"),
+           "fp16 GEMM operands: 1 every product (bf16 inputs converted in shared memory), 0 none "
+           "(the input dtype), 2 the products of intermediates only (V_d = W A_g, O2 = V_d P_g)"),
   };
-  static constexpr Config kDefault = {64, 64, 3, 8, 0, 0, 1, 1};
-  static constexpr Config kAot[] = {{64, 64, 3, 8, 0, 0, 1, 1}};
+  static constexpr Config kDefault = {64, 64, 3, 8, 0, 0, 1, kFp16OperandsIntermediates};
+  static constexpr Config kAot[] = {kDefault};
   /// A target with wgmma and setmaxnreg; shared memory within its opt-in limit.
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v, fp32 β.
