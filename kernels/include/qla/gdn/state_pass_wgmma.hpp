@@ -27,8 +27,8 @@ struct StatePassWgmmaFamily {
       axis("block_v", "bv", &Config::block_v, kFusedWgmmaBlockVValues, "state columns per CTA"),
       axis("stages", "s", &Config::stages, kFusedWgmmaStagesValues, "TMA input ring depth"),
       axis("fp16_operands", "f", &Config::fp16_operands, kFusedWgmmaFp16Values,
-           "fp16 GEMM operands: 1 every product (bf16 inputs converted in shared memory), 0 none "
-           "(the input dtype), 2 the product of intermediates only (V_d = W A_g)"),
+           "fp16 GEMM operands: 1 every product (bf16 inputs converted in shared memory), 2 the "
+           "product of intermediates only (V_d = W A_g), 0 none (the input dtype)"),
   };
   static constexpr Config kDefault = FusedFwdWgmmaFamily::kDefault;
   static constexpr Config kAot[] = {FusedFwdWgmmaFamily::kDefault};
