@@ -107,7 +107,7 @@ TEST(FusedFwd, SpaceDeclarationOfBothVariants) {
   EXPECT_THROW(gdn::fused_wgmma_operand_types(wg, DType::kBF16), UserError);
   const auto& wgs = gdn::fused_fwd_wgmma_space();
   EXPECT_EQ(wgs.label(wgs.default_point), "c64.bv64.s3.f2");
-  EXPECT_EQ(wgs.enumerate(&h100).size(), 6u);  // s {2, 3} x f {1, 0, 2}
+  EXPECT_EQ(wgs.enumerate(&h100).size(), 6u);  // s {2, 3} x f {1, 2, 0}
   EXPECT_TRUE(wgs.enumerate(&a100).empty());
   EXPECT_EQ(gdn::state_pass_wgmma_space().enumerate(&h100).size(), 6u);
   gdn::Problem p;

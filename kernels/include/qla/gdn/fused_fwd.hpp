@@ -23,6 +23,9 @@ namespace qla::gdn {
 /// mma.sync kernel, gdn.fused_fwd, and the warp-specialised one, gdn.fused_fwd_ws in
 /// fused_fwd_ws.hpp), each family declaring the axes it tunes. A field no axis of a family covers
 /// keeps that family's default.
+/// The values of FusedFwdConfig::fp16_operands.
+inline constexpr int kFp16OperandsNone = 0, kFp16OperandsAll = 1, kFp16OperandsIntermediates = 2;
+
 struct FusedFwdConfig {
   int chunk = 64;    ///< C, tokens per chunk (kkt_solve and the g cumsum must use the same)
   int block_v = 64;  ///< BV, V columns per CTA (32, 64, 128): V / BV CTAs per (sequence, head)
@@ -41,7 +44,7 @@ struct FusedFwdConfig {
   /// kFp16OperandsAll (bf16 inputs converted in shared memory), kFp16OperandsNone (the input
   /// dtype), kFp16OperandsIntermediates (the products of in-kernel intermediates only: V_d = W A_g
   /// and O₂ = V_d P_g; the products that read an input tile keep its dtype, nothing is converted).
-  int fp16_operands = 1;
+  int fp16_operands = kFp16OperandsIntermediates;
 
   Point to_point() const;  ///< the point of the family this config belongs to (fused_fwd_family_id)
 };
@@ -115,9 +118,6 @@ std::string can_implement(const Problem& p, const FusedFwdConfig& c);
 /// Empty when the pointers and strides meet the kernel's alignment preconditions, else which tensor
 /// does not.
 std::string check_params(const FusedFwdParams& p);
-
-/// The values of FusedFwdConfig::fp16_operands.
-inline constexpr int kFp16OperandsNone = 0, kFp16OperandsAll = 1, kFp16OperandsIntermediates = 2;
 
 /// "T, TM" of fused_fwd_wgmma_kernel's instantiation for `c` and q/k/v dtype `qkv`: the operand
 /// type of the products that read input tiles, then of the products of intermediates
