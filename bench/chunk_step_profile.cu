@@ -62,9 +62,10 @@ struct Shape {
   long long tokens;
 };
 
+/// T, TM: the operand types of the products of inputs and of intermediates (fused_fwd_wgmma.cuh);
 /// kStateOnly: the CP state pass on the same chain (every chunk from zero, S only: 2 CTAs per
 /// head).
-template <int kStages, class T, bool kStateOnly>
+template <int kStages, class T, class TM, bool kStateOnly>
 qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
   using qla::gdn::FusedFwdParams;
   using TIn = __nv_bfloat16;
@@ -105,7 +106,7 @@ qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
   const qla::gdn::FusedFwdWgmmaParams pw = qla::gdn::make_fused_wgmma_params(f, 1, rows, sh.hqk);
 
   const auto kernel =
-      qla::gdn::fused_fwd_wgmma_kernel<kStages, TIn, T, float, CycleProbe, kStateOnly>;
+      qla::gdn::fused_fwd_wgmma_kernel<kStages, TIn, T, TM, float, CycleProbe, kStateOnly>;
   const int smem = qla::gdn::fused_wgmma_layout(kStages).bytes;
   QLA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   const int ctas = 2 * sh.hv;
@@ -137,7 +138,9 @@ qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
   row.tokens = rows;
   row.stages = kStages;
   row.pass = kStateOnly ? "state" : "forward";
-  row.operands = std::is_same<T, __half>::value ? "fp16" : "bf16";
+  row.operands = std::is_same<T, __half>::value    ? "fp16"
+                 : std::is_same<TM, __half>::value ? "bf16+fp16"
+                                                   : "bf16";
   row.ctas = ctas;
   row.waves = waves;
   row.kernel_ms = ms;
@@ -200,12 +203,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "qla_chunk_step_profile: needs an sm_90 GPU\n");
     return 2;
   }
+  using Bf16 = __nv_bfloat16;
   std::vector<qla::bench::ChunkStepRow> rows = {
-      profile<2, __half, false>(sh, iters), profile<3, __half, false>(sh, iters),
-      profile<2, __nv_bfloat16, false>(sh, iters), profile<3, __nv_bfloat16, false>(sh, iters)};
+      profile<2, __half, __half, false>(sh, iters), profile<3, __half, __half, false>(sh, iters),
+      profile<2, Bf16, Bf16, false>(sh, iters),     profile<3, Bf16, Bf16, false>(sh, iters),
+      profile<2, Bf16, __half, false>(sh, iters),   profile<3, Bf16, __half, false>(sh, iters)};
   if (state_only)
-    for (auto r : {profile<2, __half, true>(sh, iters), profile<3, __half, true>(sh, iters),
-                   profile<2, __nv_bfloat16, true>(sh, iters)})
+    for (auto r :
+         {profile<2, __half, __half, true>(sh, iters), profile<3, __half, __half, true>(sh, iters),
+          profile<2, Bf16, Bf16, true>(sh, iters), profile<2, Bf16, __half, true>(sh, iters)})
       rows.push_back(r);
   if (!json_path.empty()) {
     cudaDeviceProp prop{};

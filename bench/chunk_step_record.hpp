@@ -17,7 +17,7 @@ struct ChunkStepRow {
   long long tokens = 0;          ///< one sequence
   std::string pass = "forward";  ///< "forward" (the chunk forward) or "state" (the CP state pass)
   int stages = 0;
-  std::string operands;  ///< "fp16" or "bf16"
+  std::string operands;  ///< "fp16", "bf16" or "bf16+fp16" (fp16 for the intermediates' products)
   int ctas = 0, waves = 0;
   double kernel_ms = 0, step_us = 0;
   /// Per role (in print order), its phases' cycles per chunk, averaged over the CTAs.

@@ -109,7 +109,8 @@ void profile(const Shape& sh, int iters) {
   if constexpr (kBlock == 16) {  // block rows, a warp per value head: its time, no phases
     int sms = 0;
     QLA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-    const int ctas = std::min(items, sms * (12 / kWarps));  // as kkt_solve_shape's persistent grid
+    // As kkt_solve_shape's persistent grid.
+    const int ctas = std::min(items, sms * (qla::gdn::kKktRowsWarpsPerSm / kWarps));
     const double us =
         time(&qla::gdn::kkt_solve_rows_kernel<kChunk, kWarps, T, float, kPerValueHead, kFuseCumsum>,
              ctas, qla::gdn::kkt_rows_layout(kChunk, kWarps).bytes);

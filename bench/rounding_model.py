@@ -6,12 +6,14 @@ The kernel (kernels/device/gdn/fused_fwd_wgmma.cuh) keeps the state S (K x V) in
 the operand type T (bf16, or fp16 with f1) what enters a GEMM: A_r (stored in the input dtype),
 A_g = G * A_r * beta, P_g = scale * G * (Q K^T), S where it enters U = K S and O1 = Q S, W = V - e^g U,
 V_d where it enters O2 = P_g V_d, and V_d * Gamma where it enters the state update; o is stored in
-bf16. The reference is the same chunk math in float64 (A_r inverted exactly), which equals the
+bf16. With f2 the products of intermediates only (V_d = A_g W and O2 = P_g V_d) take fp16 operands:
+A_g, P_g, W and V_d into O2 round to fp16, S and V_d * Gamma (beside the bf16 K) to bf16. The
+reference is the same chunk math in float64 (A_r inverted exactly), which equals the
 token recurrence the GPU tests compare with. A mode names T and the operands split into hi + lo
 (16 bits of mantissa for bf16; +Ar: A_r kept in fp32), so the effect of a split can be estimated
 before it is written as wgmma passes:
 
-    python3 bench/rounding_model.py --tokens 16384 --modes f0,f1,f0+S,f0+Ag,f0+S+W+Vd+Ag
+    python3 bench/rounding_model.py --tokens 16384 --modes f0,f1,f2,f0+S,f0+Ag,f0+S+W+Vd+Ag
 
 Inputs follow the GPU test (tests/kernels/forward_test.cpp, WgmmaVariantOnLongSequencesMatches-
 Reference): unit q and k, normal v (all bf16), sigmoid beta, one zero-gate head, two soft ones and a
@@ -42,13 +44,16 @@ def exact(x):
 
 
 def parse_mode(name):
-    """'f0' (bf16), 'f1' (fp16) or 'exact', then '+NAME' for each operand split into hi + lo
-    (+Ar: A_r stored in fp32 instead of the input dtype)."""
+    """'f0' (bf16), 'f1' (fp16), 'f2' (bf16, fp16 for the products of intermediates) or 'exact',
+    then '+NAME' for each operand split into hi + lo (+Ar: A_r stored in fp32 instead of the input
+    dtype). Returns the rounding of the operands beside inputs, of the intermediates' products, and
+    the splits."""
     base, *split = name.split("+")
-    r = {"f0": bf16, "f1": fp16, "exact": exact}.get(base)
+    r = {"f0": (bf16, bf16), "f1": (fp16, fp16), "f2": (bf16, fp16),
+         "exact": (exact, exact)}.get(base)
     if r is None or any(s not in SPLITS for s in split):
-        raise ValueError(f"mode '{name}': f0, f1 or exact, then +S, +W, +Vd, +Ag, +Ar")
-    return r, set(split)
+        raise ValueError(f"mode '{name}': f0, f1, f2 or exact, then +S, +W, +Vd, +Ag, +Ar")
+    return r[0], r[1], set(split)
 
 
 def inputs(rng, tokens, head, heads):
@@ -68,11 +73,12 @@ def inputs(rng, tokens, head, heads):
     return q, k, v, beta.astype(np.float32), g.astype(np.float32).astype(np.float64), h0
 
 
-def forward(q, k, v, beta, g, h0, r, split):
-    """The chunk forward of one head with operand rounding r; returns (final state, o)."""
-    def operand(name, x):
-        hi = r(x)
-        return hi + r(x - hi) if name in split else hi
+def forward(q, k, v, beta, g, h0, r, rm, split):
+    """The chunk forward of one head with operand rounding r (rm for the operands of the products
+    of intermediates); returns (final state, o)."""
+    def operand(name, x, rnd=r):
+        hi = rnd(x)
+        return hi + rnd(x - hi) if name in split else hi
 
     scale = 1 / np.sqrt(D)
     s, o = h0.copy(), np.zeros_like(v)
@@ -84,16 +90,16 @@ def forward(q, k, v, beta, g, h0, r, split):
             a_r = bf16(a_r)  # stored in the input dtype by kkt_solve
         with np.errstate(over="ignore", invalid="ignore"):
             decay = np.where(np.tri(C) > 0, np.exp(np.minimum(gc[:, None] - gc[None, :], 80)), 0)
-        a_g = operand("Ag", decay * a_r * b[None, :])
-        p_g = r(scale * decay * (qc @ kc.T))
+        a_g = operand("Ag", decay * a_r * b[None, :], rm)
+        p_g = rm(scale * decay * (qc @ kc.T))
         s_op = operand("S", s)
         u = kc @ s_op
         o1 = (qc @ r(s)) * (scale * np.exp(gc))[:, None]  # O1 takes hi only
-        w = operand("W", vc - u * np.exp(gc)[:, None])
+        w = operand("W", vc - u * np.exp(gc)[:, None], rm)
         v_d = a_g @ w
         gl = gc[-1]
         s = s * np.exp(gl) + kc.T @ operand("Vd", v_d * np.exp(gl - gc)[:, None])
-        o[sl] = o1 + p_g @ operand("Vd", v_d)
+        o[sl] = o1 + p_g @ operand("Vd", v_d, rm)
         if r is not exact:
             o[sl] = bf16(o[sl])  # o is a bf16 tensor
     return s, o
@@ -106,7 +112,7 @@ def errors(tokens, heads, seed, modes):
     norms = [0.0, 0.0]
     for head in range(heads):
         data = inputs(rng, tokens, head, heads)
-        ref = forward(*data, exact, set())
+        ref = forward(*data, exact, exact, set())
         for i in range(2):
             norms[i] += (ref[i] ** 2).sum()
         for m in modes:
@@ -117,10 +123,12 @@ def errors(tokens, heads, seed, modes):
 
 
 def self_test():
-    """Invariants on a small problem: no rounding, no error; fp16 beats bf16; splitting every
-    rounded operand of the recurrence beats plain bf16."""
-    e = errors(512, 4, 3, ["exact", "f0", "f1", "f0+S+W+Vd+Ag+Ar"])
+    """Invariants on a small problem: no rounding, no error; fp16 beats bf16, and fp16 for the
+    intermediates' products lies between them; splitting every rounded operand of the recurrence
+    beats plain bf16."""
+    e = errors(512, 4, 3, ["exact", "f0", "f1", "f2", "f0+S+W+Vd+Ag+Ar"])
     ok = (e["exact"] == (0.0, 0.0) and e["f1"][0] < e["f0"][0] and e["f1"][1] < e["f0"][1]
+          and all(e["f1"][i] < e["f2"][i] < e["f0"][i] for i in range(2))
           and e["f0+S+W+Vd+Ag+Ar"][0] < e["f0"][0] / 10)
     for m, (ht, o) in e.items():
         print(f"{m:14s} ht {ht:.3e}  o {o:.3e}")
@@ -133,8 +141,8 @@ def main():
     ap.add_argument("--tokens", type=int, default=16384, help="tokens of the one sequence")
     ap.add_argument("--heads", type=int, default=4, help="value heads (gates as in the GPU test)")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--modes", default="f0,f1,f0+S,f0+Ag,f0+W,f0+Vd,f0+S+W+Vd+Ag",
-                    help="comma list: f0, f1 or exact, each with +S, +W, +Vd, +Ag, +Ar splits")
+    ap.add_argument("--modes", default="f0,f1,f2,f0+S,f0+Ag,f0+W,f0+Vd,f0+S+W+Vd+Ag",
+                    help="comma list: f0, f1, f2 or exact, each with +S, +W, +Vd, +Ag, +Ar splits")
     ap.add_argument("--self-test", action="store_true", help="check the model's invariants")
     a = ap.parse_args()
     if a.self_test:

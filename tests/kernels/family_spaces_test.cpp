@@ -7,8 +7,10 @@
 
 #include "qla/error.hpp"
 #include "qla/gdn/fused_fwd.hpp"
+#include "qla/gdn/fused_fwd_wgmma.hpp"
 #include "qla/gdn/fused_fwd_ws.hpp"
 #include "qla/gdn/kkt_solve.hpp"
+#include "qla/gdn/state_pass_wgmma.hpp"
 #include "qla/gdn/unfused.hpp"
 #include "qla/space.hpp"
 
@@ -86,6 +88,28 @@ TEST(FusedFwd, SpaceDeclarationOfBothVariants) {
     const int consumers = gdn::fused_ws_consumer_regs(8, rs);
     EXPECT_LE(consumers * 256 + rs * 128, gdn::fused_ws_entry_regs(8) * 384) << "rs" << rs;
   }
+  // The wgmma variant's operand types: the products of inputs, then the products of intermediates.
+  FusedFwdConfig wg = gdn::FusedFwdWgmmaFamily::kDefault;
+  EXPECT_EQ(wg.fp16_operands, gdn::kFp16OperandsIntermediates);
+  EXPECT_EQ(gdn::fused_wgmma_operand_types(wg, DType::kBF16), "__nv_bfloat16, __half");
+  EXPECT_EQ(gdn::fused_wgmma_operand_types(wg, DType::kF16), "__half, __half");
+  EXPECT_EQ(gdn::fused_fwd_spec(wg, DType::kBF16, DType::kF32).name_expression,
+            "qla::gdn::fused_fwd_wgmma_kernel<3, __nv_bfloat16, __nv_bfloat16, __half, float>");
+  EXPECT_EQ(gdn::state_pass_wgmma_spec(wg, DType::kBF16, DType::kF32).name_expression,
+            "qla::gdn::fused_fwd_wgmma_kernel<3, __nv_bfloat16, __nv_bfloat16, __half, float, "
+            "qla::cuda::NoProbe, true>");
+  wg.fp16_operands = gdn::kFp16OperandsAll;
+  EXPECT_EQ(gdn::fused_wgmma_operand_types(wg, DType::kBF16), "__half, __half");
+  wg.fp16_operands = gdn::kFp16OperandsNone;
+  EXPECT_EQ(gdn::fused_wgmma_operand_types(wg, DType::kBF16), "__nv_bfloat16, __nv_bfloat16");
+  EXPECT_EQ(gdn::fused_wgmma_operand_types(wg, DType::kF16), "__half, __half");
+  wg.fp16_operands = 3;
+  EXPECT_THROW(gdn::fused_wgmma_operand_types(wg, DType::kBF16), UserError);
+  const auto& wgs = gdn::fused_fwd_wgmma_space();
+  EXPECT_EQ(wgs.label(wgs.default_point), "c64.bv64.s3.f2");
+  EXPECT_EQ(wgs.enumerate(&h100).size(), 6u);  // s {2, 3} x f {1, 2, 0}
+  EXPECT_TRUE(wgs.enumerate(&a100).empty());
+  EXPECT_EQ(gdn::state_pass_wgmma_space().enumerate(&h100).size(), 6u);
   gdn::Problem p;
   p.tokens = 64;
   p.h_qk = 2;

@@ -10,15 +10,17 @@
 //    operands for bf16 inputs, warps 1 and 3 convert the landed q and k tiles in place
 //    (element-wise, so the swizzle does not matter; v and A_r are read as bf16 and meet the operand
 //    type in registers), off the chain: the intermediates the chain rounds to the operand type (Sᵀ,
-//    Wᵀ, V_dᵀ, A_g, P_g) then keep 11 bits instead of bf16's 8;
+//    Wᵀ, V_dᵀ, A_g, P_g) then keep 11 bits instead of bf16's 8. The mixed form (TM below) keeps
+//    the bf16 inputs and their products, and only the two products of intermediates (V_d, O₂) on
+//    fp16 operands: W, V_d, A_g and P_g keep 11 bits with no conversion; Sᵀ and V_d ⊙ Γ stay bf16;
 //  * aux (one chunk ahead of the state warpgroup): P = Q Kᵀ (wgmma SS), the decay mask
 //    G[s,t] = 2^{(g_s − g_t) log2 e} (s ≥ t, both valid), P_g = scale · G ⊙ P and
 //    A_g = G ⊙ A_r ⊙ β_t, written as swizzled tiles (stmatrix) into a two-slot ring;
 //  * state (256 registers): per chunk
 //      Uᵀ = Sᵀ Kᵀ,  O₁ᵀ = Sᵀ Qᵀ                      (RS, A = bf16/fp16(Sᵀ))
 //      Wᵀ = Vᵀ − Uᵀ ⊙ e^{g_t}  (columns t ≥ valid rows: 0)
-//      V_dᵀ = Wᵀ A_gᵀ                                (RS)
-//      Oᵀ = scale · e^{g_s} ⊙ O₁ᵀ + V_dᵀ P_gᵀ         (RS)
+//      V_dᵀ = Wᵀ A_gᵀ                                (RS, TM)
+//      Oᵀ = scale · e^{g_s} ⊙ O₁ᵀ + V_dᵀ P_gᵀ         (RS, TM)
 //      Sᵀ = e^{g_L} Sᵀ + (V_dᵀ ⊙ Γ) K,  Γ_t = e^{g_L − g_t} (0 past the valid rows)   (RS, MN-major
 //      K)
 //    Only U → W → V_d → S is serial. O₁ is issued behind U and waited behind V_d; O₂ is issued
@@ -86,10 +88,14 @@ __device__ __forceinline__ int x4t_col(int c0, int lane) { return c0 + ((lane / 
 
 }  // namespace fused_wgmma
 
-/// kStages: input ring depth (2 or 3); TIn: q/k/v dtype; T: the wgmma operand type (TIn, or __half
-/// for bf16 inputs); BetaT: float or TIn; Probe: a cycle probe of the loops' phases
-/// (FusedWgmmaProbe; the library builds NoProbe); kStateOnly: the CP state pass (see above).
-template <int kStages, class TIn, class T, class BetaT, class Probe = cuda::NoProbe,
+/// kStages: input ring depth (2 or 3); TIn: q/k/v dtype; T: the operand type of the products that
+/// read an input tile (Q Kᵀ, U, O₁ and the state update: TIn, or __half for bf16 inputs, which
+/// are then converted in shared memory); TM: the operand type of the two products of
+/// intermediates only, V_d = W A_g and O₂ = V_d P_g (T, or __half where T is bf16: the chain's W,
+/// V_d and the aux's A_g, P_g then keep 11 bits with no conversion of any input); BetaT: float or
+/// TIn; Probe: a cycle probe of the loops' phases (FusedWgmmaProbe; the library builds NoProbe);
+/// kStateOnly: the CP state pass (see above).
+template <int kStages, class TIn, class T, class TM, class BetaT, class Probe = cuda::NoProbe,
           bool kStateOnly = false>
 __global__ void __launch_bounds__(384, 1)
     fused_fwd_wgmma_kernel(const __grid_constant__ FusedFwdWgmmaParams pw) {
@@ -100,6 +106,9 @@ __global__ void __launch_bounds__(384, 1)
   static_assert(
       !kConvert || (cuda::IsSame<TIn, __nv_bfloat16>::value && cuda::IsSame<T, __half>::value),
       "operands: the input type, or fp16 for bf16 inputs");
+  static_assert(cuda::IsSame<TM, T>::value ||
+                    (cuda::IsSame<T, __nv_bfloat16>::value && cuda::IsSame<TM, __half>::value),
+                "intermediate operands: the input products' type, or fp16 beside bf16");
   constexpr FusedWgmmaLayout kL = fused_wgmma_layout(kStages);
   const FusedFwdParams& p = pw.f;
   extern __shared__ unsigned char smem_raw[];
@@ -380,8 +389,8 @@ __global__ void __launch_bounds__(384, 1)
               pv[e] = keep ? p.scale * decay * pacc[8 * q + 2 * m + e] : 0.f;
             av[e] = keep ? decay * a_r[e] * bcol[2 * j + e] : 0.f;
           }
-          if constexpr (!kStateOnly) pa[m] = cuda::pack2<T>(pv[0], pv[1]);
-          aa[m] = cuda::pack2<T>(av[0], av[1]);
+          if constexpr (!kStateOnly) pa[m] = cuda::pack2<TM>(pv[0], pv[1]);
+          aa[m] = cuda::pack2<TM>(av[0], av[1]);
         }
         cuda::stmatrix_x4(ag + at, aa);
         if constexpr (!kStateOnly) cuda::stmatrix_x4(pg + at, pa);
@@ -508,8 +517,8 @@ __global__ void __launch_bounds__(384, 1)
           const int tc = 8 * j + 2 * t4;
           const float w0 = v0 - u[idx] * ecol[2 * j];
           const float w1 = v1 - u[idx + 1] * ecol[2 * j + 1];
-          aw[q][m] = cuda::pack2<T>(decltype(full)::value || tc < rows ? w0 : 0.f,
-                                    decltype(full)::value || tc + 1 < rows ? w1 : 0.f);
+          aw[q][m] = cuda::pack2<TM>(decltype(full)::value || tc < rows ? w0 : 0.f,
+                                     decltype(full)::value || tc + 1 < rows ? w1 : 0.f);
         }
     };
     if (rows == kC)
@@ -526,7 +535,7 @@ __global__ void __launch_bounds__(384, 1)
     cuda::wgmma_fence();
 #pragma unroll
     for (int q = 0; q < 4; ++q)
-      cuda::Wgmma<64, T, false>::rs(vd, aw[q], cuda::k_major_sw128(ag, q, kBox), q > 0);
+      cuda::Wgmma<64, TM, false>::rs(vd, aw[q], cuda::k_major_sw128(ag, q, kBox), q > 0);
     cuda::wgmma_commit();
     // The previous chunk's O under V_d (it only has to precede the pack of this chunk's O), so
     // nothing but the pack of Sᵀ stands between the inputs and U, and O₁ issues right behind U.
@@ -560,11 +569,11 @@ __global__ void __launch_bounds__(384, 1)
       for (int q = 0; q < 4; ++q)
 #pragma unroll
         for (int r = 0; r < 4; ++r)
-          avd[q][r] = cuda::pack2<T>(vd[8 * q + 2 * r], vd[8 * q + 2 * r + 1]);
+          avd[q][r] = cuda::pack2<TM>(vd[8 * q + 2 * r], vd[8 * q + 2 * r + 1]);
       cuda::wgmma_fence();
 #pragma unroll
       for (int q = 0; q < 4; ++q)
-        cuda::Wgmma<64, T, false>::rs(o, avd[q], cuda::k_major_sw128(pg, q, kBox), 1);
+        cuda::Wgmma<64, TM, false>::rs(o, avd[q], cuda::k_major_sw128(pg, q, kBox), 1);
       cuda::wgmma_commit();
     }
     const float decay = gt->decay;  // behind O₂'s issue: under its tensor-pipe time

@@ -62,11 +62,12 @@ __device__ __forceinline__ void kkt_block_transposed_b(unsigned (&b)[2][2][2], c
 /// kChunk: C (32 or 64); kWarps: 4 or 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or
 /// T; kPerValueHead: a CTA per value head (else per query/key head; a value head per warp in
 /// turn); kFuseCumsum: also the chunk-local cumsum of g for the CTA's value heads. Launch bounds:
-/// 12 warps a SM (3 CTAs of 4 warps). The grid may hold fewer CTAs than work items (chunk, head):
-/// CTA b takes items b, b + gridDim.x, …, the next item's K tile (cp.async, a second buffer) and
-/// each warp's β and g of it (registers) in flight while the current one is inverted.
+/// kKktRowsWarpsPerSm (16) warps a SM, so 4 CTAs of 4 warps or 2 of 8. The grid may hold fewer
+/// CTAs than work items (chunk, head): CTA b takes items b, b + gridDim.x, …; once the current
+/// item's M is formed, its K tile is dead and the next item's loads into it (cp.async) and each
+/// warp's β and g of it (registers) are in flight while the current one is inverted.
 template <int kChunk, int kWarps, class T, class BetaT, bool kPerValueHead, bool kFuseCumsum>
-__global__ void __launch_bounds__(kWarps * 32, 12 / kWarps)
+__global__ void __launch_bounds__(kWarps * 32, kKktRowsWarpsPerSm / kWarps)
     kkt_solve_rows_kernel(KktSolveParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
@@ -133,13 +134,12 @@ __global__ void __launch_bounds__(kWarps * 32, 12 / kWarps)
       b[e] = r < it.rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
     }
   };
-  // Starts the item's loads: the K tile into buffer `buf` (zero rows past the sequence end; a
-  // chunk lies in one batch row, its tokens stride_token apart), the warp's first head's β and,
-  // with kFuseCumsum, its g.
-  const auto start_item = [&](const Item& it, int buf, float(&b)[kPerLane], float(&gv)[kPerLane]) {
+  // Starts the item's loads: the K tile (zero rows past the sequence end; a chunk lies in one batch
+  // row, its tokens stride_token apart), the warp's first head's β and, with kFuseCumsum, its g.
+  const auto start_item = [&](const Item& it, float(&b)[kPerLane], float(&gv)[kPerLane]) {
     if (it.rows < 0) return;
     constexpr int kSegs = kD / 8;
-    T* ks = reinterpret_cast<T*>(smem + kL.k_tile + buf * kL.k_bytes);
+    T* ks = reinterpret_cast<T*>(smem + kL.k_tile);
     const T* kbase =
         static_cast<const T*>(p.k.data) + cuda::token_offset(p.k, it.first, it.qk_head, tpr);
     for (int i = tid; i < kChunk * kSegs; i += kThreads) {
@@ -161,24 +161,23 @@ __global__ void __launch_bounds__(kWarps * 32, 12 / kWarps)
   if (item >= items) return;
   Item cur = item_at(item);
   float beta_next[kPerLane] = {}, gate_next[kPerLane] = {};
-  start_item(cur, 0, beta_next, gate_next);
-  for (int n = 0; item < items; item += gridDim.x, ++n) {
+  start_item(cur, beta_next, gate_next);
+  for (; item < items; item += gridDim.x) {
     float beta_cur[kPerLane], gate_cur[kPerLane];
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) {
       beta_cur[e] = beta_next[e];
       gate_cur[e] = gate_next[e];
     }
-    // The current K tile has landed and every warp is done with the previous item (M, the other
-    // K buffer): start the next item's loads.
+    // The current K tile has landed and every warp is done with the previous item (its M).
     cuda::cp_async_wait<0>();
     __syncthreads();
     const int next = item + gridDim.x;
     const Item nxt = next < items ? item_at(next) : Item{0, -1, 0, 0, 0, 0};
-    if (next < items) start_item(nxt, (n + 1) % 2, beta_next, gate_next);
     const Item it = cur;
     cur = nxt;
-    if (it.rows < 0) {              // a padding entry j = cis of the work list
+    if (it.rows < 0) {  // a padding entry j = cis of the work list: its K tile was never loaded
+      if (next < items) start_item(nxt, beta_next, gate_next);
       if constexpr (kFuseCumsum) {  // zero g_out at rows cu_seqlens[N] + [j·C, (j+1)·C), as cumsum
         const long long pad0 =
             p.seq.cu_seqlens[p.seq.num_sequences] + static_cast<long long>(it.cis) * kChunk;
@@ -194,7 +193,7 @@ __global__ void __launch_bounds__(kWarps * 32, 12 / kWarps)
     // M = Lower(K Kᵀ) on tensor cores, shared by the item's value heads (each scales it by its β
     // where it reads it). The upper triangle is never read.
     {
-      const T* ks = reinterpret_cast<const T*>(smem + kL.k_tile + (n % 2) * kL.k_bytes);
+      const T* ks = reinterpret_cast<const T*>(smem + kL.k_tile);
       float kk[Tiling::kMT][Tiling::kNT][4];
       cuda::zero_acc(kk);
       const int m0 = Tiling::m0(warp);
@@ -204,7 +203,9 @@ __global__ void __launch_bounds__(kWarps * 32, 12 / kWarps)
         if (c <= r) ms[r * kPm + c] = x;
       });
     }
-    __syncthreads();
+    __syncthreads();  // M is formed and the K tile read by every warp: the next item's loads into
+                      // it
+    if (next < items) start_item(nxt, beta_next, gate_next);
 
     for (int head = it.head_begin + warp; head < it.head_end; head += kWarps) {
       {  // β of the head at the chunk's rows: the first head's fetched with the item's K tile

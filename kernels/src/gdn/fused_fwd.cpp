@@ -115,14 +115,24 @@ std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c) {
       fused_fwd_layout(c.chunk, c.block_v, c.stages, c.state_in_smem != 0).bytes);
 }
 
+std::string fused_wgmma_operand_types(const FusedFwdConfig& c, DType qkv) {
+  QLA_REQUIRE(
+      c.fp16_operands == kFp16OperandsNone || c.fp16_operands == kFp16OperandsAll ||
+          c.fp16_operands == kFp16OperandsIntermediates,
+      "fused_wgmma_operand_types: fp16_operands must be 0, 1 or 2, got " << c.fp16_operands);
+  const std::string input = detail::qkv_type_name(qkv);
+  if (c.fp16_operands == kFp16OperandsAll) return "__half, __half";
+  if (c.fp16_operands == kFp16OperandsIntermediates) return input + ", __half";
+  return input + ", " + input;
+}
+
 cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta) {
   const std::string types =
       detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">";
   if (c.wgmma != 0) {
-    const std::string operand = c.fp16_operands ? "__half" : detail::qkv_type_name(qkv);
     return {"gdn/fused_fwd_wgmma.cuh",
             "qla::gdn::fused_fwd_wgmma_kernel<" + std::to_string(c.stages) + ", " +
-                detail::qkv_type_name(qkv) + ", " + operand + ", " +
+                detail::qkv_type_name(qkv) + ", " + fused_wgmma_operand_types(c, qkv) + ", " +
                 detail::beta_type_name(qkv, beta) + ">",
             cuda::params_layout<FusedFwdWgmmaParams>()};
   }

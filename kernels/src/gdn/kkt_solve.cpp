@@ -48,9 +48,9 @@ cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int h
                                   int heads_v, int sm_count) {
   const long long items =
       static_cast<long long>(num_chunks) * (c.per_value_head ? heads_v : heads_qk);
-  // The block-row kernel's launch bounds hold 12 warps a SM (kkt_solve_rows.cuh).
+  // The block-row kernel's launch bounds hold kKktRowsWarpsPerSm warps a SM (kkt_solve_rows.cuh).
   const long long resident =
-      c.block == 16 && sm_count > 0 ? 1LL * sm_count * (12 / c.warps) : items;
+      c.block == 16 && sm_count > 0 ? 1LL * sm_count * (kKktRowsWarpsPerSm / c.warps) : items;
   cuda::LaunchShape s;
   s.grid = {static_cast<unsigned>(std::min(items, resident)), 1, 1};
   s.block = {static_cast<unsigned>(32 * c.warps), 1, 1};

@@ -26,10 +26,9 @@ std::vector<cuda::KernelSpec> StatePassWgmmaFamily::deploy_specs(const Config& c
 cuda::KernelSpec state_pass_wgmma_spec(const FusedFwdConfig& c, DType qkv, DType beta) {
   QLA_REQUIRE(c.wgmma != 0, "state_pass_wgmma_spec: " << fused_fwd_family_id(c)
                                                       << " has no state-only instantiation");
-  const std::string operand = c.fp16_operands ? "__half" : detail::qkv_type_name(qkv);
   return {"gdn/fused_fwd_wgmma.cuh",
           "qla::gdn::fused_fwd_wgmma_kernel<" + std::to_string(c.stages) + ", " +
-              detail::qkv_type_name(qkv) + ", " + operand + ", " +
+              detail::qkv_type_name(qkv) + ", " + fused_wgmma_operand_types(c, qkv) + ", " +
               detail::beta_type_name(qkv, beta) + ", qla::cuda::NoProbe, true>",
           cuda::params_layout<FusedFwdWgmmaParams>()};
 }

@@ -9,11 +9,11 @@
 // kernel gdn.fwd_plan: space bb43aa9b66dde6ca, no tuned rows (default c64.cp2.pc0.th10.v0.sv0)
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, no tuned rows (default c64.bv64.s2.w8.sm0)
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, no tuned rows (default c64.bv64.s2.w8.rs40)
-// kernel gdn.fused_fwd_wgmma: space 92f0e2b5bd8b73cb, no tuned rows (default c64.bv64.s3.f1)
+// kernel gdn.fused_fwd_wgmma: space 24b95224378f214b, no tuned rows (default c64.bv64.s3.f2)
 // kernel gdn.kkt_solve: space 2a6c4708acf9a723, no tuned rows (default c64.b16.w4.vh0.cs0)
 // kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, no tuned rows (default hbv32.hw8.obv128)
-// kernel gdn.state_pass_wgmma: space 40580703530bcaf9, no tuned rows (default c64.bv64.s3.f1)
+// kernel gdn.state_pass_wgmma: space b0bda677229358b9, no tuned rows (default c64.bv64.s3.f2)
 //
 // qla_tuned::select(problem, cc_major, cc_minor) follows qla::tuner::Lookup: the exact problem on the primary
 // device → the nearest tuned problem of the same (H_qk, H_v, K, V, dtype) class by
@@ -67,8 +67,8 @@ inline constexpr int kFusedFwdWsDefault[5] = {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsDefault[0], kFusedFwdWsDefault[1], kFusedFwdWsDefault[2], kFusedFwdWsDefault[3], kFusedFwdWsDefault[4]}), "gdn.fused_fwd_ws: the default lies outside the declared space");
 
 // ---- gdn.fused_fwd_wgmma: axes c (chunk) bv (block_v) s (stages) f (fp16_operands)
-/// Built-in default of gdn.fused_fwd_wgmma (c64.bv64.s3.f1).
-inline constexpr int kFusedFwdWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 3, /*f*/ 1};
+/// Built-in default of gdn.fused_fwd_wgmma (c64.bv64.s3.f2).
+inline constexpr int kFusedFwdWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 3, /*f*/ 2};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>({kFusedFwdWgmmaDefault[0], kFusedFwdWgmmaDefault[1], kFusedFwdWgmmaDefault[2], kFusedFwdWgmmaDefault[3]}), "gdn.fused_fwd_wgmma: the default lies outside the declared space");
 
 // ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps) vh (per_value_head) cs (fuse_cumsum)
@@ -87,8 +87,8 @@ inline constexpr int kUnfusedDefault[3] = {/*hbv*/ 32, /*hw*/ 8, /*obv*/ 128};
 static_assert(qla::in_space_values<qla::gdn::UnfusedFamily>({kUnfusedDefault[0], kUnfusedDefault[1], kUnfusedDefault[2]}), "gdn.unfused: the default lies outside the declared space");
 
 // ---- gdn.state_pass_wgmma: axes c (chunk) bv (block_v) s (stages) f (fp16_operands)
-/// Built-in default of gdn.state_pass_wgmma (c64.bv64.s3.f1).
-inline constexpr int kStatePassWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 3, /*f*/ 1};
+/// Built-in default of gdn.state_pass_wgmma (c64.bv64.s3.f2).
+inline constexpr int kStatePassWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 3, /*f*/ 2};
 static_assert(qla::in_space_values<qla::gdn::StatePassWgmmaFamily>({kStatePassWgmmaDefault[0], kStatePassWgmmaDefault[1], kStatePassWgmmaDefault[2], kStatePassWgmmaDefault[3]}), "gdn.state_pass_wgmma: the default lies outside the declared space");
 
 /// The config of every covered kernel for one problem.

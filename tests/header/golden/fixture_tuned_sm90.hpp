@@ -10,11 +10,11 @@
 // kernel gdn.fwd_plan: space bb43aa9b66dde6ca, source fixture-src-1, 2 rows
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source fixture-src-1, 3 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, source fixture-src-1, 1 row
-// kernel gdn.fused_fwd_wgmma: space 92f0e2b5bd8b73cb, no tuned rows (default c64.bv64.s3.f1)
+// kernel gdn.fused_fwd_wgmma: space 24b95224378f214b, no tuned rows (default c64.bv64.s3.f2)
 // kernel gdn.kkt_solve: space 2a6c4708acf9a723, source fixture-src-1, 1 row
 // kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, source fixture-src-1, 1 row
-// kernel gdn.state_pass_wgmma: space 40580703530bcaf9, no tuned rows (default c64.bv64.s3.f1)
+// kernel gdn.state_pass_wgmma: space b0bda677229358b9, no tuned rows (default c64.bv64.s3.f2)
 //
 // qla_tuned::select(problem, cc_major, cc_minor) follows qla::tuner::Lookup: the exact problem on the primary
 // device → the nearest tuned problem of the same (H_qk, H_v, K, V, dtype) class by
@@ -101,8 +101,8 @@ inline constexpr std::array<Row<5>, 1> kFusedFwdWsSm90 = {{
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsSm90[0].values[0], kFusedFwdWsSm90[0].values[1], kFusedFwdWsSm90[0].values[2], kFusedFwdWsSm90[0].values[3], kFusedFwdWsSm90[0].values[4]}), "gdn.fused_fwd_ws sm_90 row 0 (c64.bv128.s2.w8.rs24) lies outside the declared space");
 
 // ---- gdn.fused_fwd_wgmma: axes c (chunk) bv (block_v) s (stages) f (fp16_operands)
-/// Built-in default of gdn.fused_fwd_wgmma (c64.bv64.s3.f1).
-inline constexpr int kFusedFwdWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 3, /*f*/ 1};
+/// Built-in default of gdn.fused_fwd_wgmma (c64.bv64.s3.f2).
+inline constexpr int kFusedFwdWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 3, /*f*/ 2};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWgmmaFamily>({kFusedFwdWgmmaDefault[0], kFusedFwdWgmmaDefault[1], kFusedFwdWgmmaDefault[2], kFusedFwdWgmmaDefault[3]}), "gdn.fused_fwd_wgmma: the default lies outside the declared space");
 
 // ---- gdn.kkt_solve: axes c (chunk) b (block) w (warps) vh (per_value_head) cs (fuse_cumsum)
@@ -133,8 +133,8 @@ inline constexpr std::array<Row<3>, 1> kUnfusedSm90 = {{
 static_assert(qla::in_space_values<qla::gdn::UnfusedFamily>({kUnfusedSm90[0].values[0], kUnfusedSm90[0].values[1], kUnfusedSm90[0].values[2]}), "gdn.unfused sm_90 row 0 (hbv64.hw4.obv64) lies outside the declared space");
 
 // ---- gdn.state_pass_wgmma: axes c (chunk) bv (block_v) s (stages) f (fp16_operands)
-/// Built-in default of gdn.state_pass_wgmma (c64.bv64.s3.f1).
-inline constexpr int kStatePassWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 3, /*f*/ 1};
+/// Built-in default of gdn.state_pass_wgmma (c64.bv64.s3.f2).
+inline constexpr int kStatePassWgmmaDefault[4] = {/*c*/ 64, /*bv*/ 64, /*s*/ 3, /*f*/ 2};
 static_assert(qla::in_space_values<qla::gdn::StatePassWgmmaFamily>({kStatePassWgmmaDefault[0], kStatePassWgmmaDefault[1], kStatePassWgmmaDefault[2], kStatePassWgmmaDefault[3]}), "gdn.state_pass_wgmma: the default lies outside the declared space");
 
 /// The config of every covered kernel for one problem.

@@ -23,6 +23,9 @@ namespace qla::gdn {
 /// mma.sync kernel, gdn.fused_fwd, and the warp-specialised one, gdn.fused_fwd_ws in
 /// fused_fwd_ws.hpp), each family declaring the axes it tunes. A field no axis of a family covers
 /// keeps that family's default.
+/// The values of FusedFwdConfig::fp16_operands.
+inline constexpr int kFp16OperandsNone = 0, kFp16OperandsAll = 1, kFp16OperandsIntermediates = 2;
+
 struct FusedFwdConfig {
   int chunk = 64;    ///< C, tokens per chunk (kkt_solve and the g cumsum must use the same)
   int block_v = 64;  ///< BV, V columns per CTA (32, 64, 128): V / BV CTAs per (sequence, head)
@@ -37,9 +40,11 @@ struct FusedFwdConfig {
   int reg_split = 0;
   /// 1: the wgmma variant (gdn.fused_fwd_wgmma in fused_fwd_wgmma.hpp; sm_90a).
   int wgmma = 0;
-  /// wgmma variant: 1 = fp16 GEMM operands (bf16 inputs converted in shared memory), 0 = the input
-  /// dtype (fp16 inputs are fp16 either way).
-  int fp16_operands = 1;
+  /// wgmma variant, which GEMM operands are fp16 (fp16 inputs are fp16 either way):
+  /// kFp16OperandsAll (bf16 inputs converted in shared memory), kFp16OperandsNone (the input
+  /// dtype), kFp16OperandsIntermediates (the products of in-kernel intermediates only: V_d = W A_g
+  /// and O₂ = V_d P_g; the products that read an input tile keep its dtype, nothing is converted).
+  int fp16_operands = kFp16OperandsIntermediates;
 
   Point to_point() const;  ///< the point of the family this config belongs to (fused_fwd_family_id)
 };
@@ -113,6 +118,11 @@ std::string can_implement(const Problem& p, const FusedFwdConfig& c);
 /// Empty when the pointers and strides meet the kernel's alignment preconditions, else which tensor
 /// does not.
 std::string check_params(const FusedFwdParams& p);
+
+/// "T, TM" of fused_fwd_wgmma_kernel's instantiation for `c` and q/k/v dtype `qkv`: the operand
+/// type of the products that read input tiles, then of the products of intermediates
+/// (gdn/fused_fwd_wgmma.cuh).
+std::string fused_wgmma_operand_types(const FusedFwdConfig& c, DType qkv);
 
 namespace detail {
 /// Checks shared by kkt_solve, fused_fwd and state_pass: K = V = 128, 16-bit q/k/v, f32 or

@@ -94,12 +94,17 @@ QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
   return l;
 }
 
+/// Warps a SM that kkt_solve's block-row kernel is built for (its launch bounds: 4 CTAs of 4 warps
+/// or 2 of 8, at most 128 registers a thread) and that its persistent grid fills
+/// (kkt_solve_shape).
+inline constexpr int kKktRowsWarpsPerSm = 16;
+
 /// Shared-memory layout of kkt_solve's block-row inversion (the b16 configs, kkt_solve_rows.cuh):
-/// two K tiles (the current work item's and the next one's), M, and per warp the β of its value
-/// head and a scratch area that holds two diagonal blocks (fp32) during the substitution and one
-/// block row of A_r (16-bit) while it is stored.
+/// the K tile (the current work item's until M is formed, then the next one's), M, and per warp
+/// the β of its value head and a scratch area that holds two diagonal blocks (fp32) during the
+/// substitution and one block row of A_r (16-bit) while it is stored.
 struct KktRowsLayout {
-  int k_tile;   ///< 2 x (C, 128) 16-bit, pitch fused_pitch16(128)
+  int k_tile;   ///< (C, 128) 16-bit, pitch fused_pitch16(128)
   int k_bytes;  ///< bytes of one K tile
   int m_tile;   ///< (C, C) fp32, pitch m_pitch: the lower triangle of K Kᵀ
   int m_pitch;  ///< C + 8 floats: ≡ 8 (mod 32), so a warp's 8-byte fragment reads touch 32 banks
@@ -116,7 +121,7 @@ QLA_HOST_DEVICE constexpr KktRowsLayout kkt_rows_layout(int chunk, int warps) {
   KktRowsLayout l{};
   l.k_tile = 0;
   l.k_bytes = chunk * fused_pitch16(kFusedHeadDim) * 2;
-  l.m_tile = 2 * l.k_bytes;
+  l.m_tile = l.k_bytes;
   l.m_pitch = chunk + 8;
   l.warp_area = l.m_tile + chunk * l.m_pitch * 4;
   l.scratch = chunk * 4;

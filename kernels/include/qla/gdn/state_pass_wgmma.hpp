@@ -16,7 +16,7 @@
 
 namespace qla::gdn {
 
-/// The declaration of gdn.state_pass_wgmma (qla/family.hpp). Default c64.bv64.s3.f1.
+/// The declaration of gdn.state_pass_wgmma (qla/family.hpp). Default c64.bv64.s3.f2.
 struct StatePassWgmmaFamily {
   using Config = FusedFwdConfig;
   static constexpr const char* kId = "gdn.state_pass_wgmma";
@@ -27,7 +27,8 @@ struct StatePassWgmmaFamily {
       axis("block_v", "bv", &Config::block_v, kFusedWgmmaBlockVValues, "state columns per CTA"),
       axis("stages", "s", &Config::stages, kFusedWgmmaStagesValues, "TMA input ring depth"),
       axis("fp16_operands", "f", &Config::fp16_operands, kFusedWgmmaFp16Values,
-           "GEMM operands fp16 (bf16 inputs converted in shared memory) or the input dtype"),
+           "fp16 GEMM operands: 1 every product (bf16 inputs converted in shared memory), 2 the "
+           "product of intermediates only (V_d = W A_g), 0 none (the input dtype)"),
   };
   static constexpr Config kDefault = FusedFwdWgmmaFamily::kDefault;
   static constexpr Config kAot[] = {FusedFwdWgmmaFamily::kDefault};
