@@ -4,7 +4,8 @@
 (bench_qla.json, bench_fla.json, bench_flashqla.json), for one group of heads; a headline run takes several calls.
 Rows of the results already there are kept only for the heads named by --keep-heads (shapes no call measured again);
 every other row comes from the calls. Each ratio in the report still compares rows of one call, because every call
-timed qla, FLA and FlashQLA on its own shapes. The method text of each document gets --note appended (say which
+timed qla, FLA and FlashQLA on its own shapes; an implementation the calls did not run (QLA_BENCH_ONLY) loses its old
+rows of the heads they measured, and its file when none stays. The method text of each document gets --note appended (say which
 calls, which commit, which rows were kept from where); the baselines' documents name the qla commit of the calls.
 
     python3 bench/merge_results.py --results results/nvidia-h200 --calls out1 out2 out3 --keep-heads 4x16 \\
@@ -47,12 +48,13 @@ def merge(results, calls, keep_heads, note):
         path = os.path.join(call, DOCS["bench.json"])
         if os.path.exists(path):
             qla_commit = qla_commit or load(path).get("versions", {}).get("git_commit")
+    # The heads any call measured, in any document: an implementation a call did not run loses its old rows
+    # of those heads too, so no ratio pairs one call's qla row with another call's baseline row.
+    call_docs = {name: [(call, load(os.path.join(call, source))) for call in calls
+                        if os.path.exists(os.path.join(call, source))] for name, source in DOCS.items()}
+    measured = {heads(r) for docs in call_docs.values() for _, doc in docs for r in doc.get("rows", [])}
     merged = {}
-    for name, source in DOCS.items():
-        paths = [(call, os.path.join(call, source)) for call in calls]
-        docs = [(call, load(path)) for call, path in paths if os.path.exists(path)]
-        if not docs:
-            continue
+    for name, docs in call_docs.items():
         rows, seen = [], {}
         for call, doc in docs:
             for row in doc.get("rows", []):
@@ -61,21 +63,27 @@ def merge(results, calls, keep_heads, note):
                                      f"and {call}")
                 seen[row_key(row)] = call
                 rows.append(row)
-        measured = {heads(r) for r in rows}
         old_path = os.path.join(results, name)
-        if keep_heads and os.path.exists(old_path):
-            for row in load(old_path).get("rows", []):
+        old = load(old_path) if os.path.exists(old_path) else None
+        if old and keep_heads:
+            for row in old.get("rows", []):
                 if heads(row) not in keep_heads:
                     continue
                 if heads(row) in measured:
                     raise SystemExit(f"merge_results.py: {name}: heads {heads(row)} are to be kept but a call "
                                      "measured them again")
                 rows.append(row)
-        out = docs[0][1]
+        if not docs:
+            if old is None:
+                continue
+            if not rows:  # nothing of it stays: the file goes
+                merged[name] = None
+                continue
+        out = docs[0][1] if docs else old
         out["rows"] = sorted(rows, key=sort_key)
         if note:
             out["method"] = f"{out.get('method', '')}; {note}"
-        if name != "bench.json" and qla_commit:
+        if name != "bench.json" and qla_commit and docs:
             out.setdefault("versions", {})["qla_git_commit"] = qla_commit
         merged[name] = out
     return merged
@@ -84,6 +92,9 @@ def merge(results, calls, keep_heads, note):
 def write(results, merged):
     os.makedirs(results, exist_ok=True)
     for name, doc in merged.items():
+        if doc is None:  # no call ran that implementation and none of its old rows stays
+            os.remove(os.path.join(results, name))
+            continue
         with open(os.path.join(results, name), "w") as f:
             json.dump(doc, f, indent=1, sort_keys=True)
             f.write("\n")
@@ -132,8 +143,17 @@ def self_test():
             except SystemExit:
                 continue
             raise AssertionError(f"merge of {calls} keeping {keep} was not refused")
+        # A call without FLA: FLA's old rows of the heads it measured go, those of kept heads stay, and
+        # without kept heads fla.json goes.
+        c = os.path.join(tmp, "c")
+        put(os.path.join(c, "bench_qla.json"), doc([row(2, 8, 4096, "qla-tuned", 5)]))
+        m2 = merge(res, [c], {"4x16"}, "")
+        assert [r["name"] for r in m2["fla.json"]["rows"]] == ["4x16/2048"], m2["fla.json"]["rows"]
+        assert merge(res, [c], set(), "")["fla.json"] is None
         write(res, m)
         assert load(os.path.join(res, "bench.json"))["rows"] == qla["rows"]
+        write(res, merge(res, [c], set(), ""))
+        assert not os.path.exists(os.path.join(res, "fla.json"))
     print("merge_results.py: self-test passed")
 
 

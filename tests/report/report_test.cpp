@@ -67,6 +67,32 @@ TEST(Report, SpeedupsComeFromTheBenchDocuments) {
       << md;
 }
 
+// A table past the headline shapes (FlashQLA's whole matrix) breaks its ratios down: the headline
+// shapes alone, then each head configuration; a table of headline shapes only has no breakdown.
+TEST(Report, RatiosBrokenDownWhenTheTableGoesPastTheHeadline) {
+  ReportData d = fixture();
+  const Shape headline_2x8{2, 8, {8192}};
+  d.headline = {headline_2x8, Shape{16, 64, {32768}}};  // 16/64 4096+4096 is not one of them
+  const std::string md = render_markdown(d);
+  const std::string head =
+      "| shapes | count | ×FLA: geomean (range), faster | ×FlashQLA: geomean (range), faster |\n";
+  ASSERT_TRUE(has(md, head)) << md;
+  EXPECT_EQ(md.find(head), md.rfind(head)) << "the cold table holds headline shapes only\n" << md;
+  // 2/8 1x8192: FLA 0.25 / tuned 0.125; 16/64 4096+4096: FLA 1.2 / default 0.8.
+  EXPECT_TRUE(has(md, head + "|---|---|---|---|\n"
+                             "| headline | 1 | 2.00x (2.00x–2.00x), 1 of 1 faster | – |\n"
+                             "| 2/8 | 1 | 2.00x (2.00x–2.00x), 1 of 1 faster | – |\n"
+                             "| 16/64 | 1 | 1.50x (1.50x–1.50x), 1 of 1 faster | – |\n"))
+      << md;
+  // The line over the whole table stays as it was.
+  EXPECT_TRUE(has(md, "\n×FLA over 2 shapes: geomean 1.73x (1.50x–2.00x), faster on 2 of 2.\n"));
+
+  d.headline.push_back(Shape{16, 64, {4096, 4096}});
+  EXPECT_FALSE(has(render_markdown(d), "| shapes | count |"));
+  d.headline.clear();
+  EXPECT_FALSE(has(render_markdown(d), "| shapes | count |"));
+}
+
 // FlashQLA's bench (bench/flashqla_bench.py) beside ours adds its time and our ratio over it.
 TEST(Report, FlashQlaColumnsAppearWhenItsBenchRan) {
   const fs::path dir = fs::temp_directory_path() / ("qla_report_fq_" + std::to_string(::getpid()));

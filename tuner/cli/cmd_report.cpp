@@ -16,6 +16,7 @@
 #include "qla/cuda/kernel_catalog.hpp"
 #include "qla/error.hpp"
 #include "qla/gdn/plan.hpp"
+#include "qla/tuner/shape_matrix.hpp"
 #include "qla/tuner/store.hpp"
 #include "qla_git_commit.hpp"
 #include "report/report.hpp"
@@ -131,6 +132,9 @@ int run_report(const ReportOptions& o) {
     auto data = report::load_report_data(files, published, store, git_commit());
     if (auto it = validation.find(card); it != validation.end()) data.validation = it->second;
     if (auto it = chunk_step.find(card); it != chunk_step.end()) data.chunk_step = it->second;
+    for (const tuner::Shape& s : tuner::cross(tuner::headline_heads(), tuner::headline_seqs()))
+      data.headline.push_back(
+          {s.heads.h_qk, s.heads.h_v, {s.seqs.seqlens.begin(), s.seqs.seqlens.end()}});
     // Space sizes from the declarations themselves (buildable on Hopper, the arch the stores here
     // come from).
     const ArchInfo hopper = ArchInfo::named("sm_90a");

@@ -62,26 +62,78 @@ std::string ratio_cell(const std::map<std::string, Timing>& t, const std::string
   return fmt("%.2fx", it->second.ms / q->ms);
 }
 
-/// One line over the table's shapes that have both times: the geomean of baseline / ours, its
-/// range, and on how many ours is faster; empty when no shape has both.
-std::string ratio_summary(const std::map<Shape, std::map<std::string, Timing>>& rows,
-                          const std::string& baseline, const char* label) {
+/// baseline / ours over the shapes of `rows` that have both times.
+struct RatioStats {
+  std::size_t n = 0;
+  double geomean = 0, lo = 0, hi = 0;
+  std::size_t faster = 0;  ///< shapes where ours is faster
+};
+
+RatioStats ratio_stats(const std::map<Shape, std::map<std::string, Timing>>& rows,
+                       const std::string& baseline) {
   std::vector<double> r;
   for (const auto& [s, t] : rows) {
     const Timing* q = ours(t);
     const auto it = t.find(baseline);
     if (q && it != t.end() && q->ms > 0 && it->second.ms > 0) r.push_back(it->second.ms / q->ms);
   }
-  if (r.empty()) return "";
+  RatioStats st;
+  st.n = r.size();
+  if (r.empty()) return st;
   double log_sum = 0;
   for (double x : r) log_sum += std::log(x);
   const auto [lo, hi] = std::minmax_element(r.begin(), r.end());
-  const auto faster = std::count_if(r.begin(), r.end(), [](double x) { return x > 1; });
-  return std::string(label) + " over " + std::to_string(r.size()) + " shape" +
-         (r.size() > 1 ? "s" : "") + ": geomean " +
-         fmt("%.2fx", std::exp(log_sum / static_cast<double>(r.size()))) + " (" +
-         fmt("%.2fx", *lo) + "–" + fmt("%.2fx", *hi) + "), faster on " + std::to_string(faster) +
-         " of " + std::to_string(r.size()) + ".";
+  st.geomean = std::exp(log_sum / static_cast<double>(r.size()));
+  st.lo = *lo;
+  st.hi = *hi;
+  st.faster =
+      static_cast<std::size_t>(std::count_if(r.begin(), r.end(), [](double x) { return x > 1; }));
+  return st;
+}
+
+/// One line over the table's shapes that have both times: the geomean of baseline / ours, its
+/// range, and on how many ours is faster; empty when no shape has both.
+std::string ratio_summary(const std::map<Shape, std::map<std::string, Timing>>& rows,
+                          const std::string& baseline, const char* label) {
+  const RatioStats st = ratio_stats(rows, baseline);
+  if (st.n == 0) return "";
+  return std::string(label) + " over " + std::to_string(st.n) + " shape" + (st.n > 1 ? "s" : "") +
+         ": geomean " + fmt("%.2fx", st.geomean) + " (" + fmt("%.2fx", st.lo) + "–" +
+         fmt("%.2fx", st.hi) + "), faster on " + std::to_string(st.faster) + " of " +
+         std::to_string(st.n) + ".";
+}
+
+/// A table past the headline shapes (FlashQLA's whole matrix): its ratios over the headline shapes
+/// alone and over each head configuration, so the page's headline numbers stay the same whatever
+/// else was measured. Nothing when every shape is a headline one.
+void ratio_breakdown(std::ostringstream& os, const ReportData& d,
+                     const std::map<Shape, std::map<std::string, Timing>>& rows) {
+  if (d.headline.empty()) return;
+  const std::set<Shape> headline(d.headline.begin(), d.headline.end());
+  if (std::all_of(rows.begin(), rows.end(), [&](const auto& r) { return headline.count(r.first); }))
+    return;
+  using Rows = std::map<Shape, std::map<std::string, Timing>>;
+  std::vector<std::pair<std::string, Rows>> subsets(1, {"headline", {}});
+  for (const auto& [s, t] : rows) {
+    if (headline.count(s)) subsets[0].second.emplace(s, t);
+    const std::string heads = std::to_string(s.h_qk) + "/" + std::to_string(s.h_v);
+    if (subsets.back().first != heads) subsets.emplace_back(heads, Rows{});  // rows sort by heads
+    subsets.back().second.emplace(s, t);
+  }
+  const auto cell = [](const RatioStats& st) {
+    return st.n == 0
+               ? std::string("–")
+               : fmt("%.2fx", st.geomean) + " (" + fmt("%.2fx", st.lo) + "–" + fmt("%.2fx", st.hi) +
+                     "), " + std::to_string(st.faster) + " of " + std::to_string(st.n) + " faster";
+  };
+  os << "\n| shapes | count | ×FLA: geomean (range), faster | ×FlashQLA: geomean (range), "
+        "faster |\n"
+     << "|---|---|---|---|\n";
+  for (const auto& [name, sub] : subsets) {
+    if (sub.empty()) continue;
+    os << "| " << name << " | " << sub.size() << " | " << cell(ratio_stats(sub, "fla")) << " | "
+       << cell(ratio_stats(sub, "flashqla")) << " |\n";
+  }
 }
 
 void shape_table(std::ostringstream& os, const ReportData& d,
@@ -121,6 +173,7 @@ void shape_table(std::ostringstream& os, const ReportData& d,
   const std::string fq = ratio_summary(rows, "flashqla", "×FlashQLA");
   if (!fla.empty() || !fq.empty())
     os << "\n" << fla << (!fla.empty() && !fq.empty() ? " " : "") << fq << "\n";
+  ratio_breakdown(os, d, rows);
 }
 
 /// The o error of every implementation on the bench's own inputs, beside each other (graph rows),

@@ -73,6 +73,10 @@ struct ReportData {
   /// qla_chunk_step_profile's record for this card (schema qla.chunk_step.v1), null when none was
   /// committed.
   nlohmann::json chunk_step;
+  /// The headline shapes (`qla tune --suite headline`). A speed table that holds shapes beyond them
+  /// (FlashQLA's whole matrix) gets a breakdown of its ratios: over these alone and per head
+  /// configuration. Empty: no breakdown.
+  std::vector<Shape> headline;
 };
 
 /// Checks a correctness record (schema qla.validation.v1); throws UserError naming `path` when it
