@@ -5,8 +5,9 @@
 Rows of the results already there are kept only for the heads named by --keep-heads (shapes no call measured again);
 every other row comes from the calls. Each ratio in the report still compares rows of one call, because every call
 timed qla, FLA and FlashQLA on its own shapes; an implementation the calls did not run (QLA_BENCH_ONLY) loses its old
-rows of the heads they measured, and its file when none stays. The method text of each document gets --note appended (say which
-calls, which commit, which rows were kept from where); the baselines' documents name the qla commit of the calls.
+rows of the heads they measured, and its file when none stays. The method text of each document gets --note appended
+(say which calls, which commit, which rows were kept from where); the baselines' documents name the qla commit of the
+calls.
 
     python3 bench/merge_results.py --results results/nvidia-h200 --calls out1 out2 out3 --keep-heads 4x16 \\
         --note "the 20 headline shapes from four device calls ..."

@@ -91,6 +91,11 @@ RatioStats ratio_stats(const std::map<Shape, std::map<std::string, Timing>>& row
   return st;
 }
 
+/// "1.73x (1.50x–2.00x)": the geomean and the range.
+std::string geomean_range(const RatioStats& st) {
+  return fmt("%.2fx", st.geomean) + " (" + fmt("%.2fx", st.lo) + "–" + fmt("%.2fx", st.hi) + ")";
+}
+
 /// One line over the table's shapes that have both times: the geomean of baseline / ours, its
 /// range, and on how many ours is faster; empty when no shape has both.
 std::string ratio_summary(const std::map<Shape, std::map<std::string, Timing>>& rows,
@@ -98,8 +103,7 @@ std::string ratio_summary(const std::map<Shape, std::map<std::string, Timing>>& 
   const RatioStats st = ratio_stats(rows, baseline);
   if (st.n == 0) return "";
   return std::string(label) + " over " + std::to_string(st.n) + " shape" + (st.n > 1 ? "s" : "") +
-         ": geomean " + fmt("%.2fx", st.geomean) + " (" + fmt("%.2fx", st.lo) + "–" +
-         fmt("%.2fx", st.hi) + "), faster on " + std::to_string(st.faster) + " of " +
+         ": geomean " + geomean_range(st) + ", faster on " + std::to_string(st.faster) + " of " +
          std::to_string(st.n) + ".";
 }
 
@@ -121,10 +125,9 @@ void ratio_breakdown(std::ostringstream& os, const ReportData& d,
     subsets.back().second.emplace(s, t);
   }
   const auto cell = [](const RatioStats& st) {
-    return st.n == 0
-               ? std::string("–")
-               : fmt("%.2fx", st.geomean) + " (" + fmt("%.2fx", st.lo) + "–" + fmt("%.2fx", st.hi) +
-                     "), " + std::to_string(st.faster) + " of " + std::to_string(st.n) + " faster";
+    return st.n == 0 ? std::string("–")
+                     : geomean_range(st) + ", " + std::to_string(st.faster) + " of " +
+                           std::to_string(st.n) + " faster";
   };
   os << "\n| shapes | count | ×FLA: geomean (range), faster | ×FlashQLA: geomean (range), "
         "faster |\n"
