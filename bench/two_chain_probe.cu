@@ -29,6 +29,7 @@
 #include "common/tma.cuh"
 #include "common/warp_roles.cuh"
 #include "common/wgmma.cuh"
+#include "gdn/fused_fwd_wgmma.cuh"
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/device_buffer.hpp"
 #include "qla/error.hpp"
@@ -37,6 +38,7 @@ namespace {
 
 using T = __nv_bfloat16;
 namespace cuda = qla::cuda;
+namespace fw = qla::gdn::fused_wgmma;  // the chunk forward's fragment addressing
 
 constexpr unsigned kBox = 64 * 128;  // bytes of a SW128 box of 64 rows
 // Shared memory, 1024-byte aligned boxes: Q and K (two boxes each: 128 keys), V (one box a chain),
@@ -52,12 +54,13 @@ __device__ __forceinline__ float e_of(int t) { return 1.f - 0.002f * t; }
 __device__ __forceinline__ float gamma_of(int t) { return 0.9f + 0.001f * t; }
 constexpr float kDecay = 0.9f;
 
-/// The lane address of matrix-ordered x4 fragments of the 16 x 16 block at (r0, c0) of a box.
+/// The lane address of matrix-ordered x4 fragments of the 16 x 16 block at (r0, c0) of a box, as
+/// the chunk forward addresses them (plain and transposed).
 __device__ __forceinline__ unsigned x4_at(int r0, int c0, int lane) {
-  return cuda::swizzle_128b(r0 + lane % 8 + ((lane / 8) % 2) * 8, c0 + (lane / 16) * 8);
+  return cuda::swizzle_128b(fw::x4_row(r0, lane), fw::x4_col(c0, lane));
 }
 __device__ __forceinline__ unsigned x4t_at(int r0, int c0, int lane) {
-  return cuda::swizzle_128b(r0 + lane % 8 + (lane / 16) * 8, c0 + ((lane / 8) % 2) * 8);
+  return cuda::swizzle_128b(fw::x4t_row(r0, lane), fw::x4t_col(c0, lane));
 }
 
 template <int kChains>
