@@ -83,6 +83,42 @@ struct Regs<2> {
   static constexpr int kProducer = 24, kAux = 136, kState = 176;
 };
 
+/// Issues QKᵀ of the chunk (8 SS k-steps over the Q and K boxes) into pacc as one group.
+__device__ __forceinline__ void issue_qk(const unsigned char* smem, float (&pacc)[32]) {
+  cuda::wgmma_fence();
+#pragma unroll
+  for (int q = 0; q < 8; ++q)
+    cuda::Wgmma<64, T, false>::ss(pacc, cuda::k_major_sw128(smem + kQ, q, kBox),
+                                  cuda::k_major_sw128(smem + kK, q, kBox), q > 0);
+  cuda::wgmma_commit();
+}
+
+/// The mask of key columns 16q.. of this lane's rows of a landed QKᵀ: the P_g and A_g fragments
+/// (P_g = scale · e^{g_s − g_t} QKᵀ, A_g = e^{g_s − g_t} A_r β_t, zero above the diagonal), with
+/// the synthetic gates g_s = −0.01 s, β = 0.5 and scale 0.088 standing for the gate stage's.
+__device__ __forceinline__ void mask_block(const unsigned char* smem, const float (&pacc)[32],
+                                           int q, int warp, int lane, unsigned (&pp)[4],
+                                           unsigned (&aa)[4]) {
+  const int s0 = 16 * warp + lane / 4, t4 = lane % 4;
+  unsigned ar[4];
+  cuda::ldmatrix_x4(ar, smem + kA + x4_at(16 * warp, 16 * q, lane));
+#pragma unroll
+  for (int m = 0; m < 4; ++m) {
+    const int srow = s0 + (m % 2) * 8, j = 2 * q + m / 2, t0 = 8 * j + 2 * t4;
+    float a_r[2], pv[2], av[2];
+    cuda::unpack2<T>(ar[m], a_r[0], a_r[1]);
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const bool keep = srow >= t0 + e;
+      const float decay = cuda::exp2_approx(-0.01f * srow + 0.01f * (t0 + e));
+      pv[e] = keep ? 0.088f * decay * pacc[8 * q + 2 * m + e] : 0.f;
+      av[e] = keep ? decay * a_r[e] * 0.5f : 0.f;
+    }
+    pp[m] = cuda::pack2<T>(pv[0], pv[1]);
+    aa[m] = cuda::pack2<T>(av[0], av[1]);
+  }
+}
+
 template <int kChains, bool kOverlap>
 __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     two_chain_kernel(int nchunks, unsigned long long* cycles) {
@@ -97,7 +133,7 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
   unsigned long long* vd_empty = bars + 16;  // [b][slot]
   const int wg = cuda::warpgroup_index();
   const int lane = threadIdx.x % 32, warp = (threadIdx.x / 32) % 4;
-  const int g4 = lane / 4, t4 = lane % 4;
+  const int t4 = lane % 4;
 
   // Small bf16 values in every tile (generic-proxy writes, read by wgmma: the fence before the
   // CTA barrier).
@@ -137,40 +173,15 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
 
   if (wg == 1 && kOverlap) {  // ---------------------------------------------- aux, overlapped
     cuda::reg_alloc<Regs<kChains>::kAux>();
-    const int s0 = 16 * warp + g4;  // P rows s0, s0 + 8
-    const float gs[2] = {-0.01f * s0, -0.01f * (s0 + 8)};
-    const auto issue_qk = [&](float(&pacc)[32]) {
-      cuda::wgmma_fence();
-#pragma unroll
-      for (int q = 0; q < 8; ++q)
-        cuda::Wgmma<64, T, false>::ss(pacc, cuda::k_major_sw128(smem + kQ, q, kBox),
-                                      cuda::k_major_sw128(smem + kK, q, kBox), q > 0);
-      cuda::wgmma_commit();
-    };
     // The mask of chunk c from its landed QKᵀ: A_g and P_g into their slots c & 1, 16 columns at a
-    // time (the column factors are formed where they are used: held, they would not fit).
+    // time.
     const auto mask = [&](int c, float(&pacc)[32]) {
       cuda::fence_operands(pacc);
       cuda::mbar_wait(&ag_empty[c & 1], ((c >> 1) & 1) ^ 1);
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        unsigned ar[4], aa[4], pp[4];
-        cuda::ldmatrix_x4(ar, smem + kA + x4_at(16 * warp, 16 * q, lane));
-#pragma unroll
-        for (int m = 0; m < 4; ++m) {
-          const int srow = s0 + (m % 2) * 8, j = 2 * q + m / 2, t0 = 8 * j + 2 * t4;
-          float a_r[2], pv[2], av[2];
-          cuda::unpack2<T>(ar[m], a_r[0], a_r[1]);
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const bool keep = srow >= t0 + e;
-            const float decay = cuda::exp2_approx(gs[m % 2] + 0.01f * (t0 + e));
-            pv[e] = keep ? 0.088f * decay * pacc[8 * q + 2 * m + e] : 0.f;
-            av[e] = keep ? decay * a_r[e] * 0.5f : 0.f;
-          }
-          pp[m] = cuda::pack2<T>(pv[0], pv[1]);
-          aa[m] = cuda::pack2<T>(av[0], av[1]);
-        }
+        unsigned aa[4], pp[4];
+        mask_block(smem, pacc, q, warp, lane, pp, aa);
         cuda::stmatrix_x4(smem + kAg + (c & 1) * kBox + x4_at(16 * warp, 16 * q, lane), aa);
         cuda::stmatrix_x4(smem + kPg + (c & 1) * kBox + x4_at(16 * warp, 16 * q, lane), pp);
       }
@@ -221,7 +232,7 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
       }
     };
     float pacc[32];
-    issue_qk(pacc);
+    issue_qk(smem, pacc);
     cuda::wgmma_wait<0>();
     mask(0, pacc);
     const long long t0 = clock64();
@@ -230,8 +241,8 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     // between paths).
     for (int c = 0; c < nchunks; ++c) {
       float o0[32], o1[32];
-      issue_qk(pacc);      // QKᵀ(c + 1)
-      issue_qs(c, 0, o0);  // QKᵀ(c + 1), QS0
+      issue_qk(smem, pacc);  // QKᵀ(c + 1)
+      issue_qs(c, 0, o0);    // QKᵀ(c + 1), QS0
       cuda::wgmma_wait<1>();
       mask(c + 1, pacc);  // under QS0
       if constexpr (kChains == 2) {
@@ -256,47 +267,15 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
   }
   if (wg == 1) {  // -------------------------------------------------------------- aux, serial
     cuda::reg_alloc<Regs<kChains>::kAux>();
-    const int s0 = 16 * warp + g4;  // P rows s0, s0 + 8
-    float gcol[16], bcol[16];
-#pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      const int tc = 8 * (i / 2) + 2 * t4 + i % 2;
-      gcol[i] = -0.01f * tc;
-      bcol[i] = 0.5f;
-    }
-    const float gs[2] = {-0.01f * s0, -0.01f * (s0 + 8)};
     // QKᵀ of chunk c and its mask: A_g published into slot c & 1, P_g returned in registers.
     const auto form = [&](int c, unsigned(&pa)[4][4]) {
       float pacc[32];
-      cuda::wgmma_fence();
-#pragma unroll
-      for (int q = 0; q < 8; ++q)
-        cuda::Wgmma<64, T, false>::ss(pacc, cuda::k_major_sw128(smem + kQ, q, kBox),
-                                      cuda::k_major_sw128(smem + kK, q, kBox), q > 0);
-      cuda::wgmma_commit();
+      issue_qk(smem, pacc);
       cuda::wgmma_wait<0>();
       cuda::fence_operands(pacc);
       unsigned aa[4][4];
 #pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        unsigned ar[4];
-        cuda::ldmatrix_x4(ar, smem + kA + x4_at(16 * warp, 16 * q, lane));
-#pragma unroll
-        for (int m = 0; m < 4; ++m) {
-          const int srow = s0 + (m % 2) * 8, j = 2 * q + m / 2, t0 = 8 * j + 2 * t4;
-          float a_r[2], pv[2], av[2];
-          cuda::unpack2<T>(ar[m], a_r[0], a_r[1]);
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const bool keep = srow >= t0 + e;
-            const float decay = cuda::exp2_approx(gs[m % 2] - gcol[2 * j + e]);
-            pv[e] = keep ? 0.088f * decay * pacc[8 * q + 2 * m + e] : 0.f;
-            av[e] = keep ? decay * a_r[e] * bcol[2 * j + e] : 0.f;
-          }
-          pa[q][m] = cuda::pack2<T>(pv[0], pv[1]);
-          aa[q][m] = cuda::pack2<T>(av[0], av[1]);
-        }
-      }
+      for (int q = 0; q < 4; ++q) mask_block(smem, pacc, q, warp, lane, pa[q], aa[q]);
       cuda::mbar_wait(&ag_empty[c & 1], ((c >> 1) & 1) ^ 1);
 #pragma unroll
       for (int q = 0; q < 4; ++q)
