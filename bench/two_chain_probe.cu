@@ -171,6 +171,42 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     if (lane == 0) cuda::mbar_arrive(bar);
   };
 
+  // O of chunk c for chain b, the aux's in both orders: Q S_{c−1} from the chain's published Sᵀ
+  // (SS); once that has landed, Sᵀ's slot released and the rows scaled by scale · e^{g_s}; + P_g
+  // V_d (the orders differ there); once that has landed, V_dᵀ's slot released and O staged ([t][v],
+  // a store warp would take it from here).
+  const auto issue_qs = [&](int c, int b, float(&o)[32]) {
+    cuda::mbar_wait(&s_full[2 * b + (c & 1)], (c >> 1) & 1);
+    unsigned char* sp = smem + kS + (2 * b + (c & 1)) * 2 * kBox;
+    cuda::wgmma_fence();
+#pragma unroll
+    for (int q = 0; q < 8; ++q)
+      cuda::Wgmma<64, T, false>::ss(o, cuda::k_major_sw128(smem + kQ, q, kBox),
+                                    cuda::k_major_sw128(sp, q, kBox), q > 0);
+    cuda::wgmma_commit();
+  };
+  const auto scale_qs = [&](int c, int b, float(&o)[32]) {
+    cuda::fence_operands(o);
+    arrive(&s_empty[2 * b + (c & 1)]);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {  // scale · e^{g_s}: rows s0, s0 + 8
+      o[4 * j] *= 0.088f;
+      o[4 * j + 1] *= 0.088f;
+      o[4 * j + 2] *= 0.087f;
+      o[4 * j + 3] *= 0.087f;
+    }
+  };
+  const auto stage_o = [&](int c, int b, float(&o)[32]) {
+    cuda::fence_operands(o);
+    arrive(&vd_empty[2 * b + (c & 1)]);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      unsigned ao[4];
+      cuda::accumulator_to_a<T>(o, q, ao);
+      cuda::stmatrix_x4(smem + kO + b * kBox + x4_at(16 * warp, 16 * q, lane), ao);
+    }
+  };
+
   if (wg == 1 && kOverlap) {  // ---------------------------------------------- aux, overlapped
     cuda::reg_alloc<Regs<kChains>::kAux>();
     // The mask of chunk c from its landed QKᵀ: A_g and P_g into their slots c & 1, 16 columns at a
@@ -188,30 +224,11 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
       cuda::fence_proxy_async_shared();
       arrive(&ag_full[c & 1]);
     };
-    // Per chain b: Q S_{c−1} from its published Sᵀ (SS), then once that has landed the scale ·
-    // e^{g_s} of its rows and + P_g V_d (SS: P_g from its slot, [s][t]; the published V_dᵀ,
-    // [v][t]), then the staged O. Each step waits only for the group it reads, so one chain's
-    // epilogue runs under the other's product.
-    const auto issue_qs = [&](int c, int b, float(&o)[32]) {
-      cuda::mbar_wait(&s_full[2 * b + (c & 1)], (c >> 1) & 1);
-      unsigned char* sp = smem + kS + (2 * b + (c & 1)) * 2 * kBox;
-      cuda::wgmma_fence();
-#pragma unroll
-      for (int q = 0; q < 8; ++q)
-        cuda::Wgmma<64, T, false>::ss(o, cuda::k_major_sw128(smem + kQ, q, kBox),
-                                      cuda::k_major_sw128(sp, q, kBox), q > 0);
-      cuda::wgmma_commit();
-    };
+    // + P_g V_d as an SS product (P_g from its slot, [s][t]; the published V_dᵀ, [v][t]). Each
+    // step waits only for the group it reads, so one chain's epilogue runs under the other's
+    // product.
     const auto issue_pv = [&](int c, int b, float(&o)[32]) {
-      cuda::fence_operands(o);
-      arrive(&s_empty[2 * b + (c & 1)]);
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {  // scale · e^{g_s}: rows s0, s0 + 8
-        o[4 * j] *= 0.088f;
-        o[4 * j + 1] *= 0.088f;
-        o[4 * j + 2] *= 0.087f;
-        o[4 * j + 3] *= 0.087f;
-      }
+      scale_qs(c, b, o);
       cuda::mbar_wait(&vd_full[2 * b + (c & 1)], (c >> 1) & 1);
       cuda::wgmma_fence();
 #pragma unroll
@@ -220,16 +237,6 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
             o, cuda::k_major_sw128(smem + kPg + (c & 1) * kBox, q, kBox),
             cuda::k_major_sw128(smem + kVd + (2 * b + (c & 1)) * kBox, q, kBox), 1);
       cuda::wgmma_commit();
-    };
-    const auto stage_o = [&](int c, int b, float(&o)[32]) {
-      cuda::fence_operands(o);
-      arrive(&vd_empty[2 * b + (c & 1)]);
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        unsigned ao[4];
-        cuda::accumulator_to_a<T>(o, q, ao);
-        cuda::stmatrix_x4(smem + kO + b * kBox + x4_at(16 * warp, 16 * q, lane), ao);
-      }
     };
     float pacc[32];
     issue_qk(smem, pacc);
@@ -289,33 +296,13 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     for (int c = 0; c < nchunks; ++c) {
       const int slot = c & 1;
       if (c + 1 < nchunks) form(c + 1, pa_next);
-      // O of chunk c: Q S_{c−1} for each chain, from its published Sᵀ.
       float o[kChains][32];
 #pragma unroll
-      for (int b = 0; b < kChains; ++b) {
-        cuda::mbar_wait(&s_full[2 * b + slot], (c >> 1) & 1);
-        unsigned char* sp = smem + kS + (2 * b + slot) * 2 * kBox;
-        cuda::wgmma_fence();
-#pragma unroll
-        for (int q = 0; q < 8; ++q)
-          cuda::Wgmma<64, T, false>::ss(o[b], cuda::k_major_sw128(smem + kQ, q, kBox),
-                                        cuda::k_major_sw128(sp, q, kBox), q > 0);
-        cuda::wgmma_commit();
-      }
+      for (int b = 0; b < kChains; ++b) issue_qs(c, b, o[b]);
       cuda::wgmma_wait<0>();
 #pragma unroll
-      for (int b = 0; b < kChains; ++b) {
-        cuda::fence_operands(o[b]);
-        arrive(&s_empty[2 * b + slot]);
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {  // scale · e^{g_s}: rows s0, s0 + 8
-          o[b][4 * j] *= 0.088f;
-          o[b][4 * j + 1] *= 0.088f;
-          o[b][4 * j + 2] *= 0.087f;
-          o[b][4 * j + 3] *= 0.087f;
-        }
-      }
-      // + P_g V_d, from each chain's published V_dᵀ ([v][t]: K-major B with n = v, k = t).
+      for (int b = 0; b < kChains; ++b) scale_qs(c, b, o[b]);
+        // + P_g V_d as an RS product (P_g in registers; the published V_dᵀ, [v][t]).
 #pragma unroll
       for (int b = 0; b < kChains; ++b) {
         cuda::mbar_wait(&vd_full[2 * b + slot], (c >> 1) & 1);
@@ -328,17 +315,7 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
       }
       cuda::wgmma_wait<0>();
 #pragma unroll
-      for (int b = 0; b < kChains; ++b) {
-        cuda::fence_operands(o[b]);
-        arrive(&vd_empty[2 * b + slot]);
-        // The staged O tile [t][v] (a store warp would take it from here).
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          unsigned ao[4];
-          cuda::accumulator_to_a<T>(o[b], q, ao);
-          cuda::stmatrix_x4(smem + kO + b * kBox + x4_at(16 * warp, 16 * q, lane), ao);
-        }
-      }
+      for (int b = 0; b < kChains; ++b) stage_o(c, b, o[b]);
 #pragma unroll
       for (int q = 0; q < 4; ++q)
 #pragma unroll
