@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -226,6 +227,35 @@ TEST(FusedForwardRules, TheUntunedCorrectionIsBuiltAheadOfTimeForTheH100) {
       << spec.name_expression;
 }
 
+// The untuned kkt_solve has a warp a CTA for each value head of a GVA group of 1 or 2 (a warp
+// inverts a value head, so 4 warps a CTA would keep 1 or 2 of 4 busy), 4 warps for larger groups;
+// each of those points is built ahead of time for both dtypes at both chunk sizes.
+TEST(FusedForwardRules, UntunedKktSolveHasAWarpAValueHeadOfSmallGroups) {
+  gdn::Problem p;
+  p.tokens = 2048;
+  p.cu_seqlens = {0, 2048};
+  for (auto [h_qk, h_v, warps] : {std::tuple{16, 16, 1},
+                                  {32, 32, 1},
+                                  {16, 32, 2},
+                                  {8, 24, 4},
+                                  {16, 48, 4},
+                                  {2, 8, 4},
+                                  {16, 64, 4}}) {
+    p.h_qk = h_qk;
+    p.h_v = h_v;
+    gdn::KktSolveConfig c = gdn::KktSolveConfig::from_point(gdn::untuned_kkt_solve_point(p));
+    EXPECT_EQ(c.warps, warps) << h_qk << "/" << h_v;
+    for (int chunk : {64, 32}) {
+      c.chunk = chunk;
+      for (DType t : {DType::kBF16, DType::kF16}) {
+        const auto spec = gdn::kkt_solve_spec(c, t, DType::kF32);
+        EXPECT_NE(cuda::find_aot_kernel(spec.source, spec.name_expression), nullptr)
+            << spec.name_expression;
+      }
+    }
+  }
+}
+
 // The untuned kkt_solve also writes the gate's chunk-local cumsum (no cumsum launch) where the
 // gate's dtype allows it, and that point is built ahead of time at both chunk sizes.
 TEST(FusedForwardRules, UntunedKktSolveFusesTheCumsumForFp32AndBf16Gates) {
@@ -233,6 +263,8 @@ TEST(FusedForwardRules, UntunedKktSolveFusesTheCumsumForFp32AndBf16Gates) {
   gdn::Problem p;
   p.tokens = 2048;
   p.cu_seqlens = {0, 2048};
+  p.h_qk = 2;
+  p.h_v = 8;
   for (DType g : {DType::kF32, DType::kBF16}) {
     p.gate_dtype = g;
     EXPECT_EQ(space.label(gdn::untuned_kkt_solve_point(p)), "c64.b16.w4.vh0.cs1");
