@@ -14,6 +14,11 @@
 //    registers), then O of chunk c for each chain: Q S_{c−1} (SS, from the published Sᵀ) scaled by
 //    e^{g}, plus P_g V_d (RS, from the published V_dᵀ), packed and staged (stmatrix).
 //  * warpgroup 0 stands for the producer: it gives its registers back and leaves.
+// The aux runs in one of two orders: serial (QKᵀ and the mask of chunk c + 1, then O of chunk c:
+// each GEMM waited for before the next step) or overlapped (QKᵀ of chunk c + 1 and Q S of chunk c
+// issued together, the mask of chunk c + 1 computed while Q S runs on the tensor pipe; P_g then
+// goes through shared memory, a ring slot beside A_g's, and P_g V_d is an SS product, which keeps
+// the aux's registers within 136 with two O accumulators live).
 // Registers (setmaxnreg): two chains 24 + 136 + 2 x 176 = 512; one chain 40 + 232 + 232 = 504.
 // Prints cycles a chunk per role (warp 0 of each, averaged over the CTAs) and µs a chunk from
 // CUDA events, for one and two chains, on one CTA a SM.
@@ -43,9 +48,11 @@ namespace fw = qla::gdn::fused_wgmma;  // the chunk forward's fragment addressin
 constexpr unsigned kBox = 64 * 128;  // bytes of a SW128 box of 64 rows
 // Shared memory, 1024-byte aligned boxes: Q and K (two boxes each: 128 keys), V (one box a chain),
 // A_r, the A_g ring (two slots), the published Sᵀ ([chain][slot], two boxes each), the published
-// V_dᵀ ([chain][slot]), the O staging (one box a chain), then the barriers.
+// V_dᵀ ([chain][slot]), the O staging (one box a chain), the P_g ring (two slots, the overlapped
+// aux's), then the barriers.
 constexpr unsigned kQ = 0, kK = 2 * kBox, kV = 4 * kBox, kA = 6 * kBox, kAg = 7 * kBox;
-constexpr unsigned kS = 9 * kBox, kVd = 17 * kBox, kO = 21 * kBox, kBars = 23 * kBox;
+constexpr unsigned kS = 9 * kBox, kVd = 17 * kBox, kO = 21 * kBox, kPg = 23 * kBox;
+constexpr unsigned kBars = 25 * kBox;
 constexpr unsigned kFactors = kBars + 256;  // e_t and Γ_t, 64 floats each (the gate stage's)
 constexpr unsigned kSmemBytes = kFactors + 512 + 1024;  // + alignment slack
 
@@ -76,7 +83,7 @@ struct Regs<2> {
   static constexpr int kProducer = 24, kAux = 136, kState = 176;
 };
 
-template <int kChains>
+template <int kChains, bool kOverlap>
 __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     two_chain_kernel(int nchunks, unsigned long long* cycles) {
   extern __shared__ unsigned char smem_raw[];
@@ -128,7 +135,126 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     if (lane == 0) cuda::mbar_arrive(bar);
   };
 
-  if (wg == 1) {  // ------------------------------------------------------------------ aux
+  if (wg == 1 && kOverlap) {  // ---------------------------------------------- aux, overlapped
+    cuda::reg_alloc<Regs<kChains>::kAux>();
+    const int s0 = 16 * warp + g4;  // P rows s0, s0 + 8
+    const float gs[2] = {-0.01f * s0, -0.01f * (s0 + 8)};
+    const auto issue_qk = [&](float(&pacc)[32]) {
+      cuda::wgmma_fence();
+#pragma unroll
+      for (int q = 0; q < 8; ++q)
+        cuda::Wgmma<64, T, false>::ss(pacc, cuda::k_major_sw128(smem + kQ, q, kBox),
+                                      cuda::k_major_sw128(smem + kK, q, kBox), q > 0);
+      cuda::wgmma_commit();
+    };
+    // The mask of chunk c from its landed QKᵀ: A_g and P_g into their slots c & 1, 16 columns at a
+    // time (the column factors are formed where they are used: held, they would not fit).
+    const auto mask = [&](int c, float(&pacc)[32]) {
+      cuda::fence_operands(pacc);
+      cuda::mbar_wait(&ag_empty[c & 1], ((c >> 1) & 1) ^ 1);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        unsigned ar[4], aa[4], pp[4];
+        cuda::ldmatrix_x4(ar, smem + kA + x4_at(16 * warp, 16 * q, lane));
+#pragma unroll
+        for (int m = 0; m < 4; ++m) {
+          const int srow = s0 + (m % 2) * 8, j = 2 * q + m / 2, t0 = 8 * j + 2 * t4;
+          float a_r[2], pv[2], av[2];
+          cuda::unpack2<T>(ar[m], a_r[0], a_r[1]);
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const bool keep = srow >= t0 + e;
+            const float decay = cuda::exp2_approx(gs[m % 2] + 0.01f * (t0 + e));
+            pv[e] = keep ? 0.088f * decay * pacc[8 * q + 2 * m + e] : 0.f;
+            av[e] = keep ? decay * a_r[e] * 0.5f : 0.f;
+          }
+          pp[m] = cuda::pack2<T>(pv[0], pv[1]);
+          aa[m] = cuda::pack2<T>(av[0], av[1]);
+        }
+        cuda::stmatrix_x4(smem + kAg + (c & 1) * kBox + x4_at(16 * warp, 16 * q, lane), aa);
+        cuda::stmatrix_x4(smem + kPg + (c & 1) * kBox + x4_at(16 * warp, 16 * q, lane), pp);
+      }
+      cuda::fence_proxy_async_shared();
+      arrive(&ag_full[c & 1]);
+    };
+    // Per chain b: Q S_{c−1} from its published Sᵀ (SS), then once that has landed the scale ·
+    // e^{g_s} of its rows and + P_g V_d (SS: P_g from its slot, [s][t]; the published V_dᵀ,
+    // [v][t]), then the staged O. Each step waits only for the group it reads, so one chain's
+    // epilogue runs under the other's product.
+    const auto issue_qs = [&](int c, int b, float(&o)[32]) {
+      cuda::mbar_wait(&s_full[2 * b + (c & 1)], (c >> 1) & 1);
+      unsigned char* sp = smem + kS + (2 * b + (c & 1)) * 2 * kBox;
+      cuda::wgmma_fence();
+#pragma unroll
+      for (int q = 0; q < 8; ++q)
+        cuda::Wgmma<64, T, false>::ss(o, cuda::k_major_sw128(smem + kQ, q, kBox),
+                                      cuda::k_major_sw128(sp, q, kBox), q > 0);
+      cuda::wgmma_commit();
+    };
+    const auto issue_pv = [&](int c, int b, float(&o)[32]) {
+      cuda::fence_operands(o);
+      arrive(&s_empty[2 * b + (c & 1)]);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {  // scale · e^{g_s}: rows s0, s0 + 8
+        o[4 * j] *= 0.088f;
+        o[4 * j + 1] *= 0.088f;
+        o[4 * j + 2] *= 0.087f;
+        o[4 * j + 3] *= 0.087f;
+      }
+      cuda::mbar_wait(&vd_full[2 * b + (c & 1)], (c >> 1) & 1);
+      cuda::wgmma_fence();
+#pragma unroll
+      for (int q = 0; q < 4; ++q)
+        cuda::Wgmma<64, T, false>::ss(
+            o, cuda::k_major_sw128(smem + kPg + (c & 1) * kBox, q, kBox),
+            cuda::k_major_sw128(smem + kVd + (2 * b + (c & 1)) * kBox, q, kBox), 1);
+      cuda::wgmma_commit();
+    };
+    const auto stage_o = [&](int c, int b, float(&o)[32]) {
+      cuda::fence_operands(o);
+      arrive(&vd_empty[2 * b + (c & 1)]);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        unsigned ao[4];
+        cuda::accumulator_to_a<T>(o, q, ao);
+        cuda::stmatrix_x4(smem + kO + b * kBox + x4_at(16 * warp, 16 * q, lane), ao);
+      }
+    };
+    float pacc[32];
+    issue_qk(pacc);
+    cuda::wgmma_wait<0>();
+    mask(0, pacc);
+    const long long t0 = clock64();
+    // Groups in flight, oldest first, in each step's comment. After the last chunk one QKᵀ and
+    // mask more run, unused (no branch: ptxas serialises wgmma where the groups in flight differ
+    // between paths).
+    for (int c = 0; c < nchunks; ++c) {
+      float o0[32], o1[32];
+      issue_qk(pacc);      // QKᵀ(c + 1)
+      issue_qs(c, 0, o0);  // QKᵀ(c + 1), QS0
+      cuda::wgmma_wait<1>();
+      mask(c + 1, pacc);  // under QS0
+      if constexpr (kChains == 2) {
+        issue_qs(c, 1, o1);  // QS0, QS1
+        cuda::wgmma_wait<1>();
+        issue_pv(c, 0, o0);  // QS1, PV0
+        cuda::wgmma_wait<1>();
+        issue_pv(c, 1, o1);  // PV0, PV1
+        cuda::wgmma_wait<1>();
+        stage_o(c, 0, o0);  // PV1
+        cuda::wgmma_wait<0>();
+        stage_o(c, 1, o1);
+      } else {
+        cuda::wgmma_wait<0>();
+        issue_pv(c, 0, o0);
+        cuda::wgmma_wait<0>();
+        stage_o(c, 0, o0);
+      }
+    }
+    if (warp == 0 && lane == 0) cycles[blockIdx.x * 3 + 0] = clock64() - t0;
+    return;
+  }
+  if (wg == 1) {  // -------------------------------------------------------------- aux, serial
     cuda::reg_alloc<Regs<kChains>::kAux>();
     const int s0 = 16 * warp + g4;  // P rows s0, s0 + 8
     float gcol[16], bcol[16];
@@ -340,9 +466,9 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
   if (warp == 0 && lane == 0) cycles[blockIdx.x * 3 + 1 + b] = clock64() - t0;
 }
 
-template <int kChains>
+template <int kChains, bool kOverlap>
 void run(int ctas, int nchunks) {
-  const auto kernel = two_chain_kernel<kChains>;
+  const auto kernel = two_chain_kernel<kChains, kOverlap>;
   QLA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                       static_cast<int>(kSmemBytes)));
   qla::cuda::DeviceBuffer cycles(static_cast<std::size_t>(ctas) * 3 * sizeof(unsigned long long));
@@ -368,10 +494,10 @@ void run(int ctas, int nchunks) {
     for (int r = 0; r < 3; ++r) sum[r] += static_cast<double>(host[3 * i + r]);
   const double per = static_cast<double>(ctas) * nchunks;
   std::printf(
-      "%d chain%s (%d columns a CTA), %d CTAs x %d chunks: %.3f us a chunk (events); cycles a "
-      "chunk: aux %.0f, state 0 %.0f",
-      kChains, kChains > 1 ? "s" : "", 64 * kChains, ctas, nchunks, 1e3 * ms / kReps / nchunks,
-      sum[0] / per, sum[1] / per);
+      "%d chain%s (%d columns a CTA), aux %s, %d CTAs x %d chunks: %.3f us a chunk (events); "
+      "cycles a chunk: aux %.0f, state 0 %.0f",
+      kChains, kChains > 1 ? "s" : "", 64 * kChains, kOverlap ? "overlapped" : "serial", ctas,
+      nchunks, 1e3 * ms / kReps / nchunks, sum[0] / per, sum[1] / per);
   if (kChains > 1) std::printf(", state 1 %.0f", sum[2] / per);
   std::printf("; per 64 columns %.3f us\n", 1e3 * ms / kReps / nchunks / kChains);
   QLA_CUDA_CHECK(cudaEventDestroy(start));
@@ -383,7 +509,8 @@ void run(int ctas, int nchunks) {
 int main(int argc, char** argv) {
   CLI::App app{
       "Times the two-chain layout of the wgmma chunk forward (O in the aux warpgroup) on "
-      "synthetic shared-memory tiles: cycles a chunk per role, one and two chains."};
+      "synthetic shared-memory tiles: cycles a chunk per role, one and two chains, the aux "
+      "serial and overlapped."};
   int nchunks = 512, ctas = 0;
   app.add_option("--chunks", nchunks, "chunks each CTA runs")->check(CLI::Range(1, 1 << 20));
   app.add_option("--ctas", ctas, "CTAs (default: one a SM)")->check(CLI::Range(0, 1 << 16));
@@ -395,8 +522,10 @@ int main(int argc, char** argv) {
     QLA_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
     QLA_REQUIRE(major == 9, "qla_two_chain_probe needs an sm_90 GPU (wgmma)");
     if (ctas == 0) ctas = sms;
-    run<1>(ctas, nchunks);
-    run<2>(ctas, nchunks);
+    run<1, false>(ctas, nchunks);
+    run<2, false>(ctas, nchunks);
+    run<1, true>(ctas, nchunks);
+    run<2, true>(ctas, nchunks);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qla_two_chain_probe: %s\n", e.what());
     return 1;
