@@ -109,11 +109,14 @@ void profile(const Shape& sh, int iters) {
   if constexpr (kBlock == 16) {  // block rows, a warp per value head: its time, no phases
     int sms = 0;
     QLA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-    // As kkt_solve_shape's persistent grid.
-    const int ctas = std::min(items, sms * (qla::gdn::kKktRowsWarpsPerSm / kWarps));
-    const double us =
-        time(&qla::gdn::kkt_solve_rows_kernel<kChunk, kWarps, T, float, kPerValueHead, kFuseCumsum>,
-             ctas, qla::gdn::kkt_rows_layout(kChunk, kWarps).bytes);
+    auto* f =
+        &qla::gdn::kkt_solve_rows_kernel<kChunk, kWarps, T, float, kPerValueHead, kFuseCumsum>;
+    const int smem = qla::gdn::kkt_rows_layout(kChunk, kWarps).bytes;
+    QLA_CUDA_CHECK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    int per_sm = 0;  // as kkt_solve_shape's persistent grid (kkt_solve_resident_ctas)
+    QLA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f, kWarps * 32, smem));
+    const int ctas = std::min(items, sms * per_sm);
+    const double us = time(f, ctas, smem);
     std::printf("c%d.b%d.w%d.%s.cs1  %d CTAs over %d items  %.1f us per call\n", kChunk, kBlock,
                 kWarps, label, ctas, items, us);
   } else {  // doubling across the CTA: its time, then the cycle probe's phases
@@ -164,6 +167,8 @@ int main(int argc, char** argv) {
     std::printf("kkt_solve, %d/%d heads, 1x%lld tokens\n", sh.hqk, sh.hv, sh.tokens);
     profile<64, 16, 4, false>(sh, iters);
     profile<64, 16, 8, false>(sh, iters);
+    profile<64, 16, 1, false>(sh, iters);
+    profile<64, 16, 2, false>(sh, iters);
     profile<64, 16, 4, true>(sh, iters);
     profile<64, 32, 4, false>(sh, iters);
     profile<64, 32, 8, false>(sh, iters);

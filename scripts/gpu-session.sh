@@ -167,8 +167,8 @@ case $what in
     rc=$?
     grep -E "stages|state " "$OUT/profile.txt"
     # kkt_solve's phases (prologue, the head's first barrier, warp-local inversions, merges, store) on a long
-    # and a short sequence.
-    for shape in "16 64 32768" "2 8 2048"; do
+    # and a short sequence, and at GVA groups 1 and 2 (a value head or two a work item).
+    for shape in "16 64 32768" "2 8 2048" "32 32 32768" "16 32 32768"; do
       read -r hqk hv tokens <<< "$shape"
       timeout 60 "$B/bin/qla_kkt_solve_profile" --hqk "$hqk" --hv "$hv" --tokens "$tokens" || rc=$?
     done > "$OUT/kkt_profile.txt" 2>&1

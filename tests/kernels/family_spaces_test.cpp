@@ -17,16 +17,47 @@
 namespace qla::gdn {
 namespace {
 
+// Where M is formed over the K tile (1 or 2 warps), its rows overwrite K's only as
+// kkt_solve_rows.cuh assumes: M at the tile's start, the warps' areas past both, and at C = 64 (the
+// phased formation, a block row at a time from the last) block row i of M starts at or past the end
+// of K's rows below 16i, which the later block rows read.
+TEST(KktSolve, MOverTheKTileLeavesTheRowsStillToBeRead) {
+  for (int warps : {1, 2, 4, 8}) {
+    for (int chunk : {64, 32}) {
+      const gdn::KktRowsLayout l = gdn::kkt_rows_layout(chunk, warps);
+      const int m_bytes = chunk * l.m_pitch * 4;
+      EXPECT_GE(l.warp_area, l.m_tile + m_bytes);
+      EXPECT_GE(l.warp_area, l.k_tile + l.k_bytes);
+      if (!gdn::kkt_rows_m_over_k(warps)) {
+        EXPECT_GE(l.m_tile, l.k_tile + l.k_bytes) << "M apart from K with " << warps << " warps";
+        continue;
+      }
+      EXPECT_EQ(l.m_tile, l.k_tile);
+      const int k_pitch_bytes = l.k_bytes / chunk;
+      if (chunk == 64)
+        for (int i = 0; i < chunk / 16; ++i)
+          EXPECT_GE(l.m_tile + 16 * i * l.m_pitch * 4, l.k_tile + 16 * i * k_pitch_bytes) << i;
+      else  // C = 32 forms every row before writing any: M's pitch is shorter than K's
+        EXPECT_LT(l.m_pitch * 4, k_pitch_bytes);
+    }
+  }
+}
+
 TEST(KktSolve, SpaceDeclaration) {
   const auto& s = gdn::kkt_solve_space();
   EXPECT_EQ(s.kernel, "gdn.kkt_solve");
   EXPECT_EQ(s.label(s.default_point), "c64.b16.w4.vh0.cs0");
-  // Every point builds on Hopper (the inversion block never exceeds the chunk, the tiles fit); on a
-  // card with 48 KB of shared memory the C = 64 points do not.
+  // Every point builds on Hopper but the doubling inversion (b32) with fewer than 4 warps: 2 chunk
+  // sizes x 2 warp counts x vh x cs (the inversion block never exceeds the chunk, the tiles fit);
+  // on a card with 48 KB of shared memory the C = 64 points do not.
   const ArchInfo h100 = ArchInfo::named("sm_90a");
-  EXPECT_EQ(s.enumerate(&h100).size(), s.size());
+  EXPECT_EQ(s.enumerate(&h100).size(), s.size() - 16);
   EXPECT_TRUE(s.is_buildable(KktSolveConfig{32, 32, 4}.to_point(), h100));
   EXPECT_TRUE(s.is_buildable(KktSolveConfig{64, 32, 8}.to_point(), h100));
+  EXPECT_TRUE(s.is_buildable(KktSolveConfig{64, 16, 1}.to_point(), h100));
+  EXPECT_TRUE(s.is_buildable(KktSolveConfig{32, 16, 2}.to_point(), h100));
+  EXPECT_FALSE(s.is_buildable(KktSolveConfig{64, 32, 1}.to_point(), h100));
+  EXPECT_FALSE(s.is_buildable(KktSolveConfig{32, 32, 2}.to_point(), h100));
   ArchInfo small = h100;
   small.smem_per_block_optin = 48 * 1024;
   EXPECT_FALSE(s.is_buildable(KktSolveConfig{64, 16, 4}.to_point(), small));
@@ -36,6 +67,11 @@ TEST(KktSolve, SpaceDeclaration) {
             static_cast<std::size_t>(gdn::kkt_rows_layout(64, 4).bytes));
   EXPECT_LT(gdn::kkt_solve_smem_bytes(KktSolveConfig{64, 16, 4}),
             gdn::kkt_solve_smem_bytes(KktSolveConfig{64, 16, 8}));
+  // With 1 or 2 warps M lies over the K tile: a CTA of 1 warp needs ~21 KB at C = 64 (10 fit a
+  // 228 KB SM), against ~41 KB for 4 warps.
+  EXPECT_LT(gdn::kkt_solve_smem_bytes(KktSolveConfig{64, 16, 1}), 22u * 1024);
+  EXPECT_LT(gdn::kkt_solve_smem_bytes(KktSolveConfig{64, 16, 2}),
+            gdn::kkt_solve_smem_bytes(KktSolveConfig{64, 16, 4}) - 16u * 1024);
   EXPECT_EQ(gdn::kkt_solve_smem_bytes(KktSolveConfig{64, 32, 4}),
             static_cast<std::size_t>(gdn::kkt_solve_layout(64).bytes));
   gdn::Problem p;

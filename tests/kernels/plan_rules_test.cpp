@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -118,11 +119,12 @@ TEST(FusedForwardRules, ForceConfigTakesKernelEqualsLabelOrABareLabel) {
   EXPECT_EQ(o.configs.size(), forced) << "a refused text forced something";
 }
 
-// The untuned CP rule on the H200's 20 headline shapes: on exactly where the tuned plans of the
-// same-call CUDA-graph bench (2026-11-29) ran CP and won by it: 2/8 and 4/16 heads from 8192
-// tokens of one sequence; off for their 1x2048, for four sequences and from 32 value heads (where
-// FlashQLA's rule turns it on for 16 and 32 value heads at 1x2048, 1.26x-1.73x slower). Off the
-// headline set: 4 value heads split a 1x2048 sequence, one chunk never splits.
+// The untuned CP rule on the H200's 20 headline shapes: on where the plans tuned over FlashQLA's
+// forward matrix (2026-11-30) ran CP and won by it: 2/8 and 4/16 heads from 8192 tokens of one
+// sequence, 32 value heads at 1x32768; off for 1x2048, for four sequences, for 32 value heads at
+// 1x8192 and for 64 (where FlashQLA's rule turns it on for 16 and 32 value heads at 1x2048,
+// 1.26x-1.73x slower). Off the headline set: 4 value heads split a 1x2048 sequence, one chunk never
+// splits.
 TEST(FusedForwardRules, UntunedCpRuleOnTheHeadlineShapes) {
   struct Row {
     int h_v;
@@ -135,7 +137,7 @@ TEST(FusedForwardRules, UntunedCpRuleOnTheHeadlineShapes) {
       {8, s2k, false, true},    {8, s8k, true, true},    {8, v4, false, true},
       {8, s32k, true, true},    {16, s2k, false, true},  {16, s8k, true, true},
       {16, v4, false, false},   {16, s32k, true, true},  {32, s2k, false, true},
-      {32, s8k, false, true},   {32, v4, false, false},  {32, s32k, false, true},
+      {32, s8k, false, true},   {32, v4, false, false},  {32, s32k, true, true},
       {64, s2k, false, false},  {64, s8k, false, false}, {64, v4, false, false},
       {64, s32k, false, false}, {4, s2k, true, true},    {1, {0, 64}, false, true},
   };
@@ -154,6 +156,35 @@ TEST(FusedForwardRules, UntunedCpRuleOnTheHeadlineShapes) {
   batched.tokens = 32768;
   batched.h_v = 2;
   EXPECT_FALSE(gdn::cp_untuned_rule(batched, 64));
+}
+
+// Off the headline set, the matrix's shapes where the tuned plans moved the rule: CP on at 16 value
+// heads from 4096 tokens and for their two-sequence mixes, at 24 from 8192, at 32 for a 28672-token
+// sequence beside a 4096 one; off at 24 for 4096 tokens and 1024+7168, at 32 for 12288+4096, and
+// from 48 value heads. Counted in chunks of 64 tokens: the same at C = 32.
+TEST(FusedForwardRules, UntunedCpRuleOnTheMatrixShapes) {
+  struct Row {
+    int h_v;
+    std::int64_t first, second;  // sequence lengths; second 0: one sequence
+    bool on;
+  };
+  const Row rows[] = {
+      {16, 4096, 0, true},     {16, 28672, 4096, true}, {16, 6144, 2048, true},
+      {16, 1024, 7168, true},  {24, 8192, 0, true},     {24, 4096, 0, false},
+      {24, 1024, 7168, false}, {32, 28672, 4096, true}, {32, 12288, 4096, false},
+      {48, 32768, 0, false},   {8, 2048, 0, false},     {8, 4096, 0, true},
+  };
+  for (const Row& r : rows) {
+    gdn::Problem p;
+    p.cu_seqlens = {0, r.first};
+    if (r.second > 0) p.cu_seqlens.push_back(r.first + r.second);
+    p.tokens = p.cu_seqlens.back();
+    p.h_qk = std::max(1, r.h_v / 4);
+    p.h_v = r.h_v;
+    SCOPED_TRACE(p.label());
+    EXPECT_EQ(gdn::cp_untuned_rule(p, 64), r.on);
+    EXPECT_EQ(gdn::cp_untuned_rule(p, 32), r.on);
+  }
 }
 
 TEST(FusedForwardRules, UntunedOpRunsTheWgmmaVariantWhereTheTargetHasIt) {
@@ -226,6 +257,35 @@ TEST(FusedForwardRules, TheUntunedCorrectionIsBuiltAheadOfTimeForTheH100) {
       << spec.name_expression;
 }
 
+// The untuned kkt_solve has a warp a CTA for each value head of a GVA group of 1 or 2 (a warp
+// inverts a value head, so 4 warps a CTA would keep 1 or 2 of 4 busy), 4 warps for larger groups;
+// each of those points is built ahead of time for both dtypes at both chunk sizes.
+TEST(FusedForwardRules, UntunedKktSolveHasAWarpAValueHeadOfSmallGroups) {
+  gdn::Problem p;
+  p.tokens = 2048;
+  p.cu_seqlens = {0, 2048};
+  for (auto [h_qk, h_v, warps] : {std::tuple{16, 16, 1},
+                                  {32, 32, 1},
+                                  {16, 32, 2},
+                                  {8, 24, 4},
+                                  {16, 48, 4},
+                                  {2, 8, 4},
+                                  {16, 64, 4}}) {
+    p.h_qk = h_qk;
+    p.h_v = h_v;
+    gdn::KktSolveConfig c = gdn::KktSolveConfig::from_point(gdn::untuned_kkt_solve_point(p));
+    EXPECT_EQ(c.warps, warps) << h_qk << "/" << h_v;
+    for (int chunk : {64, 32}) {
+      c.chunk = chunk;
+      for (DType t : {DType::kBF16, DType::kF16}) {
+        const auto spec = gdn::kkt_solve_spec(c, t, DType::kF32);
+        EXPECT_NE(cuda::find_aot_kernel(spec.source, spec.name_expression), nullptr)
+            << spec.name_expression;
+      }
+    }
+  }
+}
+
 // The untuned kkt_solve also writes the gate's chunk-local cumsum (no cumsum launch) where the
 // gate's dtype allows it, and that point is built ahead of time at both chunk sizes.
 TEST(FusedForwardRules, UntunedKktSolveFusesTheCumsumForFp32AndBf16Gates) {
@@ -233,6 +293,8 @@ TEST(FusedForwardRules, UntunedKktSolveFusesTheCumsumForFp32AndBf16Gates) {
   gdn::Problem p;
   p.tokens = 2048;
   p.cu_seqlens = {0, 2048};
+  p.h_qk = 2;
+  p.h_v = 8;
   for (DType g : {DType::kF32, DType::kBF16}) {
     p.gate_dtype = g;
     EXPECT_EQ(space.label(gdn::untuned_kkt_solve_point(p)), "c64.b16.w4.vh0.cs1");
@@ -309,11 +371,11 @@ TEST(FusedForwardRules, UntunedOpRunsCpWhereTheRuleCutsASequence) {
     }
   }
   EXPECT_TRUE(gdn::untuned_op_runs_cp(problem(s32k, 2, 8), h200));
-  // 2/8 1x2048: off at C = 64 (32 chunks < 8·H_v), on at C = 32 (64 chunks, cut in 16-chunk
-  // pieces).
+  // 2/8 1x2048: off at both chunk sizes (the rule counts chunks of 64 tokens: 32 < 8·H_v).
   ASSERT_FALSE(gdn::cp_untuned_rule(problem(s2k, 2, 8), 64));
-  EXPECT_TRUE(gdn::untuned_op_runs_cp(problem(s2k, 2, 8), h200));
-  // 64 value heads are over the rule's 16; one chunk cuts into nothing.
+  ASSERT_FALSE(gdn::cp_untuned_rule(problem(s2k, 2, 8), 32));
+  EXPECT_FALSE(gdn::untuned_op_runs_cp(problem(s2k, 2, 8), h200));
+  // 64 value heads are over the rule's 40; one chunk cuts into nothing.
   EXPECT_FALSE(gdn::untuned_op_runs_cp(problem(s32k, 16, 64), h200));
   EXPECT_FALSE(gdn::untuned_op_runs_cp(problem({0, 64}, 2, 8), h200));
 }

@@ -23,8 +23,9 @@
 //      Oᵀ = scale · e^{g_s} ⊙ O₁ᵀ + V_dᵀ P_gᵀ         (RS, TM)
 //      Sᵀ = e^{g_L} Sᵀ + (V_dᵀ ⊙ Γ) K,  Γ_t = e^{g_L − g_t} (0 past the valid rows)   (RS, MN-major
 //      K)
-//    Only U → W → V_d → S is serial. O₁ is issued behind U and waited behind V_d; O₂ is issued
-//    before the state update, so the tensor pipe runs it while the decay and Γ are applied for
+//    Only U → W → V_d → S is serial. The decay e^{g_L} scales Sᵀ while U and O₁ run (they read
+//    its packed copy). O₁ is issued behind U and waited behind V_d; O₂ is issued
+//    before the state update, so the tensor pipe runs it while Γ is applied for
 //    the update, and waited with it (ptxas will not keep it in flight across the loop's back
 //    edge); Oᵀ is packed then and staged (stmatrix.trans) under the next chunk's V_d into a
 //    two-slot ring that the store warp stores.
@@ -486,6 +487,13 @@ __global__ void __launch_bounds__(384, 1)
         out[2 * j + 1] = f.y;
       }
     };
+    // The state's decay, e^{g_L}, while U and O₁ run: Sᵀ is read only through its packed copy
+    // until the update, so the 64 multiplies leave the chain (they sat between V_d and the update).
+    {
+      const float decay = gt->decay;
+#pragma unroll
+      for (int i = 0; i < 64; ++i) st[i] *= decay;
+    }
     const int rows = gt->rows;
     float ecol[16];
     column_factors(gt->e, ecol);
@@ -576,9 +584,6 @@ __global__ void __launch_bounds__(384, 1)
         cuda::Wgmma<64, TM, false>::rs(o, avd[q], cuda::k_major_sw128(pg, q, kBox), 1);
       cuda::wgmma_commit();
     }
-    const float decay = gt->decay;  // behind O₂'s issue: under its tensor-pipe time
-#pragma unroll
-    for (int i = 0; i < 64; ++i) st[i] *= decay;
     unsigned avg[4][4];
 #pragma unroll
     for (int q = 0; q < 4; ++q)

@@ -16,7 +16,10 @@
 //   3. each finished block row goes through a per-warp staging tile to 16-byte stores of full rows
 //      (zeros above the diagonal).
 // The warps never wait on each other after M, so one warp's substitution overlaps another's
-// products and stores; shared memory carries K, M, the warps' β and their staging only. A token
+// products and stores; shared memory carries K, M, the warps' β and their staging only. With 1 or
+// 2 warps a CTA (kkt_rows_m_over_k) M is formed over the K tile, ~20 KB a CTA instead of ~35, so
+// that up to 10 CTAs of one warp fit an H200 SM: at GVA group 1 (one value head an item) that keeps
+// 10 warps inverting where 4 CTAs of 4 warps keep 4. A token
 // with β‖k‖² > 2 sets kCallErrorExpansiveKeys in the call's error word; with kFuseCumsum the CTA
 // also writes the chunk-local cumsum of g, as kkt_solve_kernel does. Compiles under nvcc and NVRTC.
 #pragma once
@@ -59,15 +62,16 @@ __device__ __forceinline__ void kkt_block_transposed_b(unsigned (&b)[2][2][2], c
     }
 }
 
-/// kChunk: C (32 or 64); kWarps: 4 or 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or
-/// T; kPerValueHead: a CTA per value head (else per query/key head; a value head per warp in
+/// kChunk: C (32 or 64); kWarps: 1, 2, 4 or 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float
+/// or T; kPerValueHead: a CTA per value head (else per query/key head; a value head per warp in
 /// turn); kFuseCumsum: also the chunk-local cumsum of g for the CTA's value heads. Launch bounds:
-/// kKktRowsWarpsPerSm (16) warps a SM, so 4 CTAs of 4 warps or 2 of 8. The grid may hold fewer
-/// CTAs than work items (chunk, head): CTA b takes items b, b + gridDim.x, …; once the current
-/// item's M is formed, its K tile is dead and the next item's loads into it (cp.async) and each
-/// warp's β and g of it (registers) are in flight while the current one is inverted.
+/// kkt_rows_ctas_per_sm: 16 CTAs of 1 warp, 6 of 2, 4 of 4 or 2 of 8 a SM. The grid
+/// may hold fewer CTAs than work items (chunk, head): CTA b takes items b, b + gridDim.x, …; once
+/// the current item's M is formed, its K tile is dead and the next item's loads into it (cp.async)
+/// and each warp's β and g of it (registers) are in flight while the current one is inverted
+/// (with M over the K tile: once the current one is inverted).
 template <int kChunk, int kWarps, class T, class BetaT, bool kPerValueHead, bool kFuseCumsum>
-__global__ void __launch_bounds__(kWarps * 32, kKktRowsWarpsPerSm / kWarps)
+__global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
     kkt_solve_rows_kernel(KktSolveParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
@@ -77,6 +81,7 @@ __global__ void __launch_bounds__(kWarps * 32, kKktRowsWarpsPerSm / kWarps)
   constexpr int kD = kFusedHeadDim;
   constexpr int kPk = fused_pitch16(kD);
   constexpr KktRowsLayout kL = kkt_rows_layout(kChunk, kWarps);
+  constexpr bool kMOverK = kkt_rows_m_over_k(kWarps);
   constexpr int kPm = kL.m_pitch, kPd = kL.diag_pitch, kPs = kL.stage_pitch;
   using Tiling = cuda::WarpTiling<kChunk, kChunk, kWarps>;
 
@@ -192,7 +197,56 @@ __global__ void __launch_bounds__(kWarps * 32, kKktRowsWarpsPerSm / kWarps)
     const int rows = it.rows;
     // M = Lower(K Kᵀ) on tensor cores, shared by the item's value heads (each scales it by its β
     // where it reads it). The upper triangle is never read.
-    {
+    if constexpr (kMOverK) {
+      // M over the K tile, a block row a phase from the last, its lower 16 x 16 blocks split over
+      // the warps (block n to warp n mod kWarps): each warp forms its blocks in registers (the
+      // products and their order are the other path's, so M is bit for bit the same) and, once
+      // every warp has read K for the phase, writes them. Row i's M lies at bytes ≥ 16i · (C + 8)
+      // · 4, past the K rows below 16i (pitch 2 · 136) that the later phases read, where C = 64;
+      // at C = 32 M's pitch is shorter, so there all rows are one phase.
+      const T* ks = reinterpret_cast<const T*>(smem + kL.k_tile);
+      const int j8 = lane / 8, r8 = lane % 8;
+      constexpr bool kPhased = kPm * 4 >= kPk * 2;
+      constexpr int kPhases = kPhased ? kRows : 1;
+#pragma unroll
+      for (int phase = 0; phase < kPhases; ++phase) {
+        float mb[kRows][kRows][2][4] = {};  // [i][n]: block (i, n), n ≤ i, as two m16n8 tiles
+#pragma unroll
+        for (int i = kRows - 1; i >= 0; --i) {
+          if (kPhased && i != kRows - 1 - phase) continue;
+#pragma unroll
+          for (int k0 = 0; k0 < kD; k0 += 16) {
+            unsigned af[4];
+            cuda::ldmatrix_x4(af, ks + (16 * i + lane % 16) * kPk + k0 + (lane / 16) * 8);
+#pragma unroll
+            for (int n = 0; n <= i; ++n) {
+              if (n % kWarps != warp) continue;
+              unsigned bf[4];
+              cuda::ldmatrix_x4(bf, ks + (16 * n + (j8 / 2) * 8 + r8) * kPk + k0 + (j8 % 2) * 8);
+              cuda::mma_16816<T>(mb[i][n][0], af, bf[0], bf[1]);
+              cuda::mma_16816<T>(mb[i][n][1], af, bf[2], bf[3]);
+            }
+          }
+        }
+        __syncthreads();  // the phase's reads of K are done
+#pragma unroll
+        for (int i = kRows - 1; i >= 0; --i) {
+          if (kPhased && i != kRows - 1 - phase) continue;
+#pragma unroll
+          for (int n = 0; n <= i; ++n) {
+            if (n % kWarps != warp) continue;
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+#pragma unroll
+              for (int q = 0; q < 4; ++q) {
+                const int r = 16 * i + g + 8 * (q / 2), c = 16 * n + 8 * h + 2 * t + q % 2;
+                if (c <= r) ms[r * kPm + c] = mb[i][n][h][q];
+              }
+          }
+        }
+      }
+      __syncthreads();  // M is formed
+    } else {
       const T* ks = reinterpret_cast<const T*>(smem + kL.k_tile);
       float kk[Tiling::kMT][Tiling::kNT][4];
       cuda::zero_acc(kk);
@@ -202,10 +256,10 @@ __global__ void __launch_bounds__(kWarps * 32, kKktRowsWarpsPerSm / kWarps)
       cuda::for_each_acc(kk, m0, n0, [&](int r, int c, float& x) {
         if (c <= r) ms[r * kPm + c] = x;
       });
+      __syncthreads();  // M is formed and the K tile read by every warp: the next item's loads
+                        // into it
+      if (next < items) start_item(nxt, beta_next, gate_next);
     }
-    __syncthreads();  // M is formed and the K tile read by every warp: the next item's loads into
-                      // it
-    if (next < items) start_item(nxt, beta_next, gate_next);
 
     for (int head = it.head_begin + warp; head < it.head_end; head += kWarps) {
       {  // β of the head at the chunk's rows: the first head's fetched with the item's K tile
@@ -346,6 +400,10 @@ __global__ void __launch_bounds__(kWarps * 32, kKktRowsWarpsPerSm / kWarps)
         }
         __syncwarp();
       }
+    }
+    if constexpr (kMOverK) {
+      __syncthreads();  // every warp is done with M: the next item's K tile may overwrite it
+      if (next < items) start_item(nxt, beta_next, gate_next);
     }
   }
 }

@@ -44,6 +44,8 @@ const DriverApi& driver() {
     load(api.cuModuleGetFunction, "cuModuleGetFunction", true);
     load(api.cuFuncSetAttribute, "cuFuncSetAttribute", true);
     load(api.cuFuncGetAttribute, "cuFuncGetAttribute", true);
+    load(api.cuOccupancyMaxActiveBlocksPerMultiprocessor,
+         "cuOccupancyMaxActiveBlocksPerMultiprocessor", true);
     load(api.cuLaunchKernel, "cuLaunchKernel", true);
     load(api.cuLaunchKernelEx, "cuLaunchKernelEx", true);
     load(api.cuFuncGetParamInfo, "cuFuncGetParamInfo", false, 12040);

@@ -126,6 +126,19 @@ cudaError_t Kernel::ensure_smem(std::size_t bytes) const noexcept {
   return rc;
 }
 
+int Kernel::resident_ctas_per_sm(int threads, std::size_t dynamic_smem) const {
+  if (!aot_stub_ && !function_) return 0;
+  QLA_CUDA_CHECK(ensure_smem(dynamic_smem));
+  int ctas = 0;
+  if (aot_stub_)
+    QLA_CUDA_CHECK(
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&ctas, aot_stub_, threads, dynamic_smem));
+  else
+    QLA_CU_CHECK(driver().cuOccupancyMaxActiveBlocksPerMultiprocessor(&ctas, function_, threads,
+                                                                      dynamic_smem));
+  return ctas;
+}
+
 cudaError_t Kernel::try_launch_checked(const LaunchShape& shape, const void* params,
                                        ParamsLayout layout, cudaStream_t stream) const noexcept {
   try {

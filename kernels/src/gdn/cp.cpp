@@ -109,7 +109,13 @@ bool cp_flashqla_rule(const Problem& p, int chunk) {
 
 bool cp_untuned_rule(const Problem& p, int chunk) {
   const auto e = cp_effective_heads(p, chunk);
-  return e && e->first <= 16.0 && static_cast<double>(e->second) >= 8.0 * e->first;
+  if (!e || e->first > 40.0) return false;
+  const double heads = e->first;
+  // The longest sequence in chunks of 64 tokens, where the thresholds were measured.
+  const double longest = static_cast<double>(e->second) * chunk / 64.0;
+  const double need =
+      heads <= 24.0 ? std::max(8.0 * std::min(heads, 8.0), 4.0 * heads) : 6.0 * heads;
+  return longest >= need;
 }
 
 CpSplit cp_split(const Problem& p, int piece_chunks, int chunk) {

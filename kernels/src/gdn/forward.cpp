@@ -247,7 +247,7 @@ void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& l
     im.cumsum_kernel->launch(chained(cumsum_shape(im.cumsum, lists.raw.num_chunks, h)), &l.cumsum,
                              stream);
   im.kkt_kernel->launch(chained(kkt_solve_shape(im.kkt, lists.raw.num_chunks, im.problem.h_qk,
-                                                im.problem.h_v, im.sm_count)),
+                                                im.problem.h_v, im.kkt_resident_ctas)),
                         &l.kkt, stream);
   const int pieces = lists.pieces.num_sequences;
   if (im.cp) {

@@ -11,7 +11,7 @@
 namespace qla::gdn {
 
 bool KktSolveFamily::buildable(const Config& c, const ArchInfo& arch) {
-  return c.block <= c.chunk &&
+  return c.block <= c.chunk && (c.block == 16 || c.warps >= 4) &&
          kkt_solve_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
 }
 
@@ -45,12 +45,10 @@ cuda::KernelSpec kkt_solve_spec(const KktSolveConfig& c, DType qkv, DType beta) 
 }
 
 cuda::LaunchShape kkt_solve_shape(const KktSolveConfig& c, int num_chunks, int heads_qk,
-                                  int heads_v, int sm_count) {
+                                  int heads_v, int resident_ctas) {
   const long long items =
       static_cast<long long>(num_chunks) * (c.per_value_head ? heads_v : heads_qk);
-  // The block-row kernel's launch bounds hold kKktRowsWarpsPerSm warps a SM (kkt_solve_rows.cuh).
-  const long long resident =
-      c.block == 16 && sm_count > 0 ? 1LL * sm_count * (kKktRowsWarpsPerSm / c.warps) : items;
+  const long long resident = c.block == 16 && resident_ctas > 0 ? resident_ctas : items;
   cuda::LaunchShape s;
   s.grid = {static_cast<unsigned>(std::min(items, resident)), 1, 1};
   s.block = {static_cast<unsigned>(32 * c.warps), 1, 1};
@@ -69,6 +67,8 @@ std::string can_implement(const Problem& p, const KktSolveConfig& c) {
 Point untuned_kkt_solve_point(const Problem& p) {
   KktSolveConfig c;
   c.fuse_cumsum = p.gate_dtype == DType::kF32 || p.gate_dtype == DType::kBF16 ? 1 : 0;
+  const int group = p.h_qk > 0 ? p.h_v / p.h_qk : 0;
+  if (group == 1 || group == 2) c.warps = group;
   return c.to_point();
 }
 

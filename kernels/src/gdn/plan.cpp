@@ -453,6 +453,11 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   // griddepcontrol.wait that code compiled for an older architecture (then JIT-ed) lacks.
   im.pdl = options.programmatic_dependent_launch && device.arch.cc_major >= 9;
   im.sm_count = device.arch.sm_count;
+  // kkt_solve's persistent grid (b16): as many CTAs as the SMs hold at once (4 of c64.b16.w4 a SM,
+  // 10 of c64.b16.w1 on an H200, whose shared memory bounds it).
+  if (im.kkt_kernel && im.kkt.block == 16 && im.sm_count > 0)
+    im.kkt_resident_ctas = im.sm_count * im.kkt_kernel->resident_ctas_per_sm(
+                                             32 * im.kkt.warps, kkt_solve_smem_bytes(im.kkt));
   for (const cuda::Kernel* k : {im.cumsum_kernel, im.kkt_kernel, im.fused_kernel, im.state_kernel,
                                 im.warmup_kernel, im.correct_kernel})
     if (k && k->ptx_version() < 90) im.pdl = false;

@@ -39,6 +39,7 @@ struct Plan::Impl {
   float cp_threshold = -10.f;
   bool pdl = false;  // the fused path's launches after the first use programmatic dependent launch
   int sm_count = 0;  // the device's SMs (persistent grids)
+  int kkt_resident_ctas = 0;  // kkt_solve's persistent grid (b16 configs; 0: a CTA an item)
   // Configs and resolved kernels.
   NaiveFwdConfig naive;
   L2NormConfig l2norm;

@@ -10,7 +10,7 @@
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, no tuned rows (default c64.bv64.s2.w8.sm0)
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, no tuned rows (default c64.bv64.s2.w8.rs40)
 // kernel gdn.fused_fwd_wgmma: space 24b95224378f214b, no tuned rows (default c64.bv64.s3.f2)
-// kernel gdn.kkt_solve: space 2a6c4708acf9a723, no tuned rows (default c64.b16.w4.vh0.cs0)
+// kernel gdn.kkt_solve: space 8c98762921dd64f0, no tuned rows (default c64.b16.w4.vh0.cs0)
 // kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, no tuned rows (default hbv32.hw8.obv128)
 // kernel gdn.state_pass_wgmma: space b0bda677229358b9, no tuned rows (default c64.bv64.s3.f2)

@@ -83,6 +83,10 @@ class Kernel {
   /// CU_FUNC_ATTRIBUTE_PTX_VERSION); 0 when unknown. Code compiled for an older one and JIT-ed for
   /// this GPU lacks what `#if __CUDA_ARCH__ >= ...` guards (griddepcontrol, say).
   int ptx_version() const { return ptx_version_; }
+  /// CTAs of `threads` threads and `dynamic_smem` bytes of dynamic shared memory that one SM holds
+  /// at once (the occupancy calculator, after the > 48 KB opt-in): what a persistent grid fills.
+  /// 0 for a kernel without code. Throws ApiError when the query fails.
+  int resident_ctas_per_sm(int threads, std::size_t dynamic_smem) const;
 
  private:
   void launch_checked(const LaunchShape& shape, const void* params, ParamsLayout layout,

@@ -116,11 +116,16 @@ int cp_piece_chunks_untuned(int heads, long long total_chunks, int sm_count);
 /// (Be·H_v ≤ 40 or (Be·H_v ≤ 56 and max NT ≥ 128)), Be = ΣNT / max NT (the "effective batch").
 bool cp_flashqla_rule(const Problem& p, int chunk);
 
-/// The untuned rule for turning CP on (CpMode::kAuto), chunks of C tokens: tensor batch B == 1,
-/// Be·H_v ≤ 16 and max NT ≥ 8·Be·H_v. It is FlashQLA's rule narrowed to what qla's CP side passes
-/// pay for: on the H200's 20 headline shapes (CUDA-graph mode, tuned plans, 2026-11-29) CP won
-/// exactly where this rule says on, and FlashQLA's rule also turned it on for 1x2048 sequences of
-/// 16 and 32 value heads, which ran 1.26x-1.73x slower with it.
+/// The untuned rule for turning CP on (CpMode::kAuto): tensor batch B == 1, Be·H_v ≤ 40 and the
+/// longest sequence, in chunks of 64 tokens, at least 8·min(Be·H_v, 8) and 4·Be·H_v where Be·H_v ≤
+/// 24, else 6·Be·H_v. Fitted to the plans tuned on an H200 over FlashQLA's forward matrix (171
+/// problems, 2026-11-30, qla 7bed7e4): CP won 1.04x-1.91x over the earlier rule (Be·H_v ≤ 16, NT ≥
+/// 8·Be·H_v) at 4/16 and 16/16 4096 tokens, every two-sequence mix of 16 value heads, 8/24 from
+/// 8192 tokens and 8/32, 16/32, 32/32 from 16384 (one sequence or two of 16384 or a 28672-token
+/// one), and lost or tied (0.99x-1.03x) at 2/8 2048, Be·H_v 32 with 8192 tokens (2/8 8192x4, 16/32
+/// 1x8192) and from Be·H_v 42.7 on; FlashQLA's rule (Be·H_v ≤ 40 or ≤ 56 from 128 chunks) turns it
+/// on for 1x2048 sequences of 16 and 32 value heads, which ran 1.26x-1.73x slower with it
+/// (2026-11-29).
 bool cp_untuned_rule(const Problem& p, int chunk);
 
 /// The CP split of a problem's sequences into pieces: every sequence with more than

@@ -94,19 +94,35 @@ QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
   return l;
 }
 
-/// Warps a SM that kkt_solve's block-row kernel is built for (its launch bounds: 4 CTAs of 4 warps
-/// or 2 of 8, at most 128 registers a thread) and that its persistent grid fills
-/// (kkt_solve_shape).
+/// Warps a SM that kkt_solve's block-row kernel is built for with 1, 4 or 8 warps a CTA: at most
+/// 128 registers a thread.
 inline constexpr int kKktRowsWarpsPerSm = 16;
 
+/// CTAs a SM in the launch bounds of kkt_solve's block-row kernel with `warps` warps a CTA: 16 of
+/// 1, 4 of 4 or 2 of 8 (kKktRowsWarpsPerSm), and 6 of 2: at 8 (and at 7, where ptxas still chose
+/// 128 registers) c64.b16.w2.vh0.cs1 spilled 8 bytes (nvcc 13.0); at 6, 160 registers and no
+/// spill. Its persistent grid holds as many CTAs as are resident (kkt_solve_shape), which shared
+/// memory may make fewer (10 of 1 warp at C = 64 on an H200).
+QLA_HOST_DEVICE constexpr int kkt_rows_ctas_per_sm(int warps) {
+  return warps == 2 ? 6 : kKktRowsWarpsPerSm / warps;
+}
+
+/// Whether kkt_solve's block-row kernel with `warps` warps a CTA forms M over its K tile (M's
+/// rows overwrite K's rows that no later block row reads), so that a CTA needs ~20 KB of shared
+/// memory instead of ~35 KB and more CTAs fit a SM; the next work item's K tile then loads after
+/// the inversion instead of under it. For 1 and 2 warps: there the CTAs, not the warps, are the
+/// SM's parallelism (a value head an item at GVA group 1 keeps only one warp of a CTA inverting).
+QLA_HOST_DEVICE constexpr bool kkt_rows_m_over_k(int warps) { return warps <= 2; }
+
 /// Shared-memory layout of kkt_solve's block-row inversion (the b16 configs, kkt_solve_rows.cuh):
-/// the K tile (the current work item's until M is formed, then the next one's), M, and per warp
-/// the β of its value head and a scratch area that holds two diagonal blocks (fp32) during the
-/// substitution and one block row of A_r (16-bit) while it is stored.
+/// the K tile (the current work item's until M is formed, then the next one's), M (over the K
+/// tile where kkt_rows_m_over_k), and per warp the β of its value head and a scratch area that
+/// holds two diagonal blocks (fp32) during the substitution and one block row of A_r (16-bit)
+/// while it is stored.
 struct KktRowsLayout {
   int k_tile;   ///< (C, 128) 16-bit, pitch fused_pitch16(128)
   int k_bytes;  ///< bytes of one K tile
-  int m_tile;   ///< (C, C) fp32, pitch m_pitch: the lower triangle of K Kᵀ
+  int m_tile;  ///< (C, C) fp32, pitch m_pitch: the lower triangle of K Kᵀ (at k_tile or after it)
   int m_pitch;  ///< C + 8 floats: ≡ 8 (mod 32), so a warp's 8-byte fragment reads touch 32 banks
   int warp_area;    ///< warp w's area at warp_area + w · warp_bytes
   int warp_bytes;   ///< C floats of β, then the scratch
@@ -121,9 +137,10 @@ QLA_HOST_DEVICE constexpr KktRowsLayout kkt_rows_layout(int chunk, int warps) {
   KktRowsLayout l{};
   l.k_tile = 0;
   l.k_bytes = chunk * fused_pitch16(kFusedHeadDim) * 2;
-  l.m_tile = l.k_bytes;
   l.m_pitch = chunk + 8;
-  l.warp_area = l.m_tile + chunk * l.m_pitch * 4;
+  const int m_bytes = chunk * l.m_pitch * 4;
+  l.m_tile = kkt_rows_m_over_k(warps) ? l.k_tile : l.k_bytes;
+  l.warp_area = l.m_tile + m_bytes > l.k_bytes ? l.m_tile + m_bytes : l.k_bytes;
   l.scratch = chunk * 4;
   l.diag_pitch = 24;
   l.diag_block = 16 * l.diag_pitch + 16;

@@ -91,7 +91,8 @@ inline constexpr int kFwdPlanStateVariantValues[] = {0, 1, 2};        ///< kStat
 /// through a kernel's source). It is part of the plan's tuning identity: change it with the rules,
 /// so trials measured under older rules are not resumed as if they were the same points.
 inline constexpr const char* kFwdPlanRules =
-    "cp2: cp_untuned_rule (Be*Hv<=16, NT>=8*Be*Hv); pc0: cp 3 FlashQLA's sqrt length, else twice "
+    "cp2: cp_untuned_rule (Be*Hv<=40, NT64>=max(8*min(Be*Hv,8),4*Be*Hv) to 24, else 6*Be*Hv); pc0: "
+    "cp 3 FlashQLA's sqrt length, else twice "
     "it";
 
 /// The declaration of the runtime space gdn.fwd_plan (qla/family.hpp): default
