@@ -916,7 +916,8 @@ TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {
   EXPECT_EQ(plan.chunk(), 32);
   EXPECT_EQ(plan.config_labels().at("gdn.fused_fwd"), "c32.bv64.s2.w8.sm0");
   EXPECT_EQ(plan.config_labels().count("gdn.fused_fwd_ws"), 0u) << "one variant fills the role";
-  EXPECT_EQ(plan.config_labels().at("gdn.kkt_solve"), "c32.b16.w4.vh0.cs1");
+  // Two value heads a key head: the untuned point has a warp per value head.
+  EXPECT_EQ(plan.config_labels().at("gdn.kkt_solve"), "c32.b16.w2.vh0.cs1");
   EXPECT_EQ(plan.config_labels().at("gdn.cumsum"), "c32");
   EXPECT_EQ(plan.config_labels().at("gdn.fwd_plan"), "c32.cp1.pc8.th12.v1.sv1");
   EXPECT_EQ(plan.cp_piece_chunks(), 8);
