@@ -59,6 +59,7 @@ struct Flags {
   double rep_ms = 100;
   int replays = 10;
   bool pdl = true;
+  std::string pdl_cp = "none";
   std::vector<std::string> configs;
 };
 
@@ -88,6 +89,10 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--pdl", f.pdl,
                  "Chain the fused path's kernels with programmatic dependent launch on sm_90+ "
                  "(true, the op's default; false launches each after its predecessor ends)");
+  app.add_option("--pdl-cp", f.pdl_cp,
+                 "With CP, the kernels launched early too (with --pdl): none (the op's default), "
+                 "all, or a comma list of prep, warmup, state, correct, forward (each by the "
+                 "kernel it follows: prep = cumsum and kkt_solve)");
 }
 
 std::vector<std::string> split_list(const std::string& s, const char* flag,
@@ -159,6 +164,12 @@ int run(int argc, char** argv) {
       throw qla::UserError(std::string("--") + e.what());
     }
   }
+  unsigned pdl_cp = 0;
+  try {
+    pdl_cp = qla::gdn::parse_cp_launches(f.pdl_cp);
+  } catch (const qla::UserError& e) {
+    throw qla::UserError(std::string("--pdl-cp: ") + e.what());
+  }
   QLA_REQUIRE(f.tolerance > 0, "--tolerance: must be > 0");
   QLA_REQUIRE(f.max_seconds > 0 && f.rep_ms > 0 && f.replays > 0,
               "--max_seconds, --rep_ms and --replays must be > 0");
@@ -180,6 +191,7 @@ int run(int argc, char** argv) {
   ro.graph_rep_ms = f.rep_ms;
   ro.graph_replays = f.replays;
   ro.pdl = f.pdl;
+  ro.pdl_cp = pdl_cp;
   ro.configs = forced.configs;
   ro.db = f.db;
   if (ro.db.empty() && file_exists("results/" + fp.slug() + ".sqlite"))
@@ -229,7 +241,10 @@ int run(int argc, char** argv) {
          << "seed " << f.seed
          << ", identical for every implementation; each implementation validated once "
          << "against the naive kernel (naive against the float64 reference) before timing"
-         << (f.pdl ? "" : "; qla without programmatic dependent launch");
+         << (f.pdl ? "" : "; qla without programmatic dependent launch")
+         << (f.pdl && pdl_cp != 0
+                 ? "; qla with CP chaining by programmatic dependent launch: " + f.pdl_cp
+                 : std::string());
   if (!f.configs.empty()) {
     method << "; qla with forced configs:";
     for (const std::string& c : f.configs) method << " " << c;

@@ -142,6 +142,7 @@ struct GdnFwdRunner::Impl {
   gdn::PlanOptions plan_options(const std::string& impl) const {
     gdn::PlanOptions o;
     o.programmatic_dependent_launch = options.pdl;
+    o.cp_programmatic_launches = options.pdl_cp;
     o.configs = options.configs;
     if (impl == kImplTuned) {
       o.algorithm = gdn::Algorithm::kFused;

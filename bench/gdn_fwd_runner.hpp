@@ -32,6 +32,7 @@ struct RunnerOptions {
       100;  ///< graph mode: calls captured per graph ≈ this budget / one call's time
   int graph_replays = 10;  ///< graph mode: replays averaged (FlashQLA: 10)
   bool pdl = true;  ///< the fused path's kernels chained by programmatic dependent launch (sm_90+)
+  unsigned pdl_cp = 0;  ///< with CP, the kernels chained so (gdn::PlanOptions, a CpLaunch mask)
   /// Kernel configs forced on every qla implementation (over the tuned lookup and the defaults).
   std::map<std::string, qla::Point> configs;
 };

@@ -732,8 +732,9 @@ TEST(FusedForward, PlansFollowTheCpRules) {
 
 // Programmatic dependent launch changes when the fused path's kernels start, never what they
 // compute. With it on and CP off, a captured call's kernels after the work list hang off
-// programmatic edges; with CP on the plan launches plainly. Four calls captured back to back give
-// the bits of the same plan without it, CP off and on.
+// programmatic edges; with CP on the plan launches plainly unless the options chain the CP path's
+// launches too. Four calls captured back to back give the bits of the same plan without it, CP off
+// and on.
 TEST(FusedForward, ProgrammaticDependentLaunchChangesNoBit) {
   QLA_REQUIRE_GPU();
   const auto dev = *cuda::current_device();
@@ -760,12 +761,20 @@ TEST(FusedForward, ProgrammaticDependentLaunchChangesNoBit) {
     for (const cudaGraphEdgeData& e : data) count += e.type == cudaGraphDependencyTypeProgrammatic;
     return count;
   };
-  for (const CpMode cp : {CpMode::kOff, CpMode::kOn}) {
-    SCOPED_TRACE(cp == CpMode::kOn ? "CP on" : "CP off");
+  struct Case {
+    CpMode cp;
+    unsigned cp_chained;  // PlanOptions::cp_programmatic_launches
+    const char* name;
+  };
+  for (const auto& [cp, cp_chained, name] :
+       {Case{CpMode::kOff, 0u, "CP off"}, Case{CpMode::kOn, 0u, "CP on (the op's default)"},
+        Case{CpMode::kOn, gdn::kCpLaunchAll, "CP on, every launch chained"}}) {
+    SCOPED_TRACE(name);
     PlanOptions off;
     off.cp = cp;
     off.cp_piece_chunks = 4;
     off.programmatic_dependent_launch = false;
+    off.cp_programmatic_launches = cp_chained;  // nothing without programmatic_dependent_launch
     PlanOptions on = off;
     on.programmatic_dependent_launch = true;
     const Plan plan_off = gdn::make_plan(problem, dev, off);
@@ -792,8 +801,12 @@ TEST(FusedForward, ProgrammaticDependentLaunchChangesNoBit) {
       QLA_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
       ASSERT_TRUE(s.ok()) << s.message;
       // Per call without CP: cumsum (unless kkt_solve fuses it), kkt_solve and the chunk forward.
-      // Plans with CP launch plainly (their side passes are slower beside early-launched CTAs).
-      const int chained = cp == CpMode::kOn ? 0 : 4 * (launches_cumsum(*plan) ? 3 : 2);
+      // Plans with CP launch plainly by default (their side passes were slower beside
+      // early-launched CTAs); chained, the warm-up counts, the state pass and the correction too.
+      const int prep = launches_cumsum(*plan) ? 2 : 1;
+      const int chained = cp == CpMode::kOff ? 4 * (prep + 1)
+                          : cp_chained != 0  ? 4 * (prep + 4)
+                                             : 0;
       EXPECT_EQ(programmatic_edges(graph), plan == &plan_on ? chained : 0);
       expect_replays_give(graph, stream, d, base, 3,
                           plan == &plan_on ? "with programmatic dependent launch"

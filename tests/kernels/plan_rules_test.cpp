@@ -119,6 +119,19 @@ TEST(FusedForwardRules, ForceConfigTakesKernelEqualsLabelOrABareLabel) {
   EXPECT_EQ(o.configs.size(), forced) << "a refused text forced something";
 }
 
+TEST(FusedForwardRules, CpLaunchListsParseToMasks) {
+  EXPECT_EQ(gdn::parse_cp_launches("none"), 0u);
+  EXPECT_EQ(gdn::parse_cp_launches("all"), unsigned{gdn::kCpLaunchAll});
+  EXPECT_EQ(gdn::parse_cp_launches("prep,warmup,state,correct,forward"),
+            unsigned{gdn::kCpLaunchAll});
+  EXPECT_EQ(gdn::parse_cp_launches("state"), unsigned{gdn::kCpLaunchStatePass});
+  EXPECT_EQ(gdn::parse_cp_launches("forward,prep"),
+            unsigned{gdn::kCpLaunchChunkForward | gdn::kCpLaunchPrep});
+  EXPECT_EQ(PlanOptions{}.cp_programmatic_launches, 0u) << "the op's default chains no CP launch";
+  for (const char* bad : {"", "kkt", "state,", "all,prep", "None", "prep,,state"})
+    EXPECT_THROW(gdn::parse_cp_launches(bad), UserError) << '"' << bad << '"';
+}
+
 // The untuned CP rule on the H200's 20 headline shapes: on where the plans tuned over FlashQLA's
 // forward matrix (2026-11-30) ran CP and won by it: 2/8 and 4/16 heads from 8192 tokens of one
 // sequence, 32 value heads at 1x32768; off for 1x2048, for four sequences, for 32 value heads at

@@ -239,30 +239,38 @@ void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& l
   const int h = im.problem.h_v;
   // Every kernel here follows another of the call (the work list, or l2norm), so each may launch
   // early under programmatic dependent launch; each waits for its predecessor first (griddep.cuh).
-  const auto chained = [&](cuda::LaunchShape s) {
-    s.programmatic_dependent_launch = im.pdl;
+  // Without CP all of them do (im.pdl); with CP those in im.cp_pdl (a CpLaunch mask).
+  const auto chained = [&](cuda::LaunchShape s, CpLaunch on_cp_path) {
+    s.programmatic_dependent_launch = im.pdl || (im.cp_pdl & on_cp_path) != 0;
     return s;
   };
   if (!im.kkt.fuse_cumsum)
-    im.cumsum_kernel->launch(chained(cumsum_shape(im.cumsum, lists.raw.num_chunks, h)), &l.cumsum,
-                             stream);
+    im.cumsum_kernel->launch(
+        chained(cumsum_shape(im.cumsum, lists.raw.num_chunks, h), kCpLaunchPrep), &l.cumsum,
+        stream);
   im.kkt_kernel->launch(chained(kkt_solve_shape(im.kkt, lists.raw.num_chunks, im.problem.h_qk,
-                                                im.problem.h_v, im.kkt_resident_ctas)),
+                                                im.problem.h_v, im.kkt_resident_ctas),
+                                kCpLaunchPrep),
                         &l.kkt, stream);
   const int pieces = lists.pieces.num_sequences;
   if (im.cp) {
-    im.warmup_kernel->launch(chained(cp_warmup_shape(pieces, h)), &l.warmup, stream);
+    im.warmup_kernel->launch(chained(cp_warmup_shape(pieces, h), kCpLaunchWarmup), &l.warmup,
+                             stream);
     if (im.state_on_wgmma)
-      im.state_kernel->launch(chained(state_pass_wgmma_shape(im.state_wgmma, pieces, h, true)),
-                              &l.state_wgmma, stream);
+      im.state_kernel->launch(
+          chained(state_pass_wgmma_shape(im.state_wgmma, pieces, h, true), kCpLaunchStatePass),
+          &l.state_wgmma, stream);
     else
-      im.state_kernel->launch(chained(state_pass_shape(im.state, pieces, h, true)), &l.state,
-                              stream);
-    im.correct_kernel->launch(chained(cp_correct_shape(im.correct, h, lists.raw.num_sequences)),
-                              &l.correct, stream);
+      im.state_kernel->launch(
+          chained(state_pass_shape(im.state, pieces, h, true), kCpLaunchStatePass), &l.state,
+          stream);
+    im.correct_kernel->launch(
+        chained(cp_correct_shape(im.correct, h, lists.raw.num_sequences), kCpLaunchCorrection),
+        &l.correct, stream);
   }
   const cuda::LaunchShape shape =
-      chained(fused_fwd_shape(im.fused, im.cp ? pieces : lists.raw.num_sequences, h));
+      chained(fused_fwd_shape(im.fused, im.cp ? pieces : lists.raw.num_sequences, h),
+              kCpLaunchChunkForward);
   if (im.fused.wgmma != 0)
     im.fused_kernel->launch(shape, &l.wgmma, stream);
   else

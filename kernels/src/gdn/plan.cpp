@@ -5,7 +5,9 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "plan_impl.hpp"
@@ -461,12 +463,15 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
   for (const cuda::Kernel* k : {im.cumsum_kernel, im.kkt_kernel, im.fused_kernel, im.state_kernel,
                                 im.warmup_kernel, im.correct_kernel})
     if (k && k->ptx_version() < 90) im.pdl = false;
-  // Not on the CP path. Its side passes are small, latency-bound grids (the correction walks the
-  // pieces serially, one CTA per head and value slice); launched early, the next kernel's CTAs sit
-  // resident beside them and slow them: on an H200 (2026-11-29, CUDA graph) the correction went
-  // from 133 to about 230 us at 2/8 1x32768 and the op from 0.499 to 0.675 ms, while the path
-  // without CP gained 1-4 %.
-  if (cp) im.pdl = false;
+  // On the CP path only the launches the options name. Its side passes are small, latency-bound
+  // grids (the correction walks the pieces serially, one CTA per head and value slice); launched
+  // early, the next kernel's CTAs sit resident beside them and slow them: on an H200 (2026-11-29,
+  // CUDA graph) with every launch chained the correction went from 133 to about 230 us at 2/8
+  // 1x32768 and the op from 0.499 to 0.675 ms, while the path without CP gained 1-4 %.
+  if (cp) {
+    im.cp_pdl = im.pdl ? (options.cp_programmatic_launches & kCpLaunchAll) : 0u;
+    im.pdl = false;
+  }
 
   // Workspace after the l2norm copies and the work lists: g_cum, A_r, then the CP buffers of every
   // piece a call of the class can have.
@@ -737,6 +742,31 @@ Plan make_plan(const Problem& problem, const cuda::DeviceInfo& device, const Pla
   lay_out_work_lists(im, im.algo_offset + align_up(im.algo_bytes));
   im.work_list_kernel = &cuda::KernelCache::global().get(work_list_spec());
   return plan;
+}
+
+unsigned parse_cp_launches(const std::string& list) {
+  static constexpr std::pair<std::string_view, unsigned> kNames[] = {
+      {"prep", kCpLaunchPrep},
+      {"warmup", kCpLaunchWarmup},
+      {"state", kCpLaunchStatePass},
+      {"correct", kCpLaunchCorrection},
+      {"forward", kCpLaunchChunkForward}};
+  if (list == "none") return 0u;
+  if (list == "all") return kCpLaunchAll;
+  if (list.empty()) throw UserError("CP launch list is empty: give none, all or a comma list");
+  unsigned mask = 0;
+  for (std::size_t begin = 0;;) {
+    const std::size_t end = std::min(list.find(',', begin), list.size());
+    const std::string_view name = std::string_view(list).substr(begin, end - begin);
+    const auto* it = std::find_if(std::begin(kNames), std::end(kNames),
+                                  [&](const auto& n) { return n.first == name; });
+    if (it == std::end(kNames))
+      throw UserError("CP launch list \"" + list + "\": \"" + std::string(name) +
+                      "\" is none of prep, warmup, state, correct, forward (or give none or all)");
+    mask |= it->second;
+    if (end == list.size()) return mask;
+    begin = end + 1;
+  }
 }
 
 }  // namespace qla::gdn

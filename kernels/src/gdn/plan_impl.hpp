@@ -38,7 +38,8 @@ struct Plan::Impl {
   int cp_piece_chunks = 0;
   float cp_threshold = -10.f;
   bool pdl = false;  // the fused path's launches after the first use programmatic dependent launch
-  int sm_count = 0;  // the device's SMs (persistent grids)
+  unsigned cp_pdl = 0;        // with CP, the launches that do (a CpLaunch mask; pdl is then false)
+  int sm_count = 0;           // the device's SMs (persistent grids)
   int kkt_resident_ctas = 0;  // kkt_solve's persistent grid (b16 configs; 0: a CTA an item)
   // Configs and resolved kernels.
   NaiveFwdConfig naive;

@@ -234,9 +234,28 @@ struct PlanOptions {
   /// (sm_90+): each may be scheduled while its predecessor's last wave runs and waits for it
   /// (griddepcontrol.wait) before touching memory, which hides the launch gaps between the
   /// kernels. Per-kernel GPU times then overlap: a kernel's span includes its wait. Plans with CP
-  /// launch plainly whatever this says: their small side passes run slower beside the early CTAs.
+  /// launch only the kernels `cp_programmatic_launches` names that way (by default none: their
+  /// small side passes ran slower beside the early CTAs of the next kernel).
   bool programmatic_dependent_launch = true;
+  /// With CP, the kernels launched with programmatic dependent launch when
+  /// `programmatic_dependent_launch` is on: a CpLaunch mask (parse_cp_launches).
+  unsigned cp_programmatic_launches = 0;
 };
+
+/// The kernels of the fused path with CP, by the kernel they follow: a mask for
+/// PlanOptions::cp_programmatic_launches.
+enum CpLaunch : unsigned {
+  kCpLaunchPrep = 1u,           ///< cumsum and kkt_solve (after the work list, or l2norm)
+  kCpLaunchWarmup = 2u,         ///< the warm-up counts (after kkt_solve)
+  kCpLaunchStatePass = 4u,      ///< the state pass (after the warm-up counts)
+  kCpLaunchCorrection = 8u,     ///< the correction (after the state pass)
+  kCpLaunchChunkForward = 16u,  ///< the chunk forward (after the correction)
+  kCpLaunchAll = 31u,
+};
+
+/// A CpLaunch mask from "none", "all" or a comma list of prep, warmup, state, correct and
+/// forward; a UserError names anything else.
+unsigned parse_cp_launches(const std::string& list);
 
 /// Byte offsets of a call's sequence metadata inside the workspace (gdn/work_list_params.hpp says
 /// what each list holds; kNone when absent).
