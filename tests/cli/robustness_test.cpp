@@ -455,6 +455,37 @@ TEST(Robustness, DamagedStoresAreRefusedAndLeftAsTheyWere) {
   EXPECT_GE(tally.probes, 100);
 }
 
+TEST(Robustness, PruneRefusesToDeleteTheNewestRunsTrials) {
+  // A fake-kernel store seen by a build whose only current sources are the real families: every
+  // trial the newest run wrote would go, and a resume of that run would measure them all again.
+  TempDir dir;
+  make_store(dir.path(), "fresh.sqlite");
+  const std::uint64_t before = tree_digest(dir.path());
+  const Probe refused = qla({"db", "prune", "fresh.sqlite"}, dir.path());
+  EXPECT_EQ(refused.code, 2) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("newest run"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--force"), std::string::npos) << refused.err;
+  EXPECT_EQ(tree_digest(dir.path()), before) << "a refused prune changed the store";
+
+  const Probe dry = qla({"db", "prune", "--dry-run", "fresh.sqlite"}, dir.path());
+  EXPECT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("pruning needs --force"), std::string::npos) << dry.out;
+  const Probe fake = qla({"db", "prune", "--fake", "fresh.sqlite"}, dir.path());
+  EXPECT_EQ(fake.code, 0) << "the build that has the run's source prunes: " << fake.err;
+  fs::copy(dir / "fresh.sqlite", dir / "publish.sqlite");
+  const Probe published = qla({"db", "prune", "--winners-only", "publish.sqlite"}, dir.path());
+  EXPECT_EQ(published.code, 0) << "--winners-only asks for exactly that: " << published.err;
+  EXPECT_NE(published.out.find("removed"), std::string::npos) << published.out;
+  const Probe again =
+      qla({"db", "prune", "--winners-only", "--dry-run", "publish.sqlite"}, dir.path());
+  EXPECT_NE(again.out.find(" 0 removed"), std::string::npos)
+      << "a winners-only store kept more: " << again.out;
+  const Probe forced = qla({"db", "prune", "--force", "fresh.sqlite"}, dir.path());
+  EXPECT_EQ(forced.code, 0) << forced.err;
+  EXPECT_NE(forced.out.find("removed"), std::string::npos) << forced.out;
+  EXPECT_NE(tree_digest(dir.path()), before) << "--force pruned nothing";
+}
+
 TEST(Robustness, ReadingAStoreCreatesNoSidecarFiles) {
   TempDir dir;
   make_store(dir.path(), "good.sqlite");

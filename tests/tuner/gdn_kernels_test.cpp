@@ -1,8 +1,10 @@
 // The tunable kernels of the fused forward, as `qla tune` enumerates them without a GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -348,6 +350,53 @@ TEST_F(GdnStore, TheLookupServesThePlanWithTheKernels) {
   EXPECT_EQ(lookup->find("gdn.fused_fwd", problem_).config, (Point{32, 128, 2, 4, 0}));
   EXPECT_EQ(lookup->find("gdn.fused_fwd_ws", problem_).config, (Point{32, 64, 3, 8, 24}));
   EXPECT_EQ(lookup->find("gdn.kkt_solve", problem_).provenance, Provenance::kHeuristic);
+}
+
+// `qla db prune` keeps the trials of this build's identities on the cards a store has seen. The
+// untuned op in every identity reads the card's SM count, so a named target (no SM count) alone
+// would count a real card's fresh trials as superseded.
+TEST(GdnTunableKernels, CurrentIdentitiesFollowTheStoresCards) {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() /
+      ("qla-cards-" + std::to_string(std::random_device{}()) + ".sqlite");
+  struct Remove {
+    std::filesystem::path p;
+    ~Remove() {
+      std::error_code ec;
+      for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(p.string() + tail, ec);
+    }
+  } remove{path};
+  Store s = Store::open(path.string(), Store::Mode::kReadWrite);
+  DeviceFingerprint h200;
+  h200.name = "NVIDIA H200";
+  h200.cc_major = 9;
+  h200.cc_minor = 0;
+  h200.sm_count = 132;
+  h200.l2_bytes = 60 << 20;
+  s.ensure_device(h200);
+  const std::optional<ArchInfo> arch = gdn_arch_of(h200);
+  ASSERT_TRUE(arch.has_value());
+  EXPECT_EQ(arch->sm_count, 132);
+  EXPECT_EQ(arch->smem_per_block_optin, kH100.smem_per_block_optin);
+
+  const auto id_of = [](const ArchInfo& a) {
+    return gdn_tunable_kernels({"gdn.fwd_plan"}, a).at(0).identity();
+  };
+  const KernelIdentity on_card = id_of(*arch), named = id_of(ArchInfo::named("sm_90a"));
+  ASSERT_NE(on_card.source_hash, named.source_hash) << "the SM count no longer enters the identity";
+  const auto has = [](const std::vector<KernelIdentity>& v, const KernelIdentity& k) {
+    return std::any_of(v.begin(), v.end(), [&](const KernelIdentity& c) {
+      return c.kernel == k.kernel && c.source_hash == k.source_hash && c.space_hash == k.space_hash;
+    });
+  };
+  const std::vector<KernelIdentity> current = gdn_current_identities(s);
+  EXPECT_TRUE(has(current, on_card));
+  EXPECT_TRUE(has(current, named));
+
+  DeviceFingerprint unknown = h200;  // a compute capability qla names no target for
+  unknown.cc_major = 7;
+  unknown.cc_minor = 5;
+  EXPECT_FALSE(gdn_arch_of(unknown).has_value());
 }
 
 }  // namespace

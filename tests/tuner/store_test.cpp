@@ -229,7 +229,7 @@ TEST(Store, PruneKeepsCurrentSourcesAndEveryWinner) {
   Store s = Store::open(dir.file("p.sqlite"), Store::Mode::kReadWrite);
   const KernelIdentity old_source{"test.fake", "src0", "space1"};
   const std::int64_t old_run = s.begin_run(fake_device(), {"old", "", "random", "8", "h"});
-  const std::int64_t new_run = s.begin_run(fake_device(), {"new", "", "random", "8", "h"});
+  const std::int64_t new_run = s.begin_run(fake_device(), {"new", "c0ffee", "random", "8", "h"});
   const Point a{64, 64, 2, 8, 2}, b{64, 64, 2, 8, 1}, c{32, 64, 2, 8, 2};
   for (const Point& p : {a, b, c}) {
     TrialRecord t = ok_trial(p, 10 + p[4]);
@@ -246,6 +246,8 @@ TEST(Store, PruneKeepsCurrentSourcesAndEveryWinner) {
                {fake_space().label(b), b, 11, 12}, old_run);
   const PruneStats dry = s.prune({kFake}, /*dry_run=*/true);
   EXPECT_EQ(dry.trials_removed, 2);
+  EXPECT_EQ(dry.newest_run_removed, 0) << "the newest run's trials are of the current source";
+  EXPECT_EQ(dry.newest_run_commit, "c0ffee");
   EXPECT_EQ(s.trials(fake_device(), old_source, varlen_problem({4096})).size(), 3u)
       << "a dry run changed the store";
 
@@ -261,6 +263,8 @@ TEST(Store, PruneKeepsCurrentSourcesAndEveryWinner) {
   ASSERT_TRUE(s.winner(fake_device(), old_source, varlen_problem({4096})).has_value());
 
   // With no current source left, only the winner's trial stays; a run that owns nothing goes.
+  const PruneStats none_dry = s.prune({}, /*dry_run=*/true);
+  EXPECT_EQ(none_dry.newest_run_removed, 3) << "a build without the newest run's source";
   const PruneStats none = s.prune({});
   EXPECT_EQ(none.trials_removed, 3);
   EXPECT_EQ(none.runs_removed, 1);

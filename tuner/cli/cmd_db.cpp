@@ -17,6 +17,7 @@
 #include "qla/tuner/gdn_adapter.hpp"
 #include "qla/tuner/repeatability.hpp"
 #include "qla/tuner/store.hpp"
+#include "qla_git_commit.hpp"
 
 namespace qla::cli {
 
@@ -78,19 +79,28 @@ void add_db_command(CLI::App& app) {
     QLA_REQUIRE(ea->repeats > 0, "--repeats must be positive");
     QLA_REQUIRE(ea->tolerance >= 0, "--tolerance must be >= 0");
     const tuner::Store s = tuner::Store::open(ea->store, tuner::Store::Mode::kReadOnly);
-    // The buildable rule of sm_90a, the target the committed stores were tuned on.
-    const ArchInfo arch = ArchInfo::named("sm_90a");
-    tuner::TunableKernel k = ea->fake
-                                 ? tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}
-                                 : tuner::gdn_tunable_kernels({ea->kernel}, arch).at(0);
-    QLA_REQUIRE(!k.space.runtime,
-                "--kernel: " << k.space.kernel
-                             << " is a joint space whose trials depend on the "
-                                "configs of its members; only kernel spaces are replayed");
-    const auto rows =
-        tuner::search_efficiency(s, k.identity(), k.space, arch, ea->repeats, ea->tolerance);
+    // The kernel as each card of the store was tuned (the untuned op in its identity reads the
+    // card's SM count), then as the named sm_90a target: the first with exhaustive problems.
+    std::vector<ArchInfo> archs;
+    for (const tuner::DeviceFingerprint& d : s.devices())
+      if (auto a = tuner::gdn_arch_of(d)) archs.push_back(*a);
+    archs.push_back(ArchInfo::named("sm_90a"));
+    std::string kernel = ea->kernel;
+    std::vector<tuner::EfficiencyRow> rows;
+    for (const ArchInfo& arch : archs) {
+      tuner::TunableKernel k = ea->fake
+                                   ? tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}
+                                   : tuner::gdn_tunable_kernels({ea->kernel}, arch).at(0);
+      QLA_REQUIRE(!k.space.runtime,
+                  "--kernel: " << k.space.kernel
+                               << " is a joint space whose trials depend on the "
+                                  "configs of its members; only kernel spaces are replayed");
+      kernel = k.space.kernel;
+      rows = tuner::search_efficiency(s, k.identity(), k.space, arch, ea->repeats, ea->tolerance);
+      if (!rows.empty()) break;
+    }
     QLA_REQUIRE(!rows.empty(), "store: no problem of "
-                                   << k.space.kernel
+                                   << kernel
                                    << " (current source) was tuned exhaustively "
                                       "(qla tune --strategy exhaustive --transfer 0)");
     std::printf("%-58s %-10s %6s %9s %9s %6s %6s  %s\n", "problem", "strategy", "space", "best_us",
@@ -152,36 +162,55 @@ void add_db_command(CLI::App& app) {
   struct PruneArgs {
     std::string store;
     bool dry_run = false;
+    bool force = false;
+    bool winners_only = false;
     bool fake = false;
   };
   auto pa = std::make_shared<PruneArgs>();
   prune->add_option("store", pa->store, "SQLite store")->required();
   prune->add_flag("--dry-run", pa->dry_run, "Count what would be deleted; change nothing");
+  prune->add_flag("--force", pa->force,
+                  "Delete trials of the store's newest tuning run too (refused by default: a build "
+                  "of other kernel sources than the run's would take away what its resume needs)");
+  prune->add_flag("--winners-only", pa->winners_only,
+                  "Keep only every winner and the trial it names (a store to publish: lookup, "
+                  "header and report need no more; a resume measures the rest again)");
   prune->add_flag("--fake", pa->fake, "The CPU fake kernel is the only current source (tests)")
       ->group("");
   prune->callback([pa] {
     // Current: the sources and spaces this build would tune (qla tune's identities), whatever the
     // card.
-    std::vector<tuner::KernelIdentity> current;
-    if (pa->fake) {
-      current.push_back(tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}.identity());
-    } else {
-      // Every family and the plan, whatever builds where: a family no card here builds is still
-      // current.
-      std::vector<std::string> ids{gdn::fwd_plan_space().kernel};
-      for (const cuda::KernelFamily& f : cuda::kernel_families()) ids.push_back(f.space->kernel);
-      for (const tuner::TunableKernel& k :
-           tuner::gdn_tunable_kernels(ids, ArchInfo::named("sm_90a")))
-        current.push_back(k.identity());
-    }
     tuner::Store s = tuner::Store::open(pa->store, tuner::Store::Mode::kUpdate);
-    const tuner::PruneStats st = s.prune(current, pa->dry_run);
+    // Every family and the plan, whatever builds where (a family no card here builds is still
+    // current), on each card the store has seen: the untuned op in every identity depends on the
+    // card's SM count.
+    const std::vector<tuner::KernelIdentity> current =
+        pa->winners_only ? std::vector<tuner::KernelIdentity>{}
+        : pa->fake       ? std::vector<tuner::KernelIdentity>{tuner::TunableKernel{
+                         tuner::fake_space(),
+                         "fake-source-1",
+                         {}}.identity()}
+                         : tuner::gdn_current_identities(s);
+    // Count first: trials the newest run wrote are current for the build that tuned last, so this
+    // build has other sources; deleting them makes that run's resume measure them again.
+    const tuner::PruneStats count = s.prune(current, /*dry_run=*/true);
+    QLA_REQUIRE(pa->dry_run || pa->force || pa->winners_only || count.newest_run_removed == 0,
+                pa->store << ": " << count.newest_run_removed << " of the " << count.trials_removed
+                          << " trials to delete were written by the store's newest run (qla "
+                          << count.newest_run_commit << "), whose kernel sources this build (qla "
+                          << QLA_GIT_COMMIT
+                          << ") does not have; resuming that run would measure them again. Prune "
+                             "with a build of its sources, or pass --force");
+    const tuner::PruneStats st = pa->dry_run ? count : s.prune(current, false);
     std::printf(
         "%s%s: %lld trials kept, %lld removed; %lld winners kept; %lld runs and %lld devices "
         "removed\n",
         pa->store.c_str(), pa->dry_run ? " (dry run)" : "", static_cast<long long>(st.trials_kept),
         static_cast<long long>(st.trials_removed), static_cast<long long>(st.winners_kept),
         static_cast<long long>(st.runs_removed), static_cast<long long>(st.devices_removed));
+    if (pa->dry_run && !pa->winners_only && st.newest_run_removed > 0)
+      std::printf("%lld of them from the newest run (qla %s): pruning needs --force\n",
+                  static_cast<long long>(st.newest_run_removed), st.newest_run_commit.c_str());
     exit_code() = 0;
   });
 

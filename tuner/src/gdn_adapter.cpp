@@ -494,6 +494,33 @@ ArchInfo gdn_arch_info(int device) {
   return info->arch;
 }
 
+std::optional<ArchInfo> gdn_arch_of(const DeviceFingerprint& device) {
+  ArchInfo cc;
+  cc.cc_major = device.cc_major;
+  cc.cc_minor = device.cc_minor;
+  ArchInfo arch;
+  try {
+    arch = ArchInfo::named(cc.sm_name());
+  } catch (const UserError&) {
+    return std::nullopt;  // no target of that compute capability: nothing of this build runs there
+  }
+  arch.sm_count = device.sm_count;
+  arch.l2_bytes = static_cast<int>(device.l2_bytes);
+  return arch;
+}
+
+std::vector<KernelIdentity> gdn_current_identities(const Store& store) {
+  std::vector<std::string> ids{gdn::fwd_plan_space().kernel};
+  for (const cuda::KernelFamily& f : cuda::kernel_families()) ids.push_back(f.space->kernel);
+  std::vector<ArchInfo> archs{ArchInfo::named("sm_90a")};
+  for (const DeviceFingerprint& d : store.devices())
+    if (auto a = gdn_arch_of(d)) archs.push_back(*a);
+  std::vector<KernelIdentity> current;
+  for (const ArchInfo& arch : archs)
+    for (const TunableKernel& k : gdn_tunable_kernels(ids, arch)) current.push_back(k.identity());
+  return current;
+}
+
 std::map<std::string, Point> gdn_trial_configs(const TrialRequest& r) {
   std::map<std::string, Point> configs = r.members;
   configs[r.kernel] = r.config;

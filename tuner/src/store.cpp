@@ -935,6 +935,33 @@ std::string Store::summary() const {
   return os.str();
 }
 
+std::vector<DeviceFingerprint> Store::devices() const {
+  std::vector<DeviceFingerprint> out;
+  with_retry([&] {
+    out.clear();
+    SQLite::Statement q(
+        *db_,
+        "SELECT name, cc_major, cc_minor, sm_count, l2_bytes, mem_clock_khz, mem_bus_bits, "
+        "driver_version, runtime_version, nvrtc_version FROM devices ORDER BY digest");
+    while (q.executeStep()) {
+      DeviceFingerprint d;
+      d.name = q.getColumn(0).getString();
+      d.cc_major = q.getColumn(1).getInt();
+      d.cc_minor = q.getColumn(2).getInt();
+      d.sm_count = q.getColumn(3).getInt();
+      d.l2_bytes = q.getColumn(4).getInt64();
+      d.mem_clock_khz = q.getColumn(5).getInt();
+      d.mem_bus_bits = q.getColumn(6).getInt();
+      d.driver_version = q.getColumn(7).getInt();
+      d.runtime_version = q.getColumn(8).getInt();
+      d.nvrtc_version = q.getColumn(9).getInt();
+      out.push_back(std::move(d));
+    }
+    return 0;
+  });
+  return out;
+}
+
 PruneStats Store::prune(const std::vector<KernelIdentity>& current, bool dry_run) {
   PruneStats st;
   with_retry([&] {
@@ -964,6 +991,20 @@ PruneStats Store::prune(const std::vector<KernelIdentity>& current, bool dry_run
     st.trials_removed =
         db_->execAndGet(std::string("SELECT COUNT(*) FROM trials t WHERE ") + kDoomed).getInt64();
     st.trials_kept = db_->execAndGet("SELECT COUNT(*) FROM trials").getInt64() - st.trials_removed;
+    {  // scoped: a statement left open would lock the temp table against its DROP below
+      SQLite::Statement newest(*db_,
+                               "SELECT r.id, r.git_commit FROM runs r WHERE r.id = (SELECT "
+                               "MAX(run_id) FROM trials WHERE run_id IS NOT NULL)");
+      if (newest.executeStep()) {
+        const std::int64_t run = newest.getColumn(0).getInt64();
+        st.newest_run_commit = newest.getColumn(1).getString();
+        newest.reset();
+        st.newest_run_removed =
+            db_->execAndGet(std::string("SELECT COUNT(*) FROM trials t WHERE t.run_id = ") +
+                            std::to_string(run) + " AND " + kDoomed)
+                .getInt64();
+      }
+    }
     st.winners_kept = db_->execAndGet("SELECT COUNT(*) FROM winners").getInt64();
     db_->exec(std::string("DELETE FROM trials AS t WHERE ") + kDoomed);
     st.runs_removed = db_->exec(

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,15 @@ namespace qla::tuner {
 /// disk). Throws UserError naming `--kernels` for an unknown id.
 std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& only,
                                                const ArchInfo& arch);
+
+/// The target a trial on `device` was tuned for: the named target of its compute capability with
+/// the card's SM count and L2 size (the untuned op in every identity depends on the SM count).
+/// nullopt where qla names no target for that compute capability.
+std::optional<ArchInfo> gdn_arch_of(const DeviceFingerprint& device);
+
+/// The kernel identities this build tunes, on every card `store` has seen and on the named sm_90a
+/// target: what `qla db prune` keeps beside the winners.
+std::vector<KernelIdentity> gdn_current_identities(const Store& store);
 
 /// The members of the op plan "gdn.fwd_plan" (TunableKernel::members): for a plan point of chunk
 /// size C, every other tunable forward kernel's config taken from `store` for that problem on

@@ -106,6 +106,11 @@ struct PruneStats {
   std::int64_t runs_removed = 0;
   std::int64_t devices_removed = 0;
   std::int64_t winners_kept = 0;
+  /// Of trials_removed, those the store's newest run wrote (the run with the highest id that owns a
+  /// trial), and that run's git commit: a build whose sources differ from the one that tuned last
+  /// would delete the fresh trials a resume needs.
+  std::int64_t newest_run_removed = 0;
+  std::string newest_run_commit;
 };
 
 class Store {
@@ -159,6 +164,8 @@ class Store {
   /// Best config per problem for `k` on every device (winner where decided, else best_valid),
   /// ordered by device digest then problem key.
   std::vector<TunedEntry> tuned_entries(const KernelIdentity& k) const;
+  /// Every card the store has a row for (trials, winners or runs), ordered by digest.
+  std::vector<DeviceFingerprint> devices() const;
 
   /// The decided winners of `problem` on device `fp` for the kernel `k.kernel` under its other
   /// identities (superseded sources or spaces), newest first; only those decided at or before
