@@ -55,6 +55,14 @@ constexpr unsigned kS = 9 * kBox, kVd = 17 * kBox, kO = 21 * kBox, kPg = 23 * kB
 constexpr unsigned kBars = 25 * kBox;
 constexpr unsigned kFactors = kBars + 256;  // e_t and Γ_t, 64 floats each (the gate stage's)
 constexpr unsigned kSmemBytes = kFactors + 512 + 1024;  // + alignment slack
+// The real kernel's shared memory holds more than this probe's: an input ring of at least two
+// stages (Q and K two boxes each, V two, A_r one: 7 boxes a stage) where the probe has one set of
+// tiles. With two publish slots a chain (Sᵀ two boxes, V_dᵀ one) that is 14 + 4 (the A_g and P_g
+// ring) + 8 + 4 + 2 (O) = 32 boxes, 256 KiB, past the 227 KiB a block may have on sm_90; with one
+// slot a chain, 26 boxes (208 KiB) with room for the gates and barriers. The probe times both.
+constexpr unsigned kFitBoxes = 2 * 7 + 4 + 2 * 2 + 2 * 1 + 2;
+static_assert(kFitBoxes * kBox + 4096 <= 232448, "one publish slot a chain fits an sm_90 block");
+static_assert((2 * 7 + 4 + 2 * 2 * 2 + 2 * 2 + 2) * kBox > 232448, "two slots do not: kept honest");
 
 // The column factors the real kernel reads from its gate stage, fixed here: e_t, Γ_t, γ.
 __device__ __forceinline__ float e_of(int t) { return 1.f - 0.002f * t; }
@@ -119,9 +127,13 @@ __device__ __forceinline__ void mask_block(const unsigned char* smem, const floa
   }
 }
 
-template <int kChains, bool kOverlap>
+template <int kChains, bool kOverlap, int kSlots>
 __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     two_chain_kernel(int nchunks, unsigned long long* cycles) {
+  static_assert(kSlots == 1 || kSlots == 2, "publish slots a chain");
+  // Chain b's publish slot of chunk c (Sᵀ and V_dᵀ), and the parity of its c / kSlots-th use.
+  const auto pub = [](int b, int c) { return 2 * b + c % kSlots; };
+  const auto pub_phase = [](int c) { return (c / kSlots) & 1; };
   extern __shared__ unsigned char smem_raw[];
   unsigned char* smem = smem_raw + ((1024 - cuda::smem_u32(smem_raw) % 1024) % 1024);
   auto* bars = reinterpret_cast<unsigned long long*>(smem + kBars);
@@ -176,8 +188,8 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
   // V_d (the orders differ there); once that has landed, V_dᵀ's slot released and O staged ([t][v],
   // a store warp would take it from here).
   const auto issue_qs = [&](int c, int b, float(&o)[32]) {
-    cuda::mbar_wait(&s_full[2 * b + (c & 1)], (c >> 1) & 1);
-    unsigned char* sp = smem + kS + (2 * b + (c & 1)) * 2 * kBox;
+    cuda::mbar_wait(&s_full[pub(b, c)], pub_phase(c));
+    unsigned char* sp = smem + kS + pub(b, c) * 2 * kBox;
     cuda::wgmma_fence();
 #pragma unroll
     for (int q = 0; q < 8; ++q)
@@ -187,7 +199,7 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
   };
   const auto scale_qs = [&](int c, int b, float(&o)[32]) {
     cuda::fence_operands(o);
-    arrive(&s_empty[2 * b + (c & 1)]);
+    arrive(&s_empty[pub(b, c)]);
 #pragma unroll
     for (int j = 0; j < 8; ++j) {  // scale · e^{g_s}: rows s0, s0 + 8
       o[4 * j] *= 0.088f;
@@ -198,7 +210,7 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
   };
   const auto stage_o = [&](int c, int b, float(&o)[32]) {
     cuda::fence_operands(o);
-    arrive(&vd_empty[2 * b + (c & 1)]);
+    arrive(&vd_empty[pub(b, c)]);
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
       unsigned ao[4];
@@ -229,13 +241,13 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     // product.
     const auto issue_pv = [&](int c, int b, float(&o)[32]) {
       scale_qs(c, b, o);
-      cuda::mbar_wait(&vd_full[2 * b + (c & 1)], (c >> 1) & 1);
+      cuda::mbar_wait(&vd_full[pub(b, c)], pub_phase(c));
       cuda::wgmma_fence();
 #pragma unroll
       for (int q = 0; q < 4; ++q)
-        cuda::Wgmma<64, T, false>::ss(
-            o, cuda::k_major_sw128(smem + kPg + (c & 1) * kBox, q, kBox),
-            cuda::k_major_sw128(smem + kVd + (2 * b + (c & 1)) * kBox, q, kBox), 1);
+        cuda::Wgmma<64, T, false>::ss(o, cuda::k_major_sw128(smem + kPg + (c & 1) * kBox, q, kBox),
+                                      cuda::k_major_sw128(smem + kVd + pub(b, c) * kBox, q, kBox),
+                                      1);
       cuda::wgmma_commit();
     };
     float pacc[32];
@@ -294,7 +306,6 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     form(0, pa);
     const long long t0 = clock64();
     for (int c = 0; c < nchunks; ++c) {
-      const int slot = c & 1;
       if (c + 1 < nchunks) form(c + 1, pa_next);
       float o[kChains][32];
 #pragma unroll
@@ -305,12 +316,12 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
         // + P_g V_d as an RS product (P_g in registers; the published V_dᵀ, [v][t]).
 #pragma unroll
       for (int b = 0; b < kChains; ++b) {
-        cuda::mbar_wait(&vd_full[2 * b + slot], (c >> 1) & 1);
+        cuda::mbar_wait(&vd_full[pub(b, c)], pub_phase(c));
         cuda::wgmma_fence();
 #pragma unroll
         for (int q = 0; q < 4; ++q)
           cuda::Wgmma<64, T, false>::rs(
-              o[b], pa[q], cuda::k_major_sw128(smem + kVd + (2 * b + slot) * kBox, q, kBox), 1);
+              o[b], pa[q], cuda::k_major_sw128(smem + kVd + pub(b, c) * kBox, q, kBox), 1);
         cuda::wgmma_commit();
       }
       cuda::wgmma_wait<0>();
@@ -354,13 +365,13 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     for (int q = 0; q < 8; ++q)
       cuda::Wgmma<64, T, false>::rs(u, as[q], cuda::k_major_sw128(smem + kK, q, kBox), q > 0);
     cuda::wgmma_commit();
-    cuda::mbar_wait(&s_empty[2 * b + slot], ((c >> 1) & 1) ^ 1);
-    unsigned char* sp = smem + kS + (2 * b + slot) * 2 * kBox;
+    cuda::mbar_wait(&s_empty[pub(b, c)], pub_phase(c) ^ 1);
+    unsigned char* sp = smem + kS + pub(b, c) * 2 * kBox;
 #pragma unroll
     for (int q = 0; q < 8; ++q)
       cuda::stmatrix_x4(sp + (q / 4) * kBox + x4_at(16 * warp, 16 * (q % 4), lane), as[q]);
     cuda::fence_proxy_async_shared();
-    arrive(&s_full[2 * b + slot]);
+    arrive(&s_full[pub(b, c)]);
     unsigned vt[4][4];
 #pragma unroll
     for (int q = 0; q < 4; ++q)
@@ -409,22 +420,21 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
       cuda::Wgmma<128, T, true>::rs(st, avg[q], cuda::mn_major_sw128(smem + kK, q, kBox), 1);
     cuda::wgmma_commit();
     // V_dᵀ published for the aux's P_g V_d while the update runs.
-    cuda::mbar_wait(&vd_empty[2 * b + slot], ((c >> 1) & 1) ^ 1);
+    cuda::mbar_wait(&vd_empty[pub(b, c)], pub_phase(c) ^ 1);
 #pragma unroll
     for (int q = 0; q < 4; ++q)
-      cuda::stmatrix_x4(smem + kVd + (2 * b + slot) * kBox + x4_at(16 * warp, 16 * q, lane),
-                        avd[q]);
+      cuda::stmatrix_x4(smem + kVd + pub(b, c) * kBox + x4_at(16 * warp, 16 * q, lane), avd[q]);
     cuda::fence_proxy_async_shared();
-    arrive(&vd_full[2 * b + slot]);
+    arrive(&vd_full[pub(b, c)]);
     cuda::wgmma_wait<0>();
     cuda::fence_operands(st);
   }
   if (warp == 0 && lane == 0) cycles[blockIdx.x * 3 + 1 + b] = clock64() - t0;
 }
 
-template <int kChains, bool kOverlap>
+template <int kChains, bool kOverlap, int kSlots = 2>
 void run(int ctas, int nchunks) {
-  const auto kernel = two_chain_kernel<kChains, kOverlap>;
+  const auto kernel = two_chain_kernel<kChains, kOverlap, kSlots>;
   QLA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                       static_cast<int>(kSmemBytes)));
   qla::cuda::DeviceBuffer cycles(static_cast<std::size_t>(ctas) * 3 * sizeof(unsigned long long));
@@ -450,10 +460,10 @@ void run(int ctas, int nchunks) {
     for (int r = 0; r < 3; ++r) sum[r] += static_cast<double>(host[3 * i + r]);
   const double per = static_cast<double>(ctas) * nchunks;
   std::printf(
-      "%d chain%s (%d columns a CTA), aux %s, %d CTAs x %d chunks: %.3f us a chunk (events); "
-      "cycles a chunk: aux %.0f, state 0 %.0f",
-      kChains, kChains > 1 ? "s" : "", 64 * kChains, kOverlap ? "overlapped" : "serial", ctas,
-      nchunks, 1e3 * ms / kReps / nchunks, sum[0] / per, sum[1] / per);
+      "%d chain%s (%d columns a CTA), aux %s, %d publish slot%s a chain, %d CTAs x %d chunks: "
+      "%.3f us a chunk (events); cycles a chunk: aux %.0f, state 0 %.0f",
+      kChains, kChains > 1 ? "s" : "", 64 * kChains, kOverlap ? "overlapped" : "serial", kSlots,
+      kSlots > 1 ? "s" : "", ctas, nchunks, 1e3 * ms / kReps / nchunks, sum[0] / per, sum[1] / per);
   if (kChains > 1) std::printf(", state 1 %.0f", sum[2] / per);
   std::printf("; per 64 columns %.3f us\n", 1e3 * ms / kReps / nchunks / kChains);
   QLA_CUDA_CHECK(cudaEventDestroy(start));
@@ -482,6 +492,9 @@ int main(int argc, char** argv) {
     run<2, false>(ctas, nchunks);
     run<1, true>(ctas, nchunks);
     run<2, true>(ctas, nchunks);
+    // The layout a real kernel can have: one publish slot a chain (kFitBoxes).
+    run<2, false, 1>(ctas, nchunks);
+    run<2, true, 1>(ctas, nchunks);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qla_two_chain_probe: %s\n", e.what());
     return 1;
