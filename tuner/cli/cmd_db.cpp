@@ -81,13 +81,9 @@ void add_db_command(CLI::App& app) {
     const tuner::Store s = tuner::Store::open(ea->store, tuner::Store::Mode::kReadOnly);
     // The kernel as each card of the store was tuned (the untuned op in its identity reads the
     // card's SM count), then as the named sm_90a target: the first with exhaustive problems.
-    std::vector<ArchInfo> archs;
-    for (const tuner::DeviceFingerprint& d : s.devices())
-      if (auto a = tuner::gdn_arch_of(d)) archs.push_back(*a);
-    archs.push_back(ArchInfo::named("sm_90a"));
     std::string kernel = ea->kernel;
     std::vector<tuner::EfficiencyRow> rows;
-    for (const ArchInfo& arch : archs) {
+    for (const ArchInfo& arch : tuner::gdn_store_archs(s)) {
       tuner::TunableKernel k = ea->fake
                                    ? tuner::TunableKernel{tuner::fake_space(), "fake-source-1", {}}
                                    : tuner::gdn_tunable_kernels({ea->kernel}, arch).at(0);
@@ -178,12 +174,9 @@ void add_db_command(CLI::App& app) {
   prune->add_flag("--fake", pa->fake, "The CPU fake kernel is the only current source (tests)")
       ->group("");
   prune->callback([pa] {
-    // Current: the sources and spaces this build would tune (qla tune's identities), whatever the
-    // card.
     tuner::Store s = tuner::Store::open(pa->store, tuner::Store::Mode::kUpdate);
-    // Every family and the plan, whatever builds where (a family no card here builds is still
-    // current), on each card the store has seen: the untuned op in every identity depends on the
-    // card's SM count.
+    // Current: the sources and spaces this build would tune (qla tune's identities) on each card
+    // the store has seen; none with --winners-only.
     const std::vector<tuner::KernelIdentity> current =
         pa->winners_only ? std::vector<tuner::KernelIdentity>{}
         : pa->fake       ? std::vector<tuner::KernelIdentity>{tuner::TunableKernel{

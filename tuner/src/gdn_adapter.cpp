@@ -509,14 +509,21 @@ std::optional<ArchInfo> gdn_arch_of(const DeviceFingerprint& device) {
   return arch;
 }
 
-std::vector<KernelIdentity> gdn_current_identities(const Store& store) {
-  std::vector<std::string> ids{gdn::fwd_plan_space().kernel};
-  for (const cuda::KernelFamily& f : cuda::kernel_families()) ids.push_back(f.space->kernel);
-  std::vector<ArchInfo> archs{ArchInfo::named("sm_90a")};
+std::vector<ArchInfo> gdn_store_archs(const Store& store) {
+  std::vector<ArchInfo> archs;
   for (const DeviceFingerprint& d : store.devices())
     if (auto a = gdn_arch_of(d)) archs.push_back(*a);
+  archs.push_back(ArchInfo::named("sm_90a"));
+  return archs;
+}
+
+std::vector<KernelIdentity> gdn_current_identities(const Store& store) {
+  // Every family and the plan, whatever builds where: a family no card here builds is still
+  // current.
+  std::vector<std::string> ids{gdn::fwd_plan_space().kernel};
+  for (const cuda::KernelFamily& f : cuda::kernel_families()) ids.push_back(f.space->kernel);
   std::vector<KernelIdentity> current;
-  for (const ArchInfo& arch : archs)
+  for (const ArchInfo& arch : gdn_store_archs(store))
     for (const TunableKernel& k : gdn_tunable_kernels(ids, arch)) current.push_back(k.identity());
   return current;
 }

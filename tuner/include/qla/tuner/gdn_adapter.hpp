@@ -32,8 +32,13 @@ std::vector<TunableKernel> gdn_tunable_kernels(const std::vector<std::string>& o
 /// nullopt where qla names no target for that compute capability.
 std::optional<ArchInfo> gdn_arch_of(const DeviceFingerprint& device);
 
-/// The kernel identities this build tunes, on every card `store` has seen and on the named sm_90a
-/// target: what `qla db prune` keeps beside the winners.
+/// The targets of the cards `store` has seen (gdn_arch_of; those qla names none for are left out),
+/// then the named sm_90a target: where a kernel's identity, which reads the SM count, may have been
+/// tuned.
+std::vector<ArchInfo> gdn_store_archs(const Store& store);
+
+/// The kernel identities this build tunes on every target of gdn_store_archs: what `qla db prune`
+/// keeps beside the winners.
 std::vector<KernelIdentity> gdn_current_identities(const Store& store);
 
 /// The members of the op plan "gdn.fwd_plan" (TunableKernel::members): for a plan point of chunk
