@@ -14,7 +14,8 @@
 //    staged for the store warp;
 //  * state b (columns 64b..64b + 63): per chunk Uᵀ = Sᵀ Kᵀ (RS), Sᵀ published (one slot: the aux's
 //    Q S of the previous chunk must have landed), Wᵀ = Vᵀ − Uᵀ ⊙ e^{g_t}, V_dᵀ = Wᵀ A_gᵀ (RS, TM),
-//    the update Sᵀ = e^{g_L} Sᵀ + (V_dᵀ ⊙ Γ) K (RS, MN-major K), V_dᵀ published (one slot) under it.
+//    the update Sᵀ = e^{g_L} Sᵀ + (V_dᵀ ⊙ Γ) K (RS, MN-major K), V_dᵀ published (one slot) under
+//    it.
 // One publish slot a chain keeps the layout within an sm_90 block beside a two-stage input ring
 // (fused_wgmma_2c_layout). Partial chunks are masked as in fused_fwd_wgmma (selects on W, the
 // mask's row and column tests, K's tail rows zeroed before each chain's update). Operands: the
@@ -318,17 +319,17 @@ __global__ void __launch_bounds__(512, 1)
       float o0[32], o1[32];
       const int s1 = (c + 1) % kStages;
       if (c + 1 < n) cuda::mbar_wait(&full[s1], ((c + 1) / kStages) & 1);
-      issue_qk(s1, pacc);    // QKᵀ(c + 1)
-      issue_qs(c, 0, o0);    // QKᵀ(c + 1), QS0
+      issue_qk(s1, pacc);  // QKᵀ(c + 1)
+      issue_qs(c, 0, o0);  // QKᵀ(c + 1), QS0
       cuda::wgmma_wait<1>();
-      mask(c + 1, pacc);     // under QS0
-      issue_qs(c, 1, o1);    // QS0, QS1
+      mask(c + 1, pacc);   // under QS0
+      issue_qs(c, 1, o1);  // QS0, QS1
       cuda::wgmma_wait<1>();
-      issue_pv(c, 0, o0);    // QS1, PV0
+      issue_pv(c, 0, o0);  // QS1, PV0
       cuda::wgmma_wait<1>();
-      issue_pv(c, 1, o1);    // PV0, PV1
+      issue_pv(c, 1, o1);  // PV0, PV1
       cuda::wgmma_wait<1>();
-      stage_o(c, 0, o0);     // PV1
+      stage_o(c, 0, o0);  // PV1
       cuda::wgmma_wait<0>();
       stage_o(c, 1, o1);
       arrive(&empty[c % kStages]);  // Q, A_r and the gates of chunk c are read
@@ -340,14 +341,14 @@ __global__ void __launch_bounds__(512, 1)
   cuda::reg_alloc<kStateRegs2c>();
   const int b = wg - 2;
   const int tid = threadIdx.x - 128 * wg;
-  const int v0 = t.v0 + kBV * b;      // this chain's first value column
+  const int v0 = t.v0 + kBV * b;     // this chain's first value column
   const int v_row = 16 * warp + g4;  // value rows v_row and v_row + 8 of the slice
   float st[64];  // Sᵀ: (v, k = 8j + 2·t4 + e) at st[4j + e], (v + 8, k) at +2
   {
     const int row = p.h0 ? (p.h0_index ? p.h0_index[t.seq] : t.seq) : -1;
-    const float* h0 =
-        row >= 0 ? p.h0 + (static_cast<long long>(row) * p.heads_v + t.head) * kD * kD + v0
-                 : nullptr;
+    const float* h0 = row >= 0
+                          ? p.h0 + (static_cast<long long>(row) * p.heads_v + t.head) * kD * kD + v0
+                          : nullptr;
 #pragma unroll
     for (int j = 0; j < 16; ++j)
 #pragma unroll
@@ -357,15 +358,6 @@ __global__ void __launch_bounds__(512, 1)
         st[4 * j + 2 + e] = h0 ? h0[k * kD + v_row + 8] : 0.f;
       }
   }
-  const auto column_factors = [&](const float* factor, float(&out)[16]) {
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const float2 f = *reinterpret_cast<const float2*>(factor + 8 * j + 2 * t4);
-      out[2 * j] = f.x;
-      out[2 * j + 1] = f.y;
-    }
-  };
-
   for (int c = 0; c < n; ++c) {
     const int s = c % kStages, slot = c & 1;
     unsigned char* stg = stage(s);
@@ -384,44 +376,27 @@ __global__ void __launch_bounds__(512, 1)
     unsigned char* sp = smem + kL.s + b * 2 * kBox;
 #pragma unroll
     for (int q = 0; q < 8; ++q)
-      cuda::stmatrix_x4(
-          sp + (q / 4) * kBox + cuda::swizzle_128b(x4_row(16 * warp, lane), x4_col(16 * (q % 4), lane)),
-          as[q]);
+      cuda::stmatrix_x4(sp + (q / 4) * kBox +
+                            cuda::swizzle_128b(x4_row(16 * warp, lane), x4_col(16 * (q % 4), lane)),
+                        as[q]);
     cuda::fence_proxy_async_shared();
     arrive(&s_full[b]);
     const int rows = gt->rows;
     float ecol[16];
-    column_factors(gt->e, ecol);
+    column_factors(gt->e, t4, ecol);
     unsigned vt[4][4];
 #pragma unroll
     for (int q = 0; q < 4; ++q)
-      cuda::ldmatrix_x4_trans(vt[q], stg + kL.v + b * kBox +
-                                         cuda::swizzle_128b(x4t_row(16 * q, lane),
-                                                            x4t_col(16 * warp, lane)));
+      cuda::ldmatrix_x4_trans(
+          vt[q], stg + kL.v + b * kBox +
+                     cuda::swizzle_128b(x4t_row(16 * q, lane), x4t_col(16 * warp, lane)));
     cuda::wgmma_wait<0>();  // U done
     cuda::fence_operands(u);
     unsigned aw[4][4];
-    // Columns past the valid rows are 0 (U there reads stale K rows): selects only in a partial
-    // chunk.
-    const auto form_w = [&](auto full_chunk) {
-#pragma unroll
-      for (int q = 0; q < 4; ++q)
-#pragma unroll
-        for (int m = 0; m < 4; ++m) {
-          const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
-          float x0, x1;
-          cuda::unpack2<TIn>(vt[q][m], x0, x1);
-          const int tc = 8 * j + 2 * t4;
-          const float w0 = x0 - u[idx] * ecol[2 * j];
-          const float w1 = x1 - u[idx + 1] * ecol[2 * j + 1];
-          aw[q][m] = cuda::pack2<TM>(decltype(full_chunk)::value || tc < rows ? w0 : 0.f,
-                                     decltype(full_chunk)::value || tc + 1 < rows ? w1 : 0.f);
-        }
-    };
-    if (rows == kC)
-      form_w(cuda::BoolConstant<true>{});
+    if (rows == kC)  // the uniform branch: a full chunk has no selects on the chain
+      form_w<true, TIn, TM>(vt, u, ecol, rows, t4, aw);
     else
-      form_w(cuda::BoolConstant<false>{});
+      form_w<false, TIn, TM>(vt, u, ecol, rows, t4, aw);
 
     cuda::mbar_wait(&ag_full[slot], (c >> 1) & 1);
     const unsigned char* ag = smem + kL.aux + slot * 2 * kBox;
@@ -438,7 +413,7 @@ __global__ void __launch_bounds__(512, 1)
       for (int i = 0; i < 64; ++i) st[i] *= decay;
     }
     float gam[16];
-    column_factors(gt->gam, gam);
+    column_factors(gt->gam, t4, gam);
     cuda::wgmma_wait<0>();  // V_d done
     cuda::fence_operands(vd);
     arrive(&ag_empty[slot]);  // A_g read
@@ -482,29 +457,12 @@ __global__ void __launch_bounds__(512, 1)
     arrive(&empty[s]);  // k, this chain's v and the gates of the stage are read
   }
 
-  // This chain's part of Sᵀ into row `row` of a [rows, H_v, K, V] state.
+  // This chain's part of the final Sᵀ; the padding rows of o past cu_seqlens[N].
   const int ht_row = p.ht ? (p.ht_index ? p.ht_index[t.seq] : t.seq) : -1;
-  if (ht_row >= 0) {
-    float* out = p.ht + (static_cast<long long>(ht_row) * p.heads_v + t.head) * kD * kD + v0;
-#pragma unroll
-    for (int j = 0; j < 16; ++j)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int k = 8 * j + 2 * t4 + e;
-        out[k * kD + v_row] = st[4 * j + e];
-        out[k * kD + v_row + 8] = st[4 * j + 2 + e];
-      }
-  }
-  if (t.seq == p.seq.num_sequences - 1) {  // zero the padding rows after cu_seqlens[N]
-    const long long pad0 = p.seq.cu_seqlens[p.seq.num_sequences];
-    TIn* obase = static_cast<TIn*>(p.o.data);
-    for (long long i = tid; i < (p.seq.total_tokens - pad0) * (kBV / 8); i += 128) {
-      const long long f = pad0 + i / (kBV / 8);
-      const int part = static_cast<int>(i % (kBV / 8));
-      *reinterpret_cast<uint4*>(obase + cuda::token_offset(p.o, f, t.head, tpr) + v0 + part * 8) =
-          make_uint4(0u, 0u, 0u, 0u);
-    }
-  }
+  if (ht_row >= 0)
+    store_state_slice(
+        st, p.ht + (static_cast<long long>(ht_row) * p.heads_v + t.head) * kD * kD + v0, v_row, t4);
+  if (t.seq == p.seq.num_sequences - 1) zero_padding_rows<TIn>(p, t.head, v0, tid);
 }
 
 }  // namespace qla::gdn
