@@ -264,9 +264,9 @@ __global__ void __launch_bounds__(512, 1)
                                       cuda::k_major_sw128(sp, q, kBox), q > 0);
       cuda::wgmma_commit();
     };
-    // ... once landed, Sᵀ's slot released and the rows scaled by scale · e^{g_s}; + P_g V_d,b (SS,
-    // P_g [s][t] from the aux slot, the published V_dᵀ [v][t]).
-    const auto issue_pv = [&](int c, int b, float(&o)[32]) {
+    // ... once landed, Sᵀ's slot released and the rows scaled by scale · e^{g_s} (the last read
+    // of chunk c's gates here) ...
+    const auto finish_qs = [&](int c, int b, float(&o)[32]) {
       cuda::fence_operands(o);
       arrive(&s_empty[b]);
       const Gates* gt = gates(c % kStages);
@@ -278,6 +278,9 @@ __global__ void __launch_bounds__(512, 1)
         o[4 * j + 2] *= f1;
         o[4 * j + 3] *= f1;
       }
+    };
+    // ... + P_g V_d,b (SS, P_g [s][t] from the aux slot, the published V_dᵀ [v][t]).
+    const auto issue_pv = [&](int c, int b, float(&o)[32]) {
       cuda::mbar_wait(&vd_full[b], c & 1);
       const unsigned char* pg = smem + kL.aux + (c & 1) * 2 * kBox + kBox;
       const unsigned char* vd = smem + kL.vd + b * kBox;
@@ -288,7 +291,7 @@ __global__ void __launch_bounds__(512, 1)
                                        cuda::k_major_sw128(vd, q, kBox), 1);
       cuda::wgmma_commit();
     };
-    // ... once landed, V_dᵀ's slot released and O ([s][v], the o map's box) staged.
+    // Once P_g V_d,b has landed, V_dᵀ's slot released and O ([s][v], the o map's box) staged.
     const auto stage_o = [&](int c, int b, float(&o)[32]) {
       cuda::fence_operands(o);
       arrive(&vd_empty[b]);
@@ -312,27 +315,32 @@ __global__ void __launch_bounds__(512, 1)
       cuda::wgmma_wait<0>();
       mask(0, pacc);
     }
-    // Groups in flight, oldest first, in each step's comment. Past the last chunk one Q Kᵀ and
+    // Groups in flight, oldest first, in each step's comment. Chunk c's Q S comes first and its
+    // stage is released before the aux waits for anything of chunk c + 1: the stage of chunk
+    // c + 2 then loads while the chains finish chunk c, and the aux's wait for chunk c + 1's
+    // inputs overlaps the chains' step instead of adding a load to every step (the load starts
+    // once both chains release the stage two chunks back). Past the last chunk one Q Kᵀ and
     // mask more run on a stale stage, unused: a branch around them would leave different groups
     // in flight on the two paths, and ptxas serialises wgmma then.
     for (int c = 0; c < n; ++c) {
       float o0[32], o1[32];
       const int s1 = (c + 1) % kStages;
-      if (c + 1 < n) cuda::mbar_wait(&full[s1], ((c + 1) / kStages) & 1);
-      issue_qk(s1, pacc);  // QKᵀ(c + 1)
-      issue_qs(c, 0, o0);  // QKᵀ(c + 1), QS0
-      cuda::wgmma_wait<1>();
-      mask(c + 1, pacc);   // under QS0
+      issue_qs(c, 0, o0);  // QS0
       issue_qs(c, 1, o1);  // QS0, QS1
+      if (c + 1 < n) cuda::mbar_wait(&full[s1], ((c + 1) / kStages) & 1);
+      issue_qk(s1, pacc);  // QS0, QS1, QKᵀ(c + 1)
       cuda::wgmma_wait<1>();
-      issue_pv(c, 0, o0);  // QS1, PV0
-      cuda::wgmma_wait<1>();
+      finish_qs(c, 0, o0);  // QKᵀ(c + 1)
+      finish_qs(c, 1, o1);
+      arrive(&empty[c % kStages]);  // Q and the gates of chunk c are read (A_r by mask(c))
+      cuda::wgmma_wait<0>();
+      mask(c + 1, pacc);
+      issue_pv(c, 0, o0);  // PV0
       issue_pv(c, 1, o1);  // PV0, PV1
       cuda::wgmma_wait<1>();
       stage_o(c, 0, o0);  // PV1
       cuda::wgmma_wait<0>();
       stage_o(c, 1, o1);
-      arrive(&empty[c % kStages]);  // Q, A_r and the gates of chunk c are read
     }
     return;
   }
