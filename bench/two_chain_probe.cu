@@ -342,16 +342,8 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
   float st[64];
 #pragma unroll
   for (int i = 0; i < 64; ++i) st[i] = 0.01f * ((i * 7 + lane) % 5);
-  // Column factors of this thread's columns t = 8j + 2·t4 + e, read where they are used (as the
-  // real kernel reads its gate stage): registers held across the chunk would not fit 168.
-  const auto column_factors = [&](const float* factor, float(&out)[16]) {
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const float2 f = *reinterpret_cast<const float2*>(factor + 8 * j + 2 * t4);
-      out[2 * j] = f.x;
-      out[2 * j + 1] = f.y;
-    }
-  };
+  // Column factors are read where they are used (as the real kernel reads its gate stage):
+  // registers held across the chunk would not fit 168.
   const long long t0 = clock64();
   for (int c = 0; c < nchunks; ++c) {
     const int slot = c & 1;
@@ -377,19 +369,11 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     for (int q = 0; q < 4; ++q)
       cuda::ldmatrix_x4_trans(vt[q], smem + kV + b * kBox + x4t_at(16 * q, 16 * warp, lane));
     float ecol[16];
-    column_factors(fac_e, ecol);
+    fw::column_factors(fac_e, t4, ecol);
     cuda::wgmma_wait<0>();
     cuda::fence_operands(u);
     unsigned aw[4][4];
-#pragma unroll
-    for (int q = 0; q < 4; ++q)
-#pragma unroll
-      for (int m = 0; m < 4; ++m) {
-        const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
-        float v0, v1;
-        cuda::unpack2<T>(vt[q][m], v0, v1);
-        aw[q][m] = cuda::pack2<T>(v0 - u[idx] * ecol[2 * j], v1 - u[idx + 1] * ecol[2 * j + 1]);
-      }
+    fw::form_w<true, T, T>(vt, u, ecol, 64, t4, aw);
     cuda::mbar_wait(&ag_full[slot], (c >> 1) & 1);
     float vd[32];
     cuda::wgmma_fence();
@@ -404,7 +388,7 @@ __global__ void __launch_bounds__(128 * (2 + kChains), 1)
     cuda::fence_operands(vd);
     arrive(&ag_empty[slot]);
     float gam[16];
-    column_factors(fac_gam, gam);
+    fw::column_factors(fac_gam, t4, gam);
     unsigned avg[4][4], avd[4][4];
 #pragma unroll
     for (int q = 0; q < 4; ++q)

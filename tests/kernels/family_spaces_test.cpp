@@ -143,7 +143,26 @@ TEST(FusedFwd, SpaceDeclarationOfBothVariants) {
   EXPECT_THROW(gdn::fused_wgmma_operand_types(wg, DType::kBF16), UserError);
   const auto& wgs = gdn::fused_fwd_wgmma_space();
   EXPECT_EQ(wgs.label(wgs.default_point), "c64.bv64.s3.f2");
-  EXPECT_EQ(wgs.enumerate(&h100).size(), 6u);  // s {2, 3} x f {1, 2, 0}
+  // bv64: s {2, 3} x f {1, 2, 0}; bv128 (two chains a CTA): s2 (three stages do not fit) x f {2, 0}
+  // (no converter warps for f1).
+  EXPECT_EQ(wgs.enumerate(&h100).size(), 8u);
+  FusedFwdConfig two = wg;
+  two.block_v = 128;
+  two.stages = 2;
+  two.fp16_operands = gdn::kFp16OperandsIntermediates;
+  EXPECT_TRUE(gdn::FusedFwdWgmmaFamily::buildable(two, h100));
+  EXPECT_EQ(gdn::fused_fwd_spec(two, DType::kBF16, DType::kF32).name_expression,
+            "qla::gdn::fused_fwd_wgmma_2c_kernel<2, __nv_bfloat16, __half, float>");
+  EXPECT_EQ(gdn::fused_fwd_shape(two, 1, 8).block[0], 512u);
+  EXPECT_EQ(gdn::fused_fwd_shape(two, 1, 8).grid[0], 8u) << "one CTA a (sequence, head)";
+  two.fp16_operands = gdn::kFp16OperandsNone;
+  EXPECT_EQ(gdn::fused_fwd_spec(two, DType::kF16, DType::kF32).name_expression,
+            "qla::gdn::fused_fwd_wgmma_2c_kernel<2, __half, __half, float>");
+  two.stages = 3;
+  EXPECT_FALSE(gdn::FusedFwdWgmmaFamily::buildable(two, h100)) << "three stages fit no sm_90 block";
+  two.stages = 2;
+  two.fp16_operands = gdn::kFp16OperandsAll;
+  EXPECT_FALSE(gdn::FusedFwdWgmmaFamily::buildable(two, h100));
   EXPECT_TRUE(wgs.enumerate(&a100).empty());
   EXPECT_EQ(gdn::state_pass_wgmma_space().enumerate(&h100).size(), 6u);
   gdn::Problem p;

@@ -211,11 +211,23 @@ TEST(FusedForwardRules, UntunedOpRunsTheWgmmaVariantWhereTheTargetHasIt) {
   EXPECT_STREQ(gdn::untuned_chunk_fwd_family(h100), "gdn.fused_fwd_wgmma");
   EXPECT_STREQ(gdn::untuned_chunk_fwd_family(h100, 32), "gdn.fused_fwd_ws");  // wgmma: C = 64 only
   EXPECT_STREQ(gdn::untuned_chunk_fwd_family(a100), "gdn.fused_fwd");
-  // The wgmma variant has no bv128: the BV rule leaves its default.
-  EXPECT_EQ(gdn::fused_fwd_config("gdn.fused_fwd_wgmma",
-                                  gdn::untuned_fused_point("gdn.fused_fwd_wgmma", p, h100))
-                .block_v,
-            64);
+  // The wgmma variant's bv128 (two chains a CTA) does not fit its default's three-stage ring: the
+  // BV rule's 128 takes the two-stage ring, the rest of the default stays.
+  const auto wgmma = gdn::fused_fwd_config(
+      "gdn.fused_fwd_wgmma", gdn::untuned_fused_point("gdn.fused_fwd_wgmma", p, h100));
+  EXPECT_EQ(wgmma.block_v, 128);
+  EXPECT_EQ(wgmma.stages, 2);
+  EXPECT_EQ(wgmma.fp16_operands, gdn::FusedFwdWgmmaFamily::kDefault.fp16_operands);
+  EXPECT_TRUE(gdn::fused_fwd_wgmma_space().is_buildable(wgmma.to_point(), h100));
+  // One sequence of 2/8 without CP: 8 CTAs a V-slice, the rule's 32 is not on the axis: the
+  // default, three stages and all.
+  gdn::Problem short_one = p;
+  short_one.tokens = 2048;
+  short_one.cu_seqlens = {0, 2048};
+  const auto one = gdn::fused_fwd_config(
+      "gdn.fused_fwd_wgmma", gdn::untuned_fused_point("gdn.fused_fwd_wgmma", short_one, h100));
+  EXPECT_EQ(one.block_v, gdn::FusedFwdWgmmaFamily::kDefault.block_v);
+  EXPECT_EQ(one.stages, gdn::FusedFwdWgmmaFamily::kDefault.stages);
   const auto on_h100 = gdn::fused_fwd_config("gdn.fused_fwd_ws",
                                              gdn::untuned_fused_point("gdn.fused_fwd_ws", p, h100));
   const auto on_a100 =
@@ -223,7 +235,8 @@ TEST(FusedForwardRules, UntunedOpRunsTheWgmmaVariantWhereTheTargetHasIt) {
   EXPECT_EQ(on_h100.reg_split, gdn::FusedFwdWsFamily::kDefault.reg_split);
   EXPECT_EQ(on_a100.reg_split, 0);
   // The BV rule still applies (CP on: 32 pieces x 8 heads fill the card → 128); on the A100 bv128
-  // at two stages needs 181 KB of its 163 KB, so the default's bv64 stays.
+  // at two stages needs 181 KB of its 163 KB, and one stage overlaps no load: the default's bv64
+  // stays.
   EXPECT_EQ(on_h100.block_v, 128);
   EXPECT_EQ(on_a100.block_v, 64);
   const gdn::FusedFwdConfig d{};

@@ -87,6 +87,67 @@ __device__ __forceinline__ int x4_col(int c0, int lane) { return c0 + (lane / 16
 __device__ __forceinline__ int x4t_row(int r0, int lane) { return r0 + lane % 8 + (lane / 16) * 8; }
 __device__ __forceinline__ int x4t_col(int c0, int lane) { return c0 + ((lane / 8) % 2) * 8; }
 
+/// A gate stage's factors of this thread's columns t = 8j + 2·t4 + e (tokens of the chunk), at
+/// out[2j + e].
+__device__ __forceinline__ void column_factors(const float* factor, int t4, float (&out)[16]) {
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    const float2 f = *reinterpret_cast<const float2*>(factor + 8 * j + 2 * t4);
+    out[2 * j] = f.x;
+    out[2 * j + 1] = f.y;
+  }
+}
+
+/// Wᵀ = Vᵀ − Uᵀ ⊙ e^{g_t} as V_d's A operand (TM), from the V tile's fragments (TIn) and U's
+/// accumulator. Columns past the valid rows are 0 (U there reads stale K rows): selects only where
+/// kFull is false, so a full chunk has none on the chain.
+template <bool kFull, class TIn, class TM>
+__device__ __forceinline__ void form_w(const unsigned (&vt)[4][4], const float (&u)[32],
+                                       const float (&ecol)[16], int rows, int t4,
+                                       unsigned (&aw)[4][4]) {
+#pragma unroll
+  for (int q = 0; q < 4; ++q)
+#pragma unroll
+    for (int m = 0; m < 4; ++m) {
+      const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
+      float v0, v1;
+      cuda::unpack2<TIn>(vt[q][m], v0, v1);
+      const int tc = 8 * j + 2 * t4;
+      const float w0 = v0 - u[idx] * ecol[2 * j];
+      const float w1 = v1 - u[idx + 1] * ecol[2 * j + 1];
+      aw[q][m] = cuda::pack2<TM>(kFull || tc < rows ? w0 : 0.f, kFull || tc + 1 < rows ? w1 : 0.f);
+    }
+}
+
+/// This thread's part of a 64-column Sᵀ accumulator into an fp32 [K][V] state whose slice starts at
+/// `out` (rows v_row and v_row + 8 of the slice).
+__device__ __forceinline__ void store_state_slice(const float (&st)[64], float* out, int v_row,
+                                                  int t4) {
+#pragma unroll
+  for (int j = 0; j < 16; ++j)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int k = 8 * j + 2 * t4 + e;
+      out[k * kD + v_row] = st[4 * j + e];
+      out[k * kD + v_row + 8] = st[4 * j + 2 + e];
+    }
+}
+
+/// The last sequence's CTA of a head: o's padding rows after cu_seqlens[N] are zero in columns
+/// v0 .. v0 + 63 (128 threads, this one `tid`).
+template <class TIn>
+__device__ __forceinline__ void zero_padding_rows(const FusedFwdParams& p, int head, int v0,
+                                                  int tid) {
+  const long long pad0 = p.seq.cu_seqlens[p.seq.num_sequences];
+  TIn* obase = static_cast<TIn*>(p.o.data);
+  for (long long i = tid; i < (p.seq.total_tokens - pad0) * (kBV / 8); i += 128) {
+    const long long f = pad0 + i / (kBV / 8);
+    const int part = static_cast<int>(i % (kBV / 8));
+    *reinterpret_cast<uint4*>(obase + cuda::token_offset(p.o, f, head, p.seq.tokens_per_row) + v0 +
+                              part * 8) = make_uint4(0u, 0u, 0u, 0u);
+  }
+}
+
 }  // namespace fused_wgmma
 
 /// kStages: input ring depth (2 or 3); TIn: q/k/v dtype; T: the operand type of the products that
@@ -478,15 +539,6 @@ __global__ void __launch_bounds__(384, 1)
       cuda::wgmma_commit();
     }
 
-    // Column factors of this thread's columns t = 8j + 2·t4 + e (tokens of the chunk), and Vᵀ.
-    const auto column_factors = [&](const float* factor, float(&out)[16]) {
-#pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        const float2 f = *reinterpret_cast<const float2*>(factor + 8 * j + 2 * t4);
-        out[2 * j] = f.x;
-        out[2 * j + 1] = f.y;
-      }
-    };
     // The state's decay, e^{g_L}, while U and O₁ run: Sᵀ is read only through its packed copy
     // until the update, so the 64 multiplies leave the chain (they sat between V_d and the update).
     {
@@ -496,7 +548,7 @@ __global__ void __launch_bounds__(384, 1)
     }
     const int rows = gt->rows;
     float ecol[16];
-    column_factors(gt->e, ecol);
+    column_factors(gt->e, t4, ecol);
     unsigned vt[4][4] = {};  // an M slice evolves with v = 0 (its v tile is never loaded)
     if (!m_slice) {
 #pragma unroll
@@ -512,27 +564,10 @@ __global__ void __launch_bounds__(384, 1)
       cuda::wgmma_wait<1>();  // U done (O₁ may run on)
     cuda::fence_operands(u);
     unsigned aw[4][4];
-    // Columns past the valid rows are 0 (U there reads stale K rows): selects only in a partial
-    // chunk, so a full one (the uniform branch) has none on the chain.
-    const auto form_w = [&](auto full) {
-#pragma unroll
-      for (int q = 0; q < 4; ++q)
-#pragma unroll
-        for (int m = 0; m < 4; ++m) {
-          const int j = 2 * q + m / 2, idx = 8 * q + 2 * m;
-          float v0, v1;
-          cuda::unpack2<TIn>(vt[q][m], v0, v1);
-          const int tc = 8 * j + 2 * t4;
-          const float w0 = v0 - u[idx] * ecol[2 * j];
-          const float w1 = v1 - u[idx + 1] * ecol[2 * j + 1];
-          aw[q][m] = cuda::pack2<TM>(decltype(full)::value || tc < rows ? w0 : 0.f,
-                                     decltype(full)::value || tc + 1 < rows ? w1 : 0.f);
-        }
-    };
-    if (rows == kC)
-      form_w(cuda::BoolConstant<true>{});
+    if (rows == kC)  // the uniform branch: a full chunk has no selects on the chain
+      form_w<true, TIn, TM>(vt, u, ecol, rows, t4, aw);
     else
-      form_w(cuda::BoolConstant<false>{});
+      form_w<false, TIn, TM>(vt, u, ecol, rows, t4, aw);
     probe.mark(Ph::kStateW);
 
     cuda::mbar_wait(&aux_full[slot], (c >> 1) & 1);
@@ -551,7 +586,7 @@ __global__ void __launch_bounds__(384, 1)
       if (c > 0) stage_o(c - 1);
     }
     float gam[16];
-    column_factors(gt->gam, gam);
+    column_factors(gt->gam, t4, gam);
     if constexpr (!kStateOnly) {
       cuda::wgmma_wait<1>();  // O₁ done
       cuda::fence_operands(o);
@@ -628,15 +663,8 @@ __global__ void __launch_bounds__(384, 1)
 
   // This thread's part of Sᵀ into row `row` (a sequence or piece) of a [rows, H_v, K, V] state.
   const auto store_state = [&](float* base, int row) {
-    float* out = base + (static_cast<long long>(row) * p.heads_v + t.head) * kD * kD + t.v0;
-#pragma unroll
-    for (int j = 0; j < 16; ++j)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int k = 8 * j + 2 * t4 + e;
-        out[k * kD + v_row] = st[4 * j + e];
-        out[k * kD + v_row + 8] = st[4 * j + 2 + e];
-      }
+    store_state_slice(
+        st, base + (static_cast<long long>(row) * p.heads_v + t.head) * kD * kD + t.v0, v_row, t4);
   };
   if constexpr (kStateOnly) {  // the slice of S or M; nothing else
     store_state(m_slice ? pw.m : p.ht, t.seq);
@@ -644,16 +672,7 @@ __global__ void __launch_bounds__(384, 1)
   }
   const int ht_row = p.ht ? (p.ht_index ? p.ht_index[t.seq] : t.seq) : -1;
   if (ht_row >= 0) store_state(p.ht, ht_row);
-  if (t.seq == p.seq.num_sequences - 1) {  // zero the padding rows after cu_seqlens[N]
-    const long long pad0 = p.seq.cu_seqlens[p.seq.num_sequences];
-    TIn* obase = static_cast<TIn*>(p.o.data);
-    for (long long i = tid; i < (p.seq.total_tokens - pad0) * (kBV / 8); i += 128) {
-      const long long f = pad0 + i / (kBV / 8);
-      const int part = static_cast<int>(i % (kBV / 8));
-      *reinterpret_cast<uint4*>(obase + cuda::token_offset(p.o, f, t.head, tpr) + t.v0 + part * 8) =
-          make_uint4(0u, 0u, 0u, 0u);
-    }
-  }
+  if (t.seq == p.seq.num_sequences - 1) zero_padding_rows<TIn>(p, t.head, t.v0, tid);
 }
 
 }  // namespace qla::gdn

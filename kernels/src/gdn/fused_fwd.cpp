@@ -108,7 +108,9 @@ const SpaceDecl* fused_fwd_family_space(const std::string& kernel) {
 }
 
 std::size_t fused_fwd_smem_bytes(const FusedFwdConfig& c) {
-  if (c.wgmma != 0) return static_cast<std::size_t>(fused_wgmma_layout(c.stages).bytes);
+  if (c.wgmma != 0)
+    return static_cast<std::size_t>(c.block_v == 128 ? fused_wgmma_2c_layout(c.stages).bytes
+                                                     : fused_wgmma_layout(c.stages).bytes);
   if (c.reg_split != 0)
     return static_cast<std::size_t>(fused_fwd_ws_layout(c.chunk, c.block_v, c.stages).bytes);
   return static_cast<std::size_t>(
@@ -129,6 +131,16 @@ std::string fused_wgmma_operand_types(const FusedFwdConfig& c, DType qkv) {
 cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta) {
   const std::string types =
       detail::qkv_type_name(qkv) + ", " + detail::beta_type_name(qkv, beta) + ">";
+  if (c.wgmma != 0 && c.block_v == 128) {
+    // Two chains a CTA: the input type, and TM for the products of intermediates (f1, which
+    // converts the inputs, does not build there: FusedFwdWgmmaFamily::buildable).
+    const std::string input = detail::qkv_type_name(qkv);
+    const std::string tm = c.fp16_operands == kFp16OperandsNone ? input : "__half";
+    return {"gdn/fused_fwd_wgmma_2c.cuh",
+            "qla::gdn::fused_fwd_wgmma_2c_kernel<" + std::to_string(c.stages) + ", " + input +
+                ", " + tm + ", " + detail::beta_type_name(qkv, beta) + ">",
+            cuda::params_layout<FusedFwdWgmmaParams>()};
+  }
   if (c.wgmma != 0) {
     return {"gdn/fused_fwd_wgmma.cuh",
             "qla::gdn::fused_fwd_wgmma_kernel<" + std::to_string(c.stages) + ", " +
@@ -151,7 +163,7 @@ cuda::KernelSpec fused_fwd_spec(const FusedFwdConfig& c, DType qkv, DType beta) 
 cuda::LaunchShape fused_fwd_shape(const FusedFwdConfig& c, int num_sequences, int heads_v) {
   cuda::LaunchShape s;
   s.grid = {static_cast<unsigned>(kFusedHeadDim / c.block_v * heads_v * num_sequences), 1, 1};
-  s.block = {static_cast<unsigned>(c.wgmma != 0       ? 384
+  s.block = {static_cast<unsigned>(c.wgmma != 0       ? (c.block_v == 128 ? 512 : 384)
                                    : c.reg_split != 0 ? fused_ws_threads(c.warps)
                                                       : 32 * c.warps),
              1, 1};

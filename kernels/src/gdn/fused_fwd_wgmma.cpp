@@ -8,6 +8,7 @@ namespace qla::gdn {
 
 bool FusedFwdWgmmaFamily::buildable(const Config& c, const ArchInfo& arch) {
   return c.wgmma == 1 && c.reg_split == 0 && arch.has_wgmma() && arch.has_setmaxnreg() &&
+         (c.block_v == 64 || c.fp16_operands != kFp16OperandsAll) &&
          fused_fwd_smem_bytes(c) <= static_cast<std::size_t>(arch.smem_per_block_optin);
 }
 

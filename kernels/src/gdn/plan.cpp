@@ -221,18 +221,34 @@ std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, long lo
 }
 
 // The family's default at its untuned BV: the V-split rule for the CTAs per V-slice the plan
-// launches, where that point still builds.
+// launches, where that point still builds; a wider slice whose shared memory does not fit the
+// default's input ring takes the deepest ring that does and still overlaps a load with a chunk
+// (two stages or more), else the default stays.
 Point with_untuned_block_v(const SpaceDecl& space, Point fused, const Problem& problem,
                            int cp_pieces, const ArchInfo& arch) {
   const long long sequences = cp_pieces > 0 ? cp_pieces : problem.num_sequences();
   const int bv = fused_block_v_heuristic(sequences * problem.h_v, arch.sm_count);
-  const auto axis = std::find_if(space.axes.begin(), space.axes.end(),
-                                 [](const Axis& a) { return a.name == "block_v"; });
+  const auto axis_named = [&](std::string_view name) {
+    return std::find_if(space.axes.begin(), space.axes.end(),
+                        [&](const Axis& a) { return a.name == name; });
+  };
+  const auto axis = axis_named("block_v");
   if (axis == space.axes.end() ||
       std::find(axis->values.begin(), axis->values.end(), bv) == axis->values.end())
     return fused;  // the family has no such V-slice width: its default stays
   const Point ruled = with_value(space, fused, "block_v", bv);
-  return space.is_buildable(ruled, arch) ? ruled : fused;
+  if (space.is_buildable(ruled, arch)) return ruled;
+  const auto stages = axis_named("stages");
+  if (stages == space.axes.end()) return fused;
+  std::vector<int> shallower;
+  for (int s : stages->values)
+    if (s >= 2 && s < value_of(space, ruled, "stages")) shallower.push_back(s);
+  std::sort(shallower.rbegin(), shallower.rend());
+  for (int s : shallower) {
+    const Point fits = with_value(space, ruled, "stages", s);
+    if (space.is_buildable(fits, arch)) return fits;
+  }
+  return fused;
 }
 
 // The chunk size the configs ask for before the chunk forward is chosen (PlanOptions'

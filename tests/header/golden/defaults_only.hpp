@@ -9,7 +9,7 @@
 // kernel gdn.fwd_plan: space bb43aa9b66dde6ca, no tuned rows (default c64.cp2.pc0.th10.v0.sv0)
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, no tuned rows (default c64.bv64.s2.w8.sm0)
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, no tuned rows (default c64.bv64.s2.w8.rs40)
-// kernel gdn.fused_fwd_wgmma: space 24b95224378f214b, no tuned rows (default c64.bv64.s3.f2)
+// kernel gdn.fused_fwd_wgmma: space 416139be4ef03686, no tuned rows (default c64.bv64.s3.f2)
 // kernel gdn.kkt_solve: space 8c98762921dd64f0, no tuned rows (default c64.b16.w4.vh0.cs0)
 // kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, no tuned rows (default hbv32.hw8.obv128)

@@ -11,7 +11,7 @@
 // kernel gdn.fwd_plan: space bb43aa9b66dde6ca, source fixture-src-1, 2 rows
 // kernel gdn.fused_fwd: space 2f7aadd5c03f90ce, source fixture-src-1, 4 rows
 // kernel gdn.fused_fwd_ws: space 370c0b5261d8e782, source fixture-src-1, 1 row
-// kernel gdn.fused_fwd_wgmma: space 24b95224378f214b, no tuned rows (default c64.bv64.s3.f2)
+// kernel gdn.fused_fwd_wgmma: space 416139be4ef03686, no tuned rows (default c64.bv64.s3.f2)
 // kernel gdn.kkt_solve: space 8c98762921dd64f0, source fixture-src-1, 1 row
 // kernel gdn.state_pass: space 8a737e41a4ea80fe, no tuned rows (default c64.s2.w8.bv64)
 // kernel gdn.unfused: space fb0feaf65f1e0390, source fixture-src-1, 1 row

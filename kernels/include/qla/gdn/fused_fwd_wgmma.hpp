@@ -13,8 +13,11 @@
 
 namespace qla::gdn {
 
-inline constexpr int kFusedWgmmaChunkValues[] = {64};     ///< C, tokens
-inline constexpr int kFusedWgmmaBlockVValues[] = {64};    ///< BV: one state warpgroup
+inline constexpr int kFusedWgmmaChunkValues[] = {64};  ///< C, tokens
+/// BV: 64 one chain a CTA (fused_fwd_wgmma_kernel), 128 two chains (fused_fwd_wgmma_2c_kernel).
+inline constexpr int kFusedWgmmaBlockVValues[] = {64, 128};
+/// The CP state pass's BV: one chain (it has no two-chain form).
+inline constexpr int kStatePassWgmmaBlockVValues[] = {64};
 inline constexpr int kFusedWgmmaStagesValues[] = {2, 3};  ///< TMA input ring depth
 /// FusedFwdConfig::fp16_operands, the most accurate first (o error against the float64 reference
 /// on bf16 inputs ~1.8e-3, ~3e-3, ~4.3e-3): a tie the untuned point is not in goes to the lowest
@@ -37,8 +40,11 @@ struct FusedFwdWgmmaFamily {
            "products of intermediates only (V_d = W A_g, O2 = V_d P_g), 0 none (the input dtype)"),
   };
   static constexpr Config kDefault = {64, 64, 3, 8, 0, 0, 1, kFp16OperandsIntermediates};
-  static constexpr Config kAot[] = {kDefault};
-  /// A target with wgmma and setmaxnreg; shared memory within its opt-in limit.
+  /// The default, and the untuned op's two-chain point (the V-split rule's 128 columns at the
+  /// two-stage ring that fits them).
+  static constexpr Config kAot[] = {kDefault, {64, 128, 2, 8, 0, 0, 1, kFp16OperandsIntermediates}};
+  /// A target with wgmma and setmaxnreg; shared memory within its opt-in limit (two chains: two
+  /// stages); two chains take no fp16 conversion of the inputs (f1: no converter warps).
   static bool buildable(const Config& c, const ArchInfo& arch);
   /// bf16 and fp16 q/k/v, fp32 β.
   static std::vector<cuda::KernelSpec> specs(const Config& c);

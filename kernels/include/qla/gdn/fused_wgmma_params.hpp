@@ -98,4 +98,42 @@ QLA_HOST_DEVICE constexpr FusedWgmmaLayout fused_wgmma_layout(int stages) {
   return l;
 }
 
+/// Shared memory of fused_fwd_wgmma_2c_kernel (two chains a CTA, 128 value columns), offsets from
+/// a 1024-byte aligned base: per input stage seven SW128 boxes (q and k two each, the two V-slices,
+/// A_r) and the chunk's gates; the aux ring of two slots of A_g and P_g; one slot a chain of the
+/// published Sᵀ (two boxes: 64 value rows × 128 keys) and of the published V_dᵀ (one box); one O
+/// staging box a chain; the mbarriers. Two stages take 212 KiB; three do not fit an sm_90 block.
+struct FusedWgmma2cLayout {
+  static constexpr int kBox = FusedWgmmaLayout::kBox;
+  int stage_bytes;  ///< q, k, v (two boxes), a of one stage
+  int q, k, v, a;   ///< offsets inside a stage (chain b's V-slice at v + b · kBox)
+  int aux;          ///< aux ring: slot i at aux + i · 2 · kBox (A_g, P_g)
+  int s;            ///< published Sᵀ of chain b at s + b · 2 · kBox
+  int vd;           ///< published V_dᵀ of chain b at vd + b · kBox
+  int o;            ///< O staging of chain b at o + b · kBox
+  int gates;        ///< per stage, as FusedWgmmaLayout's
+  /// mbarriers: full, empty [stages]; aux full, aux empty [2]; S full, S empty, V_d full, V_d
+  /// empty, O full, O empty [2 chains]
+  int bars;
+  int bytes;  ///< total, plus 1024 for the base alignment
+};
+
+QLA_HOST_DEVICE constexpr FusedWgmma2cLayout fused_wgmma_2c_layout(int stages) {
+  constexpr int kBox = FusedWgmma2cLayout::kBox;
+  FusedWgmma2cLayout l{};
+  l.q = 0;
+  l.k = 2 * kBox;
+  l.v = 4 * kBox;
+  l.a = 6 * kBox;
+  l.stage_bytes = 7 * kBox;
+  l.aux = stages * l.stage_bytes;
+  l.s = l.aux + 2 * 2 * kBox;
+  l.vd = l.s + 2 * 2 * kBox;
+  l.o = l.vd + 2 * kBox;
+  l.gates = l.o + 2 * kBox;
+  l.bars = l.gates + stages * kFusedWgmmaGateBytes;
+  l.bytes = l.bars + (2 * stages + 2 * 2 + 6 * 2) * 8 + 1024;
+  return l;
+}
+
 }  // namespace qla::gdn

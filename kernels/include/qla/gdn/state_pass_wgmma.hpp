@@ -24,7 +24,7 @@ struct StatePassWgmmaFamily {
   static constexpr const char* kVariant = "wgmma";
   static constexpr AxisDecl<Config> kAxes[] = {
       axis("chunk", "c", &Config::chunk, kFusedWgmmaChunkValues, "tokens per chunk C"),
-      axis("block_v", "bv", &Config::block_v, kFusedWgmmaBlockVValues, "state columns per CTA"),
+      axis("block_v", "bv", &Config::block_v, kStatePassWgmmaBlockVValues, "state columns per CTA"),
       axis("stages", "s", &Config::stages, kFusedWgmmaStagesValues, "TMA input ring depth"),
       axis("fp16_operands", "f", &Config::fp16_operands, kFusedWgmmaFp16Values,
            "fp16 GEMM operands: 1 every product (bf16 inputs converted in shared memory), 2 the "
