@@ -45,21 +45,28 @@
 # default headline), QLA_BENCH_SEQS (sequence sets: headline, all (FlashQLA's 19) or names like 1x4096,2048x4;
 # default headline) and QLA_BENCH_MODES (graph, cold or graph,cold; default graph): what fits one 10-minute call.
 # All three benches on the 20 headline shapes take four calls: QLA_BENCH_HEADS=2x8,4x16, then 8x32, 16x32, 16x64.
-# Several steps name one call: `scripts/gpu-session.sh tests tune` (see below).
+# Several steps name one call: `scripts/gpu-session.sh tests tune`, or `tune bench` to bench what the tune
+# finished (see below).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 OUT=${OUT:-/tmp/qla-out}
 mkdir -p "$OUT"
 # Several steps in one call (e.g. `gpu-session.sh tests tune`): each runs into $OUT/<step>, in order, whatever
-# the one before returned; then all of them go into $OUT/steps.tar.xz (the device tool brings back at most 8
-# files), beside copies of what the results take: the tuned store, the bench documents, the validation record,
-# the A/B table and the chunk-step record.
+# the one before returned; the steps after a tune (bench, ab) read the store it tuned. Then all of them go into
+# $OUT/steps.tar.xz (the device tool brings back at most 8 files), beside copies of what the results take: the
+# tuned store, the bench documents, the validation record, the A/B table and the chunk-step record.
 if (( $# > 1 )); then
   rc=0
   for step in "$@"; do
     echo "== $step (at ${SECONDS} s)"
     OUT=$OUT/$step "$0" "$step" || rc=$?
     unset QLA_BUNDLE_TAR QLA_KERNEL_CACHE_TAR  # unpacked by the first step
+    if [[ $step == tune ]]; then  # this copy of the tree's results/ takes the tuned store
+      st=${QLA_STORE:-nvidia-h200.sqlite}
+      if [[ -f $OUT/tune/$st ]]; then cp "$OUT/tune/$st" "results/$st" && rm -f "results/$st.xz"
+      elif [[ -f $OUT/tune/$st.xz ]]; then xz -dc "$OUT/tune/$st.xz" > "results/$st" && rm -f "results/$st.xz"
+      fi
+    fi
   done
   (cd "$OUT" && tar -cJf steps.tar.xz "$@" &&
     for f in tune/"${QLA_STORE:-nvidia-h200.sqlite}" tune/"${QLA_STORE:-nvidia-h200.sqlite}".xz bench/bench_qla.json \
