@@ -240,9 +240,10 @@ Point with_untuned_block_v(const SpaceDecl& space, Point fused, const Problem& p
   if (space.is_buildable(ruled, arch)) return ruled;
   const auto stages = axis_named("stages");
   if (stages == space.axes.end()) return fused;
+  const int deepest = value_of(space, ruled, "stages");
   std::vector<int> shallower;
   for (int s : stages->values)
-    if (s >= 2 && s < value_of(space, ruled, "stages")) shallower.push_back(s);
+    if (s >= 2 && s < deepest) shallower.push_back(s);
   std::sort(shallower.rbegin(), shallower.rend());
   for (int s : shallower) {
     const Point fits = with_value(space, ruled, "stages", s);
