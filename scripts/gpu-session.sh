@@ -93,6 +93,9 @@ export QLA_GIT_COMMIT=${QLA_GIT_COMMIT:-$(cat "$B/GIT_COMMIT" 2>/dev/null)}
 # Tests built here bake in the build paths of their helper binaries; point those at the bundle.
 mkdir -p build/ci/bench && ln -sf "$B/bin/qla" build/ci/qla && ln -sf "$B/bin/bench_gdn_fwd" build/ci/bench/bench_gdn_fwd
 store=${QLA_STORE:-nvidia-h200.sqlite}
+# A store carried compressed (results/<store>.xz: a tune's larger store, or the committed one compressed to fit a
+# bench call's carry beside the peers) is what every step reads.
+if [[ ! -f results/$store && -f results/$store.xz ]]; then xz -dc "results/$store.xz" > "results/$store"; fi
 what=${1:-tests}
 # Variant i's letter (A, B, …) and its bundle tarball unpacked into build/ab_bundle_i (for ab and profile-ab).
 letter() { printf "\\x$(printf %x $((65 + $1)))"; }
