@@ -3,8 +3,10 @@
 (qla), fla.json and flashqla.json. A call directory holds what `scripts/gpu-session.sh bench` wrote there
 (bench_qla.json, bench_fla.json, bench_flashqla.json), for one group of heads; a headline run takes several calls.
 Rows of the results already there are kept only for the heads named by --keep-heads (shapes no call measured again);
-every other row comes from the calls. Each ratio in the report still compares rows of one call, because every call
-timed qla, FLA and FlashQLA on its own shapes; an implementation the calls did not run (QLA_BENCH_ONLY) loses its old
+every other row comes from the calls. A shape two calls measured is refused, unless --first-call-wins: then every
+document's rows of that shape come from the first call (in --calls order) that has it, e.g. a headline call of qla,
+FLA and FlashQLA before a call of qla and FlashQLA over all sequence sets of the same heads. Each ratio in the report
+still compares rows of one call, because every call timed qla, FLA and FlashQLA on its own shapes; an implementation the calls did not run (QLA_BENCH_ONLY) loses its old
 rows of the heads they measured, and its file when none stays. The method text of each document gets --note appended
 (say which calls, which commit, which rows were kept from where); the baselines' documents name the qla commit of the
 calls.
@@ -29,6 +31,10 @@ def row_key(row):
     return (row["name"], row.get("implementation", ""), row.get("mode", ""))
 
 
+def shape_key(row):
+    return (row["name"], row.get("mode", ""))
+
+
 def sort_key(row):
     return (row["h_v"], row["h_qk"], row["tokens"], len(row["seqlens"]), row.get("implementation", ""),
             row.get("mode", ""))
@@ -42,8 +48,9 @@ def load(path):
     return doc
 
 
-def merge(results, calls, keep_heads, note):
-    """Returns {file name: merged document} for the documents the calls have; raises SystemExit on conflicts."""
+def merge(results, calls, keep_heads, note, first_call_wins=False):
+    """Returns {file name: merged document} for the documents the calls have; raises SystemExit on conflicts
+    (with first_call_wins, a shape several calls measured comes from the first of them instead)."""
     qla_commit = None
     for call in calls:
         path = os.path.join(call, DOCS["bench.json"])
@@ -54,11 +61,20 @@ def merge(results, calls, keep_heads, note):
     call_docs = {name: [(call, load(os.path.join(call, source))) for call in calls
                         if os.path.exists(os.path.join(call, source))] for name, source in DOCS.items()}
     measured = {heads(r) for docs in call_docs.values() for _, doc in docs for r in doc.get("rows", [])}
+    owner = {}  # shape -> the first call that measured it, in any document
+    for call in calls:
+        for docs in call_docs.values():
+            for c, doc in docs:
+                if c == call:
+                    for r in doc.get("rows", []):
+                        owner.setdefault(shape_key(r), call)
     merged = {}
     for name, docs in call_docs.items():
         rows, seen = [], {}
         for call, doc in docs:
             for row in doc.get("rows", []):
+                if first_call_wins and owner[shape_key(row)] != call:
+                    continue
                 if row_key(row) in seen:
                     raise SystemExit(f"merge_results.py: {name}: {row['name']} is in both {seen[row_key(row)]} "
                                      f"and {call}")
@@ -155,6 +171,24 @@ def self_test():
         assert load(os.path.join(res, "bench.json"))["rows"] == qla["rows"]
         write(res, merge(res, [c], set(), ""))
         assert not os.path.exists(os.path.join(res, "fla.json"))
+        # --first-call-wins: a shape of two calls takes every document's rows from the first; the second call's
+        # other shapes stay, and a document the first call has for that shape never pairs with the second's.
+        d, e = os.path.join(tmp, "d"), os.path.join(tmp, "e")
+        put(os.path.join(d, "bench_qla.json"), doc([row(2, 8, 2048, "qla-tuned", 1)]))
+        put(os.path.join(d, "bench_fla.json"), doc([row(2, 8, 2048, ms=2)]))
+        put(os.path.join(d, "bench_flashqla.json"), doc([row(2, 8, 2048, ms=3)]))
+        put(os.path.join(e, "bench_qla.json"), doc([row(2, 8, 2048, "qla-tuned", 10), row(2, 8, 4096, "qla-tuned", 5)]))
+        put(os.path.join(e, "bench_flashqla.json"), doc([row(2, 8, 2048, ms=30), row(2, 8, 4096, ms=6)]))
+        m3 = merge(res, [d, e], set(), "", first_call_wins=True)
+        assert [(r["name"], r["ms"]) for r in m3["bench.json"]["rows"]] == [("2x8/2048", 1), ("2x8/4096", 5)]
+        assert [(r["name"], r["ms"]) for r in m3["flashqla.json"]["rows"]] == [("2x8/2048", 3), ("2x8/4096", 6)]
+        assert [r["ms"] for r in m3["fla.json"]["rows"]] == [2]
+        try:
+            merge(res, [d, e], set(), "")
+        except SystemExit:
+            pass
+        else:
+            raise AssertionError("a shape of two calls was merged without --first-call-wins")
     print("merge_results.py: self-test passed")
 
 
@@ -164,6 +198,8 @@ def main():
     ap.add_argument("--calls", nargs="+", default=[], help="folders of the calls' bench_*.json")
     ap.add_argument("--keep-heads", default="", help="comma list of QKxV heads whose rows stay, e.g. 4x16")
     ap.add_argument("--note", default="", help="appended to each document's method")
+    ap.add_argument("--first-call-wins", action="store_true",
+                    help="a shape several calls measured comes from the first of them (every document's rows)")
     ap.add_argument("--self-test", action="store_true")
     args = ap.parse_args()
     if args.self_test:
@@ -171,7 +207,8 @@ def main():
         return
     if not args.results or not args.calls:
         ap.error("--results and --calls are required")
-    merged = merge(args.results, args.calls, {h for h in args.keep_heads.split(",") if h}, args.note)
+    merged = merge(args.results, args.calls, {h for h in args.keep_heads.split(",") if h}, args.note,
+                   args.first_call_wins)
     if not merged:
         raise SystemExit("merge_results.py: no bench_*.json in " + " ".join(args.calls))
     write(args.results, merged)
