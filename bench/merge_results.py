@@ -6,10 +6,10 @@ Rows of the results already there are kept only for the heads named by --keep-he
 every other row comes from the calls. A shape two calls measured is refused, unless --first-call-wins: then every
 document's rows of that shape come from the first call (in --calls order) that has it, e.g. a headline call of qla,
 FLA and FlashQLA before a call of qla and FlashQLA over all sequence sets of the same heads. Each ratio in the report
-still compares rows of one call, because every call timed qla, FLA and FlashQLA on its own shapes; an implementation the calls did not run (QLA_BENCH_ONLY) loses its old
-rows of the heads they measured, and its file when none stays. The method text of each document gets --note appended
-(say which calls, which commit, which rows were kept from where); the baselines' documents name the qla commit of the
-calls.
+still compares rows of one call, because every call timed qla, FLA and FlashQLA on its own shapes; an implementation
+the calls did not run (QLA_BENCH_ONLY) loses its old rows of the heads they measured, and its file when none stays.
+The method text of each document gets --note appended (say which calls, which commit, which rows were kept from
+where); the baselines' documents name the qla commit of the calls.
 
     python3 bench/merge_results.py --results results/nvidia-h200 --calls out1 out2 out3 --keep-heads 4x16 \\
         --note "the 20 headline shapes from four device calls ..."
@@ -61,13 +61,13 @@ def merge(results, calls, keep_heads, note, first_call_wins=False):
     call_docs = {name: [(call, load(os.path.join(call, source))) for call in calls
                         if os.path.exists(os.path.join(call, source))] for name, source in DOCS.items()}
     measured = {heads(r) for docs in call_docs.values() for _, doc in docs for r in doc.get("rows", [])}
-    owner = {}  # shape -> the first call that measured it, in any document
-    for call in calls:
-        for docs in call_docs.values():
-            for c, doc in docs:
-                if c == call:
-                    for r in doc.get("rows", []):
-                        owner.setdefault(shape_key(r), call)
+    order = {call: i for i, call in enumerate(calls)}
+    owner = {}  # shape -> the first call (in --calls order) that measured it, in any document
+    for docs in call_docs.values():
+        for call, doc in docs:
+            for r in doc.get("rows", []):
+                if shape_key(r) not in owner or order[call] < order[owner[shape_key(r)]]:
+                    owner[shape_key(r)] = call
     merged = {}
     for name, docs in call_docs.items():
         rows, seen = [], {}
@@ -177,7 +177,8 @@ def self_test():
         put(os.path.join(d, "bench_qla.json"), doc([row(2, 8, 2048, "qla-tuned", 1)]))
         put(os.path.join(d, "bench_fla.json"), doc([row(2, 8, 2048, ms=2)]))
         put(os.path.join(d, "bench_flashqla.json"), doc([row(2, 8, 2048, ms=3)]))
-        put(os.path.join(e, "bench_qla.json"), doc([row(2, 8, 2048, "qla-tuned", 10), row(2, 8, 4096, "qla-tuned", 5)]))
+        put(os.path.join(e, "bench_qla.json"),
+            doc([row(2, 8, 2048, "qla-tuned", 10), row(2, 8, 4096, "qla-tuned", 5)]))
         put(os.path.join(e, "bench_flashqla.json"), doc([row(2, 8, 2048, ms=30), row(2, 8, 4096, ms=6)]))
         m3 = merge(res, [d, e], set(), "", first_call_wins=True)
         assert [(r["name"], r["ms"]) for r in m3["bench.json"]["rows"]] == [("2x8/2048", 1), ("2x8/4096", 5)]
