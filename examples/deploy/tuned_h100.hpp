@@ -17,7 +17,8 @@
 //
 // qla_tuned::select(problem, cc_major, cc_minor) follows qla::tuner::Lookup: the exact problem on the primary
 // device → the nearest tuned problem of the same (H_qk, H_v, K, V, dtype) class by
-// sqrt(Δlog2 tokens² + Δlog2 sequences²) → the same over the other devices of that compute capability →
+// sqrt(Δlog2 tokens² + Δlog2 sequences² + Δlog2 fill²), fill = tokens / (sequences x longest sequence)
+// → the same over the other devices of that compute capability →
 // the kernel's built-in default. Every row is static_asserted against its family's declared axes.
 //
 // Lines for qla_add_tuned_kernels (cmake/QlaDeploy.cmake): CUDA architectures, then the instantiations the
@@ -81,351 +82,351 @@ static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdDefault[0
 /// gdn.fused_fwd on sm_90: 173 rows.
 inline constexpr std::array<Row<5>, 173> kFusedFwdSm90 = {{
     // b1.t32768.h16x32.k128v128.bf16.h0 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3809.062 us (re-measured winner), 1.45x over the untuned op (5506.719 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "b1.t32768.h16x32.k128v128.bf16.h0"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3809.0619999999999, 5506.719000000001},
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "b1.t32768.h16x32.k128v128.bf16.h0"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3809.0619999999999, 5506.719000000001},
     // b1.t8192.h2x8.k128v128.bf16.h0 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w8.sm1 1089.135 us (re-measured winner), 1.06x over the untuned op (1157.120 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "b1.t8192.h2x8.k128v128.bf16.h0"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 1}, 1089.1350000000002, 1157.1199999999999},
+    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "b1.t8192.h2x8.k128v128.bf16.h0"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 1}, 1089.1350000000002, 1157.1199999999999},
     // varlen1.t16384.h16x16.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 1711.898 us (re-measured winner), untuned op not measured
-    {{16, 16, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x16.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1711.8980000000001, 0.0},
+    {{16, 16, 128, 128, qla::DType::kBF16, 16384, 1, 16384, "varlen1.t16384.h16x16.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1711.8980000000001, 0.0},
     // varlen1.t16384.h16x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 2998.575 us (re-measured winner), 0.99x over the untuned op (2975.087 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 2998.5750000000003, 2975.087},
+    {{16, 32, 128, 128, qla::DType::kBF16, 16384, 1, 16384, "varlen1.t16384.h16x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 2998.5750000000003, 2975.087},
     // varlen1.t16384.h16x48.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 3688.040 us (re-measured winner), 1.14x over the untuned op (4221.569 us)
-    {{16, 48, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x48.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 3688.04, 4221.5690000000004},
+    {{16, 48, 128, 128, qla::DType::kBF16, 16384, 1, 16384, "varlen1.t16384.h16x48.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 3688.04, 4221.5690000000004},
     // varlen1.t16384.h16x64.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3741.034 us (re-measured winner), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h16x64.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3741.0335000000005, 0.0},
+    {{16, 64, 128, 128, qla::DType::kBF16, 16384, 1, 16384, "varlen1.t16384.h16x64.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3741.0335000000005, 0.0},
     // varlen1.t16384.h2x8.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1859.676 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h2x8.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1859.6755000000001, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 16384, 1, 16384, "varlen1.t16384.h2x8.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1859.6755000000001, 0.0},
     // varlen1.t16384.h32x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 3009.453 us (re-measured winner), 0.99x over the untuned op (2986.413 us)
-    {{32, 32, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h32x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3009.4525000000003, 2986.413},
+    {{32, 32, 128, 128, qla::DType::kBF16, 16384, 1, 16384, "varlen1.t16384.h32x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3009.4525000000003, 2986.413},
     // varlen1.t16384.h4x16.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1812.955 us (re-measured winner), 1.18x over the untuned op (2145.280 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h4x16.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1812.9549999999999, 2145.2800000000002},
+    {{4, 16, 128, 128, qla::DType::kBF16, 16384, 1, 16384, "varlen1.t16384.h4x16.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1812.9549999999999, 2145.2800000000002},
     // varlen1.t16384.h8x24.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 2074.430 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h8x24.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2074.4304999999999, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 16384, 1, 16384, "varlen1.t16384.h8x24.k128v128.bf16.h0:16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2074.4304999999999, 0.0},
     // varlen1.t16384.h8x32.k128v128.bf16.h0:16384 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 2460.645 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 16384, 1, "varlen1.t16384.h8x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 2460.6450000000004, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 16384, 1, 16384, "varlen1.t16384.h8x32.k128v128.bf16.h0:16384"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 2460.6450000000004, 0.0},
     // varlen1.t2048.h16x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 588.216 us (re-measured winner), 0.93x over the untuned op (546.809 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 588.2165, 546.80850000000009},
+    {{16, 16, 128, 128, qla::DType::kBF16, 2048, 1, 2048, "varlen1.t2048.h16x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 588.2165, 546.80850000000009},
     // varlen1.t2048.h16x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 813.875 us (re-measured winner), 0.88x over the untuned op (712.736 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 813.875, 712.73649999999998},
+    {{16, 32, 128, 128, qla::DType::kBF16, 2048, 1, 2048, "varlen1.t2048.h16x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 813.875, 712.73649999999998},
     // varlen1.t2048.h16x48.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 675.627 us (re-measured winner), 1.00x over the untuned op (678.602 us)
-    {{16, 48, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x48.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 675.62650000000008, 678.60249999999996},
+    {{16, 48, 128, 128, qla::DType::kBF16, 2048, 1, 2048, "varlen1.t2048.h16x48.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 675.62650000000008, 678.60249999999996},
     // varlen1.t2048.h16x64.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 738.032 us (re-measured winner), 1.00x over the untuned op (741.692 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h16x64.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 738.03199999999993, 741.69150000000002},
+    {{16, 64, 128, 128, qla::DType::kBF16, 2048, 1, 2048, "varlen1.t2048.h16x64.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 738.03199999999993, 741.69150000000002},
     // varlen1.t2048.h2x8.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w8.sm0 580.125 us (re-measured winner), 1.01x over the untuned op (584.264 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h2x8.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 580.125, 584.26400000000001},
+    {{2, 8, 128, 128, qla::DType::kBF16, 2048, 1, 2048, "varlen1.t2048.h2x8.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 580.125, 584.26400000000001},
     // varlen1.t2048.h32x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 670.586 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h32x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 670.58600000000001, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 2048, 1, 2048, "varlen1.t2048.h32x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 670.58600000000001, 0.0},
     // varlen1.t2048.h4x16.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 489.351 us (re-measured winner), 1.11x over the untuned op (541.640 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h4x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 489.35050000000001, 541.6400000000001},
+    {{4, 16, 128, 128, qla::DType::kBF16, 2048, 1, 2048, "varlen1.t2048.h4x16.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 489.35050000000001, 541.6400000000001},
     // varlen1.t2048.h8x24.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 615.433 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x24.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 615.43299999999999, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 2048, 1, 2048, "varlen1.t2048.h8x24.k128v128.bf16.h0:2048"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 615.43299999999999, 0.0},
     // varlen1.t2048.h8x32.k128v128.bf16.h0:2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 650.447 us (re-measured winner), 1.02x over the untuned op (661.627 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 2048, 1, "varlen1.t2048.h8x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 650.44650000000001, 661.62650000000008},
+    {{8, 32, 128, 128, qla::DType::kBF16, 2048, 1, 2048, "varlen1.t2048.h8x32.k128v128.bf16.h0:2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 650.44650000000001, 661.62650000000008},
     // varlen1.t32768.h16x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2758.490 us (re-measured winner), 1.19x over the untuned op (3293.937 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2758.4900000000002, 3293.9369999999999},
+    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h16x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2758.4900000000002, 3293.9369999999999},
     // varlen1.t32768.h16x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3947.627 us (re-measured winner), 1.23x over the untuned op (4868.272 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3947.627, 4868.2719999999999},
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h16x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3947.627, 4868.2719999999999},
     // varlen1.t32768.h16x48.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 6999.482 us (re-measured winner), 1.19x over the untuned op (8294.478 us)
-    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x48.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 6999.482, 8294.4779999999992},
+    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h16x48.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 6999.482, 8294.4779999999992},
     // varlen1.t32768.h16x64.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7423.402 us (re-measured winner), 1.13x over the untuned op (8375.935 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h16x64.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7423.402, 8375.9354999999996},
+    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h16x64.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7423.402, 8375.9354999999996},
     // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1672.038 us (re-measured winner), 1.49x over the untuned op (2496.248 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1672.038, 2496.248},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1672.038, 2496.248},
     // varlen1.t32768.h32x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 4994.779 us (re-measured winner), 1.14x over the untuned op (5682.132 us)
-    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h32x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 4994.7785000000003, 5682.1320000000005},
+    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h32x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 4994.7785000000003, 5682.1320000000005},
     // varlen1.t32768.h4x16.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 2658.092 us (re-measured winner), 1.09x over the untuned op (2885.217 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h4x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 2658.0924999999997, 2885.2170000000001},
+    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h4x16.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 2658.0924999999997, 2885.2170000000001},
     // varlen1.t32768.h8x24.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 3707.447 us (re-measured winner), 1.20x over the untuned op (4453.633 us)
-    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x24.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3707.4470000000001, 4453.6329999999998},
+    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h8x24.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3707.4470000000001, 4453.6329999999998},
     // varlen1.t32768.h8x32.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 3921.673 us (re-measured winner), 1.18x over the untuned op (4644.522 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h8x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3921.6734999999999, 4644.5219999999999},
+    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h8x32.k128v128.bf16.h0:32768"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3921.6734999999999, 4644.5219999999999},
     // varlen1.t4096.h16x16.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 762.123 us (re-measured winner), 1.12x over the untuned op (851.309 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x16.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 762.12349999999992, 851.30899999999997},
+    {{16, 16, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h16x16.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 762.12349999999992, 851.30899999999997},
     // varlen1.t4096.h16x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv64.s1.w4.sm0 1022.832 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1022.832, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h16x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1022.832, 0.0},
     // varlen1.t4096.h16x48.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1310.468 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x48.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1310.4680000000001, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h16x48.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1310.4680000000001, 0.0},
     // varlen1.t4096.h16x64.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1143.089 us (re-measured winner), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h16x64.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1143.0889999999999, 0.0},
+    {{16, 64, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h16x64.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1143.0889999999999, 0.0},
     // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 884.669 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 884.6690000000001, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 884.6690000000001, 0.0},
     // varlen1.t4096.h32x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv32.s1.w8.sm0 957.294 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h32x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 32, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 957.29449999999997, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h32x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 32, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 957.29449999999997, 0.0},
     // varlen1.t4096.h4x16.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 759.340 us (re-measured winner), 1.07x over the untuned op (814.204 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h4x16.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 759.33950000000004, 814.20399999999995},
+    {{4, 16, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h4x16.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 759.33950000000004, 814.20399999999995},
     // varlen1.t4096.h8x24.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 922.429 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h8x24.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 922.42949999999996, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h8x24.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 922.42949999999996, 0.0},
     // varlen1.t4096.h8x32.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 928.495 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h8x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 928.49450000000002, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h8x32.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 928.49450000000002, 0.0},
     // varlen1.t8192.h16x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1077.104 us (re-measured winner), untuned op not measured
-    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1077.1044999999999, 0.0},
+    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "varlen1.t8192.h16x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1077.1044999999999, 0.0},
     // varlen1.t8192.h16x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1431.281 us (re-measured winner), 1.12x over the untuned op (1606.341 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1431.2805000000001, 1606.3409999999999},
+    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "varlen1.t8192.h16x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1431.2805000000001, 1606.3409999999999},
     // varlen1.t8192.h16x48.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1880.990 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x48.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1880.9895000000001, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "varlen1.t8192.h16x48.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1880.9895000000001, 0.0},
     // varlen1.t8192.h16x64.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 2171.890 us (re-measured winner), 1.07x over the untuned op (2318.277 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h16x64.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2171.8895000000002, 2318.277},
+    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "varlen1.t8192.h16x64.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2171.8895000000002, 2318.277},
     // varlen1.t8192.h2x8.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 867.620 us (re-measured winner), 1.28x over the untuned op (1113.945 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h2x8.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 867.61950000000002, 1113.9449999999999},
+    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "varlen1.t8192.h2x8.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 867.61950000000002, 1113.9449999999999},
     // varlen1.t8192.h32x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 1579.015 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h32x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1579.0155, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "varlen1.t8192.h32x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1579.0155, 0.0},
     // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 981.366 us (re-measured winner), 1.20x over the untuned op (1178.202 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 981.36599999999999, 1178.202},
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 981.36599999999999, 1178.202},
     // varlen1.t8192.h8x24.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1485.142 us (re-measured winner), 1.02x over the untuned op (1510.070 us)
-    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x24.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1485.1420000000001, 1510.0699999999999},
+    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "varlen1.t8192.h8x24.k128v128.bf16.h0:8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1485.1420000000001, 1510.0699999999999},
     // varlen1.t8192.h8x32.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 1340.611 us (re-measured winner), 1.17x over the untuned op (1568.900 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h8x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1340.6110000000001, 1568.9000000000001},
+    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "varlen1.t8192.h8x32.k128v128.bf16.h0:8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1340.6110000000001, 1568.9000000000001},
     // varlen2.t16384.h16x16.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1512.006 us (re-measured winner), untuned op not measured
-    {{16, 16, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x16.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1512.0065, 0.0},
+    {{16, 16, 128, 128, qla::DType::kBF16, 16384, 2, 12288, "varlen2.t16384.h16x16.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1512.0065, 0.0},
     // varlen2.t16384.h16x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2134.847 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2134.8469999999998, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 16384, 2, 12288, "varlen2.t16384.h16x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2134.8469999999998, 0.0},
     // varlen2.t16384.h16x48.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3025.887 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x48.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3025.8869999999997, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 16384, 2, 12288, "varlen2.t16384.h16x48.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3025.8869999999997, 0.0},
     // varlen2.t16384.h16x64.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3756.364 us (re-measured winner), 1.17x over the untuned op (4411.014 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x64.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3756.3635000000004, 4411.0140000000001},
+    {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, 12288, "varlen2.t16384.h16x64.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3756.3635000000004, 4411.0140000000001},
     // varlen2.t16384.h2x8.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm1 1243.075 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h2x8.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 1}, 1243.0745000000002, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 16384, 2, 12288, "varlen2.t16384.h2x8.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 1}, 1243.0745000000002, 0.0},
     // varlen2.t16384.h32x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2278.689 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h32x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2278.6895, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 16384, 2, 12288, "varlen2.t16384.h32x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2278.6895, 0.0},
     // varlen2.t16384.h4x16.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1669.049 us (re-measured winner), 1.17x over the untuned op (1958.782 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h4x16.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1669.049, 1958.7820000000002},
+    {{4, 16, 128, 128, qla::DType::kBF16, 16384, 2, 12288, "varlen2.t16384.h4x16.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1669.049, 1958.7820000000002},
     // varlen2.t16384.h8x24.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1971.934 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h8x24.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1971.9335000000001, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 16384, 2, 12288, "varlen2.t16384.h8x24.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1971.9335000000001, 0.0},
     // varlen2.t16384.h8x32.k128v128.bf16.h0:12288,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2284.627 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h8x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2284.6265000000003, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 16384, 2, 12288, "varlen2.t16384.h8x32.k128v128.bf16.h0:12288,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2284.6265000000003, 0.0},
     // varlen2.t32768.h16x16.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2455.285 us (re-measured winner), 1.21x over the untuned op (2966.254 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2455.2845000000002, 2966.2539999999999},
+    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, 16384, "varlen2.t32768.h16x16.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2455.2845000000002, 2966.2539999999999},
     // varlen2.t32768.h16x16.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2535.222 us (re-measured winner), 1.22x over the untuned op (3102.703 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2535.2224999999999, 3102.703},
+    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h16x16.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2535.2224999999999, 3102.703},
     // varlen2.t32768.h16x16.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2600.391 us (re-measured winner), 1.24x over the untuned op (3212.577 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2600.3914999999997, 3212.5765000000001},
+    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h16x16.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2600.3914999999997, 3212.5765000000001},
     // varlen2.t32768.h16x16.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2624.712 us (re-measured winner), 1.21x over the untuned op (3179.919 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2624.7115000000003, 3179.9189999999999},
+    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h16x16.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2624.7115000000003, 3179.9189999999999},
     // varlen2.t32768.h16x16.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 2574.439 us (re-measured winner), 1.21x over the untuned op (3114.319 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x16.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2574.4385000000002, 3114.319},
+    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h16x16.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2574.4385000000002, 3114.319},
     // varlen2.t32768.h16x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3649.061 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3649.0609999999997, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, 16384, "varlen2.t32768.h16x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3649.0609999999997, 0.0},
     // varlen2.t32768.h16x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3597.913 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3597.9125000000004, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h16x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3597.9125000000004, 0.0},
     // varlen2.t32768.h16x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3635.657 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3635.6570000000002, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h16x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3635.6570000000002, 0.0},
     // varlen2.t32768.h16x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3636.741 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3636.741, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h16x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3636.741, 0.0},
     // varlen2.t32768.h16x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3601.109 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3601.1090000000004, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h16x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3601.1090000000004, 0.0},
     // varlen2.t32768.h16x48.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w4.sm0 6126.110 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 4, /*sm*/ 0}, 6126.1104999999998, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, 16384, "varlen2.t32768.h16x48.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 4, /*sm*/ 0}, 6126.1104999999998, 0.0},
     // varlen2.t32768.h16x48.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 5413.524 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 5413.5235000000002, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h16x48.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 5413.5235000000002, 0.0},
     // varlen2.t32768.h16x48.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 5595.158 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 5595.1580000000004, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h16x48.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 5595.1580000000004, 0.0},
     // varlen2.t32768.h16x48.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 5472.740 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 5472.7404999999999, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h16x48.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 5472.7404999999999, 0.0},
     // varlen2.t32768.h16x48.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7151.342 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x48.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7151.3420000000006, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h16x48.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7151.3420000000006, 0.0},
     // varlen2.t32768.h16x64.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 6071.022 us (re-measured winner), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 6071.0219999999999, 0.0},
+    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, 16384, "varlen2.t32768.h16x64.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 6071.0219999999999, 0.0},
     // varlen2.t32768.h16x64.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7114.238 us (re-measured winner), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7114.2384999999995, 0.0},
+    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h16x64.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7114.2384999999995, 0.0},
     // varlen2.t32768.h16x64.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7158.431 us (re-measured winner), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7158.4310000000005, 0.0},
+    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h16x64.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7158.4310000000005, 0.0},
     // varlen2.t32768.h16x64.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7216.753 us (re-measured winner), 1.18x over the untuned op (8549.814 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7216.7530000000006, 8549.8135000000002},
+    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h16x64.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7216.7530000000006, 8549.8135000000002},
     // varlen2.t32768.h16x64.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 7218.529 us (re-measured winner), 1.16x over the untuned op (8372.691 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h16x64.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7218.5290000000005, 8372.6905000000006},
+    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h16x64.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 7218.5290000000005, 8372.6905000000006},
     // varlen2.t32768.h2x8.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1629.528 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1629.528, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, 16384, "varlen2.t32768.h2x8.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1629.528, 0.0},
     // varlen2.t32768.h2x8.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1892.747 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1892.7474999999999, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h2x8.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1892.7474999999999, 0.0},
     // varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2087.967 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2087.9670000000001, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h2x8.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2087.9670000000001, 0.0},
     // varlen2.t32768.h2x8.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2085.135 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2085.1350000000002, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h2x8.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2085.1350000000002, 0.0},
     // varlen2.t32768.h2x8.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1890.460 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h2x8.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1890.46, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h2x8.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1890.46, 0.0},
     // varlen2.t32768.h32x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3757.895 us (re-measured winner), 1.18x over the untuned op (4420.321 us)
-    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3757.895, 4420.3209999999999},
+    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, 16384, "varlen2.t32768.h32x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3757.895, 4420.3209999999999},
     // varlen2.t32768.h32x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3580.885 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3580.8850000000002, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h32x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3580.8850000000002, 0.0},
     // varlen2.t32768.h32x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3679.238 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3679.2380000000003, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h32x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3679.2380000000003, 0.0},
     // varlen2.t32768.h32x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3693.718 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3693.7179999999998, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h32x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3693.7179999999998, 0.0},
     // varlen2.t32768.h32x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3558.501 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h32x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3558.5005000000001, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h32x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3558.5005000000001, 0.0},
     // varlen2.t32768.h4x16.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 2780.329 us (re-measured winner), 1.07x over the untuned op (2972.269 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2780.3294999999998, 2972.2690000000002},
+    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, 16384, "varlen2.t32768.h4x16.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2780.3294999999998, 2972.2690000000002},
     // varlen2.t32768.h4x16.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 3066.079 us (re-measured winner), 1.03x over the untuned op (3159.438 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3066.0785000000001, 3159.4380000000001},
+    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h4x16.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3066.0785000000001, 3159.4380000000001},
     // varlen2.t32768.h4x16.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 3115.407 us (re-measured winner), 1.03x over the untuned op (3201.168 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3115.4065000000001, 3201.1680000000001},
+    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h4x16.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3115.4065000000001, 3201.1680000000001},
     // varlen2.t32768.h4x16.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 3156.864 us (re-measured winner), 1.01x over the untuned op (3176.976 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3156.8635000000004, 3176.9760000000001},
+    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h4x16.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3156.8635000000004, 3176.9760000000001},
     // varlen2.t32768.h4x16.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 3035.789 us (re-measured winner), 1.02x over the untuned op (3109.103 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h4x16.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3035.7894999999999, 3109.1030000000001},
+    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h4x16.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3035.7894999999999, 3109.1030000000001},
     // varlen2.t32768.h8x24.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 3398.226 us (re-measured winner), 1.26x over the untuned op (4267.759 us)
-    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3398.2260000000001, 4267.759},
+    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, 16384, "varlen2.t32768.h8x24.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3398.2260000000001, 4267.759},
     // varlen2.t32768.h8x24.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 3511.875 us (re-measured winner), 1.24x over the untuned op (4360.897 us)
-    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3511.875, 4360.8969999999999},
+    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h8x24.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3511.875, 4360.8969999999999},
     // varlen2.t32768.h8x24.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 3603.830 us (re-measured winner), 1.23x over the untuned op (4418.353 us)
-    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3603.8295000000003, 4418.3530000000001},
+    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h8x24.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3603.8295000000003, 4418.3530000000001},
     // varlen2.t32768.h8x24.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 3699.447 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3699.4465, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h8x24.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3699.4465, 0.0},
     // varlen2.t32768.h8x24.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 3619.606 us (re-measured winner), 1.22x over the untuned op (4418.369 us)
-    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x24.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3619.6060000000002, 4418.3689999999997},
+    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h8x24.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 3619.6060000000002, 4418.3689999999997},
     // varlen2.t32768.h8x32.k128v128.bf16.h0:16384,16384 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3689.784 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3689.7835000000005, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, 16384, "varlen2.t32768.h8x32.k128v128.bf16.h0:16384,16384"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3689.7835000000005, 0.0},
     // varlen2.t32768.h8x32.k128v128.bf16.h0:24576,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3630.007 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3630.0070000000001, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h8x32.k128v128.bf16.h0:24576,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3630.0070000000001, 0.0},
     // varlen2.t32768.h8x32.k128v128.bf16.h0:28672,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3644.423 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3644.4230000000002, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h8x32.k128v128.bf16.h0:28672,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3644.4230000000002, 0.0},
     // varlen2.t32768.h8x32.k128v128.bf16.h0:4096,28672 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3631.479 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3631.4785000000002, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, 28672, "varlen2.t32768.h8x32.k128v128.bf16.h0:4096,28672"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3631.4785000000002, 0.0},
     // varlen2.t32768.h8x32.k128v128.bf16.h0:8192,24576 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 3530.198 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, "varlen2.t32768.h8x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3530.1980000000003, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 2, 24576, "varlen2.t32768.h8x32.k128v128.bf16.h0:8192,24576"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 3530.1980000000003, 0.0},
     // varlen2.t8192.h16x16.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1061.456 us (re-measured winner), 1.11x over the untuned op (1183.490 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1061.4560000000001, 1183.4900000000002},
+    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, 7168, "varlen2.t8192.h16x16.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1061.4560000000001, 1183.4900000000002},
     // varlen2.t8192.h16x16.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 989.087 us (re-measured winner), 1.15x over the untuned op (1137.553 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 989.08699999999999, 1137.5530000000001},
+    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h16x16.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 989.08699999999999, 1137.5530000000001},
     // varlen2.t8192.h16x16.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 925.134 us (re-measured winner), untuned op not measured
-    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 925.13400000000001, 0.0},
+    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, 4096, "varlen2.t8192.h16x16.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 925.13400000000001, 0.0},
     // varlen2.t8192.h16x16.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.sm0 1020.864 us (re-measured winner), 1.13x over the untuned op (1158.193 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x16.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1020.864, 1158.1934999999999},
+    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h16x16.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1020.864, 1158.1934999999999},
     // varlen2.t8192.h16x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1386.085 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1386.085, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, 7168, "varlen2.t8192.h16x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1386.085, 0.0},
     // varlen2.t8192.h16x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1322.436 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1322.4360000000001, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h16x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1322.4360000000001, 0.0},
     // varlen2.t8192.h16x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv32.s1.w8.sm0 1086.447 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 32, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1086.4475, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, 4096, "varlen2.t8192.h16x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 32, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1086.4475, 0.0},
     // varlen2.t8192.h16x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1334.916 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1334.9160000000002, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h16x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1334.9160000000002, 0.0},
     // varlen2.t8192.h16x48.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1832.156 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1832.1559999999999, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, 7168, "varlen2.t8192.h16x48.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1832.1559999999999, 0.0},
     // varlen2.t8192.h16x48.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1983.166 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1983.1660000000002, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h16x48.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1983.1660000000002, 0.0},
     // varlen2.t8192.h16x48.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1411.254 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1411.2539999999999, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, 4096, "varlen2.t8192.h16x48.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1411.2539999999999, 0.0},
     // varlen2.t8192.h16x48.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1559.208 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x48.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1559.2080000000001, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h16x48.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1559.2080000000001, 0.0},
     // varlen2.t8192.h16x64.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1986.015 us (re-measured winner), 1.15x over the untuned op (2274.868 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1986.0149999999999, 2274.8679999999999},
+    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, 7168, "varlen2.t8192.h16x64.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1986.0149999999999, 2274.8679999999999},
     // varlen2.t8192.h16x64.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 2016.672 us (re-measured winner), 1.12x over the untuned op (2255.524 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2016.672, 2255.5239999999999},
+    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h16x64.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2016.672, 2255.5239999999999},
     // varlen2.t8192.h16x64.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1749.788 us (re-measured winner), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1749.788, 0.0},
+    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, 4096, "varlen2.t8192.h16x64.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1749.788, 0.0},
     // varlen2.t8192.h16x64.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 2000.880 us (re-measured winner), 1.17x over the untuned op (2341.556 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h16x64.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2000.8795, 2341.5564999999997},
+    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h16x64.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2000.8795, 2341.5564999999997},
     // varlen2.t8192.h2x8.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 970.191 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 970.19050000000004, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, 7168, "varlen2.t8192.h2x8.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 970.19050000000004, 0.0},
     // varlen2.t8192.h2x8.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 914.302 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 914.30150000000003, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h2x8.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 914.30150000000003, 0.0},
     // varlen2.t8192.h2x8.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 752.171 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 752.17100000000005, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, 4096, "varlen2.t8192.h2x8.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 752.17100000000005, 0.0},
     // varlen2.t8192.h2x8.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 940.173 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h2x8.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 940.173, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h2x8.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 940.173, 0.0},
     // varlen2.t8192.h32x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1327.348 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1327.3475000000001, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, 7168, "varlen2.t8192.h32x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1327.3475000000001, 0.0},
     // varlen2.t8192.h32x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1347.188 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1347.1880000000001, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h32x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1347.1880000000001, 0.0},
     // varlen2.t8192.h32x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv32.s1.w8.sm0 1128.928 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 32, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1128.9280000000001, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, 4096, "varlen2.t8192.h32x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 32, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1128.9280000000001, 0.0},
     // varlen2.t8192.h32x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1306.035 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h32x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1306.0350000000001, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h32x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1306.0350000000001, 0.0},
     // varlen2.t8192.h4x16.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1165.954 us (re-measured winner), 0.99x over the untuned op (1151.121 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1165.9535000000001, 1151.1210000000001},
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, 7168, "varlen2.t8192.h4x16.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1165.9535000000001, 1151.1210000000001},
     // varlen2.t8192.h4x16.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1115.601 us (re-measured winner), 1.01x over the untuned op (1122.609 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1115.6010000000001, 1122.6089999999999},
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h4x16.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1115.6010000000001, 1122.6089999999999},
     // varlen2.t8192.h4x16.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1043.904 us (re-measured winner), 1.03x over the untuned op (1076.177 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1043.904, 1076.1770000000001},
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, 4096, "varlen2.t8192.h4x16.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1043.904, 1076.1770000000001},
     // varlen2.t8192.h4x16.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c64.bv64.s2.w8.sm0 1124.976 us (re-measured winner), 1.00x over the untuned op (1124.977 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h4x16.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1124.9765, 1124.9770000000001},
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h4x16.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 64, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1124.9765, 1124.9770000000001},
     // varlen2.t8192.h8x24.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1500.070 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1500.0700000000002, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, 7168, "varlen2.t8192.h8x24.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1500.0700000000002, 0.0},
     // varlen2.t8192.h8x24.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c64.bv128.s1.w8.sm0 1447.590 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1447.5900000000001, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h8x24.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 1447.5900000000001, 0.0},
     // varlen2.t8192.h8x24.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1281.907 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1281.9070000000002, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, 4096, "varlen2.t8192.h8x24.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1281.9070000000002, 0.0},
     // varlen2.t8192.h8x24.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1373.092 us (re-measured winner), 1.03x over the untuned op (1418.581 us)
-    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x24.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1373.0925, 1418.5810000000001},
+    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h8x24.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1373.0925, 1418.5810000000001},
     // varlen2.t8192.h8x32.k128v128.bf16.h0:1024,7168 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1342.372 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1342.3720000000001, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, 7168, "varlen2.t8192.h8x32.k128v128.bf16.h0:1024,7168"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1342.3720000000001, 0.0},
     // varlen2.t8192.h8x32.k128v128.bf16.h0:2048,6144 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1295.700 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1295.6995000000002, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h8x32.k128v128.bf16.h0:2048,6144"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1295.6995000000002, 0.0},
     // varlen2.t8192.h8x32.k128v128.bf16.h0:4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1072.480 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1072.48, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, 4096, "varlen2.t8192.h8x32.k128v128.bf16.h0:4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1072.48, 0.0},
     // varlen2.t8192.h8x32.k128v128.bf16.h0:6144,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1305.635 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, "varlen2.t8192.h8x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1305.6354999999999, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 2, 6144, "varlen2.t8192.h8x32.k128v128.bf16.h0:6144,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1305.6354999999999, 0.0},
     // varlen4.t32768.h16x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1975.005 us (re-measured winner), untuned op not measured
-    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1975.0055, 0.0},
+    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 4, 8192, "varlen4.t32768.h16x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1975.0055, 0.0},
     // varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 2728.175 us (re-measured winner), 1.23x over the untuned op (3357.901 us)
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2728.1750000000002, 3357.9009999999998},
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 4, 8192, "varlen4.t32768.h16x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2728.1750000000002, 3357.9009999999998},
     // varlen4.t32768.h16x48.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 4880.890 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x48.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 4880.8904999999995, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 4, 8192, "varlen4.t32768.h16x48.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 4880.8904999999995, 0.0},
     // varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 4991.922 us (re-measured winner), 1.36x over the untuned op (6805.132 us)
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 4991.9220000000005, 6805.1315000000004},
+    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 4, 8192, "varlen4.t32768.h16x64.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 4991.9220000000005, 6805.1315000000004},
     // varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1302.562 us (re-measured winner), 1.16x over the untuned op (1506.311 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1302.5625, 1506.3105},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 4, 8192, "varlen4.t32768.h2x8.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1302.5625, 1506.3105},
     // varlen4.t32768.h32x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 3667.973 us (re-measured winner), 1.19x over the untuned op (4378.464 us)
-    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h32x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3667.973, 4378.4639999999999},
+    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 4, 8192, "varlen4.t32768.h32x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3667.973, 4378.4639999999999},
     // varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1952.700 us (re-measured winner), 1.18x over the untuned op (2307.523 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1952.7, 2307.5230000000001},
+    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 4, 8192, "varlen4.t32768.h4x16.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1952.7, 2307.5230000000001},
     // varlen4.t32768.h8x24.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 2581.127 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x24.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2581.127, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 4, 8192, "varlen4.t32768.h8x24.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2581.127, 0.0},
     // varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 2760.191 us (re-measured winner), 1.17x over the untuned op (3240.303 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 4, "varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2760.1909999999998, 3240.3029999999999},
+    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 4, 8192, "varlen4.t32768.h8x32.k128v128.bf16.h0:8192,8192,8192,8192"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 2760.1909999999998, 3240.3029999999999},
     // varlen4.t8192.h16x16.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w8.sm0 699.194 us (re-measured winner), 1.06x over the untuned op (741.547 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x16.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 699.19399999999996, 741.54700000000003},
+    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 4, 2048, "varlen4.t8192.h16x16.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 699.19399999999996, 741.54700000000003},
     // varlen4.t8192.h16x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 952.158 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 952.15800000000002, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 4, 2048, "varlen4.t8192.h16x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 952.15800000000002, 0.0},
     // varlen4.t8192.h16x48.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1361.861 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x48.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1361.8605, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 4, 2048, "varlen4.t8192.h16x48.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1361.8605, 0.0},
     // varlen4.t8192.h16x64.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 1378.278 us (re-measured winner), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h16x64.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1378.2775000000001, 0.0},
+    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 4, 2048, "varlen4.t8192.h16x64.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1378.2775000000001, 0.0},
     // varlen4.t8192.h2x8.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w8.sm0 612.154 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h2x8.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 612.15350000000001, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 4, 2048, "varlen4.t8192.h2x8.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 8, /*sm*/ 0}, 612.15350000000001, 0.0},
     // varlen4.t8192.h32x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 971.198 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h32x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 971.19800000000009, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 4, 2048, "varlen4.t8192.h32x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 971.19800000000009, 0.0},
     // varlen4.t8192.h4x16.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 643.546 us (re-measured winner), 1.10x over the untuned op (705.098 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h4x16.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 643.54600000000005, 705.09800000000007},
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 4, 2048, "varlen4.t8192.h4x16.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 643.54600000000005, 705.09800000000007},
     // varlen4.t8192.h8x24.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 791.372 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h8x24.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 791.37200000000007, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 4, 2048, "varlen4.t8192.h8x24.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 791.37200000000007, 0.0},
     // varlen4.t8192.h8x32.k128v128.bf16.h0:2048,2048,2048,2048 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 1077.153 us (re-measured winner), 1.16x over the untuned op (1249.811 us)
-    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 4, "varlen4.t8192.h8x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1077.1525000000001, 1249.8109999999999},
+    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 4, 2048, "varlen4.t8192.h8x32.k128v128.bf16.h0:2048,2048,2048,2048"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1077.1525000000001, 1249.8109999999999},
     // varlen8.t32768.h16x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1454.997 us (re-measured winner), 1.59x over the untuned op (2314.403 us)
-    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1454.9974999999999, 2314.4030000000002},
+    {{16, 16, 128, 128, qla::DType::kBF16, 32768, 8, 4096, "varlen8.t32768.h16x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1454.9974999999999, 2314.4030000000002},
     // varlen8.t32768.h16x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2419.747 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2419.7474999999999, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 32768, 8, 4096, "varlen8.t32768.h16x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2419.7474999999999, 0.0},
     // varlen8.t32768.h16x48.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 3916.828 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x48.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3916.8275000000003, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 32768, 8, 4096, "varlen8.t32768.h16x48.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 3916.8275000000003, 0.0},
     // varlen8.t32768.h16x64.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 4681.610 us (re-measured winner), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h16x64.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 4681.6095000000005, 0.0},
+    {{16, 64, 128, 128, qla::DType::kBF16, 32768, 8, 4096, "varlen8.t32768.h16x64.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 4681.6095000000005, 0.0},
     // varlen8.t32768.h2x8.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s3.w8.sm0 1102.176 us (re-measured winner), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h2x8.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 1102.1759999999999, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 8, 4096, "varlen8.t32768.h2x8.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 1102.1759999999999, 0.0},
     // varlen8.t32768.h32x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2462.403 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h32x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2462.4030000000002, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 32768, 8, 4096, "varlen8.t32768.h32x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2462.4030000000002, 0.0},
     // varlen8.t32768.h4x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w4.sm0 1684.425 us (re-measured winner), 1.34x over the untuned op (2261.858 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h4x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1684.4250000000002, 2261.8580000000002},
+    {{4, 16, 128, 128, qla::DType::kBF16, 32768, 8, 4096, "varlen8.t32768.h4x16.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 1684.4250000000002, 2261.8580000000002},
     // varlen8.t32768.h8x24.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 2462.437 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h8x24.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2462.4369999999999, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 32768, 8, 4096, "varlen8.t32768.h8x24.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 2462.4369999999999, 0.0},
     // varlen8.t32768.h8x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 2441.765 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 8, "varlen8.t32768.h8x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2441.7650000000003, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 32768, 8, 4096, "varlen8.t32768.h8x32.k128v128.bf16.h0:4096,4096,4096,4096,4096,4096,4096,4096"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 2441.7650000000003, 0.0},
     // varlen8.t8192.h16x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 504.760 us (re-measured winner), untuned op not measured
-    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 504.7595, 0.0},
+    {{16, 16, 128, 128, qla::DType::kBF16, 8192, 8, 1024, "varlen8.t8192.h16x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 504.7595, 0.0},
     // varlen8.t8192.h16x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 830.557 us (re-measured winner), untuned op not measured
-    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 830.55650000000003, 0.0},
+    {{16, 32, 128, 128, qla::DType::kBF16, 8192, 8, 1024, "varlen8.t8192.h16x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 830.55650000000003, 0.0},
     // varlen8.t8192.h16x48.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w8.sm0 1151.570 us (re-measured winner), untuned op not measured
-    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x48.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1151.5695000000001, 0.0},
+    {{16, 48, 128, 128, qla::DType::kBF16, 8192, 8, 1024, "varlen8.t8192.h16x48.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 1151.5695000000001, 0.0},
     // varlen8.t8192.h16x64.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 1369.125 us (re-measured winner), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h16x64.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1369.125, 0.0},
+    {{16, 64, 128, 128, qla::DType::kBF16, 8192, 8, 1024, "varlen8.t8192.h16x64.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 1369.125, 0.0},
     // varlen8.t8192.h2x8.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv64.s2.w8.sm0 475.143 us (re-measured winner), 0.95x over the untuned op (449.942 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h2x8.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 475.14300000000003, 449.9425},
+    {{2, 8, 128, 128, qla::DType::kBF16, 8192, 8, 1024, "varlen8.t8192.h2x8.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 475.14300000000003, 449.9425},
     // varlen8.t8192.h32x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s2.w4.sm0 787.851 us (re-measured winner), untuned op not measured
-    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h32x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 787.85149999999999, 0.0},
+    {{32, 32, 128, 128, qla::DType::kBF16, 8192, 8, 1024, "varlen8.t8192.h32x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 787.85149999999999, 0.0},
     // varlen8.t8192.h4x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv64.s1.w4.sm0 574.121 us (re-measured winner), 1.24x over the untuned op (712.683 us)
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h4x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 574.12099999999998, 712.68250000000012},
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 8, 1024, "varlen8.t8192.h4x16.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 64, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 574.12099999999998, 712.68250000000012},
     // varlen8.t8192.h8x24.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 767.884 us (re-measured winner), untuned op not measured
-    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h8x24.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 767.88350000000003, 0.0},
+    {{8, 24, 128, 128, qla::DType::kBF16, 8192, 8, 1024, "varlen8.t8192.h8x24.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 767.88350000000003, 0.0},
     // varlen8.t8192.h8x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024 on NVIDIA H100 80GB HBM3: c32.bv128.s1.w4.sm0 783.100 us (re-measured winner), untuned op not measured
-    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 8, "varlen8.t8192.h8x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 783.10000000000002, 0.0},
+    {{8, 32, 128, 128, qla::DType::kBF16, 8192, 8, 1024, "varlen8.t8192.h8x32.k128v128.bf16.h0:1024,1024,1024,1024,1024,1024,1024,1024"}, false, {/*c*/ 32, /*bv*/ 128, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 783.10000000000002, 0.0},
 }};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdSm90[0].values[0], kFusedFwdSm90[0].values[1], kFusedFwdSm90[0].values[2], kFusedFwdSm90[0].values[3], kFusedFwdSm90[0].values[4]}), "gdn.fused_fwd sm_90 row 0 (c32.bv128.s2.w4.sm0) lies outside the declared space");
 static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdSm90[1].values[0], kFusedFwdSm90[1].values[1], kFusedFwdSm90[1].values[2], kFusedFwdSm90[1].values[3], kFusedFwdSm90[1].values[4]}), "gdn.fused_fwd sm_90 row 1 (c32.bv64.s1.w8.sm1) lies outside the declared space");

@@ -5,22 +5,27 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace qla_tuned {
 namespace {
 
+// Equal lengths unless `longest` says otherwise.
 Bucket bucket(std::int64_t tokens, std::int64_t sequences, const char* key,
-              qla::DType dtype = qla::DType::kBF16) {
-  return {2, 8, 128, 128, dtype, tokens, sequences, key};
+              qla::DType dtype = qla::DType::kBF16, std::int64_t longest = 0) {
+  return {2,  8, 128, 128, dtype, tokens, sequences, longest > 0 ? longest : tokens / sequences,
+          key};
 }
 
 Query query(std::int64_t tokens, std::int64_t sequences, std::string key,
-            qla::DType dtype = qla::DType::kBF16) {
+            qla::DType dtype = qla::DType::kBF16, std::int64_t longest = 0) {
   Query q;
   q.h_qk = 2;
   q.h_v = 8;
   q.dtype = dtype;
   q.tokens = tokens;
   q.sequences = sequences;
+  q.longest = longest > 0 ? longest : tokens / sequences;
   q.key = std::move(key);
   return q;
 }
@@ -66,6 +71,23 @@ TEST(TunedDispatch, AQueryExactlyBetweenTwoRowsTakesTheEarlier) {
   EXPECT_EQ(detail::find(same_size, query(8192, 1, "mine"), kDefault).values[0], 2);
 }
 
+TEST(TunedDispatch, AnUnevenBatchFindsTheUnevenRowOfItsSize) {
+  // Two sequences, 32768 tokens: the even row and the one whose longest sequence is 7/8 of them
+  // are equally near by tokens and sequences; the fill (tokens / (sequences x longest)) parts them.
+  const std::array<Row<1>, 2> rows = {{
+      {bucket(32768, 2, "even"), false, {1}, 10.0, 0.0},
+      {bucket(32768, 2, "uneven", qla::DType::kBF16, 28672), false, {2}, 20.0, 0.0},
+  }};
+  const Choice<1> c = detail::find(rows, query(32768, 2, "x", qla::DType::kBF16, 30000), kDefault);
+  EXPECT_EQ(c.values[0], 2);
+  EXPECT_NEAR(c.distance, std::log2(30000.0 / 28672.0), 1e-12);
+  EXPECT_EQ(detail::find(rows, query(32768, 2, "y"), kDefault).values[0], 1);
+  // A query that leaves the longest sequence unset is taken as even.
+  Query unset = query(32768, 2, "z");
+  unset.longest = 0;
+  EXPECT_EQ(detail::find(rows, unset, kDefault).values[0], 1);
+}
+
 TEST(TunedDispatch, TheDtypeIsPartOfTheClass) {
   const std::array<Row<1>, 2> rows = {{
       {bucket(4096, 1, "a-f16", qla::DType::kF16), false, {1}, 10.0, 0.0},
@@ -99,12 +121,14 @@ TEST(TunedDispatch, TheProblemKeyIsTheTunersOnFixedAndPackedBatches) {
   const Query q = query_of(fixed);
   EXPECT_EQ(q.tokens, 8192);
   EXPECT_EQ(q.sequences, 2);
+  EXPECT_EQ(q.longest, 4096);
   EXPECT_EQ(q.key.find(':'), std::string::npos);
   qla::gdn::Problem packed = fixed;
   packed.batch = 1;
   packed.cu_seqlens = {0, 100, 4096};
   packed.initial_state = true;
   EXPECT_NE(problem_key(packed).find(".h0:100,3996"), std::string::npos) << problem_key(packed);
+  EXPECT_EQ(query_of(packed).longest, 3996);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "helpers.hpp"
 #include "qla/error.hpp"
 #include "qla/tuner/fake_kernel.hpp"
@@ -97,6 +99,25 @@ TEST(Lookup, AQueryExactlyBetweenTwoProblemsTakesTheEarlierEntry) {
   EXPECT_EQ(mid.provenance, Provenance::kNearest);
   EXPECT_DOUBLE_EQ(mid.distance, 1.0);
   EXPECT_EQ(mid.config, (Point{64, 128, 2, 8, 2}));
+}
+
+TEST(Lookup, AnUnevenBatchFindsTheUnevenProblemOfItsSize) {
+  TempDir dir;
+  Store s = Store::open(dir.file("a.sqlite"), Store::Mode::kReadWrite);
+  put_best(s, fake_device(), varlen_problem({16384, 16384}), {64, 128, 2, 8, 2}, 40);
+  put_best(s, fake_device(), varlen_problem({28672, 4096}), {64, 64, 2, 8, 2}, 30);
+  Lookup lookup(fake_device());
+  lookup.add_kernel(s, kFake, fake_space());
+  // Same tokens and sequences as both; the fill (tokens / (sequences x longest)) is 32768 / 60000
+  // here, 32768 / 57344 there and 1 for the even pair.
+  const LookupResult uneven = lookup.find("test.fake", varlen_problem({30000, 2768}));
+  EXPECT_EQ(uneven.provenance, Provenance::kNearest);
+  EXPECT_EQ(uneven.config, (Point{64, 64, 2, 8, 2}));
+  EXPECT_NEAR(uneven.distance, std::log2(30000.0 / 28672.0), 1e-12);
+  EXPECT_EQ(lookup.find("test.fake", varlen_problem({16000, 16768})).config,
+            (Point{64, 128, 2, 8, 2}));
+  EXPECT_NEAR(problem_distance(varlen_problem({16384, 16384}), varlen_problem({28672, 4096})),
+              std::log2(28672.0 / 16384.0), 1e-12);
 }
 
 TEST(Lookup, TheQkvDtypeIsPartOfTheClass) {

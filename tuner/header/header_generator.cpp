@@ -339,8 +339,9 @@ HeaderResult generate_header(const Store& store, const std::vector<HeaderKernel>
     << "// qla_tuned::select(problem, cc_major, cc_minor) follows qla::tuner::Lookup: the exact "
        "problem on the primary\n"
     << "// device → the nearest tuned problem of the same (H_qk, H_v, K, V, dtype) class by\n"
-    << "// sqrt(Δlog2 tokens² + Δlog2 sequences²) → the same over the other devices of that "
-       "compute capability →\n"
+    << "// sqrt(Δlog2 tokens² + Δlog2 sequences² + Δlog2 fill²), fill = tokens / (sequences x "
+       "longest sequence)\n"
+    << "// → the same over the other devices of that compute capability →\n"
     << "// the kernel's built-in default. Every row is static_asserted against its family's "
        "declared axes.\n"
     << "//\n"
@@ -422,9 +423,9 @@ HeaderResult generate_header(const Store& store, const std::vector<HeaderKernel>
           h << "untuned op not measured\n";
         h << "    {{" << p.h_qk << ", " << p.h_v << ", " << p.k_dim << ", " << p.v_dim << ", "
           << dtype_enumerator(p.qkv_dtype) << ", " << p.valid_tokens() << ", " << p.num_sequences()
-          << ", " << literal(e.problem) << "}, " << (r.same_arch ? "true" : "false") << ", "
-          << values_init(space, e.values) << ", " << exact_double(e.median_us) << ", "
-          << exact_double(r.default_us) << "},\n";
+          << ", " << p.longest_sequence() << ", " << literal(e.problem) << "}, "
+          << (r.same_arch ? "true" : "false") << ", " << values_init(space, e.values) << ", "
+          << exact_double(e.median_us) << ", " << exact_double(r.default_us) << "},\n";
       }
       h << "}};\n";
       for (std::size_t i = 0; i < rows.size(); ++i)

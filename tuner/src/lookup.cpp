@@ -31,9 +31,14 @@ double problem_distance(const gdn::Problem& a, const gdn::Problem& b) {
   auto lg = [](std::int64_t x) {
     return std::log2(static_cast<double>(std::max<std::int64_t>(x, 1)));
   };
+  // log2 of the fill: valid tokens over sequences x the longest sequence (0 for equal lengths).
+  auto lfill = [&](const gdn::Problem& p) {
+    return lg(p.valid_tokens()) - lg(p.num_sequences()) - lg(p.longest_sequence());
+  };
   const double dt = lg(a.valid_tokens()) - lg(b.valid_tokens());
   const double dn = lg(a.num_sequences()) - lg(b.num_sequences());
-  return std::sqrt(dt * dt + dn * dn);
+  const double df = lfill(a) - lfill(b);
+  return std::sqrt(dt * dt + dn * dn + df * df);
 }
 
 Lookup::Lookup(DeviceFingerprint device) : device_(std::move(device)) {}

@@ -1,5 +1,6 @@
 #include "qla/gdn/problem.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -21,6 +22,12 @@ std::int64_t Problem::seq_length(std::int64_t n) const {
 
 std::int64_t Problem::valid_tokens() const {
   return is_varlen() ? cu_seqlens.back() : batch * tokens;
+}
+
+std::int64_t Problem::longest_sequence() const {
+  std::int64_t longest = 0;
+  for (std::int64_t n = 0; n < num_sequences(); ++n) longest = std::max(longest, seq_length(n));
+  return longest;
 }
 
 double Problem::effective_scale() const { return scale ? *scale : 1.0 / std::sqrt(double(k_dim)); }

@@ -17,7 +17,8 @@
 //
 // qla_tuned::select(problem, cc_major, cc_minor) follows qla::tuner::Lookup: the exact problem on the primary
 // device → the nearest tuned problem of the same (H_qk, H_v, K, V, dtype) class by
-// sqrt(Δlog2 tokens² + Δlog2 sequences²) → the same over the other devices of that compute capability →
+// sqrt(Δlog2 tokens² + Δlog2 sequences² + Δlog2 fill²), fill = tokens / (sequences x longest sequence)
+// → the same over the other devices of that compute capability →
 // the kernel's built-in default. Every row is static_asserted against its family's declared axes.
 //
 // Lines for qla_add_tuned_kernels (cmake/QlaDeploy.cmake): CUDA architectures, then the instantiations the

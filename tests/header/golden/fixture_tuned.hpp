@@ -19,7 +19,8 @@
 //
 // qla_tuned::select(problem, cc_major, cc_minor) follows qla::tuner::Lookup: the exact problem on the primary
 // device → the nearest tuned problem of the same (H_qk, H_v, K, V, dtype) class by
-// sqrt(Δlog2 tokens² + Δlog2 sequences²) → the same over the other devices of that compute capability →
+// sqrt(Δlog2 tokens² + Δlog2 sequences² + Δlog2 fill²), fill = tokens / (sequences x longest sequence)
+// → the same over the other devices of that compute capability →
 // the kernel's built-in default. Every row is static_asserted against its family's declared axes.
 //
 // Lines for qla_add_tuned_kernels (cmake/QlaDeploy.cmake): CUDA architectures, then the instantiations the
@@ -68,9 +69,9 @@ static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanDefault[0],
 /// gdn.fwd_plan on sm_90: 2 rows.
 inline constexpr std::array<Row<6>, 2> kFwdPlanSm90 = {{
     // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.cp1.pc16.th10.v1.sv0 280.000 us (best trial), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*cp*/ 1, /*pc*/ 16, /*th*/ 10, /*v*/ 1, /*sv*/ 0}, 280.0, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*cp*/ 1, /*pc*/ 16, /*th*/ 10, /*v*/ 1, /*sv*/ 0}, 280.0, 0.0},
     // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c32.cp0.pc0.th10.v1.sv0 39.000 us (best trial), 1.21x over the untuned op (47.000 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 10, /*v*/ 1, /*sv*/ 0}, 39.0, 47.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 32, /*cp*/ 0, /*pc*/ 0, /*th*/ 10, /*v*/ 1, /*sv*/ 0}, 39.0, 47.0},
 }};
 static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanSm90[0].values[0], kFwdPlanSm90[0].values[1], kFwdPlanSm90[0].values[2], kFwdPlanSm90[0].values[3], kFwdPlanSm90[0].values[4], kFwdPlanSm90[0].values[5]}), "gdn.fwd_plan sm_90 row 0 (c64.cp1.pc16.th10.v1.sv0) lies outside the declared space");
 static_assert(qla::in_space_values<qla::gdn::FwdPlanFamily>({kFwdPlanSm90[1].values[0], kFwdPlanSm90[1].values[1], kFwdPlanSm90[1].values[2], kFwdPlanSm90[1].values[3], kFwdPlanSm90[1].values[4], kFwdPlanSm90[1].values[5]}), "gdn.fwd_plan sm_90 row 1 (c32.cp0.pc0.th10.v1.sv0) lies outside the declared space");
@@ -82,17 +83,17 @@ static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdDefault[0
 /// gdn.fused_fwd on sm_80: 1 row.
 inline constexpr std::array<Row<5>, 1> kFusedFwdSm80 = {{
     // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA A100-SXM4-80GB: c64.bv32.s1.w4.sm0 80.000 us (best trial), untuned op not measured
-    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 32, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 80.0, 0.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 32, /*s*/ 1, /*w*/ 4, /*sm*/ 0}, 80.0, 0.0},
 }};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdSm80[0].values[0], kFusedFwdSm80[0].values[1], kFusedFwdSm80[0].values[2], kFusedFwdSm80[0].values[3], kFusedFwdSm80[0].values[4]}), "gdn.fused_fwd sm_80 row 0 (c64.bv32.s1.w4.sm0) lies outside the declared space");
 /// gdn.fused_fwd on sm_90: 3 rows.
 inline constexpr std::array<Row<5>, 3> kFusedFwdSm90 = {{
     // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.bv128.s3.w8.sm0 298.500 us (re-measured winner), 1.27x over the untuned op (379.250 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 298.5, 379.25},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 3, /*w*/ 8, /*sm*/ 0}, 298.5, 379.25},
     // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: c64.bv32.s2.w8.sm0 40.000 us (best trial), 1.20x over the untuned op (48.000 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 40.0, 48.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 8, /*sm*/ 0}, 40.0, 48.0},
     // varlen1.t8192.h4x16.k128v128.bf16.h0:8192 on NVIDIA H100 80GB HBM3 (same arch): c64.bv32.s2.w4.sm0 90.000 us (best trial), untuned op not measured
-    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, true, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 90.0, 0.0},
+    {{4, 16, 128, 128, qla::DType::kBF16, 8192, 1, 8192, "varlen1.t8192.h4x16.k128v128.bf16.h0:8192"}, true, {/*c*/ 64, /*bv*/ 32, /*s*/ 2, /*w*/ 4, /*sm*/ 0}, 90.0, 0.0},
 }};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdSm90[0].values[0], kFusedFwdSm90[0].values[1], kFusedFwdSm90[0].values[2], kFusedFwdSm90[0].values[3], kFusedFwdSm90[0].values[4]}), "gdn.fused_fwd sm_90 row 0 (c64.bv128.s3.w8.sm0) lies outside the declared space");
 static_assert(qla::in_space_values<qla::gdn::FusedFwdFamily>({kFusedFwdSm90[1].values[0], kFusedFwdSm90[1].values[1], kFusedFwdSm90[1].values[2], kFusedFwdSm90[1].values[3], kFusedFwdSm90[1].values[4]}), "gdn.fused_fwd sm_90 row 1 (c64.bv32.s2.w8.sm0) lies outside the declared space");
@@ -105,7 +106,7 @@ static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsDefau
 /// gdn.fused_fwd_ws on sm_90: 1 row.
 inline constexpr std::array<Row<5>, 1> kFusedFwdWsSm90 = {{
     // varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192 on NVIDIA H100 80GB HBM3: c64.bv128.s2.w8.rs24 500.000 us (best trial), untuned op not measured
-    {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, "varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*rs*/ 24}, 500.0, 0.0},
+    {{16, 64, 128, 128, qla::DType::kBF16, 16384, 2, 8192, "varlen2.t16384.h16x64.k128v128.bf16.h0:8192,8192"}, false, {/*c*/ 64, /*bv*/ 128, /*s*/ 2, /*w*/ 8, /*rs*/ 24}, 500.0, 0.0},
 }};
 static_assert(qla::in_space_values<qla::gdn::FusedFwdWsFamily>({kFusedFwdWsSm90[0].values[0], kFusedFwdWsSm90[0].values[1], kFusedFwdWsSm90[0].values[2], kFusedFwdWsSm90[0].values[3], kFusedFwdWsSm90[0].values[4]}), "gdn.fused_fwd_ws sm_90 row 0 (c64.bv128.s2.w8.rs24) lies outside the declared space");
 
@@ -121,7 +122,7 @@ static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveDefault[0
 /// gdn.kkt_solve on sm_90: 1 row.
 inline constexpr std::array<Row<5>, 1> kKktSolveSm90 = {{
     // varlen1.t32768.h2x8.k128v128.bf16.h0:32768 on NVIDIA H100 80GB HBM3: c64.b32.w8.vh0.cs0 20.000 us (best trial), 1.25x over the untuned op (25.000 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8, /*vh*/ 0, /*cs*/ 0}, 20.0, 25.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 32768, 1, 32768, "varlen1.t32768.h2x8.k128v128.bf16.h0:32768"}, false, {/*c*/ 64, /*b*/ 32, /*w*/ 8, /*vh*/ 0, /*cs*/ 0}, 20.0, 25.0},
 }};
 static_assert(qla::in_space_values<qla::gdn::KktSolveFamily>({kKktSolveSm90[0].values[0], kKktSolveSm90[0].values[1], kKktSolveSm90[0].values[2], kKktSolveSm90[0].values[3], kKktSolveSm90[0].values[4]}), "gdn.kkt_solve sm_90 row 0 (c64.b32.w8.vh0.cs0) lies outside the declared space");
 
@@ -137,7 +138,7 @@ static_assert(qla::in_space_values<qla::gdn::UnfusedFamily>({kUnfusedDefault[0],
 /// gdn.unfused on sm_90: 1 row.
 inline constexpr std::array<Row<3>, 1> kUnfusedSm90 = {{
     // varlen1.t4096.h2x8.k128v128.bf16.h0:4096 on NVIDIA H100 80GB HBM3: hbv64.hw4.obv64 100.000 us (best trial), 1.20x over the untuned op (120.000 us)
-    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*hbv*/ 64, /*hw*/ 4, /*obv*/ 64}, 100.0, 120.0},
+    {{2, 8, 128, 128, qla::DType::kBF16, 4096, 1, 4096, "varlen1.t4096.h2x8.k128v128.bf16.h0:4096"}, false, {/*hbv*/ 64, /*hw*/ 4, /*obv*/ 64}, 100.0, 120.0},
 }};
 static_assert(qla::in_space_values<qla::gdn::UnfusedFamily>({kUnfusedSm90[0].values[0], kUnfusedSm90[0].values[1], kUnfusedSm90[0].values[2]}), "gdn.unfused sm_90 row 0 (hbv64.hw4.obv64) lies outside the declared space");
 

@@ -45,6 +45,7 @@ struct Bucket {
   qla::DType dtype;        ///< q/k/v dtype; (h_qk, h_v, k_dim, v_dim, dtype) is the lookup class
   std::int64_t tokens;     ///< valid tokens (varlen padding excluded)
   std::int64_t sequences;  ///< sequences
+  std::int64_t longest;    ///< tokens of the longest sequence
   const char* key;         ///< the store's problem key (qla::gdn::Problem::key)
 };
 
@@ -80,6 +81,7 @@ struct Query {
   qla::DType dtype = qla::DType::kBF16;
   std::int64_t tokens = 0;     ///< valid tokens
   std::int64_t sequences = 1;  ///< sequences
+  std::int64_t longest = 0;    ///< tokens of the longest sequence; 0: tokens / sequences (even)
   std::string key;             ///< problem key; exact matches need it, "" matches no row exactly
 };
 
@@ -96,6 +98,7 @@ inline Query query_of(const qla::gdn::Problem& p) {
   q.dtype = p.qkv_dtype;
   q.tokens = p.valid_tokens();
   q.sequences = p.num_sequences();
+  q.longest = p.longest_sequence();
   q.key = problem_key(p);
   return q;
 }
@@ -104,11 +107,19 @@ namespace detail {
 
 inline double log2_of(std::int64_t x) { return std::log2(static_cast<double>(x < 1 ? 1 : x)); }
 
-/// qla::tuner::problem_distance: sqrt(Δlog2(tokens)² + Δlog2(sequences)²).
+/// log2 of the fill, tokens / (sequences x longest): 0 for sequences of equal length.
+inline double log2_fill(std::int64_t tokens, std::int64_t sequences, std::int64_t longest) {
+  if (longest < 1) return 0.0;  // not given: taken as even
+  return log2_of(tokens) - log2_of(sequences) - log2_of(longest);
+}
+
+/// qla::tuner::problem_distance: sqrt(Δlog2(tokens)² + Δlog2(sequences)² + Δlog2(fill)²).
 inline double distance(const Bucket& b, const Query& q) {
   const double dt = log2_of(b.tokens) - log2_of(q.tokens);
   const double dn = log2_of(b.sequences) - log2_of(q.sequences);
-  return std::sqrt(dt * dt + dn * dn);
+  const double df =
+      log2_fill(b.tokens, b.sequences, b.longest) - log2_fill(q.tokens, q.sequences, q.longest);
+  return std::sqrt(dt * dt + dn * dn + df * df);
 }
 
 inline bool same_class(const Bucket& b, const Query& q) {

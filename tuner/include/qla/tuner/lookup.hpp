@@ -1,8 +1,8 @@
 // Runtime lookup of a tuned config. Order:
 //   1. exact: the same problem (problem_key) tuned on this device;
 //   2. nearest: the closest tuned problem of the same class (H_qk, H_v, K, V, qkv dtype) on this
-//   device, by
-//      distance in log space of token counts: sqrt(Δlog2(valid tokens)² + Δlog2(sequences)²);
+//      device, by problem_distance: sqrt(Δlog2(valid tokens)² + Δlog2(sequences)² + Δlog2(fill)²),
+//      fill = valid tokens / (sequences x the longest sequence), 1 for equal lengths;
 //   3. same arch: exact or nearest on another device of the same compute capability;
 //   4. heuristic: the caller's rule (FlashQLA's BV/CP rules for the real kernels), else the space's
 //   default.
@@ -78,7 +78,11 @@ using ConfigHook = std::function<std::optional<Point>(
 /// know.
 ConfigHook make_config_hook(std::shared_ptr<const Lookup> lookup);
 
-/// Distance used by the lookup between two problems (of any class).
+/// Distance used by the lookup between two problems (of any class), in log2 space: valid tokens,
+/// sequences and fill (valid tokens / (sequences x the longest sequence)). The fill tells a packed
+/// batch whose longest sequence is the chunk forward's critical path (28672+4096) from an even one
+/// of the same size (16384+16384), whose best V-split differs: on the H200 the untuned op, which
+/// splits both alike, takes up to 1.56x the tuned time on the uneven ones.
 double problem_distance(const gdn::Problem& a, const gdn::Problem& b);
 /// Whether two problems share the lookup class (H_qk, H_v, K, V, qkv dtype).
 bool same_class(const gdn::Problem& a, const gdn::Problem& b);

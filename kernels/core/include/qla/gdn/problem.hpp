@@ -53,6 +53,8 @@ struct Problem {
   std::int64_t total_tokens() const { return batch * tokens; }
   /// Tokens that belong to some sequence (excludes varlen padding).
   std::int64_t valid_tokens() const;
+  /// Tokens of the longest sequence (0 when there is none): the chunk forward's critical path.
+  std::int64_t longest_sequence() const;
   /// Value heads per qk head.
   int group_size() const { return h_qk > 0 ? h_v / h_qk : 0; }
   double effective_scale() const;
