@@ -14,8 +14,7 @@
 #                                   2/8, 16/64 1x32768 and 2/8 1x2048 -> $OUT/profile.txt and the record
 #                                   $OUT/chunk_step.json (copy it to results/<gpu>/ for `qla report`); then
 #                                   kkt_solve's (qla_kkt_solve_profile) at 16/64 1x32768, 2/8 1x2048 -> $OUT/kkt_profile.txt
-#                                   and the CP correction's step (qla_cp_correct_profile) -> $OUT/cp_correct_profile.txt,
-#                                   and the two-chain layout's step (qla_two_chain_probe) -> $OUT/two_chain.txt
+#                                   and the CP correction's step (qla_cp_correct_profile) -> $OUT/cp_correct_profile.txt
 #   scripts/gpu-session.sh ab       qla alone once per variant of $QLA_AB (';'-separated flag sets for bench_gdn_fwd,
 #                                   e.g. "--config gdn.cp_correct=bv8.ms1.sk4.rt1;--config gdn.cp_correct=bv8.ms1.sk1.rt4")
 #                                   or of $QLA_AB_BUNDLES (';'-separated bundle tarballs: code before and after a
@@ -188,11 +187,6 @@ case $what in
       timeout 60 "$B/bin/qla_cp_correct_profile" --heads 8 --pieces "$pieces" || rc=$?
     done > "$OUT/cp_correct_profile.txt" 2>&1
     cat "$OUT/cp_correct_profile.txt"
-    # The two-chain layout's chunk step (qla_two_chain_probe: synthetic tiles, timing only).
-    if [[ -x $B/bin/qla_two_chain_probe ]]; then
-      timeout 60 "$B/bin/qla_two_chain_probe" > "$OUT/two_chain.txt" 2>&1 || rc=$?
-      cat "$OUT/two_chain.txt"
-    fi
     exit $rc ;;
   repeat)
     for run in a b; do
