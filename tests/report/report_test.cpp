@@ -55,6 +55,13 @@ TEST(Report, SpeedupsComeFromTheBenchDocuments) {
   EXPECT_TRUE(has(md, "\n×FLA over 2 shapes: geomean 1.73x (1.50x–2.00x), faster on 2 of 2.\n"))
       << md;
   EXPECT_EQ(md.find("×FLA over"), md.rfind("×FLA over")) << md;
+  // What tuning bought, over the shapes with both qla times: 2/8 1x8192 0.200 / 0.125 (16/64 has
+  // no tuned time); the cold table has no default time.
+  EXPECT_TRUE(has(md,
+                  "\nTuned over untuned (qla default / qla tuned) over 1 shape: geomean 1.60x "
+                  "(1.60x–1.60x), 1.05x or more on 1 of 1.\n"))
+      << md;
+  EXPECT_EQ(md.find("Tuned over untuned"), md.rfind("Tuned over untuned")) << md;
   // The cold row of the same shape and implementation lands in its own table, not over the graph
   // row.
   const std::size_t cold = md.find("cold mode");

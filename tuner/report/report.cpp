@@ -66,7 +66,8 @@ std::string ratio_cell(const std::map<std::string, Timing>& t, const std::string
 struct RatioStats {
   std::size_t n = 0;
   double geomean = 0, lo = 0, hi = 0;
-  std::size_t faster = 0;  ///< shapes where ours is faster
+  std::size_t faster = 0;    ///< shapes where ours is faster
+  std::size_t faster_5 = 0;  ///< shapes where ours is 1.05x or more faster
 };
 
 RatioStats ratio_stats(const std::map<Shape, std::map<std::string, Timing>>& rows,
@@ -88,6 +89,8 @@ RatioStats ratio_stats(const std::map<Shape, std::map<std::string, Timing>>& row
   st.hi = *hi;
   st.faster =
       static_cast<std::size_t>(std::count_if(r.begin(), r.end(), [](double x) { return x > 1; }));
+  st.faster_5 = static_cast<std::size_t>(
+      std::count_if(r.begin(), r.end(), [](double x) { return x >= 1.05; }));
   return st;
 }
 
@@ -105,6 +108,20 @@ std::string ratio_summary(const std::map<Shape, std::map<std::string, Timing>>& 
   return std::string(label) + " over " + std::to_string(st.n) + " shape" + (st.n > 1 ? "s" : "") +
          ": geomean " + geomean_range(st) + ", faster on " + std::to_string(st.faster) + " of " +
          std::to_string(st.n) + ".";
+}
+
+/// What tuning bought on the table's shapes that have both qla times (the untuned op's over the
+/// tuned plan's, one call): the geomean, its range, and on how many the tuned plan is 1.05x or more
+/// faster; empty when no shape has both.
+std::string tuning_summary(const std::map<Shape, std::map<std::string, Timing>>& rows) {
+  std::map<Shape, std::map<std::string, Timing>> both;
+  for (const auto& [s, t] : rows)
+    if (t.count("qla-tuned") && t.count("qla-default")) both.emplace(s, t);
+  const RatioStats st = ratio_stats(both, "qla-default");  // "ours" is the tuned time there
+  if (st.n == 0) return "";
+  return "Tuned over untuned (qla default / qla tuned) over " + std::to_string(st.n) + " shape" +
+         (st.n > 1 ? "s" : "") + ": geomean " + geomean_range(st) + ", 1.05x or more on " +
+         std::to_string(st.faster_5) + " of " + std::to_string(st.n) + ".";
 }
 
 /// A table past the headline shapes (FlashQLA's whole matrix): its ratios over the headline shapes
@@ -176,6 +193,7 @@ void shape_table(std::ostringstream& os, const ReportData& d,
   const std::string fq = ratio_summary(rows, "flashqla", "×FlashQLA");
   if (!fla.empty() || !fq.empty())
     os << "\n" << fla << (!fla.empty() && !fq.empty() ? " " : "") << fq << "\n";
+  if (const std::string tuned = tuning_summary(rows); !tuned.empty()) os << "\n" << tuned << "\n";
   ratio_breakdown(os, d, rows);
 }
 
