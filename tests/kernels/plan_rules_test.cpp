@@ -84,6 +84,56 @@ TEST(FusedForwardRules, AutoCpPieceLengthAndBvMatchGdnTable) {
   EXPECT_FALSE(gdn::cp_flashqla_rule(batched, 64));
 }
 
+// The wgmma variant's V-split by the makespan of its launch: 64 (one chain a CTA, two CTAs an SM)
+// where the chains are few or uneven, 128 (two chains a CTA) where two waves of one-chain CTAs
+// would share SMs. Every row is an H200 (132 SMs) shape whose tuned V-split is the one given.
+TEST(FusedForwardRules, WgmmaBlockVRuleFinishesTheLaunchFirst) {
+  struct Row {
+    const char* shape;
+    std::vector<std::int64_t> item_chunks;  // sequences or CP pieces, in launch order
+    int h_v, bv, flashqla_bv;
+  };
+  const std::vector<std::int64_t> x8_1024(8, 16), x4_8192(4, 128), cp16_32768(16, 32);
+  const Row rows[] = {
+      {"16/64 1x32768: 128 one-chain CTAs, one each", {512}, 64, 64, 64},
+      {"2/8 1x2048", {32}, 8, 64, 32},
+      {"4/16 8192x4: 128 one-chain CTAs", x4_8192, 16, 64, 64},
+      {"8/32 8192x4: 256 one-chain CTAs would share SMs", x4_8192, 32, 128, 128},
+      {"16/64 8192x4", x4_8192, 64, 128, 128},
+      {"16/16 1024x8: 128 two-chain CTAs, one wave", x8_1024, 16, 128, 128},
+      {"32/32 1024x8", x8_1024, 32, 128, 128},
+      {"8/24 1024x8: 192 two-chain CTAs are a second wave", x8_1024, 24, 64, 128},
+      {"16/64 28672+4096: the long chain alone on its SM", {448, 64}, 64, 64, 128},
+      {"16/48 28672+4096", {448, 64}, 48, 64, 128},
+      {"2/8 1x32768, CP in 16 pieces of 32 chunks", cp16_32768, 8, 128, 128},
+  };
+  for (const Row& r : rows) {
+    SCOPED_TRACE(r.shape);
+    EXPECT_EQ(gdn::wgmma_block_v_rule(r.item_chunks, r.h_v, 132), r.bv);
+    const auto items = static_cast<long long>(r.item_chunks.size()) * r.h_v;
+    EXPECT_EQ(gdn::fused_block_v_heuristic(items, 132), r.flashqla_bv) << "FlashQLA's rule";
+  }
+  // Past 8 waves of two-chain CTAs, and with no SM count, two chains.
+  EXPECT_EQ(gdn::wgmma_block_v_rule(std::vector<std::int64_t>(1057, 1), 1, 132), 128);
+  EXPECT_EQ(gdn::wgmma_block_v_rule({512}, 64, 0), 128);
+  // Launch order matters: the short sequence first gives its SMs' second slots to the long
+  // chains, which then share them for the short one's chunks only.
+  EXPECT_EQ(gdn::wgmma_block_v_rule({64, 448}, 64, 132), 64);
+  EXPECT_EQ(gdn::wgmma_block_v_rule({}, 8, 132), 64) << "nothing to launch: the default";
+
+  // The untuned points: the wgmma variant takes the makespan's width, the ws variant FlashQLA's.
+  const ArchInfo h200 = kH200;
+  const gdn::Problem uneven = problem({0, 28672, 32768}, 16, 64);
+  EXPECT_EQ(gdn::fused_fwd_config("gdn.fused_fwd_wgmma",
+                                  gdn::untuned_fused_point("gdn.fused_fwd_wgmma", uneven, h200))
+                .block_v,
+            64);
+  EXPECT_EQ(gdn::fused_fwd_config("gdn.fused_fwd_ws",
+                                  gdn::untuned_fused_point("gdn.fused_fwd_ws", uneven, h200))
+                .block_v,
+            128);
+}
+
 // The untuned correction stages M and splits rows four ways where that builds, and falls back to
 // the family's default (registers, one thread per row) where a block cannot opt in to the buffers.
 TEST(FusedForwardRules, UntunedCpCorrectStagesMWhereItBuilds) {

@@ -49,13 +49,6 @@ int Plan::chunk() const { return impl_->chunk; }
 const WorkListLayout& Plan::work_list_layout() const { return impl_->lists; }
 const FusedWorkspaceLayout& Plan::fused_workspace() const { return impl_->fused_ws; }
 
-int fused_block_v_heuristic(long long ctas_per_slice, int sm_count) {
-  const double target = 0.7 * sm_count;
-  if (static_cast<double>(ctas_per_slice) >= target) return 128;
-  if (2.0 * static_cast<double>(ctas_per_slice) >= target) return 64;
-  return 32;
-}
-
 const char* algorithm_name(Algorithm a) {
   switch (a) {
     case Algorithm::kFused:
@@ -220,14 +213,34 @@ std::optional<std::pair<CpSplit, int>> decide_cp(const Problem& problem, long lo
   return std::make_pair(std::move(split), l);
 }
 
-// The family's default at its untuned BV: the V-split rule for the CTAs per V-slice the plan
-// launches, where that point still builds; a wider slice whose shared memory does not fit the
-// default's input ring takes the deepest ring that does and still overlaps a load with a chunk
-// (two stages or more), else the default stays.
+// The chunks of each item the chunk forward launches (the CP pieces of `split`, else the
+// sequences), in launch order, at chunk size `chunk`.
+std::vector<std::int64_t> launched_item_chunks(const Problem& problem, const CpSplit* split,
+                                               int chunk) {
+  std::vector<std::int64_t> chunks;
+  if (split) {
+    for (std::size_t i = 0; i + 1 < split->cu.size(); ++i)
+      chunks.push_back((split->cu[i + 1] - split->cu[i] + chunk - 1) / chunk);
+  } else {
+    for (std::int64_t n = 0; n < problem.num_sequences(); ++n)
+      chunks.push_back((problem.seq_length(n) + chunk - 1) / chunk);
+  }
+  return chunks;
+}
+
+// The family's default at its untuned BV: the family's V-split rule (wgmma_block_v_rule for the
+// wgmma variant, else fused_block_v_heuristic) for the items the plan launches (`split`'s pieces
+// with CP, else the sequences), where that point still builds; a wider slice whose shared memory
+// does not fit the default's input ring takes the deepest ring that does and still overlaps a load
+// with a chunk (two stages or more), else the default stays.
 Point with_untuned_block_v(const SpaceDecl& space, Point fused, const Problem& problem,
-                           int cp_pieces, const ArchInfo& arch) {
-  const long long sequences = cp_pieces > 0 ? cp_pieces : problem.num_sequences();
-  const int bv = fused_block_v_heuristic(sequences * problem.h_v, arch.sm_count);
+                           const CpSplit* split, const ArchInfo& arch) {
+  const std::vector<std::int64_t> items =
+      launched_item_chunks(problem, split, value_of(space, fused, "chunk"));
+  const int bv = space.kernel == FusedFwdWgmmaFamily::kId
+                     ? wgmma_block_v_rule(items, problem.h_v, arch.sm_count)
+                     : fused_block_v_heuristic(static_cast<long long>(items.size()) * problem.h_v,
+                                               arch.sm_count);
   const auto axis_named = [&](std::string_view name) {
     return std::find_if(space.axes.begin(), space.axes.end(),
                         [&](const Axis& a) { return a.name == name; });
@@ -411,15 +424,17 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
 
   // CP: decided on the representative's sequences in chunks of C; on only where it really cuts a
   // sequence. Calls split their own sequences with the same piece length.
-  if (auto split = decide_cp(problem, im.max_sequences, c, mode, piece_option, device.arch)) {
+  const auto split = decide_cp(problem, im.max_sequences, c, mode, piece_option, device.arch);
+  if (split) {
     im.cp = true;
     im.cp_pieces = split->first.pieces();
     im.cp_piece_chunks = split->second;
   }
   const bool cp = im.cp;
   if (!fused_given)
-    im.fused = fused_fwd_config(fspace.kernel, with_untuned_block_v(fspace, fused_point, problem,
-                                                                    im.cp_pieces, device.arch));
+    im.fused = fused_fwd_config(fspace.kernel,
+                                with_untuned_block_v(fspace, fused_point, problem,
+                                                     split ? &split->first : nullptr, device.arch));
   im.labels[fspace.kernel] = fspace.label(im.fused.to_point());
 
   im.cumsum =
@@ -575,7 +590,7 @@ Point untuned_fused_point(const std::string& kernel, const Problem& problem, con
       decide_cp(problem, problem.num_sequences(), value_of(*space, space->default_point, "chunk"),
                 CpMode::kAuto, 0, arch);
   return with_untuned_block_v(*space, space->default_point, problem,
-                              split ? split->first.pieces() : 0, arch);
+                              split ? &split->first : nullptr, arch);
 }
 
 bool untuned_op_runs_cp(const Problem& problem, const ArchInfo& arch) {
@@ -654,7 +669,8 @@ std::string untuned_op_signature(const ArchInfo& arch) {
        {std::tuple<std::vector<std::int64_t>, int, int>{{0, 2048}, 2, 8},
         {{0, 32768}, 2, 8},
         {{0, 32768}, 16, 64},
-        {{0, 8192, 16384, 24576, 32768}, 4, 16}})
+        {{0, 8192, 16384, 24576, 32768}, 4, 16},
+        {{0, 28672, 32768}, 16, 48}})
     for (DType gate : {DType::kF32, DType::kBF16}) {
       Problem p;
       p.tokens = cu.back();

@@ -12,11 +12,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "qla/cuda/device_info.hpp"
 #include "qla/family.hpp"
@@ -92,8 +94,8 @@ inline constexpr int kFwdPlanStateVariantValues[] = {0, 1, 2};        ///< kStat
 /// so trials measured under older rules are not resumed as if they were the same points.
 inline constexpr const char* kFwdPlanRules =
     "cp2: cp_untuned_rule (Be*Hv<=40, NT64>=max(8*min(Be*Hv,8),4*Be*Hv) to 24, else 6*Be*Hv); pc0: "
-    "cp 3 FlashQLA's sqrt length, else twice "
-    "it";
+    "cp 3 FlashQLA's sqrt length, else twice it; bv: wgmma makespan (bv64 2/SM 1|2.17, bv128 "
+    "1/SM 1.74, emptiest SM first, >8 waves 128), else FlashQLA's 0.7 SMs";
 
 /// The declaration of the runtime space gdn.fwd_plan (qla/family.hpp): default
 /// c64.cp2.pc0.th10.v0.sv0 (the untuned CP rule and piece length, FlashQLA's warm-up threshold, the
@@ -152,6 +154,16 @@ inline constexpr const char* kChunkSharingKernels[] = {
 /// The fused forward's V-split rule for `ctas_per_slice` = (CP pieces or sequences) · H_v:
 /// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.
 int fused_block_v_heuristic(long long ctas_per_slice, int sm_count);
+
+/// gdn.fused_fwd_wgmma's V-split rule: 64 (one chain a CTA, two CTAs a head) or 128 (two chains a
+/// CTA), whichever launch a makespan model finishes first. `item_chunks` holds the chunks of each
+/// launched sequence or CP piece in launch order, each run by `h_v` heads. The model: a CTA goes
+/// to the SM with the fewest resident CTAs; one-chain CTAs are two an SM, a chunk costing 1 alone
+/// and 2.17 beside another; two-chain CTAs are one an SM at 1.74 a chunk (H200). Past 8 waves of
+/// two-chain CTAs, and with no SM count, 128. FlashQLA's fill rule (fused_block_v_heuristic) runs
+/// two chains at 8/24 1024x8 where one chain finishes first, and on uneven packed batches (16/64
+/// 28672+4096) where the long sequence's chain is the critical path.
+int wgmma_block_v_rule(const std::vector<std::int64_t>& item_chunks, int h_v, int sm_count);
 
 /// The chunk-forward family the untuned op runs on `arch`: gdn.fused_fwd_wgmma where the target has
 /// wgmma and setmaxnreg (sm_90a; 1.54x gdn.fused_fwd_ws, geomean of the 20 headline shapes on the
