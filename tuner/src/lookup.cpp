@@ -1,9 +1,9 @@
 #include "qla/tuner/lookup.hpp"
 
-#include <cmath>
 #include <limits>
 
 #include "qla/error.hpp"
+#include "qla/tuned_dispatch.hpp"
 #include "qla/tuner/problem_json.hpp"
 
 namespace qla::tuner {
@@ -28,17 +28,9 @@ bool same_class(const gdn::Problem& a, const gdn::Problem& b) {
 }
 
 double problem_distance(const gdn::Problem& a, const gdn::Problem& b) {
-  auto lg = [](std::int64_t x) {
-    return std::log2(static_cast<double>(std::max<std::int64_t>(x, 1)));
-  };
-  // log2 of the fill: valid tokens over sequences x the longest sequence (0 for equal lengths).
-  auto lfill = [&](const gdn::Problem& p) {
-    return lg(p.valid_tokens()) - lg(p.num_sequences()) - lg(p.longest_sequence());
-  };
-  const double dt = lg(a.valid_tokens()) - lg(b.valid_tokens());
-  const double dn = lg(a.num_sequences()) - lg(b.num_sequences());
-  const double df = lfill(a) - lfill(b);
-  return std::sqrt(dt * dt + dn * dn + df * df);
+  return qla_tuned::detail::size_distance(a.valid_tokens(), a.num_sequences(), a.longest_sequence(),
+                                          b.valid_tokens(), b.num_sequences(),
+                                          b.longest_sequence());
 }
 
 Lookup::Lookup(DeviceFingerprint device) : device_(std::move(device)) {}

@@ -113,13 +113,21 @@ inline double log2_fill(std::int64_t tokens, std::int64_t sequences, std::int64_
   return log2_of(tokens) - log2_of(sequences) - log2_of(longest);
 }
 
-/// qla::tuner::problem_distance: sqrt(Δlog2(tokens)² + Δlog2(sequences)² + Δlog2(fill)²).
-inline double distance(const Bucket& b, const Query& q) {
-  const double dt = log2_of(b.tokens) - log2_of(q.tokens);
-  const double dn = log2_of(b.sequences) - log2_of(q.sequences);
+/// The lookup's distance between two problems of one class by their valid tokens, sequences and
+/// longest sequence (0: even): sqrt(Δlog2(tokens)² + Δlog2(sequences)² + Δlog2(fill)²). The
+/// tuner's lookup (qla::tuner::problem_distance) calls it too.
+inline double size_distance(std::int64_t tokens_a, std::int64_t sequences_a, std::int64_t longest_a,
+                            std::int64_t tokens_b, std::int64_t sequences_b,
+                            std::int64_t longest_b) {
+  const double dt = log2_of(tokens_a) - log2_of(tokens_b);
+  const double dn = log2_of(sequences_a) - log2_of(sequences_b);
   const double df =
-      log2_fill(b.tokens, b.sequences, b.longest) - log2_fill(q.tokens, q.sequences, q.longest);
+      log2_fill(tokens_a, sequences_a, longest_a) - log2_fill(tokens_b, sequences_b, longest_b);
   return std::sqrt(dt * dt + dn * dn + df * df);
+}
+
+inline double distance(const Bucket& b, const Query& q) {
+  return size_distance(b.tokens, b.sequences, b.longest, q.tokens, q.sequences, q.longest);
 }
 
 inline bool same_class(const Bucket& b, const Query& q) {

@@ -81,8 +81,9 @@ ConfigHook make_config_hook(std::shared_ptr<const Lookup> lookup);
 /// Distance used by the lookup between two problems (of any class), in log2 space: valid tokens,
 /// sequences and fill (valid tokens / (sequences x the longest sequence)). The fill tells a packed
 /// batch whose longest sequence is the chunk forward's critical path (28672+4096) from an even one
-/// of the same size (16384+16384), whose best V-split differs: on the H200 the untuned op, which
-/// splits both alike, takes up to 1.56x the tuned time on the uneven ones.
+/// of the same size (16384+16384), whose best V-split differs (on the H200, FlashQLA's V-split
+/// rule, which splits both alike, took up to 1.56x the tuned time on the uneven ones).
+/// qla_tuned::detail::size_distance of the two problems' sizes, the deployment dispatcher's.
 double problem_distance(const gdn::Problem& a, const gdn::Problem& b);
 /// Whether two problems share the lookup class (H_qk, H_v, K, V, qkv dtype).
 bool same_class(const gdn::Problem& a, const gdn::Problem& b);
