@@ -2,7 +2,9 @@
 """Merge the bench documents of several device calls into the ones `qla report` reads: results/<gpu>/bench.json
 (qla), fla.json and flashqla.json. A call directory holds what `scripts/gpu-session.sh bench` wrote there
 (bench_qla.json, bench_fla.json, bench_flashqla.json), for one group of heads; a headline run takes several calls.
-Rows of the results already there are kept only for the heads named by --keep-heads (shapes no call measured again);
+Rows of the results already there are kept only for the heads named by --keep-heads (shapes no call measured again)
+and the shapes named by --keep-shapes (qla's row names, e.g. 16x64/1x2048: every document's rows of that shape stay,
+whatever the calls measured, e.g. headline rows with an FLA column beside calls that ran qla and FlashQLA only);
 every other row comes from the calls. A shape two calls measured is refused, unless --first-call-wins: then every
 document's rows of that shape come from the first call (in --calls order) that has it, e.g. a headline call of qla,
 FLA and FlashQLA before a call of qla and FlashQLA over all sequence sets of the same heads. Each ratio in the report
@@ -48,9 +50,28 @@ def load(path):
     return doc
 
 
-def merge(results, calls, keep_heads, note, first_call_wins=False):
+def shape_of(row):
+    return (heads(row), tuple(row["seqlens"]))
+
+
+def kept_shapes(results, names):
+    """The (heads, sequence lengths) of the qla rows of results/bench.json named `names`; SystemExit for a name it
+    does not have."""
+    if not names:
+        return set()
+    path = os.path.join(results, "bench.json")
+    rows = load(path).get("rows", []) if os.path.exists(path) else []
+    found = {r["name"]: shape_of(r) for r in rows}
+    missing = sorted(set(names) - set(found))
+    if missing:
+        raise SystemExit(f"merge_results.py: --keep-shapes {', '.join(missing)}: no such row in {path}")
+    return {found[n] for n in names}
+
+
+def merge(results, calls, keep_heads, note, first_call_wins=False, keep_shapes=()):
     """Returns {file name: merged document} for the documents the calls have; raises SystemExit on conflicts
     (with first_call_wins, a shape several calls measured comes from the first of them instead)."""
+    kept = kept_shapes(results, keep_shapes)
     qla_commit = None
     for call in calls:
         path = os.path.join(call, DOCS["bench.json"])
@@ -73,7 +94,7 @@ def merge(results, calls, keep_heads, note, first_call_wins=False):
         rows, seen = [], {}
         for call, doc in docs:
             for row in doc.get("rows", []):
-                if first_call_wins and owner[shape_key(row)] != call:
+                if shape_of(row) in kept or (first_call_wins and owner[shape_key(row)] != call):
                     continue
                 if row_key(row) in seen:
                     raise SystemExit(f"merge_results.py: {name}: {row['name']} is in both {seen[row_key(row)]} "
@@ -82,6 +103,8 @@ def merge(results, calls, keep_heads, note, first_call_wins=False):
                 rows.append(row)
         old_path = os.path.join(results, name)
         old = load(old_path) if os.path.exists(old_path) else None
+        if old:
+            rows += [row for row in old.get("rows", []) if shape_of(row) in kept and heads(row) not in keep_heads]
         if old and keep_heads:
             for row in old.get("rows", []):
                 if heads(row) not in keep_heads:
@@ -190,6 +213,24 @@ def self_test():
             pass
         else:
             raise AssertionError("a shape of two calls was merged without --first-call-wins")
+        # --keep-shapes: the old rows of a named shape stay in every document, the calls' rows of it go; the
+        # calls' other shapes of the same heads come in; a name results/bench.json lacks is refused.
+        f = os.path.join(tmp, "f")
+        write(res, {"bench.json": doc([row(16, 64, 2048, "qla-tuned", 9), row(16, 64, 4096, "qla-tuned", 8)]),
+                    "fla.json": doc([row(16, 64, 2048, ms=20)])})
+        put(os.path.join(f, "bench_qla.json"),
+            doc([row(16, 64, 2048, "qla-tuned", 1), row(16, 64, 4096, "qla-tuned", 2)]))
+        put(os.path.join(f, "bench_flashqla.json"), doc([row(16, 64, 2048, ms=3), row(16, 64, 4096, ms=4)]))
+        m4 = merge(res, [f], set(), "", keep_shapes=["16x64/2048"])
+        assert [(r["name"], r["ms"]) for r in m4["bench.json"]["rows"]] == [("16x64/2048", 9), ("16x64/4096", 2)]
+        assert [(r["name"], r["ms"]) for r in m4["fla.json"]["rows"]] == [("16x64/2048", 20)]
+        assert [(r["name"], r["ms"]) for r in m4["flashqla.json"]["rows"]] == [("16x64/4096", 4)]
+        try:
+            merge(res, [f], set(), "", keep_shapes=["16x64/1"])
+        except SystemExit:
+            pass
+        else:
+            raise AssertionError("--keep-shapes of a row results/bench.json lacks was not refused")
     print("merge_results.py: self-test passed")
 
 
@@ -198,6 +239,9 @@ def main():
     ap.add_argument("--results", help="the card's results folder, e.g. results/nvidia-h200")
     ap.add_argument("--calls", nargs="+", default=[], help="folders of the calls' bench_*.json")
     ap.add_argument("--keep-heads", default="", help="comma list of QKxV heads whose rows stay, e.g. 4x16")
+    ap.add_argument("--keep-shapes", default="",
+                    help="comma list of qla row names whose shapes keep their rows in every document, e.g. "
+                         "16x64/1x2048,16x64/8192x4")
     ap.add_argument("--note", default="", help="appended to each document's method")
     ap.add_argument("--first-call-wins", action="store_true",
                     help="a shape several calls measured comes from the first of them (every document's rows)")
@@ -209,7 +253,7 @@ def main():
     if not args.results or not args.calls:
         ap.error("--results and --calls are required")
     merged = merge(args.results, args.calls, {h for h in args.keep_heads.split(",") if h}, args.note,
-                   args.first_call_wins)
+                   args.first_call_wins, [n for n in args.keep_shapes.split(",") if n])
     if not merged:
         raise SystemExit("merge_results.py: no bench_*.json in " + " ".join(args.calls))
     write(args.results, merged)
