@@ -151,8 +151,9 @@ inline constexpr const char* kChunkSharingKernels[] = {
     "gdn.fused_fwd",  "gdn.fused_fwd_ws",     "gdn.fused_fwd_wgmma", "gdn.kkt_solve",
     "gdn.state_pass", "gdn.state_pass_wgmma", "gdn.cumsum"};
 
-/// The fused forward's V-split rule for `ctas_per_slice` = (CP pieces or sequences) · H_v:
-/// 128 when that fills 0.7 of the SMs, 64 when twice that does, else 32.
+/// FlashQLA's V-split rule (the mma.sync chunk forwards' untuned one) for `ctas_per_slice` = (CP
+/// pieces or sequences) · H_v: 128 when that fills 0.7 of the SMs, 64 when twice that does,
+/// else 32.
 int fused_block_v_heuristic(long long ctas_per_slice, int sm_count);
 
 /// gdn.fused_fwd_wgmma's V-split rule: 64 (one chain a CTA, two CTAs a head) or 128 (two chains a
@@ -176,9 +177,9 @@ const char* untuned_chunk_fwd_family(const ArchInfo& arch, int chunk = 64);
 const char* untuned_state_pass_family(const ArchInfo& arch, int chunk = 64);
 
 /// The point of chunk-forward family `kernel` that the untuned op runs for `problem` on `arch`: the
-/// family's default with the V-split rule (fused_block_v_heuristic) applied to the default CP
-/// decision, where that still builds. The tuner measures it as each family's untuned baseline.
-/// Host-only; no GPU needed.
+/// family's default with its V-split rule (wgmma_block_v_rule for gdn.fused_fwd_wgmma, else
+/// fused_block_v_heuristic) applied to the default CP decision, where that still builds. The tuner
+/// measures it as each family's untuned baseline. Host-only; no GPU needed.
 Point untuned_fused_point(const std::string& kernel, const Problem& problem, const ArchInfo& arch);
 
 /// The op plan's default with the other CP decision than the untuned plan's: CP off where the
