@@ -91,7 +91,7 @@ def merge(results, calls, keep_heads, note, first_call_wins=False, keep_shapes=(
                     owner[shape_key(r)] = call
     merged = {}
     for name, docs in call_docs.items():
-        rows, seen = [], {}
+        rows, seen, dates = [], {}, set()  # dates: of the documents that give rows
         for call, doc in docs:
             for row in doc.get("rows", []):
                 if shape_of(row) in kept or (first_call_wins and owner[shape_key(row)] != call):
@@ -101,18 +101,21 @@ def merge(results, calls, keep_heads, note, first_call_wins=False, keep_shapes=(
                                      f"and {call}")
                 seen[row_key(row)] = call
                 rows.append(row)
+                dates.add(doc.get("date", ""))
         old_path = os.path.join(results, name)
         old = load(old_path) if os.path.exists(old_path) else None
         if old:
+            before = len(rows)
             rows += [row for row in old.get("rows", []) if shape_of(row) in kept and heads(row) not in keep_heads]
-        if old and keep_heads:
-            for row in old.get("rows", []):
+            for row in old.get("rows", []) if keep_heads else []:
                 if heads(row) not in keep_heads:
                     continue
                 if heads(row) in measured:
                     raise SystemExit(f"merge_results.py: {name}: heads {heads(row)} are to be kept but a call "
                                      "measured them again")
                 rows.append(row)
+            if len(rows) > before:
+                dates.add(old.get("date", ""))
         if not docs:
             if old is None:
                 continue
@@ -121,6 +124,8 @@ def merge(results, calls, keep_heads, note, first_call_wins=False, keep_shapes=(
                 continue
         out = docs[0][1] if docs else old
         out["rows"] = sorted(rows, key=sort_key)
+        if max(dates, default=""):  # the newest measurement in it (`qla report` quotes the newest document's)
+            out["date"] = max(dates)
         if note:
             out["method"] = f"{out.get('method', '')}; {note}"
         if name != "bench.json" and qla_commit and docs:
@@ -148,8 +153,9 @@ def self_test():
             r.update(implementation=impl, mode="graph")
         return r
 
-    def doc(rows, commit="new"):
-        return {"schema": "qla.bench.v1", "method": "m", "versions": {"git_commit": commit}, "rows": rows}
+    def doc(rows, commit="new", date="2026-12-01"):
+        return {"schema": "qla.bench.v1", "method": "m", "versions": {"git_commit": commit}, "date": date,
+                "rows": rows}
 
     with tempfile.TemporaryDirectory() as tmp:
         def put(path, d):
@@ -216,12 +222,14 @@ def self_test():
         # --keep-shapes: the old rows of a named shape stay in every document, the calls' rows of it go; the
         # calls' other shapes of the same heads come in; a name results/bench.json lacks is refused.
         f = os.path.join(tmp, "f")
-        write(res, {"bench.json": doc([row(16, 64, 2048, "qla-tuned", 9), row(16, 64, 4096, "qla-tuned", 8)]),
-                    "fla.json": doc([row(16, 64, 2048, ms=20)])})
+        write(res, {"bench.json": doc([row(16, 64, 2048, "qla-tuned", 9), row(16, 64, 4096, "qla-tuned", 8)],
+                                      date="2026-11-30"),
+                    "fla.json": doc([row(16, 64, 2048, ms=20)], date="2026-11-30")})
         put(os.path.join(f, "bench_qla.json"),
             doc([row(16, 64, 2048, "qla-tuned", 1), row(16, 64, 4096, "qla-tuned", 2)]))
         put(os.path.join(f, "bench_flashqla.json"), doc([row(16, 64, 2048, ms=3), row(16, 64, 4096, ms=4)]))
         m4 = merge(res, [f], set(), "", keep_shapes=["16x64/2048"])
+        assert m4["bench.json"]["date"] == "2026-12-01" and m4["fla.json"]["date"] == "2026-11-30", m4
         assert [(r["name"], r["ms"]) for r in m4["bench.json"]["rows"]] == [("16x64/2048", 9), ("16x64/4096", 2)]
         assert [(r["name"], r["ms"]) for r in m4["fla.json"]["rows"]] == [("16x64/2048", 20)]
         assert [(r["name"], r["ms"]) for r in m4["flashqla.json"]["rows"]] == [("16x64/4096", 4)]
