@@ -107,7 +107,7 @@ def merge(results, calls, keep_heads, note, first_call_wins=False, keep_shapes=(
         if old:
             before = len(rows)
             rows += [row for row in old.get("rows", []) if shape_of(row) in kept and heads(row) not in keep_heads]
-            for row in old.get("rows", []) if keep_heads else []:
+            for row in old.get("rows", []):
                 if heads(row) not in keep_heads:
                     continue
                 if heads(row) in measured:
