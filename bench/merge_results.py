@@ -10,7 +10,8 @@ document's rows of that shape come from the first call (in --calls order) that h
 FLA and FlashQLA before a call of qla and FlashQLA over all sequence sets of the same heads. Each ratio in the report
 still compares rows of one call, because every call timed qla, FLA and FlashQLA on its own shapes; an implementation
 the calls did not run (QLA_BENCH_ONLY) loses its old rows of the heads they measured, and its file when none stays.
-The method text of each document gets --note appended (say which calls, which commit, which rows were kept from
+With --set NAME the documents form a comparison set of their own (e.g. under results/<gpu>/NAME/): their rows pair
+only with each other in the report, beside the main documents. The method text of each document gets --note appended (say which calls, which commit, which rows were kept from
 where); the baselines' documents name the qla commit of the calls.
 
     python3 bench/merge_results.py --results results/nvidia-h200 --calls out1 out2 out3 --keep-heads 4x16 \\
@@ -68,9 +69,10 @@ def kept_shapes(results, names):
     return {found[n] for n in names}
 
 
-def merge(results, calls, keep_heads, note, first_call_wins=False, keep_shapes=()):
+def merge(results, calls, keep_heads, note, first_call_wins=False, keep_shapes=(), comparison_set=""):
     """Returns {file name: merged document} for the documents the calls have; raises SystemExit on conflicts
-    (with first_call_wins, a shape several calls measured comes from the first of them instead)."""
+    (with first_call_wins, a shape several calls measured comes from the first of them instead). With
+    comparison_set, every document names that set ("set"): `qla report` pairs its rows only with each other."""
     kept = kept_shapes(results, keep_shapes)
     qla_commit = None
     for call in calls:
@@ -130,6 +132,8 @@ def merge(results, calls, keep_heads, note, first_call_wins=False, keep_shapes=(
             out["method"] = f"{out.get('method', '')}; {note}"
         if name != "bench.json" and qla_commit and docs:
             out.setdefault("versions", {})["qla_git_commit"] = qla_commit
+        if comparison_set:
+            out["set"] = comparison_set
         merged[name] = out
     return merged
 
@@ -239,6 +243,10 @@ def self_test():
             pass
         else:
             raise AssertionError("--keep-shapes of a row results/bench.json lacks was not refused")
+        # --set: every merged document names the comparison set.
+        m5 = merge(os.path.join(tmp, "set"), [a, b], set(), "", comparison_set="matrix-fla")
+        assert sorted(m5) == ["bench.json", "fla.json"] and all(d["set"] == "matrix-fla" for d in m5.values())
+        assert "set" not in m4["bench.json"]
     print("merge_results.py: self-test passed")
 
 
@@ -253,6 +261,8 @@ def main():
     ap.add_argument("--note", default="", help="appended to each document's method")
     ap.add_argument("--first-call-wins", action="store_true",
                     help="a shape several calls measured comes from the first of them (every document's rows)")
+    ap.add_argument("--set", default="", help="the comparison set every merged document names (`qla report` "
+                    "pairs a set's rows only with each other), e.g. matrix-fla beside the main documents")
     ap.add_argument("--self-test", action="store_true")
     args = ap.parse_args()
     if args.self_test:
@@ -261,7 +271,7 @@ def main():
     if not args.results or not args.calls:
         ap.error("--results and --calls are required")
     merged = merge(args.results, args.calls, {h for h in args.keep_heads.split(",") if h}, args.note,
-                   args.first_call_wins, [n for n in args.keep_shapes.split(",") if n])
+                   args.first_call_wins, [n for n in args.keep_shapes.split(",") if n], args.set)
     if not merged:
         raise SystemExit("merge_results.py: no bench_*.json in " + " ".join(args.calls))
     write(args.results, merged)

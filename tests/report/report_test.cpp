@@ -126,6 +126,73 @@ TEST(Report, FlashQlaColumnsAppearWhenItsBenchRan) {
   EXPECT_FALSE(has(render_markdown(fixture()), "FlashQLA ms"));
 }
 
+// Documents that name a comparison set pair only with each other, in a section of their own; the
+// main tables keep their rows and ratios.
+TEST(Report, AComparisonSetKeepsToItsOwnRuns) {
+  const fs::path dir = fs::temp_directory_path() / ("qla_report_set_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "qla.json") << R"({"schema": "qla.bench.v1", "implementation": "qla",
+    "set": "matrix-fla", "date": "2026-12-01", "method": "the matrix with FLA",
+    "device": {"name": "Fixture GPU 80GB"}, "versions": {"git_commit": "feed"},
+    "ceilings": {"copy_gbps": 1.0, "matmul_tflops": 1.0}, "rows": [
+    {"name": "2x8/8192", "implementation": "qla-tuned", "mode": "graph", "h_qk": 2, "h_v": 8,
+     "seqlens": [8192], "ms": 0.1},
+    {"name": "2x8/2048", "implementation": "qla-tuned", "mode": "graph", "h_qk": 2, "h_v": 8,
+     "seqlens": [2048], "ms": 0.05},
+    {"name": "4x16/2048", "implementation": "qla-default", "mode": "graph", "h_qk": 4, "h_v": 16,
+     "seqlens": [2048], "ms": 0.04}]})";
+  std::ofstream(dir / "fla.json") << R"({"schema": "qla.bench.v1", "implementation": "fla",
+    "set": "matrix-fla", "date": "2026-12-01", "device": {"name": "Fixture GPU 80GB"},
+    "versions": {"fla": "9.9"}, "rows": [
+    {"name": "2x8/8192", "h_qk": 2, "h_v": 8, "seqlens": [8192], "ms": 0.3},
+    {"name": "2x8/2048", "h_qk": 2, "h_v": 8, "seqlens": [2048], "ms": 0.06},
+    {"name": "4x16/2048", "h_qk": 4, "h_v": 16, "seqlens": [2048], "ms": 0.08}]})";
+  const ReportData d = load_report_data({kDir + "/bench_qla.json", kDir + "/bench_fla.json",
+                                         (dir / "qla.json").string(), (dir / "fla.json").string()},
+                                        {}, std::nullopt, "abc123");
+  fs::remove_all(dir);
+  const std::string md = render_markdown(d);
+  // The main tables: the fixture's rows, ratios, versions and ceilings, as without the set.
+  EXPECT_TRUE(
+      has(md, "| 2/8 | 1x8192 | 0.125 | 0.200 | 0.500 | 4.000 | 0.250 | 2.00x | 4.00x | 32.00x |"))
+      << md;
+  EXPECT_TRUE(has(md, "\n×FLA over 2 shapes: geomean 1.73x (1.50x–2.00x), faster on 2 of 2.\n"));
+  EXPECT_TRUE(has(md, "| fla | 0.5.2 |")) << md;
+  EXPECT_FALSE(has(md, "feed |")) << md;
+  EXPECT_TRUE(has(md, "| device-to-device copy (measured) | 2000 GB/s |")) << md;
+  // 4/16 is the set's alone: no row of the main tables.
+  EXPECT_GT(md.find("| 4/16 | 1x2048 |"), md.find("## Same-call comparison")) << md;
+  // The set: 2/8 1x8192 0.3 / 0.1 = 3.00x, 1x2048 0.06 / 0.05 = 1.20x; 4/16 1x2048 by its
+  // default, 0.08 / 0.04 = 2.00x; geomean (3 · 1.2 · 2)^(1/3) = 1.93x.
+  EXPECT_TRUE(has(md, "## Same-call comparison `matrix-fla`\n")) << md;
+  EXPECT_TRUE(has(md, "(qla, 2026-12-01, qla feed)`: the matrix with FLA\n")) << md;
+  EXPECT_TRUE(has(md,
+                  "graph mode. ×FLA over 3 shapes: geomean 1.93x (1.20x–3.00x), faster on 3 of "
+                  "3.\n"))
+      << md;
+  EXPECT_TRUE(has(md,
+                  "| heads (qk/v) | shapes | ×FLA: geomean (range), faster | closest |\n"
+                  "|---|---|---|---|\n"
+                  "| 2/8 | 2 | 1.90x (1.20x–3.00x), 2 of 2 | 1x2048 (1.20x) |\n"
+                  "| 4/16 | 1 | 2.00x (2.00x–2.00x), 1 of 1 | 1x2048 (2.00x) |\n"))
+      << md;
+  EXPECT_TRUE(has(md, "| 2/8 | 1x8192 | 0.100 | – | 0.300 | 3.00x |\n")) << md;
+  EXPECT_TRUE(has(md, "| 4/16 | 1x2048 | – | 0.040 | 0.080 | 2.00x |\n")) << md;
+  EXPECT_EQ(d.date, "2026-12-01");
+}
+
+// A set's name is a non-empty string.
+TEST(Report, AComparisonSetNeedsAName) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("qla_report_set0_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "fla.json") << R"({"schema": "qla.bench.v1", "implementation": "fla",
+    "set": "", "date": "2026-12-01", "device": {"name": "Fixture GPU 80GB"}, "rows": []})";
+  EXPECT_THROW(load_report_data({(dir / "fla.json").string()}, {}, std::nullopt, "abc123"),
+               UserError);
+  fs::remove_all(dir);
+}
+
 // The o errors the bench documents carry (qla's validation, the baselines' errors) side by side;
 // no table where none carries one.
 TEST(Report, AccuracyOnTheBenchInputsSideBySide) {

@@ -396,17 +396,25 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
                                                    << ")");
     d.gpu = gpu;
     d.date = std::max(d.date, doc.value("date", std::string()));
-    d.sources.push_back(path + " (" + (impl.empty() ? "qla" : impl) + ", " +
-                        doc.value("date", std::string("?")) +
-                        (doc.contains("versions") && doc["versions"].contains("git_commit")
-                             ? ", qla " + doc["versions"]["git_commit"].get<std::string>()
-                             : std::string()) +
-                        ")");
-    d.source_methods.push_back(doc.value("method", std::string()));
-    if (doc.contains("versions"))
+    const auto set = doc.find("set");
+    QLA_REQUIRE(set == doc.end() || (set->is_string() && !set->get<std::string>().empty()),
+                "report input '" << path << "': 'set' is not a comparison set's name");
+    // A comparison set's documents keep to their own section: the page's versions and ceilings are
+    // the main tables'.
+    ComparisonSet* own = set == doc.end() ? nullptr : &d.sets[set->get<std::string>()];
+    Timings& timings = own ? own->timings : d.timings;
+    (own ? own->sources : d.sources)
+        .push_back(path + " (" + (impl.empty() ? "qla" : impl) + ", " +
+                   doc.value("date", std::string("?")) +
+                   (doc.contains("versions") && doc["versions"].contains("git_commit")
+                        ? ", qla " + doc["versions"]["git_commit"].get<std::string>()
+                        : std::string()) +
+                   ")");
+    (own ? own->source_methods : d.source_methods).push_back(doc.value("method", std::string()));
+    if (doc.contains("versions") && !own)
       for (const auto& [k, v] : doc["versions"].items())
         d.versions[k] = v.is_string() ? v.get<std::string>() : v.dump();
-    if (doc.contains("ceilings")) {
+    if (doc.contains("ceilings") && !own) {
       d.copy_gbps = doc["ceilings"].value("copy_gbps", d.copy_gbps);
       d.matmul_tflops = doc["ceilings"].value("matmul_tflops", d.matmul_tflops);
     }
@@ -434,7 +442,7 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
           t.kernels_us.emplace_back(e["name"].get<std::string>(), e["us"].get<double>());
         }
       }
-      d.timings[t.mode][shape_of(row, path)][row_impl] = t;
+      timings[t.mode][shape_of(row, path)][row_impl] = t;
     }
   }
   for (const auto& path : published_files) {
@@ -499,6 +507,90 @@ void chunk_step_table(std::ostream& os, const ReportData& d) {
        << " | " << state << " | " << others << " |\n";
   }
   os << "\n";
+}
+
+/// A baseline's name as the page writes it.
+std::string baseline_label(const std::string& impl) {
+  return impl == "fla" ? "FLA" : impl == "flashqla" ? "FlashQLA" : impl;
+}
+
+/// Each comparison set on its own: its documents, the ratio over each baseline it timed (over all
+/// its shapes and per head configuration, with the closest shape), and every shape in a folded
+/// table. No ratio pairs a row of a set with a row of another set or of the main tables.
+void comparison_sets(std::ostringstream& os, const ReportData& d) {
+  using Rows = std::map<Shape, std::map<std::string, Timing>>;
+  for (const auto& [name, set] : d.sets) {
+    os << "## Same-call comparison `" << name << "`\n\n"
+       << "Its rows pair only with each other: qla and each baseline timed in the same runs on the "
+          "same inputs, apart from the tables above.\n\n";
+    for (std::size_t i = 0; i < set.sources.size(); ++i) {
+      os << "- `" << set.sources[i] << "`";
+      if (!set.source_methods[i].empty()) os << ": " << set.source_methods[i];
+      os << "\n";
+    }
+    for (const auto& [mode, rows] : set.timings) {
+      std::set<std::string> baselines;
+      for (const auto& [s, t] : rows)
+        for (const auto& [impl, timing] : t)
+          if (impl.rfind("qla", 0) != 0) baselines.insert(impl);
+      os << "\n" << mode << " mode.";
+      for (const auto& b : baselines) {
+        const std::string label = "×" + baseline_label(b);
+        os << " " << ratio_summary(rows, b, label.c_str());
+      }
+      os << "\n\n| heads (qk/v) | shapes |";
+      for (const auto& b : baselines)
+        os << " ×" << baseline_label(b) << ": geomean (range), faster | closest |";
+      os << "\n|---|---|";
+      for (std::size_t i = 0; i < baselines.size(); ++i) os << "---|---|";
+      os << "\n";
+      std::vector<std::pair<std::string, Rows>> by_heads;  // rows sort by heads
+      for (const auto& [s, t] : rows) {
+        const std::string heads = std::to_string(s.h_qk) + "/" + std::to_string(s.h_v);
+        if (by_heads.empty() || by_heads.back().first != heads)
+          by_heads.emplace_back(heads, Rows{});
+        by_heads.back().second.emplace(s, t);
+      }
+      for (const auto& [heads, sub] : by_heads) {
+        os << "| " << heads << " | " << sub.size() << " |";
+        for (const auto& b : baselines) {
+          const RatioStats st = ratio_stats(sub, b);
+          const Shape* closest = nullptr;
+          double lowest = 0;
+          for (const auto& [s, t] : sub) {
+            const Timing* q = ours(t);
+            const auto it = t.find(b);
+            if (!q || it == t.end() || q->ms <= 0) continue;
+            const double r = it->second.ms / q->ms;
+            if (!closest || r < lowest) closest = &s, lowest = r;
+          }
+          if (st.n == 0) {
+            os << " – | – |";
+          } else {
+            os << " " << geomean_range(st) << ", " << st.faster << " of " << st.n << " | "
+               << closest->seq_name() << " (" << fmt("%.2fx", lowest) << ") |";
+          }
+        }
+        os << "\n";
+      }
+      os << "\n<details><summary>Every shape</summary>\n\n| heads (qk/v) | tokens | qla tuned ms | "
+            "qla default ms |";
+      for (const auto& b : baselines) os << " " << baseline_label(b) << " ms |";
+      for (const auto& b : baselines) os << " ×" << baseline_label(b) << " |";
+      os << "\n|---|---|---|---|";
+      for (std::size_t i = 0; i < 2 * baselines.size(); ++i) os << "---|";
+      os << "\n";
+      for (const auto& [s, t] : rows) {
+        os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | "
+           << ms_cell(t, "qla-tuned") << " | " << ms_cell(t, "qla-default") << " |";
+        for (const auto& b : baselines) os << " " << ms_cell(t, b) << " |";
+        for (const auto& b : baselines) os << " " << ratio_cell(t, b) << " |";
+        os << "\n";
+      }
+      os << "\n</details>\n";
+    }
+    os << "\n";
+  }
 }
 
 }  // namespace
@@ -566,6 +658,7 @@ std::string render_markdown(const ReportData& d) {
     shape_table(os, d, rows);
     os << "\n";
   }
+  comparison_sets(os, d);
   accuracy_table(os, d);
   kernel_table(os, d);
   chunk_step_table(os, d);

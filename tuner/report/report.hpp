@@ -4,7 +4,7 @@
 //  * bench documents (schema "qla.bench.v1"): qla's own bench (implementations "qla-tuned",
 //  "qla-default",
 //    "naive", "unfused", with the card's measured copy/matmul ceilings) and bench/fla_bench.py
-//    ("fla");
+//    ("fla"); a document that names a comparison set ("set") pairs only with that set's others;
 //  * published documents (results/published/*.json): other systems' numbers, each row labelled with
 //  its card;
 //  * the tuning store's export (Store::export_json()).
@@ -48,6 +48,18 @@ struct Timing {
   double o_error = -1;
 };
 
+/// mode ("graph" / "cold") → shape → implementation → time.
+using Timings = std::map<std::string, std::map<Shape, std::map<std::string, Timing>>>;
+
+/// Bench documents that name a comparison set ("set": "<name>"): runs whose qla rows pair only with
+/// the baselines timed in the same runs, kept out of the main tables (e.g. one baseline timed
+/// beside qla over more shapes than the calls of the main tables ran it on).
+struct ComparisonSet {
+  std::vector<std::string> sources;         ///< as ReportData::sources
+  std::vector<std::string> source_methods;  ///< as ReportData::source_methods
+  Timings timings;
+};
+
 /// Everything the page is made from.
 struct ReportData {
   std::string gpu;                   ///< card name of the bench documents
@@ -57,8 +69,8 @@ struct ReportData {
   std::map<std::string, std::string> versions;  ///< "fla" → "0.5.2", ...
   double copy_gbps = 0;      ///< measured device-to-device copy ceiling, 0 if unknown
   double matmul_tflops = 0;  ///< measured bf16 matmul ceiling, 0 if unknown
-  /// mode ("graph" / "cold") → shape → implementation → time.
-  std::map<std::string, std::map<Shape, std::map<std::string, Timing>>> timings;
+  Timings timings;           ///< the documents that name no comparison set
+  std::map<std::string, ComparisonSet> sets;  ///< set name → its documents
   /// Published rows: (card, implementation) → shape → ms.
   std::map<std::pair<std::string, std::string>, std::map<Shape, double>> published;
   std::map<std::string, std::string> published_sources;  ///< card → source line
