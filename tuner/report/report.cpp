@@ -66,6 +66,7 @@ std::string ratio_cell(const std::map<std::string, Timing>& t, const std::string
 struct RatioStats {
   std::size_t n = 0;
   double geomean = 0, lo = 0, hi = 0;
+  Shape lo_shape;            ///< where the ratio is lo: the closest shape
   std::size_t faster = 0;    ///< shapes where ours is faster
   std::size_t faster_5 = 0;  ///< shapes where ours is 1.05x or more faster
 };
@@ -73,10 +74,14 @@ struct RatioStats {
 RatioStats ratio_stats(const std::map<Shape, std::map<std::string, Timing>>& rows,
                        const std::string& baseline) {
   std::vector<double> r;
+  std::vector<const Shape*> shapes;
   for (const auto& [s, t] : rows) {
     const Timing* q = ours(t);
     const auto it = t.find(baseline);
-    if (q && it != t.end() && q->ms > 0 && it->second.ms > 0) r.push_back(it->second.ms / q->ms);
+    if (q && it != t.end() && q->ms > 0 && it->second.ms > 0) {
+      r.push_back(it->second.ms / q->ms);
+      shapes.push_back(&s);
+    }
   }
   RatioStats st;
   st.n = r.size();
@@ -87,6 +92,7 @@ RatioStats ratio_stats(const std::map<Shape, std::map<std::string, Timing>>& row
   st.geomean = std::exp(log_sum / static_cast<double>(r.size()));
   st.lo = *lo;
   st.hi = *hi;
+  st.lo_shape = *shapes[static_cast<std::size_t>(lo - r.begin())];
   st.faster =
       static_cast<std::size_t>(std::count_if(r.begin(), r.end(), [](double x) { return x > 1; }));
   st.faster_5 = static_cast<std::size_t>(
@@ -124,6 +130,19 @@ std::string tuning_summary(const std::map<Shape, std::map<std::string, Timing>>&
          std::to_string(st.faster_5) + " of " + std::to_string(st.n) + ".";
 }
 
+using Rows = std::map<Shape, std::map<std::string, Timing>>;
+
+/// The rows of each head configuration ("2/8"), in the rows' order (they sort by heads).
+std::vector<std::pair<std::string, Rows>> by_heads(const Rows& rows) {
+  std::vector<std::pair<std::string, Rows>> out;
+  for (const auto& [s, t] : rows) {
+    const std::string heads = std::to_string(s.h_qk) + "/" + std::to_string(s.h_v);
+    if (out.empty() || out.back().first != heads) out.emplace_back(heads, Rows{});
+    out.back().second.emplace(s, t);
+  }
+  return out;
+}
+
 /// A table past the headline shapes (FlashQLA's whole matrix): its ratios over the headline shapes
 /// alone and over each head configuration, so the page's headline numbers stay the same whatever
 /// else was measured. Nothing when every shape is a headline one.
@@ -133,14 +152,10 @@ void ratio_breakdown(std::ostringstream& os, const ReportData& d,
   const std::set<Shape> headline(d.headline.begin(), d.headline.end());
   if (std::all_of(rows.begin(), rows.end(), [&](const auto& r) { return headline.count(r.first); }))
     return;
-  using Rows = std::map<Shape, std::map<std::string, Timing>>;
   std::vector<std::pair<std::string, Rows>> subsets(1, {"headline", {}});
-  for (const auto& [s, t] : rows) {
+  for (const auto& [s, t] : rows)
     if (headline.count(s)) subsets[0].second.emplace(s, t);
-    const std::string heads = std::to_string(s.h_qk) + "/" + std::to_string(s.h_v);
-    if (subsets.back().first != heads) subsets.emplace_back(heads, Rows{});  // rows sort by heads
-    subsets.back().second.emplace(s, t);
-  }
+  for (auto& group : by_heads(rows)) subsets.push_back(std::move(group));
   const auto cell = [](const RatioStats& st) {
     return st.n == 0 ? std::string("–")
                      : geomean_range(st) + ", " + std::to_string(st.faster) + " of " +
@@ -514,11 +529,63 @@ std::string baseline_label(const std::string& impl) {
   return impl == "fla" ? "FLA" : impl == "flashqla" ? "FlashQLA" : impl;
 }
 
+/// The implementations of `rows` other than qla's own ("qla-tuned", "qla-default", "qla:…").
+std::set<std::string> baselines_of(const Rows& rows) {
+  std::set<std::string> out;
+  for (const auto& [s, t] : rows)
+    for (const auto& [impl, timing] : t)
+      if (impl.rfind("qla", 0) != 0) out.insert(impl);
+  return out;
+}
+
+/// Per head configuration: the ratio over each baseline (geomean, range, faster) and the closest
+/// shape.
+void set_heads_table(std::ostringstream& os, const Rows& rows,
+                     const std::set<std::string>& baselines) {
+  os << "| heads (qk/v) | shapes |";
+  for (const auto& b : baselines)
+    os << " ×" << baseline_label(b) << ": geomean (range), faster | closest |";
+  os << "\n|---|---|";
+  for (std::size_t i = 0; i < baselines.size(); ++i) os << "---|---|";
+  os << "\n";
+  for (const auto& [heads, sub] : by_heads(rows)) {
+    os << "| " << heads << " | " << sub.size() << " |";
+    for (const auto& b : baselines) {
+      const RatioStats st = ratio_stats(sub, b);
+      if (st.n == 0)
+        os << " – | – |";
+      else
+        os << " " << geomean_range(st) << ", " << st.faster << " of " << st.n << " | "
+           << st.lo_shape.seq_name() << " (" << fmt("%.2fx", st.lo) << ") |";
+    }
+    os << "\n";
+  }
+}
+
+/// Every shape's times and ratios, folded.
+void set_shape_table(std::ostringstream& os, const Rows& rows,
+                     const std::set<std::string>& baselines) {
+  os << "<details><summary>Every shape</summary>\n\n"
+     << "| heads (qk/v) | tokens | qla tuned ms | qla default ms |";
+  for (const auto& b : baselines) os << " " << baseline_label(b) << " ms |";
+  for (const auto& b : baselines) os << " ×" << baseline_label(b) << " |";
+  os << "\n|---|---|---|---|";
+  for (std::size_t i = 0; i < 2 * baselines.size(); ++i) os << "---|";
+  os << "\n";
+  for (const auto& [s, t] : rows) {
+    os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | "
+       << ms_cell(t, "qla-tuned") << " | " << ms_cell(t, "qla-default") << " |";
+    for (const auto& b : baselines) os << " " << ms_cell(t, b) << " |";
+    for (const auto& b : baselines) os << " " << ratio_cell(t, b) << " |";
+    os << "\n";
+  }
+  os << "\n</details>\n";
+}
+
 /// Each comparison set on its own: its documents, the ratio over each baseline it timed (over all
 /// its shapes and per head configuration, with the closest shape), and every shape in a folded
 /// table. No ratio pairs a row of a set with a row of another set or of the main tables.
 void comparison_sets(std::ostringstream& os, const ReportData& d) {
-  using Rows = std::map<Shape, std::map<std::string, Timing>>;
   for (const auto& [name, set] : d.sets) {
     os << "## Same-call comparison `" << name << "`\n\n"
        << "Its rows pair only with each other: qla and each baseline timed in the same runs on the "
@@ -529,65 +596,16 @@ void comparison_sets(std::ostringstream& os, const ReportData& d) {
       os << "\n";
     }
     for (const auto& [mode, rows] : set.timings) {
-      std::set<std::string> baselines;
-      for (const auto& [s, t] : rows)
-        for (const auto& [impl, timing] : t)
-          if (impl.rfind("qla", 0) != 0) baselines.insert(impl);
+      const std::set<std::string> baselines = baselines_of(rows);
       os << "\n" << mode << " mode.";
       for (const auto& b : baselines) {
         const std::string label = "×" + baseline_label(b);
         os << " " << ratio_summary(rows, b, label.c_str());
       }
-      os << "\n\n| heads (qk/v) | shapes |";
-      for (const auto& b : baselines)
-        os << " ×" << baseline_label(b) << ": geomean (range), faster | closest |";
-      os << "\n|---|---|";
-      for (std::size_t i = 0; i < baselines.size(); ++i) os << "---|---|";
+      os << "\n\n";
+      set_heads_table(os, rows, baselines);
       os << "\n";
-      std::vector<std::pair<std::string, Rows>> by_heads;  // rows sort by heads
-      for (const auto& [s, t] : rows) {
-        const std::string heads = std::to_string(s.h_qk) + "/" + std::to_string(s.h_v);
-        if (by_heads.empty() || by_heads.back().first != heads)
-          by_heads.emplace_back(heads, Rows{});
-        by_heads.back().second.emplace(s, t);
-      }
-      for (const auto& [heads, sub] : by_heads) {
-        os << "| " << heads << " | " << sub.size() << " |";
-        for (const auto& b : baselines) {
-          const RatioStats st = ratio_stats(sub, b);
-          const Shape* closest = nullptr;
-          double lowest = 0;
-          for (const auto& [s, t] : sub) {
-            const Timing* q = ours(t);
-            const auto it = t.find(b);
-            if (!q || it == t.end() || q->ms <= 0) continue;
-            const double r = it->second.ms / q->ms;
-            if (!closest || r < lowest) closest = &s, lowest = r;
-          }
-          if (st.n == 0) {
-            os << " – | – |";
-          } else {
-            os << " " << geomean_range(st) << ", " << st.faster << " of " << st.n << " | "
-               << closest->seq_name() << " (" << fmt("%.2fx", lowest) << ") |";
-          }
-        }
-        os << "\n";
-      }
-      os << "\n<details><summary>Every shape</summary>\n\n| heads (qk/v) | tokens | qla tuned ms | "
-            "qla default ms |";
-      for (const auto& b : baselines) os << " " << baseline_label(b) << " ms |";
-      for (const auto& b : baselines) os << " ×" << baseline_label(b) << " |";
-      os << "\n|---|---|---|---|";
-      for (std::size_t i = 0; i < 2 * baselines.size(); ++i) os << "---|";
-      os << "\n";
-      for (const auto& [s, t] : rows) {
-        os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | "
-           << ms_cell(t, "qla-tuned") << " | " << ms_cell(t, "qla-default") << " |";
-        for (const auto& b : baselines) os << " " << ms_cell(t, b) << " |";
-        for (const auto& b : baselines) os << " " << ratio_cell(t, b) << " |";
-        os << "\n";
-      }
-      os << "\n</details>\n";
+      set_shape_table(os, rows, baselines);
     }
     os << "\n";
   }
