@@ -11,8 +11,9 @@ FLA and FlashQLA before a call of qla and FlashQLA over all sequence sets of the
 still compares rows of one call, because every call timed qla, FLA and FlashQLA on its own shapes; an implementation
 the calls did not run (QLA_BENCH_ONLY) loses its old rows of the heads they measured, and its file when none stays.
 With --set NAME the documents form a comparison set of their own (e.g. under results/<gpu>/NAME/): their rows pair
-only with each other in the report, beside the main documents. The method text of each document gets --note appended (say which calls, which commit, which rows were kept from
-where); the baselines' documents name the qla commit of the calls.
+only with each other in the report, beside the main documents. The method text of each document gets --note appended
+(say which calls, which commit, which rows were kept from where); the baselines' documents name the qla commit of the
+calls.
 
     python3 bench/merge_results.py --results results/nvidia-h200 --calls out1 out2 out3 --keep-heads 4x16 \\
         --note "the 20 headline shapes from four device calls ..."
