@@ -2,152 +2,24 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <tuple>
 #include <vector>
 
-#include "qla/error.hpp"
+#include "comparison_sets.hpp"
+#include "ratios.hpp"
 
 namespace qla::report {
 namespace {
 
 using nlohmann::json;
 
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  QLA_REQUIRE(in, "report input '" << path << "' cannot be read");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw UserError("report input '" + path + "' is not valid JSON: " + e.what());
-  }
-}
-
-Shape shape_of(const json& row, const std::string& path) {
-  QLA_REQUIRE(row.contains("h_qk") && row.contains("h_v") && row.contains("seqlens"),
-              "report input '" << path << "': a row lacks h_qk, h_v or seqlens: " << row.dump());
-  Shape s;
-  s.h_qk = row.at("h_qk").get<int>();
-  s.h_v = row.at("h_v").get<int>();
-  s.seqlens = row.at("seqlens").get<std::vector<long long>>();
-  return s;
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string ms_cell(const std::map<std::string, Timing>& t, const std::string& impl) {
-  auto it = t.find(impl);
-  return it == t.end() ? "–" : fmt("%.3f", it->second.ms);
-}
-
-/// The time the page calls "ours": the tuned configs where measured, else the defaults.
-const Timing* ours(const std::map<std::string, Timing>& t) {
-  if (auto it = t.find("qla-tuned"); it != t.end()) return &it->second;
-  if (auto it = t.find("qla-default"); it != t.end()) return &it->second;
-  return nullptr;
-}
-
-std::string ratio_cell(const std::map<std::string, Timing>& t, const std::string& baseline) {
-  const Timing* q = ours(t);
-  auto it = t.find(baseline);
-  if (!q || it == t.end() || q->ms <= 0) return "–";
-  return fmt("%.2fx", it->second.ms / q->ms);
-}
-
-/// baseline / ours over the shapes of `rows` that have both times.
-struct RatioStats {
-  std::size_t n = 0;
-  double geomean = 0, lo = 0, hi = 0;
-  Shape lo_shape;            ///< where the ratio is lo: the closest shape
-  std::size_t faster = 0;    ///< shapes where ours is faster
-  std::size_t faster_5 = 0;  ///< shapes where ours is 1.05x or more faster
-};
-
-RatioStats ratio_stats(const std::map<Shape, std::map<std::string, Timing>>& rows,
-                       const std::string& baseline) {
-  std::vector<double> r;
-  std::vector<const Shape*> shapes;
-  for (const auto& [s, t] : rows) {
-    const Timing* q = ours(t);
-    const auto it = t.find(baseline);
-    if (q && it != t.end() && q->ms > 0 && it->second.ms > 0) {
-      r.push_back(it->second.ms / q->ms);
-      shapes.push_back(&s);
-    }
-  }
-  RatioStats st;
-  st.n = r.size();
-  if (r.empty()) return st;
-  double log_sum = 0;
-  for (double x : r) log_sum += std::log(x);
-  const auto [lo, hi] = std::minmax_element(r.begin(), r.end());
-  st.geomean = std::exp(log_sum / static_cast<double>(r.size()));
-  st.lo = *lo;
-  st.hi = *hi;
-  st.lo_shape = *shapes[static_cast<std::size_t>(lo - r.begin())];
-  st.faster =
-      static_cast<std::size_t>(std::count_if(r.begin(), r.end(), [](double x) { return x > 1; }));
-  st.faster_5 = static_cast<std::size_t>(
-      std::count_if(r.begin(), r.end(), [](double x) { return x >= 1.05; }));
-  return st;
-}
-
-/// "1.73x (1.50x–2.00x)": the geomean and the range.
-std::string geomean_range(const RatioStats& st) {
-  return fmt("%.2fx", st.geomean) + " (" + fmt("%.2fx", st.lo) + "–" + fmt("%.2fx", st.hi) + ")";
-}
-
-/// One line over the table's shapes that have both times: the geomean of baseline / ours, its
-/// range, and on how many ours is faster; empty when no shape has both.
-std::string ratio_summary(const std::map<Shape, std::map<std::string, Timing>>& rows,
-                          const std::string& baseline, const char* label) {
-  const RatioStats st = ratio_stats(rows, baseline);
-  if (st.n == 0) return "";
-  return std::string(label) + " over " + std::to_string(st.n) + " shape" + (st.n > 1 ? "s" : "") +
-         ": geomean " + geomean_range(st) + ", faster on " + std::to_string(st.faster) + " of " +
-         std::to_string(st.n) + ".";
-}
-
-/// What tuning bought on the table's shapes that have both qla times (the untuned op's over the
-/// tuned plan's, one call): the geomean, its range, and on how many the tuned plan is 1.05x or more
-/// faster; empty when no shape has both.
-std::string tuning_summary(const std::map<Shape, std::map<std::string, Timing>>& rows) {
-  std::map<Shape, std::map<std::string, Timing>> both;
-  for (const auto& [s, t] : rows)
-    if (t.count("qla-tuned") && t.count("qla-default")) both.emplace(s, t);
-  const RatioStats st = ratio_stats(both, "qla-default");  // "ours" is the tuned time there
-  if (st.n == 0) return "";
-  return "Tuned over untuned (qla default / qla tuned) over " + std::to_string(st.n) + " shape" +
-         (st.n > 1 ? "s" : "") + ": geomean " + geomean_range(st) + ", 1.05x or more on " +
-         std::to_string(st.faster_5) + " of " + std::to_string(st.n) + ".";
-}
-
-using Rows = std::map<Shape, std::map<std::string, Timing>>;
-
-/// The rows of each head configuration ("2/8"), in the rows' order (they sort by heads).
-std::vector<std::pair<std::string, Rows>> by_heads(const Rows& rows) {
-  std::vector<std::pair<std::string, Rows>> out;
-  for (const auto& [s, t] : rows) {
-    const std::string heads = std::to_string(s.h_qk) + "/" + std::to_string(s.h_v);
-    if (out.empty() || out.back().first != heads) out.emplace_back(heads, Rows{});
-    out.back().second.emplace(s, t);
-  }
-  return out;
-}
-
 /// A table past the headline shapes (FlashQLA's whole matrix): its ratios over the headline shapes
 /// alone and over each head configuration, so the page's headline numbers stay the same whatever
 /// else was measured. Nothing when every shape is a headline one.
-void ratio_breakdown(std::ostringstream& os, const ReportData& d,
-                     const std::map<Shape, std::map<std::string, Timing>>& rows) {
+void ratio_breakdown(std::ostringstream& os, const ReportData& d, const Rows& rows) {
   if (d.headline.empty()) return;
   const std::set<Shape> headline(d.headline.begin(), d.headline.end());
   if (std::all_of(rows.begin(), rows.end(), [&](const auto& r) { return headline.count(r.first); }))
@@ -171,8 +43,7 @@ void ratio_breakdown(std::ostringstream& os, const ReportData& d,
   }
 }
 
-void shape_table(std::ostringstream& os, const ReportData& d,
-                 const std::map<Shape, std::map<std::string, Timing>>& rows) {
+void shape_table(std::ostringstream& os, const ReportData& d, const Rows& rows) {
   const bool floors = d.copy_gbps > 0 && d.matmul_tflops > 0;
   // FlashQLA's columns appear when its bench ran beside ours (bench/flashqla_bench.py).
   bool flashqla = false;
@@ -311,41 +182,6 @@ std::optional<long long> iso_seconds(const std::string& s) {
 
 }  // namespace
 
-void check_validation_record(const nlohmann::json& doc, const std::string& path) {
-  QLA_REQUIRE(doc.is_object() && doc.value("schema", "") == "qla.validation.v1" &&
-                  doc.contains("rows") && doc["rows"].is_array() && doc.contains("device") &&
-                  doc["device"].is_object(),
-              "'" << path << "' is not a qla validation record (schema \"qla.validation.v1\")");
-  // An error is a number, or null (non-finite); a key a suite does not measure is absent (a
-  // kernel without o, say), and "other" names one more output ({"name", "worst"}).
-  auto error_or_absent = [](const nlohmann::json& r, const char* key) {
-    return !r.contains(key) || r[key].is_number() || r[key].is_null();
-  };
-  for (const auto& r : doc["rows"]) {
-    const bool other_ok = !r.is_object() || !r.contains("other") ||
-                          (r["other"].is_object() && r["other"].contains("name") &&
-                           r["other"]["name"].is_string() && error_or_absent(r["other"], "worst"));
-    QLA_REQUIRE(
-        r.is_object() && r.contains("family") && error_or_absent(r, "worst_o") &&
-            error_or_absent(r, "worst_final_state") && other_ok &&
-            (r.contains("worst_o") || r.contains("worst_final_state") || r.contains("other")),
-        "'" << path
-            << "': a row lacks its family or any error (worst_o, worst_final_state, other)");
-  }
-}
-
-void check_chunk_step_record(const nlohmann::json& doc, const std::string& path) {
-  QLA_REQUIRE(doc.is_object() && doc.value("schema", "") == "qla.chunk_step.v1" &&
-                  doc.contains("rows") && doc["rows"].is_array() && doc.contains("device") &&
-                  doc["device"].is_object(),
-              "'" << path << "' is not a qla chunk-step record (schema \"qla.chunk_step.v1\")");
-  for (const auto& r : doc["rows"])
-    QLA_REQUIRE(r.is_object() && r.contains("step_us") && r["step_us"].is_number() &&
-                    r.contains("roles") && r["roles"].is_object() && r.contains("role_order") &&
-                    r["role_order"].is_array(),
-                "'" << path << "': a row lacks step_us, roles or role_order");
-}
-
 long long Shape::tokens() const {
   long long t = 0;
   for (long long s : seqlens) t += s;
@@ -390,88 +226,6 @@ std::string slug(const std::string& gpu) {
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out.empty() ? "unknown-gpu" : out;
-}
-
-ReportData load_report_data(const std::vector<std::string>& bench_files,
-                            const std::vector<std::string>& published_files,
-                            const std::optional<json>& store_export, std::string git_commit) {
-  ReportData d;
-  d.git_commit = std::move(git_commit);
-  for (const auto& path : bench_files) {
-    const json doc = read_json(path);
-    QLA_REQUIRE(
-        doc.value("schema", "") == "qla.bench.v1",
-        "report input '" << path
-                         << "' is not a qla bench document (schema \"qla.bench.v1\" expected)");
-    const std::string impl = doc.value("implementation", "");
-    const std::string gpu = doc.contains("device") ? doc["device"].value("name", "") : "";
-    QLA_REQUIRE(!gpu.empty(), "report input '" << path << "' does not name its device");
-    QLA_REQUIRE(d.gpu.empty() || d.gpu == gpu, "report inputs come from different cards: '"
-                                                   << d.gpu << "' and '" << gpu << "' (" << path
-                                                   << ")");
-    d.gpu = gpu;
-    d.date = std::max(d.date, doc.value("date", std::string()));
-    const auto set = doc.find("set");
-    QLA_REQUIRE(set == doc.end() || (set->is_string() && !set->get<std::string>().empty()),
-                "report input '" << path << "': 'set' is not a comparison set's name");
-    // A comparison set's documents keep to their own section: the page's versions and ceilings are
-    // the main tables'.
-    ComparisonSet* own = set == doc.end() ? nullptr : &d.sets[set->get<std::string>()];
-    Timings& timings = own ? own->timings : d.timings;
-    (own ? own->sources : d.sources)
-        .push_back(path + " (" + (impl.empty() ? "qla" : impl) + ", " +
-                   doc.value("date", std::string("?")) +
-                   (doc.contains("versions") && doc["versions"].contains("git_commit")
-                        ? ", qla " + doc["versions"]["git_commit"].get<std::string>()
-                        : std::string()) +
-                   ")");
-    (own ? own->source_methods : d.source_methods).push_back(doc.value("method", std::string()));
-    if (doc.contains("versions") && !own)
-      for (const auto& [k, v] : doc["versions"].items())
-        d.versions[k] = v.is_string() ? v.get<std::string>() : v.dump();
-    if (doc.contains("ceilings") && !own) {
-      d.copy_gbps = doc["ceilings"].value("copy_gbps", d.copy_gbps);
-      d.matmul_tflops = doc["ceilings"].value("matmul_tflops", d.matmul_tflops);
-    }
-    for (const auto& row : doc.at("rows")) {
-      const std::string row_impl = row.value("implementation", impl);
-      QLA_REQUIRE(!row_impl.empty(),
-                  "report input '" << path << "': a row names no implementation");
-      QLA_REQUIRE(row.contains("ms") && row["ms"].is_number() && row["ms"].get<double>() > 0,
-                  "report input '" << path << "': row " << row.value("name", "?")
-                                   << " has no positive 'ms'");
-      Timing t{row["ms"].get<double>(), row.value("mode", std::string("graph")), path, {}};
-      if (const auto v = row.find("validation");
-          v != row.end() && v->is_object() && v->contains("o") && (*v)["o"].is_object())
-        t.o_error = (*v)["o"].value("rel_fro", -1.0);
-      else if (const auto e = row.find("errors"); e != row.end() && e->is_object())
-        t.o_error = e->value("o", -1.0);
-      if (const auto k = row.find("kernels"); k != row.end()) {
-        QLA_REQUIRE(k->is_array(), "report input '" << path << "': row " << row.value("name", "?")
-                                                    << " has a 'kernels' that is not a list");
-        for (const auto& e : *k) {
-          QLA_REQUIRE(e.is_object() && e.contains("name") && e["name"].is_string() &&
-                          e.contains("us") && e["us"].is_number(),
-                      "report input '" << path << "': row " << row.value("name", "?")
-                                       << " has a kernel entry without a name and a time (us)");
-          t.kernels_us.emplace_back(e["name"].get<std::string>(), e["us"].get<double>());
-        }
-      }
-      timings[t.mode][shape_of(row, path)][row_impl] = t;
-    }
-  }
-  for (const auto& path : published_files) {
-    const json doc = read_json(path);
-    for (const auto& row : doc.at("rows")) {
-      if (row.value("direction", "fwd") != "fwd") continue;
-      const std::string card = row.at("card").get<std::string>();
-      d.published[{card, row.at("impl").get<std::string>()}][shape_of(row, path)] =
-          row.at("ms").get<double>();
-      d.published_sources[card] = doc.value("source", path);
-    }
-  }
-  if (store_export) d.store = *store_export;
-  return d;
 }
 
 /// A recorded error of `row`: its value, "non-finite" (recorded as null), or "–" when the suite
@@ -522,93 +276,6 @@ void chunk_step_table(std::ostream& os, const ReportData& d) {
        << " | " << state << " | " << others << " |\n";
   }
   os << "\n";
-}
-
-/// A baseline's name as the page writes it.
-std::string baseline_label(const std::string& impl) {
-  return impl == "fla" ? "FLA" : impl == "flashqla" ? "FlashQLA" : impl;
-}
-
-/// The implementations of `rows` other than qla's own ("qla-tuned", "qla-default", "qla:…").
-std::set<std::string> baselines_of(const Rows& rows) {
-  std::set<std::string> out;
-  for (const auto& [s, t] : rows)
-    for (const auto& [impl, timing] : t)
-      if (impl.rfind("qla", 0) != 0) out.insert(impl);
-  return out;
-}
-
-/// Per head configuration: the ratio over each baseline (geomean, range, faster) and the closest
-/// shape.
-void set_heads_table(std::ostringstream& os, const Rows& rows,
-                     const std::set<std::string>& baselines) {
-  os << "| heads (qk/v) | shapes |";
-  for (const auto& b : baselines)
-    os << " ×" << baseline_label(b) << ": geomean (range), faster | closest |";
-  os << "\n|---|---|";
-  for (std::size_t i = 0; i < baselines.size(); ++i) os << "---|---|";
-  os << "\n";
-  for (const auto& [heads, sub] : by_heads(rows)) {
-    os << "| " << heads << " | " << sub.size() << " |";
-    for (const auto& b : baselines) {
-      const RatioStats st = ratio_stats(sub, b);
-      if (st.n == 0)
-        os << " – | – |";
-      else
-        os << " " << geomean_range(st) << ", " << st.faster << " of " << st.n << " | "
-           << st.lo_shape.seq_name() << " (" << fmt("%.2fx", st.lo) << ") |";
-    }
-    os << "\n";
-  }
-}
-
-/// Every shape's times and ratios, folded.
-void set_shape_table(std::ostringstream& os, const Rows& rows,
-                     const std::set<std::string>& baselines) {
-  os << "<details><summary>Every shape</summary>\n\n"
-     << "| heads (qk/v) | tokens | qla tuned ms | qla default ms |";
-  for (const auto& b : baselines) os << " " << baseline_label(b) << " ms |";
-  for (const auto& b : baselines) os << " ×" << baseline_label(b) << " |";
-  os << "\n|---|---|---|---|";
-  for (std::size_t i = 0; i < 2 * baselines.size(); ++i) os << "---|";
-  os << "\n";
-  for (const auto& [s, t] : rows) {
-    os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | "
-       << ms_cell(t, "qla-tuned") << " | " << ms_cell(t, "qla-default") << " |";
-    for (const auto& b : baselines) os << " " << ms_cell(t, b) << " |";
-    for (const auto& b : baselines) os << " " << ratio_cell(t, b) << " |";
-    os << "\n";
-  }
-  os << "\n</details>\n";
-}
-
-/// Each comparison set on its own: its documents, the ratio over each baseline it timed (over all
-/// its shapes and per head configuration, with the closest shape), and every shape in a folded
-/// table. No ratio pairs a row of a set with a row of another set or of the main tables.
-void comparison_sets(std::ostringstream& os, const ReportData& d) {
-  for (const auto& [name, set] : d.sets) {
-    os << "## Same-call comparison `" << name << "`\n\n"
-       << "Its rows pair only with each other: qla and each baseline timed in the same runs on the "
-          "same inputs, apart from the tables above.\n\n";
-    for (std::size_t i = 0; i < set.sources.size(); ++i) {
-      os << "- `" << set.sources[i] << "`";
-      if (!set.source_methods[i].empty()) os << ": " << set.source_methods[i];
-      os << "\n";
-    }
-    for (const auto& [mode, rows] : set.timings) {
-      const std::set<std::string> baselines = baselines_of(rows);
-      os << "\n" << mode << " mode.";
-      for (const auto& b : baselines) {
-        const std::string label = "×" + baseline_label(b);
-        os << " " << ratio_summary(rows, b, label.c_str());
-      }
-      os << "\n\n";
-      set_heads_table(os, rows, baselines);
-      os << "\n";
-      set_shape_table(os, rows, baselines);
-    }
-    os << "\n";
-  }
 }
 
 }  // namespace
