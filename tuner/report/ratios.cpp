@@ -71,7 +71,7 @@ std::string ratio_summary(const Rows& rows, const std::string& baseline, const c
 }
 
 std::string tuning_summary(const Rows& rows) {
-  std::map<Shape, std::map<std::string, Timing>> both;
+  Rows both;
   for (const auto& [s, t] : rows)
     if (t.count("qla-tuned") && t.count("qla-default")) both.emplace(s, t);
   const RatioStats st = ratio_stats(both, "qla-default");  // "ours" is the tuned time there
