@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "report.hpp"
+#include "report_data.hpp"
 
 namespace qla::report {
 

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "report.hpp"
+#include "report_data.hpp"
 
 namespace qla::report {
 

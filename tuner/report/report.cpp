@@ -1,3 +1,6 @@
+// The report page (render_markdown) in its order: the bench documents, the environment, the
+// correctness record, the forward tables by mode, the comparison sets, accuracy, per-kernel times,
+// the chunk step, published numbers and the tuning summary; and the plot digest.
 #include "report.hpp"
 
 #include <algorithm>
@@ -182,25 +185,6 @@ std::optional<long long> iso_seconds(const std::string& s) {
 
 }  // namespace
 
-long long Shape::tokens() const {
-  long long t = 0;
-  for (long long s : seqlens) t += s;
-  return t;
-}
-
-std::string Shape::seq_name() const {
-  if (seqlens.empty()) return "0";
-  // FlashQLA's names: "1x8192", "8192x4" for three or more equal sequences, "4096+4096" for two.
-  if (seqlens.size() != 2 &&
-      std::all_of(seqlens.begin(), seqlens.end(), [&](long long s) { return s == seqlens[0]; })) {
-    return seqlens.size() == 1 ? "1x" + std::to_string(seqlens[0])
-                               : std::to_string(seqlens[0]) + "x" + std::to_string(seqlens.size());
-  }
-  std::string n;
-  for (std::size_t i = 0; i < seqlens.size(); ++i) n += (i ? "+" : "") + std::to_string(seqlens[i]);
-  return n;
-}
-
 double compulsory_bytes(const Shape& s) {
   const double t = double(s.tokens()), n = double(s.seqlens.size()), d = 128;
   return 2 * t * s.h_qk * d * 2        // q, k bf16
@@ -276,6 +260,131 @@ void chunk_step_table(std::ostream& os, const ReportData& d) {
        << " | " << state << " | " << others << " |\n";
   }
   os << "\n";
+}
+
+/// Published numbers of other cards and systems, as ratios over FLA measured beside them.
+void published_section(std::ostringstream& os, const ReportData& d) {
+  if (d.published.empty()) return;
+  os << "## Against published numbers (ratios over FLA only)\n\n";
+  os << "Numbers published for other cards or systems are compared as speedups over FLA measured "
+        "beside them, "
+        "never as absolute times.\n\n";
+  std::set<std::string> cards;
+  for (const auto& kv : d.published) cards.insert(kv.first.first);
+  os << "| heads (qk/v) | tokens | qla ×FLA (" << d.gpu << ") |";
+  std::vector<std::pair<std::string, std::string>> cols;
+  for (const auto& card : cards)
+    for (const char* impl : {"flashqla", "flashinfer"})
+      if (d.published.count({card, impl}) && d.published.count({card, "fla"})) {
+        cols.emplace_back(card, impl);
+        os << ' ' << impl << " ×FLA (" << card << ", published) |";
+      }
+  os << "\n|---|---|---|";
+  for (std::size_t i = 0; i < cols.size(); ++i) os << "---|";
+  os << "\n";
+  std::set<Shape> shapes;
+  for (const auto& [key, m] : d.published)
+    for (const auto& kv : m) shapes.insert(kv.first);
+  for (const auto& s : shapes) {
+    std::string mine = "–";
+    if (auto g = d.timings.find("graph"); g != d.timings.end()) {
+      if (auto it = g->second.find(s); it != g->second.end()) mine = ratio_cell(it->second, "fla");
+    }
+    os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | " << mine << " |";
+    for (const auto& [card, impl] : cols) {
+      const auto& a = d.published.at({card, impl});
+      const auto& f = d.published.at({card, "fla"});
+      auto ia = a.find(s), jf = f.find(s);
+      os << ' ' << (ia != a.end() && jf != f.end() ? fmt("%.2fx", jf->second / ia->second) : "–")
+         << " |";
+    }
+    os << "\n";
+  }
+  os << "\nSources:\n";
+  for (const auto& [card, src] : d.published_sources) os << "- " << card << ": " << src << "\n";
+  os << "\n";
+}
+
+/// The tuning store: trials by kernel and status, the tuning time, and each kernel and
+/// problem's newest winner.
+void tuning_section(std::ostringstream& os, const ReportData& d) {
+  if (d.store.is_null()) return;
+  os << "## Tuning summary\n\n";
+  std::map<std::string, std::map<std::string, int>> status_counts;  // kernel → status → n
+  std::map<std::string, std::set<std::string>> problems;
+  for (const auto& t : d.store.value("trials", json::array())) {
+    status_counts[t.value("kernel", "?")][t.value("status", "?")]++;
+    problems[t.value("kernel", "?")].insert(t.value("problem", "?"));
+  }
+  os << "| kernel | space (buildable) | problems | trials | ok | invalid | compile error | "
+        "launch error "
+        "| crashed/timeout |\n|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& [k, c] : status_counts) {
+    int total = 0;
+    for (const auto& kv : c) total += kv.second;
+    auto get = [&](const char* s) {
+      auto it = c.find(s);
+      return it == c.end() ? 0 : it->second;
+    };
+    auto sz = d.space_sizes.find(k);
+    const std::string space =
+        sz == d.space_sizes.end()
+            ? "–"
+            : std::to_string(sz->second.first) + " (" + std::to_string(sz->second.second) + ")";
+    os << "| " << k << " | " << space << " | " << problems[k].size() << " | " << total << " | "
+       << get("ok") << " | " << get("invalid") << " | " << get("compile_error") << " | "
+       << get("launch_error") << " | " << get("crashed") + get("timeout") << " |\n";
+  }
+  double seconds = 0;
+  int runs = 0;
+  for (const auto& r : d.store.value("runs", json::array())) {
+    const auto a = iso_seconds(r.value("started_at", "")), b = iso_seconds(r.value("ended_at", ""));
+    if (a && b && *b >= *a) seconds += double(*b - *a);
+    ++runs;
+  }
+  os << "\n"
+     << runs << " tuning runs, " << fmt("%.1f", seconds / 60) << " minutes of wall time on the GPU "
+     << "(start to end of each run).\n\n";
+  // The newest winner of each (device, kernel, problem): older ones belong to superseded kernel
+  // sources or spaces and stay in the store only as history.
+  std::map<std::tuple<std::string, std::string, std::string>, json> newest;
+  for (const auto& w : d.store.value("winners", json::array())) {
+    auto& slot = newest[{w.value("device", ""), w.value("kernel", "?"), w.value("problem", "?")}];
+    if (slot.is_null() || w.value("decided_at", "") > slot.value("decided_at", "")) slot = w;
+  }
+  std::vector<json> winners;
+  for (auto& [key, w] : newest) winners.push_back(std::move(w));
+  const std::size_t superseded = d.store.value("winners", json::array()).size() - winners.size();
+  if (!winners.empty()) {
+    if (superseded > 0)
+      os << "The newest winner of each kernel and problem. Older winners (of superseded kernel "
+            "sources), kept in the store as history: "
+         << superseded << ".\n\n";
+    std::map<std::string, int> wins;
+    os << "Times are the tuner's (CUPTI op span, L2 flushed). \"default\" is the untuned op in "
+          "the same problem; a "
+          "kernel's winner inside the op plan carries the plan's time, its default the untuned "
+          "op's trial, so "
+          "the two come from different moments and short ops can show a ratio below 1 within "
+          "noise.\n\n";
+    os << "| kernel | problem | winner | median µs | default µs | winner / default "
+          "|\n|---|---|---|---|---|---|\n";
+    for (const auto& w : winners) {
+      const double m = w.value("median_us", 0.0), dm = w.value("default_median_us", 0.0);
+      wins[w.value("kernel", "?") + " " + w.value("config", "?")]++;
+      os << "| " << w.value("kernel", "?") << " | " << w.value("problem", "?") << " | `"
+         << w.value("config", "?") << "` | " << fmt("%.1f", m) << " | "
+         << (dm > 0 ? fmt("%.1f", dm) : "–") << " | "
+         << (dm > 0 && m > 0 ? fmt(dm >= m ? "%.2fx faster" : "%.2fx (slower)", dm / m) : "–")
+         << " |\n";
+    }
+    os << "\nHow often each config won:\n\n| kernel and config | wins |\n|---|---|\n";
+    std::vector<std::pair<int, std::string>> order;
+    for (const auto& [k, n] : wins) order.emplace_back(-n, k);
+    std::sort(order.begin(), order.end());
+    for (const auto& [n, k] : order) os << "| `" << k << "` | " << -n << " |\n";
+    os << "\n";
+  }
 }
 
 }  // namespace
@@ -354,128 +463,8 @@ std::string render_markdown(const ReportData& d) {
           "floor time / qla "
           "time.\n\n";
 
-  if (!d.published.empty()) {
-    os << "## Against published numbers (ratios over FLA only)\n\n";
-    os << "Numbers published for other cards or systems are compared as speedups over FLA measured "
-          "beside them, "
-          "never as absolute times.\n\n";
-    std::set<std::string> cards;
-    for (const auto& kv : d.published) cards.insert(kv.first.first);
-    os << "| heads (qk/v) | tokens | qla ×FLA (" << d.gpu << ") |";
-    std::vector<std::pair<std::string, std::string>> cols;
-    for (const auto& card : cards)
-      for (const char* impl : {"flashqla", "flashinfer"})
-        if (d.published.count({card, impl}) && d.published.count({card, "fla"})) {
-          cols.emplace_back(card, impl);
-          os << ' ' << impl << " ×FLA (" << card << ", published) |";
-        }
-    os << "\n|---|---|---|";
-    for (std::size_t i = 0; i < cols.size(); ++i) os << "---|";
-    os << "\n";
-    std::set<Shape> shapes;
-    for (const auto& [key, m] : d.published)
-      for (const auto& kv : m) shapes.insert(kv.first);
-    for (const auto& s : shapes) {
-      std::string mine = "–";
-      if (auto g = d.timings.find("graph"); g != d.timings.end()) {
-        if (auto it = g->second.find(s); it != g->second.end())
-          mine = ratio_cell(it->second, "fla");
-      }
-      os << "| " << s.h_qk << "/" << s.h_v << " | " << s.seq_name() << " | " << mine << " |";
-      for (const auto& [card, impl] : cols) {
-        const auto& a = d.published.at({card, impl});
-        const auto& f = d.published.at({card, "fla"});
-        auto ia = a.find(s), jf = f.find(s);
-        os << ' ' << (ia != a.end() && jf != f.end() ? fmt("%.2fx", jf->second / ia->second) : "–")
-           << " |";
-      }
-      os << "\n";
-    }
-    os << "\nSources:\n";
-    for (const auto& [card, src] : d.published_sources) os << "- " << card << ": " << src << "\n";
-    os << "\n";
-  }
-
-  if (!d.store.is_null()) {
-    os << "## Tuning summary\n\n";
-    std::map<std::string, std::map<std::string, int>> status_counts;  // kernel → status → n
-    std::map<std::string, std::set<std::string>> problems;
-    for (const auto& t : d.store.value("trials", json::array())) {
-      status_counts[t.value("kernel", "?")][t.value("status", "?")]++;
-      problems[t.value("kernel", "?")].insert(t.value("problem", "?"));
-    }
-    os << "| kernel | space (buildable) | problems | trials | ok | invalid | compile error | "
-          "launch error "
-          "| crashed/timeout |\n|---|---|---|---|---|---|---|---|---|\n";
-    for (const auto& [k, c] : status_counts) {
-      int total = 0;
-      for (const auto& kv : c) total += kv.second;
-      auto get = [&](const char* s) {
-        auto it = c.find(s);
-        return it == c.end() ? 0 : it->second;
-      };
-      auto sz = d.space_sizes.find(k);
-      const std::string space =
-          sz == d.space_sizes.end()
-              ? "–"
-              : std::to_string(sz->second.first) + " (" + std::to_string(sz->second.second) + ")";
-      os << "| " << k << " | " << space << " | " << problems[k].size() << " | " << total << " | "
-         << get("ok") << " | " << get("invalid") << " | " << get("compile_error") << " | "
-         << get("launch_error") << " | " << get("crashed") + get("timeout") << " |\n";
-    }
-    double seconds = 0;
-    int runs = 0;
-    for (const auto& r : d.store.value("runs", json::array())) {
-      const auto a = iso_seconds(r.value("started_at", "")),
-                 b = iso_seconds(r.value("ended_at", ""));
-      if (a && b && *b >= *a) seconds += double(*b - *a);
-      ++runs;
-    }
-    os << "\n"
-       << runs << " tuning runs, " << fmt("%.1f", seconds / 60)
-       << " minutes of wall time on the GPU "
-       << "(start to end of each run).\n\n";
-    // The newest winner of each (device, kernel, problem): older ones belong to superseded kernel
-    // sources or spaces and stay in the store only as history.
-    std::map<std::tuple<std::string, std::string, std::string>, json> newest;
-    for (const auto& w : d.store.value("winners", json::array())) {
-      auto& slot = newest[{w.value("device", ""), w.value("kernel", "?"), w.value("problem", "?")}];
-      if (slot.is_null() || w.value("decided_at", "") > slot.value("decided_at", "")) slot = w;
-    }
-    std::vector<json> winners;
-    for (auto& [key, w] : newest) winners.push_back(std::move(w));
-    const std::size_t superseded = d.store.value("winners", json::array()).size() - winners.size();
-    if (!winners.empty()) {
-      if (superseded > 0)
-        os << "The newest winner of each kernel and problem. Older winners (of superseded kernel "
-              "sources), kept in the store as history: "
-           << superseded << ".\n\n";
-      std::map<std::string, int> wins;
-      os << "Times are the tuner's (CUPTI op span, L2 flushed). \"default\" is the untuned op in "
-            "the same problem; a "
-            "kernel's winner inside the op plan carries the plan's time, its default the untuned "
-            "op's trial, so "
-            "the two come from different moments and short ops can show a ratio below 1 within "
-            "noise.\n\n";
-      os << "| kernel | problem | winner | median µs | default µs | winner / default "
-            "|\n|---|---|---|---|---|---|\n";
-      for (const auto& w : winners) {
-        const double m = w.value("median_us", 0.0), dm = w.value("default_median_us", 0.0);
-        wins[w.value("kernel", "?") + " " + w.value("config", "?")]++;
-        os << "| " << w.value("kernel", "?") << " | " << w.value("problem", "?") << " | `"
-           << w.value("config", "?") << "` | " << fmt("%.1f", m) << " | "
-           << (dm > 0 ? fmt("%.1f", dm) : "–") << " | "
-           << (dm > 0 && m > 0 ? fmt(dm >= m ? "%.2fx faster" : "%.2fx (slower)", dm / m) : "–")
-           << " |\n";
-      }
-      os << "\nHow often each config won:\n\n| kernel and config | wins |\n|---|---|\n";
-      std::vector<std::pair<int, std::string>> order;
-      for (const auto& [k, n] : wins) order.emplace_back(-n, k);
-      std::sort(order.begin(), order.end());
-      for (const auto& [n, k] : order) os << "| `" << k << "` | " << -n << " |\n";
-      os << "\n";
-    }
-  }
+  published_section(os, d);
+  tuning_section(os, d);
   return os.str();
 }
 
