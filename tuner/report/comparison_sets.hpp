@@ -8,7 +8,7 @@
 
 namespace qla::report {
 
-/// One section a set of ReportData::sets, each on its own: its documents, its ratio over each
+/// A section for each set of ReportData::sets, on its own: its documents, its ratio over each
 /// baseline it timed (over all its shapes and per head configuration, with the closest shape), and
 /// every shape in a folded table.
 void comparison_sets(std::ostringstream& os, const ReportData& d);
