@@ -57,11 +57,7 @@ void comparison_sets(std::ostringstream& os, const ReportData& d) {
     os << "## Same-call comparison `" << name << "`\n\n"
        << "Its rows pair only with each other: qla and each baseline timed in the same runs on the "
           "same inputs, apart from the tables above.\n\n";
-    for (std::size_t i = 0; i < set.sources.size(); ++i) {
-      os << "- `" << set.sources[i] << "`";
-      if (!set.source_methods[i].empty()) os << ": " << set.source_methods[i];
-      os << "\n";
-    }
+    document_list(os, set);
     for (const auto& [mode, rows] : set.timings) {
       const std::set<std::string> baselines = baselines_of(rows);
       os << "\n" << mode << " mode.";

@@ -91,16 +91,15 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
                 "report input '" << path << "': 'set' is not a comparison set's name");
     // A comparison set's documents keep to their own section: the page's versions and ceilings are
     // the main tables'.
-    ComparisonSet* own = set == doc.end() ? nullptr : &d.sets[set->get<std::string>()];
-    Timings& timings = own ? own->timings : d.timings;
-    (own ? own->sources : d.sources)
-        .push_back(path + " (" + (impl.empty() ? "qla" : impl) + ", " +
-                   doc.value("date", std::string("?")) +
-                   (doc.contains("versions") && doc["versions"].contains("git_commit")
-                        ? ", qla " + doc["versions"]["git_commit"].get<std::string>()
-                        : std::string()) +
-                   ")");
-    (own ? own->source_methods : d.source_methods).push_back(doc.value("method", std::string()));
+    const bool own = set != doc.end();
+    BenchDocuments& group = own ? d.sets[set->get<std::string>()] : d;
+    group.sources.push_back(path + " (" + (impl.empty() ? "qla" : impl) + ", " +
+                            doc.value("date", std::string("?")) +
+                            (doc.contains("versions") && doc["versions"].contains("git_commit")
+                                 ? ", qla " + doc["versions"]["git_commit"].get<std::string>()
+                                 : std::string()) +
+                            ")");
+    group.source_methods.push_back(doc.value("method", std::string()));
     if (doc.contains("versions") && !own)
       for (const auto& [k, v] : doc["versions"].items())
         d.versions[k] = v.is_string() ? v.get<std::string>() : v.dump();
@@ -132,7 +131,7 @@ ReportData load_report_data(const std::vector<std::string>& bench_files,
           t.kernels_us.emplace_back(e["name"].get<std::string>(), e["us"].get<double>());
         }
       }
-      timings[t.mode][shape_of(row, path)][row_impl] = t;
+      group.timings[t.mode][shape_of(row, path)][row_impl] = t;
     }
   }
   for (const auto& path : published_files) {

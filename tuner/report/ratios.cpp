@@ -95,6 +95,15 @@ std::string baseline_label(const std::string& impl) {
   return impl == "fla" ? "FLA" : impl == "flashqla" ? "FlashQLA" : impl;
 }
 
+void document_list(std::ostringstream& os, const BenchDocuments& docs) {
+  for (std::size_t i = 0; i < docs.sources.size(); ++i) {
+    os << "- `" << docs.sources[i] << "`";
+    if (i < docs.source_methods.size() && !docs.source_methods[i].empty())
+      os << ": " << docs.source_methods[i];
+    os << "\n";
+  }
+}
+
 std::set<std::string> baselines_of(const Rows& rows) {
   std::set<std::string> out;
   for (const auto& [s, t] : rows)

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,8 @@ std::string tuning_summary(const Rows& rows);
 std::vector<std::pair<std::string, Rows>> by_heads(const Rows& rows);
 /// A baseline's name as the page writes it ("fla" → "FLA").
 std::string baseline_label(const std::string& impl);
+/// One line per document of `docs`: "- `path (implementation, date, qla commit)`: its method".
+void document_list(std::ostringstream& os, const BenchDocuments& docs);
 /// The implementations of `rows` other than qla's own ("qla-tuned", "qla-default", "qla:…").
 std::set<std::string> baselines_of(const Rows& rows);
 

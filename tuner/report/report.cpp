@@ -402,12 +402,7 @@ std::string render_markdown(const ReportData& d) {
 
   if (!d.sources.empty()) {
     os << "Bench documents:\n";
-    for (std::size_t i = 0; i < d.sources.size(); ++i) {
-      os << "- `" << d.sources[i] << "`";
-      if (i < d.source_methods.size() && !d.source_methods[i].empty())
-        os << ": " << d.source_methods[i];
-      os << "\n";
-    }
+    document_list(os, d);
     os << "\n";
   }
   os << "## Environment\n\n| item | value |\n|---|---|\n";

@@ -41,26 +41,24 @@ struct Timing {
 /// mode ("graph" / "cold") → shape → implementation → time.
 using Timings = std::map<std::string, std::map<Shape, std::map<std::string, Timing>>>;
 
-/// Bench documents that name a comparison set ("set": "<name>"): runs whose qla rows pair only with
-/// the baselines timed in the same runs, kept out of the main tables (e.g. one baseline timed
-/// beside qla over more shapes than the calls of the main tables ran it on).
-struct ComparisonSet {
-  std::vector<std::string> sources;         ///< as ReportData::sources
-  std::vector<std::string> source_methods;  ///< as ReportData::source_methods
+/// A group of bench documents whose rows pair with each other: the main tables', or a comparison
+/// set's (documents that name one, "set": "<name>": runs whose qla rows pair only with the
+/// baselines timed in the same runs, e.g. one baseline timed beside qla over more shapes than the
+/// calls of the main tables ran it on).
+struct BenchDocuments {
+  std::vector<std::string> sources;  ///< one line per bench document: path, implementation, date
+  std::vector<std::string> source_methods;  ///< each bench document's "method", how it was measured
   Timings timings;
 };
 
-/// Everything the page is made from.
-struct ReportData {
-  std::string gpu;                   ///< card name of the bench documents
-  std::string date;                  ///< newest bench date
-  std::vector<std::string> sources;  ///< one line per bench document: path, implementation, date
-  std::vector<std::string> source_methods;  ///< each bench document's "method", how it was measured
+/// Everything the page is made from: the main tables' bench documents, and the rest.
+struct ReportData : BenchDocuments {
+  std::string gpu;                              ///< card name of the bench documents
+  std::string date;                             ///< newest bench date
   std::map<std::string, std::string> versions;  ///< "fla" → "0.5.2", ...
   double copy_gbps = 0;      ///< measured device-to-device copy ceiling, 0 if unknown
   double matmul_tflops = 0;  ///< measured bf16 matmul ceiling, 0 if unknown
-  Timings timings;           ///< the documents that name no comparison set
-  std::map<std::string, ComparisonSet> sets;  ///< set name → its documents
+  std::map<std::string, BenchDocuments> sets;  ///< comparison set name → its documents
   /// Published rows: (card, implementation) → shape → ms.
   std::map<std::pair<std::string, std::string>, std::map<Shape, double>> published;
   std::map<std::string, std::string> published_sources;  ///< card → source line
