@@ -1,18 +1,22 @@
 // qla_chunk_step_profile: where the wgmma chunk forward's chunk step goes. It instantiates
 // gdn.fused_fwd_wgmma with a cycle probe (common/cycle_probe.cuh) that sums clock64() cycles per
-// phase of each warpgroup's loop (FusedWgmmaProbe), runs it on synthetic inputs of one shape
-// (timing does not depend on the values: q, k, v, A_r uniform, a chunk-local cumsum of a constant
-// gate), and prints, per stage count and operand type, the kernel time, the chunk step it implies
-// and the cycles per chunk of every phase, averaged over the CTAs. The library's kernels carry no
-// probe; this binary's instantiations are its own (the probe is a template argument). --state-pass
-// adds the state-only instantiation (the CP state pass on the same chain). With --json
-// the rows are also added to a chunk-step record (qla.chunk_step.v1) that `qla report` quotes.
+// phase of each warpgroup's loop (FusedWgmmaProbe), runs it on synthetic inputs of one shape (the
+// cycles do not depend on the values: q, k, v, A_r uniform, a chunk-local cumsum of a constant
+// gate), and prints, per stage count and operand type, the kernel time, the chunk step it implies,
+// the cycles per chunk of every phase averaged over the CTAs, and the SM clock the loops ran at
+// (their cycles over their %globaltimer nanoseconds). --warm-ms of untimed launches come first, so
+// the time is the one the card holds under sustained load, as in the op's bench: a card at its
+// power limit runs below its boost clock. The library's kernels carry no probe; this binary's
+// instantiations are its own (the probe is a template argument). --state-pass adds the
+// state-only instantiation (the CP state pass on the same chain). With --json the rows are also
+// added to a chunk-step record (qla.chunk_step.v1) that `qla report` quotes.
 //   qla_chunk_step_profile --hqk 16 --hv 64 --tokens 32768 [--json results/<gpu>/chunk_step.json]
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -66,7 +70,7 @@ struct Shape {
 /// kStateOnly: the CP state pass on the same chain (every chunk from zero, S only: 2 CTAs per
 /// head).
 template <int kStages, class T, class TM, bool kStateOnly>
-qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
+qla::bench::ChunkStepRow profile(const Shape& sh, int iters, int warm_ms) {
   using qla::gdn::FusedFwdParams;
   using TIn = __nv_bfloat16;
   constexpr int kD = 128;
@@ -116,7 +120,17 @@ qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
   cudaEvent_t e0, e1;
   QLA_CUDA_CHECK(cudaEventCreate(&e0));
   QLA_CUDA_CHECK(cudaEventCreate(&e1));
-  kernel<<<grid, 384, smem>>>(pw);  // warm-up
+  // Launches back to back for warm_ms before the timed ones, so the card runs at the clock it
+  // holds under sustained load (at its power limit, an H200 running this kernel on every SM drops
+  // from its boost clock within ~0.3 s), as the op does in a bench; the first launch times one.
+  QLA_CUDA_CHECK(cudaEventRecord(e0));
+  kernel<<<grid, 384, smem>>>(pw);
+  QLA_CUDA_CHECK(cudaEventRecord(e1));
+  QLA_CUDA_CHECK(cudaEventSynchronize(e1));
+  float once_ms = 0;
+  QLA_CUDA_CHECK(cudaEventElapsedTime(&once_ms, e0, e1));
+  const long long warm_launches = static_cast<long long>(warm_ms / std::max(once_ms, 1e-3f));
+  for (long long i = 0; i < warm_launches; ++i) kernel<<<grid, 384, smem>>>(pw);
   QLA_CUDA_CHECK(cudaEventRecord(e0));
   for (int i = 0; i < iters; ++i) kernel<<<grid, 384, smem>>>(pw);
   QLA_CUDA_CHECK(cudaEventRecord(e1));
@@ -145,11 +159,13 @@ qla::bench::ChunkStepRow profile(const Shape& sh, int iters) {
   row.waves = waves;
   row.kernel_ms = ms;
   row.step_us = 1000.0 * ms / static_cast<double>(chunks * waves);
+  row.warm_ms = warm_ms;
+  row.sm_mhz = qla::bench::loop_clock_mhz<FusedWgmmaProbe>(c, ctas, FusedWgmmaProbe::kState);
   std::printf(
       "\n%d/%d 1x%lld  %s pass  stages %d  %s operands  %d CTAs (%d wave%s)  kernel %.3f ms  "
-      "chunk step %.2f us\n",
+      "chunk step %.2f us  SM clock %.0f MHz\n",
       sh.hqk, sh.hv, rows, row.pass.c_str(), kStages, row.operands.c_str(), ctas, waves,
-      waves > 1 ? "s" : "", ms, row.step_us);
+      waves > 1 ? "s" : "", ms, row.step_us, row.sm_mhz);
   for (const int role : {FusedWgmmaProbe::kState, FusedWgmmaProbe::kAux, FusedWgmmaProbe::kProducer,
                          FusedWgmmaProbe::kStore}) {
     if (kStateOnly && role == FusedWgmmaProbe::kStore) continue;  // the state pass stores no O
@@ -184,6 +200,11 @@ int main(int argc, char** argv) {
   app.add_option("--tokens", sh.tokens, "tokens of the one sequence")
       ->check(CLI::Range(1LL, 1LL << 22));
   app.add_option("--iters", iters, "timed launches")->check(CLI::Range(1, 1000));
+  int warm_ms = 500;
+  app.add_option("--warm-ms", warm_ms,
+                 "milliseconds of untimed launches before the timed ones, so the card reaches the "
+                 "clock it holds under sustained load (0: time from a cold, boost-clocked card)")
+      ->check(CLI::Range(0, 60000));
   std::string json_path;
   bool state_only = false;
   app.add_flag("--state-pass", state_only,
@@ -205,13 +226,17 @@ int main(int argc, char** argv) {
   }
   using Bf16 = __nv_bfloat16;
   std::vector<qla::bench::ChunkStepRow> rows = {
-      profile<2, __half, __half, false>(sh, iters), profile<3, __half, __half, false>(sh, iters),
-      profile<2, Bf16, Bf16, false>(sh, iters),     profile<3, Bf16, Bf16, false>(sh, iters),
-      profile<2, Bf16, __half, false>(sh, iters),   profile<3, Bf16, __half, false>(sh, iters)};
+      profile<2, __half, __half, false>(sh, iters, warm_ms),
+      profile<3, __half, __half, false>(sh, iters, warm_ms),
+      profile<2, Bf16, Bf16, false>(sh, iters, warm_ms),
+      profile<3, Bf16, Bf16, false>(sh, iters, warm_ms),
+      profile<2, Bf16, __half, false>(sh, iters, warm_ms),
+      profile<3, Bf16, __half, false>(sh, iters, warm_ms)};
   if (state_only)
-    for (auto r :
-         {profile<2, __half, __half, true>(sh, iters), profile<3, __half, __half, true>(sh, iters),
-          profile<2, Bf16, Bf16, true>(sh, iters), profile<2, Bf16, __half, true>(sh, iters)})
+    for (auto r : {profile<2, __half, __half, true>(sh, iters, warm_ms),
+                   profile<3, __half, __half, true>(sh, iters, warm_ms),
+                   profile<2, Bf16, Bf16, true>(sh, iters, warm_ms),
+                   profile<2, Bf16, __half, true>(sh, iters, warm_ms)})
       rows.push_back(r);
   if (!json_path.empty()) {
     cudaDeviceProp prop{};

@@ -23,10 +23,11 @@ json to_json(const ChunkStepRow& r) {
     roles[role] = {{"phase_order", names}, {"cycles_per_chunk", p}};
     order.push_back(role);
   }
-  return {{"h_qk", r.h_qk},       {"h_v", r.h_v},        {"tokens", r.tokens},
-          {"pass", r.pass},       {"stages", r.stages},  {"operands", r.operands},
-          {"ctas", r.ctas},       {"waves", r.waves},    {"kernel_ms", r.kernel_ms},
-          {"step_us", r.step_us}, {"role_order", order}, {"roles", roles}};
+  return {{"h_qk", r.h_qk},       {"h_v", r.h_v},       {"tokens", r.tokens},
+          {"pass", r.pass},       {"stages", r.stages}, {"operands", r.operands},
+          {"ctas", r.ctas},       {"waves", r.waves},   {"kernel_ms", r.kernel_ms},
+          {"step_us", r.step_us}, {"sm_mhz", r.sm_mhz}, {"warm_ms", r.warm_ms},
+          {"role_order", order},  {"roles", roles}};
 }
 
 void append_chunk_step_rows(const std::string& path, const ChunkStepContext& ctx,
@@ -48,9 +49,11 @@ void append_chunk_step_rows(const std::string& path, const ChunkStepContext& ctx
         {"git_commit", ctx.git_commit},
         {"method",
          "qla_chunk_step_profile: gdn.fused_fwd_wgmma instantiated with a clock64() cycle probe "
-         "per loop phase, synthetic inputs of one sequence, 2·H_v CTAs; kernel time = CUDA-event "
-         "mean of the timed launches, chunk step = kernel time / (chunks · waves); cycles per "
-         "chunk averaged over the CTAs"},
+         "per loop phase, synthetic inputs of one sequence, 2·H_v CTAs; untimed launches for "
+         "warm_ms first (the card at its sustained clock), then kernel time = CUDA-event mean of "
+         "the timed launches, chunk step = kernel time / (chunks · waves); cycles per chunk "
+         "averaged over the CTAs; SM clock = the state loops' clock64() cycles over their "
+         "%globaltimer nanoseconds"},
         {"rows", json::array()}};
   doc["date"] = ctx.date;
   auto key = [](const json& r) {

@@ -20,6 +20,8 @@ struct ChunkStepRow {
   std::string operands;  ///< "fp16", "bf16" or "bf16+fp16" (fp16 for the intermediates' products)
   int ctas = 0, waves = 0;
   double kernel_ms = 0, step_us = 0;
+  double sm_mhz = 0;  ///< the SM clock the state role's loops ran at (0: not measured)
+  int warm_ms = 0;    ///< untimed launches before the timed ones, milliseconds
   /// Per role (in print order), its phases' cycles per chunk, averaged over the CTAs.
   std::vector<std::pair<std::string, std::vector<std::pair<std::string, double>>>> roles;
 };

@@ -209,6 +209,8 @@ TEST(ChunkStepRecord, RowsAccumulateAndReplace) {
     r.waves = 1;
     r.kernel_ms = step * 0.512;
     r.step_us = step;
+    r.sm_mhz = 1600.0 + hv;
+    r.warm_ms = 500;
     r.roles = {{"state", {{"U", 600.0}, {"V_d", 500.0}}}, {"aux", {{"QK^T", 300.0}}}};
     return r;
   };
@@ -226,6 +228,8 @@ TEST(ChunkStepRecord, RowsAccumulateAndReplace) {
   ASSERT_EQ(doc["rows"].size(), 4u);
   EXPECT_EQ(doc["rows"][0]["step_us"].get<double>(), 2.2);  // the rerun replaced it in place
   EXPECT_EQ(doc["rows"][2]["h_v"].get<int>(), 64);
+  EXPECT_EQ(doc["rows"][2]["sm_mhz"].get<double>(), 1664.0);
+  EXPECT_EQ(doc["rows"][2]["warm_ms"].get<int>(), 500);
   EXPECT_EQ(doc["rows"][3]["pass"].get<std::string>(), "state");
   EXPECT_EQ(doc["rows"][3]["step_us"].get<double>(), 1.1);
   EXPECT_EQ(doc["rows"][0]["roles"]["state"]["cycles_per_chunk"]["U"].get<double>(), 600.0);

@@ -378,10 +378,13 @@ TEST(Report, TheChunkStepComesFromItsRecord) {
                         "aux": {"phase_order": ["QK^T"], "cycles_per_chunk": {"QK^T": 300}}}}]})");
   check_chunk_step_record(d.chunk_step, "fixture");
   const std::string md = render_markdown(d);
-  EXPECT_TRUE(has(
-      md,
-      "| 16/64 | 1x32768 | forward | 2 | fp16 | 1.280 | 2.50 | U 603 · V_d 489 (1092) | aux 300 |"))
+  EXPECT_TRUE(has(md,
+                  "| 16/64 | 1x32768 | forward | 2 | fp16 | 1.280 | 2.50 | – | U 603 · V_d 489 "
+                  "(1092) | aux 300 |"))
+      << "a record from before the clock was measured shows none\n"
       << md;
+  d.chunk_step["rows"][0]["sm_mhz"] = 1544.6;
+  EXPECT_TRUE(has(render_markdown(d), "| 1.280 | 2.50 | 1545 | U 603")) << render_markdown(d);
   EXPECT_TRUE(has(md, "(`chunk_step.json`, 2026-11-29, qla commit `abc123`): cycle probe.")) << md;
   nlohmann::json bad = d.chunk_step;
   bad["rows"][0].erase("step_us");

@@ -223,8 +223,9 @@ std::string error_cell(const nlohmann::json& row, const char* key) {
 namespace {
 
 // The wgmma chunk forward's chunk step from qla_chunk_step_profile's record: per shape, stage count
-// and operand type the step time, then the state warpgroup's cycles per chunk by phase (the serial
-// chain), and the other roles' totals.
+// and operand type the step time and the SM clock it ran at (records before the clock was measured
+// show –), then the state warpgroup's cycles per chunk by phase (the serial chain), and the other
+// roles' totals.
 void chunk_step_table(std::ostream& os, const ReportData& d) {
   if (!d.chunk_step.is_object()) return;
   const auto& c = d.chunk_step;
@@ -232,9 +233,9 @@ void chunk_step_table(std::ostream& os, const ReportData& d) {
      << "From `qla_chunk_step_profile` (`chunk_step.json`, " << c.value("date", "?")
      << ", qla commit `" << c.value("git_commit", "?") << "`): " << c.value("method", "")
      << ".\n\n";
-  os << "| heads (qk/v) | tokens | pass | stages | operands | kernel ms | step µs | state phases "
-        "(cycles per chunk) | other roles (cycles per chunk) |\n"
-        "|---|---|---|---|---|---|---|---|---|\n";
+  os << "| heads (qk/v) | tokens | pass | stages | operands | kernel ms | step µs | SM MHz | state "
+        "phases (cycles per chunk) | other roles (cycles per chunk) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : c["rows"]) {
     std::string state, others;
     for (const auto& role : r["role_order"]) {
@@ -257,7 +258,8 @@ void chunk_step_table(std::ostream& os, const ReportData& d) {
        << r.value("tokens", 0LL) << " | " << r.value("pass", "forward") << " | "
        << r.value("stages", 0) << " | " << r.value("operands", "") << " | "
        << fmt("%.3f", r.value("kernel_ms", 0.0)) << " | " << fmt("%.2f", r.value("step_us", 0.0))
-       << " | " << state << " | " << others << " |\n";
+       << " | " << (r.value("sm_mhz", 0.0) > 0 ? fmt("%.0f", r.value("sm_mhz", 0.0)) : "–") << " | "
+       << state << " | " << others << " |\n";
   }
   os << "\n";
 }
