@@ -29,7 +29,7 @@ const char* const kPhaseNames[CpCorrectProbe::kPhases] = {"head", "wait", "multi
 
 template <int BV, bool kStageM, int kSplitK, int kRowsPerThread>
 void profile(const qla::bench::CpCorrectProfileRun& run) {
-  const int heads = run.heads, pieces = run.pieces, iters = run.iters, clock_khz = run.clock_khz;
+  const int heads = run.heads, pieces = run.pieces, iters = run.iters;
   constexpr long long kState = qla::gdn::kCpStateRows * 128;  // K x V floats
   const long long states = static_cast<long long>(pieces) * heads;
   qla::cuda::DeviceBuffer ht(states * kState * 4), cp_h0(states * kState * 4),
@@ -92,8 +92,10 @@ void profile(const qla::bench::CpCorrectProfileRun& run) {
       total += per_step;
       std::printf("  %s %.0f", kPhaseNames[ph], per_step);
     }
-    std::printf("  = %.0f cycles per step (%.2f us at %d MHz)\n", total, total / clock_khz * 1e3,
-                clock_khz / 1000);
+    // At the clock the loop ran at (its cycles over its %globaltimer nanoseconds).
+    const double mhz = qla::bench::loop_clock_mhz<CpCorrectProbe>(host, ctas, role);
+    std::printf("  = %.0f cycles per step (%.2f us at %.0f MHz)\n", total,
+                mhz > 0 ? total / mhz : 0.0, mhz);
   }
 }
 

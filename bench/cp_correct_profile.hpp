@@ -14,15 +14,15 @@ struct CpCorrectProfileRun {
   struct Config {
     int block_v, stage_m, split_k, rows_per_thread;
   } config;
-  int heads, pieces, iters, clock_khz;
+  int heads, pieces, iters;
   std::array<unsigned, 3> grid;  ///< cp_correct_shape's
   unsigned block;
   int smem;  ///< cp_correct_dynamic_smem
 };
 
 /// Times the config (CUDA events, mean of `iters` launches), then runs its probed instantiation
-/// and prints the cycles per step of each phase for warp 0 and the last warp. Throws UserError for
-/// a config without a probed instantiation.
+/// and prints the cycles per step of each phase for warp 0 and the last warp, and their time at
+/// the SM clock the loop ran at. Throws UserError for a config without a probed instantiation.
 void profile_cp_correct(const CpCorrectProfileRun& run);
 
 }  // namespace qla::bench

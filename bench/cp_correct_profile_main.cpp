@@ -1,14 +1,12 @@
 // qla_cp_correct_profile's command line: the configs to profile and their launch shapes (the op
 // layer's cp_correct_shape), then the device side (cp_correct_profile.cu) for each.
 //   qla_cp_correct_profile --heads 8 --pieces 16
-#include <cuda_runtime.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 
 #include "cp_correct_profile.hpp"
-#include "qla/cuda/check.hpp"
 #include "qla/gdn/cp.hpp"
 
 int main(int argc, char** argv) {
@@ -19,9 +17,6 @@ int main(int argc, char** argv) {
   app.add_option("--iters", iters, "timed launches per config")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
-    int device = 0, clock_khz = 0;
-    QLA_CUDA_CHECK(cudaGetDevice(&device));
-    QLA_CUDA_CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, device));
     std::printf("cp_correct, %d value heads, one sequence of %d pieces\n", heads, pieces);
     for (const qla::gdn::CpCorrectConfig& c :
          {qla::gdn::CpCorrectConfig{8, 1, 4, 1}, qla::gdn::CpCorrectConfig{8, 1, 1, 4},
@@ -32,7 +27,6 @@ int main(int argc, char** argv) {
                                       heads,
                                       pieces,
                                       iters,
-                                      clock_khz,
                                       s.grid,
                                       s.block[0],
                                       static_cast<int>(s.dynamic_smem)});
