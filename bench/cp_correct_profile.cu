@@ -19,6 +19,7 @@
 #include "qla/cuda/check.hpp"
 #include "qla/cuda/device_buffer.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/cp_m_map.hpp"
 
 namespace {
 
@@ -27,7 +28,7 @@ using CycleProbe = qla::bench::CycleSumProbe<CpCorrectProbe>;
 
 const char* const kPhaseNames[CpCorrectProbe::kPhases] = {"head", "wait", "multiply", "combine"};
 
-template <int BV, bool kStageM, int kSplitK, int kRowsPerThread>
+template <int BV, int kStageM, int kSplitK, int kRowsPerThread>
 void profile(const qla::bench::CpCorrectProfileRun& run) {
   const int heads = run.heads, pieces = run.pieces, iters = run.iters;
   constexpr long long kState = qla::gdn::kCpStateRows * 128;  // K x V floats
@@ -49,6 +50,8 @@ void profile(const qla::bench::CpCorrectProfileRun& run) {
   p.raw_first_piece = first_piece.as<const int>();
   p.cp_h0 = cp_h0.as<float>();
   p.heads = heads;
+  if (kStageM == 2)
+    p.m_map = qla::cuda::encode_tensor_map(qla::gdn::cp_correct_m_map_desc(p.m, states));
 
   const dim3 grid(run.grid[0], run.grid[1], run.grid[2]), block(run.block);
   const int smem = run.smem;
@@ -78,8 +81,8 @@ void profile(const qla::bench::CpCorrectProfileRun& run) {
   QLA_CUDA_CHECK(cudaEventDestroy(e1));
 
   const double us = 1e3 * ms / iters;
-  std::printf("bv%d.ms%d.sk%d.rt%d  %d CTAs  %.1f us per call, %.2f us per step\n", BV,
-              kStageM ? 1 : 0, kSplitK, kRowsPerThread, ctas, us, us / pieces);
+  std::printf("bv%d.ms%d.sk%d.rt%d  %d CTAs  %.1f us per call, %.2f us per step\n", BV, kStageM,
+              kSplitK, kRowsPerThread, ctas, us, us / pieces);
   for (int role = 0; role < CpCorrectProbe::kRoles; ++role) {
     std::printf("  %-9s", role == 0 ? "warp 0" : "last warp");
     double total = 0;
@@ -105,18 +108,22 @@ namespace qla::bench {
 
 void profile_cp_correct(const CpCorrectProfileRun& run) {
   const auto& c = run.config;
-  if (c.block_v == 8 && c.stage_m && c.split_k == 4 && c.rows_per_thread == 1)
-    profile<8, true, 4, 1>(run);
-  else if (c.block_v == 8 && c.stage_m && c.split_k == 1 && c.rows_per_thread == 4)
-    profile<8, true, 1, 4>(run);
-  else if (c.block_v == 8 && c.stage_m && c.split_k == 1 && c.rows_per_thread == 1)
-    profile<8, true, 1, 1>(run);
-  else if (c.block_v == 8 && !c.stage_m && c.split_k == 4 && c.rows_per_thread == 1)
-    profile<8, false, 4, 1>(run);
-  else if (c.block_v == 16 && c.stage_m && c.split_k == 4 && c.rows_per_thread == 1)
-    profile<16, true, 4, 1>(run);
-  else if (c.block_v == 8 && c.stage_m && c.split_k == 2 && c.rows_per_thread == 16)
-    profile<8, true, 2, 16>(run);
+  if (c.block_v == 8 && c.stage_m == 2 && c.split_k == 1 && c.rows_per_thread == 1)
+    profile<8, 2, 1, 1>(run);
+  else if (c.block_v == 8 && c.stage_m == 2 && c.split_k == 4 && c.rows_per_thread == 1)
+    profile<8, 2, 4, 1>(run);
+  else if (c.block_v == 8 && c.stage_m == 1 && c.split_k == 4 && c.rows_per_thread == 1)
+    profile<8, 1, 4, 1>(run);
+  else if (c.block_v == 8 && c.stage_m == 1 && c.split_k == 1 && c.rows_per_thread == 4)
+    profile<8, 1, 1, 4>(run);
+  else if (c.block_v == 8 && c.stage_m == 1 && c.split_k == 1 && c.rows_per_thread == 1)
+    profile<8, 1, 1, 1>(run);
+  else if (c.block_v == 8 && !c.stage_m == 1 && c.split_k == 4 && c.rows_per_thread == 1)
+    profile<8, 0, 4, 1>(run);
+  else if (c.block_v == 16 && c.stage_m == 1 && c.split_k == 4 && c.rows_per_thread == 1)
+    profile<16, 1, 4, 1>(run);
+  else if (c.block_v == 8 && c.stage_m == 1 && c.split_k == 2 && c.rows_per_thread == 16)
+    profile<8, 1, 2, 16>(run);
   else
     throw UserError("qla_cp_correct_profile: no probe instantiation of this config");
 }

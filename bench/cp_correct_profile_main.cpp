@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   try {
     std::printf("cp_correct, %d value heads, one sequence of %d pieces\n", heads, pieces);
     for (const qla::gdn::CpCorrectConfig& c :
-         {qla::gdn::CpCorrectConfig{8, 1, 4, 1}, qla::gdn::CpCorrectConfig{8, 1, 1, 4},
+         {qla::gdn::CpCorrectConfig{8, 2, 1, 1}, qla::gdn::CpCorrectConfig{8, 2, 4, 1},
+          qla::gdn::CpCorrectConfig{8, 1, 4, 1}, qla::gdn::CpCorrectConfig{8, 1, 1, 4},
           qla::gdn::CpCorrectConfig{8, 1, 1, 1}, qla::gdn::CpCorrectConfig{8, 0, 4, 1},
           qla::gdn::CpCorrectConfig{16, 1, 4, 1}, qla::gdn::CpCorrectConfig{8, 1, 2, 16}}) {
       const qla::cuda::LaunchShape s = qla::gdn::cp_correct_shape(c, heads, 1);

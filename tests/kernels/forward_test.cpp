@@ -194,7 +194,9 @@ std::vector<ConfigSet> config_sets() {
         {"gdn.cp_correct", {8, 1, 1, 4}}}},
       {"wgmma_s2", {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}, {"gdn.cp_correct", {8, 1, 2, 16}}}},
       {"wgmma_s3_bf16",
-       {{"gdn.fused_fwd_wgmma", {64, 64, 3, 0}}, {"gdn.state_pass", {64, 2, 4, 64}}}},
+       {{"gdn.fused_fwd_wgmma", {64, 64, 3, 0}},
+        {"gdn.state_pass", {64, 2, 4, 64}},
+        {"gdn.cp_correct", {8, 2, 4, 1}}}},
       {"wgmma_state_s3_bf16",
        {{"gdn.fused_fwd_wgmma", {64, 64, 2, 1}}, {"gdn.state_pass_wgmma", {64, 64, 3, 0}}}},
       {"wgmma_mixed",
@@ -233,7 +235,7 @@ TEST(FusedForward, EdgeCasesEveryConfigSetCpOffAndOn) {
             gdn::fused_fwd_spec(gdn::FusedFwdConfig{64, bv, 2, 8, 0, rs}, t, DType::kF32));
   for (const gdn::CpCorrectConfig c :
        {gdn::CpCorrectConfig{16, 0, 2, 1}, gdn::CpCorrectConfig{8, 1, 1, 4},
-        gdn::CpCorrectConfig{8, 1, 2, 16}})
+        gdn::CpCorrectConfig{8, 1, 2, 16}, gdn::CpCorrectConfig{8, 2, 4, 1}})
     specs.push_back(gdn::cp_correct_spec(c));
   specs.push_back(gdn::cumsum_spec({32}, false, DType::kF32));
   for (const auto& f : precompile(specs)) ADD_FAILURE() << f;

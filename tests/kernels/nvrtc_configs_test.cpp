@@ -74,21 +74,31 @@ TEST(CatalogJobs, FollowTheFamilyFilterAndTheTarget) {
 // cp_correct's staged M (two 128 x 132-float buffers beside the state slice and the split rows'
 // partial sums) builds where a block may opt in to them and cp.async exists: on sm_90a (227 KB)
 // every point with bv · sk ≤ 64 (and the two 4-row points, bv8 and bv16), on sm_80 (163 KB) all but
-// the two that need 164 KB (bv16.sk4, bv32.sk2), not on sm_86 or sm_89 (99 KB). The register points
-// (ms0, one row a thread) build everywhere.
+// the two that need 164 KB (bv16.sk4, bv32.sk2), not on sm_86 or sm_89 (99 KB). M by tensor copies
+// (ms2: two 64 KB buffers, one row a thread) needs TMA: every bv · sk ≤ 64 point on sm_90a, none
+// elsewhere. The register points (ms0, one row a thread) build everywhere.
 TEST(CatalogJobs, CpCorrectStagesMWhereTheBuffersFit) {
-  for (const auto& [target, staged_points] : std::vector<std::pair<std::string, int>>{
-           {"sm_80", 10}, {"sm_86", 0}, {"sm_89", 0}, {"sm_90a", 12}}) {
+  struct Expect {
+    std::string target;
+    int cp_async, tma;
+  };
+  for (const auto& [target, cp_async_points, tma_points] :
+       std::vector<Expect>{{"sm_80", 10, 0}, {"sm_86", 0, 0}, {"sm_89", 0, 0}, {"sm_90a", 12, 8}}) {
     SCOPED_TRACE(target);
     const std::vector<CatalogJob> jobs = catalog_jobs(ArchInfo::named(target), {"gdn.cp_correct"});
-    int staged = 0;
-    for (const CatalogJob& j : jobs) staged += j.label.find(".ms1") != std::string::npos;
-    EXPECT_EQ(staged, staged_points);
-    EXPECT_EQ(jobs.size(), 8u + staged_points);
-    if (staged_points == 12) {
+    int cp_async = 0, tma = 0;
+    for (const CatalogJob& j : jobs) {
+      cp_async += j.label.find(".ms1") != std::string::npos;
+      tma += j.label.find(".ms2") != std::string::npos;
+    }
+    EXPECT_EQ(cp_async, cp_async_points);
+    EXPECT_EQ(tma, tma_points);
+    EXPECT_EQ(jobs.size(), 8u + cp_async_points + tma_points);
+    if (tma_points > 0) {
       for (const char* label :
            {"bv16.ms1.sk4.rt1", "bv32.ms1.sk2.rt1", "bv8.ms1.sk4.rt1", "bv8.ms1.sk1.rt4",
-            "bv16.ms1.sk1.rt4", "bv8.ms1.sk2.rt16", "bv16.ms1.sk2.rt16"}) {
+            "bv16.ms1.sk1.rt4", "bv8.ms1.sk2.rt16", "bv16.ms1.sk2.rt16", "bv8.ms2.sk1.rt1",
+            "bv8.ms2.sk4.rt1", "bv32.ms2.sk2.rt1"}) {
         const bool listed = std::any_of(jobs.begin(), jobs.end(),
                                         [&](const CatalogJob& j) { return j.label == label; });
         EXPECT_TRUE(listed) << label;

@@ -134,14 +134,15 @@ TEST(FusedForwardRules, WgmmaBlockVRuleFinishesTheLaunchFirst) {
             128);
 }
 
-// The untuned correction stages M and splits rows four ways where that builds, and falls back to
-// the family's default (registers, one thread per row) where a block cannot opt in to the buffers.
+// The untuned correction stages M by tensor copies where TMA exists (one row a thread), else by
+// cp.async with rows split four ways where the buffers fit, and falls back to the family's default
+// (registers, one thread per row) where a block cannot opt in to them.
 TEST(FusedForwardRules, UntunedCpCorrectStagesMWhereItBuilds) {
   const SpaceDecl& space = gdn::cp_correct_space();
-  for (const char* target : {"sm_80", "sm_90a"})
-    EXPECT_EQ(space.label(gdn::untuned_cp_correct_point(ArchInfo::named(target))),
-              "bv8.ms1.sk4.rt1")
-        << target;
+  EXPECT_EQ(space.label(gdn::untuned_cp_correct_point(ArchInfo::named("sm_90a"))),
+            "bv8.ms2.sk1.rt1");
+  EXPECT_EQ(space.label(gdn::untuned_cp_correct_point(ArchInfo::named("sm_80"))),
+            "bv8.ms1.sk4.rt1");
   for (const char* target : {"sm_86", "sm_89"})
     EXPECT_EQ(gdn::untuned_cp_correct_point(ArchInfo::named(target)), space.default_point)
         << target;

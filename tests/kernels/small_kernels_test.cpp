@@ -15,6 +15,7 @@
 #include "qla/cuda/device_buffer.hpp"
 #include "qla/cuda/launcher.hpp"
 #include "qla/gdn/cp.hpp"
+#include "qla/gdn/cp_m_map.hpp"
 #include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/device_problem.hpp"
 #include "qla/gdn/forward.hpp"
@@ -623,7 +624,11 @@ void check_correction_every_config(int heads, const std::vector<int>& raw_first,
                        dfb.as<const int>(),
                        draw.as<const int>(),
                        dout.as<float>(),
-                       heads};
+                       heads,
+                       {}};
+    if (cfg.stage_m == 2)  // M by tensor copies
+      cp.m_map =
+          cuda::encode_tensor_map(cp_correct_m_map_desc(cp.m, static_cast<long long>(P) * heads));
     QLA_CUDA_CHECK(cudaMemset(dout.get(), 0xff, dout.bytes()));
     cuda::KernelCache::global()
         .get(cp_correct_spec(cfg))

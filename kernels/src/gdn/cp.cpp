@@ -22,7 +22,8 @@ cuda::KernelSpec cp_warmup_spec() {
 }
 
 bool CpCorrectFamily::buildable(const Config& c, const ArchInfo& arch) {
-  if (c.stage_m && arch.cc_major < 8) return false;  // cp.async
+  if (c.stage_m == 1 && arch.cc_major < 8) return false;                              // cp.async
+  if (c.stage_m == 2 && (arch.cc_major < 9 || c.rows_per_thread != 1)) return false;  // TMA
   // 512 threads leave 128 registers a thread: too few for 32 columns of the row, their sums and ht
   // (ptxas spills, sm_90a).
   if (c.block_v * c.split_k > 64) return false;
@@ -36,23 +37,25 @@ bool CpCorrectFamily::buildable(const Config& c, const ArchInfo& arch) {
 }
 
 std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c) {
-  const std::size_t staged =
-      c.stage_m ? 2 * static_cast<std::size_t>(kCpStateRows) * kCpStagedMPitch * sizeof(float) : 0;
+  const auto rows = static_cast<std::size_t>(kCpStateRows);
+  const std::size_t staged = c.stage_m == 1   ? 2 * rows * kCpStagedMPitch * sizeof(float)
+                             : c.stage_m == 2 ? 2 * rows * rows * sizeof(float) + 1024
+                                              : 0;
   const std::size_t partials = static_cast<std::size_t>(c.split_k - 1) * kCpStateRows *
                                static_cast<std::size_t>(c.block_v) * sizeof(float);
   return staged + partials;
 }
 
 Point untuned_cp_correct_point(const ArchInfo& arch) {
-  const CpCorrectConfig staged{8, 1, 4, 1};
-  return CpCorrectFamily::buildable(staged, arch) ? staged.to_point()
-                                                  : cp_correct_space().default_point;
+  for (const CpCorrectConfig c : {CpCorrectConfig{8, 2, 1, 1}, CpCorrectConfig{8, 1, 4, 1}})
+    if (CpCorrectFamily::buildable(c, arch)) return c.to_point();
+  return cp_correct_space().default_point;
 }
 
 cuda::KernelSpec cp_correct_spec(const CpCorrectConfig& c) {
   return {"gdn/cp_correct.cuh",
           "qla::gdn::cp_correct_states_kernel<" + std::to_string(c.block_v) + ", " +
-              (c.stage_m ? "true" : "false") + ", " + std::to_string(c.split_k) + ", " +
+              std::to_string(c.stage_m) + ", " + std::to_string(c.split_k) + ", " +
               std::to_string(c.rows_per_thread) + ">",
           cuda::params_layout<CpCorrectParams>()};
 }

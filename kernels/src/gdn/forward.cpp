@@ -12,6 +12,7 @@
 #include "qla/error.hpp"
 #include "qla/gdn/call_error.hpp"
 #include "qla/gdn/cp.hpp"
+#include "qla/gdn/cp_m_map.hpp"
 #include "qla/gdn/cumsum.hpp"
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/fused_fwd_wgmma_launch.hpp"
@@ -228,7 +229,11 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
                  fallback,
                  lists.raw_first_piece,
                  reinterpret_cast<float*>(ws + w.cp_h0),
-                 p.h_v};
+                 p.h_v,
+                 {}};
+    if (im.correct.stage_m == 2)  // M by tensor copies: a view over the workspace's capacity
+      l.correct.m_map =
+          cuda::encode_tensor_map(cp_correct_m_map_desc(cp_m, static_cast<long long>(w.cp_states)));
   }
   if (im.fused.wgmma != 0) l.wgmma = make_fused_wgmma_params(f, args.batch, args.tokens, p.h_qk);
   return l;

@@ -529,6 +529,7 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
     w.cp_ht = take(ph * state);
     w.cp_m = take(ph * state);
     w.cp_h0 = take(ph * state);
+    w.cp_states = ph;
   }
   im.algo_bytes = at - im.algo_offset;
   return true;

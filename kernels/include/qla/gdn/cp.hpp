@@ -18,8 +18,9 @@ namespace qla::gdn {
 /// Config of cp_correct_states_kernel. Label e.g. "bv8.ms1.sk4.rt1".
 struct CpCorrectConfig {
   int block_v = 8;  ///< V columns per CTA (8, 16, 32)
-  int stage_m =
-      0;  ///< 1: M through shared memory by cp.async (sm_80+), 0: each thread's row in registers
+  /// Where M waits: 0 each thread's row in registers; 1 shared memory, by cp.async (sm_80+); 2
+  /// shared memory, by tensor copies into 128-byte-swizzled boxes (sm_90+, one row a thread)
+  int stage_m = 0;
   int split_k = 1;  ///< threads per state row (1, 2, 4): each sums 128 / split_k columns of M
   /// 4: each thread multiplies 4 rows by a quarter of M's columns, reduced across lanes (ms1, sk1,
   /// bv ≤ 16); 16: a warp multiplies 16 rows on tensor cores (TF32 split in three for fp32
@@ -35,7 +36,7 @@ struct CpCorrectConfig {
 struct CpWarmupConfig {};
 
 inline constexpr int kCpCorrectBlockVValues[] = {8, 16, 32};        ///< state columns per CTA
-inline constexpr int kCpCorrectStageMValues[] = {0, 1};             ///< where M waits for its piece
+inline constexpr int kCpCorrectStageMValues[] = {0, 1, 2};          ///< where M waits for its piece
 inline constexpr int kCpCorrectSplitKValues[] = {1, 2, 4};          ///< threads per state row
 inline constexpr int kCpCorrectRowsPerThreadValues[] = {1, 4, 16};  ///< rows a thread (16: a warp)
 
@@ -60,7 +61,8 @@ struct CpCorrectFamily {
   static constexpr AxisDecl<Config> kAxes[] = {
       axis("block_v", "bv", &Config::block_v, kCpCorrectBlockVValues, "state columns per CTA"),
       axis("stage_m", "ms", &Config::stage_m, kCpCorrectStageMValues,
-           "1: each piece's M staged in shared memory by cp.async, 0: in registers"),
+           "where each piece's M waits: 0 in registers, 1 in shared memory by cp.async, 2 in "
+           "shared memory by tensor copies (TMA, sm_90+, rt1)"),
       axis("split_k", "sk", &Config::split_k, kCpCorrectSplitKValues,
            "threads per state row, each summing 128 / sk columns of M (128 sk threads per CTA)"),
       axis("rows_per_thread", "rt", &Config::rows_per_thread, kCpCorrectRowsPerThreadValues,
@@ -70,10 +72,10 @@ struct CpCorrectFamily {
   };
   /// The default and the untuned point where it builds (untuned_cp_correct_point), so an untuned
   /// plan launches without NVRTC.
-  static constexpr Config kAot[] = {Config{}, Config{8, 1, 4, 1}};
-  /// ms1 needs cp.async (sm_80+); every config needs cp_correct_dynamic_smem() plus the state
-  /// slice per block; bv · sk ≤ 64 (registers); rt4 needs ms1, sk1 and bv ≤ 16; rt16 ms1, sk2
-  /// and bv ≤ 16.
+  static constexpr Config kAot[] = {Config{}, Config{8, 1, 4, 1}, Config{8, 2, 1, 1}};
+  /// ms1 needs cp.async (sm_80+), ms2 TMA (sm_90+) and one row a thread; every config needs
+  /// cp_correct_dynamic_smem() plus the state slice per block; bv · sk ≤ 64 (registers); rt4 needs
+  /// ms1, sk1 and bv ≤ 16; rt16 ms1, sk2 and bv ≤ 16.
   static bool buildable(const Config& c, const ArchInfo& arch);
   static std::vector<cuda::KernelSpec> specs(const Config& c);
 };
@@ -83,9 +85,11 @@ inline CpCorrectConfig CpCorrectConfig::from_point(const Point& p) {
   return qla::from_point<CpCorrectFamily>(p);
 }
 
-/// The untuned point of gdn.cp_correct on `arch`: bv8.ms1.sk4.rt1 where it builds (sm_80, sm_90; an
-/// H200 measured it 0.94x-0.99x the op's time with bv8.ms0.sk1 at 2/8 and 4/16 heads, 8192 and
-/// 32768 tokens, 2026-11-29), else the family's default bv8.ms0.sk1.rt1.
+/// The untuned point of gdn.cp_correct on `arch`: bv8.ms2.sk1.rt1 where it builds (sm_90+; an H200
+/// measured the op 0.964x with bv8.ms1.sk4 at 2/8 heads 1x32768 tokens, 0.989x over six CP shapes,
+/// 2026-12-01), else bv8.ms1.sk4.rt1 where that builds (sm_80; an H200 measured it 0.94x-0.99x the
+/// op's time with bv8.ms0.sk1 at 2/8 and 4/16 heads, 8192 and 32768 tokens, 2026-11-29), else the
+/// family's default bv8.ms0.sk1.rt1.
 Point untuned_cp_correct_point(const ArchInfo& arch);
 
 /// Space "gdn.cp_warmup" (no axes: one point).
@@ -99,8 +103,8 @@ cuda::LaunchShape cp_warmup_shape(int num_pieces, int heads);
 /// Grid (128/BV, heads, raw sequences), 128·sk threads, cp_correct_dynamic_smem(c) bytes.
 cuda::LaunchShape cp_correct_shape(const CpCorrectConfig& c, int heads, int raw_sequences);
 /// Dynamic shared memory of cp_correct_states_kernel: two staged M buffers of 128 x 132 floats
-/// (ms1), then the partial sums of the sk − 1 threads of a row that do not own it (128 x BV floats
-/// each).
+/// (ms1) or of 128 x 128 floats after up to 1 KB of alignment (ms2), then the partial sums of the
+/// sk − 1 threads of a row that do not own it (128 x BV floats each).
 std::size_t cp_correct_dynamic_smem(const CpCorrectConfig& c);
 
 /// FlashQLA's piece length in chunks: 2^round(log2(3·sqrt(heads·total_chunks/sm_count))), ≥ 4.

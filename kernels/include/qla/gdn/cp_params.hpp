@@ -1,6 +1,7 @@
 // Params of the context-parallel (CP) small kernels. Builtin types only.
 #pragma once
 
+#include "qla/cuda/tensor_map.hpp"
 #include "qla/gdn/tensor_views.hpp"
 
 namespace qla::gdn {
@@ -32,6 +33,10 @@ struct CpWarmupParams {
 /// bank groups).
 inline constexpr int kCpStateRows = 128;
 inline constexpr int kCpStagedMPitch = 132;
+/// stage_m = 2: M arrives by tensor copies (TMA) in boxes of kCpMBoxCols columns x 128 rows,
+/// 128-byte swizzled, kCpMBoxes a matrix, into two 1024-byte-aligned buffers of 128 x 128 floats.
+inline constexpr int kCpMBoxCols = 32;
+inline constexpr int kCpMBoxes = kCpStateRows / kCpMBoxCols;
 
 struct CpCorrectParams {
   const float* h0;             ///< [N_raw, heads, K, V] or null (zeros)
@@ -41,6 +46,10 @@ struct CpCorrectParams {
   const int* raw_first_piece;  ///< [N_raw+1] first piece of each raw sequence
   float* cp_h0;                ///< [P, heads, K, V] out: initial state of every piece
   int heads;
+  /// stage_m = 2 only: M as a TMA view, rank 3 (column, row, piece·heads + head), boxes of
+  /// kCpMBoxCols x 128 x 1 floats, 128-byte swizzle (cp_correct_m_map_desc in
+  /// qla/gdn/cp_m_map.hpp).
+  cuda::TensorMap m_map;
 };
 
 }  // namespace qla::gdn

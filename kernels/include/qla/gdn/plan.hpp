@@ -292,6 +292,7 @@ struct FusedWorkspaceLayout {
   std::size_t cp_m =
       kNone;  ///< fp32 [P, H_v, K, K] transitions M (fallback heads; zeros elsewhere)
   std::size_t cp_h0 = kNone;  ///< fp32 [P, H_v, K, V] corrected initial state of every piece
+  std::size_t cp_states = 0;  ///< P·H_v of the largest call: the matrices cp_m has room for
 };
 
 /// A ready-to-run forward for one shape class on one device. Move-only; holds no device memory.
