@@ -8,6 +8,7 @@
 
 #include "qla/cuda/tensor_map_encode.hpp"
 #include "qla/error.hpp"
+#include "qla/gdn/cp_m_map.hpp"
 
 namespace qla::cuda {
 namespace {
@@ -131,6 +132,27 @@ TEST(TensorMap, RefusesWhatTmaCannotTake) {
 TEST(TensorMap, TheTypeKernelsHoldIsTheDriversSize) {
   EXPECT_EQ(sizeof(TensorMap), sizeof(CUtensorMap));
   EXPECT_EQ(alignof(TensorMap), 64u);
+}
+
+// The CP correction's view of its transitions M ([P·heads][128][128] fp32, stage_m = 2): one matrix
+// a third-dimension index, boxes of 32 columns (128 bytes, one 128-byte swizzle span) x 128 rows,
+// so kCpMBoxes boxes fill a matrix's 64 KB and the kernel's expect_tx counts the same bytes.
+TEST(TensorMap, CpCorrectionViewOfTheTransitions) {
+  const TensorMapDesc d = gdn::cp_correct_m_map_desc(reinterpret_cast<const float*>(kBuffer), 48);
+  const TiledEncodeArgs a = tiled_encode_args(d);
+  EXPECT_EQ(a.data_type, CU_TENSOR_MAP_DATA_TYPE_FLOAT32);
+  EXPECT_EQ(a.rank, 3u);
+  EXPECT_EQ(a.global_dim[0], 128u);
+  EXPECT_EQ(a.global_dim[1], 128u);
+  EXPECT_EQ(a.global_dim[2], 48u);
+  EXPECT_EQ(a.global_strides[0], 128u * 4u) << "a row of M";
+  EXPECT_EQ(a.global_strides[1], 128u * 128u * 4u) << "a matrix";
+  EXPECT_EQ(a.box_dim[0], static_cast<std::uint32_t>(gdn::kCpMBoxCols));
+  EXPECT_EQ(a.box_dim[1], 128u);
+  EXPECT_EQ(a.box_dim[2], 1u);
+  EXPECT_EQ(a.swizzle, CU_TENSOR_MAP_SWIZZLE_128B);
+  EXPECT_EQ(gdn::kCpMBoxCols * 4, 128) << "a box row is one swizzle span";
+  EXPECT_EQ(gdn::kCpMBoxes * tensor_map_box_bytes(d), 128u * 128u * 4u);
 }
 
 }  // namespace
