@@ -60,6 +60,7 @@ struct Flags {
   int replays = 10;
   bool pdl = true;
   std::string pdl_cp = "none";
+  std::string lists = "build";
   std::vector<std::string> configs;
 };
 
@@ -89,6 +90,12 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--pdl", f.pdl,
                  "Chain the fused path's kernels with programmatic dependent launch on sm_90+ "
                  "(true, the op's default; false launches each after its predecessor ends)");
+  app.add_option(
+         "--lists", f.lists,
+         "qla's work lists (chunk lists, CP split): build (in every call, the op's default) "
+         "or prepared (built once per plan outside the timed calls, as FlashQLA builds its "
+         "CP context)")
+      ->check(CLI::IsMember({"build", "prepared"}));
   app.add_option("--pdl-cp", f.pdl_cp,
                  "With CP, the kernels launched early too (with --pdl): none (the op's default), "
                  "all, or a comma list of prep, warmup, state, correct, forward (each by the "
@@ -192,6 +199,7 @@ int run(int argc, char** argv) {
   ro.graph_replays = f.replays;
   ro.pdl = f.pdl;
   ro.pdl_cp = pdl_cp;
+  ro.lists = f.lists == "prepared" ? qla::gdn::Lists::kPrepared : qla::gdn::Lists::kBuild;
   ro.configs = forced.configs;
   ro.db = f.db;
   if (ro.db.empty() && file_exists("results/" + fp.slug() + ".sqlite"))
@@ -244,7 +252,10 @@ int run(int argc, char** argv) {
          << (f.pdl ? "" : "; qla without programmatic dependent launch")
          << (f.pdl && pdl_cp != 0
                  ? "; qla with CP chaining by programmatic dependent launch: " + f.pdl_cp
-                 : std::string());
+                 : std::string())
+         << (f.lists == "prepared" ? "; qla's work lists built once per plan outside the timed "
+                                     "calls (prepare_lists)"
+                                   : "");
   if (!f.configs.empty()) {
     method << "; qla with forced configs:";
     for (const std::string& c : f.configs) method << " " << c;

@@ -52,14 +52,29 @@ std::string status_text(const gdn::Status& s) {
   return std::string(gdn::status_code_name(s.code)) + ": " + s.message;
 }
 
-/// Poisons the outputs, runs the forward once and copies the outputs back. Returns the failed
-/// status's text, or empty on success.
-std::string run_once(gdn::DeviceProblem& d, const Prepared& p, cudaStream_t stream,
-                     HostOutputs& out) {
+/// The call's arguments with its work lists from `lists`; with kPrepared the lists are built into
+/// the plan's workspace first (on `stream`). Empty, or the failed status's text.
+std::string call_args(const gdn::DeviceProblem& d, const Prepared& p, gdn::Lists lists,
+                      cudaStream_t stream, gdn::ForwardArgs& args) {
+  args = d.args;
+  if (lists == gdn::Lists::kPrepared) {
+    if (const gdn::Status s = gdn::prepare_lists(args, p.plan, p.workspace.get(), stream); !s.ok())
+      return status_text(s);
+    args.lists = gdn::Lists::kPrepared;
+  }
+  return {};
+}
+
+/// Poisons the outputs, runs the forward once (its work lists from `lists`) and copies the outputs
+/// back. Returns the failed status's text, or empty on success.
+std::string run_once(gdn::DeviceProblem& d, const Prepared& p, gdn::Lists lists,
+                     cudaStream_t stream, HostOutputs& out) {
+  gdn::ForwardArgs args;
+  if (std::string why = call_args(d, p, lists, stream, args); !why.empty()) return why;
   QLA_CUDA_CHECK(
       cudaMemsetAsync(d.o.get(), 0xff, d.o.bytes(), stream));  // bf16 0xffff and fp32 ~0 are NaN
   QLA_CUDA_CHECK(cudaMemsetAsync(d.ht.get(), 0xff, d.ht.bytes(), stream));
-  const gdn::Status s = gdn::forward(d.args, p.plan, p.workspace.get(), stream);
+  const gdn::Status s = gdn::forward(args, p.plan, p.workspace.get(), stream);
   if (!s.ok()) return status_text(s);
   QLA_CUDA_CHECK(cudaStreamSynchronize(stream));
   QLA_CUDA_CHECK(cudaGetLastError());
@@ -207,7 +222,8 @@ struct GdnFwdRunner::Impl {
     data = std::make_unique<gdn::DeviceProblem>(bench_inputs(forward_problem(s), options.seed));
     Prepared naive = make(kImplNaive, data->problem);
     if (naive.skipped.empty()) {
-      if (std::string why = run_once(*data, naive, measurer.stream(), naive_out); !why.empty()) {
+      if (std::string why = run_once(*data, naive, options.lists, measurer.stream(), naive_out);
+          !why.empty()) {
         naive.skipped = "naive kernel failed: " + why;
       }
     }
@@ -232,7 +248,7 @@ struct GdnFwdRunner::Impl {
     v.tolerance = options.tolerance;
     HostOutputs out;
     std::string why = plan.skipped;
-    if (why.empty()) why = run_once(d, plan, measurer.stream(), out);
+    if (why.empty()) why = run_once(d, plan, options.lists, measurer.stream(), out);
     if (!why.empty()) {
       v.o.non_finite = v.ht.non_finite = -1;  // never passes
       v.against += " (naive did not run: " + why + ")";
@@ -264,7 +280,8 @@ struct GdnFwdRunner::Impl {
       p.skipped = "no trusted naive outputs (" + naive.skipped + ")";
     if (p.skipped.empty()) {
       HostOutputs out;
-      if (std::string why = run_once(*data, p, measurer.stream(), out); !why.empty()) {
+      if (std::string why = run_once(*data, p, options.lists, measurer.stream(), out);
+          !why.empty()) {
         p.skipped = "forward failed: " + why;
       } else {
         p.validation.against = kImplNaive;
@@ -304,8 +321,14 @@ Outcome GdnFwdRunner::run(const Shape& shape, const std::string& implementation,
   bool failed = false;
   std::string failure;
   gdn::DeviceProblem& d = *m.data;
+  gdn::ForwardArgs args;  // with prepared lists, built here once, outside the timed calls
+  if (std::string why = call_args(d, p, m.options.lists, m.measurer.stream(), args); !why.empty()) {
+    out.skipped = "forward failed: " + why;
+    return out;
+  }
+  QLA_CUDA_CHECK(cudaStreamSynchronize(m.measurer.stream()));
   const tuner::OpFn op = [&](cudaStream_t stream) {
-    const gdn::Status s = gdn::forward(d.args, p.plan, p.workspace.get(), stream);
+    const gdn::Status s = gdn::forward(args, p.plan, p.workspace.get(), stream);
     if (!s.ok() && !failed) {
       failed = true;
       failure = status_text(s);

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "bench_document.hpp"
+#include "qla/gdn/forward.hpp"
 #include "qla/space.hpp"
 #include "qla/tuner/fingerprint.hpp"
 #include "qla/tuner/measure.hpp"
@@ -33,6 +34,10 @@ struct RunnerOptions {
   int graph_replays = 10;  ///< graph mode: replays averaged (FlashQLA: 10)
   bool pdl = true;  ///< the fused path's kernels chained by programmatic dependent launch (sm_90+)
   unsigned pdl_cp = 0;  ///< with CP, the kernels chained so (gdn::PlanOptions, a CpLaunch mask)
+  /// kPrepared: each plan's work lists are built once (gdn::prepare_lists) before its validation
+  /// and its timed calls, which then skip that launch (as FlashQLA's timed calls skip its CP
+  /// context).
+  gdn::Lists lists = gdn::Lists::kBuild;
   /// Kernel configs forced on every qla implementation (over the tuned lookup and the defaults).
   std::map<std::string, qla::Point> configs;
 };

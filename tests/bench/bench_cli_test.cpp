@@ -62,8 +62,9 @@ TEST(BenchGdnFwdCli, WithoutAGpuOneLineAndExit1) {
 }
 
 TEST(BenchGdnFwdCli, BadFlagsExit2WithOneLineNamingTheFlag) {
-  for (const char* args : {"--heads 3x8", "--seqs 1x9999", "--impls fast", "--modes warm",
-                           "--no-such-flag", "--config gdn.nope=bv16", "--pdl-cp kkt"}) {
+  for (const char* args :
+       {"--heads 3x8", "--seqs 1x9999", "--impls fast", "--modes warm", "--no-such-flag",
+        "--config gdn.nope=bv16", "--pdl-cp kkt", "--lists once"}) {
     const Result r = run(args);
     EXPECT_EQ(r.rc, 2) << args << ": " << r.output;
     EXPECT_EQ(lines(r.output), 1u) << args << ": " << r.output;
@@ -71,13 +72,14 @@ TEST(BenchGdnFwdCli, BadFlagsExit2WithOneLineNamingTheFlag) {
   EXPECT_NE(run("--impls fast").output.find("--impls"), std::string::npos);
   EXPECT_NE(run("--config gdn.nope=bv16").output.find("--config"), std::string::npos);
   EXPECT_NE(run("--pdl-cp kkt").output.find("--pdl-cp"), std::string::npos);
+  EXPECT_NE(run("--lists once").output.find("--lists"), std::string::npos);
 }
 
 TEST(BenchGdnFwdCli, HelpListsTheBenchFlags) {
   const Result r = run("--help");
   EXPECT_EQ(r.rc, 0);
   for (const char* flag : {"--heads", "--seqs", "--db", "--qla_out", "--impls", "--modes",
-                           "--config", "--pdl", "--pdl-cp"}) {
+                           "--config", "--pdl", "--pdl-cp", "--lists"}) {
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
   }
 }

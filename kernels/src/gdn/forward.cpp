@@ -1,5 +1,5 @@
-// forward and call_status: one call of a plan (argument checks, the call's work lists and params,
-// the launches) and its error word (the planning is plan.cpp).
+// forward, prepare_lists and call_status: one call of a plan (argument checks, the call's work
+// lists and params, the launches) and its error word (the planning is plan.cpp).
 #include "qla/gdn/forward.hpp"
 
 #include <cstdint>
@@ -239,14 +239,17 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
   return l;
 }
 
+// first_of_call: no launch of the call precedes these (the work lists prepared, no l2norm).
 void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& lists,
-                  cudaStream_t stream) {
+                  bool first_of_call, cudaStream_t stream) {
   const int h = im.problem.h_v;
-  // Every kernel here follows another of the call (the work list, or l2norm), so each may launch
+  // A kernel that follows another of the call (the work list, l2norm, or one below) may launch
   // early under programmatic dependent launch; each waits for its predecessor first (griddep.cuh).
-  // Without CP all of them do (im.pdl); with CP those in im.cp_pdl (a CpLaunch mask).
+  // Without CP all of them do (im.pdl); with CP those in im.cp_pdl (a CpLaunch mask). The call's
+  // first launch is a plain one, whatever precedes it in the stream.
   const auto chained = [&](cuda::LaunchShape s, CpLaunch on_cp_path) {
-    s.programmatic_dependent_launch = im.pdl || (im.cp_pdl & on_cp_path) != 0;
+    s.programmatic_dependent_launch = !first_of_call && (im.pdl || (im.cp_pdl & on_cp_path) != 0);
+    first_of_call = false;
     return s;
   };
   if (!im.kkt.fuse_cumsum)
@@ -282,10 +285,8 @@ void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& l
     im.fused_kernel->launch(shape, &l.fused, stream);
 }
 
-}  // namespace
-
-Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaStream_t stream) {
-  const Plan::Impl& im = plan.impl();
+// The checks of a call before anything is launched: ok, or why nothing is.
+Status check_call(const ForwardArgs& args, const Plan::Impl& im, const void* workspace) {
   if (!im.not_implemented.empty()) return Status::not_implemented(im.not_implemented);
   if (auto why = validate(args, im); !why.empty()) return Status::invalid_argument(why);
   if (im.workspace > 0 &&
@@ -293,6 +294,27 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
     return Status::invalid_argument("workspace is null or not 256-byte aligned (" +
                                     std::to_string(im.workspace) + " bytes needed)");
   }
+  return Status::success();
+}
+
+}  // namespace
+
+Status prepare_lists(const ForwardArgs& args, const Plan& plan, void* workspace,
+                     cudaStream_t stream) {
+  const Plan::Impl& im = plan.impl();
+  if (Status s = check_call(args, im, workspace); !s.ok()) return s;
+  const CallLists lists = call_lists(im, args, static_cast<char*>(workspace));
+  try {
+    im.work_list_kernel->launch(work_list_shape(), &lists.build, stream);
+  } catch (const ApiError& e) {
+    return Status::launch_error(e.what());
+  }
+  return Status::success();
+}
+
+Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaStream_t stream) {
+  const Plan::Impl& im = plan.impl();
+  if (Status s = check_call(args, im, workspace); !s.ok()) return s;
   const Problem& p = im.problem;
   char* ws = static_cast<char*>(workspace);
   TokenTensor q = args.q, k = args.k;
@@ -314,7 +336,8 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
       return Status::invalid_argument(why);
   }
   try {
-    im.work_list_kernel->launch(work_list_shape(), &lists.build, stream);
+    const bool build_lists = args.lists == Lists::kBuild;
+    if (build_lists) im.work_list_kernel->launch(work_list_shape(), &lists.build, stream);
     if (p.l2norm_qk) {
       L2NormParams lp{};
       lp.rows = args.batch * args.tokens;
@@ -370,7 +393,7 @@ Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaS
         break;
       }
       case Algorithm::kFused:
-        launch_fused(im, fused, lists, stream);
+        launch_fused(im, fused, lists, /*first_of_call=*/!build_lists && !p.l2norm_qk, stream);
         break;
     }
   } catch (const UserError& e) {

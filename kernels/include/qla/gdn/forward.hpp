@@ -40,6 +40,12 @@ const char* status_code_name(Status::Code c);
 /// allocation. A cu_seqlens that is not a valid offset list (cu[0] = 0, non-decreasing, cu[N] ≤
 /// B·T) cannot be seen before the kernels run: the call then writes nothing to o (ht of every
 /// sequence becomes its h0, or zeros, with CP off) and records the error for call_status().
+/// Where a forward call's work lists (the chunk lists, the CP split and the error word) come from.
+enum class Lists {
+  kBuild,     ///< built by the call's first launch from its cu_seqlens (the default)
+  kPrepared,  ///< already in the workspace, from prepare_lists() with the same sequences
+};
+
 struct ForwardArgs {
   long long batch = 1;              ///< B
   long long tokens = 0;             ///< T, tokens per batch row
@@ -48,6 +54,7 @@ struct ForwardArgs {
   TokenTensor q{}, k{}, v{}, g{}, beta{}, o{};
   const float* h0 = nullptr;  ///< required iff the plan's problem has an initial state
   float* ht = nullptr;        ///< required iff the plan's problem has a final state
+  Lists lists = Lists::kBuild;
 
   /// The sequences of `p` (B, T and, when varlen, N), with its cu_seqlens already on the device at
   /// `cu_device` (ignored for a fixed-length problem).
@@ -64,6 +71,18 @@ TokenTensor contiguous_tensor(void* data, const Problem& p, int heads, int dim);
 /// (a captured call replays on whatever the captured pointers hold, cu_seqlens included). Arguments
 /// are checked before any launch (invalid_argument, nothing launched).
 Status forward(const ForwardArgs& args, const Plan& plan, void* workspace, cudaStream_t stream);
+
+/// Enqueues only the build of the work lists that forward() would build first for `args`' sequences
+/// (cu_seqlens, B, T, N; the tensors are not read), into `workspace`. forward() with `args.lists =
+/// Lists::kPrepared` on that workspace then skips that launch, for as long as the sequences stay
+/// the same: the contents of cu_seqlens as well as B, T and N, which no call can check. Such are
+/// the GDN layers of one model step, which share their cu_seqlens and run one after another on one
+/// workspace, or the replays of a captured call; FlashQLA builds its CP context once outside its
+/// timed calls the same way. The error word is reset here only: call_status() then reports what any
+/// call on the workspace since prepare_lists() found. Same argument checks as forward()
+/// (invalid_argument, nothing launched).
+Status prepare_lists(const ForwardArgs& args, const Plan& plan, void* workspace,
+                     cudaStream_t stream);
 
 /// After a call on `workspace` has finished: ok, or invalid_argument when its device cu_seqlens
 /// was not a valid offset list (nothing was written to o), or when β‖k‖² > 2 at some token (the
