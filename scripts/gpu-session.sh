@@ -42,7 +42,9 @@
 # gpu-bundle.sh --kernel-cache; tests and tune then compile nothing),
 # QLA_BENCH_ONLY (a comma list of qla, fla and flashqla, e.g. qla,flashqla), QLA_BENCH_HEADS (e.g. 2x8,4x16;
 # default headline), QLA_BENCH_SEQS (sequence sets: headline, all (FlashQLA's 19) or names like 1x4096,2048x4;
-# default headline) and QLA_BENCH_MODES (graph, cold or graph,cold; default graph): what fits one 10-minute call.
+# default headline), QLA_BENCH_MODES (graph, cold or graph,cold; default graph): what fits one 10-minute call;
+# QLA_BENCH_LISTS (bench_gdn_fwd --lists: build, the default, or prepared: qla's work lists built once per plan
+# outside the timed calls, as FlashQLA's CP context is).
 # All three benches on the 20 headline shapes take four calls: QLA_BENCH_HEADS=2x8,4x16, then 8x32, 16x32, 16x64.
 # Several steps name one call: `scripts/gpu-session.sh tests tune`, or `tune bench` to bench what the tune
 # finished (see below).
@@ -148,7 +150,8 @@ case $what in
     fi
     args+=(--peer-cache "$peer_cache")
     QLA_BUNDLE=$B OUT=$OUT timeout 560 scripts/bench-gpu.sh "${args[@]}" ${QLA_BENCH_ONLY:+--only "$QLA_BENCH_ONLY"} \
-      -- --impls qla-tuned,qla-default --modes "${QLA_BENCH_MODES:-graph}" > "$OUT/bench.log" 2>&1
+      -- --impls qla-tuned,qla-default --modes "${QLA_BENCH_MODES:-graph}" ${QLA_BENCH_LISTS:+--lists "$QLA_BENCH_LISTS"} \
+      > "$OUT/bench.log" 2>&1
     rc=$?
     tail -30 "$OUT/bench.log"
     # The device tool brings back 8 files: the three documents, the summary log, and two tarballs.
