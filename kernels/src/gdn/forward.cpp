@@ -306,6 +306,8 @@ Status prepare_lists(const ForwardArgs& args, const Plan& plan, void* workspace,
   const CallLists lists = call_lists(im, args, static_cast<char*>(workspace));
   try {
     im.work_list_kernel->launch(work_list_shape(), &lists.build, stream);
+  } catch (const UserError& e) {
+    return Status::invalid_argument(e.what());
   } catch (const ApiError& e) {
     return Status::launch_error(e.what());
   }
