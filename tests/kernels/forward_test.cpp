@@ -909,61 +909,66 @@ TEST(FusedForward, AnInvalidDeviceOffsetListWritesNothingAndIsReported) {
 
 // Work lists built once by prepare_lists(): every later call on that workspace skips their launch
 // and gives the bits of a call that builds them, directly and replayed from a captured graph, with
-// CP off (the chained launches, whose first is then a plain one) and on.
+// CP off (the chained launches, whose first is then a plain one) and on, and with the keys
+// L2-normalised by the op (its l2norm launches come first).
 TEST(FusedForward, PreparedListsGiveTheBitsOfBuiltOnes) {
   QLA_REQUIRE_GPU();
   const auto dev = *cuda::current_device();
   const HostProblem hp = make_problem({"prepared", 1, 700, {0, 1, 130, 700}, 2, 4, true}, true, 67);
   for (CpMode cp : {CpMode::kOff, CpMode::kOn}) {
-    SCOPED_TRACE(cp == CpMode::kOn ? "CP on" : "CP off");
-    PlanOptions opt;
-    opt.cp = cp;
-    opt.cp_piece_chunks = 2;
-    const Plan plan = gdn::make_plan(to_problem(hp), dev, opt);
-    DeviceRun d(hp);
-    cuda::DeviceBuffer ws(plan.workspace_bytes());
-    bool identical = false;
-    const Outputs want = run_twice(d, plan, ws, &identical);
-    ASSERT_TRUE(identical);
+    for (bool l2norm : {false, true}) {
+      SCOPED_TRACE(std::string(cp == CpMode::kOn ? "CP on" : "CP off") +
+                   (l2norm ? ", l2norm" : ""));
+      PlanOptions opt;
+      opt.cp = cp;
+      opt.cp_piece_chunks = 2;
+      gdn::Problem problem = to_problem(hp);
+      problem.l2norm_qk = l2norm;
+      const Plan plan = gdn::make_plan(problem, dev, opt);
+      DeviceRun d(hp);
+      cuda::DeviceBuffer ws(plan.workspace_bytes());
+      bool identical = false;
+      const Outputs want = run_twice(d, plan, ws, &identical);
+      ASSERT_TRUE(identical);
 
-    cuda::DeviceBuffer fresh(plan.workspace_bytes());
-    ASSERT_TRUE(gdn::prepare_lists(d.args, plan, fresh.get(), nullptr).ok());
-    gdn::ForwardArgs args = d.args;
-    args.lists = gdn::Lists::kPrepared;
-    for (int call = 0; call < 2; ++call) {
-      d.poison();
-      const gdn::Status s = gdn::forward(args, plan, fresh.get(), nullptr);
-      ASSERT_TRUE(s.ok()) << s.message;
-      QLA_CUDA_CHECK(cudaDeviceSynchronize());
-      EXPECT_TRUE(fetch(d) == want) << "prepared call " << call << " differs";
+      cuda::DeviceBuffer fresh(plan.workspace_bytes());
+      QLA_CUDA_CHECK(cudaMemset(fresh.get(), 0xff, plan.workspace_bytes()));  // no stale lists
+      ASSERT_TRUE(gdn::prepare_lists(d.args, plan, fresh.get(), nullptr).ok());
+      gdn::ForwardArgs args = d.args;
+      args.lists = gdn::Lists::kPrepared;
+      for (int call = 0; call < 2; ++call) {
+        d.poison();
+        const gdn::Status s = gdn::forward(args, plan, fresh.get(), nullptr);
+        ASSERT_TRUE(s.ok()) << s.message;
+        QLA_CUDA_CHECK(cudaDeviceSynchronize());
+        EXPECT_TRUE(fetch(d) == want) << "prepared call " << call << " differs";
+      }
+      EXPECT_TRUE(gdn::call_status(plan, fresh.get()).ok());
+
+      cudaStream_t stream = nullptr;
+      QLA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+      const auto capture = [&](const gdn::ForwardArgs& a, void* workspace, std::size_t* nodes) {
+        cudaGraph_t graph = nullptr;
+        QLA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+        const gdn::Status s = gdn::forward(a, plan, workspace, stream);
+        QLA_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+        EXPECT_TRUE(s.ok()) << s.message;
+        QLA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, nodes));
+        return graph;
+      };
+      std::size_t built_nodes = 0, nodes = 0;
+      QLA_CUDA_CHECK(cudaGraphDestroy(capture(d.args, ws.get(), &built_nodes)));
+      cudaGraph_t graph = capture(args, fresh.get(), &nodes);
+      EXPECT_EQ(nodes + 1, built_nodes) << "a prepared call launches all but the work list";
+      expect_replays_give(graph, stream, d, want, 2, "prepared lists");
+      QLA_CUDA_CHECK(cudaStreamDestroy(stream));
     }
-    EXPECT_TRUE(gdn::call_status(plan, fresh.get()).ok());
-
-    cudaStream_t stream = nullptr;
-    QLA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    cudaGraph_t graph = nullptr;
-    QLA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    const gdn::Status captured = gdn::forward(args, plan, fresh.get(), stream);
-    QLA_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-    ASSERT_TRUE(captured.ok()) << captured.message;
-    std::size_t nodes = 0;
-    QLA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &nodes));
-    cudaGraph_t built_graph = nullptr;
-    QLA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    ASSERT_TRUE(gdn::forward(d.args, plan, ws.get(), stream).ok());
-    QLA_CUDA_CHECK(cudaStreamEndCapture(stream, &built_graph));
-    std::size_t built_nodes = 0;
-    QLA_CUDA_CHECK(cudaGraphGetNodes(built_graph, nullptr, &built_nodes));
-    QLA_CUDA_CHECK(cudaGraphDestroy(built_graph));
-    EXPECT_EQ(nodes + 1, built_nodes) << "a prepared call launches all but the work list";
-    expect_replays_give(graph, stream, d, want, 2, "prepared lists");
-    QLA_CUDA_CHECK(cudaStreamDestroy(stream));
   }
 }
 
-// prepare_lists() resets the call's error word and checks its arguments as forward() does; a call
-// on prepared lists of an invalid offset list writes nothing and call_status() says so.
-TEST(FusedForward, PreparedListsOfAnInvalidOffsetListWriteNothingAndAreReported) {
+// A call on prepared lists reads the sequences prepare_lists() saw, not those cu_seqlens holds
+// by then; prepare_lists() resets the error word and checks its arguments as forward() does.
+TEST(FusedForward, PreparedListsAreTheSequencesPrepareSaw) {
   QLA_REQUIRE_GPU();
   const auto dev = *cuda::current_device();
   const HostProblem hp = make_problem({"bad_cu", 1, 300, {0, 100, 300}, 2, 4, true}, true, 61);
@@ -972,22 +977,44 @@ TEST(FusedForward, PreparedListsOfAnInvalidOffsetListWriteNothingAndAreReported)
   cuda::DeviceBuffer ws(plan.workspace_bytes());
   EXPECT_EQ(gdn::prepare_lists(d.args, plan, nullptr, nullptr).code,
             gdn::Status::Code::kInvalidArgument);
-  gdn::ForwardArgs short_rows = d.args;
-  short_rows.tokens = -1;
-  EXPECT_EQ(gdn::prepare_lists(short_rows, plan, ws.get(), nullptr).code,
+  gdn::ForwardArgs negative_rows = d.args;
+  negative_rows.tokens = -1;
+  EXPECT_EQ(gdn::prepare_lists(negative_rows, plan, ws.get(), nullptr).code,
             gdn::Status::Code::kInvalidArgument);
+
+  bool identical = false;
+  const Outputs want = run_twice(d, plan, ws, &identical);  // built from the valid offsets
+  ASSERT_TRUE(identical);
+  const std::vector<int> good(hp.cu.begin(), hp.cu.end());
   const std::vector<int> bad = {0, 200, 100};  // decreasing
-  QLA_CUDA_CHECK(cudaMemcpy(d.cu_seqlens.get(), bad.data(), 12, cudaMemcpyHostToDevice));
-  ASSERT_TRUE(gdn::prepare_lists(d.args, plan, ws.get(), nullptr).ok());
+  const auto set_cu = [&](const std::vector<int>& cu) {
+    QLA_CUDA_CHECK(
+        cudaMemcpy(d.cu_seqlens.get(), cu.data(), cu.size() * sizeof(int), cudaMemcpyHostToDevice));
+  };
   gdn::ForwardArgs args = d.args;
   args.lists = gdn::Lists::kPrepared;
-  d.poison();
-  ASSERT_TRUE(gdn::forward(args, plan, ws.get(), nullptr).ok());
-  QLA_CUDA_CHECK(cudaDeviceSynchronize());
+  const auto run_prepared = [&]() {
+    d.poison();
+    EXPECT_TRUE(gdn::forward(args, plan, ws.get(), nullptr).ok());
+    QLA_CUDA_CHECK(cudaDeviceSynchronize());
+    return fetch(d);
+  };
+
+  // Prepared from the bad offsets, called with the good ones: nothing written, the error reported.
+  set_cu(bad);
+  ASSERT_TRUE(gdn::prepare_lists(d.args, plan, ws.get(), nullptr).ok());
+  set_cu(good);
+  for (std::uint16_t b : run_prepared().o) ASSERT_EQ(b, 0xffff) << "o was written";
   const gdn::Status st = gdn::call_status(plan, ws.get());
   EXPECT_EQ(st.code, gdn::Status::Code::kInvalidArgument);
   EXPECT_NE(st.message.find("cu_seqlens"), std::string::npos);
-  for (std::uint16_t b : fetch(d).o) ASSERT_EQ(b, 0xffff) << "o was written";
+
+  // Prepared again from the good offsets (the error word reset), called with the bad ones: the
+  // outputs of the good ones, no error.
+  ASSERT_TRUE(gdn::prepare_lists(d.args, plan, ws.get(), nullptr).ok());
+  set_cu(bad);
+  EXPECT_TRUE(run_prepared() == want);
+  EXPECT_TRUE(gdn::call_status(plan, ws.get()).ok());
 }
 
 TEST(FusedForward, ConfigsComeFromLookupAndMustShareTheChunk) {

@@ -4,7 +4,8 @@
 
 namespace qla::gdn {
 
-/// gdn.work_list writes the word at the start of every call: this bit, or 0.
+/// gdn.work_list writes the word at the start of every call (or once, by prepare_lists()): this
+/// bit, or 0.
 /// The call's cu_seqlens is not a valid offset list (cu[0] = 0, non-decreasing, cu[N] ≤ B·T).
 inline constexpr int kCallErrorOffsets = 1;
 /// gdn.kkt_solve ORs this bit in: at some valid token β‖k‖² > 2, where the delta rule's transition

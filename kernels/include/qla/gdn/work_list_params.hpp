@@ -17,7 +17,7 @@ namespace qla::gdn {
 ///    [max_pieces+1], piece_chunk_index [2·max_chunks], piece_chunk_offset [max_pieces+1],
 ///    piece_is_last [max_pieces], ht_index [max_pieces] (raw sequence of a last piece, else −1),
 ///    raw_first_piece [N+1]. Pieces after the last are empty, at cu[N], last, with ht_index −1.
-///  * error: the call's error word (qla/gdn/call_error.hpp), reset at every call: 0, or
+///  * error: the call's error word (qla/gdn/call_error.hpp), reset by every build: 0, or
 ///    kCallErrorOffsets when cu_in is not a valid offset list (cu[0] = 0, non-decreasing, cu[N] ≤
 ///    total_tokens); the outputs then describe N empty sequences at total_tokens, so no kernel of
 ///    the call writes anything. Later kernels of the call OR their own bits in.
