@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <limits>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "gpu_guard.hpp"
@@ -90,7 +92,8 @@ TEST(Cli, HelpOfEverySubcommand) {
        {"--out", "--tokens", "--seqlens", "--heads", "--dim", "--dtype", "--dist", "--seed",
         "--no-h0", "--l2norm", "--backward"}},
       {"reference", {"--inputs", "--outputs", "--chunked", "--backward", "--allow-padding"}},
-      {"cache warm", {"--arch", "--family", "--jobs"}}};
+      {"cache warm", {"--arch", "--family", "--jobs"}},
+      {"cache cubin", {"--family", "--config", "--out", "--arch", "--match", "--lineinfo"}}};
   for (const auto& [sub, flags] : subs) {
     const RunResult r = run_qla(std::string(sub) + " --help", dir.path());
     EXPECT_EQ(r.code, 0) << sub;
@@ -158,6 +161,52 @@ TEST(Cli, CacheWarmCompilesAheadAndARerunCompilesNothing) {
   for (const auto& e : fs::directory_iterator(cache)) after += e.path().extension() == ".cubin";
   EXPECT_EQ(after, 1) << "a refused command compiled something";
   unsetenv("QLA_CACHE_DIR");
+}
+
+// `qla cache cubin` writes the cubins NVRTC builds for one config (one per dtype combination),
+// named by family, config and position, and says which kernel each holds; --match keeps the kernels
+// whose name expression has the text, --lineinfo adds line tables. Mistakes write nothing.
+TEST(Cli, CacheCubinWritesOneConfigsKernels) {
+  TempDir dir;
+  const fs::path out = dir.path() / "cubins";
+  const auto cubins = [&] {
+    std::vector<std::string> names;
+    if (fs::exists(out))
+      for (const auto& e : fs::directory_iterator(out)) names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const std::string base = "cache cubin --arch sm_90a --family gdn.kkt_solve --out " + out.string();
+  for (const char* bad : {" --config c99", " --config c64.b32.w1.vh0.cs1",
+                          " --config c64.b16.w1.vh0.cs1 --match nothing_has_this"}) {
+    const RunResult r = run_qla(base + bad, dir.path());
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_EQ(r.err.rfind("qla: error: ", 0), 0u) << bad << ": " << r.err;
+  }
+  const RunResult unknown = run_qla(
+      "cache cubin --arch sm_90a --family gdn.nope --config c64 --out " + out.string(), dir.path());
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.err.find("gdn.kkt_solve"), std::string::npos) << "names the families";
+  EXPECT_TRUE(cubins().empty()) << "a refused command wrote a cubin";
+
+  const RunResult one = run_qla(base + " --config c64.b16.w1.vh0.cs1 --match bfloat16", dir.path());
+  EXPECT_EQ(one.code, 0) << one.err;
+  EXPECT_NE(one.out.find("kkt_solve_rows_kernel<64, 1, __nv_bfloat16"), std::string::npos)
+      << one.out;
+  EXPECT_NE(one.out.find(" registers"), std::string::npos) << one.out;
+  EXPECT_EQ(cubins(), std::vector<std::string>{"gdn.kkt_solve.c64.b16.w1.vh0.cs1.1.cubin"});
+
+  const RunResult all = run_qla(base + " --config c64.b16.w1.vh0.cs1 --lineinfo", dir.path());
+  EXPECT_EQ(all.code, 0) << all.err;
+  EXPECT_EQ(cubins(), (std::vector<std::string>{"gdn.kkt_solve.c64.b16.w1.vh0.cs1.1.cubin",
+                                                "gdn.kkt_solve.c64.b16.w1.vh0.cs1.2.cubin"}));
+  std::ifstream elf(out / "gdn.kkt_solve.c64.b16.w1.vh0.cs1.2.cubin", std::ios::binary);
+  char magic[4] = {};
+  elf.read(magic, 4);
+  EXPECT_EQ(std::string(magic, 4), std::string("\x7f"
+                                               "ELF",
+                                               4))
+      << "a cubin is an ELF image";
 }
 
 struct Case {
