@@ -83,21 +83,13 @@ void warm(const CacheWarmOptions& o) {
 // printed.
 void cubin(const CacheCubinOptions& o) {
   const ArchInfo arch = target_arch(o.arch);
-  const std::vector<cuda::KernelFamily> all = cuda::kernel_families();
-  const auto f = std::find_if(all.begin(), all.end(), [&](const cuda::KernelFamily& k) {
-    return k.space->kernel == o.family;
-  });
-  if (f == all.end()) {
-    std::string ids;
-    for (const cuda::KernelFamily& k : all) ids += (ids.empty() ? "" : ", ") + k.space->kernel;
-    throw UserError("unknown kernel family '" + o.family + "' (" + ids + ")");
-  }
-  const std::optional<Point> point = f->space->parse(o.config);
+  const cuda::KernelFamily& f = cuda::kernel_family(o.family);
+  const std::optional<Point> point = f.space->parse(o.config);
   if (!point) {
     throw UserError("'" + o.config + "' is not a config of " + o.family +
-                    " (its default: " + f->space->label(f->space->default_point) + ")");
+                    " (its default: " + f.space->label(f.space->default_point) + ")");
   }
-  if (!f->space->is_buildable(*point, arch)) {
+  if (!f.space->is_buildable(*point, arch)) {
     throw UserError(o.family + " " + o.config + " does not build for " + arch.sm_name());
   }
   std::filesystem::create_directories(o.out_dir);
@@ -106,7 +98,7 @@ void cubin(const CacheCubinOptions& o) {
   options.extra_flags = o.flags;
   if (o.lineinfo) options.extra_flags.push_back("--generate-line-info");
   int written = 0, n = 0;
-  for (const cuda::KernelSpec& spec : f->specs(*point)) {
+  for (const cuda::KernelSpec& spec : f.specs(*point)) {
     ++n;
     if (!o.match.empty() && spec.name_expression.find(o.match) == std::string::npos) continue;
     const cuda::CompiledKernel k = cuda::compile_kernel(spec, arch, options);

@@ -14,16 +14,8 @@ namespace qla::cuda {
 
 std::vector<CatalogJob> catalog_jobs(const ArchInfo& arch,
                                      const std::vector<std::string>& families) {
+  for (const std::string& id : families) (void)kernel_family(id);  // UserError for an unknown id
   const std::vector<KernelFamily> all = kernel_families();
-  for (const std::string& id : families) {
-    const bool known = std::any_of(all.begin(), all.end(),
-                                   [&](const KernelFamily& f) { return f.space->kernel == id; });
-    if (!known) {
-      std::string ids;
-      for (const KernelFamily& f : all) ids += (ids.empty() ? "" : ", ") + f.space->kernel;
-      throw UserError("unknown kernel family '" + id + "' (" + ids + ")");
-    }
-  }
   std::vector<CatalogJob> jobs;
   // Each instantiation once: families whose points share kernels (the unfused pipeline's fixed
   // stages) name them many times.

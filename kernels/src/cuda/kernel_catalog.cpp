@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "qla/error.hpp"
+
 namespace qla::cuda {
 namespace {
 
@@ -41,6 +43,14 @@ const KernelFamily* find_kernel_family(const std::string& kernel) {
   for (const KernelFamily& f : c.families)
     if (f.space->kernel == kernel) return &f;
   return nullptr;
+}
+
+const KernelFamily& kernel_family(const std::string& kernel) {
+  if (const KernelFamily* f = find_kernel_family(kernel)) return *f;
+  std::string ids;
+  for (const KernelFamily& f : kernel_families())
+    ids += (ids.empty() ? "" : ", ") + f.space->kernel;
+  throw UserError("unknown kernel family '" + kernel + "' (" + ids + ")");
 }
 
 }  // namespace qla::cuda

@@ -77,6 +77,9 @@ bool register_family() {
 /// The registered family of id `kernel`, or nullptr.
 const KernelFamily* find_kernel_family(const std::string& kernel);
 
+/// The registered family of id `kernel`; UserError naming every registered id when there is none.
+const KernelFamily& kernel_family(const std::string& kernel);
+
 /// Every registered family, sorted by id.
 std::vector<KernelFamily> kernel_families();
 
