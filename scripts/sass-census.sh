@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# SASS instruction census of one kernel-family config as the tuner and the JIT path build it (NVRTC, the
-# project's flags, with line tables), no GPU needed: per kernel the instruction count, spills (STL/LDL),
-# shared-memory, global and tensor-core instructions, and the source lines holding the most instructions.
+# SASS instruction census of one kernel-family config as the JIT path builds it (NVRTC, the project's flags,
+# with line tables), no GPU needed: per kernel the instruction count, spills (STL/LDL), shared-memory, global
+# and tensor-core instructions, and the source lines holding the most instructions. Configs in a family's
+# ahead-of-time list run nvcc's build, which can differ (NVRTC 13.0 addresses shared memory in 64 bits).
 #   scripts/sass-census.sh FAMILY CONFIG [--match TEXT] [--arch sm_90a] [--lines N]
 #   e.g. scripts/sass-census.sh gdn.kkt_solve c64.b16.w1.vh0.cs1 --match bfloat16
 # The cubins and listings stay in build/sass/. Uses build/ci/qla (or $QLA), and nvdisasm from PATH, the CUDA
@@ -9,7 +10,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/scripts/env.sh"
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 (($# >= 2)) || usage
 family=$1 config=$2
 shift 2
