@@ -187,6 +187,12 @@ TEST(Cli, CacheCubinWritesOneConfigsKernels) {
       "cache cubin --arch sm_90a --family gdn.nope --config c64 --out " + out.string(), dir.path());
   EXPECT_EQ(unknown.code, 2);
   EXPECT_NE(unknown.err.find("gdn.kkt_solve"), std::string::npos) << "names the families";
+  const RunResult unwritable = run_qla(
+      "cache cubin --arch sm_90a --family gdn.kkt_solve --config c64.b16.w1.vh0.cs1 --out "
+      "/dev/null/x",
+      dir.path());
+  EXPECT_EQ(unwritable.code, 2);
+  EXPECT_EQ(unwritable.err.rfind("qla: error: cannot create /dev/null/x", 0), 0u) << unwritable.err;
   EXPECT_TRUE(cubins().empty()) << "a refused command wrote a cubin";
 
   const RunResult one = run_qla(base + " --config c64.b16.w1.vh0.cs1 --match bfloat16", dir.path());

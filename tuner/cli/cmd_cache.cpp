@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -92,7 +93,9 @@ void cubin(const CacheCubinOptions& o) {
   if (!f.space->is_buildable(*point, arch)) {
     throw UserError(o.family + " " + o.config + " does not build for " + arch.sm_name());
   }
-  std::filesystem::create_directories(o.out_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(o.out_dir, ec);
+  if (ec) throw UserError("cannot create " + o.out_dir + ": " + ec.message());
   cuda::CompileOptions options;
   options.use_cache = false;
   options.extra_flags = o.flags;
@@ -102,9 +105,10 @@ void cubin(const CacheCubinOptions& o) {
     ++n;
     if (!o.match.empty() && spec.name_expression.find(o.match) == std::string::npos) continue;
     const cuda::CompiledKernel k = cuda::compile_kernel(spec, arch, options);
-    const std::string path =
-        o.out_dir + "/" + o.family + "." + o.config + "." + std::to_string(n) + ".cubin";
-    std::ofstream(path, std::ios::binary) << k.cubin;
+    const std::string path = o.out_dir + "/" + o.family + (o.config.empty() ? "" : "." + o.config) +
+                             "." + std::to_string(n) + ".cubin";
+    std::ofstream file(path, std::ios::binary);
+    if (!(file << k.cubin) || !file.flush()) throw UserError("cannot write " + path);
     std::printf("%s: %s (%d registers, %d bytes spilled, %d bytes loaded back)\n", path.c_str(),
                 spec.name_expression.c_str(), k.usage.registers, k.usage.spill_stores,
                 k.usage.spill_loads);
