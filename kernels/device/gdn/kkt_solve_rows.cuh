@@ -36,6 +36,11 @@ namespace qla::gdn {
 /// 2t + r%2), g = lane/4, t = lane%4.
 using KktBlock = float[2][4];
 
+/// cvt.rna.tf32.f32 for finite x (round to nearest, ties away from zero, in the bits mma.sync
+/// reads) in one integer add; sm_90 emulates the cvt in three instructions. mma.sync's TF32
+/// operands ignore the 13 low bits this leaves behind.
+__device__ __forceinline__ unsigned kkt_tf32(float x) { return __float_as_uint(x) + 0x1000u; }
+
 /// acc += A · B for 16 x 16 blocks on TF32 mma.sync m16n8k8: A as accumulator fragments (its
 /// columns, the k index, in the order slot t ↔ 2t, slot t + 4 ↔ 2t + 1 within each 8), B as TF32
 /// fragments in the same k order: b[s][nb] = {B(8s + 2t, 8nb + g), B(8s + 2t + 1, 8nb + g)}.
@@ -43,8 +48,8 @@ __device__ __forceinline__ void kkt_block_mma(KktBlock& acc, const KktBlock& a,
                                               const unsigned (&b)[2][2][2]) {
 #pragma unroll
   for (int s = 0; s < 2; ++s) {
-    const unsigned af[4] = {cuda::to_tf32(a[s][0]), cuda::to_tf32(a[s][2]), cuda::to_tf32(a[s][1]),
-                            cuda::to_tf32(a[s][3])};
+    const unsigned af[4] = {kkt_tf32(a[s][0]), kkt_tf32(a[s][2]), kkt_tf32(a[s][1]),
+                            kkt_tf32(a[s][3])};
 #pragma unroll
     for (int nb = 0; nb < 2; ++nb) cuda::mma_tf32(acc[nb], af, b[s][nb]);
   }
@@ -57,21 +62,21 @@ __device__ __forceinline__ void kkt_block_transposed_b(unsigned (&b)[2][2][2], c
   for (int s = 0; s < 2; ++s)
 #pragma unroll
     for (int nb = 0; nb < 2; ++nb) {
-      b[s][nb][0] = cuda::to_tf32(y[s][2 * nb]);
-      b[s][nb][1] = cuda::to_tf32(y[s][2 * nb + 1]);
+      b[s][nb][0] = kkt_tf32(y[s][2 * nb]);
+      b[s][nb][1] = kkt_tf32(y[s][2 * nb + 1]);
     }
 }
 
 /// kChunk: C (32 or 64); kWarps: 1, 2, 4 or 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float
 /// or T; kPerValueHead: a CTA per value head (else per query/key head; a value head per warp in
 /// turn); kFuseCumsum: also the chunk-local cumsum of g for the CTA's value heads. Launch bounds:
-/// kkt_rows_ctas_per_sm: 16 CTAs of 1 warp, 6 of 2, 4 of 4 or 2 of 8 a SM. The grid
+/// kkt_rows_ctas_per_sm: 16 CTAs of 1 warp (10 at C = 64), 6 of 2, 4 of 4 or 2 of 8 a SM. The grid
 /// may hold fewer CTAs than work items (chunk, head): CTA b takes items b, b + gridDim.x, …; once
 /// the current item's M is formed, its K tile is dead and the next item's loads into it (cp.async)
 /// and each warp's β and g of it (registers) are in flight while the current one is inverted
 /// (with M over the K tile: once the current one is inverted).
 template <int kChunk, int kWarps, class T, class BetaT, bool kPerValueHead, bool kFuseCumsum>
-__global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
+__global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWarps))
     kkt_solve_rows_kernel(KktSolveParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
@@ -105,7 +110,8 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
   const long long tpr = p.seq.tokens_per_row;
 
   // A work item: its chunk's first token and rows (rows < 0: a padding entry j = cis of the work
-  // list), its query/key head and value heads.
+  // list), its query/key head and value heads. Where it reads or writes, the first token's batch
+  // row and position (kkt_token_pos) are computed once, not carried (registers).
   struct Item {
     long long first;
     int rows, cis, qk_head, head_begin, head_end;
@@ -130,23 +136,22 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
     return it;
   };
   // β of value head `head` at the chunk's row lane + 32e (0 past the sequence end).
-  const auto fetch_beta = [&](const Item& it, int head, float(&b)[kPerLane]) {
-    const BetaT* bbase =
-        static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, it.first, head, tpr);
+  const auto fetch_beta = [&](const KktTokenPos& pos, int rows, int head, float(&b)[kPerLane]) {
+    const BetaT* bbase = static_cast<const BetaT*>(p.beta.data) + kkt_offset(p.beta, pos, head);
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) {
       const int r = lane + 32 * e;
-      b[e] = r < it.rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
+      b[e] = r < rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
     }
   };
   // Starts the item's loads: the K tile (zero rows past the sequence end; a chunk lies in one batch
   // row, its tokens stride_token apart), the warp's first head's β and, with kFuseCumsum, its g.
   const auto start_item = [&](const Item& it, float(&b)[kPerLane], float(&gv)[kPerLane]) {
     if (it.rows < 0) return;
+    const KktTokenPos pos = kkt_token_pos(it.first, tpr);
     constexpr int kSegs = kD / 8;
     T* ks = reinterpret_cast<T*>(smem + kL.k_tile);
-    const T* kbase =
-        static_cast<const T*>(p.k.data) + cuda::token_offset(p.k, it.first, it.qk_head, tpr);
+    const T* kbase = static_cast<const T*>(p.k.data) + kkt_offset(p.k, pos, it.qk_head);
     for (int i = tid; i < kChunk * kSegs; i += kThreads) {
       const int r = i / kSegs;
       const int s = i % kSegs;
@@ -157,8 +162,8 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
     cuda::cp_async_commit();
     const int head = it.head_begin + warp;
     if (head < it.head_end) {
-      fetch_beta(it, head, b);
-      if constexpr (kFuseCumsum) kkt_chunk_gate<kChunk>(p, it.first, it.rows, head, tpr, gv);
+      fetch_beta(pos, it.rows, head, b);
+      if constexpr (kFuseCumsum) kkt_chunk_gate<kChunk>(p, pos, it.rows, head, gv);
     }
   };
 
@@ -195,6 +200,7 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
       continue;
     }
     const int rows = it.rows;
+    const KktTokenPos pos = kkt_token_pos(it.first, tpr);
     // M = Lower(K Kᵀ) on tensor cores, shared by the item's value heads (each scales it by its β
     // where it reads it). The upper triangle is never read.
     if constexpr (kMOverK) {
@@ -268,7 +274,7 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
 #pragma unroll
           for (int e = 0; e < kPerLane; ++e) b[e] = beta_cur[e];
         } else {
-          fetch_beta(it, head, b);
+          fetch_beta(pos, rows, head, b);
         }
 #pragma unroll
         for (int e = 0; e < kPerLane; ++e) bw[lane + 32 * e] = b[e];
@@ -276,18 +282,18 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
       }
       if constexpr (kFuseCumsum) {  // the gate's cumsum (the first head's g fetched with K)
         if (head == it.head_begin + warp)
-          kkt_chunk_cumsum_store<kChunk>(p, it.first, rows, head, tpr, gate_cur);
+          kkt_chunk_cumsum_store<kChunk>(p, pos, rows, head, gate_cur);
         else
-          kkt_chunk_cumsum<kChunk>(p, it.first, rows, head, tpr);
+          kkt_chunk_cumsum<kChunk>(p, pos, rows, head);
       }
       // The diagonal β‖k‖² of diag(β) K Kᵀ tells whether the transition expands.
 #pragma unroll
       for (int r = lane; r < kChunk; r += 32)
         if (bw[r] * ms[r * kPm + r] > 2.f && p.error) atomicOr(p.error, kCallErrorExpansiveKeys);
 
-      // 1. Diagonal blocks, two a round (a half-warp each): lane j holds column j, x[s] = Y[s][j];
-      // once x[r] is final it is subtracted from every later row: X[s][j] = δ_sj − Σ_{r<s} L[s][r]
-      // X[r][j], L[s][r] = β_s M[s][r]. Then every lane reads both blocks as fragments.
+      // 1. Diagonal blocks, two a round (a half-warp each): lane j holds column j, x[s] = Y[s][j],
+      // row by row: X[s][j] = δ_sj − β_s Σ_{r<s} M[s][r] X[r][j] (L[s][r] = β_s M[s][r]; β applied
+      // once a row, after the sum: one FMA a term). Then every lane reads both blocks as fragments.
       float yd[kRows][2][4];         // Y_ii
       float yt[kRows][kRows][2][4];  // [i][j]: Y_ijᵀ (i > j), Y_jjᵀ (i == j)
 #pragma unroll
@@ -298,10 +304,12 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
 #pragma unroll
           for (int s = 0; s < 16; ++s) x[s] = s == col ? 1.f : 0.f;
 #pragma unroll
-          for (int r = 0; r < 15; ++r)
+          for (int s = 1; s < 16; ++s) {
+            float dot = 0.f;
 #pragma unroll
-            for (int s = r + 1; s < 16; ++s)
-              x[s] -= (bw[base + s] * ms[(base + s) * kPm + base + r]) * x[r];
+            for (int r = 0; r < s; ++r) dot = fmaf(ms[(base + s) * kPm + base + r], x[r], dot);
+            x[s] = fmaf(-bw[base + s], dot, x[s]);
+          }
           float* out = sc + half * kL.diag_block;
 #pragma unroll
           for (int s = 0; s < 16; ++s) out[s * kPd + col] = x[s];
@@ -327,7 +335,7 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
         __syncwarp();
       }
 
-      T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, it.first, head, tpr);
+      T* abase = static_cast<T*>(p.a.data) + kkt_offset(p.a, pos, head);
 #pragma unroll
       for (int i = 0; i < kRows; ++i) {
         // 2. Block row i: Z_ijᵀ = Σ_{j≤k<i} Y_kjᵀ L_ikᵀ with L_ikᵀ(m, b) = β_b M(16i + b, 16k + m),
@@ -342,8 +350,8 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kWarps))
               for (int nb = 0; nb < 2; ++nb) {
                 const float2 v = *reinterpret_cast<const float2*>(ms + (16 * i + 8 * nb + g) * kPm +
                                                                   16 * k + 8 * s + 2 * t);
-                lf[k][s][nb][0] = cuda::to_tf32(v.x);
-                lf[k][s][nb][1] = cuda::to_tf32(v.y);
+                lf[k][s][nb][0] = kkt_tf32(v.x);
+                lf[k][s][nb][1] = kkt_tf32(v.y);
               }
           float nbeta[2][2];
 #pragma unroll

@@ -98,13 +98,14 @@ QLA_HOST_DEVICE constexpr KktSolveLayout kkt_solve_layout(int chunk) {
 /// 128 registers a thread.
 inline constexpr int kKktRowsWarpsPerSm = 16;
 
-/// CTAs a SM in the launch bounds of kkt_solve's block-row kernel with `warps` warps a CTA: 16 of
-/// 1, 4 of 4 or 2 of 8 (kKktRowsWarpsPerSm), and 6 of 2: at 8 (and at 7, where ptxas still chose
-/// 128 registers) c64.b16.w2.vh0.cs1 spilled 8 bytes (nvcc 13.0); at 6, 160 registers and no
-/// spill. Its persistent grid holds as many CTAs as are resident (kkt_solve_shape), which shared
-/// memory may make fewer (10 of 1 warp at C = 64 on an H200).
-QLA_HOST_DEVICE constexpr int kkt_rows_ctas_per_sm(int warps) {
-  return warps == 2 ? 6 : kKktRowsWarpsPerSm / warps;
+/// CTAs a SM in the launch bounds of kkt_solve's block-row kernel with `warps` warps a CTA at chunk
+/// size `chunk`: 4 of 4 or 2 of 8 (kKktRowsWarpsPerSm); 6 of 2: at 8 (and at 7, where ptxas still
+/// chose 128 registers) c64.b16.w2.vh0.cs1 spilled 8 bytes (nvcc 13.0); at 6, 160 registers and no
+/// spill; of 1 warp 16 at C = 32 and 10 at C = 64, as many as shared memory lets an H200 SM hold
+/// (~21 KB a CTA), so ptxas may take up to 200 registers where a bound of 16 held it to 128 and
+/// spilled. Its persistent grid holds as many CTAs as are resident (kkt_solve_shape).
+QLA_HOST_DEVICE constexpr int kkt_rows_ctas_per_sm(int chunk, int warps) {
+  return warps == 1 ? (chunk == 64 ? 10 : 16) : warps == 2 ? 6 : kKktRowsWarpsPerSm / warps;
 }
 
 /// Whether kkt_solve's block-row kernel with `warps` warps a CTA forms M over its K tile (M's
