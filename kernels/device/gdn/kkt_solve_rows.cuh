@@ -227,8 +227,12 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
 #pragma unroll
             for (int n = 0; n <= i; ++n) {
               if (n % kWarps != warp) continue;
-              unsigned bf[4];
-              cuda::ldmatrix_x4(bf, ks + (16 * n + (j8 / 2) * 8 + r8) * kPk + k0 + (j8 % 2) * 8);
+              // Block (i, i)'s B fragments are the A fragments of the same rows, reordered (A's
+              // matrices are rows 0-7 | 8-15 by columns 0-7 | 8-15, B's columns 0-7 | 8-15 by
+              // rows).
+              unsigned bf[4] = {af[0], af[2], af[1], af[3]};
+              if (n != i)
+                cuda::ldmatrix_x4(bf, ks + (16 * n + (j8 / 2) * 8 + r8) * kPk + k0 + (j8 % 2) * 8);
               cuda::mma_16816<T>(mb[i][n][0], af, bf[0], bf[1]);
               cuda::mma_16816<T>(mb[i][n][1], af, bf[2], bf[3]);
             }
