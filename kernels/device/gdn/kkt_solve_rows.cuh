@@ -26,6 +26,7 @@
 
 #include "common/griddep.cuh"
 #include "common/mma.cuh"
+#include "common/wgmma.cuh"
 #include "gdn/kkt_solve.cuh"
 #include "qla/gdn/call_error.hpp"
 #include "qla/gdn/fused_params.hpp"
@@ -390,6 +391,21 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
           for (int h = 0; h < 2; ++h)
             *reinterpret_cast<unsigned*>(st + (g + 8 * h) * kPs + 16 * i + 8 * n + 2 * t) =
                 cuda::pack2<T>(yd[i][n][2 * h], yd[i][n][2 * h + 1]);
+#if __CUDA_ARCH__ >= 900
+        {  // each Y_ij by one stmatrix.trans of Y_ijᵀ's fragments packed in pairs: matrix q is
+           // Y_ijᵀ's rows 8(q % 2).., columns 8(q / 2).., stored transposed at Y_ij's rows 8(q /
+           // 2).., columns 8(q % 2)..; lane l gives the address of row l % 8 of matrix l / 8
+          T* const rows_at = st + ((lane & 7) + 8 * (lane >> 4)) * kPs + 8 * ((lane >> 3) & 1);
+#pragma unroll
+          for (int j = 0; j < i; ++j) {
+            const unsigned y4[4] = {cuda::pack2<T>(yt[i][j][0][0], yt[i][j][0][1]),
+                                    cuda::pack2<T>(yt[i][j][0][2], yt[i][j][0][3]),
+                                    cuda::pack2<T>(yt[i][j][1][0], yt[i][j][1][1]),
+                                    cuda::pack2<T>(yt[i][j][1][2], yt[i][j][1][3])};
+            cuda::stmatrix_x4_trans(rows_at + 16 * j, y4);
+          }
+        }
+#else
 #pragma unroll
         for (int j = 0; j < i; ++j)
 #pragma unroll
@@ -398,6 +414,7 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
             for (int r = 0; r < 4; ++r)
               st[(8 * n + 2 * t + r % 2) * kPs + 16 * j + 8 * (r / 2) + g] =
                   cuda::from_float<T>(yt[i][j][n][r]);
+#endif
         __syncwarp();
         constexpr int kGroups = kChunk / 8;  // 16-byte groups of a row
 #pragma unroll
