@@ -32,30 +32,15 @@
 
 namespace qla::gdn {
 
-/// A chunk's first token as (batch row, token within the row): a chunk lies in one batch row, so
-/// one 64-bit division serves every tensor a work item reads or writes.
-struct KktTokenPos {
-  long long row, token;
-};
-__device__ __forceinline__ KktTokenPos kkt_token_pos(long long first, long long tokens_per_row) {
-  const long long row = first / tokens_per_row;
-  return {row, first - row * tokens_per_row};
-}
-/// Element offset of (pos, head) in a token-major view: cuda::token_offset without its division.
-__device__ __forceinline__ long long kkt_offset(const TokenTensor& x, const KktTokenPos& pos,
-                                                int head) {
-  return pos.row * x.stride_batch + pos.token * x.stride_token +
-         static_cast<long long>(head) * x.stride_head;
-}
-
-/// The gate g at one value head over the chunk's `rows` tokens from `pos` (0 past them), lane l
+/// The gate g at one value head over the chunk's `rows` tokens from `first` (0 past them), lane l
 /// holding positions [l·C/32, (l+1)·C/32), as kkt_chunk_cumsum scans them.
 template <int kChunk>
-__device__ __forceinline__ void kkt_chunk_gate(const KktSolveParams& p, const KktTokenPos& pos,
-                                               int rows, int head, float (&vals)[kChunk / 32]) {
+__device__ __forceinline__ void kkt_chunk_gate(const KktSolveParams& p, long long first, int rows,
+                                               int head, long long tpr,
+                                               float (&vals)[kChunk / 32]) {
   constexpr int kPerLane = kChunk / 32;
   const int lane = threadIdx.x % 32;
-  const long long in0 = kkt_offset(p.g_in, pos, head);
+  const long long in0 = cuda::token_offset(p.g_in, first, head, tpr);
 #pragma unroll
   for (int e = 0; e < kPerLane; ++e) {
     const int j = lane * kPerLane + e;
@@ -70,14 +55,14 @@ __device__ __forceinline__ void kkt_chunk_gate(const KktSolveParams& p, const Kk
 /// The chunk-local cumsum of g from the values kkt_chunk_gate fetched, by the scan
 /// chunk_local_cumsum_kernel uses (common/warp_scan.cuh), so its bits.
 template <int kChunk>
-__device__ __forceinline__ void kkt_chunk_cumsum_store(const KktSolveParams& p,
-                                                       const KktTokenPos& pos, int rows, int head,
+__device__ __forceinline__ void kkt_chunk_cumsum_store(const KktSolveParams& p, long long first,
+                                                       int rows, int head, long long tpr,
                                                        float (&vals)[kChunk / 32]) {
   constexpr int kPerLane = kChunk / 32;
   const int lane = threadIdx.x % 32;
   cuda::warp_inclusive_scan(vals);
   // A chunk lies in one batch row: its tokens are stride_token apart from the first.
-  float* const out = static_cast<float*>(p.g_out.data) + kkt_offset(p.g_out, pos, head);
+  float* const out = cuda::token_ptr<float>(p.g_out, first, head, tpr);
 #pragma unroll
   for (int e = 0; e < kPerLane; ++e) {
     const int j = lane * kPerLane + e;
@@ -85,13 +70,13 @@ __device__ __forceinline__ void kkt_chunk_cumsum_store(const KktSolveParams& p,
   }
 }
 
-/// The chunk-local cumsum of g at one value head over the chunk's `rows` tokens from `pos`.
+/// The chunk-local cumsum of g at one value head over the chunk's `rows` tokens from `first`.
 template <int kChunk>
-__device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, const KktTokenPos& pos,
-                                                 int rows, int head) {
+__device__ __forceinline__ void kkt_chunk_cumsum(const KktSolveParams& p, long long first, int rows,
+                                                 int head, long long tpr) {
   float vals[kChunk / 32];
-  kkt_chunk_gate<kChunk>(p, pos, rows, head, vals);
-  kkt_chunk_cumsum_store<kChunk>(p, pos, rows, head, vals);
+  kkt_chunk_gate<kChunk>(p, first, rows, head, tpr, vals);
+  kkt_chunk_cumsum_store<kChunk>(p, first, rows, head, tpr, vals);
 }
 
 /// The tile's accumulators as pairs: f(i, j, x, y) for (i, j) and (i, j + 1), i, j within the tile.
@@ -188,12 +173,12 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
   const long long first = p.seq.cu_seqlens[seq] + static_cast<long long>(cis) * kChunk;
   const long long end = p.seq.cu_seqlens[seq + 1];
   const int rows = end - first < kChunk ? static_cast<int>(end - first) : kChunk;
-  const KktTokenPos pos = kkt_token_pos(first, tpr);
 
   // β of value head `head` at row r < C (0 past the sequence end): thread r < C fetches it one head
   // ahead, so no inversion waits on a global load.
   const auto load_beta = [&](int head) {
-    const BetaT* bbase = static_cast<const BetaT*>(p.beta.data) + kkt_offset(p.beta, pos, head);
+    const BetaT* bbase =
+        static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, first, head, tpr);
     return tid < rows ? cuda::to_float(bbase[tid * p.beta.stride_token]) : 0.f;
   };
 
@@ -202,7 +187,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
   // chunk lies in one batch row: its tokens are stride_token apart.
   {
     constexpr int kSegs = kD / 8;
-    const T* kbase = static_cast<const T*>(p.k.data) + kkt_offset(p.k, pos, qk_head);
+    const T* kbase = static_cast<const T*>(p.k.data) + cuda::token_offset(p.k, first, qk_head, tpr);
     for (int i = tid; i < kChunk * kSegs; i += kThreads) {
       const int r = i / kSegs;
       const int s = i % kSegs;
@@ -215,7 +200,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
     for (int i = tid; i < kChunk * kChunk; i += kThreads) as[i] = 0.f;
     if constexpr (kFuseCumsum) {  // while K lands: warp w scans value heads begin + w, + kWarps, …
       for (int head = head_begin + warp; head < head_end; head += kWarps)
-        kkt_chunk_cumsum<kChunk>(p, pos, rows, head);
+        kkt_chunk_cumsum<kChunk>(p, first, rows, head, tpr);
     }
     cuda::cp_async_wait<0>();
     __syncthreads();
@@ -336,7 +321,7 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
     // read 8 different groups of a row).
     {
       constexpr int kGroups = kChunk / 4;
-      T* abase = static_cast<T*>(p.a.data) + kkt_offset(p.a, pos, head);
+      T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, first, head, tpr);
       for (int e = tid; e < rows * kGroups; e += kThreads) {
         const int r = e / kGroups;
         const int c = 4 * (e % kGroups);

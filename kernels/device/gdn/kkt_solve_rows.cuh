@@ -111,8 +111,7 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
   const long long tpr = p.seq.tokens_per_row;
 
   // A work item: its chunk's first token and rows (rows < 0: a padding entry j = cis of the work
-  // list), its query/key head and value heads. Where it reads or writes, the first token's batch
-  // row and position (kkt_token_pos) are computed once, not carried (registers).
+  // list), its query/key head and value heads.
   struct Item {
     long long first;
     int rows, cis, qk_head, head_begin, head_end;
@@ -137,22 +136,23 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
     return it;
   };
   // β of value head `head` at the chunk's row lane + 32e (0 past the sequence end).
-  const auto fetch_beta = [&](const KktTokenPos& pos, int rows, int head, float(&b)[kPerLane]) {
-    const BetaT* bbase = static_cast<const BetaT*>(p.beta.data) + kkt_offset(p.beta, pos, head);
+  const auto fetch_beta = [&](const Item& it, int head, float(&b)[kPerLane]) {
+    const BetaT* bbase =
+        static_cast<const BetaT*>(p.beta.data) + cuda::token_offset(p.beta, it.first, head, tpr);
 #pragma unroll
     for (int e = 0; e < kPerLane; ++e) {
       const int r = lane + 32 * e;
-      b[e] = r < rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
+      b[e] = r < it.rows ? cuda::to_float(bbase[r * p.beta.stride_token]) : 0.f;
     }
   };
   // Starts the item's loads: the K tile (zero rows past the sequence end; a chunk lies in one batch
   // row, its tokens stride_token apart), the warp's first head's β and, with kFuseCumsum, its g.
   const auto start_item = [&](const Item& it, float(&b)[kPerLane], float(&gv)[kPerLane]) {
     if (it.rows < 0) return;
-    const KktTokenPos pos = kkt_token_pos(it.first, tpr);
     constexpr int kSegs = kD / 8;
     T* ks = reinterpret_cast<T*>(smem + kL.k_tile);
-    const T* kbase = static_cast<const T*>(p.k.data) + kkt_offset(p.k, pos, it.qk_head);
+    const T* kbase =
+        static_cast<const T*>(p.k.data) + cuda::token_offset(p.k, it.first, it.qk_head, tpr);
     for (int i = tid; i < kChunk * kSegs; i += kThreads) {
       const int r = i / kSegs;
       const int s = i % kSegs;
@@ -163,8 +163,8 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
     cuda::cp_async_commit();
     const int head = it.head_begin + warp;
     if (head < it.head_end) {
-      fetch_beta(pos, it.rows, head, b);
-      if constexpr (kFuseCumsum) kkt_chunk_gate<kChunk>(p, pos, it.rows, head, gv);
+      fetch_beta(it, head, b);
+      if constexpr (kFuseCumsum) kkt_chunk_gate<kChunk>(p, it.first, it.rows, head, tpr, gv);
     }
   };
 
@@ -201,7 +201,6 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
       continue;
     }
     const int rows = it.rows;
-    const KktTokenPos pos = kkt_token_pos(it.first, tpr);
     // M = Lower(K Kᵀ) on tensor cores, shared by the item's value heads (each scales it by its β
     // where it reads it). The upper triangle is never read.
     if constexpr (kMOverK) {
@@ -279,7 +278,7 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
 #pragma unroll
           for (int e = 0; e < kPerLane; ++e) b[e] = beta_cur[e];
         } else {
-          fetch_beta(pos, rows, head, b);
+          fetch_beta(it, head, b);
         }
 #pragma unroll
         for (int e = 0; e < kPerLane; ++e) bw[lane + 32 * e] = b[e];
@@ -287,9 +286,9 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
       }
       if constexpr (kFuseCumsum) {  // the gate's cumsum (the first head's g fetched with K)
         if (head == it.head_begin + warp)
-          kkt_chunk_cumsum_store<kChunk>(p, pos, rows, head, gate_cur);
+          kkt_chunk_cumsum_store<kChunk>(p, it.first, rows, head, tpr, gate_cur);
         else
-          kkt_chunk_cumsum<kChunk>(p, pos, rows, head);
+          kkt_chunk_cumsum<kChunk>(p, it.first, rows, head, tpr);
       }
       // The diagonal β‖k‖² of diag(β) K Kᵀ tells whether the transition expands.
 #pragma unroll
@@ -340,7 +339,7 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
         __syncwarp();
       }
 
-      T* abase = static_cast<T*>(p.a.data) + kkt_offset(p.a, pos, head);
+      T* abase = static_cast<T*>(p.a.data) + cuda::token_offset(p.a, it.first, head, tpr);
 #pragma unroll
       for (int i = 0; i < kRows; ++i) {
         // 2. Block row i: Z_ijᵀ = Σ_{j≤k<i} Y_kjᵀ L_ikᵀ with L_ikᵀ(m, b) = β_b M(16i + b, 16k + m),
