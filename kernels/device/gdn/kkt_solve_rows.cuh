@@ -42,6 +42,13 @@ using KktBlock = float[2][4];
 /// operands ignore the 13 low bits this leaves behind.
 __device__ __forceinline__ unsigned kkt_tf32(float x) { return __float_as_uint(x) + 0x1000u; }
 
+/// M(r, c) and M(r, c + 1) for an even c ≤ r by one 8-byte store. Where c = r the second lies in
+/// the upper triangle, which no reader of M touches (the substitution and the block rows read
+/// below the diagonal, the expansion check on it).
+__device__ __forceinline__ void kkt_store_pair(float* at, float x, float y) {
+  *reinterpret_cast<float2*>(at) = make_float2(x, y);
+}
+
 /// acc += A · B for 16 x 16 blocks on TF32 mma.sync m16n8k8: A as accumulator fragments (its
 /// columns, the k index, in the order slot t ↔ 2t, slot t + 4 ↔ 2t + 1 within each 8), B as TF32
 /// fragments in the same k order: b[s][nb] = {B(8s + 2t, 8nb + g), B(8s + 2t + 1, 8nb + g)}.
@@ -88,6 +95,11 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
   constexpr int kPk = fused_pitch16(kD);
   constexpr KktRowsLayout kL = kkt_rows_layout(kChunk, kWarps);
   constexpr bool kMOverK = kkt_rows_m_over_k(kWarps);
+  // Whether the launch bounds leave a thread more than 128 registers (1 and 2 warps: 204 and 170).
+  // At 128 (4 and 8 warps) ptxas is at its limit: there the K-tile and A_r loops keep the forms
+  // that hold fewer values live (the stepped ones below made c64.b16.w4 spill 50-100 bytes, nvcc
+  // 13.0, where it spills none).
+  constexpr bool kRegisterRoom = 65536 / (kkt_rows_ctas_per_sm(kChunk, kWarps) * kThreads) > 128;
   constexpr int kPm = kL.m_pitch, kPd = kL.diag_pitch, kPs = kL.stage_pitch;
   using Tiling = cuda::WarpTiling<kChunk, kChunk, kWarps>;
 
@@ -153,12 +165,25 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
     T* ks = reinterpret_cast<T*>(smem + kL.k_tile);
     const T* kbase =
         static_cast<const T*>(p.k.data) + cuda::token_offset(p.k, it.first, it.qk_head, tpr);
-    for (int i = tid; i < kChunk * kSegs; i += kThreads) {
-      const int r = i / kSegs;
-      const int s = i % kSegs;
+    // Row r's 16-byte segment s (zeros past the sequence end).
+    const auto load_row = [&](int r, int s) {
       const bool valid = r < it.rows;
       cuda::cp_async16(ks + r * kPk + s * 8, kbase + (valid ? r * p.k.stride_token + s * 8 : 0),
                        valid);
+    };
+    if constexpr (kRegisterRoom) {  // a thread's segment is fixed, its rows kThreads / kSegs apart
+      static_assert(kThreads % kSegs == 0, "whole rows a pass");
+      const int s = tid % kSegs;
+#pragma unroll 4
+      for (int r = tid / kSegs; r < kChunk; r += kThreads / kSegs) load_row(r, s);
+    } else {
+      for (int i = tid; i < kChunk * kSegs; i += kThreads) {
+        const int r = i / kSegs;
+        const int s = i % kSegs;
+        const bool valid = r < it.rows;
+        cuda::cp_async16(ks + r * kPk + s * 8, kbase + (valid ? r * p.k.stride_token + s * 8 : 0),
+                         valid);
+      }
     }
     cuda::cp_async_commit();
     const int head = it.head_begin + warp;
@@ -248,9 +273,9 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
 #pragma unroll
             for (int h = 0; h < 2; ++h)
 #pragma unroll
-              for (int q = 0; q < 4; ++q) {
-                const int r = 16 * i + g + 8 * (q / 2), c = 16 * n + 8 * h + 2 * t + q % 2;
-                if (c <= r) ms[r * kPm + c] = mb[i][n][h][q];
+              for (int q = 0; q < 4; q += 2) {  // columns c, c + 1 (c even) by one 8-byte store
+                const int r = 16 * i + g + 4 * q, c = 16 * n + 8 * h + 2 * t;
+                if (c <= r) kkt_store_pair(ms + r * kPm + c, mb[i][n][h][q], mb[i][n][h][q + 1]);
               }
           }
         }
@@ -416,14 +441,28 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
 #endif
         __syncwarp();
         constexpr int kGroups = kChunk / 8;  // 16-byte groups of a row
+        if constexpr (kRegisterRoom) {  // lane l: group l % kGroups of rows l / kGroups + kStep·u
+          constexpr int kStep = 32 / kGroups;  // rows a pass of the warp
+          const int grp = lane % kGroups, rr0 = lane / kGroups;
+          const bool lower = grp * 8 < 16 * (i + 1);  // else right of the diagonal block: zeros
+          const T* from = st + rr0 * kPs + grp * 8;
+          T* to = abase + (16 * i + rr0) * p.a.stride_token + grp * 8;
 #pragma unroll
-        for (int e = lane; e < 16 * kGroups; e += 32) {
-          const int rr = e / kGroups, grp = e % kGroups, r = 16 * i + rr;
-          if (r < rows) {
-            const uint4 v = grp * 8 < 16 * (i + 1)
-                                ? *reinterpret_cast<const uint4*>(st + rr * kPs + grp * 8)
-                                : make_uint4(0, 0, 0, 0);
-            *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + grp * 8) = v;
+          for (int u = 0; u < 16 / kStep; ++u)
+            if (16 * i + rr0 + kStep * u < rows)
+              *reinterpret_cast<uint4*>(to + kStep * u * p.a.stride_token) =
+                  lower ? *reinterpret_cast<const uint4*>(from + kStep * u * kPs)
+                        : make_uint4(0, 0, 0, 0);
+        } else {
+#pragma unroll
+          for (int e = lane; e < 16 * kGroups; e += 32) {
+            const int rr = e / kGroups, grp = e % kGroups, r = 16 * i + rr;
+            if (r < rows) {
+              const uint4 v = grp * 8 < 16 * (i + 1)
+                                  ? *reinterpret_cast<const uint4*>(st + rr * kPs + grp * 8)
+                                  : make_uint4(0, 0, 0, 0);
+              *reinterpret_cast<uint4*>(abase + r * p.a.stride_token + grp * 8) = v;
+            }
           }
         }
         __syncwarp();
