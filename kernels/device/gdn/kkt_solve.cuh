@@ -7,14 +7,12 @@
 // kPerValueHead, one CTA per (chunk, value head) instead: K Kᵀ is formed once per value head (a
 // 64 x 64 x 128 product, small beside the inversion), and a grid of few chunks (short sequences)
 // spreads over more SMs with one inversion each on its chain. The inverse is
-// built by doubling: the C/kBlock diagonal blocks of kBlock rows are inverted by forward
-// substitution in registers (a warp per block of 32, a half-warp per block of 16; lane j holds
-// column j), then neighbouring inverse blocks Y₀, Y₁ of size m merge into one of size 2m through
-// their lower-left block
-//   X₁₀ = −Y₁ (L₁₀ Y₀)                                  (two m × m × m TF32 products per merge)
-// for m = kBlock, 2·kBlock, … < C (a warp merges its own two blocks of 16; the merge of blocks of
-// 32 spreads over the warps). Depth: kBlock − 1 dependent FMAs, then log2(C/kBlock) merge levels,
-// instead of C serial rows. The value heads of a CTA share K Kᵀ (in shared memory, each head's β
+// built by doubling: the C/32 diagonal blocks of 32 rows are inverted by forward substitution in
+// registers (a warp per block, lane j holds column j), then at C = 64 the two inverse blocks Y₀, Y₁
+// merge into one through their lower-left block
+//   X₁₀ = −Y₁ (L₁₀ Y₀)                                  (two 32 × 32 × 32 TF32 products)
+// spread over the warps in 16 × 16 tiles. Depth: 31 dependent FMAs, then one merge, instead of C
+// serial rows. (Blocks of 16 are kkt_solve_rows_kernel's: kkt_solve_rows.cuh.) The value heads of a CTA share K Kᵀ (in shared memory, each head's β
 // applied where its L is read) and the zeroed upper triangle of the inverse, and take turns with
 // four barriers each; the next head's β is fetched during the current one. A
 // token with β‖k‖² > 2 (keys far from unit norm) sets kCallErrorExpansiveKeys in the call's error
@@ -96,14 +94,12 @@ __device__ __forceinline__ void kkt_tile_product(float (&acc)[1][2][4], const FA
   cuda::warp_mma_tf32_fn<1, 2, kDepth, kDepth / 8>(acc, a, b);
 }
 
-/// kChunk: C (32 or 64); kBlock: diagonal block size of the inversion (16 or 32, ≤ C); kWarps: 4 or
-/// 8; T: qkv dtype (__nv_bfloat16 or __half); BetaT: float or T; kPerValueHead: a CTA per value
-/// head (else per query/key head); kFuseCumsum: also the chunk-local cumsum of g for the CTA's
-/// value heads (KktSolveParams::g_out), which then needs no cumsum kernel. Launch bounds: 512
-/// threads per SM with blocks of 16 (at C = 64 as many CTAs as the shared memory holds; C = 32
-/// would fit more, but capped at 85 registers for 6 CTAs its configs spill); no minimum with
-/// blocks of 32 (the substitution's 32-row columns). Left to itself ptxas capped some configs at 80
-/// registers and spilled.
+/// kChunk: C (32 or 64); kBlock: diagonal block size of the inversion, 32 (blocks of 16 are
+/// kkt_solve_rows_kernel's, kkt_solve_rows.cuh); kWarps: 4 or 8; T: qkv dtype (__nv_bfloat16 or
+/// __half); BetaT: float or T; kPerValueHead: a CTA per value head (else per query/key head);
+/// kFuseCumsum: also the chunk-local cumsum of g for the CTA's value heads (KktSolveParams::g_out),
+/// which then needs no cumsum kernel. No minimum of CTAs a SM in the launch bounds (the
+/// substitution holds a 32-row column a lane).
 /// The phases of kkt_solve a cycle probe times (common/cycle_probe.cuh;
 /// bench/kkt_solve_profile.cu): the prologue once per CTA, the others once per value head. Role 0
 /// is warp 0 (it inverts), role 1 the CTA's last warp (it waits through the warp-local phase).
@@ -115,13 +111,13 @@ struct KktSolveProbe {
 
 template <int kChunk, int kBlock, int kWarps, class T, class BetaT, bool kPerValueHead,
           bool kFuseCumsum, class Probe = cuda::NoProbe>
-__global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
+__global__ void __launch_bounds__(kWarps * 32, 1)
     kkt_solve_kernel(KktSolveParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   Probe probe;
   probe.start();
   static_assert(kChunk == 32 || kChunk == 64, "chunk size");
-  static_assert(kBlock == 16 || kBlock == 32, "inversion block");
+  static_assert(kBlock == 32, "inversion block (blocks of 16: kkt_solve_rows_kernel)");
   static_assert(kChunk % kBlock == 0, "blocks must tile the chunk");
   constexpr int kThreads = kWarps * 32;
   static_assert(kThreads >= kChunk, "thread r < C holds row r's β");
@@ -239,10 +235,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
 
     // Diagonal blocks by forward substitution: lane j of a block holds its column j, x[s] =
     // X[s][j]; once x[r] is final it is subtracted from every later row: X[s][j] = δ_sj −
-    // Σ_{r<s} L[s][r] X[r][j], with L[s][r] = β_s M[s][r] rounded as a stored L would be. kBlock
-    // 32: warp b inverts block b. kBlock 16: warp w inverts blocks 2w and 2w + 1 (a half-warp each)
-    // and merges the two into the inverse of rows [32w, 32w + 32) itself, so the first merge level
-    // needs no barrier.
+    // Σ_{r<s} L[s][r] X[r][j], with L[s][r] = β_s M[s][r] rounded as a stored L would be. Warp b
+    // inverts block b.
     const auto substitute = [&](const int base, const int col) {
       float x[kBlock];
 #pragma unroll
@@ -255,29 +249,8 @@ __global__ void __launch_bounds__(kWarps * 32, kBlock == 16 ? 16 / kWarps : 1)
 #pragma unroll
       for (int s = 0; s < kBlock; ++s) as[at(base + s, base + col)] = x[s];
     };
-    constexpr int kLocal = kBlock == 16 ? 32 : kBlock;  // rows a warp inverts before the barrier
-    if (warp < kChunk / kLocal) {
-      if constexpr (kBlock == 16) {
-        const int c0 = warp * 32, r1 = c0 + 16;
-        substitute(c0 + (lane / 16) * 16, lane % 16);
-        __syncwarp();
-        float acc[1][2][4];
-        kkt_tile_product<16>(  // T = diag(β₁) M₁₀ Y₀
-            acc, [&](int i, int k) { return ls[(r1 + i) * kPf + c0 + k]; },
-            [&](int k, int j) { return as[at(c0 + k, c0 + j)]; });
-        kkt_tile_pairs(acc, [&](int i, int j, float x, float y) {
-          put2(ts, c0 + i, j, b[r1 + i] * x, b[r1 + i] * y);
-        });
-        __syncwarp();
-        kkt_tile_product<16>(  // X₁₀ = −Y₁ T
-            acc, [&](int i, int k) { return as[at(r1 + i, r1 + k)]; },
-            [&](int k, int j) { return ts[at(c0 + k, j)]; });
-        kkt_tile_pairs(acc,
-                       [&](int i, int j, float x, float y) { put2(as, r1 + i, c0 + j, -x, -y); });
-      } else {
-        substitute(warp * kBlock, lane);
-      }
-    }
+    constexpr int kLocal = kBlock;  // rows a warp inverts before the barrier
+    if (warp < kChunk / kLocal) substitute(warp * kBlock, lane);
     // The next head's β, fetched while the diagonal blocks were inverted, into the other
     // buffer (its last readers were the previous head's substitution and merges, before this
     // head's first barrier).
