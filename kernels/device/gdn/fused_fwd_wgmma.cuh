@@ -61,6 +61,47 @@ constexpr float kLog2e = 1.4426950408889634f;
 // 40, SASS); the aux warpgroup needs fewer than 192 (no spill).
 constexpr int kProducerRegs = 56, kAuxRegs = 192, kStateRegs = 256;  // 56 + 192 + 256 = 3 · 168
 
+/// Where a work item (a sequence, or a piece of one) starts. An item lies in one batch row: that
+/// row and the item's first token in it are computed once, so no loop divides by the row length (a
+/// 64-bit division a chunk held the TMA issue ~900 cycles behind the slot's release on an H200).
+struct ItemOrigin {
+  int b;           // batch row
+  long long tok0;  // first token within the row
+  __device__ __forceinline__ ItemOrigin(long long start, long long tokens_per_row)
+      : b(tokens_per_row > 0 ? static_cast<int>(start / tokens_per_row)
+                             : 0),  // no tokens: no chunks
+        tok0(start - static_cast<long long>(b) * tokens_per_row) {}
+  /// The element offset of (b, tok0, head) in x.
+  __device__ __forceinline__ long long offset(const TokenTensor& x, int head) const {
+    return static_cast<long long>(b) * x.stride_batch + tok0 * x.stride_token +
+           static_cast<long long>(head) * x.stride_head;
+  }
+};
+
+/// One staged O tile (64 rows x 64 columns, 128B-swizzled) to global memory, by the warp that
+/// stores O: a full chunk (and a full box) by one TMA store that lane 0 issues and waits to have
+/// read the tile, so it may be staged again; a sequence's partial last chunk by row copies of its
+/// valid rows only (they must not reach the next sequence's), 16 bytes a lane. out: row 0 of the
+/// chunk at the tile's first column plus this lane's 8 (lane % 8). The token stride is read from
+/// the parameters here (passed by value, ptxas kept it live across the callers' loops).
+template <class TIn>
+__device__ __forceinline__ void store_o_tile(const FusedFwdWgmmaParams& pw,
+                                             const unsigned char* tile, TIn* out, int rows, int v0,
+                                             int head, int tok, int b, int lane) {
+  if (rows == kC && pw.box_rows == kC) {
+    if (lane == 0) {
+      cuda::tma_store_4d(&pw.o_map, tile, v0, head, tok, b);
+      cuda::tma_store_commit();
+      cuda::tma_store_wait_read<0>();
+    }
+  } else {
+#pragma unroll 1
+    for (int r = lane / 8; r < rows; r += 4)
+      *reinterpret_cast<uint4*>(out + r * pw.f.o.stride_token) =
+          *reinterpret_cast<const uint4*>(tile + cuda::swizzle_128b(r, (lane % 8) * 8));
+  }
+}
+
 /// One stage's gates, written by the gate warp: g_cum (padded rows repeat the last valid row), β (0
 /// on padded rows), and the state warpgroup's per-token factors, so no exponential is on its
 /// chain: e_t = e^{g_t}, scale · e_t, Γ_t = e^{g_L − g_t} (0 past the valid rows) and the chunk's
@@ -216,16 +257,7 @@ __global__ void __launch_bounds__(384, 1)
     t.len -= static_cast<long long>(c_begin) * kC;
     t.nchunks = n;
   }
-  const long long tpr = p.seq.tokens_per_row;
-  // The item (a sequence or a piece of one) lies in one batch row: that row and the item's first
-  // token in it, so no loop divides by the row length (a 64-bit division a chunk held the TMA
-  // issue ~900 cycles behind the slot's release on an H200).
-  const int item_b = tpr > 0 ? static_cast<int>(t.start / tpr) : 0;  // no tokens: no chunks
-  const long long item_tok0 = t.start - static_cast<long long>(item_b) * tpr;
-  const auto item_offset = [&](const TokenTensor& x) {  // (item_b, item_tok0, t.head) in x
-    return static_cast<long long>(item_b) * x.stride_batch + item_tok0 * x.stride_token +
-           static_cast<long long>(t.head) * x.stride_head;
-  };
+  const ItemOrigin item(t.start, p.seq.tokens_per_row);
   const int wg = cuda::warpgroup_index();
   const int lane = threadIdx.x % 32;
   const int warp = (threadIdx.x / 32) % 4;  // warp inside its warpgroup
@@ -273,7 +305,7 @@ __global__ void __launch_bounds__(384, 1)
           const int s = c % kStages;
           cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
           probe.mark(Ph::kLoadWaitSlot);
-          const int b = item_b, tok = static_cast<int>(item_tok0) + c * kC;
+          const int b = item.b, tok = static_cast<int>(item.tok0) + c * kC;
           unsigned char* st = stage(s);
           unsigned long long* bar = kConvert ? &loaded[s] : &full[s];
           // The state pass reads no q, and an M slice no v.
@@ -292,8 +324,8 @@ __global__ void __launch_bounds__(384, 1)
       __syncwarp();
       probe.finish(Ph::kProducer);
     } else if (warp == 1) {  // the gates (and half of the conversion)
-      const float* g0 = static_cast<const float*>(p.g.data) + item_offset(p.g);
-      const BetaT* beta0 = static_cast<const BetaT*>(p.beta.data) + item_offset(p.beta);
+      const float* g0 = static_cast<const float*>(p.g.data) + item.offset(p.g, t.head);
+      const BetaT* beta0 = static_cast<const BetaT*>(p.beta.data) + item.offset(p.beta, t.head);
       for (int c = 0; c < t.nchunks; ++c) {
         const int s = c % kStages;
         const long long left = t.len - static_cast<long long>(c) * kC;
@@ -351,7 +383,8 @@ __global__ void __launch_bounds__(384, 1)
     } else if (warp == 2 && !kStateOnly) {  // O: each staged tile to global memory
       // A full chunk (and a full box) leaves by one TMA store of the tile; a sequence's partial
       // last chunk by row copies of its valid rows, which must not reach the next sequence's.
-      TIn* const obase = static_cast<TIn*>(p.o.data) + item_offset(p.o) + t.v0 + (lane % 8) * 8;
+      TIn* const obase =
+          static_cast<TIn*>(p.o.data) + item.offset(p.o, t.head) + t.v0 + (lane % 8) * 8;
       if (lane == 0) cuda::tma_prefetch_descriptor(&pw.o_map);
       probe.start();
       for (int c = 0; c < t.nchunks; ++c) {
@@ -360,21 +393,8 @@ __global__ void __launch_bounds__(384, 1)
         const unsigned char* ost = o_slot(c);
         const long long left = t.len - static_cast<long long>(c) * kC;
         const int rows = left < kC ? static_cast<int>(left) : kC;
-        if (rows == kC && pw.box_rows == kC) {
-          if (lane == 0) {
-            cuda::tma_store_4d(&pw.o_map, ost, t.v0, t.head, static_cast<int>(item_tok0) + c * kC,
-                               item_b);
-            cuda::tma_store_commit();
-            cuda::tma_store_wait_read<0>();  // the slot may be written again
-          }
-        } else {
-          TIn* out = obase + static_cast<long long>(c) * kC * p.o.stride_token;
-          // Rows lane / 8 + 4i, 16 bytes a lane each (a sequence's last chunk only: few registers).
-#pragma unroll 1
-          for (int r = lane / 8; r < rows; r += 4)
-            *reinterpret_cast<uint4*>(out + r * p.o.stride_token) =
-                *reinterpret_cast<const uint4*>(ost + cuda::swizzle_128b(r, (lane % 8) * 8));
-        }
+        store_o_tile(pw, ost, obase + static_cast<long long>(c) * kC * p.o.stride_token, rows, t.v0,
+                     t.head, static_cast<int>(item.tok0) + c * kC, item.b, lane);
         __syncwarp();  // every lane's reads of the slot are done
         if (lane == 0) cuda::mbar_arrive(&o_empty[c & 1]);
         probe.mark(Ph::kStoreCopy);

@@ -69,14 +69,7 @@ __global__ void __launch_bounds__(512, 1)
   };
   const FusedFwdTile t = fused_fwd_tile<kC, kChains * kBV>(p);
   const int n = t.nchunks;
-  const long long tpr = p.seq.tokens_per_row;
-  // The item lies in one batch row (see fused_fwd_wgmma_kernel).
-  const int item_b = tpr > 0 ? static_cast<int>(t.start / tpr) : 0;
-  const long long item_tok0 = t.start - static_cast<long long>(item_b) * tpr;
-  const auto item_offset = [&](const TokenTensor& x) {
-    return static_cast<long long>(item_b) * x.stride_batch + item_tok0 * x.stride_token +
-           static_cast<long long>(t.head) * x.stride_head;
-  };
+  const ItemOrigin item(t.start, p.seq.tokens_per_row);
   const int wg = cuda::warpgroup_index();
   const int lane = threadIdx.x % 32;
   const int warp = (threadIdx.x / 32) % 4;  // warp inside its warpgroup
@@ -116,26 +109,26 @@ __global__ void __launch_bounds__(512, 1)
         for (int c = 0; c < n; ++c) {
           const int s = c % kStages;
           cuda::mbar_wait(&empty[s], ((c / kStages) & 1) ^ 1);
-          const int tok = static_cast<int>(item_tok0) + c * kC;
+          const int tok = static_cast<int>(item.tok0) + c * kC;
           unsigned char* st = stage(s);
           cuda::mbar_arrive_expect_tx(&full[s], 7u * 128u * static_cast<unsigned>(pw.box_rows));
           for (int h = 0; h < 2; ++h) {
             cuda::tma_load_4d(st + kL.q + h * kBox, &pw.q_map, &full[s], 64 * h, t.qk_head, tok,
-                              item_b);
+                              item.b);
             cuda::tma_load_4d(st + kL.k + h * kBox, &pw.k_map, &full[s], 64 * h, t.qk_head, tok,
-                              item_b);
+                              item.b);
             cuda::tma_load_4d(st + kL.v + h * kBox, &pw.v_map, &full[s], t.v0 + kBV * h, t.head,
-                              tok, item_b);
+                              tok, item.b);
           }
-          cuda::tma_load_4d(st + kL.a, &pw.a_map, &full[s], 0, t.head, tok, item_b);
+          cuda::tma_load_4d(st + kL.a, &pw.a_map, &full[s], 0, t.head, tok, item.b);
         }
       }
       __syncwarp();
     } else if (warp == 1) {  // the gates, as fused_fwd_wgmma's gate warp (no conversion)
       // 24 registers a thread: pointers advance a chunk at a time, rows are 32-bit, and the
       // strides are read from the parameters where they are used.
-      const float* g = static_cast<const float*>(p.g.data) + item_offset(p.g);
-      const BetaT* beta = static_cast<const BetaT*>(p.beta.data) + item_offset(p.beta);
+      const float* g = static_cast<const float*>(p.g.data) + item.offset(p.g, t.head);
+      const BetaT* beta = static_cast<const BetaT*>(p.beta.data) + item.offset(p.beta, t.head);
       const int last_rows = static_cast<int>(t.len - static_cast<long long>(n - 1) * kC);
       for (int c = 0; c < n; ++c) {
         const int s = c % kStages;
@@ -169,7 +162,7 @@ __global__ void __launch_bounds__(512, 1)
         arrive(&full[s]);
       }
     } else if (warp == 2) {  // O: each chain's staged tile to global memory
-      TIn* out = static_cast<TIn*>(p.o.data) + item_offset(p.o) + t.v0 + (lane % 8) * 8;
+      TIn* out = static_cast<TIn*>(p.o.data) + item.offset(p.o, t.head) + t.v0 + (lane % 8) * 8;
       const int last_rows = static_cast<int>(t.len - static_cast<long long>(n - 1) * kC);
       if (lane == 0) cuda::tma_prefetch_descriptor(&pw.o_map);
       for (int c = 0; c < n; ++c, out += kC * p.o.stride_token) {
@@ -177,19 +170,8 @@ __global__ void __launch_bounds__(512, 1)
         for (int b = 0; b < kChains; ++b) {
           cuda::mbar_wait(&o_full[b], c & 1);
           const unsigned char* ost = smem + kL.o + b * kBox;
-          if (rows == kC && pw.box_rows == kC) {
-            if (lane == 0) {
-              cuda::tma_store_4d(&pw.o_map, ost, t.v0 + kBV * b, t.head,
-                                 static_cast<int>(item_tok0) + c * kC, item_b);
-              cuda::tma_store_commit();
-              cuda::tma_store_wait_read<0>();  // the tile may be staged again
-            }
-          } else {  // a sequence's partial last chunk: its valid rows only
-#pragma unroll 1
-            for (int r = lane / 8; r < rows; r += 4)
-              *reinterpret_cast<uint4*>(out + r * p.o.stride_token + kBV * b) =
-                  *reinterpret_cast<const uint4*>(ost + cuda::swizzle_128b(r, (lane % 8) * 8));
-          }
+          store_o_tile(pw, ost, out + kBV * b, rows, t.v0 + kBV * b, t.head,
+                       static_cast<int>(item.tok0) + c * kC, item.b, lane);
           arrive(&o_empty[b]);
         }
       }

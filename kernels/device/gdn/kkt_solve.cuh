@@ -12,13 +12,13 @@
 // merge into one through their lower-left block
 //   X₁₀ = −Y₁ (L₁₀ Y₀)                                  (two 32 × 32 × 32 TF32 products)
 // spread over the warps in 16 × 16 tiles. Depth: 31 dependent FMAs, then one merge, instead of C
-// serial rows. (Blocks of 16 are kkt_solve_rows_kernel's: kkt_solve_rows.cuh.) The value heads of a CTA share K Kᵀ (in shared memory, each head's β
-// applied where its L is read) and the zeroed upper triangle of the inverse, and take turns with
-// four barriers each; the next head's β is fetched during the current one. A
-// token with β‖k‖² > 2 (keys far from unit norm) sets kCallErrorExpansiveKeys in the call's error
-// word (qla/gdn/call_error.hpp). With kFuseCumsum the CTA also writes the chunk-local cumsum of g
-// for its chunk and value heads while its K tile lands (the prep of the gate and of A_r in one
-// launch). Compiles under nvcc and NVRTC.
+// serial rows. (Blocks of 16 are kkt_solve_rows_kernel's: kkt_solve_rows.cuh.) The value heads of a
+// CTA share K Kᵀ (in shared memory, each head's β applied where its L is read) and the zeroed upper
+// triangle of the inverse, and take turns with four barriers each; the next head's β is fetched
+// during the current one. A token with β‖k‖² > 2 (keys far from unit norm) sets
+// kCallErrorExpansiveKeys in the call's error word (qla/gdn/call_error.hpp). With kFuseCumsum the
+// CTA also writes the chunk-local cumsum of g for its chunk and value heads while its K tile lands
+// (the prep of the gate and of A_r in one launch). Compiles under nvcc and NVRTC.
 #pragma once
 
 #include "common/cycle_probe.cuh"
@@ -111,8 +111,7 @@ struct KktSolveProbe {
 
 template <int kChunk, int kBlock, int kWarps, class T, class BetaT, bool kPerValueHead,
           bool kFuseCumsum, class Probe = cuda::NoProbe>
-__global__ void __launch_bounds__(kWarps * 32, 1)
-    kkt_solve_kernel(KktSolveParams p) {
+__global__ void __launch_bounds__(kWarps * 32, 1) kkt_solve_kernel(KktSolveParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
   Probe probe;
   probe.start();
