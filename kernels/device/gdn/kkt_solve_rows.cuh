@@ -177,13 +177,7 @@ __global__ void __launch_bounds__(kWarps * 32, kkt_rows_ctas_per_sm(kChunk, kWar
 #pragma unroll 4
       for (int r = tid / kSegs; r < kChunk; r += kThreads / kSegs) load_row(r, s);
     } else {
-      for (int i = tid; i < kChunk * kSegs; i += kThreads) {
-        const int r = i / kSegs;
-        const int s = i % kSegs;
-        const bool valid = r < it.rows;
-        cuda::cp_async16(ks + r * kPk + s * 8, kbase + (valid ? r * p.k.stride_token + s * 8 : 0),
-                         valid);
-      }
+      for (int i = tid; i < kChunk * kSegs; i += kThreads) load_row(i / kSegs, i % kSegs);
     }
     cuda::cp_async_commit();
     const int head = it.head_begin + warp;
