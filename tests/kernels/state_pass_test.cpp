@@ -12,6 +12,7 @@
 
 #include "fused_test_util.hpp"
 #include "gpu_guard.hpp"
+#include "qla/gdn/cp.hpp"
 #include "qla/gdn/fused_fwd.hpp"
 #include "qla/gdn/fused_fwd_wgmma.hpp"
 #include "qla/gdn/fused_fwd_wgmma_launch.hpp"
@@ -239,6 +240,112 @@ TEST(StatePass, WgmmaStateOnlyMatchesReference) {
   row.worst_final_state = worst_ht;
   row.other = {{"M", worst_m}};
   test::record_validation(row);
+}
+
+// The CP path's wgmma state pass finds each (piece, head)'s warm-up window itself (the walk of
+// cp_warmup_counts_kernel, run by every warp of the CTA) instead of reading counts a warm-up launch
+// wrote: the counts and fallback flags it writes equal that kernel's, bit for bit, on poisoned
+// outputs, and its final states and transitions equal those of the same pass given those counts.
+TEST(StatePass, WgmmaStateOnlyWalksItsOwnWarmupWindows) {
+  QLA_REQUIRE_GPU();
+  const auto dev = cuda::current_device();
+  const auto& space = gdn::fused_fwd_wgmma_space();
+  const auto points = space.enumerate(&dev->arch);
+  if (points.empty()) GTEST_SKIP() << "no wgmma config builds on " << dev->arch.sm_name();
+  std::vector<cuda::KernelSpec> specs;
+  for (const auto& pt : points)
+    specs.push_back(gdn::state_pass_wgmma_spec(
+        gdn::fused_fwd_config(gdn::FusedFwdWgmmaFamily::kId, pt), DType::kBF16, DType::kF32));
+  for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
+  const auto& walk = cuda::KernelCache::global().get(gdn::cp_warmup_spec());
+  const auto cases = standard_cases();
+  int fallbacks = 0, windows = 0, lasts = 0;
+  for (std::size_t ci = 0; ci < cases.size(); ++ci) {
+    SCOPED_TRACE(cases[ci].name);
+    StateCase sc(cases[ci], 41 + static_cast<unsigned>(ci), 64);
+    const int hv = sc.p.c.h_v, hqk = sc.p.c.h_qk, n = sc.p.nseq;
+    // The case's sequences stand for pieces; every third ends its raw sequence.
+    std::vector<int> last(n);
+    for (int j = 0; j < n; ++j) last[j] = j % 3 == 2 || j == n - 1;
+    const std::size_t ph = static_cast<std::size_t>(n) * hv;
+    cuda::DeviceBuffer dlast = cuda::DeviceBuffer::from_host(last);
+    cuda::DeviceBuffer want_n(ph * 4), want_fb(ph * 4), got_n(ph * 4), got_fb(ph * 4);
+    const float threshold = -3.f;  // the cases' gates reach it within a few chunks on some heads
+    gdn::CpWarmupParams wp{token_tensor(sc.g.get(), sc.p, hv, 1),
+                           sc.seq->view.cu_seqlens,
+                           dlast.as<const int>(),
+                           want_n.as<int>(),
+                           want_fb.as<int>(),
+                           sc.p.c.tokens,
+                           n,
+                           hv,
+                           64,
+                           threshold};
+    walk.launch(gdn::cp_warmup_shape(n, hv), &wp, nullptr);
+    QLA_CUDA_CHECK(cudaDeviceSynchronize());
+    std::vector<int> wn(ph), wfb(ph);
+    QLA_CUDA_CHECK(cudaMemcpy(wn.data(), want_n.get(), ph * 4, cudaMemcpyDeviceToHost));
+    QLA_CUDA_CHECK(cudaMemcpy(wfb.data(), want_fb.get(), ph * 4, cudaMemcpyDeviceToHost));
+    for (std::size_t i = 0; i < ph; ++i) {
+      fallbacks += wfb[i] != 0;
+      windows += wfb[i] == 0 && wn[i] > 0;
+      lasts += last[i / hv] != 0;
+    }
+    for (const auto& pt : points) {
+      SCOPED_TRACE(space.label(pt));
+      const auto c = gdn::fused_fwd_config(gdn::FusedFwdWgmmaFamily::kId, pt);
+      const auto& kernel =
+          cuda::KernelCache::global().get(gdn::state_pass_wgmma_spec(c, DType::kBF16, DType::kF32));
+      gdn::FusedFwdParams f{};
+      f.q = token_tensor(sc.k.get(), sc.p, hqk, kD);
+      f.k = token_tensor(sc.k.get(), sc.p, hqk, kD);
+      f.v = token_tensor(sc.v.get(), sc.p, hv, kD);
+      f.a = token_tensor(sc.a.get(), sc.p, hv, 64);
+      f.g = token_tensor(sc.g.get(), sc.p, hv, 1);
+      f.beta = token_tensor(sc.b.get(), sc.p, hv, 1);
+      f.h0 = sc.p.c.h0 ? sc.h0.as<float>() : nullptr;
+      f.ht = sc.ht.as<float>();
+      f.seq = sc.seq->view;
+      f.heads_v = hv;
+      f.group = hv / hqk;
+      gdn::FusedFwdWgmmaParams w =
+          gdn::make_fused_wgmma_params(f, sc.p.c.batch, sc.p.c.tokens, hqk);
+      w.m = sc.m.as<float>();
+      const auto run = [&](std::vector<float>& ht, std::vector<float>& m) {
+        QLA_CUDA_CHECK(cudaMemset(sc.ht.get(), 0xFF, sc.ht.bytes()));
+        QLA_CUDA_CHECK(cudaMemset(sc.m.get(), 0xFF, sc.m.bytes()));
+        kernel.launch(gdn::state_pass_wgmma_shape(c, n, hv, true), &w, nullptr);
+        QLA_CUDA_CHECK(cudaDeviceSynchronize());
+        ht.resize(sc.ht.bytes() / 4);
+        m.resize(sc.m.bytes() / 4);
+        QLA_CUDA_CHECK(cudaMemcpy(ht.data(), sc.ht.get(), sc.ht.bytes(), cudaMemcpyDeviceToHost));
+        QLA_CUDA_CHECK(cudaMemcpy(m.data(), sc.m.get(), sc.m.bytes(), cudaMemcpyDeviceToHost));
+      };
+      std::vector<float> given_ht, given_m, walked_ht, walked_m;
+      w.num_warmup = want_n.as<int>();  // the counts the warm-up launch wrote
+      ASSERT_EQ(gdn::check_state_pass_wgmma(w, true), "");
+      run(given_ht, given_m);
+      QLA_CUDA_CHECK(cudaMemset(got_n.get(), 0xFF, got_n.bytes()));
+      QLA_CUDA_CHECK(cudaMemset(got_fb.get(), 0xFF, got_fb.bytes()));
+      w.num_warmup = got_n.as<int>();
+      w.piece_is_last = dlast.as<const int>();
+      w.threshold = threshold;
+      EXPECT_NE(gdn::check_state_pass_wgmma(w, true), "") << "a walk without fallback is refused";
+      w.fallback = got_fb.as<int>();
+      ASSERT_EQ(gdn::check_state_pass_wgmma(w, true), "");
+      run(walked_ht, walked_m);
+      std::vector<int> gn(ph), gfb(ph);
+      QLA_CUDA_CHECK(cudaMemcpy(gn.data(), got_n.get(), ph * 4, cudaMemcpyDeviceToHost));
+      QLA_CUDA_CHECK(cudaMemcpy(gfb.data(), got_fb.get(), ph * 4, cudaMemcpyDeviceToHost));
+      EXPECT_EQ(gn, wn) << "warm-up counts";
+      EXPECT_EQ(gfb, wfb) << "fallback flags";
+      EXPECT_EQ(std::memcmp(given_ht.data(), walked_ht.data(), sc.ht.bytes()), 0) << "ht";
+      EXPECT_EQ(std::memcmp(given_m.data(), walked_m.data(), sc.m.bytes()), 0) << "M";
+    }
+  }
+  EXPECT_GT(fallbacks, 0) << "some (piece, head) never reaches the threshold";
+  EXPECT_GT(windows, 0) << "some stops inside its piece";
+  EXPECT_GT(lasts, 0);
 }
 
 }  // namespace

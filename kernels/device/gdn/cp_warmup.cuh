@@ -15,6 +15,48 @@
 
 namespace qla::gdn {
 
+/// A CP warm-up window: the number of a piece's last chunks to run, and 1 where the walk never
+/// reached the threshold (all chunks, and the exact transition M is needed).
+struct CpWarmupWindow {
+  int n;
+  int fallback;
+};
+
+/// The warm-up window of one (piece, head), by one whole warp (every lane returns the same): the
+/// piece's chunk totals g_L (g_cum at each chunk's last token), walked from its end, summed until
+/// the sum drops below `threshold`. A piece that ends its raw sequence gets 0 chunks (its state
+/// feeds no one). Shared by cp_warmup_counts_kernel and the wgmma state pass, which walks it per
+/// CTA instead of launching that kernel.
+__device__ __forceinline__ CpWarmupWindow cp_warmup_walk(const TokenTensor& g_cum, long long bos,
+                                                         long long eos, bool is_last, int head,
+                                                         int chunk, float threshold,
+                                                         long long tokens_per_row, int lane) {
+  const int chunks = static_cast<int>((eos - bos + chunk - 1) / chunk);
+  CpWarmupWindow w{0, 0};
+  if (is_last || chunks <= 0) return w;
+  float sum = 0.f;
+  w.fallback = 1;
+  for (int batch = 0; batch < chunks && w.fallback; batch += 32) {
+    const int c = chunks - 1 - (batch + lane);  // this lane's chunk, counted from the piece start
+    float total = 0.f;
+    if (c >= 0) {
+      const long long last =
+          (c == chunks - 1) ? eos - 1 : bos + static_cast<long long>(c + 1) * chunk - 1;
+      total = *cuda::token_ptr<const float>(g_cum, last, head, tokens_per_row);
+    }
+    const int count = chunks - batch < 32 ? chunks - batch : 32;
+    for (int e = 0; e < count; ++e) {
+      sum += __shfl_sync(0xffffffffu, total, e);
+      ++w.n;
+      if (sum < threshold) {
+        w.fallback = 0;
+        break;
+      }
+    }
+  }
+  return w;
+}
+
 template <int Unused = 0>
 __global__ void __launch_bounds__(128) cp_warmup_counts_kernel(CpWarmupParams p) {
   cuda::griddep_chain();  // programmatic dependent launch (common/griddep.cuh)
@@ -22,36 +64,12 @@ __global__ void __launch_bounds__(128) cp_warmup_counts_kernel(CpWarmupParams p)
   const int head = blockIdx.y * 4 + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (head >= p.heads) return;
-  const long long bos = p.piece_cu_seqlens[piece];
-  const long long eos = p.piece_cu_seqlens[piece + 1];
-  const int chunks = static_cast<int>((eos - bos + p.chunk - 1) / p.chunk);
-  int n = 0;
-  int fallback = 0;
-  if (!p.piece_is_last[piece] && chunks > 0) {
-    float sum = 0.f;
-    fallback = 1;
-    for (int batch = 0; batch < chunks && fallback; batch += 32) {
-      const int c = chunks - 1 - (batch + lane);  // this lane's chunk, counted from the piece start
-      float total = 0.f;
-      if (c >= 0) {
-        const long long last =
-            (c == chunks - 1) ? eos - 1 : bos + static_cast<long long>(c + 1) * p.chunk - 1;
-        total = *cuda::token_ptr<const float>(p.g_cum, last, head, p.tokens_per_row);
-      }
-      const int count = chunks - batch < 32 ? chunks - batch : 32;
-      for (int e = 0; e < count; ++e) {
-        sum += __shfl_sync(0xffffffffu, total, e);
-        ++n;
-        if (sum < p.threshold) {
-          fallback = 0;
-          break;
-        }
-      }
-    }
-  }
+  const CpWarmupWindow w =
+      cp_warmup_walk(p.g_cum, p.piece_cu_seqlens[piece], p.piece_cu_seqlens[piece + 1],
+                     p.piece_is_last[piece], head, p.chunk, p.threshold, p.tokens_per_row, lane);
   if (lane == 0) {
-    p.num_warmup[piece * p.heads + head] = n;
-    p.fallback[piece * p.heads + head] = fallback;
+    p.num_warmup[piece * p.heads + head] = w.n;
+    p.fallback[piece * p.heads + head] = w.fallback;
   }
 }
 

@@ -36,9 +36,10 @@
 // BV = 64.
 // The state-only instantiation (kStateOnly) is the CP state pass on the same chain: no Q, no O₁/O₂
 // and no store warp; the aux warpgroup forms A_g only. CTA (sequence, head, y) runs the last n
-// chunks of its sequence (num_warmup) and owns 64 columns of [S | M]: y < 2 a slice of S (from h0
-// when it runs every chunk, else from zero), y ≥ 2 a slice of the transition M (v = 0, from the
-// identity; zeros unless the head runs every chunk). Its final state goes to ht or m.
+// chunks of its sequence (num_warmup, or the CP warm-up walk of gdn/cp_warmup.cuh, which each of
+// its warps runs on its own in the prologue) and owns 64 columns of [S | M]: y < 2 a slice of S
+// (from h0 when it runs every chunk, else from zero), y ≥ 2 a slice of the transition M (v = 0,
+// from the identity; zeros unless the head runs every chunk). Its final state goes to ht or m.
 // Compiles under nvcc and NVRTC.
 #pragma once
 
@@ -48,6 +49,7 @@
 #include "common/tma.cuh"
 #include "common/warp_roles.cuh"
 #include "common/wgmma.cuh"
+#include "gdn/cp_warmup.cuh"
 #include "gdn/fused_fwd_step.cuh"
 #include "qla/gdn/fused_wgmma_params.hpp"
 
@@ -243,7 +245,20 @@ __global__ void __launch_bounds__(384, 1)
     t.start = p.seq.cu_seqlens[t.seq];
     t.len = p.seq.cu_seqlens[t.seq + 1] - t.start;
     t.nchunks = static_cast<int>((t.len + kC - 1) / kC);
-    int n = pw.num_warmup ? pw.num_warmup[t.seq * p.heads_v + t.head] : t.nchunks;
+    const int at = t.seq * p.heads_v + t.head;
+    int n = t.nchunks;
+    if (pw.piece_is_last) {  // every warp walks the same window (no barrier); one thread writes it
+      const CpWarmupWindow w =
+          cp_warmup_walk(p.g, t.start, t.start + t.len, pw.piece_is_last[t.seq] != 0, t.head, kC,
+                         pw.threshold, p.seq.tokens_per_row, static_cast<int>(threadIdx.x % 32));
+      n = w.n;
+      if (blockIdx.y == 0 && threadIdx.x == 0) {
+        pw.num_warmup[at] = w.n;
+        pw.fallback[at] = w.fallback;
+      }
+    } else if (pw.num_warmup) {
+      n = pw.num_warmup[at];
+    }
     n = n < 0 ? 0 : (n > t.nchunks ? t.nchunks : n);
     const long long out = (static_cast<long long>(t.seq) * p.heads_v + t.head) * kD * kD + t.v0;
     if (m_slice && n != t.nchunks) {  // no transition needed: M's slice is zero

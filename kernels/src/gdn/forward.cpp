@@ -220,7 +220,12 @@ FusedLaunch fused_params(const Plan::Impl& im, const ForwardArgs& args, const Ca
       s.ht = cp_ht;
       s.ht_index = nullptr;
       l.state_wgmma = make_fused_wgmma_params(s, args.batch, args.tokens, p.h_qk);
+      // Its CTAs walk their windows themselves and write num_warmup and fallback: no warm-up
+      // launch.
       l.state_wgmma.num_warmup = num_warmup;
+      l.state_wgmma.piece_is_last = lists.piece_is_last;
+      l.state_wgmma.fallback = fallback;
+      l.state_wgmma.threshold = im.cp_threshold;
       l.state_wgmma.m = cp_m;
     }
     l.correct = {args.h0,
@@ -262,8 +267,9 @@ void launch_fused(const Plan::Impl& im, const FusedLaunch& l, const CallLists& l
                         &l.kkt, stream);
   const int pieces = lists.pieces.num_sequences;
   if (im.cp) {
-    im.warmup_kernel->launch(chained(cp_warmup_shape(pieces, h), kCpLaunchWarmup), &l.warmup,
-                             stream);
+    if (!im.state_on_wgmma)
+      im.warmup_kernel->launch(chained(cp_warmup_shape(pieces, h), kCpLaunchWarmup), &l.warmup,
+                               stream);
     if (im.state_on_wgmma)
       im.state_kernel->launch(
           chained(state_pass_wgmma_shape(im.state_wgmma, pieces, h, true), kCpLaunchStatePass),

@@ -480,7 +480,8 @@ bool plan_fused(Plan::Impl& im, const cuda::DeviceInfo& device, const PlanOption
         im.state_on_wgmma
             ? state_pass_wgmma_spec(im.state_wgmma, problem.qkv_dtype, problem.beta_dtype)
             : state_pass_spec(im.state, problem.qkv_dtype, problem.beta_dtype));
-    im.warmup_kernel = &cache.get(cp_warmup_spec());
+    if (!im.state_on_wgmma)  // the wgmma state pass walks the warm-up windows itself
+      im.warmup_kernel = &cache.get(cp_warmup_spec());
     im.correct_kernel = &cache.get(cp_correct_spec(im.correct));
   }
   // Programmatic dependent launch needs the GPU (sm_90+) and, in every kernel it chains, the

@@ -49,6 +49,8 @@ std::string check_state_pass_wgmma(const FusedFwdWgmmaParams& w, bool with_m) {
       return "state_pass (wgmma): " + why;
   if (p.ht == nullptr) return "state_pass (wgmma): ht (the output state) is required";
   if (with_m && w.m == nullptr) return "state_pass (wgmma): m is required to compute M";
+  if (w.piece_is_last && (w.num_warmup == nullptr || w.fallback == nullptr))
+    return "state_pass (wgmma): the warm-up walk writes num_warmup and fallback; both are required";
   if (p.heads_v <= 0 || p.group <= 0 || p.heads_v % p.group != 0)
     return "state_pass (wgmma): bad head counts";
   return {};

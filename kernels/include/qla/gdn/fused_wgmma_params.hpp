@@ -26,8 +26,15 @@ struct FusedFwdWgmmaParams {
   // grid (N · H_v, 2 or 4): CTA y owns columns [64y, 64y + 64) of [S | M] (the state's V = 128,
   // then the transition's 128 when m is non-null).
   /// [N · H_v] chunks to run per (sequence, head): the last n (clamped); null = all. A head starts
-  /// from h0 only when it runs all chunks, otherwise from zero.
-  const int* num_warmup;
+  /// from h0 only when it runs all chunks, otherwise from zero. Read, or written where
+  /// piece_is_last is set.
+  int* num_warmup;
+  /// CP: when set, each CTA finds its window itself, by the walk of cp_warmup_counts_kernel
+  /// (gdn/cp_warmup.cuh) over its piece's chunk totals in g, and CTA y = 0 of each (piece, head)
+  /// writes num_warmup and fallback for the correction: no warm-up launch before the state pass.
+  const int* piece_is_last;  ///< [N] 1 where the piece ends its raw sequence
+  int* fallback;             ///< [N · H_v] out: 1 where the walk never reached the threshold
+  float threshold;           ///< the walk's threshold (log space, e.g. -10)
   /// out [N, H_v, 128, 128] fp32 or null: M = M_n ⋯ M_1 where a head runs all its chunks, zeros
   /// elsewhere.
   float* m;
