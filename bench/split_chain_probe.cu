@@ -1,6 +1,6 @@
-// qla_split_chain_probe: times the chunk step of a proposed layout of the wgmma chunk forward before
-// it is written, beside today's layout on the same synthetic tiles: the state update taken off the
-// serial chain by the cross-chunk identity
+// qla_split_chain_probe: times the chunk step of a proposed layout of the wgmma chunk forward
+// before it is written, beside today's layout on the same synthetic tiles: the state update taken
+// off the serial chain by the cross-chunk identity
 //   Uᵀ_c = Sᵀ_{c−1} K_cᵀ = γ_{c−1} Sᵀ_{c−2} K_cᵀ + (V_d,c−1 ⊙ Γ_{c−1})ᵀ G_{c,c−1}ᵀ,
 //   G_{c,c−1} = K_c K_{c−1}ᵀ,
 // so the chain of a chunk is two k64 products, U′ (onto γP, P = Sᵀ_{c−2} K_cᵀ computed a chunk
@@ -174,9 +174,10 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
     __syncwarp();
     if (lane == 0) cuda::mbar_arrive(x);
   };
-  const auto stmatrix4 = [&](unsigned off, const unsigned (&r)[4][4]) {
+  const auto stmatrix4 = [&](unsigned off, const unsigned(&r)[4][4]) {
 #pragma unroll
-    for (int q = 0; q < 4; ++q) cuda::stmatrix_x4(smem + off + x4_at(16 * warp, 16 * q, lane), r[q]);
+    for (int q = 0; q < 4; ++q)
+      cuda::stmatrix_x4(smem + off + x4_at(16 * warp, 16 * q, lane), r[q]);
   };
 
   if (wg == 1) {  // ------------------------------------------------------------------------ aux
@@ -252,8 +253,8 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
       cuda::wgmma_fence();
 #pragma unroll
       for (int q = 0; q < 4; ++q)
-        cuda::Wgmma<64, T, false>::rs(vd, aw[q],
-                                      cuda::k_major_sw128(smem + kAg + slot * kBox, q, kBox), q > 0);
+        cuda::Wgmma<64, T, false>::rs(
+            vd, aw[q], cuda::k_major_sw128(smem + kAg + slot * kBox, q, kBox), q > 0);
       cuda::wgmma_commit();
       stmatrix4(kO, ao);  // the previous chunk's O staged under V_d
       float gam[16];
@@ -356,8 +357,8 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
       cuda::wgmma_fence();
 #pragma unroll
       for (int q = 0; q < 4; ++q)
-        cuda::Wgmma<64, T, false>::rs(vd, aw[q],
-                                      cuda::k_major_sw128(smem + kAg + slot * kBox, q, kBox), q > 0);
+        cuda::Wgmma<64, T, false>::rs(
+            vd, aw[q], cuda::k_major_sw128(smem + kAg + slot * kBox, q, kBox), q > 0);
       cuda::wgmma_commit();
       float gam[16];
       fw::column_factors(fac_gam, t4, gam);
@@ -393,14 +394,14 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
                                     kDecay * pacc[4 * i + 2], kDecay * pacc[4 * i + 3]);
     arrive(&b.p_full[c & 1]);
   };
-  const auto issue_p = [&](const unsigned (&as)[8][4]) {
+  const auto issue_p = [&](const unsigned(&as)[8][4]) {
     cuda::wgmma_fence();
 #pragma unroll
     for (int q = 0; q < 8; ++q)
       cuda::Wgmma<64, T, false>::rs(pacc, as[q], cuda::k_major_sw128(smem + kK, q, kBox), q > 0);
     cuda::wgmma_commit();
   };
-  const auto issue_o1 = [&](const unsigned (&as)[8][4]) {
+  const auto issue_o1 = [&](const unsigned(&as)[8][4]) {
     cuda::wgmma_fence();
 #pragma unroll
     for (int q = 0; q < 8; ++q)
@@ -503,9 +504,10 @@ void run(int ctas, int nchunks) {
   for (int i = 0; i < ctas; ++i)
     for (int r = 0; r < 3; ++r) sum[r] += static_cast<double>(host[3 * i + r]);
   const double per = static_cast<double>(ctas) * nchunks;
-  std::printf("%-12s %3d CTAs x %4d chunks: %.3f us a chunk (events); cycles a chunk: aux %.0f, %s %.0f",
-              kSplit ? (kAuxG ? "split" : "split, G in") : "today", ctas, nchunks, 1e3 * ms / kReps / nchunks, sum[0] / per,
-              kSplit ? "chain" : "state", sum[1] / per);
+  std::printf(
+      "%-12s %3d CTAs x %4d chunks: %.3f us a chunk (events); cycles a chunk: aux %.0f, %s %.0f",
+      kSplit ? (kAuxG ? "split" : "split, G in") : "today", ctas, nchunks,
+      1e3 * ms / kReps / nchunks, sum[0] / per, kSplit ? "chain" : "state", sum[1] / per);
   if (kSplit) std::printf(", state %.0f", sum[2] / per);
   std::printf("\n");
   QLA_CUDA_CHECK(cudaEventDestroy(start));

@@ -57,6 +57,11 @@ bool launches_cumsum(const Plan& plan) {
   return !gdn::KktSolveConfig::from_point(point.value()).fuse_cumsum;
 }
 
+// Whether a CP plan launches the warm-up counts: the wgmma state pass walks its windows itself.
+bool launches_warmup(const Plan& plan) {
+  return plan.cp_pieces() > 0 && plan.config_labels().count(gdn::StatePassWgmmaFamily::kId) == 0;
+}
+
 gdn::Problem to_problem(const HostProblem& hp) {
   gdn::Problem p;
   p.batch = hp.c.batch;
@@ -679,10 +684,9 @@ TEST(FusedForward, CudaGraphReplayMatchesDirectRun) {
   ASSERT_TRUE(s.ok()) << s.message;
   std::size_t nodes = 0;
   QLA_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &nodes));
-  EXPECT_EQ(nodes, launches_cumsum(plan) ? 9u : 8u)
-      << "work list + 2 l2norm + cumsum (unless kkt_solve fuses it) + kkt + warm-up counts + state "
-         "pass + "
-         "correction + fused";
+  EXPECT_EQ(nodes, 7u + launches_cumsum(plan) + launches_warmup(plan))
+      << "work list + 2 l2norm + cumsum (unless kkt_solve fuses it) + kkt + warm-up counts (unless "
+         "the state pass walks them) + state pass + correction + fused";
   expect_replays_give(graph, stream, d, direct, 2, "graph");
   QLA_CUDA_CHECK(cudaStreamDestroy(stream));
   std::vector<double> o_ref, ht_ref;
@@ -804,10 +808,11 @@ TEST(FusedForward, ProgrammaticDependentLaunchChangesNoBit) {
       ASSERT_TRUE(s.ok()) << s.message;
       // Per call without CP: cumsum (unless kkt_solve fuses it), kkt_solve and the chunk forward.
       // Plans with CP launch plainly by default (their side passes were slower beside
-      // early-launched CTAs); chained, the warm-up counts, the state pass and the correction too.
+      // early-launched CTAs); chained, the warm-up counts (unless the state pass walks them), the
+      // state pass and the correction too.
       const int prep = launches_cumsum(*plan) ? 2 : 1;
       const int chained = cp == CpMode::kOff ? 4 * (prep + 1)
-                          : cp_chained != 0  ? 4 * (prep + 4)
+                          : cp_chained != 0  ? 4 * (prep + 3 + launches_warmup(*plan))
                                              : 0;
       EXPECT_EQ(programmatic_edges(graph), plan == &plan_on ? chained : 0);
       expect_replays_give(graph, stream, d, base, 3,

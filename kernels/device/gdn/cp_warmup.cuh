@@ -4,9 +4,9 @@
 //
 // One warp per (piece, head). The walk is a chain of dependent adds, but its loads are not: lane l
 // fetches the total of the l-th chunk from the end of each batch of 32, so a batch costs one memory
-// latency instead of 32. Every lane then runs the same serial sum over the batch (the totals come
-// by shuffle, in walk order), so the count, the flag and the rounding are those of the one-thread
-// walk, and the early exit is warp-uniform.
+// latency instead of 32. Lane l then sums the batch's totals up to its own step in walk order (the
+// totals come by shuffle), and a ballot finds the first step below the threshold, so the count,
+// the flag and the rounding are those of the one-thread walk, and the early exit is warp-uniform.
 #pragma once
 
 #include "common/convert.cuh"
@@ -34,9 +34,8 @@ __device__ __forceinline__ CpWarmupWindow cp_warmup_walk(const TokenTensor& g_cu
   const int chunks = static_cast<int>((eos - bos + chunk - 1) / chunk);
   CpWarmupWindow w{0, 0};
   if (is_last || chunks <= 0) return w;
-  float sum = 0.f;
-  w.fallback = 1;
-  for (int batch = 0; batch < chunks && w.fallback; batch += 32) {
+  float sum = 0.f;  // the walk's running sum before the batch
+  for (int batch = 0; batch < chunks; batch += 32) {
     const int c = chunks - 1 - (batch + lane);  // this lane's chunk, counted from the piece start
     float total = 0.f;
     if (c >= 0) {
@@ -45,15 +44,24 @@ __device__ __forceinline__ CpWarmupWindow cp_warmup_walk(const TokenTensor& g_cu
       total = *cuda::token_ptr<const float>(g_cum, last, head, tokens_per_row);
     }
     const int count = chunks - batch < 32 ? chunks - batch : 32;
-    for (int e = 0; e < count; ++e) {
-      sum += __shfl_sync(0xffffffffu, total, e);
-      ++w.n;
-      if (sum < threshold) {
-        w.fallback = 0;
-        break;
-      }
+    // Lane l's prefix: the running sum after the walk's step l of the batch, added in the walk's
+    // order (so rounded as the one-thread walk rounds it). The shuffles do not wait on the sums:
+    // the chain is 32 dependent adds, not 32 shuffle round trips.
+    float prefix = sum;
+#pragma unroll
+    for (int e = 0; e < 32; ++e) {
+      const float t = __shfl_sync(0xffffffffu, total, e);
+      if (e <= lane) prefix += t;
     }
+    const unsigned below = __ballot_sync(0xffffffffu, lane < count && prefix < threshold);
+    if (below != 0u) {  // the first step whose sum drops below the threshold ends the walk
+      w.n += __ffs(below);
+      return w;
+    }
+    w.n += count;
+    sum = __shfl_sync(0xffffffffu, prefix, count - 1);
   }
+  w.fallback = 1;  // all chunks, and the threshold never reached
   return w;
 }
 
