@@ -19,6 +19,9 @@
 //    issues O₁_{j+1} (RS). Nothing of the chain's warpgroup is issued by another.
 //  * split, G in: the same with G read as an input tile (kkt_solve, which loads K_c anyway, would
 //    form K_c K_{c−1}ᵀ once a query/key head instead of once a CTA), so the aux forms no G.
+// The aux ring has two slots as in today's kernel, or three: in the split layout the state
+// warpgroup frees a slot (its P_g) a chunk after the chain does, which with two slots holds the
+// aux to the chain's pace.
 // Warpgroup 0 stands for the producer: it gives its registers back and leaves.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -44,19 +47,22 @@ namespace cuda = qla::cuda;
 namespace fw = qla::gdn::fused_wgmma;  // the chunk forward's fragment addressing and W
 
 constexpr unsigned kBox = 64 * 128;  // bytes of a SW128 box of 64 rows
-// Shared memory, 1024-byte aligned: Q and K (two boxes each), V and A_r (one box each), then two
-// slots each of A_g, P_g, G (aux → chain and state), V_d ⊙ Γ and V_d (chain → state), O staging
-// (one box), γP (fp32, two slots of 16 KB: state → chain), the column factors and the barriers.
+// Shared memory, 1024-byte aligned: Q and K (two boxes each), V and A_r (one box each), then up to
+// three slots each of A_g, P_g, G (the aux ring: aux → chain and state), two each of V_d ⊙ Γ and
+// V_d (chain → state), O staging (one box), γP (fp32, two slots of 16 KB: state → chain), the
+// column factors and the barriers.
+constexpr int kMaxAuxSlots = 3;
 constexpr unsigned kQ = 0, kK = 2 * kBox, kV = 4 * kBox, kA = 5 * kBox;
-constexpr unsigned kAg = 6 * kBox, kPg = 8 * kBox, kG = 10 * kBox, kVdg = 12 * kBox,
-                   kVd = 14 * kBox, kO = 16 * kBox, kP = 17 * kBox;
+constexpr unsigned kAg = 6 * kBox, kPg = kAg + kMaxAuxSlots * kBox, kG = kPg + kMaxAuxSlots * kBox,
+                   kVdg = kG + kMaxAuxSlots * kBox, kVd = kVdg + 2 * kBox, kO = kVd + 2 * kBox,
+                   kP = kO + kBox;
 constexpr unsigned kPSlot = 64 * 64 * 4;
 constexpr unsigned kFactors = kP + 2 * kPSlot;
 constexpr unsigned kBars = kFactors + 3 * 64 * 4;
 constexpr unsigned kSmemBytes = kBars + 256 + 1024;  // + alignment slack
-// A real kernel adds an input ring (7 boxes a stage): two stages and this layout's 17 boxes and
-// 32 KB of γP are 248 KB, past sm_90's 227 KB a block; one stage fewer of the aux ring or γP in
-// 16 bits would have to give. The probe times the structure, not that budget.
+// A real kernel adds an input ring (7 boxes a stage): two stages and the split layout's 17 boxes
+// (two aux slots) and 32 KB of γP are 248 KB, past sm_90's 227 KB a block; γP in 16 bits or a
+// smaller ring would have to give. The probe times the structure, not that budget.
 static_assert(kSmemBytes <= 232448, "the probe's layout fits an sm_90 block");
 
 // The column factors a real kernel reads from its gate stage, fixed here: e_t, Γ_t, scale · e_s.
@@ -120,22 +126,26 @@ __device__ __forceinline__ void mask_block(const unsigned char* smem, const floa
 }
 
 struct Bars {
-  unsigned long long* aux_full;   // [slot] aux → consumers, 4 arrivals
-  unsigned long long* aux_empty;  // [slot] consumers → aux, 4 a consuming warpgroup
+  unsigned long long* aux_full;   // [aux slot] aux → consumers, 4 arrivals
+  unsigned long long* aux_empty;  // [aux slot] consumers → aux, 4 a consuming warpgroup
   unsigned long long* vd_full;    // [slot] chain → state (split), 4
   unsigned long long* vd_empty;   // [slot] state → chain, 4
   unsigned long long* p_full;     // [slot] state → chain (split), 4
   unsigned long long* p_empty;    // [slot] chain → state, 4
 };
 
-template <bool kSplit, bool kAuxG>
+template <bool kSplit, bool kAuxG, int kAuxSlots>
 __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
     split_chain_kernel(int nchunks, unsigned long long* cycles) {
+  static_assert(kAuxSlots >= 2 && kAuxSlots <= kMaxAuxSlots, "aux ring depth");
   constexpr int kRoles = kSplit ? 3 : 2;  // aux, chain(, state)
+  // The aux ring's slot of chunk c and the parity of its c / kAuxSlots-th use.
+  const auto aslot = [](int c) { return c % kAuxSlots; };
+  const auto aphase = [](int c) { return static_cast<unsigned>((c / kAuxSlots) & 1); };
   extern __shared__ unsigned char smem_raw[];
   unsigned char* smem = smem_raw + ((1024 - cuda::smem_u32(smem_raw) % 1024) % 1024);
   auto* bar = reinterpret_cast<unsigned long long*>(smem + kBars);
-  const Bars b{bar, bar + 2, bar + 4, bar + 6, bar + 8, bar + 10};
+  const Bars b{bar, bar + 3, bar + 6, bar + 8, bar + 10, bar + 12};
   const int wg = cuda::warpgroup_index();
   const int lane = threadIdx.x % 32, warp = (threadIdx.x / 32) % 4, t4 = lane % 4;
 
@@ -153,9 +163,11 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
     fac_es[t] = 0.088f * e_of(t);
   }
   if (threadIdx.x == 0) {
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < kMaxAuxSlots; ++i) {
       cuda::mbar_init(&b.aux_full[i], 4);
       cuda::mbar_init(&b.aux_empty[i], 4 * (kRoles - 1));
+    }
+    for (int i = 0; i < 2; ++i) {
       cuda::mbar_init(&b.vd_full[i], 4);
       cuda::mbar_init(&b.vd_empty[i], 4);
       cuda::mbar_init(&b.p_full[i], 4);
@@ -185,13 +197,13 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
     // Chunks 0 .. nchunks (one more than the consumers read, so no branch splits the issue).
     const long long t0 = clock64();
     for (int c = 0; c <= nchunks; ++c) {
-      const int slot = c & 1;
+      const int slot = aslot(c);
       float pacc[32], gacc[32];
       cuda::wgmma_fence();
       issue_ss128(pacc, kQ, kK, smem);
       if constexpr (kSplit && kAuxG) issue_ss128(gacc, kK, kK, smem);  // G = K_c K_{c−1}ᵀ
       cuda::wgmma_commit();
-      cuda::mbar_wait(&b.aux_empty[slot], ((c >> 1) & 1) ^ 1);
+      cuda::mbar_wait(&b.aux_empty[slot], aphase(c) ^ 1);
       cuda::wgmma_wait<0>();
       cuda::fence_operands(pacc);
       unsigned aa[4][4], pp[4][4];
@@ -221,7 +233,7 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
     unsigned ao[4][4] = {};
     const long long t0 = clock64();
     for (int c = 0; c < nchunks; ++c) {
-      const int slot = c & 1;
+      const int slot = aslot(c);
       unsigned as[8][4];
 #pragma unroll
       for (int q = 0; q < 8; ++q) cuda::accumulator_to_a<T>(st, q, as[q]);
@@ -248,7 +260,7 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
       cuda::fence_operands(u);
       unsigned aw[4][4];
       fw::form_w<true, T, T>(vt, u, ecol, 64, t4, aw);
-      cuda::mbar_wait(&b.aux_full[slot], (c >> 1) & 1);
+      cuda::mbar_wait(&b.aux_full[slot], aphase(c));
       float vd[32];
       cuda::wgmma_fence();
 #pragma unroll
@@ -322,19 +334,19 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
     };
     const long long t0 = clock64();
     for (int c = 0; c < nchunks; ++c) {
-      const int slot = c & 1;
+      const int slot = aslot(c), pslot = c & 1;
       float u[32];
-      cuda::mbar_wait(&b.p_full[slot], (c >> 1) & 1);
+      cuda::mbar_wait(&b.p_full[pslot], (c >> 1) & 1);
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
-        const float4 f = *p_at(slot, i);
+        const float4 f = *p_at(pslot, i);
         u[4 * i] = f.x;
         u[4 * i + 1] = f.y;
         u[4 * i + 2] = f.z;
         u[4 * i + 3] = f.w;
       }
-      arrive(&b.p_empty[slot]);
-      cuda::mbar_wait(&b.aux_full[slot], (c >> 1) & 1);
+      arrive(&b.p_empty[pslot]);
+      cuda::mbar_wait(&b.aux_full[slot], aphase(c));
       cuda::wgmma_fence();
 #pragma unroll
       for (int q = 0; q < 4; ++q)
@@ -436,7 +448,7 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
   const long long t0 = clock64();
   // Chunk j: on V_d,j the update Sᵀ_j, then P_{j+2} and O₂_j, γP published, O_j staged, O₁_{j+1}.
   for (int j = 0; j < nchunks; ++j) {
-    const int slot = j & 1;
+    const int slot = j & 1, as_ = aslot(j);
     cuda::mbar_wait(&b.vd_full[slot], (j >> 1) & 1);
 #pragma unroll
     for (int i = 0; i < 64; ++i) st[i] *= kDecay;
@@ -452,19 +464,19 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
 #pragma unroll
     for (int q = 0; q < 8; ++q) cuda::accumulator_to_a<T>(st, q, as[q]);
     issue_p(as);
-    cuda::mbar_wait(&b.aux_full[slot], (j >> 1) & 1);  // P_g,j
+    cuda::mbar_wait(&b.aux_full[as_], aphase(j));  // P_g,j
     cuda::wgmma_fence();
 #pragma unroll
     for (int q = 0; q < 4; ++q)
       cuda::Wgmma<64, T, false>::ss(o, cuda::k_major_sw128(smem + kVd + slot * kBox, q, kBox),
-                                    cuda::k_major_sw128(smem + kPg + slot * kBox, q, kBox), 1);
+                                    cuda::k_major_sw128(smem + kPg + as_ * kBox, q, kBox), 1);
     cuda::wgmma_commit();
     cuda::wgmma_wait<1>();
     publish_p(j + 2);
     cuda::wgmma_wait<0>();
     cuda::fence_operands(o);
     arrive(&b.vd_empty[slot]);
-    arrive(&b.aux_empty[slot]);
+    arrive(&b.aux_empty[as_]);
     unsigned ao[4][4];
 #pragma unroll
     for (int q = 0; q < 4; ++q) cuda::accumulator_to_a<T>(o, q, ao[q]);
@@ -476,9 +488,9 @@ __global__ void __launch_bounds__(kSplit ? 512 : 384, 1)
   if (warp == 0 && lane == 0) cycles[blockIdx.x * 3 + 2] = clock64() - t0;
 }
 
-template <bool kSplit, bool kAuxG = true>
+template <bool kSplit, bool kAuxG = true, int kAuxSlots = 2>
 void run(int ctas, int nchunks) {
-  const auto kernel = split_chain_kernel<kSplit, kAuxG>;
+  const auto kernel = split_chain_kernel<kSplit, kAuxG, kAuxSlots>;
   const int threads = kSplit ? 512 : 384;
   QLA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                       static_cast<int>(kSmemBytes)));
@@ -505,8 +517,9 @@ void run(int ctas, int nchunks) {
     for (int r = 0; r < 3; ++r) sum[r] += static_cast<double>(host[3 * i + r]);
   const double per = static_cast<double>(ctas) * nchunks;
   std::printf(
-      "%-12s %3d CTAs x %4d chunks: %.3f us a chunk (events); cycles a chunk: aux %.0f, %s %.0f",
-      kSplit ? (kAuxG ? "split" : "split, G in") : "today", ctas, nchunks,
+      "%-12s %d aux slots, %3d CTAs x %4d chunks: %.3f us a chunk (events); cycles a chunk: aux "
+      "%.0f, %s %.0f",
+      kSplit ? (kAuxG ? "split" : "split, G in") : "today", kAuxSlots, ctas, nchunks,
       1e3 * ms / kReps / nchunks, sum[0] / per, kSplit ? "chain" : "state", sum[1] / per);
   if (kSplit) std::printf(", state %.0f", sum[2] / per);
   std::printf("\n");
@@ -536,7 +549,9 @@ int main(int argc, char** argv) {
     for (int ctas : ctas_list) {
       run<false>(ctas, nchunks);
       run<true>(ctas, nchunks);
+      run<true, true, 3>(ctas, nchunks);
       run<true, false>(ctas, nchunks);
+      run<true, false, 3>(ctas, nchunks);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qla_split_chain_probe: %s\n", e.what());
