@@ -78,6 +78,24 @@ struct StateCase {
     m = cuda::DeviceBuffer(m_ref.size() * 4);
   }
 
+  /// The wgmma state pass's params over this case's inputs (C = 64; no counts, no M, no walk).
+  gdn::FusedFwdWgmmaParams wgmma_params() {
+    const int hv = p.c.h_v, hqk = p.c.h_qk;
+    gdn::FusedFwdParams f{};
+    f.q = token_tensor(k.get(), p, hqk, kD);  // not read: the state pass has no Q
+    f.k = token_tensor(k.get(), p, hqk, kD);
+    f.v = token_tensor(v.get(), p, hv, kD);
+    f.a = token_tensor(a.get(), p, hv, 64);
+    f.g = token_tensor(g.get(), p, hv, 1);
+    f.beta = token_tensor(b.get(), p, hv, 1);
+    f.h0 = p.c.h0 ? h0.as<float>() : nullptr;
+    f.ht = ht.as<float>();
+    f.seq = seq->view;
+    f.heads_v = hv;
+    f.group = hv / hqk;
+    return gdn::make_fused_wgmma_params(f, p.c.batch, p.c.tokens, hqk);
+  }
+
   /// Runs `launch(with_m)` twice per M mode on poisoned outputs; checks the bit-identical rerun and
   /// both outputs against float64. Returns the worst (ht, M) errors.
   std::pair<double, double> check(const std::function<void(bool)>& launch) {
@@ -197,21 +215,8 @@ TEST(StatePass, WgmmaStateOnlyMatchesReference) {
     for (std::size_t ci = 0; ci < cases.size(); ++ci) {
       SCOPED_TRACE(space.label(pt) + " " + cases[ci].name);
       StateCase sc(cases[ci], 21 + static_cast<unsigned>(ci), 64);
-      const int hv = sc.p.c.h_v, hqk = sc.p.c.h_qk;
-      gdn::FusedFwdParams f{};
-      f.q = token_tensor(sc.k.get(), sc.p, hqk, kD);  // not read: the state pass has no Q
-      f.k = token_tensor(sc.k.get(), sc.p, hqk, kD);
-      f.v = token_tensor(sc.v.get(), sc.p, hv, kD);
-      f.a = token_tensor(sc.a.get(), sc.p, hv, 64);
-      f.g = token_tensor(sc.g.get(), sc.p, hv, 1);
-      f.beta = token_tensor(sc.b.get(), sc.p, hv, 1);
-      f.h0 = sc.p.c.h0 ? sc.h0.as<float>() : nullptr;
-      f.ht = sc.ht.as<float>();
-      f.seq = sc.seq->view;
-      f.heads_v = hv;
-      f.group = hv / hqk;
-      gdn::FusedFwdWgmmaParams w =
-          gdn::make_fused_wgmma_params(f, sc.p.c.batch, sc.p.c.tokens, hqk);
+      const int hv = sc.p.c.h_v;
+      gdn::FusedFwdWgmmaParams w = sc.wgmma_params();
       w.num_warmup = sc.nwd.as<int>();
       w.m = sc.m.as<float>();
       ASSERT_EQ(gdn::check_state_pass_wgmma(w, true), "");
@@ -263,7 +268,7 @@ TEST(StatePass, WgmmaStateOnlyWalksItsOwnWarmupWindows) {
   for (std::size_t ci = 0; ci < cases.size(); ++ci) {
     SCOPED_TRACE(cases[ci].name);
     StateCase sc(cases[ci], 41 + static_cast<unsigned>(ci), 64);
-    const int hv = sc.p.c.h_v, hqk = sc.p.c.h_qk, n = sc.p.nseq;
+    const int hv = sc.p.c.h_v, n = sc.p.nseq;
     // The case's sequences stand for pieces; every third ends its raw sequence.
     std::vector<int> last(n);
     for (int j = 0; j < n; ++j) last[j] = j % 3 == 2 || j == n - 1;
@@ -296,20 +301,7 @@ TEST(StatePass, WgmmaStateOnlyWalksItsOwnWarmupWindows) {
       const auto c = gdn::fused_fwd_config(gdn::FusedFwdWgmmaFamily::kId, pt);
       const auto& kernel =
           cuda::KernelCache::global().get(gdn::state_pass_wgmma_spec(c, DType::kBF16, DType::kF32));
-      gdn::FusedFwdParams f{};
-      f.q = token_tensor(sc.k.get(), sc.p, hqk, kD);
-      f.k = token_tensor(sc.k.get(), sc.p, hqk, kD);
-      f.v = token_tensor(sc.v.get(), sc.p, hv, kD);
-      f.a = token_tensor(sc.a.get(), sc.p, hv, 64);
-      f.g = token_tensor(sc.g.get(), sc.p, hv, 1);
-      f.beta = token_tensor(sc.b.get(), sc.p, hv, 1);
-      f.h0 = sc.p.c.h0 ? sc.h0.as<float>() : nullptr;
-      f.ht = sc.ht.as<float>();
-      f.seq = sc.seq->view;
-      f.heads_v = hv;
-      f.group = hv / hqk;
-      gdn::FusedFwdWgmmaParams w =
-          gdn::make_fused_wgmma_params(f, sc.p.c.batch, sc.p.c.tokens, hqk);
+      gdn::FusedFwdWgmmaParams w = sc.wgmma_params();
       w.m = sc.m.as<float>();
       const auto run = [&](std::vector<float>& ht, std::vector<float>& m) {
         QLA_CUDA_CHECK(cudaMemset(sc.ht.get(), 0xFF, sc.ht.bytes()));
