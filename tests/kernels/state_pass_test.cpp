@@ -135,6 +135,17 @@ struct StateCase {
   }
 };
 
+// The wgmma chunk forward's configs this GPU builds, their state-only kernels compiled ahead.
+std::vector<Point> wgmma_state_pass_points() {
+  const auto points = gdn::fused_fwd_wgmma_space().enumerate(&cuda::current_device()->arch);
+  std::vector<cuda::KernelSpec> specs;
+  for (const auto& pt : points)
+    specs.push_back(gdn::state_pass_wgmma_spec(
+        gdn::fused_fwd_config(gdn::FusedFwdWgmmaFamily::kId, pt), DType::kBF16, DType::kF32));
+  for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
+  return points;
+}
+
 TEST(StatePass, EveryConfigMatchesReference) {
   QLA_REQUIRE_GPU();
   const auto dev = cuda::current_device();
@@ -196,15 +207,10 @@ TEST(StatePass, EveryConfigMatchesReference) {
 // The wgmma chunk forward's state-only instantiation (C = 64) under the same contract.
 TEST(StatePass, WgmmaStateOnlyMatchesReference) {
   QLA_REQUIRE_GPU();
-  const auto dev = cuda::current_device();
   const auto& space = gdn::fused_fwd_wgmma_space();
-  const auto points = space.enumerate(&dev->arch);
-  if (points.empty()) GTEST_SKIP() << "no wgmma config builds on " << dev->arch.sm_name();
-  std::vector<cuda::KernelSpec> specs;
-  for (const auto& pt : points)
-    specs.push_back(gdn::state_pass_wgmma_spec(
-        gdn::fused_fwd_config(gdn::FusedFwdWgmmaFamily::kId, pt), DType::kBF16, DType::kF32));
-  for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
+  const auto points = wgmma_state_pass_points();
+  if (points.empty())
+    GTEST_SKIP() << "no wgmma config builds on " << cuda::current_device()->arch.sm_name();
   double worst_ht = 0, worst_m = 0;
   const auto cases = standard_cases();
   for (const auto& pt : points) {
@@ -253,15 +259,10 @@ TEST(StatePass, WgmmaStateOnlyMatchesReference) {
 // outputs, and its final states and transitions equal those of the same pass given those counts.
 TEST(StatePass, WgmmaStateOnlyWalksItsOwnWarmupWindows) {
   QLA_REQUIRE_GPU();
-  const auto dev = cuda::current_device();
   const auto& space = gdn::fused_fwd_wgmma_space();
-  const auto points = space.enumerate(&dev->arch);
-  if (points.empty()) GTEST_SKIP() << "no wgmma config builds on " << dev->arch.sm_name();
-  std::vector<cuda::KernelSpec> specs;
-  for (const auto& pt : points)
-    specs.push_back(gdn::state_pass_wgmma_spec(
-        gdn::fused_fwd_config(gdn::FusedFwdWgmmaFamily::kId, pt), DType::kBF16, DType::kF32));
-  for (const auto& f : precompile(specs)) ADD_FAILURE() << f;
+  const auto points = wgmma_state_pass_points();
+  if (points.empty())
+    GTEST_SKIP() << "no wgmma config builds on " << cuda::current_device()->arch.sm_name();
   const auto& walk = cuda::KernelCache::global().get(gdn::cp_warmup_spec());
   const auto cases = standard_cases();
   int fallbacks = 0, windows = 0, lasts = 0;
