@@ -28,6 +28,7 @@
 #include "gdn_fwd_runner.hpp"
 #include "qla/error.hpp"
 #include "qla/gdn/plan.hpp"
+#include "qla/io/generate.hpp"
 #include "qla/tuner/fingerprint.hpp"
 #include "qla/tuner/shape_matrix.hpp"
 #include "report/report.hpp"
@@ -54,6 +55,7 @@ struct Flags {
   std::string qla_out;
   int device = 0;
   std::uint64_t seed = 42;
+  std::string distribution = "bench";
   double tolerance = 0.005;
   double max_seconds = 2.0;
   double rep_ms = 100;
@@ -79,6 +81,10 @@ void add_flags(CLI::App& app, Flags& f) {
                  "qla.bench.v1 JSON to write (default results/<gpu>/bench.json)");
   app.add_option("--device", f.device, "CUDA device index");
   app.add_option("--seed", f.seed, "Input generator seed (bench/fla_bench.py uses 42)");
+  app.add_option("--distribution", f.distribution,
+                 "Inputs: bench (FlashQLA's benchmark: a quarter of the heads with a zero gate) or "
+                 "bench-decaying (the same with every head's gate kept)")
+      ->check(CLI::IsMember({"bench", "bench-decaying"}));
   app.add_option("--tolerance", f.tolerance,
                  "Relative Frobenius error bound against the naive kernel");
   app.add_option("--max_seconds", f.max_seconds, "Cold mode: time cap per measurement, seconds");
@@ -193,6 +199,7 @@ int run(int argc, char** argv) {
   RunnerOptions ro;
   ro.device = f.device;
   ro.seed = f.seed;
+  ro.distribution = *qla::gdn::parse_distribution(f.distribution);
   ro.tolerance = f.tolerance;
   ro.measure.max_seconds = f.max_seconds;
   ro.graph_rep_ms = f.rep_ms;
@@ -244,8 +251,10 @@ int run(int argc, char** argv) {
          << "CUPTI durations over the timed replays per call; cold: L2 scrubbed "
          << "before every call, span of the op's kernels from CUPTI (CUDA events where CUPTI is "
             "unavailable), "
-         << "median of adaptive samples (>= 10, <= " << f.max_seconds
-         << " s). Inputs: benchmark distribution, "
+         << "median of adaptive samples (>= 10, <= " << f.max_seconds << " s). Inputs: "
+         << (f.distribution == "bench" ? "benchmark distribution"
+                                       : "benchmark distribution with every head's gate kept")
+         << ", "
          << "seed " << f.seed
          << ", identical for every implementation; each implementation validated once "
          << "against the naive kernel (naive against the float64 reference) before timing"

@@ -25,10 +25,11 @@
 namespace qla::bench {
 namespace {
 
-/// Inputs and outputs of one problem on the device: `seed`'s FlashQLA benchmark inputs.
-gdn::DeviceProblem bench_inputs(const gdn::Problem& p, std::uint64_t seed) {
+/// Inputs and outputs of one problem on the device: `seed`'s inputs of `distribution`.
+gdn::DeviceProblem bench_inputs(const gdn::Problem& p, std::uint64_t seed,
+                                gdn::Distribution distribution) {
   gdn::GenerateOptions gen;
-  gen.distribution = gdn::Distribution::kBench;
+  gen.distribution = distribution;
   gen.seed = seed;
   return gdn::DeviceProblem::from(p, gdn::generate_inputs(p, gen));
 }
@@ -219,7 +220,8 @@ struct GdnFwdRunner::Impl {
     prepared.clear();
     data.reset();
     naive_out = {};
-    data = std::make_unique<gdn::DeviceProblem>(bench_inputs(forward_problem(s), options.seed));
+    data = std::make_unique<gdn::DeviceProblem>(
+        bench_inputs(forward_problem(s), options.seed, options.distribution));
     Prepared naive = make(kImplNaive, data->problem);  // the reference: lists built in its call
     if (naive.skipped.empty()) {
       if (std::string why =
@@ -239,7 +241,7 @@ struct GdnFwdRunner::Impl {
     const Shape small{heads, {"130+61", {130, 61}}};
     const gdn::Problem p = forward_problem(small);
     gdn::GenerateOptions gen;
-    gen.distribution = gdn::Distribution::kBench;
+    gen.distribution = options.distribution;
     gen.seed = options.seed;
     const gdn::ProblemTensors t = gdn::generate_inputs(p, gen);
     gdn::DeviceProblem d = gdn::DeviceProblem::from(p, t);

@@ -15,6 +15,7 @@
 
 #include "bench_document.hpp"
 #include "qla/gdn/forward.hpp"
+#include "qla/io/generate.hpp"
 #include "qla/space.hpp"
 #include "qla/tuner/fingerprint.hpp"
 #include "qla/tuner/measure.hpp"
@@ -26,6 +27,8 @@ namespace qla::bench {
 struct RunnerOptions {
   int device = 0;
   std::uint64_t seed = 42;  ///< input generator seed (bench/fla_bench.py uses 42 too)
+  /// kBench (FlashQLA's benchmark inputs) or kBenchDecaying (every head's gate kept)
+  gdn::Distribution distribution = gdn::Distribution::kBench;
   std::string db;  ///< tuning store for the qla-tuned rows; empty = none (tuned rows skipped)
   double tolerance = 0.005;  ///< rel. Frobenius bound against the naive kernel (the project's bar)
   tuner::MeasureOptions measure;  ///< cold mode

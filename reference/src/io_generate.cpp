@@ -147,7 +147,10 @@ Tensor gate(const Problem& p, const GenerateOptions& o) {
     Rng heads_rng(o.seed, kStreamZeroHeads);
     for (std::size_t i = order.size(); i > 1; --i)
       std::swap(order[i - 1], order[heads_rng.below(i)]);
-    const auto keep_count = static_cast<std::size_t>(std::ceil(0.75 * static_cast<double>(heads)));
+    const auto keep_count =
+        o.distribution == Distribution::kBenchDecaying
+            ? order.size()
+            : static_cast<std::size_t>(std::ceil(0.75 * static_cast<double>(heads)));
     std::vector<bool> keep(static_cast<std::size_t>(heads), false);
     for (std::size_t i = 0; i < keep_count; ++i) keep[static_cast<std::size_t>(order[i])] = true;
     for (std::int64_t i = 0; i < g.numel(); ++i) {
@@ -162,12 +165,21 @@ Tensor gate(const Problem& p, const GenerateOptions& o) {
 }  // namespace
 
 std::string_view distribution_name(Distribution d) {
-  return d == Distribution::kTest ? "test" : "bench";
+  switch (d) {
+    case Distribution::kTest:
+      return "test";
+    case Distribution::kBench:
+      return "bench";
+    case Distribution::kBenchDecaying:
+      return "bench-decaying";
+  }
+  return "bench";
 }
 
 std::optional<Distribution> parse_distribution(std::string_view name) {
   if (name == "test") return Distribution::kTest;
   if (name == "bench") return Distribution::kBench;
+  if (name == "bench-decaying") return Distribution::kBenchDecaying;
   return std::nullopt;
 }
 

@@ -223,6 +223,29 @@ TEST(Generate, BenchGateKeepsThreeQuartersOfHeads) {
   EXPECT_NE(za, zb);
 }
 
+// bench-decaying: kBench's bytes, but the heads kBench zeroes keep their gate.
+TEST(Generate, BenchDecayingKeepsEveryGate) {
+  const int heads = 8;
+  const Problem p = small_problem(1, heads);
+  GenerateOptions bench, decaying;
+  bench.distribution = Distribution::kBench;
+  decaying.distribution = Distribution::kBenchDecaying;
+  const ProblemTensors a = generate_inputs(p, bench), b = generate_inputs(p, decaying);
+  EXPECT_EQ(a.q.to_doubles(), b.q.to_doubles());
+  EXPECT_EQ(a.v.to_doubles(), b.v.to_doubles());
+  EXPECT_EQ(a.beta.to_doubles(), b.beta.to_doubles());
+  int was_zero = 0;
+  for (int h = 0; h < heads; ++h) {
+    const auto ga = head_values(a.g, heads, h), gb = head_values(b.g, heads, h);
+    for (double x : gb) ASSERT_TRUE(x < 0.0 && x > -1.0) << x;
+    if (ga[0] == 0.0)
+      ++was_zero;
+    else
+      EXPECT_EQ(ga, gb) << "head " << h;
+  }
+  EXPECT_EQ(was_zero, 2);
+}
+
 TEST(Generate, VarlenCuSeqlens) {
   Problem p;
   p.tokens = 100;
@@ -258,6 +281,8 @@ TEST(Generate, ToForwardInputsWidensEveryTensor) {
 TEST(Generate, DistributionNames) {
   EXPECT_EQ(parse_distribution("test"), Distribution::kTest);
   EXPECT_EQ(parse_distribution("bench"), Distribution::kBench);
+  EXPECT_EQ(parse_distribution("bench-decaying"), Distribution::kBenchDecaying);
+  EXPECT_EQ(distribution_name(Distribution::kBenchDecaying), "bench-decaying");
   EXPECT_FALSE(parse_distribution("uniform"));
   EXPECT_EQ(distribution_name(Distribution::kBench), "bench");
 }

@@ -77,7 +77,8 @@ void run_generate(const GenerateArgs& a, const CLI::App& cmd) {
 
   gdn::GenerateOptions o;
   const auto dist = gdn::parse_distribution(a.dist);
-  QLA_REQUIRE(dist.has_value(), "--dist: must be test or bench, got \"" << a.dist << "\"");
+  QLA_REQUIRE(dist.has_value(),
+              "--dist: must be test, bench or bench-decaying, got \"" << a.dist << "\"");
   o.distribution = *dist;
   o.seed = a.seed;
   o.backward = a.backward;
@@ -125,7 +126,10 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--beta-dtype", a->beta_dtype,
                   "beta dtype: f32, bf16 or f16 (the kernels take f32 or the q/k/v dtype)")
       ->capture_default_str();
-  cmd->add_option("--dist", a->dist, "Input distribution: FlashQLA's test or bench")
+  cmd->add_option(
+         "--dist", a->dist,
+         "Input distribution: FlashQLA's test or bench, or bench-decaying (bench with every "
+         "head's gate kept)")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "RNG seed")->capture_default_str();
   cmd->add_option("--cu-seqlens-dtype", a->cu_dtype, "cu_seqlens dtype: i32 or i64")

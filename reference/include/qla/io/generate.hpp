@@ -23,12 +23,16 @@ enum class Distribution {
   /// A_{H−1} = 16 (decays ≈ −21 per token) when H > 1; beta = sigmoid(randn); h0 = randn.
   kTest,
   /// FlashQLA's benchmark: q, k = l2norm(randn); v = randn; g = logsigmoid(randn)/16 on
-  /// ceil(0.75·H)
-  /// randomly chosen value heads and g ≡ 0 on the others; beta = sigmoid(randn); h0 = randn.
+  /// ceil(0.75·H) randomly chosen value heads and g ≡ 0 on the others; beta = sigmoid(randn);
+  /// h0 = randn.
   kBench,
+  /// FlashQLA's benchmark with the gate kept on every value head, as in a trained model, whose
+  /// gates −exp(A)·softplus(·) never vanish: the same bytes as kBench but g on the heads kBench
+  /// zeroes. Where no head keeps a zero gate, no CP piece needs the exact transition.
+  kBenchDecaying,
 };
 
-/// "test" / "bench".
+/// "test" / "bench" / "bench-decaying".
 std::string_view distribution_name(Distribution d);
 /// Parses distribution_name(); nullopt when unknown.
 std::optional<Distribution> parse_distribution(std::string_view name);
